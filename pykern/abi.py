@@ -1,0 +1,438 @@
+"""Guest ABI: x86-64 Linux constants and struct layouts.
+
+Every guest-visible number in pykern comes from here, spelled as in Linux. Never use
+Python's `errno`, `signal`, `os` or `stat` constants for guest values: those are the
+host's. Syscall numbers and errno tables are generated into `abi_tables`.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from pykern.abi_tables import ERRNO_MESSAGES, ERRNO_NAMES, ERRNO_VALUES, SYSCALL_NAMES
+
+SYSCALL_NUMBERS: dict[str, int] = {name: nr for nr, name in SYSCALL_NAMES.items()}
+
+PAGE_SIZE = 4096
+PAGE_MASK = ~(PAGE_SIZE - 1)
+
+
+def page_down(addr: int) -> int:
+    return addr & PAGE_MASK
+
+
+def page_up(addr: int) -> int:
+    return (addr + PAGE_SIZE - 1) & PAGE_MASK
+
+
+# --- errno -----------------------------------------------------------------------------
+globals().update(ERRNO_VALUES)
+EPERM = 1
+ENOENT = 2
+ESRCH = 3
+EINTR = 4
+EIO = 5
+ENXIO = 6
+E2BIG = 7
+ENOEXEC = 8
+EBADF = 9
+ECHILD = 10
+EAGAIN = 11
+ENOMEM = 12
+EACCES = 13
+EFAULT = 14
+EBUSY = 16
+EEXIST = 17
+EXDEV = 18
+ENODEV = 19
+ENOTDIR = 20
+EISDIR = 21
+EINVAL = 22
+ENFILE = 23
+EMFILE = 24
+ENOTTY = 25
+ETXTBSY = 26
+EFBIG = 27
+ENOSPC = 28
+ESPIPE = 29
+EROFS = 30
+EMLINK = 31
+EPIPE = 32
+EDOM = 33
+ERANGE = 34
+EDEADLK = 35
+ENAMETOOLONG = 36
+ENOSYS = 38
+ENOTEMPTY = 39
+ELOOP = 40
+EWOULDBLOCK = EAGAIN
+ENODATA = 61
+ETIME = 62
+EOVERFLOW = 75
+ENOTSOCK = 88
+EOPNOTSUPP = 95
+ENOTSUP = EOPNOTSUPP
+EAFNOSUPPORT = 97
+ETIMEDOUT = 110
+# Kernel-internal: never reach the guest (signal delivery turns them into EINTR or a restart).
+ERESTARTSYS = 512
+ERESTARTNOINTR = 513
+ERESTARTNOHAND = 514
+ERESTART_RESTARTBLOCK = 516
+
+
+def errno_name(err: int) -> str:
+    return ERRNO_NAMES.get(err, f"E?{err}")
+
+
+def strerror(err: int) -> str:
+    return ERRNO_MESSAGES.get(err, f"Unknown error {err}")
+
+
+# --- signals ---------------------------------------------------------------------------
+SIGHUP = 1
+SIGINT = 2
+SIGQUIT = 3
+SIGILL = 4
+SIGTRAP = 5
+SIGABRT = 6
+SIGBUS = 7
+SIGFPE = 8
+SIGKILL = 9
+SIGUSR1 = 10
+SIGSEGV = 11
+SIGUSR2 = 12
+SIGPIPE = 13
+SIGALRM = 14
+SIGTERM = 15
+SIGSTKFLT = 16
+SIGCHLD = 17
+SIGCONT = 18
+SIGSTOP = 19
+SIGTSTP = 20
+SIGTTIN = 21
+SIGTTOU = 22
+SIGURG = 23
+SIGXCPU = 24
+SIGXFSZ = 25
+SIGVTALRM = 26
+SIGPROF = 27
+SIGWINCH = 28
+SIGIO = 29
+SIGPWR = 30
+SIGSYS = 31
+SIGRTMIN = 32
+NSIG = 64
+
+SIGNAL_NAMES: dict[int, str] = {
+    value: name
+    for name, value in dict(globals()).items()
+    if name.startswith("SIG") and not name.startswith(("SIGRT", "SIGNAL")) and isinstance(value, int)
+}
+
+
+def signal_name(sig: int) -> str:
+    if sig in SIGNAL_NAMES:
+        return SIGNAL_NAMES[sig]
+    if SIGRTMIN <= sig <= NSIG:
+        return f"SIGRT_{sig - SIGRTMIN}"
+    return str(sig)
+
+
+# si_code values
+SI_USER = 0
+SI_KERNEL = 0x80
+SI_QUEUE = -1
+SI_TIMER = -2
+SI_TKILL = -6
+SEGV_MAPERR = 1
+SEGV_ACCERR = 2
+BUS_ADRERR = 2
+ILL_ILLOPN = 2
+FPE_INTDIV = 1
+TRAP_BRKPT = 1
+CLD_EXITED = 1
+CLD_KILLED = 2
+CLD_DUMPED = 3
+CLD_TRAPPED = 4
+CLD_STOPPED = 5
+CLD_CONTINUED = 6
+
+# --- open(2), fcntl(2) -----------------------------------------------------------------
+O_RDONLY = 0o0
+O_WRONLY = 0o1
+O_RDWR = 0o2
+O_ACCMODE = 0o3
+O_CREAT = 0o100
+O_EXCL = 0o200
+O_NOCTTY = 0o400
+O_TRUNC = 0o1000
+O_APPEND = 0o2000
+O_NONBLOCK = 0o4000
+O_DSYNC = 0o10000
+O_ASYNC = 0o20000
+O_DIRECT = 0o40000
+O_LARGEFILE = 0o100000
+O_DIRECTORY = 0o200000
+O_NOFOLLOW = 0o400000
+O_NOATIME = 0o1000000
+O_CLOEXEC = 0o2000000
+O_SYNC = 0o4010000
+O_PATH = 0o10000000
+O_TMPFILE = 0o20200000
+
+AT_FDCWD = -100
+AT_SYMLINK_NOFOLLOW = 0x100
+AT_EACCESS = 0x200
+AT_REMOVEDIR = 0x200
+AT_SYMLINK_FOLLOW = 0x400
+AT_NO_AUTOMOUNT = 0x800
+AT_EMPTY_PATH = 0x1000
+AT_STATX_SYNC_TYPE = 0x6000
+
+F_DUPFD = 0
+F_GETFD = 1
+F_SETFD = 2
+F_GETFL = 3
+F_SETFL = 4
+F_GETLK = 5
+F_SETLK = 6
+F_SETLKW = 7
+F_SETOWN = 8
+F_GETOWN = 9
+F_DUPFD_CLOEXEC = 1030
+F_GETPIPE_SZ = 1032
+FD_CLOEXEC = 1
+
+SEEK_SET = 0
+SEEK_CUR = 1
+SEEK_END = 2
+SEEK_DATA = 3
+SEEK_HOLE = 4
+
+R_OK = 4
+W_OK = 2
+X_OK = 1
+F_OK = 0
+
+RENAME_NOREPLACE = 1
+RENAME_EXCHANGE = 2
+RENAME_WHITEOUT = 4
+
+UTIME_NOW = (1 << 30) - 1
+UTIME_OMIT = (1 << 30) - 2
+
+S_IFMT = 0o170000
+S_IFSOCK = 0o140000
+S_IFLNK = 0o120000
+S_IFREG = 0o100000
+S_IFBLK = 0o060000
+S_IFDIR = 0o040000
+S_IFCHR = 0o020000
+S_IFIFO = 0o010000
+
+DT_UNKNOWN = 0
+DT_FIFO = 1
+DT_CHR = 2
+DT_DIR = 4
+DT_BLK = 6
+DT_REG = 8
+DT_LNK = 10
+DT_SOCK = 12
+
+# ioctl requests
+TCGETS = 0x5401
+TCSETS = 0x5402
+TCSETSW = 0x5403
+TCSETSF = 0x5404
+TIOCGPGRP = 0x540F
+TIOCSPGRP = 0x5410
+TIOCGWINSZ = 0x5413
+TIOCSWINSZ = 0x5414
+FIONREAD = 0x541B
+FIONBIO = 0x5421
+FIOCLEX = 0x5451
+FIONCLEX = 0x5450
+
+# --- memory ----------------------------------------------------------------------------
+PROT_NONE = 0
+PROT_READ = 1
+PROT_WRITE = 2
+PROT_EXEC = 4
+PROT_GROWSDOWN = 0x01000000
+PROT_GROWSUP = 0x02000000
+
+MAP_SHARED = 0x01
+MAP_PRIVATE = 0x02
+MAP_SHARED_VALIDATE = 0x03
+MAP_TYPE = 0x0F
+MAP_FIXED = 0x10
+MAP_ANONYMOUS = 0x20
+MAP_32BIT = 0x40
+MAP_GROWSDOWN = 0x0100
+MAP_DENYWRITE = 0x0800
+MAP_EXECUTABLE = 0x1000
+MAP_LOCKED = 0x2000
+MAP_NORESERVE = 0x4000
+MAP_POPULATE = 0x8000
+MAP_NONBLOCK = 0x10000
+MAP_STACK = 0x20000
+MAP_HUGETLB = 0x40000
+MAP_SYNC = 0x80000
+MAP_FIXED_NOREPLACE = 0x100000
+
+MREMAP_MAYMOVE = 1
+MREMAP_FIXED = 2
+MREMAP_DONTUNMAP = 4
+
+MADV_NORMAL = 0
+MADV_RANDOM = 1
+MADV_SEQUENTIAL = 2
+MADV_WILLNEED = 3
+MADV_DONTNEED = 4
+MADV_FREE = 8
+MADV_REMOVE = 9
+MADV_DONTFORK = 10
+MADV_DOFORK = 11
+MADV_MERGEABLE = 12
+MADV_UNMERGEABLE = 13
+MADV_HUGEPAGE = 14
+MADV_NOHUGEPAGE = 15
+MADV_DONTDUMP = 16
+MADV_DODUMP = 17
+
+# --- processes -------------------------------------------------------------------------
+CSIGNAL = 0x000000FF
+CLONE_VM = 0x00000100
+CLONE_FS = 0x00000200
+CLONE_FILES = 0x00000400
+CLONE_SIGHAND = 0x00000800
+CLONE_PIDFD = 0x00001000
+CLONE_PTRACE = 0x00002000
+CLONE_VFORK = 0x00004000
+CLONE_PARENT = 0x00008000
+CLONE_THREAD = 0x00010000
+CLONE_NEWNS = 0x00020000
+CLONE_SYSVSEM = 0x00040000
+CLONE_SETTLS = 0x00080000
+CLONE_PARENT_SETTID = 0x00100000
+CLONE_CHILD_CLEARTID = 0x00200000
+CLONE_DETACHED = 0x00400000
+CLONE_UNTRACED = 0x00800000
+CLONE_CHILD_SETTID = 0x01000000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+CLONE_IO = 0x80000000
+
+WNOHANG = 0x00000001
+WUNTRACED = 0x00000002
+WSTOPPED = WUNTRACED
+WEXITED = 0x00000004
+WCONTINUED = 0x00000008
+WNOWAIT = 0x01000000
+__WNOTHREAD = 0x20000000
+__WALL = 0x40000000
+__WCLONE = 0x80000000
+
+P_ALL = 0
+P_PID = 1
+P_PGID = 2
+P_PIDFD = 3
+
+ARCH_SET_GS = 0x1001
+ARCH_SET_FS = 0x1002
+ARCH_GET_FS = 0x1003
+ARCH_GET_GS = 0x1004
+ARCH_GET_CPUID = 0x1011
+ARCH_SET_CPUID = 0x1012
+
+RLIMIT_CPU = 0
+RLIMIT_FSIZE = 1
+RLIMIT_DATA = 2
+RLIMIT_STACK = 3
+RLIMIT_CORE = 4
+RLIMIT_RSS = 5
+RLIMIT_NPROC = 6
+RLIMIT_NOFILE = 7
+RLIMIT_MEMLOCK = 8
+RLIMIT_AS = 9
+RLIMIT_LOCKS = 10
+RLIMIT_SIGPENDING = 11
+RLIMIT_MSGQUEUE = 12
+RLIMIT_NICE = 13
+RLIMIT_RTPRIO = 14
+RLIMIT_RTTIME = 15
+RLIM_NLIMITS = 16
+RLIM_INFINITY = (1 << 64) - 1
+
+CLOCK_REALTIME = 0
+CLOCK_MONOTONIC = 1
+CLOCK_PROCESS_CPUTIME_ID = 2
+CLOCK_THREAD_CPUTIME_ID = 3
+CLOCK_MONOTONIC_RAW = 4
+CLOCK_REALTIME_COARSE = 5
+CLOCK_MONOTONIC_COARSE = 6
+CLOCK_BOOTTIME = 7
+TIMER_ABSTIME = 1
+
+GRND_NONBLOCK = 1
+GRND_RANDOM = 2
+GRND_INSECURE = 4
+
+# --- auxiliary vector (x86-64 psABI 3.4.3, linux/auxvec.h) ------------------------------
+AT_NULL = 0
+AT_IGNORE = 1
+AT_EXECFD = 2
+AT_PHDR = 3
+AT_PHENT = 4
+AT_PHNUM = 5
+AT_PAGESZ = 6
+AT_BASE = 7
+AT_FLAGS = 8
+AT_ENTRY = 9
+AT_NOTELF = 10
+AT_UID = 11
+AT_EUID = 12
+AT_GID = 13
+AT_EGID = 14
+AT_PLATFORM = 15
+AT_HWCAP = 16
+AT_CLKTCK = 17
+AT_SECURE = 23
+AT_BASE_PLATFORM = 24
+AT_RANDOM = 25
+AT_HWCAP2 = 26
+AT_EXECFN = 31
+AT_SYSINFO_EHDR = 33
+AT_MINSIGSTKSZ = 51
+
+# --- struct layouts --------------------------------------------------------------------
+TIMESPEC = struct.Struct("<qq")  # struct timespec: tv_sec, tv_nsec
+TIMEVAL = struct.Struct("<qq")  # struct timeval: tv_sec, tv_usec
+RLIMIT = struct.Struct("<QQ")  # struct rlimit: rlim_cur, rlim_max
+WINSIZE = struct.Struct("<HHHH")  # struct winsize
+IOVEC = struct.Struct("<QQ")  # struct iovec: iov_base, iov_len
+# struct stat (x86-64): dev, ino, nlink, mode, uid, gid, pad, rdev, size, blksize, blocks,
+# atime, atime_ns, mtime, mtime_ns, ctime, ctime_ns, 3 reserved -> 144 bytes
+STAT = struct.Struct("<QQQIIIiQqqqqqqqqq24x")
+assert STAT.size == 144
+# struct statx: 256 bytes
+STATX_HEAD = struct.Struct("<IIQIIIHxxQQQQ")  # mask blksize attributes nlink uid gid mode ino size blocks attributes_mask
+STATX_TS = struct.Struct("<qIi")  # tv_sec, tv_nsec, reserved
+STATX_SIZE = 256
+STATX_BASIC_STATS = 0x7FF
+STATX_MNT_ID = 0x1000
+# struct sysinfo (x86-64): 112 bytes
+SYSINFO = struct.Struct("<q3Q6QH6xQQI4x")
+# struct utsname: six 65-byte fields
+UTSNAME_FIELD = 65
+# struct rusage: two timevals then 14 longs -> 144 bytes
+RUSAGE_SIZE = 144
+# siginfo_t is always 128 bytes
+SIGINFO_SIZE = 128
+# struct linux_dirent64 header: d_ino, d_off, d_reclen, d_type
+DIRENT64_HEAD = struct.Struct("<QqHB")

@@ -1,0 +1,95 @@
+"""pykern's command line: `pykern run [options] PROG [ARGS...]`.
+
+The only module that imports the syscall table and builds a kernel. Exits with the
+guest's exit status (128 + signal if it was killed), or with the shell's 127/126 when
+PROG cannot be found or executed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+USAGE_EXIT = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pykern", description="Run x86-64 Linux programs on a Python kernel.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run a program", description="Run PROG with ARGS under pykern.")
+    run.add_argument("--env", "-E", action="append", default=[], metavar="NAME=VALUE",
+                     help="set an environment variable for the guest (repeatable)")
+    run.add_argument("--unset-env", "-U", action="append", default=[], metavar="NAME",
+                     help="remove an environment variable from the guest's environment (repeatable)")
+    run.add_argument("--clear-env", "-i", action="store_true", help="start the guest with an empty environment")
+    run.add_argument("--report-crashes", action="store_true",
+                     help="on a fatal signal, print the signal, address, registers and faulting instruction")
+    run.add_argument("prog", metavar="PROG", help="the program (a path, or a name looked up in PATH)")
+    run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments for PROG")
+    return parser
+
+
+def guest_environment(options: argparse.Namespace) -> list[bytes]:
+    env = {} if options.clear_env else dict(os.environb)
+    for name in options.unset_env:
+        env.pop(os.fsencode(name), None)
+    for assignment in options.env:
+        name, sep, value = assignment.partition("=")
+        if not sep:
+            raise SystemExit(f"pykern: --env wants NAME=VALUE, got {assignment!r}")
+        env[os.fsencode(name)] = os.fsencode(value)
+    return [name + b"=" + value for name, value in env.items()]
+
+
+def find_program(prog: str) -> str | None:
+    """A PROG without '/' is looked up in PATH, as the shell does."""
+    if "/" in prog:
+        return prog
+    for directory in os.environ.get("PATH", "/usr/bin:/bin").split(":"):
+        candidate = os.path.join(directory or ".", prog)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def run(options: argparse.Namespace) -> int:
+    from pykern.abi import EACCES, ENOENT, ENOEXEC, strerror
+    from pykern.errors import SysError
+    from pykern.exec import DynamicProgram
+    from pykern.kernel import Kernel, Options
+    from pykern.loader import ExecFormatError
+    from pykern.syscalls.table import build_table
+
+    path = find_program(options.prog)
+    if path is None:
+        print(f"pykern: {options.prog}: command not found", file=sys.stderr)
+        return 127
+    kernel = Kernel(build_table(), Options(report_crashes=options.report_crashes))
+    argv = [os.fsencode(options.prog)] + [os.fsencode(a) for a in options.args]
+    try:
+        kernel.spawn(os.fsencode(path), argv, guest_environment(options))
+    except DynamicProgram as error:
+        print(f"pykern: {options.prog}: {error.message}", file=sys.stderr)
+        return 126
+    except (SysError, ExecFormatError) as error:
+        if error.errno == ENOEXEC:
+            message = f"cannot execute binary file: {strerror(ENOEXEC)}"
+        else:
+            message = strerror(error.errno)
+        print(f"pykern: {options.prog}: {message}", file=sys.stderr)
+        return 127 if error.errno == ENOENT else 126 if error.errno in (EACCES, ENOEXEC) else 126
+    return kernel.run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = build_parser().parse_args(argv)
+    if options.command == "run":
+        status = run(options)
+        sys.stdout.flush()
+        return status
+    return USAGE_EXIT
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""execve: replace a process's image (Linux's fs/exec.c and fs/binfmt_elf.c).
+
+do_execve reads the file, follows "#!" interpreters (binfmt_script), asks the pure
+loader for a load plan and an initial stack image, and builds a complete new address
+space. Only then, past the point of no return, does it swap the image in: before that,
+every error leaves the old image intact and is returned to the caller.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as host_stat
+from typing import TYPE_CHECKING
+
+from unicorn import x86_const as X
+
+from pykern.abi import (
+    AT_FDCWD,
+    EACCES,
+    ELOOP,
+    ENOEXEC,
+    MAP_GROWSDOWN,
+    MAP_PRIVATE,
+    PROT_EXEC,
+    PROT_READ,
+    PROT_WRITE,
+    RLIMIT_STACK,
+)
+from pykern.errors import ExecImage, SysError
+from pykern.loader import (
+    ExecFormatError,
+    LoadPlan,
+    build_stack,
+    check_arg_limits,
+    make_auxv,
+    parse_shebang,
+    plan_elf,
+    script_argv,
+)
+from pykern.mm import MM, STACK_SIZE, STACK_TOP
+from pykern.task import GPRS
+from pykern.vfs import host_errors
+
+if TYPE_CHECKING:
+    from pykern.task import Task
+
+BINPRM_MAX_RECURSION = 4  # nested "#!" interpreters, as Linux allows
+# CPUID.1:EDX of a generic x86-64 CPU: what Linux puts in AT_HWCAP on x86.
+X86_HWCAP = 0x178BFBFF
+
+
+class DynamicProgram(ExecFormatError):
+    """A dynamically linked ELF (PT_INTERP): pykern does not load ld.so yet."""
+
+
+def read_executable(host_path: str) -> bytes:
+    """The permission checks of do_open_execat, then the file's bytes."""
+    with host_errors():
+        info = os.stat(host_path)
+        if not host_stat.S_ISREG(info.st_mode) or not os.access(host_path, os.X_OK):
+            raise SysError(EACCES)
+        with open(host_path, "rb") as image:
+            return image.read()
+
+
+def load_binary(task: Task, filename: bytes, argv: list[bytes]) -> tuple[str, bytes, LoadPlan, list[bytes]]:
+    """Follow "#!" lines to an ELF: (host path, its bytes, its plan, the final argv)."""
+    group = task.group
+    for _ in range(BINPRM_MAX_RECURSION + 1):
+        host_path = group.fs.resolve(AT_FDCWD, filename, group.files)
+        data = read_executable(host_path)
+        shebang = parse_shebang(data)
+        if shebang is None:
+            plan = plan_elf(data)
+            if plan.interp is not None:
+                raise DynamicProgram(
+                    ENOEXEC,
+                    f"dynamically linked programs are not supported yet (interpreter {plan.interp})",
+                )
+            return os.path.abspath(host_path), data, plan, argv
+        interp, optarg = shebang
+        argv = script_argv(interp, optarg, os.fsdecode(filename), argv)
+        filename = os.fsencode(interp)
+    raise SysError(ELOOP)
+
+
+def build_image(task: Task, data: bytes, plan: LoadPlan, argv: list[bytes], envp: list[bytes],
+                execfn: bytes) -> tuple[MM, int]:
+    """A complete new address space for `plan`: segments, brk, stack. Returns (mm, sp)."""
+    kernel = task.kernel
+    creds = task.group.creds
+    mm = kernel.new_mm()
+    for mapping in plan.mappings:
+        mm.map_anonymous(mapping.start, mapping.end - mapping.start, mapping.prot, MAP_PRIVATE)
+    for copy in plan.copies:
+        mm.uc.mem_write(copy.vaddr, data[copy.offset:copy.offset + copy.size])
+    mm.init_brk(plan.brk_start)
+    stack_prot = PROT_READ | PROT_WRITE | (PROT_EXEC if plan.exec_stack else 0)
+    mm.map_anonymous(STACK_TOP - STACK_SIZE, STACK_SIZE, stack_prot, MAP_PRIVATE | MAP_GROWSDOWN, "[stack]")
+    auxv = make_auxv(plan, uid=creds.uid, euid=creds.euid, gid=creds.gid, egid=creds.egid, hwcap=X86_HWCAP)
+    stack_limit = task.group.rlimits.get(RLIMIT_STACK, (STACK_SIZE, 0))[0]
+    image = build_stack(STACK_TOP, argv, envp, auxv, execfn=execfn, random16=kernel.random_bytes(16),
+                        rlimit_stack=min(stack_limit, 1 << 40))
+    mm.uc.mem_write(image.base, image.data)
+    return mm, image.sp
+
+
+def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes], first: bool = False) -> None:
+    """execve(2). Raises SysError/ExecFormatError with the old image intact, or installs
+    the new image and raises ExecImage (unless `first`: the initial exec of spawn)."""
+    host_path, data, plan, argv = load_binary(task, filename, argv)
+    check_arg_limits(argv, envp, filename)
+    mm, sp = build_image(task, data, plan, argv, envp, filename)
+    mm.exe_path = host_path
+
+    # Point of no return: the old image goes away.
+    group = task.group
+    old_mm = task.mm
+    task.mm = mm
+    task.context = None
+    group.files.close_on_exec()
+    group.exe_path = host_path
+    group.did_exec = True
+    task.comm = os.path.basename(host_path).encode()[:15]
+    task.kernel.reset_signal_handlers(group)
+    for reg in GPRS:
+        task.set_reg(reg, 0)
+    task.set_reg(X.UC_X86_REG_RSP, sp)
+    task.set_reg(X.UC_X86_REG_RIP, plan.entry)
+    task.set_reg(X.UC_X86_REG_EFLAGS, 0x202)
+    if task.vfork_parent is not None:
+        task.kernel.vfork_done(task)
+    if old_mm is not mm and not first:
+        task.kernel.retire_mm(old_mm, task)
+    if not first:
+        raise ExecImage()
+

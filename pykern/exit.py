@@ -1,0 +1,102 @@
+"""Process death and reaping (Linux's kernel/exit.c): do_exit, do_group_exit,
+exit_notify, reparenting to init, and the pieces of wait4/waitid.
+
+Wait statuses are encoded as Linux does: (code & 0xff) << 8 for an exit, the signal
+number (| 0x80 for a core dump) for a kill.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pykern.task import Task, TaskState, ThreadGroup
+
+if TYPE_CHECKING:
+    from pykern.kernel import Kernel
+
+
+def exit_status(code: int) -> int:
+    return (code & 0xFF) << 8
+
+
+def do_exit(task: Task, status: int) -> None:
+    """One thread ends. The last thread out turns its process into a zombie."""
+    kernel = task.kernel
+    if task.state is TaskState.DEAD:
+        return
+    kernel.sched.forget(task)
+    task.state = TaskState.DEAD
+    task.pending = None
+    kernel.sched.need_resched = True
+    if task.tid_address:  # CLONE_CHILD_CLEARTID: zero the tid and wake a futex waiter
+        try:
+            task.mm.copy_out_u32(task.tid_address, 0)
+        except Exception:
+            pass
+        kernel.futex_wake(task.mm, task.tid_address, 1)
+    if task.vfork_parent is not None:
+        kernel.vfork_done(task)
+    group = task.group
+    if not group.live_tasks:
+        exit_notify(kernel, group, status)
+    kernel.retire_mm(task.mm, task)
+
+
+def do_group_exit(task: Task, status: int) -> None:
+    """exit_group(2) and fatal signals: every thread of the process dies with `status`."""
+    group = task.group
+    if group.exit_code is None:
+        group.exit_code = status
+    for other in group.live_tasks:
+        if other is not task:
+            do_exit(other, status)
+    do_exit(task, status)
+
+
+def exit_notify(kernel: Kernel, group: ThreadGroup, status: int) -> None:
+    """The process is dead: release what it held, give its children to init, and tell
+    its parent (which reaps it, or init does)."""
+    if group.exit_code is None:
+        group.exit_code = status
+    group.files.close_all()
+    forget_children(kernel, group)
+    group.is_zombie = True
+    parent = group.parent
+    if parent is None or parent is kernel.init or kernel.parent_ignores_children(parent):
+        release_task(kernel, group)
+        return
+    kernel.notify_parent(group)
+    parent.child_events.wake_all()
+
+
+def forget_children(kernel: Kernel, group: ThreadGroup) -> None:
+    """Reparent children to init; zombies among them are reaped at once."""
+    init = kernel.init
+    for child in list(group.children):
+        child.parent = init
+        init.children.append(child)
+        if child.is_zombie:
+            release_task(kernel, child)
+    group.children.clear()
+
+
+def release_task(kernel: Kernel, group: ThreadGroup) -> None:
+    """Reap a zombie: it disappears from the tables and its parent's children."""
+    group.reaped = True
+    if group.parent is not None and group in group.parent.children:
+        group.parent.children.remove(group)
+        group.parent.children_cpu_ns += kernel.clock.process_cpu_ns(group)
+    kernel.groups.pop(group.tgid, None)
+    for task in group.tasks:
+        kernel.tasks.pop(task.tid, None)
+
+
+def waitable_children(group: ThreadGroup, pid: int) -> list[ThreadGroup]:
+    """The children wait4's pid selects: > 0 that pid, -1 any, 0 our process group,
+    < -1 process group -pid."""
+    if pid > 0:
+        return [c for c in group.children if c.tgid == pid]
+    if pid == -1:
+        return list(group.children)
+    pgid = group.pgid if pid == 0 else -pid
+    return [c for c in group.children if c.pgid == pgid]

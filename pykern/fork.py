@@ -1,0 +1,89 @@
+"""copy_process: fork, vfork, clone (Linux's kernel/fork.c).
+
+The child starts as a copy of the calling task's registers with rax = 0, resuming after
+the `syscall` instruction. What it shares with the parent follows the CLONE_* flags:
+the address space (CLONE_VM: same MM, same Unicorn instance), the fd table
+(CLONE_FILES), cwd/umask (CLONE_FS), signal actions (CLONE_SIGHAND), the process
+itself (CLONE_THREAD). Everything not shared is copied.
+"""
+
+from __future__ import annotations
+
+from unicorn import x86_const as X
+
+from pykern.abi import (
+    CLONE_CHILD_CLEARTID,
+    CLONE_CHILD_SETTID,
+    CLONE_FILES,
+    CLONE_FS,
+    CLONE_PARENT,
+    CLONE_PARENT_SETTID,
+    CLONE_SETTLS,
+    CLONE_SIGHAND,
+    CLONE_THREAD,
+    CLONE_VFORK,
+    CLONE_VM,
+    CSIGNAL,
+    EINVAL,
+)
+from pykern.errors import SysError
+from pykern.task import Task, ThreadGroup
+
+SYSCALL_INSN_LEN = 2
+
+
+def copy_process(parent: Task, flags: int, child_stack: int, parent_tid_addr: int, child_tid_addr: int,
+                 tls: int) -> Task:
+    """Create the child task. Called from the syscall hook: the parent's rip still
+    points at its `syscall` instruction."""
+    if flags & CLONE_SIGHAND and not flags & CLONE_VM:
+        raise SysError(EINVAL)
+    if flags & CLONE_THREAD and not flags & CLONE_SIGHAND:
+        raise SysError(EINVAL)
+    kernel = parent.kernel
+    pgroup = parent.group
+
+    context = parent.mm.uc.context_save()  # the parent is the loaded task: its live registers
+    mm = parent.mm if flags & CLONE_VM else parent.mm.fork()
+    tid = kernel.alloc_pid()
+
+    if flags & CLONE_THREAD:
+        group = pgroup
+    else:
+        files = pgroup.files if flags & CLONE_FILES else pgroup.files.fork()
+        fs = pgroup.fs if flags & CLONE_FS else pgroup.fs.fork()
+        real_parent = pgroup.parent if flags & CLONE_PARENT and pgroup.parent else pgroup
+        group = ThreadGroup(tid, real_parent, files, fs, pgroup.creds.copy(), dict(pgroup.rlimits))
+        group.pgid, group.sid = pgroup.pgid, pgroup.sid
+        group.exe_path = pgroup.exe_path
+        group.exit_signal = flags & CSIGNAL
+        group.sigactions = pgroup.sigactions if flags & CLONE_SIGHAND else dict(pgroup.sigactions)
+        real_parent.children.append(group)
+        kernel.groups[tid] = group
+
+    child = Task(kernel, tid, group, mm)
+    child.comm = parent.comm
+    child.sigmask = parent.sigmask
+    context.reg_write(X.UC_X86_REG_RAX, 0)
+    context.reg_write(X.UC_X86_REG_RIP, context.reg_read(X.UC_X86_REG_RIP) + SYSCALL_INSN_LEN)
+    if child_stack:
+        context.reg_write(X.UC_X86_REG_RSP, child_stack)
+    if flags & CLONE_SETTLS:
+        context.reg_write(X.UC_X86_REG_FS_BASE, tls)
+    child.context = context
+    group.tasks.append(child)
+    kernel.tasks[tid] = child
+
+    if flags & CLONE_PARENT_SETTID and parent_tid_addr:
+        parent.mm.copy_out_u32(parent_tid_addr, tid)
+    if flags & CLONE_CHILD_SETTID and child_tid_addr:
+        mm.copy_out_u32(child_tid_addr, tid)
+    if flags & CLONE_CHILD_CLEARTID:
+        child.tid_address = child_tid_addr
+    if flags & CLONE_VFORK:
+        child.vfork_parent = parent
+    kernel.sched.enqueue(child)
+    return child
+
+
+__all__ = ["copy_process"]

@@ -1,0 +1,265 @@
+"""The Kernel: the task and pid tables, init, and the entry points that tie the core
+together (spawn the first process, run the scheduler, deliver fatal signals).
+
+Process lifecycle lives beside it, each in the file a Linux reader would look in:
+fork.py (copy_process), exec.py (do_execve), exit.py (do_exit, wait, reparenting).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TextIO
+
+from unicorn import x86_const as X
+
+from pykern.abi import RLIMIT_CORE
+from pykern.clock import Clock
+from pykern.mm import MM
+from pykern.sched import Scheduler
+from pykern.task import Creds, Task, TaskState, ThreadGroup
+from pykern.trap import Trap
+
+if TYPE_CHECKING:
+    from pykern.sysent import SyscallEntry
+
+INIT_PID = 1
+
+
+@dataclass
+class Options:
+    report_crashes: bool = False
+    crash_stream: TextIO = sys.stderr
+    tracer: object | None = None  # pykern.strace.Tracer when tracing
+    extra: dict = field(default_factory=dict)
+
+
+class Kernel:
+    def __init__(self, table: list[SyscallEntry | None], options: Options | None = None) -> None:
+        self.options = options or Options()
+        self.clock = Clock()
+        self.trap = Trap(self, table)
+        self.sched = Scheduler(self)
+        self.tasks: dict[int, Task] = {}  # tid -> task, live and zombie leaders
+        self.groups: dict[int, ThreadGroup] = {}  # tgid -> process, until reaped
+        self._next_pid = INIT_PID + 1
+        self.init = self._make_init()
+        self.first: ThreadGroup | None = None
+        self.tracer = self.options.tracer
+        self.dead_mms: list[MM] = []
+        self.signals = None  # pykern.signal's state, when signals exist
+        self.futexes = None  # pykern.futex's table, when futexes exist
+
+    def _make_init(self) -> ThreadGroup:
+        """pid 1 lives inside the kernel: it has no code, it only adopts and reaps orphans."""
+        from pykern.vfs import FdTable, FsContext
+
+        init = ThreadGroup(INIT_PID, None, FdTable(), FsContext(os.getcwd()), self.host_creds(), {})
+        self.groups[INIT_PID] = init
+        return init
+
+    @staticmethod
+    def host_creds() -> Creds:
+        ruid, euid, suid = os.getresuid()
+        rgid, egid, sgid = os.getresgid()
+        return Creds(ruid, euid, suid, rgid, egid, sgid, list(os.getgroups()))
+
+    @staticmethod
+    def host_rlimits() -> dict[int, tuple[int, int]]:
+        limits = {}
+        for name in dir(resource):
+            if name.startswith("RLIMIT_"):
+                number = getattr(resource, name)
+                cur, top = resource.getrlimit(number)
+                infinity = (1 << 64) - 1
+                limits[number] = (infinity if cur == resource.RLIM_INFINITY else cur,
+                                  infinity if top == resource.RLIM_INFINITY else top)
+        return limits
+
+    # --- tables ---------------------------------------------------------------------------
+
+    def alloc_pid(self) -> int:
+        pid = self._next_pid
+        while pid in self.tasks or pid in self.groups:
+            pid += 1
+        self._next_pid = pid + 1
+        return pid
+
+    def new_mm(self) -> MM:
+        return MM(self.trap.install)
+
+    @property
+    def live_tasks(self) -> list[Task]:
+        return [t for t in self.tasks.values() if t.state is not TaskState.DEAD]
+
+    def wake(self, task: Task) -> None:
+        self.sched.wake(task)
+
+    def yield_task(self, task: Task) -> None:
+        """sched_yield: go to the back of the run queue once this syscall returns."""
+        self.sched.need_resched = True
+        self.sched.yielded = True
+
+    def random_bytes(self, n: int) -> bytes:
+        return os.urandom(n)
+
+    # --- the first process ----------------------------------------------------------------
+
+    def spawn(self, path: bytes, argv: list[bytes], envp: list[bytes]) -> ThreadGroup:
+        """Create the first guest process and exec `path` in it (raises SysError/ExecFormatError)."""
+        from pykern.exec import do_execve
+        from pykern.vfs import FsContext, console_fdtable
+
+        pid = self.alloc_pid()
+        umask = os.umask(0o022)
+        os.umask(umask)
+        fs = FsContext(os.getcwd())
+        fs.umask = umask
+        group = ThreadGroup(pid, self.init, console_fdtable(), fs, self.host_creds(), self.host_rlimits())
+        group.pgid = group.sid = pid
+        mm = self.new_mm()
+        task = Task(self, pid, group, mm)
+        group.tasks.append(task)
+        try:
+            do_execve(task, path, argv, envp, first=True)
+        except BaseException:
+            group.files.close_all()
+            raise
+        self.init.children.append(group)
+        self.groups[pid] = group
+        self.tasks[pid] = task
+        self.first = group
+        self.sched.enqueue(task)
+        return group
+
+    def run(self) -> int:
+        """Run until every task has exited; return the first process's exit status in the
+        shell's convention (code, or 128+signal)."""
+        from pykern.sched import Deadlock
+
+        try:
+            self.sched.run()
+        except Deadlock:
+            self.report_deadlock()
+            return 125
+        assert self.first is not None
+        return shell_status(self.first.exit_code or 0)
+
+    def report_deadlock(self) -> None:
+        lines = [f"pykern: deadlock: all {len(self.live_tasks)} tasks are asleep and nothing can wake them"]
+        for task in self.live_tasks:
+            pending = task.pending.entry.name if task.pending else "?"
+            lines.append(f"pykern:   pid {task.group.tgid} tid {task.tid} sleeping in {pending}()")
+        print("\n".join(lines), file=sys.stderr)
+
+    # --- process lifecycle helpers (used by fork.py, exec.py, exit.py) ---------------------
+
+    def vfork_done(self, child: Task) -> None:
+        """The vfork child exec'd or exited: its parent may run again (mm_release)."""
+        child.vfork_parent = None
+        child.vfork_done_queue.wake_all()
+
+    def retire_mm(self, mm: MM, task: Task) -> None:
+        """`task` stopped using `mm`; free it once no live task does. Freed later, from
+        the scheduler loop: we may be inside one of its hooks right now."""
+        if any(t.mm is mm and t.state is not TaskState.DEAD for t in self.tasks.values()):
+            return
+        if mm not in self.dead_mms:
+            self.dead_mms.append(mm)
+
+    def free_dead_mms(self) -> None:
+        while self.dead_mms:
+            self.dead_mms.pop().destroy()
+
+    def parent_ignores_children(self, parent: ThreadGroup) -> bool:
+        """SIGCHLD set to SIG_IGN or SA_NOCLDWAIT: children are reaped at exit."""
+        return self.signals.ignores_children(parent) if self.signals else False
+
+    def notify_parent(self, child: ThreadGroup) -> None:
+        """do_notify_parent: SIGCHLD (or the clone exit signal) to the parent."""
+        if self.signals and child.parent is not None and child.exit_signal:
+            self.signals.notify_parent(child)
+
+    def reset_signal_handlers(self, group: ThreadGroup) -> None:
+        if self.signals:
+            self.signals.flush_handlers(group)
+
+    def futex_wake(self, mm: MM, addr: int, count: int) -> int:
+        return self.futexes.wake(mm, addr, count) if self.futexes else 0
+
+    # --- the way back to user mode ----------------------------------------------------------
+
+    def return_to_user(self, task: Task) -> None:
+        """Deliver pending signals before the task runs again (signals: later issue)."""
+
+    # --- fatal signals --------------------------------------------------------------------
+
+    def force_signal(self, task: Task, sig: int, code: int, addr: int, rip: int) -> None:
+        """A synchronous CPU fault. With no handler installed the default action kills the
+        whole process (signal handlers arrive with the signals issue)."""
+        from pykern.exit import do_group_exit
+
+        if self.options.report_crashes:
+            self.report_crash(task, sig, code, addr, rip)
+        core = sig in CORE_SIGNALS and task.group.rlimits.get(RLIMIT_CORE, (0, 0))[0] != 0
+        do_group_exit(task, sig | (0x80 if core else 0))
+
+    def kill_group(self, group: ThreadGroup, sig: int) -> None:
+        """Default action of a fatal signal sent to a process."""
+        from pykern.exit import do_group_exit
+
+        victim = group.live_tasks[0] if group.live_tasks else None
+        if victim is not None:
+            do_group_exit(victim, sig)
+
+    def locate_fault(self, task: Task, addr: int, fetch: bool) -> int:
+        from pykern.crash import locate_faulting_instruction
+
+        rip = task.reg(X.UC_X86_REG_RIP)
+        if fetch:
+            return addr
+        precise = locate_faulting_instruction(task, rip, addr)
+        if precise != rip:
+            task.set_reg(X.UC_X86_REG_RIP, precise)
+        return precise
+
+    def report_crash(self, task: Task, sig: int, code: int, addr: int, rip: int) -> None:
+        from pykern.crash import crash_report
+
+        print(crash_report(task, sig, code, addr, rip), file=self.options.crash_stream)
+
+    def describe_guest(self, task: Task) -> str:
+        try:
+            rip = task.reg(X.UC_X86_REG_RIP)
+        except Exception:
+            rip = 0
+        pending = f" in {task.pending.entry.name}()" if task.pending else ""
+        return f"pid {task.group.tgid} tid {task.tid} at rip={rip:#x}{pending} ({task.group.exe_path})"
+
+    # --- tracing (a flag check when off) -------------------------------------------------------
+
+    def tracer_enter(self, task: Task, entry: SyscallEntry, raw: list[int]) -> None:
+        if self.tracer is not None:
+            self.tracer.enter(task, entry, raw)
+
+    def tracer_exit(self, task: Task, entry: SyscallEntry, raw: list[int], result: int) -> None:
+        if self.tracer is not None:
+            self.tracer.exit(task, entry, raw, result)
+
+    def tracer_block(self, task: Task, entry: SyscallEntry) -> None:
+        if self.tracer is not None:
+            self.tracer.block(task, entry)
+
+
+CORE_SIGNALS = frozenset({3, 4, 5, 6, 7, 8, 11, 24, 25, 31})  # SIGQUIT ILL TRAP ABRT BUS FPE SEGV XCPU XFSZ SYS
+
+
+def shell_status(wait_status: int) -> int:
+    """A wait status as a shell reports it: the exit code, or 128 + the fatal signal."""
+    signal = wait_status & 0x7F
+    if signal:
+        return 128 + signal
+    return (wait_status >> 8) & 0xFF
+

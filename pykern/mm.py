@@ -1,0 +1,413 @@
+"""An address space (Linux's mm_struct): the VMAs, the Unicorn instance that executes
+in it, and copy_in/copy_out for syscalls.
+
+Invariants:
+- `vmas` is sorted by start, non-overlapping, page-aligned. Unicorn's mappings mirror
+  it exactly: every VMA byte is mapped in `uc` with the VMA's protection, nothing else is.
+- Each VMA maps guest [start, end) onto `backing.ptr + offset`. Private memory has
+  backings owned by this MM alone (fork copies them); MAP_SHARED memory has backings
+  that several MMs map, which is how shared memory is shared.
+- Threads and vfork children share one MM and so one Unicorn instance; `loaded_task`
+  is the task whose registers the instance holds.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import unicorn
+
+from pykern.abi import (
+    EEXIST,
+    EFAULT,
+    EINVAL,
+    ENAMETOOLONG,
+    ENOMEM,
+    MAP_ANONYMOUS,
+    MAP_FIXED,
+    MAP_FIXED_NOREPLACE,
+    MAP_PRIVATE,
+    MAP_SHARED,
+    MREMAP_DONTUNMAP,
+    MREMAP_FIXED,
+    MREMAP_MAYMOVE,
+    PAGE_SIZE,
+    PROT_EXEC,
+    PROT_READ,
+    PROT_WRITE,
+    page_up,
+)
+from pykern.errors import Fault, SysError
+from pykern.hostmem import Backing
+
+if TYPE_CHECKING:
+    from pykern.task import Task
+
+TASK_SIZE = 0x7FFFFFFFF000  # top of user space (x86-64, 4-level paging)
+STACK_TOP = TASK_SIZE
+STACK_SIZE = 8 << 20  # RLIMIT_STACK's default
+MMAP_BASE = STACK_TOP - STACK_SIZE - (128 << 20)  # Linux leaves a gap below the stack
+MMAP_MIN_ADDR = 0x10000  # vm.mmap_min_addr
+HEAP_RESERVE = 1 << 30  # host address space reserved for brk; committed only when touched
+
+_UC_MODE_64 = unicorn.UC_MODE_64
+
+
+def uc_prot(prot: int) -> int:
+    """x86 page tables cannot express write-only or exec-only: both imply read."""
+    prot &= PROT_READ | PROT_WRITE | PROT_EXEC
+    if prot & (PROT_WRITE | PROT_EXEC):
+        prot |= PROT_READ
+    return prot
+
+
+@dataclass(slots=True)
+class VMA:
+    start: int
+    end: int
+    prot: int
+    flags: int  # MAP_SHARED or MAP_PRIVATE, | MAP_ANONYMOUS
+    backing: Backing
+    offset: int  # guest `start` is backing.ptr + offset
+    name: str = ""  # "[heap]", "[stack]" or the mapped file's path
+    file_offset: int = 0
+
+    @property
+    def shared(self) -> bool:
+        return bool(self.flags & MAP_SHARED)
+
+    def piece(self, start: int, end: int) -> VMA:
+        delta = start - self.start
+        return VMA(start, end, self.prot, self.flags, self.backing, self.offset + delta, self.name,
+                   self.file_offset + delta)
+
+
+class MM:
+    def __init__(self, hooks: Callable[[unicorn.Uc, MM], None]) -> None:
+        self.uc = unicorn.Uc(unicorn.UC_ARCH_X86, _UC_MODE_64)
+        self.vmas: list[VMA] = []
+        self._starts: list[int] = []
+        self.start_brk = 0
+        self.brk = 0
+        self.heap: Backing | None = None
+        self.loaded_task: Task | None = None
+        self.exe_path = ""
+        self.fault: tuple[int, int, int] | None = None  # (access, address, size) of the last bad access
+        self.interrupt: int | None = None  # the last CPU interrupt number
+        self._hooks = hooks
+        hooks(self.uc, self)
+
+    # --- VMA bookkeeping ----------------------------------------------------------------
+
+    def find_vma(self, addr: int) -> VMA | None:
+        i = bisect.bisect_right(self._starts, addr) - 1
+        if i >= 0 and addr < self.vmas[i].end:
+            return self.vmas[i]
+        return None
+
+    def overlapping(self, start: int, end: int) -> list[VMA]:
+        i = max(bisect.bisect_right(self._starts, start) - 1, 0)
+        found = []
+        while i < len(self.vmas) and self.vmas[i].start < end:
+            if self.vmas[i].end > start:
+                found.append(self.vmas[i])
+            i += 1
+        return found
+
+    def _insert(self, vma: VMA) -> None:
+        self.uc.mem_map_ptr(vma.start, vma.end - vma.start, uc_prot(vma.prot), vma.backing.ptr + vma.offset)
+        i = bisect.bisect_left(self._starts, vma.start)
+        # Merge with the neighbour below when it continues the same backing (brk growth).
+        if i > 0:
+            below = self.vmas[i - 1]
+            if (below.end == vma.start and below.backing is vma.backing and below.prot == vma.prot
+                    and below.flags == vma.flags and below.offset + (below.end - below.start) == vma.offset
+                    and below.name == vma.name):
+                below.end = vma.end
+                return
+        self.vmas.insert(i, vma)
+        self._starts.insert(i, vma.start)
+
+    def _remove(self, vma: VMA) -> None:
+        i = self.vmas.index(vma)
+        del self.vmas[i]
+        del self._starts[i]
+
+    def unmap_range(self, start: int, end: int) -> list[VMA]:
+        """Remove [start, end) from the address space; return the removed pieces."""
+        removed = []
+        for vma in self.overlapping(start, end):
+            lo, hi = max(start, vma.start), min(end, vma.end)
+            self.uc.mem_unmap(lo, hi - lo)
+            self._remove(vma)
+            if vma.start < lo:
+                self._relink(vma.piece(vma.start, lo))
+            if hi < vma.end:
+                self._relink(vma.piece(hi, vma.end))
+            removed.append(vma.piece(lo, hi))
+        if removed:
+            self.uc.ctl_remove_cache(start, end)
+        return removed
+
+    def _relink(self, vma: VMA) -> None:
+        """Put back a VMA piece whose pages are still mapped in Unicorn."""
+        i = bisect.bisect_left(self._starts, vma.start)
+        self.vmas.insert(i, vma)
+        self._starts.insert(i, vma.start)
+
+    def is_free(self, start: int, end: int) -> bool:
+        return not self.overlapping(start, end)
+
+    def get_unmapped_area(self, length: int, hint: int = 0) -> int:
+        """Linux's top-down allocator: the hint if it is free, else the highest gap below
+        MMAP_BASE that fits."""
+        if hint:
+            hint = page_up(hint)
+            if MMAP_MIN_ADDR <= hint and hint + length <= TASK_SIZE and self.is_free(hint, hint + length):
+                return hint
+        top = MMAP_BASE
+        for vma in reversed(self.vmas):
+            if vma.start >= top:
+                continue
+            if vma.end <= top - length:
+                return top - length
+            top = vma.start
+        if top - length >= MMAP_MIN_ADDR:
+            return top - length
+        raise SysError(ENOMEM)
+
+    # --- mapping operations (the syscalls call these) ----------------------------------
+
+    def map_anonymous(self, start: int, length: int, prot: int, flags: int, name: str = "") -> VMA:
+        backing = Backing(length, label=name or "anon")
+        vma = VMA(start, start + length, prot, flags | MAP_ANONYMOUS, backing, 0, name)
+        self.unmap_range(start, start + length)
+        self._insert(vma)
+        return vma
+
+    def map_backing(self, start: int, length: int, prot: int, flags: int, backing: Backing, offset: int,
+                    name: str = "", file_offset: int = 0) -> VMA:
+        vma = VMA(start, start + length, prot, flags, backing, offset, name, file_offset)
+        self.unmap_range(start, start + length)
+        self._insert(vma)
+        return vma
+
+    def choose_address(self, addr: int, length: int, flags: int) -> int:
+        """do_mmap's placement rules: MAP_FIXED, MAP_FIXED_NOREPLACE, hint, or search."""
+        if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):
+            if addr % PAGE_SIZE:
+                raise SysError(EINVAL)
+            if addr + length > TASK_SIZE or addr < MMAP_MIN_ADDR:
+                raise SysError(ENOMEM if addr + length > TASK_SIZE else EINVAL if flags & MAP_FIXED else ENOMEM)
+            if flags & MAP_FIXED_NOREPLACE and not flags & MAP_FIXED and not self.is_free(addr, addr + length):
+                raise SysError(EEXIST)
+            return addr
+        return self.get_unmapped_area(length, addr)
+
+    def protect(self, start: int, end: int, prot: int) -> None:
+        """mprotect: every page in range must be mapped (else ENOMEM)."""
+        covered = start
+        vmas = self.overlapping(start, end)
+        for vma in vmas:
+            if vma.start > covered:
+                raise SysError(ENOMEM)
+            covered = vma.end
+        if covered < end:
+            raise SysError(ENOMEM)
+        for vma in vmas:
+            lo, hi = max(start, vma.start), min(end, vma.end)
+            self._remove(vma)
+            for piece in (vma.piece(vma.start, lo), vma.piece(hi, vma.end)):
+                if piece.end > piece.start:
+                    self._relink(piece)
+            middle = vma.piece(lo, hi)
+            middle.prot = prot
+            self._relink(middle)
+        self.uc.mem_protect(start, end - start, uc_prot(prot))
+        if prot & PROT_EXEC == 0:
+            self.uc.ctl_remove_cache(start, end)
+
+    def remap(self, old_addr: int, old_size: int, new_size: int, flags: int, new_addr: int) -> int:
+        """mremap(2). Moving re-maps the same host pages at the new address: no copy."""
+        if old_addr % PAGE_SIZE or flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP):
+            raise SysError(EINVAL)
+        if flags & MREMAP_FIXED and not flags & MREMAP_MAYMOVE:
+            raise SysError(EINVAL)
+        old_size, new_size = page_up(old_size), page_up(new_size)
+        if new_size == 0:
+            raise SysError(EINVAL)
+        vma = self.find_vma(old_addr)
+        if vma is None or old_addr + max(old_size, 1) > vma.end:
+            raise SysError(EFAULT)
+        if flags & MREMAP_FIXED:
+            if new_addr % PAGE_SIZE or new_addr + new_size > TASK_SIZE:
+                raise SysError(EINVAL)
+            if new_addr < old_addr + old_size and old_addr < new_addr + new_size:
+                raise SysError(EINVAL)
+            return self._move(vma, old_addr, old_size, new_size, new_addr)
+        if new_size <= old_size:
+            if new_size < old_size:
+                self.unmap_range(old_addr + new_size, old_addr + old_size)
+            return old_addr
+        # Grow: in place if the pages above are free, else move if allowed.
+        grow_start, grow_end = old_addr + old_size, old_addr + new_size
+        if old_addr + old_size == vma.end and grow_end <= TASK_SIZE and self.is_free(grow_start, grow_end):
+            self._extend(vma, grow_end)
+            return old_addr
+        if not flags & MREMAP_MAYMOVE:
+            raise SysError(ENOMEM)
+        return self._move(vma, old_addr, old_size, new_size, self.get_unmapped_area(new_size))
+
+    def _extend(self, vma: VMA, new_end: int) -> None:
+        """Grow `vma` to `new_end`: continue its backing if it has room, else add one."""
+        length = new_end - vma.end
+        offset = vma.offset + (vma.end - vma.start)
+        if offset + length <= vma.backing.size:
+            self._insert(VMA(vma.end, new_end, vma.prot, vma.flags, vma.backing, offset, vma.name,
+                             vma.file_offset + (vma.end - vma.start)))
+        else:
+            self.map_anonymous(vma.end, length, vma.prot, vma.flags & ~MAP_ANONYMOUS, vma.name)
+
+    def _move(self, vma: VMA, old_addr: int, old_size: int, new_size: int, new_addr: int) -> int:
+        pieces = self.overlapping(old_addr, old_addr + old_size)
+        if not pieces or pieces[0].start > old_addr:
+            raise SysError(EFAULT)
+        moved = self.unmap_range(old_addr, old_addr + old_size)
+        self.unmap_range(new_addr, new_addr + new_size)
+        for piece in moved:
+            self._insert(VMA(piece.start - old_addr + new_addr, piece.end - old_addr + new_addr, piece.prot,
+                             piece.flags, piece.backing, piece.offset, piece.name, piece.file_offset))
+        if new_size > old_size:
+            last = self.find_vma(new_addr + old_size - 1)
+            assert last is not None
+            self._extend(last, new_addr + new_size)
+        return new_addr
+
+    def discard(self, start: int, end: int) -> None:
+        """madvise(MADV_DONTNEED): private pages read back as zero; shared keep content."""
+        for vma in self.overlapping(start, end):
+            if vma.shared:
+                continue
+            lo, hi = max(start, vma.start), min(end, vma.end)
+            vma.backing.zero(vma.offset + lo - vma.start, hi - lo)
+
+    # --- brk -----------------------------------------------------------------------------
+
+    def set_brk(self, new_brk: int) -> int:
+        """brk(2): returns the new break, or the old one if it cannot move."""
+        if new_brk < self.start_brk:
+            return self.brk
+        old_top, new_top = page_up(self.brk), page_up(new_brk)
+        if new_top > old_top:
+            if new_top - page_up(self.start_brk) > HEAP_RESERVE or not self.is_free(old_top, new_top):
+                return self.brk
+            assert self.heap is not None
+            offset = old_top - page_up(self.start_brk)
+            self._insert(VMA(old_top, new_top, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                             self.heap, offset, "[heap]"))
+        elif new_top < old_top:
+            self.unmap_range(new_top, old_top)
+            assert self.heap is not None
+            offset = new_top - page_up(self.start_brk)
+            self.heap.zero(offset, old_top - new_top)
+        self.brk = new_brk
+        return new_brk
+
+    def init_brk(self, start: int) -> None:
+        self.start_brk = self.brk = start
+        self.heap = Backing(HEAP_RESERVE, label="heap")
+
+    # --- fork ----------------------------------------------------------------------------
+
+    def fork(self) -> MM:
+        """dup_mmap: private backings are copied (resident pages only), shared ones are
+        mapped by the same host pointer."""
+        child = MM(self._hooks)
+        child.start_brk, child.brk, child.exe_path = self.start_brk, self.brk, self.exe_path
+        copies: dict[int, Backing] = {}
+        for vma in self.vmas:
+            backing = vma.backing
+            if not vma.shared:
+                copy = copies.get(id(backing))
+                if copy is None:
+                    copy = copies[id(backing)] = Backing(backing.size, label=backing.label)
+                for offset, length in backing.resident_runs(vma.offset, vma.end - vma.start):
+                    copy.copy_from(backing, offset, length)
+                backing = copy
+            child._insert(VMA(vma.start, vma.end, vma.prot, vma.flags, backing, vma.offset, vma.name,
+                              vma.file_offset))
+        if self.heap is not None:
+            child.heap = copies.get(id(self.heap)) or Backing(self.heap.size, label="heap")
+        return child
+
+    # --- user memory access (copy_from_user / copy_to_user) ------------------------------
+
+    def copy_in(self, addr: int, size: int) -> bytes:
+        if size == 0:
+            return b""
+        if addr == 0 or addr + size > TASK_SIZE:
+            raise Fault(addr)
+        try:
+            return bytes(self.uc.mem_read(addr, size))
+        except unicorn.UcError:
+            raise Fault(addr) from None
+
+    def copy_out(self, addr: int, data: bytes) -> None:
+        if not data:
+            return
+        if addr == 0 or addr + len(data) > TASK_SIZE:
+            raise Fault(addr, write=True)
+        try:
+            self.uc.mem_write(addr, data)
+        except unicorn.UcError:
+            raise Fault(addr, write=True) from None
+
+    def copy_in_str(self, addr: int, limit: int = 4096) -> bytes:
+        """A NUL-terminated string; ENAMETOOLONG if no NUL within `limit` bytes."""
+        out = bytearray()
+        while len(out) < limit:
+            chunk = min(PAGE_SIZE - (addr % PAGE_SIZE), limit - len(out))
+            data = self.copy_in(addr, chunk)
+            nul = data.find(0)
+            if nul >= 0:
+                out += data[:nul]
+                return bytes(out)
+            out += data
+            addr += chunk
+        raise SysError(ENAMETOOLONG)
+
+    def copy_in_u32(self, addr: int) -> int:
+        return int.from_bytes(self.copy_in(addr, 4), "little")
+
+    def copy_in_i32(self, addr: int) -> int:
+        return int.from_bytes(self.copy_in(addr, 4), "little", signed=True)
+
+    def copy_in_u64(self, addr: int) -> int:
+        return int.from_bytes(self.copy_in(addr, 8), "little")
+
+    def copy_out_u32(self, addr: int, value: int) -> None:
+        self.copy_out(addr, (value & 0xFFFFFFFF).to_bytes(4, "little"))
+
+    def copy_out_i32(self, addr: int, value: int) -> None:
+        self.copy_out(addr, value.to_bytes(4, "little", signed=True))
+
+    def copy_out_u64(self, addr: int, value: int) -> None:
+        self.copy_out(addr, (value & (1 << 64) - 1).to_bytes(8, "little"))
+
+    def copy_out_i64(self, addr: int, value: int) -> None:
+        self.copy_out(addr, value.to_bytes(8, "little", signed=True))
+
+    def destroy(self) -> None:
+        """Free the host memory and the Unicorn instance (never from inside its hooks)."""
+        self.vmas.clear()
+        self._starts.clear()
+        self.heap = None
+        self.loaded_task = None
+        self.uc = None  # type: ignore[assignment]  # breaks uc -> hooks -> mm -> uc
+
+    def __repr__(self) -> str:
+        return f"<MM {len(self.vmas)} vmas brk={self.brk:#x}>"
+

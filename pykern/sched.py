@@ -1,0 +1,193 @@
+"""The scheduler: run queue, sleeping and waking, timers, idle, and the main loop.
+
+A task is RUNNABLE (on `runqueue` or running), SLEEPING (on wait queues, a timer or a
+host fd), or DEAD. Preemption is timer driven: when more than one task could run, a
+task gets `QUANTUM_US` of guest time per `emu_start` (Unicorn's timeout); a lone task
+runs until it blocks or exits. Sleeping tasks are woken by `wake` (a hint: they re-run
+their pending call from the top), by their deadline, or by host fd readiness.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import select
+import time
+from collections import deque
+from typing import TYPE_CHECKING
+
+from pykern.errors import Block
+from pykern.task import Task, TaskState
+
+if TYPE_CHECKING:
+    from pykern.kernel import Kernel
+
+QUANTUM_US = 5000  # a few ms, as Linux's minimum granularity is
+
+
+class Deadlock(Exception):
+    """Every task is asleep and nothing (timer, host fd) can ever wake one."""
+
+
+class Scheduler:
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        self.runqueue: deque[Task] = deque()
+        self.timers: list[tuple[float, int, Task]] = []
+        self._seq = itertools.count()
+        self.host_waiters: set[Task] = set()
+        self.need_resched = False
+        self.yielded = False  # sched_yield: rotate the current task after its call returns
+        self.current: Task | None = None
+
+    # --- sleep / wake ----------------------------------------------------------------------
+
+    def enqueue(self, task: Task) -> None:
+        task.state = TaskState.RUNNABLE
+        self.runqueue.append(task)
+        self.need_resched = True
+
+    def sleep(self, task: Task, block: Block) -> None:
+        """Put `task` to sleep on everything `block` names (the caller raised Block)."""
+        task.state = TaskState.SLEEPING
+        task.wait_queues = block.queues
+        for queue in block.queues:
+            queue.add(task)
+        task.wake_deadline = block.deadline
+        if block.deadline is not None:
+            heapq.heappush(self.timers, (block.deadline, next(self._seq), task))
+        task.host_fds = block.host_fds
+        if block.host_fds:
+            self.host_waiters.add(task)
+        self.need_resched = True
+
+    def wake(self, task: Task) -> None:
+        if task.state is not TaskState.SLEEPING:
+            return
+        for queue in task.wait_queues:
+            queue.remove(task)
+        task.wait_queues = ()
+        task.wake_deadline = None
+        task.host_fds = ()
+        self.host_waiters.discard(task)
+        self.enqueue(task)
+
+    def forget(self, task: Task) -> None:
+        """A task is dying: take it off every queue."""
+        for queue in task.wait_queues:
+            queue.remove(task)
+        task.wait_queues = ()
+        task.host_fds = ()
+        self.host_waiters.discard(task)
+        if task in self.runqueue:
+            self.runqueue.remove(task)
+
+    # --- timers and idle ---------------------------------------------------------------------
+
+    def fire_timers(self, now: float) -> None:
+        while self.timers and self.timers[0][0] <= now:
+            deadline, _, task = heapq.heappop(self.timers)
+            if task.state is TaskState.SLEEPING and task.wake_deadline == deadline:
+                self.wake(task)
+
+    def _next_deadline(self) -> float | None:
+        while self.timers:
+            deadline, _, task = self.timers[0]
+            if task.state is TaskState.SLEEPING and task.wake_deadline == deadline:
+                return deadline
+            heapq.heappop(self.timers)
+        return None
+
+    def poll_host(self, timeout: float | None) -> None:
+        """Wait (at most `timeout` seconds; None = forever) for a host fd a task sleeps on."""
+        readers: dict[int, list[Task]] = {}
+        writers: dict[int, list[Task]] = {}
+        for task in self.host_waiters:
+            for fd, mode in task.host_fds:
+                (readers if mode == "r" else writers).setdefault(fd, []).append(task)
+        if not readers and not writers:
+            if timeout is not None and timeout > 0:
+                time.sleep(timeout)
+            return
+        try:
+            ready_r, ready_w, _ = select.select(list(readers), list(writers), [], timeout)
+        except (OSError, ValueError):
+            ready_r, ready_w = list(readers), list(writers)  # a closed fd: let the call report it
+        for fd in ready_r:
+            for task in readers[fd]:
+                self.wake(task)
+        for fd in ready_w:
+            for task in writers[fd]:
+                self.wake(task)
+
+    def idle(self) -> None:
+        """Nothing is runnable: wait for the next timer or host fd."""
+        deadline = self._next_deadline()
+        if deadline is None and not self.host_waiters:
+            raise Deadlock()
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        self.poll_host(timeout)
+        self.fire_timers(time.monotonic())
+
+    def pick_next(self) -> Task | None:
+        while self.runqueue:
+            task = self.runqueue.popleft()
+            if task.state is TaskState.RUNNABLE:
+                return task
+        return None
+
+    def others_may_run(self) -> bool:
+        """Does the running task need a quantum? Only if another task could want the CPU."""
+        return bool(self.runqueue or self.timers or self.host_waiters)
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """schedule(): pick -> retry pending call -> run in the JIT -> account, until every
+        task has exited."""
+        kernel = self.kernel
+        while kernel.live_tasks:
+            if kernel.dead_mms:
+                kernel.free_dead_mms()
+            if self.timers:
+                self.fire_timers(time.monotonic())
+            if self.host_waiters:
+                self.poll_host(0)
+            task = self.pick_next()
+            if task is None:
+                self.idle()
+                continue
+            self.current = task
+            task.loaded()
+            if task.pending is not None and not kernel.trap.retry(task):
+                continue  # blocked again, or exited
+            if task.state is not TaskState.RUNNABLE:
+                continue
+            kernel.return_to_user(task)
+            if task.state is not TaskState.RUNNABLE:
+                continue
+            self._run_slice(task)
+            self.current = None
+
+    def _run_slice(self, task: Task) -> None:
+        """Run `task` in the JIT for one quantum (or unbounded if it is alone)."""
+        kernel = self.kernel
+        budget = QUANTUM_US
+        while True:
+            self.need_resched = False
+            timeout = budget if self.others_may_run() else 0
+            started = time.perf_counter_ns()
+            expired = kernel.trap.run_user(task, timeout)
+            used_us = (time.perf_counter_ns() - started) // 1000
+            task.cpu_ns += used_us * 1000
+            if task.state is not TaskState.RUNNABLE:
+                return
+            if expired or used_us >= budget or self.yielded:
+                self.yielded = False
+                self.runqueue.append(task)  # quantum used up: to the back of the queue
+                return
+            if self.timers:
+                self.fire_timers(time.monotonic())
+            if self.host_waiters:
+                self.poll_host(0)
+            budget -= used_us  # stopped early (a wakeup, a fork): keep the rest of the slice

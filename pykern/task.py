@@ -1,0 +1,180 @@
+"""Tasks (threads) and thread groups (processes): Linux's task_struct split in two.
+
+- `Task`: one schedulable thread: its registers (live in its MM's Unicorn instance while
+  loaded, else in `context`), its state, the syscall it is sleeping in, its signal mask.
+- `ThreadGroup`: a process: tgid, parent and children, exit status, the things threads
+  share (fd table, fs context, credentials, rlimits, signal actions).
+
+Who touches what: only the kernel (kernel.py) changes `state`, the run queue and the
+parent/child links; handlers read them and call kernel functions to change them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from unicorn import x86_const as X
+
+from pykern.waitqueue import WaitQueue
+
+if TYPE_CHECKING:
+    from pykern.kernel import Kernel
+    from pykern.mm import MM
+    from pykern.sysent import SyscallEntry
+    from pykern.vfs import FdTable, FsContext
+
+
+class TaskState(enum.Enum):
+    RUNNABLE = "R"
+    SLEEPING = "S"
+    STOPPED = "T"
+    DEAD = "X"
+
+
+@dataclass
+class Creds:
+    uid: int
+    euid: int
+    suid: int
+    gid: int
+    egid: int
+    sgid: int
+    groups: list[int] = field(default_factory=list)
+
+    def copy(self) -> Creds:
+        return Creds(self.uid, self.euid, self.suid, self.gid, self.egid, self.sgid, list(self.groups))
+
+
+@dataclass
+class PendingSyscall:
+    """A call that raised Block: re-run from the top when the task is woken."""
+
+    entry: SyscallEntry
+    args: list[int]
+
+
+# General-purpose registers in the order a context switch or a fork copies them.
+GPRS = (
+    X.UC_X86_REG_RAX, X.UC_X86_REG_RBX, X.UC_X86_REG_RCX, X.UC_X86_REG_RDX,
+    X.UC_X86_REG_RSI, X.UC_X86_REG_RDI, X.UC_X86_REG_RBP, X.UC_X86_REG_RSP,
+    X.UC_X86_REG_R8, X.UC_X86_REG_R9, X.UC_X86_REG_R10, X.UC_X86_REG_R11,
+    X.UC_X86_REG_R12, X.UC_X86_REG_R13, X.UC_X86_REG_R14, X.UC_X86_REG_R15,
+)
+
+
+class Task:
+    def __init__(self, kernel: Kernel, tid: int, group: ThreadGroup, mm: MM) -> None:
+        self.kernel = kernel
+        self.tid = tid
+        self.group = group
+        self.mm = mm
+        self.state = TaskState.RUNNABLE
+        self.context: Any = None  # saved Unicorn context while another task is loaded
+        self.pending: PendingSyscall | None = None
+        self.restart_block: dict[str, Any] = {}
+        self.wait_queues: tuple[WaitQueue, ...] = ()
+        self.wake_deadline: float | None = None
+        self.host_fds: tuple[tuple[int, str], ...] = ()
+        self.tid_address = 0  # set_child_tid / clear_child_tid (CLONE_CHILD_CLEARTID)
+        self.robust_list = (0, 0)
+        self.comm = b""
+        self.sigmask = 0
+        self.vfork_parent: Task | None = None  # the parent sleeping until we exec or exit
+        self.vfork_done_queue = WaitQueue(f"vfork_done({tid})")
+        self.cpu_ns = 0
+
+    # --- registers (valid while this task is loaded in its MM's instance) ---------------
+
+    def loaded(self) -> None:
+        """Make this task's registers the ones in its Unicorn instance."""
+        mm = self.mm
+        if mm.loaded_task is self:
+            return
+        previous = mm.loaded_task
+        if previous is not None and previous.state is not TaskState.DEAD and previous.mm is mm:
+            previous.context = mm.uc.context_save()
+        if self.context is not None:
+            mm.uc.context_restore(self.context)
+            self.context = None
+        mm.loaded_task = self
+
+    def reg(self, reg: int) -> int:
+        self.loaded()
+        return self.mm.uc.reg_read(reg)
+
+    def set_reg(self, reg: int, value: int) -> None:
+        self.loaded()
+        self.mm.uc.reg_write(reg, value & 0xFFFFFFFFFFFFFFFF)
+
+    @property
+    def rip(self) -> int:
+        return self.reg(X.UC_X86_REG_RIP)
+
+    def set_fs_base(self, value: int) -> None:
+        self.set_reg(X.UC_X86_REG_FS_BASE, value)
+
+    def get_fs_base(self) -> int:
+        return self.reg(X.UC_X86_REG_FS_BASE)
+
+    def set_gs_base(self, value: int) -> None:
+        self.set_reg(X.UC_X86_REG_GS_BASE, value)
+
+    def get_gs_base(self) -> int:
+        return self.reg(X.UC_X86_REG_GS_BASE)
+
+    @property
+    def pid(self) -> int:
+        return self.group.tgid
+
+    def __repr__(self) -> str:
+        return f"<Task {self.tid} of {self.group.tgid} {self.state.value}>"
+
+
+class ThreadGroup:
+    def __init__(
+        self,
+        tgid: int,
+        parent: ThreadGroup | None,
+        files: FdTable,
+        fs: FsContext,
+        creds: Creds,
+        rlimits: dict[int, tuple[int, int]],
+    ) -> None:
+        self.tgid = tgid
+        self.parent = parent
+        self.children: list[ThreadGroup] = []
+        self.tasks: list[Task] = []
+        self.files = files
+        self.fs = fs
+        self.creds = creds
+        self.rlimits = rlimits
+        self.pgid = tgid
+        self.sid = tgid
+        self.exe_path = ""
+        self.exit_code: int | None = None  # the wait status once a zombie
+        self.is_zombie = False
+        self.reaped = False
+        self.did_exec = False  # setpgid on a child fails with EACCES after it exec'd
+        self.exit_signal = 17  # SIGCHLD: what the parent is sent when we die
+        self.child_events = WaitQueue(f"child_events({tgid})")  # wait4 sleeps here
+        self.sigactions: dict[int, Any] = {}
+        self.shared_pending = 0
+        self.cpu_ns = 0
+        self.children_cpu_ns = 0
+
+    @property
+    def ppid(self) -> int:
+        return self.parent.tgid if self.parent is not None else 0
+
+    @property
+    def leader(self) -> Task | None:
+        return self.tasks[0] if self.tasks else None
+
+    @property
+    def live_tasks(self) -> list[Task]:
+        return [t for t in self.tasks if t.state is not TaskState.DEAD]
+
+    def __repr__(self) -> str:
+        return f"<ThreadGroup {self.tgid}{' zombie' if self.is_zombie else ''}>"

@@ -1,0 +1,213 @@
+"""The trap: where the guest enters the kernel.
+
+- `syscall`: the UC_HOOK_INSN hook for the `syscall` instruction. One batched register
+  read, one list index, the handler, one register write. The fast path never leaves the
+  JIT; only a call that changed who runs (blocked, exited, exec'd, woke someone) stops
+  emulation so the scheduler can act.
+- CPU exceptions (bad memory access, #DE, #UD, int3, #GP) become synchronous signals.
+- A Python exception in a handler is a pykern bug: emulation stops and it is re-raised
+  as `KernelBug` with the guest context; it never becomes an errno.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import unicorn
+from unicorn import x86_const as X
+
+from pykern.abi import (
+    BUS_ADRERR,
+    EFAULT,
+    ENOSYS,
+    FPE_INTDIV,
+    ILL_ILLOPN,
+    SEGV_ACCERR,
+    SEGV_MAPERR,
+    SI_KERNEL,
+    SIGBUS,
+    SIGFPE,
+    SIGILL,
+    SIGSEGV,
+    SIGTRAP,
+    TRAP_BRKPT,
+)
+from pykern.errors import Block, ExecImage, Fault, SysError
+from pykern.task import PendingSyscall, Task, TaskState
+
+if TYPE_CHECKING:
+    from pykern.kernel import Kernel
+    from pykern.mm import MM
+    from pykern.sysent import SyscallEntry
+
+SYSCALL_REGS = (
+    X.UC_X86_REG_RAX, X.UC_X86_REG_RDI, X.UC_X86_REG_RSI, X.UC_X86_REG_RDX,
+    X.UC_X86_REG_R10, X.UC_X86_REG_R8, X.UC_X86_REG_R9,
+)
+RAX = X.UC_X86_REG_RAX
+RIP = X.UC_X86_REG_RIP
+UNTIL_NEVER = 0xFFFF_FFFF_FFFF_FFFF
+_MASK64 = (1 << 64) - 1
+
+# Unicorn memory errors -> (signal, si_code). Unmapped is SEGV_MAPERR, protection SEGV_ACCERR.
+_MEMORY_ERRORS = {
+    unicorn.UC_ERR_READ_UNMAPPED: (SIGSEGV, SEGV_MAPERR),
+    unicorn.UC_ERR_WRITE_UNMAPPED: (SIGSEGV, SEGV_MAPERR),
+    unicorn.UC_ERR_FETCH_UNMAPPED: (SIGSEGV, SEGV_MAPERR),
+    unicorn.UC_ERR_READ_PROT: (SIGSEGV, SEGV_ACCERR),
+    unicorn.UC_ERR_WRITE_PROT: (SIGSEGV, SEGV_ACCERR),
+    unicorn.UC_ERR_FETCH_PROT: (SIGSEGV, SEGV_ACCERR),
+    unicorn.UC_ERR_READ_UNALIGNED: (SIGBUS, BUS_ADRERR),
+    unicorn.UC_ERR_WRITE_UNALIGNED: (SIGBUS, BUS_ADRERR),
+    unicorn.UC_ERR_FETCH_UNALIGNED: (SIGBUS, BUS_ADRERR),
+}
+
+
+class KernelBug(Exception):
+    """A Python exception inside pykern while serving a guest: shown with guest context."""
+
+
+class Trap:
+    def __init__(self, kernel: Kernel, table: list[SyscallEntry | None]) -> None:
+        self.kernel = kernel
+        self.table = table
+        self.warned: set[int] = set()
+        self.bug: BaseException | None = None
+        self.bug_task: Task | None = None
+        self.stopped = False  # the kernel asked Unicorn to stop (vs. the quantum ran out)
+
+    def install(self, uc: unicorn.Uc, mm: MM) -> None:
+        """Give a new address space's Unicorn instance its hooks."""
+        uc.hook_add(unicorn.UC_HOOK_INSN, self._syscall_hook, mm, 1, 0, X.UC_X86_INS_SYSCALL)
+        uc.hook_add(unicorn.UC_HOOK_INTR, self._interrupt_hook, mm)
+        uc.hook_add(unicorn.UC_HOOK_MEM_INVALID, self._bad_access_hook, mm)
+
+    # --- syscalls ------------------------------------------------------------------------------
+
+    def _syscall_hook(self, uc: unicorn.Uc, mm: MM) -> None:
+        task = mm.loaded_task
+        assert task is not None
+        nr, *raw = uc.reg_read_batch(SYSCALL_REGS)
+        entry = self.table[nr] if nr < len(self.table) else None
+        if entry is None:
+            self._unknown(nr)
+            uc.reg_write(RAX, -ENOSYS & _MASK64)
+            return
+        if not self.invoke(task, entry, raw) or self.kernel.sched.need_resched:
+            self.stopped = True
+            uc.emu_stop()
+
+    def _unknown(self, nr: int) -> None:
+        if nr not in self.warned:
+            self.warned.add(nr)
+            from pykern.abi import SYSCALL_NAMES
+
+            name = SYSCALL_NAMES.get(nr, f"syscall_{nr}")
+            print(f"pykern: warning: unsupported syscall {name} ({nr}): returning ENOSYS", file=sys.stderr)
+
+    def invoke(self, task: Task, entry: SyscallEntry, raw: list[int]) -> bool:
+        """Run one handler. True if it completed (rax written) and the task goes on;
+        False if it blocked, exited, exec'd, or hit a pykern bug."""
+        self.kernel.tracer_enter(task, entry, raw)
+        try:
+            result = entry.handler(task, *entry.decode_args(raw))
+        except SysError as error:
+            result = -error.errno
+        except Fault:
+            result = -EFAULT
+        except Block as block:
+            task.pending = PendingSyscall(entry, raw)
+            self.kernel.sched.sleep(task, block)
+            self.kernel.tracer_block(task, entry)
+            return False
+        except ExecImage:
+            task.restart_block.clear()
+            task.pending = None
+            self.kernel.tracer_exit(task, entry, raw, 0)
+            return False
+        except Exception as error:  # a pykern bug: stop, keep the guest context
+            self.bug, self.bug_task = error, task
+            self.stopped = True
+            task.mm.uc.emu_stop()
+            return False
+        task.pending = None
+        task.restart_block.clear()
+        if task.state is TaskState.DEAD:
+            return False
+        task.mm.uc.reg_write(RAX, result & _MASK64)
+        self.kernel.tracer_exit(task, entry, raw, result)
+        return task.state is TaskState.RUNNABLE
+
+    def retry(self, task: Task) -> bool:
+        """Re-run a woken task's pending call from the top (outside the JIT)."""
+        pending = task.pending
+        assert pending is not None
+        completed = self.invoke(task, pending.entry, pending.args)
+        if self.bug is not None:
+            self._raise_bug()
+        return completed
+
+    # --- running user code ------------------------------------------------------------------
+
+    def run_user(self, task: Task, timeout_us: int) -> bool:
+        """emu_start until the task stops: returns True if the quantum expired."""
+        mm = task.mm
+        uc = mm.uc
+        mm.fault = None
+        mm.interrupt = None
+        rip = uc.reg_read(RIP)
+        self.stopped = False
+        try:
+            uc.emu_start(rip, UNTIL_NEVER, timeout=timeout_us)
+        except unicorn.UcError as error:
+            if self.bug is not None:
+                self._raise_bug()
+            self._cpu_fault(task, error)
+            return False
+        if self.bug is not None:
+            self._raise_bug()
+        if mm.interrupt is not None:
+            self._cpu_interrupt(task, mm.interrupt)
+            return False
+        return timeout_us > 0 and not self.stopped
+
+    def _raise_bug(self) -> None:
+        error, task = self.bug, self.bug_task
+        self.bug = self.bug_task = None
+        where = self.kernel.describe_guest(task) if task is not None else ""
+        raise KernelBug(f"pykern bug while serving {where}: {error!r}") from error
+
+    # --- CPU exceptions -------------------------------------------------------------------------
+
+    def _bad_access_hook(self, uc: unicorn.Uc, access: int, addr: int, size: int, value: int, mm: MM) -> bool:
+        mm.fault = (access, addr, size)
+        return False
+
+    def _interrupt_hook(self, uc: unicorn.Uc, intno: int, mm: MM) -> None:
+        mm.interrupt = intno
+        self.stopped = True
+        uc.emu_stop()
+
+    def _cpu_fault(self, task: Task, error: unicorn.UcError) -> None:
+        mm = task.mm
+        if error.errno == unicorn.UC_ERR_INSN_INVALID:
+            rip = task.reg(RIP)
+            self.kernel.force_signal(task, SIGILL, ILL_ILLOPN, rip, rip)
+            return
+        signal, code = _MEMORY_ERRORS.get(error.errno, (SIGSEGV, SI_KERNEL))
+        addr = mm.fault[1] if mm.fault else 0
+        rip = self.kernel.locate_fault(task, addr, error.errno == unicorn.UC_ERR_FETCH_UNMAPPED
+                                       or error.errno == unicorn.UC_ERR_FETCH_PROT)
+        self.kernel.force_signal(task, signal, code, addr, rip)
+
+    def _cpu_interrupt(self, task: Task, intno: int) -> None:
+        rip = task.reg(RIP)
+        if intno == 0:  # #DE divide error: rip is the faulting div
+            self.kernel.force_signal(task, SIGFPE, FPE_INTDIV, rip, rip)
+        elif intno == 3:  # int3: rip is after the instruction, as on Linux
+            self.kernel.force_signal(task, SIGTRAP, TRAP_BRKPT, 0, rip)
+        elif intno == 6:
+            self.kernel.force_signal(task, SIGILL, ILL_ILLOPN, rip, rip)
+        else:  # #GP and the rest: privileged instructions, bad segment use
+            self.kernel.force_signal(task, SIGSEGV, SI_KERNEL, 0, rip)

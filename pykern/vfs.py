@@ -1,0 +1,1021 @@
+"""Open files, descriptor tables and path resolution: the file layer's kernel half.
+
+Owns:
+- the one seam to the host file system: `host_errors()` / `host_error()` turn a host
+  OSError into SysError with the guest errno, matched by errno *name*;
+- `File`, an open file description (Linux's struct file): access mode and status flags
+  as F_GETFL reports them (guest values), a reference count held by fd tables (and by
+  anything else that keeps the file, e.g. a mapping), `release()` on the last put;
+- `HostFile`, a file description backed by one host fd. The host fd *is* the
+  description: its offset is the shared offset (dup, fork), the host kernel checks
+  access modes, seeks directories by its own cookies and produces the errno;
+- `HostStream`, an inherited host fd (the console). O_NONBLOCK on it stays in pykern:
+  the host description is shared with the shell that started us;
+- `FdTable` (files_struct) and `FsContext` (fs_struct: cwd, umask).
+
+Invariants: a File's `refs` equals the number of fd-table slots (plus other holders)
+that point at it; the host fd of a HostFile is closed exactly once, by `release()`.
+Reads and writes on host fds that could block (a terminal, a host pipe) never block the
+kernel: they check readiness with a zero-timeout select and raise Block(host_fds=...).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno as host_errno
+import fcntl
+import os
+import platform
+import re
+import select
+import stat as host_stat
+import struct
+import termios
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, NamedTuple
+
+from pykern.abi import (
+    AT_FDCWD,
+    DIRENT64_HEAD,
+    DT_BLK,
+    DT_CHR,
+    DT_DIR,
+    DT_FIFO,
+    DT_LNK,
+    DT_REG,
+    DT_SOCK,
+    DT_UNKNOWN,
+    EACCES,
+    EAGAIN,
+    EBADF,
+    EINVAL,
+    EIO,
+    EMFILE,
+    ENOENT,
+    ENOTDIR,
+    ENOTTY,
+    EROFS,
+    ERRNO_VALUES,
+    ESPIPE,
+    F_OK,
+    FIONREAD,
+    O_ACCMODE,
+    O_APPEND,
+    O_ASYNC,
+    O_CLOEXEC,
+    O_CREAT,
+    O_DIRECT,
+    O_DIRECTORY,
+    O_DSYNC,
+    O_EXCL,
+    O_LARGEFILE,
+    O_NOATIME,
+    O_NOCTTY,
+    O_NOFOLLOW,
+    O_NONBLOCK,
+    O_PATH,
+    O_RDONLY,
+    O_RDWR,
+    O_SYNC,
+    O_TMPFILE,
+    O_TRUNC,
+    O_WRONLY,
+    R_OK,
+    RENAME_EXCHANGE,
+    RENAME_NOREPLACE,
+    RENAME_WHITEOUT,
+    SEEK_CUR,
+    SEEK_DATA,
+    SEEK_END,
+    SEEK_HOLE,
+    SEEK_SET,
+    STAT,
+    STATX_BASIC_STATS,
+    STATX_HEAD,
+    STATX_SIZE,
+    STATX_TS,
+    TCGETS,
+    TCSETS,
+    TCSETSF,
+    TCSETSW,
+    TIOCGWINSZ,
+    TIOCSWINSZ,
+    W_OK,
+    X_OK,
+)
+from pykern.errors import Block, SysError
+
+if TYPE_CHECKING:
+    from pykern.task import Task
+
+# Not in pykern.abi (yet): the largest read/write count Linux performs (MAX_RW_COUNT,
+# INT_MAX rounded down to a page) and the default open-file limit.
+MAX_RW_COUNT = 0x7FFFF000
+# RLIMIT_NOFILE: the guest sees the limit it would have had natively, i.e. ours.
+try:
+    import resource
+
+    NOFILE_DEFAULT = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+except (ImportError, ValueError, OSError):  # pragma: no cover - non-Linux hosts
+    NOFILE_DEFAULT = 1024
+NOFILE_DEFAULT = min(NOFILE_DEFAULT, 1 << 20)  # fs.nr_open's default caps it on Linux
+
+# The largest single host read we allocate for at once (a guest may ask for 2 GiB).
+_HOST_CHUNK = 1 << 20
+
+# --- the host seam -----------------------------------------------------------------------
+
+# Python's errno names one number with one of its aliases; the guest table uses the other.
+_ERRNO_ALIASES = {"ENOTSUP": "EOPNOTSUPP", "EDEADLOCK": "EDEADLK", "EWOULDBLOCK": "EAGAIN"}
+
+
+def guest_errno(host_number: int) -> int:
+    """The guest errno for a host errno number, matched by name (never by value)."""
+    name = host_errno.errorcode.get(host_number, "")
+    name = _ERRNO_ALIASES.get(name, name)
+    return ERRNO_VALUES.get(name, EIO)
+
+
+def host_error(error: OSError) -> SysError:
+    """The SysError to raise for a host OSError."""
+    if error.errno is None:
+        return SysError(EIO, str(error))
+    return SysError(guest_errno(error.errno), str(error))
+
+
+@contextmanager
+def host_errors() -> Iterator[None]:
+    """Run host file operations; an OSError leaves as SysError with the guest errno."""
+    try:
+        yield
+    except OSError as error:
+        raise host_error(error) from None
+
+
+@contextmanager
+def host_umask(mask: int) -> Iterator[None]:
+    """Create files under the guest's umask instead of ours. pykern runs guest code on
+    one host thread, so swapping the process umask around the creating call is exact:
+    the host kernel applies the guest umask (and ignores it under default ACLs, as
+    Linux does for the guest natively)."""
+    previous = os.umask(mask & 0o777)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+# Guest open(2) flag -> host flag, translated bit by bit by name. O_CLOEXEC is not
+# passed: host fds are always close-on-exec (Python's default); the guest's CLOEXEC
+# lives in its FdTable. O_LARGEFILE is implied on a 64-bit host.
+_OPEN_FLAG_MAP: tuple[tuple[int, int], ...] = tuple(
+    (guest, host)
+    for guest, host in (
+        (O_CREAT, os.O_CREAT),
+        (O_EXCL, os.O_EXCL),
+        (O_NOCTTY, os.O_NOCTTY),
+        (O_TRUNC, os.O_TRUNC),
+        (O_APPEND, os.O_APPEND),
+        (O_NONBLOCK, os.O_NONBLOCK),
+        (O_SYNC, os.O_SYNC),  # before O_DSYNC: O_SYNC contains the O_DSYNC bit
+        (O_DSYNC, os.O_DSYNC),
+        (O_DIRECT, getattr(os, "O_DIRECT", 0)),
+        (O_DIRECTORY, os.O_DIRECTORY),
+        (O_NOFOLLOW, os.O_NOFOLLOW),
+        (O_NOATIME, getattr(os, "O_NOATIME", 0)),
+        (O_TMPFILE, getattr(os, "O_TMPFILE", 0)),
+        (O_PATH, getattr(os, "O_PATH", 0)),
+    )
+)
+_ACCMODE_TO_HOST = {O_RDONLY: os.O_RDONLY, O_WRONLY: os.O_WRONLY, O_RDWR: os.O_RDWR}
+_HOST_ACCMODE = {os.O_RDONLY: O_RDONLY, os.O_WRONLY: O_WRONLY, os.O_RDWR: O_RDWR}
+# The host kernel's O_LARGEFILE bit as F_GETFL reports it (glibc defines O_LARGEFILE as
+# 0 on 64-bit, so Python cannot tell us).
+_HOST_O_LARGEFILE = {"x86_64": 0o100000, "aarch64": 0o400000}.get(platform.machine(), 0)
+
+# Status flags kept in f_flags after open(2) (Linux's do_dentry_open drops these).
+_OPEN_ONLY_FLAGS = O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC
+# fcntl(F_SETFL) may change only these (Linux's SETFL_MASK).
+SETFL_MASK = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME
+
+
+def host_open_flags(flags: int) -> int:
+    """Translate guest open(2) flags to the host's."""
+    host = _ACCMODE_TO_HOST.get(flags & O_ACCMODE, os.O_ACCMODE)  # 3: ioctl-only (open(2))
+    for guest_bit, host_bit in _OPEN_FLAG_MAP:
+        if flags & guest_bit == guest_bit:
+            host |= host_bit
+    return host
+
+
+def file_status_flags(flags: int) -> int:
+    """What F_GETFL reports for a file opened with `flags` on x86-64 Linux: open(2)
+    forces O_LARGEFILE; O_PATH keeps only O_PATH, O_DIRECTORY and O_NOFOLLOW."""
+    if flags & O_PATH:
+        return flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW)
+    return (flags & ~_OPEN_ONLY_FLAGS) | O_LARGEFILE
+
+
+def guest_status_flags(host_flags: int) -> int:
+    """Translate a host F_GETFL value (of a descriptor we inherited) to guest flags."""
+    flags = _HOST_ACCMODE.get(host_flags & os.O_ACCMODE, host_flags & os.O_ACCMODE)
+    for guest_bit, host_bit in _OPEN_FLAG_MAP:
+        if host_bit and host_flags & host_bit == host_bit:
+            flags |= guest_bit
+    if _HOST_O_LARGEFILE and host_flags & _HOST_O_LARGEFILE:
+        flags |= O_LARGEFILE
+    return flags & ~_OPEN_ONLY_FLAGS
+
+
+_WHENCE_TO_HOST = {
+    SEEK_SET: os.SEEK_SET,
+    SEEK_CUR: os.SEEK_CUR,
+    SEEK_END: os.SEEK_END,
+    SEEK_DATA: getattr(os, "SEEK_DATA", -1),
+    SEEK_HOLE: getattr(os, "SEEK_HOLE", -1),
+}
+
+
+# --- stat ---------------------------------------------------------------------------------
+
+
+class Stat(NamedTuple):
+    """The fields of struct stat, as any File reports them."""
+
+    dev: int
+    ino: int
+    nlink: int
+    mode: int
+    uid: int
+    gid: int
+    rdev: int
+    size: int
+    blksize: int
+    blocks: int
+    atime_ns: int
+    mtime_ns: int
+    ctime_ns: int
+
+    @classmethod
+    def from_host(cls, st: os.stat_result) -> Stat:
+        # Mode bits and dev_t encodings are the Linux ones: the host is Linux.
+        return cls(
+            st.st_dev, st.st_ino, st.st_nlink, st.st_mode, st.st_uid, st.st_gid, st.st_rdev,
+            st.st_size, st.st_blksize, st.st_blocks, st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns,
+        )  # fmt: skip
+
+
+def pack_stat(st: Stat) -> bytes:
+    """struct stat (x86-64, 144 bytes)."""
+    return STAT.pack(
+        st.dev, st.ino, st.nlink, st.mode, st.uid, st.gid, 0, st.rdev, st.size, st.blksize, st.blocks,
+        *divmod(st.atime_ns, 10**9), *divmod(st.mtime_ns, 10**9), *divmod(st.ctime_ns, 10**9),
+    )  # fmt: skip
+
+
+def _dev_major(dev: int) -> int:
+    return ((dev >> 8) & 0xFFF) | ((dev >> 32) & ~0xFFF & 0xFFFFFFFF)
+
+
+def _dev_minor(dev: int) -> int:
+    return (dev & 0xFF) | ((dev >> 12) & ~0xFF & 0xFFFFFFFF)
+
+
+def pack_statx(st: Stat) -> bytes:
+    """struct statx (256 bytes) with the basic stats. Deviation: Linux also fills
+    stx_btime and stx_mnt_id where the file system has them; we report only
+    STATX_BASIC_STATS in stx_mask."""
+
+    def ts(ns: int) -> bytes:
+        sec, nsec = divmod(ns, 10**9)
+        return STATX_TS.pack(sec, nsec, 0)
+
+    head = STATX_HEAD.pack(
+        STATX_BASIC_STATS, st.blksize, 0, st.nlink, st.uid, st.gid, st.mode & 0xFFFF, st.ino,
+        st.size, st.blocks, 0,
+    )  # fmt: skip
+    times = ts(st.atime_ns) + STATX_TS.pack(0, 0, 0) + ts(st.ctime_ns) + ts(st.mtime_ns)
+    devs = struct.pack(
+        "<IIII", _dev_major(st.rdev), _dev_minor(st.rdev), _dev_major(st.dev), _dev_minor(st.dev)
+    )
+    out = head + times + devs
+    return out + bytes(STATX_SIZE - len(out))
+
+
+# --- getdents64 --------------------------------------------------------------------------
+
+
+def _dirent64_reclen(name: bytes) -> int:
+    return (DIRENT64_HEAD.size + len(name) + 1 + 7) & ~7
+
+
+def pack_dirent64(ino: int, offset: int, dtype: int, name: bytes) -> bytes:
+    """One struct linux_dirent64: header, NUL-terminated name, padded to 8 bytes."""
+    reclen = _dirent64_reclen(name)
+    record = DIRENT64_HEAD.pack(ino, offset, reclen, dtype) + name + b"\0"
+    return record + bytes(reclen - len(record))
+
+
+def pack_dirents64(entries: list[tuple[int, int, int, bytes]], start: int, size: int) -> tuple[bytes, int]:
+    """Pack entries[start:] as (ino, cookie, d_type, name) records into at most `size`
+    bytes. Returns the bytes and the index of the first entry left out. EINVAL when not
+    even one entry fits (getdents64(2)); b"" at the end of the directory."""
+    out = bytearray()
+    index = start
+    while index < len(entries):
+        ino, cookie, dtype, name = entries[index]
+        if len(out) + _dirent64_reclen(name) > size:
+            if not out:
+                raise SysError(EINVAL)
+            break
+        out += pack_dirent64(ino, cookie, dtype, name)
+        index += 1
+    return bytes(out), index
+
+
+def dtype_of_mode(mode: int) -> int:
+    return {
+        host_stat.S_IFREG: DT_REG,
+        host_stat.S_IFDIR: DT_DIR,
+        host_stat.S_IFLNK: DT_LNK,
+        host_stat.S_IFCHR: DT_CHR,
+        host_stat.S_IFBLK: DT_BLK,
+        host_stat.S_IFIFO: DT_FIFO,
+        host_stat.S_IFSOCK: DT_SOCK,
+    }.get(host_stat.S_IFMT(mode), DT_UNKNOWN)
+
+
+# The host's own getdents64: same entries, order and cookies as the guest would get
+# natively, and the host fd's offset stays the directory position.
+_HOST_GETDENTS64_NR = {"x86_64": 217, "aarch64": 61}.get(platform.machine())
+try:
+    _libc = ctypes.CDLL(None, use_errno=True)
+    _libc.syscall.restype = ctypes.c_long
+except OSError:  # pragma: no cover - no dynamic libc
+    _libc = None
+
+
+def host_getdents64(fd: int, size: int) -> bytes:
+    """getdents64 on a host fd (the host's d_type, d_ino and d_off pass through)."""
+    if _libc is None or _HOST_GETDENTS64_NR is None:
+        raise SysError(EINVAL, "no host getdents64")
+    buf = ctypes.create_string_buffer(size)
+    result = _libc.syscall(ctypes.c_long(_HOST_GETDENTS64_NR), ctypes.c_long(fd), buf, ctypes.c_long(size))
+    if result < 0:
+        raise SysError(guest_errno(ctypes.get_errno()))
+    return buf.raw[:result]
+
+
+# --- open file descriptions ----------------------------------------------------------------
+
+
+class File:
+    """An open file description. Subclasses override what they support; the defaults
+    fail the way Linux fails for a file without that operation."""
+
+    kind = "file"
+
+    def __init__(self, flags: int, path: str = "") -> None:
+        self.flags = flags  # access mode | status flags, as F_GETFL reports them
+        self.path = path  # what the guest opened, for messages and /proc links
+        self.refs = 0
+
+    # reference counting (get_file/fput)
+    def get_file(self) -> File:
+        self.refs += 1
+        return self
+
+    def fput(self) -> None:
+        self.refs -= 1
+        if self.refs == 0:
+            self.release()
+
+    def release(self) -> None:
+        """The last reference is gone."""
+
+    @property
+    def readable(self) -> bool:
+        return not self.flags & O_PATH and self.flags & O_ACCMODE in (O_RDONLY, O_RDWR)
+
+    @property
+    def writable(self) -> bool:
+        return not self.flags & O_PATH and self.flags & O_ACCMODE in (O_WRONLY, O_RDWR)
+
+    @property
+    def nonblocking(self) -> bool:
+        return bool(self.flags & O_NONBLOCK)
+
+    def set_status_flags(self, flags: int) -> None:
+        """fcntl(F_SETFL): only SETFL_MASK bits change."""
+        self.flags = (self.flags & ~SETFL_MASK) | (flags & SETFL_MASK)
+
+    # host path that names the same object (for *at() relative to a dir fd, /proc/self/fd)
+    def host_path(self) -> str | None:
+        return None
+
+    def link_target(self) -> bytes:
+        """What readlink(/proc/self/fd/N) shows."""
+        return f"anon_inode:[{self.kind}]".encode()
+
+    # operations
+    def read(self, task: Task, size: int) -> bytes:
+        raise SysError(EINVAL)
+
+    def write(self, task: Task, data: bytes) -> int:
+        raise SysError(EINVAL)
+
+    def pread(self, size: int, offset: int) -> bytes:
+        raise SysError(ESPIPE)
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        raise SysError(ESPIPE)
+
+    def lseek(self, offset: int, whence: int) -> int:
+        raise SysError(ESPIPE)
+
+    def stat(self) -> Stat:
+        raise NotImplementedError(f"{type(self).__name__}.stat")
+
+    def ioctl(self, task: Task, request: int, arg_addr: int) -> int:
+        raise SysError(ENOTTY)
+
+    def fcntl(self, task: Task, cmd: int, arg: int) -> int:
+        """fcntl commands the syscall layer does not handle itself (F_GETPIPE_SZ ...)."""
+        raise SysError(EINVAL)
+
+    def getdents64(self, size: int) -> bytes:
+        raise SysError(ENOTDIR)
+
+    def truncate(self, length: int) -> None:
+        raise SysError(EINVAL)
+
+    def fsync(self, datasync: bool = False) -> None:
+        raise SysError(EINVAL)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.path!r} flags={self.flags:#o} refs={self.refs}>"
+
+
+def _ready(fd: int, mode: str) -> bool:
+    """Would a read ("r") or write ("w") on host fd `fd` proceed without blocking?
+    (An error or hang-up counts as ready: the operation itself reports it.)"""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN if mode == "r" else select.POLLOUT)
+    try:
+        return bool(poller.poll(0))
+    except OSError:
+        return True
+
+
+class HostFile(File):
+    """A file description backed by a host fd: regular files, directories, device
+    nodes (/dev/null, /dev/zero, /dev/tty ...), host FIFOs."""
+
+    kind = "host"
+
+    def __init__(self, host_fd: int, flags: int, path: str = "") -> None:
+        super().__init__(flags, path)
+        self.host_fd = host_fd
+        with host_errors():
+            mode = os.fstat(host_fd).st_mode
+        # Could a host read or write block? Then we check readiness before doing it.
+        self.pollable = host_stat.S_ISFIFO(mode) or host_stat.S_ISCHR(mode) or host_stat.S_ISSOCK(mode)
+        self.is_dir = host_stat.S_ISDIR(mode)
+        # Only without a host getdents64: a snapshot of the directory and our position.
+        self._dir_entries: list[tuple[int, int, int, bytes]] | None = None
+        self._dir_pos = 0
+
+    @classmethod
+    def open(cls, path: str, flags: int, mode: int, umask: int) -> HostFile:
+        """open(2) on the host with the guest's flags, mode and umask."""
+        host_flags = host_open_flags(flags)
+        with host_errors():
+            if flags & (O_CREAT | O_TMPFILE):
+                with host_umask(umask):
+                    fd = os.open(path, host_flags, mode & 0o7777)
+            else:
+                fd = os.open(path, host_flags)
+        try:
+            return cls(fd, file_status_flags(flags), path)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def release(self) -> None:
+        fd, self.host_fd = self.host_fd, -1
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass  # close(2)'s errors are not reported after the last reference
+
+    def host_path(self) -> str | None:
+        return f"/proc/self/fd/{self.host_fd}"
+
+    def link_target(self) -> bytes:
+        with host_errors():
+            return os.readlink(f"/proc/self/fd/{self.host_fd}".encode())
+
+    def _wait(self, mode: str) -> None:
+        """Raise EAGAIN or Block unless the host fd is ready now."""
+        if self.pollable and not _ready(self.host_fd, mode):
+            if self.nonblocking:
+                raise SysError(EAGAIN)
+            raise Block(host_fds=((self.host_fd, mode),))
+
+    def read(self, task: Task, size: int) -> bytes:
+        self._wait("r")
+        try:
+            if self.pollable or size <= _HOST_CHUNK:
+                return os.read(self.host_fd, size)
+            parts = []
+            while size > 0:
+                part = os.read(self.host_fd, min(size, _HOST_CHUNK))
+                if not part:
+                    break
+                parts.append(part)
+                size -= len(part)
+            return b"".join(parts)
+        except OSError as error:
+            raise host_error(error) from None
+
+    def write(self, task: Task, data: bytes) -> int:
+        self._wait("w")
+        try:
+            return os.write(self.host_fd, data)
+        except OSError as error:
+            raise host_error(error) from None
+
+    def pread(self, size: int, offset: int) -> bytes:
+        with host_errors():
+            return os.pread(self.host_fd, min(size, _HOST_CHUNK * 64), offset)
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        with host_errors():
+            return os.pwrite(self.host_fd, data, offset)
+
+    def lseek(self, offset: int, whence: int) -> int:
+        host_whence = _WHENCE_TO_HOST.get(whence, -1)
+        if host_whence < 0:
+            raise SysError(EINVAL)
+        if self.is_dir and _HOST_GETDENTS64_NR is None:
+            if whence != SEEK_SET or offset < 0:
+                raise SysError(EINVAL)
+            self._dir_pos = offset
+            return offset
+        with host_errors():
+            return os.lseek(self.host_fd, offset, host_whence)
+
+    def stat(self) -> Stat:
+        with host_errors():
+            return Stat.from_host(os.fstat(self.host_fd))
+
+    def ioctl(self, task: Task, request: int, arg_addr: int) -> int:
+        """Terminal ioctls reach the host terminal; the host says ENOTTY for the rest.
+        The structs (termios: 36 bytes, winsize: 8) have the same layout on the host."""
+        host_request, size, direction = _HOST_IOCTLS.get(request, (None, 0, ""))
+        if host_request is None:
+            raise SysError(ENOTTY)
+        if direction == "in":
+            data = task.mm.copy_in(arg_addr, size)
+            with host_errors():
+                fcntl.ioctl(self.host_fd, host_request, data)
+            return 0
+        with host_errors():
+            data = fcntl.ioctl(self.host_fd, host_request, bytes(size))
+        task.mm.copy_out(arg_addr, data)
+        return 0
+
+    def getdents64(self, size: int) -> bytes:
+        if not self.is_dir:
+            raise SysError(ENOTDIR)
+        if self.flags & O_PATH:
+            raise SysError(EBADF)
+        if _HOST_GETDENTS64_NR is not None:
+            return host_getdents64(self.host_fd, min(size, _HOST_CHUNK))
+        if self._dir_entries is None or self._dir_pos == 0:
+            self._dir_entries = self._scan_dir()
+        data, self._dir_pos = pack_dirents64(self._dir_entries, self._dir_pos, size)
+        return data
+
+    def _scan_dir(self) -> list[tuple[int, int, int, bytes]]:
+        """Fallback listing: '.', '..', then the host's entries; the cookie of an entry
+        is the index of the next one, so lseek(fd, cookie, SEEK_SET) resumes there."""
+        base = f"/proc/self/fd/{self.host_fd}"
+        with host_errors():
+            raw = [(os.stat(base).st_ino, DT_DIR, b"."), (os.stat(base + "/..").st_ino, DT_DIR, b"..")]
+            with os.scandir(self.host_fd) as it:
+                for entry in it:
+                    mode = entry.stat(follow_symlinks=False).st_mode
+                    raw.append((entry.inode(), dtype_of_mode(mode), os.fsencode(entry.name)))
+        return [(ino, index + 1, dtype, name) for index, (ino, dtype, name) in enumerate(raw)]
+
+    def truncate(self, length: int) -> None:
+        with host_errors():
+            os.ftruncate(self.host_fd, length)
+
+    def fsync(self, datasync: bool = False) -> None:
+        with host_errors():
+            if datasync:
+                os.fdatasync(self.host_fd)
+            else:
+                os.fsync(self.host_fd)
+
+    def set_status_flags(self, flags: int) -> None:
+        super().set_status_flags(flags)
+        self._sync_host_flags(O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME)
+
+    def _sync_host_flags(self, which: int) -> None:
+        """Mirror `which` of our status flags onto the host description (never O_ASYNC:
+        SIGIO would go to pykern)."""
+        with host_errors():
+            host = fcntl.fcntl(self.host_fd, fcntl.F_GETFL)
+            for guest_bit, host_bit in _OPEN_FLAG_MAP:
+                if guest_bit & which and host_bit:
+                    host = host | host_bit if self.flags & guest_bit else host & ~host_bit
+            fcntl.fcntl(self.host_fd, fcntl.F_SETFL, host)
+
+
+# Guest ioctl request -> (host request, argument size, direction).
+_HOST_IOCTLS: dict[int, tuple[int, int, str]] = {
+    TCGETS: (termios.TCGETS, 36, "out"),
+    TCSETS: (termios.TCSETS, 36, "in"),
+    TCSETSW: (termios.TCSETSW, 36, "in"),
+    TCSETSF: (termios.TCSETSF, 36, "in"),
+    TIOCGWINSZ: (termios.TIOCGWINSZ, 8, "out"),
+    TIOCSWINSZ: (termios.TIOCSWINSZ, 8, "in"),
+    FIONREAD: (termios.FIONREAD, 4, "out"),
+}
+
+
+class HostStream(HostFile):
+    """A host fd inherited from whoever started pykern (the console: fds 0, 1, 2).
+    Its host description is shared with our parent (the shell), so O_NONBLOCK is kept
+    here and implemented with select, never set on the host; O_APPEND is passed on, as
+    Linux would change the shared description too."""
+
+    kind = "stream"
+
+    @classmethod
+    def inherit(cls, host_fd: int, path: str = "") -> HostStream:
+        with host_errors():
+            own = os.dup(host_fd)
+        try:
+            host_flags = fcntl.fcntl(own, fcntl.F_GETFL)
+            return cls(own, guest_status_flags(host_flags), path or f"/proc/self/fd/{host_fd}")
+        except BaseException:
+            os.close(own)
+            raise
+
+    def set_status_flags(self, flags: int) -> None:
+        File.set_status_flags(self, flags)
+        self._sync_host_flags(O_APPEND)
+
+
+# --- descriptor tables ---------------------------------------------------------------------
+
+
+class FdTable:
+    """A process's descriptor table (files_struct). Shared by reference under
+    CLONE_FILES; `fork()` copies it. Each slot holds one reference on its File."""
+
+    def __init__(self, max_fds: int = NOFILE_DEFAULT) -> None:
+        self.files: dict[int, File] = {}
+        self.cloexec: set[int] = set()
+        self.max_fds = max_fds  # RLIMIT_NOFILE's soft limit; setrlimit updates it
+
+    def get(self, fd: int) -> File:
+        file = self.files.get(fd)
+        if file is None:
+            raise SysError(EBADF)
+        return file
+
+    def _lowest_free(self, lowest: int) -> int:
+        fd = lowest
+        while fd in self.files:
+            fd += 1
+        if fd >= self.max_fds:
+            raise SysError(EMFILE)
+        return fd
+
+    def install(self, file: File, cloexec: bool = False, lowest: int = 0) -> int:
+        """Put `file` in the lowest free slot >= `lowest`; takes a new reference."""
+        fd = self._lowest_free(lowest)
+        self._set(fd, file, cloexec)
+        return fd
+
+    def install_at(self, fd: int, file: File, cloexec: bool = False) -> int:
+        """dup2/dup3: put `file` at `fd`, closing what was there (after taking the new
+        reference, so installing a file over itself is safe)."""
+        if not 0 <= fd < self.max_fds:
+            raise SysError(EBADF)
+        old = self.files.get(fd)
+        self._set(fd, file, cloexec)
+        if old is not None:
+            old.fput()
+        return fd
+
+    def _set(self, fd: int, file: File, cloexec: bool) -> None:
+        self.files[fd] = file.get_file()
+        if cloexec:
+            self.cloexec.add(fd)
+        else:
+            self.cloexec.discard(fd)
+
+    def close(self, fd: int) -> None:
+        file = self.files.pop(fd, None)
+        if file is None:
+            raise SysError(EBADF)
+        self.cloexec.discard(fd)
+        file.fput()
+
+    def get_cloexec(self, fd: int) -> bool:
+        self.get(fd)
+        return fd in self.cloexec
+
+    def set_cloexec(self, fd: int, cloexec: bool) -> None:
+        self.get(fd)
+        if cloexec:
+            self.cloexec.add(fd)
+        else:
+            self.cloexec.discard(fd)
+
+    def fork(self) -> FdTable:
+        child = FdTable(self.max_fds)
+        for fd, file in self.files.items():
+            child.files[fd] = file.get_file()
+        child.cloexec = set(self.cloexec)
+        return child
+
+    def close_on_exec(self) -> None:
+        for fd in sorted(self.cloexec):
+            if fd in self.files:
+                self.close(fd)
+        self.cloexec.clear()
+
+    def close_all(self) -> None:
+        for fd in sorted(self.files):
+            self.close(fd)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __repr__(self) -> str:
+        return f"<FdTable {sorted(self.files)}>"
+
+
+def console_fdtable() -> FdTable:
+    """Fds 0, 1, 2 for the first process: our own 0, 1, 2, dup'ed so that the guest
+    closing its fd 1 leaves pykern's stdout (and error reporting) alone. A host fd that
+    is closed stays closed for the guest."""
+    table = FdTable()
+    for fd in (0, 1, 2):
+        try:
+            stream = HostStream.inherit(fd)
+        except SysError:
+            continue
+        table.install_at(fd, stream)
+    return table
+
+
+# --- paths and the working directory --------------------------------------------------------
+
+_PROC_FD = re.compile(r"^/(?:proc/(?:self|thread-self)/fd|dev/fd)/(\d+)(/.*)?$")
+_DEV_STD = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+
+
+class FsContext:
+    """A process's fs_struct: working directory (an absolute host path) and umask."""
+
+    def __init__(self, cwd: str | None = None, umask: int | None = None) -> None:
+        self.cwd = cwd if cwd is not None else os.getcwd()
+        if umask is None:
+            umask = os.umask(0o022)
+            os.umask(umask)
+        self.umask = umask
+
+    def fork(self) -> FsContext:
+        return FsContext(self.cwd, self.umask)
+
+    def dir_base(self, dirfd: int, files: FdTable) -> str:
+        """The host path *at() resolves relative paths against."""
+        if dirfd == AT_FDCWD:
+            return self.cwd
+        base = files.get(dirfd).host_path()
+        if base is None:
+            raise SysError(ENOTDIR)
+        return base
+
+    def resolve(
+        self, dirfd: int, path: bytes, files: FdTable, exe_path: str | None = None, follow: bool = True
+    ) -> str:
+        """The host path for a guest path. Relative paths resolve against the cwd or,
+        via /proc/self/fd on the host, against the directory `dirfd` refers to (so a
+        renamed directory still works, and a non-directory gives ENOTDIR as on Linux).
+        /proc/self/fd/N, /dev/fd/N, /proc/self/exe, /proc/self/cwd and (when `follow`)
+        /dev/std{in,out,err} name the guest's objects, not pykern's."""
+        if not path:
+            raise SysError(ENOENT)
+        text = os.fsdecode(path)
+        if not text.startswith("/"):
+            base = self.dir_base(dirfd, files)
+            return base + text if base.endswith("/") else base + "/" + text
+        return self._translate_proc(text, files, exe_path, follow)
+
+    def _translate_proc(self, text: str, files: FdTable, exe_path: str | None, follow: bool) -> str:
+        if not text.startswith(("/proc/", "/dev/")):
+            return text
+        if follow and text in _DEV_STD:
+            text = f"/dev/fd/{_DEV_STD[text]}"
+        match = _PROC_FD.match(text)
+        if match:
+            file = files.files.get(int(match.group(1)))
+            base = file.host_path() if file is not None else None
+            if base is None:
+                raise SysError(ENOENT)
+            return base + (match.group(2) or "")
+        for prefix in ("/proc/self/", "/proc/thread-self/"):
+            if text.startswith(prefix):
+                rest = text[len(prefix) :]
+                if rest == "exe" and exe_path is not None:
+                    return exe_path
+                if rest == "cwd" or rest.startswith("cwd/"):
+                    return self.cwd + rest[3:]
+        return text
+
+    def proc_readlink(self, path: bytes, files: FdTable, exe_path: str | None) -> bytes | None:
+        """readlink(2) of the guest's own /proc/self links, or None for other paths."""
+        text = os.fsdecode(path)
+        for prefix in ("/proc/self/", "/proc/thread-self/"):
+            if text.startswith(prefix):
+                rest = text[len(prefix) :]
+                if rest == "exe" and exe_path is not None:
+                    return os.fsencode(exe_path)
+                if rest == "cwd":
+                    return os.fsencode(self.cwd)
+        match = _PROC_FD.match(text)
+        if match and text.startswith("/proc/") and not match.group(2):
+            file = files.files.get(int(match.group(1)))
+            if file is None:
+                raise SysError(ENOENT)
+            return file.link_target()
+        return None
+
+    def __repr__(self) -> str:
+        return f"<FsContext cwd={self.cwd!r} umask={self.umask:#o}>"
+
+
+# --- path operations (Linux's vfs_*): host paths in, guest errno out ---------------------------
+
+# Linux UAPI renameat2(2) flag values (the same on every architecture); Python has no
+# renameat2, so we call libc's with the host's values.
+_HOST_RENAME_FLAGS = {RENAME_NOREPLACE: 1, RENAME_EXCHANGE: 2, RENAME_WHITEOUT: 4}
+_HOST_AT_FDCWD = -100  # only passed with absolute paths, where the kernel ignores it
+_ACCESS_TO_HOST = ((R_OK, os.R_OK), (W_OK, os.W_OK), (X_OK, os.X_OK))
+
+
+def vfs_stat(path: str, follow: bool = True) -> Stat:
+    with host_errors():
+        return Stat.from_host(os.stat(path, follow_symlinks=follow))
+
+
+def vfs_mkdir(path: str, mode: int, umask: int) -> None:
+    with host_errors(), host_umask(umask):
+        os.mkdir(path, mode & 0o7777)
+
+
+def vfs_unlink(path: str) -> None:
+    with host_errors():
+        os.unlink(path)
+
+
+def vfs_rmdir(path: str) -> None:
+    with host_errors():
+        os.rmdir(path)
+
+
+def vfs_rename(old: str, new: str, flags: int = 0) -> None:
+    """rename/renameat2 (flags already validated: RENAME_*)."""
+    if not flags:
+        with host_errors():
+            os.rename(old, new)
+        return
+    host_flags = 0
+    for guest_bit, host_bit in _HOST_RENAME_FLAGS.items():
+        if flags & guest_bit:
+            host_flags |= host_bit
+    renameat2 = getattr(_libc, "renameat2", None)
+    if renameat2 is None:
+        raise SysError(EINVAL, "host libc has no renameat2")
+    result = renameat2(
+        _HOST_AT_FDCWD, os.fsencode(old), _HOST_AT_FDCWD, os.fsencode(new), ctypes.c_uint(host_flags)
+    )
+    if result < 0:
+        raise SysError(guest_errno(ctypes.get_errno()))
+
+
+def vfs_symlink(target: bytes, linkpath: str) -> None:
+    with host_errors():
+        os.symlink(target, os.fsencode(linkpath))
+
+
+def vfs_link(old: str, new: str, follow: bool) -> None:
+    with host_errors():
+        os.link(old, new, follow_symlinks=follow)
+
+
+def vfs_readlink(path: str) -> bytes:
+    with host_errors():
+        return os.readlink(os.fsencode(path))
+
+
+def vfs_chmod(path: str, mode: int) -> None:
+    with host_errors():
+        os.chmod(path, mode & 0o7777)
+
+
+def vfs_fchmod(file: File, mode: int) -> None:
+    if isinstance(file, HostFile):
+        with host_errors():
+            os.fchmod(file.host_fd, mode & 0o7777)
+    elif file.flags & O_PATH:
+        raise SysError(EBADF)
+    # Kernel objects (pipes ...) keep no mode of their own to change: Linux succeeds.
+
+
+def vfs_truncate(path: str, length: int) -> None:
+    with host_errors():
+        os.truncate(path, length)
+
+
+def vfs_access(path: str, mode: int, follow: bool, effective: bool) -> None:
+    """faccessat2(2): returns, or raises the errno Linux would. os.access answers only
+    yes/no, so the lookup errors come from a stat and the denial is EROFS or EACCES."""
+    with host_errors():
+        os.stat(path, follow_symlinks=follow)  # ENOENT, ENOTDIR, ELOOP, EACCES on the way
+        if mode == F_OK:
+            return
+        host_mode = 0
+        for guest_bit, host_bit in _ACCESS_TO_HOST:
+            if mode & guest_bit:
+                host_mode |= host_bit
+        effective = effective and os.access in os.supports_effective_ids
+        if os.access(path, host_mode, effective_ids=effective, follow_symlinks=follow):
+            return
+        if mode & W_OK and os.statvfs(path).f_flag & os.ST_RDONLY:
+            raise SysError(EROFS)
+    raise SysError(EACCES)
+
+
+def vfs_utimes(target: str | int, atime_ns: int | None, mtime_ns: int | None, follow: bool) -> None:
+    """utimensat(2) on a host path or host fd. None means UTIME_OMIT; both times
+    "now" is asked for with `atime_ns == mtime_ns == -1` so that the host applies
+    its write-permission rule (explicit times need ownership)."""
+    with host_errors():
+        if atime_ns == -1 and mtime_ns == -1:
+            if isinstance(target, str):
+                os.utime(target, None, follow_symlinks=follow)
+            else:
+                os.utime(target)
+            return
+        if atime_ns is None or mtime_ns is None:
+            st = os.stat(target, follow_symlinks=follow) if isinstance(target, str) else os.fstat(target)
+            atime_ns = st.st_atime_ns if atime_ns is None else atime_ns
+            mtime_ns = st.st_mtime_ns if mtime_ns is None else mtime_ns
+        if isinstance(target, str):
+            os.utime(target, ns=(atime_ns, mtime_ns), follow_symlinks=follow)
+        else:
+            os.utime(target, ns=(atime_ns, mtime_ns))
+
+
+def vfs_chdir_target(path: str) -> str:
+    """Check that `path` can become the working directory; return its canonical host
+    path (as getcwd(2) shows it: symlinks resolved)."""
+    with host_errors():
+        fd = os.open(path, os.O_PATH | os.O_DIRECTORY)
+        try:
+            return _canonical_dir(fd)
+        finally:
+            os.close(fd)
+
+
+def vfs_fchdir_target(file: File) -> str:
+    base = file.host_path()
+    if base is None or not host_stat.S_ISDIR(file.stat().mode):
+        raise SysError(ENOTDIR)
+    return vfs_chdir_target(base)
+
+
+def _canonical_dir(fd: int) -> str:
+    link = f"/proc/self/fd/{fd}"
+    if not os.access(link, os.X_OK):
+        raise SysError(EACCES)
+    return os.readlink(link)
+
+
+def getcwd_bytes(fs: FsContext) -> bytes:
+    """getcwd(2)'s answer; ENOENT once the directory has been removed."""
+    with host_errors():
+        os.stat(fs.cwd)
+    return os.fsencode(fs.cwd)

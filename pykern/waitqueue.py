@@ -1,0 +1,41 @@
+"""Wait queues: a list of sleeping tasks that a wakeup makes runnable again.
+
+A wakeup is only a hint (xv6's wakeup(chan)): woken tasks re-run their pending call,
+which re-checks its condition and may sleep again.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pykern.task import Task
+
+
+class WaitQueue:
+    __slots__ = ("name", "waiters")
+
+    def __init__(self, name: str = "") -> None:
+        self.name = name
+        self.waiters: list[Task] = []
+
+    def add(self, task: Task) -> None:
+        if task not in self.waiters:
+            self.waiters.append(task)
+
+    def remove(self, task: Task) -> None:
+        if task in self.waiters:
+            self.waiters.remove(task)
+
+    def wake_all(self) -> None:
+        waiters, self.waiters = self.waiters, []
+        for task in waiters:
+            task.kernel.wake(task)
+
+    def wake_one(self) -> None:
+        if self.waiters:
+            task = self.waiters.pop(0)
+            task.kernel.wake(task)
+
+    def __repr__(self) -> str:
+        return f"<WaitQueue {self.name} {len(self.waiters)} waiting>"

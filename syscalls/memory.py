@@ -1,0 +1,149 @@
+"""Memory syscalls: brk, mmap, munmap, mprotect, mremap, madvise (mm/mmap.c, mm/mremap.c,
+mm/madvise.c). The address-space work is in pykern.mm; these check arguments."""
+
+from __future__ import annotations
+
+from pykern.syscalls.table import syscall
+
+from pykern.abi import (
+    EACCES,
+    EINVAL,
+    ENODEV,
+    ENOMEM,
+    EOPNOTSUPP,
+    MADV_DONTNEED,
+    MADV_FREE,
+    MAP_ANONYMOUS,
+    MAP_PRIVATE,
+    MAP_SHARED,
+    MAP_SHARED_VALIDATE,
+    MAP_TYPE,
+    O_ACCMODE,
+    O_RDWR,
+    PAGE_SIZE,
+    PROT_EXEC,
+    PROT_GROWSDOWN,
+    PROT_GROWSUP,
+    PROT_READ,
+    PROT_WRITE,
+    page_up,
+)
+from pykern.errors import SysError
+from pykern.hostmem import Backing, HostMemoryError
+from pykern.mm import TASK_SIZE
+from pykern.sysent import FD, INT, MADVISE, MMAP_FLAGS, MREMAP_FLAGS, OFF, PROT, PTR, RET_HEX, SIZE
+from pykern.task import Task
+
+PROT_ALL = PROT_READ | PROT_WRITE | PROT_EXEC
+MAP_KNOWN = 0x1FFFFF  # every flag Linux accepts with MAP_SHARED_VALIDATE
+
+
+@syscall("brk", PTR, ret=RET_HEX, classes="memory")
+def sys_brk(task: Task, addr: int) -> int:
+    """brk(2): the raw call returns the new break, or the old one on failure."""
+    return task.mm.set_brk(addr)
+
+
+@syscall("mmap", PTR, SIZE, PROT, MMAP_FLAGS, FD, OFF, ret=RET_HEX, classes="memory")
+def sys_mmap(task: Task, addr: int, length: int, prot: int, flags: int, fd: int, offset: int) -> int:
+    """mmap(2). Private file mappings are copied in; shared ones map the host file."""
+    map_type = flags & MAP_TYPE
+    if map_type not in (MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE):
+        raise SysError(EINVAL)
+    if map_type == MAP_SHARED_VALIDATE and flags & ~MAP_KNOWN:
+        raise SysError(EOPNOTSUPP)
+    if length == 0 or offset % PAGE_SIZE or prot & ~(PROT_ALL | PROT_GROWSDOWN | PROT_GROWSUP):
+        raise SysError(EINVAL)
+    length = page_up(length)
+    if length == 0 or length > TASK_SIZE:
+        raise SysError(ENOMEM)
+    shared = map_type != MAP_PRIVATE
+    share_flag = MAP_SHARED if shared else MAP_PRIVATE
+    mm = task.mm
+
+    if flags & MAP_ANONYMOUS:
+        start = mm.choose_address(addr, length, flags)
+        try:
+            mm.map_anonymous(start, length, prot, share_flag)
+        except HostMemoryError:
+            raise SysError(ENOMEM) from None
+        return start
+
+    file = task.group.files.get(fd)
+    host_fd = getattr(file, "host_fd", None)
+    path = file.host_path() if hasattr(file, "host_path") else None
+    if host_fd is None or path is None or file.stat().st_mode & 0o170000 not in (0o100000, 0o020000):
+        raise SysError(ENODEV)
+    if not file.readable() or (shared and prot & PROT_WRITE and file.flags & O_ACCMODE != O_RDWR):
+        raise SysError(EACCES)
+    start = mm.choose_address(addr, length, flags)
+    if shared:
+        try:
+            backing = Backing(length, fd=host_fd, offset=offset, writable=bool(file.flags & O_ACCMODE == O_RDWR),
+                              label=path)
+        except HostMemoryError:
+            raise SysError(ENODEV) from None
+        mm.map_backing(start, length, prot, MAP_SHARED, backing, 0, path, offset)
+        return start
+    data = file.pread(length, offset)
+    vma = mm.map_anonymous(start, length, prot, MAP_PRIVATE)
+    vma.name, vma.file_offset = path, offset
+    if data:
+        vma.backing.view(0, len(data))[:] = data
+    return start
+
+
+@syscall("munmap", PTR, SIZE, classes="memory")
+def sys_munmap(task: Task, addr: int, length: int) -> int:
+    """munmap(2)."""
+    if addr % PAGE_SIZE or length == 0 or addr + length > TASK_SIZE:
+        raise SysError(EINVAL)
+    task.mm.unmap_range(addr, addr + page_up(length))
+    return 0
+
+
+@syscall("mprotect", PTR, SIZE, PROT, classes="memory")
+def sys_mprotect(task: Task, addr: int, length: int, prot: int) -> int:
+    """mprotect(2). PROT_GROWSDOWN/GROWSUP are accepted and ignored."""
+    if addr % PAGE_SIZE or prot & ~(PROT_ALL | PROT_GROWSDOWN | PROT_GROWSUP):
+        raise SysError(EINVAL)
+    end = addr + page_up(length)
+    if end > TASK_SIZE or end < addr:
+        raise SysError(ENOMEM)
+    if end == addr:
+        return 0
+    task.mm.protect(addr, end, prot & PROT_ALL)
+    return 0
+
+
+@syscall("mremap", PTR, SIZE, SIZE, MREMAP_FLAGS, PTR, ret=RET_HEX, classes="memory")
+def sys_mremap(task: Task, old_address: int, old_size: int, new_size: int, flags: int, new_address: int) -> int:
+    """mremap(2). Moving re-maps the same host pages: contents move without a copy."""
+    try:
+        return task.mm.remap(old_address, old_size, new_size, flags, new_address)
+    except HostMemoryError:
+        raise SysError(ENOMEM) from None
+
+
+@syscall("madvise", PTR, SIZE, MADVISE, classes="memory")
+def sys_madvise(task: Task, addr: int, length: int, advice: int) -> int:
+    """madvise(2). DONTNEED/FREE zero private pages; other advice is accepted as a hint."""
+    if addr % PAGE_SIZE or advice < 0:
+        raise SysError(EINVAL)
+    end = addr + page_up(length)
+    if advice in (MADV_DONTNEED, MADV_FREE):
+        if not task.mm.overlapping(addr, end) and end > addr:
+            raise SysError(ENOMEM)
+        task.mm.discard(addr, end)
+    elif advice > 100:
+        raise SysError(EINVAL)
+    return 0
+
+
+@syscall("msync", PTR, SIZE, INT, classes="memory")
+def sys_msync(task: Task, addr: int, length: int, flags: int) -> int:
+    """msync(2): shared file mappings write through the host page cache already."""
+    if addr % PAGE_SIZE or flags & ~7:
+        raise SysError(EINVAL)
+    return 0
+

@@ -1,0 +1,296 @@
+"""Process syscalls: exit, fork/vfork/clone, execve, wait4/waitid, process groups and
+sessions. The lifecycle work is in pykern.fork, pykern.exec and pykern.exit."""
+
+from __future__ import annotations
+
+import sys
+
+from pykern.loader import ExecFormatError
+from pykern.syscalls.table import syscall
+
+from pykern.abi import (
+    __WALL,
+    __WCLONE,
+    __WNOTHREAD,
+    CLD_DUMPED,
+    CLD_EXITED,
+    CLD_KILLED,
+    CLONE_VFORK,
+    CLONE_VM,
+    EACCES,
+    ECHILD,
+    EINVAL,
+    ENOSYS,
+    EPERM,
+    ESRCH,
+    P_ALL,
+    P_PGID,
+    P_PID,
+    RUSAGE_SIZE,
+    SIGCHLD,
+    SIGINFO_SIZE,
+    WCONTINUED,
+    WEXITED,
+    WNOHANG,
+    WNOWAIT,
+    WUNTRACED,
+)
+from pykern.errors import Block, SysError
+from pykern.exec import DynamicProgram, do_execve
+from pykern.exit import do_exit, do_group_exit, exit_status, release_task, waitable_children
+from pykern.fork import copy_process
+from pykern.sysent import (
+    CLONE_FLAGS,
+    INT,
+    INT_OUT,
+    PATH,
+    PID,
+    PTR,
+    RET_NONE,
+    RUSAGE_OUT,
+    SIGINFO_OUT,
+    SIZE,
+    STRV,
+    WAIT_OPTIONS,
+)
+from pykern.task import Task, ThreadGroup
+
+WAIT4_OPTIONS = WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE
+WAITID_OPTIONS = WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | __WNOTHREAD | __WALL | __WCLONE
+MAX_ARG_STRINGS = 0x7FFFFFFF
+
+
+@syscall("exit", INT, ret=RET_NONE, classes="process")
+def sys_exit(task: Task, status: int) -> int:
+    """exit(2): this thread only."""
+    do_exit(task, exit_status(status))
+    return 0
+
+
+@syscall("exit_group", INT, ret=RET_NONE, classes="process")
+def sys_exit_group(task: Task, status: int) -> int:
+    """exit_group(2): every thread of the process."""
+    do_group_exit(task, exit_status(status))
+    return 0
+
+
+# --- fork ------------------------------------------------------------------------------------
+
+
+def _fork_and_maybe_wait(task: Task, flags: int, stack: int, parent_tid: int, child_tid: int, tls: int) -> int:
+    """Create the child; with CLONE_VFORK the parent sleeps until the child execs or exits.
+    Restartable: the second and later runs only check whether the child let go."""
+    child = task.restart_block.get("vfork_child")
+    if child is None:
+        child = copy_process(task, flags, stack, parent_tid, child_tid, tls)
+        if not flags & CLONE_VFORK:
+            return child.tid
+        task.restart_block["vfork_child"] = child
+    if child.vfork_parent is task:
+        raise Block(child.vfork_done_queue)
+    return child.tid
+
+
+@syscall("fork", ret=PID, classes="process")
+def sys_fork(task: Task) -> int:
+    """fork(2)."""
+    return _fork_and_maybe_wait(task, SIGCHLD, 0, 0, 0, 0)
+
+
+@syscall("vfork", ret=PID, classes="process")
+def sys_vfork(task: Task) -> int:
+    """vfork(2): the child borrows our address space; we sleep until it execs or exits."""
+    return _fork_and_maybe_wait(task, CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0, 0)
+
+
+@syscall("clone", CLONE_FLAGS, PTR, PTR, PTR, PTR, ret=PID, classes="process")
+def sys_clone(task: Task, flags: int, stack: int, parent_tid: int, child_tid: int, tls: int) -> int:
+    """clone(2), x86-64 argument order: flags, stack, parent_tid, child_tid, tls."""
+    return _fork_and_maybe_wait(task, flags, stack, parent_tid, child_tid, tls)
+
+
+@syscall("clone3", PTR, SIZE, ret=PID, classes="process")
+def sys_clone3(task: Task, cl_args: int, size: int) -> int:
+    """clone3(2): not provided; glibc falls back to clone(2) on ENOSYS."""
+    raise SysError(ENOSYS)
+
+
+# --- execve ------------------------------------------------------------------------------------
+
+
+def _copy_strings(task: Task, array_addr: int) -> list[bytes]:
+    strings: list[bytes] = []
+    if not array_addr:
+        return strings
+    while True:
+        pointer = task.mm.copy_in_u64(array_addr + 8 * len(strings))
+        if not pointer:
+            return strings
+        strings.append(task.mm.copy_in_str(pointer, limit=131072))
+        if len(strings) > MAX_ARG_STRINGS:
+            raise SysError(EINVAL)
+
+
+_warned_dynamic = False
+
+
+@syscall("execve", PATH, STRV, STRV, classes="file process")
+def sys_execve(task: Task, pathname: int, argv_addr: int, envp_addr: int) -> int:
+    """execve(2). On success the new image runs and nothing is returned."""
+    global _warned_dynamic
+    filename = task.mm.copy_in_str(pathname)
+    argv = _copy_strings(task, argv_addr)
+    envp = _copy_strings(task, envp_addr)
+    try:
+        do_execve(task, filename, argv, envp)
+    except DynamicProgram as error:
+        if not _warned_dynamic:
+            _warned_dynamic = True
+            print(f"pykern: {filename.decode(errors='replace')}: {error.message}", file=sys.stderr)
+        raise SysError(error.errno) from None
+    except ExecFormatError as error:
+        raise SysError(error.errno) from None
+    return 0
+
+
+# --- wait ----------------------------------------------------------------------------------------
+
+
+def _reap(task: Task, child: ThreadGroup) -> None:
+    release_task(task.kernel, child)
+
+
+@syscall("wait4", PID, INT_OUT, WAIT_OPTIONS, RUSAGE_OUT, ret=PID, classes="process")
+def sys_wait4(task: Task, pid: int, wstatus_addr: int, options: int, rusage_addr: int) -> int:
+    """wait4(2). Restartable: re-run from the top after every wakeup."""
+    if options & ~WAIT4_OPTIONS or pid == -(1 << 31):
+        raise SysError(EINVAL)
+    children = waitable_children(task.group, pid)
+    if not children:
+        raise SysError(ECHILD)
+    zombie = next((c for c in children if c.is_zombie), None)
+    if zombie is None:
+        if options & WNOHANG:
+            return 0
+        raise Block(task.group.child_events)
+    if wstatus_addr:
+        task.mm.copy_out_u32(wstatus_addr, zombie.exit_code or 0)  # before reaping: EFAULT loses nothing
+    if rusage_addr:
+        task.mm.copy_out(rusage_addr, bytes(RUSAGE_SIZE))
+    _reap(task, zombie)
+    return zombie.tgid
+
+
+def _siginfo_for(child: ThreadGroup) -> bytes:
+    """The siginfo waitid fills: si_signo=SIGCHLD, si_code, si_pid, si_uid, si_status."""
+    status = child.exit_code or 0
+    if status & 0x7F:
+        code = CLD_DUMPED if status & 0x80 else CLD_KILLED
+        value = status & 0x7F
+    else:
+        code, value = CLD_EXITED, (status >> 8) & 0xFF
+    head = SIGCHLD.to_bytes(4, "little") + (0).to_bytes(4, "little") + code.to_bytes(4, "little", signed=True)
+    body = (b"\0" * 4 + child.tgid.to_bytes(4, "little") + child.creds.uid.to_bytes(4, "little")
+            + b"\0" * 4 + value.to_bytes(4, "little"))
+    info = head + body
+    return info + bytes(SIGINFO_SIZE - len(info))
+
+
+@syscall("waitid", INT, PID, SIGINFO_OUT, WAIT_OPTIONS, RUSAGE_OUT, classes="process")
+def sys_waitid(task: Task, idtype: int, id: int, infop_addr: int, options: int, rusage_addr: int) -> int:
+    """waitid(2). Stopped/continued children arrive with job control."""
+    if options & ~WAITID_OPTIONS or not options & (WEXITED | WUNTRACED | WCONTINUED):
+        raise SysError(EINVAL)
+    if idtype == P_ALL:
+        children = waitable_children(task.group, -1)
+    elif idtype == P_PID:
+        if id <= 0:
+            raise SysError(EINVAL)
+        children = waitable_children(task.group, id)
+    elif idtype == P_PGID:
+        if id < 0:
+            raise SysError(EINVAL)
+        children = waitable_children(task.group, -id if id else 0)
+    else:
+        raise SysError(EINVAL)
+    if not children:
+        raise SysError(ECHILD)
+    zombie = next((c for c in children if c.is_zombie), None) if options & WEXITED else None
+    if zombie is None:
+        if options & WNOHANG:
+            if infop_addr:
+                task.mm.copy_out(infop_addr, bytes(SIGINFO_SIZE))
+            return 0
+        raise Block(task.group.child_events)
+    if infop_addr:
+        task.mm.copy_out(infop_addr, _siginfo_for(zombie))
+    if rusage_addr:
+        task.mm.copy_out(rusage_addr, bytes(RUSAGE_SIZE))
+    if not options & WNOWAIT:
+        _reap(task, zombie)
+    return 0
+
+
+# --- process groups and sessions --------------------------------------------------------------------
+
+
+def _find_group(task: Task, pid: int) -> ThreadGroup:
+    if pid == 0:
+        return task.group
+    group = task.kernel.groups.get(pid)
+    if group is None or group.reaped:
+        raise SysError(ESRCH)
+    return group
+
+
+@syscall("setpgid", PID, PID, classes="process")
+def sys_setpgid(task: Task, pid: int, pgid: int) -> int:
+    """setpgid(2), with Linux's rules: self or a child in our session, not a session
+    leader, a child that has not exec'd, and a group that exists in our session."""
+    if pgid < 0:
+        raise SysError(EINVAL)
+    me = task.group
+    target = me if pid == 0 else task.kernel.groups.get(pid)
+    if target is None or (target is not me and target.parent is not me) or target.reaped:
+        raise SysError(ESRCH)
+    if target is not me:
+        if target.sid != me.sid:
+            raise SysError(EPERM)
+        if target.did_exec:
+            raise SysError(EACCES)
+    if target.sid == target.tgid:  # a session leader
+        raise SysError(EPERM)
+    pgid = pgid or target.tgid
+    if pgid != target.tgid and not any(g.pgid == pgid and g.sid == me.sid and not g.reaped
+                                       for g in task.kernel.groups.values()):
+        raise SysError(EPERM)
+    target.pgid = pgid
+    return 0
+
+
+@syscall("getpgid", PID, ret=PID, classes="process")
+def sys_getpgid(task: Task, pid: int) -> int:
+    """getpgid(2)."""
+    return _find_group(task, pid).pgid
+
+
+@syscall("getpgrp", ret=PID, classes="process")
+def sys_getpgrp(task: Task) -> int:
+    """getpgrp(2)."""
+    return task.group.pgid
+
+
+@syscall("setsid", ret=PID, classes="process")
+def sys_setsid(task: Task) -> int:
+    """setsid(2): EPERM for a process group leader."""
+    me = task.group
+    if any(g.pgid == me.tgid and not g.reaped for g in task.kernel.groups.values()):
+        raise SysError(EPERM)
+    me.sid = me.pgid = me.tgid
+    return me.tgid
+
+
+@syscall("getsid", PID, ret=PID, classes="process")
+def sys_getsid(task: Task, pid: int) -> int:
+    """getsid(2)."""
+    return _find_group(task, pid).sid

@@ -1,0 +1,3 @@
+#!./testbins/echoargs -x
+# Run from the repo root. Linux runs: ./testbins/echoargs -x ./testbins/shebang.sh ARGS...
+# The body is never read by a shell.
