@@ -19,6 +19,7 @@ from pykern.abi import RLIMIT_CORE
 from pykern.clock import Clock
 from pykern.mm import MM
 from pykern.sched import Scheduler
+from pykern.signal import CORE_SIGNALS, SIGPIPE, Signals
 from pykern.task import Creds, Task, TaskState, ThreadGroup
 from pykern.trap import Trap
 
@@ -49,7 +50,7 @@ class Kernel:
         self.first: ThreadGroup | None = None
         self.tracer = self.options.tracer
         self.dead_mms: list[MM] = []
-        self.signals = None  # pykern.signal's state, when signals exist
+        self.signals = Signals(self)
         self.futexes = None  # pykern.futex's table, when futexes exist
 
     def _make_init(self) -> ThreadGroup:
@@ -175,16 +176,15 @@ class Kernel:
 
     def parent_ignores_children(self, parent: ThreadGroup) -> bool:
         """SIGCHLD set to SIG_IGN or SA_NOCLDWAIT: children are reaped at exit."""
-        return self.signals.ignores_children(parent) if self.signals else False
+        return self.signals.ignores_children(parent)
 
     def notify_parent(self, child: ThreadGroup) -> None:
         """do_notify_parent: SIGCHLD (or the clone exit signal) to the parent."""
-        if self.signals and child.parent is not None and child.exit_signal:
+        if child.parent is not None and child.exit_signal:
             self.signals.notify_parent(child)
 
     def reset_signal_handlers(self, group: ThreadGroup) -> None:
-        if self.signals:
-            self.signals.flush_handlers(group)
+        self.signals.flush_handlers(group)
 
     def futex_wake(self, mm: MM, addr: int, count: int) -> int:
         return self.futexes.wake(mm, addr, count) if self.futexes else 0
@@ -212,7 +212,11 @@ class Kernel:
 
         victim = group.live_tasks[0] if group.live_tasks else None
         if victim is not None:
-            do_group_exit(victim, sig)
+            core = sig in CORE_SIGNALS and group.rlimits.get(RLIMIT_CORE, (0, 0))[0] != 0
+            do_group_exit(victim, sig | (0x80 if core else 0))
+
+    def send_sigpipe(self, task: Task) -> None:
+        self.signals.send_to_task(task, SIGPIPE)
 
     def locate_fault(self, task: Task, addr: int, fetch: bool) -> int:
         from pykern.crash import locate_faulting_instruction
@@ -252,8 +256,6 @@ class Kernel:
         if self.tracer is not None:
             self.tracer.block(task, entry)
 
-
-CORE_SIGNALS = frozenset({3, 4, 5, 6, 7, 8, 11, 24, 25, 31})  # SIGQUIT ILL TRAP ABRT BUS FPE SEGV XCPU XFSZ SYS
 
 
 def shell_status(wait_status: int) -> int:

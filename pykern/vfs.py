@@ -402,6 +402,8 @@ class File:
     def writable(self) -> bool:
         return not self.flags & O_PATH and self.flags & O_ACCMODE in (O_WRONLY, O_RDWR)
 
+    seekable = False  # pread/pwrite allowed (Linux's FMODE_PREAD): not on pipes, terminals
+
     @property
     def nonblocking(self) -> bool:
         return bool(self.flags & O_NONBLOCK)
@@ -482,6 +484,11 @@ class HostFile(File):
         # Could a host read or write block? Then we check readiness before doing it.
         self.pollable = host_stat.S_ISFIFO(mode) or host_stat.S_ISCHR(mode) or host_stat.S_ISSOCK(mode)
         self.is_dir = host_stat.S_ISDIR(mode)
+        self.seekable = not (
+            host_stat.S_ISFIFO(mode)
+            or host_stat.S_ISSOCK(mode)
+            or (host_stat.S_ISCHR(mode) and os.isatty(host_fd))
+        )
         # Only without a host getdents64: a snapshot of the directory and our position.
         self._dir_entries: list[tuple[int, int, int, bytes]] | None = None
         self._dir_pos = 0
@@ -691,7 +698,8 @@ class FdTable:
             raise SysError(EBADF)
         return file
 
-    def _lowest_free(self, lowest: int) -> int:
+    def lowest_free(self, lowest: int = 0) -> int:
+        """The fd install() would use (EMFILE if none): open(2) reserves it first."""
         fd = lowest
         while fd in self.files:
             fd += 1
@@ -701,7 +709,7 @@ class FdTable:
 
     def install(self, file: File, cloexec: bool = False, lowest: int = 0) -> int:
         """Put `file` in the lowest free slot >= `lowest`; takes a new reference."""
-        fd = self._lowest_free(lowest)
+        fd = self.lowest_free(lowest)
         self._set(fd, file, cloexec)
         return fd
 

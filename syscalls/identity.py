@@ -9,6 +9,7 @@ guest's own view: host file access is not re-checked against them.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from pykern.syscalls.table import syscall
@@ -210,45 +211,79 @@ def do_setresid(creds: Creds, new_ids: tuple[int, int, int], which: str) -> None
     set_ids(creds, *result, which)
 
 
+def commit_creds(task: Task, old: Creds) -> None:
+    """commit_creds' side effects: a changed effective (hence fs) uid or gid makes the
+    process non-dumpable (fs.suid_dumpable) and clears every thread's parent-death signal.
+    Capability changes coincide with euid changes in pykern's privilege model."""
+    new = task.group.creds
+    if (old.euid, old.egid) == (new.euid, new.egid):
+        return
+    task.mm.dumpable = suid_dumpable()
+    for thread in task.group.tasks:
+        thread.pdeath_signal = 0
+
+
+@functools.cache
+def suid_dumpable() -> int:
+    """The host's fs.suid_dumpable (0, 1 or 2), read once."""
+    try:
+        with open("/proc/sys/fs/suid_dumpable") as file:
+            return int(file.read())
+    except (OSError, ValueError):
+        return 0
+
+
 @syscall("setuid", UID, classes="creds")
 def sys_setuid(task: Task, uid: int) -> int:
     """setuid(2)."""
+    before = task.group.creds.copy()
     do_setid(task.group.creds, uid, "uid")
+    commit_creds(task, before)
     return 0
 
 
 @syscall("setgid", UID, classes="creds")
 def sys_setgid(task: Task, gid: int) -> int:
     """setgid(2)."""
+    before = task.group.creds.copy()
     do_setid(task.group.creds, gid, "gid")
+    commit_creds(task, before)
     return 0
 
 
 @syscall("setreuid", UID, UID, classes="creds")
 def sys_setreuid(task: Task, ruid: int, euid: int) -> int:
     """setreuid(2)."""
+    before = task.group.creds.copy()
     do_setreid(task.group.creds, ruid, euid, "uid")
+    commit_creds(task, before)
     return 0
 
 
 @syscall("setregid", UID, UID, classes="creds")
 def sys_setregid(task: Task, rgid: int, egid: int) -> int:
     """setregid(2)."""
+    before = task.group.creds.copy()
     do_setreid(task.group.creds, rgid, egid, "gid")
+    commit_creds(task, before)
     return 0
 
 
 @syscall("setresuid", UID, UID, UID, classes="creds")
 def sys_setresuid(task: Task, ruid: int, euid: int, suid: int) -> int:
     """setresuid(2)."""
+    before = task.group.creds.copy()
     do_setresid(task.group.creds, (ruid, euid, suid), "uid")
+    commit_creds(task, before)
     return 0
 
 
 @syscall("setresgid", UID, UID, UID, classes="creds")
 def sys_setresgid(task: Task, rgid: int, egid: int, sgid: int) -> int:
     """setresgid(2)."""
+    before = task.group.creds.copy()
     do_setresid(task.group.creds, (rgid, egid, sgid), "gid")
+    commit_creds(task, before)
     return 0
 
 
@@ -314,9 +349,11 @@ def may_access(task: Task, target: Task) -> bool:
     if target.group is task.group or task.group.creds.euid == 0:
         return True
     mine, theirs = task.group.creds, target.group.creds
-    return {theirs.uid, theirs.euid, theirs.suid} == {mine.uid} and {theirs.gid, theirs.egid, theirs.sgid} == {
-        mine.gid
-    }
+    return {theirs.uid, theirs.euid, theirs.suid} == {mine.uid} and {
+        theirs.gid,
+        theirs.egid,
+        theirs.sgid,
+    } == {mine.gid}
 
 
 # --- arch_prctl --------------------------------------------------------------------------

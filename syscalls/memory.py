@@ -72,9 +72,9 @@ def sys_mmap(task: Task, addr: int, length: int, prot: int, flags: int, fd: int,
     file = task.group.files.get(fd)
     host_fd = getattr(file, "host_fd", None)
     path = file.host_path() if hasattr(file, "host_path") else None
-    if host_fd is None or path is None or file.stat().st_mode & 0o170000 not in (0o100000, 0o020000):
+    if host_fd is None or path is None or file.stat().mode & 0o170000 not in (0o100000, 0o020000):
         raise SysError(ENODEV)
-    if not file.readable() or (shared and prot & PROT_WRITE and file.flags & O_ACCMODE != O_RDWR):
+    if not file.readable or (shared and prot & PROT_WRITE and file.flags & O_ACCMODE != O_RDWR):
         raise SysError(EACCES)
     start = mm.choose_address(addr, length, flags)
     if shared:

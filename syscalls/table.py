@@ -7,14 +7,14 @@ the trap wants (one list index per call, no lookup by name).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Callable
 
 from pykern.abi import SYSCALL_NUMBERS
 from pykern.sysent import RET_INT, Kind, SyscallEntry
 
 REGISTRY: dict[str, SyscallEntry] = {}
 
-FAMILIES = ("process", "memory", "file", "identity", "time", "signal", "misc")
+FAMILIES = ("process", "memory", "file", "pipe", "futex", "identity", "time", "signal", "misc")
 
 
 def syscall(name: str, *args: Kind, ret: Kind = RET_INT, note: str = "", classes: str = "") -> Callable:

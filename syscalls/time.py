@@ -79,8 +79,9 @@ ALARM_CLOCKS = frozenset({CLOCK_REALTIME_ALARM, CLOCK_BOOTTIME_ALARM})
 
 @functools.cache
 def jiffy_ns() -> int:
-    """The tick length (1/HZ) of the host kernel, seen through its coarse clock resolution."""
-    return round(host_time.clock_getres(host_time.CLOCK_MONOTONIC_COARSE) * NSEC_PER_SEC) or 4_000_000
+    """The tick length (1/HZ) of the host kernel, seen through its coarse clock resolution.
+    (The host is Linux, so its clock ids are the guest's; Python names no coarse clock.)"""
+    return round(host_time.clock_getres(CLOCK_MONOTONIC_COARSE) * NSEC_PER_SEC) or 4_000_000
 
 
 @functools.cache

@@ -1,0 +1,166 @@
+"""Finding and describing the instruction that faulted.
+
+Unicorn reports a bad memory access with rip at the start of the translation block,
+not at the faulting instruction; the registers, though, are exactly those before the
+faulting instruction ran (the ones before it in the block have completed). So the
+faulting instruction is the first one in the block whose memory operand, computed with
+the current registers, touches the faulting address.
+
+The crash report (--report-crashes) names the signal, the address, the instruction
+(disassembled with capstone), the nearest ELF symbol and the registers.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+from unicorn import x86_const as X
+
+from pykern.abi import signal_name
+
+if TYPE_CHECKING:
+    from pykern.task import Task
+
+MAX_BLOCK_INSNS = 64
+_REPORT_REGS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
+                "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip", "eflags")
+
+
+@functools.lru_cache(maxsize=1)
+def _disassembler():  # capstone is imported only when a crash needs it
+    import capstone
+
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    md.detail = True
+    return md
+
+
+def _unicorn_reg(name: str) -> int | None:
+    return getattr(X, f"UC_X86_REG_{name.upper()}", None)
+
+
+def _reg_value(task: "Task", md, reg_id: int, insn_end: int) -> int:
+    if reg_id == 0:
+        return 0
+    name = md.reg_name(reg_id)
+    if name == "rip":
+        return insn_end
+    uc_reg = _unicorn_reg(name)
+    return task.reg(uc_reg) if uc_reg is not None else 0
+
+
+def _touches(task: "Task", md, insn, addr: int) -> bool:
+    import capstone.x86 as cx
+
+    for op in insn.operands:
+        if op.type != cx.X86_OP_MEM:
+            continue
+        mem = op.mem
+        base = _reg_value(task, md, mem.base, insn.address + insn.size)
+        index = _reg_value(task, md, mem.index, insn.address + insn.size)
+        segment = 0
+        seg_name = md.reg_name(mem.segment) if mem.segment else ""
+        if seg_name == "fs":
+            segment = task.get_fs_base()
+        elif seg_name == "gs":
+            segment = task.get_gs_base()
+        effective = (segment + base + index * mem.scale + mem.disp) & ((1 << 64) - 1)
+        if effective <= addr < effective + max(op.size, 1) + 64:
+            return True
+    # push/call/ret and friends touch the stack implicitly
+    if insn.mnemonic in ("push", "call", "pushfq", "ret", "pop", "leave", "enter"):
+        rsp = task.reg(X.UC_X86_REG_RSP)
+        return rsp - 16 <= addr < rsp + 16
+    return insn.mnemonic.startswith(("rep", "movs", "stos", "lods", "cmps", "scas"))
+
+
+def locate_faulting_instruction(task: "Task", block_start: int, addr: int) -> int:
+    """The address of the instruction in the block at `block_start` that touched `addr`
+    (block_start itself when none can be identified)."""
+    md = _disassembler()
+    try:
+        code = bytes(task.mm.uc.mem_read(block_start, MAX_BLOCK_INSNS * 15))
+    except Exception:
+        try:
+            code = bytes(task.mm.uc.mem_read(block_start, 4096 - block_start % 4096))
+        except Exception:
+            return block_start
+    count = 0
+    for insn in md.disasm(code, block_start):
+        if _touches(task, md, insn, addr):
+            return insn.address
+        count += 1
+        if count >= MAX_BLOCK_INSNS or insn.group(1) or insn.group(2) or insn.group(3):  # jump/call/ret
+            break
+    return block_start
+
+
+def describe_instruction(task: "Task", rip: int) -> str:
+    try:
+        code = bytes(task.mm.uc.mem_read(rip, 16))
+    except Exception:
+        return "<unreadable>"
+    for insn in _disassembler().disasm(code, rip):
+        return f"{insn.mnemonic} {insn.op_str}".strip()
+    return "<invalid instruction>"
+
+
+def nearest_symbol(path: str, addr: int, load_bias: int = 0) -> str:
+    """'main+0x14' from the ELF symbol table, or '' if there is none."""
+    symbols = _symbols(path)
+    best = None
+    for start, size, name in symbols:
+        if start <= addr - load_bias and (best is None or start > best[0]):
+            best = (start, size, name)
+    if best is None:
+        return ""
+    start, size, name = best
+    offset = addr - load_bias - start
+    if size and offset >= size and offset > 0x10000:
+        return ""
+    return f"{name}+{offset:#x}" if offset else name
+
+
+@functools.lru_cache(maxsize=8)
+def _symbols(path: str) -> tuple[tuple[int, int, str], ...]:
+    try:
+        from elftools.elf.elffile import ELFFile
+
+        with open(path, "rb") as stream:
+            elf = ELFFile(stream)
+            table = elf.get_section_by_name(".symtab")
+            if table is None:
+                return ()
+            return tuple(
+                (sym["st_value"], sym["st_size"], sym.name)
+                for sym in table.iter_symbols()
+                if sym["st_info"]["type"] == "STT_FUNC" and sym["st_value"]
+            )
+    except Exception:
+        return ()
+
+
+def crash_report(task: "Task", sig: int, code: int, addr: int, rip: int) -> str:
+    """A few lines for stderr: what killed the guest, where, and its registers."""
+    group = task.group
+    bias = _load_bias(task)
+    symbol = nearest_symbol(group.exe_path, rip, bias)
+    where = f"{rip:#x}" + (f" <{symbol}>" if symbol else "")
+    head = (f"pykern: pid {group.tgid} killed by {signal_name(sig)} (si_code {code}) at {where}: "
+            f"{describe_instruction(task, rip)}; fault address {addr:#x}")
+    values = []
+    for name in _REPORT_REGS:
+        reg = _unicorn_reg(name)
+        value = rip if name == "rip" else task.reg(reg) if reg is not None else 0
+        values.append(f"{name}={value:#x}")
+    regs = "pykern:   " + " ".join(values[:9]) + "\npykern:   " + " ".join(values[9:])
+    return head + "\n" + regs
+
+
+def _load_bias(task: "Task") -> int:
+    """Static-pie images are loaded at a bias; symbols are link-time addresses."""
+    for vma in task.mm.vmas:
+        if vma.start >= 0x500000000000 and vma.start < 0x600000000000:
+            return vma.start
+    return 0

@@ -1,0 +1,140 @@
+"""Pipes (Linux's fs/pipe.c): a 64 KiB kernel buffer between a read end and a write end.
+
+- read: returns what is buffered; sleeps on `readable` while empty and a writer exists;
+  EOF (b"") once the last writer is gone; EAGAIN when O_NONBLOCK.
+- write: writes of at most PIPE_BUF bytes are atomic. Larger blocking writes go in as
+  space appears; the bytes already written are kept in the task's restart_block, so a
+  retry after a wakeup continues where the last run stopped. No reader: EPIPE (and
+  SIGPIPE, sent through the kernel).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING
+
+from pykern.abi import (
+    EAGAIN,
+    EPIPE,
+    F_GETPIPE_SZ,
+    FIONREAD,
+    O_RDONLY,
+    O_WRONLY,
+    S_IFIFO,
+)
+from pykern.errors import Block, SysError
+from pykern.vfs import File, Stat
+from pykern.waitqueue import WaitQueue
+
+if TYPE_CHECKING:
+    from pykern.task import Task
+
+PIPE_CAPACITY = 65536  # Linux's default pipe size (16 pages)
+PIPE_BUF = 4096  # writes up to this size are atomic
+_inode_numbers = itertools.count(100000)
+
+
+class Pipe:
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.readers = 0
+        self.writers = 0
+        self.readable = WaitQueue("pipe_read")  # readers sleep here; writers wake it
+        self.writable = WaitQueue("pipe_write")  # writers sleep here; readers wake it
+        self.ino = next(_inode_numbers)
+
+    def stat(self) -> Stat:
+        return Stat(dev=0xC, ino=self.ino, nlink=1, mode=S_IFIFO | 0o600, uid=0, gid=0, rdev=0,
+                    size=0, blksize=PIPE_BUF, blocks=0, atime_ns=0, mtime_ns=0, ctime_ns=0)
+
+
+class PipeEnd(File):
+    kind = "pipe"
+
+    def __init__(self, pipe: Pipe, flags: int) -> None:
+        super().__init__(flags, f"pipe:[{pipe.ino}]")
+        self.pipe = pipe
+
+    def link_target(self) -> bytes:
+        return self.path.encode()
+
+    def stat(self) -> Stat:
+        return self.pipe.stat()
+
+    def ioctl(self, task: "Task", request: int, arg_addr: int) -> int:
+        if request == FIONREAD:
+            task.mm.copy_out_u32(arg_addr, len(self.pipe.buffer))
+            return 0
+        return super().ioctl(task, request, arg_addr)
+
+    def fcntl(self, task: "Task", cmd: int, arg: int) -> int:
+        if cmd == F_GETPIPE_SZ:
+            return PIPE_CAPACITY
+        return super().fcntl(task, cmd, arg)
+
+
+class PipeReader(PipeEnd):
+    def __init__(self, pipe: Pipe, flags: int) -> None:
+        super().__init__(pipe, (flags & ~3) | O_RDONLY)
+        pipe.readers += 1
+
+    def read(self, task: "Task", size: int) -> bytes:
+        pipe = self.pipe
+        if not pipe.buffer:
+            if pipe.writers == 0 or size == 0:
+                return b""
+            if self.nonblocking:
+                raise SysError(EAGAIN)
+            raise Block(pipe.readable)
+        data = bytes(pipe.buffer[:size])
+        del pipe.buffer[:size]
+        pipe.writable.wake_all()
+        return data
+
+    def release(self) -> None:
+        self.pipe.readers -= 1
+        if self.pipe.readers == 0:
+            self.pipe.writable.wake_all()
+
+
+class PipeWriter(PipeEnd):
+    def __init__(self, pipe: Pipe, flags: int) -> None:
+        super().__init__(pipe, (flags & ~3) | O_WRONLY)
+        pipe.writers += 1
+
+    def write(self, task: "Task", data: bytes) -> int:
+        pipe = self.pipe
+        done = task.restart_block.get("pipe_written", 0)
+        if pipe.readers == 0:
+            task.kernel.send_sigpipe(task)
+            if done:
+                return done
+            raise SysError(EPIPE)
+        remaining = data[done:]
+        space = PIPE_CAPACITY - len(pipe.buffer)
+        if not remaining:
+            return done
+        if len(remaining) <= PIPE_BUF and space < len(remaining) or space == 0:
+            if self.nonblocking:
+                if done:
+                    return done
+                raise SysError(EAGAIN)
+            raise Block(pipe.writable)
+        chunk = remaining[:space]
+        pipe.buffer += chunk
+        pipe.readable.wake_all()
+        done += len(chunk)
+        if done < len(data) and not self.nonblocking:
+            task.restart_block["pipe_written"] = done
+            raise Block(pipe.writable)
+        return done
+
+    def release(self) -> None:
+        self.pipe.writers -= 1
+        if self.pipe.writers == 0:
+            self.pipe.readable.wake_all()
+
+
+def make_pipe(flags: int) -> tuple[PipeReader, PipeWriter]:
+    pipe = Pipe()
+    return PipeReader(pipe, flags), PipeWriter(pipe, flags)
