@@ -325,7 +325,7 @@ class MM:
     def fork(self) -> MM:
         """dup_mmap: private backings are copied (resident pages only), shared ones are
         mapped by the same host pointer."""
-        child = MM(self._hooks)
+        child = MM(self._hooks, self._uc_factory)
         child.start_brk, child.brk, child.exe_path = self.start_brk, self.brk, self.exe_path
         copies: dict[int, Backing] = {}
         for vma in self.vmas:

@@ -67,8 +67,7 @@ def sys_getpid(task: Task) -> int:
 
 @syscall("getppid", classes="process")
 def sys_getppid(task: Task) -> int:
-    """getppid(2): 0 when the parent is outside the guest, as for a process whose parent
-    is in another pid namespace."""
+    """getppid(2): the first guest process's parent is pykern's init (pid 1)."""
     return task.group.ppid
 
 
@@ -349,11 +348,9 @@ def may_access(task: Task, target: Task) -> bool:
     if target.group is task.group or task.group.creds.euid == 0:
         return True
     mine, theirs = task.group.creds, target.group.creds
-    return {theirs.uid, theirs.euid, theirs.suid} == {mine.uid} and {
-        theirs.gid,
-        theirs.egid,
-        theirs.sgid,
-    } == {mine.gid}
+    same_uids = theirs.uid == theirs.euid == theirs.suid == mine.uid
+    same_gids = theirs.gid == theirs.egid == theirs.sgid == mine.gid
+    return same_uids and same_gids
 
 
 # --- arch_prctl --------------------------------------------------------------------------

@@ -3,6 +3,7 @@ sessions. The lifecycle work is in pykern.fork, pykern.exec and pykern.exit."""
 
 from __future__ import annotations
 
+import struct
 import sys
 
 from pykern.loader import ExecFormatError
@@ -189,10 +190,9 @@ def _siginfo_for(child: ThreadGroup) -> bytes:
         value = status & 0x7F
     else:
         code, value = CLD_EXITED, (status >> 8) & 0xFF
-    head = SIGCHLD.to_bytes(4, "little") + (0).to_bytes(4, "little") + code.to_bytes(4, "little", signed=True)
-    body = (b"\0" * 4 + child.tgid.to_bytes(4, "little") + child.creds.uid.to_bytes(4, "little")
-            + b"\0" * 4 + value.to_bytes(4, "little"))
-    info = head + body
+    # x86-64 siginfo_t: si_signo, si_errno, si_code, padding; _sigchld at offset 16:
+    # si_pid, si_uid, si_status (then si_utime, si_stime).
+    info = struct.pack("<iiiiiIi", SIGCHLD, 0, code, 0, child.tgid, child.creds.uid, value)
     return info + bytes(SIGINFO_SIZE - len(info))
 
 
