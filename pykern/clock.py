@@ -24,7 +24,9 @@ class Clock:
         return time.monotonic_ns() + self._boot_offset
 
     def process_cpu_ns(self, group: ThreadGroup) -> int:
-        return sum(task.cpu_ns for task in group.tasks) + group.cpu_ns
+        return sum(self.thread_cpu_ns(task) for task in group.tasks) + group.cpu_ns
 
     def thread_cpu_ns(self, task: Task) -> int:
-        return task.cpu_ns
+        """Guest time the task has run, including the slice it is in now."""
+        running = time.perf_counter_ns() - task.running_since if task.running_since else 0
+        return task.cpu_ns + running

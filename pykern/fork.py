@@ -64,6 +64,7 @@ def copy_process(parent: Task, flags: int, child_stack: int, parent_tid_addr: in
     child = Task(kernel, tid, group, mm)
     child.comm = parent.comm
     child.sigmask = parent.sigmask
+    child.cpu_affinity = parent.cpu_affinity
     context.reg_write(X.UC_X86_REG_RAX, 0)
     context.reg_write(X.UC_X86_REG_RIP, context.reg_read(X.UC_X86_REG_RIP) + SYSCALL_INSN_LEN)
     if child_stack:

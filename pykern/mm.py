@@ -85,9 +85,16 @@ class VMA:
                    self.file_offset + delta)
 
 
+def new_unicorn() -> unicorn.Uc:
+    return unicorn.Uc(unicorn.UC_ARCH_X86, _UC_MODE_64)
+
+
 class MM:
-    def __init__(self, hooks: Callable[[unicorn.Uc, MM], None]) -> None:
-        self.uc = unicorn.Uc(unicorn.UC_ARCH_X86, _UC_MODE_64)
+    def __init__(self, hooks: Callable[[unicorn.Uc, MM], None],
+                 uc_factory: Callable[[], unicorn.Uc] = new_unicorn) -> None:
+        """`uc_factory` makes the CPU; tests pass a recorder to check VMA logic alone."""
+        self.uc = uc_factory()
+        self._uc_factory = uc_factory
         self.vmas: list[VMA] = []
         self._starts: list[int] = []
         self.start_brk = 0
@@ -95,6 +102,7 @@ class MM:
         self.heap: Backing | None = None
         self.loaded_task: Task | None = None
         self.exe_path = ""
+        self.dumpable = 1  # prctl(PR_SET_DUMPABLE); copied by fork, 1 again after exec
         self.fault: tuple[int, int, int] | None = None  # (access, address, size) of the last bad access
         self.interrupt: int | None = None  # the last CPU interrupt number
         self._hooks = hooks
@@ -327,6 +335,7 @@ class MM:
         mapped by the same host pointer."""
         child = MM(self._hooks, self._uc_factory)
         child.start_brk, child.brk, child.exe_path = self.start_brk, self.brk, self.exe_path
+        child.dumpable = self.dumpable
         copies: dict[int, Backing] = {}
         for vma in self.vmas:
             backing = vma.backing

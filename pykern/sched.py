@@ -176,10 +176,12 @@ class Scheduler:
         while True:
             self.need_resched = False
             timeout = budget if self.others_may_run() else 0
-            started = time.perf_counter_ns()
+            started = task.running_since = time.perf_counter_ns()
             expired = kernel.trap.run_user(task, timeout)
-            used_us = (time.perf_counter_ns() - started) // 1000
-            task.cpu_ns += used_us * 1000
+            used_ns = time.perf_counter_ns() - started
+            task.running_since = 0
+            task.cpu_ns += used_ns
+            used_us = used_ns // 1000
             if task.state is not TaskState.RUNNABLE:
                 return
             if expired or used_us >= budget or self.yielded:

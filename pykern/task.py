@@ -84,6 +84,9 @@ class Task:
         self.vfork_parent: Task | None = None  # the parent sleeping until we exec or exit
         self.vfork_done_queue = WaitQueue(f"vfork_done({tid})")
         self.cpu_ns = 0
+        self.running_since = 0  # perf_counter_ns when its current slice began, 0 if not running
+        self.cpu_affinity: bytes | None = None  # sched_setaffinity mask; None = the host's
+        self.pdeath_signal = 0  # prctl(PR_SET_PDEATHSIG)
 
     # --- registers (valid while this task is loaded in its MM's instance) ---------------
 

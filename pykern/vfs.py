@@ -789,8 +789,19 @@ def console_fdtable() -> FdTable:
 
 # --- paths and the working directory --------------------------------------------------------
 
-_PROC_FD = re.compile(r"^/(?:proc/(?:self|thread-self)/fd|dev/fd)/(\d+)(/.*)?$")
+_PROC_FD = re.compile(r"^/(?:proc/self/fd|dev/fd)/(\d+)(/.*)?$")
 _DEV_STD = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def _own_proc(text: str, tgid: int | None) -> str:
+    """Spell the guest's own /proc/<tgid> and /proc/thread-self as /proc/self."""
+    if text.startswith("/proc/thread-self"):
+        return "/proc/self" + text[len("/proc/thread-self") :] if text[17:18] in ("", "/") else text
+    if tgid is not None:
+        own = f"/proc/{tgid}"
+        if text == own or text.startswith(own + "/"):
+            return "/proc/self" + text[len(own) :]
+    return text
 
 
 class FsContext:
@@ -816,24 +827,31 @@ class FsContext:
         return base
 
     def resolve(
-        self, dirfd: int, path: bytes, files: FdTable, exe_path: str | None = None, follow: bool = True
+        self,
+        dirfd: int,
+        path: bytes,
+        files: FdTable,
+        exe_path: str | None = None,
+        follow: bool = True,
+        tgid: int | None = None,
     ) -> str:
         """The host path for a guest path. Relative paths resolve against the cwd or,
         via /proc/self/fd on the host, against the directory `dirfd` refers to (so a
         renamed directory still works, and a non-directory gives ENOTDIR as on Linux).
-        /proc/self/fd/N, /dev/fd/N, /proc/self/exe, /proc/self/cwd and (when `follow`)
-        /dev/std{in,out,err} name the guest's objects, not pykern's."""
+
+        /proc/self (and /proc/<tgid>) would be pykern's own on the host: /proc/self/fd/N
+        and /dev/fd/N name the guest's fd N; when `follow` (the last component is
+        followed), /proc/self/exe, /proc/self/cwd and /dev/std{in,out,err} lead to the
+        guest's program, cwd and fds."""
         if not path:
             raise SysError(ENOENT)
         text = os.fsdecode(path)
         if not text.startswith("/"):
             base = self.dir_base(dirfd, files)
             return base + text if base.endswith("/") else base + "/" + text
-        return self._translate_proc(text, files, exe_path, follow)
-
-    def _translate_proc(self, text: str, files: FdTable, exe_path: str | None, follow: bool) -> str:
         if not text.startswith(("/proc/", "/dev/")):
             return text
+        text = _own_proc(text, tgid)
         if follow and text in _DEV_STD:
             text = f"/dev/fd/{_DEV_STD[text]}"
         match = _PROC_FD.match(text)
@@ -843,25 +861,25 @@ class FsContext:
             if base is None:
                 raise SysError(ENOENT)
             return base + (match.group(2) or "")
-        for prefix in ("/proc/self/", "/proc/thread-self/"):
-            if text.startswith(prefix):
-                rest = text[len(prefix) :]
-                if rest == "exe" and exe_path is not None:
-                    return exe_path
-                if rest == "cwd" or rest.startswith("cwd/"):
-                    return self.cwd + rest[3:]
+        if text.startswith("/proc/self/"):
+            rest = text[len("/proc/self/") :]
+            if rest == "exe" and exe_path is not None and follow:
+                return exe_path
+            if rest.startswith("cwd/") or (rest == "cwd" and follow):
+                return self.cwd + rest[3:]
         return text
 
-    def proc_readlink(self, path: bytes, files: FdTable, exe_path: str | None) -> bytes | None:
-        """readlink(2) of the guest's own /proc/self links, or None for other paths."""
-        text = os.fsdecode(path)
-        for prefix in ("/proc/self/", "/proc/thread-self/"):
-            if text.startswith(prefix):
-                rest = text[len(prefix) :]
-                if rest == "exe" and exe_path is not None:
-                    return os.fsencode(exe_path)
-                if rest == "cwd":
-                    return os.fsencode(self.cwd)
+    def proc_readlink(
+        self, path: bytes, files: FdTable, exe_path: str | None, tgid: int | None = None
+    ) -> bytes | None:
+        """readlink(2) of the guest's own /proc links, or None for any other path."""
+        text = _own_proc(os.fsdecode(path), tgid)
+        if text == "/proc/self" and tgid is not None:
+            return str(tgid).encode()
+        if text == "/proc/self/exe" and exe_path is not None:
+            return os.fsencode(exe_path)
+        if text == "/proc/self/cwd":
+            return os.fsencode(self.cwd)
         match = _PROC_FD.match(text)
         if match and text.startswith("/proc/") and not match.group(2):
             file = files.files.get(int(match.group(1)))
@@ -929,8 +947,18 @@ def vfs_symlink(target: bytes, linkpath: str) -> None:
 
 
 def vfs_link(old: str, new: str, follow: bool) -> None:
+    """linkat(2); `follow` is AT_SYMLINK_FOLLOW (paths are absolute)."""
     with host_errors():
-        os.link(old, new, follow_symlinks=follow)
+        if not follow:
+            os.link(old, new, follow_symlinks=False)
+            return
+        # CPython implements follow_symlinks=True with link(2), which never follows on
+        # Linux; a dir fd makes it call linkat(2) with AT_SYMLINK_FOLLOW.
+        root = os.open("/", os.O_PATH | os.O_DIRECTORY)
+        try:
+            os.link(old, new, src_dir_fd=root, follow_symlinks=True)
+        finally:
+            os.close(root)
 
 
 def vfs_readlink(path: str) -> bytes:

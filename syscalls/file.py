@@ -119,7 +119,7 @@ NSEC_PER_SEC = 10**9
 
 def _resolve(task: Task, dirfd: int, path: bytes, follow: bool = True) -> str:
     group = task.group
-    return group.fs.resolve(dirfd, path, group.files, group.exe_path, follow)
+    return group.fs.resolve(dirfd, path, group.files, group.exe_path, follow, group.tgid)
 
 
 def _path_at(task: Task, dirfd: int, path_addr: Addr, follow: bool = True) -> str:
@@ -559,7 +559,7 @@ def do_readlinkat(task: Task, dirfd: int, pathname_addr: Addr, buf_addr: Addr, b
         raise SysError(EINVAL)
     group = task.group
     path = task.mm.copy_in_str(pathname_addr)
-    target = group.fs.proc_readlink(path, group.files, group.exe_path) if path.startswith(b"/") else None
+    target = group.fs.proc_readlink(path, group.files, group.exe_path, group.tgid)
     if target is None:
         target = vfs_readlink(_resolve(task, dirfd, path, follow=False))
     target = target[:bufsiz]
