@@ -7,7 +7,10 @@ CFLAGS := -O2 -static -pthread -Wall -Wno-unused-result
 
 # Every testbins/NAME.c becomes testbins/NAME; NAME_pie.c is built as static-pie.
 TESTBIN_SRC := $(wildcard testbins/*.c)
-TESTBINS := $(TESTBIN_SRC:.c=)
+# testbins/pykern_only/: programs that cannot run natively to a result (a deadlock) or
+# that show a pykern-specific behaviour; tests/test_cli.py runs them under pykern only.
+PYKERN_ONLY_SRC := $(wildcard testbins/pykern_only/*.c)
+TESTBINS := $(TESTBIN_SRC:.c=) $(PYKERN_ONLY_SRC:.c=)
 
 .PHONY: all venv testbins run test bench lint clean
 
@@ -26,6 +29,9 @@ testbins: $(TESTBINS)
 
 testbins/%_pie: testbins/%_pie.c
 	$(CC) $(filter-out -static,$(CFLAGS)) -static-pie -fPIE -o $@ $<
+
+testbins/pykern_only/dynamic: testbins/pykern_only/dynamic.c
+	$(CC) -O2 -o $@ $<
 
 testbins/%: testbins/%.c
 	$(CC) $(CFLAGS) -o $@ $<

@@ -31,6 +31,7 @@ from pykern.abi import (
     SIGILL,
     SIGSEGV,
     SIGTRAP,
+    SYSCALL_NAMES,
     TRAP_BRKPT,
 )
 from pykern.errors import Block, ExecImage, Fault, SysError
@@ -99,12 +100,12 @@ class Trap:
             uc.emu_stop()
 
     def _unknown(self, nr: int) -> None:
-        if nr not in self.warned:
+        """ENOSYS. A number Linux also lacks is answered silently, as Linux does; one
+        that Linux implements and pykern does not is a gap, reported once."""
+        if nr not in self.warned and nr in SYSCALL_NAMES:
             self.warned.add(nr)
-            from pykern.abi import SYSCALL_NAMES
-
-            name = SYSCALL_NAMES.get(nr, f"syscall_{nr}")
-            print(f"pykern: warning: unsupported syscall {name} ({nr}): returning ENOSYS", file=sys.stderr)
+            print(f"pykern: warning: unsupported syscall {SYSCALL_NAMES[nr]} ({nr}): returning ENOSYS",
+                  file=sys.stderr)
 
     def invoke(self, task: Task, entry: SyscallEntry, raw: list[int]) -> bool:
         """Run one handler. True if it completed (rax written) and the task goes on;

@@ -55,6 +55,7 @@ from pykern.abi import (
     ENOENT,
     ENOTDIR,
     ENOTTY,
+    EPIPE,
     EROFS,
     ERRNO_VALUES,
     ESPIPE,
@@ -551,6 +552,9 @@ class HostFile(File):
         self._wait("w")
         try:
             return os.write(self.host_fd, data)
+        except BrokenPipeError:
+            task.kernel.send_sigpipe(task)  # pipe_write: SIGPIPE, then EPIPE
+            raise SysError(EPIPE) from None
         except OSError as error:
             raise host_error(error) from None
 
@@ -873,9 +877,12 @@ class FsContext:
         self, path: bytes, files: FdTable, exe_path: str | None, tgid: int | None = None
     ) -> bytes | None:
         """readlink(2) of the guest's own /proc links, or None for any other path."""
-        text = _own_proc(os.fsdecode(path), tgid)
-        if text == "/proc/self" and tgid is not None:
+        raw = os.fsdecode(path)
+        if raw == "/proc/self" and tgid is not None:
             return str(tgid).encode()
+        text = _own_proc(raw, tgid)
+        if text == "/proc/self":  # /proc/<tgid> is a directory
+            raise SysError(EINVAL)
         if text == "/proc/self/exe" and exe_path is not None:
             return os.fsencode(exe_path)
         if text == "/proc/self/cwd":

@@ -19,7 +19,9 @@ from pykern.abi import (
     CLONE_VFORK,
     CLONE_VM,
     EACCES,
+    E2BIG,
     ECHILD,
+    ENAMETOOLONG,
     EINVAL,
     ENOSYS,
     EPERM,
@@ -59,6 +61,7 @@ from pykern.task import Task, ThreadGroup
 WAIT4_OPTIONS = WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE
 WAITID_OPTIONS = WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | __WNOTHREAD | __WALL | __WCLONE
 MAX_ARG_STRINGS = 0x7FFFFFFF
+MAX_ARG_STRLEN = 32 * 4096  # include/uapi/linux/binfmts.h
 
 
 @syscall("exit", INT, ret=RET_NONE, classes="process")
@@ -127,7 +130,10 @@ def _copy_strings(task: Task, array_addr: int) -> list[bytes]:
         pointer = task.mm.copy_in_u64(array_addr + 8 * len(strings))
         if not pointer:
             return strings
-        strings.append(task.mm.copy_in_str(pointer, limit=131072))
+        try:
+            strings.append(task.mm.copy_in_str(pointer, limit=MAX_ARG_STRLEN))
+        except SysError as error:  # one string longer than MAX_ARG_STRLEN
+            raise SysError(E2BIG if error.errno == ENAMETOOLONG else error.errno) from None
         if len(strings) > MAX_ARG_STRINGS:
             raise SysError(EINVAL)
 

@@ -32,6 +32,8 @@ CASES: dict[str, Case] = {
     "echoargs": Case(args=("a", "b c", "")),
     "exitcode": Case(args=("42",)),
     "shebang.sh": Case(args=("a", "b")),
+    # Large enough for many reads; stdin is a host pipe, so reads may block on the host.
+    "stdin_echo": Case(stdin=b"".join(b"line %d of the input\n" % i for i in range(20000))),
 }
 
 # Both runs get exactly this environment (plus the case's), so the guest sees the same stack.

@@ -1,0 +1,101 @@
+"""The CLI's own behaviour, where there is no native run to compare with: crash reports,
+refused programs, deadlock reports, environment control, ENOSYS warnings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO_ROOT
+
+TIMEOUT = 60
+
+
+def pykern(*args: str, env: dict[str, str] | None = None, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pykern", *args],
+        cwd=REPO_ROOT,
+        env=env if env is not None else {"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
+        capture_output=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+def test_null_dereference_is_sigsegv_with_report():
+    plain = pykern("run", "./testbins/segv")
+    assert plain.returncode == 139
+    assert plain.stderr == b"", "without --report-crashes stderr stays as on Linux"
+    reported = pykern("run", "--report-crashes", "./testbins/segv")
+    assert reported.returncode == 139
+    first = reported.stderr.decode().splitlines()[0]
+    assert "SIGSEGV" in first and "fault address 0x0" in first
+    assert "<main+0x" in first, first  # the faulting instruction is located precisely
+    assert "mov" in first and "Traceback" not in reported.stderr.decode()
+
+
+def test_dynamic_program_is_refused_clearly():
+    result = pykern("run", "./testbins/pykern_only/dynamic")
+    assert result.returncode == 126
+    message = result.stderr.decode()
+    assert message.count("\n") == 1 and "dynamically linked" in message and "Traceback" not in message
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"\x7fELF", b"\x7fELF\x02\x01\x01" + b"\0" * 9 + b"\x02\x00\x3e\x00" + b"\xff" * 200],
+)
+def test_malformed_elf_is_refused_without_traceback(tmp_path, content):
+    program = tmp_path / "bad"
+    program.write_bytes(content)
+    program.chmod(0o755)
+    result = pykern("run", str(program))
+    assert result.returncode == 126
+    assert "Exec format error" in result.stderr.decode()
+    assert "Traceback" not in result.stderr.decode()
+
+
+def test_deadlock_is_reported_and_fails():
+    result = pykern("run", "./testbins/pykern_only/deadlock")
+    assert result.stdout == b"about to wait forever\n"
+    assert result.returncode != 0
+    assert b"deadlock" in result.stderr and b"read()" in result.stderr
+
+
+def test_unimplemented_syscall_returns_enosys_and_warns_once():
+    result = pykern("run", "./testbins/pykern_only/io_uring")
+    assert result.returncode == 0
+    assert result.stdout.decode().count("ENOSYS") == 3
+    assert result.stderr.decode().count("io_uring_setup") == 1
+
+
+def test_environment_control():
+    env = {"PATH": "/usr/bin:/bin", "PYKERN_TEST_VAR": "from host", "DROP_ME": "x"}
+    shown = pykern("run", "./testbins/auxv", env=env)
+    assert b"PYKERN_TEST_VAR=from host" in shown.stdout
+    changed = pykern("run", "--env", "PYKERN_TEST_VAR=changed", "./testbins/auxv", env=env)
+    assert b"PYKERN_TEST_VAR=changed" in changed.stdout
+    removed = pykern("run", "--unset-env", "PYKERN_TEST_VAR", "./testbins/auxv", env=env)
+    assert b"PYKERN_TEST_VAR=(unset)" in removed.stdout
+    cleared = pykern("run", "--clear-env", "./testbins/auxv", env=env)
+    assert b"PYKERN_TEST_VAR=(unset)" in cleared.stdout
+
+
+def test_program_found_in_path_and_arguments_passed():
+    env = {"PATH": f"{REPO_ROOT}/testbins:/usr/bin:/bin"}
+    result = pykern("run", "echoargs", "x", "y z", env=env)
+    assert result.returncode == 0
+    assert b"argv[1]=x\nargv[2]=y z\n" in result.stdout
+    missing = pykern("run", "no-such-command-anywhere", env=env)
+    assert missing.returncode == 127 and b"command not found" in missing.stderr
+
+
+def test_python_module_and_console_script_agree():
+    script = os.path.join(os.path.dirname(sys.executable), "pykern")
+    result = subprocess.run([script, "run", "./testbins/exitcode", "5"], cwd=REPO_ROOT, capture_output=True,
+                            timeout=TIMEOUT, check=False, stdin=subprocess.DEVNULL)
+    assert result.returncode == 5
