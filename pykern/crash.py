@@ -40,7 +40,7 @@ def _unicorn_reg(name: str) -> int | None:
     return getattr(X, f"UC_X86_REG_{name.upper()}", None)
 
 
-def _reg_value(task: "Task", md, reg_id: int, insn_end: int) -> int:
+def _reg_value(task: Task, md, reg_id: int, insn_end: int) -> int:
     if reg_id == 0:
         return 0
     name = md.reg_name(reg_id)
@@ -50,7 +50,7 @@ def _reg_value(task: "Task", md, reg_id: int, insn_end: int) -> int:
     return task.reg(uc_reg) if uc_reg is not None else 0
 
 
-def _touches(task: "Task", md, insn, addr: int) -> bool:
+def _touches(task: Task, md, insn, addr: int) -> bool:
     import capstone.x86 as cx
 
     for op in insn.operands:
@@ -75,7 +75,7 @@ def _touches(task: "Task", md, insn, addr: int) -> bool:
     return insn.mnemonic.startswith(("rep", "movs", "stos", "lods", "cmps", "scas"))
 
 
-def locate_faulting_instruction(task: "Task", block_start: int, addr: int) -> int:
+def locate_faulting_instruction(task: Task, block_start: int, addr: int) -> int:
     """The address of the instruction in the block at `block_start` that touched `addr`
     (block_start itself when none can be identified)."""
     md = _disassembler()
@@ -96,7 +96,7 @@ def locate_faulting_instruction(task: "Task", block_start: int, addr: int) -> in
     return block_start
 
 
-def describe_instruction(task: "Task", rip: int) -> str:
+def describe_instruction(task: Task, rip: int) -> str:
     try:
         code = bytes(task.mm.uc.mem_read(rip, 16))
     except Exception:
@@ -141,7 +141,7 @@ def _symbols(path: str) -> tuple[tuple[int, int, str], ...]:
         return ()
 
 
-def crash_report(task: "Task", sig: int, code: int, addr: int, rip: int) -> str:
+def crash_report(task: Task, sig: int, code: int, addr: int, rip: int) -> str:
     """A few lines for stderr: what killed the guest, where, and its registers."""
     group = task.group
     bias = _load_bias(task)
@@ -158,7 +158,7 @@ def crash_report(task: "Task", sig: int, code: int, addr: int, rip: int) -> str:
     return head + "\n" + regs
 
 
-def _load_bias(task: "Task") -> int:
+def _load_bias(task: Task) -> int:
     """Static-pie images are loaded at a bias; symbols are link-time addresses."""
     for vma in task.mm.vmas:
         if vma.start >= 0x500000000000 and vma.start < 0x600000000000:

@@ -11,8 +11,9 @@ tasks; the sleeping FUTEX_WAIT call, re-run from the top, sees the mark and retu
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Hashable
+from typing import TYPE_CHECKING
 
 from pykern.waitqueue import WaitQueue
 
@@ -25,7 +26,7 @@ FUTEX_BITSET_MATCH_ANY = 0xFFFFFFFF
 
 @dataclass(eq=False)
 class FutexWaiter:
-    task: "Task"
+    task: Task
     key: Hashable
     bitset: int
     woken: bool = False
@@ -37,14 +38,14 @@ class FutexTable:
         self.waiters: dict[Hashable, list[FutexWaiter]] = {}
 
     @staticmethod
-    def key(mm: "MM", addr: int, private: bool) -> Hashable:
+    def key(mm: MM, addr: int, private: bool) -> Hashable:
         if not private:
             vma = mm.find_vma(addr)
             if vma is not None and vma.shared:
                 return (id(vma.backing), vma.offset + addr - vma.start)
         return (id(mm), addr)
 
-    def enqueue(self, task: "Task", key: Hashable, bitset: int) -> FutexWaiter:
+    def enqueue(self, task: Task, key: Hashable, bitset: int) -> FutexWaiter:
         waiter = FutexWaiter(task, key, bitset)
         self.waiters.setdefault(key, []).append(waiter)
         return waiter
@@ -68,7 +69,7 @@ class FutexTable:
                 woken += 1
         return woken
 
-    def wake(self, mm: "MM", addr: int, count: int) -> int:
+    def wake(self, mm: MM, addr: int, count: int) -> int:
         """CLONE_CHILD_CLEARTID's wake at thread exit (a shared-key lookup first)."""
         return self.wake_key(self.key(mm, addr, private=False), count)
 

@@ -61,13 +61,13 @@ class PipeEnd(File):
     def stat(self) -> Stat:
         return self.pipe.stat()
 
-    def ioctl(self, task: "Task", request: int, arg_addr: int) -> int:
+    def ioctl(self, task: Task, request: int, arg_addr: int) -> int:
         if request == FIONREAD:
             task.mm.copy_out_u32(arg_addr, len(self.pipe.buffer))
             return 0
         return super().ioctl(task, request, arg_addr)
 
-    def fcntl(self, task: "Task", cmd: int, arg: int) -> int:
+    def fcntl(self, task: Task, cmd: int, arg: int) -> int:
         if cmd == F_GETPIPE_SZ:
             return PIPE_CAPACITY
         return super().fcntl(task, cmd, arg)
@@ -78,7 +78,7 @@ class PipeReader(PipeEnd):
         super().__init__(pipe, (flags & ~3) | O_RDONLY)
         pipe.readers += 1
 
-    def read(self, task: "Task", size: int) -> bytes:
+    def read(self, task: Task, size: int) -> bytes:
         pipe = self.pipe
         if not pipe.buffer:
             if pipe.writers == 0 or size == 0:
@@ -102,7 +102,7 @@ class PipeWriter(PipeEnd):
         super().__init__(pipe, (flags & ~3) | O_WRONLY)
         pipe.writers += 1
 
-    def write(self, task: "Task", data: bytes) -> int:
+    def write(self, task: Task, data: bytes) -> int:
         pipe = self.pipe
         done = task.restart_block.get("pipe_written", 0)
         if pipe.readers == 0:

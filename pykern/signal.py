@@ -26,7 +26,6 @@ from pykern.abi import (
     SIGFPE,
     SIGILL,
     SIGKILL,
-    SIGPIPE,
     SIGQUIT,
     SIGSEGV,
     SIGSTOP,
@@ -81,39 +80,39 @@ class SigAction:
         return KERNEL_SIGACTION.pack(self.handler, self.flags, self.restorer, self.mask)
 
     @classmethod
-    def unpack(cls, data: bytes) -> "SigAction":
+    def unpack(cls, data: bytes) -> SigAction:
         return cls(*KERNEL_SIGACTION.unpack(data))
 
 
 class Signals:
     """The kernel's signal machinery; installed as `kernel.signals`."""
 
-    def __init__(self, kernel: "Kernel") -> None:
+    def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
         self.warned = False
 
-    def action(self, group: "ThreadGroup", sig: int) -> SigAction:
+    def action(self, group: ThreadGroup, sig: int) -> SigAction:
         return group.sigactions.get(sig) or SigAction()
 
-    def ignores_children(self, parent: "ThreadGroup") -> bool:
+    def ignores_children(self, parent: ThreadGroup) -> bool:
         action = self.action(parent, SIGCHLD)
         return action.handler == SIG_IGN or bool(action.flags & SA_NOCLDWAIT)
 
-    def flush_handlers(self, group: "ThreadGroup") -> None:
+    def flush_handlers(self, group: ThreadGroup) -> None:
         """execve: handled signals go back to SIG_DFL; ignored ones stay ignored."""
         for sig, action in list(group.sigactions.items()):
             if action.handler not in (SIG_DFL, SIG_IGN):
                 group.sigactions[sig] = SigAction()
 
-    def notify_parent(self, child: "ThreadGroup") -> None:
+    def notify_parent(self, child: ThreadGroup) -> None:
         if child.parent is not None:
             self.send_to_group(child.parent, child.exit_signal)
 
-    def is_ignored(self, group: "ThreadGroup", sig: int) -> bool:
+    def is_ignored(self, group: ThreadGroup, sig: int) -> bool:
         action = self.action(group, sig)
         return action.handler == SIG_IGN or (action.handler == SIG_DFL and sig in IGNORED_BY_DEFAULT)
 
-    def send_to_group(self, group: "ThreadGroup", sig: int) -> None:
+    def send_to_group(self, group: ThreadGroup, sig: int) -> None:
         """Deliver `sig` to a process: for now, its default action happens at once."""
         if sig == 0 or group.is_zombie or not group.live_tasks:
             return
@@ -131,7 +130,7 @@ class Signals:
             return  # job control arrives with the signals issue
         self.kernel.kill_group(group, sig)
 
-    def send_to_task(self, task: "Task", sig: int) -> None:
+    def send_to_task(self, task: Task, sig: int) -> None:
         self.send_to_group(task.group, sig)
 
 

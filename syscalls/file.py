@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pykern.syscalls.table import syscall
-
 from pykern.abi import (
     AT_EACCESS,
     AT_EMPTY_PATH,
@@ -49,6 +47,7 @@ from pykern.abi import (
     UTIME_OMIT,
 )
 from pykern.errors import SysError
+from pykern.syscalls.table import syscall
 from pykern.sysent import (
     ACCESS_MODE,
     AT_FLAGS,

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pykern.abi import EAGAIN, EINVAL, ENOSYS, ETIMEDOUT, TIMESPEC
 from pykern.errors import Block, SysError
 from pykern.futex import FUTEX_BITSET_MATCH_ANY, FutexTable
-from pykern.sysent import FUTEX_OP, PTR, UINT
 from pykern.syscalls.table import syscall
+from pykern.sysent import FUTEX_OP, PTR, UINT
 from pykern.task import Task
 
 FUTEX_WAIT = 0

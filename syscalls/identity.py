@@ -12,8 +12,6 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-from pykern.syscalls.table import syscall
-
 from pykern.abi import (
     ARCH_GET_CPUID,
     ARCH_GET_FS,
@@ -31,6 +29,7 @@ from pykern.abi import (
     RLIMIT_NOFILE,
 )
 from pykern.errors import SysError
+from pykern.syscalls.table import syscall
 from pykern.sysent import (
     ARCH_PRCTL_CODE,
     INT,

@@ -3,8 +3,6 @@ mm/madvise.c). The address-space work is in pykern.mm; these check arguments."""
 
 from __future__ import annotations
 
-from pykern.syscalls.table import syscall
-
 from pykern.abi import (
     EACCES,
     EINVAL,
@@ -31,6 +29,7 @@ from pykern.abi import (
 from pykern.errors import SysError
 from pykern.hostmem import Backing, HostMemoryError
 from pykern.mm import TASK_SIZE
+from pykern.syscalls.table import syscall
 from pykern.sysent import FD, INT, MADVISE, MMAP_FLAGS, MREMAP_FLAGS, OFF, PROT, PTR, RET_HEX, SIZE
 from pykern.task import Task
 

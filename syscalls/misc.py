@@ -14,9 +14,6 @@ import os
 import platform
 from typing import TYPE_CHECKING
 
-from pykern.syscalls.identity import find_task, may_access
-from pykern.syscalls.table import syscall
-
 from pykern.abi import (
     EFAULT,
     EINVAL,
@@ -31,6 +28,8 @@ from pykern.abi import (
     UTSNAME_FIELD,
 )
 from pykern.errors import Fault, SysError
+from pykern.syscalls.identity import find_task, may_access
+from pykern.syscalls.table import syscall
 from pykern.sysent import BUF_OUT, INT, PID, PTR, SIZE, UINT, ULONG, UTSNAME_OUT
 
 if TYPE_CHECKING:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pykern.abi import EINVAL, O_CLOEXEC, O_NONBLOCK
 from pykern.errors import SysError
 from pykern.pipe import make_pipe
-from pykern.sysent import INT_PAIR_OUT, OPEN_FLAGS
 from pykern.syscalls.table import syscall
+from pykern.sysent import INT_PAIR_OUT, OPEN_FLAGS
 from pykern.task import Task
 
 

@@ -6,9 +6,6 @@ from __future__ import annotations
 import struct
 import sys
 
-from pykern.loader import ExecFormatError
-from pykern.syscalls.table import syscall
-
 from pykern.abi import (
     __WALL,
     __WCLONE,
@@ -18,11 +15,11 @@ from pykern.abi import (
     CLD_KILLED,
     CLONE_VFORK,
     CLONE_VM,
-    EACCES,
     E2BIG,
+    EACCES,
     ECHILD,
-    ENAMETOOLONG,
     EINVAL,
+    ENAMETOOLONG,
     ENOSYS,
     EPERM,
     ESRCH,
@@ -42,6 +39,8 @@ from pykern.errors import Block, SysError
 from pykern.exec import DynamicProgram, do_execve
 from pykern.exit import do_exit, do_group_exit, exit_status, release_task, waitable_children
 from pykern.fork import copy_process
+from pykern.loader import ExecFormatError
+from pykern.syscalls.table import syscall
 from pykern.sysent import (
     CLONE_FLAGS,
     INT,

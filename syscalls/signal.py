@@ -6,8 +6,8 @@ from __future__ import annotations
 from pykern.abi import EINVAL, ENOSYS, EPERM, ESRCH, NSIG, SIGKILL, SIGSTOP
 from pykern.errors import SysError
 from pykern.signal import KERNEL_SIGACTION, UNBLOCKABLE, SigAction
-from pykern.sysent import PID, PTR, SIGACTION_IN, SIGACTION_OUT, SIGHOW, SIGNUM, SIGSET_IN, SIGSET_OUT, SIZE
 from pykern.syscalls.table import syscall
+from pykern.sysent import PID, PTR, SIGACTION_IN, SIGACTION_OUT, SIGHOW, SIGNUM, SIGSET_IN, SIGSET_OUT, SIZE
 from pykern.task import Task
 
 SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2

@@ -7,7 +7,7 @@ the trap wants (one list index per call, no lookup by name).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from pykern.abi import SYSCALL_NUMBERS
 from pykern.sysent import RET_INT, Kind, SyscallEntry

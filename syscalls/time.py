@@ -17,8 +17,6 @@ import time as host_time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from pykern.syscalls.table import syscall
-
 from pykern.abi import (
     CLOCK_BOOTTIME,
     CLOCK_MONOTONIC,
@@ -37,6 +35,7 @@ from pykern.abi import (
     TIMEVAL,
 )
 from pykern.errors import Block, Fault, SysError
+from pykern.syscalls.table import syscall
 from pykern.sysent import CLOCKID, INT, PTR, TIMESPEC_IN, TIMESPEC_OUT, TIMEVAL_OUT
 
 if TYPE_CHECKING:

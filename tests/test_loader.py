@@ -16,20 +16,6 @@ from pathlib import Path
 
 import pytest
 from elftools.elf.elffile import ELFFile
-from pykern.loader import (
-    ET_DYN,
-    ET_EXEC,
-    ExecFormatError,
-    FileCopy,
-    LoadPlan,
-    Mapping,
-    StackImage,
-    build_stack,
-    make_auxv,
-    parse_shebang,
-    plan_elf,
-    script_argv,
-)
 
 from pykern.abi import (
     AT_BASE,
@@ -61,6 +47,20 @@ from pykern.abi import (
     PROT_WRITE,
     page_down,
     page_up,
+)
+from pykern.loader import (
+    ET_DYN,
+    ET_EXEC,
+    ExecFormatError,
+    FileCopy,
+    LoadPlan,
+    Mapping,
+    StackImage,
+    build_stack,
+    make_auxv,
+    parse_shebang,
+    plan_elf,
+    script_argv,
 )
 
 PROGRAM = r"""

@@ -8,8 +8,6 @@ import struct
 from types import SimpleNamespace
 
 import pytest
-from pykern.syscalls import identity, misc
-from pykern.syscalls import time as systime
 
 from pykern.abi import (
     CLOCK_MONOTONIC,
@@ -35,6 +33,8 @@ from pykern.abi import (
     TIMESPEC,
 )
 from pykern.errors import Block, Fault, SysError
+from pykern.syscalls import identity, misc
+from pykern.syscalls import time as systime
 from pykern.task import Creds, TaskState
 
 BASE = 0x10000
