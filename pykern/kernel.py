@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, TextIO
 
 from unicorn import x86_const as X
 
-from pykern.abi import RLIMIT_CORE
+from pykern.abi import RLIMIT_CORE, SIGPIPE
 from pykern.clock import Clock
 from pykern.mm import MM
 from pykern.sched import Scheduler
-from pykern.signal import CORE_SIGNALS, SIGPIPE, Signals
+from pykern.signal import CORE_SIGNALS, Signals
 from pykern.task import Creds, Task, TaskState, ThreadGroup
 from pykern.trap import Trap
 
