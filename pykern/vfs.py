@@ -525,15 +525,16 @@ class HostFile(File):
         with host_errors():
             return os.readlink(f"/proc/self/fd/{self.host_fd}".encode())
 
-    def _wait(self, mode: str) -> None:
-        """Raise EAGAIN or Block unless the host fd is ready now."""
-        if self.pollable and not _ready(self.host_fd, mode):
+    def _wait(self, mode: str, size: int) -> None:
+        """Raise EAGAIN or Block unless the host fd is ready now. A null read or
+        write never waits (pipe_read/pipe_write: "Null read/write succeeds")."""
+        if self.pollable and size and not _ready(self.host_fd, mode):
             if self.nonblocking:
                 raise SysError(EAGAIN)
             raise Block(host_fds=((self.host_fd, mode),))
 
     def read(self, task: Task, size: int) -> bytes:
-        self._wait("r")
+        self._wait("r", size)
         try:
             if self.pollable or size <= _HOST_CHUNK:
                 return os.read(self.host_fd, size)
@@ -549,7 +550,7 @@ class HostFile(File):
             raise host_error(error) from None
 
     def write(self, task: Task, data: bytes) -> int:
-        self._wait("w")
+        self._wait("w", len(data))
         try:
             return os.write(self.host_fd, data)
         except BrokenPipeError:

@@ -517,7 +517,7 @@ def sys_symlink(task: Task, target_addr: Addr, linkpath_addr: Addr) -> int:
     return 0
 
 
-@syscall("symlinkat", PATH, DIRFD, PATH, classes="file")
+@syscall("symlinkat", PATH, DIRFD, PATH, classes="desc file")
 def sys_symlinkat(task: Task, target_addr: Addr, newdirfd: int, linkpath_addr: Addr) -> int:
     """symlinkat(2)."""
     target = task.mm.copy_in_str(target_addr)
