@@ -25,6 +25,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--clear-env", "-i", action="store_true", help="start the guest with an empty environment")
     run.add_argument("--report-crashes", action="store_true",
                      help="on a fatal signal, print the signal, address, registers and faulting instruction")
+    trace = run.add_argument_group("tracing (strace-compatible)")
+    trace.add_argument("--strace", action="store_true", help="print each system call to stderr, as strace -f does")
+    trace.add_argument("-o", dest="trace_output", metavar="FILE", help="write the --strace trace to FILE")
+    trace.add_argument("-s", dest="trace_strsize", type=int, default=32, metavar="N",
+                       help="show at most N bytes of each string (default 32)")
+    trace.add_argument("-e", dest="trace_expr", action="append", default=[], metavar="EXPR",
+                       help="trace=NAME,...|%%process|%%file|%%signal|%%memory|%%desc (repeatable)")
+    trace.add_argument("-f", dest="trace_follow", action="store_true",
+                       help="follow forks (always on; accepted for strace compatibility)")
+    trace.add_argument("-c", dest="trace_summary", action="store_true",
+                       help="count time, calls and errors per system call; print a table at exit")
+    trace.add_argument("--trace-json", metavar="FILE", help="write one JSON object per system call to FILE")
     run.add_argument("prog", metavar="PROG", help="the program (a path, or a name looked up in PATH)")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments for PROG")
     return parser
@@ -65,8 +77,10 @@ def run(options: argparse.Namespace) -> int:
     if path is None:
         print(f"pykern: {options.prog}: command not found", file=sys.stderr)
         return 127
-    kernel = Kernel(build_table(), Options(report_crashes=options.report_crashes))
     argv = [os.fsencode(options.prog)] + [os.fsencode(a) for a in options.args]
+    table = build_table()
+    tracer = make_tracer(options, table, os.fsencode(path), argv, len(guest_environment(options)))
+    kernel = Kernel(table, Options(report_crashes=options.report_crashes, tracer=tracer))
     try:
         kernel.spawn(os.fsencode(path), argv, guest_environment(options))
     except DynamicProgram as error:
@@ -79,7 +93,31 @@ def run(options: argparse.Namespace) -> int:
             message = strerror(error.errno)
         print(f"pykern: {options.prog}: {message}", file=sys.stderr)
         return 127 if error.errno == ENOENT else 126 if error.errno in (EACCES, ENOEXEC) else 126
-    return kernel.run()
+    try:
+        return kernel.run()
+    finally:
+        if tracer is not None:
+            tracer.close()
+
+
+def make_tracer(options: argparse.Namespace, table: list, path: bytes, argv: list[bytes], nenv: int):
+    """A pykern.strace.Tracer when --strace, -c or --trace-json asks for one; else None."""
+    if not (options.strace or options.trace_summary or options.trace_json):
+        return None
+    from pykern.strace import Tracer, parse_trace_expr
+
+    try:
+        selected = parse_trace_expr(options.trace_expr, table)
+    except ValueError as error:
+        raise SystemExit(f"pykern: {error}") from None
+    stream = None
+    if options.strace or options.trace_summary:
+        stream = open(options.trace_output, "w") if options.trace_output else sys.stderr
+    json_stream = open(options.trace_json, "w") if options.trace_json else None
+    return Tracer(stream, strsize=options.trace_strsize, selected=selected,
+                  pid_prefix_always=bool(options.trace_output and options.trace_follow),
+                  json_stream=json_stream, summary=options.trace_summary,
+                  initial_exec=(os.fsencode(options.prog), argv, nenv))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -58,6 +58,7 @@ def exit_notify(kernel: Kernel, group: ThreadGroup, status: int) -> None:
     its parent (which reaps it, or init does)."""
     if group.exit_code is None:
         group.exit_code = status
+    kernel.tracer_process_exit(group, group.exit_code)
     group.files.close_all()
     forget_children(kernel, group)
     group.is_zombie = True

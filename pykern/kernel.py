@@ -252,6 +252,10 @@ class Kernel:
         if self.tracer is not None:
             self.tracer.exit(task, entry, raw, result)
 
+    def tracer_process_exit(self, group: ThreadGroup, status: int) -> None:
+        if self.tracer is not None:
+            self.tracer.process_exit(group, status)
+
     def tracer_block(self, task: Task, entry: SyscallEntry) -> None:
         if self.tracer is not None:
             self.tracer.block(task, entry)

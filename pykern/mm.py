@@ -102,6 +102,7 @@ class MM:
         self.heap: Backing | None = None
         self.loaded_task: Task | None = None
         self.exe_path = ""
+        self.counted = False  # has run a counted slice: Unicorn's count hook is installed
         self.dumpable = 1  # prctl(PR_SET_DUMPABLE); copied by fork, 1 again after exec
         self.fault: tuple[int, int, int] | None = None  # (access, address, size) of the last bad access
         self.interrupt: int | None = None  # the last CPU interrupt number
@@ -210,7 +211,7 @@ class MM:
                 raise SysError(EINVAL)
             if addr + length > TASK_SIZE or addr < MMAP_MIN_ADDR:
                 raise SysError(ENOMEM if addr + length > TASK_SIZE else EINVAL if flags & MAP_FIXED else ENOMEM)
-            if flags & MAP_FIXED_NOREPLACE and not flags & MAP_FIXED and not self.is_free(addr, addr + length):
+            if flags & MAP_FIXED_NOREPLACE and not self.is_free(addr, addr + length):
                 raise SysError(EEXIST)
             return addr
         return self.get_unmapped_area(length, addr)
@@ -242,7 +243,9 @@ class MM:
         """mremap(2). Moving re-maps the same host pages at the new address: no copy."""
         if old_addr % PAGE_SIZE or flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP):
             raise SysError(EINVAL)
-        if flags & MREMAP_FIXED and not flags & MREMAP_MAYMOVE:
+        if flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) and not flags & MREMAP_MAYMOVE:
+            raise SysError(EINVAL)
+        if flags & MREMAP_DONTUNMAP and page_up(old_size) != page_up(new_size):
             raise SysError(EINVAL)
         old_size, new_size = page_up(old_size), page_up(new_size)
         if new_size == 0:
@@ -255,10 +258,12 @@ class MM:
                 raise SysError(EINVAL)
             if new_addr < old_addr + old_size and old_addr < new_addr + new_size:
                 raise SysError(EINVAL)
-            return self._move(vma, old_addr, old_size, new_size, new_addr)
+            return self._move(vma, old_addr, old_size, new_size, new_addr, flags)
+        if flags & MREMAP_DONTUNMAP:
+            return self._move(vma, old_addr, old_size, new_size, self.get_unmapped_area(new_size), flags)
         if new_size <= old_size:
             if new_size < old_size:
-                self.unmap_range(old_addr + new_size, old_addr + old_size)
+                self.release_range(old_addr + new_size, old_addr + old_size)
             return old_addr
         # Grow: in place if the pages above are free, else move if allowed.
         grow_start, grow_end = old_addr + old_size, old_addr + new_size
@@ -267,7 +272,7 @@ class MM:
             return old_addr
         if not flags & MREMAP_MAYMOVE:
             raise SysError(ENOMEM)
-        return self._move(vma, old_addr, old_size, new_size, self.get_unmapped_area(new_size))
+        return self._move(vma, old_addr, old_size, new_size, self.get_unmapped_area(new_size), flags)
 
     def _extend(self, vma: VMA, new_end: int) -> None:
         """Grow `vma` to `new_end`: continue its backing if it has room, else add one."""
@@ -279,20 +284,33 @@ class MM:
         else:
             self.map_anonymous(vma.end, length, vma.prot, vma.flags & ~MAP_ANONYMOUS, vma.name)
 
-    def _move(self, vma: VMA, old_addr: int, old_size: int, new_size: int, new_addr: int) -> int:
+    def _move(self, vma: VMA, old_addr: int, old_size: int, new_size: int, new_addr: int, flags: int) -> int:
         pieces = self.overlapping(old_addr, old_addr + old_size)
         if not pieces or pieces[0].start > old_addr:
             raise SysError(EFAULT)
+        if new_size < old_size:  # the tail beyond new_size goes away, as Linux does first
+            self.release_range(old_addr + new_size, old_addr + old_size)
+            old_size = new_size
         moved = self.unmap_range(old_addr, old_addr + old_size)
         self.unmap_range(new_addr, new_addr + new_size)
         for piece in moved:
             self._insert(VMA(piece.start - old_addr + new_addr, piece.end - old_addr + new_addr, piece.prot,
                              piece.flags, piece.backing, piece.offset, piece.name, piece.file_offset))
         if new_size > old_size:
-            last = self.find_vma(new_addr + old_size - 1)
-            assert last is not None
-            self._extend(last, new_addr + new_size)
+            last = moved[-1]
+            self.map_anonymous(new_addr + old_size, new_size - old_size, last.prot,
+                               last.flags & ~MAP_ANONYMOUS, last.name)
+        if flags & MREMAP_DONTUNMAP:  # the old range stays, reading as fresh zero pages
+            first = moved[0]
+            self.map_anonymous(old_addr, old_size, first.prot, first.flags & ~MAP_ANONYMOUS)
         return new_addr
+
+    def release_range(self, start: int, end: int) -> None:
+        """Unmap [start, end) and give private pages back to the host, so a later mapping
+        of the same backing range (a regrow in place) reads zeros, as fresh pages do."""
+        for piece in self.unmap_range(start, end):
+            if not piece.shared:
+                piece.backing.zero(piece.offset, piece.end - piece.start)
 
     def discard(self, start: int, end: int) -> None:
         """madvise(MADV_DONTNEED): private pages read back as zero; shared keep content."""
@@ -359,6 +377,7 @@ class MM:
             return b""
         if addr == 0 or addr + size > TASK_SIZE:
             raise Fault(addr)
+        self._check_access(addr, size, PROT_READ, False)
         try:
             return bytes(self.uc.mem_read(addr, size))
         except unicorn.UcError:
@@ -369,10 +388,24 @@ class MM:
             return
         if addr == 0 or addr + len(data) > TASK_SIZE:
             raise Fault(addr, write=True)
+        self._check_access(addr, len(data), PROT_WRITE, True)
         try:
             self.uc.mem_write(addr, data)
         except unicorn.UcError:
             raise Fault(addr, write=True) from None
+
+    def _check_access(self, addr: int, size: int, need: int, write: bool) -> None:
+        """Fault unless every byte of [addr, addr+size) is mapped with `need` (x86: write
+        implies read, so PROT_WRITE or PROT_EXEC pages are readable)."""
+        end = addr + size
+        vma = self.find_vma(addr)
+        while vma is not None:
+            if not uc_prot(vma.prot) & need:
+                raise Fault(addr, write)
+            if end <= vma.end:
+                return
+            vma = self.find_vma(vma.end)
+        raise Fault(addr, write)
 
     def copy_in_str(self, addr: int, limit: int = 4096) -> bytes:
         """A NUL-terminated string; ENAMETOOLONG if no NUL within `limit` bytes."""

@@ -2,7 +2,8 @@
 
 A task is RUNNABLE (on `runqueue` or running), SLEEPING (on wait queues, a timer or a
 host fd), or DEAD. Preemption is timer driven: when more than one task could run, a
-task gets `QUANTUM_US` of guest time per `emu_start` (Unicorn's timeout); a lone task
+task gets a quantum of about `QUANTUM_US` per `emu_start` (counted in instructions, see
+Trap.run_user); a lone task
 runs until it blocks or exits. Sleeping tasks are woken by `wake` (a hint: they re-run
 their pending call from the top), by their deadline, or by host fd readiness.
 """

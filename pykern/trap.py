@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import sys
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,12 @@ from pykern.abi import (
     SYSCALL_NAMES,
     TRAP_BRKPT,
 )
+
+try:  # the binding's ctypes handle to libunicorn, for the raw batched register read
+    from unicorn.unicorn_py3.unicorn import uclib as _uclib
+except ImportError:  # another binding layout: fall back to its own calls
+    _uclib = None
+
 from pykern.errors import Block, ExecImage, Fault, SysError
 from pykern.task import PendingSyscall, Task, TaskState
 
@@ -49,6 +56,8 @@ SYSCALL_REGS = (
 RAX = X.UC_X86_REG_RAX
 RIP = X.UC_X86_REG_RIP
 UNTIL_NEVER = 0xFFFF_FFFF_FFFF_FFFF
+INSNS_PER_US = 40  # guest instructions per microsecond of quantum, as counted slices run
+UNBOUNDED_COUNT = 1 << 62
 _MASK64 = (1 << 64) - 1
 
 # Unicorn memory errors -> (signal, si_code). Unmapped is SEGV_MAPERR, protection SEGV_ACCERR.
@@ -65,6 +74,37 @@ _MEMORY_ERRORS = {
 }
 
 
+class SyscallRegisters:
+    """One raw uc_reg_read_batch into prebuilt ctypes buffers: the binding's reg_read costs
+    microseconds per register, this costs about one call (ARCHITECTURE: measured facts)."""
+
+    def __init__(self) -> None:
+        count = len(SYSCALL_REGS)
+        self._ids = (ctypes.c_int * count)(*SYSCALL_REGS)
+        self._values = (ctypes.c_uint64 * count)()
+        base = ctypes.addressof(self._values)
+        self._pointers = (ctypes.c_void_p * count)(*[base + 8 * i for i in range(count)])
+        self._count = count
+        self._result = ctypes.c_uint64()
+        self._result_ref = ctypes.byref(self._result)
+        self._read = getattr(_uclib, "uc_reg_read_batch", None)
+        self._write = getattr(_uclib, "uc_reg_write", None)
+
+    def read(self, uc: unicorn.Uc) -> list[int]:
+        """[nr, arg0..arg5] of the syscall being made."""
+        if self._read is None:
+            return list(uc.reg_read_batch(SYSCALL_REGS))
+        self._read(uc._uch, self._ids, self._pointers, self._count)
+        return self._values[:]
+
+    def set_return(self, uc: unicorn.Uc, value: int) -> None:
+        if self._write is None:
+            uc.reg_write(RAX, value & _MASK64)
+            return
+        self._result.value = value & _MASK64
+        self._write(uc._uch, RAX, self._result_ref)
+
+
 class KernelBug(Exception):
     """A Python exception inside pykern while serving a guest: shown with guest context."""
 
@@ -77,6 +117,7 @@ class Trap:
         self.bug: BaseException | None = None
         self.bug_task: Task | None = None
         self.stopped = False  # the kernel asked Unicorn to stop (vs. the quantum ran out)
+        self.registers = SyscallRegisters()
 
     def install(self, uc: unicorn.Uc, mm: MM) -> None:
         """Give a new address space's Unicorn instance its hooks."""
@@ -89,11 +130,11 @@ class Trap:
     def _syscall_hook(self, uc: unicorn.Uc, mm: MM) -> None:
         task = mm.loaded_task
         assert task is not None
-        nr, *raw = uc.reg_read_batch(SYSCALL_REGS)
+        nr, *raw = self.registers.read(uc)
         entry = self.table[nr] if nr < len(self.table) else None
         if entry is None:
             self._unknown(nr)
-            uc.reg_write(RAX, -ENOSYS & _MASK64)
+            self.registers.set_return(uc, -ENOSYS)
             return
         if not self.invoke(task, entry, raw) or self.kernel.sched.need_resched:
             self.stopped = True
@@ -136,7 +177,7 @@ class Trap:
         task.restart_block.clear()
         if task.state is TaskState.DEAD:
             return False
-        task.mm.uc.reg_write(RAX, result & _MASK64)
+        self.registers.set_return(task.mm.uc, result)
         self.kernel.tracer_exit(task, entry, raw, result)
         return task.state is TaskState.RUNNABLE
 
@@ -152,7 +193,13 @@ class Trap:
     # --- running user code ------------------------------------------------------------------
 
     def run_user(self, task: Task, timeout_us: int) -> bool:
-        """emu_start until the task stops: returns True if the quantum expired."""
+        """emu_start until the task stops: returns True if the quantum expired.
+
+        A bounded slice is counted in instructions, not with Unicorn's `timeout`: a
+        timeout stop can leave rip at an instruction that already ran, which then runs
+        twice on resume (unicorn-engine/unicorn#1565, #1105; seen here as a lost futex
+        wakeup and a doubled increment). A count stop lands on an exact boundary. An
+        unbounded slice (a lone task) runs with neither, at full JIT speed."""
         mm = task.mm
         uc = mm.uc
         mm.fault = None
@@ -160,7 +207,12 @@ class Trap:
         rip = uc.reg_read(RIP)
         self.stopped = False
         try:
-            uc.emu_start(rip, UNTIL_NEVER, timeout=timeout_us)
+            if timeout_us:
+                mm.counted = True
+                count = timeout_us * INSNS_PER_US
+            else:  # Unicorn flushes all translated code when its count hook comes or goes:
+                count = UNBOUNDED_COUNT if mm.counted else 0  # once counted, stay counted
+            uc.emu_start(rip, UNTIL_NEVER, count=count)
         except unicorn.UcError as error:
             if self.bug is not None:
                 self._raise_bug()

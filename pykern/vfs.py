@@ -27,6 +27,7 @@ import fcntl
 import os
 import platform
 import re
+import resource
 import select
 import stat as host_stat
 import struct
@@ -113,14 +114,11 @@ if TYPE_CHECKING:
 # Not in pykern.abi (yet): the largest read/write count Linux performs (MAX_RW_COUNT,
 # INT_MAX rounded down to a page) and the default open-file limit.
 MAX_RW_COUNT = 0x7FFFF000
-# RLIMIT_NOFILE: the guest sees the limit it would have had natively, i.e. ours.
-try:
-    import resource
-
-    NOFILE_DEFAULT = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-except (ImportError, ValueError, OSError):  # pragma: no cover - non-Linux hosts
-    NOFILE_DEFAULT = 1024
-NOFILE_DEFAULT = min(NOFILE_DEFAULT, 1 << 20)  # fs.nr_open's default caps it on Linux
+# RLIMIT_NOFILE's soft limit: the guest starts with the one it would have natively, ours
+# (setrlimit updates FdTable.max_fds). fs.nr_open's default caps it on Linux.
+_NR_OPEN = 1 << 20
+_nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+NOFILE_DEFAULT = _NR_OPEN if _nofile == resource.RLIM_INFINITY else min(_nofile, _NR_OPEN)
 
 # The largest single host read we allocate for at once (a guest may ask for 2 GiB).
 _HOST_CHUNK = 1 << 20
@@ -170,24 +168,21 @@ def host_umask(mask: int) -> Iterator[None]:
 # Guest open(2) flag -> host flag, translated bit by bit by name. O_CLOEXEC is not
 # passed: host fds are always close-on-exec (Python's default); the guest's CLOEXEC
 # lives in its FdTable. O_LARGEFILE is implied on a 64-bit host.
-_OPEN_FLAG_MAP: tuple[tuple[int, int], ...] = tuple(
-    (guest, host)
-    for guest, host in (
-        (O_CREAT, os.O_CREAT),
-        (O_EXCL, os.O_EXCL),
-        (O_NOCTTY, os.O_NOCTTY),
-        (O_TRUNC, os.O_TRUNC),
-        (O_APPEND, os.O_APPEND),
-        (O_NONBLOCK, os.O_NONBLOCK),
-        (O_SYNC, os.O_SYNC),  # before O_DSYNC: O_SYNC contains the O_DSYNC bit
-        (O_DSYNC, os.O_DSYNC),
-        (O_DIRECT, getattr(os, "O_DIRECT", 0)),
-        (O_DIRECTORY, os.O_DIRECTORY),
-        (O_NOFOLLOW, os.O_NOFOLLOW),
-        (O_NOATIME, getattr(os, "O_NOATIME", 0)),
-        (O_TMPFILE, getattr(os, "O_TMPFILE", 0)),
-        (O_PATH, getattr(os, "O_PATH", 0)),
-    )
+_OPEN_FLAG_MAP: tuple[tuple[int, int], ...] = (
+    (O_CREAT, os.O_CREAT),
+    (O_EXCL, os.O_EXCL),
+    (O_NOCTTY, os.O_NOCTTY),
+    (O_TRUNC, os.O_TRUNC),
+    (O_APPEND, os.O_APPEND),
+    (O_NONBLOCK, os.O_NONBLOCK),
+    (O_SYNC, os.O_SYNC),  # O_SYNC contains the O_DSYNC bit: both are matched whole
+    (O_DSYNC, os.O_DSYNC),
+    (O_DIRECT, getattr(os, "O_DIRECT", 0)),
+    (O_DIRECTORY, os.O_DIRECTORY),
+    (O_NOFOLLOW, os.O_NOFOLLOW),
+    (O_NOATIME, getattr(os, "O_NOATIME", 0)),
+    (O_TMPFILE, getattr(os, "O_TMPFILE", 0)),
+    (O_PATH, getattr(os, "O_PATH", 0)),
 )
 _ACCMODE_TO_HOST = {O_RDONLY: os.O_RDONLY, O_WRONLY: os.O_WRONLY, O_RDWR: os.O_RDWR}
 _HOST_ACCMODE = {os.O_RDONLY: O_RDONLY, os.O_WRONLY: O_WRONLY, os.O_RDWR: O_RDWR}
