@@ -130,8 +130,7 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
     task.set_reg(X.UC_X86_REG_EFLAGS, 0x202)
     if task.vfork_parent is not None:
         task.kernel.vfork_done(task)
-    if old_mm is not mm and not first:
-        task.kernel.retire_mm(old_mm, task)
     if not first:
+        task.kernel.retire_mm(old_mm, task)
         raise ExecImage()
 

@@ -199,12 +199,9 @@ class Kernel:
     def force_signal(self, task: Task, sig: int, code: int, addr: int, rip: int) -> None:
         """A synchronous CPU fault. With no handler installed the default action kills the
         whole process (signal handlers arrive with the signals issue)."""
-        from pykern.exit import do_group_exit
-
         if self.options.report_crashes:
             self.report_crash(task, sig, code, addr, rip)
-        core = sig in CORE_SIGNALS and task.group.rlimits.get(RLIMIT_CORE, (0, 0))[0] != 0
-        do_group_exit(task, sig | (0x80 if core else 0))
+        self.kill_group(task.group, sig)
 
     def kill_group(self, group: ThreadGroup, sig: int) -> None:
         """Default action of a fatal signal sent to a process."""

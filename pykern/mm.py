@@ -89,7 +89,38 @@ def new_unicorn() -> unicorn.Uc:
     return unicorn.Uc(unicorn.UC_ARCH_X86, _UC_MODE_64)
 
 
-class MM:
+class UserAccess:
+    """Typed guest reads and writes, built on a class's copy_in/copy_out."""
+
+    def copy_in(self, addr: int, size: int) -> bytes:
+        raise NotImplementedError
+
+    def copy_out(self, addr: int, data: bytes) -> None:
+        raise NotImplementedError
+
+    def copy_in_u32(self, addr: int) -> int:
+        return int.from_bytes(self.copy_in(addr, 4), "little")
+
+    def copy_in_i32(self, addr: int) -> int:
+        return int.from_bytes(self.copy_in(addr, 4), "little", signed=True)
+
+    def copy_in_u64(self, addr: int) -> int:
+        return int.from_bytes(self.copy_in(addr, 8), "little")
+
+    def copy_out_u32(self, addr: int, value: int) -> None:
+        self.copy_out(addr, (value & 0xFFFFFFFF).to_bytes(4, "little"))
+
+    def copy_out_i32(self, addr: int, value: int) -> None:
+        self.copy_out(addr, value.to_bytes(4, "little", signed=True))
+
+    def copy_out_u64(self, addr: int, value: int) -> None:
+        self.copy_out(addr, (value & (1 << 64) - 1).to_bytes(8, "little"))
+
+    def copy_out_i64(self, addr: int, value: int) -> None:
+        self.copy_out(addr, value.to_bytes(8, "little", signed=True))
+
+
+class MM(UserAccess):
     def __init__(self, hooks: Callable[[unicorn.Uc, MM], None],
                  uc_factory: Callable[[], unicorn.Uc] = new_unicorn) -> None:
         """`uc_factory` makes the CPU; tests pass a recorder to check VMA logic alone."""
@@ -420,27 +451,6 @@ class MM:
             out += data
             addr += chunk
         raise SysError(ENAMETOOLONG)
-
-    def copy_in_u32(self, addr: int) -> int:
-        return int.from_bytes(self.copy_in(addr, 4), "little")
-
-    def copy_in_i32(self, addr: int) -> int:
-        return int.from_bytes(self.copy_in(addr, 4), "little", signed=True)
-
-    def copy_in_u64(self, addr: int) -> int:
-        return int.from_bytes(self.copy_in(addr, 8), "little")
-
-    def copy_out_u32(self, addr: int, value: int) -> None:
-        self.copy_out(addr, (value & 0xFFFFFFFF).to_bytes(4, "little"))
-
-    def copy_out_i32(self, addr: int, value: int) -> None:
-        self.copy_out(addr, value.to_bytes(4, "little", signed=True))
-
-    def copy_out_u64(self, addr: int, value: int) -> None:
-        self.copy_out(addr, (value & (1 << 64) - 1).to_bytes(8, "little"))
-
-    def copy_out_i64(self, addr: int, value: int) -> None:
-        self.copy_out(addr, value.to_bytes(8, "little", signed=True))
 
     def destroy(self) -> None:
         """Free the host memory and the Unicorn instance (never from inside its hooks)."""

@@ -33,6 +33,7 @@ from pykern.abi import (
     TIMESPEC,
 )
 from pykern.errors import Block, Fault, SysError
+from pykern.mm import UserAccess
 from pykern.syscalls import identity, misc
 from pykern.syscalls import time as systime
 from pykern.task import Creds, TaskState
@@ -40,7 +41,7 @@ from pykern.task import Creds, TaskState
 BASE = 0x10000
 
 
-class FakeMM:
+class FakeMM(UserAccess):
     """One page-aligned region of guest memory; anything else faults."""
 
     def __init__(self, size: int = 0x4000) -> None:
@@ -57,24 +58,6 @@ class FakeMM:
     def copy_out(self, addr: int, data: bytes) -> None:
         if data:
             self.memory[self._span(addr, len(data), True)] = data
-
-    def copy_in_u32(self, addr: int) -> int:
-        return int.from_bytes(self.copy_in(addr, 4), "little")
-
-    def copy_in_u64(self, addr: int) -> int:
-        return int.from_bytes(self.copy_in(addr, 8), "little")
-
-    def copy_out_u32(self, addr: int, value: int) -> None:
-        self.copy_out(addr, (value & 0xFFFFFFFF).to_bytes(4, "little"))
-
-    def copy_out_i32(self, addr: int, value: int) -> None:
-        self.copy_out(addr, value.to_bytes(4, "little", signed=True))
-
-    def copy_out_u64(self, addr: int, value: int) -> None:
-        self.copy_out(addr, value.to_bytes(8, "little"))
-
-    def copy_out_i64(self, addr: int, value: int) -> None:
-        self.copy_out(addr, value.to_bytes(8, "little", signed=True))
 
 
 class FakeClock:
