@@ -19,7 +19,7 @@ from pykern.abi import RLIMIT_CORE, SIGPIPE
 from pykern.clock import Clock
 from pykern.mm import MM
 from pykern.sched import Scheduler
-from pykern.signal import CORE_SIGNALS, Signals
+from pykern.signal import CORE_SIGNALS, SigInfo, Signals
 from pykern.task import Creds, Task, TaskState, ThreadGroup
 from pykern.trap import Trap
 
@@ -256,6 +256,16 @@ class Kernel:
     def tracer_block(self, task: Task, entry: SyscallEntry) -> None:
         if self.tracer is not None:
             self.tracer.block(task, entry)
+
+    def tracer_signal(self, task: Task, info: SigInfo) -> None:
+        """A signal is being delivered to `task` (strace's `--- SIGCHLD {...} ---`)."""
+        if self.tracer is not None:
+            self.tracer.signal(task, info)
+
+    def tracer_stopped(self, task: Task, sig: int) -> None:
+        """`task` entered group stop (strace's `--- stopped by SIGSTOP ---`)."""
+        if self.tracer is not None:
+            self.tracer.stopped(task, sig)
 
 
 

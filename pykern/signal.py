@@ -62,11 +62,48 @@ KERNEL_SIGACTION = struct.Struct("<QQQQ")
 IGNORED_BY_DEFAULT = frozenset({SIGCHLD, SIGCONT, SIGURG, SIGWINCH})
 STOP_SIGNALS = frozenset({SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU})
 CORE_SIGNALS = frozenset({SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGXCPU, SIGXFSZ, SIGSYS})
+FAULT_SIGNALS = frozenset({SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP})
 UNBLOCKABLE = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1))
 
 
 def sigbit(sig: int) -> int:
     return 1 << (sig - 1)
+
+
+SIGINFO_SIZE = 128
+
+
+@dataclass
+class SigInfo:
+    """A queued signal's siginfo_t: who sent it and why (the fields per si_code family).
+
+    - kill/tkill/sigqueue (SI_USER, SI_TKILL, SI_QUEUE): pid, uid
+    - SIGCHLD (CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_CONTINUED): pid, uid,
+      status (exit code or signal number), utime, stime (clock ticks)
+    - faults (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP): addr
+    - the kernel's own (SI_KERNEL): nothing else
+    """
+
+    signo: int
+    code: int
+    errno: int = 0
+    pid: int = 0
+    uid: int = 0
+    status: int = 0
+    utime: int = 0
+    stime: int = 0
+    addr: int = 0
+
+    def pack(self) -> bytes:
+        """The 128-byte siginfo_t as x86-64 lays it out."""
+        head = struct.pack("<iii4x", self.signo, self.errno, self.code)
+        if self.signo in FAULT_SIGNALS and self.code > 0:
+            body = struct.pack("<Q", self.addr)
+        elif self.signo == SIGCHLD and self.code > 0:
+            body = struct.pack("<iIi4xqq", self.pid, self.uid, self.status, self.utime, self.stime)
+        else:
+            body = struct.pack("<iI", self.pid, self.uid)
+        return (head + body).ljust(SIGINFO_SIZE, b"\0")
 
 
 @dataclass
