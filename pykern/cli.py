@@ -31,7 +31,17 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("-s", dest="trace_strsize", type=int, default=32, metavar="N",
                        help="show at most N bytes of each string (default 32)")
     trace.add_argument("-e", dest="trace_expr", action="append", default=[], metavar="EXPR",
-                       help="trace=NAME,...|%%process|%%file|%%signal|%%memory|%%desc (repeatable)")
+                       help="trace=NAME,...|%%process|%%file|%%signal|%%memory|%%desc|%%network ...; "
+                            "status=successful|failed|unfinished (repeatable)")
+    trace.add_argument("-t", dest="trace_timestamps", action="count", default=0,
+                       help="prefix each line with the time of day; -tt with microseconds, -ttt as seconds "
+                            "since the epoch")
+    trace.add_argument("-T", dest="trace_syscall_times", action="store_true",
+                       help="show the time spent in each system call, as <seconds>")
+    trace.add_argument("-Z", dest="trace_expr", action="append_const", const="status=failed",
+                       help="show only the calls that failed (-e status=failed)")
+    trace.add_argument("-z", dest="trace_expr", action="append_const", const="status=successful",
+                       help="show only the calls that succeeded (-e status=successful)")
     trace.add_argument("-f", dest="trace_follow", action="store_true",
                        help="follow forks (always on; accepted for strace compatibility)")
     trace.add_argument("-c", dest="trace_summary", action="store_true",
@@ -80,7 +90,8 @@ def run(options: argparse.Namespace) -> int:
     argv = [os.fsencode(options.prog)] + [os.fsencode(a) for a in options.args]
     table = build_table()
     tracer = make_tracer(options, table, os.fsencode(path), argv, len(guest_environment(options)))
-    kernel = Kernel(table, Options(report_crashes=options.report_crashes, tracer=tracer))
+    # --strace also reports crashes (to stderr, even when the trace goes to -o FILE)
+    kernel = Kernel(table, Options(report_crashes=options.report_crashes or options.strace, tracer=tracer))
     try:
         kernel.spawn(os.fsencode(path), argv, guest_environment(options))
     except DynamicProgram as error:
@@ -104,10 +115,11 @@ def make_tracer(options: argparse.Namespace, table: list, path: bytes, argv: lis
     """A pykern.strace.Tracer when --strace, -c or --trace-json asks for one; else None."""
     if not (options.strace or options.trace_summary or options.trace_json):
         return None
-    from pykern.strace import Tracer, parse_trace_expr
+    from pykern.strace import Tracer, parse_status_expr, parse_trace_expr
 
     try:
         selected = parse_trace_expr(options.trace_expr, table)
+        status = parse_status_expr(options.trace_expr)
     except ValueError as error:
         raise SystemExit(f"pykern: {error}") from None
     stream = None
@@ -117,7 +129,8 @@ def make_tracer(options: argparse.Namespace, table: list, path: bytes, argv: lis
     return Tracer(stream, strsize=options.trace_strsize, selected=selected,
                   pid_prefix_always=bool(options.trace_output and options.trace_follow),
                   json_stream=json_stream, summary=options.trace_summary,
-                  initial_exec=(os.fsencode(options.prog), argv, nenv))
+                  initial_exec=(os.fsencode(options.prog), argv, nenv), status=status,
+                  timestamps=min(options.trace_timestamps, 3), syscall_times=options.trace_syscall_times)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,6 +38,7 @@ from pykern.loader import (
     script_argv,
 )
 from pykern.mm import MM, STACK_SIZE, STACK_TOP
+from pykern.signal import AltStack
 from pykern.task import GPRS
 from pykern.vfs import host_errors
 
@@ -105,6 +106,23 @@ def build_image(task: Task, data: bytes, plan: LoadPlan, argv: list[bytes], envp
     return mm, image.sp
 
 
+def de_thread(task: Task) -> None:
+    """execve in a multi-threaded process: every other thread ends, and the caller
+    becomes the only thread, with the process's pid as its tid (Linux's de_thread)."""
+    from pykern.exit import do_exit
+
+    group = task.group
+    for other in group.live_tasks:
+        if other is not task:
+            do_exit(other, 0)
+    if task.tid != group.tgid:
+        kernel = task.kernel
+        kernel.tasks.pop(task.tid, None)
+        task.tid = group.tgid
+        kernel.tasks[task.tid] = task
+    group.tasks = [task]
+
+
 def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes], first: bool = False) -> None:
     """execve(2). Raises SysError/ExecFormatError with the old image intact, or installs
     the new image and raises ExecImage (unless `first`: the initial exec of spawn)."""
@@ -114,6 +132,7 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
     mm.exe_path = host_path
 
     # Point of no return: the old image goes away.
+    de_thread(task)
     group = task.group
     old_mm = task.mm
     task.mm = mm
@@ -123,6 +142,8 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
     group.did_exec = True
     task.comm = os.path.basename(host_path).encode()[:15]
     task.kernel.reset_signal_handlers(group)
+    task.altstack = AltStack()  # no alternate stack in the new image
+    task.sigframes.clear()
     for reg in GPRS:
         task.set_reg(reg, 0)
     task.set_reg(X.UC_X86_REG_RSP, sp)

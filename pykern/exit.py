@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pykern.abi import SI_USER
+from pykern.signal import SigInfo
 from pykern.task import Task, TaskState, ThreadGroup
 
 if TYPE_CHECKING:
@@ -26,6 +28,9 @@ def do_exit(task: Task, status: int) -> None:
         return
     kernel.sched.forget(task)
     task.state = TaskState.DEAD
+    cancel = task.restart_block.get("cancel")
+    if task.pending is not None and cancel is not None:
+        cancel(task)  # e.g. leave the futex queue it slept on
     task.pending = None
     kernel.sched.need_resched = True
     if task.tid_address:  # CLONE_CHILD_CLEARTID: zero the tid and wake a futex waiter
@@ -59,6 +64,8 @@ def exit_notify(kernel: Kernel, group: ThreadGroup, status: int) -> None:
     if group.exit_code is None:
         group.exit_code = status
     kernel.tracer_process_exit(group, group.exit_code)
+    if group.real_timer is not None:
+        group.real_timer.cancel()  # alarm(2) and setitimer(2): a dead process gets no SIGALRM
     group.files.close_all()
     forget_children(kernel, group)
     group.is_zombie = True
@@ -74,6 +81,10 @@ def forget_children(kernel: Kernel, group: ThreadGroup) -> None:
     """Reparent children to init; zombies among them are reaped at once."""
     init = kernel.init
     for child in list(group.children):
+        for thread in child.live_tasks:  # prctl(PR_SET_PDEATHSIG)
+            if thread.pdeath_signal:
+                kernel.signals.send(child, SigInfo(thread.pdeath_signal, SI_USER, pid=group.tgid,
+                                                   uid=group.creds.uid))
         child.parent = init
         init.children.append(child)
         if child.is_zombie:

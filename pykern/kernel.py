@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, TextIO
 
 from unicorn import x86_const as X
 
-from pykern.abi import RLIMIT_CORE, SIGPIPE
+from pykern.abi import RLIMIT_CORE, SIGPIPE, signal_name
 from pykern.clock import Clock
 from pykern.mm import MM
 from pykern.sched import Scheduler
-from pykern.signal import CORE_SIGNALS, SigInfo, Signals
+from pykern.signal import CORE_SIGNALS, SigInfo, Signals, user_info
 from pykern.task import Creds, Task, TaskState, ThreadGroup
 from pykern.trap import Trap
 
@@ -149,10 +149,13 @@ class Kernel:
         return shell_status(self.first.exit_code or 0)
 
     def report_deadlock(self) -> None:
-        lines = [f"pykern: deadlock: all {len(self.live_tasks)} tasks are asleep and nothing can wake them"]
+        lines = [f"pykern: deadlock: all {len(self.live_tasks)} tasks are asleep or stopped and nothing can wake them"]
         for task in self.live_tasks:
-            pending = task.pending.entry.name if task.pending else "?"
-            lines.append(f"pykern:   pid {task.group.tgid} tid {task.tid} sleeping in {pending}()")
+            if task.state is TaskState.STOPPED:
+                doing = f"stopped by {signal_name(task.group.job.signal)}"
+            else:
+                doing = f"sleeping in {task.pending.entry.name if task.pending else '?'}()"
+            lines.append(f"pykern:   pid {task.group.tgid} tid {task.tid} {doing}")
         print("\n".join(lines), file=sys.stderr)
 
     # --- process lifecycle helpers (used by fork.py, exec.py, exit.py) ---------------------
@@ -192,13 +195,19 @@ class Kernel:
     # --- the way back to user mode ----------------------------------------------------------
 
     def return_to_user(self, task: Task) -> None:
-        """Deliver pending signals before the task runs again (signals: later issue)."""
+        """Deliver pending signals before the task runs user code again."""
+        self.signals.do_signal(task)
 
     # --- fatal signals --------------------------------------------------------------------
 
     def force_signal(self, task: Task, sig: int, code: int, addr: int, rip: int) -> None:
-        """A synchronous CPU fault. With no handler installed the default action kills the
-        whole process (signal handlers arrive with the signals issue)."""
+        """A synchronous CPU fault: the task's handler runs (at the faulting instruction,
+        as Linux restarts it), or with none, or the signal blocked or ignored, the
+        process dies and `--report-crashes` says where."""
+        info = SigInfo(sig, code, addr=addr)
+        if self.signals.force(task, info):
+            return
+        self.tracer_signal(task, info)
         if self.options.report_crashes:
             self.report_crash(task, sig, code, addr, rip)
         self.kill_group(task.group, sig)
@@ -213,7 +222,7 @@ class Kernel:
             do_group_exit(victim, sig | (0x80 if core else 0))
 
     def send_sigpipe(self, task: Task) -> None:
-        self.signals.send_to_task(task, SIGPIPE)
+        self.signals.send(task.group, user_info(task, SIGPIPE), task)
 
     def locate_fault(self, task: Task, addr: int, fetch: bool) -> int:
         from pykern.crash import locate_faulting_instruction
@@ -252,6 +261,11 @@ class Kernel:
     def tracer_process_exit(self, group: ThreadGroup, status: int) -> None:
         if self.tracer is not None:
             self.tracer.process_exit(group, status)
+
+    def tracer_nosys(self, task: Task, nr: int, raw: list[int]) -> None:
+        """A call with no handler (it returned ENOSYS): strace still shows it."""
+        if self.tracer is not None:
+            self.tracer.nosys(task, nr, raw)
 
     def tracer_block(self, task: Task, entry: SyscallEntry) -> None:
         if self.tracer is not None:

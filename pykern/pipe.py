@@ -126,6 +126,7 @@ class PipeWriter(PipeEnd):
         done += len(chunk)
         if done < len(data) and not self.nonblocking:
             task.restart_block["pipe_written"] = done
+            task.restart_block["interrupted"] = _bytes_written  # a signal: return the count
             raise Block(pipe.writable)
         return done
 
@@ -133,6 +134,10 @@ class PipeWriter(PipeEnd):
         self.pipe.writers -= 1
         if self.pipe.writers == 0:
             self.pipe.readable.wake_all()
+
+
+def _bytes_written(task: Task) -> int:
+    return task.restart_block["pipe_written"]
 
 
 def make_pipe(flags: int) -> tuple[PipeReader, PipeWriter]:

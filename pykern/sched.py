@@ -1,7 +1,7 @@
 """The scheduler: run queue, sleeping and waking, timers, idle, and the main loop.
 
 A task is RUNNABLE (on `runqueue` or running), SLEEPING (on wait queues, a timer or a
-host fd), or DEAD. Preemption is timer driven: when more than one task could run, a
+host fd), STOPPED (job control: until SIGCONT), or DEAD. Preemption is timer driven: when more than one task could run, a
 task gets a quantum of about `QUANTUM_US` per `emu_start` (counted in instructions, see
 Trap.run_user); a lone task
 runs until it blocks or exits. Sleeping tasks are woken by `wake` (a hint: they re-run
@@ -15,6 +15,7 @@ import itertools
 import select
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pykern.errors import Block
@@ -30,11 +31,24 @@ class Deadlock(Exception):
     """Every task is asleep and nothing (timer, host fd) can ever wake one."""
 
 
+class Timer:
+    """A kernel timer (Linux's hrtimer): `fire()` runs at `deadline` (monotonic seconds)
+    unless cancelled. Interval timers re-arm themselves from `fire`."""
+
+    def __init__(self, fire: Callable[[], None]) -> None:
+        self.fire = fire
+        self.deadline: float | None = None
+
+    @property
+    def armed(self) -> bool:
+        return self.deadline is not None
+
+
 class Scheduler:
     def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
         self.runqueue: deque[Task] = deque()
-        self.timers: list[tuple[float, int, Task]] = []
+        self.timers: list[tuple[float, int, Task | Timer]] = []
         self._seq = itertools.count()
         self.host_waiters: set[Task] = set()
         self.need_resched = False
@@ -85,16 +99,34 @@ class Scheduler:
 
     # --- timers and idle ---------------------------------------------------------------------
 
+    def arm(self, timer: Timer, deadline: float | None) -> None:
+        """Start (or with None, cancel) a kernel timer. A re-armed timer's old entry in
+        the heap goes stale: it no longer matches `timer.deadline`."""
+        timer.deadline = deadline
+        if deadline is not None:
+            heapq.heappush(self.timers, (deadline, next(self._seq), timer))
+
+    @staticmethod
+    def _live(deadline: float, target: Task | Timer) -> bool:
+        if isinstance(target, Timer):
+            return target.deadline == deadline
+        return target.state is TaskState.SLEEPING and target.wake_deadline == deadline
+
     def fire_timers(self, now: float) -> None:
         while self.timers and self.timers[0][0] <= now:
-            deadline, _, task = heapq.heappop(self.timers)
-            if task.state is TaskState.SLEEPING and task.wake_deadline == deadline:
-                self.wake(task)
+            deadline, _, target = heapq.heappop(self.timers)
+            if not self._live(deadline, target):
+                continue
+            if isinstance(target, Timer):
+                target.deadline = None
+                target.fire()
+            else:
+                self.wake(target)
 
     def _next_deadline(self) -> float | None:
         while self.timers:
-            deadline, _, task = self.timers[0]
-            if task.state is TaskState.SLEEPING and task.wake_deadline == deadline:
+            deadline, _, target = self.timers[0]
+            if self._live(deadline, target):
                 return deadline
             heapq.heappop(self.timers)
         return None
@@ -160,13 +192,6 @@ class Scheduler:
                 continue
             self.current = task
             task.loaded()
-            if task.pending is not None and not kernel.trap.retry(task):
-                continue  # blocked again, or exited
-            if task.state is not TaskState.RUNNABLE:
-                continue
-            kernel.return_to_user(task)
-            if task.state is not TaskState.RUNNABLE:
-                continue
             self._run_slice(task)
             self.current = None
 
@@ -175,6 +200,16 @@ class Scheduler:
         kernel = self.kernel
         budget = QUANTUM_US
         while True:
+            # Back to user mode: finish a woken call, then deliver signals (a call that
+            # blocks again with a signal pending is interrupted by the delivery).
+            if task.pending is not None and not kernel.trap.retry(task) and task.state is not TaskState.RUNNABLE:
+                return  # asleep again, stopped, or exited
+            if kernel.signals.deliverable(task):
+                kernel.return_to_user(task)
+                if task.state is not TaskState.RUNNABLE:
+                    return
+                if task.pending is not None:
+                    continue  # restarted with no handler run: make the call again
             self.need_resched = False
             timeout = budget if self.others_may_run() else 0
             started = task.running_since = time.perf_counter_ns()

@@ -1,24 +1,51 @@
-"""Signals: dispositions, sending, and default actions (Linux's kernel/signal.c).
+"""Signals (Linux's kernel/signal.c and arch/x86/kernel/signal.c).
 
-What exists now: per-process action tables (inherited by fork, shared under
-CLONE_SIGHAND, reset to SIG_DFL by execve for handled signals), per-thread masks, and
-delivery of default actions: terminate, ignore. SIGCHLD set to SIG_IGN (or SA_NOCLDWAIT)
-makes children reap themselves.
+The life of a signal, as in Linux:
 
-Not yet: running user handlers (rt_sigframe, rt_sigreturn), stop/continue, queued
-siginfo. A signal that would run a user handler is reported on stderr once and its
-default action taken, so the difference is never silent.
+- generation (`send`): kill, tgkill, a child's death, SIGPIPE, a CPU fault. SIGCONT
+  resumes a stopped process and SIGKILL kills at once, whatever the target is doing;
+  anything else is queued with its siginfo on the thread (thread-directed) or the
+  process (`shared_pending`), and one thread that does not block it is woken.
+- delivery (`do_signal`): on the way back to user mode, the scheduler dequeues each
+  signal the thread does not block and takes its action: ignore, stop the process,
+  terminate it (with a core-dump flag), or run the user's handler on an
+  `rt_sigframe` built on the user stack (or the alternate signal stack). A blocking
+  call the signal interrupted ends with EINTR, or is restarted (SA_RESTART, or no
+  handler ran).
+- return (`sigreturn`): the handler returns into its sa_restorer, which calls
+  rt_sigreturn; the registers and mask saved in the frame come back.
+
+Stopped processes are reported to wait4 (WUNTRACED) and continued ones (WCONTINUED),
+and their parent gets SIGCHLD with CLD_STOPPED / CLD_CONTINUED unless it set
+SA_NOCLDSTOP. Not done: sigqueue'd payloads (si_value), signalfd, the SIGHUP/SIGCONT
+sent to a newly orphaned process group with stopped members.
 """
 
 from __future__ import annotations
 
 import struct
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from unicorn import x86_const as X
+
 from pykern.abi import (
+    CLD_CONTINUED,
+    CLD_DUMPED,
+    CLD_EXITED,
+    CLD_KILLED,
+    CLD_STOPPED,
+    EFAULT,
+    EINTR,
+    EINVAL,
+    ENOMEM,
+    EPERM,
+    ERESTARTNOHAND,
+    ERESTARTNOINTR,
+    ERESTARTSYS,
     NSIG,
+    SI_KERNEL,
+    SI_USER,
     SIGABRT,
     SIGBUS,
     SIGCHLD,
@@ -27,6 +54,7 @@ from pykern.abi import (
     SIGILL,
     SIGKILL,
     SIGQUIT,
+    SIGRTMIN,
     SIGSEGV,
     SIGSTOP,
     SIGSYS,
@@ -38,8 +66,9 @@ from pykern.abi import (
     SIGWINCH,
     SIGXCPU,
     SIGXFSZ,
-    signal_name,
 )
+from pykern.errors import Fault, SysError
+from pykern.task import TaskState
 
 if TYPE_CHECKING:
     from pykern.kernel import Kernel
@@ -63,6 +92,8 @@ IGNORED_BY_DEFAULT = frozenset({SIGCHLD, SIGCONT, SIGURG, SIGWINCH})
 STOP_SIGNALS = frozenset({SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU})
 CORE_SIGNALS = frozenset({SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGXCPU, SIGXFSZ, SIGSYS})
 FAULT_SIGNALS = frozenset({SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP})
+SYSCALL_INSN_LEN = 2
+TICK_NS = 10_000_000  # clock_t: USER_HZ = 100
 UNBLOCKABLE = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1))
 
 
@@ -77,7 +108,7 @@ SIGINFO_SIZE = 128
 class SigInfo:
     """A queued signal's siginfo_t: who sent it and why (the fields per si_code family).
 
-    - kill/tkill/sigqueue (SI_USER, SI_TKILL, SI_QUEUE): pid, uid
+    - kill/tkill/sigqueue (SI_USER, SI_TKILL, SI_QUEUE): pid, uid (and sigqueue's value)
     - SIGCHLD (CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_CONTINUED): pid, uid,
       status (exit code or signal number), utime, stime (clock ticks)
     - faults (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP): addr
@@ -93,6 +124,7 @@ class SigInfo:
     utime: int = 0
     stime: int = 0
     addr: int = 0
+    value: int = 0  # si_value (sigqueue)
 
     def pack(self) -> bytes:
         """The 128-byte siginfo_t as x86-64 lays it out."""
@@ -102,7 +134,7 @@ class SigInfo:
         elif self.signo == SIGCHLD and self.code > 0:
             body = struct.pack("<iIi4xqq", self.pid, self.uid, self.status, self.utime, self.stime)
         else:
-            body = struct.pack("<iI", self.pid, self.uid)
+            body = struct.pack("<iIQ", self.pid, self.uid, self.value)
         return (head + body).ljust(SIGINFO_SIZE, b"\0")
 
 
@@ -121,12 +153,126 @@ class SigAction:
         return cls(*KERNEL_SIGACTION.unpack(data))
 
 
+class SigQueue:
+    """Pending signals (Linux's struct sigpending): a mask and the queued siginfos.
+    A standard signal is queued at most once; real-time signals queue every instance."""
+
+    __slots__ = ("mask", "infos")
+
+    def __init__(self) -> None:
+        self.mask = 0
+        self.infos: list[SigInfo] = []
+
+    def add(self, info: SigInfo) -> bool:
+        bit = sigbit(info.signo)
+        if info.signo < SIGRTMIN and self.mask & bit:
+            return False
+        self.mask |= bit
+        self.infos.append(info)
+        return True
+
+    def take(self, allowed: int) -> SigInfo | None:
+        """Dequeue the next signal in `allowed`: synchronous faults first, then the
+        lowest number (Linux's next_signal)."""
+        ready = self.mask & allowed
+        if not ready:
+            return None
+        ready = (ready & SYNCHRONOUS_MASK) or ready
+        sig = (ready & -ready).bit_length()
+        index = next(i for i, info in enumerate(self.infos) if info.signo == sig)
+        info = self.infos.pop(index)
+        if not any(other.signo == sig for other in self.infos):
+            self.mask &= ~sigbit(sig)
+        return info
+
+    def discard(self, mask: int) -> None:
+        if self.mask & mask:
+            self.infos = [info for info in self.infos if not sigbit(info.signo) & mask]
+            self.mask &= ~mask
+
+
+SYNCHRONOUS_MASK = 0
+for _sig in (SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE, SIGSYS):
+    SYNCHRONOUS_MASK |= sigbit(_sig)
+STOP_MASK = 0
+for _sig in STOP_SIGNALS:
+    STOP_MASK |= sigbit(_sig)
+
+
+# --- the signal frame (arch/x86/include/uapi/asm/sigcontext.h, ucontext.h) ----------------------
+
+# struct sigcontext's general registers, in order; then cs, gs, fs, ss (u16 each), err,
+# trapno, oldmask, cr2, fpstate pointer, 8 reserved words: 256 bytes.
+SIGCONTEXT_REGS = (
+    X.UC_X86_REG_R8, X.UC_X86_REG_R9, X.UC_X86_REG_R10, X.UC_X86_REG_R11,
+    X.UC_X86_REG_R12, X.UC_X86_REG_R13, X.UC_X86_REG_R14, X.UC_X86_REG_R15,
+    X.UC_X86_REG_RDI, X.UC_X86_REG_RSI, X.UC_X86_REG_RBP, X.UC_X86_REG_RBX,
+    X.UC_X86_REG_RDX, X.UC_X86_REG_RAX, X.UC_X86_REG_RCX, X.UC_X86_REG_RSP,
+    X.UC_X86_REG_RIP, X.UC_X86_REG_EFLAGS,
+)
+SIGCONTEXT = struct.Struct("<18Q4H5Q64x")
+STACK_T = struct.Struct("<Qi4xQ")  # ss_sp, ss_flags, ss_size
+UCONTEXT_HEAD = struct.Struct("<QQ")  # uc_flags, uc_link
+UCONTEXT_SIZE = UCONTEXT_HEAD.size + STACK_T.size + SIGCONTEXT.size + 8  # + uc_sigmask: 304
+FRAME_INFO_OFFSET = 8 + UCONTEXT_SIZE  # after pretcode and the ucontext: 312
+FRAME_SIZE = FRAME_INFO_OFFSET + SIGINFO_SIZE
+FXSAVE_SIZE = 512
+REDZONE = 128
+UC_SIGCONTEXT_SS = 0x2
+UC_STRICT_RESTORE_SS = 0x4
+USER_CS, USER_SS = 0x33, 0x2B
+# eflags bits a handler may change in its saved context (Linux's FIX_EFLAGS)
+FIX_EFLAGS = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x10000 | 0x40000
+EFLAGS_TF, EFLAGS_DF, EFLAGS_RF = 0x100, 0x400, 0x10000
+XMM_REGS = tuple(getattr(X, f"UC_X86_REG_XMM{i}") for i in range(16))
+TRAPNO = {SIGSEGV: 14, SIGBUS: 14, SIGFPE: 0, SIGILL: 6, SIGTRAP: 3}
+MAX_SAVED_FRAMES = 64
+
+SS_ONSTACK = 1
+SS_DISABLE = 2
+SS_AUTODISARM = 1 << 31
+MINSIGSTKSZ = 2048
+
+# Calls that a handled signal always ends with EINTR, SA_RESTART or not (they return
+# ERESTARTNOHAND in Linux); every other blocking call returns ERESTARTSYS.
+NO_RESTART_CALLS = frozenset({"pause", "rt_sigsuspend", "rt_sigtimedwait", "poll", "ppoll", "select",
+                              "pselect6", "epoll_wait", "epoll_pwait", "epoll_pwait2"})
+
+
+@dataclass
+class AltStack:
+    """sigaltstack(2)'s stack_t for one thread."""
+
+    sp: int = 0
+    flags: int = SS_DISABLE
+    size: int = 0
+
+    def contains(self, sp: int) -> bool:
+        return not self.flags & SS_AUTODISARM and self.sp < sp <= self.sp + self.size
+
+    def state(self, sp: int) -> int:
+        """ss_flags as sigaltstack reports them for a thread whose stack pointer is `sp`."""
+        if not self.size or self.flags & SS_DISABLE:
+            return SS_DISABLE | (self.flags & SS_AUTODISARM)
+        return (SS_ONSTACK if self.contains(sp) else 0) | (self.flags & SS_AUTODISARM)
+
+
+@dataclass
+class GroupStop:
+    """Job control state of a process (Linux's SIGNAL_STOP_* flags and group_exit_code)."""
+
+    stopped: bool = False
+    signal: int = 0
+    report: tuple[int, int] | None = None  # (CLD_STOPPED | CLD_CONTINUED, signal) for wait
+
+
 class Signals:
     """The kernel's signal machinery; installed as `kernel.signals`."""
 
     def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
-        self.warned = False
+
+    # --- dispositions -----------------------------------------------------------------------
 
     def action(self, group: ThreadGroup, sig: int) -> SigAction:
         return group.sigactions.get(sig) or SigAction()
@@ -141,36 +287,348 @@ class Signals:
             if action.handler not in (SIG_DFL, SIG_IGN):
                 group.sigactions[sig] = SigAction()
 
-    def notify_parent(self, child: ThreadGroup) -> None:
-        if child.parent is not None:
-            self.send_to_group(child.parent, child.exit_signal)
-
     def is_ignored(self, group: ThreadGroup, sig: int) -> bool:
         action = self.action(group, sig)
         return action.handler == SIG_IGN or (action.handler == SIG_DFL and sig in IGNORED_BY_DEFAULT)
 
-    def send_to_group(self, group: ThreadGroup, sig: int) -> None:
-        """Deliver `sig` to a process: for now, its default action happens at once."""
+    # --- generation ------------------------------------------------------------------------------
+
+    def send(self, group: ThreadGroup, info: SigInfo, task: Task | None = None) -> None:
+        """send_signal: `info` to the process `group`, or to its thread `task`."""
+        sig = info.signo
         if sig == 0 or group.is_zombie or not group.live_tasks:
             return
-        if sig != SIGKILL and self.is_ignored(group, sig):
+        if sig == SIGKILL:
+            self.kernel.kill_group(group, SIGKILL)
             return
-        action = self.action(group, sig)
-        if sig != SIGKILL and action.handler not in (SIG_DFL, SIG_IGN):
-            if not self.warned:
-                self.warned = True
-                print(f"pykern: warning: {signal_name(sig)} has a handler, but running signal handlers "
-                      "is not supported yet: taking the default action", file=sys.stderr)
-            if sig in IGNORED_BY_DEFAULT:
-                return
-        if sig in STOP_SIGNALS or sig == SIGCONT:
-            return  # job control arrives with the signals issue
-        self.kernel.kill_group(group, sig)
+        if sig in STOP_SIGNALS:
+            self.discard(group, sigbit(SIGCONT))
+        elif sig == SIGCONT:
+            self.discard(group, STOP_MASK)
+            self.continue_group(group)
+        targets = [task] if task is not None else group.live_tasks
+        bit = sigbit(sig)
+        blocked = all(t.sigmask & bit for t in targets)
+        # An ignored signal is dropped unless blocked (the action may change before it is
+        # unblocked) or traced: a tracer sees every signal, as under ptrace.
+        if self.is_ignored(group, sig) and not blocked and self.kernel.tracer is None:
+            return
+        queue = task.sigpending if task is not None else group.shared_pending
+        if not queue.add(info):
+            return
+        for target in targets:  # complete_signal: wake one thread that can take it
+            if not target.sigmask & bit:
+                self.wake_for_signal(target)
+                break
 
-    def send_to_task(self, task: Task, sig: int) -> None:
-        self.send_to_group(task.group, sig)
+    def send_to_group(self, group: ThreadGroup, sig: int, info: SigInfo | None = None) -> None:
+        self.send(group, info or SigInfo(sig, SI_KERNEL))
+
+    def send_to_task(self, task: Task, sig: int, info: SigInfo | None = None) -> None:
+        self.send(task.group, info or SigInfo(sig, SI_KERNEL), task)
+
+    def discard(self, group: ThreadGroup, mask: int) -> None:
+        group.shared_pending.discard(mask)
+        for task in group.tasks:
+            task.sigpending.discard(mask)
+
+    def wake_for_signal(self, task: Task) -> None:
+        """signal_wake_up: a sleeping thread re-runs its call and may be interrupted; a
+        running one leaves the JIT after its current syscall."""
+        sched = self.kernel.sched
+        if task.state is TaskState.SLEEPING:
+            sched.wake(task)
+        elif task.state is TaskState.RUNNABLE:
+            sched.need_resched = True
+
+    def deliverable(self, task: Task) -> int:
+        """The pending signals `task` would take now (Linux's signal_pending)."""
+        return (task.sigpending.mask | task.group.shared_pending.mask) & ~task.sigmask
+
+    def mask_changed(self, task: Task) -> None:
+        """After the mask shrank: deliver what it now lets through before user code runs."""
+        if self.deliverable(task):
+            self.kernel.sched.need_resched = True
+
+    # --- children -----------------------------------------------------------------------------
+
+    def notify_parent(self, child: ThreadGroup) -> None:
+        """do_notify_parent: the child died; tell its parent with its exit signal."""
+        parent = child.parent
+        if parent is None or not child.exit_signal:
+            return
+        status = child.exit_code or 0
+        if status & 0x7F:
+            code, value = (CLD_DUMPED if status & 0x80 else CLD_KILLED), status & 0x7F
+        else:
+            code, value = CLD_EXITED, (status >> 8) & 0xFF
+        self.send(parent, self._child_info(child, child.exit_signal, code, value))
+
+    def _child_info(self, child: ThreadGroup, sig: int, code: int, value: int) -> SigInfo:
+        utime = self.kernel.clock.process_cpu_ns(child) // TICK_NS  # system time is not kept apart
+        return SigInfo(sig, code, pid=child.tgid, uid=child.creds.uid, status=value, utime=utime)
+
+    def _notify_parent_stop(self, child: ThreadGroup, code: int, sig: int) -> None:
+        """do_notify_parent_cldstop: the child stopped or continued."""
+        child.job.report = (code, sig)
+        parent = child.parent
+        if parent is None or parent is self.kernel.init:
+            return
+        parent.child_events.wake_all()
+        if not self.action(parent, SIGCHLD).flags & SA_NOCLDSTOP:
+            self.send(parent, self._child_info(child, SIGCHLD, code, sig))
+
+    # --- job control --------------------------------------------------------------------------
+
+    def stop_group(self, task: Task, sig: int) -> None:
+        """do_signal_stop: every thread of the process stops; the parent hears of it."""
+        group = task.group
+        job = group.job
+        job.stopped, job.signal = True, sig
+        sched = self.kernel.sched
+        for thread in group.live_tasks:
+            sched.forget(thread)
+            thread.state = TaskState.STOPPED
+            self.kernel.tracer_stopped(thread, sig)
+        sched.need_resched = True
+        self._notify_parent_stop(group, CLD_STOPPED, sig)
+
+    def continue_group(self, group: ThreadGroup) -> None:
+        """SIGCONT: a stopped process runs again (its sleeping calls re-run from the top)."""
+        job = group.job
+        if not job.stopped:
+            return
+        job.stopped = False
+        for thread in group.live_tasks:
+            if thread.state is TaskState.STOPPED:
+                self.kernel.sched.enqueue(thread)
+        self._notify_parent_stop(group, CLD_CONTINUED, SIGCONT)
+
+    def orphaned_pgrp(self, group: ThreadGroup) -> bool:
+        """Is `group`'s process group orphaned (no member has a parent in another group of
+        the same session)? The first process's parent stands for the shell that ran it."""
+        kernel = self.kernel
+        for member in kernel.groups.values():
+            if member.pgid != group.pgid or member.is_zombie:
+                continue
+            parent = member.parent
+            if member is kernel.first:
+                return False
+            if parent is not None and parent is not kernel.init and parent.pgid != member.pgid \
+                    and parent.sid == member.sid:
+                return False
+        return True
+
+    # --- delivery ---------------------------------------------------------------------------------
+
+    def do_signal(self, task: Task) -> None:
+        """Take the action of every signal `task` can take now (Linux's get_signal loop on
+        the way back to user mode). The task is loaded."""
+        if not self.deliverable(task):
+            return
+        if task.pending is not None and task.restart_block.get("uninterruptible"):
+            return  # a killable-only wait (vfork): only SIGKILL ends it
+        code = self._interrupt(task) if task.pending is not None else None
+        group = task.group
+        while task.state is TaskState.RUNNABLE:
+            info = task.sigpending.take(~task.sigmask) or group.shared_pending.take(~task.sigmask)
+            if info is None:
+                break
+            sig = info.signo
+            action = self.action(group, sig)
+            self.kernel.tracer_signal(task, info)
+            if action.handler == SIG_IGN:
+                continue
+            if action.handler != SIG_DFL:
+                self._handle(task, info, action, code)
+                code = None
+                continue
+            if sig in IGNORED_BY_DEFAULT:
+                continue
+            if sig in STOP_SIGNALS:
+                if sig != SIGSTOP and self.orphaned_pgrp(group):
+                    continue  # an orphaned process group may not be stopped by the terminal
+                self.stop_group(task, sig)
+                return
+            self.kernel.kill_group(group, sig)
+            return
+
+    def _interrupt(self, task: Task) -> int:
+        """A signal arrived while `task` slept in a call: end the call's sleep, and return
+        the code Linux's call would have returned (ERESTARTSYS, ERESTARTNOHAND,
+        ERESTART_RESTARTBLOCK), or the value it completes with. The tracer sees it."""
+        pending = task.pending
+        assert pending is not None
+        interrupted = task.restart_block.get("interrupted")
+        if interrupted is not None:
+            code = interrupted(task)
+        elif pending.entry.name in NO_RESTART_CALLS:
+            code = -ERESTARTNOHAND
+        else:
+            code = -ERESTARTSYS
+        if code >= 0 or code == -EFAULT:  # it completed after all
+            self._finish_call(task, code)
+        else:
+            self.kernel.tracer_exit(task, pending.entry, pending.args, code)
+        return code
+
+    def _finish_call(self, task: Task, result: int) -> None:
+        pending = task.pending
+        assert pending is not None
+        self._cancel_call(task)
+        self.kernel.trap.registers.set_return(task.mm.uc, result)
+        self.kernel.tracer_exit(task, pending.entry, pending.args, result)
+
+    def _cancel_call(self, task: Task) -> None:
+        cancel = task.restart_block.get("cancel")
+        if cancel is not None:
+            cancel(task)
+        task.restart_block.clear()
+        task.pending = None
+
+    def _handle(self, task: Task, info: SigInfo, action: SigAction, code: int | None) -> None:
+        """handle_signal: end an interrupted call (EINTR or restart), then build the frame."""
+        uc = task.mm.uc
+        if code is not None and code < 0 and code != -EFAULT and task.pending is not None:
+            restart = code == -ERESTARTNOINTR or (code == -ERESTARTSYS and action.flags & SA_RESTART)
+            if restart:  # back to the syscall instruction, to be made again after the handler
+                uc.reg_write(X.UC_X86_REG_RIP, uc.reg_read(X.UC_X86_REG_RIP) - SYSCALL_INSN_LEN)
+                uc.reg_write(X.UC_X86_REG_RAX, task.pending.entry.number)
+            else:
+                uc.reg_write(X.UC_X86_REG_RAX, -EINTR & 0xFFFFFFFFFFFFFFFF)
+            self._cancel_call(task)
+        try:
+            self._setup_frame(task, info, action)
+        except Fault:  # no room for the frame: Linux's force_sigsegv
+            self.kernel.tracer_signal(task, SigInfo(SIGSEGV, SI_KERNEL))
+            self.kernel.kill_group(task.group, SIGSEGV)
+
+    def _setup_frame(self, task: Task, info: SigInfo, action: SigAction) -> None:
+        """Build the rt_sigframe (x86-64 setup_rt_frame) and enter the handler."""
+        if not action.flags & SA_RESTORER:
+            raise Fault(0)  # x86-64 has no vDSO trampoline here: a restorer is required
+        uc = task.mm.uc
+        regs = list(uc.reg_read_batch(SIGCONTEXT_REGS))
+        rsp = regs[15]
+        altstack = task.altstack
+        sp = rsp - REDZONE
+        if action.flags & SA_ONSTACK and altstack.state(rsp) == 0:
+            sp = altstack.sp + altstack.size
+        fpstate = (sp - FXSAVE_SIZE) & ~63
+        frame = ((fpstate - FRAME_SIZE) & ~15) - 8
+        old_mask = task.saved_sigmask if task.saved_sigmask is not None else task.sigmask
+        sig = info.signo
+        trapno = TRAPNO.get(sig, 0) if info.code > 0 and sig in FAULT_SIGNALS else 0
+        cr2 = info.addr if sig in (SIGSEGV, SIGBUS) and info.code > 0 else 0
+        sigcontext = SIGCONTEXT.pack(*regs, USER_CS, 0, 0, USER_SS, 0, trapno, old_mask & 0xFFFFFFFF, cr2,
+                                     fpstate)
+        stack = STACK_T.pack(altstack.sp, altstack.state(rsp), altstack.size)
+        ucontext = UCONTEXT_HEAD.pack(UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS, 0) + stack + sigcontext \
+            + struct.pack("<Q", old_mask)
+        mm = task.mm
+        mm.copy_out(fpstate, self._fxsave(uc))
+        mm.copy_out(frame, struct.pack("<Q", action.restorer) + ucontext + info.pack())
+        # The registers to come back to: all of them, FPU and SSE included, by frame address.
+        frames = task.sigframes
+        frames[frame] = uc.context_save()
+        if len(frames) > MAX_SAVED_FRAMES:  # handlers that longjmp'd out never return
+            del frames[next(iter(frames))]
+        uc.reg_write(X.UC_X86_REG_RSP, frame)
+        uc.reg_write(X.UC_X86_REG_RIP, action.handler)
+        uc.reg_write(X.UC_X86_REG_RDI, sig)
+        uc.reg_write(X.UC_X86_REG_RSI, frame + FRAME_INFO_OFFSET)
+        uc.reg_write(X.UC_X86_REG_RDX, frame + 8)
+        uc.reg_write(X.UC_X86_REG_RAX, 0)
+        uc.reg_write(X.UC_X86_REG_EFLAGS, regs[17] & ~(EFLAGS_DF | EFLAGS_TF | EFLAGS_RF))
+        if altstack.flags & SS_AUTODISARM:
+            task.altstack = AltStack()
+        task.saved_sigmask = None
+        task.sigmask |= action.mask | (0 if action.flags & SA_NODEFER else sigbit(sig))
+        task.sigmask &= ~UNBLOCKABLE
+        if action.flags & SA_RESETHAND:
+            task.group.sigactions[sig] = SigAction()
+
+    @staticmethod
+    def _fxsave(uc: object) -> bytes:
+        """The FXSAVE image a handler can read at uc_mcontext.fpregs (control words and SSE)."""
+        fcw, fsw, mxcsr = uc.reg_read_batch((X.UC_X86_REG_FPCW, X.UC_X86_REG_FPSW, X.UC_X86_REG_MXCSR))
+        image = bytearray(FXSAVE_SIZE)
+        struct.pack_into("<HH", image, 0, fcw, fsw)
+        struct.pack_into("<II", image, 24, mxcsr, 0xFFFF)
+        for i, value in enumerate(uc.reg_read_batch(XMM_REGS)):
+            image[160 + 16 * i:176 + 16 * i] = value.to_bytes(16, "little")
+        return bytes(image)
+
+    def sigreturn(self, task: Task) -> int:
+        """rt_sigreturn: restore what the frame at rsp - 8 saved; returns the restored rax."""
+        uc = task.mm.uc
+        frame = uc.reg_read(X.UC_X86_REG_RSP) - 8
+        try:
+            data = task.mm.copy_in(frame + 8, UCONTEXT_SIZE)
+        except Fault:
+            self.force_sigsegv(task)
+            return 0
+        frames = task.sigframes
+        saved = frames.pop(frame, None)
+        for deeper in [addr for addr in frames if addr < frame]:
+            del frames[deeper]  # frames of handlers that longjmp'd out and never returned
+        if saved is not None:
+            uc.context_restore(saved)
+        offset = UCONTEXT_HEAD.size
+        ss_sp, ss_flags, ss_size = STACK_T.unpack_from(data, offset)
+        offset += STACK_T.size
+        values = SIGCONTEXT.unpack_from(data, offset)
+        (mask,) = struct.unpack_from("<Q", data, offset + SIGCONTEXT.size)
+        eflags = uc.reg_read(X.UC_X86_REG_EFLAGS)
+        for reg, value in zip(SIGCONTEXT_REGS[:16], values[:16]):
+            uc.reg_write(reg, value)
+        self.kernel.trap.set_user_rip(uc, values[16])
+        uc.reg_write(X.UC_X86_REG_EFLAGS, (eflags & ~FIX_EFLAGS) | (values[17] & FIX_EFLAGS))
+        task.sigmask = mask & ~UNBLOCKABLE
+        try:  # restore_altstack: a bad saved stack_t is ignored, as Linux does
+            self.set_altstack(task, AltStack(ss_sp, ss_flags & ~SS_ONSTACK, ss_size), values[15])
+        except SysError:
+            pass
+        self.kernel.sched.need_resched = True  # leave the JIT: the restored rip is a jump
+        return values[13]  # rax
+
+    # --- synchronous signals --------------------------------------------------------------------
+
+    def force(self, task: Task, info: SigInfo) -> bool:
+        """force_sig_info: a fault in `task`. Returns True if a handler will run; False if
+        the fault is fatal (no handler, or the signal blocked or ignored)."""
+        action = self.action(task.group, info.signo)
+        if action.handler in (SIG_DFL, SIG_IGN) or task.sigmask & sigbit(info.signo):
+            return False
+        task.sigpending.add(info)
+        self.kernel.sched.need_resched = True
+        return True
+
+    def force_sigsegv(self, task: Task) -> None:
+        self.kernel.tracer_signal(task, SigInfo(SIGSEGV, SI_KERNEL))
+        self.kernel.kill_group(task.group, SIGSEGV)
+
+    # --- sigaltstack ---------------------------------------------------------------------------
+
+    def set_altstack(self, task: Task, new: AltStack, sp: int) -> None:
+        """do_sigaltstack's checks for a new stack_t."""
+        if task.altstack.contains(sp):
+            raise SysError(EPERM)
+        mode = new.flags & ~SS_AUTODISARM
+        if mode not in (0, SS_DISABLE, SS_ONSTACK):
+            raise SysError(EINVAL)
+        if mode == SS_DISABLE:
+            task.altstack = AltStack(0, SS_DISABLE, 0)
+            return
+        if new.size < MINSIGSTKSZ:
+            raise SysError(ENOMEM)
+        task.altstack = AltStack(new.sp, new.flags & SS_AUTODISARM, new.size)
+
+
+def user_info(sender: Task, sig: int, code: int = SI_USER) -> SigInfo:
+    """The siginfo of kill(2) (SI_USER) and tgkill(2) (SI_TKILL): who sent it."""
+    return SigInfo(sig, code, pid=sender.group.tgid, uid=sender.group.creds.uid)
 
 
 def valid_signal(sig: int) -> bool:
     return 0 <= sig <= NSIG
-

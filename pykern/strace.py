@@ -17,16 +17,20 @@ as its address, as strace does.
 from __future__ import annotations
 
 import json
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
+
+from unicorn.x86_const import UC_X86_REG_RSP as X86_REG_RSP
 
 from pykern import abi
 from pykern.abi import errno_name, signal_name, strerror
 from pykern.errors import Fault, SysError
 
 if TYPE_CHECKING:
+    from pykern.signal import SigInfo
     from pykern.sysent import SyscallEntry
     from pykern.task import Task, ThreadGroup
 
@@ -34,8 +38,53 @@ ALIGN_COLUMN = 40  # strace's -a default: "= ret" starts at this column
 DEFAULT_STRSIZE = 32
 MAX_ERRNO = 4095
 
-# strace's -e trace=%CLASS names -> the classes declared with @syscall(classes=...)
-TRACE_CLASSES = ("process", "file", "signal", "memory", "desc", "creds", "clock")
+# strace 6.1's -e trace=%CLASS sets for x86-64, by name (measured: a program that makes
+# every syscall under a seccomp filter answering ENOSYS, traced with each class). By
+# name, so that calls pykern has no handler for are classified too.
+TRACE_CLASSES: dict[str, frozenset[str]] = {name: frozenset(names.split()) for name, names in {
+    "network": "accept accept4 bind connect getpeername getpmsg getsockname getsockopt listen putpmsg "
+               "recvfrom recvmmsg recvmsg sendfile sendmmsg sendmsg sendto setsockopt shutdown socket socketpair",
+    "process": "clone clone3 execve execveat exit exit_group fork kill pidfd_send_signal rt_sigqueueinfo "
+               "rt_tgsigqueueinfo tgkill tkill vfork wait4 waitid",
+    "file": "access acct chdir chmod chown chroot creat execve execveat faccessat faccessat2 fanotify_mark "
+            "fchmodat fchownat fsconfig fspick futimesat getcwd getxattr inotify_add_watch lchown lgetxattr "
+            "link linkat listxattr llistxattr lremovexattr lsetxattr lstat mkdir mkdirat mknod mknodat mount "
+            "mount_setattr move_mount name_to_handle_at newfstatat open open_tree openat openat2 pivot_root "
+            "quotactl readlink readlinkat removexattr rename renameat renameat2 rmdir setxattr stat statfs "
+            "statx swapoff swapon symlink symlinkat truncate umount2 unlink unlinkat uselib utime utimensat "
+            "utimes",
+    "signal": "io_uring_enter kill pause pidfd_send_signal rt_sigaction rt_sigpending rt_sigprocmask "
+              "rt_sigqueueinfo rt_sigreturn rt_sigsuspend rt_sigtimedwait rt_tgsigqueueinfo sigaltstack "
+              "signalfd signalfd4 tgkill tkill",
+    "memory": "brk get_mempolicy io_destroy io_setup io_uring_register madvise mbind migrate_pages mincore "
+              "mlock mlock2 mlockall mmap move_pages mprotect mremap msync munlock munlockall munmap "
+              "pkey_mprotect remap_file_pages set_mempolicy set_mempolicy_home_node shmat shmdt",
+    "desc": "bpf close copy_file_range creat dup dup2 dup3 epoll_create epoll_create1 epoll_ctl epoll_pwait "
+            "epoll_pwait2 epoll_wait eventfd eventfd2 execveat faccessat faccessat2 fadvise64 fallocate "
+            "fanotify_init fanotify_mark fchdir fchmod fchmodat fchown fchownat fcntl fdatasync fgetxattr "
+            "finit_module flistxattr flock fremovexattr fsconfig fsetxattr fsmount fsopen fspick fstat fstatfs "
+            "fsync ftruncate futimesat getdents getdents64 inotify_add_watch inotify_init inotify_init1 "
+            "inotify_rm_watch io_uring_enter io_uring_register io_uring_setup ioctl kexec_file_load "
+            "landlock_add_rule landlock_create_ruleset landlock_restrict_self linkat lseek memfd_create "
+            "memfd_secret mkdirat mknodat mmap mount_setattr move_mount mq_getsetattr mq_notify mq_open "
+            "mq_timedreceive mq_timedsend name_to_handle_at newfstatat open open_by_handle_at open_tree openat "
+            "openat2 perf_event_open pidfd_getfd pidfd_open pidfd_send_signal pipe pipe2 poll ppoll pread64 "
+            "preadv preadv2 process_madvise process_mrelease pselect6 pwrite64 pwritev pwritev2 quotactl_fd "
+            "read readahead readlinkat readv renameat renameat2 select sendfile setns signalfd signalfd4 "
+            "splice statx symlinkat sync_file_range syncfs tee timerfd_create timerfd_gettime timerfd_settime "
+            "unlinkat userfaultfd utimensat vmsplice write writev",
+    "ipc": "msgctl msgget msgrcv msgsnd semctl semget semop semtimedop shmat shmctl shmdt shmget",
+    "creds": "capget capset getegid geteuid getgid getgroups getresgid getresuid getuid prctl setfsgid "
+             "setfsuid setgid setgroups setregid setresgid setresuid setreuid setuid",
+    "clock": "adjtimex clock_adjtime clock_getres clock_gettime clock_settime gettimeofday settimeofday time",
+    "pure": "getegid geteuid getgid getpgrp getpid getppid gettid getuid",
+    "stat": "stat", "lstat": "lstat", "fstat": "fstat newfstatat statx",
+    "%stat": "fstat lstat newfstatat stat statx",
+    "statfs": "statfs", "fstatfs": "fstatfs", "%statfs": "fstatfs statfs ustat",
+}.items()}
+TRACE_CLASSES["net"] = TRACE_CLASSES["network"]
+# -e status=: strace's names; "unavailable" and "detached" never happen here
+TRACE_STATUSES = frozenset({"successful", "failed", "unfinished", "unavailable", "detached"})
 
 
 # --- symbolic tables -------------------------------------------------------------------
@@ -72,13 +121,46 @@ WAIT_BITS = [(abi.WNOHANG, "WNOHANG"), (abi.WUNTRACED, "WSTOPPED"), (abi.WEXITED
 ACCESS_BITS = [(abi.R_OK, "R_OK"), (abi.W_OK, "W_OK"), (abi.X_OK, "X_OK")]
 MADVISE_NAMES = _names("MADV_")
 FCNTL_NAMES = {v: n for v, n in _names("F_").items() if n != "F_OK" and not n.endswith("_OK")}
-FCNTL_NAMES.update({1031: "F_SETPIPE_SZ", abi.F_GETPIPE_SZ: "F_GETPIPE_SZ"})
+FCNTL_NAMES.update({0: "F_DUPFD", 1031: "F_SETPIPE_SZ", abi.F_GETPIPE_SZ: "F_GETPIPE_SZ"})
 FCNTL_NO_ARG = {abi.F_GETFD, abi.F_GETFL, abi.F_GETOWN, abi.F_GETPIPE_SZ}
 IOCTL_NAMES = {v: n for n in ("TCGETS", "TCSETS", "TCSETSW", "TCSETSF", "TIOCGPGRP", "TIOCSPGRP",
                               "TIOCGWINSZ", "TIOCSWINSZ", "FIONREAD", "FIONBIO", "FIOCLEX", "FIONCLEX")
                for v in (getattr(abi, n),)}
+# OSS's _IO('T', 2..4) share the numbers; strace names both
+IOCTL_NAMES.update({abi.TCSETS: "SNDCTL_TMR_START or TCSETS", abi.TCSETSW: "SNDCTL_TMR_STOP or TCSETSW",
+                    abi.TCSETSF: "SNDCTL_TMR_CONTINUE or TCSETSF"})
+# asm-generic/termbits.h, in strace's xlat order (term_*flags.in)
+TERM_IFLAG_BITS = [(0o1, "IGNBRK"), (0o2, "BRKINT"), (0o4, "IGNPAR"), (0o10, "PARMRK"), (0o20, "INPCK"),
+                   (0o40, "ISTRIP"), (0o100, "INLCR"), (0o200, "IGNCR"), (0o400, "ICRNL"), (0o1000, "IUCLC"),
+                   (0o2000, "IXON"), (0o4000, "IXANY"), (0o10000, "IXOFF"), (0o20000, "IMAXBEL"),
+                   (0o40000, "IUTF8")]
+TERM_OFLAG_BITS = [(0o1, "OPOST"), (0o2, "OLCUC"), (0o4, "ONLCR"), (0o10, "OCRNL"), (0o20, "ONOCR"),
+                   (0o40, "ONLRET"), (0o100, "OFILL"), (0o200, "OFDEL")]
+# the output delay fields: (mask, names by value), printed before the flag bits
+TERM_ODELAYS = [(0o400, {0: "NL0", 0o400: "NL1"}),
+                (0o3000, {0: "CR0", 0o1000: "CR1", 0o2000: "CR2", 0o3000: "CR3"}),
+                (0o14000, {0: "TAB0", 0o4000: "TAB1", 0o10000: "TAB2", 0o14000: "TAB3"}),
+                (0o20000, {0: "BS0", 0o20000: "BS1"}), (0o40000, {0: "VT0", 0o40000: "VT1"}),
+                (0o100000, {0: "FF0", 0o100000: "FF1"})]
+TERM_CFLAG_BITS = [(0o100, "CSTOPB"), (0o200, "CREAD"), (0o400, "PARENB"), (0o1000, "PARODD"),
+                   (0o2000, "HUPCL"), (0o4000, "CLOCAL"), (0o10000000000, "CMSPAR"),
+                   (0o20000000000, "CRTSCTS")]
+TERM_CBAUD = 0o10017
+TERM_BAUDS = {i: f"B{rate}" for i, rate in enumerate(
+    (0, 50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 19200, 38400))}
+TERM_BAUDS.update({0o10000 + i: f"B{rate}" for i, rate in enumerate(
+    (57600, 115200, 230400, 460800, 500000, 576000, 921600, 1000000, 1152000, 1500000, 2000000, 2500000,
+     3000000, 3500000, 4000000), start=1)})
+TERM_CSIZE = {0: "CS5", 0o20: "CS6", 0o40: "CS7", 0o60: "CS8"}
+TERM_LFLAG_BITS = [(0o1, "ISIG"), (0o2, "ICANON"), (0o4, "XCASE"), (0o10, "ECHO"), (0o20, "ECHOE"),
+                   (0o40, "ECHOK"), (0o100, "ECHONL"), (0o200, "NOFLSH"), (0o100000, "IEXTEN"),
+                   (0o1000, "ECHOCTL"), (0o2000, "ECHOPRT"), (0o4000, "ECHOKE"), (0o10000, "FLUSHO"),
+                   (0o40000, "PENDIN"), (0o400, "TOSTOP"), (0o200000, "EXTPROC")]
+TERMIOS_HEAD = struct.Struct("<IIII")  # c_iflag, c_oflag, c_cflag, c_lflag: the rest is "..."
 WHENCE_NAMES = {0: "SEEK_SET", 1: "SEEK_CUR", 2: "SEEK_END", 3: "SEEK_DATA", 4: "SEEK_HOLE"}
 CLOCK_NAMES = {v: n for v, n in _names("CLOCK_").items()}
+CLOCK_NAMES.update({10: "CLOCK_SGI_CYCLE", 11: "CLOCK_TAI"})
+TIMER_ABSTIME = 1
 ARCH_PRCTL_NAMES = _names("ARCH_")
 RLIMIT_NAMES = {v: n for v, n in _names("RLIMIT_").items()}
 SIGHOW_NAMES = {0: "SIG_BLOCK", 1: "SIG_UNBLOCK", 2: "SIG_SETMASK"}
@@ -93,9 +175,10 @@ FUTEX_OPS = {0: "FUTEX_WAIT", 1: "FUTEX_WAKE", 2: "FUTEX_FD", 3: "FUTEX_REQUEUE"
              12: "FUTEX_CMP_REQUEUE_PI", 13: "FUTEX_LOCK_PI2"}
 FUTEX_PRIVATE_FLAG = 128
 FUTEX_CLOCK_REALTIME = 256
-SA_BITS = [(0x00000001, "SA_NOCLDSTOP"), (0x00000002, "SA_NOCLDWAIT"), (0x00000004, "SA_SIGINFO"),
-           (0x04000000, "SA_RESTORER"), (0x08000000, "SA_ONSTACK"), (0x10000000, "SA_RESTART"),
-           (0x40000000, "SA_NODEFER"), (0x80000000, "SA_RESETHAND")]
+# in strace's order (sigact_flags.in)
+SA_BITS = [(0x04000000, "SA_RESTORER"), (0x08000000, "SA_ONSTACK"), (0x10000000, "SA_RESTART"),
+           (0x20000000, "SA_INTERRUPT"), (0x40000000, "SA_NODEFER"), (0x80000000, "SA_RESETHAND"),
+           (0x00000004, "SA_SIGINFO"), (0x00000001, "SA_NOCLDSTOP"), (0x00000002, "SA_NOCLDWAIT")]
 SA_RESTORER = 0x04000000
 RLIM64_INFINITY = (1 << 64) - 1
 
@@ -131,8 +214,29 @@ def octal(value: int) -> str:
 
 
 def signame(sig: int) -> str:
+    if sig == abi.SIGRTMIN:
+        return "SIGRTMIN"
     name = signal_name(sig)
     return name if name.startswith("SIG") else str(sig)
+
+
+def termios(head: bytes) -> str:
+    """struct termios as strace prints it without -v: the four flag words, then `...`."""
+    iflag, oflag, cflag, lflag = TERMIOS_HEAD.unpack(head[:TERMIOS_HEAD.size])
+    delays = [names.get(oflag & mask, hex(oflag & mask)) for mask, names in TERM_ODELAYS]
+    rest_o = oflag & ~sum(mask for mask, _ in TERM_ODELAYS)
+    # strace 6.1 prints the "|" after the delay fields even when no other bit is set
+    oflags = "|".join(delays) + "|" + flags(rest_o, TERM_OFLAG_BITS, "")
+    baud = TERM_BAUDS.get(cflag & TERM_CBAUD, hex(cflag & TERM_CBAUD))
+    rest_c = flags(cflag & ~TERM_CBAUD & ~0o60, TERM_CFLAG_BITS, "")
+    cflags = "|".join(p for p in (baud, TERM_CSIZE[cflag & 0o60], rest_c) if p)
+    return (f"{{c_iflag={flags(iflag, TERM_IFLAG_BITS)}, c_oflag={oflags}, c_cflag={cflags}, "
+            f"c_lflag={flags(lflag, TERM_LFLAG_BITS)}, ...}}")
+
+
+def winsize(data: bytes) -> str:
+    row, col, xpixel, ypixel = abi.WINSIZE.unpack(data[:abi.WINSIZE.size])
+    return f"{{ws_row={row}, ws_col={col}, ws_xpixel={xpixel}, ws_ypixel={ypixel}}}"
 
 
 def mmap_flags(value: int) -> str:
@@ -230,12 +334,72 @@ def rlim(value: int) -> str:
 
 def wait_status(status: int) -> str:
     sig = status & 0x7F
+    if status & 0xFFFF == 0xFFFF:
+        return "[{WIFCONTINUED(s)}]"
     if sig == 0:
         return f"[{{WIFEXITED(s) && WEXITSTATUS(s) == {(status >> 8) & 0xFF}}}]"
     if sig == 0x7F:
         return f"[{{WIFSTOPPED(s) && WSTOPSIG(s) == {signame((status >> 8) & 0xFF)}}}]"
     core = " && WCOREDUMP(s)" if status & 0x80 else ""
     return f"[{{WIFSIGNALED(s) && WTERMSIG(s) == {signame(sig)}{core}}}]"
+
+
+# siginfo's si_code: the generic values first (strace looks those up first too), then
+# the per-signal ones (asm-generic/siginfo.h)
+SI_CODES = {0: "SI_USER", 0x80: "SI_KERNEL", -1: "SI_QUEUE", -2: "SI_TIMER", -3: "SI_MESGQ",
+            -4: "SI_ASYNCIO", -5: "SI_SIGIO", -6: "SI_TKILL", -7: "SI_DETHREAD", -60: "SI_ASYNCNL"}
+
+
+def _codes(*names: str) -> dict[int, str]:
+    return {i: name for i, name in enumerate(names, start=1)}
+
+
+SIGNAL_CODES: dict[int, dict[int, str]] = {
+    abi.SIGILL: _codes("ILL_ILLOPC", "ILL_ILLOPN", "ILL_ILLADR", "ILL_ILLTRP", "ILL_PRVOPC", "ILL_PRVREG",
+                       "ILL_COPROC", "ILL_BADSTK", "ILL_BADIADDR"),
+    abi.SIGFPE: _codes("FPE_INTDIV", "FPE_INTOVF", "FPE_FLTDIV", "FPE_FLTOVF", "FPE_FLTUND", "FPE_FLTRES",
+                       "FPE_FLTINV", "FPE_FLTSUB", "FPE_DECOVF", "FPE_DECDIV", "FPE_DECERR", "FPE_INVASC",
+                       "FPE_INVDEC", "FPE_FLTUNK", "FPE_CONDTRAP"),
+    abi.SIGSEGV: _codes("SEGV_MAPERR", "SEGV_ACCERR", "SEGV_BNDERR", "SEGV_PKUERR", "SEGV_ACCADI",
+                        "SEGV_ADIDERR", "SEGV_ADIPERR", "SEGV_MTEAERR", "SEGV_MTESERR", "SEGV_CPERR"),
+    abi.SIGBUS: _codes("BUS_ADRALN", "BUS_ADRERR", "BUS_OBJERR", "BUS_MCEERR_AR", "BUS_MCEERR_AO"),
+    abi.SIGTRAP: _codes("TRAP_BRKPT", "TRAP_TRACE", "TRAP_BRANCH", "TRAP_HWBKPT", "TRAP_UNK", "TRAP_PERF"),
+    abi.SIGCHLD: _codes("CLD_EXITED", "CLD_KILLED", "CLD_DUMPED", "CLD_TRAPPED", "CLD_STOPPED",
+                        "CLD_CONTINUED"),
+    abi.SIGIO: _codes("POLL_IN", "POLL_OUT", "POLL_MSG", "POLL_ERR", "POLL_PRI", "POLL_HUP"),
+    abi.SIGSYS: _codes("SYS_SECCOMP", "SYS_USER_DISPATCH"),
+}
+FAULT_ADDR_SIGNALS = frozenset({abi.SIGILL, abi.SIGFPE, abi.SIGSEGV, abi.SIGBUS, abi.SIGTRAP})
+
+
+def si_code_name(signo: int, code: int) -> str:
+    name = SI_CODES.get(code) or SIGNAL_CODES.get(signo, {}).get(code)
+    return name if name is not None else hex(code & 0xFFFFFFFF) if code < 0 else str(code)
+
+
+def siginfo(info: SigInfo) -> str:
+    """A siginfo as strace prints it (printsiginfo.c): the sender for user-sent signals
+    (si_code <= 0), per-signal fields for the kernel's own."""
+    fields = [f"si_signo={signame(info.signo)}", f"si_code={si_code_name(info.signo, info.code)}"]
+    if info.errno:
+        fields.append(f"si_errno={errno_name(info.errno)}")
+    source = [f"si_pid={info.pid}", f"si_uid={info.uid}"]
+    value = getattr(info, "value", 0)  # si_value: sigqueue's int and pointer share it
+    sigval = [f"si_int={struct.unpack('<i', struct.pack('<I', value & 0xFFFFFFFF))[0]}", f"si_ptr={ptr(value)}"]
+    if info.code <= 0:
+        fields += source + (sigval if value and info.code not in (abi.SI_USER, abi.SI_TKILL) else [])
+    elif info.signo == abi.SIGCHLD:
+        status = str(info.status) if info.code == abi.CLD_EXITED else signame(info.status)
+        fields += source + [f"si_status={status}", f"si_utime={info.utime}", f"si_stime={info.stime}"]
+    elif info.signo in FAULT_ADDR_SIGNALS:
+        fields.append(f"si_addr={ptr(info.addr)}")
+    elif info.pid or info.uid:
+        fields += source + (sigval if value else [])
+    return "{" + ", ".join(fields) + "}"
+
+
+def signal_line(info: SigInfo) -> str:
+    return f"--- {signame(info.signo)} {siginfo(info)} ---"
 
 
 # --- one call being formatted ----------------------------------------------------------
@@ -425,7 +589,8 @@ def fmt_iovec(call: Call, value: int, count: int, total: int | None) -> str:
         return "NULL"
     items = []
     remaining = total
-    for i in range(max(0, min(count, call.strsize))):
+    count &= 0xFFFFFFFF
+    for i in range(min(count, call.strsize)):
         raw = call.read(value + 16 * i, 16)
         if raw is None:
             return hex(value)
@@ -472,7 +637,15 @@ def fmt_arg(call: Call, index: int) -> str:
     if out_unavailable:
         return ptr(value)
     if name == "uint" and call.entry.name == "getrandom":
-        return flags(value, GRND_BITS)
+        return flags(value, GRND_BITS) if value & ~0x7 == 0 or value & 0x7 else f"{value:#x} /* GRND_??? */"
+    if name == "open_flags" and call.entry.name in ("dup3", "pipe2"):
+        return flags(value & 0xFFFFFFFF, OPEN_FLAG_BITS)  # no access mode in these
+    if name == "int" and call.entry.name in ("readv", "writev"):
+        return str(value & 0xFFFFFFFF)  # strace shows iovcnt unsigned
+    if name == "int" and call.entry.name == "clock_nanosleep" and index == 1:
+        return flags(value & 0xFFFFFFFF, [(TIMER_ABSTIME, "TIMER_ABSTIME")])
+    if name == "timespec_out" and call.entry.name in ("nanosleep", "clock_nanosleep") and call.result == 0:
+        return ptr(value)  # the remaining time is written only when interrupted
     simple = _SIMPLE.get(name)
     if simple is not None:
         return simple(value)
@@ -534,7 +707,7 @@ def _lookup(table: dict[int, str], value: int, unknown: str = "") -> str:
 
 _SIMPLE: dict[str, Callable[[int], str]] = {
     "int": str, "uint": str, "long": str, "ulong": str, "size": str, "ssize": str, "off": str,
-    "fd": str, "pid": str, "uid": str,
+    "fd": str, "pid": str, "uid": lambda v: _uid(v),
     "dirfd": _dirfd,
     "mode": octal,
     "signum": signame,
@@ -548,7 +721,7 @@ _SIMPLE: dict[str, Callable[[int], str]] = {
     "fcntl_cmd": lambda v: _lookup(FCNTL_NAMES, v, "F_???"),
     "ioctl_req": lambda v: _lookup(IOCTL_NAMES, v),
     "whence": lambda v: _lookup(WHENCE_NAMES, v, "SEEK_???"),
-    "clockid": lambda v: _lookup(CLOCK_NAMES, v),
+    "clockid": lambda v: _lookup(CLOCK_NAMES, v & 0xFFFFFFFF, "CLOCK_???"),
     "arch_prctl_code": lambda v: _lookup(ARCH_PRCTL_NAMES, v, "ARCH_???"),
     "rlimit_resource": lambda v: _lookup(RLIMIT_NAMES, v, "RLIMIT_???"),
     "access_mode": lambda v: flags(v, ACCESS_BITS, "F_OK"),
@@ -606,14 +779,110 @@ def _futex_args(call: Call) -> list[str]:
     return parts
 
 
+# ioctl requests whose argument strace decodes: (size, decoder, written by the call)
+_IOCTL_ARGS: dict[int, tuple[int, Callable[[bytes], str], bool]] = {
+    abi.TCGETS: (TERMIOS_HEAD.size, termios, True),
+    abi.TCSETS: (TERMIOS_HEAD.size, termios, False),
+    abi.TCSETSW: (TERMIOS_HEAD.size, termios, False),
+    abi.TCSETSF: (TERMIOS_HEAD.size, termios, False),
+    abi.TIOCGWINSZ: (abi.WINSIZE.size, winsize, True),
+    abi.TIOCSWINSZ: (abi.WINSIZE.size, winsize, False),
+    abi.TIOCGPGRP: (4, lambda data: f"[{int.from_bytes(data, 'little', signed=True)}]", True),
+    abi.TIOCSPGRP: (4, lambda data: f"[{int.from_bytes(data, 'little', signed=True)}]", False),
+    abi.FIONREAD: (4, lambda data: f"[{int.from_bytes(data, 'little', signed=True)}]", True),
+    abi.FIONBIO: (4, lambda data: f"[{int.from_bytes(data, 'little', signed=True)}]", False),
+}
+
+
+IOC_DIRS = {0: "_IOC_NONE", 1: "_IOC_WRITE", 2: "_IOC_READ", 3: "_IOC_READ|_IOC_WRITE"}
+
+
+def _ioc(request: int) -> str:
+    """An unknown ioctl request as its asm-generic/ioctl.h fields."""
+    request &= 0xFFFFFFFF
+    direction, size, kind, number = request >> 30, (request >> 16) & 0x3FFF, (request >> 8) & 0xFF, request & 0xFF
+    return f"_IOC({IOC_DIRS[direction]}, {kind:#x}, {number:#x}, {size:#x})"
+
+
 def _ioctl_args(call: Call) -> list[str]:
     fd, request, arg = call.args[:3]
-    return [str(fd), fmt_arg(call, 1), ptr(arg)]
+    parts = [str(fd), fmt_arg(call, 1)]
+    if request in (abi.FIOCLEX, abi.FIONCLEX):
+        return parts
+    if request not in IOCTL_NAMES:  # strace decodes the number and shows the argument as %#lx
+        return [str(fd), _ioc(request), _hex0(arg)]
+    decoder = _IOCTL_ARGS.get(request)
+    if decoder is None or arg == 0 or (decoder[2] and call.failed):
+        return parts + [ptr(arg)]
+    size, decode, _ = decoder
+    data = call.read(arg, size)
+    return parts + [ptr(arg) if data is None else decode(data)]
 
 
 def _arch_prctl_args(call: Call) -> list[str]:
-    # the second argument is an address (or a pointer for the GET codes): shown in hex
-    return [fmt_arg(call, 0), ptr(call.args[1])]
+    """SET codes take an address (%#lx), GET codes a pointer to the value, GET_CPUID nothing."""
+    code, addr = call.args[:2]
+    if code == abi.ARCH_GET_CPUID:
+        return [fmt_arg(call, 0)]
+    if code in (abi.ARCH_GET_FS, abi.ARCH_GET_GS):
+        return [fmt_arg(call, 0), _fmt_array(call, addr, 1, 8, hex)]
+    return [fmt_arg(call, 0), _hex0(addr)]
+
+
+# rt_sigreturn runs with rsp just past the frame's return address: the ucontext is at
+# rsp, its uc_sigmask after uc_flags, uc_link, uc_stack (24) and uc_mcontext (256)
+UC_SIGMASK_OFFSET = 8 + 8 + 24 + 256
+
+
+def _sigreturn_mask(call: Call) -> str:
+    """`{mask=[...]}`: the signal mask rt_sigreturn is about to restore."""
+    try:
+        rsp = call.task.reg(X86_REG_RSP)
+    except Exception:  # a task without registers (tests): nothing to show
+        return ""
+    data = call.read(rsp + UC_SIGMASK_OFFSET, 8)
+    return "" if data is None else f"{{mask={sigset(int.from_bytes(data, 'little'))}}}"
+
+
+def _hex0(value: int) -> str:
+    """C's %#lx: 0 without the 0x."""
+    return hex(value) if value else "0"
+
+
+def _fmt_array(call: Call, addr: int, count: int, size: int, show: Callable[[int], str] = str,
+               out: bool = True) -> str:
+    """`[a, b]`: `count` integers of `size` bytes at `addr`; an output array is shown only
+    when the call succeeded, else (like an unreadable one) as its address."""
+    if addr == 0:
+        return "NULL"
+    if out and (call.result is None or call.failed):
+        return ptr(addr)
+    data = call.read(addr, count * size) if count > 0 else b""
+    if data is None:
+        return ptr(addr)
+    values = [int.from_bytes(data[i:i + size], "little") for i in range(0, len(data), size)]
+    return "[" + ", ".join(show(v) for v in values) + "]"
+
+
+def _uid(value: int) -> str:
+    return "-1" if value & 0xFFFFFFFF == 0xFFFFFFFF else str(value & 0xFFFFFFFF)
+
+
+def _getresid_args(call: Call) -> list[str]:
+    return [_fmt_array(call, addr, 1, 4, _uid) for addr in call.args[:3]]
+
+
+def _groups_args(call: Call, out: bool) -> list[str]:
+    size, addr = call.args[:2]
+    count = (call.result or 0) if out else size
+    if out and size == 0:
+        return [str(size), ptr(addr)]
+    return [str(size), _fmt_array(call, addr, min(count, call.strsize), 4, _uid, out)]
+
+
+def _get_robust_list_args(call: Call) -> list[str]:
+    pid, head_addr, len_addr = call.args[:3]
+    return [str(pid), _fmt_array(call, head_addr, 1, 8, _hex0), _fmt_array(call, len_addr, 1, 8)]
 
 
 def _rseq_args(call: Call) -> list[str]:
@@ -641,6 +910,11 @@ SPECIAL: dict[str, Callable[[Call], list[str]]] = {
     "arch_prctl": _arch_prctl_args,
     "open": lambda call: _open_args(call, 1),
     "openat": lambda call: _open_args(call, 2),
+    "getresuid": _getresid_args,
+    "getresgid": _getresid_args,
+    "getgroups": lambda call: _groups_args(call, out=True),
+    "setgroups": lambda call: _groups_args(call, out=False),
+    "get_robust_list": _get_robust_list_args,
     "exit": lambda call: [str(call.args[0])],
     "exit_group": lambda call: [str(call.args[0])],
 }
@@ -670,6 +944,17 @@ def format_return(call: Call) -> str:
 
 # --- the tracer -------------------------------------------------------------------------
 
+# Linux's argument counts for the calls pykern may have no handler for (strace prints
+# that many raw arguments); any other unhandled call shows six, as strace does for
+# numbers it does not know.
+NOSYS_NARGS = {"socket": 3, "connect": 3, "accept": 3, "sendto": 6, "recvfrom": 6, "sendmsg": 3,
+               "recvmsg": 3, "shutdown": 2, "bind": 3, "listen": 2, "getsockname": 3, "getpeername": 3,
+               "socketpair": 4, "setsockopt": 5, "getsockopt": 5, "accept4": 4, "recvmmsg": 5,
+               "sendmmsg": 4, "sendfile": 4, "io_uring_setup": 2, "io_uring_enter": 6,
+               "io_uring_register": 4, "clone3": 2, "rseq": 4, "epoll_create1": 1, "eventfd2": 2,
+               "inotify_init1": 1, "timerfd_create": 2, "signalfd4": 4, "memfd_create": 2}
+
+
 @dataclass
 class Pending:
     """A call whose entry was seen and whose exit was not."""
@@ -680,6 +965,7 @@ class Pending:
     head: str  # "name(in-args" as printed at entry
     split: int  # index of the first argument printed at exit
     start_ns: int
+    lead: str = ""  # the "[pid N] 12:00:00.000000 " printed before head
     unfinished: bool = False  # its entry line was ended with " <unfinished ...>"
 
 
@@ -690,9 +976,34 @@ class Stats:
     ns: int = 0
 
 
+def timestamp(ns: int, style: int) -> str:
+    """strace's -t (1), -tt (2) and -ttt (3) line prefixes for the wall time `ns`."""
+    sec, usec = divmod(ns // 1000, 1_000_000)
+    if style >= 3:
+        return f"{sec}.{usec:06d} "
+    clock = time.strftime("%H:%M:%S", time.localtime(sec))
+    return f"{clock}.{usec:06d} " if style == 2 else clock + " "
+
+
+def duration(ns: int) -> str:
+    """strace -T's ` <0.000012>`: the time spent in the call."""
+    sec, usec = divmod(max(ns, 0) // 1000, 1_000_000)
+    return f" <{sec}.{usec:06d}>"
+
+
+def is_error(result: int) -> bool:
+    return -MAX_ERRNO <= result < 0
+
+
 @dataclass
 class Tracer:
-    """Prints every traced call of every task (following forks always) to `stream`."""
+    """Prints every traced call of every task (following forks always) to `stream`.
+
+    Options as strace's: `selected` (-e trace=), `status` (-e status=: a line is then
+    printed whole at exit, never split), `timestamps` (-t, -tt, -ttt: 1, 2, 3),
+    `syscall_times` (-T), `summary` (-c). `wall_ns` and `mono_ns` are the clocks (for
+    the -t prefixes and the -T durations); tests replace them.
+    """
 
     stream: TextIO | None
     strsize: int = DEFAULT_STRSIZE
@@ -701,6 +1012,11 @@ class Tracer:
     json_stream: TextIO | None = None
     summary: bool = False  # -c: count instead of printing lines
     initial_exec: tuple[bytes, list[bytes], int] | None = None  # the CLI's execve, shown first
+    status: frozenset[str] | None = None  # -e status=: "successful", "failed", "unfinished"
+    timestamps: int = 0  # -t 1, -tt 2, -ttt 3
+    syscall_times: bool = False  # -T
+    wall_ns: Callable[[], int] = time.time_ns
+    mono_ns: Callable[[], int] = time.perf_counter_ns
     pending: dict[int, Pending] = field(default_factory=dict)
     live: set[int] = field(default_factory=set)
     open_tid: int | None = None  # the task whose entry line is printed but not ended
@@ -716,6 +1032,15 @@ class Tracer:
             return f"[pid {tid:5}] "
         return ""
 
+    def _lead(self, tid: int) -> str:
+        """What starts a line: the pid prefix, then the -t timestamp."""
+        if not self.timestamps:
+            return self._prefix(tid)
+        return self._prefix(tid) + timestamp(self.wall_ns(), self.timestamps)
+
+    def _shows(self, how: str) -> bool:
+        return self.status is None or how in self.status
+
     def _see(self, task: Task) -> None:
         if task.tid not in self.live:
             self.live.add(task.tid)
@@ -728,14 +1053,16 @@ class Tracer:
                     self.stats.setdefault("execve", Stats()).calls += 1
                 args = [quote(path, None), "[" + ", ".join(quote(a, self.strsize) for a in argv) + "]",
                         f"0x7ffc00000000 /* {nenv} var{'' if nenv == 1 else 's'} */"]
-                self._line(task.tid, f"execve({', '.join(args)})", "0")
+                if self._shows("successful"):
+                    self._line(task.tid, f"execve({', '.join(args)})", "0", suffix=self._took(0))
 
     def _write(self, text: str) -> None:
         if self.stream is not None and not self.summary:
             self.stream.write(text)
 
     def _interrupt(self, tid: int | None) -> None:
-        """Another task is about to print: end the open entry line of any other task."""
+        """Another line is about to be printed: end the open entry line of any other task
+        (of any task at all when `tid` is None)."""
         if self.open_tid is not None and self.open_tid != tid:
             other = self.pending.get(self.open_tid)
             if other is not None:
@@ -743,10 +1070,18 @@ class Tracer:
                 self._write(" <unfinished ...>\n")
             self.open_tid = None
 
-    def _line(self, tid: int, text: str, ret: str) -> None:
+    def _line(self, tid: int, text: str, ret: str, lead: str | None = None, suffix: str = "") -> None:
         self._interrupt(tid)
-        line = self._prefix(tid) + text
-        self._write(line.ljust(ALIGN_COLUMN) + f"= {ret}\n" if len(line) < ALIGN_COLUMN else line + f" = {ret}\n")
+        line = (self._lead(tid) if lead is None else lead) + text
+        self._write(_aligned(line, ret) + suffix + "\n")
+
+    def _event(self, tid: int, text: str) -> None:
+        """A `--- ... ---` or `+++ ... +++` line."""
+        self._interrupt(None)
+        self._write(self._lead(tid) + text + "\n")
+
+    def _took(self, ns: int) -> str:
+        return duration(ns) if self.syscall_times else ""
 
     def _json(self, record: dict) -> None:
         if self.json_stream is not None:
@@ -771,15 +1106,17 @@ class Tracer:
         if entry.name in SPECIAL or entry.name == "execve":
             split = len(entry.args) if entry.name == "execve" else 0
         shown = ", ".join(fmt_arg(call, i) for i in range(split))
+        if entry.name == "rt_sigreturn":
+            shown = _sigreturn_mask(call)
         if split < len(entry.args) and shown:
             shown += ", "
-        self.pending[task.tid] = Pending(entry, list(raw), args, f"{entry.name}({shown}", split,
-                                         time.perf_counter_ns())
+        pending = Pending(entry, list(raw), args, f"{entry.name}({shown}", split, self.mono_ns(),
+                          self._lead(task.tid))
         if entry.ret.name == "ret_none":  # exit, exit_group: there is no return to wait for
-            pending = self.pending.pop(task.tid)
             text = pending.head + ", ".join(SPECIAL[entry.name](call)) + ")"
-            self._line(task.tid, text, "?")
-            self._count(entry, 0, pending.start_ns)
+            if self._shows("unfinished"):
+                self._line(task.tid, text, "?", lead=pending.lead)
+            self._count(entry.name, 0, pending.start_ns)
             self._json({"event": "syscall", "pid": task.group.tgid, "tid": task.tid, "name": entry.name,
                         "nr": entry.number, "args": list(raw[:len(entry.args)]),
                         "decoded": [str(args[0])], "ret": None})
@@ -790,9 +1127,11 @@ class Tracer:
                     self._exited(task.group.tasks if entry.name == "exit_group" else [task],
                                  exit_status_of(args[0]), task.group.tgid)
             return
-        self._interrupt(task.tid)
-        self._write(self._prefix(task.tid) + self.pending[task.tid].head)
-        self.open_tid = task.tid
+        self.pending[task.tid] = pending
+        if self.status is None:  # with a status filter the line waits for the result
+            self._interrupt(task.tid)
+            self._write(pending.lead + pending.head)
+            self.open_tid = task.tid
 
     def block(self, task: Task, entry: SyscallEntry) -> None:
         pending = self.pending.get(task.tid)
@@ -805,6 +1144,7 @@ class Tracer:
         pending = self.pending.pop(task.tid, None)
         if pending is None or pending.entry is not entry:
             return
+        took = self.mono_ns() - pending.start_ns
         call = Call(task, entry, pending.args, self.strsize, result)
         special = SPECIAL.get(entry.name)
         if special is not None:
@@ -813,34 +1153,77 @@ class Tracer:
             rest_parts = [fmt_arg(call, i) for i in range(pending.split, len(entry.args))]
         rest = ", ".join(rest_parts) + ")"
         ret = format_return(call)
-        if self.open_tid == task.tid and not pending.unfinished:
+        if self.status is not None:
+            if self._shows("failed" if is_error(result) else "successful"):
+                self._line(task.tid, pending.head + rest, ret, lead=pending.lead, suffix=self._took(took))
+        elif self.open_tid == task.tid and not pending.unfinished:
             self.open_tid = None
-            line_len = len(self._prefix(task.tid)) + len(pending.head) + len(rest)
-            self._write(rest + (" " * (ALIGN_COLUMN - line_len) + f"= {ret}\n"
-                                if line_len < ALIGN_COLUMN else f" = {ret}\n"))
+            written = len(pending.lead) + len(pending.head)  # the entry line printed so far
+            self._write(_aligned(pending.lead + pending.head + rest, ret)[written:] + self._took(took) + "\n")
         else:
-            self._line(task.tid, f"<... {entry.name} resumed>{rest}", ret)
-        self._count(entry, result, pending.start_ns)
+            self._line(task.tid, f"<... {entry.name} resumed>{rest}", ret, suffix=self._took(took))
+        self._count(entry.name, result, pending.start_ns)
         if entry.name in ("clone", "clone3", "fork", "vfork") and result > 0:
             self.live.add(result)
         if self.json_stream is not None:
             decoded = ([fmt_arg(call, i) for i in range(pending.split)] if special is None else []) + rest_parts
-            failed = -MAX_ERRNO <= result < 0
             self._json({"event": "syscall", "pid": task.group.tgid, "tid": task.tid, "name": entry.name,
                         "nr": entry.number, "args": list(pending.raw[:len(entry.args)]), "decoded": decoded,
-                        "ret": result, "error": errno_name(-result) if failed else None})
+                        "ret": result, "error": errno_name(-result) if is_error(result) else None,
+                        "duration": took / 1e9})
+
+    def nosys(self, task: Task, nr: int, raw: list[int]) -> None:
+        """A call with no handler: it returned ENOSYS without running. Shown by its Linux
+        name with raw arguments, or as strace shows numbers Linux lacks: `syscall_0x1f3`
+        (those are shown whatever -e trace= says, as strace does)."""
+        start = self.mono_ns()
+        self._see(task)
+        name = abi.SYSCALL_NAMES.get(nr)
+        if name is not None and self.selected is not None and name not in self.selected:
+            return
+        shown_name = name if name is not None else f"syscall_{nr & (1 << 64) - 1:#x}"
+        args = [value & (1 << 64) - 1 for value in raw[:NOSYS_NARGS.get(name or "", 6)]]
+        decoded = [hex(value) if value else "0" for value in args]
+        if self._shows("failed"):
+            self._line(task.tid, f"{shown_name}({', '.join(decoded)})",
+                       f"-1 ENOSYS ({strerror(abi.ENOSYS)})", suffix=self._took(self.mono_ns() - start))
+        self._count(shown_name, -abi.ENOSYS, start)
+        self._json({"event": "syscall", "pid": task.group.tgid, "tid": task.tid, "name": shown_name, "nr": nr,
+                    "args": args, "decoded": decoded, "ret": -abi.ENOSYS, "error": "ENOSYS"})
+
+    def signal(self, task: Task, info: SigInfo) -> None:
+        """`info` is being delivered to `task`: strace's `--- SIGCHLD {...} ---`. An entry
+        line still open (this task's or another's) is ended with `<unfinished ...>`."""
+        self._see(task)
+        self._event(task.tid, signal_line(info))
+        self._json({"event": "signal", "pid": task.group.tgid, "tid": task.tid, "signo": info.signo,
+                    "signal": signame(info.signo), "code": info.code,
+                    "code_name": si_code_name(info.signo, info.code), "siginfo": siginfo(info)})
+
+    def stopped(self, task: Task, sig: int) -> None:
+        """`task` entered group stop because of `sig`: `--- stopped by SIGSTOP ---`."""
+        self._see(task)
+        self._event(task.tid, f"--- stopped by {signame(sig)} ---")
+        self._json({"event": "stopped", "pid": task.group.tgid, "tid": task.tid, "signo": sig,
+                    "signal": signame(sig)})
 
     def process_exit(self, group: ThreadGroup, status: int) -> None:
         """The last thread of `group` is gone; `status` is its wait status. Called by
         the kernel's `tracer_process_exit` (exit_notify)."""
         for task in group.tasks:
             pending = self.pending.pop(task.tid, None)
-            if pending is not None:  # died inside a call (killed while blocked)
-                if self.open_tid == task.tid and not pending.unfinished:
-                    self.open_tid = None
-                    self._write(") = ?\n")
-                else:
-                    self._line(task.tid, f"<... {pending.entry.name} resumed>)", "?")
+            if pending is None:
+                continue
+            # died inside a call (killed while blocked)
+            if self.status is not None:
+                if self._shows("unfinished"):
+                    self._line(task.tid, pending.head + "<unfinished ...>)", "?", lead=pending.lead)
+            elif self.open_tid == task.tid and not pending.unfinished:
+                self.open_tid = None
+                written = len(pending.lead) + len(pending.head)
+                self._write(_aligned(pending.lead + pending.head + ")", "?")[written:] + "\n")
+            else:
+                self._line(task.tid, f"<... {pending.entry.name} resumed>)", "?")
         self._exited(group.tasks, status, group.tgid)
 
     def _exited(self, tasks: list[Task], status: int, tgid: int) -> None:
@@ -852,19 +1235,19 @@ class Tracer:
             text = f"+++ exited with {(status >> 8) & 0xFF} +++"
         for task in tasks:
             if task.tid in self.live or task is tasks[0]:
-                self._interrupt(None)
-                self._write(self._prefix(task.tid) + text + "\n")
+                self._event(task.tid, text)
                 self.live.discard(task.tid)
         self._json({"event": "exit", "pid": tgid, "status": status,
-                    "code": None if sig else (status >> 8) & 0xFF, "signal": signame(sig) if sig else None})
+                    "code": None if sig else (status >> 8) & 0xFF, "signal": signame(sig) if sig else None,
+                    "core_dumped": bool(sig and status & 0x80)})
 
-    def _count(self, entry: SyscallEntry, result: int, start_ns: int) -> None:
+    def _count(self, name: str, result: int, start_ns: int) -> None:
         if not self.summary:
             return
-        stats = self.stats.setdefault(entry.name, Stats())
+        stats = self.stats.setdefault(name, Stats())
         stats.calls += 1
-        stats.ns += time.perf_counter_ns() - start_ns
-        if -MAX_ERRNO <= result < 0:
+        stats.ns += self.mono_ns() - start_ns
+        if is_error(result):
             stats.errors += 1
 
     def close(self) -> None:
@@ -875,6 +1258,11 @@ class Tracer:
         for stream in (self.stream, self.json_stream):
             if stream is not None:
                 stream.flush()
+
+
+def _aligned(line: str, ret: str) -> str:
+    """`line = ret` with "=" at strace's column 40 (one space after a longer line)."""
+    return line.ljust(ALIGN_COLUMN) + f"= {ret}" if len(line) < ALIGN_COLUMN else line + f" = {ret}"
 
 
 def exit_status_of(code: int) -> int:
@@ -902,16 +1290,17 @@ def summary_table(stats: dict[str, Stats]) -> str:
 
 def parse_trace_expr(expressions: list[str], table: list[SyscallEntry | None]) -> frozenset[str] | None:
     """strace's `-e trace=a,b,%file` (also `-e a,b` and a leading `!` to negate): the
-    names to show, or None for all. Raises ValueError on an unknown name or class."""
-    if not expressions:
-        return None
-    entries = [e for e in table if e is not None]
-    everything = frozenset(e.name for e in entries)
+    names to show, or None for all. Names and classes are Linux's, whether pykern has a
+    handler or not. `status=` expressions are left to `parse_status_expr`. Raises
+    ValueError on an unknown name, class or qualifier."""
+    everything = frozenset(abi.SYSCALL_NUMBERS) | {e.name for e in table if e is not None}
     selected: set[str] | None = None
     for expression in expressions:
         qualifier, sep, value = expression.partition("=")
         if not sep:
             qualifier, value = "trace", expression
+        if qualifier == "status":
+            continue
         if qualifier not in ("trace", "t"):
             raise ValueError(f"unsupported -e qualifier {qualifier!r}")
         negate = value.startswith("!")
@@ -920,14 +1309,34 @@ def parse_trace_expr(expressions: list[str], table: list[SyscallEntry | None]) -
             if item in ("all", "%all"):
                 names |= everything
             elif item.startswith("%"):
-                cls = item[1:]
-                if cls not in TRACE_CLASSES and cls not in ("ipc", "network", "net"):
+                if item[1:] not in TRACE_CLASSES:
                     raise ValueError(f"invalid system call class {item!r}")
-                names |= {e.name for e in entries if cls in e.classes}
+                names |= TRACE_CLASSES[item[1:]]
             elif item:
-                if item not in abi.SYSCALL_NUMBERS:
+                if item not in everything:
                     raise ValueError(f"invalid system call {item!r}")
                 names.add(item)
         current = set(everything) if selected is None else selected
         selected = (current - names) if negate else (names if selected is None else selected | names)
     return frozenset(selected) if selected is not None else None
+
+
+def parse_status_expr(expressions: list[str]) -> frozenset[str] | None:
+    """strace's `-e status=failed,unfinished` (`!` negates, `all`): which calls to show by
+    how they ended, or None for all. The last status= expression wins, as in strace."""
+    selected: frozenset[str] | None = None
+    for expression in expressions:
+        qualifier, sep, value = expression.partition("=")
+        if qualifier != "status" or not sep:
+            continue
+        negate = value.startswith("!")
+        names = set()
+        for item in value.lstrip("!").split(","):
+            if item == "all":
+                names |= TRACE_STATUSES
+            elif item not in TRACE_STATUSES:
+                raise ValueError(f"invalid status {item!r}")
+            else:
+                names.add(item)
+        selected = frozenset(TRACE_STATUSES - names if negate else names)
+    return selected

@@ -66,6 +66,8 @@ GPRS = (
 
 class Task:
     def __init__(self, kernel: Kernel, tid: int, group: ThreadGroup, mm: MM) -> None:
+        from pykern.signal import AltStack, SigQueue  # (pykern.signal imports TaskState from here)
+
         self.kernel = kernel
         self.tid = tid
         self.group = group
@@ -80,7 +82,11 @@ class Task:
         self.tid_address = 0  # set_child_tid / clear_child_tid (CLONE_CHILD_CLEARTID)
         self.robust_list = (0, 0)
         self.comm = b""
-        self.sigmask = 0
+        self.sigmask = 0  # blocked signals
+        self.sigpending = SigQueue()  # signals sent to this thread
+        self.saved_sigmask: int | None = None  # rt_sigsuspend's mask to restore after a handler
+        self.altstack = AltStack()
+        self.sigframes: dict[int, Any] = {}  # frame address -> registers saved when a handler began
         self.vfork_parent: Task | None = None  # the parent sleeping until we exec or exit
         self.vfork_done_queue = WaitQueue(f"vfork_done({tid})")
         self.cpu_ns = 0
@@ -145,6 +151,8 @@ class ThreadGroup:
         creds: Creds,
         rlimits: dict[int, tuple[int, int]],
     ) -> None:
+        from pykern.signal import GroupStop, SigQueue
+
         self.tgid = tgid
         self.parent = parent
         self.children: list[ThreadGroup] = []
@@ -163,7 +171,9 @@ class ThreadGroup:
         self.exit_signal = 17  # SIGCHLD: what the parent is sent when we die
         self.child_events = WaitQueue(f"child_events({tgid})")  # wait4 sleeps here
         self.sigactions: dict[int, Any] = {}
-        self.shared_pending = 0
+        self.shared_pending = SigQueue()  # signals sent to the process
+        self.job = GroupStop()  # stopped/continued, for wait's WUNTRACED/WCONTINUED
+        self.real_timer: Any = None  # ITIMER_REAL (pykern.syscalls.itimer), made on first use
         self.cpu_ns = 0
         self.children_cpu_ns = 0
 

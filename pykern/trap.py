@@ -56,6 +56,7 @@ SYSCALL_REGS = (
 RAX = X.UC_X86_REG_RAX
 RIP = X.UC_X86_REG_RIP
 UNTIL_NEVER = 0xFFFF_FFFF_FFFF_FFFF
+SYSCALL_INSN_LEN = 2
 INSNS_PER_US = 40  # guest instructions per microsecond of quantum, as counted slices run
 UNBOUNDED_COUNT = 1 << 62
 _MASK64 = (1 << 64) - 1
@@ -117,6 +118,7 @@ class Trap:
         self.bug: BaseException | None = None
         self.bug_task: Task | None = None
         self.stopped = False  # the kernel asked Unicorn to stop (vs. the quantum ran out)
+        self.in_syscall_hook = False
         self.registers = SyscallRegisters()
 
     def install(self, uc: unicorn.Uc, mm: MM) -> None:
@@ -135,10 +137,19 @@ class Trap:
         if entry is None:
             self._unknown(nr)
             self.registers.set_return(uc, -ENOSYS)
+            self.kernel.tracer_nosys(task, nr, raw)
             return
-        if not self.invoke(task, entry, raw) or self.kernel.sched.need_resched:
+        self.in_syscall_hook = True
+        completed = self.invoke(task, entry, raw)
+        self.in_syscall_hook = False
+        if not completed or self.kernel.sched.need_resched:
             self.stopped = True
             uc.emu_stop()
+
+    def set_user_rip(self, uc: unicorn.Uc, rip: int) -> None:
+        """Make `rip` the next instruction the task runs (rt_sigreturn). Inside the syscall
+        hook Unicorn still adds the `syscall` instruction's length after we return."""
+        uc.reg_write(RIP, rip - SYSCALL_INSN_LEN if self.in_syscall_hook else rip)
 
     def _unknown(self, nr: int) -> None:
         """ENOSYS. A number Linux also lacks is answered silently, as Linux does; one
@@ -160,6 +171,8 @@ class Trap:
             result = -EFAULT
         except Block as block:
             task.pending = PendingSyscall(entry, raw)
+            if self.kernel.signals.deliverable(task) and not task.restart_block.get("uninterruptible"):
+                return False  # don't sleep: the signal's delivery interrupts the call
             self.kernel.sched.sleep(task, block)
             self.kernel.tracer_block(task, entry)
             return False

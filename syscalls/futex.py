@@ -59,6 +59,7 @@ def _futex_wait(task: Task, uaddr: int, val: int, timeout_addr: int, bitset: int
             raise SysError(EAGAIN)
         waiter = block["futex_waiter"] = table.enqueue(task, table.key(task.mm, uaddr, private), bitset)
         block["futex_deadline"] = deadline
+        block["cancel"] = lambda task: table.dequeue(waiter)  # interrupted, or the task died
     if waiter.woken:
         return 0
     deadline = block["futex_deadline"]

@@ -3,16 +3,17 @@ sessions. The lifecycle work is in pykern.fork, pykern.exec and pykern.exit."""
 
 from __future__ import annotations
 
-import struct
 import sys
 
 from pykern.abi import (
     __WALL,
     __WCLONE,
     __WNOTHREAD,
+    CLD_CONTINUED,
     CLD_DUMPED,
     CLD_EXITED,
     CLD_KILLED,
+    CLD_STOPPED,
     CLONE_VFORK,
     CLONE_VM,
     E2BIG,
@@ -40,6 +41,7 @@ from pykern.exec import DynamicProgram, do_execve
 from pykern.exit import do_exit, do_group_exit, exit_status, release_task, waitable_children
 from pykern.fork import copy_process
 from pykern.loader import ExecFormatError
+from pykern.signal import SigInfo
 from pykern.syscalls.table import syscall
 from pykern.sysent import (
     CLONE_FLAGS,
@@ -89,6 +91,7 @@ def _fork_and_maybe_wait(task: Task, flags: int, stack: int, parent_tid: int, ch
         if not flags & CLONE_VFORK:
             return child.tid
         task.restart_block["vfork_child"] = child
+        task.restart_block["uninterruptible"] = True  # killable only, as Linux's vfork wait
     if child.vfork_parent is task:
         raise Block(child.vfork_done_queue)
     return child.tid
@@ -166,6 +169,52 @@ def _reap(task: Task, child: ThreadGroup) -> None:
     release_task(task.kernel, child)
 
 
+def _wait_event(child: ThreadGroup, options: int) -> tuple[int, int] | None:
+    """What wait may report of `child` (wait_consider_task): (si_code, status value) for
+    an exit (WEXITED), a stop (WUNTRACED) or a continue (WCONTINUED), else None."""
+    if child.is_zombie:
+        if not options & WEXITED:
+            return None
+        status = child.exit_code or 0
+        if status & 0x7F:
+            return (CLD_DUMPED if status & 0x80 else CLD_KILLED), status & 0x7F
+        return CLD_EXITED, (status >> 8) & 0xFF
+    report = child.job.report
+    if report is None:
+        return None
+    if report[0] == CLD_STOPPED and options & WUNTRACED and child.job.stopped:
+        return report
+    if report[0] == CLD_CONTINUED and options & WCONTINUED:
+        return report
+    return None
+
+
+def _wait_status(code: int, value: int, child: ThreadGroup) -> int:
+    """The int wait4 stores: exit code << 8, the signal (| 0x80 core), (sig << 8) | 0x7f
+    for a stop, 0xffff for a continue."""
+    if code == CLD_STOPPED:
+        return (value << 8) | 0x7F
+    if code == CLD_CONTINUED:
+        return 0xFFFF
+    return child.exit_code or 0
+
+
+def _find_event(task: Task, children: list[ThreadGroup], options: int) -> tuple[ThreadGroup, int, int] | None:
+    for child in children:
+        event = _wait_event(child, options)
+        if event is not None:
+            return child, *event
+    return None
+
+
+def _consume(task: Task, child: ThreadGroup) -> None:
+    """A reported event is gone: a zombie is reaped, a stop or continue report cleared."""
+    if child.is_zombie:
+        _reap(task, child)
+    else:
+        child.job.report = None
+
+
 @syscall("wait4", PID, INT_OUT, WAIT_OPTIONS, RUSAGE_OUT, ret=PID, classes="process")
 def sys_wait4(task: Task, pid: int, wstatus_addr: int, options: int, rusage_addr: int) -> int:
     """wait4(2). Restartable: re-run from the top after every wakeup."""
@@ -174,36 +223,23 @@ def sys_wait4(task: Task, pid: int, wstatus_addr: int, options: int, rusage_addr
     children = waitable_children(task.group, pid)
     if not children:
         raise SysError(ECHILD)
-    zombie = next((c for c in children if c.is_zombie), None)
-    if zombie is None:
+    found = _find_event(task, children, options | WEXITED)
+    if found is None:
         if options & WNOHANG:
             return 0
         raise Block(task.group.child_events)
-    if wstatus_addr:
-        task.mm.copy_out_u32(wstatus_addr, zombie.exit_code or 0)  # before reaping: EFAULT loses nothing
+    child, code, value = found
+    if wstatus_addr:  # before reaping: EFAULT loses nothing
+        task.mm.copy_out_u32(wstatus_addr, _wait_status(code, value, child))
     if rusage_addr:
         task.mm.copy_out(rusage_addr, bytes(RUSAGE_SIZE))
-    _reap(task, zombie)
-    return zombie.tgid
-
-
-def _siginfo_for(child: ThreadGroup) -> bytes:
-    """The siginfo waitid fills: si_signo=SIGCHLD, si_code, si_pid, si_uid, si_status."""
-    status = child.exit_code or 0
-    if status & 0x7F:
-        code = CLD_DUMPED if status & 0x80 else CLD_KILLED
-        value = status & 0x7F
-    else:
-        code, value = CLD_EXITED, (status >> 8) & 0xFF
-    # x86-64 siginfo_t: si_signo, si_errno, si_code, padding; _sigchld at offset 16:
-    # si_pid, si_uid, si_status (then si_utime, si_stime).
-    info = struct.pack("<iiiiiIi", SIGCHLD, 0, code, 0, child.tgid, child.creds.uid, value)
-    return info + bytes(SIGINFO_SIZE - len(info))
+    _consume(task, child)
+    return child.tgid
 
 
 @syscall("waitid", INT, PID, SIGINFO_OUT, WAIT_OPTIONS, RUSAGE_OUT, classes="process")
 def sys_waitid(task: Task, idtype: int, id: int, infop_addr: int, options: int, rusage_addr: int) -> int:
-    """waitid(2). Stopped/continued children arrive with job control."""
+    """waitid(2): exited (WEXITED), stopped (WSTOPPED) and continued (WCONTINUED) children."""
     if options & ~WAITID_OPTIONS or not options & (WEXITED | WUNTRACED | WCONTINUED):
         raise SysError(EINVAL)
     if idtype == P_ALL:
@@ -220,19 +256,21 @@ def sys_waitid(task: Task, idtype: int, id: int, infop_addr: int, options: int, 
         raise SysError(EINVAL)
     if not children:
         raise SysError(ECHILD)
-    zombie = next((c for c in children if c.is_zombie), None) if options & WEXITED else None
-    if zombie is None:
+    found = _find_event(task, children, options)
+    if found is None:
         if options & WNOHANG:
             if infop_addr:
                 task.mm.copy_out(infop_addr, bytes(SIGINFO_SIZE))
             return 0
         raise Block(task.group.child_events)
+    child, code, value = found
     if infop_addr:
-        task.mm.copy_out(infop_addr, _siginfo_for(zombie))
+        info = SigInfo(SIGCHLD, code, pid=child.tgid, uid=child.creds.uid, status=value)
+        task.mm.copy_out(infop_addr, info.pack())
     if rusage_addr:
         task.mm.copy_out(rusage_addr, bytes(RUSAGE_SIZE))
     if not options & WNOWAIT:
-        _reap(task, zombie)
+        _consume(task, child)
     return 0
 
 

@@ -1,39 +1,70 @@
-"""Signal syscalls: rt_sigaction, rt_sigprocmask, kill, tgkill, tkill, sigaltstack.
-Running user handlers is not implemented yet (see pykern.signal)."""
+"""Signal syscalls: actions, masks, sending, waiting, the alternate stack and the way back
+from a handler (rt_sigreturn). The machinery itself is pykern.signal."""
 
 from __future__ import annotations
 
-from pykern.abi import EINVAL, ENOSYS, EPERM, ESRCH, NSIG, SIGKILL, SIGSTOP
-from pykern.errors import SysError
-from pykern.signal import KERNEL_SIGACTION, UNBLOCKABLE, SigAction
+import struct
+
+from unicorn import x86_const as X
+
+from pykern.abi import EAGAIN, EINVAL, EPERM, ESRCH, NSIG, SI_TKILL, SIGKILL, SIGSTOP
+from pykern.errors import Block, SysError
+from pykern.signal import (
+    KERNEL_SIGACTION,
+    STACK_T,
+    UNBLOCKABLE,
+    AltStack,
+    SigAction,
+    SigInfo,
+    sigbit,
+    user_info,
+)
 from pykern.syscalls.table import syscall
-from pykern.sysent import PID, PTR, SIGACTION_IN, SIGACTION_OUT, SIGHOW, SIGNUM, SIGSET_IN, SIGSET_OUT, SIZE
+from pykern.sysent import (
+    PID,
+    PTR,
+    SIGACTION_IN,
+    SIGACTION_OUT,
+    SIGHOW,
+    SIGINFO_OUT,
+    SIGNUM,
+    SIGSET_IN,
+    SIGSET_OUT,
+    SIZE,
+    TIMESPEC_IN,
+)
 from pykern.task import Task
 
 SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
 SIGSET_SIZE = 8
+NSEC = 1_000_000_000
 
 
 @syscall("rt_sigaction", SIGNUM, SIGACTION_IN, SIGACTION_OUT, SIZE, classes="signal")
 def sys_rt_sigaction(task: Task, signum: int, act_addr: int, oldact_addr: int, sigsetsize: int) -> int:
-    """rt_sigaction(2)."""
+    """rt_sigaction(2). Setting SIG_IGN (or SIG_DFL on a default-ignored signal) drops
+    what is pending of that signal."""
     if sigsetsize != SIGSET_SIZE or not 1 <= signum <= NSIG:
         raise SysError(EINVAL)
     new = SigAction.unpack(task.mm.copy_in(act_addr, KERNEL_SIGACTION.size)) if act_addr else None
     if new is not None and signum in (SIGKILL, SIGSTOP):
         raise SysError(EINVAL)
-    old = task.kernel.signals.action(task.group, signum)
+    signals = task.kernel.signals
+    old = signals.action(task.group, signum)
     if oldact_addr:
         task.mm.copy_out(oldact_addr, old.pack())
     if new is not None:
         new.mask &= ~UNBLOCKABLE
         task.group.sigactions[signum] = new
+        if signals.is_ignored(task.group, signum) and task.kernel.tracer is None:
+            signals.discard(task.group, sigbit(signum))
     return 0
 
 
 @syscall("rt_sigprocmask", SIGHOW, SIGSET_IN, SIGSET_OUT, SIZE, classes="signal")
 def sys_rt_sigprocmask(task: Task, how: int, set_addr: int, oldset_addr: int, sigsetsize: int) -> int:
-    """rt_sigprocmask(2). SIGKILL and SIGSTOP can never be blocked."""
+    """rt_sigprocmask(2). SIGKILL and SIGSTOP can never be blocked; a pending signal
+    the new mask lets through is delivered before the call returns to user code."""
     if sigsetsize != SIGSET_SIZE:
         raise SysError(EINVAL)
     new = task.mm.copy_in_u64(set_addr) if set_addr else None
@@ -49,17 +80,100 @@ def sys_rt_sigprocmask(task: Task, how: int, set_addr: int, oldset_addr: int, si
         else:
             task.sigmask = new
         task.sigmask &= ~UNBLOCKABLE
+        task.kernel.signals.mask_changed(task)
     return 0
+
+
+@syscall("rt_sigpending", SIGSET_OUT, SIZE, classes="signal")
+def sys_rt_sigpending(task: Task, set_addr: int, sigsetsize: int) -> int:
+    """rt_sigpending(2): pending signals that are blocked."""
+    if sigsetsize > SIGSET_SIZE:
+        raise SysError(EINVAL)
+    pending = (task.sigpending.mask | task.group.shared_pending.mask) & task.sigmask
+    task.mm.copy_out(set_addr, pending.to_bytes(8, "little")[:sigsetsize])
+    return 0
+
+
+@syscall("rt_sigsuspend", SIGSET_IN, SIZE, classes="signal")
+def sys_rt_sigsuspend(task: Task, mask_addr: int, sigsetsize: int) -> int:
+    """rt_sigsuspend(2): wait for a signal with `mask` blocked; the old mask comes back
+    when the handler returns. Always ends with EINTR."""
+    if "suspended" not in task.restart_block:
+        if sigsetsize != SIGSET_SIZE:
+            raise SysError(EINVAL)
+        mask = task.mm.copy_in_u64(mask_addr)
+        task.saved_sigmask = task.sigmask
+        task.sigmask = mask & ~UNBLOCKABLE
+        task.restart_block["suspended"] = True
+    raise Block()
+
+
+@syscall("pause", classes="signal")
+def sys_pause(task: Task) -> int:
+    """pause(2): sleep until a signal is delivered. Always ends with EINTR."""
+    raise Block()
+
+
+@syscall("rt_sigtimedwait", SIGSET_IN, SIGINFO_OUT, TIMESPEC_IN, SIZE, ret=SIGNUM, classes="signal")
+def sys_rt_sigtimedwait(task: Task, set_addr: int, info_addr: int, timeout_addr: int, sigsetsize: int) -> int:
+    """rt_sigtimedwait(2) (sigwait, sigwaitinfo, sigtimedwait): take a signal from `set`
+    without running its handler; EAGAIN when the timeout passes."""
+    block = task.restart_block
+    if "wait_set" not in block:
+        if sigsetsize != SIGSET_SIZE:
+            raise SysError(EINVAL)
+        wanted = task.mm.copy_in_u64(set_addr) & ~UNBLOCKABLE
+        deadline = None
+        if timeout_addr:
+            sec, nsec = struct.unpack("<qq", task.mm.copy_in(timeout_addr, 16))
+            if sec < 0 or not 0 <= nsec < NSEC:
+                raise SysError(EINVAL)
+            deadline = task.kernel.clock.monotonic_ns() + sec * NSEC + nsec
+        block["wait_set"], block["wait_deadline"] = wanted, deadline
+        # While it waits, the wanted signals are unblocked, so that sending one wakes it.
+        block["wait_mask"] = task.sigmask
+        block["cancel"] = _end_sigwait
+        task.sigmask &= ~wanted
+    wanted, deadline = block["wait_set"], block["wait_deadline"]
+    info = task.sigpending.take(wanted) or task.group.shared_pending.take(wanted)
+    if info is not None:
+        _end_sigwait(task)
+        if info_addr:
+            task.mm.copy_out(info_addr, info.pack())
+        return info.signo
+    if deadline is not None and task.kernel.clock.monotonic_ns() >= deadline:
+        _end_sigwait(task)
+        raise SysError(EAGAIN)
+    raise Block(deadline=None if deadline is None else deadline / NSEC)
+
+
+def _end_sigwait(task: Task) -> None:
+    task.sigmask = task.restart_block["wait_mask"]
 
 
 @syscall("sigaltstack", PTR, PTR, classes="signal")
 def sys_sigaltstack(task: Task, ss_addr: int, old_ss_addr: int) -> int:
-    """sigaltstack(2): recorded (stack_t is 24 bytes) for when handlers run."""
-    if old_ss_addr:
-        task.mm.copy_out(old_ss_addr, getattr(task, "altstack", bytes(24)))
+    """sigaltstack(2): the stack handlers with SA_ONSTACK run on."""
+    sp = task.reg(X.UC_X86_REG_RSP)
+    old = task.altstack
+    old_bytes = STACK_T.pack(old.sp, old.state(sp), old.size)
     if ss_addr:
-        task.altstack = task.mm.copy_in(ss_addr, 24)
+        ss_sp, ss_flags, ss_size = STACK_T.unpack(task.mm.copy_in(ss_addr, STACK_T.size))
+        if old_ss_addr:
+            task.mm.copy_out(old_ss_addr, old_bytes)  # checked before the change, as Linux
+        task.kernel.signals.set_altstack(task, AltStack(ss_sp, ss_flags, ss_size), sp)
+    elif old_ss_addr:
+        task.mm.copy_out(old_ss_addr, old_bytes)
     return 0
+
+
+@syscall("rt_sigreturn", classes="signal")
+def sys_rt_sigreturn(task: Task) -> int:
+    """rt_sigreturn(2): back from a handler to the registers its frame saved."""
+    return task.kernel.signals.sigreturn(task)
+
+
+# --- sending ---------------------------------------------------------------------------------
 
 
 def _check_permission(task: Task, target_uid: int) -> None:
@@ -88,7 +202,7 @@ def sys_kill(task: Task, pid: int, sig: int) -> int:
     for group in targets:
         _check_permission(task, group.creds.uid)
     for group in sorted(targets, key=lambda g: g is task.group):  # ourselves last
-        kernel.signals.send_to_group(group, sig)
+        kernel.signals.send(group, user_info(task, sig))
     return 0
 
 
@@ -105,7 +219,8 @@ def sys_tgkill(task: Task, tgid: int, tid: int, sig: int) -> int:
     if tgid <= 0 or tid <= 0 or not 0 <= sig <= NSIG:
         raise SysError(EINVAL)
     target = _find_thread(task, tgid, tid)
-    task.kernel.signals.send_to_task(target, sig)
+    _check_permission(task, target.group.creds.uid)
+    task.kernel.signals.send(target.group, user_info(task, sig, SI_TKILL), target)
     return 0
 
 
@@ -114,11 +229,24 @@ def sys_tkill(task: Task, tid: int, sig: int) -> int:
     """tkill(2)."""
     if tid <= 0 or not 0 <= sig <= NSIG:
         raise SysError(EINVAL)
-    task.kernel.signals.send_to_task(_find_thread(task, 0, tid), sig)
+    target = _find_thread(task, 0, tid)
+    _check_permission(task, target.group.creds.uid)
+    task.kernel.signals.send(target.group, user_info(task, sig, SI_TKILL), target)
     return 0
 
 
-@syscall("rt_sigreturn", classes="signal")
-def sys_rt_sigreturn(task: Task) -> int:
-    """rt_sigreturn(2): no signal frame is ever set up yet, so there is none to return from."""
-    raise SysError(ENOSYS)
+@syscall("rt_sigqueueinfo", PID, SIGNUM, PTR, classes="signal")
+def sys_rt_sigqueueinfo(task: Task, pid: int, sig: int, info_addr: int) -> int:
+    """rt_sigqueueinfo(2) (sigqueue): a signal with the caller's si_code; a process may
+    not pretend to be the kernel (si_code >= 0) when signalling another."""
+    if not 0 <= sig <= NSIG:
+        raise SysError(EINVAL)
+    _, errno, code, pid_field, uid_field, value = struct.unpack("<iii4xiIQ", task.mm.copy_in(info_addr, 32))
+    group = task.kernel.groups.get(pid)
+    if group is None or group.reaped or pid == 1:
+        raise SysError(ESRCH)
+    if code >= 0 and group is not task.group:
+        raise SysError(EPERM)
+    _check_permission(task, group.creds.uid)
+    task.kernel.signals.send(group, SigInfo(sig, code, errno, pid=pid_field, uid=uid_field, value=value))
+    return 0

@@ -4,7 +4,7 @@ clock_nanosleep, sched_yield.
 Every reading comes from `task.kernel.clock` (so a deterministic clock can replace it).
 Sleeps never wait here: they record an absolute target in `task.restart_block` on first
 entry and raise Block(deadline=...) until it has passed, so a retry after a spurious
-wakeup, or a restart after a stop, never extends the sleep. On a signal the trap calls
+wakeup, or a restart after a stop, never extends the sleep. On a signal, delivery calls
 `task.restart_block["interrupted"](task)` (if present), which writes the remaining time
 to `rem` as do_nanosleep does.
 """
@@ -238,9 +238,9 @@ def sleep_until(task: Task, read: Callable[[], int], target_ns: int, cpu_clock: 
 
 def sleep_interrupted(task: Task) -> int:
     """A signal cut the sleep short: write the time left to rem (relative sleeps that gave
-    one) and return the errno the call ends with: ERESTART_RESTARTBLOCK (EINTR when a
-    handler runs, a restart with the same deadline otherwise), 0 if the sleep had in fact
-    finished, EFAULT if rem cannot be written."""
+    one) and return how the call ends: -ERESTART_RESTARTBLOCK (EINTR when a handler runs,
+    a restart with the same deadline otherwise), 0 if the sleep had in fact finished,
+    -EFAULT if rem cannot be written."""
     block = task.restart_block
     remaining = block["target_ns"] - block["read"]()
     if remaining <= 0:
@@ -249,8 +249,8 @@ def sleep_interrupted(task: Task) -> int:
         try:
             task.mm.copy_out(block["rem_addr"], ns_to_timespec(remaining))
         except Fault:
-            return EFAULT
-    return ERESTART_RESTARTBLOCK
+            return -EFAULT
+    return -ERESTART_RESTARTBLOCK
 
 
 def start_sleep(task: Task, read: Callable[[], int], target_ns: int, rem_addr: int, cpu_clock: bool) -> None:

@@ -10,41 +10,55 @@ compared too, but only reported: it differs where pykern deliberately differs, e
 from __future__ import annotations
 
 import difflib
+import io
 import json
 import re
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from test_testbins import CASES, Case
 
 from conftest import REPO_ROOT
+from conftest import testbin_names as all_testbins
+from pykern import abi, sysent
 from pykern import strace as st
+from pykern.errors import Fault
+from pykern.sysent import SyscallEntry
 
 TIMEOUT = 60
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LC_ALL": "C"}
 STRACE = shutil.which("strace")
 
 # Accepted differences, each normalised away or simply counted as a mismatch:
-# - pids: pykern's pids start at 2; the "PID " prefix is dropped.
+# - pids: pykern's pids start at 2; the "PID " prefix is dropped; getppid (strace is
+#   the native parent, pykern's init is pykern's) and prlimit64's pid too.
 # - addresses (brk, stack, mmap, TLS) differ: every hex number of 5+ digits becomes ADDR.
 # - getrandom's bytes are random: the string becomes RANDOM.
 # - mkdtemp names (files) are random: pykern-files-XXXXXX.
 # - envp's pointer in execve: normalised with the other addresses.
+# - clock values (tv_sec/tv_nsec, tv_usec) differ run to run.
 # Left as mismatches (they lower the fraction; see the report printed by the test):
-# - `--- SIGCHLD {...} ---` lines: pykern has no signal-delivery trace hook yet.
-# - ioctl(TCGETS) success shows pykern's pointer where strace decodes struct termios
-#   (only when stdout is a terminal; the tests use pipes, where both fail with ENOTTY).
+# - syscall numbers pykern has no handler for (nosys): not traced until the trap calls
+#   the tracer for them (Tracer.nosys).
 # - the order of a parent's `wait4(...<unfinished ...>` relative to its child's first
 #   lines: pykern runs the child first after fork.
+# - output arguments of a few calls declared as plain pointers (getresuid, getgroups,
+#   get_robust_list, arch_prctl's GET codes), uid -1 shown unsigned.
 _NORMALISE = [
     (re.compile(r"0x[0-9a-f]{5,}"), "ADDR"),
     (re.compile(r'getrandom\("[^"]*"'), 'getrandom("RANDOM"'),
     (re.compile(r"pykern-files-[A-Za-z0-9]{6}"), "pykern-files-XXXXXX"),
-    (re.compile(r"^((?:clone|fork|vfork|set_tid_address|getpid|gettid|wait4)\(.*\)) += \d+$"), r"\1 = PID"),
-    (re.compile(r"wait4\(\d+,"), "wait4(PID,"),
+    (re.compile(r"^((?:clone|fork|vfork|set_tid_address|getpid|gettid|getppid|wait4)\(.*\)) += \d+$"),
+     r"\1 = PID"),
+    (re.compile(r"\b(wait4|prlimit64|kill)\(\d+,"), r"\1(PID,"),
+    (re.compile(r"\b(tgkill\(|waitid\(P_PID, )\d+, (\d+, )?"), r"\1PID, PID, "),
     (re.compile(r"si_pid=\d+"), "si_pid=PID"),
+    (re.compile(r"tv_sec=-?\d+, tv_(n|u)sec=-?\d+"), r"tv_sec=S, tv_\1sec=F"),
 ]
 _PREFIX = re.compile(r"^(?:(\d+) +|\[pid +(\d+)\] )?(.*)$")
 _RESUMED = re.compile(r"^<\.\.\. (\w+) resumed>(.*)$")
@@ -75,10 +89,14 @@ def normalise_trace(lines: list[str]) -> list[str]:
     return out
 
 
-def run_both(argv: list[str], tmp_path: Path) -> tuple[list[str], list[str], subprocess.CompletedProcess,
-                                                      subprocess.CompletedProcess]:
+def run_both(argv: list[str], tmp_path: Path, case: Case | None = None,
+             ) -> tuple[list[str], list[str], subprocess.CompletedProcess, subprocess.CompletedProcess]:
+    """`strace -f -o F argv` and `pykern run --strace -f -o F argv`, with the testbin's
+    stdin and environment; returns both traces and both completed processes."""
+    case = case or Case()
     native_out, pykern_out = tmp_path / "native.trace", tmp_path / "pykern.trace"
-    common = dict(cwd=REPO_ROOT, env=BASE_ENV, stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+    common = dict(cwd=REPO_ROOT, env={**BASE_ENV, **case.env}, capture_output=True, timeout=TIMEOUT,
+                  input=case.stdin, stdin=subprocess.DEVNULL if case.stdin is None else None)
     native = subprocess.run([STRACE, "-f", "-o", str(native_out), *argv], check=False, **common)
     emulated = subprocess.run([sys.executable, "-m", "pykern", "run", "--strace", "-f", "-o", str(pykern_out),
                                *argv], check=False, **common)
@@ -91,35 +109,80 @@ def from_main(lines: list[str]) -> list[str]:
     return lines[start:]
 
 
-def identical_fraction(native: list[str], emulated: list[str]) -> float:
+def identical_lines(native: list[str], emulated: list[str]) -> tuple[int, int]:
+    """(lines in the longest common subsequence blocks, the longer trace's length)."""
     matcher = difflib.SequenceMatcher(a=native, b=emulated, autojunk=False)
     same = sum(block.size for block in matcher.get_matching_blocks())
-    return same / max(len(native), len(emulated), 1)
+    return same, max(len(native), len(emulated), 1)
 
 
-# Floors measured on this machine (rounded down); the printed fractions are the report.
-COMPARED = {
-    ("./testbins/hello",): 1.0,
-    ("./testbins/exitcode", "3"): 1.0,
-    ("./testbins/forkexec",): 0.85,
-    ("./testbins/files",): 0.95,
+def identical_fraction(native: list[str], emulated: list[str]) -> float:
+    same, total = identical_lines(native, emulated)
+    return same / total
+
+
+# Floors of the fraction of identical lines from main, measured on this machine (rounded
+# down); the printed fractions are the report. Where they are below 1 and why:
+# - forkexec, spawn, waitstatus, orphan, sessions, forkloop: the parent's wait4 comes
+#   after the child's lines (pykern runs the child first after fork), si_utime differs.
+# - preempt, shm_mutex, pipe_pingpong: the interleaving of tasks is scheduling, not ABI.
+# - files: writev's junk iovecs beyond the valid ones read other stack bytes.
+# - threads: glibc's clone3 gets ENOSYS and falls back to clone, and the threads' lines
+#   interleave differently.
+# - nosys: its unknown numbers are not traced until the trap calls Tracer.nosys.
+COMPARE_FLOORS: dict[str, float] = {
+    "hello": 1.0, "exitcode": 1.0, "echoargs": 1.0, "hello_pie": 1.0, "segv": 1.0, "auxv": 1.0,
+    "ident_time": 0.95, "files": 0.95, "spawn": 0.95, "stdin_echo": 0.95, "nosys": 0.8, "threads": 0.05,
 }
+DEFAULT_FLOOR = 0.5
+OVERALL_FLOOR = 0.7  # 0.77 measured; scheduling moves it a little
+# testbin -> (identical lines, lines) from main, filled by test_same_lines_as_strace
+RESULTS: dict[str, tuple[int, int]] = {}
 
 
-@pytest.mark.skipif(STRACE is None, reason="strace is not installed")
-@pytest.mark.parametrize("argv", list(COMPARED), ids=lambda argv: " ".join(argv))
-def test_same_lines_as_strace(argv: tuple[str, ...], tmp_path: Path, built_testbins: str) -> None:
-    native_lines, pykern_lines, native, emulated = run_both(list(argv), tmp_path)
-    assert emulated.returncode == native.returncode
+def compare_testbin(testbin: str, tmp_path: Path) -> tuple[int, int, str]:
+    """Run one testbin both ways; check that tracing changed neither its stdout nor its
+    status; return (identical lines, lines, report)."""
+    case = CASES.get(testbin, Case())
+    argv = [f"./testbins/{testbin}", *case.args]
+    native_lines, pykern_lines, native, emulated = run_both(argv, tmp_path, case)
+    assert emulated.returncode == (128 - native.returncode if native.returncode < 0 else native.returncode)
     assert emulated.stdout == native.stdout
     native_all, pykern_all = normalise_trace(native_lines), normalise_trace(pykern_lines)
     native_main, pykern_main = from_main(native_all), from_main(pykern_all)
-    fraction = identical_fraction(native_main, pykern_main)
+    same, total = identical_lines(native_main, pykern_main)
     whole = identical_fraction(native_all, pykern_all)
     diff = "\n".join(difflib.unified_diff(native_main, pykern_main, "strace", "pykern", lineterm="", n=0))
-    print(f"\n{' '.join(argv)}: identical lines from main: {fraction:.3f} "
-          f"({len(native_main)} strace lines); whole trace: {whole:.3f}\n{diff[:3000]}")
-    assert fraction >= COMPARED[argv], diff
+    report = (f"{' '.join(argv)}: identical lines from main: {same / total:.3f} "
+              f"({len(native_main)} strace lines); whole trace: {whole:.3f}\n{diff[:3000]}")
+    return same, total, report
+
+
+@pytest.mark.skipif(STRACE is None, reason="strace is not installed")
+def test_same_lines_as_strace(testbin: str, tmp_path: Path, built_testbins: str) -> None:
+    """Every testbin: same stdout and status with tracing on, and the trace close to strace's."""
+    same, total, report = compare_testbin(testbin, tmp_path)
+    RESULTS[testbin] = (same, total)
+    print("\n" + report)
+    assert same / total >= COMPARE_FLOORS.get(testbin, DEFAULT_FLOOR), report
+
+
+@pytest.mark.skipif(STRACE is None, reason="strace is not installed")
+def test_identical_fraction_over_all_testbins(tmp_path: Path, built_testbins: str,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """The report the issue asks for: identical lines over all testbins, in the test output."""
+    for testbin in all_testbins():
+        if testbin not in RESULTS:  # run alone: compare here
+            same, total, _ = compare_testbin(testbin, tmp_path)
+            RESULTS[testbin] = (same, total)
+    same = sum(s for s, _ in RESULTS.values())
+    total = sum(t for _, t in RESULTS.values())
+    worst = sorted(RESULTS.items(), key=lambda item: item[1][0] / item[1][1])[:5]
+    with capsys.disabled():
+        print(f"\nstrace comparison: {same}/{total} lines identical from main over {len(RESULTS)} testbins "
+              f"({same / total:.3f}); lowest: "
+              + ", ".join(f"{name} {s / t:.2f}" for name, (s, t) in worst))
+    assert same / total >= OVERALL_FLOOR
 
 
 def pykern_run(*args: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
@@ -215,3 +278,345 @@ def test_trace_expression() -> None:
     assert "write" not in st.parse_trace_expr(["trace=!write"], table)
     with pytest.raises(ValueError):
         st.parse_trace_expr(["trace=bogus"], table)
+
+
+def test_trace_classes_are_strace_s() -> None:
+    """Classes by Linux name, as strace 6.1 defines them, handled by pykern or not."""
+    from pykern.syscalls.table import build_table
+
+    table = build_table()
+    network = st.parse_trace_expr(["trace=%network"], table)
+    assert {"socket", "connect", "accept", "bind", "listen", "sendto", "recvfrom", "sendmsg", "recvmsg",
+            "shutdown", "getsockname", "getpeername", "socketpair", "setsockopt", "getsockopt", "accept4",
+            "recvmmsg", "sendmmsg"} <= network
+    assert st.parse_trace_expr(["trace=%net"], table) == network
+    process = st.parse_trace_expr(["trace=%process"], table)
+    assert "getpid" not in process and "kill" in process and "exit_group" in process
+    assert "mmap" in st.parse_trace_expr(["trace=%desc"], table)
+    assert "mmap" in st.parse_trace_expr(["trace=%memory"], table)
+    assert st.parse_trace_expr(["trace=%%stat"], table) == {"stat", "fstat", "lstat", "newfstatat", "statx"}
+    assert "socket" in st.parse_trace_expr(["trace=socket"], table)
+    with pytest.raises(ValueError):
+        st.parse_trace_expr(["trace=%bogus"], table)
+
+
+def test_status_expression() -> None:
+    assert st.parse_status_expr([]) is None
+    assert st.parse_status_expr(["trace=write"]) is None
+    assert st.parse_status_expr(["status=failed"]) == {"failed"}
+    assert st.parse_status_expr(["status=!failed"]) == st.TRACE_STATUSES - {"failed"}
+    assert st.parse_status_expr(["status=successful,unfinished"]) == {"successful", "unfinished"}
+    with pytest.raises(ValueError):
+        st.parse_status_expr(["status=bogus"])
+
+
+def test_timestamp_and_duration_formats() -> None:
+    ns = 1_700_000_000_123_456_789
+    assert st.timestamp(ns, 3) == "1700000000.123456 "
+    assert re.fullmatch(r"\d\d:\d\d:\d\d\.123456 ", st.timestamp(ns, 2))
+    assert re.fullmatch(r"\d\d:\d\d:\d\d ", st.timestamp(ns, 1))
+    assert st.duration(12_345) == " <0.000012>"
+    assert st.duration(2_500_000_000) == " <2.500000>"
+
+
+def test_termios_and_winsize() -> None:
+    """strace 6.1 on a pty (python's pty.openpty, default settings)."""
+    head = st.TERMIOS_HEAD.pack(0o2400, 0o5, 0o277, 0o105073)
+    assert st.termios(head) == (
+        "{c_iflag=ICRNL|IXON, c_oflag=NL0|CR0|TAB0|BS0|VT0|FF0|OPOST|ONLCR, c_cflag=B38400|CS8|CREAD, "
+        "c_lflag=ISIG|ICANON|ECHO|ECHOE|ECHOK|IEXTEN|ECHOCTL|ECHOKE, ...}")
+    assert st.winsize(struct.pack("<HHHH", 24, 80, 0, 0)) == "{ws_row=24, ws_col=80, ws_xpixel=0, ws_ypixel=0}"
+
+
+def test_siginfo_lines() -> None:
+    """The `--- SIG... ---` formats strace 6.1 printed for small C programs."""
+    from pykern.signal import SigInfo
+
+    assert st.signal_line(SigInfo(abi.SIGUSR1, abi.SI_USER, pid=1234, uid=0)) == \
+        "--- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_USER, si_pid=1234, si_uid=0} ---"
+    assert st.signal_line(SigInfo(abi.SIGUSR1, abi.SI_TKILL, pid=7, uid=0)) == \
+        "--- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_TKILL, si_pid=7, si_uid=0} ---"
+    assert st.signal_line(SigInfo(abi.SIGUSR1, abi.SI_QUEUE, pid=7, uid=0, value=42)) == \
+        "--- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_QUEUE, si_pid=7, si_uid=0, si_int=42, si_ptr=0x2a} ---"
+    assert st.signal_line(SigInfo(abi.SIGCHLD, abi.CLD_EXITED, pid=9, status=3)) == (
+        "--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=9, si_uid=0, si_status=3, si_utime=0, "
+        "si_stime=0} ---")
+    assert st.signal_line(SigInfo(abi.SIGCHLD, abi.CLD_KILLED, pid=9, status=abi.SIGTERM)) == (
+        "--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_KILLED, si_pid=9, si_uid=0, si_status=SIGTERM, "
+        "si_utime=0, si_stime=0} ---")
+    assert st.signal_line(SigInfo(abi.SIGCHLD, abi.CLD_STOPPED, pid=9, status=abi.SIGSTOP)).endswith(
+        "si_code=CLD_STOPPED, si_pid=9, si_uid=0, si_status=SIGSTOP, si_utime=0, si_stime=0} ---")
+    assert st.signal_line(SigInfo(abi.SIGSEGV, abi.SEGV_MAPERR, addr=0)) == \
+        "--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=NULL} ---"
+    assert st.signal_line(SigInfo(abi.SIGSEGV, abi.SEGV_MAPERR, addr=0x10)) == \
+        "--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x10} ---"
+    assert st.signal_line(SigInfo(abi.SIGSEGV, abi.SI_KERNEL)) == \
+        "--- SIGSEGV {si_signo=SIGSEGV, si_code=SI_KERNEL, si_addr=NULL} ---"
+    assert st.signal_line(SigInfo(abi.SIGALRM, abi.SI_KERNEL)) == \
+        "--- SIGALRM {si_signo=SIGALRM, si_code=SI_KERNEL} ---"
+    assert st.signal_line(SigInfo(abi.SIGABRT, abi.SI_TKILL, pid=5)) == \
+        "--- SIGABRT {si_signo=SIGABRT, si_code=SI_TKILL, si_pid=5, si_uid=0} ---"
+
+
+# --- the Tracer driven without a kernel ------------------------------------------------
+
+class FakeMemory:
+    """Guest memory for the formatters: bytes at addresses."""
+
+    def __init__(self, data: dict[int, bytes]) -> None:
+        self.data = data
+
+    def copy_in(self, addr: int, size: int) -> bytes:
+        for base, blob in self.data.items():
+            if base <= addr and addr + size <= base + len(blob):
+                return blob[addr - base:addr - base + size]
+        raise Fault(addr)
+
+    def copy_in_str(self, addr: int, limit: int) -> bytes:
+        for base, blob in self.data.items():
+            if base <= addr < base + len(blob):
+                return blob[addr - base:].split(b"\0")[0][:limit]
+        raise Fault(addr)
+
+
+def fake_task(tid: int, memory: FakeMemory | None = None) -> SimpleNamespace:
+    group = SimpleNamespace(tgid=tid, tasks=[], live_tasks=[])
+    task = SimpleNamespace(tid=tid, group=group, mm=memory or FakeMemory({}),
+                           kernel=SimpleNamespace(tracer_process_exit=None))
+    group.tasks.append(task)
+    group.live_tasks.append(task)
+    return task
+
+
+WRITE = SyscallEntry(1, "write", lambda *a: 0, (sysent.FD, sysent.BUF_IN, sysent.SIZE))
+WAIT4 = SyscallEntry(61, "wait4", lambda *a: 0, (sysent.PID, sysent.INT_OUT, sysent.WAIT_OPTIONS, sysent.PTR))
+CLOSE = SyscallEntry(3, "close", lambda *a: 0, (sysent.FD,))
+EXIT_GROUP = SyscallEntry(231, "exit_group", lambda *a: 0, (sysent.INT,), ret=sysent.RET_NONE)
+
+
+def make_tracer(**options: object) -> tuple[st.Tracer, io.StringIO]:
+    """A tracer whose wall clock reads 1700000000.000001 s and whose call clock advances
+    12 us per reading."""
+    out = io.StringIO()
+    ticks = iter(range(0, 10**12, 12_000))
+    tracer = st.Tracer(out, wall_ns=lambda: 1_700_000_000_000_001_000, mono_ns=lambda: next(ticks), **options)
+    return tracer, out
+
+
+def test_tracer_T_and_ttt() -> None:
+    tracer, out = make_tracer(timestamps=3, syscall_times=True)
+    task = fake_task(2, FakeMemory({0x1000: b"hi\n"}))
+    tracer.enter(task, WRITE, [1, 0x1000, 3])
+    tracer.exit(task, WRITE, [1, 0x1000, 3], 3)
+    tracer.enter(task, EXIT_GROUP, [0])
+    tracer.process_exit(task.group, 0)
+    assert out.getvalue().splitlines() == [
+        '1700000000.000001 write(1, "hi\\n", 3)   = 3 <0.000012>',
+        "1700000000.000001 exit_group(0)         = ?",
+        "1700000000.000001 +++ exited with 0 +++",
+    ]
+
+
+def test_tracer_T_spans_a_blocking_call() -> None:
+    """-T of a blocked call: from its entry to its resumed exit, on the resumed line."""
+    tracer, out = make_tracer(syscall_times=True)
+    parent, child = fake_task(2, FakeMemory({0x2000: struct.pack("<i", 7 << 8)})), fake_task(3)
+    tracer.live.update({2, 3})
+    tracer.enter(parent, WAIT4, [3, 0x2000, 0, 0])
+    tracer.block(parent, WAIT4)
+    tracer.enter(child, CLOSE, [5])
+    tracer.exit(child, CLOSE, [5], -abi.EBADF)
+    tracer.enter(parent, WAIT4, [3, 0x2000, 0, 0])  # the retry: silent
+    tracer.exit(parent, WAIT4, [3, 0x2000, 0, 0], 3)
+    assert out.getvalue().splitlines() == [
+        "[pid     2] wait4(3,  <unfinished ...>",
+        "[pid     3] close(5)                    = -1 EBADF (Bad file descriptor) <0.000012>",
+        "[pid     2] <... wait4 resumed>[{WIFEXITED(s) && WEXITSTATUS(s) == 7}], 0, NULL) = 3 <0.000036>",
+    ]
+
+
+def test_status_failed_prints_whole_lines() -> None:
+    """-e status=failed: only failed calls, each printed whole at its exit (no
+    <unfinished ...> pairs), with the timestamp of its entry; signals and exits stay."""
+    from pykern.signal import SigInfo
+
+    tracer, out = make_tracer(status=frozenset({"failed"}), timestamps=2)
+    parent, child = fake_task(2, FakeMemory({0x2000: struct.pack("<i", 0)})), fake_task(3)
+    tracer.live.update({2, 3})
+    tracer.enter(parent, WAIT4, [3, 0x2000, 0, 0])
+    tracer.enter(child, CLOSE, [5])
+    tracer.exit(child, CLOSE, [5], -abi.EBADF)
+    tracer.enter(child, CLOSE, [1])
+    tracer.exit(child, CLOSE, [1], 0)
+    tracer.enter(child, EXIT_GROUP, [0])
+    tracer.process_exit(child.group, 0)
+    tracer.exit(parent, WAIT4, [3, 0x2000, 0, 0], 3)
+    tracer.signal(parent, SigInfo(abi.SIGCHLD, abi.CLD_EXITED, pid=3))
+    stamp = st.timestamp(1_700_000_000_000_001_000, 2)  # HH:MM:SS.000001 in local time
+    assert out.getvalue().splitlines() == [
+        f"[pid     3] {stamp}close(5)    = -1 EBADF (Bad file descriptor)",
+        f"[pid     3] {stamp}+++ exited with 0 +++",
+        f"{stamp}--- SIGCHLD {{si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=3, si_uid=0, si_status=0, si_utime=0, "
+        "si_stime=0} ---",
+    ]
+
+
+def test_signal_and_stop_lines_and_json() -> None:
+    from pykern.signal import SigInfo
+
+    json_out = io.StringIO()
+    tracer, out = make_tracer(json_stream=json_out)
+    parent, child = fake_task(2), fake_task(3)
+    tracer.live.update({2, 3})
+    tracer.enter(parent, WAIT4, [3, 0, 0x2, 0])
+    tracer.signal(child, SigInfo(abi.SIGSTOP, abi.SI_TKILL, pid=3))
+    tracer.stopped(child, abi.SIGSTOP)
+    tracer.exit(parent, WAIT4, [3, 0, 0x2, 0], 3)
+    assert out.getvalue().splitlines() == [
+        "[pid     2] wait4(3,  <unfinished ...>",
+        "[pid     3] --- SIGSTOP {si_signo=SIGSTOP, si_code=SI_TKILL, si_pid=3, si_uid=0} ---",
+        "[pid     3] --- stopped by SIGSTOP ---",
+        "[pid     2] <... wait4 resumed>NULL, WSTOPPED, NULL) = 3",
+    ]
+    events = [json.loads(line) for line in json_out.getvalue().splitlines()]
+    assert [e["event"] for e in events] == ["signal", "stopped", "syscall"]
+    assert events[0]["signal"] == "SIGSTOP" and events[0]["code_name"] == "SI_TKILL" and events[0]["tid"] == 3
+    assert events[1]["signal"] == "SIGSTOP"
+
+
+def test_killed_core_dumped_line() -> None:
+    tracer, out = make_tracer()
+    task = fake_task(2)
+    tracer.live.add(2)
+    tracer.process_exit(task.group, abi.SIGSEGV | 0x80)
+    tracer.process_exit(fake_task(3).group, abi.SIGSEGV)
+    assert out.getvalue().splitlines() == ["+++ killed by SIGSEGV (core dumped) +++", "+++ killed by SIGSEGV +++"]
+
+
+def test_nosys_lines() -> None:
+    """Calls without a handler: by name with raw args, classified by name; numbers Linux
+    lacks as syscall_0x..., whatever the filter (as strace 6.1 does)."""
+    tracer, out = make_tracer(selected=frozenset(st.TRACE_CLASSES["network"]))
+    task = fake_task(2)
+    tracer.nosys(task, abi.SYSCALL_NUMBERS["socket"], [2, 1, 0, 0, 0, 0])
+    tracer.nosys(task, abi.SYSCALL_NUMBERS["io_uring_setup"], [8, 0x1000, 0, 0, 0, 0])
+    tracer.nosys(task, 499, [0x7ffc, 0, 0, 0x11, 0, 0])
+    assert out.getvalue().splitlines() == [
+        "socket(0x2, 0x1, 0)                     = -1 ENOSYS (Function not implemented)",
+        "syscall_0x1f3(0x7ffc, 0, 0, 0x11, 0, 0) = -1 ENOSYS (Function not implemented)",
+    ]
+
+
+# --- end to end: the options through the CLI --------------------------------------------
+
+def test_cli_timestamps_and_times(tmp_path: Path, built_testbins: str) -> None:
+    trace = tmp_path / "trace"
+    done = pykern_run("--strace", "-o", str(trace), "-tt", "-T", "-e", "trace=write", "./testbins/hello")
+    assert done.returncode == 0 and done.stdout == b"hello, world\n"
+    lines = trace.read_text().splitlines()
+    assert re.fullmatch(r'\d\d:\d\d:\d\d\.\d{6} write\(1, "hello, world\\n", 13\) = 13 <\d+\.\d{6}>', lines[0])
+    assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d{6} \+\+\+ exited with 0 \+\+\+", lines[-1])
+    done = pykern_run("--strace", "-o", str(trace), "-ttt", "-e", "trace=write", "./testbins/hello")
+    assert re.fullmatch(r'\d{10}\.\d{6} write\(1, .*= 13', trace.read_text().splitlines()[0])
+    done = pykern_run("--strace", "-o", str(trace), "-t", "-e", "trace=write", "./testbins/hello")
+    assert re.fullmatch(r'\d\d:\d\d:\d\d write\(1, .*= 13', trace.read_text().splitlines()[0])
+
+
+@pytest.mark.skipif(STRACE is None, reason="strace is not installed")
+@pytest.mark.parametrize("option", ["-Z", "-z"])
+def test_status_filter_against_strace(option: str, tmp_path: Path, built_testbins: str) -> None:
+    """-Z (status=failed) and -z (status=successful), compared with strace's own."""
+    native_out, pykern_out = tmp_path / "native", tmp_path / "pykern"
+    argv = ["./testbins/files"]
+    common = dict(cwd=REPO_ROOT, env=BASE_ENV, stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+    native = subprocess.run([STRACE, option, "-o", str(native_out), *argv], check=False, **common)
+    emulated = pykern_run("--strace", option, "-o", str(pykern_out), *argv)
+    assert emulated.stdout == native.stdout and emulated.returncode == native.returncode
+    native_lines = normalise_trace(native_out.read_text().splitlines())
+    pykern_lines = normalise_trace(pykern_out.read_text().splitlines())
+    if option == "-Z":
+        assert all(" = -1 " in line or " = ? " in line or line.startswith(("+++", "---"))
+                   for line in pykern_lines), pykern_lines
+    else:
+        assert not any(" = -1 " in line for line in pykern_lines)
+    fraction = identical_fraction(from_main(native_lines), from_main(pykern_lines))
+    print(f"\nfiles {option}: identical lines from main: {fraction:.3f}")
+    # files' failed calls exercise error paths whose decoders differ (readv's iovec on
+    # failure, unknown AT_/STATX_ bits, statx's sync type): 0.81 measured
+    assert fraction >= (0.75 if option == "-Z" else 0.95)
+
+
+def run_on_pty(cmd: list[str]) -> int:
+    """Run `cmd` with a fresh pty (24 rows, 80 columns) as stdin and stdout."""
+    import fcntl
+    import os
+    import pty
+    import termios as host_termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, host_termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    try:
+        process = subprocess.Popen(cmd, cwd=REPO_ROOT, env=BASE_ENV, stdin=follower, stdout=follower,
+                                   stderr=subprocess.DEVNULL)
+        os.close(follower)
+        while True:  # drain the terminal so the guest never blocks on it
+            try:
+                if not os.read(leader, 4096):
+                    break
+            except OSError:
+                break
+        return process.wait(timeout=TIMEOUT)
+    finally:
+        os.close(leader)
+
+
+# No testbin asks the terminal anything when stdout is a tty: this one does, built here.
+TTY_PROGRAM = r"""
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+int main(void) {
+    struct termios t; struct winsize w; int n; pid_t pg;
+    ioctl(1, TCGETS, &t);
+    ioctl(1, TIOCGWINSZ, &w);
+    tcsetattr(1, TCSANOW, &t);
+    tcsetattr(1, TCSADRAIN, &t);
+    ioctl(1, TIOCSWINSZ, &w);
+    ioctl(1, TIOCGPGRP, &pg);
+    ioctl(0, FIONREAD, &n);
+    printf("rows %d\\n", w.ws_row);
+    return 0;
+}
+"""
+
+
+@pytest.mark.skipif(STRACE is None or shutil.which("gcc") is None, reason="needs strace and gcc")
+def test_ioctl_tcgets_on_a_terminal(tmp_path: Path) -> None:
+    """stdout a pty: TCGETS, TCSETS*, TIOCGWINSZ ... decoded exactly as strace does."""
+    source, program = tmp_path / "tty.c", tmp_path / "tty"
+    source.write_text(TTY_PROGRAM)
+    subprocess.run(["gcc", "-O2", "-static", "-o", str(program), str(source)], check=True, timeout=TIMEOUT)
+    native_out, pykern_out = tmp_path / "native", tmp_path / "pykern"
+    assert run_on_pty([STRACE, "-e", "trace=ioctl", "-o", str(native_out), str(program)]) == 0
+    assert run_on_pty([sys.executable, "-m", "pykern", "run", "--strace", "-e", "trace=ioctl", "-o",
+                       str(pykern_out), str(program)]) == 0
+    native_lines = normalise_trace(native_out.read_text().splitlines())
+    assert native_lines[0].startswith("ioctl(1, TCGETS, {c_iflag=")
+    assert "ioctl(1, TIOCGWINSZ, {ws_row=24, ws_col=80, ws_xpixel=0, ws_ypixel=0}) = 0" in native_lines
+    assert normalise_trace(pykern_out.read_text().splitlines()) == native_lines
+
+
+def test_crash_report_with_strace(tmp_path: Path, built_testbins: str) -> None:
+    """--strace turns the crash report on: to stderr, while the trace goes to -o FILE."""
+    trace = tmp_path / "trace"
+    done = pykern_run("--strace", "-o", str(trace), "./testbins/segv")
+    assert done.returncode == 139 and done.stdout == b"before crash\n"
+    stderr = done.stderr.decode()
+    assert "killed by SIGSEGV" in stderr and "<main+" in stderr and "rip=" in stderr
+    lines = trace.read_text().splitlines()
+    assert lines[-1].startswith("+++ killed by SIGSEGV")
+    assert "--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=NULL} ---" in lines
+    assert "pykern:" not in trace.read_text()
+    plain = pykern_run("./testbins/segv")
+    assert plain.returncode == 139 and plain.stderr == b""

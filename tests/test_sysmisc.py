@@ -207,10 +207,10 @@ def test_sleep_interrupted_writes_remaining_time():
     with pytest.raises(Block):
         systime.sys_nanosleep(task, BASE, BASE + 16)
     task.kernel.clock.advance(250_000_000)
-    assert task.restart_block["interrupted"](task) == ERESTART_RESTARTBLOCK
+    assert task.restart_block["interrupted"](task) == -ERESTART_RESTARTBLOCK
     assert TIMESPEC.unpack(task.mm.copy_in(BASE + 16, 16)) == (0, 750_000_000)
     task.restart_block["rem_addr"] = 1
-    assert task.restart_block["interrupted"](task) == EFAULT
+    assert task.restart_block["interrupted"](task) == -EFAULT
     task.kernel.clock.advance(750_000_000)
     assert task.restart_block["interrupted"](task) == 0
 

@@ -1,7 +1,8 @@
 """Print the README's syscall support table from the registered handlers.
 
-`python tools/syscall_table.py` writes the Markdown table; tests/test_readme.py checks
-that the README holds exactly this text between its markers.
+`python tools/syscall_table.py` prints the Markdown table; `--write README.md` puts it
+between the README's markers. tests/test_readme.py checks that the README holds
+exactly this text there.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ END = "<!-- syscall-table:end -->"
 
 
 def first_line(text: str | None) -> str:
-    return (text or "").strip().splitlines()[0].strip() if (text or "").strip() else ""
+    """The docstring's first paragraph, on one line."""
+    paragraph = (text or "").strip().split("\n\n")[0]
+    return " ".join(line.strip() for line in paragraph.splitlines())
 
 
 def render() -> str:
@@ -28,5 +31,17 @@ def render() -> str:
     return "\n".join(rows)
 
 
+def write(path: str) -> None:
+    with open(path, encoding="utf-8") as file:
+        text = file.read()
+    start = text.index(BEGIN) + len(BEGIN)
+    end = text.index(END)
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(text[:start] + "\n" + render() + "\n" + text[end:])
+
+
 if __name__ == "__main__":
-    sys.stdout.write(render() + "\n")
+    if sys.argv[1:2] == ["--write"]:
+        write(sys.argv[2])
+    else:
+        sys.stdout.write(render() + "\n")
