@@ -3,6 +3,7 @@ sessions. The lifecycle work is in pykern.fork, pykern.exec and pykern.exit."""
 
 from __future__ import annotations
 
+import struct
 import sys
 
 from pykern.abi import (
@@ -14,19 +15,24 @@ from pykern.abi import (
     CLD_EXITED,
     CLD_KILLED,
     CLD_STOPPED,
+    CLONE_DETACHED,
+    CLONE_PARENT,
+    CLONE_PIDFD,
+    CLONE_THREAD,
     CLONE_VFORK,
     CLONE_VM,
+    CSIGNAL,
     E2BIG,
     EACCES,
     ECHILD,
     EINVAL,
     ENAMETOOLONG,
-    ENOSYS,
     EPERM,
     ESRCH,
     P_ALL,
     P_PGID,
     P_PID,
+    PAGE_SIZE,
     RUSAGE_SIZE,
     SIGCHLD,
     SIGINFO_SIZE,
@@ -115,10 +121,32 @@ def sys_clone(task: Task, flags: int, stack: int, parent_tid: int, child_tid: in
     return _fork_and_maybe_wait(task, flags, stack, parent_tid, child_tid, tls)
 
 
+CLONE_ARGS = struct.Struct("<11Q")  # struct clone_args up to cgroup (CLONE_ARGS_SIZE_VER2)
+CLONE_ARGS_SIZE_VER0 = 64
+CLONE3_FLAGS = (1 << 32) - 1 & ~CSIGNAL  # the legacy flags; CLONE_CLEAR_SIGHAND and cgroups are not provided
+
+
 @syscall("clone3", PTR, SIZE, ret=PID, classes="process")
-def sys_clone3(task: Task, cl_args: int, size: int) -> int:
-    """clone3(2): not provided; glibc falls back to clone(2) on ENOSYS."""
-    raise SysError(ENOSYS)
+def sys_clone3(task: Task, args_addr: int, size: int) -> int:
+    """clone3(2) (glibc's pthread_create and fork try it first): clone's flags with the
+    exit signal apart and the stack given as base and size. set_tid, pidfds and cgroups
+    are not provided (EINVAL)."""
+    if size < CLONE_ARGS_SIZE_VER0:
+        raise SysError(EINVAL)
+    if size > PAGE_SIZE:
+        raise SysError(E2BIG)
+    raw = task.mm.copy_in(args_addr, size)
+    if any(raw[CLONE_ARGS.size:]):
+        raise SysError(E2BIG)  # a newer struct whose extra fields we do not know
+    flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, _ = \
+        CLONE_ARGS.unpack(raw.ljust(CLONE_ARGS.size, b"\0"))
+    if flags & ~CLONE3_FLAGS or flags & (CLONE_PIDFD | CLONE_DETACHED) or exit_signal > CSIGNAL \
+            or set_tid or set_tid_size or (stack == 0) != (stack_size == 0):
+        raise SysError(EINVAL)
+    if flags & (CLONE_THREAD | CLONE_PARENT) and exit_signal:
+        raise SysError(EINVAL)
+    return _fork_and_maybe_wait(task, flags | exit_signal, stack + stack_size if stack else 0, parent_tid,
+                                child_tid, tls)
 
 
 # --- execve ------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
  * process group) and continues (SIGCONT); wait4 reports it with WUNTRACED and
  * WCONTINUED, waitid with WSTOPPED/WCONTINUED/WNOWAIT; the parent's SIGCHLD handler
  * sees CLD_STOPPED and CLD_CONTINUED unless SA_NOCLDSTOP; SIGKILL ends a stopped child;
- * other signals wait until it continues; a read the stop interrupted carries on.
+ * other signals wait until it continues; a read the stop interrupted carries on; an
+ * orphaned process group ignores SIGTSTP.
  * alarm and setitimer(ITIMER_REAL): one-shot, interval, getitimer, the default action. */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -140,6 +141,27 @@ int main(void)
           "SIGTSTP stops it");
     kill(pid, SIGCONT);
     CHECK(waitpid(pid, &status, 0) == pid && WEXITSTATUS(status) == 7, "SIGTSTP'd child continues and exits");
+
+    /* An orphaned process group ignores SIGTSTP: a grandchild in its own group whose
+     * parent has exited keeps running. */
+    CHECK(pipe(fds) == 0, "pipe");
+    pid = fork();
+    if (pid == 0) {
+        if (fork() == 0) {
+            setpgid(0, 0);
+            close(fds[0]);
+            sleep_ms(30); /* let the parent exit: our group becomes orphaned */
+            raise(SIGTSTP);
+            (void)!write(fds[1], "r", 1);
+            _exit(0);
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    CHECK(waitpid(pid, &status, 0) == pid, "the middle process exits");
+    char running;
+    CHECK(read(fds[0], &running, 1) == 1 && running == 'r', "orphaned group: SIGTSTP did not stop it");
+    close(fds[0]);
 
     /* SIGCHLD for stops and continues, unless SA_NOCLDSTOP. */
     struct sigaction sa = {0};
