@@ -70,10 +70,16 @@ def exit_notify(kernel: Kernel, group: ThreadGroup, status: int) -> None:
     forget_children(kernel, group)
     group.is_zombie = True
     parent = group.parent
-    if parent is None or parent is kernel.init or kernel.parent_ignores_children(parent):
+    if parent is None or parent is kernel.init:
         release_task(kernel, group)
         return
-    kernel.notify_parent(group)
+    # SIGCHLD ignored or SA_NOCLDWAIT: the child reaps itself (a waiting wait4 then finds
+    # no children: ECHILD). The signal is still sent unless the action is SIG_IGN.
+    autoreap = kernel.parent_ignores_children(parent)
+    if not (autoreap and kernel.signals.is_ignored(parent, group.exit_signal)):
+        kernel.notify_parent(group)
+    if autoreap:
+        release_task(kernel, group)
     parent.child_events.wake_all()
 
 

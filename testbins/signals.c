@@ -4,7 +4,8 @@
  * sigtimedwait (and its timeout), registers and SSE state preserved across a handler
  * interrupting a computation, SIGSEGV caught with si_addr and left with siglongjmp,
  * an alternate signal stack (SS_ONSTACK inside the handler), EINTR vs SA_RESTART for a
- * blocking read, nanosleep interrupted with the time left, SIGPIPE caught. */
+ * blocking read, nanosleep interrupted with the time left, SIGPIPE caught, SIGCHLD
+ * ignored or SA_NOCLDWAIT (children reap themselves). */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <signal.h>
@@ -282,6 +283,28 @@ int main(void)
     errno = 0;
     CHECK(write(fds[1], "x", 1) == -1 && errno == EPIPE && hits == 1 && last_sig == SIGPIPE,
           "SIGPIPE handler ran; write fails with EPIPE");
+
+    /* SIGCHLD ignored: children reap themselves and wait fails with ECHILD once they are
+     * gone. With SA_NOCLDWAIT and a handler, the handler still runs. */
+    signal(SIGCHLD, SIG_IGN);
+    pid_t kid = fork();
+    if (kid == 0) {
+        usleep(20000);
+        _exit(3);
+    }
+    int st;
+    errno = 0;
+    CHECK(waitpid(-1, &st, 0) == -1 && errno == ECHILD, "SIGCHLD ignored: wait ends with ECHILD");
+    install_plain(SIGCHLD, on_plain, SA_NOCLDWAIT);
+    hits = 0;
+    kid = fork();
+    if (kid == 0) {
+        usleep(20000);
+        _exit(3);
+    }
+    errno = 0;
+    CHECK(waitpid(-1, &st, 0) == -1 && errno == ECHILD && hits == 1 && last_sig == SIGCHLD,
+          "SA_NOCLDWAIT: ECHILD, and the handler ran");
 
     printf("signals: ok\n");
     return 0;
