@@ -10,9 +10,11 @@ TESTBIN_SRC := $(wildcard testbins/*.c)
 # testbins/pykern_only/: programs that cannot run natively to a result (a deadlock) or
 # that show a pykern-specific behaviour; tests/test_cli.py runs them under pykern only.
 PYKERN_ONLY_SRC := $(wildcard testbins/pykern_only/*.c)
-TESTBINS := $(TESTBIN_SRC:.c=) $(PYKERN_ONLY_SRC:.c=)
+# testbins/bench/: the workloads of `make bench` (bench/run.py), built like the others.
+BENCH_SRC := $(wildcard testbins/bench/*.c)
+TESTBINS := $(TESTBIN_SRC:.c=) $(PYKERN_ONLY_SRC:.c=) $(BENCH_SRC:.c=)
 
-.PHONY: all venv testbins run test bench lint clean
+.PHONY: all venv testbins host-tools test-tools bench-tools run test bench lint clean
 
 all: venv testbins
 
@@ -36,14 +38,43 @@ testbins/pykern_only/dynamic: testbins/pykern_only/dynamic.c
 testbins/%: testbins/%.c
 	$(CC) $(CFLAGS) -o $@ $<
 
+# Host programs the tests and benchmarks compare against: strace (tests/test_strace.py);
+# for make bench also qemu-user's qemu-x86_64 and GNU time (peak RSS). Installed only
+# when missing (command:package); a failed install (no root, no network) warns and
+# carries on: those comparisons are then skipped.
+TEST_TOOLS := strace:strace
+BENCH_TOOLS := $(TEST_TOOLS) qemu-x86_64:qemu-user /usr/bin/time:time
+
+test-tools:
+	@$(MAKE) -s host-tools TOOLS="$(TEST_TOOLS)"
+
+bench-tools:
+	@$(MAKE) -s host-tools TOOLS="$(BENCH_TOOLS)"
+
+host-tools:
+	@missing=""; \
+	for tool in $(TOOLS); do \
+		command -v $${tool%%:*} >/dev/null 2>&1 || missing="$$missing $${tool#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "host-tools: installing$$missing"; \
+		if ! { export DEBIAN_FRONTEND=noninteractive; \
+			apt-get update -qq </dev/null && apt-get install -y -qq --no-install-recommends $$missing </dev/null; }; then \
+			echo "host-tools: WARNING: could not install$$missing (continuing without)"; \
+		fi; \
+	fi
+
 run: venv testbins
 	$(VENV)/bin/pykern run ./testbins/forkexec
 
-test: venv testbins
+test: venv testbins test-tools
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
+bench: venv testbins bench-tools
+	$(PY) bench/run.py
+
 lint: venv
-	$(VENV)/bin/ruff check pykern syscalls loader tests
+	$(VENV)/bin/ruff check pykern syscalls loader tests bench
 
 clean:
 	rm -f $(TESTBINS)

@@ -17,7 +17,7 @@ from unicorn import x86_const as X
 
 from pykern.abi import RLIMIT_CORE, SIGPIPE, signal_name
 from pykern.clock import Clock
-from pykern.mm import MM
+from pykern.mm import MM, MMPool
 from pykern.sched import Scheduler
 from pykern.signal import CORE_SIGNALS, SigInfo, Signals, user_info
 from pykern.task import Creds, Task, TaskState, ThreadGroup
@@ -50,6 +50,7 @@ class Kernel:
         self.first: ThreadGroup | None = None
         self.tracer = self.options.tracer
         self.dead_mms: list[MM] = []
+        self.mm_pool = MMPool()  # address spaces of dead processes, recycled by fork and exec
         self.signals = Signals(self)
         self.futexes = None  # pykern.futex's table, when futexes exist
 
@@ -89,7 +90,8 @@ class Kernel:
         return pid
 
     def new_mm(self) -> MM:
-        return MM(self.trap.install)
+        """An empty address space: a recycled one from the pool (see MMPool) if any."""
+        return self.mm_pool.take() or MM(self.trap.install, pool=self.mm_pool)
 
     @property
     def live_tasks(self) -> list[Task]:

@@ -7,8 +7,15 @@ Invariants:
 - Each VMA maps guest [start, end) onto `backing.ptr + offset`. Private memory has
   backings owned by this MM alone (fork copies them); MAP_SHARED memory has backings
   that several MMs map, which is how shared memory is shared.
+- A private backing that no VMA can write is shared by fork instead of copied (text,
+  rodata) and frozen: its content never changes again. An MM that wants to map a frozen
+  backing writable, or zero part of it, first takes its own copy (`_own`). So a
+  writable private VMA's backing always belongs to this MM alone.
 - Threads and vfork children share one MM and so one Unicorn instance; `loaded_task`
   is the task whose registers the instance holds.
+- Translated code: Unicorn drops it when memory is unmapped, and sees guest writes, but
+  not host-side changes (a fork's copy, madvise) under a mapping that stays: those call
+  `_forget_code`.
 """
 
 from __future__ import annotations
@@ -89,6 +96,50 @@ def new_unicorn() -> unicorn.Uc:
     return unicorn.Uc(unicorn.UC_ARCH_X86, _UC_MODE_64)
 
 
+class MMPool:
+    """Address spaces whose processes are gone, kept with their Unicorn instance, hooks,
+    mappings and translated code for the next fork (or, emptied, the next exec).
+
+    A new instance costs about 1 ms (QEMU's machine set-up on first use, the TCG prologue,
+    three hooks) and closing one 0.1 ms; unmapping costs per page (Unicorn flushes its TLB
+    page by page: 16 ms for 1 GiB) and a new child translates again all the code it runs.
+    A fork into a recycled instance keeps the old mappings that match the parent's (its
+    private backings take the new copies), and keeps the code translated from frozen
+    backings (hostmem.Backing.frozen), whose bytes cannot have changed.
+
+    Kept: only instances that never ran a counted slice (Unicorn's count hook slows the
+    JIT, and removing it flushes all code); each may throw its translated code away a
+    bounded number of times (`max_code_drops`: an exec, a fork whose code differs), as QEMU
+    never reclaims the code buffer space of dropped translations, and a full buffer's
+    flush touches all of it (1 GiB by default). Replacing instances costs host memory too
+    (freed instances fragment the heap), so a warm fork reuse, which keeps the code, is
+    not counted. A recycled instance whose old mappings would cost more to unmap than a
+    new instance costs is closed."""
+
+    def __init__(self, limit: int = 4, max_code_drops: int = 64, max_unmap: int = 32 << 20,
+                 max_idle_resident: int = 32 << 20) -> None:
+        self.free: list[MM] = []
+        self.limit = limit
+        self.max_code_drops = max_code_drops
+        self.max_unmap = max_unmap  # bytes of old mappings worth unmapping rather than closing
+        self.max_idle_resident = max_idle_resident  # private memory a pooled MM may hold on to
+
+    def take(self, empty: bool = True) -> MM | None:
+        """A recycled MM, emptied of its old mappings unless `empty` is False (fork)."""
+        while self.free:
+            mm = self.free.pop()
+            if not empty:
+                return mm
+            if sum(vma.end - vma.start for vma in mm._stale) <= self.max_unmap:
+                mm._drop_stale()
+                return mm
+            mm._close()
+        return None
+
+    def keeps(self, mm: MM) -> bool:
+        return len(self.free) < self.limit and not mm.counted and mm.code_drops < self.max_code_drops
+
+
 class UserAccess:
     """Typed guest reads and writes, built on a class's copy_in/copy_out."""
 
@@ -122,10 +173,14 @@ class UserAccess:
 
 class MM(UserAccess):
     def __init__(self, hooks: Callable[[unicorn.Uc, MM], None],
-                 uc_factory: Callable[[], unicorn.Uc] = new_unicorn) -> None:
-        """`uc_factory` makes the CPU; tests pass a recorder to check VMA logic alone."""
+                 uc_factory: Callable[[], unicorn.Uc] = new_unicorn, pool: MMPool | None = None) -> None:
+        """`uc_factory` makes the CPU; tests pass a recorder to check VMA logic alone.
+        `pool`: where this MM goes when destroyed, and where its forks come from."""
         self.uc = uc_factory()
         self._uc_factory = uc_factory
+        self.pool = pool
+        self.code_drops = 0  # times a recycled instance dropped translated code (MMPool)
+        self._stale: list[VMA] = []  # pooled: a dead process's VMAs, still mapped in `uc`
         self.vmas: list[VMA] = []
         self._starts: list[int] = []
         self.start_brk = 0
@@ -158,6 +213,8 @@ class MM(UserAccess):
         return found
 
     def _insert(self, vma: VMA) -> None:
+        if vma.prot & PROT_WRITE and not vma.flags & MAP_SHARED and vma.backing.frozen:
+            vma.backing = self._own(vma.backing)
         self.uc.mem_map_ptr(vma.start, vma.end - vma.start, uc_prot(vma.prot), vma.backing.ptr + vma.offset)
         i = bisect.bisect_left(self._starts, vma.start)
         # Merge with the neighbour below when it continues the same backing (brk growth).
@@ -188,9 +245,16 @@ class MM(UserAccess):
             if hi < vma.end:
                 self._relink(vma.piece(hi, vma.end))
             removed.append(vma.piece(lo, hi))
-        if removed:
-            self.uc.ctl_remove_cache(start, end)
         return removed
+
+    def _forget_code(self, start: int, end: int) -> None:
+        """Drop QEMU's translations of the executable guest pages in [start, end), which
+        stay mapped. Per Unicorn region: the removal looks up the first page and assumes
+        the RAM offsets after it are contiguous, true only within one region."""
+        uc = self.uc
+        for begin, last, perms in list(uc.mem_regions()):
+            if perms & unicorn.UC_PROT_EXEC and begin < end and last >= start:
+                uc.ctl_remove_cache(max(begin, start), min(last + 1, end))
 
     def _relink(self, vma: VMA) -> None:
         """Put back a VMA piece whose pages are still mapped in Unicorn."""
@@ -257,6 +321,8 @@ class MM(UserAccess):
             covered = vma.end
         if covered < end:
             raise SysError(ENOMEM)
+        if not prot & PROT_EXEC and any(vma.prot & PROT_EXEC for vma in vmas):
+            self._forget_code(start, end)
         for vma in vmas:
             lo, hi = max(start, vma.start), min(end, vma.end)
             self._remove(vma)
@@ -267,8 +333,10 @@ class MM(UserAccess):
             middle.prot = prot
             self._relink(middle)
         self.uc.mem_protect(start, end - start, uc_prot(prot))
-        if prot & PROT_EXEC == 0:
-            self.uc.ctl_remove_cache(start, end)
+        if prot & PROT_WRITE:
+            for vma in self.overlapping(start, end):  # the new pieces: _own repoints them
+                if not vma.shared and vma.backing.frozen:
+                    self._own(vma.backing)
 
     def remap(self, old_addr: int, old_size: int, new_size: int, flags: int, new_addr: int) -> int:
         """mremap(2). Moving re-maps the same host pages at the new address: no copy."""
@@ -339,9 +407,13 @@ class MM(UserAccess):
     def release_range(self, start: int, end: int) -> None:
         """Unmap [start, end) and give private pages back to the host, so a later mapping
         of the same backing range (a regrow in place) reads zeros, as fresh pages do."""
+        owned: dict[int, Backing] = {}
         for piece in self.unmap_range(start, end):
             if not piece.shared:
-                piece.backing.zero(piece.offset, piece.end - piece.start)
+                backing = owned.get(id(piece.backing))
+                if backing is None:
+                    backing = owned[id(piece.backing)] = self._own(piece.backing)
+                backing.zero(piece.offset, piece.end - piece.start)
 
     def discard(self, start: int, end: int) -> None:
         """madvise(MADV_DONTNEED): private pages read back as zero; shared keep content."""
@@ -349,7 +421,9 @@ class MM(UserAccess):
             if vma.shared:
                 continue
             lo, hi = max(start, vma.start), min(end, vma.end)
-            vma.backing.zero(vma.offset + lo - vma.start, hi - lo)
+            if vma.prot & PROT_EXEC:  # the bytes change behind QEMU's back
+                self._forget_code(lo, hi)
+            self._own(vma.backing).zero(vma.offset + lo - vma.start, hi - lo)
 
     # --- brk -----------------------------------------------------------------------------
 
@@ -369,7 +443,7 @@ class MM(UserAccess):
             self.unmap_range(new_top, old_top)
             assert self.heap is not None
             offset = new_top - page_up(self.start_brk)
-            self.heap.zero(offset, old_top - new_top)
+            self._own(self.heap).zero(offset, old_top - new_top)
         self.brk = new_brk
         return new_brk
 
@@ -380,26 +454,113 @@ class MM(UserAccess):
     # --- fork ----------------------------------------------------------------------------
 
     def fork(self) -> MM:
-        """dup_mmap: private backings are copied (resident pages only), shared ones are
-        mapped by the same host pointer."""
-        child = MM(self._hooks, self._uc_factory)
-        child.start_brk, child.brk, child.exe_path = self.start_brk, self.brk, self.exe_path
-        child.dumpable = self.dumpable
+        """dup_mmap: private backings are copied (resident pages only), except those no
+        VMA here can write, which are frozen and shared; shared ones are mapped by the same
+        host pointer. A recycled child keeps whatever of its old mappings already match."""
+        pool = self.pool
+        child = pool.take(empty=False) if pool is not None else None
+        # The dead process's own private backings can take the copies: where the geometry
+        # matches, their Unicorn mappings are already right.
+        spare = {} if child is None else {
+            (v.start, v.end, v.offset, v.backing.size): v.backing for v in child._stale
+            if not v.shared and not v.backing.frozen}
+        taken: set[int] = set()
+        ranges: dict[int, list[tuple[int, int]]] = {}
+        writable = {id(vma.backing) for vma in self.vmas if vma.prot & PROT_WRITE and not vma.shared}
         copies: dict[int, Backing] = {}
+        vmas = []
         for vma in self.vmas:
             backing = vma.backing
             if not vma.shared:
                 copy = copies.get(id(backing))
                 if copy is None:
-                    copy = copies[id(backing)] = Backing(backing.size, label=backing.label)
-                for offset, length in backing.resident_runs(vma.offset, vma.end - vma.start):
-                    copy.copy_from(backing, offset, length)
+                    if id(backing) in writable:
+                        copy = spare.get((vma.start, vma.end, vma.offset, backing.size))
+                        if copy is None or id(copy) in taken:
+                            copy = Backing(backing.size, label=backing.label)
+                        else:
+                            ranges[id(copy)] = []
+                        taken.add(id(copy))
+                    else:  # nobody here can write it: share it, frozen
+                        copy = backing
+                        backing.frozen = True
+                    copies[id(backing)] = copy
+                if id(copy) in ranges:
+                    ranges[id(copy)].append((vma.offset, vma.end - vma.start))
+                elif copy is not backing:
+                    for offset, length in backing.resident_runs(vma.offset, vma.end - vma.start):
+                        copy.copy_from(backing, offset, length)
                 backing = copy
-            child._insert(VMA(vma.start, vma.end, vma.prot, vma.flags, backing, vma.offset, vma.name,
-                              vma.file_offset))
+            vmas.append(VMA(vma.start, vma.end, vma.prot, vma.flags, backing, vma.offset, vma.name,
+                            vma.file_offset))
+        for source_id, copy in copies.items():
+            if id(copy) in ranges:
+                source = next(v.backing for v in self.vmas if id(v.backing) == source_id)
+                copy.refill_from(source, sorted(ranges[id(copy)]))
+        wanted = {self._mapping_key(vma) for vma in vmas}
+        if child is not None and pool is not None and child._unmap_cost(wanted) > pool.max_unmap:
+            child._close()
+            child = None
+        if child is None:
+            child = MM(self._hooks, self._uc_factory, pool)
+        child._adopt(vmas, wanted)
+        child.start_brk, child.brk, child.exe_path = self.start_brk, self.brk, self.exe_path
+        child.dumpable = self.dumpable
         if self.heap is not None:
             child.heap = copies.get(id(self.heap)) or Backing(self.heap.size, label="heap")
         return child
+
+    @staticmethod
+    def _mapping_key(vma: VMA) -> tuple[int, int, int, int]:
+        return vma.start, vma.end, uc_prot(vma.prot), vma.backing.ptr + vma.offset
+
+    def _unmap_cost(self, wanted: set[tuple[int, int, int, int]]) -> int:
+        """Bytes of stale mappings that adopting mappings `wanted` would unmap."""
+        return sum(v.end - v.start for v in self._stale if self._mapping_key(v) not in wanted)
+
+    def _adopt(self, vmas: list[VMA], wanted: set[tuple[int, int, int, int]]) -> None:
+        """Make `vmas` (sorted, canonical: a fork's copy of another MM's list; `wanted`
+        their mapping keys) this MM's address space, replacing the stale mappings of a
+        recycled instance: mappings that already match stay, with their translated code
+        if their backing is frozen."""
+        uc = self.uc
+        key = self._mapping_key
+        kept = set()
+        dropped = False
+        for vma in self._stale:
+            if key(vma) in wanted:
+                kept.add(key(vma))
+                if vma.prot & PROT_EXEC and not vma.backing.frozen:  # new bytes, same mapping
+                    self._forget_code(vma.start, vma.end)
+                    dropped = True
+                continue
+            dropped = dropped or bool(vma.prot & PROT_EXEC)
+            uc.mem_unmap(vma.start, vma.end - vma.start)
+        self._stale = []
+        self.code_drops += dropped
+        for vma in vmas:
+            if key(vma) not in kept:
+                uc.mem_map_ptr(vma.start, vma.end - vma.start, uc_prot(vma.prot), vma.backing.ptr + vma.offset)
+        self.vmas = vmas
+        self._starts = [vma.start for vma in vmas]
+
+    def _own(self, backing: Backing) -> Backing:
+        """This MM's own copy of a frozen private backing (a fork shared it read-only):
+        copy its resident pages, repoint this MM's VMAs and heap at the copy."""
+        if not backing.frozen:
+            return backing
+        copy = Backing(backing.size, label=backing.label)
+        for offset, length in backing.resident_runs(0, backing.size):
+            copy.copy_from(backing, offset, length)
+        users = [vma for vma in self.vmas if vma.backing is backing]
+        for vma in users:
+            size = vma.end - vma.start
+            self.uc.mem_unmap(vma.start, size)
+            self.uc.mem_map_ptr(vma.start, size, uc_prot(vma.prot), copy.ptr + vma.offset)
+            vma.backing = copy
+        if self.heap is backing:
+            self.heap = copy
+        return copy
 
     # --- user memory access (copy_from_user / copy_to_user) ------------------------------
 
@@ -453,12 +614,47 @@ class MM(UserAccess):
         raise SysError(ENAMETOOLONG)
 
     def destroy(self) -> None:
-        """Free the host memory and the Unicorn instance (never from inside its hooks)."""
-        self.vmas.clear()
-        self._starts.clear()
+        """The last task left: give the Unicorn instance to the pool with its mappings, or
+        free it. Never from inside its hooks. A pooled MM's private memory is kept for the
+        next fork's copy (overwritten in place, no new host page faults) up to the pool's
+        budget, and given back to the host beyond it."""
+        pool = self.pool
+        if pool is None or self.uc is None or not pool.keeps(self):
+            self._close()
+            return
+        private = [v for v in self.vmas if not v.shared and not v.backing.frozen]
+        resident = 0
+        for vma in private:  # (outside its VMAs, a private backing's pages are zeroed)
+            resident += sum(length for _, length in vma.backing.resident_runs(vma.offset, vma.end - vma.start))
+        if resident > pool.max_idle_resident:
+            for vma in private:
+                vma.backing.zero(vma.offset, vma.end - vma.start)
+        self._stale = self.vmas
+        self._reset()
+        pool.free.append(self)
+
+    def _close(self) -> None:
+        self._reset()
+        self._stale = []
+        self.uc = None  # type: ignore[assignment]  # breaks uc -> hooks -> mm -> uc
+
+    def _drop_stale(self) -> None:
+        """Unmap a recycled instance's old mappings (and so their translated code)."""
+        self.code_drops += any(vma.prot & PROT_EXEC for vma in self._stale)
+        for vma in self._stale:
+            self.uc.mem_unmap(vma.start, vma.end - vma.start)
+        self._stale = []
+
+    def _reset(self) -> None:
+        self.vmas = []
+        self._starts = []
+        self.start_brk = self.brk = 0
         self.heap = None
         self.loaded_task = None
-        self.uc = None  # type: ignore[assignment]  # breaks uc -> hooks -> mm -> uc
+        self.exe_path = ""
+        self.dumpable = 1
+        self.fault = None
+        self.interrupt = None
 
     def __repr__(self) -> str:
         return f"<MM {len(self.vmas)} vmas brk={self.brk:#x}>"

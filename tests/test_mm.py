@@ -41,7 +41,7 @@ from pykern.abi import (
 )
 from pykern.errors import Fault, SysError
 from pykern.hostmem import Backing
-from pykern.mm import HEAP_RESERVE, MM, MMAP_BASE, MMAP_MIN_ADDR, STACK_TOP, TASK_SIZE, VMA, uc_prot
+from pykern.mm import HEAP_RESERVE, MM, MMAP_BASE, MMAP_MIN_ADDR, STACK_TOP, TASK_SIZE, VMA, MMPool, uc_prot
 
 P = PAGE_SIZE
 RW = PROT_READ | PROT_WRITE
@@ -104,6 +104,10 @@ class FakeUc:
 
     def ctl_remove_cache(self, start: int, end: int) -> None:
         self.cache_flushes.append((start, end))
+
+    def mem_regions(self):
+        for start, (end, perms, _) in sorted(self.regions.items()):
+            yield start, end - 1, perms
 
     def mapping(self) -> list[tuple[int, int, int, int]]:
         return coalesce((start, end, perms, ptr) for start, (end, perms, ptr) in self.regions.items())
@@ -258,7 +262,7 @@ def test_unmap_middle_splits_with_correct_offsets(mm: MM) -> None:
         (A + 3 * P, A + 4 * P, 3 * P, vma.backing),
     ]
     assert mm.copy_in(A, 1) == b"A" and mm.copy_in(A + 3 * P, 1) == b"D"
-    assert mm.uc.cache_flushes == [(A + P, A + 3 * P)]
+    assert mm.uc.cache_flushes == []  # no code there: nothing to forget
 
 
 def test_unmap_spanning_several_vmas(mm: MM) -> None:
@@ -293,10 +297,12 @@ def test_protect_splits(mm: MM) -> None:
     assert layout(mm) == [(A, A + P, RW), (A + P, A + 3 * P, PROT_READ), (A + 3 * P, A + 4 * P, RW)]
     assert [v.offset for v in mm.vmas] == [0, P, 3 * P]
     assert all(v.backing is vma.backing for v in mm.vmas)
-    assert mm.uc.cache_flushes[-1] == (A + P, A + 3 * P)
+    assert mm.uc.cache_flushes == []
     mm.protect(A, A + 4 * P, PROT_EXEC)  # across all three pieces
     assert_mirror(mm)
     assert {v.prot for v in mm.vmas} == {PROT_EXEC}
+    mm.protect(A, A + P, PROT_READ)  # dropping exec forgets the translations
+    assert mm.uc.cache_flushes == [(A, A + P)]
 
 
 def test_protect_hole_is_enomem(mm: MM) -> None:
@@ -504,6 +510,127 @@ def test_fork_skips_untouched_pages_of_a_big_reservation(mm: MM) -> None:
     assert backing.resident_runs(6 * P, size - 6 * P) == []
     assert bytes(backing.view(5 * P, 1)) == b"x"  # PROT_NONE: only the kernel-side view reads it
     assert_mirror(child)
+
+
+def test_fork_shares_read_only_private_memory_frozen(mm: MM) -> None:
+    """Text and rodata are shared, not copied; whoever later makes them writable (or
+    zeroes them) gets a copy first, so the other side never sees the change."""
+    text = mm.map_anonymous(A, 2 * P, PROT_READ | PROT_EXEC, MAP_PRIVATE)
+    data = mm.map_anonymous(A + 4 * P, 2 * P, RW, MAP_PRIVATE)
+    mm.protect(A + 4 * P, A + 5 * P, PROT_READ)  # relro: the backing is still writable
+    fill(text, A, b"code")
+    child = mm.fork()
+    assert_mirror(child)
+    assert child.vmas[0].backing is text.backing and text.backing.frozen
+    assert child.vmas[1].backing is not data.backing  # one VMA of it is writable: copied
+    child.protect(A, A + P, RW)  # the child's own copy, both pages, remapped
+    assert_mirror(child)
+    assert child.vmas[0].backing is not text.backing and child.vmas[1].backing is child.vmas[0].backing
+    assert child.copy_in(A, 4) == b"code"
+    child.copy_out(A, b"CODE")
+    assert mm.copy_in(A, 4) == b"code"
+    mm.protect(A, A + 2 * P, RW)  # the parent too: a frozen backing never changes again
+    assert_mirror(mm)
+    assert mm.vmas[0].backing is not text.backing and bytes(text.backing.view(0, 4)) == b"code"
+    mm.copy_out(A + P, b"more")
+    assert child.copy_in(A + P, 4) == bytes(4)
+
+
+def test_frozen_memory_is_copied_before_it_is_zeroed(mm: MM) -> None:
+    rodata = mm.map_anonymous(A, 3 * P, PROT_READ, MAP_PRIVATE)
+    for i in range(3):
+        fill(rodata, A + i * P, b"ro%d" % i)
+    child = mm.fork()
+    child.discard(A, A + P)  # MADV_DONTNEED
+    assert child.copy_in(A, 3) == bytes(3) and child.copy_in(A + P, 3) == b"ro1"
+    assert mm.copy_in(A, 3) == b"ro0"
+    mm.release_range(A + P, A + 3 * P)  # munmap zeroes private pages: not the shared ones
+    assert_mirror(mm)
+    assert child.copy_in(A + 2 * P, 3) == b"ro2"
+    assert rodata.backing.frozen and bytes(rodata.backing.view(P, 3)) == b"ro1"
+
+
+def test_backing_refill_from() -> None:
+    source, target = Backing(8 * P), Backing(8 * P)
+    source.view(P, 1)[0] = 1
+    source.view(5 * P, 1)[0] = 5
+    for page in (0, 1, 2, 6):  # what a dead process left behind
+        target.view(page * P, 1)[0] = 0x77
+    target.refill_from(source, [(0, 4 * P), (5 * P, 2 * P)])
+    assert target.resident_runs(0, 8 * P) == [(P, P), (5 * P, P)]  # (reading maps zero pages)
+    assert [bytes(target.view(page * P, 1))[0] for page in range(8)] == [0, 1, 0, 0, 0, 5, 0, 0]
+
+
+def test_pool_recycles_a_dead_address_space(mm: MM) -> None:
+    """A fork into a recycled instance keeps the old mappings that match and reuses the
+    dead process's private memory for the copy; nothing of the dead process shows."""
+    pool = MMPool()
+    mm.pool = pool
+    code = mm.map_anonymous(A, 2 * P, PROT_READ | PROT_EXEC, MAP_PRIVATE)
+    mm.map_anonymous(A + 4 * P, 4 * P, RW, MAP_PRIVATE)
+    shared = mm.map_anonymous(A + 16 * P, P, RW, MAP_SHARED)
+    mm.copy_out(A + 4 * P, b"parent")
+    first = mm.fork()
+    uc = first.uc
+    first.copy_out(A + 5 * P, b"child leftovers")
+    first.map_anonymous(A + 32 * P, P, PROT_READ | PROT_EXEC, MAP_PRIVATE)  # only the child has this
+    first.destroy()
+    assert pool.free == [first] and first.vmas == []
+    calls = uc.calls
+    second = mm.fork()
+    assert second is first and second.uc is uc
+    assert uc.calls == calls + 1  # only the child-only mapping went
+    assert uc.cache_flushes == []  # frozen code keeps its translations
+    assert_mirror(second)
+    assert second.vmas[0].backing is code.backing and second.vmas[2].backing is shared.backing
+    assert second.copy_in(A + 4 * P, 6) == b"parent" and second.copy_in(A + 5 * P, 5) == bytes(5)
+    second.copy_out(A + 4 * P, b"second")
+    assert mm.copy_in(A + 4 * P, 6) == b"parent"
+    second.destroy()
+    fresh = pool.take()  # an exec's empty address space
+    assert fresh is second and fresh.vmas == [] and fresh.uc.regions == {}
+
+
+def test_pool_does_not_keep_counted_instances(mm: MM) -> None:
+    pool = MMPool()
+    mm.pool = pool
+    mm.map_anonymous(A, P, RW, MAP_PRIVATE)
+    child = mm.fork()
+    child.counted = True
+    child.destroy()
+    assert pool.free == [] and child.uc is None
+
+
+def test_recycled_unicorn_runs_the_new_code() -> None:
+    """Real Unicorn. A recycled child keeps its old mapping of the parent's copied RWX
+    memory (same host pages, refilled from the host side, which QEMU does not see): the
+    code translated there by the previous child must go. Frozen code keeps it."""
+    pool = MMPool()
+
+    def hooks(uc: unicorn.Uc, space: MM) -> None:
+        uc.hook_add(unicorn.UC_HOOK_INSN, lambda uc, data: uc.emu_stop(), None, 1, 0,
+                    unicorn.x86_const.UC_X86_INS_SYSCALL)
+
+    def run(space: MM, at: int) -> int:
+        space.uc.emu_start(at, 0xFFFF_FFFF_FFFF_FFFF)
+        return space.uc.reg_read(unicorn.x86_const.UC_X86_REG_RAX)
+
+    def code(value: int) -> bytes:
+        return b"\xb8" + value.to_bytes(4, "little") + b"\x0f\x05"  # mov eax, value; syscall
+
+    parent = MM(hooks, pool=pool)
+    parent.map_anonymous(A, P, PROT_READ | PROT_EXEC, MAP_PRIVATE)
+    fill(parent.vmas[0], A, code(7))
+    jit = parent.map_anonymous(A + P, P, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE)
+    fill(jit, A + P, code(1))
+    first = parent.fork()
+    assert (run(first, A), run(first, A + P)) == (7, 1)
+    copy = first.find_vma(A + P).backing
+    first.destroy()
+    fill(jit, A + P, code(2))
+    second = parent.fork()
+    assert second is first and second.find_vma(A + P).backing is copy
+    assert (run(second, A), run(second, A + P)) == (7, 2)
 
 
 # --- copy_in / copy_out -------------------------------------------------------------------

@@ -49,26 +49,32 @@ STRACE = shutil.which("strace")
 #   lines: pykern runs the child first after fork.
 # - output arguments of a few calls declared as plain pointers (getresuid, getgroups,
 #   get_robust_list, arch_prctl's GET codes), uid -1 shown unsigned.
+_PID_CALLS = "clone|clone3|fork|vfork|set_tid_address|getpid|gettid|getppid|wait4|waitid|getpgrp|getpgid|getsid|setsid"
 _NORMALISE = [
     (re.compile(r"0x[0-9a-f]{5,}"), "ADDR"),
     (re.compile(r'getrandom\("[^"]*"'), 'getrandom("RANDOM"'),
-    (re.compile(r"pykern-files-[A-Za-z0-9]{6}"), "pykern-files-XXXXXX"),
-    (re.compile(r"^((?:clone|fork|vfork|set_tid_address|getpid|gettid|getppid|wait4)\(.*\)) += \d+$"),
-     r"\1 = PID"),
-    (re.compile(r"\b(wait4|prlimit64|kill)\(\d+,"), r"\1(PID,"),
-    (re.compile(r"\b(tgkill\(|waitid\(P_PID, )\d+, (\d+, )?"), r"\1PID, PID, "),
-    (re.compile(r"si_pid=\d+"), "si_pid=PID"),
+    (re.compile(r"pykern-(\w+)-[A-Za-z0-9]{6}"), r"pykern-\1-XXXXXX"),
+    (re.compile(rf"^((?:{_PID_CALLS})\(.*\)) += \d+$"), r"\1 = PID"),
+    (re.compile(r"\b(wait4|prlimit64|kill|tkill|getpgid|getsid|rt_sigqueueinfo)\(-?\d+([,)])"), r"\1(PID\2"),
+    (re.compile(r"\bsetpgid\(\d+, \d+\)"), "setpgid(PID, PID)"),
+    (re.compile(r"\b(tgkill\(|waitid\(P_PID, |waitid\(P_PGID, )\d+, (\d+, )?"), r"\1PID, PID, "),
+    (re.compile(r"\b(TIOC[GS]PGRP, )\[\d+\]"), r"\1[PID]"),
+    (re.compile(r"(si_pid|parent_tid)=(\[)?\d+"), r"\1=\2PID"),
     (re.compile(r"tv_sec=-?\d+, tv_(n|u)sec=-?\d+"), r"tv_sec=S, tv_\1sec=F"),
+    (re.compile(r"si_utime=\d+, si_stime=\d+"), "si_utime=T, si_stime=T"),
 ]
 _PREFIX = re.compile(r"^(?:(\d+) +|\[pid +(\d+)\] )?(.*)$")
 _RESUMED = re.compile(r"^<\.\.\. (\w+) resumed>(.*)$")
+_TASK_GONE = re.compile(r"^\+\+\+ (?:exited with|killed by) ")
+_SUPERSEDED = re.compile(r"^\+\+\+ superseded by execve in pid (\d+) \+\+\+$")
+_CREATED = re.compile(r"^(?:clone3?|fork|vfork)\(.*\) = (\d+)$")
 
 
-def normalise_trace(lines: list[str]) -> list[str]:
-    """Drop pid prefixes and alignment, join each `<unfinished ...>` with its
-    `<... resumed>` line at the entry's position (strace's interleaving is a race),
-    then normalise the values that differ run to run."""
-    out: list[str] = []
+def _join(lines: list[str]) -> list[tuple[str, str]]:
+    """(pid, text) per call, each `<unfinished ...>` joined with its `<... resumed>` line
+    at the entry's position (the interleaving of tasks is a race); pid prefixes and
+    strace's alignment are dropped from the text."""
+    out: list[tuple[str, str]] = []
     open_calls: dict[str, int] = {}
     for line in lines:
         pid, bracketed, text = _PREFIX.match(line).groups()
@@ -76,17 +82,81 @@ def normalise_trace(lines: list[str]) -> list[str]:
         text = re.sub(r"\)\s+= ", ") = ", text).rstrip()
         if text.endswith(" <unfinished ...>"):
             open_calls[pid] = len(out)
-            out.append(text[: -len(" <unfinished ...>")])
+            out.append((pid, text[: -len(" <unfinished ...>")]))
             continue
         resumed = _RESUMED.match(text)
         if resumed and pid in open_calls:
             index = open_calls.pop(pid)
-            out[index] = re.sub(r"\)\s+= ", ") = ", out[index] + resumed.group(2))
+            out[index] = (out[index][0], re.sub(r"\)\s+= ", ") = ", out[index][1] + resumed.group(2)))
             continue
-        out.append(text)
-    for pattern, replacement in _NORMALISE:
-        out = [pattern.sub(replacement, line) for line in out]
+        superseded = _SUPERSEDED.match(text)
+        if superseded and superseded.group(1) in open_calls:  # execve in a thread: it goes on as `pid`
+            open_calls[pid] = open_calls.pop(superseded.group(1))
+        out.append((pid, text))
     return out
+
+
+def _normalise(line: str) -> str:
+    for pattern, replacement in _NORMALISE:
+        line = pattern.sub(replacement, line)
+    return line
+
+
+def normalise_trace(lines: list[str]) -> list[str]:
+    """The whole trace as one sequence: pid prefixes dropped, `<unfinished ...>` joined
+    with its `<... resumed>`, values that differ run to run normalised."""
+    return [_normalise(text) for _, text in _join(lines)]
+
+
+def split_tasks(lines: list[str]) -> dict[str, list[str]]:
+    """Each task's own normalised lines, keyed by its place in the tree of tasks: "0" is
+    the first, "0.2" the third task that "0"'s clone/fork/vfork/clone3 calls created (in
+    the order of those calls in its own lines), "0.2.0" that one's first, and so on.
+
+    A key is what the program's own code decides (which call of which task created the
+    task), so it is the same in both traces whatever the scheduling: the order in which
+    tasks first appear in a trace is a race (after fork either may print first), pids
+    differ, and first lines are often identical for siblings (N workers). A task whose
+    creating call is not in the trace (filtered, or a pykern gap) is keyed by the ordinal
+    of its first appearance instead, "?N". A pid seen again after its `+++ exited` line
+    is a new task; `+++ superseded by execve in pid N +++` hands the thread N's lines on
+    to the leader's pid, as Linux does."""
+    tasks: list[list[tuple[int, str]]] = []  # per ordinal: (line index in the joined trace, text)
+    pids: list[str] = []
+    first_seen: list[int] = []
+    current: dict[str, int] = {}
+    for index, (pid, text) in enumerate(_join(lines)):
+        superseded = _SUPERSEDED.match(text)
+        if superseded and superseded.group(1) in current:  # the thread becomes the leader
+            current[pid] = current.pop(superseded.group(1))
+        if pid not in current:
+            current[pid] = len(tasks)
+            tasks.append([])
+            pids.append(pid)
+            first_seen.append(index)
+        tasks[current[pid]].append((index, text))
+        if _TASK_GONE.match(text):
+            del current[pid]
+    keys: dict[int, str] = {0: "0"} if tasks else {}
+    claimed: set[int] = {0}
+    for ordinal in range(len(tasks)):  # parents appear before their children
+        if ordinal not in keys:
+            keys[ordinal] = f"?{ordinal}"
+        created = 0
+        for index, text in tasks[ordinal]:
+            match = _CREATED.match(text)
+            if not match:
+                continue
+            child = next((o for o in range(len(tasks)) if o not in claimed and pids[o] == match.group(1)
+                          and first_seen[o] > index), None)
+            if child is None:
+                child = next((o for o in range(len(tasks)) if o not in claimed and pids[o] == match.group(1)),
+                             None)
+            if child is not None:
+                claimed.add(child)
+                keys[child] = f"{keys[ordinal]}.{created}"
+            created += 1
+    return {keys[o]: [_normalise(text) for _, text in tasks[o]] for o in range(len(tasks))}
 
 
 def run_both(argv: list[str], tmp_path: Path, case: Case | None = None,
@@ -140,6 +210,49 @@ OVERALL_FLOOR = 0.7  # 0.77 measured; scheduling moves it a little
 RESULTS: dict[str, tuple[int, int]] = {}
 
 
+def compare_tasks(native: dict[str, list[str]], emulated: dict[str, list[str]], cut_main: bool = True,
+                  ) -> tuple[int, int, list[str]]:
+    """Compare each task's lines with the same task's (by split_tasks' key); the first
+    task's from main onwards when `cut_main`. Returns (identical lines, lines, diff)."""
+    same = total = 0
+    diff: list[str] = []
+    for key in sorted(native.keys() | emulated.keys(), key=_key_order):
+        ours, theirs = collapse_futex_runs(native.get(key, [])), collapse_futex_runs(emulated.get(key, []))
+        if cut_main and key == "0":
+            ours, theirs = from_main(ours), from_main(theirs)
+        s, t = identical_lines(ours, theirs)
+        same, total = same + (s if ours and theirs else 0), total + t
+        if s < t or len(ours) != len(theirs):
+            diff += [f"@@ task {key}"] + list(difflib.unified_diff(ours, theirs, lineterm="", n=0))[2:]
+    return same, max(total, 1), diff
+
+
+_FUTEX = re.compile(r"^futex\(ADDR, (FUTEX_[A-Z_|]+), (.*)\) = (.*)$")
+
+
+def collapse_futex_runs(lines: list[str]) -> list[str]:
+    """Each run of consecutive futex lines as one line: its distinct calls, sorted, without
+    their results. How often a contended lock or condition variable sleeps, and whether a
+    wake found a waiter, is scheduling (pykern's quantum against Linux's 2 CPUs), not ABI."""
+    out: list[str] = []
+    run: set[str] = set()
+    for line in lines + [""]:
+        match = _FUTEX.match(line)
+        if match:
+            run.add(f"{match.group(1)}, {match.group(2)}")
+            continue
+        if run:
+            out.append("futex run: " + " | ".join(sorted(run)))
+            run = set()
+        if line:
+            out.append(line)
+    return out
+
+
+def _key_order(key: str) -> list[int]:
+    return [int(part) if part.isdigit() else 1 << 30 for part in key.lstrip("?").split(".")]
+
+
 def compare_testbin(testbin: str, tmp_path: Path) -> tuple[int, int, str]:
     """Run one testbin both ways; check that tracing changed neither its stdout nor its
     status; return (identical lines, lines, report)."""
@@ -148,13 +261,12 @@ def compare_testbin(testbin: str, tmp_path: Path) -> tuple[int, int, str]:
     native_lines, pykern_lines, native, emulated = run_both(argv, tmp_path, case)
     assert emulated.returncode == (128 - native.returncode if native.returncode < 0 else native.returncode)
     assert emulated.stdout == native.stdout
-    native_all, pykern_all = normalise_trace(native_lines), normalise_trace(pykern_lines)
-    native_main, pykern_main = from_main(native_all), from_main(pykern_all)
-    same, total = identical_lines(native_main, pykern_main)
-    whole = identical_fraction(native_all, pykern_all)
-    diff = "\n".join(difflib.unified_diff(native_main, pykern_main, "strace", "pykern", lineterm="", n=0))
-    report = (f"{' '.join(argv)}: identical lines from main: {same / total:.3f} "
-              f"({len(native_main)} strace lines); whole trace: {whole:.3f}\n{diff[:3000]}")
+    native_tasks, pykern_tasks = split_tasks(native_lines), split_tasks(pykern_lines)
+    same, total, diff = compare_tasks(native_tasks, pykern_tasks)
+    whole_same, whole_total, _ = compare_tasks(native_tasks, pykern_tasks, cut_main=False)
+    report = (f"{' '.join(argv)}: identical lines from main: {same / total:.3f} ({total} lines, "
+              f"{len(native_tasks)} tasks); whole trace: {whole_same / whole_total:.3f}\n"
+              + "\n".join(diff)[:4000])
     return same, total, report
 
 
