@@ -41,8 +41,8 @@ class Kernel:
     def __init__(self, table: list[SyscallEntry | None], options: Options | None = None) -> None:
         self.options = options or Options()
         self.clock = Clock()
-        self.trap = Trap(self, table)
         self.sched = Scheduler(self)
+        self.trap = Trap(self, table)
         self.tasks: dict[int, Task] = {}  # tid -> task, live and zombie leaders
         self.groups: dict[int, ThreadGroup] = {}  # tgid -> process, until reaped
         self._next_pid = INIT_PID + 1

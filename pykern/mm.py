@@ -21,6 +21,7 @@ Invariants:
 from __future__ import annotations
 
 import bisect
+import ctypes
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -187,6 +188,7 @@ class MM(UserAccess):
         self.brk = 0
         self.heap: Backing | None = None
         self.loaded_task: Task | None = None
+        self.hook_refs: list[object] = []  # ctypes callbacks the Unicorn instance calls
         self.exe_path = ""
         self.counted = False  # has run a counted slice: Unicorn's count hook is installed
         self.dumpable = 1  # prctl(PR_SET_DUMPABLE); copied by fork, 1 again after exec
@@ -569,6 +571,10 @@ class MM(UserAccess):
             return b""
         if addr == 0 or addr + size > TASK_SIZE:
             raise Fault(addr)
+        vma = self.find_vma(addr)
+        if vma is not None and addr + size <= vma.end and vma.prot & (PROT_READ | PROT_WRITE | PROT_EXEC):
+            # Within one readable mapping: read its host memory directly (it is the guest's).
+            return ctypes.string_at(vma.backing.ptr + vma.offset + (addr - vma.start), size)
         self._check_access(addr, size, PROT_READ, False)
         try:
             return bytes(self.uc.mem_read(addr, size))
@@ -580,6 +586,12 @@ class MM(UserAccess):
             return
         if addr == 0 or addr + len(data) > TASK_SIZE:
             raise Fault(addr, write=True)
+        vma = self.find_vma(addr)
+        if vma is not None and addr + len(data) <= vma.end and vma.prot & (PROT_WRITE | PROT_EXEC) == PROT_WRITE:
+            # Within one writable, non-executable mapping: write its host memory directly.
+            # (Through Unicorn when executable: its mem_write drops code translated from it.)
+            ctypes.memmove(vma.backing.ptr + vma.offset + (addr - vma.start), data, len(data))
+            return
         self._check_access(addr, len(data), PROT_WRITE, True)
         try:
             self.uc.mem_write(addr, data)

@@ -106,5 +106,17 @@ class SyscallEntry:
     note: str = ""  # a deliberate difference from Linux, shown in the support table
     classes: frozenset[str] = field(default_factory=frozenset)  # strace's %file, %process ...
 
-    def decode_args(self, raw: tuple[int, ...]) -> list[int]:
-        return [kind.decode(value) for kind, value in zip(self.args, raw)]
+    def __post_init__(self) -> None:
+        # Only 32-bit and signed kinds need converting; the rest pass through as is.
+        self._count = len(self.args)
+        self._converters = tuple((i, kind.decode) for i, kind in enumerate(self.args)
+                                 if kind.bits == 32 or kind.signed)
+
+    def decode_args(self, raw: list[int]) -> list[int]:
+        """The handler's arguments from the raw registers (on every syscall: kept lean)."""
+        args = raw[:self._count]
+        if self._converters:
+            args = list(args)
+            for i, convert in self._converters:
+                args[i] = convert(args[i])
+        return args

@@ -12,7 +12,9 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import unicorn
@@ -60,6 +62,8 @@ SYSCALL_INSN_LEN = 2
 INSNS_PER_US = 40  # guest instructions per microsecond of quantum, as counted slices run
 UNBOUNDED_COUNT = 1 << 62
 _MASK64 = (1 << 64) - 1
+_DEAD = TaskState.DEAD
+_RUNNABLE = TaskState.RUNNABLE
 
 # Unicorn memory errors -> (signal, si_code). Unmapped is SEGV_MAPERR, protection SEGV_ACCERR.
 _MEMORY_ERRORS = {
@@ -98,12 +102,32 @@ class SyscallRegisters:
         self._read(uc._uch, self._ids, self._pointers, self._count)
         return self._values[:]
 
+
     def set_return(self, uc: unicorn.Uc, value: int) -> None:
         if self._write is None:
             uc.reg_write(RAX, value & _MASK64)
             return
         self._result.value = value & _MASK64
         self._write(uc._uch, RAX, self._result_ref)
+
+
+_SYSCALL_HOOK_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+
+
+def _add_raw_syscall_hook(uc: unicorn.Uc, mm: MM, callback: Callable[[int, int], None]) -> bool:
+    """uc_hook_add(UC_HOOK_INSN, syscall) with a plain ctypes callback. The callback
+    object is kept on the MM for as long as the instance lives."""
+    if _uclib is None or not hasattr(uc, "_uch"):
+        return False  # another binding, or a test's stand-in CPU
+    function = _SYSCALL_HOOK_CFUNC(callback)
+    handle = ctypes.c_size_t()
+    status = _uclib.uc_hook_add(uc._uch, ctypes.byref(handle), unicorn.UC_HOOK_INSN,
+                                ctypes.cast(function, ctypes.c_void_p), None, ctypes.c_uint64(1),
+                                ctypes.c_uint64(0), ctypes.c_int(X.UC_X86_INS_SYSCALL))
+    if status != unicorn.UC_ERR_OK:
+        return False
+    mm.hook_refs.append(function)
+    return True
 
 
 class KernelBug(Exception):
@@ -120,20 +144,38 @@ class Trap:
         self.stopped = False  # the kernel asked Unicorn to stop (vs. the quantum ran out)
         self.in_syscall_hook = False
         self.registers = SyscallRegisters()
+        self.sched = kernel.sched
 
     def install(self, uc: unicorn.Uc, mm: MM) -> None:
-        """Give a new address space's Unicorn instance its hooks."""
-        uc.hook_add(unicorn.UC_HOOK_INSN, self._syscall_hook, mm, 1, 0, X.UC_X86_INS_SYSCALL)
+        """Give a new address space's Unicorn instance its hooks. The syscall hook is
+        registered with libunicorn directly when it can be: the binding's callback
+        wrappers cost as much as the rest of a trivial syscall's Python."""
+        if not _add_raw_syscall_hook(uc, mm, functools.partial(self._raw_syscall_hook, mm)):
+            uc.hook_add(unicorn.UC_HOOK_INSN, self._syscall_hook, mm, 1, 0, X.UC_X86_INS_SYSCALL)
         uc.hook_add(unicorn.UC_HOOK_INTR, self._interrupt_hook, mm)
         uc.hook_add(unicorn.UC_HOOK_MEM_INVALID, self._bad_access_hook, mm)
 
     # --- syscalls ------------------------------------------------------------------------------
 
+    def _raw_syscall_hook(self, mm: MM, handle: int, user_data: int) -> None:
+        try:
+            self._syscall_hook(mm.uc, mm)
+        except BaseException as error:  # nothing may escape into C: stop, keep the guest context
+            self.bug, self.bug_task = error, mm.loaded_task
+            self.stopped = True
+            mm.uc.emu_stop()
+
     def _syscall_hook(self, uc: unicorn.Uc, mm: MM) -> None:
+        """The `syscall` instruction: one batched register read, one list index, the
+        handler, one register write; the JIT is left only when the scheduler must act."""
         task = mm.loaded_task
-        assert task is not None
-        nr, *raw = self.registers.read(uc)
-        entry = self.table[nr] if nr < len(self.table) else None
+        values = self.registers.read(uc)
+        nr = values[0]
+        raw = values[1:]
+        try:
+            entry = self.table[nr]
+        except IndexError:
+            entry = None
         if entry is None:
             self._unknown(nr)
             self.registers.set_return(uc, -ENOSYS)
@@ -142,7 +184,7 @@ class Trap:
         self.in_syscall_hook = True
         completed = self.invoke(task, entry, raw)
         self.in_syscall_hook = False
-        if not completed or self.kernel.sched.need_resched:
+        if not completed or self.sched.need_resched:
             self.stopped = True
             uc.emu_stop()
 
@@ -161,8 +203,11 @@ class Trap:
 
     def invoke(self, task: Task, entry: SyscallEntry, raw: list[int]) -> bool:
         """Run one handler. True if it completed (rax written) and the task goes on;
-        False if it blocked, exited, exec'd, or hit a pykern bug."""
-        self.kernel.tracer_enter(task, entry, raw)
+        False if it blocked, exited, exec'd, or hit a pykern bug. The fast path is a
+        flag check for the tracer, the handler, and the result's register write."""
+        tracer = self.kernel.tracer
+        if tracer is not None:
+            tracer.enter(task, entry, raw)
         try:
             result = entry.handler(task, *entry.decode_args(raw))
         except SysError as error:
@@ -173,7 +218,7 @@ class Trap:
             task.pending = PendingSyscall(entry, raw)
             if self.kernel.signals.deliverable(task) and not task.restart_block.get("uninterruptible"):
                 return False  # don't sleep: the signal's delivery interrupts the call
-            self.kernel.sched.sleep(task, block)
+            self.sched.sleep(task, block)
             self.kernel.tracer_block(task, entry)
             return False
         except ExecImage:
@@ -186,13 +231,17 @@ class Trap:
             self.stopped = True
             task.mm.uc.emu_stop()
             return False
-        task.pending = None
-        task.restart_block.clear()
-        if task.state is TaskState.DEAD:
+        if task.pending is not None:
+            task.pending = None
+        if task.restart_block:
+            task.restart_block.clear()
+        state = task.state
+        if state is _DEAD:
             return False
         self.registers.set_return(task.mm.uc, result)
-        self.kernel.tracer_exit(task, entry, raw, result)
-        return task.state is TaskState.RUNNABLE
+        if tracer is not None:
+            tracer.exit(task, entry, raw, result)
+        return state is _RUNNABLE
 
     def retry(self, task: Task) -> bool:
         """Re-run a woken task's pending call from the top (outside the JIT)."""

@@ -476,9 +476,13 @@ class HostFile(File):
         super().__init__(flags, path)
         self.host_fd = host_fd
         with host_errors():
-            mode = os.fstat(host_fd).st_mode
-        # Could a host read or write block? Then we check readiness before doing it.
-        self.pollable = host_stat.S_ISFIFO(mode) or host_stat.S_ISCHR(mode) or host_stat.S_ISSOCK(mode)
+            status = os.fstat(host_fd)
+        mode = status.st_mode
+        # Could a host read or write block? Then we check readiness before doing it. The
+        # memory devices (major 1: /dev/null, zero, full, random, urandom) never block.
+        memory_device = host_stat.S_ISCHR(mode) and os.major(status.st_rdev) == 1
+        self.pollable = (host_stat.S_ISFIFO(mode) or host_stat.S_ISCHR(mode) or host_stat.S_ISSOCK(mode)) \
+            and not memory_device
         self.is_dir = host_stat.S_ISDIR(mode)
         self.seekable = not (
             host_stat.S_ISFIFO(mode)
