@@ -91,6 +91,9 @@ WORKLOADS: tuple[Workload, ...] = (
     Workload("cpu_int", f"{BINS}/cpu_int", ("40",), ("1",),
              "integer + memory: sieve of 2^21 and a 2^21-step hash into a table, per round",
              targets=(CPU_TARGET,)),
+    Workload("cpu_int_forked", f"{BINS}/cpu_int", ("40", "after-fork"), ("1", "after-fork"),
+             "cpu_int in a process that forked and reaped a child first (pykern: after a counted "
+             "slice; compare with cpu_int)", targets=(CPU_TARGET,)),
     Workload("fp", f"{BINS}/fp", ("40",), ("1",), "floating point: Mandelbrot grid and a sqrt/div series",
              targets=(CPU_TARGET,)),
     Workload("getppid", f"{BINS}/getppid", ("1000000",), ("2000",), "1,000,000 raw getppid() calls",

@@ -32,10 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="show at most N bytes of each string (default 32)")
     trace.add_argument("-e", dest="trace_expr", action="append", default=[], metavar="EXPR",
                        help="trace=NAME,...|%%process|%%file|%%signal|%%memory|%%desc|%%network ...; "
-                            "status=successful|failed|unfinished (repeatable)")
+                            "status=successful|failed|unfinished; signal=SIG,... (repeatable)")
     trace.add_argument("-t", dest="trace_timestamps", action="count", default=0,
                        help="prefix each line with the time of day; -tt with microseconds, -ttt as seconds "
                             "since the epoch")
+    trace.add_argument("-r", dest="trace_relative", action="store_true",
+                       help="prefix each line with the time since the previous one (relative timestamps)")
     trace.add_argument("-T", dest="trace_syscall_times", action="store_true",
                        help="show the time spent in each system call, as <seconds>")
     trace.add_argument("-Z", dest="trace_expr", action="append_const", const="status=failed",
@@ -115,11 +117,12 @@ def make_tracer(options: argparse.Namespace, table: list, path: bytes, argv: lis
     """A pykern.strace.Tracer when --strace, -c or --trace-json asks for one; else None."""
     if not (options.strace or options.trace_summary or options.trace_json):
         return None
-    from pykern.strace import Tracer, parse_status_expr, parse_trace_expr
+    from pykern.strace import Tracer, parse_signal_expr, parse_status_expr, parse_trace_expr
 
     try:
         selected = parse_trace_expr(options.trace_expr, table)
         status = parse_status_expr(options.trace_expr)
+        signals = parse_signal_expr(options.trace_expr)
     except ValueError as error:
         raise SystemExit(f"pykern: {error}") from None
     stream = None
@@ -130,7 +133,8 @@ def make_tracer(options: argparse.Namespace, table: list, path: bytes, argv: lis
                   pid_prefix_always=bool(options.trace_output and options.trace_follow),
                   json_stream=json_stream, summary=options.trace_summary,
                   initial_exec=(os.fsencode(options.prog), argv, nenv), status=status,
-                  timestamps=min(options.trace_timestamps, 3), syscall_times=options.trace_syscall_times)
+                  timestamps=min(options.trace_timestamps, 3), syscall_times=options.trace_syscall_times,
+                  relative=options.trace_relative, signals=signals)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -202,6 +202,11 @@ class Scheduler:
         while True:
             # Back to user mode: finish a woken call, then deliver signals (a call that
             # blocks again with a signal pending is interrupted by the delivery).
+            if task.signals_first:  # continued from a stop: it was in the middle of delivery
+                task.signals_first = False
+                kernel.return_to_user(task)
+                if task.state is not TaskState.RUNNABLE:
+                    return
             if task.pending is not None and not kernel.trap.retry(task) and task.state is not TaskState.RUNNABLE:
                 return  # asleep again, stopped, or exited
             if kernel.signals.deliverable(task):

@@ -401,6 +401,7 @@ class Signals:
         job.stopped = False
         for thread in group.live_tasks:
             if thread.state is TaskState.STOPPED:
+                thread.signals_first = True  # it wakes inside get_signal: signals, then its call
                 self.kernel.sched.enqueue(thread)
         self._notify_parent_stop(group, CLD_CONTINUED, SIGCONT)
 
@@ -428,7 +429,12 @@ class Signals:
             return
         if task.pending is not None and task.restart_block.get("uninterruptible"):
             return  # a killable-only wait (vfork): only SIGKILL ends it
-        code = self._interrupt(task) if task.pending is not None else None
+        code = None
+        pending = task.pending
+        if pending is not None:
+            if pending.interrupted is None:  # (a call stopped mid-sleep was, before its stop)
+                pending.interrupted = self._interrupt(task)  # (which may complete it instead)
+            code = pending.interrupted
         group = task.group
         while task.state is TaskState.RUNNABLE:
             info = task.sigpending.take(~task.sigmask) or group.shared_pending.take(~task.sigmask)
@@ -545,8 +551,8 @@ class Signals:
         task.saved_sigmask = None
         task.sigmask |= action.mask | (0 if action.flags & SA_NODEFER else sigbit(sig))
         task.sigmask &= ~UNBLOCKABLE
-        if action.flags & SA_RESETHAND:
-            task.group.sigactions[sig] = SigAction()
+        if action.flags & SA_RESETHAND:  # one shot: the handler goes, flags and mask stay
+            task.group.sigactions[sig] = SigAction(SIG_DFL, action.flags, action.restorer, action.mask)
 
     @staticmethod
     def _fxsave(uc: object) -> bytes:

@@ -9,7 +9,17 @@ when another task's line came in between, as strace -f does).
 Arguments are formatted by their declared kind (`Kind.name`, pykern.sysent) the way
 strace prints them: input arguments at entry (before the call can change memory), output
 arguments at exit. A few calls whose argument meaning depends on another argument
-(clone, fcntl, futex, getrandom, ...) have a small formatter of their own.
+(clone, fcntl, futex, getrandom, ...) have a small formatter of their own (SPECIAL,
+called at exit), and clone3 prints its struct at entry and the tid it wrote back at exit
+(SPLIT_SPECIAL), as strace does.
+
+Interrupted calls end with strace's names for the kernel's restart codes (`= ?
+ERESTARTSYS (To be restarted if SA_RESTART is set)`). Linux resumes a call that ended
+with ERESTART_RESTARTBLOCK through restart_syscall; pykern re-enters the call itself,
+and the tracer shows that re-entry as strace does: `restart_syscall(<... resuming
+interrupted clock_nanosleep ...>) = 0`. A thread's exit prints its `+++ exited with N
++++` at once; an execve in a thread that is not the leader prints `+++ superseded by
+execve in pid OLD +++` for the leader, whose tid the thread takes.
 Formatting never raises into the kernel: a guest pointer that cannot be read is shown
 as its address, as strace does.
 """
@@ -21,6 +31,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, TextIO
 
 from unicorn.x86_const import UC_X86_REG_RSP as X86_REG_RSP
@@ -94,9 +105,10 @@ def _names(prefix: str, exclude: tuple[str, ...] = ()) -> dict[int, str]:
             if name.startswith(prefix) and isinstance(value, int) and name not in exclude}
 
 
+# in strace's order (open_mode_flags.in): O_SYNC and O_TMPFILE are placed by open_flags
 OPEN_FLAG_BITS = [(getattr(abi, n), n) for n in (
-    "O_CREAT", "O_EXCL", "O_NOCTTY", "O_TRUNC", "O_APPEND", "O_NONBLOCK", "O_DSYNC", "O_ASYNC",
-    "O_DIRECT", "O_LARGEFILE", "O_DIRECTORY", "O_NOFOLLOW", "O_NOATIME", "O_CLOEXEC", "O_PATH")]
+    "O_CREAT", "O_EXCL", "O_NOCTTY", "O_TRUNC", "O_APPEND", "O_NONBLOCK", "O_DSYNC", "O_DIRECT",
+    "O_LARGEFILE", "O_NOFOLLOW", "O_NOATIME", "O_CLOEXEC", "O_PATH", "O_DIRECTORY")] + [(abi.O_ASYNC, "FASYNC")]
 OPEN_ACCMODE = {0: "O_RDONLY", 1: "O_WRONLY", 2: "O_RDWR", 3: "O_ACCMODE"}
 AT_FLAG_BITS = [(abi.AT_SYMLINK_NOFOLLOW, "AT_SYMLINK_NOFOLLOW"), (abi.AT_REMOVEDIR, "AT_REMOVEDIR"),
                 (abi.AT_SYMLINK_FOLLOW, "AT_SYMLINK_FOLLOW"), (abi.AT_NO_AUTOMOUNT, "AT_NO_AUTOMOUNT"),
@@ -106,7 +118,7 @@ AT_ACCESS_FLAG_BITS = [(abi.AT_SYMLINK_NOFOLLOW, "AT_SYMLINK_NOFOLLOW"), (abi.AT
                        (abi.AT_EMPTY_PATH, "AT_EMPTY_PATH")]
 PROT_BITS = [(abi.PROT_READ, "PROT_READ"), (abi.PROT_WRITE, "PROT_WRITE"), (abi.PROT_EXEC, "PROT_EXEC"),
              (abi.PROT_GROWSDOWN, "PROT_GROWSDOWN"), (abi.PROT_GROWSUP, "PROT_GROWSUP")]
-MAP_TYPES = {abi.MAP_SHARED: "MAP_SHARED", abi.MAP_PRIVATE: "MAP_PRIVATE",
+MAP_TYPES = {0: "MAP_FILE", abi.MAP_SHARED: "MAP_SHARED", abi.MAP_PRIVATE: "MAP_PRIVATE",
              abi.MAP_SHARED_VALIDATE: "MAP_SHARED_VALIDATE"}
 MAP_BITS = [(getattr(abi, n), n) for n in (
     "MAP_FIXED", "MAP_ANONYMOUS", "MAP_32BIT", "MAP_GROWSDOWN", "MAP_DENYWRITE", "MAP_EXECUTABLE",
@@ -183,14 +195,17 @@ SA_RESTORER = 0x04000000
 RLIM64_INFINITY = (1 << 64) - 1
 
 
-def flags(value: int, bits: list[tuple[int, str]], zero: str = "0") -> str:
-    """`A|B|0x40` as strace prints a flag word; `zero` when nothing is set."""
+def flags(value: int, bits: list[tuple[int, str]], zero: str = "0", unknown: str = "") -> str:
+    """`A|B|0x40` as strace prints a flag word; `zero` when nothing is set; only unknown
+    bits are `0x40 /* X_??? */` when `unknown` names the family."""
     parts = []
     for bit, name in bits:
         if bit and value & bit == bit:
             parts.append(name)
             value &= ~bit
     if value:
+        if not parts and unknown:
+            return f"{value:#x} /* {unknown} */"
         parts.append(hex(value))
     return "|".join(parts) if parts else zero
 
@@ -198,14 +213,11 @@ def flags(value: int, bits: list[tuple[int, str]], zero: str = "0") -> str:
 def open_flags(value: int) -> str:
     value &= 0xFFFFFFFF
     access = OPEN_ACCMODE[value & abi.O_ACCMODE]
-    if value & abi.O_TMPFILE == abi.O_TMPFILE:  # O_TMPFILE includes O_DIRECTORY
-        rest = flags(value & ~abi.O_ACCMODE & ~abi.O_TMPFILE, OPEN_FLAG_BITS, "")
-        return "|".join(p for p in (access, "O_TMPFILE", rest) if p)
-    sync = ""
-    if value & abi.O_SYNC == abi.O_SYNC:
-        sync, value = "O_SYNC", value & ~abi.O_SYNC
-    rest = flags(value & ~abi.O_ACCMODE, OPEN_FLAG_BITS, "")
-    return "|".join(p for p in (access, rest, sync) if p)
+    bits = list(OPEN_FLAG_BITS)
+    bits.insert(6, (abi.O_SYNC, "O_SYNC"))  # before O_DSYNC, which it includes
+    bits.insert(len(bits) - 2, (abi.O_TMPFILE, "O_TMPFILE"))  # before O_DIRECTORY, likewise
+    rest = flags(value & ~abi.O_ACCMODE, bits, "")
+    return "|".join(p for p in (access, rest) if p)
 
 
 def octal(value: int) -> str:
@@ -253,12 +265,13 @@ def clone_flags(value: int) -> str:
 
 
 def futex_op(value: int) -> str:
+    """strace's futexops: `FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME`."""
     cmd = value & ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)
     name = FUTEX_OPS.get(cmd, hex(cmd))
     if value & FUTEX_PRIVATE_FLAG:
         name += "_PRIVATE"
     if value & FUTEX_CLOCK_REALTIME:
-        name = "FUTEX_CLOCK_REALTIME|" + name
+        name += "|FUTEX_CLOCK_REALTIME"
     return name
 
 
@@ -390,12 +403,19 @@ def siginfo(info: SigInfo) -> str:
         fields += source + (sigval if value and info.code not in (abi.SI_USER, abi.SI_TKILL) else [])
     elif info.signo == abi.SIGCHLD:
         status = str(info.status) if info.code == abi.CLD_EXITED else signame(info.status)
-        fields += source + [f"si_status={status}", f"si_utime={info.utime}", f"si_stime={info.stime}"]
+        fields += source + [f"si_status={status}", f"si_utime={_clock_t(info.utime)}",
+                            f"si_stime={_clock_t(info.stime)}"]
     elif info.signo in FAULT_ADDR_SIGNALS:
         fields.append(f"si_addr={ptr(info.addr)}")
     elif info.pid or info.uid:
         fields += source + (sigval if value else [])
     return "{" + ", ".join(fields) + "}"
+
+
+def _clock_t(ticks: int) -> str:
+    """A clock_t in siginfo: strace adds the seconds (USER_HZ 100) when it is not 0."""
+    ticks &= (1 << 64) - 1
+    return f"{ticks} /* {ticks // 100}.{ticks % 100:02d} s */" if ticks else "0"
 
 
 def signal_line(info: SigInfo) -> str:
@@ -497,14 +517,21 @@ def fmt_strv(call: Call, value: int, abbreviate: bool) -> str:
     return "[" + ", ".join(shown) + "]"
 
 
+def file_mode(mode: int) -> str:
+    """strace's symbolic st_mode: `S_IFREG|S_ISUID|0755`."""
+    kind = S_IFMT_NAMES.get(mode & abi.S_IFMT, octal(mode & abi.S_IFMT))
+    special = [name for bit, name in ((0o4000, "S_ISUID"), (0o2000, "S_ISGID"), (0o1000, "S_ISVTX"))
+               if mode & bit]
+    return "|".join([kind, *special, octal(mode & 0o777)])
+
+
 def fmt_stat(call: Call, value: int) -> str:
     data = call.read(value, abi.STAT.size)
     if data is None:
         return hex(value)
     fields = abi.STAT.unpack(data)
     mode, rdev, size = fields[3], fields[7], fields[8]
-    kind = S_IFMT_NAMES.get(mode & abi.S_IFMT, octal(mode & abi.S_IFMT))
-    text = f"{{st_mode={kind}|{octal(mode & 0o7777)}, "
+    text = f"{{st_mode={file_mode(mode)}, "
     if mode & abi.S_IFMT in (abi.S_IFCHR, abi.S_IFBLK):
         return text + f"st_rdev={makedev(rdev)}, ...}}"
     return text + f"st_size={size}, ...}}"
@@ -515,10 +542,30 @@ def fmt_statx(call: Call, value: int) -> str:
     if data is None:
         return hex(value)
     head = abi.STATX_HEAD.unpack(data)
-    mask, mode, size = head[0], head[6], head[8]
-    kind = S_IFMT_NAMES.get(mode & abi.S_IFMT, "0")
-    return (f"{{stx_mask={flags(mask, [(abi.STATX_BASIC_STATS, 'STATX_BASIC_STATS')])}, "
-            f"stx_attributes=0, stx_mode={kind}|{octal(mode & 0o7777)}, stx_size={size}, ...}}")
+    mask, attributes, mode, size = head[0], head[2], head[6], head[8]
+    return (f"{{stx_mask={flags(mask, STATX_MASK_BITS)}, stx_attributes={flags(attributes, STATX_ATTR_BITS)}, "
+            f"stx_mode={file_mode(mode)}, stx_size={size}, ...}}")
+
+
+# statx_masks.in, in strace's order (STATX_ALL first: it wins over the bits it holds)
+STATX_MASK_BITS = [(0xFFF, "STATX_ALL"), (abi.STATX_BASIC_STATS, "STATX_BASIC_STATS")] + [
+    (1 << i, name) for i, name in enumerate(
+        ("STATX_TYPE", "STATX_MODE", "STATX_NLINK", "STATX_UID", "STATX_GID", "STATX_ATIME", "STATX_MTIME",
+         "STATX_CTIME", "STATX_INO", "STATX_SIZE", "STATX_BLOCKS", "STATX_BTIME", "STATX_MNT_ID",
+         "STATX_DIOALIGN"))]
+STATX_ATTR_BITS = [(0x4, "STATX_ATTR_COMPRESSED"), (0x10, "STATX_ATTR_IMMUTABLE"), (0x20, "STATX_ATTR_APPEND"),
+                   (0x40, "STATX_ATTR_NODUMP"), (0x800, "STATX_ATTR_ENCRYPTED"), (0x1000, "STATX_ATTR_AUTOMOUNT"),
+                   (0x2000, "STATX_ATTR_MOUNT_ROOT"), (0x100000, "STATX_ATTR_VERITY"), (0x200000, "STATX_ATTR_DAX")]
+AT_STATX_SYNC_NAMES = {0: "AT_STATX_SYNC_AS_STAT", 0x2000: "AT_STATX_FORCE_SYNC", 0x4000: "AT_STATX_DONT_SYNC",
+                       0x6000: "AT_STATX_SYNC_TYPE"}
+
+
+def statx_flags(value: int) -> str:
+    """statx's flags: the sync type first (AT_STATX_SYNC_AS_STAT is 0), then the AT_ bits."""
+    value &= 0xFFFFFFFF
+    sync = AT_STATX_SYNC_NAMES[value & abi.AT_STATX_SYNC_TYPE]
+    rest = flags(value & ~abi.AT_STATX_SYNC_TYPE, AT_FLAG_BITS, "")
+    return sync + ("|" + rest if rest else "")
 
 
 def fmt_timespec(call: Call, value: int, usec: bool = False) -> str:
@@ -583,8 +630,9 @@ def fmt_int_pair(call: Call, value: int) -> str:
     return f"[{int.from_bytes(data[:4], 'little', signed=True)}, {int.from_bytes(data[4:], 'little', signed=True)}]"
 
 
-def fmt_iovec(call: Call, value: int, count: int, total: int | None) -> str:
-    """readv/writev: `[{iov_base="...", iov_len=N}, ...]`; `total` caps what readv filled."""
+def fmt_iovec(call: Call, value: int, count: int, total: int | None, contents: bool = True) -> str:
+    """readv/writev: `[{iov_base="...", iov_len=N}, ...]`; `total` caps what readv filled;
+    without `contents` (a failed readv) the buffers are shown as addresses."""
     if value == 0:
         return "NULL"
     items = []
@@ -598,7 +646,8 @@ def fmt_iovec(call: Call, value: int, count: int, total: int | None) -> str:
         shown = length if remaining is None else max(0, min(length, remaining))
         if remaining is not None:
             remaining -= shown
-        items.append(f"{{iov_base={fmt_buffer(call, base, shown)}, iov_len={length}}}")
+        base_text = fmt_buffer(call, base, shown) if contents else ptr(base)
+        items.append(f"{{iov_base={base_text}, iov_len={length}}}")
     if count > call.strsize:
         items.append("...")
     return "[" + ", ".join(items) + "]"
@@ -633,6 +682,12 @@ def fmt_arg(call: Call, index: int) -> str:
     kind = call.entry.args[index]
     value = call.args[index]
     name = kind.name
+    if name == "timespec_out" and call.entry.name in ("nanosleep", "clock_nanosleep"):
+        # the remaining time is written only when interrupted (EINTR, or a restart)
+        interrupted = call.result is not None and -call.result in (abi.EINTR, *ERESTART_ERRNOS)
+        return fmt_timespec(call, value) if interrupted else ptr(value)
+    if name == "iovec_out" and call.failed:
+        return fmt_iovec(call, value, _next_arg(call, index), None, contents=False)
     out_unavailable = kind.out and (call.result is None or call.failed)
     if out_unavailable:
         return ptr(value)
@@ -644,8 +699,22 @@ def fmt_arg(call: Call, index: int) -> str:
         return str(value & 0xFFFFFFFF)  # strace shows iovcnt unsigned
     if name == "int" and call.entry.name == "clock_nanosleep" and index == 1:
         return flags(value & 0xFFFFFFFF, [(TIMER_ABSTIME, "TIMER_ABSTIME")])
-    if name == "timespec_out" and call.entry.name in ("nanosleep", "clock_nanosleep") and call.result == 0:
-        return ptr(value)  # the remaining time is written only when interrupted
+    if name == "int_out" and call.entry.name == "wait4" and call.result == 0:
+        return ptr(value)  # WNOHANG and nothing to report: no status written
+    if name == "rusage_out":
+        return fmt_rusage(call, value)
+    if name == "buf_out" and call.entry.name == "getcwd" and call.result:
+        return fmt_buffer(call, value, call.result - 1)  # the path without its NUL
+    if name == "off" and call.entry.name in ("truncate", "ftruncate"):
+        return str(value & ((1 << 64) - 1))  # strace shows the length unsigned
+    if name == "uint" and call.entry.name == "statx":
+        return flags(value & 0xFFFFFFFF, STATX_MASK_BITS, "0", "STATX_???")
+    if name == "at_flags" and call.entry.name == "statx":
+        return statx_flags(value)
+    if name == "siginfo_out":
+        return fmt_siginfo(call, value)
+    if name == "access_mode":
+        return flags(value & 0xFFFFFFFF, ACCESS_BITS, "F_OK", "?_OK")
     simple = _SIMPLE.get(name)
     if simple is not None:
         return simple(value)
@@ -687,7 +756,7 @@ def fmt_arg(call: Call, index: int) -> str:
         return fmt_utsname(call, value)
     if name == "at_flags":
         bits = AT_ACCESS_FLAG_BITS if call.entry.name == "faccessat2" else AT_FLAG_BITS
-        return flags(value & 0xFFFFFFFF, bits)
+        return flags(value & 0xFFFFFFFF, bits, "0", "AT_???")
     return ptr(value) if name in ("ptr",) or kind.out else hex(value)
 
 
@@ -763,19 +832,33 @@ def _fcntl_args(call: Call) -> list[str]:
 
 
 def _futex_args(call: Call) -> list[str]:
+    """strace's do_futex: which arguments a command shows, and how."""
     addr, op, val, timeout, addr2, val3 = call.args[:6]
-    cmd = op & ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)
-    parts = [ptr(addr), futex_op(op), str(val)]
-    if cmd in (0, 9):  # WAIT, WAIT_BITSET: a timeout
+    cmd = op & 127 & ~FUTEX_PRIVATE_FLAG
+    val, val2, val3 = val & 0xFFFFFFFF, timeout & 0xFFFFFFFF, val3 & 0xFFFFFFFF
+    parts = [ptr(addr), futex_op(op & 0xFFFFFFFF)]
+    if cmd == 0:  # WAIT
+        parts += [str(val), fmt_timespec(call, timeout)]
+    elif cmd in (6, 13):  # LOCK_PI, LOCK_PI2
         parts.append(fmt_timespec(call, timeout))
-        if cmd == 9:
-            parts += [ptr(addr2), hex(val3)]
-    elif cmd in (1, 7, 8):  # WAKE, UNLOCK_PI, TRYLOCK_PI
+    elif cmd == 9:  # WAIT_BITSET
+        parts += [str(val), fmt_timespec(call, timeout), _futex_val3_bitset(val3)]
+    elif cmd == 10:  # WAKE_BITSET
+        parts += [str(val), _futex_val3_bitset(val3)]
+    elif cmd == 3:  # REQUEUE
+        parts += [str(val), str(val2), ptr(addr2)]
+    elif cmd in (4, 12):  # CMP_REQUEUE, CMP_REQUEUE_PI
+        parts += [str(val), str(val2), ptr(addr2), str(val3)]
+    elif cmd == 5:  # WAKE_OP
+        parts += [str(val), str(val2), ptr(addr2), _futex_wake_op(val3)]
+    elif cmd == 11:  # WAIT_REQUEUE_PI
+        parts += [str(val), fmt_timespec(call, timeout), ptr(addr2)]
+    elif cmd in (1, 2):  # WAKE, FD
+        parts.append(str(val))
+    elif cmd in (7, 8):  # UNLOCK_PI, TRYLOCK_PI
         pass
-    elif cmd == 10:
-        parts += [ptr(timeout), ptr(addr2), hex(val3)]
     else:
-        parts += [str(timeout), ptr(addr2), str(val3)]
+        parts += [str(val), ptr(timeout), ptr(addr2), _hex0(val3)]
     return parts
 
 
@@ -899,6 +982,357 @@ def _open_args(call: Call, flags_index: int) -> list[str]:
     return parts
 
 
+# --- more of strace's struct decoders ---------------------------------------------------
+
+def unpack_siginfo(data: bytes) -> SimpleNamespace:
+    """A guest siginfo_t as the fields `siginfo` reads (x86-64 layout)."""
+    signo, errno_, code = struct.unpack_from("<iii", data)
+    info = SimpleNamespace(signo=signo, errno=errno_, code=code, pid=0, uid=0, status=0, utime=0, stime=0,
+                           addr=0, value=0)
+    if signo in FAULT_ADDR_SIGNALS and code > 0:
+        info.addr = struct.unpack_from("<Q", data, 16)[0]
+    elif signo == abi.SIGCHLD and code > 0:
+        info.pid, info.uid, info.status, info.utime, info.stime = struct.unpack_from("<iIi4xqq", data, 16)
+    else:
+        info.pid, info.uid, info.value = struct.unpack_from("<iIQ", data, 16)
+    return info
+
+
+def fmt_siginfo(call: Call, value: int, out: bool = True) -> str:
+    """A siginfo_t argument: `{}` when the kernel left it zeroed (waitid WNOHANG)."""
+    if value == 0:
+        return "NULL"
+    if out and (call.result is None or call.failed):
+        return ptr(value)
+    data = call.read(value, 48)
+    if data is None:
+        return hex(value)
+    info = unpack_siginfo(data)
+    return "{}" if info.signo == 0 else siginfo(info)
+
+
+SS_FLAG_BITS = [(1, "SS_ONSTACK"), (2, "SS_DISABLE"), (1 << 31, "SS_AUTODISARM")]
+STACK_T = struct.Struct("<QiiQ")  # ss_sp, ss_flags, pad, ss_size
+
+
+def fmt_stack_t(call: Call, value: int, out: bool) -> str:
+    if value == 0:
+        return "NULL"
+    if out and (call.result is None or call.failed):
+        return ptr(value)
+    data = call.read(value, STACK_T.size)
+    if data is None:
+        return hex(value)
+    sp, ss_flags, _, size = STACK_T.unpack(data)
+    return f"{{ss_sp={ptr(sp)}, ss_flags={flags(ss_flags & 0xFFFFFFFF, SS_FLAG_BITS)}, ss_size={size}}}"
+
+
+def _sigaltstack_args(call: Call) -> list[str]:
+    return [fmt_stack_t(call, call.args[0], False), fmt_stack_t(call, call.args[1], True)]
+
+
+def _sigqueueinfo_args(call: Call) -> list[str]:
+    *ids, info_addr = call.args[:3] if call.entry.name == "rt_sigqueueinfo" else call.args[:4]
+    shown = [str(_s32(v)) for v in ids[:-1]] + [signame(_s32(ids[-1]))]
+    return shown + [fmt_siginfo(call, info_addr, out=False)]
+
+
+def _s32(value: int) -> int:
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value & 0x80000000 else value
+
+
+ITIMER_NAMES = {0: "ITIMER_REAL", 1: "ITIMER_VIRTUAL", 2: "ITIMER_PROF"}
+
+
+def _timeval_at(call: Call, addr: int) -> str | None:
+    data = call.read(addr, 16)
+    if data is None:
+        return None
+    sec, usec = struct.unpack("<qq", data)
+    return f"{{tv_sec={sec}, tv_usec={usec}}}"
+
+
+def fmt_itimerval(call: Call, value: int, out: bool) -> str:
+    if value == 0:
+        return "NULL"
+    if out and (call.result is None or call.failed):
+        return ptr(value)
+    interval, current = _timeval_at(call, value), _timeval_at(call, value + 16)
+    if interval is None or current is None:
+        return hex(value)
+    return f"{{it_interval={interval}, it_value={current}}}"
+
+
+def _itimer_args(call: Call) -> list[str]:
+    which = _lookup(ITIMER_NAMES, call.args[0] & 0xFFFFFFFF, "ITIMER_???")
+    if call.entry.name == "getitimer":
+        return [which, fmt_itimerval(call, call.args[1], True)]
+    return [which, fmt_itimerval(call, call.args[1], False), fmt_itimerval(call, call.args[2], True)]
+
+
+IDTYPE_NAMES = {abi.P_ALL: "P_ALL", abi.P_PID: "P_PID", abi.P_PGID: "P_PGID", abi.P_PIDFD: "P_PIDFD"}
+
+
+def _waitid_args(call: Call) -> list[str]:
+    idtype, ident = call.args[:2]
+    return ([_lookup(IDTYPE_NAMES, idtype & 0xFFFFFFFF, "P_???"), str(_s32(ident))]
+            + [fmt_arg(call, i) for i in range(2, len(call.entry.args))])
+
+
+def _clone3_struct(call: Call) -> str:
+    addr, size = call.args[:2]
+    if size < 64:
+        return ptr(addr)
+    data = call.read(addr, min(size, 88))
+    if data is None:
+        return ptr(addr)
+    fields = struct.unpack_from(f"<{len(data) // 8}Q", data) + (0,) * 11
+    clone_flags_, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls = fields[:8]
+    set_tid, set_tid_size, cgroup = fields[8:11]
+    parts = [f"flags={flags(clone_flags_, CLONE_BITS + CLONE3_BITS)}"]
+    if clone_flags_ & abi.CLONE_PIDFD:
+        parts.append(f"pidfd={ptr(pidfd)}")
+    if clone_flags_ & (abi.CLONE_CHILD_SETTID | abi.CLONE_CHILD_CLEARTID):
+        parts.append(f"child_tid={ptr(child_tid)}")
+    if clone_flags_ & abi.CLONE_PARENT_SETTID:
+        parts.append(f"parent_tid={ptr(parent_tid)}")
+    parts.append(f"exit_signal={signame(exit_signal) if exit_signal < 1 << 31 else exit_signal}")
+    parts += [f"stack={ptr(stack)}", f"stack_size={_hex0(stack_size)}"]
+    if clone_flags_ & abi.CLONE_SETTLS:
+        parts.append(f"tls={ptr(tls)}")
+    if set_tid or set_tid_size:
+        parts += [f"set_tid={ptr(set_tid)}", f"set_tid_size={set_tid_size}"]
+    if len(data) > 80 and (cgroup or clone_flags_ & CLONE_INTO_CGROUP):
+        parts.append(f"cgroup={cgroup}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def _clone3_sets_parent_tid(call: Call) -> bool:
+    data = call.read(call.args[0], 8) if call.args[1] >= 64 else None
+    return data is not None and bool(int.from_bytes(data, "little") & (abi.CLONE_PARENT_SETTID | abi.CLONE_PIDFD))
+
+
+def _clone3_entry(call: Call) -> str:
+    """clone3's struct is shown at entry; its size too unless the call writes a tid back."""
+    shown = _clone3_struct(call)
+    return shown if _clone3_sets_parent_tid(call) else f"{shown}, {call.args[1]}"
+
+
+def _clone3_exit(call: Call) -> str:
+    addr, size = call.args[:2]
+    if not _clone3_sets_parent_tid(call):
+        return ""
+    if call.failed:
+        return f", {size}"
+    data = call.read(addr, 32)
+    if data is None:
+        return f" => {ptr(addr)}, {size}"
+    clone_flags_, pidfd_addr, _, parent_tid = struct.unpack("<4Q", data)
+    parts = []
+    if clone_flags_ & abi.CLONE_PIDFD:
+        parts.append(f"pidfd={_fmt_array(call, pidfd_addr, 1, 4, lambda v: str(_s32(v)))}")
+    if clone_flags_ & abi.CLONE_PARENT_SETTID:
+        parts.append(f"parent_tid={_fmt_array(call, parent_tid, 1, 4, lambda v: str(_s32(v)))}")
+    return f" => {{{', '.join(parts)}}}, {size}"
+
+
+CLONE3_BITS = [(1 << 32, "CLONE_CLEAR_SIGHAND"), (1 << 33, "CLONE_INTO_CGROUP")]
+CLONE_INTO_CGROUP = 1 << 33
+
+
+def _futex_val3_bitset(value: int) -> str:
+    return "FUTEX_BITSET_MATCH_ANY" if value & 0xFFFFFFFF == 0xFFFFFFFF else hex(value & 0xFFFFFFFF)
+
+
+FUTEX_WAKE_OPS = {0: "FUTEX_OP_SET", 1: "FUTEX_OP_ADD", 2: "FUTEX_OP_OR", 3: "FUTEX_OP_ANDN", 4: "FUTEX_OP_XOR"}
+FUTEX_WAKE_CMPS = {0: "FUTEX_OP_CMP_EQ", 1: "FUTEX_OP_CMP_NE", 2: "FUTEX_OP_CMP_LT", 3: "FUTEX_OP_CMP_LE",
+                   4: "FUTEX_OP_CMP_GT", 5: "FUTEX_OP_CMP_GE"}
+
+
+def _futex_wake_op(val3: int) -> str:
+    val3 &= 0xFFFFFFFF
+    parts = []
+    if (val3 >> 28) & 8:
+        parts.append("FUTEX_OP_OPARG_SHIFT<<28")
+    op = (val3 >> 28) & 7
+    parts.append(f"{FUTEX_WAKE_OPS.get(op, hex(op) + ' /* FUTEX_OP_??? */')}<<28")
+    parts.append(f"{_hex0((val3 >> 12) & 0xFFF)}<<12")
+    cmp = (val3 >> 24) & 0xF
+    parts.append(f"{FUTEX_WAKE_CMPS.get(cmp, hex(cmp) + ' /* FUTEX_OP_CMP_??? */')}<<24")
+    parts.append(_hex0(val3 & 0xFFF))
+    return "|".join(parts)
+
+
+def fmt_cpu_set(call: Call, addr: int, size: int) -> str:
+    """sched_{get,set}affinity's mask: `[0 1]`, the CPU numbers set."""
+    if addr == 0:
+        return "NULL"
+    if size <= 0:
+        return ptr(addr)
+    data = call.read(addr, size)
+    if data is None:
+        return ptr(addr)
+    mask = int.from_bytes(data, "little")
+    return "[" + " ".join(str(i) for i in range(size * 8) if mask >> i & 1) + "]"
+
+
+def _affinity_args(call: Call) -> list[str]:
+    pid, size, addr = call.args[:3]
+    size &= 0xFFFFFFFF
+    if call.entry.name == "sched_getaffinity":
+        shown = ptr(addr) if call.result is None or call.failed else fmt_cpu_set(call, addr, call.result)
+    else:
+        shown = fmt_cpu_set(call, addr, min(size, 1024))
+    return [str(_s32(pid)), str(size), shown]
+
+
+def _getcpu_args(call: Call) -> list[str]:
+    return [_fmt_array(call, call.args[0], 1, 4), _fmt_array(call, call.args[1], 1, 4), ptr(call.args[2])]
+
+
+def _utc(seconds: int) -> str:
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(seconds))
+    except (OverflowError, OSError, ValueError):
+        return ""
+
+
+def _time_args(call: Call) -> list[str]:
+    addr = call.args[0]
+    if addr == 0 or call.result is None or call.failed:
+        return [ptr(addr)]
+    data = call.read(addr, 8)
+    if data is None:
+        return [ptr(addr)]
+    seconds = int.from_bytes(data, "little", signed=True)
+    return [f"[{seconds} /* {_utc(seconds)} */]"]
+
+
+TMS = struct.Struct("<qqqq")
+
+
+def _times_args(call: Call) -> list[str]:
+    addr = call.args[0]
+    if addr == 0 or call.result is None or call.failed:
+        return [ptr(addr)]
+    data = call.read(addr, TMS.size)
+    if data is None:
+        return [ptr(addr)]
+    utime, stime, cutime, cstime = TMS.unpack(data)
+    return [f"{{tms_utime={_clock_t(utime)}, tms_stime={_clock_t(stime)}, tms_cutime={_clock_t(cutime)}, "
+            f"tms_cstime={_clock_t(cstime)}}}"]
+
+
+def _sysinfo_args(call: Call) -> list[str]:
+    addr = call.args[0]
+    if addr == 0 or call.result is None or call.failed:
+        return [ptr(addr)]
+    data = call.read(addr, abi.SYSINFO.size)
+    if data is None:
+        return [ptr(addr)]
+    (uptime, l1, l5, l15, total, free, shared, buffer, tswap, fswap, procs, thigh, fhigh,
+     unit) = abi.SYSINFO.unpack(data)
+    return [f"{{uptime={uptime}, loads=[{l1}, {l5}, {l15}], totalram={total}, freeram={free}, "
+            f"sharedram={shared}, bufferram={buffer}, totalswap={tswap}, freeswap={fswap}, procs={procs}, "
+            f"totalhigh={thigh}, freehigh={fhigh}, mem_unit={unit}}}"]
+
+
+def fmt_rusage(call: Call, value: int) -> str:
+    """struct rusage without -v: the two times, then `...`."""
+    if value == 0:
+        return "NULL"
+    if call.result is None or call.failed:
+        return ptr(value)
+    user, system = _timeval_at(call, value), _timeval_at(call, value + 16)
+    if user is None or system is None:
+        return hex(value)
+    return f"{{ru_utime={user}, ru_stime={system}, ...}}"
+
+
+def _gettimeofday_args(call: Call) -> list[str]:
+    tz = call.args[1]
+    shown = ptr(tz)
+    if tz and not call.failed:
+        data = call.read(tz, 8)
+        if data is not None:
+            west, dst = struct.unpack("<ii", data)
+            shown = f"{{tz_minuteswest={west}, tz_dsttime={dst}}}"
+    return [fmt_arg(call, 0), shown]
+
+
+UTIME_SPECIAL = {abi.UTIME_NOW: "UTIME_NOW", abi.UTIME_OMIT: "UTIME_OMIT"}
+
+
+def _utimensat_args(call: Call) -> list[str]:
+    dirfd, path, times_addr, at_flags = call.args[:4]
+    shown = ptr(times_addr)
+    data = call.read(times_addr, 32) if times_addr else None
+    if data is not None:
+        items = []
+        pair = (struct.unpack_from("<qq", data, 0), struct.unpack_from("<qq", data, 16))
+        valid = all(0 <= nsec < 1_000_000_000 or nsec in UTIME_SPECIAL for _, nsec in pair)
+        for sec, nsec in pair:
+            if nsec in UTIME_SPECIAL:
+                items.append(UTIME_SPECIAL[nsec])
+            elif valid:  # a date comment only when the whole pair is valid
+                stamp = _utc(sec)
+                frac = f".{nsec:09d}".rstrip("0").rstrip(".") if nsec else ""
+                if stamp and frac:
+                    stamp = stamp[:19] + frac + stamp[19:]
+                items.append(f"{{tv_sec={sec}, tv_nsec={nsec}}}" + (f" /* {stamp} */" if stamp else ""))
+            else:
+                items.append(f"{{tv_sec={sec}, tv_nsec={nsec}}}")
+        shown = "[" + ", ".join(items) + "]"
+    return [_dirfd(_s32(dirfd)), fmt_path(call, path), shown, fmt_arg(call, 3)]
+
+
+RENAME_BITS = [(abi.RENAME_NOREPLACE, "RENAME_NOREPLACE"), (abi.RENAME_EXCHANGE, "RENAME_EXCHANGE"),
+               (abi.RENAME_WHITEOUT, "RENAME_WHITEOUT")]
+
+
+def _renameat2_args(call: Call) -> list[str]:
+    value = call.args[4] & 0xFFFFFFFF
+    known = flags(value & 7, RENAME_BITS)
+    shown = known if not value & ~7 else (  # strace 6.1 writes RENAME_?? here
+        (known + "|" if value & 7 else "") + f"{value & ~7:#x} /* RENAME_?? */")
+    return [fmt_arg(call, i) for i in range(4)] + [shown]
+
+
+# prctl options strace names, and how it shows their arguments
+PR_NAMES = {1: "PR_SET_PDEATHSIG", 2: "PR_GET_PDEATHSIG", 3: "PR_GET_DUMPABLE", 4: "PR_SET_DUMPABLE",
+            15: "PR_SET_NAME", 16: "PR_GET_NAME", 22: "PR_SET_SECCOMP", 21: "PR_GET_SECCOMP",
+            36: "PR_SET_CHILD_SUBREAPER", 37: "PR_GET_CHILD_SUBREAPER", 38: "PR_SET_NO_NEW_PRIVS",
+            39: "PR_GET_NO_NEW_PRIVS", 8: "PR_SET_KEEPCAPS", 7: "PR_GET_KEEPCAPS"}
+DUMPABLE_NAMES = {0: "SUID_DUMP_DISABLE", 1: "SUID_DUMP_USER", 2: "SUID_DUMP_ROOT"}
+
+
+def _prctl_args(call: Call) -> list[str]:
+    option = call.args[0] & 0xFFFFFFFF
+    arg2 = call.args[1]
+    name = PR_NAMES.get(option)
+    if name is None:
+        return [f"{option:#x} /* PR_??? */"] + [_hex0(v) for v in call.args[1:5]]
+    if option == 15:  # PR_SET_NAME: a 16-byte comm
+        got = call.read_str(arg2, 15) if arg2 else None
+        text = ptr(arg2) if got is None or call.failed else quote(got[0], None) + ("..." if got[1] else "")
+        return [name, text]
+    if option == 16:  # PR_GET_NAME: shown at exit
+        if call.result is None or call.failed:
+            return [name, ptr(arg2)]
+        got = call.read_str(arg2, 15)
+        return [name, ptr(arg2) if got is None else quote(got[0], None)]
+    if option == 4:
+        return [name, _lookup(DUMPABLE_NAMES, arg2 & 0xFFFFFFFF)]
+    if option in (1,):
+        return [name, signame(_s32(arg2))]
+    if option in (2,):
+        return [name, _fmt_array(call, arg2, 1, 4, lambda v: signame(_s32(v)))]
+    if option in (3, 7, 21, 37, 39):
+        return [name]
+    return [name, str(arg2)]
+
+
 # Whole-argument-list formatters, called at exit (all of these take only input args, or
 # print their outputs as pointers, so formatting at exit shows what strace shows).
 SPECIAL: dict[str, Callable[[Call], list[str]]] = {
@@ -917,26 +1351,71 @@ SPECIAL: dict[str, Callable[[Call], list[str]]] = {
     "get_robust_list": _get_robust_list_args,
     "exit": lambda call: [str(call.args[0])],
     "exit_group": lambda call: [str(call.args[0])],
+    "sigaltstack": _sigaltstack_args,
+    # mmap's offset is %#lx; mremap shows new_address only with MREMAP_FIXED/DONTUNMAP
+    "mmap": lambda call: [fmt_arg(call, i) for i in range(5)] + [_hex0(call.args[5] & ((1 << 64) - 1))],
+    "mremap": lambda call: [fmt_arg(call, i) for i in range(4)] + (
+        [ptr(call.args[4])] if call.args[3] & (abi.MREMAP_FIXED | abi.MREMAP_DONTUNMAP) else []),
+    "rt_sigqueueinfo": _sigqueueinfo_args,
+    "rt_tgsigqueueinfo": _sigqueueinfo_args,
+    "getitimer": _itimer_args,
+    "setitimer": _itimer_args,
+    "waitid": _waitid_args,
+    "sched_getaffinity": _affinity_args,
+    "sched_setaffinity": _affinity_args,
+    "getcpu": _getcpu_args,
+    "time": _time_args,
+    "times": _times_args,
+    "sysinfo": _sysinfo_args,
+    "gettimeofday": _gettimeofday_args,
+    "utimensat": _utimensat_args,
+    "renameat2": _renameat2_args,
+    "prctl": _prctl_args,
 }
+# Calls shown in two parts: (what is printed at entry after "name(", what at exit before ")")
+SPLIT_SPECIAL: dict[str, tuple[Callable[[Call], str], Callable[[Call], str]]] = {
+    "clone3": (_clone3_entry, _clone3_exit),
+}
+
+
+# the kernel-internal codes of an interrupted call (include/linux/errno.h), as strace
+# names them: the call is restarted, or fails with EINTR, once the signal is handled
+ERESTART_ERRNOS = {abi.ERESTARTSYS: ("ERESTARTSYS", "To be restarted if SA_RESTART is set"),
+                   abi.ERESTARTNOINTR: ("ERESTARTNOINTR", "To be restarted"),
+                   abi.ERESTARTNOHAND: ("ERESTARTNOHAND", "To be restarted if no handler"),
+                   515: ("ENOIOCTLCMD", "No ioctl command"),
+                   abi.ERESTART_RESTARTBLOCK: ("ERESTART_RESTARTBLOCK", "Interrupted by signal")}
 
 
 def format_return(call: Call) -> str:
     result = call.result
     assert result is not None
+    name = call.entry.name
+    if name == "rt_sigreturn":  # the restored rax: an error code, or any 64-bit value
+        signed = result - (1 << 64) if result >= 1 << 63 else result
+        if -MAX_ERRNO <= signed < 0:
+            result = signed
+        else:
+            return str(result & ((1 << 64) - 1))
     if -MAX_ERRNO <= result < 0:
         err = -result
-        if err in (abi.ERESTARTSYS, abi.ERESTARTNOINTR, abi.ERESTARTNOHAND, abi.ERESTART_RESTARTBLOCK):
-            return f"? {errno_name(err)} ({strerror(err)})"
+        if err in ERESTART_ERRNOS:
+            return "? {} ({})".format(*ERESTART_ERRNOS[err])
         return f"-1 {errno_name(err)} ({strerror(err)})"
-    name = call.entry.name
+    if call.entry.ret.name == "signum" and result > 0:
+        return f"{result} ({signame(result)})"
+    if name == "time":
+        return f"{result} ({_utc(result)})"
     if name == "fcntl":
         cmd = call.args[1]
         if cmd == abi.F_GETFL:
-            return f"{result:#x} (flags {open_flags(result)})"
+            return f"{_hex0(result)} (flags {open_flags(result)})"
         if cmd == abi.F_GETFD:
             return f"{result:#x} (flags {flags(result, [(abi.FD_CLOEXEC, 'FD_CLOEXEC')])})" if result else "0"
     if name == "umask":
         return octal(result)
+    if name == "prctl" and call.args[0] & 0xFFFFFFFF == 3 and result in DUMPABLE_NAMES:
+        return f"{result} ({DUMPABLE_NAMES[result]})"
     if call.entry.ret.name == "ret_hex":
         return hex(result & ((1 << 64) - 1))
     return str(result)
@@ -966,6 +1445,7 @@ class Pending:
     split: int  # index of the first argument printed at exit
     start_ns: int
     lead: str = ""  # the "[pid N] 12:00:00.000000 " printed before head
+    task: Task | None = None  # who made the call (its tid changes if it execs from a thread)
     unfinished: bool = False  # its entry line was ended with " <unfinished ...>"
 
 
@@ -983,6 +1463,12 @@ def timestamp(ns: int, style: int) -> str:
         return f"{sec}.{usec:06d} "
     clock = time.strftime("%H:%M:%S", time.localtime(sec))
     return f"{clock}.{usec:06d} " if style == 2 else clock + " "
+
+
+def relative_stamp(ns: int) -> str:
+    """strace -r's prefix: seconds since the previous line, `     0.000123 `."""
+    sec, usec = divmod(max(ns, 0) // 1000, 1_000_000)
+    return f"{sec:6d}.{usec:06d} "
 
 
 def duration(ns: int) -> str:
@@ -1014,14 +1500,18 @@ class Tracer:
     initial_exec: tuple[bytes, list[bytes], int] | None = None  # the CLI's execve, shown first
     status: frozenset[str] | None = None  # -e status=: "successful", "failed", "unfinished"
     timestamps: int = 0  # -t 1, -tt 2, -ttt 3
+    relative: bool = False  # -r: the time since the previous line's, instead of -t's
+    signals: frozenset[int] | None = None  # -e signal=: whose `--- SIG ---` lines to show; None = all
     syscall_times: bool = False  # -T
     wall_ns: Callable[[], int] = time.time_ns
     mono_ns: Callable[[], int] = time.perf_counter_ns
     pending: dict[int, Pending] = field(default_factory=dict)
     live: set[int] = field(default_factory=set)
     open_tid: int | None = None  # the task whose entry line is printed but not ended
+    restart_blocks: dict[int, SyscallEntry] = field(default_factory=dict)  # ended ERESTART_RESTARTBLOCK
     stats: dict[str, Stats] = field(default_factory=dict)
     clock0: float = field(default_factory=time.monotonic)
+    last_stamp_ns: int | None = None  # -r: when the previous line started
 
     # --- output plumbing ---
 
@@ -1033,7 +1523,12 @@ class Tracer:
         return ""
 
     def _lead(self, tid: int) -> str:
-        """What starts a line: the pid prefix, then the -t timestamp."""
+        """What starts a line: the pid prefix, then the -t timestamp (or -r's delta)."""
+        if self.relative:
+            now = self.mono_ns()
+            delta = 0 if self.last_stamp_ns is None else now - self.last_stamp_ns
+            self.last_stamp_ns = now
+            return self._prefix(tid) + relative_stamp(delta)
         if not self.timestamps:
             return self._prefix(tid)
         return self._prefix(tid) + timestamp(self.wall_ns(), self.timestamps)
@@ -1103,15 +1598,22 @@ class Tracer:
         args = entry.decode_args(raw)
         call = Call(task, entry, args, self.strsize)
         split = next((i for i, kind in enumerate(entry.args) if kind.out), len(entry.args))
-        if entry.name in SPECIAL or entry.name == "execve":
+        if entry.name in SPECIAL or entry.name in SPLIT_SPECIAL or entry.name == "execve":
             split = len(entry.args) if entry.name == "execve" else 0
         shown = ", ".join(fmt_arg(call, i) for i in range(split))
         if entry.name == "rt_sigreturn":
             shown = _sigreturn_mask(call)
+            self.restart_blocks.pop(task.tid, None)  # a handler ran: no restart_syscall
         if split < len(entry.args) and shown:
             shown += ", "
-        pending = Pending(entry, list(raw), args, f"{entry.name}({shown}", split, self.mono_ns(),
-                          self._lead(task.tid))
+        if entry.name in SPLIT_SPECIAL:
+            shown = SPLIT_SPECIAL[entry.name][0](call)
+        head = f"{entry.name}({shown}"
+        if self.restart_blocks.pop(task.tid, None) is entry:
+            # ERESTART_RESTARTBLOCK without a handler: Linux resumes the call through
+            # restart_syscall, and strace shows that; pykern re-enters the call itself
+            head = f"restart_syscall(<... resuming interrupted {entry.name} ...>"
+        pending = Pending(entry, list(raw), args, head, split, self.mono_ns(), self._lead(task.tid), task)
         if entry.ret.name == "ret_none":  # exit, exit_group: there is no return to wait for
             text = pending.head + ", ".join(SPECIAL[entry.name](call)) + ")"
             if self._shows("unfinished"):
@@ -1120,6 +1622,12 @@ class Tracer:
             self._json({"event": "syscall", "pid": task.group.tgid, "tid": task.tid, "name": entry.name,
                         "nr": entry.number, "args": list(raw[:len(entry.args)]),
                         "decoded": [str(args[0])], "ret": None})
+            if entry.name == "exit" and task.tid != task.group.tgid and any(
+                    t is not task for t in task.group.live_tasks):
+                # a thread that is not the last one: strace reports it gone at once (the
+                # leader, and the last thread, are reported when the process dies)
+                self._event(task.tid, f"+++ exited with {args[0] & 0xFF} +++")
+                self.live.discard(task.tid)
             if not hasattr(task.kernel, "tracer_process_exit"):
                 # no process-exit hook in this kernel: derive it from the exit call
                 others = [t for t in task.group.live_tasks if t is not task]
@@ -1141,17 +1649,28 @@ class Tracer:
                     "nr": entry.number, "args": list(pending.raw[:len(entry.args)])})
 
     def exit(self, task: Task, entry: SyscallEntry, raw: list[int], result: int) -> None:
+        pending = self.pending.get(task.tid)
+        if (pending is None or pending.task is not task) and entry.name == "execve":
+            self._superseded(task)
         pending = self.pending.pop(task.tid, None)
         if pending is None or pending.entry is not entry:
             return
         took = self.mono_ns() - pending.start_ns
         call = Call(task, entry, pending.args, self.strsize, result)
         special = SPECIAL.get(entry.name)
-        if special is not None:
-            rest_parts = special(call)
+        if entry.name in SPLIT_SPECIAL:
+            rest_parts = []
+            rest = SPLIT_SPECIAL[entry.name][1](call) + ")"
         else:
-            rest_parts = [fmt_arg(call, i) for i in range(pending.split, len(entry.args))]
-        rest = ", ".join(rest_parts) + ")"
+            if special is not None:
+                rest_parts = special(call)
+            else:
+                rest_parts = [fmt_arg(call, i) for i in range(pending.split, len(entry.args))]
+            rest = ", ".join(rest_parts) + ")"
+        if pending.head.startswith("restart_syscall("):
+            rest = ")"
+        if result == -abi.ERESTART_RESTARTBLOCK:
+            self.restart_blocks[task.tid] = entry
         ret = format_return(call)
         if self.status is not None:
             if self._shows("failed" if is_error(result) else "successful"):
@@ -1171,6 +1690,36 @@ class Tracer:
                         "nr": entry.number, "args": list(pending.raw[:len(entry.args)]), "decoded": decoded,
                         "ret": result, "error": errno_name(-result) if is_error(result) else None,
                         "duration": took / 1e9})
+
+    def _superseded(self, task: Task) -> None:
+        """execve succeeded in a thread that is not the leader: it now has the leader's
+        tid. As strace: the leader's call ends `= ?`, `+++ superseded by execve in pid
+        OLD +++`, and the execve's pending entry moves to the new tid."""
+        old_tid = next((tid for tid, p in self.pending.items() if p.task is task), None)
+        if old_tid is None or old_tid == task.tid:
+            return
+        leader = self.pending.pop(task.tid, None)
+        if leader is not None:
+            self._end_unfinished(task.tid, leader)
+        self._event(task.tid, f"+++ superseded by execve in pid {old_tid} +++")
+        moved = self.pending.pop(old_tid)
+        if self.open_tid == old_tid:
+            self._interrupt(None)
+        moved.unfinished = True
+        self.pending[task.tid] = moved
+        self.live.discard(old_tid)
+
+    def _end_unfinished(self, tid: int, pending: Pending) -> None:
+        """A task died inside a call (killed while blocked): `<... name resumed>) = ?`."""
+        if self.status is not None:
+            if self._shows("unfinished"):
+                self._line(tid, pending.head + "<unfinished ...>)", "?", lead=pending.lead)
+        elif self.open_tid == tid and not pending.unfinished:
+            self.open_tid = None
+            written = len(pending.lead) + len(pending.head)
+            self._write(_aligned(pending.lead + pending.head + ")", "?")[written:] + "\n")
+        else:
+            self._line(tid, f"<... {pending.entry.name} resumed>)", "?")
 
     def nosys(self, task: Task, nr: int, raw: list[int]) -> None:
         """A call with no handler: it returned ENOSYS without running. Shown by its Linux
@@ -1195,7 +1744,8 @@ class Tracer:
         """`info` is being delivered to `task`: strace's `--- SIGCHLD {...} ---`. An entry
         line still open (this task's or another's) is ended with `<unfinished ...>`."""
         self._see(task)
-        self._event(task.tid, signal_line(info))
+        if self.signals is None or info.signo in self.signals:
+            self._event(task.tid, signal_line(info))
         self._json({"event": "signal", "pid": task.group.tgid, "tid": task.tid, "signo": info.signo,
                     "signal": signame(info.signo), "code": info.code,
                     "code_name": si_code_name(info.signo, info.code), "siginfo": siginfo(info)})
@@ -1212,18 +1762,8 @@ class Tracer:
         the kernel's `tracer_process_exit` (exit_notify)."""
         for task in group.tasks:
             pending = self.pending.pop(task.tid, None)
-            if pending is None:
-                continue
-            # died inside a call (killed while blocked)
-            if self.status is not None:
-                if self._shows("unfinished"):
-                    self._line(task.tid, pending.head + "<unfinished ...>)", "?", lead=pending.lead)
-            elif self.open_tid == task.tid and not pending.unfinished:
-                self.open_tid = None
-                written = len(pending.lead) + len(pending.head)
-                self._write(_aligned(pending.lead + pending.head + ")", "?")[written:] + "\n")
-            else:
-                self._line(task.tid, f"<... {pending.entry.name} resumed>)", "?")
+            if pending is not None:  # died inside a call (killed while blocked)
+                self._end_unfinished(task.tid, pending)
         self._exited(group.tasks, status, group.tgid)
 
     def _exited(self, tasks: list[Task], status: int, tgid: int) -> None:
@@ -1299,7 +1839,7 @@ def parse_trace_expr(expressions: list[str], table: list[SyscallEntry | None]) -
         qualifier, sep, value = expression.partition("=")
         if not sep:
             qualifier, value = "trace", expression
-        if qualifier == "status":
+        if qualifier in ("status", "signal", "signals", "s"):
             continue
         if qualifier not in ("trace", "t"):
             raise ValueError(f"unsupported -e qualifier {qualifier!r}")
@@ -1308,6 +1848,8 @@ def parse_trace_expr(expressions: list[str], table: list[SyscallEntry | None]) -
         for item in value.lstrip("!").split(","):
             if item in ("all", "%all"):
                 names |= everything
+            elif item == "none":
+                continue
             elif item.startswith("%"):
                 if item[1:] not in TRACE_CLASSES:
                     raise ValueError(f"invalid system call class {item!r}")
@@ -1319,6 +1861,34 @@ def parse_trace_expr(expressions: list[str], table: list[SyscallEntry | None]) -
         current = set(everything) if selected is None else selected
         selected = (current - names) if negate else (names if selected is None else selected | names)
     return frozenset(selected) if selected is not None else None
+
+
+def parse_signal_expr(expressions: list[str]) -> frozenset[int] | None:
+    """strace's `-e signal=SET` (`SIGUSR1`, `USR1`, `10`, `all`, `none`, `!` negates):
+    which signals get a `--- SIG... ---` line, or None for all. The last one wins."""
+    everything = frozenset(range(1, abi.NSIG + 1))
+    selected: frozenset[int] | None = None
+    for expression in expressions:
+        qualifier, sep, value = expression.partition("=")
+        if qualifier not in ("signal", "signals", "s") or not sep:
+            continue
+        negate = value.startswith("!")
+        chosen: set[int] = set()
+        for item in value.lstrip("!").split(","):
+            if item == "all":
+                chosen |= everything
+            elif item == "none":
+                continue
+            elif item.isdigit() and 1 <= int(item) <= abi.NSIG:
+                chosen.add(int(item))
+            else:
+                name = item.upper() if item.upper().startswith("SIG") else "SIG" + item.upper()
+                number = next((n for n in everything if signame(n) == name), None)
+                if number is None:
+                    raise ValueError(f"invalid signal {item!r}")
+                chosen.add(number)
+        selected = frozenset(everything - chosen if negate else chosen)
+    return selected
 
 
 def parse_status_expr(expressions: list[str]) -> frozenset[str] | None:

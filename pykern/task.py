@@ -53,6 +53,7 @@ class PendingSyscall:
 
     entry: SyscallEntry
     args: list[int]
+    interrupted: int | None = None  # the code a signal ended its sleep with (shown once)
 
 
 # General-purpose registers in the order a context switch or a fork copies them.
@@ -86,6 +87,7 @@ class Task:
         self.sigpending = SigQueue()  # signals sent to this thread
         self.saved_sigmask: int | None = None  # rt_sigsuspend's mask to restore after a handler
         self.altstack = AltStack()
+        self.signals_first = False  # continued from a stop: deliver before re-running its call
         self.sigframes: dict[int, Any] = {}  # frame address -> registers saved when a handler began
         self.vfork_parent: Task | None = None  # the parent sleeping until we exec or exit
         self.vfork_done_queue = WaitQueue(f"vfork_done({tid})")

@@ -25,7 +25,6 @@ import ctypes
 import errno as host_errno
 import fcntl
 import os
-import platform
 import re
 import resource
 import select
@@ -188,7 +187,7 @@ _ACCMODE_TO_HOST = {O_RDONLY: os.O_RDONLY, O_WRONLY: os.O_WRONLY, O_RDWR: os.O_R
 _HOST_ACCMODE = {os.O_RDONLY: O_RDONLY, os.O_WRONLY: O_WRONLY, os.O_RDWR: O_RDWR}
 # The host kernel's O_LARGEFILE bit as F_GETFL reports it (glibc defines O_LARGEFILE as
 # 0 on 64-bit, so Python cannot tell us).
-_HOST_O_LARGEFILE = {"x86_64": 0o100000, "aarch64": 0o400000}.get(platform.machine(), 0)
+_HOST_O_LARGEFILE = {"x86_64": 0o100000, "aarch64": 0o400000}.get(os.uname().machine, 0)
 
 # Status flags kept in f_flags after open(2) (Linux's do_dentry_open drops these).
 _OPEN_ONLY_FLAGS = O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC
@@ -344,7 +343,7 @@ def dtype_of_mode(mode: int) -> int:
 
 # The host's own getdents64: same entries, order and cookies as the guest would get
 # natively, and the host fd's offset stays the directory position.
-_HOST_GETDENTS64_NR = {"x86_64": 217, "aarch64": 61}.get(platform.machine())
+_HOST_GETDENTS64_NR = {"x86_64": 217, "aarch64": 61}.get(os.uname().machine)
 try:
     _libc = ctypes.CDLL(None, use_errno=True)
     _libc.syscall.restype = ctypes.c_long
