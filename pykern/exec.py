@@ -149,6 +149,7 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
     task.set_reg(X.UC_X86_REG_RSP, sp)
     task.set_reg(X.UC_X86_REG_RIP, plan.entry)
     task.set_reg(X.UC_X86_REG_EFLAGS, 0x202)
+    task.kernel.tracer_exec(task, host_path, argv)
     if task.vfork_parent is not None:
         task.kernel.vfork_done(task)
     if not first:

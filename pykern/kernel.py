@@ -264,6 +264,14 @@ class Kernel:
         if self.tracer is not None:
             self.tracer.process_exit(group, status)
 
+    def tracer_fork(self, parent: Task, child: Task, flags: int) -> None:
+        if self.tracer is not None:
+            self.tracer.fork(parent, child, flags)
+
+    def tracer_exec(self, task: Task, path: str, argv: list[bytes]) -> None:
+        if self.tracer is not None:
+            self.tracer.exec(task, path, argv)
+
     def tracer_nosys(self, task: Task, nr: int, raw: list[int]) -> None:
         """A call with no handler (it returned ENOSYS): strace still shows it."""
         if self.tracer is not None:

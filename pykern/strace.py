@@ -1614,12 +1614,16 @@ class Tracer:
             # restart_syscall, and strace shows that; pykern re-enters the call itself
             head = f"restart_syscall(<... resuming interrupted {entry.name} ...>"
         pending = Pending(entry, list(raw), args, head, split, self.mono_ns(), self._lead(task.tid), task)
+        if self.json_stream is not None:
+            self._json({"event": "syscall_entry", "pid": task.group.tgid, "tid": task.tid, "name": entry.name,
+                        "nr": entry.number, "args": list(raw[:len(entry.args)]),
+                        "decoded": [fmt_arg(call, i) for i in range(split)] if entry.name not in SPECIAL else []})
         if entry.ret.name == "ret_none":  # exit, exit_group: there is no return to wait for
             text = pending.head + ", ".join(SPECIAL[entry.name](call)) + ")"
             if self._shows("unfinished"):
                 self._line(task.tid, text, "?", lead=pending.lead)
             self._count(entry.name, 0, pending.start_ns)
-            self._json({"event": "syscall", "pid": task.group.tgid, "tid": task.tid, "name": entry.name,
+            self._json({"event": "syscall_exit", "pid": task.group.tgid, "tid": task.tid, "name": entry.name,
                         "nr": entry.number, "args": list(raw[:len(entry.args)]),
                         "decoded": [str(args[0])], "ret": None})
             if entry.name == "exit" and task.tid != task.group.tgid and any(
@@ -1640,6 +1644,16 @@ class Tracer:
             self._interrupt(task.tid)
             self._write(pending.lead + pending.head)
             self.open_tid = task.tid
+
+    def fork(self, parent: Task, child: Task, flags: int) -> None:
+        """A task was created (fork, vfork, clone, clone3): JSON only, strace shows the call."""
+        self._json({"event": "fork", "pid": parent.group.tgid, "tid": parent.tid, "child_pid": child.group.tgid,
+                    "child_tid": child.tid, "flags": clone_flags(flags), "thread": child.group is parent.group})
+
+    def exec(self, task: Task, path: str, argv: list[bytes]) -> None:
+        """A new image replaced the old one: JSON only, strace shows the execve."""
+        self._json({"event": "exec", "pid": task.group.tgid, "tid": task.tid, "path": path,
+                    "argv": [arg.decode(errors="backslashreplace") for arg in argv]})
 
     def block(self, task: Task, entry: SyscallEntry) -> None:
         pending = self.pending.get(task.tid)
@@ -1686,7 +1700,7 @@ class Tracer:
             self.live.add(result)
         if self.json_stream is not None:
             decoded = ([fmt_arg(call, i) for i in range(pending.split)] if special is None else []) + rest_parts
-            self._json({"event": "syscall", "pid": task.group.tgid, "tid": task.tid, "name": entry.name,
+            self._json({"event": "syscall_exit", "pid": task.group.tgid, "tid": task.tid, "name": entry.name,
                         "nr": entry.number, "args": list(pending.raw[:len(entry.args)]), "decoded": decoded,
                         "ret": result, "error": errno_name(-result) if is_error(result) else None,
                         "duration": took / 1e9})
@@ -1737,7 +1751,7 @@ class Tracer:
             self._line(task.tid, f"{shown_name}({', '.join(decoded)})",
                        f"-1 ENOSYS ({strerror(abi.ENOSYS)})", suffix=self._took(self.mono_ns() - start))
         self._count(shown_name, -abi.ENOSYS, start)
-        self._json({"event": "syscall", "pid": task.group.tgid, "tid": task.tid, "name": shown_name, "nr": nr,
+        self._json({"event": "syscall_exit", "pid": task.group.tgid, "tid": task.tid, "name": shown_name, "nr": nr,
                     "args": args, "decoded": decoded, "ret": -abi.ENOSYS, "error": "ENOSYS"})
 
     def signal(self, task: Task, info: SigInfo) -> None:

@@ -372,7 +372,9 @@ def test_json_stream_and_filter(tmp_path: Path, built_testbins: str) -> None:
         "+++ exited with 5 +++",
     ]
     records = [json.loads(line) for line in trace_json.read_text().splitlines()]
-    writes = [r for r in records if r.get("name") == "write"]
+    entries = [r for r in records if r["event"] == "syscall_entry" and r["name"] == "write"]
+    assert entries[0]["decoded"] == ["1", '"exitcode: exiting with 5\\n"', "25"]
+    writes = [r for r in records if r["event"] == "syscall_exit" and r["name"] == "write"]
     assert writes[0]["args"][:3] == [1, writes[0]["args"][1], 25] and writes[0]["ret"] == 25
     assert writes[0]["decoded"] == ["1", '"exitcode: exiting with 5\\n"', "25"]
     assert records[-1]["event"] == "exit" and records[-1]["code"] == 5
@@ -646,9 +648,9 @@ def test_signal_and_stop_lines_and_json() -> None:
         "[pid     2] <... wait4 resumed>NULL, WSTOPPED, NULL) = 3",
     ]
     events = [json.loads(line) for line in json_out.getvalue().splitlines()]
-    assert [e["event"] for e in events] == ["signal", "stopped", "syscall"]
-    assert events[0]["signal"] == "SIGSTOP" and events[0]["code_name"] == "SI_TKILL" and events[0]["tid"] == 3
-    assert events[1]["signal"] == "SIGSTOP"
+    assert [e["event"] for e in events] == ["syscall_entry", "signal", "stopped", "syscall_exit"]
+    assert events[1]["signal"] == "SIGSTOP" and events[1]["code_name"] == "SI_TKILL" and events[1]["tid"] == 3
+    assert events[2]["signal"] == "SIGSTOP"
 
 
 def test_killed_core_dumped_line() -> None:
@@ -935,3 +937,23 @@ def test_split_tasks_keys_by_creation() -> None:
     assert split_tasks(native) == split_tasks(emulated) == {
         "0": ["clone(child_stack=NULL, flags=SIGCHLD) = PID"] * 2 + ["exit_group(0) = ?"],
         "0.0": ["getpid() = PID"], "0.1": ["getpid() = PID"]}
+
+
+def test_json_fork_exec_and_entry_exit_events(tmp_path: Path, built_testbins: str) -> None:
+    """--trace-json: an entry and an exit object per call, and fork/exec/exit events that
+    agree with the calls (the clone's result is the fork's child)."""
+    trace_json = tmp_path / "trace.jsonl"
+    done = pykern_run("--trace-json", str(trace_json), "./testbins/forkexec")
+    assert done.returncode == 0
+    records = [json.loads(line) for line in trace_json.read_text().splitlines()]
+    kinds = [r["event"] for r in records]
+    assert kinds.count("syscall_entry") == kinds.count("syscall_exit") > 0  # every call here completes
+    forks = [r for r in records if r["event"] == "fork"]
+    clones = [r for r in records if r["event"] == "syscall_exit" and r["name"] in ("clone", "clone3", "fork")]
+    assert [f["child_pid"] for f in forks] == [c["ret"] for c in clones]
+    assert all(not f["thread"] and "SIGCHLD" in f["flags"] for f in forks)
+    execs = [r for r in records if r["event"] == "exec"]
+    assert execs[0]["path"].endswith("testbins/forkexec")
+    assert any(e["path"].endswith("testbins/hello") and e["pid"] == forks[0]["child_pid"] for e in execs)
+    exits = {r["pid"]: r["code"] for r in records if r["event"] == "exit"}
+    assert exits[execs[0]["pid"]] == 0
