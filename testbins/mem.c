@@ -13,19 +13,7 @@
 
 #define PAGE 4096UL
 
-#define CHECK(cond, what)                                                      \
-    do {                                                                       \
-        if (cond) {                                                            \
-            printf("ok %s\n", what);                                           \
-            fflush(stdout);                                                    \
-        } else {                                                               \
-            int e_ = errno;                                                    \
-            fflush(stdout);                                                    \
-            fprintf(stderr, "FAIL %s: %s (errno %d %s)\n", what, #cond, e_,    \
-                    strerror(e_));                                             \
-            exit(1);                                                           \
-        }                                                                      \
-    } while (0)
+#include "check.h"
 
 static int all_bytes(const void *p, size_t n, unsigned char c)
 {

@@ -10,19 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define CHECK(cond, what)                                                      \
-    do {                                                                       \
-        if (cond) {                                                            \
-            printf("ok %s\n", what);                                           \
-            fflush(stdout);                                                    \
-        } else {                                                               \
-            int e_ = errno;                                                    \
-            fflush(stdout);                                                    \
-            fprintf(stderr, "FAIL %s: %s (errno %d %s)\n", what, #cond, e_,    \
-                    strerror(e_));                                             \
-            exit(1);                                                           \
-        }                                                                      \
-    } while (0)
+#include "check.h"
 
 extern char **environ;
 
