@@ -106,8 +106,13 @@ def run(options: argparse.Namespace) -> int:
             message = strerror(error.errno)
         print(f"pykern: {options.prog}: {message}", file=sys.stderr)
         return 127 if error.errno == ENOENT else 126 if error.errno in (EACCES, ENOEXEC) else 126
+    kernel.host_signals.install()  # Ctrl-C, kill: passed on to the guest
     try:
-        return kernel.run()
+        status = kernel.run()
+        death = (kernel.first.exit_code or 0) & 0x7F if kernel.first is not None else 0
+        if death and status == 128 + death:
+            options.killed_by = death  # entry() ends pykern by the same signal
+        return status
     finally:
         if tracer is not None:
             tracer.close()
@@ -138,7 +143,10 @@ def make_tracer(options: argparse.Namespace, table: list, path: bytes, argv: lis
 
 
 def main(argv: list[str] | None = None) -> int:
-    options = build_parser().parse_args(argv)
+    return execute(build_parser().parse_args(argv))
+
+
+def execute(options: argparse.Namespace) -> int:
     if options.command == "run":
         status = run(options)
         sys.stdout.flush()
@@ -147,13 +155,36 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry() -> None:
-    status = main()
+    options = build_parser().parse_args()
+    status = execute(options)
     try:
         sys.stdout.flush()
         sys.stderr.flush()
     except (OSError, ValueError):
         sys.exit(status)  # let Python report what went wrong with the output
+    if getattr(options, "killed_by", 0):
+        die_by_signal(options.killed_by)
     # Everything is written and closed: skip the interpreter's teardown, which spends
     # tens of milliseconds freeing guest memory and Unicorn instances the host reclaims
     # at exit anyway (part of the start-up budget of a short program).
     os._exit(status)
+
+
+def die_by_signal(sig: int) -> None:
+    """End pykern as the guest ended, killed by `sig`, so that whoever waits for us sees
+    the status the native program gives (a shell shows 128 + sig either way). pykern
+    itself leaves no core file."""
+    import resource
+    import signal
+
+    from pykern.abi import signal_name
+
+    host_signal = getattr(signal, signal_name(sig), None)
+    if host_signal is not None:
+        _, hard = resource.getrlimit(resource.RLIMIT_CORE)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
+        if host_signal not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(host_signal, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {host_signal})
+        os.kill(os.getpid(), host_signal)
+    os._exit(128 + sig)  # a signal whose default here is not to kill

@@ -15,8 +15,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-from unicorn import x86_const as X
-
+from pykern import uc_const as X
 from pykern.abi import signal_name
 
 if TYPE_CHECKING:

@@ -12,8 +12,7 @@ import os
 import stat as host_stat
 from typing import TYPE_CHECKING
 
-from unicorn import x86_const as X
-
+from pykern import uc_const as X
 from pykern.abi import (
     AT_FDCWD,
     EACCES,

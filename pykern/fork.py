@@ -9,8 +9,7 @@ itself (CLONE_THREAD). Everything not shared is copied.
 
 from __future__ import annotations
 
-from unicorn import x86_const as X
-
+from pykern import uc_const as X
 from pykern.abi import (
     CLONE_CHILD_CLEARTID,
     CLONE_CHILD_SETTID,

@@ -13,10 +13,10 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
-from unicorn import x86_const as X
-
+from pykern import uc_const as X
 from pykern.abi import RLIMIT_CORE, SIGPIPE, signal_name
 from pykern.clock import Clock
+from pykern.hostsig import HostSignals
 from pykern.mm import MM, MMPool
 from pykern.sched import Scheduler
 from pykern.signal import CORE_SIGNALS, SigInfo, Signals, user_info
@@ -52,6 +52,7 @@ class Kernel:
         self.dead_mms: list[MM] = []
         self.mm_pool = MMPool()  # address spaces of dead processes, recycled by fork and exec
         self.signals = Signals(self)
+        self.host_signals = HostSignals(self)  # installed by the CLI, not by tests
         self.futexes = None  # pykern.futex's table, when futexes exist
 
     def _make_init(self) -> ThreadGroup:

@@ -26,8 +26,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import unicorn
-
 from pykern.abi import (
     EEXIST,
     EFAULT,
@@ -50,6 +48,8 @@ from pykern.abi import (
 )
 from pykern.errors import Fault, SysError
 from pykern.hostmem import Backing
+from pykern.uc_const import UC_ARCH_X86, UC_MODE_64, UC_PROT_EXEC
+from pykern.ucbind import Uc, UcError
 
 if TYPE_CHECKING:
     from pykern.task import Task
@@ -60,8 +60,6 @@ STACK_SIZE = 8 << 20  # RLIMIT_STACK's default
 MMAP_BASE = STACK_TOP - STACK_SIZE - (128 << 20)  # Linux leaves a gap below the stack
 MMAP_MIN_ADDR = 0x10000  # vm.mmap_min_addr
 HEAP_RESERVE = 1 << 30  # host address space reserved for brk; committed only when touched
-
-_UC_MODE_64 = unicorn.UC_MODE_64
 
 
 def uc_prot(prot: int) -> int:
@@ -93,8 +91,8 @@ class VMA:
                    self.file_offset + delta)
 
 
-def new_unicorn() -> unicorn.Uc:
-    return unicorn.Uc(unicorn.UC_ARCH_X86, _UC_MODE_64)
+def new_unicorn() -> Uc:
+    return Uc(UC_ARCH_X86, UC_MODE_64)
 
 
 class MMPool:
@@ -173,8 +171,8 @@ class UserAccess:
 
 
 class MM(UserAccess):
-    def __init__(self, hooks: Callable[[unicorn.Uc, MM], None],
-                 uc_factory: Callable[[], unicorn.Uc] = new_unicorn, pool: MMPool | None = None) -> None:
+    def __init__(self, hooks: Callable[[Uc, MM], None],
+                 uc_factory: Callable[[], Uc] = new_unicorn, pool: MMPool | None = None) -> None:
         """`uc_factory` makes the CPU; tests pass a recorder to check VMA logic alone.
         `pool`: where this MM goes when destroyed, and where its forks come from."""
         self.uc = uc_factory()
@@ -188,7 +186,6 @@ class MM(UserAccess):
         self.brk = 0
         self.heap: Backing | None = None
         self.loaded_task: Task | None = None
-        self.hook_refs: list[object] = []  # ctypes callbacks the Unicorn instance calls
         self.exe_path = ""
         self.counted = False  # has run a counted slice: Unicorn's count hook is installed
         self.dumpable = 1  # prctl(PR_SET_DUMPABLE); copied by fork, 1 again after exec
@@ -255,7 +252,7 @@ class MM(UserAccess):
         the RAM offsets after it are contiguous, true only within one region."""
         uc = self.uc
         for begin, last, perms in list(uc.mem_regions()):
-            if perms & unicorn.UC_PROT_EXEC and begin < end and last >= start:
+            if perms & UC_PROT_EXEC and begin < end and last >= start:
                 uc.ctl_remove_cache(max(begin, start), min(last + 1, end))
 
     def _relink(self, vma: VMA) -> None:
@@ -578,7 +575,7 @@ class MM(UserAccess):
         self._check_access(addr, size, PROT_READ, False)
         try:
             return bytes(self.uc.mem_read(addr, size))
-        except unicorn.UcError:
+        except UcError:
             raise Fault(addr) from None
 
     def copy_out(self, addr: int, data: bytes) -> None:
@@ -595,7 +592,7 @@ class MM(UserAccess):
         self._check_access(addr, len(data), PROT_WRITE, True)
         try:
             self.uc.mem_write(addr, data)
-        except unicorn.UcError:
+        except UcError:
             raise Fault(addr, write=True) from None
 
     def _check_access(self, addr: int, size: int, need: int, write: bool) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import select
+import signal
 import time
 from collections import deque
 from collections.abc import Callable
@@ -24,7 +25,8 @@ from pykern.task import Task, TaskState
 if TYPE_CHECKING:
     from pykern.kernel import Kernel
 
-QUANTUM_US = 5000  # a few ms, as Linux's minimum granularity is
+QUANTUM_US = 5000
+SIGNAL_WAITS = frozenset({"pause", "rt_sigsuspend", "rt_sigtimedwait"})  # a few ms, as Linux's minimum granularity is
 
 
 class Deadlock(Exception):
@@ -53,6 +55,7 @@ class Scheduler:
         self.host_waiters: set[Task] = set()
         self.need_resched = False
         self.yielded = False  # sched_yield: rotate the current task after its call returns
+        self.idle_waiting = False  # in idle()'s wait for timers and host fds
         self.current: Task | None = None
 
     # --- sleep / wake ----------------------------------------------------------------------
@@ -154,13 +157,33 @@ class Scheduler:
                 self.wake(task)
 
     def idle(self) -> None:
-        """Nothing is runnable: wait for the next timer or host fd."""
+        """Nothing is runnable: wait for the next timer or host fd (or a signal sent to
+        pykern itself, which ends the wait: see pykern.hostsig)."""
+        from pykern.hostsig import HostSignalArrived
+
         deadline = self._next_deadline()
-        if deadline is None and not self.host_waiters:
+        if deadline is None and not self.host_waiters and not self._awaiting_signals():
             raise Deadlock()
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-        self.poll_host(timeout)
+        self.idle_waiting = True
+        try:
+            if self.kernel.host_signals.pending:
+                pass
+            elif deadline is None and not self.host_waiters:
+                signal.pause()  # pause() and friends: only a signal sent to pykern can come
+            else:
+                self.poll_host(timeout)
+        except HostSignalArrived:
+            pass
+        finally:
+            self.idle_waiting = False
         self.fire_timers(time.monotonic())
+
+    def _awaiting_signals(self) -> bool:
+        """Does a task sleep in pause, sigsuspend or sigwait? Then a signal sent to pykern
+        (Ctrl-C, kill) can still wake it: waiting is not a deadlock, as on Linux."""
+        return any(task.state is TaskState.SLEEPING and task.pending is not None
+                   and task.pending.entry.name in SIGNAL_WAITS for task in self.kernel.live_tasks)
 
     def pick_next(self) -> Task | None:
         while self.runqueue:
@@ -186,6 +209,8 @@ class Scheduler:
                 self.fire_timers(time.monotonic())
             if self.host_waiters:
                 self.poll_host(0)
+            if kernel.host_signals.pending:
+                kernel.host_signals.deliver()
             task = self.pick_next()
             if task is None:
                 self.idle()
@@ -202,6 +227,8 @@ class Scheduler:
         while True:
             # Back to user mode: finish a woken call, then deliver signals (a call that
             # blocks again with a signal pending is interrupted by the delivery).
+            if kernel.host_signals.pending:  # Ctrl-C and friends (pykern.hostsig)
+                kernel.host_signals.deliver()
             if task.signals_first:  # continued from a stop: it was in the middle of delivery
                 task.signals_first = False
                 kernel.return_to_user(task)

@@ -27,8 +27,7 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from unicorn import x86_const as X
-
+from pykern import uc_const as X
 from pykern.abi import (
     CLD_CONTINUED,
     CLD_DUMPED,

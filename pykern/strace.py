@@ -34,11 +34,10 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, TextIO
 
-from unicorn.x86_const import UC_X86_REG_RSP as X86_REG_RSP
-
 from pykern import abi
 from pykern.abi import errno_name, signal_name, strerror
 from pykern.errors import Fault, SysError
+from pykern.uc_const import UC_X86_REG_RSP as X86_REG_RSP
 
 if TYPE_CHECKING:
     from pykern.signal import SigInfo

@@ -15,8 +15,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from unicorn import x86_const as X
-
+from pykern import uc_const as X
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:

@@ -11,15 +11,10 @@
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import unicorn
-from unicorn import x86_const as X
-
+from pykern import uc_const as X
 from pykern.abi import (
     BUS_ADRERR,
     EFAULT,
@@ -37,14 +32,9 @@ from pykern.abi import (
     SYSCALL_NAMES,
     TRAP_BRKPT,
 )
-
-try:  # the binding's ctypes handle to libunicorn, for the raw batched register read
-    from unicorn.unicorn_py3.unicorn import uclib as _uclib
-except ImportError:  # another binding layout: fall back to its own calls
-    _uclib = None
-
 from pykern.errors import Block, ExecImage, Fault, SysError
 from pykern.task import PendingSyscall, Task, TaskState
+from pykern.ucbind import RegisterBatch, Uc, UcError
 
 if TYPE_CHECKING:
     from pykern.kernel import Kernel
@@ -61,73 +51,33 @@ UNTIL_NEVER = 0xFFFF_FFFF_FFFF_FFFF
 SYSCALL_INSN_LEN = 2
 INSNS_PER_US = 40  # guest instructions per microsecond of quantum, as counted slices run
 UNBOUNDED_COUNT = 1 << 62
-_MASK64 = (1 << 64) - 1
 _DEAD = TaskState.DEAD
 _RUNNABLE = TaskState.RUNNABLE
 
 # Unicorn memory errors -> (signal, si_code). Unmapped is SEGV_MAPERR, protection SEGV_ACCERR.
 _MEMORY_ERRORS = {
-    unicorn.UC_ERR_READ_UNMAPPED: (SIGSEGV, SEGV_MAPERR),
-    unicorn.UC_ERR_WRITE_UNMAPPED: (SIGSEGV, SEGV_MAPERR),
-    unicorn.UC_ERR_FETCH_UNMAPPED: (SIGSEGV, SEGV_MAPERR),
-    unicorn.UC_ERR_READ_PROT: (SIGSEGV, SEGV_ACCERR),
-    unicorn.UC_ERR_WRITE_PROT: (SIGSEGV, SEGV_ACCERR),
-    unicorn.UC_ERR_FETCH_PROT: (SIGSEGV, SEGV_ACCERR),
-    unicorn.UC_ERR_READ_UNALIGNED: (SIGBUS, BUS_ADRERR),
-    unicorn.UC_ERR_WRITE_UNALIGNED: (SIGBUS, BUS_ADRERR),
-    unicorn.UC_ERR_FETCH_UNALIGNED: (SIGBUS, BUS_ADRERR),
+    X.UC_ERR_READ_UNMAPPED: (SIGSEGV, SEGV_MAPERR),
+    X.UC_ERR_WRITE_UNMAPPED: (SIGSEGV, SEGV_MAPERR),
+    X.UC_ERR_FETCH_UNMAPPED: (SIGSEGV, SEGV_MAPERR),
+    X.UC_ERR_READ_PROT: (SIGSEGV, SEGV_ACCERR),
+    X.UC_ERR_WRITE_PROT: (SIGSEGV, SEGV_ACCERR),
+    X.UC_ERR_FETCH_PROT: (SIGSEGV, SEGV_ACCERR),
+    X.UC_ERR_READ_UNALIGNED: (SIGBUS, BUS_ADRERR),
+    X.UC_ERR_WRITE_UNALIGNED: (SIGBUS, BUS_ADRERR),
+    X.UC_ERR_FETCH_UNALIGNED: (SIGBUS, BUS_ADRERR),
 }
 
 
-class SyscallRegisters:
-    """One raw uc_reg_read_batch into prebuilt ctypes buffers: the binding's reg_read costs
-    microseconds per register, this costs about one call (ARCHITECTURE: measured facts)."""
+class SyscallRegisters(RegisterBatch):
+    """[nr, arg0..arg5] with one prebuilt uc_reg_read_batch (a register read costs about a
+    ctypes call; ARCHITECTURE: measured facts), and the result written to rax."""
 
     def __init__(self) -> None:
-        count = len(SYSCALL_REGS)
-        self._ids = (ctypes.c_int * count)(*SYSCALL_REGS)
-        self._values = (ctypes.c_uint64 * count)()
-        base = ctypes.addressof(self._values)
-        self._pointers = (ctypes.c_void_p * count)(*[base + 8 * i for i in range(count)])
-        self._count = count
-        self._result = ctypes.c_uint64()
-        self._result_ref = ctypes.byref(self._result)
-        self._read = getattr(_uclib, "uc_reg_read_batch", None)
-        self._write = getattr(_uclib, "uc_reg_write", None)
+        super().__init__(SYSCALL_REGS)
 
-    def read(self, uc: unicorn.Uc) -> list[int]:
-        """[nr, arg0..arg5] of the syscall being made."""
-        if self._read is None:
-            return list(uc.reg_read_batch(SYSCALL_REGS))
-        self._read(uc._uch, self._ids, self._pointers, self._count)
-        return self._values[:]
-
-
-    def set_return(self, uc: unicorn.Uc, value: int) -> None:
-        if self._write is None:
-            uc.reg_write(RAX, value & _MASK64)
-            return
-        self._result.value = value & _MASK64
-        self._write(uc._uch, RAX, self._result_ref)
-
-
-_SYSCALL_HOOK_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
-
-
-def _add_raw_syscall_hook(uc: unicorn.Uc, mm: MM, callback: Callable[[int, int], None]) -> bool:
-    """uc_hook_add(UC_HOOK_INSN, syscall) with a plain ctypes callback. The callback
-    object is kept on the MM for as long as the instance lives."""
-    if _uclib is None or not hasattr(uc, "_uch"):
-        return False  # another binding, or a test's stand-in CPU
-    function = _SYSCALL_HOOK_CFUNC(callback)
-    handle = ctypes.c_size_t()
-    status = _uclib.uc_hook_add(uc._uch, ctypes.byref(handle), unicorn.UC_HOOK_INSN,
-                                ctypes.cast(function, ctypes.c_void_p), None, ctypes.c_uint64(1),
-                                ctypes.c_uint64(0), ctypes.c_int(X.UC_X86_INS_SYSCALL))
-    if status != unicorn.UC_ERR_OK:
-        return False
-    mm.hook_refs.append(function)
-    return True
+    @staticmethod
+    def set_return(uc: Uc, value: int) -> None:
+        uc.reg_write(RAX, value)
 
 
 class KernelBug(Exception):
@@ -143,29 +93,20 @@ class Trap:
         self.bug_task: Task | None = None
         self.stopped = False  # the kernel asked Unicorn to stop (vs. the quantum ran out)
         self.in_syscall_hook = False
+        self.running: MM | None = None  # the address space in the JIT (for interrupt)
         self.registers = SyscallRegisters()
         self.sched = kernel.sched
 
-    def install(self, uc: unicorn.Uc, mm: MM) -> None:
-        """Give a new address space's Unicorn instance its hooks. The syscall hook is
-        registered with libunicorn directly when it can be: the binding's callback
-        wrappers cost as much as the rest of a trivial syscall's Python."""
-        if not _add_raw_syscall_hook(uc, mm, functools.partial(self._raw_syscall_hook, mm)):
-            uc.hook_add(unicorn.UC_HOOK_INSN, self._syscall_hook, mm, 1, 0, X.UC_X86_INS_SYSCALL)
-        uc.hook_add(unicorn.UC_HOOK_INTR, self._interrupt_hook, mm)
-        uc.hook_add(unicorn.UC_HOOK_MEM_INVALID, self._bad_access_hook, mm)
+    def install(self, uc: Uc, mm: MM) -> None:
+        """Give a new address space's Unicorn instance its hooks. An exception escaping
+        one stops emulation and comes out of emu_start (pykern.ucbind): see run_user."""
+        uc.hook_add(X.UC_HOOK_INSN, self._syscall_hook, mm, 1, 0, X.UC_X86_INS_SYSCALL)
+        uc.hook_add(X.UC_HOOK_INTR, self._interrupt_hook, mm)
+        uc.hook_add(X.UC_HOOK_MEM_INVALID, self._bad_access_hook, mm)
 
     # --- syscalls ------------------------------------------------------------------------------
 
-    def _raw_syscall_hook(self, mm: MM, handle: int, user_data: int) -> None:
-        try:
-            self._syscall_hook(mm.uc, mm)
-        except BaseException as error:  # nothing may escape into C: stop, keep the guest context
-            self.bug, self.bug_task = error, mm.loaded_task
-            self.stopped = True
-            mm.uc.emu_stop()
-
-    def _syscall_hook(self, uc: unicorn.Uc, mm: MM) -> None:
+    def _syscall_hook(self, uc: Uc, mm: MM) -> None:
         """The `syscall` instruction: one batched register read, one list index, the
         handler, one register write; the JIT is left only when the scheduler must act."""
         task = mm.loaded_task
@@ -188,7 +129,14 @@ class Trap:
             self.stopped = True
             uc.emu_stop()
 
-    def set_user_rip(self, uc: unicorn.Uc, rip: int) -> None:
+    def interrupt(self) -> None:
+        """From another thread (pykern.hostsig): leave the JIT soon, whatever is running."""
+        mm = self.running
+        uc = mm.uc if mm is not None else None
+        if uc is not None:
+            uc.emu_stop()
+
+    def set_user_rip(self, uc: Uc, rip: int) -> None:
         """Make `rip` the next instruction the task runs (rt_sigreturn). Inside the syscall
         hook Unicorn still adds the `syscall` instruction's length after we return."""
         uc.reg_write(RIP, rip - SYSCALL_INSN_LEN if self.in_syscall_hook else rip)
@@ -266,6 +214,7 @@ class Trap:
         uc = mm.uc
         mm.fault = None
         mm.interrupt = None
+        self.running = mm
         rip = uc.reg_read(RIP)
         self.stopped = False
         try:
@@ -275,11 +224,14 @@ class Trap:
             else:  # Unicorn flushes all translated code when its count hook comes or goes:
                 count = UNBOUNDED_COUNT if mm.counted else 0  # once counted, stay counted
             uc.emu_start(rip, UNTIL_NEVER, count=count)
-        except unicorn.UcError as error:
+        except UcError as error:
             if self.bug is not None:
                 self._raise_bug()
             self._cpu_fault(task, error)
             return False
+        except Exception as error:  # escaped from a hook, outside any handler: a pykern bug
+            self.bug, self.bug_task = error, mm.loaded_task
+            self._raise_bug()
         if self.bug is not None:
             self._raise_bug()
         if mm.interrupt is not None:
@@ -295,25 +247,25 @@ class Trap:
 
     # --- CPU exceptions -------------------------------------------------------------------------
 
-    def _bad_access_hook(self, uc: unicorn.Uc, access: int, addr: int, size: int, value: int, mm: MM) -> bool:
+    def _bad_access_hook(self, uc: Uc, access: int, addr: int, size: int, value: int, mm: MM) -> bool:
         mm.fault = (access, addr, size)
         return False
 
-    def _interrupt_hook(self, uc: unicorn.Uc, intno: int, mm: MM) -> None:
+    def _interrupt_hook(self, uc: Uc, intno: int, mm: MM) -> None:
         mm.interrupt = intno
         self.stopped = True
         uc.emu_stop()
 
-    def _cpu_fault(self, task: Task, error: unicorn.UcError) -> None:
+    def _cpu_fault(self, task: Task, error: UcError) -> None:
         mm = task.mm
-        if error.errno == unicorn.UC_ERR_INSN_INVALID:
+        if error.errno == X.UC_ERR_INSN_INVALID:
             rip = task.reg(RIP)
             self.kernel.force_signal(task, SIGILL, ILL_ILLOPN, rip, rip)
             return
         signal, code = _MEMORY_ERRORS.get(error.errno, (SIGSEGV, SI_KERNEL))
         addr = mm.fault[1] if mm.fault else 0
-        rip = self.kernel.locate_fault(task, addr, error.errno == unicorn.UC_ERR_FETCH_UNMAPPED
-                                       or error.errno == unicorn.UC_ERR_FETCH_PROT)
+        rip = self.kernel.locate_fault(task, addr, error.errno == X.UC_ERR_FETCH_UNMAPPED
+                                       or error.errno == X.UC_ERR_FETCH_PROT)
         self.kernel.force_signal(task, signal, code, addr, rip)
 
     def _cpu_interrupt(self, task: Task, intno: int) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import struct
 
-from unicorn import x86_const as X
-
+from pykern import uc_const as X
 from pykern.abi import EAGAIN, EINVAL, EPERM, ESRCH, NSIG, SI_TKILL, SIGKILL, SIGSTOP
 from pykern.errors import Block, SysError
 from pykern.signal import (

@@ -4,6 +4,7 @@ refused programs, deadlock reports, environment control, ENOSYS warnings."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -29,10 +30,10 @@ def pykern(*args: str, env: dict[str, str] | None = None, stdin: bytes | None = 
 
 def test_null_dereference_is_sigsegv_with_report():
     plain = pykern("run", "./testbins/segv")
-    assert plain.returncode == 139
+    assert plain.returncode == -signal.SIGSEGV  # pykern dies of it too, as the native program does
     assert plain.stderr == b"", "without --report-crashes stderr stays as on Linux"
     reported = pykern("run", "--report-crashes", "./testbins/segv")
-    assert reported.returncode == 139
+    assert reported.returncode == -signal.SIGSEGV
     first = reported.stderr.decode().splitlines()[0]
     assert "SIGSEGV" in first and "fault address 0x0" in first
     assert "<main+0x" in first, first  # the faulting instruction is located precisely
@@ -100,3 +101,39 @@ def test_python_module_and_console_script_agree():
     result = subprocess.run([script, "run", "./testbins/exitcode", "5"], cwd=REPO_ROOT, capture_output=True,
                             timeout=TIMEOUT, check=False, stdin=subprocess.DEVNULL)
     assert result.returncode == 5
+
+
+def _interrupted(cmd: list[str], host_signal: int, stdin: int | None = None) -> tuple[int, bytes]:
+    """Start `cmd`, wait for its "ready" line, send `host_signal`, return (status, output)."""
+    with subprocess.Popen(cmd, cwd=REPO_ROOT, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        try:
+            assert proc.stdout.readline() == b"ready\n"
+            proc.send_signal(host_signal)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+        assert b"Traceback" not in err, err.decode()
+        return proc.returncode, out
+
+
+@pytest.mark.parametrize(("mode", "host_signal"), [
+    ("loop", signal.SIGINT),  # a guest in the JIT with no syscall to come back through
+    ("loop", signal.SIGTERM),
+    ("handler", signal.SIGINT),  # the guest's handler runs; its exit status is the result
+    ("handler", signal.SIGTERM),
+    ("read", signal.SIGINT),  # asleep in a host read
+])
+def test_signals_to_pykern_reach_the_guest(mode: str, host_signal: int) -> None:
+    """Ctrl-C or kill aimed at pykern acts on the guest as on the native program: same
+    exit status (130, 143, or the handler's 3), no Python traceback."""
+    binary = "./testbins/pykern_only/spin"
+    read_end, write_end = os.pipe()  # "read" blocks on stdin: a pipe nobody writes
+    try:
+        native = _interrupted([binary, mode], host_signal, stdin=read_end)
+        emulated = _interrupted([sys.executable, "-m", "pykern", "run", binary, mode], host_signal,
+                                stdin=read_end)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert emulated == native

@@ -17,8 +17,8 @@ import ctypes
 import time
 
 import pytest
-import unicorn
 
+from pykern import uc_const as X
 from pykern.abi import (
     EEXIST,
     EFAULT,
@@ -42,6 +42,7 @@ from pykern.abi import (
 from pykern.errors import Fault, SysError
 from pykern.hostmem import Backing
 from pykern.mm import HEAP_RESERVE, MM, MMAP_BASE, MMAP_MIN_ADDR, STACK_TOP, TASK_SIZE, VMA, MMPool, uc_prot
+from pykern.ucbind import Uc, UcError
 
 P = PAGE_SIZE
 RW = PROT_READ | PROT_WRITE
@@ -50,7 +51,7 @@ HOOKS = lambda uc, mm: None  # noqa: E731
 
 
 class FakeUc:
-    """The slice of unicorn.Uc that MM uses, with Unicorn's error behaviour. Mappings are
+    """The slice of pykern.ucbind.Uc that MM uses, with Unicorn's error behaviour. Mappings are
     kept as regions, {start: (end, perms, host ptr)}, so a 1 GiB mapping costs nothing."""
 
     def __init__(self, *_args: object) -> None:
@@ -69,13 +70,13 @@ class FakeUc:
         """Split regions at addr and addr+size; return the starts of those inside, which
         must cover the range exactly (else Unicorn's UC_ERR_NOMEM)."""
         if addr % P or size % P:
-            raise unicorn.UcError(unicorn.UC_ERR_ARG)
+            raise UcError(X.UC_ERR_ARG)
         end = addr + size
         covered = sum(
             min(e, end) - max(s, addr) for s, (e, _, _) in self.regions.items() if s < end and e > addr
         )
         if covered != size:
-            raise unicorn.UcError(unicorn.UC_ERR_NOMEM)
+            raise UcError(X.UC_ERR_NOMEM)
         for cut in (addr, end):
             for start, (stop, perms, ptr) in list(self.regions.items()):
                 if start < cut < stop:
@@ -86,9 +87,9 @@ class FakeUc:
     def mem_map_ptr(self, addr: int, size: int, perms: int, ptr: int) -> None:
         self.calls += 1
         if size == 0 or addr % P or size % P or ptr % P:
-            raise unicorn.UcError(unicorn.UC_ERR_ARG)
+            raise UcError(X.UC_ERR_ARG)
         if any(start < addr + size and end > addr for start, (end, _, _) in self.regions.items()):
-            raise unicorn.UcError(unicorn.UC_ERR_MAP)
+            raise UcError(X.UC_ERR_MAP)
         self.regions[addr] = (addr + size, perms, ptr)
 
     def mem_unmap(self, addr: int, size: int) -> None:
@@ -118,18 +119,18 @@ class FakeUc:
         while size:
             found = self.lookup(addr)
             if found is None:
-                raise unicorn.UcError(err)
+                raise UcError(err)
             n = min(size, P - addr % P)
             pieces.append((found[1], n))
             addr, size = addr + n, size - n
         return pieces
 
     def mem_read(self, addr: int, size: int) -> bytearray:
-        pieces = self._host(addr, size, unicorn.UC_ERR_READ_UNMAPPED)
+        pieces = self._host(addr, size, X.UC_ERR_READ_UNMAPPED)
         return bytearray(b"".join(ctypes.string_at(ptr, n) for ptr, n in pieces))
 
     def mem_write(self, addr: int, data: bytes) -> None:
-        pieces = self._host(addr, len(data), unicorn.UC_ERR_WRITE_UNMAPPED)
+        pieces = self._host(addr, len(data), X.UC_ERR_WRITE_UNMAPPED)
         done = 0
         for ptr, n in pieces:
             ctypes.memmove(ptr, bytes(data[done : done + n]), n)
@@ -427,7 +428,7 @@ def test_remap_fixed_shrinking_move(mm: MM) -> None:
     mm.map_anonymous(target + P, P, PROT_READ, MAP_PRIVATE)
     try:
         assert mm.remap(A, 2 * P, P, MREMAP_MAYMOVE | MREMAP_FIXED, target) == target
-    except unicorn.UcError:  # FakeUc refuses to map over target + P
+    except UcError:  # FakeUc refuses to map over target + P
         pytest.fail("_move mapped old_size bytes at new_addr")
     assert_mirror(mm)
     assert layout(mm) == [(target, target + P, RW), (target + P, target + 2 * P, PROT_READ)]
@@ -607,13 +608,13 @@ def test_recycled_unicorn_runs_the_new_code() -> None:
     code translated there by the previous child must go. Frozen code keeps it."""
     pool = MMPool()
 
-    def hooks(uc: unicorn.Uc, space: MM) -> None:
-        uc.hook_add(unicorn.UC_HOOK_INSN, lambda uc, data: uc.emu_stop(), None, 1, 0,
-                    unicorn.x86_const.UC_X86_INS_SYSCALL)
+    def hooks(uc: Uc, space: MM) -> None:
+        uc.hook_add(X.UC_HOOK_INSN, lambda uc, data: uc.emu_stop(), None, 1, 0,
+                    X.UC_X86_INS_SYSCALL)
 
     def run(space: MM, at: int) -> int:
         space.uc.emu_start(at, 0xFFFF_FFFF_FFFF_FFFF)
-        return space.uc.reg_read(unicorn.x86_const.UC_X86_REG_RAX)
+        return space.uc.reg_read(X.UC_X86_REG_RAX)
 
     def code(value: int) -> bytes:
         return b"\xb8" + value.to_bytes(4, "little") + b"\x0f\x05"  # mov eax, value; syscall

@@ -1,0 +1,92 @@
+"""Signals sent to pykern itself, passed on to the guest as a terminal or a shell would.
+
+Ctrl-C (SIGINT), Ctrl-\\ (SIGQUIT) and a hang-up (SIGHUP) go to the first process's
+process group: the job in the foreground. SIGTERM (`kill`, CI's `timeout`) goes to the
+first process, as `kill` on a shell's job does. pykern dies of none of them; the guest
+decides, and the exit status is the first process's, as natively.
+
+Two catches. While the guest runs in the JIT no Python runs, and Python runs a signal
+handler only between bytecodes: so Python's C-level handler also writes the signal
+number to a wakeup pipe, and a watcher thread reading it stops the emulation
+(uc_emu_stop, as Unicorn's own timeout thread does), again every 50 ms until the
+scheduler has taken the signal. And when every task sleeps, the scheduler waits in
+select(), which Python restarts after a handler returns: the handler raises
+`HostSignalArrived` to end that wait (only then).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections import deque
+from typing import TYPE_CHECKING
+
+from pykern.abi import SI_KERNEL, SI_USER, SIGHUP, SIGINT, SIGQUIT, SIGTERM
+from pykern.signal import SigInfo
+
+if TYPE_CHECKING:
+    from pykern.kernel import Kernel
+
+# host signal -> the guest signal and who gets it
+FORWARDED = {
+    signal.SIGINT: (SIGINT, "foreground"),
+    signal.SIGQUIT: (SIGQUIT, "foreground"),
+    signal.SIGHUP: (SIGHUP, "foreground"),
+    signal.SIGTERM: (SIGTERM, "first"),
+}
+RESTOP_SECONDS = 0.05
+
+
+class HostSignals:
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        self.pending: deque[int] = deque()  # host signal numbers not yet passed on
+        self._taken = threading.Event()
+
+    def install(self) -> None:
+        """Catch the forwarded signals (main thread only, before the guest runs)."""
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(write_fd, False)
+        signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        for host_signal in FORWARDED:
+            signal.signal(host_signal, self._handler)
+        threading.Thread(target=self._watch, args=(read_fd,), name="pykern-host-signals", daemon=True).start()
+
+    def _handler(self, signum: int, frame: object) -> None:
+        """Python's handler, in the main thread between bytecodes: note the signal; end
+        the scheduler's idle wait if that is where it came."""
+        self.pending.append(signum)
+        if self.kernel.sched.idle_waiting:
+            raise HostSignalArrived()
+
+    def _watch(self, read_fd: int) -> None:
+        """The watcher thread: a wakeup byte means a signal Python has yet to handle,
+        perhaps not before the guest leaves the JIT; make it leave."""
+        while os.read(read_fd, 64):
+            self._taken.clear()
+            self.kernel.trap.interrupt()
+            while not self._taken.wait(RESTOP_SECONDS):
+                self.kernel.trap.interrupt()
+
+    def deliver(self) -> None:
+        """From the scheduler loop: send what arrived."""
+        kernel = self.kernel
+        while self.pending:
+            guest_signal, target = FORWARDED[self.pending.popleft()]
+            first = kernel.first
+            live = [g for g in kernel.groups.values() if g.tgid != 1 and not g.is_zombie and g.live_tasks]
+            if target == "first" and first is not None and first in live:
+                groups = [first]
+            elif first is not None and any(g.pgid == first.pgid for g in live):
+                groups = [g for g in live if g.pgid == first.pgid]
+            else:
+                groups = live
+            code = SI_USER if target == "first" else SI_KERNEL
+            for group in groups:
+                kernel.signals.send(group, SigInfo(guest_signal, code))
+        self._taken.set()
+
+
+class HostSignalArrived(Exception):
+    """Ends the scheduler's idle wait: a host signal is pending (pykern.hostsig)."""

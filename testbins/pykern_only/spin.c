@@ -1,0 +1,34 @@
+/* spin: a guest that never ends on its own, for the tests of signals sent to pykern
+ * itself (Ctrl-C, kill). Prints "ready" once running, then: "loop" spins with no
+ * syscall at all; "handler" spins until its SIGINT/SIGTERM handler runs and exits 3;
+ * "read" blocks reading stdin. (Run natively by the tests too: the status must match.) */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t caught;
+
+static void on_signal(int sig)
+{
+    caught = sig;
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "loop";
+    if (strcmp(mode, "handler") == 0) {
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+    }
+    printf("ready\n");
+    fflush(stdout);
+    if (strcmp(mode, "read") == 0) {
+        char c;
+        return (int)read(0, &c, 1);
+    }
+    while (!caught)
+        ;
+    printf("caught %d\n", caught);
+    return 3;
+}

@@ -1,0 +1,124 @@
+"""pykern.ucbind (pykern's own libunicorn binding) against the official `unicorn` binding:
+the same program gives the same registers; hooks, errors and contexts behave alike; and
+pykern's constants are the installed package's."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import weakref
+
+import pytest
+import unicorn
+from unicorn import x86_const
+
+from pykern import uc_const as X
+from pykern.hostmem import Backing
+from pykern.ucbind import RegisterBatch, Uc, UcError
+
+CODE_AT = 0x10000
+# mov rax, 0x1122334455667788; movq xmm0, rax; movq xmm1, rax; pslldq xmm1, 8; por xmm1, xmm0;
+# mov eax, 39; syscall; int3
+CODE = bytes.fromhex("48b88877665544332211" "66480f6ec0" "66480f6ec8" "660f73f908" "660febc8"
+                     "b827000000" "0f05" "cc")
+REGS = [X.UC_X86_REG_RAX, X.UC_X86_REG_EAX, X.UC_X86_REG_RIP, X.UC_X86_REG_EFLAGS, X.UC_X86_REG_FPCW,
+        X.UC_X86_REG_MXCSR, X.UC_X86_REG_XMM0, X.UC_X86_REG_XMM1, X.UC_X86_REG_FS_BASE]
+
+
+def run(make, hook_insn: int, hook_intr: int) -> tuple[list[tuple[int, object]], list[int], tuple, list[int]]:
+    """Run CODE on an engine from `make`; (syscalls seen, interrupts, batch read, reads)."""
+    memory = Backing(0x1000)
+    uc = make()
+    uc.mem_map_ptr(CODE_AT, 0x1000, X.UC_PROT_ALL, memory.ptr)
+    uc.mem_write(CODE_AT, CODE)
+    uc.reg_write(X.UC_X86_REG_FS_BASE, 0x7000_0000_1000)
+    syscalls: list[tuple[int, object]] = []
+    interrupts: list[int] = []
+    uc.hook_add(hook_insn, lambda u, data: syscalls.append((u.reg_read(X.UC_X86_REG_RAX), data)), "data",
+                1, 0, X.UC_X86_INS_SYSCALL)
+    uc.hook_add(hook_intr, lambda u, intno, data: interrupts.append(intno) or u.emu_stop())
+    uc.emu_start(CODE_AT, 2**64 - 1)
+    return syscalls, interrupts, tuple(uc.reg_read_batch(REGS)), [uc.reg_read(reg) for reg in REGS]
+
+
+def test_same_results_as_the_official_binding() -> None:
+    ours = run(lambda: Uc(X.UC_ARCH_X86, X.UC_MODE_64), X.UC_HOOK_INSN, X.UC_HOOK_INTR)
+    theirs = run(lambda: unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_64), unicorn.UC_HOOK_INSN,
+                 unicorn.UC_HOOK_INTR)
+    assert ours == theirs
+    assert ours[0] == [(39, "data")] and ours[1] == [3]
+    assert ours[3][REGS.index(X.UC_X86_REG_XMM1)] == 0x1122334455667788_1122334455667788  # all 128 bits
+
+
+def test_register_widths_and_contexts() -> None:
+    uc = Uc(X.UC_ARCH_X86, X.UC_MODE_64)
+    uc.reg_write(X.UC_X86_REG_RAX, -1)  # written as the low 64 bits, as the official binding does
+    assert uc.reg_read(X.UC_X86_REG_RAX) == 2**64 - 1
+    assert uc.reg_read(X.UC_X86_REG_EAX) == 2**32 - 1
+    uc.reg_write(X.UC_X86_REG_XMM15, 1 << 127 | 5)
+    uc.reg_write(X.UC_X86_REG_MXCSR, 0x1F80)
+    saved = uc.context_save()
+    uc.reg_write(X.UC_X86_REG_XMM15, 0)
+    uc.reg_write(X.UC_X86_REG_RAX, 7)
+    assert saved.reg_read(X.UC_X86_REG_XMM15) == 1 << 127 | 5
+    assert saved.reg_read(X.UC_X86_REG_RAX) == 2**64 - 1
+    saved.reg_write(X.UC_X86_REG_FS_BASE, 0x1234_5678_9ABC)
+    uc.context_restore(saved)
+    assert uc.reg_read_batch([X.UC_X86_REG_XMM15, X.UC_X86_REG_FS_BASE, X.UC_X86_REG_MXCSR]) == (
+        1 << 127 | 5, 0x1234_5678_9ABC, 0x1F80)
+    assert RegisterBatch([X.UC_X86_REG_RAX, X.UC_X86_REG_FS_BASE]).read(uc) == [2**64 - 1, 0x1234_5678_9ABC]
+    with pytest.raises(ValueError):
+        RegisterBatch([X.UC_X86_REG_XMM0])
+    with pytest.raises(NotImplementedError):
+        uc.reg_read(X.UC_X86_REG_ST0)
+
+
+def test_errors_and_hook_exceptions() -> None:
+    uc = Uc(X.UC_ARCH_X86, X.UC_MODE_64)
+    with pytest.raises(UcError) as unmapped:
+        uc.mem_read(0x5000, 4)
+    assert unmapped.value.errno == X.UC_ERR_READ_UNMAPPED and "UC_ERR_READ_UNMAPPED" in str(unmapped.value)
+    memory = Backing(0x1000)
+    uc.mem_map_ptr(CODE_AT, 0x1000, X.UC_PROT_ALL, memory.ptr)
+    with pytest.raises(UcError) as overlap:
+        uc.mem_map_ptr(CODE_AT, 0x1000, X.UC_PROT_ALL, memory.ptr)
+    assert overlap.value.errno == X.UC_ERR_MAP
+    uc.mem_write(CODE_AT, bytes.fromhex("488b0425efbead0e"))  # mov rax, [0xeadbeef]
+    faults = []
+    uc.hook_add(X.UC_HOOK_MEM_INVALID, lambda u, access, addr, size, value, data: faults.append((access, addr)))
+    with pytest.raises(UcError) as fault:
+        uc.emu_start(CODE_AT, 2**64 - 1)
+    assert fault.value.errno == X.UC_ERR_READ_UNMAPPED and faults == [(X.UC_MEM_READ_UNMAPPED, 0xEADBEEF)]
+    assert uc.mem_regions() == [(CODE_AT, CODE_AT + 0xFFF, X.UC_PROT_ALL)]
+
+    def broken(u: Uc, data: object) -> None:
+        raise RuntimeError("in a hook")
+
+    uc.mem_write(CODE_AT, bytes.fromhex("0f05cc"))  # syscall; int3
+    uc.ctl_remove_cache(CODE_AT, CODE_AT + 0x1000)
+    uc.hook_add(X.UC_HOOK_INSN, broken, None, 1, 0, X.UC_X86_INS_SYSCALL)
+    with pytest.raises(RuntimeError, match="in a hook"):  # stopped at once, raised by emu_start
+        uc.emu_start(CODE_AT, 2**64 - 1)
+    assert uc.reg_read(X.UC_X86_REG_RIP) == CODE_AT + 2
+
+
+def test_the_engine_goes_with_its_last_reference() -> None:
+    """Its hook callbacks do not keep it alive (no cycle): dropped, it is closed at once."""
+    uc = Uc(X.UC_ARCH_X86, X.UC_MODE_64)
+    uc.hook_add(X.UC_HOOK_INTR, lambda u, intno, data: None)
+    ref = weakref.ref(uc)
+    del uc
+    assert ref() is None
+
+
+def test_constants_are_the_installed_packages() -> None:
+    names = [name for name in dir(X) if name.startswith("UC_")]
+    assert len(names) > 300
+    for name in names:
+        assert getattr(X, name) == getattr(x86_const, name, getattr(unicorn, name, None)), name
+
+
+def test_the_unicorn_package_is_not_imported() -> None:
+    code = "import sys, pykern.cli, pykern.kernel, pykern.syscalls.table; print(sorted(m for m in sys.modules if 'unicorn' in m))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
