@@ -22,7 +22,6 @@ serves the tests as an independent reader.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from pykern.abi import ENOEXEC, PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE, page_down, page_up
@@ -62,8 +61,7 @@ ADDRESS_LIMIT = 1 << 64
 DEFAULT_PIE_BASE = 0x555555554000  # ELF_ET_DYN_BASE on x86-64 without randomisation
 
 
-@dataclass(frozen=True)
-class Mapping:
+class Mapping(NamedTuple):
     """One page-aligned region [start, end) to map anonymous, private, zero-filled."""
 
     start: int
@@ -71,8 +69,7 @@ class Mapping:
     prot: int  # PROT_* bits
 
 
-@dataclass(frozen=True)
-class FileCopy:
+class FileCopy(NamedTuple):
     """Copy `size` bytes from file offset `offset` to guest address `vaddr`."""
 
     vaddr: int
@@ -80,8 +77,7 @@ class FileCopy:
     size: int
 
 
-@dataclass(frozen=True)
-class LoadPlan:
+class LoadPlan(NamedTuple):
     e_type: int  # ET_EXEC or ET_DYN
     entry: int  # absolute entry point (bias applied)
     load_bias: int  # 0 for ET_EXEC

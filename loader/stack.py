@@ -20,7 +20,7 @@ AT_SYSINFO_EHDR (there is no vDSO), AT_MINSIGSTKSZ only when the caller supplies
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pykern.abi import (
     AT_BASE,
@@ -62,8 +62,7 @@ WORD = 8
 _STACK_KEYS = frozenset({AT_RANDOM, AT_EXECFN, AT_PLATFORM, AT_NULL})
 
 
-@dataclass(frozen=True)
-class StackImage:
+class StackImage(NamedTuple):
     sp: int  # initial RSP: points at argc; 16-byte aligned (x86-64 psABI 3.4.1)
     data: bytes  # bytes to write at [base, stack_top)
     base: int  # = stack_top - len(data) (== sp)

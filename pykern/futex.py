@@ -12,7 +12,6 @@ tasks; the sleeping FUTEX_WAIT call, re-run from the top, sees the mark and retu
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pykern.waitqueue import WaitQueue
@@ -24,13 +23,16 @@ if TYPE_CHECKING:
 FUTEX_BITSET_MATCH_ANY = 0xFFFFFFFF
 
 
-@dataclass(eq=False)
 class FutexWaiter:
-    task: Task
-    key: Hashable
-    bitset: int
-    woken: bool = False
-    queue: WaitQueue = field(default_factory=lambda: WaitQueue("futex"))
+    __slots__ = ("task", "key", "bitset", "woken", "queue")
+
+    def __init__(self, task: Task, key: Hashable, bitset: int, woken: bool = False,
+                 queue: WaitQueue | None = None) -> None:
+        self.task = task
+        self.key = key
+        self.bitset = bitset
+        self.woken = woken
+        self.queue = WaitQueue("futex") if queue is None else queue
 
 
 class FutexTable:

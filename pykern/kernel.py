@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import resource
 import sys
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 from pykern import uc_const as X
@@ -29,12 +28,15 @@ if TYPE_CHECKING:
 INIT_PID = 1
 
 
-@dataclass
 class Options:
-    report_crashes: bool = False
-    crash_stream: TextIO = sys.stderr
-    tracer: object | None = None  # pykern.strace.Tracer when tracing
-    extra: dict = field(default_factory=dict)
+    __slots__ = ("report_crashes", "crash_stream", "tracer", "extra")
+
+    def __init__(self, report_crashes: bool = False, crash_stream: TextIO = sys.stderr,
+                 tracer: object | None = None, extra: dict | None = None) -> None:
+        self.report_crashes = report_crashes
+        self.crash_stream = crash_stream
+        self.tracer = tracer  # pykern.strace.Tracer when tracing
+        self.extra = {} if extra is None else extra
 
 
 class Kernel:
@@ -123,7 +125,7 @@ class Kernel:
         fs.umask = umask
         group = ThreadGroup(pid, self.init, console_fdtable(), fs, self.host_creds(), self.host_rlimits())
         group.pgid = group.sid = pid
-        mm = self.new_mm()
+        mm = self.new_mm()  # empty: the first exec builds its image in it
         task = Task(self, pid, group, mm)
         group.tasks.append(task)
         try:

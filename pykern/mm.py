@@ -23,7 +23,6 @@ from __future__ import annotations
 import bisect
 import ctypes
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pykern.abi import (
@@ -70,16 +69,23 @@ def uc_prot(prot: int) -> int:
     return prot
 
 
-@dataclass(slots=True)
 class VMA:
-    start: int
-    end: int
-    prot: int
-    flags: int  # MAP_SHARED or MAP_PRIVATE, | MAP_ANONYMOUS
-    backing: Backing
-    offset: int  # guest `start` is backing.ptr + offset
-    name: str = ""  # "[heap]", "[stack]" or the mapped file's path
-    file_offset: int = 0
+    __slots__ = ("start", "end", "prot", "flags", "backing", "offset", "name", "file_offset")
+
+    def __init__(self, start: int, end: int, prot: int, flags: int, backing: Backing, offset: int,
+                 name: str = "", file_offset: int = 0) -> None:
+        self.start = start
+        self.end = end
+        self.prot = prot
+        self.flags = flags  # MAP_SHARED or MAP_PRIVATE, | MAP_ANONYMOUS
+        self.backing = backing
+        self.offset = offset  # guest `start` is backing.ptr + offset
+        self.name = name  # "[heap]", "[stack]" or the mapped file's path
+        self.file_offset = file_offset
+
+    def __repr__(self) -> str:  # (test_mm's assertion messages)
+        return (f"VMA({self.start:#x}-{self.end:#x}, prot={self.prot}, flags={self.flags:#x}, "
+                f"offset={self.offset:#x}, name={self.name!r}, file_offset={self.file_offset:#x})")
 
     @property
     def shared(self) -> bool:

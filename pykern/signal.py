@@ -24,7 +24,6 @@ sent to a newly orphaned process group with stopped members.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pykern import uc_const as X
@@ -65,6 +64,7 @@ from pykern.abi import (
     SIGWINCH,
     SIGXCPU,
     SIGXFSZ,
+    signal_name,
 )
 from pykern.errors import Fault, SysError
 from pykern.task import TaskState
@@ -103,7 +103,6 @@ def sigbit(sig: int) -> int:
 SIGINFO_SIZE = 128
 
 
-@dataclass
 class SigInfo:
     """A queued signal's siginfo_t: who sent it and why (the fields per si_code family).
 
@@ -114,16 +113,24 @@ class SigInfo:
     - the kernel's own (SI_KERNEL): nothing else
     """
 
-    signo: int
-    code: int
-    errno: int = 0
-    pid: int = 0
-    uid: int = 0
-    status: int = 0
-    utime: int = 0
-    stime: int = 0
-    addr: int = 0
-    value: int = 0  # si_value (sigqueue)
+    __slots__ = ("signo", "code", "errno", "pid", "uid", "status", "utime", "stime", "addr", "value")
+
+    def __init__(self, signo: int, code: int, errno: int = 0, pid: int = 0, uid: int = 0, status: int = 0,
+                 utime: int = 0, stime: int = 0, addr: int = 0, value: int = 0) -> None:
+        self.signo = signo
+        self.code = code
+        self.errno = errno
+        self.pid = pid
+        self.uid = uid
+        self.status = status
+        self.utime = utime
+        self.stime = stime
+        self.addr = addr
+        self.value = value  # si_value (sigqueue)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)}" for name in self.__slots__[2:] if getattr(self, name))
+        return f"SigInfo({signal_name(self.signo)}, code={self.code}{', ' + fields if fields else ''})"
 
     def pack(self) -> bytes:
         """The 128-byte siginfo_t as x86-64 lays it out."""
@@ -137,12 +144,14 @@ class SigInfo:
         return (head + body).ljust(SIGINFO_SIZE, b"\0")
 
 
-@dataclass
 class SigAction:
-    handler: int = SIG_DFL
-    flags: int = 0
-    restorer: int = 0
-    mask: int = 0
+    __slots__ = ("handler", "flags", "restorer", "mask")
+
+    def __init__(self, handler: int = SIG_DFL, flags: int = 0, restorer: int = 0, mask: int = 0) -> None:
+        self.handler = handler
+        self.flags = flags
+        self.restorer = restorer
+        self.mask = mask
 
     def pack(self) -> bytes:
         return KERNEL_SIGACTION.pack(self.handler, self.flags, self.restorer, self.mask)
@@ -238,13 +247,15 @@ NO_RESTART_CALLS = frozenset({"pause", "rt_sigsuspend", "rt_sigtimedwait", "poll
                               "pselect6", "epoll_wait", "epoll_pwait", "epoll_pwait2"})
 
 
-@dataclass
 class AltStack:
     """sigaltstack(2)'s stack_t for one thread."""
 
-    sp: int = 0
-    flags: int = SS_DISABLE
-    size: int = 0
+    __slots__ = ("sp", "flags", "size")
+
+    def __init__(self, sp: int = 0, flags: int = SS_DISABLE, size: int = 0) -> None:
+        self.sp = sp
+        self.flags = flags
+        self.size = size
 
     def contains(self, sp: int) -> bool:
         return not self.flags & SS_AUTODISARM and self.sp < sp <= self.sp + self.size
@@ -256,13 +267,15 @@ class AltStack:
         return (SS_ONSTACK if self.contains(sp) else 0) | (self.flags & SS_AUTODISARM)
 
 
-@dataclass
 class GroupStop:
     """Job control state of a process (Linux's SIGNAL_STOP_* flags and group_exit_code)."""
 
-    stopped: bool = False
-    signal: int = 0
-    report: tuple[int, int] | None = None  # (CLD_STOPPED | CLD_CONTINUED, signal) for wait
+    __slots__ = ("stopped", "signal", "report")
+
+    def __init__(self, stopped: bool = False, signal: int = 0, report: tuple[int, int] | None = None) -> None:
+        self.stopped = stopped
+        self.signal = signal
+        self.report = report  # (CLD_STOPPED | CLD_CONTINUED, signal) for wait
 
 
 class Signals:

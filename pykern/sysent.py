@@ -8,13 +8,12 @@ how the strace formatter prints it; the formatter looks kinds up by `kind.name`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 _MASK64 = (1 << 64) - 1
 
 
-@dataclass(frozen=True)
-class Kind:
+class Kind(NamedTuple):
     """How one syscall argument is decoded from its register and shown in traces."""
 
     name: str
@@ -96,17 +95,18 @@ RET_HEX = Kind("ret_hex", 64)  # mmap, brk: addresses
 RET_NONE = Kind("ret_none", 64, True)  # exit, exit_group: never return ("= ?")
 
 
-@dataclass
 class SyscallEntry:
-    number: int
-    name: str
-    handler: Callable[..., int]
-    args: tuple[Kind, ...]
-    ret: Kind = RET_INT
-    note: str = ""  # a deliberate difference from Linux, shown in the support table
-    classes: frozenset[str] = field(default_factory=frozenset)  # strace's %file, %process ...
+    __slots__ = ("number", "name", "handler", "args", "ret", "note", "classes", "_count", "_converters")
 
-    def __post_init__(self) -> None:
+    def __init__(self, number: int, name: str, handler: Callable[..., int], args: tuple[Kind, ...],
+                 ret: Kind = RET_INT, note: str = "", classes: frozenset[str] = frozenset()) -> None:
+        self.number = number
+        self.name = name
+        self.handler = handler
+        self.args = args
+        self.ret = ret
+        self.note = note  # a deliberate difference from Linux, shown in the support table
+        self.classes = classes  # strace's %file, %process ...
         # Only 32-bit and signed kinds need converting; the rest pass through as is.
         self._count = len(self.args)
         self._converters = tuple((i, kind.decode) for i, kind in enumerate(self.args)

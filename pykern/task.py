@@ -12,7 +12,6 @@ parent/child links; handlers read them and call kernel functions to change them.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pykern import uc_const as X
@@ -32,27 +31,32 @@ class TaskState(enum.Enum):
     DEAD = "X"
 
 
-@dataclass
 class Creds:
-    uid: int
-    euid: int
-    suid: int
-    gid: int
-    egid: int
-    sgid: int
-    groups: list[int] = field(default_factory=list)
+    __slots__ = ("uid", "euid", "suid", "gid", "egid", "sgid", "groups")
+
+    def __init__(self, uid: int, euid: int, suid: int, gid: int, egid: int, sgid: int,
+                 groups: list[int] | None = None) -> None:
+        self.uid = uid
+        self.euid = euid
+        self.suid = suid
+        self.gid = gid
+        self.egid = egid
+        self.sgid = sgid
+        self.groups = [] if groups is None else groups
 
     def copy(self) -> Creds:
         return Creds(self.uid, self.euid, self.suid, self.gid, self.egid, self.sgid, list(self.groups))
 
 
-@dataclass
 class PendingSyscall:
     """A call that raised Block: re-run from the top when the task is woken."""
 
-    entry: SyscallEntry
-    args: list[int]
-    interrupted: int | None = None  # the code a signal ended its sleep with (shown once)
+    __slots__ = ("entry", "args", "interrupted")
+
+    def __init__(self, entry: SyscallEntry, args: list[int], interrupted: int | None = None) -> None:
+        self.entry = entry
+        self.args = args
+        self.interrupted = interrupted  # the code a signal ended its sleep with (shown once)
 
 
 # General-purpose registers in the order a context switch or a fork copies them.

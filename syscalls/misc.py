@@ -11,7 +11,6 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
-import platform
 from typing import TYPE_CHECKING
 
 from pykern.abi import (
@@ -211,7 +210,8 @@ def cpumask_size() -> int:
     (NR_CPUS/8 or nr_cpu_ids rounded to longs, depending on its configuration). Only the
     host kernel knows, so it is asked once."""
     fallback = (nr_cpu_ids() + 63) // 64 * 8
-    if platform.system() != "Linux" or platform.machine() != "x86_64":
+    host = os.uname()
+    if host.sysname != "Linux" or host.machine != "x86_64":
         return fallback
     buffer = ctypes.create_string_buffer(8192)
     size = ctypes.CDLL(None, use_errno=True).syscall(204, 0, len(buffer), buffer)  # host x86-64 nr
