@@ -96,8 +96,12 @@ def find_program(prog: str) -> str | None:
 def run(options: argparse.Namespace) -> int:
     from pykern.abi import EACCES, ENOENT, ENOEXEC, strerror
     from pykern.errors import SysError
-    from pykern.exec import DynamicProgram
-    from pykern.kernel import Kernel, Options
+    try:  # (the CPU: libunicorn is found and loaded here)
+        from pykern.exec import DynamicProgram
+        from pykern.kernel import Kernel, Options
+    except ImportError as error:
+        print(f"pykern: {error}", file=sys.stderr)
+        return 1
     from pykern.loader import ExecFormatError
     from pykern.syscalls.table import build_table
 

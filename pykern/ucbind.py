@@ -79,7 +79,7 @@ def find_library() -> str:
         path = os.path.join(directory, LIBRARY_NAME)
         if os.path.isfile(path):
             return path
-    raise ImportError(f"pykern: cannot find {LIBRARY_NAME} (pip install unicorn==2.1.1, "
+    raise ImportError(f"cannot find {LIBRARY_NAME} (pip install unicorn==2.1.1, "
                       "or set LIBUNICORN_PATH to the directory holding it)")
 
 
@@ -93,7 +93,7 @@ def _load(path: str) -> ctypes.CDLL:
     handle = libc.dlopen(os.fsencode(path), os.RTLD_LAZY | os.RTLD_LOCAL)
     if not handle:
         libc.dlerror.restype = ctypes.c_char_p
-        raise ImportError(f"pykern: cannot load {path}: {(libc.dlerror() or b'').decode(errors='replace')}")
+        raise ImportError(f"cannot load {path}: {(libc.dlerror() or b'').decode(errors='replace')}")
     return ctypes.CDLL(path, handle=handle)
 
 
