@@ -66,6 +66,7 @@ def exit_notify(kernel: Kernel, group: ThreadGroup, status: int) -> None:
     kernel.tracer_process_exit(group, group.exit_code)
     if group.real_timer is not None:
         group.real_timer.cancel()  # alarm(2) and setitimer(2): a dead process gets no SIGALRM
+    group.cpu_timers.clear()
     group.files.close_all()
     forget_children(kernel, group)
     group.is_zombie = True

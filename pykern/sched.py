@@ -193,8 +193,16 @@ class Scheduler:
         return None
 
     def others_may_run(self) -> bool:
-        """Does the running task need a quantum? Only if another task could want the CPU."""
-        return bool(self.runqueue or self.timers or self.host_waiters)
+        """Does the running task need a quantum? Only if another task could want the CPU,
+        or a CPU-time timer of its process (ITIMER_VIRTUAL/PROF) must be checked."""
+        return bool(self.runqueue or self.timers or self.host_waiters
+                    or (self.current is not None and self.current.group.cpu_timers))
+
+    def check_cpu_timers(self, task: Task) -> None:
+        """After a slice: fire the CPU-time interval timers of `task`'s process that are due."""
+        now_ns = self.kernel.clock.process_cpu_ns(task.group)
+        for timer in list(task.group.cpu_timers.values()):
+            timer.check(now_ns)
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -249,6 +257,8 @@ class Scheduler:
             used_ns = time.perf_counter_ns() - started
             task.running_since = 0
             task.cpu_ns += used_ns
+            if task.group.cpu_timers:
+                self.check_cpu_timers(task)
             used_us = used_ns // 1000
             if task.state is not TaskState.RUNNABLE:
                 return

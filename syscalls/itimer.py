@@ -1,18 +1,23 @@
 """Interval timers: alarm, setitimer, getitimer (Linux's kernel/time/itimer.c).
 
-ITIMER_REAL counts wall time and sends SIGALRM to the process; it is a kernel timer in
-the scheduler's heap, so a process sleeping in pause() or sigsuspend() for its alarm is
-not a deadlock. Timers are per process, not inherited by fork, kept across execve, and
-cancelled at exit. ITIMER_VIRTUAL and ITIMER_PROF (CPU-time timers) are not provided:
-setitimer fails with EINVAL for them, and says so once on stderr.
+- ITIMER_REAL counts wall time and sends SIGALRM. It is a kernel timer in the
+  scheduler's heap, so a process sleeping in pause() or sigsuspend() for its alarm is not
+  a deadlock.
+- ITIMER_VIRTUAL (SIGVTALRM) and ITIMER_PROF (SIGPROF) count the process's CPU time,
+  which advances only while its threads run in the JIT. The scheduler checks them after
+  each slice (`check_cpu_timers`), and while one is armed the process's slices are
+  bounded by the quantum, so they fire within a few ms of CPU time (Linux: a tick).
+  pykern does not tell user time from system time: both timers count all of it.
+
+Timers belong to the process: not inherited by fork, kept across execve, cancelled at
+exit.
 """
 
 from __future__ import annotations
 
 import struct
-import sys
 
-from pykern.abi import EINVAL, SI_KERNEL, SIGALRM
+from pykern.abi import EINVAL, SI_KERNEL, SIGALRM, SIGPROF, SIGVTALRM
 from pykern.errors import SysError
 from pykern.sched import Timer
 from pykern.signal import SigInfo
@@ -23,7 +28,6 @@ from pykern.task import Task
 ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF = 0, 1, 2
 ITIMERVAL = struct.Struct("<qqqq")  # it_interval {tv_sec, tv_usec}, it_value {tv_sec, tv_usec}
 USEC = 1_000_000
-_warned: set[int] = set()
 
 
 class RealTimer:
@@ -56,52 +60,75 @@ class RealTimer:
         self.set(0, 0)
 
 
-def real_timer(task: Task) -> RealTimer:
+class CpuTimer:
+    """ITIMER_VIRTUAL or ITIMER_PROF: `signal` once the process's CPU time reaches
+    `expires_ns`, then every `interval_us` of CPU time if set."""
+
+    def __init__(self, task: Task, signal: int) -> None:
+        self.kernel = task.kernel
+        self.group = task.group
+        self.signal = signal
+        self.interval_us = 0
+        self.expires_ns: int | None = None
+
+    def _now_ns(self) -> int:
+        return self.kernel.clock.process_cpu_ns(self.group)
+
+    def remaining_us(self) -> int:
+        if self.expires_ns is None:
+            return 0
+        return max(1, (self.expires_ns - self._now_ns()) // 1000)
+
+    def set(self, value_us: int, interval_us: int) -> None:
+        self.interval_us = interval_us if value_us else 0
+        self.expires_ns = self._now_ns() + value_us * 1000 if value_us else None
+
+    def check(self, now_ns: int) -> None:
+        if self.expires_ns is None or now_ns < self.expires_ns:
+            return
+        self.kernel.signals.send(self.group, SigInfo(self.signal, SI_KERNEL))
+        self.expires_ns = now_ns + self.interval_us * 1000 if self.interval_us else None
+
+
+def _timer(task: Task, which: int) -> RealTimer | CpuTimer:
     group = task.group
-    if group.real_timer is None:
-        group.real_timer = RealTimer(task)
-    return group.real_timer
+    if which == ITIMER_REAL:
+        if group.real_timer is None:
+            group.real_timer = RealTimer(task)
+        return group.real_timer
+    if which not in (ITIMER_VIRTUAL, ITIMER_PROF):
+        raise SysError(EINVAL)
+    if which not in group.cpu_timers:
+        group.cpu_timers[which] = CpuTimer(task, SIGVTALRM if which == ITIMER_VIRTUAL else SIGPROF)
+    return group.cpu_timers[which]
 
 
 def _split(us: int) -> tuple[int, int]:
     return divmod(us, USEC)
 
 
-def _check_which(which: int) -> None:
-    if which in (ITIMER_VIRTUAL, ITIMER_PROF):
-        if which not in _warned:
-            _warned.add(which)
-            print(f"pykern: warning: setitimer({'ITIMER_VIRTUAL' if which == 1 else 'ITIMER_PROF'}) is not "
-                  "supported: returning EINVAL", file=sys.stderr)
-        raise SysError(EINVAL)
-    if which != ITIMER_REAL:
-        raise SysError(EINVAL)
-
-
-def _current(task: Task) -> bytes:
-    timer = real_timer(task)
+def _current(timer: RealTimer | CpuTimer) -> bytes:
     return ITIMERVAL.pack(*_split(timer.interval_us), *_split(timer.remaining_us()))
 
 
 @syscall("getitimer", INT, PTR, classes="signal")
 def sys_getitimer(task: Task, which: int, value_addr: int) -> int:
-    """getitimer(2): ITIMER_REAL's interval and time left."""
-    _check_which(which)
-    task.mm.copy_out(value_addr, _current(task))
+    """getitimer(2): a timer's interval and time left."""
+    task.mm.copy_out(value_addr, _current(_timer(task, which)))
     return 0
 
 
 @syscall("setitimer", INT, PTR, PTR, classes="signal")
 def sys_setitimer(task: Task, which: int, new_addr: int, old_addr: int) -> int:
-    """setitimer(2): arm or (a zero value, or NULL as Linux accepts) disarm ITIMER_REAL."""
-    _check_which(which)
+    """setitimer(2): arm or (a zero value, or NULL as Linux accepts) disarm a timer."""
+    timer = _timer(task, which)
     values = ITIMERVAL.unpack(task.mm.copy_in(new_addr, ITIMERVAL.size)) if new_addr else (0, 0, 0, 0)
     isec, iusec, vsec, vusec = values
     if min(isec, iusec, vsec, vusec) < 0 or iusec >= USEC or vusec >= USEC:
         raise SysError(EINVAL)
     if old_addr:
-        task.mm.copy_out(old_addr, _current(task))
-    real_timer(task).set(vsec * USEC + vusec, isec * USEC + iusec)
+        task.mm.copy_out(old_addr, _current(timer))
+    timer.set(vsec * USEC + vusec, isec * USEC + iusec)
     return 0
 
 
@@ -109,7 +136,7 @@ def sys_setitimer(task: Task, which: int, new_addr: int, old_addr: int) -> int:
 def sys_alarm(task: Task, seconds: int) -> int:
     """alarm(2): SIGALRM in `seconds` (0 cancels); returns the seconds the previous alarm
     had left, rounded as Linux does."""
-    timer = real_timer(task)
+    timer = _timer(task, ITIMER_REAL)
     left_sec, left_usec = _split(timer.remaining_us())
     if (not left_sec and left_usec) or left_usec >= USEC // 2:
         left_sec += 1

@@ -4,7 +4,8 @@
  * sees CLD_STOPPED and CLD_CONTINUED unless SA_NOCLDSTOP; SIGKILL ends a stopped child;
  * other signals wait until it continues; a read the stop interrupted carries on; an
  * orphaned process group ignores SIGTSTP.
- * alarm and setitimer(ITIMER_REAL): one-shot, interval, getitimer, the default action. */
+ * alarm and setitimer(ITIMER_REAL): one-shot, interval, getitimer, the default action;
+ * ITIMER_PROF and ITIMER_VIRTUAL fire after the CPU time asked for. */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <sys/time.h>
@@ -221,6 +222,27 @@ int main(void)
     setitimer(ITIMER_REAL, &it, NULL);
     CHECK(alarms == 3, "three SIGALRMs from the interval timer");
     CHECK(setitimer(ITIMER_REAL + 7, &it, NULL) == -1 && errno == EINVAL, "setitimer: bad timer is EINVAL");
+
+    /* CPU-time timers fire while the process computes: ITIMER_PROF (SIGPROF) and
+     * ITIMER_VIRTUAL (SIGVTALRM), after at least the CPU time asked for. */
+    static const int cpu_timers[2][2] = {{ITIMER_PROF, SIGPROF}, {ITIMER_VIRTUAL, SIGVTALRM}};
+    for (int k = 0; k < 2; k++) {
+        signal(cpu_timers[k][1], on_alarm);
+        alarms = 0;
+        struct itimerval cpu = {{0, 0}, {0, 30000}};
+        struct timespec c0, c1;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+        CHECK(setitimer(cpu_timers[k][0], &cpu, NULL) == 0, "setitimer on CPU time");
+        CHECK(getitimer(cpu_timers[k][0], &cur) == 0 && cur.it_value.tv_usec > 0, "getitimer: armed");
+        volatile unsigned long spin = 0;
+        while (!alarms)
+            spin++;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+        long long used = (c1.tv_sec - c0.tv_sec) * 1000000000LL + (c1.tv_nsec - c0.tv_nsec);
+        CHECK(alarms == 1 && used >= 30000000, "the CPU-time signal came after 30 ms of CPU");
+        CHECK(getitimer(cpu_timers[k][0], &cur) == 0 && cur.it_value.tv_sec == 0 && cur.it_value.tv_usec == 0,
+              "getitimer: disarmed after it fired");
+    }
 
     /* SIGALRM's default action terminates; timers are not inherited by fork. */
     it.it_value.tv_usec = 20000;

@@ -8,6 +8,7 @@
  * ignored or SA_NOCLDWAIT (children reap themselves). */
 #define _GNU_SOURCE
 #include <setjmp.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/wait.h>
@@ -305,6 +306,31 @@ int main(void)
     errno = 0;
     CHECK(waitpid(-1, &st, 0) == -1 && errno == ECHILD && hits == 1 && last_sig == SIGCHLD,
           "SA_NOCLDWAIT: ECHILD, and the handler ran");
+
+    /* Bad arguments get Linux's errors. */
+    void *bad = (void *)8;
+    CHECK(syscall(SYS_rt_sigaction, SIGUSR1, bad, NULL, 8) == -1 && errno == EFAULT, "rt_sigaction bad act: EFAULT");
+    CHECK(syscall(SYS_rt_sigaction, SIGUSR1, NULL, bad, 8) == -1 && errno == EFAULT, "rt_sigaction bad oldact: EFAULT");
+    CHECK(syscall(SYS_rt_sigaction, SIGUSR1, NULL, NULL, 4) == -1 && errno == EINVAL, "rt_sigaction bad size: EINVAL");
+    CHECK(syscall(SYS_rt_sigaction, SIGKILL, &(struct sigaction){0}, NULL, 8) == -1 && errno == EINVAL,
+          "rt_sigaction SIGKILL: EINVAL");
+    CHECK(syscall(SYS_rt_sigaction, 65, NULL, NULL, 8) == -1 && errno == EINVAL, "rt_sigaction signal 65: EINVAL");
+    CHECK(syscall(SYS_rt_sigprocmask, SIG_BLOCK, bad, NULL, 8) == -1 && errno == EFAULT, "sigprocmask bad set: EFAULT");
+    CHECK(syscall(SYS_rt_sigprocmask, 7, &mask, NULL, 8) == -1 && errno == EINVAL, "sigprocmask bad how: EINVAL");
+    CHECK(syscall(SYS_rt_sigpending, bad, 8) == -1 && errno == EFAULT, "sigpending bad pointer: EFAULT");
+    CHECK(syscall(SYS_rt_sigsuspend, bad, 8) == -1 && errno == EFAULT, "sigsuspend bad mask: EFAULT");
+    CHECK(syscall(SYS_rt_sigtimedwait, bad, NULL, NULL, 8) == -1 && errno == EFAULT, "sigtimedwait bad set: EFAULT");
+    struct timespec bad_ts = {0, -1};
+    CHECK(syscall(SYS_rt_sigtimedwait, &mask, NULL, &bad_ts, 8) == -1 && errno == EINVAL,
+          "sigtimedwait bad timeout: EINVAL");
+    CHECK(syscall(SYS_sigaltstack, bad, NULL) == -1 && errno == EFAULT, "sigaltstack bad ss: EFAULT");
+    CHECK(syscall(SYS_kill, getpid(), 65) == -1 && errno == EINVAL, "kill signal 65: EINVAL");
+    CHECK(kill(0x7ffffff0, 0) == -1 && errno == ESRCH, "kill no such process: ESRCH");
+    CHECK(syscall(SYS_tgkill, getpid(), 0x7ffffff0, SIGUSR1) == -1 && errno == ESRCH, "tgkill no such thread: ESRCH");
+    CHECK(syscall(SYS_tgkill, 0, gettid(), SIGUSR1) == -1 && errno == EINVAL, "tgkill tgid 0: EINVAL");
+    CHECK(syscall(SYS_rt_sigqueueinfo, getpid(), SIGUSR1, bad) == -1 && errno == EFAULT,
+          "rt_sigqueueinfo bad info: EFAULT");
+    CHECK(kill(getpid(), 0) == 0, "kill signal 0: the process exists");
 
     printf("signals: ok\n");
     return 0;
