@@ -68,8 +68,9 @@ def exit_notify(kernel: Kernel, group: ThreadGroup, status: int) -> None:
         group.real_timer.cancel()  # alarm(2) and setitimer(2): a dead process gets no SIGALRM
     group.cpu_timers.clear()
     group.files.close_all()
-    forget_children(kernel, group)
+    children = forget_children(kernel, group)
     group.is_zombie = True
+    kernel.signals.kill_orphaned_pgrps(group, children)
     parent = group.parent
     if parent is None or parent is kernel.init:
         release_task(kernel, group)
@@ -84,10 +85,11 @@ def exit_notify(kernel: Kernel, group: ThreadGroup, status: int) -> None:
     parent.child_events.wake_all()
 
 
-def forget_children(kernel: Kernel, group: ThreadGroup) -> None:
-    """Reparent children to init; zombies among them are reaped at once."""
+def forget_children(kernel: Kernel, group: ThreadGroup) -> list[ThreadGroup]:
+    """Reparent children to init (returned); zombies among them are reaped at once."""
     init = kernel.init
-    for child in list(group.children):
+    children = list(group.children)
+    for child in children:
         for thread in child.live_tasks:  # prctl(PR_SET_PDEATHSIG)
             if thread.pdeath_signal:
                 kernel.signals.send(child, SigInfo(thread.pdeath_signal, SI_USER, pid=group.tgid,
@@ -97,6 +99,7 @@ def forget_children(kernel: Kernel, group: ThreadGroup) -> None:
         if child.is_zombie:
             release_task(kernel, child)
     group.children.clear()
+    return children
 
 
 def release_task(kernel: Kernel, group: ThreadGroup) -> None:

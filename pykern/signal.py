@@ -17,8 +17,8 @@ The life of a signal, as in Linux:
 
 Stopped processes are reported to wait4 (WUNTRACED) and continued ones (WCONTINUED),
 and their parent gets SIGCHLD with CLD_STOPPED / CLD_CONTINUED unless it set
-SA_NOCLDSTOP. Not done: sigqueue'd payloads (si_value), signalfd, the SIGHUP/SIGCONT
-sent to a newly orphaned process group with stopped members.
+SA_NOCLDSTOP; a process group orphaned while a member is stopped gets SIGHUP and SIGCONT.
+Not done: signalfd.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from pykern.abi import (
     SIGCHLD,
     SIGCONT,
     SIGFPE,
+    SIGHUP,
     SIGILL,
     SIGKILL,
     SIGQUIT,
@@ -431,6 +432,30 @@ class Signals:
                     and parent.sid == member.sid:
                 return False
         return True
+
+    def kill_orphaned_pgrps(self, group: ThreadGroup, children: list[ThreadGroup]) -> None:
+        """`group` has died (its children already given to init): a process group that
+        this orphans and that has stopped members gets SIGHUP, then SIGCONT (Linux's
+        kill_orphaned_pgrp), for nobody is left to continue them. That can be `group`'s
+        own process group, if its parent made the link, or a child's."""
+        kernel = self.kernel
+        parent = group.parent
+        was_link = group is kernel.first or (parent is not None and parent is not kernel.init
+                                             and parent.pgid != group.pgid and parent.sid == group.sid)
+        candidates = [group] if was_link else []
+        candidates += [child for child in children if child.pgid != group.pgid and child.sid == group.sid]
+        done: set[int] = set()
+        for member in candidates:
+            pgid = member.pgid
+            if pgid in done:
+                continue
+            done.add(pgid)
+            stopped = [g for g in kernel.groups.values() if g.pgid == pgid and not g.is_zombie and g.job.stopped]
+            if not stopped or not self.orphaned_pgrp(member):
+                continue
+            for target in [g for g in kernel.groups.values() if g.pgid == pgid and not g.is_zombie]:
+                self.send(target, SigInfo(SIGHUP, SI_KERNEL))
+                self.send(target, SigInfo(SIGCONT, SI_KERNEL))
 
     # --- delivery ---------------------------------------------------------------------------------
 

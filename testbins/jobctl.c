@@ -3,7 +3,8 @@
  * WCONTINUED, waitid with WSTOPPED/WCONTINUED/WNOWAIT; the parent's SIGCHLD handler
  * sees CLD_STOPPED and CLD_CONTINUED unless SA_NOCLDSTOP; SIGKILL ends a stopped child;
  * other signals wait until it continues; a read the stop interrupted carries on; an
- * orphaned process group ignores SIGTSTP.
+ * orphaned process group ignores SIGTSTP, and one orphaned while a member is stopped
+ * gets SIGHUP and SIGCONT.
  * alarm and setitimer(ITIMER_REAL): one-shot, interval, getitimer, the default action;
  * ITIMER_PROF and ITIMER_VIRTUAL fire after the CPU time asked for. */
 #define _GNU_SOURCE
@@ -23,6 +24,14 @@ static void on_chld(int sig, siginfo_t *info, void *uc)
     (void)uc;
     chld_code = info->si_code;
     chld_count++;
+}
+
+static int hup_fd = -1;
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    (void)!write(hup_fd, "h", 1);
 }
 
 static void on_alarm(int sig)
@@ -162,6 +171,32 @@ int main(void)
     CHECK(waitpid(pid, &status, 0) == pid, "the middle process exits");
     char running;
     CHECK(read(fds[0], &running, 1) == 1 && running == 'r', "orphaned group: SIGTSTP did not stop it");
+    close(fds[0]);
+
+    /* A process group orphaned while a member is stopped: SIGHUP, then SIGCONT. The
+     * grandchild stops in its own group; its parent, the only link, exits. */
+    CHECK(pipe(fds) == 0, "pipe");
+    pid = fork();
+    if (pid == 0) {
+        if (fork() == 0) {
+            setpgid(0, 0);
+            close(fds[0]);
+            signal(SIGHUP, on_hup);
+            hup_fd = fds[1];
+            raise(SIGSTOP);
+            (void)!write(fds[1], "c", 1); /* continued */
+            _exit(0);
+        }
+        sleep_ms(30); /* let it stop */
+        _exit(0);
+    }
+    close(fds[1]);
+    CHECK(waitpid(pid, &status, 0) == pid, "the middle process exits");
+    char seen[3] = {0};
+    CHECK(read(fds[0], seen, 2) >= 1 && seen[0] == 'h', "orphaned with a stopped member: SIGHUP");
+    if (!seen[1])
+        (void)!read(fds[0], seen + 1, 1);
+    CHECK(seen[1] == 'c', "then SIGCONT: it runs again");
     close(fds[0]);
 
     /* SIGCHLD for stops and continues, unless SA_NOCLDSTOP. */
