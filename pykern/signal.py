@@ -321,7 +321,7 @@ class Signals:
             self.continue_group(group)
         targets = [task] if task is not None else group.live_tasks
         bit = sigbit(sig)
-        blocked = all(t.sigmask & bit for t in targets)
+        blocked = all((t.sigmask | t.real_blocked) & bit for t in targets)
         # An ignored signal is dropped unless blocked (the action may change before it is
         # unblocked) or traced: a tracer sees every signal, as under ptrace.
         if self.is_ignored(group, sig) and not blocked and self.kernel.tracer is None:

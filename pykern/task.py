@@ -89,6 +89,7 @@ class Task:
         self.sigmask = 0  # blocked signals
         self.sigpending = SigQueue()  # signals sent to this thread
         self.saved_sigmask: int | None = None  # rt_sigsuspend's mask to restore after a handler
+        self.real_blocked = 0  # in sigtimedwait: the mask it lifted (still "blocked" for ignoring)
         self.altstack = AltStack()
         self.signals_first = False  # continued from a stop: deliver before re-running its call
         self.sigframes: dict[int, Any] = {}  # frame address -> registers saved when a handler began

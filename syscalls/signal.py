@@ -132,6 +132,7 @@ def sys_rt_sigtimedwait(task: Task, set_addr: int, info_addr: int, timeout_addr:
         # While it waits, the wanted signals are unblocked, so that sending one wakes it.
         block["wait_mask"] = task.sigmask
         block["cancel"] = _end_sigwait
+        task.real_blocked = task.sigmask  # (a blocked signal is queued even if ignored)
         task.sigmask &= ~wanted
     wanted, deadline = block["wait_set"], block["wait_deadline"]
     info = task.sigpending.take(wanted) or task.group.shared_pending.take(wanted)
@@ -148,6 +149,7 @@ def sys_rt_sigtimedwait(task: Task, set_addr: int, info_addr: int, timeout_addr:
 
 def _end_sigwait(task: Task) -> None:
     task.sigmask = task.restart_block["wait_mask"]
+    task.real_blocked = 0
 
 
 @syscall("sigaltstack", PTR, PTR, classes="signal")

@@ -307,6 +307,23 @@ int main(void)
     CHECK(waitpid(-1, &st, 0) == -1 && errno == ECHILD && hits == 1 && last_sig == SIGCHLD,
           "SA_NOCLDWAIT: ECHILD, and the handler ran");
 
+    /* sigtimedwait for SIGCHLD, whose default action is to ignore: blocked, it queues. */
+    signal(SIGCHLD, SIG_DFL);
+    sigset_t chld_set;
+    sigemptyset(&chld_set);
+    sigaddset(&chld_set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld_set, NULL);
+    kid = fork();
+    if (kid == 0) {
+        usleep(20000);
+        _exit(4);
+    }
+    struct timespec second = {1, 0};
+    CHECK(sigtimedwait(&chld_set, &si, &second) == SIGCHLD && si.si_pid == kid && si.si_status == 4,
+          "sigtimedwait takes a blocked SIGCHLD (default: ignored)");
+    CHECK(waitpid(kid, &st, 0) == kid && WEXITSTATUS(st) == 4, "and the child is reaped");
+    sigprocmask(SIG_UNBLOCK, &chld_set, NULL);
+
     /* Bad arguments get Linux's errors. */
     void *bad = (void *)8;
     CHECK(syscall(SYS_rt_sigaction, SIGUSR1, bad, NULL, 8) == -1 && errno == EFAULT, "rt_sigaction bad act: EFAULT");

@@ -137,3 +137,16 @@ def test_signals_to_pykern_reach_the_guest(mode: str, host_signal: int) -> None:
         os.close(read_end)
         os.close(write_end)
     assert emulated == native
+
+
+def test_every_syscall_with_awkward_arguments_never_breaks_pykern(tmp_path) -> None:
+    """testbins/pykern_only/sysfuzz: each syscall number with NULL, unmapped, kernel-half
+    and misaligned pointers, -1 and huge values, each in a child ended by a timer if it
+    blocks. Every call must get a result, an errno or a signal: no Python traceback, no
+    pykern bug, and the fuzzer itself finishes."""
+    done = subprocess.run([sys.executable, "-m", "pykern", "run", "./testbins/pykern_only/sysfuzz", str(tmp_path)],
+                          cwd=REPO_ROOT, stdin=subprocess.DEVNULL, capture_output=True, timeout=600, check=False)
+    stderr = done.stderr.decode(errors="replace")
+    assert "Traceback" not in stderr and "pykern bug" not in stderr, stderr[-4000:]
+    assert done.returncode == 0, stderr[-4000:]
+    assert done.stdout.startswith(b"sysfuzz: ") and b"(0 stuck and killed)" in done.stdout, done.stdout
