@@ -5,7 +5,8 @@
  * a signal, as Linux would): never a Python traceback. Not run natively: on the host,
  * as root, random syscalls are not safe. Dangerous-to-pykern-itself calls are not
  * special-cased; the ones that would create processes endlessly are skipped.
- * argv[1]: the working directory to run in (a temporary one). */
+ * argv[1]: the working directory to run in (a temporary one); argv[2], optional: a
+ * seed for other mixes of the values, some with random bits (for hunting by hand). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
@@ -74,6 +75,7 @@ static int reap(pid_t pid)
 
 int main(int argc, char **argv)
 {
+    unsigned long long seed = argc > 2 ? strtoull(argv[2], NULL, 0) : 0;
     if (argc > 1 && chdir(argv[1]) != 0) {
         perror("chdir");
         return 1;
@@ -112,8 +114,15 @@ int main(int argc, char **argv)
                 setitimer(ITIMER_REAL, &it, NULL);
                 memset(scratch, round * 17, sizeof scratch);
                 long a[6];
-                for (int k = 0; k < 6; k++)
+                if (seed)
+                    seed ^= (unsigned long long)(nr * 131 + round) * 0x9E3779B97F4A7C15ULL;
+                for (int k = 0; k < 6; k++) {
                     a[k] = values((round + k * 5) % 13);
+                    if (seed) { /* argv[2]: other mixes, some with random bits */
+                        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+                        a[k] = (seed >> 60) < 3 ? (long)(seed >> 1) : values((int)((seed >> 33) % 13));
+                    }
+                }
                 syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
                 _exit(0);
             }
