@@ -94,6 +94,8 @@ WORKLOADS: tuple[Workload, ...] = (
     Workload("cpu_int_forked", f"{BINS}/cpu_int", ("40", "after-fork"), ("1", "after-fork"),
              "cpu_int in a process that forked and reaped a child first (pykern: after a counted "
              "slice; compare with cpu_int)", targets=(CPU_TARGET,)),
+    Workload("mem_pages", f"{BINS}/mem_pages", ("40",), ("1",),
+             "read-modify-write spread over 16 MiB, a new page each access (the software TLB's cost)"),
     Workload("fp", f"{BINS}/fp", ("40",), ("1",), "floating point: Mandelbrot grid and a sqrt/div series",
              targets=(CPU_TARGET,)),
     Workload("getppid", f"{BINS}/getppid", ("1000000",), ("2000",), "1,000,000 raw getppid() calls",
