@@ -412,6 +412,20 @@ AT_MINSIGSTKSZ = 51
 
 # --- struct layouts --------------------------------------------------------------------
 TIMESPEC = struct.Struct("<qq")  # struct timespec: tv_sec, tv_nsec
+
+# poll(2) events (include/uapi/asm-generic/poll.h)
+POLLIN = 0x0001
+POLLPRI = 0x0002
+POLLOUT = 0x0004
+POLLERR = 0x0008
+POLLHUP = 0x0010
+POLLNVAL = 0x0020
+POLLRDNORM = 0x0040
+POLLRDBAND = 0x0080
+POLLWRNORM = 0x0100
+POLLWRBAND = 0x0200
+POLLRDHUP = 0x2000
+DEFAULT_POLLMASK = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM  # a file that cannot block
 TIMEVAL = struct.Struct("<qq")  # struct timeval: tv_sec, tv_usec
 RLIMIT = struct.Struct("<QQ")  # struct rlimit: rlim_cur, rlim_max
 WINSIZE = struct.Struct("<HHHH")  # struct winsize

@@ -20,6 +20,12 @@ from pykern.abi import (
     FIONREAD,
     O_RDONLY,
     O_WRONLY,
+    POLLERR,
+    POLLHUP,
+    POLLIN,
+    POLLOUT,
+    POLLRDNORM,
+    POLLWRNORM,
     S_IFIFO,
 )
 from pykern.errors import Block, SysError
@@ -91,6 +97,12 @@ class PipeReader(PipeEnd):
         pipe.writable.wake_all()
         return data
 
+    def poll(self, events: int) -> tuple[int, tuple[WaitQueue, ...], tuple[tuple[int, str], ...]]:
+        """pipe_poll, read side: data to read; POLLHUP once no writer is left."""
+        pipe = self.pipe
+        mask = (POLLIN | POLLRDNORM if pipe.buffer else 0) | (POLLHUP if pipe.writers == 0 else 0)
+        return mask, (pipe.readable,), ()
+
     def release(self) -> None:
         self.pipe.readers -= 1
         if self.pipe.readers == 0:
@@ -129,6 +141,12 @@ class PipeWriter(PipeEnd):
             task.restart_block["interrupted"] = _bytes_written  # a signal: return the count
             raise Block(pipe.writable)
         return done
+
+    def poll(self, events: int) -> tuple[int, tuple[WaitQueue, ...], tuple[tuple[int, str], ...]]:
+        """pipe_poll, write side: room for an atomic write; POLLERR once no reader is left."""
+        pipe = self.pipe
+        mask = POLLOUT | POLLWRNORM if PIPE_CAPACITY - len(pipe.buffer) >= PIPE_BUF else 0
+        return mask | (POLLERR if pipe.readers == 0 else 0), (pipe.writable,), ()
 
     def release(self) -> None:
         self.pipe.writers -= 1

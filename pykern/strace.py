@@ -1371,9 +1371,94 @@ SPECIAL: dict[str, Callable[[Call], list[str]]] = {
     "renameat2": _renameat2_args,
     "prctl": _prctl_args,
 }
+# --- poll, ppoll, select, pselect6: the request at entry, what is ready in the result ---
+
+POLL_BITS = [(abi.POLLIN, "POLLIN"), (abi.POLLPRI, "POLLPRI"), (abi.POLLOUT, "POLLOUT"), (abi.POLLERR, "POLLERR"),
+             (abi.POLLHUP, "POLLHUP"), (abi.POLLNVAL, "POLLNVAL"), (abi.POLLRDNORM, "POLLRDNORM"),
+             (abi.POLLRDBAND, "POLLRDBAND"), (abi.POLLWRNORM, "POLLWRNORM"), (abi.POLLWRBAND, "POLLWRBAND"),
+             (0x400, "POLLMSG"), (0x1000, "POLLREMOVE"), (abi.POLLRDHUP, "POLLRDHUP")]
+_POLLFD = struct.Struct("<ihh")
+
+
+def _pollfds(call: Call) -> list[tuple[int, int, int]] | None:
+    addr, count = call.args[0], call.args[1] & 0xFFFFFFFF
+    data = call.read(addr, count * 8) if count else b""
+    return None if data is None else [_POLLFD.unpack_from(data, i * 8) for i in range(count)]
+
+
+def _poll_entry(call: Call) -> str:
+    entries = _pollfds(call)
+    if call.args[0] == 0:
+        shown = "NULL"
+    elif entries is None:
+        shown = ptr(call.args[0])
+    else:
+        shown = "[" + ", ".join(f"{{fd={fd}, events={flags(events & 0xFFFF, POLL_BITS)}}}" if fd >= 0 else f"{{fd={fd}}}"
+                                for fd, events, _ in entries) + "]"
+    count = call.args[1] & 0xFFFFFFFF
+    if call.entry.name == "poll":
+        return f"{shown}, {count}, {_s32(call.args[2])}"
+    mask = fmt_sigset(call, call.args[3])
+    return f"{shown}, {count}, {fmt_timespec(call, call.args[2])}, {mask}, {call.args[4]}"
+
+
+def _fd_set(call: Call, addr: int, nfds: int) -> str:
+    if addr == 0:
+        return "NULL"
+    size = (nfds + 63) // 64 * 8
+    data = call.read(addr, size) if size else b""
+    if data is None:
+        return ptr(addr)
+    bits = int.from_bytes(data, "little")
+    return "[" + " ".join(str(fd) for fd in range(nfds) if bits >> fd & 1) + "]"
+
+
+def _select_entry(call: Call) -> str:
+    nfds = _s32(call.args[0])
+    sets = ", ".join(_fd_set(call, call.args[i], max(nfds, 0)) for i in (1, 2, 3))
+    if call.entry.name == "select":
+        return f"{nfds}, {sets}, {fmt_timespec(call, call.args[4], usec=True)}"
+    sig_data = call.args[5]
+    shown = "NULL"
+    if sig_data:
+        data = call.read(sig_data, 16)
+        if data is None:
+            shown = ptr(sig_data)
+        else:
+            mask_addr, mask_size = struct.unpack("<QQ", data)
+            shown = f"{{sigmask={fmt_sigset(call, mask_addr)}, sigsetsize={mask_size}}}"
+    return f"{nfds}, {sets}, {fmt_timespec(call, call.args[4])}, {shown}"
+
+
+def poll_result(call: Call) -> str:
+    """The ready part of a poll-family result: ` (Timeout)` or ` ([{fd=.., revents=..}], left ...)`."""
+    result = call.result
+    if result == 0:
+        return " (Timeout)"
+    name = call.entry.name
+    if name in ("poll", "ppoll"):
+        entries = _pollfds(call) or []
+        ready = [f"{{fd={fd}, revents={flags(revents & 0xFFFF, POLL_BITS)}}}" for fd, _, revents in entries
+                 if fd >= 0 and revents]
+        parts = ["[" + ", ".join(ready) + "]"]
+        timeout = call.args[2] if name == "ppoll" else 0
+    else:
+        nfds = max(_s32(call.args[0]), 0)
+        parts = [f"{label} {_fd_set(call, call.args[i], nfds)}" for i, label in ((1, "in"), (2, "out"), (3, "except"))
+                 if call.args[i] and _fd_set(call, call.args[i], nfds) != "[]"]
+        timeout = call.args[4]
+    if timeout:
+        parts.append(f"left {fmt_timespec(call, timeout, usec=name == 'select')}")
+    return f" ({', '.join(parts)})"
+
+
 # Calls shown in two parts: (what is printed at entry after "name(", what at exit before ")")
 SPLIT_SPECIAL: dict[str, tuple[Callable[[Call], str], Callable[[Call], str]]] = {
     "clone3": (_clone3_entry, _clone3_exit),
+    "poll": (_poll_entry, lambda call: ""),
+    "ppoll": (_poll_entry, lambda call: ""),
+    "select": (_select_entry, lambda call: ""),
+    "pselect6": (_select_entry, lambda call: ""),
 }
 
 
@@ -1401,6 +1486,8 @@ def format_return(call: Call) -> str:
         if err in ERESTART_ERRNOS:
             return "? {} ({})".format(*ERESTART_ERRNOS[err])
         return f"-1 {errno_name(err)} ({strerror(err)})"
+    if name in ("poll", "ppoll", "select", "pselect6"):
+        return f"{result}{poll_result(call)}"
     if call.entry.ret.name == "signum" and result > 0:
         return f"{result} ({signame(result)})"
     if name == "time":

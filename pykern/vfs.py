@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from pykern.abi import (
     AT_FDCWD,
+    DEFAULT_POLLMASK,
     DIRENT64_HEAD,
     DT_BLK,
     DT_CHR,
@@ -82,6 +83,14 @@ from pykern.abi import (
     O_TMPFILE,
     O_TRUNC,
     O_WRONLY,
+    POLLERR,
+    POLLHUP,
+    POLLIN,
+    POLLNVAL,
+    POLLOUT,
+    POLLPRI,
+    POLLRDNORM,
+    POLLWRNORM,
     R_OK,
     RENAME_EXCHANGE,
     RENAME_NOREPLACE,
@@ -109,6 +118,7 @@ from pykern.errors import Block, SysError
 
 if TYPE_CHECKING:
     from pykern.task import Task
+    from pykern.waitqueue import WaitQueue
 
 # Not in pykern.abi (yet): the largest read/write count Linux performs (MAX_RW_COUNT,
 # INT_MAX rounded down to a page) and the default open-file limit.
@@ -415,6 +425,11 @@ class File:
         """What readlink(/proc/self/fd/N) shows."""
         return f"anon_inode:[{self.kind}]".encode()
 
+    def poll(self, events: int) -> tuple[int, tuple[WaitQueue, ...], tuple[tuple[int, str], ...]]:
+        """f_op->poll: the ready events now, and what to sleep on until they may change
+        (wait queues, host fds). A file that never blocks is always ready."""
+        return DEFAULT_POLLMASK, (), ()
+
     # operations
     def read(self, task: Task, size: int) -> bytes:
         raise SysError(EINVAL)
@@ -452,6 +467,17 @@ class File:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.path!r} flags={self.flags:#o} refs={self.refs}>"
+
+
+# host poll bits -> guest ones (this is the host seam: never mix the two)
+_HOST_POLL_BITS = (
+    (select.POLLIN, POLLIN | POLLRDNORM),
+    (select.POLLPRI, POLLPRI),
+    (select.POLLOUT, POLLOUT | POLLWRNORM),
+    (select.POLLERR, POLLERR),
+    (select.POLLHUP, POLLHUP),
+    (select.POLLNVAL, POLLNVAL),
+)
 
 
 def _ready(fd: int, mode: str) -> bool:
@@ -522,6 +548,29 @@ class HostFile(File):
     def link_target(self) -> bytes:
         with host_errors():
             return os.readlink(f"/proc/self/fd/{self.host_fd}".encode())
+
+    def poll(self, events: int) -> tuple[int, tuple[WaitQueue, ...], tuple[tuple[int, str], ...]]:
+        """Regular files and memory devices are always ready; a FIFO, socket or terminal
+        is asked with the host's poll, and slept on through the scheduler's select."""
+        if not self.pollable:
+            return DEFAULT_POLLMASK, (), ()
+        poller = select.poll()
+        poller.register(self.host_fd, select.POLLIN | select.POLLPRI | select.POLLOUT)
+        try:
+            host = poller.poll(0)
+        except OSError:
+            return POLLERR, (), ()
+        host_mask = host[0][1] if host else 0
+        mask = 0
+        for host_bit, guest_bits in _HOST_POLL_BITS:
+            if host_mask & host_bit:
+                mask |= guest_bits
+        waits = []
+        if events & (POLLIN | POLLRDNORM | POLLPRI):
+            waits.append((self.host_fd, "r"))
+        if events & (POLLOUT | POLLWRNORM):
+            waits.append((self.host_fd, "w"))
+        return mask, (), tuple(waits)
 
     def _wait(self, mode: str, size: int) -> None:
         """Raise EAGAIN or Block unless the host fd is ready now. A null read or
