@@ -245,7 +245,10 @@ MINSIGSTKSZ = 2048
 # Calls that a handled signal always ends with EINTR, SA_RESTART or not (they return
 # ERESTARTNOHAND in Linux); every other blocking call returns ERESTARTSYS.
 NO_RESTART_CALLS = frozenset({"pause", "rt_sigsuspend", "rt_sigtimedwait", "poll", "ppoll", "select",
-                              "pselect6", "epoll_wait", "epoll_pwait", "epoll_pwait2"})
+                              "pselect6"})
+# Calls any signal ends with EINTR, handler or not, stop/continue included (Linux's
+# epoll_wait returns -EINTR itself, never a restart code).
+EINTR_CALLS = frozenset({"epoll_wait", "epoll_pwait", "epoll_pwait2"})
 
 
 class AltStack:
@@ -495,6 +498,11 @@ class Signals:
                 return
             self.kernel.kill_group(group, sig)
             return
+        if task.pending is None and task.saved_sigmask is not None:
+            # A call that waited with a temporary mask (epoll_pwait, ppoll) ended and no
+            # handler's frame took the old mask to restore: it comes back now (Linux's
+            # restore_saved_sigmask on the way out).
+            task.sigmask, task.saved_sigmask = task.saved_sigmask, None
 
     def _interrupt(self, task: Task) -> int:
         """A signal arrived while `task` slept in a call: end the call's sleep, and return
@@ -507,9 +515,11 @@ class Signals:
             code = interrupted(task)
         elif pending.entry.name in NO_RESTART_CALLS:
             code = -ERESTARTNOHAND
+        elif pending.entry.name in EINTR_CALLS:
+            code = -EINTR
         else:
             code = -ERESTARTSYS
-        if code >= 0 or code == -EFAULT:  # it completed after all
+        if code >= 0 or code in (-EFAULT, -EINTR):  # it ends here, no restart
             self._finish_call(task, code)
         else:
             self.kernel.tracer_exit(task, pending.entry, pending.args, code)

@@ -1452,6 +1452,59 @@ def poll_result(call: Call) -> str:
     return f" ({', '.join(parts)})"
 
 
+# --- epoll and eventfd ---
+
+EPOLL_BITS = [(bit, "E" + name) for bit, name in POLL_BITS] + [
+    (1 << 28, "EPOLLEXCLUSIVE"), (1 << 29, "EPOLLWAKEUP"), (1 << 30, "EPOLLONESHOT"), (1 << 31, "EPOLLET")]
+EPOLL_CTL_NAMES = {1: "EPOLL_CTL_ADD", 2: "EPOLL_CTL_DEL", 3: "EPOLL_CTL_MOD"}
+EFD_BITS = [(1, "EFD_SEMAPHORE"), (abi.O_CLOEXEC, "EFD_CLOEXEC"), (abi.O_NONBLOCK, "EFD_NONBLOCK")]
+_EPOLL_EVENT = struct.Struct("<IQ")
+
+
+def _epoll_event(events: int, data: int) -> str:
+    shown = flags(events, EPOLL_BITS)
+    return f"{{events={shown}, data={{u32={data & 0xFFFFFFFF}, u64={data}}}}}"
+
+
+def _epoll_create1_args(call: Call) -> list[str]:
+    return [flags(call.args[0] & 0xFFFFFFFF, [(abi.O_CLOEXEC, "EPOLL_CLOEXEC")], unknown="EPOLL_???")]
+
+
+def _epoll_ctl_args(call: Call) -> list[str]:
+    op = call.args[1] & 0xFFFFFFFF
+    name = EPOLL_CTL_NAMES.get(op, f"{op:#x} /* EPOLL_CTL_??? */")
+    addr = call.args[3]
+    data = call.read(addr, 12) if addr else None
+    event = "NULL" if not addr else ptr(addr) if data is None else _epoll_event(*_EPOLL_EVENT.unpack(data))
+    return [str(_s32(call.args[0])), name, str(_s32(call.args[2])), event]
+
+
+def _epoll_wait_exit(call: Call) -> str:
+    addr, maxevents, timeout = call.args[1], _s32(call.args[2]), _s32(call.args[3])
+    if call.failed or call.result is None:
+        shown = ptr(addr)
+    else:
+        data = call.read(addr, call.result * 12) if call.result else b""
+        shown = ptr(addr) if data is None else "[" + ", ".join(
+            _epoll_event(*_EPOLL_EVENT.unpack_from(data, i * 12)) for i in range(call.result)) + "]"
+    rest = f"{shown}, {maxevents}, "
+    if call.entry.name == "epoll_pwait2":
+        rest += fmt_timespec(call, call.args[3])
+    else:
+        rest += str(timeout)
+    if call.entry.name != "epoll_wait":  # (strace shows the mask only when the call succeeded)
+        mask = ptr(call.args[4]) if call.failed else fmt_sigset(call, call.args[4])
+        rest += f", {mask}, {call.args[5]}"
+    return rest
+
+
+def _eventfd2_args(call: Call) -> list[str]:
+    return [str(call.args[0] & 0xFFFFFFFF), flags(call.args[1] & 0xFFFFFFFF, EFD_BITS)]
+
+
+SPECIAL.update({"epoll_create1": _epoll_create1_args, "epoll_ctl": _epoll_ctl_args, "eventfd2": _eventfd2_args})
+
+
 # Calls shown in two parts: (what is printed at entry after "name(", what at exit before ")")
 SPLIT_SPECIAL: dict[str, tuple[Callable[[Call], str], Callable[[Call], str]]] = {
     "clone3": (_clone3_entry, _clone3_exit),
@@ -1459,6 +1512,9 @@ SPLIT_SPECIAL: dict[str, tuple[Callable[[Call], str], Callable[[Call], str]]] = 
     "ppoll": (_poll_entry, lambda call: ""),
     "select": (_select_entry, lambda call: ""),
     "pselect6": (_select_entry, lambda call: ""),
+    "epoll_wait": (lambda call: f"{_s32(call.args[0])}, ", _epoll_wait_exit),
+    "epoll_pwait": (lambda call: f"{_s32(call.args[0])}, ", _epoll_wait_exit),
+    "epoll_pwait2": (lambda call: f"{_s32(call.args[0])}, ", _epoll_wait_exit),
 }
 
 

@@ -13,11 +13,12 @@ if TYPE_CHECKING:
 
 
 class WaitQueue:
-    __slots__ = ("name", "waiters")
+    __slots__ = ("name", "waiters", "wakeups")
 
     def __init__(self, name: str = "") -> None:
         self.name = name
         self.waiters: list[Task] = []
+        self.wakeups = 0  # how many times it was woken: epoll's edge-triggered mode reads it
 
     def add(self, task: Task) -> None:
         if task not in self.waiters:
@@ -28,11 +29,13 @@ class WaitQueue:
             self.waiters.remove(task)
 
     def wake_all(self) -> None:
+        self.wakeups += 1
         waiters, self.waiters = self.waiters, []
         for task in waiters:
             task.kernel.wake(task)
 
     def wake_one(self) -> None:
+        self.wakeups += 1
         if self.waiters:
             task = self.waiters.pop(0)
             task.kernel.wake(task)

@@ -47,7 +47,7 @@ POLLEX_SET = POLLPRI
 # --- the deadline and the temporary mask, kept across retries ------------------------------------
 
 
-def _start(task: Task, timeout_ns: int | None, mask_addr: int = 0, mask_size: int = SIGSET_SIZE) -> None:
+def start_wait(task: Task, timeout_ns: int | None, mask_addr: int = 0, mask_size: int = SIGSET_SIZE) -> None:
     """First entry: the absolute deadline (None: forever) and ppoll/pselect's mask."""
     block = task.restart_block
     if "poll_deadline" in block:
@@ -69,7 +69,7 @@ def _restore_mask(task: Task) -> None:
         task.sigmask, task.saved_sigmask = task.saved_sigmask, None
 
 
-def _finish(task: Task) -> None:
+def finish_wait(task: Task) -> None:
     """The call ends without a handler running: the temporary mask goes (what it let
     through is delivered on the way out, as Linux's restore_saved_sigmask does)."""
     if task.restart_block.get("temporary_mask"):
@@ -77,22 +77,22 @@ def _finish(task: Task) -> None:
         task.kernel.signals.mask_changed(task)
 
 
-def _expired(task: Task) -> bool:
+def wait_expired(task: Task) -> bool:
     deadline = task.restart_block["poll_deadline"]
     return deadline is not None and task.kernel.clock.monotonic_ns() >= deadline
 
 
-def _wait(task: Task, queues: list, host_fds: list) -> Block:
+def wait_block(task: Task, queues: list, host_fds: list) -> Block:
     deadline = task.restart_block["poll_deadline"]
     return Block(*queues, deadline=None if deadline is None else deadline / NSEC, host_fds=tuple(host_fds))
 
 
-def _remaining_ns(task: Task) -> int:
+def wait_remaining_ns(task: Task) -> int:
     deadline = task.restart_block["poll_deadline"]
     return 0 if deadline is None else max(0, deadline - task.kernel.clock.monotonic_ns())
 
 
-def _timespec_ns(task: Task, addr: int) -> int | None:
+def timespec_ns(task: Task, addr: int) -> int | None:
     if not addr:
         return None
     sec, nsec = TIMESPEC.unpack(task.mm.copy_in(addr, TIMESPEC.size))
@@ -125,17 +125,17 @@ def _do_poll(task: Task, fds_addr: int, nfds: int) -> int:
                 host_fds += host
         struct.pack_into("<h", out, i * POLLFD.size + 6, revents if revents < 0x8000 else revents - 0x10000)
         ready += bool(revents)
-    if ready or _expired(task):
+    if ready or wait_expired(task):
         if nfds:
             task.mm.copy_out(fds_addr, bytes(out))
         return ready
-    raise _wait(task, queues, host_fds)
+    raise wait_block(task, queues, host_fds)
 
 
 @syscall("poll", PTR, UINT, INT, classes="desc")
 def sys_poll(task: Task, fds_addr: int, nfds: int, timeout_ms: int) -> int:
     """poll(2): timeout in ms, negative for none."""
-    _start(task, None if timeout_ms < 0 else timeout_ms * 1_000_000)
+    start_wait(task, None if timeout_ms < 0 else timeout_ms * 1_000_000)
     return _do_poll(task, fds_addr, nfds)
 
 
@@ -144,15 +144,15 @@ def sys_ppoll(task: Task, fds_addr: int, nfds: int, tsp_addr: int, mask_addr: in
     """ppoll(2): a timespec timeout (the time left is written back, as the raw call does)
     and a signal mask to wait with."""
     if "poll_deadline" not in task.restart_block:
-        _start(task, _timespec_ns(task, tsp_addr), mask_addr, mask_size)
+        start_wait(task, timespec_ns(task, tsp_addr), mask_addr, mask_size)
     try:
         ready = _do_poll(task, fds_addr, nfds)
         if tsp_addr:
-            task.mm.copy_out(tsp_addr, TIMESPEC.pack(*divmod(_remaining_ns(task), NSEC)))
+            task.mm.copy_out(tsp_addr, TIMESPEC.pack(*divmod(wait_remaining_ns(task), NSEC)))
     except (SysError, Fault):
-        _finish(task)
+        finish_wait(task)
         raise
-    _finish(task)
+    finish_wait(task)
     return ready
 
 
@@ -185,12 +185,12 @@ def _do_select(task: Task, nfds: int, sets: tuple[int, int, int]) -> int:
         host_fds += host
         fd += 1
     ready = sum(bin(bits).count("1") for bits in found)
-    if ready or _expired(task):
+    if ready or wait_expired(task):
         for addr, bits in zip(sets, found):
             if addr and size:
                 task.mm.copy_out(addr, bits.to_bytes(size, "little"))
         return ready
-    raise _wait(task, queues, host_fds)
+    raise wait_block(task, queues, host_fds)
 
 
 @syscall("select", INT, PTR, PTR, PTR, PTR, classes="desc")
@@ -203,10 +203,10 @@ def sys_select(task: Task, nfds: int, read_addr: int, write_addr: int, except_ad
             if sec < 0 or not 0 <= usec < 1_000_000:
                 raise SysError(EINVAL)
             timeout = sec * NSEC + usec * 1000
-        _start(task, timeout)
+        start_wait(task, timeout)
     ready = _do_select(task, nfds, (read_addr, write_addr, except_addr))
     if tv_addr:
-        sec, nsec = divmod(_remaining_ns(task), NSEC)
+        sec, nsec = divmod(wait_remaining_ns(task), NSEC)
         task.mm.copy_out(tv_addr, TIMEVAL.pack(sec, nsec // 1000))
     return ready
 
@@ -217,13 +217,13 @@ def sys_pselect6(task: Task, nfds: int, read_addr: int, write_addr: int, except_
     """pselect6(2): a timespec (updated with the time left) and {sigmask, size}."""
     if "poll_deadline" not in task.restart_block:
         mask_addr, mask_size = struct.unpack("<QQ", task.mm.copy_in(sig_addr, 16)) if sig_addr else (0, 8)
-        _start(task, _timespec_ns(task, tsp_addr), mask_addr, mask_size)
+        start_wait(task, timespec_ns(task, tsp_addr), mask_addr, mask_size)
     try:
         ready = _do_select(task, nfds, (read_addr, write_addr, except_addr))
         if tsp_addr:
-            task.mm.copy_out(tsp_addr, TIMESPEC.pack(*divmod(_remaining_ns(task), NSEC)))
+            task.mm.copy_out(tsp_addr, TIMESPEC.pack(*divmod(wait_remaining_ns(task), NSEC)))
     except (SysError, Fault):
-        _finish(task)
+        finish_wait(task)
         raise
-    _finish(task)
+    finish_wait(task)
     return ready

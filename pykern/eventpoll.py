@@ -1,0 +1,88 @@
+"""epoll: an interest list of files, waited on together (Linux's fs/eventpoll.c).
+
+The interest list maps (fd, file) to the events asked for and the user's 64-bit data.
+epoll_wait asks each file what is ready (File.poll) and, with nothing ready, sleeps on
+all their wait queues and host fds at once, like poll. Level-triggered by default;
+EPOLLONESHOT disarms an entry once reported, until EPOLL_CTL_MOD; EPOLLET reports a
+file again only when something happened to it since the last report: its wait queues
+were woken (new data, a hang-up), or, for host fds, it was seen not ready in between. An entry goes when its
+file is closed for good.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pykern.abi import O_RDWR, POLLERR, POLLHUP, POLLIN, POLLRDNORM
+from pykern.vfs import File
+
+if TYPE_CHECKING:
+    from pykern.waitqueue import WaitQueue
+
+EPOLLONESHOT = 1 << 30
+EPOLLET = 1 << 31
+EPOLLEXCLUSIVE = 1 << 28
+EPOLLWAKEUP = 1 << 29
+EPOLL_FLAG_BITS = EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE | EPOLLWAKEUP
+
+
+class Interest:
+    __slots__ = ("events", "data", "armed", "seen", "wakeups")
+
+    def __init__(self, events: int, data: int) -> None:
+        self.events = events
+        self.data = data
+        self.armed = True  # EPOLLONESHOT: false once reported
+        self.seen = 0  # EPOLLET: what was ready when last looked at
+        self.wakeups = -1  # EPOLLET: its wait queues' wakeups when last reported
+
+
+class EpollFile(File):
+    kind = "eventpoll"
+
+    def __init__(self, flags: int) -> None:
+        super().__init__(O_RDWR | flags)
+        self.interest: dict[tuple[int, File], Interest] = {}
+
+    def ready(self, limit: int) -> tuple[list[tuple[int, int]], list[WaitQueue], list[tuple[int, str]]]:
+        """(events, data) of up to `limit` ready entries, and what to sleep on if none."""
+        found, queues, host_fds = [], [], []
+        for key, entry in list(self.interest.items()):
+            fd, file = key
+            if file.refs <= 0:  # closed for good: epoll forgets it
+                del self.interest[key]
+                continue
+            if not entry.armed:
+                continue
+            wanted = entry.events & ~EPOLL_FLAG_BITS
+            mask, waits, host = file.poll(wanted)
+            mask &= wanted | POLLERR | POLLHUP
+            queues += waits
+            host_fds += host
+            edge = bool(entry.events & EPOLLET)
+            if edge:
+                wakeups = sum(queue.wakeups for queue in waits)
+                changed = wakeups != entry.wakeups or mask & ~entry.seen
+                entry.seen = mask
+                if not changed:
+                    continue
+            if mask and len(found) < limit:
+                found.append((mask, entry.data))
+                if edge:
+                    entry.wakeups = wakeups
+                if entry.events & EPOLLONESHOT:
+                    entry.armed = False
+        return found, queues, host_fds
+
+    def poll(self, events: int) -> tuple[int, tuple[WaitQueue, ...], tuple[tuple[int, str], ...]]:
+        """An epoll fd is readable when one of its files is ready (epoll in epoll, poll)."""
+        any_ready = False
+        queues, host_fds = [], []
+        for key, entry in list(self.interest.items()):
+            if key[1].refs <= 0 or not entry.armed:
+                continue
+            mask, waits, host = key[1].poll(entry.events & ~EPOLL_FLAG_BITS)
+            any_ready |= bool(mask & (entry.events | POLLERR | POLLHUP))
+            queues += waits
+            host_fds += host
+        return (POLLIN | POLLRDNORM if any_ready else 0), tuple(queues), tuple(host_fds)
