@@ -85,10 +85,11 @@ def make_auxv(
     clktck: int = 100,
     secure: int = 0,
     minsigstksz: int | None = None,
+    base: int = 0,
 ) -> list[tuple[int, int]]:
     """The auxiliary vector in create_elf_tables() order, without the entries that point
     into the stack (AT_RANDOM, AT_EXECFN, AT_PLATFORM) and AT_NULL: build_stack adds those
-    at their Linux positions. AT_BASE is 0: no interpreter is loaded."""
+    at their Linux positions. AT_BASE is the interpreter's load address (0: none)."""
     auxv: list[tuple[int, int]] = []
     if minsigstksz is not None:  # ARCH_DLINFO on x86 (Linux >= 5.14)
         auxv.append((AT_MINSIGSTKSZ, minsigstksz))
@@ -99,7 +100,7 @@ def make_auxv(
         (AT_PHDR, plan.phdr_addr),
         (AT_PHENT, plan.phent),
         (AT_PHNUM, plan.phnum),
-        (AT_BASE, 0),
+        (AT_BASE, base),
         (AT_FLAGS, 0),
         (AT_ENTRY, plan.entry),
         (AT_UID, uid),

@@ -97,7 +97,6 @@ def run(options: argparse.Namespace) -> int:
     from pykern.abi import EACCES, ENOENT, ENOEXEC, strerror
     from pykern.errors import SysError
     try:  # (the CPU: libunicorn is found and loaded here)
-        from pykern.exec import DynamicProgram
         from pykern.kernel import Kernel, Options
     except ImportError as error:
         print(f"pykern: {error}", file=sys.stderr)
@@ -116,9 +115,6 @@ def run(options: argparse.Namespace) -> int:
     kernel = Kernel(table, Options(report_crashes=options.report_crashes or options.strace, tracer=tracer))
     try:
         kernel.spawn(os.fsencode(path), argv, guest_environment(options))
-    except DynamicProgram as error:
-        print(f"pykern: {options.prog}: {error.message}", file=sys.stderr)
-        return 126
     except (SysError, ExecFormatError) as error:
         if error.errno == ENOEXEC:
             message = f"cannot execute binary file: {strerror(ENOEXEC)}"

@@ -17,7 +17,6 @@ from pykern.abi import (
     AT_FDCWD,
     EACCES,
     ELOOP,
-    ENOEXEC,
     MAP_GROWSDOWN,
     MAP_PRIVATE,
     PROT_EXEC,
@@ -27,7 +26,6 @@ from pykern.abi import (
 )
 from pykern.errors import ExecImage, SysError
 from pykern.loader import (
-    ExecFormatError,
     LoadPlan,
     build_stack,
     check_arg_limits,
@@ -49,10 +47,6 @@ BINPRM_MAX_RECURSION = 4  # nested "#!" interpreters, as Linux allows
 X86_HWCAP = 0x178BFBFF
 
 
-class DynamicProgram(ExecFormatError):
-    """A dynamically linked ELF (PT_INTERP): pykern does not load ld.so yet."""
-
-
 def read_executable(host_path: str) -> bytes:
     """The permission checks of do_open_execat, then the file's bytes."""
     with host_errors():
@@ -63,8 +57,11 @@ def read_executable(host_path: str) -> bytes:
             return image.read()
 
 
-def load_binary(task: Task, filename: bytes, argv: list[bytes]) -> tuple[str, bytes, LoadPlan, list[bytes]]:
-    """Follow "#!" lines to an ELF: (host path, its bytes, its plan, the final argv)."""
+def load_binary(task: Task, filename: bytes, argv: list[bytes]) -> tuple[str, bytes, LoadPlan, list[bytes],
+                                                                       bytes | None]:
+    """Follow "#!" lines to an ELF: (host path, its bytes, its plan, the final argv, and
+    its PT_INTERP program's bytes if it is dynamically linked). Everything that can fail
+    fails here, before the old image is touched: a missing interpreter is ENOENT."""
     group = task.group
     for _ in range(BINPRM_MAX_RECURSION + 1):
         host_path = group.fs.resolve(AT_FDCWD, filename, group.files)
@@ -72,39 +69,52 @@ def load_binary(task: Task, filename: bytes, argv: list[bytes]) -> tuple[str, by
         shebang = parse_shebang(data)
         if shebang is None:
             plan = plan_elf(data)
+            interp = None
             if plan.interp is not None:
-                raise DynamicProgram(
-                    ENOEXEC,
-                    f"dynamically linked programs are not supported yet (interpreter {plan.interp})",
-                )
-            return os.path.abspath(host_path), data, plan, argv
-        interp, optarg = shebang
-        argv = script_argv(interp, optarg, os.fsdecode(filename), argv)
-        filename = os.fsencode(interp)
+                interp = read_executable(group.fs.resolve(AT_FDCWD, os.fsencode(plan.interp), group.files))
+                plan_elf(interp)  # malformed: ENOEXEC now, not after the point of no return
+            return os.path.abspath(host_path), data, plan, argv, interp
+        interp_path, optarg = shebang
+        argv = script_argv(interp_path, optarg, os.fsdecode(filename), argv)
+        filename = os.fsencode(interp_path)
     raise SysError(ELOOP)
 
 
 def build_image(task: Task, data: bytes, plan: LoadPlan, argv: list[bytes], envp: list[bytes],
-                execfn: bytes, mm: MM | None = None) -> tuple[MM, int]:
-    """A complete new address space for `plan`: segments, brk, stack; built in `mm` if
-    given (an empty one), else in a new one. Returns (mm, sp)."""
+                execfn: bytes, mm: MM | None = None, interp: bytes | None = None) -> tuple[MM, int, int]:
+    """A complete new address space for `plan`: segments, brk, stack, and for a dynamic
+    program its interpreter (ld.so) where mmap would put it, announced in AT_BASE; built
+    in `mm` if given (an empty one), else in a new one. Returns (mm, sp, entry): the
+    interpreter's entry point if there is one, else the program's."""
     kernel = task.kernel
     creds = task.group.creds
     if mm is None:
         mm = kernel.new_mm()
-    for mapping in plan.mappings:
-        mm.map_anonymous(mapping.start, mapping.end - mapping.start, mapping.prot, MAP_PRIVATE)
-    for copy in plan.copies:
-        mm.uc.mem_write(copy.vaddr, data[copy.offset:copy.offset + copy.size])
+    _map_plan(mm, plan, data)
+    entry, base = plan.entry, 0
+    if interp is not None:
+        at_zero = plan_elf(interp, pie_base=0)
+        span = max(m.end for m in at_zero.mappings) - min(m.start for m in at_zero.mappings)
+        interp_plan = plan_elf(interp, pie_base=mm.choose_address(0, span, 0))
+        _map_plan(mm, interp_plan, interp)
+        entry, base = interp_plan.entry, interp_plan.load_bias
     mm.init_brk(plan.brk_start)
     stack_prot = PROT_READ | PROT_WRITE | (PROT_EXEC if plan.exec_stack else 0)
     mm.map_anonymous(STACK_TOP - STACK_SIZE, STACK_SIZE, stack_prot, MAP_PRIVATE | MAP_GROWSDOWN, "[stack]")
-    auxv = make_auxv(plan, uid=creds.uid, euid=creds.euid, gid=creds.gid, egid=creds.egid, hwcap=X86_HWCAP)
+    auxv = make_auxv(plan, uid=creds.uid, euid=creds.euid, gid=creds.gid, egid=creds.egid, hwcap=X86_HWCAP,
+                     base=base)
     stack_limit = task.group.rlimits.get(RLIMIT_STACK, (STACK_SIZE, 0))[0]
     image = build_stack(STACK_TOP, argv, envp, auxv, execfn=execfn, random16=kernel.random_bytes(16),
                         rlimit_stack=min(stack_limit, 1 << 40))
     mm.uc.mem_write(image.base, image.data)
-    return mm, image.sp
+    return mm, image.sp, entry
+
+
+def _map_plan(mm: MM, plan: LoadPlan, data: bytes) -> None:
+    for mapping in plan.mappings:
+        mm.map_anonymous(mapping.start, mapping.end - mapping.start, mapping.prot, MAP_PRIVATE)
+    for copy in plan.copies:
+        mm.uc.mem_write(copy.vaddr, data[copy.offset:copy.offset + copy.size])
 
 
 def de_thread(task: Task) -> None:
@@ -127,11 +137,11 @@ def de_thread(task: Task) -> None:
 def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes], first: bool = False) -> None:
     """execve(2). Raises SysError/ExecFormatError with the old image intact, or installs
     the new image and raises ExecImage (unless `first`: the initial exec of spawn)."""
-    host_path, data, plan, argv = load_binary(task, filename, argv)
+    host_path, data, plan, argv, interp = load_binary(task, filename, argv)
     check_arg_limits(argv, envp, filename)
     # The first exec fills the empty address space spawn gave the task: a second Unicorn
     # instance would cost 1-3 ms of start-up. Any other exec builds beside the old image.
-    mm, sp = build_image(task, data, plan, argv, envp, filename, task.mm if first else None)
+    mm, sp, entry = build_image(task, data, plan, argv, envp, filename, task.mm if first else None, interp)
     mm.exe_path = host_path
 
     # Point of no return: the old image goes away.
@@ -150,7 +160,7 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
     for reg in GPRS:
         task.set_reg(reg, 0)
     task.set_reg(X.UC_X86_REG_RSP, sp)
-    task.set_reg(X.UC_X86_REG_RIP, plan.entry)
+    task.set_reg(X.UC_X86_REG_RIP, entry)
     task.set_reg(X.UC_X86_REG_EFLAGS, 0x202)
     task.kernel.tracer_exec(task, host_path, argv)
     if task.vfork_parent is not None:

@@ -146,3 +146,28 @@ def sys_msync(task: Task, addr: int, length: int, flags: int) -> int:
         raise SysError(EINVAL)
     return 0
 
+
+
+@syscall("mincore", PTR, SIZE, PTR, classes="memory")
+def sys_mincore(task: Task, addr: int, length: int, vec_addr: int) -> int:
+    """mincore(2): a byte per page, 1 if the host holds it (a page never touched is not
+    resident, as on Linux). EINVAL if addr is not page-aligned, ENOMEM if any page in the
+    range is unmapped."""
+    if addr % PAGE_SIZE:
+        raise SysError(EINVAL)
+    pages = (length + PAGE_SIZE - 1) // PAGE_SIZE
+    end = addr + pages * PAGE_SIZE
+    if end > TASK_SIZE or end < addr:
+        raise SysError(ENOMEM)
+    vector = bytearray()
+    at = addr
+    mm = task.mm
+    while at < end:
+        vma = mm.find_vma(at)
+        if vma is None:
+            raise SysError(ENOMEM)
+        upto = min(end, vma.end)
+        vector += vma.backing.resident_vector(vma.offset + (at - vma.start), upto - at)
+        at = upto
+    mm.copy_out(vec_addr, bytes(vector))
+    return 0

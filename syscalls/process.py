@@ -4,7 +4,6 @@ sessions. The lifecycle work is in pykern.fork, pykern.exec and pykern.exit."""
 from __future__ import annotations
 
 import struct
-import sys
 
 from pykern.abi import (
     __WALL,
@@ -43,7 +42,7 @@ from pykern.abi import (
     WUNTRACED,
 )
 from pykern.errors import Block, SysError
-from pykern.exec import DynamicProgram, do_execve
+from pykern.exec import do_execve
 from pykern.exit import do_exit, do_group_exit, exit_status, release_task, waitable_children
 from pykern.fork import copy_process
 from pykern.loader import ExecFormatError
@@ -168,23 +167,16 @@ def _copy_strings(task: Task, array_addr: int) -> list[bytes]:
             raise SysError(EINVAL)
 
 
-_warned_dynamic = False
 
 
 @syscall("execve", PATH, STRV, STRV, classes="file process")
 def sys_execve(task: Task, pathname: int, argv_addr: int, envp_addr: int) -> int:
     """execve(2). On success the new image runs and nothing is returned."""
-    global _warned_dynamic
     filename = task.mm.copy_in_str(pathname)
     argv = _copy_strings(task, argv_addr)
     envp = _copy_strings(task, envp_addr)
     try:
         do_execve(task, filename, argv, envp)
-    except DynamicProgram as error:
-        if not _warned_dynamic:
-            _warned_dynamic = True
-            print(f"pykern: {filename.decode(errors='replace')}: {error.message}", file=sys.stderr)
-        raise SysError(error.errno) from None
     except ExecFormatError as error:
         raise SysError(error.errno) from None
     return 0

@@ -1,0 +1,158 @@
+"""File system information and extended attributes: statfs, fstatfs, the getxattr and
+listxattr families, and fadvise64 (Linux's fs/statfs.c, fs/xattr.c, mm/fadvise.c).
+
+All of it is the host's: statfs asks the host's C library (struct statfs is the same
+kernel layout on an x86-64 host), xattrs go through Python's os.getxattr/listxattr on the
+host path or fd. Files that are not host files (pipes, eventfds, epolls) have no xattrs:
+EOPNOTSUPP, as on Linux's pipefs and anon inodes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import struct
+
+from pykern.abi import EINVAL, EOPNOTSUPP, ERANGE, ESPIPE
+from pykern.errors import SysError
+from pykern.syscalls.table import syscall
+from pykern.sysent import FD, INT, LONG, OFF, PATH, PTR, SIZE
+from pykern.task import Task
+from pykern.vfs import File, HostFile, host_errors
+
+STATFS = struct.Struct("<7q2i3q4q")  # type bsize blocks bfree bavail files ffree fsid[2] namelen frsize flags spare[4]
+XATTR_NAME_MAX = 255
+XATTR_SIZE_MAX = 65536
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _host_statfs(target: str | int) -> bytes:
+    buffer = ctypes.create_string_buffer(STATFS.size)
+    if isinstance(target, int):
+        status = _libc.fstatfs(target, buffer)
+    else:
+        status = _libc.statfs(os.fsencode(target), buffer)
+    if status != 0:
+        with host_errors():
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+    return STATFS.pack(*STATFS.unpack(buffer.raw))  # (field by field: the guest's layout)
+
+
+def _resolve(task: Task, path_addr: int, follow: bool = True) -> str:
+    group = task.group
+    return group.fs.resolve(-100, task.mm.copy_in_str(path_addr), group.files, group.exe_path, follow, group.tgid)
+
+
+@syscall("statfs", PATH, PTR, classes="file")
+def sys_statfs(task: Task, path_addr: int, buf_addr: int) -> int:
+    """statfs(2): the host file system's numbers."""
+    task.mm.copy_out(buf_addr, _host_statfs(_resolve(task, path_addr)))
+    return 0
+
+
+@syscall("fstatfs", FD, PTR, classes="desc")
+def sys_fstatfs(task: Task, fd: int, buf_addr: int) -> int:
+    """fstatfs(2). A pipe or other anonymous file reports pipefs/anon_inodefs-like zeros."""
+    file = task.group.files.get(fd)
+    if isinstance(file, HostFile):
+        data = _host_statfs(file.host_fd)
+    else:
+        data = STATFS.pack(0x50495045, 4096, 0, 0, 0, 0, 0, 0, 0, 255, 4096, 0x20, 0, 0, 0, 0)  # PIPEFS_MAGIC
+    task.mm.copy_out(buf_addr, data)
+    return 0
+
+
+# --- extended attributes -------------------------------------------------------------------
+
+
+def _xattr_name(task: Task, name_addr: int) -> str:
+    name = task.mm.copy_in_str(name_addr, XATTR_NAME_MAX + 1)
+    if not name or len(name) > XATTR_NAME_MAX:
+        raise SysError(ERANGE)
+    return os.fsdecode(name)
+
+
+def _give(task: Task, value: bytes, addr: int, size: int) -> int:
+    """The xattr calls' size protocol: 0 asks for the length; too small is ERANGE."""
+    if size == 0:
+        return len(value)
+    if size < len(value):
+        raise SysError(ERANGE)
+    task.mm.copy_out(addr, value)
+    return len(value)
+
+
+def _fd_target(task: Task, fd: int) -> int:
+    file: File = task.group.files.get(fd)
+    if not isinstance(file, HostFile):
+        raise SysError(EOPNOTSUPP)
+    return file.host_fd
+
+
+def _getxattr(task: Task, target: str | int, name_addr: int, value_addr: int, size: int, follow: bool) -> int:
+    name = _xattr_name(task, name_addr)
+    with host_errors():
+        value = os.getxattr(target, name, follow_symlinks=follow)
+    return _give(task, value, value_addr, min(size, XATTR_SIZE_MAX))
+
+
+def _listxattr(task: Task, target: str | int, list_addr: int, size: int, follow: bool) -> int:
+    with host_errors():
+        names = os.listxattr(target, follow_symlinks=follow)
+    return _give(task, b"".join(os.fsencode(name) + b"\0" for name in names), list_addr, size)
+
+
+@syscall("getxattr", PATH, PTR, PTR, SIZE, classes="file")
+def sys_getxattr(task: Task, path_addr: int, name_addr: int, value_addr: int, size: int) -> int:
+    """getxattr(2), from the host file."""
+    return _getxattr(task, _resolve(task, path_addr), name_addr, value_addr, size, True)
+
+
+@syscall("lgetxattr", PATH, PTR, PTR, SIZE, classes="file")
+def sys_lgetxattr(task: Task, path_addr: int, name_addr: int, value_addr: int, size: int) -> int:
+    """lgetxattr(2): of a symbolic link itself."""
+    return _getxattr(task, _resolve(task, path_addr, follow=False), name_addr, value_addr, size, False)
+
+
+@syscall("fgetxattr", FD, PTR, PTR, SIZE, classes="desc")
+def sys_fgetxattr(task: Task, fd: int, name_addr: int, value_addr: int, size: int) -> int:
+    """fgetxattr(2)."""
+    return _getxattr(task, _fd_target(task, fd), name_addr, value_addr, size, True)
+
+
+@syscall("listxattr", PATH, PTR, SIZE, classes="file")
+def sys_listxattr(task: Task, path_addr: int, list_addr: int, size: int) -> int:
+    """listxattr(2): NUL-separated names."""
+    return _listxattr(task, _resolve(task, path_addr), list_addr, size, True)
+
+
+@syscall("llistxattr", PATH, PTR, SIZE, classes="file")
+def sys_llistxattr(task: Task, path_addr: int, list_addr: int, size: int) -> int:
+    """llistxattr(2)."""
+    return _listxattr(task, _resolve(task, path_addr, follow=False), list_addr, size, False)
+
+
+@syscall("flistxattr", FD, PTR, SIZE, classes="desc")
+def sys_flistxattr(task: Task, fd: int, list_addr: int, size: int) -> int:
+    """flistxattr(2)."""
+    return _listxattr(task, _fd_target(task, fd), list_addr, size, True)
+
+
+# --- fadvise ---------------------------------------------------------------------------------
+
+POSIX_FADV_MAX = 5  # NORMAL RANDOM SEQUENTIAL WILLNEED DONTNEED NOREUSE
+
+
+@syscall("fadvise64", FD, OFF, LONG, INT, classes="desc")
+def sys_fadvise64(task: Task, fd: int, offset: int, length: int, advice: int) -> int:
+    """fadvise64(2): advice about caching, checked as Linux checks it (EBADF, ESPIPE on a
+    pipe, EINVAL); pykern keeps no page cache of its own, so there is nothing to do."""
+    file = task.group.files.get(fd)
+    if not isinstance(file, HostFile):
+        raise SysError(ESPIPE if file.kind in ("pipe", "fifo") else EINVAL)
+    if not file.seekable and file.pollable:
+        raise SysError(ESPIPE)
+    if not 0 <= advice <= POSIX_FADV_MAX or length < 0:
+        raise SysError(EINVAL)
+    return 0
+
