@@ -33,7 +33,7 @@ testbins/%_pie: testbins/%_pie.c
 	$(CC) $(filter-out -static,$(CFLAGS)) -static-pie -fPIE -o $@ $<
 
 testbins/pykern_only/dynamic: testbins/pykern_only/dynamic.c
-	$(CC) -O2 -o $@ $<
+	$(CC) -O2 -o $@ $< -lm
 
 testbins/%: testbins/%.c
 	$(CC) $(CFLAGS) -o $@ $<

@@ -42,6 +42,9 @@ from pykern.vfs import host_errors
 if TYPE_CHECKING:
     from pykern.task import Task
 
+FPU_CONTROL_DEFAULT = 0x037F  # x87: all exceptions masked, 64-bit precision, round to nearest
+FPU_TAGS_EMPTY = 0xFFFF
+MXCSR_DEFAULT = 0x1F80  # SSE: all exceptions masked, round to nearest
 BINPRM_MAX_RECURSION = 4  # nested "#!" interpreters, as Linux allows
 # CPUID.1:EDX of a generic x86-64 CPU: what Linux puts in AT_HWCAP on x86.
 X86_HWCAP = 0x178BFBFF
@@ -162,6 +165,11 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
     task.set_reg(X.UC_X86_REG_RSP, sp)
     task.set_reg(X.UC_X86_REG_RIP, entry)
     task.set_reg(X.UC_X86_REG_EFLAGS, 0x202)
+    # The FPU and SSE state of a fresh process, as fpstate_init gives it (Unicorn's own
+    # reset leaves every x87 and SSE exception unmasked and the x87 at single precision).
+    task.set_reg(X.UC_X86_REG_FPCW, FPU_CONTROL_DEFAULT)
+    task.set_reg(X.UC_X86_REG_FPTAG, FPU_TAGS_EMPTY)
+    task.set_reg(X.UC_X86_REG_MXCSR, MXCSR_DEFAULT)
     task.kernel.tracer_exec(task, host_path, argv)
     if task.vfork_parent is not None:
         task.kernel.vfork_done(task)

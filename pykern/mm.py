@@ -47,7 +47,7 @@ from pykern.abi import (
 )
 from pykern.errors import Fault, SysError
 from pykern.hostmem import Backing
-from pykern.uc_const import UC_ARCH_X86, UC_MODE_64, UC_PROT_EXEC
+from pykern.uc_const import UC_ARCH_X86, UC_MODE_64, UC_PROT_EXEC, UC_X86_REG_CR4
 from pykern.ucbind import Uc, UcError
 
 if TYPE_CHECKING:
@@ -97,8 +97,18 @@ class VMA:
                    self.file_offset + delta)
 
 
+CR4_OSFXSR = 1 << 9  # FXSAVE/FXRSTOR include the SSE registers
+CR4_OSXMMEXCPT = 1 << 10  # SSE exceptions are #XM (masked by MXCSR_DEFAULT anyway)
+
+
 def new_unicorn() -> Uc:
-    return Uc(UC_ARCH_X86, UC_MODE_64)
+    """A CPU as Linux sets one up for user code. Unicorn leaves CR4.OSFXSR clear, and then
+    fxsave/fxrstor skip the XMM registers: ld.so's lazy-binding trampoline saves the
+    caller's float arguments with them, so every first call to a libc function taking a
+    double (printf("%f")) would get garbage."""
+    uc = Uc(UC_ARCH_X86, UC_MODE_64)
+    uc.reg_write(UC_X86_REG_CR4, uc.reg_read(UC_X86_REG_CR4) | CR4_OSFXSR | CR4_OSXMMEXCPT)
+    return uc
 
 
 class MMPool:
