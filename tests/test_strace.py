@@ -59,7 +59,8 @@ STRACE = shutil.which("strace")
 # - clock values differ run to run: tv_sec/tv_nsec, tv_usec, time(), si_utime/si_stime,
 #   times' CPU times and return, sysinfo's uptime, load, free memory and procs.
 # - rt_sigreturn's return is the interrupted code's rax (any value): RAX, errors kept.
-# - scheduling, not ABI: a run of futex calls is compared as its set of distinct calls
+# - scheduling, not ABI: identical consecutive lines (a polling loop) count once; a run
+#   of futex calls is compared as its set of distinct calls
 #   (how often a contended lock sleeps and whether a wake finds a waiter is a race), and
 #   SIGCHLD lines are compared as a set at the end of their task (when a child's exit
 #   interrupts its parent is a race).
@@ -264,8 +265,8 @@ def compare_tasks(native: dict[str, list[str]], emulated: dict[str, list[str]], 
     same = total = 0
     diff: list[str] = []
     for key in sorted(native.keys() | emulated.keys(), key=_key_order):
-        ours, theirs = (sigchld_last(collapse_futex_runs(lines)) for lines in (native.get(key, []),
-                                                                                emulated.get(key, [])))
+        ours, theirs = (sigchld_last(collapse_repeats(collapse_futex_runs(lines)))
+                        for lines in (native.get(key, []), emulated.get(key, [])))
         if cut_main and key == "0":
             ours, theirs = from_main(ours), from_main(theirs)
         s, t = identical_lines(ours, theirs)
@@ -295,6 +296,12 @@ def collapse_futex_runs(lines: list[str]) -> list[str]:
         if line:
             out.append(line)
     return out
+
+
+def collapse_repeats(lines: list[str]) -> list[str]:
+    """A run of identical consecutive lines as one: how many times a polling loop
+    (usleep until a flag is set) goes round is scheduling, not ABI."""
+    return [line for i, line in enumerate(lines) if i == 0 or line != lines[i - 1]]
 
 
 def sigchld_last(lines: list[str]) -> list[str]:
