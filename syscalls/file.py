@@ -206,6 +206,29 @@ def sys_close(task: Task, fd: int) -> int:
     return 0
 
 
+CLOSE_RANGE_UNSHARE = 1 << 1
+CLOSE_RANGE_CLOEXEC = 1 << 2
+
+
+@syscall("close_range", UINT, UINT, UINT, classes="desc")
+def sys_close_range(task: Task, first: int, last: int, flags: int) -> int:
+    """close_range(2): close (or with CLOSE_RANGE_CLOEXEC mark close-on-exec) every open
+    fd in [first, last]; CLOSE_RANGE_UNSHARE first gives the process a table of its own
+    if it shares one (CLONE_FILES)."""
+    if flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) or first > last:
+        raise SysError(EINVAL)
+    files = task.group.files
+    if flags & CLOSE_RANGE_UNSHARE and any(g.files is files for g in task.kernel.groups.values()
+                                           if g is not task.group and not g.is_zombie):
+        files = task.group.files = files.fork()  # a table of our own first
+    for fd in sorted(fd for fd in files.files if first <= fd <= last):
+        if flags & CLOSE_RANGE_CLOEXEC:
+            files.set_cloexec(fd, True)
+        else:
+            files.close(fd)
+    return 0
+
+
 # --- read and write ------------------------------------------------------------------------------
 
 

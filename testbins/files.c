@@ -258,6 +258,22 @@ static void test_vectors(void)
     close(fd);
 }
 
+/* close_range: CLOEXEC marking, closing a range, bad arguments. */
+static void test_close_range(void)
+{
+    int a, b, c;
+    CHECK_OK("open a", a, open("a.txt", O_RDONLY));
+    CHECK_OK("dup b", b, dup(a));
+    CHECK_OK("dup c", c, dup(a));
+    CHECK_OK("close_range CLOEXEC", a, (int)syscall(SYS_close_range, b, c, 4 /* CLOSE_RANGE_CLOEXEC */));
+    CHECK("b and c are close-on-exec", fcntl(b, F_GETFD) == FD_CLOEXEC && fcntl(c, F_GETFD) == FD_CLOEXEC);
+    CHECK_OK("close_range", a, (int)syscall(SYS_close_range, b, ~0U, 0));
+    CHECK_ERR("b is closed", fcntl(b, F_GETFD), EBADF);
+    CHECK_ERR("c is closed", fcntl(c, F_GETFD), EBADF);
+    CHECK_ERR("close_range first > last", syscall(SYS_close_range, 9, 3, 0), EINVAL);
+    CHECK_ERR("close_range bad flags", syscall(SYS_close_range, 3, 9, 1), EINVAL);
+}
+
 static void test_descriptors(void)
 {
     int fd, fd2, fd3;
@@ -736,6 +752,7 @@ int main(int argc, char **argv)
     test_directories();
     test_names();
     test_permissions();
+    test_close_range();
 
     printf("files: %d checks passed\n", checks);
     return 0;
