@@ -6,15 +6,15 @@ from __future__ import annotations
 import struct
 
 from pykern.abi import EEXIST, EINVAL, ENOENT, EPERM, O_CLOEXEC, O_NONBLOCK
-from pykern.errors import Fault, SysError
+from pykern.errors import SysError
 from pykern.eventfd import EFD_SEMAPHORE, EventFd
 from pykern.eventpoll import EPOLLEXCLUSIVE, EpollFile, Interest
 from pykern.syscalls.poll import (
-    finish_wait,
     start_wait,
     timespec_ns,
     wait_block,
     wait_expired,
+    with_mask,
 )
 from pykern.syscalls.table import syscall
 from pykern.sysent import FD, INT, PTR, SIZE, UINT
@@ -116,13 +116,7 @@ def _pwait(task: Task, epfd: int, events_addr: int, maxevents: int, timeout_ns: 
            mask_size: int) -> int:
     if "poll_deadline" not in task.restart_block:
         start_wait(task, timeout_ns, mask_addr, mask_size)
-    try:
-        ready = _do_wait(task, epfd, events_addr, maxevents)
-    except (SysError, Fault):
-        finish_wait(task)
-        raise
-    finish_wait(task)
-    return ready
+    return with_mask(task, lambda: _do_wait(task, epfd, events_addr, maxevents))
 
 
 @syscall("epoll_pwait", FD, PTR, INT, INT, PTR, SIZE, classes="desc")

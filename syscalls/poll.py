@@ -13,6 +13,7 @@ if a handler interrupts the wait, when the handler returns (as sigsuspend's is).
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 from pykern.abi import (
     EINVAL,
@@ -75,6 +76,21 @@ def finish_wait(task: Task) -> None:
     if task.restart_block.get("temporary_mask"):
         _restore_mask(task)
         task.kernel.signals.mask_changed(task)
+
+
+def with_mask(task: Task, wait: Callable[[], int], tsp_addr: int = 0) -> int:
+    """Run a waiting call that has a temporary mask (ppoll, pselect6, epoll_pwait): it
+    returns or fails with the old mask back; a Block keeps it. The time left goes to
+    `tsp_addr` if given."""
+    try:
+        ready = wait()
+        if tsp_addr:
+            task.mm.copy_out(tsp_addr, TIMESPEC.pack(*divmod(wait_remaining_ns(task), NSEC)))
+    except (SysError, Fault):
+        finish_wait(task)
+        raise
+    finish_wait(task)
+    return ready
 
 
 def wait_expired(task: Task) -> bool:
@@ -145,15 +161,7 @@ def sys_ppoll(task: Task, fds_addr: int, nfds: int, tsp_addr: int, mask_addr: in
     and a signal mask to wait with."""
     if "poll_deadline" not in task.restart_block:
         start_wait(task, timespec_ns(task, tsp_addr), mask_addr, mask_size)
-    try:
-        ready = _do_poll(task, fds_addr, nfds)
-        if tsp_addr:
-            task.mm.copy_out(tsp_addr, TIMESPEC.pack(*divmod(wait_remaining_ns(task), NSEC)))
-    except (SysError, Fault):
-        finish_wait(task)
-        raise
-    finish_wait(task)
-    return ready
+    return with_mask(task, lambda: _do_poll(task, fds_addr, nfds), tsp_addr)
 
 
 # --- select -------------------------------------------------------------------------------------
@@ -218,12 +226,4 @@ def sys_pselect6(task: Task, nfds: int, read_addr: int, write_addr: int, except_
     if "poll_deadline" not in task.restart_block:
         mask_addr, mask_size = struct.unpack("<QQ", task.mm.copy_in(sig_addr, 16)) if sig_addr else (0, 8)
         start_wait(task, timespec_ns(task, tsp_addr), mask_addr, mask_size)
-    try:
-        ready = _do_select(task, nfds, (read_addr, write_addr, except_addr))
-        if tsp_addr:
-            task.mm.copy_out(tsp_addr, TIMESPEC.pack(*divmod(wait_remaining_ns(task), NSEC)))
-    except (SysError, Fault):
-        finish_wait(task)
-        raise
-    finish_wait(task)
-    return ready
+    return with_mask(task, lambda: _do_select(task, nfds, (read_addr, write_addr, except_addr)), tsp_addr)

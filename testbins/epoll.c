@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "waits.h"
 
 static volatile sig_atomic_t hits;
 
@@ -22,29 +23,6 @@ static void on_usr1(int sig)
 {
     (void)sig;
     hits++;
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-static pid_t later(int ms, int fd, int sig)
-{
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        struct timespec ts = {0, ms * 1000000L};
-        nanosleep(&ts, NULL);
-        if (fd >= 0)
-            (void)!write(fd, "w", 1);
-        if (sig)
-            kill(parent, sig);
-        _exit(0);
-    }
-    return pid;
 }
 
 int main(void)
