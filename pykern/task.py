@@ -180,6 +180,8 @@ class ThreadGroup:
         self.shared_pending = SigQueue()  # signals sent to the process
         self.job = GroupStop()  # stopped/continued, for wait's WUNTRACED/WCONTINUED
         self.real_timer: Any = None  # ITIMER_REAL (pykern.syscalls.itimer), made on first use
+        self.nice = 0  # setpriority; inherited by fork
+        self.personality = 0  # personality(2): PER_LINUX; inherited by fork
         self.cpu_timers: dict[int, Any] = {}  # ITIMER_VIRTUAL, ITIMER_PROF: checked by the scheduler
         self.cpu_ns = 0
         self.children_cpu_ns = 0

@@ -1,5 +1,7 @@
-"""File system information and extended attributes: statfs, fstatfs, the getxattr and
-listxattr families, and fadvise64 (Linux's fs/statfs.c, fs/xattr.c, mm/fadvise.c).
+"""File system odds and ends, all the host's: statfs, fstatfs, the getxattr and
+listxattr families, fadvise64, the chown family, sync, syncfs, flock and memfd_create
+(Linux's fs/statfs.c, fs/xattr.c, mm/fadvise.c, fs/open.c, fs/sync.c, fs/locks.c,
+mm/memfd.c).
 
 All of it is the host's: statfs asks the host's C library (struct statfs is the same
 kernel layout on an x86-64 host), xattrs go through Python's os.getxattr/listxattr on the
@@ -13,10 +15,10 @@ import ctypes
 import os
 import struct
 
-from pykern.abi import EINVAL, EOPNOTSUPP, ERANGE, ESPIPE
-from pykern.errors import SysError
+from pykern.abi import EAGAIN, EINVAL, EOPNOTSUPP, ERANGE, ESPIPE, O_RDWR
+from pykern.errors import Block, SysError
 from pykern.syscalls.table import syscall
-from pykern.sysent import FD, INT, LONG, OFF, PATH, PTR, SIZE
+from pykern.sysent import FD, INT, LONG, OFF, PATH, PTR, SIZE, UINT
 from pykern.task import Task
 from pykern.vfs import File, HostFile, host_errors
 
@@ -156,3 +158,109 @@ def sys_fadvise64(task: Task, fd: int, offset: int, length: int, advice: int) ->
         raise SysError(EINVAL)
     return 0
 
+
+
+# --- ownership, sync, locks, memfd ---------------------------------------------------------------
+
+AT_FDCWD = -100
+AT_SYMLINK_NOFOLLOW = 0x100
+AT_EMPTY_PATH = 0x1000
+LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN = 1, 2, 4, 8
+MFD_CLOEXEC, MFD_ALLOW_SEALING = 1, 2
+
+
+def _chown(task: Task, target: str | int, uid: int, gid: int, follow: bool) -> int:
+    with host_errors():
+        os.chown(target, uid if uid != 0xFFFFFFFF else -1, gid if gid != 0xFFFFFFFF else -1,
+                 follow_symlinks=follow)
+    return 0
+
+
+def _path(task: Task, dirfd: int, path_addr: int, follow: bool) -> str:
+    group = task.group
+    return group.fs.resolve(dirfd, task.mm.copy_in_str(path_addr), group.files, group.exe_path, follow, group.tgid)
+
+
+@syscall("chown", PATH, INT, INT, classes="file")
+def sys_chown(task: Task, path_addr: int, uid: int, gid: int) -> int:
+    """chown(2) on the host file (-1 leaves an id as it is)."""
+    return _chown(task, _path(task, AT_FDCWD, path_addr, True), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF, True)
+
+
+@syscall("lchown", PATH, INT, INT, classes="file")
+def sys_lchown(task: Task, path_addr: int, uid: int, gid: int) -> int:
+    """lchown(2): of a symbolic link itself."""
+    return _chown(task, _path(task, AT_FDCWD, path_addr, False), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF, False)
+
+
+@syscall("fchown", FD, INT, INT, classes="desc")
+def sys_fchown(task: Task, fd: int, uid: int, gid: int) -> int:
+    """fchown(2)."""
+    return _chown(task, _fd_target(task, fd), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF, True)
+
+
+@syscall("fchownat", INT, PATH, INT, INT, INT, classes="file")
+def sys_fchownat(task: Task, dirfd: int, path_addr: int, uid: int, gid: int, flags: int) -> int:
+    """fchownat(2): AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH."""
+    if flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH):
+        raise SysError(EINVAL)
+    if flags & AT_EMPTY_PATH and not task.mm.copy_in_str(path_addr):
+        return _chown(task, _fd_target(task, dirfd), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF, True)
+    follow = not flags & AT_SYMLINK_NOFOLLOW
+    return _chown(task, _path(task, dirfd, path_addr, follow), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF, follow)
+
+
+@syscall("sync", classes="file")
+def sys_sync(task: Task) -> int:
+    """sync(2): the host's."""
+    os.sync()
+    return 0
+
+
+@syscall("syncfs", FD, classes="desc")
+def sys_syncfs(task: Task, fd: int) -> int:
+    """syncfs(2): the host's sync (of every file system: more than asked, never less)."""
+    task.group.files.get(fd)
+    os.sync()
+    return 0
+
+
+@syscall("flock", FD, INT, classes="desc")
+def sys_flock(task: Task, fd: int, operation: int) -> int:
+    """flock(2): the host's lock on the host file. A lock that would block returns
+    EWOULDBLOCK with LOCK_NB; without it pykern waits by polling the host lock."""
+    import fcntl
+
+    file = task.group.files.get(fd)
+    kind = operation & ~LOCK_NB
+    if kind not in (LOCK_SH, LOCK_EX, LOCK_UN):
+        raise SysError(EINVAL)
+    if not isinstance(file, HostFile):
+        raise SysError(EINVAL)
+    host_op = {LOCK_SH: fcntl.LOCK_SH, LOCK_EX: fcntl.LOCK_EX, LOCK_UN: fcntl.LOCK_UN}[kind]
+    try:
+        fcntl.flock(file.host_fd, host_op | fcntl.LOCK_NB)
+    except BlockingIOError:
+        if operation & LOCK_NB:
+            raise SysError(EAGAIN) from None
+        raise Block(deadline=task.kernel.clock.monotonic_ns() / 1e9 + 0.01) from None
+    except OSError as error:
+        with host_errors():
+            raise error from None
+    return 0
+
+
+@syscall("memfd_create", PTR, UINT, classes="desc")
+def sys_memfd_create(task: Task, name_addr: int, flags: int) -> int:
+    """memfd_create(2): an anonymous host memfd, a host file like any other."""
+    name = task.mm.copy_in_str(name_addr, 250)
+    if flags & ~(MFD_CLOEXEC | MFD_ALLOW_SEALING):
+        raise SysError(EINVAL)
+    with host_errors():
+        host_fd = os.memfd_create(os.fsdecode(name), os.MFD_CLOEXEC)
+    try:
+        file = HostFile(host_fd, O_RDWR, f"/memfd:{os.fsdecode(name)} (deleted)")
+    except BaseException:
+        os.close(host_fd)
+        raise
+    return task.group.files.install(file, bool(flags & MFD_CLOEXEC))
