@@ -1505,6 +1505,55 @@ def _eventfd2_args(call: Call) -> list[str]:
 SPECIAL.update({"epoll_create1": _epoll_create1_args, "epoll_ctl": _epoll_ctl_args, "eventfd2": _eventfd2_args})
 
 
+# --- process resources, locks, memfd ---
+
+PRIO_NAMES = {0: "PRIO_PROCESS", 1: "PRIO_PGRP", 2: "PRIO_USER"}
+SCHED_NAMES = {0: "SCHED_OTHER", 1: "SCHED_FIFO", 2: "SCHED_RR", 3: "SCHED_BATCH", 5: "SCHED_IDLE",
+               6: "SCHED_DEADLINE"}
+RUSAGE_WHO = {0: "RUSAGE_SELF", -1: "RUSAGE_CHILDREN", 1: "RUSAGE_THREAD"}
+FLOCK_BITS = [(1, "LOCK_SH"), (2, "LOCK_EX"), (4, "LOCK_NB"), (8, "LOCK_UN")]
+MFD_BITS = [(1, "MFD_CLOEXEC"), (2, "MFD_ALLOW_SEALING"), (4, "MFD_HUGETLB")]
+PERSONALITY_BITS = [(0x0040000, "ADDR_NO_RANDOMIZE"), (0x0800000, "ADDR_LIMIT_3GB"), (0x0400000, "READ_IMPLIES_EXEC")]
+
+
+def _named(table: dict[int, str], value: int, family: str) -> str:
+    return table.get(value, f"{value & 0xFFFFFFFF:#x} /* {family}_??? */")
+
+
+def _personality(value: int) -> str:
+    return "|".join(["PER_LINUX"] + [n for b, n in PERSONALITY_BITS if value & b]) if value & 0xFF == 0 else hex(value)
+
+
+def _getrusage_args(call: Call) -> list[str]:
+    return [_named(RUSAGE_WHO, _s32(call.args[0]), "RUSAGE"), fmt_arg(call, 1)]
+
+
+def _priority_args(call: Call) -> list[str]:
+    shown = [_named(PRIO_NAMES, _s32(call.args[0]), "PRIO"), str(_s32(call.args[1]))]
+    return shown + ([str(_s32(call.args[2]))] if call.entry.name == "setpriority" else [])
+
+
+def _personality_args(call: Call) -> list[str]:
+    value = call.args[0] & 0xFFFFFFFF
+    return [ptr(value) if value == 0xFFFFFFFF else _personality(value)]
+
+
+SPECIAL.update({
+    "getrusage": _getrusage_args,
+    "getpriority": _priority_args,
+    "setpriority": _priority_args,
+    "sched_get_priority_max": lambda call: [_named(SCHED_NAMES, _s32(call.args[0]), "SCHED")],
+    "sched_get_priority_min": lambda call: [_named(SCHED_NAMES, _s32(call.args[0]), "SCHED")],
+    "sched_getparam": lambda call: [str(_s32(call.args[0])), _fmt_array(call, call.args[1], 1, 4, str)],
+    "flock": lambda call: [str(_s32(call.args[0])), flags(call.args[1] & 0xFFFFFFFF, FLOCK_BITS)],
+    "memfd_create": lambda call: [fmt_str(call, call.args[0]),
+                                  flags(call.args[1] & 0xFFFFFFFF, MFD_BITS, unknown="MFD_???")],
+    "fchownat": lambda call: [_dirfd(_s32(call.args[0])), fmt_path(call, call.args[1]), str(_s32(call.args[2])),
+                              str(_s32(call.args[3])), flags(call.args[4] & 0xFFFFFFFF, AT_FLAG_BITS, unknown="AT_???")],
+    "personality": _personality_args,
+})
+
+
 # Calls shown in two parts: (what is printed at entry after "name(", what at exit before ")")
 SPLIT_SPECIAL: dict[str, tuple[Callable[[Call], str], Callable[[Call], str]]] = {
     "clone3": (_clone3_entry, _clone3_exit),
@@ -1544,6 +1593,10 @@ def format_return(call: Call) -> str:
         return f"-1 {errno_name(err)} ({strerror(err)})"
     if name in ("poll", "ppoll", "select", "pselect6"):
         return f"{result}{poll_result(call)}"
+    if name == "sched_getscheduler" and result >= 0:
+        return f"{result} ({SCHED_NAMES.get(result, '?')})"
+    if name == "personality" and result >= 0:
+        return f"{ptr(result) if result else 0} ({_personality(result)})"
     if call.entry.ret.name == "signum" and result > 0:
         return f"{result} ({signame(result)})"
     if name == "time":

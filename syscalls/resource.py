@@ -15,7 +15,7 @@ import struct
 from pykern.abi import EACCES, EINVAL, ESRCH
 from pykern.errors import SysError
 from pykern.syscalls.table import syscall
-from pykern.sysent import INT, PID, PTR
+from pykern.sysent import INT, PID, PTR, RUSAGE_OUT
 from pykern.task import Task, ThreadGroup
 
 RUSAGE_SELF, RUSAGE_CHILDREN, RUSAGE_THREAD = 0, -1, 1
@@ -29,7 +29,7 @@ def _timeval(ns: int) -> tuple[int, int]:
     return sec, rest // 1000
 
 
-@syscall("getrusage", INT, PTR, classes="process")
+@syscall("getrusage", INT, RUSAGE_OUT, classes="process")
 def sys_getrusage(task: Task, who: int, usage_addr: int) -> int:
     """getrusage(2): CPU time of the process, its reaped children, or the thread."""
     clock = task.kernel.clock
