@@ -44,19 +44,25 @@ class EpollFile(File):
         super().__init__(O_RDWR | flags)
         self.interest: dict[tuple[int, File], Interest] = {}
 
+    def _armed(self) -> list[tuple[Interest, int, tuple[WaitQueue, ...], tuple[tuple[int, str], ...]]]:
+        """(entry, ready events, wait queues, host fds) of each armed entry, forgetting the
+        entries whose file was closed for good."""
+        found = []
+        for key, entry in list(self.interest.items()):
+            file = key[1]
+            if file.refs <= 0:
+                del self.interest[key]
+                continue
+            if entry.armed:
+                wanted = entry.events & ~EPOLL_FLAG_BITS
+                mask, waits, host = file.poll(wanted)
+                found.append((entry, mask & (wanted | POLLERR | POLLHUP), waits, host))
+        return found
+
     def ready(self, limit: int) -> tuple[list[tuple[int, int]], list[WaitQueue], list[tuple[int, str]]]:
         """(events, data) of up to `limit` ready entries, and what to sleep on if none."""
         found, queues, host_fds = [], [], []
-        for key, entry in list(self.interest.items()):
-            fd, file = key
-            if file.refs <= 0:  # closed for good: epoll forgets it
-                del self.interest[key]
-                continue
-            if not entry.armed:
-                continue
-            wanted = entry.events & ~EPOLL_FLAG_BITS
-            mask, waits, host = file.poll(wanted)
-            mask &= wanted | POLLERR | POLLHUP
+        for entry, mask, waits, host in self._armed():
             queues += waits
             host_fds += host
             edge = bool(entry.events & EPOLLET)
@@ -76,13 +82,8 @@ class EpollFile(File):
 
     def poll(self, events: int) -> tuple[int, tuple[WaitQueue, ...], tuple[tuple[int, str], ...]]:
         """An epoll fd is readable when one of its files is ready (epoll in epoll, poll)."""
-        any_ready = False
-        queues, host_fds = [], []
-        for key, entry in list(self.interest.items()):
-            if key[1].refs <= 0 or not entry.armed:
-                continue
-            mask, waits, host = key[1].poll(entry.events & ~EPOLL_FLAG_BITS)
-            any_ready |= bool(mask & (entry.events | POLLERR | POLLHUP))
-            queues += waits
-            host_fds += host
-        return (POLLIN | POLLRDNORM if any_ready else 0), tuple(queues), tuple(host_fds)
+        armed = self._armed()
+        any_ready = any(mask for _, mask, _, _ in armed)
+        queues = tuple(queue for _, _, waits, _ in armed for queue in waits)
+        host_fds = tuple(fd for _, _, _, host in armed for fd in host)
+        return (POLLIN | POLLRDNORM if any_ready else 0), queues, host_fds

@@ -60,10 +60,10 @@ def read_executable(host_path: str) -> bytes:
             return image.read()
 
 
-def load_binary(task: Task, filename: bytes, argv: list[bytes]) -> tuple[str, bytes, LoadPlan, list[bytes],
-                                                                       bytes | None]:
+def load_binary(task: Task, filename: bytes, argv: list[bytes]
+                ) -> tuple[str, bytes, LoadPlan, list[bytes], tuple[bytes, LoadPlan] | None]:
     """Follow "#!" lines to an ELF: (host path, its bytes, its plan, the final argv, and
-    its PT_INTERP program's bytes if it is dynamically linked). Everything that can fail
+    its PT_INTERP program's bytes and plan at address 0 if it is dynamically linked). Everything that can fail
     fails here, before the old image is touched: a missing interpreter is ENOENT."""
     group = task.group
     for _ in range(BINPRM_MAX_RECURSION + 1):
@@ -74,8 +74,9 @@ def load_binary(task: Task, filename: bytes, argv: list[bytes]) -> tuple[str, by
             plan = plan_elf(data)
             interp = None
             if plan.interp is not None:
-                interp = read_executable(group.fs.resolve(AT_FDCWD, os.fsencode(plan.interp), group.files))
-                plan_elf(interp)  # malformed: ENOEXEC now, not after the point of no return
+                interp_data = read_executable(group.fs.resolve(AT_FDCWD, os.fsencode(plan.interp), group.files))
+                # planned now (at 0: its size) so that a malformed one fails before the point of no return
+                interp = interp_data, plan_elf(interp_data, pie_base=0)
             return os.path.abspath(host_path), data, plan, argv, interp
         interp_path, optarg = shebang
         argv = script_argv(interp_path, optarg, os.fsdecode(filename), argv)
@@ -84,7 +85,8 @@ def load_binary(task: Task, filename: bytes, argv: list[bytes]) -> tuple[str, by
 
 
 def build_image(task: Task, data: bytes, plan: LoadPlan, argv: list[bytes], envp: list[bytes],
-                execfn: bytes, mm: MM | None = None, interp: bytes | None = None) -> tuple[MM, int, int]:
+                execfn: bytes, mm: MM | None = None, interp: tuple[bytes, LoadPlan] | None = None,
+                ) -> tuple[MM, int, int]:
     """A complete new address space for `plan`: segments, brk, stack, and for a dynamic
     program its interpreter (ld.so) where mmap would put it, announced in AT_BASE; built
     in `mm` if given (an empty one), else in a new one. Returns (mm, sp, entry): the
@@ -96,10 +98,10 @@ def build_image(task: Task, data: bytes, plan: LoadPlan, argv: list[bytes], envp
     _map_plan(mm, plan, data)
     entry, base = plan.entry, 0
     if interp is not None:
-        at_zero = plan_elf(interp, pie_base=0)
+        interp_data, at_zero = interp
         span = max(m.end for m in at_zero.mappings) - min(m.start for m in at_zero.mappings)
-        interp_plan = plan_elf(interp, pie_base=mm.choose_address(0, span, 0))
-        _map_plan(mm, interp_plan, interp)
+        interp_plan = plan_elf(interp_data, pie_base=mm.choose_address(0, span, 0))
+        _map_plan(mm, interp_plan, interp_data)
         entry, base = interp_plan.entry, interp_plan.load_bias
     mm.init_brk(plan.brk_start)
     stack_prot = PROT_READ | PROT_WRITE | (PROT_EXEC if plan.exec_stack else 0)

@@ -195,8 +195,10 @@ class Scheduler:
     def others_may_run(self) -> bool:
         """Does the running task need a quantum? Only if another task could want the CPU,
         or a CPU-time timer of its process (ITIMER_VIRTUAL/PROF) must be checked."""
-        return bool(self.runqueue or self.timers or self.host_waiters
-                    or (self.current is not None and self.current.group.cpu_timers))
+        if self.runqueue or self.timers or self.host_waiters:
+            return True
+        current = self.current
+        return current is not None and any(t.expires_ns is not None for t in current.group.cpu_timers.values())
 
     def check_cpu_timers(self, task: Task) -> None:
         """After a slice: fire the CPU-time interval timers of `task`'s process that are due."""

@@ -421,42 +421,35 @@ class Signals:
                 self.kernel.sched.enqueue(thread)
         self._notify_parent_stop(group, CLD_CONTINUED, SIGCONT)
 
-    def orphaned_pgrp(self, group: ThreadGroup) -> bool:
-        """Is `group`'s process group orphaned (no member has a parent in another group of
-        the same session)? The first process's parent stands for the shell that ran it."""
+    def _links(self, member: ThreadGroup, parent: ThreadGroup | None) -> bool:
+        """Does `parent` keep `member`'s process group from being orphaned: a parent in
+        another group of the same session? The first process's parent stands for the
+        shell that ran it, which always does."""
         kernel = self.kernel
-        for member in kernel.groups.values():
-            if member.pgid != group.pgid or member.is_zombie:
-                continue
-            parent = member.parent
-            if member is kernel.first:
-                return False
-            if parent is not None and parent is not kernel.init and parent.pgid != member.pgid \
-                    and parent.sid == member.sid:
-                return False
-        return True
+        if member is kernel.first:
+            return True
+        return parent is not None and parent is not kernel.init and parent.pgid != member.pgid \
+            and parent.sid == member.sid
+
+    def _pgrp_members(self, pgid: int) -> list[ThreadGroup]:
+        return [g for g in self.kernel.groups.values() if g.pgid == pgid and not g.is_zombie]
+
+    def orphaned_pgrp(self, group: ThreadGroup) -> bool:
+        """Is `group`'s process group orphaned (no member's parent links it, see _links)?"""
+        return not any(self._links(member, member.parent) for member in self._pgrp_members(group.pgid))
 
     def kill_orphaned_pgrps(self, group: ThreadGroup, children: list[ThreadGroup]) -> None:
         """`group` has died (its children already given to init): a process group that
         this orphans and that has stopped members gets SIGHUP, then SIGCONT (Linux's
         kill_orphaned_pgrp), for nobody is left to continue them. That can be `group`'s
-        own process group, if its parent made the link, or a child's."""
-        kernel = self.kernel
-        parent = group.parent
-        was_link = group is kernel.first or (parent is not None and parent is not kernel.init
-                                             and parent.pgid != group.pgid and parent.sid == group.sid)
-        candidates = [group] if was_link else []
-        candidates += [child for child in children if child.pgid != group.pgid and child.sid == group.sid]
-        done: set[int] = set()
-        for member in candidates:
-            pgid = member.pgid
-            if pgid in done:
+        own process group, if its parent made the link, or a child's, if `group` did."""
+        candidates = [group] if self._links(group, group.parent) else []
+        candidates += [child for child in children if self._links(child, group)]
+        for pgid in dict.fromkeys(member.pgid for member in candidates):
+            members = self._pgrp_members(pgid)
+            if not any(m.job.stopped for m in members) or not self.orphaned_pgrp(members[0]):
                 continue
-            done.add(pgid)
-            stopped = [g for g in kernel.groups.values() if g.pgid == pgid and not g.is_zombie and g.job.stopped]
-            if not stopped or not self.orphaned_pgrp(member):
-                continue
-            for target in [g for g in kernel.groups.values() if g.pgid == pgid and not g.is_zombie]:
+            for target in members:
                 self.send(target, SigInfo(SIGHUP, SI_KERNEL))
                 self.send(target, SigInfo(SIGCONT, SI_KERNEL))
 
@@ -498,10 +491,15 @@ class Signals:
                 return
             self.kernel.kill_group(group, sig)
             return
-        if task.pending is None and task.saved_sigmask is not None:
+        if task.pending is None:
             # A call that waited with a temporary mask (epoll_pwait, ppoll) ended and no
-            # handler's frame took the old mask to restore: it comes back now (Linux's
-            # restore_saved_sigmask on the way out).
+            # handler's frame took the old mask: it comes back now.
+            self.restore_saved_mask(task)
+
+    def restore_saved_mask(self, task: Task) -> None:
+        """Linux's restore_saved_sigmask: the mask a call replaced while it waited (ppoll,
+        pselect6, epoll_pwait, sigsuspend) comes back."""
+        if task.saved_sigmask is not None:
             task.sigmask, task.saved_sigmask = task.saved_sigmask, None
 
     def _interrupt(self, task: Task) -> int:

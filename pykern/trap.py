@@ -118,7 +118,7 @@ class Trap:
         except IndexError:
             entry = None
         if entry is None:
-            self._unknown(nr)
+            self.unsupported(nr)
             self.registers.set_return(uc, -ENOSYS)
             self.kernel.tracer_nosys(task, nr, raw)
             return
@@ -141,7 +141,7 @@ class Trap:
         hook Unicorn still adds the `syscall` instruction's length after we return."""
         uc.reg_write(RIP, rip - SYSCALL_INSN_LEN if self.in_syscall_hook else rip)
 
-    def _unknown(self, nr: int) -> None:
+    def unsupported(self, nr: int) -> None:
         """ENOSYS. A number Linux also lacks is answered silently, as Linux does; one
         that Linux implements and pykern does not is a gap, reported once."""
         if nr not in self.warned and nr in SYSCALL_NAMES:

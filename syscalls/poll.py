@@ -65,16 +65,11 @@ def start_wait(task: Task, timeout_ns: int | None, mask_addr: int = 0, mask_size
     block["poll_deadline"] = None if timeout_ns is None else now + timeout_ns
 
 
-def _restore_mask(task: Task) -> None:
-    if task.saved_sigmask is not None:
-        task.sigmask, task.saved_sigmask = task.saved_sigmask, None
-
-
 def finish_wait(task: Task) -> None:
     """The call ends without a handler running: the temporary mask goes (what it let
     through is delivered on the way out, as Linux's restore_saved_sigmask does)."""
     if task.restart_block.get("temporary_mask"):
-        _restore_mask(task)
+        task.kernel.signals.restore_saved_mask(task)
         task.kernel.signals.mask_changed(task)
 
 

@@ -23,7 +23,7 @@ def _not_a_socket(task: Task, fd: int, name: str) -> int:
     if isinstance(file, HostFile):
         try:
             if host_stat.S_ISSOCK(os.fstat(file.host_fd).st_mode):
-                task.kernel.trap._unknown(SYSCALL_NUMBERS[name])  # the warn-once of unsupported calls
+                task.kernel.trap.unsupported(SYSCALL_NUMBERS[name])  # the warn-once of unsupported calls
                 raise SysError(ENOSYS)
         except OSError:
             pass
