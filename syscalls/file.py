@@ -121,7 +121,8 @@ def _resolve(task: Task, dirfd: int, path: bytes, follow: bool = True) -> str:
     return group.fs.resolve(dirfd, path, group.files, group.exe_path, follow, group.tgid)
 
 
-def _path_at(task: Task, dirfd: int, path_addr: Addr, follow: bool = True) -> str:
+def path_at(task: Task, dirfd: int, path_addr: Addr, follow: bool = True) -> str:
+    """The host path a guest path argument names, resolved as the *at() calls do."""
     return _resolve(task, dirfd, task.mm.copy_in_str(path_addr), follow)
 
 
@@ -325,7 +326,7 @@ def sys_fstat(task: Task, fd: int, statbuf_addr: Addr) -> int:
 @syscall("stat", PATH, STAT_OUT, classes="file")
 def sys_stat(task: Task, pathname_addr: Addr, statbuf_addr: Addr) -> int:
     """stat(2)."""
-    st = vfs_stat(_path_at(task, AT_FDCWD, pathname_addr))
+    st = vfs_stat(path_at(task, AT_FDCWD, pathname_addr))
     task.mm.copy_out(statbuf_addr, pack_stat(st))
     return 0
 
@@ -333,7 +334,7 @@ def sys_stat(task: Task, pathname_addr: Addr, statbuf_addr: Addr) -> int:
 @syscall("lstat", PATH, STAT_OUT, classes="file")
 def sys_lstat(task: Task, pathname_addr: Addr, statbuf_addr: Addr) -> int:
     """lstat(2)."""
-    st = vfs_stat(_path_at(task, AT_FDCWD, pathname_addr, follow=False), follow=False)
+    st = vfs_stat(path_at(task, AT_FDCWD, pathname_addr, follow=False), follow=False)
     task.mm.copy_out(statbuf_addr, pack_stat(st))
     return 0
 
@@ -446,7 +447,7 @@ def sys_getcwd(task: Task, buf_addr: Addr, size: int) -> int:
 @syscall("chdir", PATH, classes="file")
 def sys_chdir(task: Task, path_addr: Addr) -> int:
     """chdir(2)."""
-    task.group.fs.cwd = vfs_chdir_target(_path_at(task, AT_FDCWD, path_addr))
+    task.group.fs.cwd = vfs_chdir_target(path_at(task, AT_FDCWD, path_addr))
     return 0
 
 
@@ -460,21 +461,21 @@ def sys_fchdir(task: Task, fd: int) -> int:
 @syscall("mkdir", PATH, MODE, classes="file")
 def sys_mkdir(task: Task, pathname_addr: Addr, mode: int) -> int:
     """mkdir(2)."""
-    vfs_mkdir(_path_at(task, AT_FDCWD, pathname_addr, follow=False), mode, task.group.fs.umask)
+    vfs_mkdir(path_at(task, AT_FDCWD, pathname_addr, follow=False), mode, task.group.fs.umask)
     return 0
 
 
 @syscall("mkdirat", DIRFD, PATH, MODE, classes="desc file")
 def sys_mkdirat(task: Task, dirfd: int, pathname_addr: Addr, mode: int) -> int:
     """mkdirat(2)."""
-    vfs_mkdir(_path_at(task, dirfd, pathname_addr, follow=False), mode, task.group.fs.umask)
+    vfs_mkdir(path_at(task, dirfd, pathname_addr, follow=False), mode, task.group.fs.umask)
     return 0
 
 
 @syscall("rmdir", PATH, classes="file")
 def sys_rmdir(task: Task, pathname_addr: Addr) -> int:
     """rmdir(2)."""
-    vfs_rmdir(_path_at(task, AT_FDCWD, pathname_addr, follow=False))
+    vfs_rmdir(path_at(task, AT_FDCWD, pathname_addr, follow=False))
     return 0
 
 
@@ -484,7 +485,7 @@ def sys_rmdir(task: Task, pathname_addr: Addr) -> int:
 @syscall("unlink", PATH, classes="file")
 def sys_unlink(task: Task, pathname_addr: Addr) -> int:
     """unlink(2)."""
-    vfs_unlink(_path_at(task, AT_FDCWD, pathname_addr, follow=False))
+    vfs_unlink(path_at(task, AT_FDCWD, pathname_addr, follow=False))
     return 0
 
 
@@ -493,7 +494,7 @@ def sys_unlinkat(task: Task, dirfd: int, pathname_addr: Addr, flags: int) -> int
     """unlinkat(2)."""
     if flags & ~AT_REMOVEDIR:
         raise SysError(EINVAL)
-    path = _path_at(task, dirfd, pathname_addr, follow=False)
+    path = path_at(task, dirfd, pathname_addr, follow=False)
     if flags & AT_REMOVEDIR:
         vfs_rmdir(path)
     else:
@@ -507,8 +508,8 @@ def do_renameat2(task: Task, olddirfd: int, oldpath_addr: Addr, newdirfd: int, n
         raise SysError(EINVAL)
     if flags & RENAME_NOREPLACE and flags & (RENAME_EXCHANGE | RENAME_WHITEOUT):
         raise SysError(EINVAL)
-    old = _path_at(task, olddirfd, oldpath_addr, follow=False)
-    new = _path_at(task, newdirfd, newpath_addr, follow=False)
+    old = path_at(task, olddirfd, oldpath_addr, follow=False)
+    new = path_at(task, newdirfd, newpath_addr, follow=False)
     vfs_rename(old, new, flags)
     return 0
 
@@ -536,7 +537,7 @@ def sys_renameat2(task: Task, olddirfd: int, oldpath_addr: Addr, newdirfd: int, 
 def sys_symlink(task: Task, target_addr: Addr, linkpath_addr: Addr) -> int:
     """symlink(2): the target is stored as given, never resolved."""
     target = task.mm.copy_in_str(target_addr)
-    vfs_symlink(target, _path_at(task, AT_FDCWD, linkpath_addr, follow=False))
+    vfs_symlink(target, path_at(task, AT_FDCWD, linkpath_addr, follow=False))
     return 0
 
 
@@ -544,7 +545,7 @@ def sys_symlink(task: Task, target_addr: Addr, linkpath_addr: Addr) -> int:
 def sys_symlinkat(task: Task, target_addr: Addr, newdirfd: int, linkpath_addr: Addr) -> int:
     """symlinkat(2)."""
     target = task.mm.copy_in_str(target_addr)
-    vfs_symlink(target, _path_at(task, newdirfd, linkpath_addr, follow=False))
+    vfs_symlink(target, path_at(task, newdirfd, linkpath_addr, follow=False))
     return 0
 
 
@@ -559,7 +560,7 @@ def do_linkat(task: Task, olddirfd: int, oldpath_addr: Addr, newdirfd: int, newp
         follow = True  # the /proc/self/fd link leads to the file itself
     else:
         old = _resolve(task, olddirfd, oldpath, follow)
-    vfs_link(old, _path_at(task, newdirfd, newpath_addr, follow=False), follow)
+    vfs_link(old, path_at(task, newdirfd, newpath_addr, follow=False), follow)
     return 0
 
 
@@ -638,7 +639,7 @@ def sys_faccessat2(task: Task, dirfd: int, pathname_addr: Addr, mode: int, flags
 @syscall("chmod", PATH, MODE, classes="file")
 def sys_chmod(task: Task, pathname_addr: Addr, mode: int) -> int:
     """chmod(2)."""
-    vfs_chmod(_path_at(task, AT_FDCWD, pathname_addr), mode)
+    vfs_chmod(path_at(task, AT_FDCWD, pathname_addr), mode)
     return 0
 
 
@@ -652,7 +653,7 @@ def sys_fchmod(task: Task, fd: int, mode: int) -> int:
 @syscall("fchmodat", DIRFD, PATH, MODE, classes="desc file")
 def sys_fchmodat(task: Task, dirfd: int, pathname_addr: Addr, mode: int) -> int:
     """fchmodat(2): the system call has no flags argument (glibc's wrapper does)."""
-    vfs_chmod(_path_at(task, dirfd, pathname_addr), mode)
+    vfs_chmod(path_at(task, dirfd, pathname_addr), mode)
     return 0
 
 
@@ -669,7 +670,7 @@ def sys_truncate(task: Task, path_addr: Addr, length: int) -> int:
     """truncate(2)."""
     if length < 0:
         raise SysError(EINVAL)
-    vfs_truncate(_path_at(task, AT_FDCWD, path_addr), length)
+    vfs_truncate(path_at(task, AT_FDCWD, path_addr), length)
     return 0
 
 

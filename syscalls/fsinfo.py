@@ -5,8 +5,9 @@ mm/memfd.c).
 
 All of it is the host's: statfs asks the host's C library (struct statfs is the same
 kernel layout on an x86-64 host), xattrs go through Python's os.getxattr/listxattr on the
-host path or fd. Files that are not host files (pipes, eventfds, epolls) have no xattrs:
-EOPNOTSUPP, as on Linux's pipefs and anon inodes.
+host path or fd. Files that are not host files (pipes, eventfds, epolls) have no xattrs
+(ENODATA, an empty list), as Linux's pipefs answers; their owner cannot be changed
+(EOPNOTSUPP: pykern keeps no owner for them).
 """
 
 from __future__ import annotations
@@ -15,12 +16,24 @@ import ctypes
 import os
 import struct
 
-from pykern.abi import EAGAIN, EINVAL, EOPNOTSUPP, ERANGE, ESPIPE, O_RDWR
+from pykern.abi import (
+    AT_EMPTY_PATH,
+    AT_FDCWD,
+    AT_SYMLINK_NOFOLLOW,
+    EAGAIN,
+    EINVAL,
+    ENODATA,
+    EOPNOTSUPP,
+    ERANGE,
+    ESPIPE,
+    O_RDWR,
+)
 from pykern.errors import Block, SysError
+from pykern.syscalls.file import path_at
 from pykern.syscalls.table import syscall
 from pykern.sysent import FD, INT, LONG, OFF, PATH, PTR, SIZE, UINT
 from pykern.task import Task
-from pykern.vfs import File, HostFile, host_errors
+from pykern.vfs import File, HostFile, host_error, host_errors
 
 STATFS = struct.Struct("<7q2i3q4q")  # type bsize blocks bfree bavail files ffree fsid[2] namelen frsize flags spare[4]
 XATTR_NAME_MAX = 255
@@ -35,20 +48,15 @@ def _host_statfs(target: str | int) -> bytes:
     else:
         status = _libc.statfs(os.fsencode(target), buffer)
     if status != 0:
-        with host_errors():
-            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+        errno = ctypes.get_errno()
+        raise host_error(OSError(errno, os.strerror(errno)))
     return STATFS.pack(*STATFS.unpack(buffer.raw))  # (field by field: the guest's layout)
-
-
-def _resolve(task: Task, path_addr: int, follow: bool = True) -> str:
-    group = task.group
-    return group.fs.resolve(-100, task.mm.copy_in_str(path_addr), group.files, group.exe_path, follow, group.tgid)
 
 
 @syscall("statfs", PATH, PTR, classes="file")
 def sys_statfs(task: Task, path_addr: int, buf_addr: int) -> int:
     """statfs(2): the host file system's numbers."""
-    task.mm.copy_out(buf_addr, _host_statfs(_resolve(task, path_addr)))
+    task.mm.copy_out(buf_addr, _host_statfs(path_at(task, AT_FDCWD, path_addr)))
     return 0
 
 
@@ -107,36 +115,41 @@ def _listxattr(task: Task, target: str | int, list_addr: int, size: int, follow:
 @syscall("getxattr", PATH, PTR, PTR, SIZE, classes="file")
 def sys_getxattr(task: Task, path_addr: int, name_addr: int, value_addr: int, size: int) -> int:
     """getxattr(2), from the host file."""
-    return _getxattr(task, _resolve(task, path_addr), name_addr, value_addr, size, True)
+    return _getxattr(task, path_at(task, AT_FDCWD, path_addr), name_addr, value_addr, size, True)
 
 
 @syscall("lgetxattr", PATH, PTR, PTR, SIZE, classes="file")
 def sys_lgetxattr(task: Task, path_addr: int, name_addr: int, value_addr: int, size: int) -> int:
     """lgetxattr(2): of a symbolic link itself."""
-    return _getxattr(task, _resolve(task, path_addr, follow=False), name_addr, value_addr, size, False)
+    return _getxattr(task, path_at(task, AT_FDCWD, path_addr, follow=False), name_addr, value_addr, size, False)
 
 
 @syscall("fgetxattr", FD, PTR, PTR, SIZE, classes="desc")
 def sys_fgetxattr(task: Task, fd: int, name_addr: int, value_addr: int, size: int) -> int:
     """fgetxattr(2)."""
+    if not isinstance(task.group.files.get(fd), HostFile):
+        _xattr_name(task, name_addr)
+        raise SysError(ENODATA)
     return _getxattr(task, _fd_target(task, fd), name_addr, value_addr, size, True)
 
 
 @syscall("listxattr", PATH, PTR, SIZE, classes="file")
 def sys_listxattr(task: Task, path_addr: int, list_addr: int, size: int) -> int:
     """listxattr(2): NUL-separated names."""
-    return _listxattr(task, _resolve(task, path_addr), list_addr, size, True)
+    return _listxattr(task, path_at(task, AT_FDCWD, path_addr), list_addr, size, True)
 
 
 @syscall("llistxattr", PATH, PTR, SIZE, classes="file")
 def sys_llistxattr(task: Task, path_addr: int, list_addr: int, size: int) -> int:
     """llistxattr(2)."""
-    return _listxattr(task, _resolve(task, path_addr, follow=False), list_addr, size, False)
+    return _listxattr(task, path_at(task, AT_FDCWD, path_addr, follow=False), list_addr, size, False)
 
 
 @syscall("flistxattr", FD, PTR, SIZE, classes="desc")
 def sys_flistxattr(task: Task, fd: int, list_addr: int, size: int) -> int:
     """flistxattr(2)."""
+    if not isinstance(task.group.files.get(fd), HostFile):
+        return 0
     return _listxattr(task, _fd_target(task, fd), list_addr, size, True)
 
 
@@ -162,9 +175,6 @@ def sys_fadvise64(task: Task, fd: int, offset: int, length: int, advice: int) ->
 
 # --- ownership, sync, locks, memfd ---------------------------------------------------------------
 
-AT_FDCWD = -100
-AT_SYMLINK_NOFOLLOW = 0x100
-AT_EMPTY_PATH = 0x1000
 LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN = 1, 2, 4, 8
 MFD_CLOEXEC, MFD_ALLOW_SEALING = 1, 2
 
@@ -176,21 +186,16 @@ def _chown(task: Task, target: str | int, uid: int, gid: int, follow: bool) -> i
     return 0
 
 
-def _path(task: Task, dirfd: int, path_addr: int, follow: bool) -> str:
-    group = task.group
-    return group.fs.resolve(dirfd, task.mm.copy_in_str(path_addr), group.files, group.exe_path, follow, group.tgid)
-
-
 @syscall("chown", PATH, INT, INT, classes="file")
 def sys_chown(task: Task, path_addr: int, uid: int, gid: int) -> int:
     """chown(2) on the host file (-1 leaves an id as it is)."""
-    return _chown(task, _path(task, AT_FDCWD, path_addr, True), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF, True)
+    return _chown(task, path_at(task, AT_FDCWD, path_addr, True), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF, True)
 
 
 @syscall("lchown", PATH, INT, INT, classes="file")
 def sys_lchown(task: Task, path_addr: int, uid: int, gid: int) -> int:
     """lchown(2): of a symbolic link itself."""
-    return _chown(task, _path(task, AT_FDCWD, path_addr, False), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF, False)
+    return _chown(task, path_at(task, AT_FDCWD, path_addr, False), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF, False)
 
 
 @syscall("fchown", FD, INT, INT, classes="desc")
@@ -207,7 +212,7 @@ def sys_fchownat(task: Task, dirfd: int, path_addr: int, uid: int, gid: int, fla
     if flags & AT_EMPTY_PATH and not task.mm.copy_in_str(path_addr):
         return _chown(task, _fd_target(task, dirfd), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF, True)
     follow = not flags & AT_SYMLINK_NOFOLLOW
-    return _chown(task, _path(task, dirfd, path_addr, follow), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF, follow)
+    return _chown(task, path_at(task, dirfd, path_addr, follow), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF, follow)
 
 
 @syscall("sync", classes="file")
@@ -245,8 +250,7 @@ def sys_flock(task: Task, fd: int, operation: int) -> int:
             raise SysError(EAGAIN) from None
         raise Block(deadline=task.kernel.clock.monotonic_ns() / 1e9 + 0.01) from None
     except OSError as error:
-        with host_errors():
-            raise error from None
+        raise host_error(error) from None
     return 0
 
 
