@@ -175,6 +175,7 @@ def _interrupted(cmd: list[str], host_signal: int, stdin: int | None = None) -> 
     ("handler", signal.SIGINT),  # the guest's handler runs; its exit status is the result
     ("handler", signal.SIGTERM),
     ("read", signal.SIGINT),  # asleep in a host read
+    ("pause", signal.SIGTERM),  # every task waits for a signal: a wait, not a deadlock
 ])
 def test_signals_to_pykern_reach_the_guest(mode: str, host_signal: int) -> None:
     """Ctrl-C or kill aimed at pykern acts on the guest as on the native program: same

@@ -1,7 +1,8 @@
 /* spin: a guest that never ends on its own, for the tests of signals sent to pykern
  * itself (Ctrl-C, kill). Prints "ready" once running, then: "loop" spins with no
  * syscall at all; "handler" spins until its SIGINT/SIGTERM handler runs and exits 3;
- * "read" blocks reading stdin. (Run natively by the tests too: the status must match.) */
+ * "read" blocks reading stdin; "pause" waits in pause(). (Run natively by the tests
+ * too: the status must match.) */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +24,8 @@ int main(int argc, char **argv)
     }
     printf("ready\n");
     fflush(stdout);
+    if (strcmp(mode, "pause") == 0) /* only a signal can end it: not a deadlock */
+        return pause();
     if (strcmp(mode, "read") == 0) {
         char c;
         return (int)read(0, &c, 1);
