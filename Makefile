@@ -24,7 +24,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-venv: $(VENV)/.installed
+# pykern's own libunicorn (x86 only, larger software TLB, inlined float checks), which
+# pykern.ucbind prefers to the unicorn wheel's: see tools/build_unicorn.py. cmake is
+# installed when missing.
+UNICORN_LIB := $(VENV)/lib/pykern-unicorn/libunicorn.so.2
+$(UNICORN_LIB): tools/build_unicorn.py | $(VENV)/.installed
+	@$(MAKE) -s host-tools TOOLS="cmake:cmake"
+	$(PY) tools/build_unicorn.py $(dir $@)
+
+venv: $(VENV)/.installed $(UNICORN_LIB)
 
 testbins: $(TESTBINS)
 	chmod +x testbins/shebang.sh
@@ -74,7 +82,8 @@ bench: venv testbins bench-tools
 	$(PY) bench/run.py
 
 lint: venv
-	$(VENV)/bin/ruff check pykern syscalls loader tests bench
+	$(VENV)/bin/ruff check pykern syscalls loader tests bench tools
 
 clean:
 	rm -f $(TESTBINS)
+	rm -rf build

@@ -413,8 +413,9 @@ def machine() -> dict:
     except OSError:
         pass
     py = PYKERN[0] if len(PYKERN) > 1 else str(Path(PYKERN[0]).with_name("python"))
-    probe = "import sys, importlib.metadata as m; print(sys.version.split()[0], m.version('unicorn'))"
-    versions = (first_line([py, "-c", probe]) or "? ?").split()
+    probe = ("import sys, importlib.metadata as m, pykern.ucbind as u; "
+             "print(sys.version.split()[0], m.version('unicorn'), u.LIBRARY_PATH)")
+    versions = (first_line([py, "-c", probe]) or "? ? ?").split()
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -422,6 +423,7 @@ def machine() -> dict:
         "kernel": platform.release(),
         "python": versions[0],
         "unicorn": versions[1] if len(versions) > 1 else None,
+        "libunicorn": libunicorn_build(versions[2]) if len(versions) > 2 else None,
         "qemu": first_line([QEMU, "--version"]) if shutil.which(QEMU) else None,
         "strace": first_line([STRACE, "-V"]) if shutil.which(STRACE) else None,
         "load_average": os.getloadavg(),
@@ -431,9 +433,16 @@ def machine() -> dict:
     }
 
 
+def libunicorn_build(path: str) -> str:
+    """Which libunicorn pykern loads: its own build (tools/build_unicorn.py) or the wheel's."""
+    return ("pykern's build (tools/build_unicorn.py)" if os.sep + "pykern-unicorn" + os.sep in path
+            else f"the unicorn wheel's ({path})")
+
+
 def describe(m: dict) -> str:
     return (f"{m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; Linux {m['kernel']}; Python {m['python']}; "
-            f"unicorn {m['unicorn']}; {m['qemu'] or 'no qemu-user'}; commit {m['commit']}")
+            f"unicorn {m['unicorn']}, libunicorn: {m.get('libunicorn')}; {m['qemu'] or 'no qemu-user'}; "
+            f"commit {m['commit']}")
 
 
 # ---------------------------------------------------------------------------------------

@@ -9,7 +9,9 @@ Two catches. While the guest runs in the JIT no Python runs, and Python runs a s
 handler only between bytecodes: so Python's C-level handler also writes the signal
 number to a wakeup pipe, and a watcher thread reading it stops the emulation
 (uc_emu_stop, as Unicorn's own timeout thread does), again every 50 ms until the
-scheduler has taken the signal. And when every task sleeps, the scheduler waits in
+scheduler has taken the signal. The stop is exact, the guest resumes where it left off,
+only with pykern's libunicorn build (tools/build_unicorn.py; testbins/pykern_only/spin
+"count" checks it). And when every task sleeps, the scheduler waits in
 select(), which Python restarts after a handler returns: the handler raises
 `HostSignalArrived` to end that wait (only then).
 """

@@ -206,10 +206,12 @@ class Trap:
         """emu_start until the task stops: returns True if the quantum expired.
 
         A bounded slice is counted in instructions, not with Unicorn's `timeout`: a
-        timeout stop can leave rip at an instruction that already ran, which then runs
-        twice on resume (unicorn-engine/unicorn#1565, #1105; seen here as a lost futex
-        wakeup and a doubled increment). A count stop lands on an exact boundary. An
-        unbounded slice (a lone task) runs with neither, at full JIT speed."""
+        count stop lands at the same instruction on every run, so preemption is
+        reproducible. (With the unicorn wheel's libunicorn a timeout stop was also
+        wrong: it can re-run instructions, unicorn-engine/unicorn#1565 and #1105, seen
+        here as a lost futex wakeup and a doubled increment. pykern's own build stops
+        exactly: tools/build_unicorn.py.) An unbounded slice (a lone task) runs with
+        neither, at full JIT speed."""
         mm = task.mm
         uc = mm.uc
         mm.fault = None

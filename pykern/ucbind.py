@@ -31,6 +31,7 @@ from __future__ import annotations
 import ctypes
 import importlib.machinery
 import os
+import sys
 import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -66,12 +67,15 @@ LIBRARY_NAME = "libunicorn.so.2"
 
 def find_library() -> str:
     """libunicorn.so.2: in $LIBUNICORN_PATH (a directory, as the official binding reads
-    it), else in the installed unicorn package's lib/. The package is located by the
-    import system's path finder, which does not execute it."""
+    it), else pykern's own build in <venv>/lib/pykern-unicorn/ (tools/build_unicorn.py,
+    run by `make venv`: x86 only, a larger software TLB, and 2x faster floating point than
+    the wheel's), else the installed unicorn package's lib/. The package is located by
+    the import system's path finder, which does not execute it."""
     directories = []
     override = os.environ.get("LIBUNICORN_PATH")
     if override:
         directories.append(override)
+    directories.append(os.path.join(sys.prefix, "lib", "pykern-unicorn"))
     spec = importlib.machinery.PathFinder.find_spec("unicorn")
     if spec is not None and spec.submodule_search_locations:
         directories += [os.path.join(d, "lib") for d in spec.submodule_search_locations]
@@ -79,7 +83,7 @@ def find_library() -> str:
         path = os.path.join(directory, LIBRARY_NAME)
         if os.path.isfile(path):
             return path
-    raise ImportError(f"cannot find {LIBRARY_NAME} (pip install unicorn==2.1.1, "
+    raise ImportError(f"cannot find {LIBRARY_NAME} (make venv builds it; or pip install unicorn==2.1.1, "
                       "or set LIBUNICORN_PATH to the directory holding it)")
 
 
@@ -97,7 +101,8 @@ def _load(path: str) -> ctypes.CDLL:
     return ctypes.CDLL(path, handle=handle)
 
 
-_lib = _load(find_library())
+LIBRARY_PATH = find_library()  # the libunicorn in use (bench/run.py records it)
+_lib = _load(LIBRARY_PATH)
 
 _c_int, _c_uint32, _c_uint64, _c_size_t = ctypes.c_int, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_size_t
 _c_void_p = ctypes.c_void_p  # also for uc_engine *, uc_context * and arrays

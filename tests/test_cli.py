@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -155,12 +156,15 @@ def test_python_module_and_console_script_agree():
     assert result.returncode == 5
 
 
-def _interrupted(cmd: list[str], host_signal: int, stdin: int | None = None) -> tuple[int, bytes]:
-    """Start `cmd`, wait for its "ready" line, send `host_signal`, return (status, output)."""
+def _interrupted(cmd: list[str], host_signal: int, stdin: int | None = None,
+                 delay: float = 0.0) -> tuple[int, bytes]:
+    """Start `cmd`, wait for its "ready" line and `delay` seconds more, send `host_signal`,
+    return (status, output)."""
     with subprocess.Popen(cmd, cwd=REPO_ROOT, stdin=stdin if stdin is not None else subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
         try:
             assert proc.stdout.readline() == b"ready\n"
+            time.sleep(delay)
             proc.send_signal(host_signal)
             out, err = proc.communicate(timeout=30)
         finally:
@@ -174,6 +178,8 @@ def _interrupted(cmd: list[str], host_signal: int, stdin: int | None = None) -> 
     ("loop", signal.SIGTERM),
     ("handler", signal.SIGINT),  # the guest's handler runs; its exit status is the result
     ("handler", signal.SIGTERM),
+    ("count", signal.SIGINT),  # the JIT stopped mid-loop resumes exactly (tools/build_unicorn.py)
+    ("count", signal.SIGTERM),
     ("read", signal.SIGINT),  # asleep in a host read
     ("pause", signal.SIGTERM),  # every task waits for a signal: a wait, not a deadlock
 ])
@@ -183,9 +189,10 @@ def test_signals_to_pykern_reach_the_guest(mode: str, host_signal: int) -> None:
     binary = "./testbins/pykern_only/spin"
     read_end, write_end = os.pipe()  # "read" blocks on stdin: a pipe nobody writes
     try:
-        native = _interrupted([binary, mode], host_signal, stdin=read_end)
+        delay = 0.3 if mode == "count" else 0.0  # well into the loop
+        native = _interrupted([binary, mode], host_signal, stdin=read_end, delay=delay)
         emulated = _interrupted([sys.executable, "-m", "pykern", "run", binary, mode], host_signal,
-                                stdin=read_end)
+                                stdin=read_end, delay=delay)
     finally:
         os.close(read_end)
         os.close(write_end)

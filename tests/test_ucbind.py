@@ -122,3 +122,52 @@ def test_the_unicorn_package_is_not_imported() -> None:
     code = "import sys, pykern.cli, pykern.kernel, pykern.syscalls.table; print(sorted(m for m in sys.modules if 'unicorn' in m))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_pykern_runs_on_its_own_libunicorn_build() -> None:
+    """`make venv` builds libunicorn (tools/build_unicorn.py) into the venv, and pykern
+    loads that one rather than the wheel's: without it, floating point runs 2x slower,
+    a loop over more than 1 MiB refills the TLB on nearly every access, and a stop from
+    another thread can re-run instructions (the next test)."""
+    import os
+
+    from pykern import ucbind
+
+    if os.environ.get("LIBUNICORN_PATH"):
+        pytest.skip("LIBUNICORN_PATH chooses the library")
+    built = os.path.join(sys.prefix, "lib", "pykern-unicorn", ucbind.LIBRARY_NAME)
+    assert os.path.isfile(built), "run `make venv`: it builds pykern's libunicorn"
+    assert ucbind.LIBRARY_PATH == built
+
+
+def test_a_stop_from_another_thread_resumes_exactly() -> None:
+    """Unicorn's timeout stops the engine from a timer thread with uc_emu_stop, as
+    pykern's host-signal watcher does. Each stop must land between instructions that
+    either ran or did not: a loop of `inc rax; add rbx, 3; add qword [rdx], 1; inc rcx`
+    stopped a few hundred times must end with all four counters in step. (The wheel's
+    libunicorn re-runs the start of the block after a memory access: see
+    tools/build_unicorn.py.)"""
+    from pykern import ucbind
+
+    if "pykern-unicorn" not in ucbind.LIBRARY_PATH:
+        pytest.skip("only pykern's libunicorn build stops exactly")
+    rounds = 20_000_000
+    loop = bytes.fromhex("48ffc0" "4883c303" "48ff02" "48ffc1") + b"\x49\xb8" + rounds.to_bytes(8, "little")
+    loop += bytes.fromhex("4c39c0")  # cmp rax, r8 (after mov r8, rounds)
+    code = loop + bytes([0x75, (-(len(loop) + 2)) & 0xFF]) + b"\xf4"  # jne to the top; hlt
+    memory = Backing(0x2000)
+    uc = Uc(X.UC_ARCH_X86, X.UC_MODE_64)
+    uc.mem_map_ptr(CODE_AT, 0x1000, X.UC_PROT_READ | X.UC_PROT_EXEC, memory.ptr)
+    uc.mem_map_ptr(CODE_AT + 0x1000, 0x1000, X.UC_PROT_READ | X.UC_PROT_WRITE, memory.ptr + 0x1000)
+    uc.mem_write(CODE_AT, code)
+    uc.reg_write(X.UC_X86_REG_RDX, CODE_AT + 0x1000)
+    end = CODE_AT + len(code) - 1  # the hlt
+    rip, stops = CODE_AT, 0
+    while rip != end:
+        uc.emu_start(rip, end, timeout=200)  # microseconds
+        rip = uc.reg_read(X.UC_X86_REG_RIP)
+        stops += 1
+    assert stops > 10
+    counters = (uc.reg_read(X.UC_X86_REG_RAX), uc.reg_read(X.UC_X86_REG_RBX) // 3,
+                int.from_bytes(uc.mem_read(CODE_AT + 0x1000, 8), "little"), uc.reg_read(X.UC_X86_REG_RCX))
+    assert counters == (rounds,) * 4, f"after {stops} stops"

@@ -1,0 +1,211 @@
+"""Build pykern's libunicorn.so.2: Unicorn 2.1.1 from its PyPI source, x86 only, patched.
+
+    python tools/build_unicorn.py DEST_DIR
+
+`make venv` runs this and puts the library in .venv/lib/pykern-unicorn/, where
+pykern.ucbind looks first. It downloads the unicorn 2.1.1 source distribution with pip
+(checked against its sha256), unpacks it under build/, applies PATCHES, and builds only
+the x86 target with cmake (about 25 s on 2 cores).
+
+Why not the wheel's libunicorn.so.2 (measured with make bench, see the README):
+
+- Floating point. The wheel's build calls libm's __fpclassify and __isinf out of line in
+  softfloat's hard-float fast path: under perf they took 46% of bench fp. Built here with
+  the system's gcc they are inlined, and fp runs at qemu-user's speed instead of 2x.
+- The software TLB (PATCHES). Nothing else is changed.
+
+Unicorn 2.1.1 because it measured fastest (2.1.2-2.1.4 were 15-20x slower on guest code
+that writes memory); pyproject.toml pins the same version for the Python package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+
+VERSION = "2.1.1"
+SDIST = f"unicorn-{VERSION}.tar.gz"
+SDIST_SHA256 = "904f4146b09cd708fdf6b90ebb48d30eaa0ba339382964d4d08c0b9399cf4ba3"
+LIBRARY = "libunicorn.so.2"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORK = os.path.join(ROOT, "build", f"unicorn-{VERSION}")
+TIMEOUT = 1800  # seconds, for each download or build step
+
+# (file under src/, text, replacement, how many times the text occurs, why).
+PATCHES = [
+    (
+        "qemu/include/exec/cpu-defs.h",
+        "#define CPU_TLB_DYN_DEFAULT_BITS 8\n",
+        "#define CPU_TLB_DYN_DEFAULT_BITS 12  /* pykern: was 8, see tools/build_unicorn.py */\n",
+        1,
+        """QEMU resizes its software TLB only when the TLB is flushed
+        (tlb_mmu_resize_locked). A full-system guest flushes it at every context switch;
+        a pykern process almost never does (there is no CR3 to write, only mprotect and
+        munmap flush), so it keeps the starting size of 2^8 entries, which covers 1 MiB.
+        A loop over more memory than that refills the TLB, through the slow path, on
+        nearly every access: bench mem_pages ran at 3x qemu-user, cpu_int at 1.75x.
+        Starting at 2^12 entries (16 MiB) brings both near qemu-user. QEMU still
+        shrinks a TLB that a flush finds mostly unused.""",
+    ),
+    (
+        "qemu/tcg/tcg-op.c",
+        "check_exit_request(tcg_ctx);\n",
+        "check_exit_request_after_access(tcg_ctx);  /* pykern */\n",
+        6,
+        """Unicorn makes every guest load and store check for a stop request and, if
+        one came, leave the block right after the access. The block is then resumed
+        from its first instruction (cpu_tb_exec sets the pc to the block's start), so
+        the instructions before the access run twice. A stop requested from another
+        thread (uc_emu_stop, and Unicorn's own timeout, which is the same thing) lands
+        there at random: a loop of `inc rax; add [rdx], 1; inc rcx` ended with rax,
+        [rdx] and rcx all different after 20 stops (unicorn-engine/unicorn#1105 and
+        #1565 are this). The check exists for memory hooks that call uc_emu_stop;
+        pykern has none, so the check is kept only while such a hook exists. Without
+        it a stop is taken at the start of a block, as in QEMU, and is exact. It also
+        drops a load and a branch from every guest memory access.""",
+    ),
+    (
+        "qemu/accel/tcg/cputlb.c",
+        "cpu_exit(uc->cpu);\n            return;\n",
+        "cpu_exit(uc->cpu);\n            STORE_FAULT_EXIT(uc);  /* pykern */\n            return;\n",
+        3,
+        """What the check above did for a store to unmapped or read-only memory: the
+        store helper only asked the engine to stop, and relied on the check after the
+        access to leave the block before the next instruction ran. Such a store now
+        leaves the block at once (cpu_loop_exit), as a faulting load always has.""",
+    ),
+    (
+        "qemu/accel/tcg/cputlb.c",
+        "cpu_exit(uc->cpu);\n                return;\n",
+        "cpu_exit(uc->cpu);\n                STORE_FAULT_EXIT(uc);  /* pykern */\n                return;\n",
+        1,
+        "The same, for a store whose page went away while its hook ran.",
+    ),
+    (
+        "qemu/accel/tcg/cputlb.c",
+        "static inline void\nstore_helper(",
+        """/* pykern: see tools/build_unicorn.py (the loads' own guard) */
+#define STORE_FAULT_EXIT(uc) do { \\
+        if ((uc)->nested_level > 0 && !(uc)->cpu->stopped) { \\
+            cpu_loop_exit((uc)->cpu); \\
+        } \\
+    } while (0)
+
+static inline void
+store_helper(""",
+        1,
+        "The macro used by the two patches above.",
+    ),
+    (
+        "qemu/tcg/tcg-op.c",
+        "void check_exit_request(TCGContext *tcg_ctx)\n{",
+        """/* pykern: see tools/build_unicorn.py */
+static void check_exit_request_after_access(TCGContext *tcg_ctx)
+{
+    if (HOOK_EXISTS(tcg_ctx->uc, UC_HOOK_MEM_READ) || HOOK_EXISTS(tcg_ctx->uc, UC_HOOK_MEM_WRITE)) {
+        check_exit_request(tcg_ctx);
+    }
+}
+
+void check_exit_request(TCGContext *tcg_ctx)
+{""",
+        1,
+        "The helper used by the patch above.",
+    ),
+]
+
+
+def run(argv: list[str]) -> None:
+    """Run one step, its output kept in build/unicorn-build.log and shown if it fails."""
+    print("build_unicorn:", " ".join(argv), flush=True)
+    log_path = os.path.join(ROOT, "build", "unicorn-build.log")
+    with open(log_path, "a") as log:
+        log.write(f"$ {' '.join(argv)}\n")
+        log.flush()
+        try:
+            status = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    timeout=TIMEOUT).returncode
+        except subprocess.TimeoutExpired:
+            status = "timed out"
+    if status != 0:
+        with open(log_path) as log:
+            sys.stderr.writelines(log.readlines()[-40:])
+        sys.exit(f"build_unicorn: failed ({status}): {' '.join(argv)}; the whole output is in {log_path}")
+
+
+def sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch() -> str:
+    """The source distribution, downloaded once into build/ and verified."""
+    path = os.path.join(ROOT, "build", SDIST)
+    if not os.path.exists(path) or sha256(path) != SDIST_SHA256:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
+             "-d", os.path.dirname(path), f"unicorn=={VERSION}"])
+    actual = sha256(path)
+    if actual != SDIST_SHA256:
+        sys.exit(f"build_unicorn: {path}: sha256 {actual}, expected {SDIST_SHA256}")
+    return path
+
+
+def unpack(sdist: str) -> str:
+    """A fresh, patched copy of the sources; returns the directory of CMakeLists.txt."""
+    shutil.rmtree(WORK, ignore_errors=True)
+    with tarfile.open(sdist) as tar:
+        if hasattr(tarfile, "data_filter"):  # Python 3.10.12+, 3.11.4+
+            tar.extractall(os.path.dirname(WORK), filter="data")
+        else:
+            tar.extractall(os.path.dirname(WORK))
+    src = os.path.join(WORK, "src")
+    # The sdist keeps the cmake helpers beside CMakeLists.txt, which includes them from
+    # cmake/ (the package's setup.py copies them there before building).
+    os.makedirs(os.path.join(src, "cmake"), exist_ok=True)
+    for name in os.listdir(src):
+        if name.endswith(".cmake"):
+            shutil.copy(os.path.join(src, name), os.path.join(src, "cmake", name))
+    for relpath, old, new, count, _why in PATCHES:
+        path = os.path.join(src, relpath)
+        with open(path) as f:
+            text = f.read()
+        if text.count(old) != count:
+            sys.exit(f"build_unicorn: {relpath}: expected {old!r} {count} times, found it {text.count(old)} times")
+        with open(path, "w") as f:
+            f.write(text.replace(old, new))
+    return src
+
+
+def build(src: str, dest: str) -> None:
+    out = os.path.join(WORK, "out")
+    run(["cmake", "-S", src, "-B", out, "-DCMAKE_BUILD_TYPE=Release", "-DUNICORN_ARCH=x86",
+         "-DUNICORN_BUILD_TESTS=OFF", "-DUNICORN_INSTALL=OFF"])
+    run(["cmake", "--build", out, "--target", "unicorn", "-j", str(os.cpu_count() or 2)])
+    os.makedirs(dest, exist_ok=True)
+    target = os.path.join(dest, LIBRARY)
+    shutil.copy(os.path.join(out, LIBRARY), target + ".tmp")
+    os.replace(target + ".tmp", target)  # never a half-copied library
+    print(f"build_unicorn: installed {target}")
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 1:
+        sys.exit(__doc__.split("\n\n")[1])
+    os.makedirs(os.path.join(ROOT, "build"), exist_ok=True)
+    open(os.path.join(ROOT, "build", "unicorn-build.log"), "w").close()
+    for tool in ("cmake", "make", "cc"):
+        if shutil.which(tool) is None:
+            sys.exit(f"build_unicorn: {tool} not found (apt-get install cmake build-essential)")
+    build(unpack(fetch()), os.path.abspath(argv[0]))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
