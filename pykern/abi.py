@@ -440,6 +440,11 @@ STATX_TS = struct.Struct("<qIi")  # tv_sec, tv_nsec, reserved
 STATX_SIZE = 256
 STATX_BASIC_STATS = 0x7FF
 STATX_MNT_ID = 0x1000
+# struct statfs (x86-64): type bsize blocks bfree bavail files ffree fsid[2] namelen frsize
+# flags spare[4] -> 120 bytes
+STATFS = struct.Struct("<7q2i3q4q")
+PIPEFS_MAGIC = 0x50495045
+ST_VALID = 0x20
 # struct sysinfo (x86-64): 112 bytes
 SYSINFO = struct.Struct("<q3Q6QH6xQQI4x")
 # struct utsname: six 65-byte fields

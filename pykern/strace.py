@@ -1554,6 +1554,104 @@ SPECIAL.update({
 })
 
 
+# --- file systems: statfs, xattrs, fadvise, mincore, socket names ---
+
+# f_type as strace names it (include/uapi/linux/magic.h)
+FS_MAGIC_NAMES = {0xEF53: "EXT2_SUPER_MAGIC", abi.PIPEFS_MAGIC: "PIPEFS_MAGIC", 0x01021994: "TMPFS_MAGIC",
+                  0x9FA0: "PROC_SUPER_MAGIC", 0x62656572: "SYSFS_MAGIC", 0x1CD1: "DEVPTS_SUPER_MAGIC",
+                  0x794C7630: "OVERLAYFS_SUPER_MAGIC", 0x9123683E: "BTRFS_SUPER_MAGIC",
+                  0x58465342: "XFS_SUPER_MAGIC", 0x6969: "NFS_SUPER_MAGIC", 0x65735546: "FUSE_SUPER_MAGIC",
+                  0x01021997: "V9FS_MAGIC", 0x63677270: "CGROUP2_SUPER_MAGIC", 0x534F434B: "SOCKFS_MAGIC",
+                  0x09041934: "ANON_INODE_FS_MAGIC", 0x2FC12FC1: "ZFS_SUPER_MAGIC"}
+ST_FLAG_BITS = [(0x1, "ST_RDONLY"), (0x2, "ST_NOSUID"), (0x4, "ST_NODEV"), (0x8, "ST_NOEXEC"),
+                (0x10, "ST_SYNCHRONOUS"), (abi.ST_VALID, "ST_VALID"), (0x40, "ST_MANDLOCK"), (0x80, "ST_WRITE"),
+                (0x100, "ST_APPEND"), (0x200, "ST_IMMUTABLE"), (0x400, "ST_NOATIME"), (0x800, "ST_NODIRATIME"),
+                (0x1000, "ST_RELATIME"), (0x2000, "ST_NOSYMFOLLOW")]
+FADV_NAMES = {0: "POSIX_FADV_NORMAL", 1: "POSIX_FADV_RANDOM", 2: "POSIX_FADV_SEQUENTIAL",
+              3: "POSIX_FADV_WILLNEED", 4: "POSIX_FADV_DONTNEED", 5: "POSIX_FADV_NOREUSE"}
+
+
+def fmt_statfs(call: Call, value: int) -> str:
+    data = None if call.failed else call.read(value, abi.STATFS.size)
+    if data is None:
+        return ptr(value)
+    (ftype, bsize, blocks, bfree, bavail, files, ffree, fsid0, fsid1, namelen, frsize, fflags,
+     *_spare) = abi.STATFS.unpack(data)
+    fsid = ", ".join(_hex0(v & 0xFFFFFFFF) for v in (fsid0, fsid1))
+    return (f"{{f_type={FS_MAGIC_NAMES.get(ftype, hex(ftype))}, f_bsize={bsize}, f_blocks={blocks}, "
+            f"f_bfree={bfree}, f_bavail={bavail}, f_files={files}, f_ffree={ffree}, f_fsid={{val=[{fsid}]}}, "
+            f"f_namelen={namelen}, f_frsize={frsize}, f_flags={flags(fflags, ST_FLAG_BITS)}}}")
+
+
+def _xattr_value(call: Call, addr: int, size: int) -> str:
+    """What getxattr/listxattr wrote: the result's bytes, once the call succeeded."""
+    if addr == 0 or call.failed or call.result is None or size == 0:
+        return ptr(addr) if addr else "NULL"
+    return fmt_buffer(call, addr, call.result)
+
+
+def _getxattr_args(call: Call) -> list[str]:
+    first = fmt_path(call, call.args[0]) if call.entry.name != "fgetxattr" else str(_s32(call.args[0]))
+    return [first, fmt_str(call, call.args[1]), _xattr_value(call, call.args[2], call.args[3]),
+            str(call.args[3])]
+
+
+def _listxattr_args(call: Call) -> list[str]:
+    first = fmt_path(call, call.args[0]) if call.entry.name != "flistxattr" else str(_s32(call.args[0]))
+    return [first, _xattr_value(call, call.args[1], call.args[2]), str(call.args[2])]
+
+
+XATTR_FLAG_BITS = [(1, "XATTR_CREATE"), (2, "XATTR_REPLACE")]
+
+
+def _setxattr_args(call: Call) -> list[str]:
+    first = fmt_path(call, call.args[0]) if call.entry.name != "fsetxattr" else str(_s32(call.args[0]))
+    size = call.args[3]
+    value = fmt_buffer(call, call.args[2], size) if size <= 1 << 16 else ptr(call.args[2])  # as strace: E2BIG
+    return [first, fmt_str(call, call.args[1]), value, str(size), flags(call.args[4] & 0xFFFFFFFF, XATTR_FLAG_BITS, unknown="XATTR_???")]
+
+
+def _removexattr_args(call: Call) -> list[str]:
+    first = fmt_path(call, call.args[0]) if call.entry.name != "fremovexattr" else str(_s32(call.args[0]))
+    return [first, fmt_str(call, call.args[1])]
+
+
+def _mincore_args(call: Call) -> list[str]:
+    pages = (call.args[1] + 4095) // 4096
+    vector = _fmt_array(call, call.args[2], pages, 1, lambda v: str(v & 1)) if pages <= 1024 else ptr(call.args[2])
+    return [ptr(call.args[0]), str(call.args[1]), vector]
+
+
+def _sockname_args(call: Call) -> list[str]:
+    """getsockname/getpeername: the address (pykern has no sockets: only ever failing, so
+    its pointer) and the length as it went in, `[16]`."""
+    length = _fmt_array(call, call.args[2], 1, 4, str, out=False)
+    return [str(_s32(call.args[0])), ptr(call.args[1]), length]
+
+
+SPECIAL.update({
+    "statfs": lambda call: [fmt_path(call, call.args[0]), fmt_statfs(call, call.args[1])],
+    "fstatfs": lambda call: [str(_s32(call.args[0])), fmt_statfs(call, call.args[1])],
+    "getxattr": _getxattr_args,
+    "lgetxattr": _getxattr_args,
+    "fgetxattr": _getxattr_args,
+    "listxattr": _listxattr_args,
+    "llistxattr": _listxattr_args,
+    "flistxattr": _listxattr_args,
+    "setxattr": _setxattr_args,
+    "lsetxattr": _setxattr_args,
+    "fsetxattr": _setxattr_args,
+    "removexattr": _removexattr_args,
+    "lremovexattr": _removexattr_args,
+    "fremovexattr": _removexattr_args,
+    "fadvise64": lambda call: [str(_s32(call.args[0])), str(call.args[1]), str(call.args[2]),
+                               _named(FADV_NAMES, _s32(call.args[3]), "POSIX_FADV")],
+    "mincore": _mincore_args,
+    "getsockname": _sockname_args,
+    "getpeername": _sockname_args,
+})
+
+
 # Calls shown in two parts: (what is printed at entry after "name(", what at exit before ")")
 SPLIT_SPECIAL: dict[str, tuple[Callable[[Call], str], Callable[[Call], str]]] = {
     "clone3": (_clone3_entry, _clone3_exit),

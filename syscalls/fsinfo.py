@@ -1,12 +1,12 @@
-"""File system odds and ends, all the host's: statfs, fstatfs, the getxattr and
-listxattr families, fadvise64, the chown family, sync, syncfs, flock and memfd_create
+"""File system odds and ends, all the host's: statfs, fstatfs, the xattr families (get,
+list, set, remove), fadvise64, the chown family, sync, syncfs, flock and memfd_create
 (Linux's fs/statfs.c, fs/xattr.c, mm/fadvise.c, fs/open.c, fs/sync.c, fs/locks.c,
 mm/memfd.c).
 
 All of it is the host's: statfs asks the host's C library (struct statfs is the same
-kernel layout on an x86-64 host), xattrs go through Python's os.getxattr/listxattr on the
-host path or fd. Files that are not host files (pipes, eventfds, epolls) have no xattrs
-(ENODATA, an empty list), as Linux's pipefs answers; their owner cannot be changed
+kernel layout on an x86-64 host), xattrs go through Python's os.*xattr on the host path
+or fd. Files that are not host files (pipes, eventfds, epolls) have no xattrs (ENODATA,
+an empty list, EPERM to set a user.* one), as Linux's pipefs answers; their owner cannot be changed
 (EOPNOTSUPP: pykern keeps no owner for them).
 """
 
@@ -14,19 +14,23 @@ from __future__ import annotations
 
 import ctypes
 import os
-import struct
 
 from pykern.abi import (
     AT_EMPTY_PATH,
     AT_FDCWD,
     AT_SYMLINK_NOFOLLOW,
+    E2BIG,
     EAGAIN,
     EINVAL,
     ENODATA,
     EOPNOTSUPP,
+    EPERM,
     ERANGE,
     ESPIPE,
     O_RDWR,
+    PIPEFS_MAGIC,
+    ST_VALID,
+    STATFS,
 )
 from pykern.errors import Block, SysError
 from pykern.syscalls.file import path_at
@@ -35,7 +39,6 @@ from pykern.sysent import FD, INT, LONG, OFF, PATH, PTR, SIZE, UINT
 from pykern.task import Task
 from pykern.vfs import File, HostFile, host_error, host_errors
 
-STATFS = struct.Struct("<7q2i3q4q")  # type bsize blocks bfree bavail files ffree fsid[2] namelen frsize flags spare[4]
 XATTR_NAME_MAX = 255
 XATTR_SIZE_MAX = 65536
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -60,14 +63,35 @@ def sys_statfs(task: Task, path_addr: int, buf_addr: int) -> int:
     return 0
 
 
+_pseudo_statfs: dict[str, bytes] = {}
+
+
+def _pseudo_fs(kind: str) -> bytes:
+    """The host's statfs of its own pipefs (for a pipe) or anon_inodefs (eventfd, epoll),
+    asked once of a host file of that kind: the numbers, fsid included, are the host's."""
+    if kind not in _pseudo_statfs:
+        try:
+            fds = os.pipe() if kind == "pipe" else (os.eventfd(0),)
+            try:
+                _pseudo_statfs[kind] = _host_statfs(fds[0])
+            finally:
+                for fd in fds:
+                    os.close(fd)
+        except (OSError, SysError, AttributeError):  # no fds left, or no os.eventfd
+            _pseudo_statfs[kind] = STATFS.pack(PIPEFS_MAGIC, 4096, 0, 0, 0, 0, 0, 0, 0, 255, 4096, ST_VALID,
+                                               0, 0, 0, 0)
+    return _pseudo_statfs[kind]
+
+
 @syscall("fstatfs", FD, PTR, classes="desc")
 def sys_fstatfs(task: Task, fd: int, buf_addr: int) -> int:
-    """fstatfs(2). A pipe or other anonymous file reports pipefs/anon_inodefs-like zeros."""
+    """fstatfs(2). A pipe reports the host's pipefs, an eventfd or epoll file the host's
+    anon_inodefs."""
     file = task.group.files.get(fd)
     if isinstance(file, HostFile):
         data = _host_statfs(file.host_fd)
     else:
-        data = STATFS.pack(0x50495045, 4096, 0, 0, 0, 0, 0, 0, 0, 255, 4096, 0x20, 0, 0, 0, 0)  # PIPEFS_MAGIC
+        data = _pseudo_fs("pipe" if file.kind in ("pipe", "fifo") else "anon")
     task.mm.copy_out(buf_addr, data)
     return 0
 
@@ -151,6 +175,78 @@ def sys_flistxattr(task: Task, fd: int, list_addr: int, size: int) -> int:
     if not isinstance(task.group.files.get(fd), HostFile):
         return 0
     return _listxattr(task, _fd_target(task, fd), list_addr, size, True)
+
+
+XATTR_CREATE, XATTR_REPLACE = 1, 2
+
+
+def _setxattr(task: Task, target: str | int, name_addr: int, value_addr: int, size: int, flags: int,
+              follow: bool) -> int:
+    if flags & ~(XATTR_CREATE | XATTR_REPLACE):
+        raise SysError(EINVAL)
+    name = _xattr_name(task, name_addr)
+    if size > XATTR_SIZE_MAX:
+        raise SysError(E2BIG)
+    value = task.mm.copy_in(value_addr, size) if size else b""
+    with host_errors():
+        os.setxattr(target, name, value, flags, follow_symlinks=follow)
+    return 0
+
+
+def _removexattr(task: Task, target: str | int, name_addr: int, follow: bool) -> int:
+    name = _xattr_name(task, name_addr)
+    with host_errors():
+        os.removexattr(target, name, follow_symlinks=follow)
+    return 0
+
+
+def _no_xattrs_here(task: Task, name_addr: int) -> SysError:
+    """Setting or removing an attribute of a pipe, eventfd or epoll file: Linux allows
+    user.* only on regular files and directories (EPERM), and these file systems have no
+    other namespace (EOPNOTSUPP)."""
+    return SysError(EPERM if _xattr_name(task, name_addr).startswith("user.") else EOPNOTSUPP)
+
+
+@syscall("setxattr", PATH, PTR, PTR, SIZE, INT, classes="file")
+def sys_setxattr(task: Task, path_addr: int, name_addr: int, value_addr: int, size: int, flags: int) -> int:
+    """setxattr(2), on the host file: XATTR_CREATE fails with EEXIST, XATTR_REPLACE with
+    ENODATA; a value over 64 KiB is E2BIG."""
+    return _setxattr(task, path_at(task, AT_FDCWD, path_addr), name_addr, value_addr, size, flags, True)
+
+
+@syscall("lsetxattr", PATH, PTR, PTR, SIZE, INT, classes="file")
+def sys_lsetxattr(task: Task, path_addr: int, name_addr: int, value_addr: int, size: int, flags: int) -> int:
+    """lsetxattr(2): of a symbolic link itself."""
+    return _setxattr(task, path_at(task, AT_FDCWD, path_addr, follow=False), name_addr, value_addr, size, flags,
+                     False)
+
+
+@syscall("fsetxattr", FD, PTR, PTR, SIZE, INT, classes="desc")
+def sys_fsetxattr(task: Task, fd: int, name_addr: int, value_addr: int, size: int, flags: int) -> int:
+    """fsetxattr(2)."""
+    if not isinstance(task.group.files.get(fd), HostFile):
+        raise _no_xattrs_here(task, name_addr)
+    return _setxattr(task, _fd_target(task, fd), name_addr, value_addr, size, flags, True)
+
+
+@syscall("removexattr", PATH, PTR, classes="file")
+def sys_removexattr(task: Task, path_addr: int, name_addr: int) -> int:
+    """removexattr(2): ENODATA if there is no such attribute."""
+    return _removexattr(task, path_at(task, AT_FDCWD, path_addr), name_addr, True)
+
+
+@syscall("lremovexattr", PATH, PTR, classes="file")
+def sys_lremovexattr(task: Task, path_addr: int, name_addr: int) -> int:
+    """lremovexattr(2)."""
+    return _removexattr(task, path_at(task, AT_FDCWD, path_addr, follow=False), name_addr, False)
+
+
+@syscall("fremovexattr", FD, PTR, classes="desc")
+def sys_fremovexattr(task: Task, fd: int, name_addr: int) -> int:
+    """fremovexattr(2)."""
+    if not isinstance(task.group.files.get(fd), HostFile):
+        raise _no_xattrs_here(task, name_addr)
+    return _removexattr(task, _fd_target(task, fd), name_addr, True)
 
 
 # --- fadvise ---------------------------------------------------------------------------------

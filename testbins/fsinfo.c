@@ -1,8 +1,11 @@
 /* fsinfo: statfs/fstatfs (the host's file system: same numbers as natively), the xattr
- * calls' size protocol and errors, fadvise64's checks, mincore on touched and untouched
+ * calls' size protocol and errors, setting and removing an attribute of a temporary file
+ * (or the same errno as natively where the file system has none), fadvise64's checks, mincore on touched and untouched
  * pages, and getsockname/getpeername on files that are not sockets. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/statfs.h>
@@ -33,6 +36,38 @@ int main(void)
     ssize_t names = listxattr("testbins/fsinfo.c", NULL, 0);
     CHECK(names >= 0 || errno == ENOTSUP, "listxattr size query");
     CHECK(getxattr("testbins/fsinfo.c", "", value, sizeof value) == -1 && errno == ERANGE, "empty name: ERANGE");
+
+    char tmp[] = "/tmp/pykern-fsinfo-XXXXXX";
+    int t = mkstemp(tmp);
+    CHECK(t >= 0, "mkstemp");
+    if (setxattr(tmp, "user.pykern", "hello", 5, 0) == 0) {
+        CHECK(getxattr(tmp, "user.pykern", value, sizeof value) == 5 && memcmp(value, "hello", 5) == 0,
+              "setxattr then getxattr");
+        CHECK(getxattr(tmp, "user.pykern", value, 2) == -1 && errno == ERANGE, "value too small: ERANGE");
+        CHECK(getxattr(tmp, "user.pykern", NULL, 0) == 5, "size query");
+        CHECK(flistxattr(t, value, sizeof value) == 12 && strcmp(value, "user.pykern") == 0, "flistxattr lists it");
+        CHECK(setxattr(tmp, "user.pykern", "x", 1, XATTR_CREATE) == -1 && errno == EEXIST, "XATTR_CREATE: EEXIST");
+        CHECK(fsetxattr(t, "user.pykern", "bye", 3, XATTR_REPLACE) == 0, "fsetxattr XATTR_REPLACE");
+        CHECK(fgetxattr(t, "user.pykern", value, sizeof value) == 3 && memcmp(value, "bye", 3) == 0, "replaced");
+        CHECK(removexattr(tmp, "user.pykern") == 0, "removexattr");
+        CHECK(fremovexattr(t, "user.pykern") == -1 && errno == ENODATA, "removed twice: ENODATA");
+        CHECK(lsetxattr(tmp, "user.other", "", 0, XATTR_REPLACE) == -1 && errno == ENODATA,
+              "XATTR_REPLACE of a missing one: ENODATA");
+    } else {
+        printf("setxattr: errno %d (no user attributes here)\n", errno);
+    }
+    CHECK(setxattr(tmp, "user.pykern", "x", 1, 4) == -1 && errno == EINVAL, "bad flags: EINVAL");
+    CHECK(setxattr(tmp, "", "x", 1, 0) == -1 && errno == ERANGE, "setxattr empty name: ERANGE");
+    static char big[65537];
+    CHECK(setxattr(tmp, "user.big", big, sizeof big, 0) == -1 && errno == E2BIG, "value over 64 KiB: E2BIG");
+    errno = 0;
+    int r = fsetxattr(p[0], "user.x", "v", 1, 0);
+    printf("fsetxattr on a pipe: %d, errno %d\n", r, errno);
+    errno = 0;
+    r = fremovexattr(p[0], "user.x");
+    printf("fremovexattr on a pipe: %d, errno %d\n", r, errno);
+    close(t);
+    unlink(tmp);
 
     CHECK(posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL) == 0, "fadvise on a file");
     CHECK(posix_fadvise(fd, 0, 0, 99) == EINVAL, "fadvise bad advice: EINVAL");
