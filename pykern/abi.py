@@ -70,9 +70,18 @@ ENODATA = 61
 ETIME = 62
 EOVERFLOW = 75
 ENOTSOCK = 88
+EMSGSIZE = 90
+EPROTOTYPE = 91
+ENOPROTOOPT = 92
+EPROTONOSUPPORT = 93
+ESOCKTNOSUPPORT = 94
 EOPNOTSUPP = 95
 ENOTSUP = EOPNOTSUPP
 EAFNOSUPPORT = 97
+ECONNRESET = 104
+EISCONN = 106
+ENOTCONN = 107
+ECONNREFUSED = 111
 ETIMEDOUT = 110
 # Kernel-internal: never reach the guest (signal delivery turns them into EINTR or a restart).
 ERESTARTSYS = 512
@@ -425,6 +434,20 @@ POLLRDBAND = 0x0080
 POLLWRNORM = 0x0100
 POLLWRBAND = 0x0200
 POLLRDHUP = 0x2000
+
+# --- sockets --------------------------------------------------------------------------------
+AF_UNIX, AF_INET, AF_INET6, AF_NETLINK = 1, 2, 10, 16
+SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET = 1, 2, 3, 5
+SOCK_TYPE_MASK = 0xF
+SOCK_NONBLOCK, SOCK_CLOEXEC = 0o4000, 0o2000000  # O_NONBLOCK, O_CLOEXEC
+SHUT_RD, SHUT_WR, SHUT_RDWR = 0, 1, 2
+SOL_SOCKET = 1
+SO_TYPE, SO_ERROR, SO_SNDBUF, SO_RCVBUF, SO_PASSCRED = 3, 4, 7, 8, 16
+SO_ACCEPTCONN, SO_PROTOCOL, SO_DOMAIN = 30, 38, 39
+MSG_PEEK, MSG_TRUNC, MSG_DONTWAIT, MSG_EOR, MSG_WAITALL, MSG_NOSIGNAL, MSG_CMSG_CLOEXEC = (
+    0x2, 0x20, 0x40, 0x80, 0x100, 0x4000, 0x40000000)
+# struct msghdr (x86-64): name, namelen, (pad), iov, iovlen, control, controllen, flags, (pad)
+MSGHDR = struct.Struct("<QI4xQQQQi4x")
 DEFAULT_POLLMASK = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM  # a file that cannot block
 TIMEVAL = struct.Struct("<qq")  # struct timeval: tv_sec, tv_usec
 RLIMIT = struct.Struct("<QQ")  # struct rlimit: rlim_cur, rlim_max

@@ -432,6 +432,7 @@ class Call:
     args: list[int]
     strsize: int
     result: int | None = None
+    before: dict[str, int] = field(default_factory=dict)  # values read at entry (ENTRY_CAPTURE)
 
     @property
     def failed(self) -> bool:
@@ -1622,11 +1623,125 @@ def _mincore_args(call: Call) -> list[str]:
     return [ptr(call.args[0]), str(call.args[1]), vector]
 
 
+# --- sockets ---
+
+AF_NAMES = {0: "AF_UNSPEC", 1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6", 16: "AF_NETLINK", 17: "AF_PACKET"}
+SOCK_TYPE_NAMES = {1: "SOCK_STREAM", 2: "SOCK_DGRAM", 3: "SOCK_RAW", 4: "SOCK_RDM", 5: "SOCK_SEQPACKET",
+                   6: "SOCK_DCCP", 10: "SOCK_PACKET"}
+SOCK_FLAG_BITS = [(abi.SOCK_CLOEXEC, "SOCK_CLOEXEC"), (abi.SOCK_NONBLOCK, "SOCK_NONBLOCK")]
+MSG_BITS = [(1 << i, n) for i, n in enumerate((
+    "MSG_OOB", "MSG_PEEK", "MSG_DONTROUTE", "MSG_CTRUNC", "MSG_PROBE", "MSG_TRUNC", "MSG_DONTWAIT", "MSG_EOR",
+    "MSG_WAITALL", "MSG_FIN", "MSG_SYN", "MSG_CONFIRM", "MSG_RST", "MSG_ERRQUEUE", "MSG_NOSIGNAL", "MSG_MORE",
+    "MSG_WAITFORONE", "MSG_SENDPAGE_NOPOLICY", "MSG_BATCH"))] + [(0x4000000, "MSG_ZEROCOPY"),
+                                                              (0x20000000, "MSG_FASTOPEN"),
+                                                              (0x40000000, "MSG_CMSG_CLOEXEC")]
+SHUT_NAMES = {0: "SHUT_RD", 1: "SHUT_WR", 2: "SHUT_RDWR"}
+SOL_NAMES = {1: "SOL_SOCKET"}
+SO_NAMES = {1: "SO_DEBUG", 2: "SO_REUSEADDR", 3: "SO_TYPE", 4: "SO_ERROR", 5: "SO_DONTROUTE", 6: "SO_BROADCAST",
+            7: "SO_SNDBUF", 8: "SO_RCVBUF", 9: "SO_KEEPALIVE", 10: "SO_OOBINLINE", 12: "SO_PRIORITY",
+            13: "SO_LINGER", 15: "SO_REUSEPORT", 16: "SO_PASSCRED", 17: "SO_PEERCRED", 18: "SO_RCVLOWAT",
+            19: "SO_SNDLOWAT", 20: "SO_RCVTIMEO_OLD", 21: "SO_SNDTIMEO_OLD", 30: "SO_ACCEPTCONN",
+            38: "SO_PROTOCOL", 39: "SO_DOMAIN"}
+
+
+def _sock_type(value: int) -> str:
+    base, extra = value & 0xF, value & ~0xF & 0xFFFFFFFF
+    if base not in SOCK_TYPE_NAMES or extra & ~(abi.SOCK_CLOEXEC | abi.SOCK_NONBLOCK):
+        return f"{value & 0xFFFFFFFF:#x} /* SOCK_??? */"
+    return "|".join([SOCK_TYPE_NAMES[base]] + [n for b, n in SOCK_FLAG_BITS if extra & b])
+
+
+def _msg_flags(value: int) -> str:
+    return flags(value & 0xFFFFFFFF, MSG_BITS, unknown="MSG_???")
+
+
+def _socketpair_args(call: Call) -> list[str]:
+    return [_named(AF_NAMES, _s32(call.args[0]), "AF"), _sock_type(call.args[1]), str(_s32(call.args[2])),
+            _fmt_array(call, call.args[3], 2, 4, lambda v: str(_s32(v)))]
+
+
+def _len_in_out(call: Call, addr: int) -> str:
+    """A socklen_t in/out argument as strace shows it: `[4]`, or `[110 => 2]` if it changed."""
+    if addr == 0:
+        return "NULL"
+    before = call.before.get("len")
+    after = None if call.result is None or call.failed else call.read(addr, 4)
+    if before is None:
+        return ptr(addr)
+    if after is None or int.from_bytes(after, "little") == before:
+        return f"[{before}]"
+    return f"[{before} => {int.from_bytes(after, 'little')}]"
+
+
+def _capture_len(index: int) -> Callable[[Call], None]:
+    def capture(call: Call) -> None:
+        data = call.read(call.args[index], 4) if call.args[index] else None
+        if data is not None:
+            call.before["len"] = int.from_bytes(data, "little")
+    return capture
+
+
 def _sockname_args(call: Call) -> list[str]:
-    """getsockname/getpeername: the address (pykern has no sockets: only ever failing, so
-    its pointer) and the length as it went in, `[16]`."""
-    length = _fmt_array(call, call.args[2], 1, 4, str, out=False)
-    return [str(_s32(call.args[0])), ptr(call.args[1]), length]
+    """getsockname/getpeername: `{sa_family=AF_UNIX}` (pykern's sockets are unnamed)."""
+    addr = call.args[1]
+    if call.failed or call.result is None or addr == 0:
+        shown = ptr(addr) if addr else "NULL"
+    else:
+        data = call.read(addr, 2)
+        shown = ptr(addr) if data is None else \
+            f"{{sa_family={_named(AF_NAMES, int.from_bytes(data, 'little'), 'AF')}}}"
+    return [str(_s32(call.args[0])), shown, _len_in_out(call, call.args[2])]
+
+
+def _sendto_args(call: Call) -> list[str]:
+    return [str(_s32(call.args[0])), fmt_buffer(call, call.args[1], call.args[2]), str(call.args[2]),
+            _msg_flags(call.args[3]), ptr(call.args[4]) if call.args[4] else "NULL", str(_s32(call.args[5]))]
+
+
+def _recvfrom_args(call: Call) -> list[str]:
+    ok = not (call.failed or call.result is None)
+    buf = fmt_buffer(call, call.args[1], min(call.result, call.args[2])) if ok else ptr(call.args[1])
+    src = ptr(call.args[4]) if call.args[4] else "NULL"
+    return [str(_s32(call.args[0])), buf, str(call.args[2]), _msg_flags(call.args[3]), src,
+            _len_in_out(call, call.args[5])]
+
+
+def fmt_msghdr(call: Call, addr: int, received: int | None) -> str:
+    """struct msghdr; `received`: how much recvmsg filled (None for sendmsg)."""
+    data = call.read(addr, abi.MSGHDR.size)
+    if data is None:
+        return ptr(addr)
+    name, namelen, iov, iovlen, control, controllen, msg_flags = abi.MSGHDR.unpack(data)
+    iovs = fmt_iovec(call, iov, iovlen, received)
+    return (f"{{msg_name={ptr(name) if name else 'NULL'}, msg_namelen={namelen}, msg_iov={iovs}, "
+            f"msg_iovlen={iovlen}, msg_controllen={controllen}, msg_flags={_msg_flags(msg_flags)}}}")
+
+
+def _sendmsg_args(call: Call) -> list[str]:
+    return [str(_s32(call.args[0])), fmt_msghdr(call, call.args[1], None), _msg_flags(call.args[2])]
+
+
+def _recvmsg_args(call: Call) -> list[str]:
+    ok = not (call.failed or call.result is None)
+    return [str(_s32(call.args[0])), fmt_msghdr(call, call.args[1], call.result) if ok else ptr(call.args[1]),
+            _msg_flags(call.args[2])]
+
+
+def _sockopt_args(call: Call) -> list[str]:
+    head = [str(_s32(call.args[0])), _named(SOL_NAMES, _s32(call.args[1]), "SOL"),
+            _named(SO_NAMES, _s32(call.args[2]), "SO")]
+    if call.entry.name == "setsockopt":
+        value = _fmt_array(call, call.args[3], 1, 4, lambda v: str(_s32(v)), out=False) \
+            if call.args[4] == 4 else fmt_buffer(call, call.args[3], call.args[4])
+        return head + [value, str(_s32(call.args[4]))]
+    value = _fmt_array(call, call.args[3], 1, 4, lambda v: str(_s32(v)))
+    return head + [value, _len_in_out(call, call.args[4])]
+
+
+ENTRY_CAPTURE: dict[str, Callable[[Call], None]] = {
+    "getsockname": _capture_len(2), "getpeername": _capture_len(2), "recvfrom": _capture_len(5),
+    "getsockopt": _capture_len(4),
+}
 
 
 SPECIAL.update({
@@ -1649,6 +1764,14 @@ SPECIAL.update({
     "mincore": _mincore_args,
     "getsockname": _sockname_args,
     "getpeername": _sockname_args,
+    "socketpair": _socketpair_args,
+    "sendto": _sendto_args,
+    "recvfrom": _recvfrom_args,
+    "sendmsg": _sendmsg_args,
+    "recvmsg": _recvmsg_args,
+    "getsockopt": _sockopt_args,
+    "setsockopt": _sockopt_args,
+    "shutdown": lambda call: [str(_s32(call.args[0])), _named(SHUT_NAMES, _s32(call.args[1]), "SHUT")],
 })
 
 
@@ -1740,6 +1863,7 @@ class Pending:
     lead: str = ""  # the "[pid N] 12:00:00.000000 " printed before head
     task: Task | None = None  # who made the call (its tid changes if it execs from a thread)
     unfinished: bool = False  # its entry line was ended with " <unfinished ...>"
+    before: dict[str, int] = field(default_factory=dict)  # Call.before, for the exit
 
 
 @dataclass
@@ -1906,7 +2030,11 @@ class Tracer:
             # ERESTART_RESTARTBLOCK without a handler: Linux resumes the call through
             # restart_syscall, and strace shows that; pykern re-enters the call itself
             head = f"restart_syscall(<... resuming interrupted {entry.name} ...>"
-        pending = Pending(entry, list(raw), args, head, split, self.mono_ns(), self._lead(task.tid), task)
+        capture = ENTRY_CAPTURE.get(entry.name)
+        if capture is not None:
+            capture(call)
+        pending = Pending(entry, list(raw), args, head, split, self.mono_ns(), self._lead(task.tid), task,
+                          before=call.before)
         if self.json_stream is not None:
             self._json({"event": "syscall_entry", "pid": task.group.tgid, "tid": task.tid, "name": entry.name,
                         "nr": entry.number, "args": list(raw[:len(entry.args)]),
@@ -1963,7 +2091,7 @@ class Tracer:
         if pending is None or pending.entry is not entry:
             return
         took = self.mono_ns() - pending.start_ns
-        call = Call(task, entry, pending.args, self.strsize, result)
+        call = Call(task, entry, pending.args, self.strsize, result, pending.before)
         special = SPECIAL.get(entry.name)
         if entry.name in SPLIT_SPECIAL:
             rest_parts = []

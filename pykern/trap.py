@@ -88,7 +88,7 @@ class Trap:
     def __init__(self, kernel: Kernel, table: list[SyscallEntry | None]) -> None:
         self.kernel = kernel
         self.table = table
-        self.warned: set[int] = set()
+        self.warned: set[int | str] = set()
         self.bug: BaseException | None = None
         self.bug_task: Task | None = None
         self.stopped = False  # the kernel asked Unicorn to stop (vs. the quantum ran out)
@@ -148,6 +148,13 @@ class Trap:
             self.warned.add(nr)
             print(f"pykern: warning: unsupported syscall {SYSCALL_NAMES[nr]} ({nr}): returning ENOSYS",
                   file=sys.stderr)
+
+    def unsupported_use(self, key: str, message: str) -> None:
+        """A call pykern implements, used in a way it does not (sendmsg with control
+        messages ...): reported once, the handler then fails the way its docstring says."""
+        if key not in self.warned:
+            self.warned.add(key)
+            print(f"pykern: warning: {message}", file=sys.stderr)
 
     def invoke(self, task: Task, entry: SyscallEntry, raw: list[int]) -> bool:
         """Run one handler. True if it completed (rax written) and the task goes on;

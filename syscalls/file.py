@@ -153,7 +153,7 @@ def _stat_at(task: Task, dirfd: int, path_addr: Addr, flags: int) -> Stat:
     return vfs_stat(_resolve(task, dirfd, path, follow), follow)
 
 
-def _iovecs(task: Task, iov_addr: Addr, iovcnt: int) -> list[tuple[int, int]]:
+def iovecs(task: Task, iov_addr: Addr, iovcnt: int) -> list[tuple[int, int]]:
     """The iovec array, checked as import_iovec does; lengths clipped to MAX_RW_COUNT."""
     if iovcnt < 0 or iovcnt > UIO_MAXIOV:
         raise SysError(EINVAL)
@@ -254,23 +254,28 @@ def sys_write(task: Task, fd: int, buf_addr: Addr, count: int) -> int:
 def sys_readv(task: Task, fd: int, iov_addr: Addr, iovcnt: int) -> int:
     """readv(2): one read, scattered."""
     file = _readable(task, fd)
-    vectors = _iovecs(task, iov_addr, iovcnt)
+    vectors = iovecs(task, iov_addr, iovcnt)
     total = sum(length for _, length in vectors)
     data = file.read(task, total)
+    scatter(task, vectors, data)
+    return len(data)
+
+
+def scatter(task: Task, vectors: list[tuple[int, int]], data: bytes) -> None:
+    """Copy `data` out over the iovecs in order (readv, recvmsg)."""
     done = 0
     for base, length in vectors:
         if done >= len(data):
             break
         task.mm.copy_out(base, data[done : done + length])
         done += length
-    return len(data)
 
 
 @syscall("writev", FD, IOVEC_IN, INT, classes="desc")
 def sys_writev(task: Task, fd: int, iov_addr: Addr, iovcnt: int) -> int:
     """writev(2): gathered, then one write (atomic as one write(2) is)."""
     file = _writable(task, fd)
-    vectors = _iovecs(task, iov_addr, iovcnt)
+    vectors = iovecs(task, iov_addr, iovcnt)
     data = b"".join(task.mm.copy_in(base, length) for base, length in vectors)
     if not data:
         return 0

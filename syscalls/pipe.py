@@ -8,6 +8,7 @@ from pykern.pipe import make_pipe
 from pykern.syscalls.table import syscall
 from pykern.sysent import INT_PAIR_OUT, OPEN_FLAGS
 from pykern.task import Task
+from pykern.vfs import File
 
 
 @syscall("pipe2", INT_PAIR_OUT, OPEN_FLAGS, classes="desc")
@@ -15,23 +16,27 @@ def sys_pipe2(task: Task, pipefd_addr: int, flags: int) -> int:
     """pipe2(2): O_CLOEXEC, O_NONBLOCK (O_DIRECT packet mode is refused with EINVAL)."""
     if flags & ~(O_CLOEXEC | O_NONBLOCK):
         raise SysError(EINVAL)
-    reader, writer = make_pipe(flags & O_NONBLOCK)
-    files = task.group.files
-    cloexec = bool(flags & O_CLOEXEC)
-    read_fd = files.install(reader, cloexec)
-    try:
-        write_fd = files.install(writer, cloexec)
-    except SysError:
-        files.close(read_fd)
-        raise
-    try:
-        task.mm.copy_out_i32(pipefd_addr, read_fd)
-        task.mm.copy_out_i32(pipefd_addr + 4, write_fd)
-    except BaseException:
-        files.close(read_fd)
-        files.close(write_fd)
-        raise
+    install_pair(task, make_pipe(flags & O_NONBLOCK), bool(flags & O_CLOEXEC), pipefd_addr)
     return 0
+
+
+def install_pair(task: Task, pair: tuple[File, File], cloexec: bool, fds_addr: int) -> None:
+    """Install two new files and write their fds to int[2] at `fds_addr` (pipe2,
+    socketpair): all or nothing, so a bad address leaves no fd behind."""
+    files = task.group.files
+    first = files.install(pair[0], cloexec)
+    try:
+        second = files.install(pair[1], cloexec)
+    except SysError:
+        files.close(first)
+        raise
+    try:
+        task.mm.copy_out_i32(fds_addr, first)
+        task.mm.copy_out_i32(fds_addr + 4, second)
+    except BaseException:
+        files.close(first)
+        files.close(second)
+        raise
 
 
 @syscall("pipe", INT_PAIR_OUT, classes="desc")
