@@ -234,7 +234,9 @@ static void test_clocks(void)
     long long real = now_ns(CLOCK_REALTIME) / 1000000000LL;
     time_t t1 = 0;
     long t0 = syscall(SYS_time, &t1);
-    check(t0 == t1 && t0 >= real && t0 - real <= 2, "time agrees with CLOCK_REALTIME");
+    /* time() reads the coarse clock, updated at each tick: just after a second begins it
+     * can still say the previous one (seen natively in CI), hence real - 1. */
+    check(t0 == t1 && t0 >= real - 1 && t0 - real <= 2, "time agrees with CLOCK_REALTIME");
     check(llabs(tv.tv_sec - real) <= 2, "gettimeofday agrees with CLOCK_REALTIME");
     check(syscall(SYS_time, NULL) >= t0, "time(NULL)");
     expect_errno(syscall(SYS_time, BAD_PTR), EFAULT, "time bad pointer EFAULT");
