@@ -421,6 +421,7 @@ AT_MINSIGSTKSZ = 51
 
 # --- struct layouts --------------------------------------------------------------------
 TIMESPEC = struct.Struct("<qq")  # struct timespec: tv_sec, tv_nsec
+NSEC_PER_SEC = 1_000_000_000  # tv_nsec is below this
 
 # poll(2) events (include/uapi/asm-generic/poll.h)
 POLLIN = 0x0001

@@ -33,6 +33,7 @@ from pykern.abi import (
     FIONBIO,
     FIONCLEX,
     IOVEC,
+    NSEC_PER_SEC,
     O_CLOEXEC,
     O_CREAT,
     O_NONBLOCK,
@@ -110,7 +111,6 @@ SSIZE_MAX = (1 << 63) - 1
 STATX__RESERVED = 0x80000000
 STAT_AT_FLAGS = AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE
 ACCESS_AT_FLAGS = AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH
-NSEC_PER_SEC = 10**9
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -4,10 +4,11 @@ are pykern.futex's."""
 
 from __future__ import annotations
 
-from pykern.abi import EAGAIN, EINVAL, ENOSYS, ETIMEDOUT, TIMESPEC
+from pykern.abi import EAGAIN, EINVAL, ENOSYS, ETIMEDOUT, NSEC_PER_SEC
 from pykern.errors import Block, SysError
 from pykern.futex import FUTEX_BITSET_MATCH_ANY, FutexTable
 from pykern.syscalls.table import syscall
+from pykern.syscalls.time import copy_in_timespec_ns
 from pykern.sysent import FUTEX_OP, PTR, UINT
 from pykern.task import Task
 
@@ -21,7 +22,6 @@ FUTEX_WAKE_BITSET = 10
 FUTEX_PRIVATE_FLAG = 128
 FUTEX_CLOCK_REALTIME = 256
 FUTEX_CMD_MASK = ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)
-NSEC = 1_000_000_000
 
 
 def _table(task: Task) -> FutexTable:
@@ -35,15 +35,13 @@ def _deadline(task: Task, timeout_addr: int, absolute: bool, realtime: bool) -> 
     """The monotonic deadline (seconds) of a FUTEX_WAIT timeout, or None."""
     if not timeout_addr:
         return None
-    sec, nsec = TIMESPEC.unpack(task.mm.copy_in(timeout_addr, TIMESPEC.size))
-    if sec < 0 or not 0 <= nsec < NSEC:
-        raise SysError(EINVAL)
+    timeout = copy_in_timespec_ns(task, timeout_addr)
     clock = task.kernel.clock
     now_mono = clock.monotonic_ns()
     if not absolute:
-        return (now_mono + sec * NSEC + nsec) / NSEC
+        return (now_mono + timeout) / NSEC_PER_SEC
     now = clock.realtime_ns() if realtime else now_mono
-    return (now_mono + (sec * NSEC + nsec - now)) / NSEC
+    return (now_mono + (timeout - now)) / NSEC_PER_SEC
 
 
 def _futex_wait(task: Task, uaddr: int, val: int, timeout_addr: int, bitset: int, private: bool,
@@ -63,7 +61,7 @@ def _futex_wait(task: Task, uaddr: int, val: int, timeout_addr: int, bitset: int
     if waiter.woken:
         return 0
     deadline = block["futex_deadline"]
-    if deadline is not None and task.kernel.clock.monotonic_ns() / NSEC >= deadline:
+    if deadline is not None and task.kernel.clock.monotonic_ns() / NSEC_PER_SEC >= deadline:
         table.dequeue(waiter)
         raise SysError(ETIMEDOUT)
     raise Block(waiter.queue, deadline=deadline)

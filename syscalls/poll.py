@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from pykern.abi import (
     EINVAL,
+    NSEC_PER_SEC,
     POLLERR,
     POLLHUP,
     POLLIN,
@@ -32,12 +33,12 @@ from pykern.abi import (
 from pykern.errors import Block, Fault, SysError
 from pykern.signal import UNBLOCKABLE
 from pykern.syscalls.table import syscall
+from pykern.syscalls.time import copy_in_timespec_ns
 from pykern.sysent import INT, PTR, SIZE, UINT
 from pykern.task import Task
 
 POLLFD = struct.Struct("<ihh")  # struct pollfd: fd, events, revents
 TIMEVAL = struct.Struct("<qq")
-NSEC = 1_000_000_000
 SIGSET_SIZE = 8
 # select's sets as poll events (fs/select.c POLLIN_SET, POLLOUT_SET, POLLEX_SET)
 POLLIN_SET = POLLRDNORM | POLLRDBAND | POLLIN | POLLHUP | POLLERR
@@ -80,7 +81,7 @@ def with_mask(task: Task, wait: Callable[[], int], tsp_addr: int = 0) -> int:
     try:
         ready = wait()
         if tsp_addr:
-            task.mm.copy_out(tsp_addr, TIMESPEC.pack(*divmod(wait_remaining_ns(task), NSEC)))
+            task.mm.copy_out(tsp_addr, TIMESPEC.pack(*divmod(wait_remaining_ns(task), NSEC_PER_SEC)))
     except (SysError, Fault):
         finish_wait(task)
         raise
@@ -95,7 +96,7 @@ def wait_expired(task: Task) -> bool:
 
 def wait_block(task: Task, queues: list, host_fds: list) -> Block:
     deadline = task.restart_block["poll_deadline"]
-    return Block(*queues, deadline=None if deadline is None else deadline / NSEC, host_fds=tuple(host_fds))
+    return Block(*queues, deadline=None if deadline is None else deadline / NSEC_PER_SEC, host_fds=tuple(host_fds))
 
 
 def wait_remaining_ns(task: Task) -> int:
@@ -104,12 +105,8 @@ def wait_remaining_ns(task: Task) -> int:
 
 
 def timespec_ns(task: Task, addr: int) -> int | None:
-    if not addr:
-        return None
-    sec, nsec = TIMESPEC.unpack(task.mm.copy_in(addr, TIMESPEC.size))
-    if sec < 0 or not 0 <= nsec < NSEC:
-        raise SysError(EINVAL)
-    return sec * NSEC + nsec
+    """A timeout: None for NULL (wait forever), else the validated timespec."""
+    return copy_in_timespec_ns(task, addr) if addr else None
 
 
 # --- poll -------------------------------------------------------------------------------------------
@@ -205,11 +202,11 @@ def sys_select(task: Task, nfds: int, read_addr: int, write_addr: int, except_ad
             sec, usec = TIMEVAL.unpack(task.mm.copy_in(tv_addr, TIMEVAL.size))
             if sec < 0 or not 0 <= usec < 1_000_000:
                 raise SysError(EINVAL)
-            timeout = sec * NSEC + usec * 1000
+            timeout = sec * NSEC_PER_SEC + usec * 1000
         start_wait(task, timeout)
     ready = _do_select(task, nfds, (read_addr, write_addr, except_addr))
     if tv_addr:
-        sec, nsec = divmod(wait_remaining_ns(task), NSEC)
+        sec, nsec = divmod(wait_remaining_ns(task), NSEC_PER_SEC)
         task.mm.copy_out(tv_addr, TIMEVAL.pack(sec, nsec // 1000))
     return ready
 

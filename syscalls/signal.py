@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 
 from pykern import uc_const as X
-from pykern.abi import EAGAIN, EINVAL, EPERM, ESRCH, NSIG, SI_TKILL, SIGKILL, SIGSTOP
+from pykern.abi import EAGAIN, EINVAL, EPERM, ESRCH, NSEC_PER_SEC, NSIG, SI_TKILL, SIGKILL, SIGSTOP
 from pykern.errors import Block, SysError
 from pykern.signal import (
     KERNEL_SIGACTION,
@@ -19,6 +19,7 @@ from pykern.signal import (
     user_info,
 )
 from pykern.syscalls.table import syscall
+from pykern.syscalls.time import copy_in_timespec_ns
 from pykern.sysent import (
     PID,
     PTR,
@@ -36,7 +37,6 @@ from pykern.task import Task
 
 SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
 SIGSET_SIZE = 8
-NSEC = 1_000_000_000
 
 
 @syscall("rt_sigaction", SIGNUM, SIGACTION_IN, SIGACTION_OUT, SIZE, classes="signal")
@@ -124,10 +124,7 @@ def sys_rt_sigtimedwait(task: Task, set_addr: int, info_addr: int, timeout_addr:
         wanted = task.mm.copy_in_u64(set_addr) & ~UNBLOCKABLE
         deadline = None
         if timeout_addr:
-            sec, nsec = struct.unpack("<qq", task.mm.copy_in(timeout_addr, 16))
-            if sec < 0 or not 0 <= nsec < NSEC:
-                raise SysError(EINVAL)
-            deadline = task.kernel.clock.monotonic_ns() + sec * NSEC + nsec
+            deadline = task.kernel.clock.monotonic_ns() + copy_in_timespec_ns(task, timeout_addr)
         block["wait_set"], block["wait_deadline"] = wanted, deadline
         # While it waits, the wanted signals are unblocked, so that sending one wakes it.
         block["wait_mask"] = task.sigmask
@@ -144,7 +141,7 @@ def sys_rt_sigtimedwait(task: Task, set_addr: int, info_addr: int, timeout_addr:
     if deadline is not None and task.kernel.clock.monotonic_ns() >= deadline:
         _end_sigwait(task)
         raise SysError(EAGAIN)
-    raise Block(deadline=None if deadline is None else deadline / NSEC)
+    raise Block(deadline=None if deadline is None else deadline / NSEC_PER_SEC)
 
 
 def _end_sigwait(task: Task) -> None:

@@ -30,6 +30,7 @@ from pykern.abi import (
     EINVAL,
     EOPNOTSUPP,
     ERESTART_RESTARTBLOCK,
+    NSEC_PER_SEC,
     TIMER_ABSTIME,
     TIMESPEC,
     TIMEVAL,
@@ -52,7 +53,6 @@ CPUCLOCK_VIRT = 1
 CPUCLOCK_SCHED = 2
 CLOCKFD = 3  # a negative clockid with (id & 7) == 3 names a posix clock device fd
 USER_HZ = 100  # clock_t ticks (times(2), AT_CLKTCK)
-NSEC_PER_SEC = 1_000_000_000
 TMS = struct.Struct("<qqqq")  # struct tms: utime, stime, cutime, cstime in clock_t
 
 HIRES_CLOCKS = frozenset(
