@@ -451,6 +451,12 @@ MSG_PEEK, MSG_TRUNC, MSG_DONTWAIT, MSG_EOR, MSG_WAITALL, MSG_NOSIGNAL, MSG_CMSG_
 MSGHDR = struct.Struct("<QI4xQQQQi4x")
 DEFAULT_POLLMASK = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM  # a file that cannot block
 TIMEVAL = struct.Struct("<qq")  # struct timeval: tv_sec, tv_usec
+ITIMERVAL = struct.Struct("<qqqq")  # it_interval {tv_sec, tv_usec}, it_value {tv_sec, tv_usec}
+TMS = struct.Struct("<qqqq")  # struct tms: utime, stime, cutime, cstime in clock_t
+STACK_T = struct.Struct("<Qi4xQ")  # stack_t: ss_sp, ss_flags, (pad), ss_size
+POLLFD = struct.Struct("<ihh")  # struct pollfd: fd, events, revents
+EPOLL_EVENT = struct.Struct("<IQ")  # struct epoll_event is packed on x86-64: 12 bytes
+SIGSET_ARG = struct.Struct("<QQ")  # pselect6's last argument: {const sigset_t *ss; size_t ss_len}
 RLIMIT = struct.Struct("<QQ")  # struct rlimit: rlim_cur, rlim_max
 WINSIZE = struct.Struct("<HHHH")  # struct winsize
 IOVEC = struct.Struct("<QQ")  # struct iovec: iov_base, iov_len

@@ -65,6 +65,7 @@ from pykern.abi import (
     SIGWINCH,
     SIGXCPU,
     SIGXFSZ,
+    STACK_T,
     signal_name,
 )
 from pykern.errors import Fault, SysError
@@ -220,7 +221,6 @@ SIGCONTEXT_REGS = (
     X.UC_X86_REG_RIP, X.UC_X86_REG_EFLAGS,
 )
 SIGCONTEXT = struct.Struct("<18Q4H5Q64x")
-STACK_T = struct.Struct("<Qi4xQ")  # ss_sp, ss_flags, ss_size
 UCONTEXT_HEAD = struct.Struct("<QQ")  # uc_flags, uc_link
 UCONTEXT_SIZE = UCONTEXT_HEAD.size + STACK_T.size + SIGCONTEXT.size + 8  # + uc_sigmask: 304
 FRAME_INFO_OFFSET = 8 + UCONTEXT_SIZE  # after pretcode and the ucontext: 312

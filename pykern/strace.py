@@ -1012,7 +1012,6 @@ def fmt_siginfo(call: Call, value: int, out: bool = True) -> str:
 
 
 SS_FLAG_BITS = [(1, "SS_ONSTACK"), (2, "SS_DISABLE"), (1 << 31, "SS_AUTODISARM")]
-STACK_T = struct.Struct("<QiiQ")  # ss_sp, ss_flags, pad, ss_size
 
 
 def fmt_stack_t(call: Call, value: int, out: bool) -> str:
@@ -1020,10 +1019,10 @@ def fmt_stack_t(call: Call, value: int, out: bool) -> str:
         return "NULL"
     if out and (call.result is None or call.failed):
         return ptr(value)
-    data = call.read(value, STACK_T.size)
+    data = call.read(value, abi.STACK_T.size)
     if data is None:
         return hex(value)
-    sp, ss_flags, _, size = STACK_T.unpack(data)
+    sp, ss_flags, size = abi.STACK_T.unpack(data)
     return f"{{ss_sp={ptr(sp)}, ss_flags={flags(ss_flags & 0xFFFFFFFF, SS_FLAG_BITS)}, ss_size={size}}}"
 
 
@@ -1046,10 +1045,10 @@ ITIMER_NAMES = {0: "ITIMER_REAL", 1: "ITIMER_VIRTUAL", 2: "ITIMER_PROF"}
 
 
 def _timeval_at(call: Call, addr: int) -> str | None:
-    data = call.read(addr, 16)
+    data = call.read(addr, abi.TIMEVAL.size)
     if data is None:
         return None
-    sec, usec = struct.unpack("<qq", data)
+    sec, usec = abi.TIMEVAL.unpack(data)
     return f"{{tv_sec={sec}, tv_usec={usec}}}"
 
 
@@ -1209,17 +1208,16 @@ def _time_args(call: Call) -> list[str]:
     return [f"[{seconds} /* {_utc(seconds)} */]"]
 
 
-TMS = struct.Struct("<qqqq")
 
 
 def _times_args(call: Call) -> list[str]:
     addr = call.args[0]
     if addr == 0 or call.result is None or call.failed:
         return [ptr(addr)]
-    data = call.read(addr, TMS.size)
+    data = call.read(addr, abi.TMS.size)
     if data is None:
         return [ptr(addr)]
-    utime, stime, cutime, cstime = TMS.unpack(data)
+    utime, stime, cutime, cstime = abi.TMS.unpack(data)
     return [f"{{tms_utime={_clock_t(utime)}, tms_stime={_clock_t(stime)}, tms_cutime={_clock_t(cutime)}, "
             f"tms_cstime={_clock_t(cstime)}}}"]
 
@@ -1270,7 +1268,7 @@ def _utimensat_args(call: Call) -> list[str]:
     data = call.read(times_addr, 32) if times_addr else None
     if data is not None:
         items = []
-        pair = (struct.unpack_from("<qq", data, 0), struct.unpack_from("<qq", data, 16))
+        pair = (abi.TIMESPEC.unpack_from(data, 0), abi.TIMESPEC.unpack_from(data, abi.TIMESPEC.size))
         valid = all(0 <= nsec < 1_000_000_000 or nsec in UTIME_SPECIAL for _, nsec in pair)
         for sec, nsec in pair:
             if nsec in UTIME_SPECIAL:
@@ -1378,13 +1376,12 @@ POLL_BITS = [(abi.POLLIN, "POLLIN"), (abi.POLLPRI, "POLLPRI"), (abi.POLLOUT, "PO
              (abi.POLLHUP, "POLLHUP"), (abi.POLLNVAL, "POLLNVAL"), (abi.POLLRDNORM, "POLLRDNORM"),
              (abi.POLLRDBAND, "POLLRDBAND"), (abi.POLLWRNORM, "POLLWRNORM"), (abi.POLLWRBAND, "POLLWRBAND"),
              (0x400, "POLLMSG"), (0x1000, "POLLREMOVE"), (abi.POLLRDHUP, "POLLRDHUP")]
-_POLLFD = struct.Struct("<ihh")
 
 
 def _pollfds(call: Call) -> list[tuple[int, int, int]] | None:
     addr, count = call.args[0], call.args[1] & 0xFFFFFFFF
-    data = call.read(addr, count * 8) if count else b""
-    return None if data is None else [_POLLFD.unpack_from(data, i * 8) for i in range(count)]
+    data = call.read(addr, count * abi.POLLFD.size) if count else b""
+    return None if data is None else [abi.POLLFD.unpack_from(data, i * abi.POLLFD.size) for i in range(count)]
 
 
 def _poll_entry(call: Call) -> str:
@@ -1422,11 +1419,11 @@ def _select_entry(call: Call) -> str:
     sig_data = call.args[5]
     shown = "NULL"
     if sig_data:
-        data = call.read(sig_data, 16)
+        data = call.read(sig_data, abi.SIGSET_ARG.size)
         if data is None:
             shown = ptr(sig_data)
         else:
-            mask_addr, mask_size = struct.unpack("<QQ", data)
+            mask_addr, mask_size = abi.SIGSET_ARG.unpack(data)
             shown = f"{{sigmask={fmt_sigset(call, mask_addr)}, sigsetsize={mask_size}}}"
     return f"{nfds}, {sets}, {fmt_timespec(call, call.args[4])}, {shown}"
 
@@ -1459,7 +1456,6 @@ EPOLL_BITS = [(bit, "E" + name) for bit, name in POLL_BITS] + [
     (1 << 28, "EPOLLEXCLUSIVE"), (1 << 29, "EPOLLWAKEUP"), (1 << 30, "EPOLLONESHOT"), (1 << 31, "EPOLLET")]
 EPOLL_CTL_NAMES = {1: "EPOLL_CTL_ADD", 2: "EPOLL_CTL_DEL", 3: "EPOLL_CTL_MOD"}
 EFD_BITS = [(1, "EFD_SEMAPHORE"), (abi.O_CLOEXEC, "EFD_CLOEXEC"), (abi.O_NONBLOCK, "EFD_NONBLOCK")]
-_EPOLL_EVENT = struct.Struct("<IQ")
 
 
 def _epoll_event(events: int, data: int) -> str:
@@ -1475,8 +1471,8 @@ def _epoll_ctl_args(call: Call) -> list[str]:
     op = call.args[1] & 0xFFFFFFFF
     name = EPOLL_CTL_NAMES.get(op, f"{op:#x} /* EPOLL_CTL_??? */")
     addr = call.args[3]
-    data = call.read(addr, 12) if addr else None
-    event = "NULL" if not addr else ptr(addr) if data is None else _epoll_event(*_EPOLL_EVENT.unpack(data))
+    data = call.read(addr, abi.EPOLL_EVENT.size) if addr else None
+    event = "NULL" if not addr else ptr(addr) if data is None else _epoll_event(*abi.EPOLL_EVENT.unpack(data))
     return [str(_s32(call.args[0])), name, str(_s32(call.args[2])), event]
 
 
@@ -1485,9 +1481,9 @@ def _epoll_wait_exit(call: Call) -> str:
     if call.failed or call.result is None:
         shown = ptr(addr)
     else:
-        data = call.read(addr, call.result * 12) if call.result else b""
+        data = call.read(addr, call.result * abi.EPOLL_EVENT.size) if call.result else b""
         shown = ptr(addr) if data is None else "[" + ", ".join(
-            _epoll_event(*_EPOLL_EVENT.unpack_from(data, i * 12)) for i in range(call.result)) + "]"
+            _epoll_event(*abi.EPOLL_EVENT.unpack_from(data, i * abi.EPOLL_EVENT.size)) for i in range(call.result)) + "]"
     rest = f"{shown}, {maxevents}, "
     if call.entry.name == "epoll_pwait2":
         rest += fmt_timespec(call, call.args[3])

@@ -3,9 +3,7 @@ pykern.eventpoll and pykern.eventfd; waiting works as poll's does (pykern.syscal
 
 from __future__ import annotations
 
-import struct
-
-from pykern.abi import EEXIST, EINVAL, ENOENT, EPERM, O_CLOEXEC, O_NONBLOCK
+from pykern.abi import EEXIST, EINVAL, ENOENT, EPERM, EPOLL_EVENT, O_CLOEXEC, O_NONBLOCK
 from pykern.errors import SysError
 from pykern.eventfd import EFD_SEMAPHORE, EventFd
 from pykern.eventpoll import EPOLLEXCLUSIVE, EpollFile, Interest
@@ -22,7 +20,6 @@ from pykern.task import Task
 from pykern.vfs import File, HostFile
 
 EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD = 1, 2, 3
-EPOLL_EVENT = struct.Struct("<IQ")  # struct epoll_event is packed on x86-64: 12 bytes
 EP_MAX_EVENTS = 0x7FFFFFFF // EPOLL_EVENT.size
 
 

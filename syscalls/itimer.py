@@ -15,9 +15,7 @@ exit.
 
 from __future__ import annotations
 
-import struct
-
-from pykern.abi import EINVAL, SI_KERNEL, SIGALRM, SIGPROF, SIGVTALRM
+from pykern.abi import EINVAL, ITIMERVAL, SI_KERNEL, SIGALRM, SIGPROF, SIGVTALRM
 from pykern.errors import SysError
 from pykern.sched import Timer
 from pykern.signal import SigInfo
@@ -26,7 +24,6 @@ from pykern.sysent import INT, PTR, UINT
 from pykern.task import Task
 
 ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF = 0, 1, 2
-ITIMERVAL = struct.Struct("<qqqq")  # it_interval {tv_sec, tv_usec}, it_value {tv_sec, tv_usec}
 USEC = 1_000_000
 
 

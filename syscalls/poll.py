@@ -19,6 +19,7 @@ from pykern.abi import (
     EINVAL,
     NSEC_PER_SEC,
     POLLERR,
+    POLLFD,
     POLLHUP,
     POLLIN,
     POLLNVAL,
@@ -28,7 +29,9 @@ from pykern.abi import (
     POLLRDNORM,
     POLLWRBAND,
     POLLWRNORM,
+    SIGSET_ARG,
     TIMESPEC,
+    TIMEVAL,
 )
 from pykern.errors import Block, Fault, SysError
 from pykern.signal import UNBLOCKABLE
@@ -37,8 +40,6 @@ from pykern.syscalls.time import copy_in_timespec_ns
 from pykern.sysent import INT, PTR, SIZE, UINT
 from pykern.task import Task
 
-POLLFD = struct.Struct("<ihh")  # struct pollfd: fd, events, revents
-TIMEVAL = struct.Struct("<qq")
 SIGSET_SIZE = 8
 # select's sets as poll events (fs/select.c POLLIN_SET, POLLOUT_SET, POLLEX_SET)
 POLLIN_SET = POLLRDNORM | POLLRDBAND | POLLIN | POLLHUP | POLLERR
@@ -216,6 +217,6 @@ def sys_pselect6(task: Task, nfds: int, read_addr: int, write_addr: int, except_
                  sig_addr: int) -> int:
     """pselect6(2): a timespec (updated with the time left) and {sigmask, size}."""
     if "poll_deadline" not in task.restart_block:
-        mask_addr, mask_size = struct.unpack("<QQ", task.mm.copy_in(sig_addr, 16)) if sig_addr else (0, 8)
+        mask_addr, mask_size = SIGSET_ARG.unpack(task.mm.copy_in(sig_addr, SIGSET_ARG.size)) if sig_addr else (0, 8)
         start_wait(task, timespec_ns(task, tsp_addr), mask_addr, mask_size)
     return with_mask(task, lambda: _do_select(task, nfds, (read_addr, write_addr, except_addr)), tsp_addr)

@@ -6,11 +6,10 @@ from __future__ import annotations
 import struct
 
 from pykern import uc_const as X
-from pykern.abi import EAGAIN, EINVAL, EPERM, ESRCH, NSEC_PER_SEC, NSIG, SI_TKILL, SIGKILL, SIGSTOP
+from pykern.abi import EAGAIN, EINVAL, EPERM, ESRCH, NSEC_PER_SEC, NSIG, SI_TKILL, SIGKILL, SIGSTOP, STACK_T
 from pykern.errors import Block, SysError
 from pykern.signal import (
     KERNEL_SIGACTION,
-    STACK_T,
     UNBLOCKABLE,
     AltStack,
     SigAction,

@@ -12,7 +12,6 @@ to `rem` as do_nanosleep does.
 from __future__ import annotations
 
 import functools
-import struct
 import time as host_time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -34,6 +33,7 @@ from pykern.abi import (
     TIMER_ABSTIME,
     TIMESPEC,
     TIMEVAL,
+    TMS,
 )
 from pykern.errors import Block, Fault, SysError
 from pykern.syscalls.table import syscall
@@ -53,7 +53,6 @@ CPUCLOCK_VIRT = 1
 CPUCLOCK_SCHED = 2
 CLOCKFD = 3  # a negative clockid with (id & 7) == 3 names a posix clock device fd
 USER_HZ = 100  # clock_t ticks (times(2), AT_CLKTCK)
-TMS = struct.Struct("<qqqq")  # struct tms: utime, stime, cutime, cstime in clock_t
 
 HIRES_CLOCKS = frozenset(
     {
