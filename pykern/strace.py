@@ -1587,14 +1587,19 @@ def _xattr_value(call: Call, addr: int, size: int) -> str:
     return fmt_buffer(call, addr, call.result)
 
 
+def _xattr_target(call: Call) -> str:
+    """The first argument of the xattr calls: a path, or an fd for the f* ones."""
+    return str(_s32(call.args[0])) if call.entry.name.startswith("f") else fmt_path(call, call.args[0])
+
+
 def _getxattr_args(call: Call) -> list[str]:
-    first = fmt_path(call, call.args[0]) if call.entry.name != "fgetxattr" else str(_s32(call.args[0]))
+    first = _xattr_target(call)
     return [first, fmt_str(call, call.args[1]), _xattr_value(call, call.args[2], call.args[3]),
             str(call.args[3])]
 
 
 def _listxattr_args(call: Call) -> list[str]:
-    first = fmt_path(call, call.args[0]) if call.entry.name != "flistxattr" else str(_s32(call.args[0]))
+    first = _xattr_target(call)
     return [first, _xattr_value(call, call.args[1], call.args[2]), str(call.args[2])]
 
 
@@ -1602,14 +1607,15 @@ XATTR_FLAG_BITS = [(1, "XATTR_CREATE"), (2, "XATTR_REPLACE")]
 
 
 def _setxattr_args(call: Call) -> list[str]:
-    first = fmt_path(call, call.args[0]) if call.entry.name != "fsetxattr" else str(_s32(call.args[0]))
+    first = _xattr_target(call)
     size = call.args[3]
     value = fmt_buffer(call, call.args[2], size) if size <= 1 << 16 else ptr(call.args[2])  # as strace: E2BIG
-    return [first, fmt_str(call, call.args[1]), value, str(size), flags(call.args[4] & 0xFFFFFFFF, XATTR_FLAG_BITS, unknown="XATTR_???")]
+    return [first, fmt_str(call, call.args[1]), value, str(size),
+            flags(call.args[4] & 0xFFFFFFFF, XATTR_FLAG_BITS, unknown="XATTR_???")]
 
 
 def _removexattr_args(call: Call) -> list[str]:
-    first = fmt_path(call, call.args[0]) if call.entry.name != "fremovexattr" else str(_s32(call.args[0]))
+    first = _xattr_target(call)
     return [first, fmt_str(call, call.args[1])]
 
 
