@@ -333,7 +333,7 @@ def test_mounts_and_mountinfo(proc: Proc) -> None:
     root_fs.root = lambda: root_fs_root  # type: ignore[method-assign]
     table = MountTable(root_fs)
     where = table.root_location()
-    table.attach(where, b"proc", proc.fs, options=ProcFS.mount_options)
+    table.attach(where, b"proc", proc.fs, options="rw," + ProcFS.mount_options)  # "rw" given or not: shown once
     proc.kernel.mounts = table
     try:
         mounts = proc.read("self/mounts").decode().splitlines()

@@ -45,6 +45,7 @@ from pykern.fs.proc.common import (
     is_init,
     live_mm,
     main_task,
+    reader_root,
 )
 from pykern.fs.proc.system import read_host
 from pykern.task import TaskState
@@ -191,21 +192,21 @@ class PidDir(DirInode):
         return os.path.realpath(path) if isinstance(path, str) else path
 
     def exe_text(self, task: Task) -> bytes:
-        return guest_path(self._exe()) or b""
+        return guest_path(self._exe(), reader_root(task)) or b""
 
     def exe_follow(self, task: Task) -> LinkTarget | None:
         place = self._exe()
         return place if isinstance(place, Location) else None
 
     def cwd_text(self, task: Task) -> bytes:
-        return guest_path(self._place(self.group.fs.cwd)) or b""
+        return guest_path(self._place(self.group.fs.cwd), reader_root(task)) or b""
 
     def cwd_follow(self, task: Task) -> LinkTarget | None:
         place = self._place(self.group.fs.cwd)
         return place if isinstance(place, Location) else None
 
     def root_text(self, task: Task) -> bytes:
-        return guest_path(self._place(getattr(self.group.fs, "root", "/"))) or b"/"
+        return guest_path(self._place(getattr(self.group.fs, "root", "/")), reader_root(task)) or b"/"
 
     def root_follow(self, task: Task) -> LinkTarget | None:
         place = self._place(getattr(self.group.fs, "root", "/"))
@@ -413,12 +414,12 @@ class TaskDir(DirInode):
 # --- fd/ and fdinfo/ -------------------------------------------------------------------------------------
 
 
-def fd_link_text(file: File) -> bytes:
-    """readlink of fd/N: the guest path of a file that has one, else the kernel's name
-    for it (pipe:[ino], socket:[ino], anon_inode:[eventfd])."""
+def fd_link_text(file: File, reader: Task | None = None) -> bytes:
+    """readlink of fd/N: the guest path of a file that has one (as `reader` sees it),
+    else the kernel's name for it (pipe:[ino], socket:[ino], anon_inode:[eventfd])."""
     location = getattr(file, "location", None)
     if isinstance(location, Location):
-        return d_path(location)
+        return d_path(location, reader_root(reader))
     return file.link_target()
 
 
@@ -487,7 +488,7 @@ class FdDir(DirInode):
 
         def make_link(parent: DirInode, name: bytes) -> Inode:
             file = self._file(fd)
-            return LinkInode(self.fs, parent, name, lambda task: fd_link_text(self._file(fd)),
+            return LinkInode(self.fs, parent, name, lambda task: fd_link_text(self._file(fd), task),
                              lambda task: self._file(fd), self.uid, self.gid, mode=fd_mode(file))
         return make_link
 
@@ -510,7 +511,7 @@ class FdDir(DirInode):
 
 def _path_fields(mount: object, root_path: bytes) -> bytes | None:
     """A mount's path as the process sees it (None when outside its root)."""
-    path = d_path(Location(mount, mount.root))  # type: ignore[attr-defined]
+    path = d_path(Location(mount, mount.root))  # type: ignore[arg-type, attr-defined]
     if root_path != b"/":
         if path != root_path and not path.startswith(root_path + b"/"):
             return None
@@ -538,9 +539,9 @@ def show_mounts(kernel: object, group: ThreadGroup, info: bool) -> bytes:
         if path is None:
             continue
         fs = mount.fs
-        options = "ro" if mount.readonly else "rw"
-        if mount.options:
-            options += "," + mount.options
+        # the mount's own "ro"/"rw" first, then its other options (given with or without it)
+        extra = [o for o in mount.options.split(",") if o and o not in ("rw", "ro")]
+        options = ",".join(["ro" if mount.readonly else "rw", *extra])
         source = mangle(os.fsencode(fs.source))
         if not info:
             lines.append(b"%s %s %s %s 0 0\n" % (source, mangle(path), fs.fstype.encode(), options.encode()))

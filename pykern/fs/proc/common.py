@@ -87,16 +87,26 @@ def state_of(group: ThreadGroup, task: Task | None) -> str:
 # --- guest paths of places -------------------------------------------------------------------
 
 
-def d_path(location: Location) -> bytes:
-    """The guest path of a place in the mount tree (Linux's d_path): namei's when the
-    path walk provides it, else this module's own."""
+def reader_root(task: Task | None) -> Location | None:
+    """The root of the process reading /proc: links and paths are shown as it sees them."""
+    root = getattr(task.group.fs, "root", None) if task is not None else None
+    return root if isinstance(root, Location) else None
+
+
+def d_path(location: Location, root: Location | None = None) -> bytes:
+    """The guest path of a place as a process whose root is `root` sees it (Linux's
+    d_path): namei's when the path walk provides it, else this module's own."""
     try:
         from pykern.fs import namei
     except ImportError:
         namei = None
-    if namei is not None and hasattr(namei, "d_path"):
-        return namei.d_path(location)
-    return _d_path(location)
+    if namei is not None and hasattr(namei, "d_path") and root is not None:
+        return namei.d_path(location, root)
+    path = _d_path(location)
+    top = _d_path(root) if root is not None else b"/"
+    if top != b"/" and (path == top or path.startswith(top + b"/")):
+        return path[len(top) :] or b"/"
+    return path
 
 
 def _d_path(location: Location) -> bytes:
@@ -121,12 +131,12 @@ def _below(path: bytes, root: bytes) -> bytes:
     return path.strip(b"/")
 
 
-def guest_path(place: object) -> bytes | None:
-    """The guest path of a Location, or of a host path string (before the path walk
-    kept places as Locations, cwd and the image were host paths: the same thing while
-    the guest's / is the host's)."""
+def guest_path(place: object, root: Location | None = None) -> bytes | None:
+    """The guest path of a Location (seen from `root`), or of a host path string (before
+    the path walk kept places as Locations, cwd and the image were host paths: the same
+    thing while the guest's / is the host's)."""
     if isinstance(place, Location):
-        return d_path(place)
+        return d_path(place, root)
     if isinstance(place, bytes):
         return place
     if isinstance(place, str) and place:
