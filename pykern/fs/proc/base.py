@@ -23,6 +23,7 @@ from pykern.abi import (
     ENOENT,
     O_ACCMODE,
     O_CLOEXEC,
+    O_PATH,
     O_RDONLY,
     O_RDWR,
     O_WRONLY,
@@ -424,9 +425,12 @@ def fd_link_text(file: File, reader: Task | None = None) -> bytes:
 
 
 def fd_mode(file: File) -> int:
-    """fd/N's permission bits: r-x for reading, -wx for writing (proc_fd_instantiate)."""
+    """fd/N's permission bits: r-x for reading, -wx for writing, none for an O_PATH
+    descriptor (proc_fd_instantiate)."""
     accmode = file.flags & O_ACCMODE
     mode = 0
+    if file.flags & O_PATH:
+        return mode
     if accmode in (O_RDONLY, O_RDWR):
         mode |= 0o500
     if accmode in (O_WRONLY, O_RDWR):
