@@ -27,9 +27,10 @@ from pykern.abi import (
     X_OK,
 )
 from pykern.errors import ExecImage, SysError
-from pykern.fs.namei import lookup
+from pykern.fs.namei import d_path, lookup
 from pykern.loader import (
     LoadPlan,
+    StackImage,
     build_stack,
     check_arg_limits,
     make_auxv,
@@ -37,7 +38,7 @@ from pykern.loader import (
     plan_elf,
     script_argv,
 )
-from pykern.mm import MM, STACK_SIZE, STACK_TOP
+from pykern.mm import MM, STACK_SIZE, STACK_TOP, ImageLayout
 from pykern.signal import AltStack
 from pykern.task import GPRS
 from pykern.vfs import HostFile
@@ -106,22 +107,23 @@ def load_binary(task: Task, filename: bytes, argv: list[bytes]
 
 def build_image(task: Task, data: bytes, plan: LoadPlan, argv: list[bytes], envp: list[bytes],
                 execfn: bytes, mm: MM | None = None, interp: tuple[bytes, LoadPlan] | None = None,
-                ) -> tuple[MM, int, int]:
+                exe_path: str = "") -> tuple[MM, int, int]:
     """A complete new address space for `plan`: segments, brk, stack, and for a dynamic
     program its interpreter (ld.so) where mmap would put it, announced in AT_BASE; built
-    in `mm` if given (an empty one), else in a new one. Returns (mm, sp, entry): the
+    in `mm` if given (an empty one), else in a new one. `exe_path` names the
+    program's mappings in /proc/PID/maps (the interpreter's are named after PT_INTERP). Returns (mm, sp, entry): the
     interpreter's entry point if there is one, else the program's."""
     kernel = task.kernel
     creds = task.group.creds
     if mm is None:
         mm = kernel.new_mm()
-    _map_plan(mm, plan, data)
+    _map_plan(mm, plan, data, exe_path)
     entry, base = plan.entry, 0
     if interp is not None:
         interp_data, at_zero = interp
         span = max(m.end for m in at_zero.mappings) - min(m.start for m in at_zero.mappings)
         interp_plan = plan_elf(interp_data, pie_base=mm.choose_address(0, span, 0))
-        _map_plan(mm, interp_plan, interp_data)
+        _map_plan(mm, interp_plan, interp_data, os.path.realpath(plan.interp or ""))
         entry, base = interp_plan.entry, interp_plan.load_bias
     mm.init_brk(plan.brk_start)
     stack_prot = PROT_READ | PROT_WRITE | (PROT_EXEC if plan.exec_stack else 0)
@@ -132,12 +134,40 @@ def build_image(task: Task, data: bytes, plan: LoadPlan, argv: list[bytes], envp
     image = build_stack(STACK_TOP, argv, envp, auxv, execfn=execfn, random16=kernel.random_bytes(16),
                         rlimit_stack=min(stack_limit, 1 << 40))
     mm.uc.mem_write(image.base, image.data)
+    mm.layout = image_layout(plan, image, len(argv), len(envp))
     return mm, image.sp, entry
 
 
-def _map_plan(mm: MM, plan: LoadPlan, data: bytes) -> None:
+def image_layout(plan: LoadPlan, image: StackImage, argc: int, envc: int) -> ImageLayout:
+    """Where the new image keeps what /proc shows (Linux's mm->start_code ... env_end and
+    saved_auxv): the program's text and data, the argv and envp strings, the auxv bytes."""
+    text = [m for m in plan.mappings if m.prot & PROT_EXEC] or list(plan.mappings)
+    data = [m for m in plan.mappings if m.prot & PROT_WRITE] or text
+    file_end = max((c.vaddr + c.size for c in plan.copies), default=data[-1].end)
+    env_start = image.envp_addrs[0] if image.envp_addrs else image.execfn_addr
+    arg_start = image.argv_addrs[0] if image.argv_addrs else env_start
+    auxv_at = (1 + argc + 1 + envc + 1) * 8  # after argc, argv[], NULL, envp[], NULL
+    auxv = bytearray()
+    while auxv_at + 16 <= len(image.data):
+        pair = image.data[auxv_at : auxv_at + 16]
+        auxv += pair
+        auxv_at += 16
+        if not any(pair[:8]):  # AT_NULL ends it (and is part of it)
+            break
+    return ImageLayout(start_code=text[0].start, end_code=text[-1].end, start_data=data[0].start,
+                       end_data=min(file_end, data[-1].end), start_stack=image.sp, arg_start=arg_start,
+                       arg_end=env_start, env_start=env_start, env_end=image.execfn_addr, auxv=bytes(auxv))
+
+
+def _map_plan(mm: MM, plan: LoadPlan, data: bytes, path: str = "") -> None:
+    """Map the segments; those holding file bytes are named after the file in /proc's
+    maps, with the file offset their first page came from."""
     for mapping in plan.mappings:
-        mm.map_anonymous(mapping.start, mapping.end - mapping.start, mapping.prot, MAP_PRIVATE)
+        vma = mm.map_anonymous(mapping.start, mapping.end - mapping.start, mapping.prot, MAP_PRIVATE)
+        first = next((c for c in plan.copies if mapping.start <= c.vaddr < mapping.end and c.size), None)
+        if first is not None and path:
+            vma.name = path
+            vma.file_offset = max(first.offset - (first.vaddr - mapping.start), 0)
     for copy in plan.copies:
         mm.uc.mem_write(copy.vaddr, data[copy.offset:copy.offset + copy.size])
 
@@ -167,7 +197,9 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
     check_arg_limits(argv, envp, filename)
     # The first exec fills the empty address space spawn gave the task: a second Unicorn
     # instance would cost 1-3 ms of start-up. Any other exec builds beside the old image.
-    mm, sp, entry = build_image(task, image.data, plan, argv, envp, filename, task.mm if first else None, interp)
+    guest_path = os.fsdecode(d_path(image.location, task.group.fs.root)) if image.location else host_path
+    mm, sp, entry = build_image(task, image.data, plan, argv, envp, filename, task.mm if first else None, interp,
+                                guest_path)
     mm.exe_path = host_path
 
     # Point of no return: the old image goes away.

@@ -58,6 +58,7 @@ def copy_process(parent: Task, flags: int, child_stack: int, parent_tid_addr: in
         group.exe_location = pgroup.exe_location
         group.nice = pgroup.nice
         group.personality = pgroup.personality
+        group.oom_score_adj, group.oom_score_adj_min = pgroup.oom_score_adj, pgroup.oom_score_adj_min
         group.exit_signal = flags & CSIGNAL
         group.sigactions = pgroup.sigactions if flags & CLONE_SIGHAND else dict(pgroup.sigactions)
         real_parent.children.append(group)
