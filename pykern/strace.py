@@ -1790,6 +1790,61 @@ SPLIT_SPECIAL: dict[str, tuple[Callable[[Call], str], Callable[[Call], str]]] = 
 }
 
 
+# --- data-moving calls: sendfile, splice, tee, vmsplice, copy_file_range, fallocate ---
+
+SPLICE_BITS = [(abi.SPLICE_F_MOVE, "SPLICE_F_MOVE"), (abi.SPLICE_F_NONBLOCK, "SPLICE_F_NONBLOCK"),
+               (abi.SPLICE_F_MORE, "SPLICE_F_MORE"), (abi.SPLICE_F_GIFT, "SPLICE_F_GIFT")]
+FALLOC_BITS = [(abi.FALLOC_FL_KEEP_SIZE, "FALLOC_FL_KEEP_SIZE"), (abi.FALLOC_FL_PUNCH_HOLE, "FALLOC_FL_PUNCH_HOLE"),
+               (abi.FALLOC_FL_NO_HIDE_STALE, "FALLOC_FL_NO_HIDE_STALE"),
+               (abi.FALLOC_FL_COLLAPSE_RANGE, "FALLOC_FL_COLLAPSE_RANGE"),
+               (abi.FALLOC_FL_ZERO_RANGE, "FALLOC_FL_ZERO_RANGE"), (abi.FALLOC_FL_INSERT_RANGE, "FALLOC_FL_INSERT_RANGE"),
+               (abi.FALLOC_FL_UNSHARE_RANGE, "FALLOC_FL_UNSHARE_RANGE")]
+
+
+def _loff(call: Call, addr: int, signed: bool = True) -> str:
+    """strace's printnum_int64: `[N]`, NULL, or the address when unreadable."""
+    if addr == 0:
+        return "NULL"
+    data = call.read(addr, 8)
+    if data is None:
+        return ptr(addr)
+    return f"[{struct.unpack('<q' if signed else '<Q', data)[0]}]"
+
+
+def _splice_flags(value: int) -> str:
+    return flags(value & 0xFFFFFFFF, SPLICE_BITS, unknown="SPLICE_F_???")
+
+
+def _sendfile_exit(call: Call) -> str:
+    offset = call.args[2]
+    changed = ""
+    if offset and call.read(offset, 8) is not None and not call.failed and call.result:
+        changed = " => " + _loff(call, offset, signed=False)
+    return f"{changed}, {call.args[3]}"
+
+
+SPLIT_SPECIAL.update({
+    "sendfile": (lambda call: f"{_s32(call.args[0])}, {_s32(call.args[1])}, {_loff(call, call.args[2], signed=False)}",
+                 _sendfile_exit),
+    "splice": (lambda call: f"{_s32(call.args[0])}, {_loff(call, call.args[1])}, {_s32(call.args[2])}, "
+                            f"{_loff(call, call.args[3])}, {call.args[4]}, {_splice_flags(call.args[5])}",
+               lambda call: ""),
+    "copy_file_range": (lambda call: f"{_s32(call.args[0])}, {_loff(call, call.args[1])}, {_s32(call.args[2])}, "
+                                     f"{_loff(call, call.args[3])}, {call.args[4]}, {call.args[5] & 0xFFFFFFFF}",
+                        lambda call: ""),
+    "vmsplice": (lambda call: f"{_s32(call.args[0])}, {fmt_arg(call, 1)}, {call.args[2]}, "
+                              f"{_splice_flags(call.args[3])}",
+                 lambda call: ""),
+})
+SPECIAL.update({
+    "tee": lambda call: [str(_s32(call.args[0])), str(_s32(call.args[1])), str(call.args[2]),
+                         _splice_flags(call.args[3])],
+    "fallocate": lambda call: [str(_s32(call.args[0])),
+                               flags(call.args[1] & 0xFFFFFFFF, FALLOC_BITS, unknown="FALLOC_FL_???"),
+                               str(call.args[2]), str(call.args[3])],
+})
+
+
 # the kernel-internal codes of an interrupted call (include/linux/errno.h), as strace
 # names them: the call is restarted, or fails with EINTR, once the signal is handled
 ERESTART_ERRNOS = {abi.ERESTARTSYS: ("ERESTARTSYS", "To be restarted if SA_RESTART is set"),

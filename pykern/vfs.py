@@ -56,6 +56,7 @@ from pykern.abi import (
     ENOENT,
     ENOTDIR,
     ENOTTY,
+    EOPNOTSUPP,
     EPIPE,
     EROFS,
     ERRNO_VALUES,
@@ -673,6 +674,20 @@ class HostFile(File):
     def truncate(self, length: int) -> None:
         with host_errors():
             os.ftruncate(self.host_fd, length)
+
+    def copy_file_range(self, out: HostFile, count: int, off_in: int | None, off_out: int | None) -> int:
+        """copy_file_range(2) by the host: its checks (EXDEV, overlap, EBADF for O_APPEND,
+        EISDIR, EINVAL) are Linux's. A None offset uses and moves the shared offset."""
+        with host_errors():
+            return os.copy_file_range(self.host_fd, out.host_fd, count, off_in, off_out)
+
+    def fallocate(self, mode: int, offset: int, length: int) -> None:
+        """fallocate(2) by the host (the mode bits are the same on a Linux host)."""
+        if _libc is None:
+            raise SysError(EOPNOTSUPP)
+        result = _libc.fallocate(self.host_fd, ctypes.c_int(mode), ctypes.c_int64(offset), ctypes.c_int64(length))
+        if result < 0:
+            raise SysError(guest_errno(ctypes.get_errno()))
 
     def fsync(self, datasync: bool = False) -> None:
         with host_errors():
