@@ -158,6 +158,7 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
     group.files.close_on_exec()
     group.exe_path = host_path
     group.did_exec = True
+    group.creds.exec_caps()
     task.comm = os.path.basename(host_path).encode()[:15]
     task.kernel.reset_signal_handlers(group)
     task.altstack = AltStack()  # no alternate stack in the new image

@@ -1301,7 +1301,8 @@ def _renameat2_args(call: Call) -> list[str]:
 PR_NAMES = {1: "PR_SET_PDEATHSIG", 2: "PR_GET_PDEATHSIG", 3: "PR_GET_DUMPABLE", 4: "PR_SET_DUMPABLE",
             15: "PR_SET_NAME", 16: "PR_GET_NAME", 22: "PR_SET_SECCOMP", 21: "PR_GET_SECCOMP",
             36: "PR_SET_CHILD_SUBREAPER", 37: "PR_GET_CHILD_SUBREAPER", 38: "PR_SET_NO_NEW_PRIVS",
-            39: "PR_GET_NO_NEW_PRIVS", 8: "PR_SET_KEEPCAPS", 7: "PR_GET_KEEPCAPS"}
+            39: "PR_GET_NO_NEW_PRIVS", 8: "PR_SET_KEEPCAPS", 7: "PR_GET_KEEPCAPS",
+            23: "PR_CAPBSET_READ", 24: "PR_CAPBSET_DROP"}
 DUMPABLE_NAMES = {0: "SUID_DUMP_DISABLE", 1: "SUID_DUMP_USER", 2: "SUID_DUMP_ROOT"}
 
 
@@ -1326,8 +1327,14 @@ def _prctl_args(call: Call) -> list[str]:
         return [name, signame(_s32(arg2))]
     if option in (2,):
         return [name, _fmt_array(call, arg2, 1, 4, lambda v: signame(_s32(v)))]
-    if option in (3, 7, 21, 37, 39):
+    if option in (3, 7, 21, 37):
         return [name]
+    if option in (23, 24):  # PR_CAPBSET_READ, PR_CAPBSET_DROP
+        return [name, cap_name(arg2)]
+    if option == 38:  # PR_SET_NO_NEW_PRIVS
+        return [name, str(arg2)] + [_hex0(v) for v in call.args[2:5]]
+    if option == 39:  # PR_GET_NO_NEW_PRIVS
+        return [name] + [_hex0(v) for v in call.args[1:5]]
     return [name, str(arg2)]
 
 
@@ -1843,6 +1850,85 @@ SPECIAL.update({
                                flags(call.args[1] & 0xFFFFFFFF, FALLOC_BITS, unknown="FALLOC_FL_???"),
                                str(call.args[2]), str(call.args[3])],
 })
+
+
+# --- capabilities, mlock ---
+
+CAP_NAMES = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+             "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+             "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE",
+             "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT",
+             "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+             "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+             "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+             "CAP_CHECKPOINT_RESTORE"]
+CAP_VERSION_NAMES = {abi.LINUX_CAPABILITY_VERSION_1: "_LINUX_CAPABILITY_VERSION_1",
+                     abi.LINUX_CAPABILITY_VERSION_2: "_LINUX_CAPABILITY_VERSION_2",
+                     abi.LINUX_CAPABILITY_VERSION_3: "_LINUX_CAPABILITY_VERSION_3"}
+_CAP_BITS_LO = [(1 << i, f"1<<{name}") for i, name in enumerate(CAP_NAMES[:32])]
+_CAP_BITS_HI = [(1 << i, f"1<<{name}") for i, name in enumerate(CAP_NAMES[32:])]
+MCL_BITS = [(abi.MCL_CURRENT, "MCL_CURRENT"), (abi.MCL_FUTURE, "MCL_FUTURE"), (abi.MCL_ONFAULT, "MCL_ONFAULT")]
+
+
+def _cap_header(call: Call) -> tuple[str, int | None]:
+    """strace's print_cap_header, and the version it read (None: not readable)."""
+    data = call.read(call.args[0], abi.CAP_HEADER.size) if call.args[0] else None
+    if data is None:
+        return ptr(call.args[0]), None
+    version, pid = abi.CAP_HEADER.unpack(data)
+    return f"{{version={_named_hex(CAP_VERSION_NAMES, version, '_LINUX_CAPABILITY_VERSION_???')}, pid={pid}}}", version
+
+
+def _named_hex(names: dict[int, str], value: int, unknown: str) -> str:
+    return names[value] if value in names else f"{value:#x} /* {unknown} */"
+
+
+def _cap_bits(lo: int, hi: int) -> str:
+    parts = []
+    if lo or not hi:
+        parts.append(flags(lo, _CAP_BITS_LO, unknown="CAP_???"))
+    if hi:
+        parts.append(flags(hi, _CAP_BITS_HI, unknown="CAP_???"))
+    return "|".join(parts)
+
+
+def _cap_data(call: Call, version: int | None) -> str:
+    """strace's print_cap_data: one word per set for v1, two for v2/v3."""
+    addr = call.args[1]
+    if not addr or version is None:
+        return ptr(addr)
+    words = 2 if version in (abi.LINUX_CAPABILITY_VERSION_2, abi.LINUX_CAPABILITY_VERSION_3) else 1
+    data = call.read(addr, words * abi.CAP_DATA.size)
+    if data is None:
+        return ptr(addr)
+    low = abi.CAP_DATA.unpack_from(data, 0)
+    high = abi.CAP_DATA.unpack_from(data, abi.CAP_DATA.size) if words == 2 else (0, 0, 0)
+    names = ("effective", "permitted", "inheritable")
+    return "{" + ", ".join(f"{name}={_cap_bits(low[i], high[i])}" for i, name in enumerate(names)) + "}"
+
+
+def _capget_exit(call: Call) -> str:
+    return _cap_data(call, None if call.failed else _cap_header(call)[1])
+
+
+def _capset_entry(call: Call) -> str:
+    header, version = _cap_header(call)
+    return f"{header}, {_cap_data(call, version)}"
+
+
+SPLIT_SPECIAL.update({
+    "capget": (lambda call: _cap_header(call)[0] + ", ", _capget_exit),
+    "capset": (_capset_entry, lambda call: ""),
+})
+SPECIAL.update({
+    "mlock2": lambda call: [ptr(call.args[0]), str(call.args[1]),
+                            flags(call.args[2] & 0xFFFFFFFF, [(abi.MLOCK_ONFAULT, "MLOCK_ONFAULT")], unknown="MLOCK_???")],
+    "mlockall": lambda call: [flags(call.args[0] & 0xFFFFFFFF, MCL_BITS, unknown="MCL_???")],
+})
+
+
+def cap_name(value: int) -> str:
+    return CAP_NAMES[value] if 0 <= value < len(CAP_NAMES) else f"{value:#x} /* CAP_??? */"
 
 
 # the kernel-internal codes of an interrupted call (include/linux/errno.h), as strace
