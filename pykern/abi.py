@@ -442,7 +442,7 @@ F_OFD_SETLKW = 38
 F_RDLCK = 0
 F_WRLCK = 1
 F_UNLCK = 2
-FLOCK = struct.Struct("<hhqqi4x")  # struct flock: l_type, l_whence, l_start, l_len, l_pid
+FLOCK = struct.Struct("<hh4xqqi4x")  # struct flock: l_type, l_whence, (pad), l_start, l_len, l_pid
 OFFSET_MAX = (1 << 63) - 1  # the largest loff_t
 # capget(2)/capset(2) (include/uapi/linux/capability.h)
 LINUX_CAPABILITY_VERSION_1 = 0x19980330

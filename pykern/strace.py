@@ -131,7 +131,9 @@ WAIT_BITS = [(abi.WNOHANG, "WNOHANG"), (abi.WUNTRACED, "WSTOPPED"), (abi.WEXITED
              (abi.__WALL, "__WALL"), (abi.__WCLONE, "__WCLONE")]
 ACCESS_BITS = [(abi.R_OK, "R_OK"), (abi.W_OK, "W_OK"), (abi.X_OK, "X_OK")]
 MADVISE_NAMES = _names("MADV_")
-FCNTL_NAMES = {v: n for v, n in _names("F_").items() if n != "F_OK" and not n.endswith("_OK")}
+FCNTL_NAMES = {v: n for v, n in _names("F_").items() if n != "F_OK" and not n.endswith(("_OK", "LCK"))}
+FLOCK_TYPE_NAMES = {abi.F_RDLCK: "F_RDLCK", abi.F_WRLCK: "F_WRLCK", abi.F_UNLCK: "F_UNLCK"}
+FCNTL_LOCK_CMDS = {abi.F_GETLK, abi.F_SETLK, abi.F_SETLKW, abi.F_OFD_GETLK, abi.F_OFD_SETLK, abi.F_OFD_SETLKW}
 FCNTL_NAMES.update({0: "F_DUPFD", 1031: "F_SETPIPE_SZ", abi.F_GETPIPE_SZ: "F_GETPIPE_SZ"})
 FCNTL_NO_ARG = {abi.F_GETFD, abi.F_GETFL, abi.F_GETOWN, abi.F_GETPIPE_SZ}
 IOCTL_NAMES = {v: n for n in ("TCGETS", "TCSETS", "TCSETSW", "TCSETSF", "TIOCGPGRP", "TIOCSPGRP",
@@ -824,11 +826,24 @@ def _fcntl_args(call: Call) -> list[str]:
         parts.append(flags(arg, [(abi.FD_CLOEXEC, "FD_CLOEXEC")]))
     elif cmd == abi.F_SETFL:
         parts.append(open_flags(arg))
-    elif cmd in (abi.F_GETLK, abi.F_SETLK, abi.F_SETLKW):
-        parts.append(ptr(arg))
+    elif cmd in FCNTL_LOCK_CMDS:
+        parts.append(_flock(call, arg))
     else:
         parts.append(str(arg))
     return parts
+
+
+def _flock(call: Call, addr: int) -> str:
+    """struct flock as strace's print_struct_flock64; F_GETLK's (shown at exit, with
+    l_pid) only when the call succeeded."""
+    getlk = call.args[1] in (abi.F_GETLK, abi.F_OFD_GETLK)
+    data = None if getlk and call.failed else call.read(addr, abi.FLOCK.size)
+    if data is None:
+        return ptr(addr)
+    l_type, whence, start, length, pid = abi.FLOCK.unpack(data)
+    shown = (f"{{l_type={_lookup(FLOCK_TYPE_NAMES, l_type, 'F_???')}, "
+             f"l_whence={_lookup(WHENCE_NAMES, whence, 'SEEK_???')}, l_start={start}, l_len={length}")
+    return shown + (f", l_pid={pid}}}" if getlk else "}")
 
 
 def _futex_args(call: Call) -> list[str]:
@@ -1342,7 +1357,6 @@ def _prctl_args(call: Call) -> list[str]:
 # print their outputs as pointers, so formatting at exit shows what strace shows).
 SPECIAL: dict[str, Callable[[Call], list[str]]] = {
     "clone": _clone_args,
-    "fcntl": _fcntl_args,
     "futex": _futex_args,
     "ioctl": _ioctl_args,
     "rseq": _rseq_args,
@@ -1830,7 +1844,16 @@ def _sendfile_exit(call: Call) -> str:
     return f"{changed}, {call.args[3]}"
 
 
+def _fcntl_entry(call: Call) -> str:
+    """fcntl at entry: everything, but F_GETLK's struct (it is shown at exit)."""
+    if call.args[1] in (abi.F_GETLK, abi.F_OFD_GETLK):
+        return f"{_s32(call.args[0])}, {fmt_arg(call, 1)}, "
+    return ", ".join(_fcntl_args(call))
+
+
 SPLIT_SPECIAL.update({
+    "fcntl": (_fcntl_entry, lambda call: _flock(call, call.args[2])
+              if call.args[1] in (abi.F_GETLK, abi.F_OFD_GETLK) else ""),
     "sendfile": (lambda call: f"{_s32(call.args[0])}, {_s32(call.args[1])}, {_loff(call, call.args[2], signed=False)}",
                  _sendfile_exit),
     "splice": (lambda call: f"{_s32(call.args[0])}, {_loff(call, call.args[1])}, {_s32(call.args[2])}, "

@@ -35,6 +35,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, NamedTuple
 
+from pykern import locks
 from pykern.abi import (
     AT_FDCWD,
     DEFAULT_POLLMASK,
@@ -395,7 +396,12 @@ class File:
     def fput(self) -> None:
         self.refs -= 1
         if self.refs == 0:
+            locks.remove_file(self)  # its OFD record locks
             self.release()
+
+    def lock_key(self) -> object:
+        """The identity record locks are kept under (pykern.locks): the file itself."""
+        return self
 
     def release(self) -> None:
         """The last reference is gone."""
@@ -675,6 +681,15 @@ class HostFile(File):
         with host_errors():
             os.ftruncate(self.host_fd, length)
 
+    def lock_key(self) -> object:
+        """Record locks are per inode: every description of the host file shares them."""
+        key = getattr(self, "_lock_key", None)
+        if key is None:
+            with host_errors():
+                status = os.fstat(self.host_fd)
+            key = self._lock_key = ("host", status.st_dev, status.st_ino)
+        return key
+
     def copy_file_range(self, out: HostFile, count: int, off_in: int | None, off_out: int | None) -> int:
         """copy_file_range(2) by the host: its checks (EXDEV, overlap, EBADF for O_APPEND,
         EISDIR, EINVAL) are Linux's. A None offset uses and moves the shared offset."""
@@ -788,6 +803,7 @@ class FdTable:
         old = self.files.get(fd)
         self._set(fd, file, cloexec)
         if old is not None:
+            locks.remove_posix(old, self)
             old.fput()
         return fd
 
@@ -803,6 +819,7 @@ class FdTable:
         if file is None:
             raise SysError(EBADF)
         self.cloexec.discard(fd)
+        locks.remove_posix(file, self)  # closing any fd of a file drops our POSIX locks on it
         file.fput()
 
     def get_cloexec(self, fd: int) -> bool:
