@@ -171,3 +171,43 @@ def test_a_stop_from_another_thread_resumes_exactly() -> None:
     counters = (uc.reg_read(X.UC_X86_REG_RAX), uc.reg_read(X.UC_X86_REG_RBX) // 3,
                 int.from_bytes(uc.mem_read(CODE_AT + 0x1000, 8), "little"), uc.reg_read(X.UC_X86_REG_RCX))
     assert counters == (rounds,) * 4, f"after {stops} stops"
+
+
+def test_the_instruction_budget_stops_at_block_boundaries() -> None:
+    """pykern's preemption (Trap.run_user): with an instruction budget the engine leaves
+    at the first translation block boundary after the budget is spent, charged per block
+    in the blocks' own code (tools/build_unicorn.py), with no per-instruction hook. A loop
+    of five instructions (`inc rax; add qword [rdx], 1; inc rcx; cmp rax, r8; jne top`),
+    one block, run with a budget of 1000 stops every 200 iterations exactly, at the top
+    of the loop, with all counters in step, and budget() tells a spent budget (<= 0)
+    from a stop at the end. Fails with Unicorn's own library, which has no budget."""
+    from pykern import ucbind
+
+    if "pykern-unicorn" not in ucbind.LIBRARY_PATH:
+        pytest.skip("only pykern's libunicorn build has the instruction budget")
+    assert ucbind.HAS_BUDGET, "pykern's libunicorn lacks uc_pykern_set_budget: rebuild it (make venv)"
+    rounds = 5050
+    code = bytes.fromhex("48ffc0" "48ff02" "48ffc1" "4c39c0" "75f2" "f4")  # ...; jne -14; hlt
+    memory = Backing(0x2000)
+    uc = Uc(X.UC_ARCH_X86, X.UC_MODE_64)
+    uc.mem_map_ptr(CODE_AT, 0x1000, X.UC_PROT_READ | X.UC_PROT_EXEC, memory.ptr)
+    uc.mem_map_ptr(CODE_AT + 0x1000, 0x1000, X.UC_PROT_READ | X.UC_PROT_WRITE, memory.ptr + 0x1000)
+    uc.mem_write(CODE_AT, code)
+    uc.reg_write(X.UC_X86_REG_RDX, CODE_AT + 0x1000)
+    uc.reg_write(X.UC_X86_REG_R8, rounds)
+    end = CODE_AT + len(code) - 1  # the hlt
+    rip, seen = CODE_AT, []
+    while rip != end:
+        uc.set_budget(1000)
+        uc.emu_start(rip, end)
+        rip = uc.reg_read(X.UC_X86_REG_RIP)
+        seen.append((uc.reg_read(X.UC_X86_REG_RAX), rip, uc.budget()))
+    counters = (uc.reg_read(X.UC_X86_REG_RAX), int.from_bytes(uc.mem_read(CODE_AT + 0x1000, 8), "little"),
+                uc.reg_read(X.UC_X86_REG_RCX))
+    assert counters == (rounds,) * 3
+    assert seen[:-1] == [(200 * n, CODE_AT, 0) for n in range(1, len(seen))]
+    assert seen[-1][1] == end and seen[-1][2] > 0  # the last run ended at the hlt, budget left
+    uc.reg_write(X.UC_X86_REG_RAX, 0)
+    uc.set_budget(ucbind.NO_BUDGET)  # no limit: one run to the end
+    uc.emu_start(CODE_AT, end)
+    assert uc.reg_read(X.UC_X86_REG_RIP) == end and uc.budget() == ucbind.NO_BUDGET - 5 * rounds - 1

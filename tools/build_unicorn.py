@@ -145,6 +145,136 @@ void check_exit_request(TCGContext *tcg_ctx)
         (every exec translates busybox's start-up code afresh); measured with user+sys
         CPU time of that loop, see the README's performance section.""",
     ),
+    (
+        "qemu/include/hw/core/cpu.h",
+        "    IcountDecr *icount_decr_ptr;\n",
+        """    IcountDecr *icount_decr_ptr;
+    int64_t pykern_budget;  /* pykern: instructions left, see tools/build_unicorn.py */
+""",
+        1,
+        """The instruction budget (pykern's preemption). Unicorn's only way to stop after N
+        instructions is emu_start's count, which adds a UC_HOOK_CODE hook: a call into
+        the hook for every instruction, the eflags every hook forces to be computed, and
+        no block chaining. A process that had ever had a second runnable task ran its
+        code that way (Trap.run_user), more than 10x slower than qemu-user: two threads
+        of a multiply/xor loop, pykern 1.9 s, qemu-user 0.05 s. QEMU's answer is icount:
+        each translation block charges its own instruction count to a budget in its
+        prologue and leaves at a block boundary once the budget is spent; Unicorn
+        removed it, so here it is again in a smaller form (next patches): the budget,
+        a 64-bit count of instructions, lives in CPUState, where generated code reaches it
+        relative to env and uc.c reaches it through uc->cpu. Measured with bench
+        threads_cpu / pipeline_cpu, see the README's performance section.""",
+    ),
+    (
+        "qemu/include/exec/gen-icount.h",
+        """    tcg_gen_brcondi_i32(tcg_ctx, TCG_COND_LT, count, 0, tcg_ctx->exitreq_label);
+
+    tcg_temp_free_i32(tcg_ctx, count);
+""",
+        """    tcg_gen_brcondi_i32(tcg_ctx, TCG_COND_LT, count, 0, tcg_ctx->exitreq_label);
+
+    tcg_temp_free_i32(tcg_ctx, count);
+
+    /* pykern: the instruction budget, see tools/build_unicorn.py */
+    {
+        TCGv_i64 budget = tcg_temp_new_i64(tcg_ctx);
+        TCGv_i64 charged = tcg_temp_new_i64(tcg_ctx);
+        TCGv_i64 imm = tcg_temp_new_i64(tcg_ctx);
+        int at = (int)offsetof(ArchCPU, parent_obj.pykern_budget) - (int)offsetof(ArchCPU, env);
+
+        tcg_gen_ld_i64(tcg_ctx, budget, tcg_ctx->cpu_env, at);
+        tcg_gen_brcondi_i64(tcg_ctx, TCG_COND_LE, budget, 0, tcg_ctx->exitreq_label);
+        tcg_gen_ld_i64(tcg_ctx, charged, tcg_ctx->cpu_env, at);
+        tcg_gen_movi_i64(tcg_ctx, imm, 0xdeadbeef);  /* this block's length, set by gen_tb_end */
+        tcg_ctx->icount_start_insn = tcg_last_op(tcg_ctx);
+        tcg_gen_sub_i64(tcg_ctx, charged, charged, imm);
+        tcg_gen_st_i64(tcg_ctx, charged, tcg_ctx->cpu_env, at);
+        tcg_temp_free_i64(tcg_ctx, imm);
+        tcg_temp_free_i64(tcg_ctx, charged);
+        tcg_temp_free_i64(tcg_ctx, budget);
+    }
+""",
+        1,
+        """Every block's prologue, after Unicorn's exit-request check: if the budget is
+        spent (<= 0), leave before running the block, the way an exit request does
+        (TB_EXIT_REQUESTED: cpu_tb_exec puts the pc back at the block's start); else
+        charge the block's whole length and run it. A block is charged on entry, so
+        the budget can end below zero by less than one block, and a block that faults
+        or stops half-way is charged in full: the point where a slice ends depends
+        only on the guest's instructions and its blocks, never on time, so preemption
+        stays reproducible. The budget is read again after the branch because a TCG
+        temporary does not live across one. Cost: two loads, a subtract, a store and a
+        branch per block; cpu_int and fp (a lone process, budget unbounded) measured
+        the same within noise, see the README.""",
+    ),
+    (
+        "qemu/include/exec/gen-icount.h",
+        "    if (tb_cflags(tb) & CF_USE_ICOUNT) {\n",
+        "    {  /* pykern: always, the budget's charge; was if (tb_cflags(tb) & CF_USE_ICOUNT) */\n",
+        1,
+        "The block's length, patched into the prologue's charge once it is known, as QEMU's icount did.",
+    ),
+    (
+        "qemu/accel/tcg/cpu-exec.c",
+        """    /* Instruction counter expired.  */
+    /* Refill decrementer and continue execution.  */
+""",
+        """    /* pykern: the instruction budget is spent (see tools/build_unicorn.py): stop
+     * at this block boundary as uc_emu_stop would. */
+    if (cpu->pykern_budget <= 0) {
+        cpu->uc->stop_request = true;
+        cpu_exit(cpu);
+        return;
+    }
+
+    /* Instruction counter expired.  */
+    /* Refill decrementer and continue execution.  */
+""",
+        1,
+        """A block that left through the exit label with no exit request pending left
+        because of the budget (QEMU's icount code after it never runs in Unicorn):
+        ask for the same stop that uc_emu_stop asks for, so emu_start returns, with the
+        pc at the start of the block that did not run.""",
+    ),
+    (
+        "uc.c",
+        "UNICORN_EXPORT\nuc_err uc_emu_stop(uc_engine *uc)\n",
+        """/* pykern: the instruction budget, see tools/build_unicorn.py */
+UNICORN_EXPORT
+uc_err uc_pykern_set_budget(uc_engine *uc, int64_t instructions)
+{
+    UC_INIT(uc);
+    uc->cpu->pykern_budget = instructions;
+    restore_jit_state(uc);
+    return UC_ERR_OK;
+}
+
+UNICORN_EXPORT
+uc_err uc_pykern_budget(uc_engine *uc, int64_t *left)
+{
+    UC_INIT(uc);
+    *left = uc->cpu->pykern_budget;
+    restore_jit_state(uc);
+    return UC_ERR_OK;
+}
+
+UNICORN_EXPORT
+uc_err uc_emu_stop(uc_engine *uc)
+""",
+        1,
+        """pykern's API for it: uc_pykern_set_budget before emu_start (INT64_MAX for
+        a lone task, in effect no limit), uc_pykern_budget after it: at most 0 when the
+        slice ran out (pykern.ucbind: Uc.set_budget, Uc.budget).""",
+    ),
+    (
+        "qemu/include/exec/cpu-all.h",
+        "    cpu->parent_obj.icount_decr_ptr = &cpu->neg.icount_decr;\n",
+        """    cpu->parent_obj.icount_decr_ptr = &cpu->neg.icount_decr;
+    cpu->parent_obj.pykern_budget = INT64_MAX;  /* pykern: no limit until one is set */
+""",
+        1,
+        "A new CPU starts with no limit, so that a caller that never sets one runs as before.",
+    ),
 ]
 
 
