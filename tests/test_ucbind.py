@@ -211,3 +211,43 @@ def test_the_instruction_budget_stops_at_block_boundaries() -> None:
     uc.set_budget(ucbind.NO_BUDGET)  # no limit: one run to the end
     uc.emu_start(CODE_AT, end)
     assert uc.reg_read(X.UC_X86_REG_RIP) == end and uc.budget() == ucbind.NO_BUDGET - 5 * rounds - 1
+
+
+def test_a_large_region_unmapped_is_gone_from_the_tlb_and_the_code_cache() -> None:
+    """Unmapping a region of more than 256 pages flushes the software TLB in one walk
+    and skips the pages no code came from (tools/build_unicorn.py; the unmap's memory
+    map commit also flushes the whole TLB, so this guards rather than tells the patched
+    library from the wheel's): afterwards neither
+    a load from it nor a jump into it may still succeed through a stale TLB entry or
+    translated block (the backing stays alive, so a stale entry would still work), and
+    a new mapping there shows its own code and data."""
+    size = 2 << 20  # 512 pages
+    region = 0x10_0000
+    # In the region: mov eax, 111*generation; ret. The caller, outside it:
+    # mov rbx, [region + size - 8]; call region; hlt
+    caller = bytes.fromhex("488b1c25f8ff2f00") + bytes.fromhex("e8") + (region - (CODE_AT + 13)).to_bytes(
+        4, "little", signed=True) + b"\xf4"
+    code_memory = Backing(0x2000)
+    uc = Uc(X.UC_ARCH_X86, X.UC_MODE_64)
+    uc.mem_map_ptr(CODE_AT, 0x2000, X.UC_PROT_ALL, code_memory.ptr)
+    uc.mem_write(CODE_AT, caller)
+    uc.reg_write(X.UC_X86_REG_RSP, CODE_AT + 0x2000)
+    backings = []
+    for generation in (1, 2, 3):
+        memory = Backing(size)
+        backings.append(memory)
+        uc.mem_map_ptr(region, size, X.UC_PROT_ALL, memory.ptr)
+        uc.mem_write(region, b"\xb8" + (generation * 111).to_bytes(4, "little") + b"\xc3")
+        uc.mem_write(region + size - 8, (generation * 7).to_bytes(8, "little"))
+        for _ in range(2):  # the second run goes through the translated blocks and the TLB
+            uc.reg_write(X.UC_X86_REG_RSP, CODE_AT + 0x2000)
+            uc.emu_start(CODE_AT, CODE_AT + len(caller) - 1)
+            assert (uc.reg_read(X.UC_X86_REG_RAX), uc.reg_read(X.UC_X86_REG_RBX)) == (generation * 111,
+                                                                                      generation * 7)
+        uc.mem_unmap(region, size)
+        with pytest.raises(UcError) as load:
+            uc.emu_start(CODE_AT, CODE_AT + len(caller) - 1)
+        assert load.value.errno == X.UC_ERR_READ_UNMAPPED
+        with pytest.raises(UcError) as fetch:
+            uc.emu_start(region, region + 5)
+        assert fetch.value.errno == X.UC_ERR_FETCH_UNMAPPED
