@@ -71,6 +71,7 @@ class Workload:
     traced: bool = False  # native under `strace -f`, qemu with -strace, pykern with --strace
     targets: tuple[Target, ...] = ()
     timeout: float = 300.0  # per run, any mode (--quick: 30 s)
+    optional: bool = False  # its program may not be built (asan_hello without libasan): skipped
 
     def argv(self, quick: bool) -> tuple[str, ...]:
         return self.quick_args if quick else self.args
@@ -116,6 +117,22 @@ WORKLOADS: tuple[Workload, ...] = (
              "100,000 getppid() traced: strace -f -o /dev/null vs pykern run --strace -o /dev/null "
              "(qemu: -strace to a pipe)", op="traced syscall", traced=True),
 )
+
+# Memory, process and start-up workloads (issue 11): what a live process costs, fork+exec of
+# a dynamic program, and the start-up of a program with huge reservations.
+MM_WORKLOADS: tuple[Workload, ...] = (
+    Workload("many_procs", f"{BINS}/many_procs", ("1000",), ("20",),
+             "1,000 processes alive at once, all blocked in read() on one pipe, then released and reaped "
+             "(per op: fork + exit + wait; RSS: all of them)", op="process", op_scale=1e3,
+             targets=(Target("RSS < 1000 MB", "rss_mb", 1000.0),)),
+    Workload("dyn_exec", f"{BINS}/fork_exec", ("50", "/bin/true"), ("3", "/bin/true"),
+             "50 cycles of fork + execv(/bin/true, the host's dynamically linked true) + waitpid",
+             op="cycle", op_scale=1e3, targets=(Target("<= 10 ms", "per_op", 10.0),)),
+    Workload("asan_hello", f"{BINS}/asan_hello", (), (),
+             "start-up of hello world built with -fsanitize=address (dynamic; terabytes of reservations)",
+             targets=(Target("< 1 s", "median_ms", 1000.0),), optional=True),
+)
+WORKLOADS += MM_WORKLOADS
 BY_NAME = {w.name: w for w in WORKLOADS}
 
 
@@ -205,7 +222,9 @@ PYKERN: list[str] = [pykern_python(), "-m", "pykern"]
 
 
 def command(w: Workload, mode: str, quick: bool) -> list[str] | None:
-    """The command line for one mode, or None when its tool is not installed."""
+    """The command line for one mode, or None when its tool (or the program) is not installed."""
+    if not (REPO / w.program).exists():  # an optional build (asan_hello without libasan)
+        return None
     target = [w.program, *w.argv(quick)]
     if mode == "native":
         if w.traced:
@@ -255,7 +274,8 @@ def measure(w: Workload, modes: tuple[str, ...], reps: int, quick: bool, timeout
     for m, res in results.items():
         if res.cmd is None:
             res.status = "missing"
-            res.detail = f"{STRACE if w.traced and m == 'native' else QEMU} not installed"
+            res.detail = (f"{w.program} not built" if not (REPO / w.program).exists()
+                          else f"{STRACE if w.traced and m == 'native' else QEMU} not installed")
     limit = timeout if timeout is not None else (30.0 if quick else w.timeout)
     oracle: Run | None = None
     for rep in range(reps):
@@ -484,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.pykern:
         PYKERN[:] = args.pykern.split()
-    missing = [w.program for w in args.selected if not (REPO / w.program).exists()]
+    missing = [w.program for w in args.selected if not w.optional and not (REPO / w.program).exists()]
     if missing:
         print(f"bench: missing {', '.join(missing)}: run `make testbins`", file=sys.stderr)
         return 2

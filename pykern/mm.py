@@ -52,7 +52,7 @@ from pykern.abi import (
     page_up,
 )
 from pykern.errors import Fault, SysError
-from pykern.hostmem import Backing
+from pykern.hostmem import Backing, disable_transparent_hugepages
 from pykern.uc_const import UC_ARCH_X86, UC_MODE_64, UC_PROT_EXEC, UC_X86_REG_CR4
 from pykern.ucbind import Uc, UcError
 
@@ -112,6 +112,7 @@ def new_unicorn() -> Uc:
     fxsave/fxrstor skip the XMM registers: ld.so's lazy-binding trampoline saves the
     caller's float arguments with them, so every first call to a libc function taking a
     double (printf("%f")) would get garbage."""
+    disable_transparent_hugepages()  # before QEMU allocates its code buffer
     uc = Uc(UC_ARCH_X86, UC_MODE_64)
     uc.reg_write(UC_X86_REG_CR4, uc.reg_read(UC_X86_REG_CR4) | CR4_OSFXSR | CR4_OSXMMEXCPT)
     return uc
