@@ -708,6 +708,27 @@ class MM(UserAccess):
         self.fault = None
         self.interrupt = None
 
+    # --- /proc/PID/maps --------------------------------------------------------------------
+
+    def proc_maps(self, file_id: Callable[[str], tuple[int, int, int]] | None = None) -> str:
+        """The text of /proc/PID/maps (fs/proc/task_mmu.c show_map_vma): one line per VMA,
+        "start-end perms offset major:minor inode", the name padded to column 73.
+        `file_id(path)` gives a mapped file's (major, minor, inode) (0, 0, 0 if None).
+        AddressSanitizer finds the main thread's stack by the line holding a local's
+        address, so this must describe the guest, never pykern's own host process."""
+        lines = []
+        for vma in self.vmas:
+            perms = ("r" if vma.prot & PROT_READ else "-") + ("w" if vma.prot & PROT_WRITE else "-") \
+                + ("x" if vma.prot & PROT_EXEC else "-") + ("s" if vma.shared else "p")
+            is_file = vma.name.startswith("/")
+            major, minor, inode = file_id(vma.name) if is_file and file_id is not None else (0, 0, 0)
+            offset = vma.file_offset if is_file else 0
+            line = f"{vma.start:08x}-{vma.end:08x} {perms} {offset:08x} {major:02x}:{minor:02x} {inode} "
+            if vma.name:
+                line = line.ljust(72) + " " + vma.name
+            lines.append(line + "\n")
+        return "".join(lines)
+
     def __repr__(self) -> str:
         return f"<MM {len(self.vmas)} vmas brk={self.brk:#x}>"
 
