@@ -139,12 +139,15 @@ class MMPool:
     new instance costs is closed."""
 
     def __init__(self, limit: int = 4, max_code_drops: int = 64, max_unmap: int = 32 << 20,
-                 max_idle_resident: int = 32 << 20) -> None:
+                 max_idle_resident: int = 32 << 20, max_scan: int = 64 << 30) -> None:
         self.free: list[MM] = []
         self.limit = limit
         self.max_code_drops = max_code_drops
         self.max_unmap = max_unmap  # bytes of old mappings worth unmapping rather than closing
         self.max_idle_resident = max_idle_resident  # private memory a pooled MM may hold on to
+        # private mappings whose resident pages are worth scanning to pool an MM (the host
+        # tells residency page by page: about 0.2 s per TiB)
+        self.max_scan = max_scan
 
     def take(self, empty: bool = True) -> MM | None:
         """A recycled MM, emptied of its old mappings unless `empty` is False (fork)."""
@@ -675,6 +678,9 @@ class MM(UserAccess):
             self._close()
             return
         private = [v for v in self.vmas if not v.shared and not v.backing.frozen]
+        if sum(v.end - v.start for v in private) > pool.max_scan:  # (an ASan shadow: 15 TiB)
+            self._close()
+            return
         resident = 0
         for vma in private:  # (outside its VMAs, a private backing's pages are zeroed)
             resident += sum(length for _, length in vma.backing.resident_runs(vma.offset, vma.end - vma.start))

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -98,6 +99,36 @@ static void exercise(size_t size, const char *name)
     CHECK(fault_code(mid, 0) == SEGV_MAPERR, what);
 }
 
+/* fork of a process with a huge writable MAP_NORESERVE mapping (ASan's shadow is 15 TiB):
+ * the child sees the parent's few written pages, and its writes stay its own. */
+static void fork_huge(void)
+{
+    const size_t size = (size_t)1 << 40, page = 4096;
+    char *shadow = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    CHECK(shadow != MAP_FAILED, "1 TiB writable MAP_NORESERVE mapping");
+    for (int i = 0; i < 64; i++)
+        shadow[(size_t)i * (size / 64) + 5 * page] = (char)(i + 1);
+    for (int round = 0; round < 3; round++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            int ok = 1;
+            for (int i = 0; i < 64; i++) {
+                ok &= shadow[(size_t)i * (size / 64) + 5 * page] == (char)(i + 1);
+                ok &= shadow[(size_t)i * (size / 64) + 6 * page] == 0;
+                shadow[(size_t)i * (size / 64) + 5 * page] = 0;
+            }
+            _exit(ok ? 0 : 1);
+        }
+        int status = -1;
+        waitpid(pid, &status, 0);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "fork: the child sees the written pages");
+    }
+    int ok = 1;
+    for (int i = 0; i < 64; i++)
+        ok &= shadow[(size_t)i * (size / 64) + 5 * page] == (char)(i + 1);
+    CHECK(ok, "fork: the children's writes did not reach the parent");
+}
+
 int main(void)
 {
     struct sigaction sa;
@@ -107,5 +138,6 @@ int main(void)
     sigaction(SIGSEGV, &sa, NULL);
     exercise((size_t)1 << 38, "256 GiB");
     exercise((size_t)1 << 40, "1 TiB");
+    fork_huge();
     return 0;
 }

@@ -717,3 +717,36 @@ def test_proc_maps_lines_as_linux_prints_them(mm: MM) -> None:
     assert lines[3].startswith("7fffffffb000-7ffffffff000 rw-p 00000000 00:00 0 ")
     assert lines[3].endswith(" [stack]") and lines[3].index("[stack]") == 73
     assert lines[1].index("/usr") == 73
+
+
+def test_resident_runs_join_across_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Residency is asked a window at a time; a run that crosses a window's edge is one run."""
+    from pykern import hostmem
+
+    monkeypatch.setattr(hostmem, "RESIDENT_WINDOW", 4 * P)
+    backing = Backing(16 * P)
+    backing.view(3 * P, 3 * P)[:] = b"x" * (3 * P)  # pages 3-5: across the edge at 4
+    backing.view(8 * P, P)[:] = b"y" * P  # page 8: a window's first page
+    backing.view(15 * P, P)[:] = b"z" * P
+    assert backing.resident_runs(0, 16 * P) == [(3 * P, 3 * P), (8 * P, P), (15 * P, P)]
+    assert backing.resident_runs(5 * P, 6 * P) == [(5 * P, P), (8 * P, P)]
+    copy = Backing(16 * P)
+    copy.refill_from(backing, [(2 * P, 12 * P)])
+    assert copy.resident_runs(0, 16 * P) == [(3 * P, 3 * P), (8 * P, P)]
+    assert copy.view(8 * P, 1).tobytes() == b"y"
+
+
+def test_resident_runs_by_page_table_scan_match_mincore(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PAGEMAP_SCAN (when the host has it) and mincore find the same runs, also when there
+    are more runs than one ioctl returns."""
+    from pykern import hostmem
+
+    size = 4096 * P
+    backing = Backing(size)
+    for page in range(1, 4096, 3):
+        backing.view(page * P, 1)[:] = b"x"
+    monkeypatch.setattr(hostmem, "_SCAN_REGIONS", 100)
+    scanned = backing.resident_runs(P, size - 2 * P)
+    monkeypatch.setattr(hostmem, "_pagemap_fd", -1)
+    assert scanned == backing.resident_runs(P, size - 2 * P)
+    assert len(scanned) == 1365 and scanned[0] == (P, P)
