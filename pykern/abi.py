@@ -453,7 +453,11 @@ LINUX_CAPABILITY_VERSION_1 = 0x19980330
 LINUX_CAPABILITY_VERSION_2 = 0x20071026
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 CAP_LAST_CAP = 40  # CAP_CHECKPOINT_RESTORE
+CAP_SETGID = 6
+CAP_SETUID = 7
 CAP_SETPCAP = 8
+CAP_IPC_LOCK = 14
+CAP_SYS_RESOURCE = 24
 CAP_HEADER = struct.Struct("<Ii")  # cap_user_header_t: version, pid
 CAP_DATA = struct.Struct("<III")  # cap_user_data_t: effective, permitted, inheritable
 # prctl(2) options about privileges (include/uapi/linux/prctl.h)

@@ -252,7 +252,7 @@ def sys_fstat(task: Task, fd: int, statbuf_addr: Addr) -> int:
 
 @syscall("fcntl", FD, FCNTL_CMD, ULONG, classes="desc")
 def sys_fcntl(task: Task, fd: int, cmd: int, arg: int) -> int:
-    """fcntl(2). Record locks (POSIX and OFD) are pykern.locks'."""
+    """fcntl(2); record locks (POSIX and OFD) are kept in pykern.locks."""
     files = task.group.files
     file = files.get(fd)
     if cmd in LOCK_CMDS:

@@ -21,7 +21,10 @@ from pykern.abi import (
     ARCH_SET_GS,
     CAP_DATA,
     CAP_LAST_CAP,
+    CAP_SETGID,
     CAP_SETPCAP,
+    CAP_SETUID,
+    CAP_SYS_RESOURCE,
     EINVAL,
     ENODEV,
     EPERM,
@@ -158,9 +161,10 @@ def unpack_ids(data: bytes) -> list[int]:
 # --- changing credentials (kernel/sys.c) -------------------------------------------------
 
 
-def capable_setid(creds: Creds) -> bool:
-    """CAP_SETUID / CAP_SETGID: in the effective set exactly while euid is 0."""
-    return creds.euid == 0
+def capable_setid(creds: Creds, which: str = "uid") -> bool:
+    """CAP_SETUID (uids) or CAP_SETGID (gids) in the effective set: root's while euid is 0,
+    unless capset dropped it."""
+    return creds.capable(CAP_SETUID if which == "uid" else CAP_SETGID)
 
 
 def set_ids(creds: Creds, real: int, effective: int, saved: int, which: str) -> None:
@@ -185,7 +189,7 @@ def do_setid(creds: Creds, value: int, which: str) -> None:
     if value == INVALID_ID:
         raise SysError(EINVAL)
     real, _effective, saved = get_ids(creds, which)
-    if capable_setid(creds):
+    if capable_setid(creds, which):
         set_ids(creds, value, value, value, which)
     elif value in (real, saved):
         set_ids(creds, real, value, saved, which)
@@ -196,7 +200,7 @@ def do_setid(creds: Creds, value: int, which: str) -> None:
 def do_setreid(creds: Creds, new_real: int, new_effective: int, which: str) -> None:
     """setreuid(2)/setregid(2), with Linux's rule for when the saved id follows."""
     real, effective, saved = get_ids(creds, which)
-    privileged = capable_setid(creds)
+    privileged = capable_setid(creds, which)
     result_real, result_effective = real, effective
     if new_real != INVALID_ID:
         if new_real not in (real, effective) and not privileged:
@@ -215,7 +219,7 @@ def do_setreid(creds: Creds, new_real: int, new_effective: int, which: str) -> N
 def do_setresid(creds: Creds, new_ids: tuple[int, int, int], which: str) -> None:
     """setresuid(2)/setresgid(2): unprivileged callers may only pick among current ids."""
     current = get_ids(creds, which)
-    if not capable_setid(creds):
+    if not capable_setid(creds, which):
         for value in new_ids:
             if value != INVALID_ID and value not in current:
                 raise SysError(EPERM)
@@ -304,7 +308,7 @@ def sys_setgroups(task: Task, size: int, list_addr: int) -> int:
     """setgroups(2): needs CAP_SETGID."""
     if not 0 <= size <= NGROUPS_MAX:
         raise SysError(EINVAL)
-    if not capable_setid(task.group.creds):
+    if not capable_setid(task.group.creds, "gid"):
         raise SysError(EPERM)
     groups = unpack_ids(task.mm.copy_in(list_addr, 4 * size))
     if INVALID_ID in groups:
@@ -434,7 +438,7 @@ def sys_prlimit64(task: Task, pid: int, resource: int, new_limit_addr: int, old_
     target = find_task(task, pid)
     if not may_access(task, target):
         raise SysError(EPERM)
-    old = do_prlimit(target.group, resource, new, task.group.creds.euid == 0)
+    old = do_prlimit(target.group, resource, new, task.group.creds.capable(CAP_SYS_RESOURCE))
     if old_limit_addr:
         task.mm.copy_out(old_limit_addr, RLIMIT.pack(*old))
     return 0
@@ -452,7 +456,7 @@ def sys_getrlimit(task: Task, resource: int, rlim_addr: int) -> int:
 def sys_setrlimit(task: Task, resource: int, rlim_addr: int) -> int:
     """setrlimit(2)."""
     new = RLIMIT.unpack(task.mm.copy_in(rlim_addr, RLIMIT.size))
-    do_prlimit(task.group, resource, new, task.group.creds.euid == 0)
+    do_prlimit(task.group, resource, new, task.group.creds.capable(CAP_SYS_RESOURCE))
     return 0
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from pykern.abi import (
+    CAP_IPC_LOCK,
     EACCES,
     EINVAL,
     ENODEV,
@@ -198,8 +199,6 @@ def sys_mincore(task: Task, addr: int, length: int, vec_addr: int) -> int:
 # --- mlock (mm/mlock.c) ---------------------------------------------------------------------
 # pykern never pages guest memory out, so locking changes nothing but the bookkeeping:
 # the locked ranges are kept on the MM (mm.mlocked) and MM.locked_bytes() is VmLck.
-
-CAP_IPC_LOCK = 14
 
 
 def _can_do_mlock(task: Task) -> bool:

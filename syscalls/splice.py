@@ -14,6 +14,7 @@ that count (its own restart state), and the source is advanced by it.
 
 from __future__ import annotations
 
+import stat as host_stat
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -65,6 +66,16 @@ _FALLOC_SUPPORTED = (FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_NO_H
 def _pipe_of(file: File) -> Pipe | None:
     """get_pipe_info: the pipe behind a pipe end, None for any other file."""
     return file.pipe if isinstance(file, PipeEnd) else None
+
+
+def _no_splice_read(file: File) -> bool:
+    """A file Linux cannot splice from into a pipe (no f_op->splice_read): a pipe or FIFO
+    (pykern's or the host's, e.g. a shell pipeline's stdin), a directory."""
+    if _pipe_of(file) is not None:
+        return True
+    if isinstance(file, HostFile):
+        return file.is_dir or host_stat.S_ISFIFO(file.stat().mode)
+    return False
 
 
 def _copy_in_loff(task: Task, addr: Addr) -> int:
@@ -168,7 +179,7 @@ def _fill_pipe(task: Task, source: _Source, pipe: Pipe, count: int, nonblock: bo
     space = _wait_for_space(task, pipe, nonblock)
     if count == 0:
         return 0
-    if source.pipe is None and (isinstance(source.file, HostFile) and source.file.is_dir):
+    if source.pipe is None and isinstance(source.file, HostFile) and source.file.is_dir:
         raise SysError(EINVAL)  # no splice_read
     data = source.peek(min(count, space))
     if data:
@@ -222,13 +233,13 @@ def _sendfile(task: Task, out_fd: int, in_fd: int, pos: int | None, count: int) 
         count = OFFSET_MAX - start
     opipe = _pipe_of(out)
     if opipe is not None:
-        if source.pipe is not None:
+        if _no_splice_read(in_file):
             _wait_for_space(task, opipe, out.nonblocking)
-            raise SysError(EINVAL)  # a pipe has no splice_read
+            raise SysError(EINVAL)
         done = _fill_pipe(task, source, opipe, count, out.nonblocking)
     else:
-        if out.flags & O_APPEND or source.pipe is not None:
-            raise SysError(EINVAL)  # do_splice_direct refuses O_APPEND; a pipe has no splice_read
+        if out.flags & O_APPEND or _no_splice_read(in_file):
+            raise SysError(EINVAL)  # do_splice_direct refuses O_APPEND
         done = _send_direct(task, source, out, count)
     return done, source.offset or 0
 

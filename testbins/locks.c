@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,16 +227,24 @@ static void test_deadlock_and_eintr(void)
         int cfd = openrw();
         CHECK(lk(cfd, F_SETLK, F_WRLCK, SEEK_SET, 1, 1) == 0, "child holds B");
         sync_post(up);
-        CHECK(lk(cfd, F_SETLKW, F_WRLCK, SEEK_SET, 0, 1) == 0, "child got A after the parent's EDEADLK");
-        _exit(0);
+        /* silent from here: which side detects the cycle depends on who sleeps first */
+        if (lk(cfd, F_SETLKW, F_WRLCK, SEEK_SET, 0, 1) == 0)
+            _exit(0);
+        _exit(errno == EDEADLK ? 10 : 1); /* exit releases B: the parent's wait ends */
     }
     sync_wait(up);
-    usleep(100000); /* the child is asleep on A by now */
-    CHECK(FAILS(lk(fd, F_SETLKW, F_WRLCK, SEEK_SET, 1, 1), EDEADLK), "waiting for B would deadlock: EDEADLK");
-    CHECK(FAILS(lk(fd, F_SETLK, F_WRLCK, SEEK_SET, 1, 1), EAGAIN), "SETLK: EAGAIN, no deadlock check");
-    CHECK(lk(fd, F_SETLK, F_UNLCK, SEEK_SET, 0, 1) == 0, "parent releases A");
-    reap(child);
-    /* EINTR: a signal without SA_RESTART ends a blocked F_SETLKW */
+    CHECK(FAILS(lk(fd, F_SETLK, F_WRLCK, SEEK_SET, 1, 1), EAGAIN), "SETLK on B: EAGAIN, no deadlock check");
+    usleep(100000); /* the child is most likely asleep on A by now */
+    int r = lk(fd, F_SETLKW, F_WRLCK, SEEK_SET, 1, 1);
+    int e = errno, status;
+    if (r == -1 && e == EDEADLK)
+        CHECK(lk(fd, F_SETLK, F_UNLCK, SEEK_SET, 0, 1) == 0, "parent releases A");
+    CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status), "child ended");
+    CHECK((r == -1 && e == EDEADLK && WEXITSTATUS(status) == 0) || (r == 0 && WEXITSTATUS(status) == 10),
+          "one side got EDEADLK, the other the lock it waited for");
+    CHECK(lk(fd, F_SETLK, F_UNLCK, SEEK_SET, 0, 0) == 0, "unlock all");
+    /* EINTR: a signal without SA_RESTART ends a blocked F_SETLKW; the child repeats the
+     * signal until the parent's call has ended (one may come before the call sleeps) */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_usr1;
@@ -246,17 +255,16 @@ static void test_deadlock_and_eintr(void)
         int cfd = openrw();
         CHECK(lk(cfd, F_SETLK, F_WRLCK, SEEK_SET, 0, 0) == 0, "child locks the whole file");
         sync_post(up);
-        sync_wait(down);
-        usleep(50000);
-        kill(me, SIGUSR1);
-        sync_wait(down);
+        struct pollfd pfd = {.fd = down[0], .events = POLLIN};
+        while (poll(&pfd, 1, 50) == 0)
+            kill(me, SIGUSR1);
         _exit(0);
     }
     sync_wait(up);
-    sync_post(down);
     CHECK(FAILS(lk(fd, F_SETLKW, F_RDLCK, SEEK_SET, 0, 1), EINTR), "SETLKW interrupted: EINTR");
     sync_post(down);
     reap(child);
+    sync_wait(down); /* (the byte the child saw) */
     CHECK(lk(fd, F_SETLKW, F_RDLCK, SEEK_SET, 0, 1) == 0, "SETLKW after the holder left");
     close(fd);
 }
