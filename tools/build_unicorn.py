@@ -12,7 +12,10 @@ Why not the wheel's libunicorn.so.2 (measured with make bench, see the README):
 - Floating point. The wheel's build calls libm's __fpclassify and __isinf out of line in
   softfloat's hard-float fast path: under perf they took 46% of bench fp. Built here with
   the system's gcc they are inlined, and fp runs at qemu-user's speed instead of 2x.
-- The software TLB (PATCHES). Nothing else is changed.
+- PATCHES, each with the measurement that justified it: the software TLB's starting
+  size; exact stops from another thread; the instruction budget that preemption counts
+  with (Trap.run_user); no whole-TLB walk per translated block; no page-by-page TLB
+  flush and descriptor lookup when a large region is unmapped. Nothing else is changed.
 
 Unicorn 2.1.1 because it measured fastest (2.1.2-2.1.4 were 15-20x slower on guest code
 that writes memory); pyproject.toml pins the same version for the Python package.
