@@ -31,7 +31,7 @@ import collections
 import ctypes
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from pykern.abi import (
     EEXIST,
@@ -67,6 +67,22 @@ STACK_SIZE = 8 << 20  # RLIMIT_STACK's default
 MMAP_BASE = STACK_TOP - STACK_SIZE - (128 << 20)  # Linux leaves a gap below the stack
 MMAP_MIN_ADDR = 0x10000  # vm.mmap_min_addr
 HEAP_RESERVE = 1 << 30  # host address space reserved for brk; committed only when touched
+
+
+class ImageLayout(NamedTuple):
+    """What execve laid out, as /proc shows it (Linux's mm->start_code ... env_end and
+    mm->saved_auxv): set by exec, inherited by fork."""
+
+    start_code: int
+    end_code: int
+    start_data: int
+    end_data: int
+    start_stack: int
+    arg_start: int
+    arg_end: int
+    env_start: int
+    env_end: int
+    auxv: bytes
 
 
 def uc_prot(prot: int) -> int:
@@ -246,10 +262,15 @@ class MM(UserAccess):
         self.heap: Backing | None = None
         self.loaded_task: Task | None = None
         self.exe_path = ""
+        self.layout: ImageLayout | None = None  # set by execve
         self.counted = False  # has run a counted slice: Unicorn's count hook is installed
         self.dumpable = 1  # prctl(PR_SET_DUMPABLE); copied by fork, 1 again after exec
         self.fault: tuple[int, int, int] | None = None  # (access, address, size) of the last bad access
         self.interrupt: int | None = None  # the last CPU interrupt number
+        # mlock(2): locked page ranges, sorted and disjoint (syscalls/memory.py keeps them;
+        # locked_bytes() is /proc/PID/status's VmLck); mlockall(MCL_FUTURE) locks new maps.
+        self.mlocked: list[tuple[int, int]] = []
+        self.lock_future = False
         self._hooks = hooks
         hooks(self.uc, self)
 
@@ -583,6 +604,7 @@ class MM(UserAccess):
         child._adopt(vmas, wanted)
         child.start_brk, child.brk, child.exe_path = self.start_brk, self.brk, self.exe_path
         child.dumpable = self.dumpable
+        child.layout = self.layout
         if self.heap is not None:
             child.heap = copies.get(id(self.heap)) or Backing(self.heap.size, label="heap")
         return child
@@ -743,30 +765,17 @@ class MM(UserAccess):
         self.heap = None
         self.loaded_task = None
         self.exe_path = ""
+        self.layout = None
         self.dumpable = 1
         self.fault = None
         self.interrupt = None
+        self.mlocked = []
+        self.lock_future = False
 
-    # --- /proc/PID/maps --------------------------------------------------------------------
-
-    def proc_maps(self, file_id: Callable[[str], tuple[int, int, int]] | None = None) -> str:
-        """The text of /proc/PID/maps (fs/proc/task_mmu.c show_map_vma): one line per VMA,
-        "start-end perms offset major:minor inode", the name padded to column 73.
-        `file_id(path)` gives a mapped file's (major, minor, inode) (0, 0, 0 if None).
-        AddressSanitizer finds the main thread's stack by the line holding a local's
-        address, so this must describe the guest, never pykern's own host process."""
-        lines = []
-        for vma in self.vmas:
-            perms = ("r" if vma.prot & PROT_READ else "-") + ("w" if vma.prot & PROT_WRITE else "-") \
-                + ("x" if vma.prot & PROT_EXEC else "-") + ("s" if vma.shared else "p")
-            is_file = vma.name.startswith("/")
-            major, minor, inode = file_id(vma.name) if is_file and file_id is not None else (0, 0, 0)
-            offset = vma.file_offset if is_file else 0
-            line = f"{vma.start:08x}-{vma.end:08x} {perms} {offset:08x} {major:02x}:{minor:02x} {inode} "
-            if vma.name:
-                line = line.ljust(72) + " " + vma.name
-            lines.append(line + "\n")
-        return "".join(lines)
+    def locked_bytes(self) -> int:
+        """VmLck: the bytes of mlock'ed ranges that are mapped."""
+        return sum(min(end, vma.end) - max(start, vma.start)
+                   for start, end in self.mlocked for vma in self.overlapping(start, end))
 
     def __repr__(self) -> str:
         return f"<MM {len(self.vmas)} vmas brk={self.brk:#x}>"
