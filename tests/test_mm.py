@@ -701,6 +701,25 @@ def test_backing_resident_runs() -> None:
     assert bytes(backing.view(9 * P, 4)) == bytes(4)
 
 
+# --- /proc/PID/maps --------------------------------------------------------------------------
+
+
+def test_proc_maps_lines_as_linux_prints_them(mm: MM) -> None:
+    mm.map_anonymous(A, 2 * P, RW, MAP_PRIVATE)
+    text = mm.map_anonymous(A + 4 * P, P, PROT_READ | PROT_EXEC, MAP_PRIVATE)
+    text.name, text.file_offset = "/usr/lib/libc.so.6", 0x26000
+    mm.map_anonymous(A + 8 * P, 8 * P, PROT_NONE, MAP_PRIVATE)
+    mm.map_anonymous(STACK_TOP - 4 * P, 4 * P, RW, MAP_PRIVATE, "[stack]")
+    from pykern.fs.proc.task_mmu import show_maps
+
+    lines = show_maps(mm).decode().splitlines()  # (what procfs serves as /proc/PID/maps)
+    assert lines[0] == "10000000-10002000 rw-p 00000000 00:00 0 "
+    assert lines[1].startswith("10004000-10005000 r-xp 00026000 ") and lines[1].index("/usr") == 73
+    assert lines[2] == "10008000-10010000 ---p 00000000 00:00 0 "
+    assert lines[3].startswith("7fffffffb000-7ffffffff000 rw-p 00000000 00:00 0 ")
+    assert lines[3].endswith(" [stack]") and lines[3].index("[stack]") == 73
+
+
 def test_resident_runs_join_across_windows(monkeypatch: pytest.MonkeyPatch) -> None:
     """Residency is asked a window at a time; a run that crosses a window's edge is one run."""
     from pykern import hostmem
