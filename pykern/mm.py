@@ -27,7 +27,9 @@ Invariants:
 from __future__ import annotations
 
 import bisect
+import collections
 import ctypes
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -164,6 +166,7 @@ class MMPool:
         # private mappings whose resident pages are worth scanning to pool an MM (the host
         # tells residency page by page: about 0.2 s per TiB)
         self.max_scan = max_scan
+        self.page_cache = PageCache()  # (MMPool is the kernel's one place for address-space-wide state)
 
     def take(self, empty: bool = True) -> MM | None:
         """A recycled MM, emptied of its old mappings unless `empty` is False (fork)."""
@@ -179,6 +182,36 @@ class MMPool:
 
     def keeps(self, mm: MM) -> bool:
         return len(self.free) < self.limit and not mm.counted and mm.code_drops < self.max_code_drops
+
+
+class PageCache:
+    """The pages of files mapped private and read-only (program text, rodata, ld.so's first
+    look at a library), shared by every address space that maps the same bytes, as Linux's
+    page cache is: one frozen Backing per (file version, offset, length). A process that
+    makes such pages writable takes its own copy first (MM._own), as for any frozen backing.
+
+    A file version is its host (device, inode, size, mtime, ctime). Only a file whose
+    mtime and ctime are `settle_ns` old is cached: the host's file times are coarse (a
+    clock tick), and a file rewritten twice within one tick would keep its times; once
+    they are old, any later change gives new ones. A cached backing lives while a VMA or
+    a pooled address space maps it, and the `keep` most recent ones a while longer, so
+    that a program run again and again (a shell loop) finds its libraries still there."""
+
+    def __init__(self, keep: int = 32, settle_ns: int = 2_000_000_000) -> None:
+        self._live: weakref.WeakValueDictionary[tuple[int, ...], Backing] = weakref.WeakValueDictionary()
+        self._recent: collections.deque[Backing] = collections.deque(maxlen=keep)
+        self.settle_ns = settle_ns
+
+    def get(self, key: tuple[int, ...]) -> Backing | None:
+        backing = self._live.get(key)
+        if backing is not None:
+            self._recent.append(backing)
+        return backing
+
+    def add(self, key: tuple[int, ...], backing: Backing) -> None:
+        backing.frozen = True
+        self._live[key] = backing
+        self._recent.append(backing)
 
 
 class UserAccess:

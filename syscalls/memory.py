@@ -4,6 +4,8 @@ mm/madvise.c). The address-space work is in pykern.mm; these check arguments."""
 from __future__ import annotations
 
 import os
+import stat
+import time
 
 from pykern.abi import (
     CAP_IPC_LOCK,
@@ -105,12 +107,36 @@ def _do_mmap(task: Task, addr: int, length: int, prot: int, flags: int, fd: int,
         mm.map_backing(start, length, prot, MAP_SHARED, backing, 0, os.fsdecode(file_path(file, task.group.fs.root)),
                        offset)
         return start
-    data = file.pread(length, offset)
-    vma = mm.map_anonymous(start, length, prot, MAP_PRIVATE)
-    vma.name, vma.file_offset = os.fsdecode(file_path(file, task.group.fs.root)), offset  # /proc/PID/maps
-    if data:
-        vma.backing.view(0, len(data))[:] = data
+    cache = mm.pool.page_cache if mm.pool is not None and not prot & PROT_WRITE else None
+    key = _file_version(host_fd, offset, length, cache.settle_ns) if cache is not None else None
+    backing = cache.get(key) if key is not None else None
+    if backing is not None and any(vma.backing is backing for vma in mm.vmas):
+        backing = key = None  # mapped twice here: MM._own's copy-on-write is per backing, per MM
+    if backing is None:
+        data = file.pread(length, offset)
+        try:
+            backing = Backing(length, label=path)
+        except HostMemoryError:
+            raise SysError(ENOMEM) from None
+        if data:
+            backing.view(0, len(data))[:] = data
+        if key is not None:
+            cache.add(key, backing)
+    name = os.fsdecode(file_path(file, task.group.fs.root))  # /proc/PID/maps
+    mm.map_backing(start, length, prot, MAP_PRIVATE, backing, 0, name, offset)
     return start
+
+
+def _file_version(host_fd: int, offset: int, length: int, settle_ns: int) -> tuple[int, ...] | None:
+    """The page cache's key for a private mapping of a regular file, or None when the
+    file is too recently changed to be cached (pykern.mm.PageCache)."""
+    try:
+        st = os.fstat(host_fd)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode) or time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < settle_ns:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, offset, length
 
 
 @syscall("munmap", PTR, SIZE, classes="memory")

@@ -751,3 +751,19 @@ def test_resident_runs_by_page_table_scan_match_mincore(monkeypatch: pytest.Monk
     monkeypatch.setattr(hostmem, "_pagemap_fd", -1)
     assert scanned == backing.resident_runs(P, size - 2 * P)
     assert len(scanned) == 1365 and scanned[0] == (P, P)
+
+
+def test_page_cache_keeps_recent_backings_frozen_and_forgets_the_rest() -> None:
+    from pykern.mm import PageCache
+
+    cache = PageCache(keep=2)
+    first = Backing(P)
+    cache.add(("f", 0), first)
+    assert first.frozen and cache.get(("f", 0)) is first
+    for i in range(3):  # three more push `first` out of the recent ones ...
+        cache.add(("g", i), Backing(P))
+    assert cache.get(("f", 0)) is first  # ... but a VMA (here: this test) still holds it
+    del first
+    for i in range(3):
+        cache.add(("h", i), Backing(P))
+    assert cache.get(("f", 0)) is None  # held by nobody: freed
