@@ -69,7 +69,7 @@ class Run:
     result: str  # PASS, TFAIL|TCONF, ..., TIMEOUT, SIGSEGV, ...
     status: int | None  # the exit status; None after a timeout, -N when killed by signal N
     seconds: float
-    first_problem: str = ""  # the first TFAIL or TBROK line, else the first TWARN line
+    first_problem: str = ""  # the first TFAIL or TBROK line, else the first TWARN, then TCONF line
 
 
 @dataclass
@@ -245,9 +245,9 @@ def classify(status: int) -> str:
 
 
 def first_problem(output: str) -> str:
-    """The first TFAIL or TBROK line; failing those, the first TWARN line."""
+    """The first TFAIL or TBROK line; failing those, the first TWARN, then TCONF line."""
     lines = output.splitlines()
-    for kinds in (("TFAIL", "TBROK"), ("TWARN",)):
+    for kinds in (("TFAIL", "TBROK"), ("TWARN",), ("TCONF",)):
         for line in lines:
             if any(kind in line for kind in kinds):
                 return line.strip()
