@@ -90,9 +90,8 @@ bench: venv testbins bench-tools
 # a summary line and build/ltp-results.json. Not part of make test (it takes minutes).
 # LTP_SRC= the source tarball (default ../shared/ltp/ltp-src.tar.gz), LTP_FOLDERS= the
 # folders of testcases/kernel/syscalls (default: issue 10's), LTP_TIMEOUT_MUL= LTP's own.
-export LTP_SRC LTP_FOLDERS LTP_TIMEOUT_MUL
 ltp: venv
-	$(PY) tools/ltp.py
+	LTP_SRC="$(LTP_SRC)" LTP_FOLDERS="$(LTP_FOLDERS)" LTP_TIMEOUT_MUL="$(LTP_TIMEOUT_MUL)" $(PY) tools/ltp.py
 
 lint: venv
 	$(VENV)/bin/ruff check pykern syscalls loader tests bench tools

@@ -1,9 +1,10 @@
 # Background jobs and wait: each job's output and exit status.
-(sleep 0.2; echo slow; exit 3) &
+(while [ ! -e go ]; do sleep 0.05; done; echo slow; exit 3) &
 slow=$!
 (echo fast; exit 4) &
 fast=$!
 wait $fast; echo "fast exited $?"
+: > go
 wait $slow; echo "slow exited $?"
 for i in 1 2 3; do (echo "job $i" > out.$i) & done
 wait
