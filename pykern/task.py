@@ -18,6 +18,7 @@ from pykern import uc_const as X
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:
+    from pykern.fs.mount import Location
     from pykern.kernel import Kernel
     from pykern.mm import MM
     from pykern.sysent import SyscallEntry
@@ -170,7 +171,8 @@ class ThreadGroup:
         self.rlimits = rlimits
         self.pgid = tgid
         self.sid = tgid
-        self.exe_path = ""
+        self.exe_path = ""  # a host path to the image's file (crash reports read its symbols)
+        self.exe_location: Location | None = None  # the image in the guest's tree (/proc/PID/exe)
         self.exit_code: int | None = None  # the wait status once a zombie
         self.is_zombie = False
         self.reaped = False

@@ -29,11 +29,14 @@ from pykern.abi import (
     page_up,
 )
 from pykern.errors import SysError
+from pykern.fs.namei import d_path
+from pykern.fs.proc.task_mmu import mapped_file_name
 from pykern.hostmem import Backing, HostMemoryError
 from pykern.mm import TASK_SIZE
 from pykern.syscalls.table import syscall
 from pykern.sysent import FD, INT, MADVISE, MMAP_FLAGS, MREMAP_FLAGS, OFF, PROT, PTR, RET_HEX, SIZE
 from pykern.task import Task
+from pykern.vfs import File
 
 PROT_ALL = PROT_READ | PROT_WRITE | PROT_EXEC
 MAP_KNOWN = 0x1FFFFF  # every flag Linux accepts with MAP_SHARED_VALIDATE
@@ -84,14 +87,23 @@ def sys_mmap(task: Task, addr: int, length: int, prot: int, flags: int, fd: int,
                               label=path)
         except HostMemoryError:
             raise SysError(ENODEV) from None
-        mm.map_backing(start, length, prot, MAP_SHARED, backing, 0, os.fsdecode(file.link_target()), offset)
+        mm.map_backing(start, length, prot, MAP_SHARED, backing, 0, vma_name(task, file), offset)
         return start
     data = file.pread(length, offset)
     vma = mm.map_anonymous(start, length, prot, MAP_PRIVATE)
-    vma.name, vma.file_offset = os.fsdecode(file.link_target()), offset  # (the name /proc/PID/maps shows)
+    vma.name, vma.file_offset = vma_name(task, file), offset
     if data:
         vma.backing.view(0, len(data))[:] = data
     return start
+
+
+def vma_name(task: Task, file: File) -> str:
+    """A file mapping's name in /proc/PID/maps: the file's guest path (with its device
+    and inode), or the kernel's name for it (a memfd's "/memfd:NAME (deleted)")."""
+    if file.location is None:
+        return os.fsdecode(file.link_target())
+    info = file.stat()
+    return mapped_file_name(os.fsdecode(d_path(file.location, task.group.fs.root)), info.dev, info.ino)
 
 
 @syscall("munmap", PTR, SIZE, classes="memory")

@@ -8,7 +8,6 @@ or older than its source; a testbin that fails to build fails only its own tests
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 from pathlib import Path
 
@@ -19,24 +18,11 @@ TESTBINS_DIR = REPO_ROOT / "testbins"
 MAKE_TIMEOUT = 300
 
 
-# Testbins that need a part of pykern still being written on another branch: skipped
-# (and left out of the overall counts) until that module exists.
-PENDING = {"procself": "pykern.fs.namei"}  # /proc is the guest's only through the path walk
-
-
-def pending_reason(name: str) -> str | None:
-    module = PENDING.get(name)
-    if module is None or importlib.util.find_spec(module) is not None:
-        return None
-    return f"needs {module}, not on this branch yet"
-
-
-def testbin_names(include_pending: bool = False) -> list[str]:
+def testbin_names() -> list[str]:
     """Names as run from the repo root: `hello` for testbins/hello.c, `shebang.sh` for scripts."""
     programs = [p.stem for p in TESTBINS_DIR.glob("*.c")]
     scripts = [p.name for p in TESTBINS_DIR.glob("*.sh")]
-    names = sorted(programs) + sorted(scripts)
-    return names if include_pending else [name for name in names if pending_reason(name) is None]
+    return sorted(programs) + sorted(scripts)
 
 
 def _stale(name: str) -> bool:
@@ -47,9 +33,7 @@ def _stale(name: str) -> bool:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "testbin" in metafunc.fixturenames:
-        metafunc.parametrize("testbin", [
-            name if pending_reason(name) is None else pytest.param(name, marks=pytest.mark.skip(pending_reason(name)))
-            for name in testbin_names(include_pending=True)])
+        metafunc.parametrize("testbin", testbin_names())
 
 
 @pytest.fixture(scope="session")

@@ -167,11 +167,12 @@ class DirInode(SimpleInode):
 
 
 class DirFile(File):
-    """An open generated directory: a snapshot of its entries, read by getdents64."""
+    """An open directory of a file system pykern keeps (libfs, tmpfs): a snapshot of
+    its entries, taken at the first read and again after a rewind, read by getdents64."""
 
     kind = "dir"
 
-    def __init__(self, inode: DirInode, task: Task, flags: int) -> None:
+    def __init__(self, inode: Inode, task: Task, flags: int) -> None:
         super().__init__(flags, inode.name_in_fs().decode(errors="replace"))
         self.inode = inode
         self.task = task

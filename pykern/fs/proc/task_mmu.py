@@ -23,6 +23,24 @@ if TYPE_CHECKING:
 MAPS_NAME_COLUMN = 25 + 8 * 6 - 1
 
 
+class MappedFileName(str):
+    """A file mapping's VMA name: the file's guest path, carrying the file's device and
+    inode number for maps' columns (the path may name nothing on the host)."""
+
+    dev: int
+    ino: int
+
+
+def mapped_file_name(path: str, dev: int | None = None, ino: int | None = None) -> str:
+    """The name of a VMA that maps the file at guest `path` (dev and ino: the file's,
+    else looked up on the host by that path when maps is read)."""
+    if dev is None or ino is None:
+        return path
+    name = MappedFileName(path)
+    name.dev, name.ino = dev, ino
+    return name
+
+
 def is_stack(vma: VMA) -> bool:
     return bool(vma.flags & MAP_GROWSDOWN) or vma.name == "[stack]"
 
@@ -96,6 +114,8 @@ def mem_counters(mm: MM) -> MemCounters:
 
 def _file_identity(name: str, cache: dict[str, tuple[int, int]]) -> tuple[int, int]:
     """(dev, ino) of a mapped file, 0s when it cannot be found (deleted, renamed)."""
+    if isinstance(name, MappedFileName):
+        return name.dev, name.ino
     if name not in cache:
         try:
             info = os.stat(name)
