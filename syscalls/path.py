@@ -127,7 +127,7 @@ def fd_found(task: Task, dirfd: int) -> Found:
 def found_stat(found: Found) -> Stat:
     if found.file is not None:
         return found.file.stat()
-    return found.existing().inode.stat()
+    return found.existing().inode.stat_after_lookup()
 
 
 def found_inode(task: Task, found: Found) -> Inode:

@@ -13,6 +13,7 @@ Host errors become guest errnos through vfs.host_errors(), the one host seam.
 from __future__ import annotations
 
 import ctypes
+import errno as host_errno
 import os
 import stat as host_stat
 from collections.abc import Hashable
@@ -37,7 +38,9 @@ from pykern.abi import (
     RENAME_WHITEOUT,
     S_IFBLK,
     S_IFCHR,
+    S_IFDIR,
     S_IFIFO,
+    S_IFLNK,
     S_IFMT,
     S_IFREG,
     S_IFSOCK,
@@ -91,18 +94,30 @@ class HostInode(Inode):
 
     fs: HostFS
 
-    def __init__(self, fs: HostFS, fd: int, parent: HostInode | None, name: bytes) -> None:
+    def __init__(self, fs: HostFS, fd: int, parent: HostInode | None, name: bytes,
+                 kind: int | None = None) -> None:  # fmt: skip
         self.fs = fs
         self.fd = fd
         self.parent_inode = parent  # None for the root and for inodes reached by ".."
         self.name = name
+        self._key: tuple[int, int] | None = None
+        self._mode = 0
+        self._fresh: os.stat_result | None = None  # the lookup's own fstat, for its caller
+        if kind is not None:  # known from how it was opened (O_DIRECTORY): fstat when needed
+            self._kind = kind
+            return
         try:
             status = os.fstat(fd)
         except OSError as error:
             os.close(fd)
             raise SysError(guest_errno(error.errno or 0)) from None
+        self._remember(status)
+        self._fresh = status
+
+    def _remember(self, status: os.stat_result) -> None:
         self._key = (status.st_dev, status.st_ino)
         self._mode = status.st_mode
+        self._kind = status.st_mode & S_IFMT
 
     def __del__(self) -> None:
         fd, self.fd = self.fd, -1
@@ -115,15 +130,38 @@ class HostInode(Inode):
     # --- identity and attributes -------------------------------------------------------------
 
     def key(self) -> Hashable:
+        if self._key is None:
+            self._fstat()
         return self._key
 
     @property
     def mode(self) -> int:
+        if not self._mode:
+            self._fstat()
         return self._mode
 
+    @property
+    def is_dir(self) -> bool:
+        return self._kind == S_IFDIR
+
+    @property
+    def is_symlink(self) -> bool:
+        return self._kind == S_IFLNK
+
+    def _fstat(self) -> os.stat_result:
+        try:
+            status = os.fstat(self.fd)
+        except OSError as error:
+            raise SysError(guest_errno(error.errno or 0)) from None
+        self._remember(status)
+        return status
+
     def stat(self) -> Stat:
-        with host_errors():
-            return Stat.from_host(os.fstat(self.fd))
+        return Stat.from_host(self._fstat())
+
+    def stat_after_lookup(self) -> Stat:
+        status, self._fresh = self._fresh, None
+        return Stat.from_host(status) if status is not None else self.stat()
 
     def host_path(self) -> str:
         """A host path naming this very file (for the host calls that take only paths)."""
@@ -138,9 +176,22 @@ class HostInode(Inode):
     # --- directories ---------------------------------------------------------------------------
 
     def lookup(self, task: Task, name: bytes) -> Inode:
-        with host_errors():
+        try:
             fd = os.open(name, _OPATH, dir_fd=self.fd)
+        except OSError as error:
+            raise SysError(guest_errno(error.errno or 0)) from None
         return HostInode(self.fs, fd, self, name)
+
+    def lookup_dir(self, task: Task, name: bytes) -> Inode:
+        """A component in the middle of a path: usually a directory, opened as one in a
+        single host call; anything else (a symlink) takes the general lookup."""
+        try:
+            fd = os.open(name, _OPATH | os.O_DIRECTORY, dir_fd=self.fd)
+        except OSError as error:
+            if error.errno in (host_errno.ENOTDIR, host_errno.ELOOP):
+                return self.lookup(task, name)
+            raise SysError(guest_errno(error.errno or 0)) from None
+        return HostInode(self.fs, fd, self, name, kind=S_IFDIR)
 
     def parent(self) -> Inode:
         if self is self.fs._root:
@@ -148,7 +199,7 @@ class HostInode(Inode):
         with host_errors():
             fd = os.open("..", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=self.fd)
         parent = HostInode(self.fs, fd, None, b"")
-        if parent._key == self.fs._root._key:
+        if parent.key() == self.fs._root.key():
             return self.fs._root
         return parent
 

@@ -145,7 +145,7 @@ def _walk(walk: Walk, current: Location, path: bytes, follow: bool, allow_missin
             current = Location(mount, mount.root)
             continue
         try:
-            inode = current.inode.lookup(task, name)
+            inode = current.inode.lookup(task, name) if last else current.inode.lookup_dir(task, name)
         except SysError as error:
             if error.errno == ENOENT and last and allow_missing:
                 return Found(None, parent, name, trailing_slash=trailing_slash)
