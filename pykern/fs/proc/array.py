@@ -160,7 +160,7 @@ def show_status(kernel: Kernel, group: ThreadGroup, task: Task | None) -> bytes:
     creds = group.creds
     tid = task.tid if task is not None else group.tgid
     umask = getattr(group.fs, "umask", 0o022)
-    groups = "".join(f"{gid} " for gid in creds.groups)
+    groups = " ".join(str(gid) for gid in creds.groups) + " "  # (Linux ends the list with a space)
     lines = [
         f"Name:\t{escape_comm(comm_of(group, task))}\n",
         f"Umask:\t{umask:04o}\n",
@@ -183,7 +183,7 @@ def show_status(kernel: Kernel, group: ThreadGroup, task: Task | None) -> bytes:
     mm = live_mm(group)
     if mm is not None:
         lines.append(_task_mem(mem_counters(mm)))
-        lines.append("CoreDumping:\t0\nTHP_enabled:\t1\n")
+        lines.append("CoreDumping:\t0\nTHP_enabled:\t1\nuntag_mask:\t0xffffffffffffffff\n")
     threads = len(group.live_tasks) if not is_init(group) else 1
     ignored, caught = sig_dispositions(group)
     pending = task.sigpending.mask if task is not None else 0

@@ -451,6 +451,13 @@ def file_position(file: File) -> int:
     return 0
 
 
+class FdLink(LinkInode):
+    """fd/N: lstat shows a size of 64, as proc_fd_instantiate sets it."""
+
+    def size(self) -> int:
+        return 64
+
+
 class FdDir(DirInode):
     """fd/ (magic links to the open files) or fdinfo/ (their position and flags)."""
 
@@ -492,8 +499,8 @@ class FdDir(DirInode):
 
         def make_link(parent: DirInode, name: bytes) -> Inode:
             file = self._file(fd)
-            return LinkInode(self.fs, parent, name, lambda task: fd_link_text(self._file(fd), task),
-                             lambda task: self._file(fd), self.uid, self.gid, mode=fd_mode(file))
+            return FdLink(self.fs, parent, name, lambda task: fd_link_text(self._file(fd), task),
+                          lambda task: self._file(fd), self.uid, self.gid, mode=fd_mode(file))
         return make_link
 
     def fdinfo(self, fd: int) -> bytes:
