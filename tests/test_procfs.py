@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import struct
+import subprocess
+import sys
 
 import pytest
 
@@ -362,7 +364,8 @@ def test_reaped_process_is_enoent_and_open_files_esrch(built_testbins, repo_root
     assert isinstance(status, GenInode)
     do_group_exit(child.tasks[0], 9)
     assert child.is_zombie
-    assert proc.status(f"{child.tgid}/status")["State"] == "Z (zombie)"
+    zombie = proc.status(f"{child.tgid}/status")
+    assert zombie["State"] == "Z (zombie)" and zombie["Threads"] == "1" and "VmSize" not in zombie
     assert proc.read(f"{child.tgid}/cmdline") == b""
     release_task(proc.kernel, child)  # reaped, as by wait4
     assert str(child.tgid).encode() not in names(proc.root, proc.task)
@@ -377,3 +380,22 @@ def test_reaped_process_is_enoent_and_open_files_esrch(built_testbins, repo_root
     assert error.value.errno == ENOENT
     assert all(t.state is not TaskState.DEAD for t in proc.group.tasks)
 
+
+
+# --- end to end: the guest's /proc through the path walk ------------------------------------------
+
+
+def test_guest_sees_only_its_own_processes(repo_root) -> None:
+    """Under pykern, /proc lists pid 1 (init) and the guest's own pids, never the host's,
+    and /proc/self describes the guest program, not pykern's Python process."""
+    script = "ls /proc; cat /proc/self/comm; readlink /proc/self/exe; cat /proc/$$/cmdline"
+    done = subprocess.run([sys.executable, "-m", "pykern", "run", "/bin/sh", "-c", script], cwd=repo_root,
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.decode().splitlines()
+    pids = sorted(int(line) for line in lines if line.isdigit())
+    assert pids == [1, 2, 3]  # init, sh, ls
+    assert str(os.getpid()) not in lines
+    assert "cat" in lines
+    assert os.path.realpath("/bin/readlink") in lines
+    assert done.stdout.endswith(b"/bin/sh\0-c\0" + script.encode() + b"\0")

@@ -184,7 +184,7 @@ def show_status(kernel: Kernel, group: ThreadGroup, task: Task | None) -> bytes:
     if mm is not None:
         lines.append(_task_mem(mem_counters(mm)))
         lines.append("CoreDumping:\t0\nTHP_enabled:\t1\nuntag_mask:\t0xffffffffffffffff\n")
-    threads = len(group.live_tasks) if not is_init(group) else 1
+    threads = max(len(group.live_tasks), 1)  # a zombie still counts its leader until reaped
     ignored, caught = sig_dispositions(group)
     pending = task.sigpending.mask if task is not None else 0
     blocked = task.sigmask if task is not None else 0
@@ -247,7 +247,7 @@ def show_stat(kernel: Kernel, group: ThreadGroup, task: Task | None, whole: bool
         group.ppid, group.pgid, group.sid, 0, -1, flags,
         0, 0, 0, 0,  # minflt cminflt majflt cmajflt
         ticks(cpu_ns), 0, ticks(group.children_cpu_ns if whole else 0), 0,
-        20 + group.nice, group.nice, len(group.live_tasks) if not is_init(group) else 1, 0,
+        20 + group.nice, group.nice, max(len(group.live_tasks), 1), 0,
         ticks(start_ns), counters.total, counters.rss // PAGE_SIZE, rlimit_cur(group, RLIMIT_RSS),
         at("start_code"), at("end_code"), at("start_stack"), 0, 0,
         pending & 0x7FFFFFFF, blocked & 0x7FFFFFFF, ignored & 0x7FFFFFFF, caught & 0x7FFFFFFF,
