@@ -23,9 +23,13 @@ from pykern.abi import (
     ENOENT,
     O_ACCMODE,
     O_CLOEXEC,
+    O_CREAT,
+    O_EXCL,
+    O_NOCTTY,
     O_PATH,
     O_RDONLY,
     O_RDWR,
+    O_TRUNC,
     O_WRONLY,
     PAGE_SIZE,
     RLIM_INFINITY,
@@ -507,7 +511,9 @@ class FdDir(DirInode):
         """seq_show: pos, flags (with O_CLOEXEC from the table), mnt_id, ino, and the
         file type's own lines (an eventfd's count)."""
         file = self._file(fd)
-        flags = file.flags | (O_CLOEXEC if fd in self.group.files.cloexec else 0)
+        # f_flags: the open-time-only bits are gone (do_dentry_open), close-on-exec comes from the table
+        flags = file.flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)
+        flags |= O_CLOEXEC if fd in self.group.files.cloexec else 0
         location = getattr(file, "location", None)
         mnt_id = location.mount.mnt_id if isinstance(location, Location) else 0
         try:
