@@ -223,6 +223,8 @@ def test_exe_cwd_root(proc: Proc) -> None:
     assert proc.lookup("self/cwd").readlink(proc.task) == (os.fsencode(cwd) if isinstance(cwd, str) else
                                                           proc.lookup("self/cwd").readlink(proc.task))
     assert proc.lookup("self/root").readlink(proc.task) == b"/"
+    assert names(proc.lookup("1/task"), proc.task)[2:] == [b"1"]  # init's one thread, as ps -L reads it
+    assert proc.read("1/task/1/stat").startswith(b"1 (init) S 0 ")
     with pytest.raises(SysError) as error:
         proc.lookup("1/exe").readlink(proc.task)  # init has no image
     assert error.value.errno == ENOENT

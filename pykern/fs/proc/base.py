@@ -110,11 +110,12 @@ class PidDir(DirInode):
     fs: ProcFS
 
     def __init__(self, fs: ProcFS, parent: SimpleInode, name: bytes, group: ThreadGroup,
-                 thread: Task | None = None) -> None:  # fmt: skip
+                 thread: Task | None = None, thread_dir: bool = False) -> None:  # fmt: skip
         uid, gid = owner(group)
         super().__init__(fs, parent, name, mode=S_IFDIR | 0o555, uid=uid, gid=gid)
         self.group = group
-        self.thread = thread  # set under task/: the files describe this thread
+        self.thread = thread  # set under task/ (and for /proc/TID): the files describe this thread
+        self.thread_dir = thread_dir or thread is not None  # a task/TID directory (init's has no Task)
 
     @property
     def task(self) -> Task | None:
@@ -132,7 +133,7 @@ class PidDir(DirInode):
 
     def children(self, task: Task) -> dict[bytes, Factory]:
         entries: dict[bytes, Factory] = {}
-        if self.thread is None:
+        if not self.thread_dir:
             entries[b"task"] = lambda parent, name: TaskDir(self.fs, parent, name, self.group)
         entries.update({
             b"fd": lambda parent, name: FdDir(self.fs, parent, name, self, info=False),
@@ -157,7 +158,7 @@ class PidDir(DirInode):
             b"oom_score_adj": self._file(self.show_oom_score_adj, 0o644, self.write_oom_score_adj),
             b"io": self._file(self.show_io, 0o400),
         })
-        if self.thread is not None:
+        if self.thread_dir:
             entries[b"children"] = self._file(self.show_children_pids)
         return entries
 
@@ -247,7 +248,7 @@ class PidDir(DirInode):
         return array.show_status(self.fs.kernel, self.group, self.task)
 
     def show_stat(self, task: Task) -> bytes:
-        return array.show_stat(self.fs.kernel, self.group, self.task, whole=self.thread is None)
+        return array.show_stat(self.fs.kernel, self.group, self.task, whole=not self.thread_dir)
 
     def show_statm(self, task: Task) -> bytes:
         return array.show_statm(self.group)
@@ -410,6 +411,8 @@ class TaskDir(DirInode):
         if not group_alive(self.fs.kernel, self.group):
             return {}
         entries: dict[bytes, Factory] = {}
+        if is_init(self.group):  # pykern's init has no Task, but Linux's pid 1 has its thread
+            entries[b"1"] = lambda parent, name: PidDir(self.fs, parent, name, self.group, thread_dir=True)
         for thread in self.group.live_tasks:
             entries[str(thread.tid).encode()] = (
                 lambda parent, name, thread=thread: PidDir(self.fs, parent, name, self.group, thread))
