@@ -33,8 +33,8 @@ from pykern.exit import do_group_exit, release_task
 from pykern.fs.inode import Inode
 from pykern.fs.libfs import DirInode, GenInode, SimpleFS
 from pykern.fs.mount import Location, MountTable
+from pykern.fs.namei import d_path
 from pykern.fs.proc.base import parse_proc_int
-from pykern.fs.proc.common import d_path
 from pykern.fs.procfs import ProcFS
 from pykern.kernel import Kernel
 from pykern.sched import Deadlock
@@ -51,6 +51,7 @@ class Proc:
 
     def __init__(self, repo_root: os.PathLike) -> None:
         self.kernel = Kernel(build_table())
+        self.cwd = os.path.realpath(repo_root)
         cwd = os.getcwd()
         os.chdir(repo_root)
         try:
@@ -219,10 +220,10 @@ def test_fd_links_and_fdinfo(proc: Proc) -> None:
 
 def test_exe_cwd_root(proc: Proc) -> None:
     assert proc.lookup("self/exe").readlink(proc.task) == os.fsencode(os.path.realpath(proc.group.exe_path))
-    cwd = proc.group.fs.cwd
-    assert proc.lookup("self/cwd").readlink(proc.task) == (os.fsencode(cwd) if isinstance(cwd, str) else
-                                                          proc.lookup("self/cwd").readlink(proc.task))
+    assert proc.lookup("self/cwd").readlink(proc.task) == os.fsencode(proc.cwd)  # spawn's cwd
+    assert proc.lookup("self/cwd").get_link(proc.task) is proc.group.fs.cwd
     assert proc.lookup("self/root").readlink(proc.task) == b"/"
+    assert proc.lookup("self/exe").get_link(proc.task) is proc.group.exe_location
     assert names(proc.lookup("1/task"), proc.task)[2:] == [b"1"]  # init's one thread, as ps -L reads it
     assert proc.read("1/task/1/stat").startswith(b"1 (init) S 0 ")
     with pytest.raises(SysError) as error:
@@ -338,7 +339,7 @@ def test_mounts_and_mountinfo(proc: Proc) -> None:
     table = MountTable(root_fs)
     where = table.root_location()
     table.attach(where, b"proc", proc.fs, options="rw," + ProcFS.mount_options)  # "rw" given or not: shown once
-    proc.kernel.mounts = table
+    saved, proc.kernel.mounts = proc.kernel.mounts, table
     try:
         mounts = proc.read("self/mounts").decode().splitlines()
         assert mounts == ["/dev/vda1 / ext4 rw 0 0", "proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0"]
@@ -350,9 +351,9 @@ def test_mounts_and_mountinfo(proc: Proc) -> None:
         assert info[0].split()[2] == "254:1"
         assert b"ext4" in proc.read("filesystems")
         location = Location(table.mounts[1], proc.root.lookup(proc.task, b"self"))
-        assert d_path(location) == b"/proc/self"
+        assert d_path(location, table.root_location()) == b"/proc/self"
     finally:
-        del proc.kernel.mounts
+        proc.kernel.mounts = saved
 
 
 # --- a process that goes away -------------------------------------------------------------------------

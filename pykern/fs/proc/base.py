@@ -40,13 +40,12 @@ from pykern.abi import (
 from pykern.errors import Fault, SysError
 from pykern.fs.libfs import DirInode, GenInode, LinkInode, SimpleInode
 from pykern.fs.mount import Location
+from pykern.fs.namei import d_path, path_from_top
 from pykern.fs.proc import array, task_mmu
 from pykern.fs.proc.common import (
     check_alive,
     comm_of,
-    d_path,
     group_alive,
-    guest_path,
     is_init,
     live_mm,
     main_task,
@@ -58,6 +57,7 @@ from pykern.task import TaskState
 if TYPE_CHECKING:
     from pykern.fs.inode import Inode, LinkTarget
     from pykern.fs.procfs import ProcFS
+    from pykern.kernel import Kernel
     from pykern.task import Task, ThreadGroup
     from pykern.vfs import File
 
@@ -173,7 +173,7 @@ class PidDir(DirInode):
 
         return make
 
-    def _link(self, text: Callable[[Task], bytes], follow: Callable[[Task], LinkTarget | None]) -> Factory:
+    def _link(self, text: Callable[[Task], bytes], follow: Callable[[Task], LinkTarget]) -> Factory:
         def make(parent: DirInode, name: bytes) -> Inode:
             return LinkInode(self.fs, parent, name, text, follow, self.uid, self.gid)
 
@@ -181,42 +181,31 @@ class PidDir(DirInode):
 
     # --- the magic links ---------------------------------------------------------------------------
 
-    def _place(self, value: object) -> object:
-        """A place the process has (cwd, root, image): ENOENT once it is gone."""
+    def _place(self, place: Location | None) -> Location:
+        """A place the process has (its image, cwd, root): ENOENT once it is gone."""
         if not group_alive(self.fs.kernel, self.group) or self.group.is_zombie or is_init(self.group):
             raise SysError(ENOENT)
-        if value is None:
+        if place is None:
             raise SysError(ENOENT)
-        return value
-
-    def _exe(self) -> object:
-        group = self.group
-        location = getattr(group, "exe_location", None)
-        if location is not None:
-            return self._place(location)
-        path = self._place(group.exe_path or None)
-        return os.path.realpath(path) if isinstance(path, str) else path
+        return place
 
     def exe_text(self, task: Task) -> bytes:
-        return guest_path(self._exe(), reader_root(task)) or b""
+        return d_path(self._place(self.group.exe_location), reader_root(task))
 
-    def exe_follow(self, task: Task) -> LinkTarget | None:
-        place = self._exe()
-        return place if isinstance(place, Location) else None
+    def exe_follow(self, task: Task) -> LinkTarget:
+        return self._place(self.group.exe_location)
 
     def cwd_text(self, task: Task) -> bytes:
-        return guest_path(self._place(self.group.fs.cwd), reader_root(task)) or b""
+        return d_path(self._place(self.group.fs.cwd), reader_root(task))
 
-    def cwd_follow(self, task: Task) -> LinkTarget | None:
-        place = self._place(self.group.fs.cwd)
-        return place if isinstance(place, Location) else None
+    def cwd_follow(self, task: Task) -> LinkTarget:
+        return self._place(self.group.fs.cwd)
 
     def root_text(self, task: Task) -> bytes:
-        return guest_path(self._place(getattr(self.group.fs, "root", "/")), reader_root(task)) or b"/"
+        return d_path(self._place(self.group.fs.root), reader_root(task))
 
-    def root_follow(self, task: Task) -> LinkTarget | None:
-        place = self._place(getattr(self.group.fs, "root", "/"))
-        return place if isinstance(place, Location) else None
+    def root_follow(self, task: Task) -> LinkTarget:
+        return self._place(self.group.fs.root)
 
     # --- the files -------------------------------------------------------------------------------------
 
@@ -422,12 +411,11 @@ class TaskDir(DirInode):
 # --- fd/ and fdinfo/ -------------------------------------------------------------------------------------
 
 
-def fd_link_text(file: File, reader: Task | None = None) -> bytes:
+def fd_link_text(file: File, reader: Task) -> bytes:
     """readlink of fd/N: the guest path of a file that has one (as `reader` sees it),
     else the kernel's name for it (pipe:[ino], socket:[ino], anon_inode:[eventfd])."""
-    location = getattr(file, "location", None)
-    if isinstance(location, Location):
-        return d_path(location, reader_root(reader))
+    if file.location is not None:
+        return d_path(file.location, reader_root(reader))
     return file.link_target()
 
 
@@ -517,8 +505,7 @@ class FdDir(DirInode):
         # f_flags: the open-time-only bits are gone (do_dentry_open), close-on-exec comes from the table
         flags = file.flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)
         flags |= O_CLOEXEC if fd in self.group.files.cloexec else 0
-        location = getattr(file, "location", None)
-        mnt_id = location.mount.mnt_id if isinstance(location, Location) else 0
+        mnt_id = file.location.mount.mnt_id if file.location is not None else 0
         try:
             ino = file.stat().ino
         except (SysError, NotImplementedError):
@@ -531,7 +518,7 @@ class FdDir(DirInode):
 
 def _path_fields(mount: object, root_path: bytes) -> bytes | None:
     """A mount's path as the process sees it (None when outside its root)."""
-    path = d_path(Location(mount, mount.root))  # type: ignore[arg-type, attr-defined]
+    path = path_from_top(Location(mount, mount.root))  # type: ignore[arg-type, attr-defined]
     if root_path != b"/":
         if path != root_path and not path.startswith(root_path + b"/"):
             return None
@@ -546,13 +533,10 @@ def mangle(text: bytes) -> bytes:
     return text
 
 
-def show_mounts(kernel: object, group: ThreadGroup, info: bool) -> bytes:
+def show_mounts(kernel: Kernel, group: ThreadGroup, info: bool) -> bytes:
     """/proc/PID/mounts (the fstab-like table) or mountinfo, from kernel.mounts."""
-    table = getattr(kernel, "mounts", None)
-    if table is None:
-        raise SysError(ENOENT)
-    root = getattr(group.fs, "root", None)
-    root_path = d_path(root) if isinstance(root, Location) else b"/"
+    table = kernel.mounts
+    root_path = path_from_top(group.fs.root)
     lines = []
     for mount in table.mounts:
         path = _path_fields(mount, root_path)

@@ -103,8 +103,7 @@ def show_version(kernel: Kernel) -> bytes:
 
 def show_filesystems(kernel: Kernel) -> bytes:
     types = list(PYKERN_FILESYSTEMS)
-    table = getattr(kernel, "mounts", None)
-    for mount in getattr(table, "mounts", []):
+    for mount in kernel.mounts.mounts:
         if mount.fs.fstype not in types:
             types.append(mount.fs.fstype)
     return "".join(f"{'' if t in DEVICE_FILESYSTEMS else 'nodev'}\t{t}\n" for t in types).encode()
