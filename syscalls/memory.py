@@ -29,7 +29,7 @@ from pykern.abi import (
     page_up,
 )
 from pykern.errors import SysError
-from pykern.fs.namei import d_path
+from pykern.fs.namei import file_path
 from pykern.fs.proc.task_mmu import mapped_file_name
 from pykern.hostmem import Backing, HostMemoryError
 from pykern.mm import TASK_SIZE
@@ -98,12 +98,13 @@ def sys_mmap(task: Task, addr: int, length: int, prot: int, flags: int, fd: int,
 
 
 def vma_name(task: Task, file: File) -> str:
-    """A file mapping's name in /proc/PID/maps: the file's guest path (with its device
-    and inode), or the kernel's name for it (a memfd's "/memfd:NAME (deleted)")."""
+    """A file mapping's name in /proc/PID/maps: the file's guest path, carrying its
+    device and inode number (or the kernel's name for a file without one)."""
+    name = os.fsdecode(file_path(file, task.group.fs.root))
     if file.location is None:
-        return os.fsdecode(file.link_target())
+        return name
     info = file.stat()
-    return mapped_file_name(os.fsdecode(d_path(file.location, task.group.fs.root)), info.dev, info.ino)
+    return mapped_file_name(name, info.dev, info.ino)
 
 
 @syscall("munmap", PTR, SIZE, classes="memory")

@@ -245,3 +245,11 @@ def d_path(location: Location, root: Location) -> bytes:
     if path.startswith(top + b"/"):
         return path[len(top) :]
     return path  # outside the process's root: Linux's "(unreachable)"
+
+
+def file_path(file: File, root: Location) -> bytes:
+    """What /proc/PID/fd/N and /proc/PID/maps show for an open file: its path when it
+    was opened by one, else its kind (pipe:[N], anon_inode:[eventfd], ...)."""
+    if file.location is not None:
+        return d_path(file.location, root)
+    return file.link_target()
