@@ -224,6 +224,10 @@ class MM(UserAccess):
         self.dumpable = 1  # prctl(PR_SET_DUMPABLE); copied by fork, 1 again after exec
         self.fault: tuple[int, int, int] | None = None  # (access, address, size) of the last bad access
         self.interrupt: int | None = None  # the last CPU interrupt number
+        # mlock(2): locked page ranges, sorted and disjoint (syscalls/memory.py keeps them;
+        # locked_bytes() is /proc/PID/status's VmLck); mlockall(MCL_FUTURE) locks new maps.
+        self.mlocked: list[tuple[int, int]] = []
+        self.lock_future = False
         self._hooks = hooks
         hooks(self.uc, self)
 
@@ -699,6 +703,13 @@ class MM(UserAccess):
         self.dumpable = 1
         self.fault = None
         self.interrupt = None
+        self.mlocked = []
+        self.lock_future = False
+
+    def locked_bytes(self) -> int:
+        """VmLck: the bytes of mlock'ed ranges that are mapped."""
+        return sum(min(end, vma.end) - max(start, vma.start)
+                   for start, end in self.mlocked for vma in self.overlapping(start, end))
 
     def __repr__(self) -> str:
         return f"<MM {len(self.vmas)} vmas brk={self.brk:#x}>"
