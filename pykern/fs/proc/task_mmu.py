@@ -79,7 +79,7 @@ class MemCounters:
 
 
 def mem_counters(mm: MM) -> MemCounters:
-    counters = MemCounters(locked=getattr(mm, "locked_vm", 0) * PAGE_SIZE)
+    counters = MemCounters(locked=mm.locked_bytes())
     for vma in mm.vmas:
         size = vma.end - vma.start
         counters.total += size
@@ -192,7 +192,8 @@ def _kb_line(label: str, value_bytes: int, width: int = 8) -> str:
     return f"{label}{value_bytes >> 10:>{width}} kB\n"
 
 
-def show_smap(vma: VMA, locked: bool = False) -> str:
+def show_smap(vma: VMA, locked: int = 0) -> str:
+    """One VMA's smaps block; `locked`: its bytes under mlock."""
     size = vma.end - vma.start
     resident = resident_bytes(vma)
     shared = bool(vma.flags & MAP_SHARED)
@@ -222,7 +223,7 @@ def show_smap(vma: VMA, locked: bool = False) -> str:
         _kb_line("Private_Hugetlb: ", 0, 7),
         _kb_line("Swap:           ", 0),
         _kb_line("SwapPss:        ", 0),
-        _kb_line("Locked:         ", resident if locked else 0),
+        _kb_line("Locked:         ", min(locked, resident)),
         f"THPeligible:    {0:>8}\n",
         _vm_flags(vma),
     ]
@@ -237,6 +238,7 @@ def show_smaps(mm: MM | None) -> bytes:
     out = []
     for vma in mm.vmas:
         out.append(_header(vma, cache, heap))
-        out.append(show_smap(vma).encode())
+        locked = sum(max(0, min(end, vma.end) - max(start, vma.start)) for start, end in mm.mlocked)
+        out.append(show_smap(vma, locked).encode())
     return b"".join(out)
 
