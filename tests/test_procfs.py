@@ -402,3 +402,13 @@ def test_guest_sees_only_its_own_processes(repo_root) -> None:
     assert "cat" in lines
     assert os.path.realpath("/bin/readlink") in lines
     assert done.stdout.endswith(b"/bin/sh\0-c\0" + script.encode() + b"\0")
+
+
+@pytest.mark.skipif(not os.path.exists("/bin/ps"), reason="procps is not installed")
+def test_ps_describes_the_guest(repo_root) -> None:
+    """procps' ps reads /proc/PID/stat, status and cmdline: it sees init and the guest."""
+    done = subprocess.run([sys.executable, "-m", "pykern", "run", "/bin/sh", "-c", "ps -e -o pid=,ppid=,stat=,comm="],
+                          cwd=repo_root, stdin=subprocess.DEVNULL, capture_output=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.decode().splitlines()]
+    assert rows == [["1", "0", "Ss", "init"], ["2", "1", "Ss", "sh"], ["3", "2", "R", "ps"]]
