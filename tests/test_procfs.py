@@ -20,13 +20,17 @@ from pykern.abi import (
     AT_PAGESZ,
     EACCES,
     EINVAL,
+    EIO,
     ENOENT,
     ESRCH,
     O_RDONLY,
+    O_RDWR,
     O_WRONLY,
     RLIMIT_NOFILE,
     S_IFLNK,
     S_IFMT,
+    SEEK_END,
+    SEEK_SET,
 )
 from pykern.errors import SysError
 from pykern.exit import do_group_exit, release_task
@@ -126,7 +130,7 @@ def test_self_and_thread_self(proc: Proc) -> None:
 
 
 def test_unknown_entries_are_enoent(proc: Proc) -> None:
-    for path in ("kallsyms", "self/mem", "self/pagemap", "config.gz", "0", "01", "self/nothing"):
+    for path in ("kallsyms", "self/pagemap", "config.gz", "0", "01", "self/nothing"):
         with pytest.raises(SysError) as error:
             proc.lookup(path)
         assert error.value.errno == ENOENT, path
@@ -412,3 +416,22 @@ def test_ps_describes_the_guest(repo_root) -> None:
     assert done.returncode == 0, done.stderr
     rows = [line.split() for line in done.stdout.decode().splitlines()]
     assert rows == [["1", "0", "Ss", "init"], ["2", "1", "Ss", "sh"], ["3", "2", "R", "ps"]]
+
+
+def test_mem_reads_and_writes_the_process_memory(proc: Proc) -> None:
+    mm = proc.task.mm
+    area = next(v for v in mm.vmas if v.end - v.start == 3 * 4096 and not v.name)
+    file = proc.lookup("self/mem").open(proc.task, O_RDWR)
+    assert file.pread(7, area.start) == b"touched"
+    assert file.pwrite(b"TOUCH", area.start) == 5
+    assert mm.copy_in(area.start, 7) == b"TOUCHed"
+    assert file.lseek(area.start + 2, SEEK_SET) == area.start + 2 and file.read(proc.task, 3) == b"UCH"
+    assert file.pread(2 * 4096, area.end - 4096) == mm.copy_in(area.end - 4096, 4096)  # stops at the hole
+    with pytest.raises(SysError) as error:
+        file.pread(16, 0x1000)  # nothing mapped there
+    assert error.value.errno == EIO
+    with pytest.raises(SysError) as error:
+        file.lseek(0, SEEK_END)
+    assert error.value.errno == EINVAL
+    assert proc.read("sys/kernel/randomize_va_space") == b"0\n"
+    assert proc.read("sys/vm/mmap_min_addr") == b"65536\n"

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from pykern.abi import (
     EACCES,
     EINVAL,
+    EIO,
     ENOENT,
     O_ACCMODE,
     O_CLOEXEC,
@@ -36,6 +37,7 @@ from pykern.abi import (
     S_IFDIR,
     S_IFREG,
     SEEK_CUR,
+    SEEK_SET,
 )
 from pykern.errors import Fault, SysError
 from pykern.fs.libfs import DirInode, GenInode, LinkInode, SimpleInode
@@ -53,13 +55,14 @@ from pykern.fs.proc.common import (
 )
 from pykern.fs.proc.system import read_host
 from pykern.task import TaskState
+from pykern.vfs import File, Stat
 
 if TYPE_CHECKING:
     from pykern.fs.inode import Inode, LinkTarget
     from pykern.fs.procfs import ProcFS
     from pykern.kernel import Kernel
+    from pykern.mm import MM
     from pykern.task import Task, ThreadGroup
-    from pykern.vfs import File
 
 Factory = Callable[[DirInode, bytes], "Inode"]
 
@@ -157,6 +160,7 @@ class PidDir(DirInode):
             b"oom_score": self._file(self.show_oom_score),
             b"oom_score_adj": self._file(self.show_oom_score_adj, 0o644, self.write_oom_score_adj),
             b"io": self._file(self.show_io, 0o400),
+            b"mem": lambda parent, name: MemInode(self.fs, parent, name, self),
         })
         if self.thread_dir:
             entries[b"children"] = self._file(self.show_children_pids)
@@ -381,6 +385,112 @@ def parse_proc_int(data: bytes) -> int:
     if value is None:
         raise SysError(EINVAL)
     return -value if negative else value
+
+
+# --- mem --------------------------------------------------------------------------------------------
+
+
+def may_attach(reader: Task, group: ThreadGroup) -> bool:
+    """PTRACE_MODE_ATTACH, simplified: the process itself, root, or a dumpable process
+    whose ids all equal the reader's."""
+    if reader.group is group or reader.group.creds.euid == 0:
+        return True
+    mine, theirs = reader.group.creds, group.creds
+    mm = live_mm(group)
+    return (theirs.uid == theirs.euid == theirs.suid == mine.uid and theirs.gid == theirs.egid == theirs.sgid
+            == mine.gid and (mm is None or getattr(mm, "dumpable", 1) != 0))
+
+
+class MemInode(SimpleInode):
+    """/proc/PID/mem: the process's memory at file offsets that are its addresses."""
+
+    file_mode = S_IFREG | 0o600
+
+    def __init__(self, fs: ProcFS, parent: SimpleInode, name: bytes, owner_dir: PidDir) -> None:
+        super().__init__(fs, parent, name, uid=owner_dir.uid, gid=owner_dir.gid)
+        self.owner_dir = owner_dir
+
+    def open_file(self, task: Task, flags: int) -> File:
+        self.owner_dir.alive()
+        if not may_attach(task, self.owner_dir.group):
+            raise SysError(EACCES)
+        return MemFile(self, live_mm(self.owner_dir.group), flags)
+
+
+class MemFile(File):
+    """An open /proc/PID/mem: the address space it was opened on (mem_open takes the mm
+    then; reads see nothing once the process has none). A read or write stops at the
+    first address that is not mapped (EIO if that is the first). Deviation: Linux
+    writes through read-only pages too (FOLL_FORCE); pykern gives EIO there."""
+
+    kind = "mem"
+    seekable = True
+
+    def __init__(self, inode: MemInode, mm: MM | None, flags: int) -> None:
+        super().__init__(flags, inode.name_in_fs().decode(errors="replace"))
+        self.inode = inode
+        self.mm = mm
+        self.pos = 0
+
+    def stat(self) -> Stat:
+        return self.inode.stat()
+
+    def _pages(self, address: int, size: int) -> list[tuple[int, int]]:
+        """(address, length) pieces of [address, address + size) within single pages."""
+        pieces = []
+        while size > 0:
+            piece = min(size, PAGE_SIZE - address % PAGE_SIZE)
+            pieces.append((address, piece))
+            address += piece
+            size -= piece
+        return pieces
+
+    def pread(self, size: int, offset: int) -> bytes:
+        if self.mm is None:
+            return b""
+        out = bytearray()
+        for address, length in self._pages(offset, size):
+            try:
+                out += self.mm.copy_in(address, length)
+            except Fault:
+                if not out:
+                    raise SysError(EIO) from None
+                break
+        return bytes(out)
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        if self.mm is None:
+            return 0
+        done = 0
+        for address, length in self._pages(offset, len(data)):
+            try:
+                self.mm.copy_out(address, data[done : done + length])
+            except Fault:
+                if not done:
+                    raise SysError(EIO) from None
+                break
+            done += length
+        return done
+
+    def read(self, task: Task, size: int) -> bytes:
+        data = self.pread(size, self.pos)
+        self.pos += len(data)
+        return data
+
+    def write(self, task: Task, data: bytes) -> int:
+        done = self.pwrite(data, self.pos)
+        self.pos += done
+        return done
+
+    def lseek(self, offset: int, whence: int) -> int:
+        """mem_lseek: SEEK_SET and SEEK_CUR only."""
+        if whence == SEEK_SET:
+            self.pos = offset
+        elif whence == SEEK_CUR:
+            self.pos += offset
+        else:
+            raise SysError(EINVAL)
+        return self.pos
 
 
 # --- task/ ---------------------------------------------------------------------------------------------

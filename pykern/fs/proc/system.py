@@ -19,6 +19,7 @@ import os
 import uuid
 from typing import TYPE_CHECKING
 
+from pykern.mm import MMAP_MIN_ADDR
 from pykern.task import TaskState
 
 if TYPE_CHECKING:
@@ -255,6 +256,8 @@ def sysctl_values(kernel: Kernel, boot_id: str) -> dict[bytes, dict[bytes, objec
             b"threads-max": f"{threads_max}\n".encode(),
             b"ngroups_max": f"{NGROUPS_MAX}\n".encode(),
             b"cap_last_cap": f"{CAP_LAST_CAP}\n".encode(),
+            b"tainted": b"0\n",
+            b"randomize_va_space": b"0\n",  # pykern places stacks and mappings at fixed addresses
         },
         b"kernel/random": {
             b"boot_id": f"{boot_id}\n".encode(),
@@ -262,6 +265,8 @@ def sysctl_values(kernel: Kernel, boot_id: str) -> dict[bytes, dict[bytes, objec
         },
         # pykern's memory is host memory reserved with MAP_NORESERVE and committed when
         # touched: a large mmap never fails a commit check, which is Linux's mode 1.
-        b"vm": {b"overcommit_memory": b"1\n", b"max_map_count": b"65530\n"},
-        b"fs": {b"pipe-max-size": f"{PIPE_MAX_SIZE}\n".encode(), b"nr_open": b"1048576\n"},
+        b"vm": {b"overcommit_memory": b"1\n", b"max_map_count": b"65530\n",
+                b"mmap_min_addr": f"{MMAP_MIN_ADDR}\n".encode()},
+        b"fs": {b"pipe-max-size": f"{PIPE_MAX_SIZE}\n".encode(), b"nr_open": b"1048576\n",
+                b"file-max": b"9223372036854775807\n"},
     }
