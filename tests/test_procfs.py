@@ -435,3 +435,10 @@ def test_mem_reads_and_writes_the_process_memory(proc: Proc) -> None:
     assert error.value.errno == EINVAL
     assert proc.read("sys/kernel/randomize_va_space") == b"0\n"
     assert proc.read("sys/vm/mmap_min_addr") == b"65536\n"
+
+
+def test_namespace_and_personality_files(proc: Proc) -> None:
+    assert proc.read("self/uid_map") == proc.read("self/gid_map") == b"         0          0 4294967295\n"
+    assert proc.read("self/setgroups") == b"allow\n"
+    assert proc.read("self/personality") == f"{proc.group.personality:08x}\n".encode()
+    assert proc.read("swaps").startswith(b"Filename")

@@ -74,7 +74,7 @@ class ProcRoot(DirInode):
         shows = {
             b"cpuinfo": system.show_cpuinfo, b"meminfo": system.show_meminfo, b"stat": system.show_stat,
             b"uptime": system.show_uptime, b"loadavg": system.show_loadavg, b"version": system.show_version,
-            b"filesystems": system.show_filesystems,
+            b"filesystems": system.show_filesystems, b"swaps": system.show_swaps,
         }  # fmt: skip
         for name, show in shows.items():
             entries[name] = self._file(lambda task, show=show: show(kernel))

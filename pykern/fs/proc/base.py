@@ -68,6 +68,7 @@ Factory = Callable[[DirInode, bytes], "Inode"]
 
 TASK_COMM_LEN = 16
 OOM_SCORE_ADJ_MIN, OOM_SCORE_ADJ_MAX = -1000, 1000
+ID_MAP = b"%10u %10u %10u\n" % (0, 0, 4294967295)  # uid_map/gid_map of the initial user namespace
 PROC_NUMBUF = 13  # the longest number a proc write handler reads
 ARG_READ_LIMIT = 1 << 20  # cmdline/environ: more than any execve accepts (MAX_ARG_STRLEN x 32)
 
@@ -161,6 +162,11 @@ class PidDir(DirInode):
             b"oom_score_adj": self._file(self.show_oom_score_adj, 0o644, self.write_oom_score_adj),
             b"io": self._file(self.show_io, 0o400),
             b"mem": lambda parent, name: MemInode(self.fs, parent, name, self),
+            b"personality": self._file(self.show_personality, 0o400),
+            # the initial user namespace (pykern has no other): the identity map of every id
+            b"uid_map": self._file(lambda task: ID_MAP),
+            b"gid_map": self._file(lambda task: ID_MAP),
+            b"setgroups": self._file(lambda task: b"allow\n"),
         })
         if self.thread_dir:
             entries[b"children"] = self._file(self.show_children_pids)
@@ -325,6 +331,9 @@ class PidDir(DirInode):
         if privileged:
             self.group.oom_score_adj_min = value
         return len(data)
+
+    def show_personality(self, task: Task) -> bytes:
+        return f"{self.group.personality & 0xFFFFFFFF:08x}\n".encode()
 
     def show_io(self, task: Task) -> bytes:
         """The I/O counters; pykern keeps them on the process when it counts them

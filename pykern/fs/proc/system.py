@@ -6,8 +6,8 @@ Where each value comes from:
   uptime), filesystems (the types pykern mounts), cpuinfo (what CPUID answers under
   Unicorn, run once in a scratch instance: the guest's CPU, not the host's), pid_max,
   the pipe and overcommit settings pykern implements;
-- the host, because the guest runs on it and the syscalls say the same: meminfo (sysinfo
-  reads it too), the load averages (sysinfo's), the cpu time lines of stat, uptime's idle
+- the host, because the guest runs on it and the syscalls say the same: meminfo and swaps
+  (sysinfo reads the same totals), the load averages (sysinfo's), the cpu time lines of stat, uptime's idle
   time, version, ostype/osrelease/hostname/domainname (uname's), threads-max (the host's
   RLIMIT_NPROC, which the guest inherits, is derived from it).
 """
@@ -49,6 +49,12 @@ def read_host(path: str, default: str = "") -> str:
 def show_meminfo(kernel: Kernel) -> bytes:
     """The host's memory, the same source as sysinfo(2)."""
     return read_host("/proc/meminfo").encode(errors="surrogateescape")
+
+
+def show_swaps(kernel: Kernel) -> bytes:
+    """The host's swap areas (sysinfo's swap totals are the host's too)."""
+    return read_host("/proc/swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n").encode(
+        errors="surrogateescape")
 
 
 def show_uptime(kernel: Kernel) -> bytes:
@@ -262,6 +268,8 @@ def sysctl_values(kernel: Kernel, boot_id: str) -> dict[bytes, dict[bytes, objec
         b"kernel/random": {
             b"boot_id": f"{boot_id}\n".encode(),
             b"uuid": lambda: f"{uuid.UUID(bytes=kernel.random_bytes(16), version=4)}\n".encode(),
+            b"entropy_avail": b"256\n",  # Linux >= 5.18: the pool is always full
+            b"poolsize": b"256\n",
         },
         # pykern's memory is host memory reserved with MAP_NORESERVE and committed when
         # touched: a large mmap never fails a commit check, which is Linux's mode 1.
