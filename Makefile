@@ -47,11 +47,12 @@ testbins/%: testbins/%.c
 	$(CC) $(CFLAGS) -o $@ $<
 
 # Host programs the tests and benchmarks compare against: strace (tests/test_strace.py);
-# for make bench also qemu-user's qemu-x86_64 and GNU time (peak RSS). Installed only
+# for make bench also qemu-user's qemu-x86_64, GNU time (peak RSS) and busybox-static (the
+# busybox_exec and shell_script workloads). Installed only
 # when missing (command:package); a failed install (no root, no network) warns and
 # carries on: those comparisons are then skipped.
 TEST_TOOLS := strace:strace
-BENCH_TOOLS := $(TEST_TOOLS) qemu-x86_64:qemu-user /usr/bin/time:time
+BENCH_TOOLS := $(TEST_TOOLS) qemu-x86_64:qemu-user /usr/bin/time:time /bin/busybox:busybox-static
 
 test-tools:
 	@$(MAKE) -s host-tools TOOLS="$(TEST_TOOLS)"
