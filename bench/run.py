@@ -73,6 +73,8 @@ class Workload:
     timeout: float = 300.0  # per run, any mode (--quick: 30 s)
     count_at: int = 0  # which argument is the count of operations
     requires: str = ""  # a host program the workload runs (busybox); skipped when absent
+    optional: bool = False  # its program may not be built (asan_hello without libasan): skipped
+    qemu: bool = True  # False: not run under qemu-user (asan_hello there grew past 23 GB of RSS)
 
     def argv(self, quick: bool) -> tuple[str, ...]:
         return self.quick_args if quick else self.args
@@ -144,6 +146,22 @@ WORKLOADS: tuple[Workload, ...] = (
              "100,000 getppid() traced: strace -f -o /dev/null vs pykern run --strace -o /dev/null "
              "(qemu: -strace to a pipe)", op="traced syscall", traced=True),
 )
+
+# Memory, process and start-up workloads (issue 11): what a live process costs, fork+exec of
+# a dynamic program, and the start-up of a program with huge reservations.
+MM_WORKLOADS: tuple[Workload, ...] = (
+    Workload("many_procs", f"{BINS}/many_procs", ("1000",), ("20",),
+             "1,000 processes alive at once, all blocked in read() on one pipe, then released and reaped "
+             "(per op: fork + exit + wait; RSS: all of them)", op="process", op_scale=1e3,
+             targets=(Target("RSS < 1000 MB", "rss_mb", 1000.0),)),
+    Workload("dyn_exec", f"{BINS}/fork_exec", ("50", "/bin/true"), ("3", "/bin/true"),
+             "50 cycles of fork + execv(/bin/true, the host's dynamically linked true) + waitpid",
+             op="cycle", op_scale=1e3, targets=(Target("<= 10 ms", "per_op", 10.0),)),
+    Workload("asan_hello", f"{BINS}/asan_hello", (), (),
+             "start-up of hello world built with -fsanitize=address (dynamic; terabytes of reservations)",
+             targets=(Target("< 1 s", "median_ms", 1000.0),), optional=True, qemu=False),
+)
+WORKLOADS += MM_WORKLOADS
 BY_NAME = {w.name: w for w in WORKLOADS}
 
 
@@ -233,8 +251,8 @@ PYKERN: list[str] = [pykern_python(), "-m", "pykern"]
 
 
 def command(w: Workload, mode: str, quick: bool) -> list[str] | None:
-    """The command line for one mode, or None when its tool is not installed."""
-    if not w.available:
+    """The command line for one mode, or None when its tool (or the program) is not installed."""
+    if not w.available or (not w.requires and not (REPO / w.program).exists()):  # busybox; asan_hello
         return None
     target = [w.program, *w.argv(quick)]
     if mode == "native":
@@ -242,7 +260,7 @@ def command(w: Workload, mode: str, quick: bool) -> list[str] | None:
             return [STRACE, "-f", "-o", "/dev/null", *target] if shutil.which(STRACE) else None
         return target
     if mode == "qemu":
-        if not shutil.which(QEMU):
+        if not w.qemu or not shutil.which(QEMU):
             return None
         return [QEMU, "-strace", *target] if w.traced else [QEMU, *target]
     trace = ["--strace", "-o", "/dev/null"] if w.traced else []
@@ -285,9 +303,11 @@ def measure(w: Workload, modes: tuple[str, ...], reps: int, quick: bool, timeout
     for m, res in results.items():
         if res.cmd is None:
             res.status = "missing"
-            res.detail = f"{STRACE if w.traced and m == 'native' else QEMU} not installed"
-            if not w.available:
-                res.detail = f"{w.requires} not installed (apt-get install busybox-static): skipped"
+            res.detail = (f"{w.requires} not installed (apt-get install busybox-static): skipped"
+                          if not w.available
+                          else f"{w.program} not built" if not w.requires and not (REPO / w.program).exists()
+                          else "not run under qemu-user" if m == "qemu" and not w.qemu
+                          else f"{STRACE if w.traced and m == 'native' else QEMU} not installed")
     limit = timeout if timeout is not None else (30.0 if quick else w.timeout)
     oracle: Run | None = None
     for rep in range(reps):
@@ -516,7 +536,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.pykern:
         PYKERN[:] = args.pykern.split()
-    missing = [w.program for w in args.selected if not w.requires and not (REPO / w.program).exists()]
+    missing = [w.program for w in args.selected
+               if not w.requires and not w.optional and not (REPO / w.program).exists()]
     for w in args.selected:
         if not w.available:
             print(f"bench: {w.name}: {w.requires} not installed (apt-get install busybox-static): skipped",

@@ -289,6 +289,8 @@ class Trap:
             return
         signal, code = _MEMORY_ERRORS.get(error.errno, (SIGSEGV, SI_KERNEL))
         addr = mm.fault[1] if mm.fault else 0
+        if code == SEGV_MAPERR and mm.find_vma(addr) is not None:  # PROT_NONE: not in Unicorn (mm.py)
+            code = SEGV_ACCERR
         rip = self.kernel.locate_fault(task, addr, error.errno == X.UC_ERR_FETCH_UNMAPPED
                                        or error.errno == X.UC_ERR_FETCH_PROT)
         self.kernel.force_signal(task, signal, code, addr, rip)
