@@ -28,6 +28,7 @@ from pykern.abi import (
 )
 from pykern.errors import ExecImage, SysError
 from pykern.fs.namei import d_path, lookup
+from pykern.fs.proc.task_mmu import mapped_file_name
 from pykern.loader import (
     LoadPlan,
     StackImage,
@@ -84,21 +85,23 @@ def open_exec(task: Task, filename: bytes) -> Executable:
 
 
 def load_binary(task: Task, filename: bytes, argv: list[bytes]
-                ) -> tuple[Executable, LoadPlan, list[bytes], tuple[bytes, LoadPlan] | None]:
-    """Follow "#!" lines to an ELF: (the file, its plan, the final argv, and its
-    PT_INTERP program's bytes and plan at address 0 if it is dynamically linked). Everything that can fail
-    fails here, before the old image is touched: a missing interpreter is ENOENT."""
+                ) -> tuple[Executable, LoadPlan, list[bytes], tuple[bytes, LoadPlan] | None, str]:
+    """Follow "#!" lines to an ELF: (the file, its plan, the final argv, its PT_INTERP
+    program's bytes and plan at address 0 if it is dynamically linked, and that
+    program's name in /proc/PID/maps). Everything that can fail fails here, before the
+    old image is touched: a missing interpreter is ENOENT."""
     for _ in range(BINPRM_MAX_RECURSION + 1):
         image = open_exec(task, filename)
         shebang = parse_shebang(image.data)
         if shebang is None:
             plan = plan_elf(image.data)
-            interp = None
+            interp, interp_name = None, ""
             if plan.interp is not None:
-                interp_data = open_exec(task, os.fsencode(plan.interp)).data
+                interp_image = open_exec(task, os.fsencode(plan.interp))
                 # planned now (at 0: its size) so that a malformed one fails before the point of no return
-                interp = interp_data, plan_elf(interp_data, pie_base=0)
-            return image, plan, argv, interp
+                interp = interp_image.data, plan_elf(interp_image.data, pie_base=0)
+                interp_name = mapped_name(task, interp_image)
+            return image, plan, argv, interp, interp_name
         interp_path, optarg = shebang
         argv = script_argv(interp_path, optarg, os.fsdecode(filename), argv)
         filename = os.fsencode(interp_path)
@@ -107,23 +110,23 @@ def load_binary(task: Task, filename: bytes, argv: list[bytes]
 
 def build_image(task: Task, data: bytes, plan: LoadPlan, argv: list[bytes], envp: list[bytes],
                 execfn: bytes, mm: MM | None = None, interp: tuple[bytes, LoadPlan] | None = None,
-                exe_path: str = "") -> tuple[MM, int, int]:
+                names: tuple[str, str] = ("", "")) -> tuple[MM, int, int]:
     """A complete new address space for `plan`: segments, brk, stack, and for a dynamic
     program its interpreter (ld.so) where mmap would put it, announced in AT_BASE; built
-    in `mm` if given (an empty one), else in a new one. `exe_path` names the
-    program's mappings in /proc/PID/maps (the interpreter's are named after PT_INTERP). Returns (mm, sp, entry): the
+    in `mm` if given (an empty one), else in a new one. `names` are the program's and the interpreter's
+    names in /proc/PID/maps. Returns (mm, sp, entry): the
     interpreter's entry point if there is one, else the program's."""
     kernel = task.kernel
     creds = task.group.creds
     if mm is None:
         mm = kernel.new_mm()
-    _map_plan(mm, plan, data, exe_path)
+    _map_plan(mm, plan, data, names[0])
     entry, base = plan.entry, 0
     if interp is not None:
         interp_data, at_zero = interp
         span = max(m.end for m in at_zero.mappings) - min(m.start for m in at_zero.mappings)
         interp_plan = plan_elf(interp_data, pie_base=mm.choose_address(0, span, 0))
-        _map_plan(mm, interp_plan, interp_data, os.path.realpath(plan.interp or ""))
+        _map_plan(mm, interp_plan, interp_data, names[1])
         entry, base = interp_plan.entry, interp_plan.load_bias
     mm.init_brk(plan.brk_start)
     stack_prot = PROT_READ | PROT_WRITE | (PROT_EXEC if plan.exec_stack else 0)
@@ -136,6 +139,16 @@ def build_image(task: Task, data: bytes, plan: LoadPlan, argv: list[bytes], envp
     mm.uc.mem_write(image.base, image.data)
     mm.layout = image_layout(plan, image, len(argv), len(envp))
     return mm, image.sp, entry
+
+
+def mapped_name(task: Task, image: Executable) -> str:
+    """The name the image's mappings have in /proc/PID/maps: its guest path, with its
+    device and inode number."""
+    if image.location is None:
+        return mapped_file_name(image.host_path)
+    path = d_path(image.location, task.group.fs.root)
+    info = image.location.inode.stat()
+    return mapped_file_name(os.fsdecode(path), info.dev, info.ino)
 
 
 def image_layout(plan: LoadPlan, image: StackImage, argc: int, envc: int) -> ImageLayout:
@@ -192,14 +205,13 @@ def de_thread(task: Task) -> None:
 def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes], first: bool = False) -> None:
     """execve(2). Raises SysError/ExecFormatError with the old image intact, or installs
     the new image and raises ExecImage (unless `first`: the initial exec of spawn)."""
-    image, plan, argv, interp = load_binary(task, filename, argv)
+    image, plan, argv, interp, interp_name = load_binary(task, filename, argv)
     host_path = image.host_path
     check_arg_limits(argv, envp, filename)
     # The first exec fills the empty address space spawn gave the task: a second Unicorn
     # instance would cost 1-3 ms of start-up. Any other exec builds beside the old image.
-    guest_path = os.fsdecode(d_path(image.location, task.group.fs.root)) if image.location else host_path
     mm, sp, entry = build_image(task, image.data, plan, argv, envp, filename, task.mm if first else None, interp,
-                                guest_path)
+                                (mapped_name(task, image), interp_name))
     mm.exe_path = host_path
 
     # Point of no return: the old image goes away.

@@ -40,12 +40,14 @@ from pykern.abi import (
 )
 from pykern.errors import SysError
 from pykern.fs.namei import file_path
+from pykern.fs.proc.task_mmu import mapped_file_name
 from pykern.hostmem import Backing, HostMemoryError
 from pykern.mm import MM, TASK_SIZE
 from pykern.syscalls.identity import get_rlimit
 from pykern.syscalls.table import syscall
 from pykern.sysent import FD, INT, MADVISE, MMAP_FLAGS, MREMAP_FLAGS, OFF, PROT, PTR, RET_HEX, SIZE, UINT
 from pykern.task import Task
+from pykern.vfs import File
 
 PROT_ALL = PROT_READ | PROT_WRITE | PROT_EXEC
 MAP_KNOWN = 0x1FFFFF  # every flag Linux accepts with MAP_SHARED_VALIDATE
@@ -104,8 +106,7 @@ def _do_mmap(task: Task, addr: int, length: int, prot: int, flags: int, fd: int,
                               label=path)
         except HostMemoryError:
             raise SysError(ENODEV) from None
-        mm.map_backing(start, length, prot, MAP_SHARED, backing, 0, os.fsdecode(file_path(file, task.group.fs.root)),
-                       offset)
+        mm.map_backing(start, length, prot, MAP_SHARED, backing, 0, vma_name(task, file), offset)
         return start
     cache = mm.pool.page_cache if mm.pool is not None and not prot & PROT_WRITE else None
     key = _file_version(host_fd, offset, length, cache.settle_ns) if cache is not None else None
@@ -122,8 +123,7 @@ def _do_mmap(task: Task, addr: int, length: int, prot: int, flags: int, fd: int,
             backing.view(0, len(data))[:] = data
         if key is not None:
             cache.add(key, backing)
-    name = os.fsdecode(file_path(file, task.group.fs.root))  # /proc/PID/maps
-    mm.map_backing(start, length, prot, MAP_PRIVATE, backing, 0, name, offset)
+    mm.map_backing(start, length, prot, MAP_PRIVATE, backing, 0, vma_name(task, file), offset)
     return start
 
 
@@ -137,6 +137,16 @@ def _file_version(host_fd: int, offset: int, length: int, settle_ns: int) -> tup
     if not stat.S_ISREG(st.st_mode) or time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < settle_ns:
         return None
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, offset, length
+
+
+def vma_name(task: Task, file: File) -> str:
+    """A file mapping's name in /proc/PID/maps: the file's guest path, carrying its
+    device and inode number (or the kernel's name for a file without one)."""
+    name = os.fsdecode(file_path(file, task.group.fs.root))
+    if file.location is None:
+        return name
+    info = file.stat()
+    return mapped_file_name(name, info.dev, info.ino)
 
 
 @syscall("munmap", PTR, SIZE, classes="memory")

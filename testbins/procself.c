@@ -181,6 +181,19 @@ int main(int argc, char **argv)
           "status SigIgn after SIG_IGN");
     CHECK(slurp("/proc/self/stat") > 0 && stat_field(32) == (long long)(mask & 0x7fffffff), "stat blocked");
 
+    /* capabilities: what capget says */
+    {
+        struct { uint32_t version; int pid; } header = { 0x20080522, 0 };  /* _LINUX_CAPABILITY_VERSION_3 */
+        struct { uint32_t effective, permitted, inheritable; } data[2];
+        CHECK(syscall(SYS_capget, &header, data) == 0, "capget");
+        snprintf(expect, sizeof(expect), "%08x%08x", data[1].effective, data[0].effective);
+        CHECK(slurp("/proc/self/status") > 0 && !strcmp(field("CapEff"), expect), "status CapEff is capget's");
+        snprintf(expect, sizeof(expect), "%08x%08x", data[1].permitted, data[0].permitted);
+        CHECK(!strcmp(field("CapPrm"), expect), "status CapPrm is capget's");
+        CHECK(!strcmp(field("NoNewPrivs"), prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) ? "1" : "0"),
+              "status NoNewPrivs is prctl's");
+    }
+
     /* a fresh mapping, at an address nothing else is near */
     {
         char *want = (char *)0x100000000000UL;
@@ -190,6 +203,11 @@ int main(int argc, char **argv)
         snprintf(expect, sizeof(expect), "\n%lx-%lx rw-p 00000000 00:00 0 \n", (unsigned long)area,
                  (unsigned long)(area + 5 * 4096));
         CHECK(slurp("/proc/self/maps") > 0 && strstr(buf, expect), "maps shows the mapping");
+        area[0] = area[4096] = 1;
+        CHECK(mlock(area, 2 * 4096) == 0, "mlock 2 pages");
+        CHECK(slurp("/proc/self/status") > 0 && !strcmp(field("VmLck"), "8 kB"), "status VmLck after mlock");
+        munlock(area, 2 * 4096);
+        CHECK(slurp("/proc/self/status") > 0 && !strcmp(field("VmLck"), "0 kB"), "status VmLck after munlock");
         munmap(area, 5 * 4096);
         CHECK(slurp("/proc/self/maps") > 0 && !strstr(buf, expect), "maps forgets it after munmap");
         CHECK(strstr(buf, "[stack]\n") != NULL, "maps shows [stack]");

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import struct
+import subprocess
+import sys
 
 import pytest
 
@@ -18,21 +20,25 @@ from pykern.abi import (
     AT_PAGESZ,
     EACCES,
     EINVAL,
+    EIO,
     ENOENT,
     ESRCH,
     O_RDONLY,
+    O_RDWR,
     O_WRONLY,
     RLIMIT_NOFILE,
     S_IFLNK,
     S_IFMT,
+    SEEK_END,
+    SEEK_SET,
 )
 from pykern.errors import SysError
 from pykern.exit import do_group_exit, release_task
 from pykern.fs.inode import Inode
 from pykern.fs.libfs import DirInode, GenInode, SimpleFS
 from pykern.fs.mount import Location, MountTable
+from pykern.fs.namei import d_path
 from pykern.fs.proc.base import parse_proc_int
-from pykern.fs.proc.common import d_path
 from pykern.fs.procfs import ProcFS
 from pykern.kernel import Kernel
 from pykern.sched import Deadlock
@@ -49,6 +55,7 @@ class Proc:
 
     def __init__(self, repo_root: os.PathLike) -> None:
         self.kernel = Kernel(build_table())
+        self.cwd = os.path.realpath(repo_root)
         cwd = os.getcwd()
         os.chdir(repo_root)
         try:
@@ -123,7 +130,7 @@ def test_self_and_thread_self(proc: Proc) -> None:
 
 
 def test_unknown_entries_are_enoent(proc: Proc) -> None:
-    for path in ("kallsyms", "self/mem", "self/pagemap", "config.gz", "0", "01", "self/nothing"):
+    for path in ("kallsyms", "self/pagemap", "config.gz", "0", "01", "self/nothing"):
         with pytest.raises(SysError) as error:
             proc.lookup(path)
         assert error.value.errno == ENOENT, path
@@ -217,10 +224,12 @@ def test_fd_links_and_fdinfo(proc: Proc) -> None:
 
 def test_exe_cwd_root(proc: Proc) -> None:
     assert proc.lookup("self/exe").readlink(proc.task) == os.fsencode(os.path.realpath(proc.group.exe_path))
-    cwd = proc.group.fs.cwd
-    assert proc.lookup("self/cwd").readlink(proc.task) == (os.fsencode(cwd) if isinstance(cwd, str) else
-                                                          proc.lookup("self/cwd").readlink(proc.task))
+    assert proc.lookup("self/cwd").readlink(proc.task) == os.fsencode(proc.cwd)  # spawn's cwd
+    assert proc.lookup("self/cwd").get_link(proc.task) is proc.group.fs.cwd
     assert proc.lookup("self/root").readlink(proc.task) == b"/"
+    assert proc.lookup("self/exe").get_link(proc.task) is proc.group.exe_location
+    assert names(proc.lookup("1/task"), proc.task)[2:] == [b"1"]  # init's one thread, as ps -L reads it
+    assert proc.read("1/task/1/stat").startswith(b"1 (init) S 0 ")
     with pytest.raises(SysError) as error:
         proc.lookup("1/exe").readlink(proc.task)  # init has no image
     assert error.value.errno == ENOENT
@@ -334,7 +343,7 @@ def test_mounts_and_mountinfo(proc: Proc) -> None:
     table = MountTable(root_fs)
     where = table.root_location()
     table.attach(where, b"proc", proc.fs, options="rw," + ProcFS.mount_options)  # "rw" given or not: shown once
-    proc.kernel.mounts = table
+    saved, proc.kernel.mounts = proc.kernel.mounts, table
     try:
         mounts = proc.read("self/mounts").decode().splitlines()
         assert mounts == ["/dev/vda1 / ext4 rw 0 0", "proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0"]
@@ -346,9 +355,9 @@ def test_mounts_and_mountinfo(proc: Proc) -> None:
         assert info[0].split()[2] == "254:1"
         assert b"ext4" in proc.read("filesystems")
         location = Location(table.mounts[1], proc.root.lookup(proc.task, b"self"))
-        assert d_path(location) == b"/proc/self"
+        assert d_path(location, table.root_location()) == b"/proc/self"
     finally:
-        del proc.kernel.mounts
+        proc.kernel.mounts = saved
 
 
 # --- a process that goes away -------------------------------------------------------------------------
@@ -362,7 +371,8 @@ def test_reaped_process_is_enoent_and_open_files_esrch(built_testbins, repo_root
     assert isinstance(status, GenInode)
     do_group_exit(child.tasks[0], 9)
     assert child.is_zombie
-    assert proc.status(f"{child.tgid}/status")["State"] == "Z (zombie)"
+    zombie = proc.status(f"{child.tgid}/status")
+    assert zombie["State"] == "Z (zombie)" and zombie["Threads"] == "1" and "VmSize" not in zombie
     assert proc.read(f"{child.tgid}/cmdline") == b""
     release_task(proc.kernel, child)  # reaped, as by wait4
     assert str(child.tgid).encode() not in names(proc.root, proc.task)
@@ -377,3 +387,59 @@ def test_reaped_process_is_enoent_and_open_files_esrch(built_testbins, repo_root
     assert error.value.errno == ENOENT
     assert all(t.state is not TaskState.DEAD for t in proc.group.tasks)
 
+
+
+# --- end to end: the guest's /proc through the path walk ------------------------------------------
+
+
+def test_guest_sees_only_its_own_processes(repo_root) -> None:
+    """Under pykern, /proc lists pid 1 (init) and the guest's own pids, never the host's,
+    and /proc/self describes the guest program, not pykern's Python process."""
+    script = "ls /proc; cat /proc/self/comm; readlink /proc/self/exe; cat /proc/$$/cmdline"
+    done = subprocess.run([sys.executable, "-m", "pykern", "run", "/bin/sh", "-c", script], cwd=repo_root,
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.decode().splitlines()
+    pids = sorted(int(line) for line in lines if line.isdigit())
+    assert pids == [1, 2, 3]  # init, sh, ls
+    assert str(os.getpid()) not in lines
+    assert "cat" in lines
+    assert os.path.realpath("/bin/readlink") in lines
+    assert done.stdout.endswith(b"/bin/sh\0-c\0" + script.encode() + b"\0")
+
+
+@pytest.mark.skipif(not os.path.exists("/bin/ps"), reason="procps is not installed")
+def test_ps_describes_the_guest(repo_root) -> None:
+    """procps' ps reads /proc/PID/stat, status and cmdline: it sees init and the guest."""
+    done = subprocess.run([sys.executable, "-m", "pykern", "run", "/bin/sh", "-c", "ps -e -o pid=,ppid=,stat=,comm="],
+                          cwd=repo_root, stdin=subprocess.DEVNULL, capture_output=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.decode().splitlines()]
+    assert [(pid, ppid, comm) for pid, ppid, _, comm in rows] == [("1", "0", "init"), ("2", "1", "sh"), ("3", "2", "ps")]
+    assert rows[0][2] == "Ss" and rows[1][2] in ("Ss", "Rs") and rows[2][2] == "R"  # sh may not wait yet
+
+
+def test_mem_reads_and_writes_the_process_memory(proc: Proc) -> None:
+    mm = proc.task.mm
+    area = next(v for v in mm.vmas if v.end - v.start == 3 * 4096 and not v.name)
+    file = proc.lookup("self/mem").open(proc.task, O_RDWR)
+    assert file.pread(7, area.start) == b"touched"
+    assert file.pwrite(b"TOUCH", area.start) == 5
+    assert mm.copy_in(area.start, 7) == b"TOUCHed"
+    assert file.lseek(area.start + 2, SEEK_SET) == area.start + 2 and file.read(proc.task, 3) == b"UCH"
+    assert file.pread(2 * 4096, area.end - 4096) == mm.copy_in(area.end - 4096, 4096)  # stops at the hole
+    with pytest.raises(SysError) as error:
+        file.pread(16, 0x1000)  # nothing mapped there
+    assert error.value.errno == EIO
+    with pytest.raises(SysError) as error:
+        file.lseek(0, SEEK_END)
+    assert error.value.errno == EINVAL
+    assert proc.read("sys/kernel/randomize_va_space") == b"0\n"
+    assert proc.read("sys/vm/mmap_min_addr") == b"65536\n"
+
+
+def test_namespace_and_personality_files(proc: Proc) -> None:
+    assert proc.read("self/uid_map") == proc.read("self/gid_map") == b"         0          0 4294967295\n"
+    assert proc.read("self/setgroups") == b"allow\n"
+    assert proc.read("self/personality") == f"{proc.group.personality:08x}\n".encode()
+    assert proc.read("swaps").startswith(b"Filename")

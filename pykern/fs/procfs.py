@@ -33,7 +33,8 @@ Factory = Callable[[DirInode, bytes], "Inode"]
 PROC_DEV = os.makedev(0, 22)  # an anonymous device number, as Linux gives proc
 # Files of /proc/sys that only root may write on Linux (0644); the others are 0444.
 SYSCTL_WRITABLE_MODE = {b"hostname", b"domainname", b"pid_max", b"threads-max", b"overcommit_memory",
-                        b"max_map_count", b"pipe-max-size", b"nr_open"}
+                        b"max_map_count", b"pipe-max-size", b"nr_open", b"tainted", b"randomize_va_space",
+                        b"mmap_min_addr", b"file-max"}
 
 
 class ProcFS(SimpleFS):
@@ -73,7 +74,7 @@ class ProcRoot(DirInode):
         shows = {
             b"cpuinfo": system.show_cpuinfo, b"meminfo": system.show_meminfo, b"stat": system.show_stat,
             b"uptime": system.show_uptime, b"loadavg": system.show_loadavg, b"version": system.show_version,
-            b"filesystems": system.show_filesystems,
+            b"filesystems": system.show_filesystems, b"swaps": system.show_swaps,
         }  # fmt: skip
         for name, show in shows.items():
             entries[name] = self._file(lambda task, show=show: show(kernel))

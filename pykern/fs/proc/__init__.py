@@ -3,8 +3,8 @@
 pykern/fs/procfs.py is the file system and its root directory; the files here each
 generate one part, as Linux splits fs/proc/:
 
-- common.py: what several parts need: a process's leader and state, guest paths of
-  places (d_path), "alive or ESRCH";
+- common.py: what several parts need: a process's leader and state, "alive or ESRCH",
+  the reader's root (paths are namei.d_path's, as the reader sees them);
 - base.py: /proc/PID/ and /proc/PID/task/TID/ (fs/proc/base.c, fd.c): the magic links,
   cmdline, environ, auxv, comm, limits, oom_score(_adj), io, wchan, mounts, fd/, fdinfo/;
 - array.py: stat, statm and status (fs/proc/array.c);

@@ -3,7 +3,7 @@ its tasks: the same numbers getpid, getppid, getrlimit, sigprocmask and getrusag
 
 pykern does not tell user from system time (all CPU time is utime) nor count context
 switches or page faults (0); the peak sizes VmPeak and VmHWM are the current ones.
-Capabilities follow syscalls/identity.py's model: the full set while euid is 0.
+Capabilities are the credentials' sets, as capget(2) reports them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from pykern.task import Task, ThreadGroup
 
 USER_HZ = 100
-CAP_FULL = (1 << 41) - 1  # CAP_LAST_CAP is 40 (CAP_CHECKPOINT_RESTORE)
 PF_FORKNOEXEC = 0x40  # forked but did not exec
 PF_RANDOMIZE = 0x400000
 SIG_DFL, SIG_IGN = 0, 1
@@ -112,14 +111,9 @@ def fd_size(group: ThreadGroup) -> int:
 
 
 def capabilities(group: ThreadGroup) -> tuple[int, int, int, int, int]:
-    """(inheritable, permitted, effective, bounding, ambient): capset's sets if the
-    process has them, else the full set while euid is 0 (identity.py's model)."""
-    caps = getattr(group, "caps", None)
-    if caps is not None and hasattr(caps, "effective"):
-        return (caps.inheritable, caps.permitted, caps.effective, getattr(caps, "bounding", CAP_FULL),
-                getattr(caps, "ambient", 0))
-    full = CAP_FULL if group.creds.euid == 0 else 0
-    return 0, full, full, CAP_FULL, 0
+    """(inheritable, permitted, effective, bounding, ambient): what capget(2) reports."""
+    creds = group.creds
+    return creds.cap_inheritable, creds.cap_permitted, creds.cap_effective, creds.cap_bset, 0
 
 
 def queued_signals(kernel: Kernel, uid: int) -> int:
@@ -160,7 +154,7 @@ def show_status(kernel: Kernel, group: ThreadGroup, task: Task | None) -> bytes:
     creds = group.creds
     tid = task.tid if task is not None else group.tgid
     umask = getattr(group.fs, "umask", 0o022)
-    groups = "".join(f"{gid} " for gid in creds.groups)
+    groups = " ".join(str(gid) for gid in creds.groups) + " "  # (Linux ends the list with a space)
     lines = [
         f"Name:\t{escape_comm(comm_of(group, task))}\n",
         f"Umask:\t{umask:04o}\n",
@@ -183,8 +177,8 @@ def show_status(kernel: Kernel, group: ThreadGroup, task: Task | None) -> bytes:
     mm = live_mm(group)
     if mm is not None:
         lines.append(_task_mem(mem_counters(mm)))
-        lines.append("CoreDumping:\t0\nTHP_enabled:\t1\n")
-    threads = len(group.live_tasks) if not is_init(group) else 1
+        lines.append("CoreDumping:\t0\nTHP_enabled:\t1\nuntag_mask:\t0xffffffffffffffff\n")
+    threads = max(len(group.live_tasks), 1)  # a zombie still counts its leader until reaped
     ignored, caught = sig_dispositions(group)
     pending = task.sigpending.mask if task is not None else 0
     blocked = task.sigmask if task is not None else 0
@@ -204,7 +198,7 @@ def show_status(kernel: Kernel, group: ThreadGroup, task: Task | None) -> bytes:
         f"CapEff:\t{effective:016x}\n",
         f"CapBnd:\t{bounding:016x}\n",
         f"CapAmb:\t{ambient:016x}\n",
-        f"NoNewPrivs:\t{int(bool(getattr(group, 'no_new_privs', 0)))}\n",
+        f"NoNewPrivs:\t{int(group.creds.no_new_privs)}\n",
         "Seccomp:\t0\n",
         "Seccomp_filters:\t0\n",
         "Speculation_Store_Bypass:\tthread vulnerable\n",
@@ -247,7 +241,7 @@ def show_stat(kernel: Kernel, group: ThreadGroup, task: Task | None, whole: bool
         group.ppid, group.pgid, group.sid, 0, -1, flags,
         0, 0, 0, 0,  # minflt cminflt majflt cmajflt
         ticks(cpu_ns), 0, ticks(group.children_cpu_ns if whole else 0), 0,
-        20 + group.nice, group.nice, len(group.live_tasks) if not is_init(group) else 1, 0,
+        20 + group.nice, group.nice, max(len(group.live_tasks), 1), 0,
         ticks(start_ns), counters.total, counters.rss // PAGE_SIZE, rlimit_cur(group, RLIMIT_RSS),
         at("start_code"), at("end_code"), at("start_stack"), 0, 0,
         pending & 0x7FFFFFFF, blocked & 0x7FFFFFFF, ignored & 0x7FFFFFFF, caught & 0x7FFFFFFF,

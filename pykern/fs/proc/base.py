@@ -20,29 +20,34 @@ from typing import TYPE_CHECKING
 from pykern.abi import (
     EACCES,
     EINVAL,
+    EIO,
     ENOENT,
     O_ACCMODE,
     O_CLOEXEC,
+    O_CREAT,
+    O_EXCL,
+    O_NOCTTY,
     O_PATH,
     O_RDONLY,
     O_RDWR,
+    O_TRUNC,
     O_WRONLY,
     PAGE_SIZE,
     RLIM_INFINITY,
     S_IFDIR,
     S_IFREG,
     SEEK_CUR,
+    SEEK_SET,
 )
 from pykern.errors import Fault, SysError
 from pykern.fs.libfs import DirInode, GenInode, LinkInode, SimpleInode
 from pykern.fs.mount import Location
+from pykern.fs.namei import d_path, path_from_top
 from pykern.fs.proc import array, task_mmu
 from pykern.fs.proc.common import (
     check_alive,
     comm_of,
-    d_path,
     group_alive,
-    guest_path,
     is_init,
     live_mm,
     main_task,
@@ -50,17 +55,20 @@ from pykern.fs.proc.common import (
 )
 from pykern.fs.proc.system import read_host
 from pykern.task import TaskState
+from pykern.vfs import File, Stat
 
 if TYPE_CHECKING:
     from pykern.fs.inode import Inode, LinkTarget
     from pykern.fs.procfs import ProcFS
+    from pykern.kernel import Kernel
+    from pykern.mm import MM
     from pykern.task import Task, ThreadGroup
-    from pykern.vfs import File
 
 Factory = Callable[[DirInode, bytes], "Inode"]
 
 TASK_COMM_LEN = 16
 OOM_SCORE_ADJ_MIN, OOM_SCORE_ADJ_MAX = -1000, 1000
+ID_MAP = b"%10u %10u %10u\n" % (0, 0, 4294967295)  # uid_map/gid_map of the initial user namespace
 PROC_NUMBUF = 13  # the longest number a proc write handler reads
 ARG_READ_LIMIT = 1 << 20  # cmdline/environ: more than any execve accepts (MAX_ARG_STRLEN x 32)
 
@@ -106,11 +114,12 @@ class PidDir(DirInode):
     fs: ProcFS
 
     def __init__(self, fs: ProcFS, parent: SimpleInode, name: bytes, group: ThreadGroup,
-                 thread: Task | None = None) -> None:  # fmt: skip
+                 thread: Task | None = None, thread_dir: bool = False) -> None:  # fmt: skip
         uid, gid = owner(group)
         super().__init__(fs, parent, name, mode=S_IFDIR | 0o555, uid=uid, gid=gid)
         self.group = group
-        self.thread = thread  # set under task/: the files describe this thread
+        self.thread = thread  # set under task/ (and for /proc/TID): the files describe this thread
+        self.thread_dir = thread_dir or thread is not None  # a task/TID directory (init's has no Task)
 
     @property
     def task(self) -> Task | None:
@@ -128,7 +137,7 @@ class PidDir(DirInode):
 
     def children(self, task: Task) -> dict[bytes, Factory]:
         entries: dict[bytes, Factory] = {}
-        if self.thread is None:
+        if not self.thread_dir:
             entries[b"task"] = lambda parent, name: TaskDir(self.fs, parent, name, self.group)
         entries.update({
             b"fd": lambda parent, name: FdDir(self.fs, parent, name, self, info=False),
@@ -152,8 +161,14 @@ class PidDir(DirInode):
             b"oom_score": self._file(self.show_oom_score),
             b"oom_score_adj": self._file(self.show_oom_score_adj, 0o644, self.write_oom_score_adj),
             b"io": self._file(self.show_io, 0o400),
+            b"mem": lambda parent, name: MemInode(self.fs, parent, name, self),
+            b"personality": self._file(self.show_personality, 0o400),
+            # the initial user namespace (pykern has no other): the identity map of every id
+            b"uid_map": self._file(lambda task: ID_MAP),
+            b"gid_map": self._file(lambda task: ID_MAP),
+            b"setgroups": self._file(lambda task: b"allow\n"),
         })
-        if self.thread is not None:
+        if self.thread_dir:
             entries[b"children"] = self._file(self.show_children_pids)
         return entries
 
@@ -168,7 +183,7 @@ class PidDir(DirInode):
 
         return make
 
-    def _link(self, text: Callable[[Task], bytes], follow: Callable[[Task], LinkTarget | None]) -> Factory:
+    def _link(self, text: Callable[[Task], bytes], follow: Callable[[Task], LinkTarget]) -> Factory:
         def make(parent: DirInode, name: bytes) -> Inode:
             return LinkInode(self.fs, parent, name, text, follow, self.uid, self.gid)
 
@@ -176,42 +191,31 @@ class PidDir(DirInode):
 
     # --- the magic links ---------------------------------------------------------------------------
 
-    def _place(self, value: object) -> object:
-        """A place the process has (cwd, root, image): ENOENT once it is gone."""
+    def _place(self, place: Location | None) -> Location:
+        """A place the process has (its image, cwd, root): ENOENT once it is gone."""
         if not group_alive(self.fs.kernel, self.group) or self.group.is_zombie or is_init(self.group):
             raise SysError(ENOENT)
-        if value is None:
+        if place is None:
             raise SysError(ENOENT)
-        return value
-
-    def _exe(self) -> object:
-        group = self.group
-        location = getattr(group, "exe_location", None)
-        if location is not None:
-            return self._place(location)
-        path = self._place(group.exe_path or None)
-        return os.path.realpath(path) if isinstance(path, str) else path
+        return place
 
     def exe_text(self, task: Task) -> bytes:
-        return guest_path(self._exe(), reader_root(task)) or b""
+        return d_path(self._place(self.group.exe_location), reader_root(task))
 
-    def exe_follow(self, task: Task) -> LinkTarget | None:
-        place = self._exe()
-        return place if isinstance(place, Location) else None
+    def exe_follow(self, task: Task) -> LinkTarget:
+        return self._place(self.group.exe_location)
 
     def cwd_text(self, task: Task) -> bytes:
-        return guest_path(self._place(self.group.fs.cwd), reader_root(task)) or b""
+        return d_path(self._place(self.group.fs.cwd), reader_root(task))
 
-    def cwd_follow(self, task: Task) -> LinkTarget | None:
-        place = self._place(self.group.fs.cwd)
-        return place if isinstance(place, Location) else None
+    def cwd_follow(self, task: Task) -> LinkTarget:
+        return self._place(self.group.fs.cwd)
 
     def root_text(self, task: Task) -> bytes:
-        return guest_path(self._place(getattr(self.group.fs, "root", "/")), reader_root(task)) or b"/"
+        return d_path(self._place(self.group.fs.root), reader_root(task))
 
-    def root_follow(self, task: Task) -> LinkTarget | None:
-        place = self._place(getattr(self.group.fs, "root", "/"))
-        return place if isinstance(place, Location) else None
+    def root_follow(self, task: Task) -> LinkTarget:
+        return self._place(self.group.fs.root)
 
     # --- the files -------------------------------------------------------------------------------------
 
@@ -243,7 +247,7 @@ class PidDir(DirInode):
         return array.show_status(self.fs.kernel, self.group, self.task)
 
     def show_stat(self, task: Task) -> bytes:
-        return array.show_stat(self.fs.kernel, self.group, self.task, whole=self.thread is None)
+        return array.show_stat(self.fs.kernel, self.group, self.task, whole=not self.thread_dir)
 
     def show_statm(self, task: Task) -> bytes:
         return array.show_statm(self.group)
@@ -328,6 +332,9 @@ class PidDir(DirInode):
             self.group.oom_score_adj_min = value
         return len(data)
 
+    def show_personality(self, task: Task) -> bytes:
+        return f"{self.group.personality & 0xFFFFFFFF:08x}\n".encode()
+
     def show_io(self, task: Task) -> bytes:
         """The I/O counters; pykern keeps them on the process when it counts them
         (`group.io_counters`), else they are 0."""
@@ -389,6 +396,112 @@ def parse_proc_int(data: bytes) -> int:
     return -value if negative else value
 
 
+# --- mem --------------------------------------------------------------------------------------------
+
+
+def may_attach(reader: Task, group: ThreadGroup) -> bool:
+    """PTRACE_MODE_ATTACH, simplified: the process itself, root, or a dumpable process
+    whose ids all equal the reader's."""
+    if reader.group is group or reader.group.creds.euid == 0:
+        return True
+    mine, theirs = reader.group.creds, group.creds
+    mm = live_mm(group)
+    return (theirs.uid == theirs.euid == theirs.suid == mine.uid and theirs.gid == theirs.egid == theirs.sgid
+            == mine.gid and (mm is None or getattr(mm, "dumpable", 1) != 0))
+
+
+class MemInode(SimpleInode):
+    """/proc/PID/mem: the process's memory at file offsets that are its addresses."""
+
+    file_mode = S_IFREG | 0o600
+
+    def __init__(self, fs: ProcFS, parent: SimpleInode, name: bytes, owner_dir: PidDir) -> None:
+        super().__init__(fs, parent, name, uid=owner_dir.uid, gid=owner_dir.gid)
+        self.owner_dir = owner_dir
+
+    def open_file(self, task: Task, flags: int) -> File:
+        self.owner_dir.alive()
+        if not may_attach(task, self.owner_dir.group):
+            raise SysError(EACCES)
+        return MemFile(self, live_mm(self.owner_dir.group), flags)
+
+
+class MemFile(File):
+    """An open /proc/PID/mem: the address space it was opened on (mem_open takes the mm
+    then; reads see nothing once the process has none). A read or write stops at the
+    first address that is not mapped (EIO if that is the first). Deviation: Linux
+    writes through read-only pages too (FOLL_FORCE); pykern gives EIO there."""
+
+    kind = "mem"
+    seekable = True
+
+    def __init__(self, inode: MemInode, mm: MM | None, flags: int) -> None:
+        super().__init__(flags, inode.name_in_fs().decode(errors="replace"))
+        self.inode = inode
+        self.mm = mm
+        self.pos = 0
+
+    def stat(self) -> Stat:
+        return self.inode.stat()
+
+    def _pages(self, address: int, size: int) -> list[tuple[int, int]]:
+        """(address, length) pieces of [address, address + size) within single pages."""
+        pieces = []
+        while size > 0:
+            piece = min(size, PAGE_SIZE - address % PAGE_SIZE)
+            pieces.append((address, piece))
+            address += piece
+            size -= piece
+        return pieces
+
+    def pread(self, size: int, offset: int) -> bytes:
+        if self.mm is None:
+            return b""
+        out = bytearray()
+        for address, length in self._pages(offset, size):
+            try:
+                out += self.mm.copy_in(address, length)
+            except Fault:
+                if not out:
+                    raise SysError(EIO) from None
+                break
+        return bytes(out)
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        if self.mm is None:
+            return 0
+        done = 0
+        for address, length in self._pages(offset, len(data)):
+            try:
+                self.mm.copy_out(address, data[done : done + length])
+            except Fault:
+                if not done:
+                    raise SysError(EIO) from None
+                break
+            done += length
+        return done
+
+    def read(self, task: Task, size: int) -> bytes:
+        data = self.pread(size, self.pos)
+        self.pos += len(data)
+        return data
+
+    def write(self, task: Task, data: bytes) -> int:
+        done = self.pwrite(data, self.pos)
+        self.pos += done
+        return done
+
+    def lseek(self, offset: int, whence: int) -> int:
+        """mem_lseek: SEEK_SET and SEEK_CUR only."""
+        if whence == SEEK_SET:
+            self.pos = offset
+        elif whence == SEEK_CUR:
+            self.pos += offset
+        else:
+            raise SysError(EINVAL)
+        return self.pos
+
+
 # --- task/ ---------------------------------------------------------------------------------------------
 
 
@@ -406,6 +519,8 @@ class TaskDir(DirInode):
         if not group_alive(self.fs.kernel, self.group):
             return {}
         entries: dict[bytes, Factory] = {}
+        if is_init(self.group):  # pykern's init has no Task, but Linux's pid 1 has its thread
+            entries[b"1"] = lambda parent, name: PidDir(self.fs, parent, name, self.group, thread_dir=True)
         for thread in self.group.live_tasks:
             entries[str(thread.tid).encode()] = (
                 lambda parent, name, thread=thread: PidDir(self.fs, parent, name, self.group, thread))
@@ -415,12 +530,11 @@ class TaskDir(DirInode):
 # --- fd/ and fdinfo/ -------------------------------------------------------------------------------------
 
 
-def fd_link_text(file: File, reader: Task | None = None) -> bytes:
+def fd_link_text(file: File, reader: Task) -> bytes:
     """readlink of fd/N: the guest path of a file that has one (as `reader` sees it),
     else the kernel's name for it (pipe:[ino], socket:[ino], anon_inode:[eventfd])."""
-    location = getattr(file, "location", None)
-    if isinstance(location, Location):
-        return d_path(location, reader_root(reader))
+    if file.location is not None:
+        return d_path(file.location, reader_root(reader))
     return file.link_target()
 
 
@@ -449,6 +563,13 @@ def file_position(file: File) -> int:
         except SysError:
             return 0
     return 0
+
+
+class FdLink(LinkInode):
+    """fd/N: lstat shows a size of 64, as proc_fd_instantiate sets it."""
+
+    def size(self) -> int:
+        return 64
 
 
 class FdDir(DirInode):
@@ -492,17 +613,18 @@ class FdDir(DirInode):
 
         def make_link(parent: DirInode, name: bytes) -> Inode:
             file = self._file(fd)
-            return LinkInode(self.fs, parent, name, lambda task: fd_link_text(self._file(fd), task),
-                             lambda task: self._file(fd), self.uid, self.gid, mode=fd_mode(file))
+            return FdLink(self.fs, parent, name, lambda task: fd_link_text(self._file(fd), task),
+                          lambda task: self._file(fd), self.uid, self.gid, mode=fd_mode(file))
         return make_link
 
     def fdinfo(self, fd: int) -> bytes:
         """seq_show: pos, flags (with O_CLOEXEC from the table), mnt_id, ino, and the
         file type's own lines (an eventfd's count)."""
         file = self._file(fd)
-        flags = file.flags | (O_CLOEXEC if fd in self.group.files.cloexec else 0)
-        location = getattr(file, "location", None)
-        mnt_id = location.mount.mnt_id if isinstance(location, Location) else 0
+        # f_flags: the open-time-only bits are gone (do_dentry_open), close-on-exec comes from the table
+        flags = file.flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)
+        flags |= O_CLOEXEC if fd in self.group.files.cloexec else 0
+        mnt_id = file.location.mount.mnt_id if file.location is not None else 0
         try:
             ino = file.stat().ino
         except (SysError, NotImplementedError):
@@ -515,7 +637,7 @@ class FdDir(DirInode):
 
 def _path_fields(mount: object, root_path: bytes) -> bytes | None:
     """A mount's path as the process sees it (None when outside its root)."""
-    path = d_path(Location(mount, mount.root))  # type: ignore[arg-type, attr-defined]
+    path = path_from_top(Location(mount, mount.root))  # type: ignore[arg-type, attr-defined]
     if root_path != b"/":
         if path != root_path and not path.startswith(root_path + b"/"):
             return None
@@ -530,13 +652,10 @@ def mangle(text: bytes) -> bytes:
     return text
 
 
-def show_mounts(kernel: object, group: ThreadGroup, info: bool) -> bytes:
+def show_mounts(kernel: Kernel, group: ThreadGroup, info: bool) -> bytes:
     """/proc/PID/mounts (the fstab-like table) or mountinfo, from kernel.mounts."""
-    table = getattr(kernel, "mounts", None)
-    if table is None:
-        raise SysError(ENOENT)
-    root = getattr(group.fs, "root", None)
-    root_path = d_path(root) if isinstance(root, Location) else b"/"
+    table = kernel.mounts
+    root_path = path_from_top(group.fs.root)
     lines = []
     for mount in table.mounts:
         path = _path_fields(mount, root_path)

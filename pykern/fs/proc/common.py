@@ -1,5 +1,5 @@
 """What several parts of procfs need: whose file it is, whether that process is still
-there, its state letter, and the guest path of a place (d_path).
+there, its state, and whose root paths are shown from.
 
 A /proc/PID inode holds its ThreadGroup (and, under task/TID, its Task). The process
 can be reaped while the inode lives on (an open directory fd, a file opened before):
@@ -9,7 +9,6 @@ new lookup of the pid fails with ENOENT.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from pykern.abi import ESRCH
@@ -84,61 +83,9 @@ def state_of(group: ThreadGroup, task: Task | None) -> str:
     return "R (running)"
 
 
-# --- guest paths of places -------------------------------------------------------------------
+# --- whose view -----------------------------------------------------------------------------------
 
 
-def reader_root(task: Task | None) -> Location | None:
-    """The root of the process reading /proc: links and paths are shown as it sees them."""
-    root = getattr(task.group.fs, "root", None) if task is not None else None
-    return root if isinstance(root, Location) else None
-
-
-def d_path(location: Location, root: Location | None = None) -> bytes:
-    """The guest path of a place as a process whose root is `root` sees it (Linux's
-    d_path): namei's when the path walk provides it, else this module's own."""
-    try:
-        from pykern.fs import namei
-    except ImportError:
-        namei = None
-    if namei is not None and hasattr(namei, "d_path") and root is not None:
-        return namei.d_path(location, root)
-    path = _d_path(location)
-    top = _d_path(root) if root is not None else b"/"
-    if top != b"/" and (path == top or path.startswith(top + b"/")):
-        return path[len(top) :] or b"/"
-    return path
-
-
-def _d_path(location: Location) -> bytes:
-    parts: list[bytes] = []
-    mount, inode = location.mount, location.inode
-    while True:
-        inner = _below(inode.name_in_fs(), mount.root.name_in_fs())
-        if inner:
-            parts.append(inner)
-        if mount.parent is None or mount.mountpoint is None:
-            break
-        parts.append(mount.name)
-        inode, mount = mount.mountpoint, mount.parent
-    return b"/" + b"/".join(reversed(parts))
-
-
-def _below(path: bytes, root: bytes) -> bytes:
-    """`path` relative to `root` (both absolute in one file system), without slashes."""
-    root = root.rstrip(b"/")
-    if root and (path == root or path.startswith(root + b"/")):
-        path = path[len(root) :]
-    return path.strip(b"/")
-
-
-def guest_path(place: object, root: Location | None = None) -> bytes | None:
-    """The guest path of a Location (seen from `root`), or of a host path string (before
-    the path walk kept places as Locations, cwd and the image were host paths: the same
-    thing while the guest's / is the host's)."""
-    if isinstance(place, Location):
-        return d_path(place, root)
-    if isinstance(place, bytes):
-        return place
-    if isinstance(place, str) and place:
-        return os.fsencode(place)
-    return None
+def reader_root(task: Task) -> Location:
+    """The root of the process reading /proc: links show paths as it sees them (d_path)."""
+    return task.group.fs.root

@@ -6,8 +6,8 @@ Where each value comes from:
   uptime), filesystems (the types pykern mounts), cpuinfo (what CPUID answers under
   Unicorn, run once in a scratch instance: the guest's CPU, not the host's), pid_max,
   the pipe and overcommit settings pykern implements;
-- the host, because the guest runs on it and the syscalls say the same: meminfo (sysinfo
-  reads it too), the load averages (sysinfo's), the cpu time lines of stat, uptime's idle
+- the host, because the guest runs on it and the syscalls say the same: meminfo and swaps
+  (sysinfo reads the same totals), the load averages (sysinfo's), the cpu time lines of stat, uptime's idle
   time, version, ostype/osrelease/hostname/domainname (uname's), threads-max (the host's
   RLIMIT_NPROC, which the guest inherits, is derived from it).
 """
@@ -19,6 +19,7 @@ import os
 import uuid
 from typing import TYPE_CHECKING
 
+from pykern.mm import MMAP_MIN_ADDR
 from pykern.task import TaskState
 
 if TYPE_CHECKING:
@@ -48,6 +49,12 @@ def read_host(path: str, default: str = "") -> str:
 def show_meminfo(kernel: Kernel) -> bytes:
     """The host's memory, the same source as sysinfo(2)."""
     return read_host("/proc/meminfo").encode(errors="surrogateescape")
+
+
+def show_swaps(kernel: Kernel) -> bytes:
+    """The host's swap areas (sysinfo's swap totals are the host's too)."""
+    return read_host("/proc/swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n").encode(
+        errors="surrogateescape")
 
 
 def show_uptime(kernel: Kernel) -> bytes:
@@ -103,8 +110,7 @@ def show_version(kernel: Kernel) -> bytes:
 
 def show_filesystems(kernel: Kernel) -> bytes:
     types = list(PYKERN_FILESYSTEMS)
-    table = getattr(kernel, "mounts", None)
-    for mount in getattr(table, "mounts", []):
+    for mount in kernel.mounts.mounts:
         if mount.fs.fstype not in types:
             types.append(mount.fs.fstype)
     return "".join(f"{'' if t in DEVICE_FILESYSTEMS else 'nodev'}\t{t}\n" for t in types).encode()
@@ -256,13 +262,19 @@ def sysctl_values(kernel: Kernel, boot_id: str) -> dict[bytes, dict[bytes, objec
             b"threads-max": f"{threads_max}\n".encode(),
             b"ngroups_max": f"{NGROUPS_MAX}\n".encode(),
             b"cap_last_cap": f"{CAP_LAST_CAP}\n".encode(),
+            b"tainted": b"0\n",
+            b"randomize_va_space": b"0\n",  # pykern places stacks and mappings at fixed addresses
         },
         b"kernel/random": {
             b"boot_id": f"{boot_id}\n".encode(),
             b"uuid": lambda: f"{uuid.UUID(bytes=kernel.random_bytes(16), version=4)}\n".encode(),
+            b"entropy_avail": b"256\n",  # Linux >= 5.18: the pool is always full
+            b"poolsize": b"256\n",
         },
         # pykern's memory is host memory reserved with MAP_NORESERVE and committed when
         # touched: a large mmap never fails a commit check, which is Linux's mode 1.
-        b"vm": {b"overcommit_memory": b"1\n", b"max_map_count": b"65530\n"},
-        b"fs": {b"pipe-max-size": f"{PIPE_MAX_SIZE}\n".encode(), b"nr_open": b"1048576\n"},
+        b"vm": {b"overcommit_memory": b"1\n", b"max_map_count": b"65530\n",
+                b"mmap_min_addr": f"{MMAP_MIN_ADDR}\n".encode()},
+        b"fs": {b"pipe-max-size": f"{PIPE_MAX_SIZE}\n".encode(), b"nr_open": b"1048576\n",
+                b"file-max": b"9223372036854775807\n"},
     }

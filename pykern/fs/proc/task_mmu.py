@@ -23,6 +23,24 @@ if TYPE_CHECKING:
 MAPS_NAME_COLUMN = 25 + 8 * 6 - 1
 
 
+class MappedFileName(str):
+    """A file mapping's VMA name: the file's guest path, carrying the file's device and
+    inode number for maps' columns (the path may name nothing on the host)."""
+
+    dev: int
+    ino: int
+
+
+def mapped_file_name(path: str, dev: int | None = None, ino: int | None = None) -> str:
+    """The name of a VMA that maps the file at guest `path` (dev and ino: the file's,
+    else looked up on the host by that path when maps is read)."""
+    if dev is None or ino is None:
+        return path
+    name = MappedFileName(path)
+    name.dev, name.ino = dev, ino
+    return name
+
+
 def is_stack(vma: VMA) -> bool:
     return bool(vma.flags & MAP_GROWSDOWN) or vma.name == "[stack]"
 
@@ -61,7 +79,7 @@ class MemCounters:
 
 
 def mem_counters(mm: MM) -> MemCounters:
-    counters = MemCounters(locked=getattr(mm, "locked_vm", 0) * PAGE_SIZE)
+    counters = MemCounters(locked=mm.locked_bytes())
     for vma in mm.vmas:
         size = vma.end - vma.start
         counters.total += size
@@ -96,6 +114,8 @@ def mem_counters(mm: MM) -> MemCounters:
 
 def _file_identity(name: str, cache: dict[str, tuple[int, int]]) -> tuple[int, int]:
     """(dev, ino) of a mapped file, 0s when it cannot be found (deleted, renamed)."""
+    if isinstance(name, MappedFileName):
+        return name.dev, name.ino
     if name not in cache:
         try:
             info = os.stat(name)
@@ -172,7 +192,8 @@ def _kb_line(label: str, value_bytes: int, width: int = 8) -> str:
     return f"{label}{value_bytes >> 10:>{width}} kB\n"
 
 
-def show_smap(vma: VMA, locked: bool = False) -> str:
+def show_smap(vma: VMA, locked: int = 0) -> str:
+    """One VMA's smaps block; `locked`: its bytes under mlock."""
     size = vma.end - vma.start
     resident = resident_bytes(vma)
     shared = bool(vma.flags & MAP_SHARED)
@@ -202,7 +223,7 @@ def show_smap(vma: VMA, locked: bool = False) -> str:
         _kb_line("Private_Hugetlb: ", 0, 7),
         _kb_line("Swap:           ", 0),
         _kb_line("SwapPss:        ", 0),
-        _kb_line("Locked:         ", resident if locked else 0),
+        _kb_line("Locked:         ", min(locked, resident)),
         f"THPeligible:    {0:>8}\n",
         _vm_flags(vma),
     ]
@@ -217,6 +238,7 @@ def show_smaps(mm: MM | None) -> bytes:
     out = []
     for vma in mm.vmas:
         out.append(_header(vma, cache, heap))
-        out.append(show_smap(vma).encode())
+        locked = sum(max(0, min(end, vma.end) - max(start, vma.start)) for start, end in mm.mlocked)
+        out.append(show_smap(vma, locked).encode())
     return b"".join(out)
 
