@@ -1297,6 +1297,29 @@ def _renameat2_args(call: Call) -> list[str]:
     return [fmt_arg(call, i) for i in range(4)] + [shown]
 
 
+def _symbolic_mode(mode: int) -> str:
+    """strace's print_symbolic_mode_t: `S_IFIFO|0600`, `0644` without a type; a type it
+    does not know: the whole mode in octal."""
+    kind = mode & abi.S_IFMT
+    name = S_IFMT_NAMES.get(kind, "") if kind else ""
+    if kind and not name:
+        return octal(mode)
+    special = [bit_name for bit, bit_name in ((0o4000, "S_ISUID"), (0o2000, "S_ISGID"), (0o1000, "S_ISVTX"))
+               if mode & bit]
+    return "|".join([part for part in (name, *special) if part] + [octal(mode & 0o777)])
+
+
+def _mknod_args(call: Call, offset: int) -> list[str]:
+    """mknod(path, mode, dev) / mknodat(dirfd, path, mode, dev): the mode is an unsigned
+    short, and the device is shown only for a character or block node (strace's
+    decode_mknod)."""
+    mode = call.args[offset + 1] & 0xFFFF
+    shown = [fmt_arg(call, i) for i in range(offset + 1)] + [_symbolic_mode(mode)]
+    if mode & abi.S_IFMT in (abi.S_IFCHR, abi.S_IFBLK):
+        shown.append(makedev(call.args[offset + 2] & 0xFFFFFFFF))
+    return shown
+
+
 # prctl options strace names, and how it shows their arguments
 PR_NAMES = {1: "PR_SET_PDEATHSIG", 2: "PR_GET_PDEATHSIG", 3: "PR_GET_DUMPABLE", 4: "PR_SET_DUMPABLE",
             15: "PR_SET_NAME", 16: "PR_GET_NAME", 22: "PR_SET_SECCOMP", 21: "PR_GET_SECCOMP",
@@ -1368,6 +1391,8 @@ SPECIAL: dict[str, Callable[[Call], list[str]]] = {
     "gettimeofday": _gettimeofday_args,
     "utimensat": _utimensat_args,
     "renameat2": _renameat2_args,
+    "mknod": lambda call: _mknod_args(call, 0),
+    "mknodat": lambda call: _mknod_args(call, 1),
     "prctl": _prctl_args,
 }
 # --- poll, ppoll, select, pselect6: the request at entry, what is ready in the result ---
