@@ -465,12 +465,14 @@ class Call:
 
 
 def fmt_path(call: Call, value: int) -> str:
+    """strace's printpath: at most PATH_MAX - 1 bytes, "..." after a longer one."""
     if value == 0:
         return "NULL"
-    got = call.read_str(value, 4096)
+    got = call.read_str(value, abi.PATH_MAX - 1)
     if got is None:
         return hex(value)
-    return quote(got[0], None)
+    data, cut = got
+    return quote(data, None) + ("..." if cut else "")
 
 
 def fmt_str(call: Call, value: int) -> str:
@@ -695,8 +697,8 @@ def fmt_arg(call: Call, index: int) -> str:
         return flags(value, GRND_BITS) if value & ~0x7 == 0 or value & 0x7 else f"{value:#x} /* GRND_??? */"
     if name == "open_flags" and call.entry.name in ("dup3", "pipe2"):
         return flags(value & 0xFFFFFFFF, OPEN_FLAG_BITS)  # no access mode in these
-    if name == "int" and call.entry.name in ("readv", "writev"):
-        return str(value & 0xFFFFFFFF)  # strace shows iovcnt unsigned
+    if name == "int" and call.entry.name in ("readv", "writev", "readlink", "readlinkat"):
+        return str(value & 0xFFFFFFFF)  # strace shows iovcnt and readlink's bufsiz unsigned
     if name == "int" and call.entry.name == "clock_nanosleep" and index == 1:
         return flags(value & 0xFFFFFFFF, [(TIMER_ABSTIME, "TIMER_ABSTIME")])
     if name == "int_out" and call.entry.name == "wait4" and call.result == 0:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from pykern.abi import (
     AT_FDCWD,
     EEXIST,
+    EISDIR,
     ELOOP,
     ENAMETOOLONG,
     ENOENT,
@@ -93,7 +94,8 @@ def start_location(task: Task, dirfd: int, path: bytes) -> Location:
 def path_walk(task: Task, dirfd: int, path: bytes, follow: bool = True, allow_missing: bool = False) -> Found:
     """Resolve `path` (see the module's docstring). `follow`: follow a symlink in the
     last component; `allow_missing`: a missing last component is not an error (the
-    caller will create it) as long as its directory exists."""
+    caller will create it: open(O_CREAT), for which "name/" is EISDIR) as long as its
+    directory exists."""
     if not path:
         raise SysError(ENOENT)
     if len(path) >= PATH_MAX:
@@ -139,6 +141,8 @@ def _walk(walk: Walk, current: Location, path: bytes, follow: bool, allow_missin
             _require_dir(current)
             current, parent = _parent(current, walk.root), None
             continue
+        if last and allow_missing and trailing_slash:
+            raise SysError(EISDIR)  # open(O_CREAT) of "name/": never a regular file (open_last_lookups)
         parent = current
         mount = mounts.mounted_on(current, name)
         if mount is not None:
@@ -160,14 +164,12 @@ def _walk(walk: Walk, current: Location, path: bytes, follow: bool, allow_missin
                 if not text:
                     raise SysError(ENOENT)
                 rest = b"/".join(components[index + 1 :])
-                if trailing_slash:
-                    rest += b"/"
                 found = _walk(walk, walk.root if text.startswith(b"/") else current, text, True,
                               allow_missing and not rest)  # fmt: skip
-                if not rest:
+                if not rest:  # the link was the last component: its trailing slash applies
                     found.trailing_slash = found.trailing_slash or trailing_slash
                     return _finish(found)
-                return _walk(walk, found.existing(), rest, follow, allow_missing)
+                return _walk(walk, found.existing(), rest + (b"/" if trailing_slash else b""), follow, allow_missing)
             if isinstance(target, Location):
                 current = target
                 continue
@@ -206,6 +208,53 @@ def _parent(current: Location, root: Location) -> Location:
             return current  # the namespace's top
         # the mount root's ".." is the directory holding the mount point
         return Location(mount.parent, mount.mountpoint)
+
+
+# The kind of a path's last component (Linux's LAST_NORM, LAST_DOT, LAST_DOTDOT, LAST_ROOT)
+LAST_NORM, LAST_DOT, LAST_DOTDOT, LAST_ROOT = "norm", "dot", "dotdot", "root"
+
+
+@dataclass
+class Parent:
+    """What filename_parentat gives the calls that make or remove a name (mkdir, mknod,
+    symlink, link's new name, unlink, rmdir, rename): the directory, the last component
+    (not looked up, never followed), its kind, and whether the path ends in "/"."""
+
+    directory: Location
+    name: bytes
+    kind: str
+    trailing_slash: bool
+    walk: Walk
+
+    def child(self) -> Found:
+        """The entry itself, not followed (location None when it does not exist); a
+        mount on the name is the mount's root."""
+        return _walk(self.walk, self.directory, self.name, False, True)
+
+
+def parent_walk(task: Task, dirfd: int, path: bytes) -> Parent:
+    """filename_parentat: walk every component but the last, which must lead to a
+    directory; the last is only classified."""
+    if not path:
+        raise SysError(ENOENT)
+    if len(path) >= PATH_MAX:
+        raise SysError(ENAMETOOLONG)
+    current = start_location(task, dirfd, path)
+    walk = Walk(task, task.group.fs.root, task.kernel.mounts)
+    stripped = path.rstrip(b"/")
+    if not stripped:  # "/" (or "//")
+        return Parent(walk.root, b"", LAST_ROOT, True, walk)
+    head, slash, name = stripped.rpartition(b"/")
+    if slash:
+        found = _walk(walk, current, (head or b"/") + b"/", True, False)
+        if found.location is None:
+            raise SysError(ENOTDIR)  # a magic link to an open file that has no directory
+        current = found.location
+    _require_dir(current)
+    kind = LAST_DOT if name == b"." else LAST_DOTDOT if name == b".." else LAST_NORM
+    if kind == LAST_NORM and len(name) > NAME_MAX:
+        raise SysError(ENAMETOOLONG)
+    return Parent(current, name, kind, len(stripped) != len(path), walk)
 
 
 def lookup(task: Task, dirfd: int, path: bytes, follow: bool = True) -> Found:
