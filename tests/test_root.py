@@ -22,7 +22,7 @@ from conftest import REPO_ROOT
 
 BUSYBOX = shutil.which("busybox")
 TIMEOUT = 60
-pytestmark = pytest.mark.skipif(
+needs_busybox = pytest.mark.skipif(
     BUSYBOX is None or "statically linked" not in subprocess.run(
         ["file", "-L", BUSYBOX or "/"], capture_output=True, text=True, check=False).stdout,
     reason="needs a static busybox (Debian's busybox-static)")
@@ -53,6 +53,7 @@ def guest(root: Path, script: str, *options: str) -> subprocess.CompletedProcess
                           timeout=TIMEOUT, check=False, env={"PATH": "/bin", "LC_ALL": "C"})
 
 
+@needs_busybox
 def test_absolute_symlinks_resolve_inside(tmp_path: Path) -> None:
     root = make_tree(tmp_path)
     done = guest(root, "cat /abs-marker; cat /host-passwd; cat /up-outside; cat /sub/abs-outside; "
@@ -62,6 +63,7 @@ def test_absolute_symlinks_resolve_inside(tmp_path: Path) -> None:
     assert done.stderr.count("No such file or directory") == 3, done.stderr
 
 
+@needs_busybox
 def test_dotdot_at_the_root_stays(tmp_path: Path) -> None:
     root = make_tree(tmp_path)
     done = guest(root, "cd /..; pwd; cd ../../..; pwd; cat /../../outside /../../etc/marker; "
@@ -75,6 +77,7 @@ def test_dotdot_at_the_root_stays(tmp_path: Path) -> None:
     assert "host secret" not in done.stdout and "outside" in done.stderr
 
 
+@needs_busybox
 def test_proc_self_root_and_cwd_do_not_lead_out(tmp_path: Path) -> None:
     root = make_tree(tmp_path)
     done = guest(root, "readlink /proc/self/root; cd /sub; readlink /proc/self/cwd; "
@@ -86,6 +89,7 @@ def test_proc_self_root_and_cwd_do_not_lead_out(tmp_path: Path) -> None:
     assert "up-outside" in lines and lines[-1] == "guest marker"
 
 
+@needs_busybox
 def test_rename_and_link_stay_inside(tmp_path: Path) -> None:
     root = make_tree(tmp_path)
     done = guest(root, "cd /sub/deeper && echo moved > a && echo linked > b && mv a ../../../../x "
@@ -98,6 +102,7 @@ def test_rename_and_link_stay_inside(tmp_path: Path) -> None:
         assert not os.path.lexists(tmp_path / name), name
 
 
+@needs_busybox
 def test_host_symlink_planted_in_the_tree_is_followed_inside(tmp_path: Path) -> None:
     root = make_tree(tmp_path)
     (root / "etc" / "passwd").write_text("guest passwd\n")
@@ -106,6 +111,7 @@ def test_host_symlink_planted_in_the_tree_is_followed_inside(tmp_path: Path) -> 
     assert "host secret" not in done.stdout
 
 
+@needs_busybox
 def test_read_only_mount(tmp_path: Path) -> None:
     root = make_tree(tmp_path)
     shared = tmp_path / "shared"
@@ -130,6 +136,7 @@ def test_read_only_mount(tmp_path: Path) -> None:
     assert oct((shared / "file").stat().st_mode & 0o777) != oct(0o600)
 
 
+@needs_busybox
 def test_read_write_mount(tmp_path: Path) -> None:
     root = make_tree(tmp_path)
     shared = tmp_path / "shared"
@@ -144,6 +151,7 @@ def test_read_write_mount(tmp_path: Path) -> None:
     assert (shared / "moved").read_text() == "x\n"
 
 
+@needs_busybox
 def test_dev_lists_only_pykerns_devices(tmp_path: Path) -> None:
     root = make_tree(tmp_path)
     done = guest(root, "ls /dev; ls /dev/fd/; cat /dev/sda /dev/mem /dev/kmsg")
@@ -175,6 +183,7 @@ def test_bad_root_or_mount_is_one_line(options: list[str]) -> None:
     assert "Traceback" not in done.stderr
 
 
+@needs_busybox
 def test_inherited_directory_fd_does_not_open_the_jail(tmp_path: Path) -> None:
     """A host directory given as stdin (DIR's parent) has no place in the guest's tree:
     the guest cannot walk from it (Linux would let a chrooted process do so)."""
@@ -191,3 +200,24 @@ def test_inherited_directory_fd_does_not_open_the_jail(tmp_path: Path) -> None:
     assert "host secret" not in done.stdout and "guest marker" not in done.stdout
     assert done.stdout == "", done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_path_calls_over_tricky_paths_never_break_pykern(tmp_path: Path) -> None:
+    """testbins/pykern_only/sysfuzz --paths, jailed by --root: every call that takes a
+    path over FIFOs nobody opened, symlink loops, PATH_MAX+1 bytes, /proc/PID of a reaped
+    process, /proc/self/fd/N of pipes and sockets, ... Each gets a result or an errno:
+    no traceback, no child killed."""
+    fuzzer = REPO_ROOT / "testbins" / "pykern_only" / "sysfuzz"
+    if not fuzzer.exists():
+        pytest.fail("testbins/pykern_only/sysfuzz was not built")
+    jail = tmp_path / "jail"
+    (jail / "work").mkdir(parents=True)
+    (jail / "sysfuzz-jail").touch()
+    shutil.copy(fuzzer, jail / "sysfuzz")
+    done = subprocess.run([sys.executable, "-m", "pykern", "run", "--root", str(jail), "/sysfuzz", "--paths", "/work"],
+                          cwd=REPO_ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert "Traceback" not in done.stderr and "pykern bug" not in done.stderr, done.stderr[-4000:]
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert done.stdout.startswith("sysfuzz --paths: ") and "0 ended by a signal" in done.stdout, done.stdout
+    assert sorted(os.listdir(tmp_path)) == ["jail"]  # nothing escaped the jail
