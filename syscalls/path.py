@@ -65,6 +65,7 @@ from pykern.abi import (
 from pykern.errors import SysError
 from pykern.fs.fifo import open_pipe_end
 from pykern.fs.hostfs import HostInode
+from pykern.fs.inode import Inode
 from pykern.fs.libfs import PathFile
 from pykern.fs.mount import Location
 from pykern.fs.namei import LAST_DOT, LAST_DOTDOT, LAST_NORM, Found, d_path, parent_walk, path_walk
@@ -90,7 +91,6 @@ from pykern.sysent import (
 from pykern.vfs import File, HostFile, Stat, host_errors, pack_stat, pack_statx
 
 if TYPE_CHECKING:
-    from pykern.fs.inode import Inode
     from pykern.task import Task
 
 Addr = int
@@ -178,7 +178,9 @@ def reopen(task: Task, file: File, flags: int) -> File:
         from pykern.vfs import host_open_flags
 
         with host_errors():
-            fd = os.open(f"/proc/self/fd/{file.host_fd}", host_open_flags(flags & ~(O_CREAT | O_EXCL)) | os.O_CLOEXEC)
+            # the walk followed the magic link already: O_NOFOLLOW is not for pykern's own
+            fd = os.open(f"/proc/self/fd/{file.host_fd}",
+                         host_open_flags(flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW)) | os.O_CLOEXEC)
         opened = HostFile.wrap(fd, flags)
         opened.location = file.location
         return opened
@@ -235,8 +237,8 @@ def open_path(task: Task, dirfd: int, path: bytes, flags: int, mode: int) -> Fil
         return reopen(task, found.file, flags)
     location = found.existing()
     inode = location.inode
-    if inode.is_dir and (creating or flags & O_ACCMODE != O_RDONLY) and not flags & O_PATH:
-        raise SysError(EISDIR)
+    if inode.is_dir and (creating or flags & O_ACCMODE != O_RDONLY or flags & O_TRUNC) and not flags & O_PATH:
+        raise SysError(EISDIR)  # O_TRUNC asks for write access too (build_open_flags)
     if flags & O_DIRECTORY and not inode.is_dir:
         raise SysError(ENOTDIR)  # before O_NOFOLLOW's ELOOP on a symlink (do_open, then may_open)
     if writes and not flags & O_PATH and host_stat.S_ISREG(inode.mode):
@@ -266,7 +268,11 @@ def _open_tmpfile(task: Task, dirfd: int, path: bytes, flags: int, mode: int) ->
     open_tmpfile = getattr(location.inode, "open_tmpfile", None)
     if open_tmpfile is None:
         raise SysError(EOPNOTSUPP)
-    return open_tmpfile(task, flags, mode)
+    file = open_tmpfile(task, flags, mode)
+    inode = getattr(file, "inode", None)
+    if isinstance(inode, Inode):  # an inode of pykern's own (tmpfs): linkat(AT_EMPTY_PATH) names it
+        file.location = Location(location.mount, inode)
+    return file
 
 
 @syscall("openat", DIRFD, PATH, OPEN_FLAGS, MODE, classes="desc file")

@@ -4,8 +4,8 @@
  * OK(name, call): the call must succeed (>= 0). ERR(name, call, E): it must fail with -1
  * and errno E. TRUE(name, cond): cond must hold. Each prints "ok NAME"; the first failure
  * prints "FAIL NAME ..." to stderr and exits 1. enter_tmpdir() makes a fresh directory
- * /tmp/pykern-TAG-XXXXXX (the tracer's tests normalise such names), enters it and
- * removes it at exit. */
+ * TMPDIR_BASE/pykern-TAG-XXXXXX (/tmp unless defined before; the tracer's tests normalise
+ * such names), enters it and removes it at exit. */
 #ifndef TESTBINS_ERRCHECK_H
 #define TESTBINS_ERRCHECK_H
 #include <dirent.h>
@@ -98,9 +98,13 @@ static void remove_tmpdir(void)
         remove_tree(tmpdir_path);
 }
 
+#ifndef TMPDIR_BASE
+#define TMPDIR_BASE "/tmp"
+#endif
+
 static void enter_tmpdir(const char *tag)
 {
-    snprintf(tmpdir_path, sizeof tmpdir_path, "/tmp/pykern-%s-XXXXXX", tag);
+    snprintf(tmpdir_path, sizeof tmpdir_path, TMPDIR_BASE "/pykern-%s-XXXXXX", tag);
     if (!mkdtemp(tmpdir_path) || chdir(tmpdir_path) != 0) {
         perror("mkdtemp");
         exit(1);

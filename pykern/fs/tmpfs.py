@@ -21,6 +21,7 @@ from pykern.abi import (
     EEXIST,
     EINVAL,
     EISDIR,
+    ELOOP,
     ENOENT,
     ENOTDIR,
     ENOTEMPTY,
@@ -30,8 +31,10 @@ from pykern.abi import (
     O_CREAT,
     O_DIRECTORY,
     O_EXCL,
+    O_NOFOLLOW,
     O_PATH,
     O_RDONLY,
+    O_TMPFILE,
     O_TRUNC,
     RENAME_EXCHANGE,
     RENAME_NOREPLACE,
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
     from pykern.task import Task
 
 _tmpfs_devs = itertools.count(0x2E)
+BOGO_DIRENT_SIZE = 20  # what a directory entry adds to a tmpfs directory's st_size
 
 
 class TmpFS(FileSystem):
@@ -81,6 +85,7 @@ class TmpInode(Inode):
         self._mode = mode
         self.uid, self.gid = uid, gid
         self.nlink = 2 if mode & S_IFMT == S_IFDIR else 1
+        self.linkable = False  # an O_TMPFILE file that linkat may still name (I_LINKABLE)
         self.atime_ns = self.mtime_ns = self.ctime_ns = time.time_ns()
 
     def key(self) -> Hashable:
@@ -107,6 +112,8 @@ class TmpInode(Inode):
             return PathFile(self, flags)
         if flags & O_DIRECTORY:
             raise SysError(ENOTDIR)
+        if self._mode & S_IFMT == S_IFLNK:
+            raise SysError(ELOOP)  # O_NOFOLLOW on a symlink (may_open)
         raise SysError(EINVAL)
 
     def chmod(self, task: Task, mode: int, follow: bool) -> None:
@@ -192,7 +199,9 @@ class TmpFile(TmpInode):
         want = (0o4 if accmode in (O_RDONLY, 2) else 0) | (0o2 if accmode in (1, 2) else 0)
         self.access(task, want, True, True)
         with host_errors():
-            fd = os.open(f"/proc/self/fd/{self.memfd}", host_open_flags(flags & ~(O_CREAT | O_EXCL)) | os.O_CLOEXEC)
+            # the walk has found this file: O_NOFOLLOW is not for pykern's own magic link
+            fd = os.open(f"/proc/self/fd/{self.memfd}",
+                         host_open_flags(flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW)) | os.O_CLOEXEC)
         if flags & O_TRUNC:
             self.touch()
         return TmpfsOpenFile(fd, flags, self)
@@ -270,9 +279,14 @@ class TmpDir(TmpInode):
     def parent(self) -> Inode:
         return self.parent_dir if self.parent_dir is not None else self
 
+    def size(self) -> int:
+        """shmem's BOGO_DIRENT_SIZE: 20 bytes per entry, "." and ".." included."""
+        return BOGO_DIRENT_SIZE * (2 + len(self.children))
+
     def readdir(self, task: Task) -> list[tuple[int, int, bytes]]:
+        """The newest entry first, as Linux's tmpfs lists them (a rename makes it new)."""
         out = [(self.ino, DT_DIR, b"."), (self.parent().stat().ino, DT_DIR, b"..")]
-        out += [(child.ino, dtype_of_mode(child.mode), name) for name, child in self.children.items()]
+        out += [(child.ino, dtype_of_mode(child.mode), name) for name, child in reversed(self.children.items())]
         return out
 
     def open(self, task: Task, flags: int) -> File:
@@ -287,6 +301,8 @@ class TmpDir(TmpInode):
         self.access(task, 0o3, True, True)
         if name in self.children:
             raise SysError(EEXIST)
+        if self.nlink == 0:
+            raise SysError(ENOENT)  # a removed directory takes no new entries (IS_DEADDIR)
         self.children[name] = child
         self.touch()
 
@@ -299,6 +315,17 @@ class TmpDir(TmpInode):
         child = TmpFile(self.fs, self, S_IFREG | (mode & 0o7777 & ~umask), *self._creds(task))
         self._add(task, name, child)
         return child.open(task, flags & ~O_TRUNC)
+
+    def open_tmpfile(self, task: Task, flags: int, mode: int) -> File:
+        """open(O_TMPFILE): a file of this directory with no name (nlink 0) until linkat
+        gives it one; with O_EXCL it can never have one."""
+        self.access(task, 0o3, True, True)
+        if self.nlink == 0:
+            raise SysError(ENOENT)
+        child = TmpFile(self.fs, self, S_IFREG | (mode & 0o7777 & ~task.group.fs.umask), *self._creds(task))
+        child.nlink = 0
+        child.linkable = not flags & O_EXCL
+        return child.open(task, flags & ~(O_TRUNC | O_TMPFILE))
 
     def mkdir(self, task: Task, name: bytes, mode: int) -> None:
         umask = task.group.fs.umask
@@ -326,7 +353,10 @@ class TmpDir(TmpInode):
             return
         if isinstance(inode, TmpDir):
             raise SysError(EPERM)
+        if inode.nlink == 0 and not inode.linkable:
+            raise SysError(ENOENT)  # unlinked, or O_TMPFILE|O_EXCL (no I_LINKABLE)
         self._add(task, name, inode)
+        inode.linkable = False
         inode.nlink += 1
         inode.ctime_ns = time.time_ns()
 
@@ -353,8 +383,7 @@ class TmpDir(TmpInode):
         if child.children:
             raise SysError(ENOTEMPTY)
         del self.children[name]
-        child.nlink = 0
-        child.parent_dir = None
+        child.nlink = 0  # its ".." still leads here, as a removed directory's d_parent does
         self.nlink -= 1
         self.touch()
 
@@ -370,6 +399,8 @@ class TmpDir(TmpInode):
         if flags & RENAME_EXCHANGE:
             if target is None:
                 raise SysError(ENOENT)
+            del self.children[name]  # both names become the newest entries (readdir's order)
+            del new_dir.children[new_name]
             self.children[name], new_dir.children[new_name] = target, child
             target.parent_dir, child.parent_dir = self, new_dir
             return
@@ -390,6 +421,7 @@ class TmpDir(TmpInode):
                     raise SysError(ENOTEMPTY)
             target.nlink -= 1
         del self.children[name]
+        new_dir.children.pop(new_name, None)  # the moved entry is the newest (readdir's order)
         new_dir.children[new_name] = child
         if isinstance(child, TmpDir):
             child.parent_dir = new_dir
