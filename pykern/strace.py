@@ -706,7 +706,8 @@ def fmt_arg(call: Call, index: int) -> str:
     if name == "rusage_out":
         return fmt_rusage(call, value)
     if name == "buf_out" and call.entry.name == "getcwd" and call.result:
-        return fmt_buffer(call, value, call.result - 1)  # the path without its NUL
+        data = call.read(value, call.result - 1)  # the path without its NUL, whole (printpathn)
+        return quote(data, None) if data is not None else ptr(value)
     if name == "off" and call.entry.name in ("truncate", "ftruncate"):
         return str(value & ((1 << 64) - 1))  # strace shows the length unsigned
     if name == "uint" and call.entry.name == "statx":

@@ -252,7 +252,7 @@ COMPARE_FLOORS: dict[str, float] = {
     "nosys": 1.0, "shebang.sh": 1.0,
     "ident_time": 0.98, "files": 0.98, "stdin_echo": 0.98, "signals": 0.95, "sessions": 0.95,
     "waitstatus": 0.95, "forkloop": 0.95, "pipe_pingpong": 0.95, "execerr": 0.93, "mem": 0.93,
-    "fsinfo": 0.95, "socketpair": 0.95, "fifo": 0.97, "paths": 0.98, "fifo_shm": 0.97, "paths_shm": 0.97, "jobctl": 0.9, "poll": 0.93, "epoll": 0.9, "forkexec": 0.9, "spawn": 0.9, "orphan": 0.8, "preempt": 0.8, "threads": 0.75,
+    "fsinfo": 0.95, "socketpair": 0.95, "fifo": 0.97, "paths": 0.98, "fifo_shm": 0.97, "paths_shm": 0.97, "files_shm": 0.98, "jobctl": 0.9, "poll": 0.93, "epoll": 0.9, "forkexec": 0.9, "spawn": 0.9, "orphan": 0.8, "preempt": 0.8, "threads": 0.75,
     "shm_mutex": 0.6,
 }
 DEFAULT_FLOOR = 0.5

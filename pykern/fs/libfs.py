@@ -34,7 +34,7 @@ from pykern.abi import (
 )
 from pykern.errors import SysError
 from pykern.fs.inode import FileSystem, Inode, LinkTarget
-from pykern.vfs import File, Stat, dtype_of_mode, pack_dirents64
+from pykern.vfs import File, Stat, dtype_of_mode, file_status_flags, pack_dirents64
 
 if TYPE_CHECKING:
     from pykern.task import Task
@@ -173,7 +173,7 @@ class DirFile(File):
     kind = "dir"
 
     def __init__(self, inode: Inode, task: Task, flags: int) -> None:
-        super().__init__(flags, inode.name_in_fs().decode(errors="replace"))
+        super().__init__(file_status_flags(flags), inode.name_in_fs().decode(errors="replace"))
         self.inode = inode
         self.task = task
         self._entries: list[tuple[int, int, int, bytes]] | None = None

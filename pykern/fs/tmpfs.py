@@ -175,12 +175,72 @@ class TmpInode(Inode):
 
 
 class TmpFile(TmpInode):
-    """A regular file: its bytes in a host memfd."""
+    """A regular file: its bytes in a host memfd, and its permission bits, owner and
+    times too, so that what the guest does through an open descriptor (fchmod, fchown,
+    futimens, ftruncate, write: the host's calls on the memfd) and through the path
+    agree."""
 
     def __init__(self, fs: TmpFS, parent: TmpDir | None, mode: int, uid: int, gid: int) -> None:
-        super().__init__(fs, parent, mode, uid, gid)
         with host_errors():
             self.memfd = os.memfd_create("pykern-tmpfs", os.MFD_CLOEXEC)
+        super().__init__(fs, parent, mode, uid, gid)
+
+    def _host(self) -> os.stat_result:
+        with host_errors():
+            return os.fstat(self.memfd)
+
+    @property  # type: ignore[override]
+    def _mode(self) -> int:
+        return S_IFREG | (self._host().st_mode & 0o7777)
+
+    @_mode.setter
+    def _mode(self, mode: int) -> None:
+        with host_errors():
+            os.fchmod(self.memfd, mode & 0o7777)
+
+    @property  # type: ignore[override]
+    def uid(self) -> int:
+        return self._host().st_uid
+
+    @uid.setter
+    def uid(self, uid: int) -> None:
+        with host_errors():
+            os.fchown(self.memfd, uid, -1)
+
+    @property  # type: ignore[override]
+    def gid(self) -> int:
+        return self._host().st_gid
+
+    @gid.setter
+    def gid(self, gid: int) -> None:
+        with host_errors():
+            os.fchown(self.memfd, -1, gid)
+
+    @property  # type: ignore[override]
+    def atime_ns(self) -> int:
+        return self._host().st_atime_ns
+
+    @atime_ns.setter
+    def atime_ns(self, value: int) -> None:
+        with host_errors():
+            os.utime(self.memfd, ns=(value, self._host().st_mtime_ns))
+
+    @property  # type: ignore[override]
+    def mtime_ns(self) -> int:
+        return self._host().st_mtime_ns
+
+    @mtime_ns.setter
+    def mtime_ns(self, value: int) -> None:
+        with host_errors():
+            os.utime(self.memfd, ns=(self._host().st_atime_ns, value))
+
+    @property  # type: ignore[override]
+    def ctime_ns(self) -> int:
+        return self._host().st_ctime_ns
+
+    @ctime_ns.setter
+    def ctime_ns(self, value: int) -> None:
+        pass  # the host's: every change above sets it
 
     def __del__(self) -> None:
         fd, self.memfd = getattr(self, "memfd", -1), -1
