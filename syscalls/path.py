@@ -28,6 +28,7 @@ from pykern.abi import (
     EEXIST,
     EINVAL,
     EISDIR,
+    ELOOP,
     ENOENT,
     ENOTDIR,
     ENOTEMPTY,
@@ -234,13 +235,21 @@ def open_path(task: Task, dirfd: int, path: bytes, flags: int, mode: int) -> Fil
     if creating and flags & O_EXCL:
         raise SysError(EEXIST)
     if found.file is not None:
-        return reopen(task, found.file, flags)
+        if flags & O_DIRECTORY and (found.location is None or not found.location.inode.is_dir):
+            raise SysError(ENOTDIR)
+        # A host file is reopened through its own host fd (it may have been renamed or
+        # unlinked since); a file of pykern's own file systems is opened again from its
+        # inode, below, as any path to it would be.
+        if found.location is None or isinstance(found.location.inode, HostInode) or flags & O_PATH:
+            return reopen(task, found.file, flags)
     location = found.existing()
     inode = location.inode
     if inode.is_dir and (creating or flags & O_ACCMODE != O_RDONLY or flags & O_TRUNC) and not flags & O_PATH:
         raise SysError(EISDIR)  # O_TRUNC asks for write access too (build_open_flags)
     if flags & O_DIRECTORY and not inode.is_dir:
         raise SysError(ENOTDIR)  # before O_NOFOLLOW's ELOOP on a symlink (do_open, then may_open)
+    if inode.is_symlink and not flags & O_PATH:
+        raise SysError(ELOOP)  # O_NOFOLLOW on a symlink, magic links too (may_open)
     if writes and not flags & O_PATH and host_stat.S_ISREG(inode.mode):
         check_writable(task, location)
     file = inode.open(task, flags)
@@ -657,9 +666,11 @@ def do_faccessat(task: Task, dirfd: int, pathname_addr: Addr, mode: int, flags: 
         if found.file is None:
             raise SysError(ENOENT)
         return 0  # a descriptor with no name (a pipe): the caller has it open
-    if mode & 0o2:
-        check_writable(task, found.location)
-    found.location.inode.access(task, mode, bool(flags & AT_EACCESS), follow)
+    inode = found.location.inode
+    inode.access(task, mode, bool(flags & AT_EACCESS), follow)
+    kind = host_stat.S_IFMT(inode.mode)
+    if mode & 0o2 and kind in (S_IFREG, S_IFDIR, host_stat.S_IFLNK):
+        check_writable(task, found.location)  # after the permission bits; never for a FIFO or device
     return 0
 
 
@@ -682,9 +693,12 @@ def sys_faccessat2(task: Task, dirfd: int, pathname_addr: Addr, mode: int, flags
 
 
 def do_fchmodat(task: Task, dirfd: int, pathname_addr: Addr, mode: int) -> int:
-    location = walk_at(task, dirfd, pathname_addr).existing()
-    check_writable(task, location)
-    location.inode.chmod(task, mode, True)
+    found = walk_at(task, dirfd, pathname_addr)
+    if found.location is None and found.file is not None and not isinstance(found.file, HostFile):
+        return 0  # /proc/self/fd/N of a pipe or socket: its pseudo inode keeps no mode here
+    inode = found_inode(task, found)
+    check_writable(task, found.location)
+    inode.chmod(task, mode, True)
     return 0
 
 
@@ -705,11 +719,15 @@ def sys_truncate(task: Task, path_addr: Addr, length: int) -> int:
     """truncate(2)."""
     if length < 0:
         raise SysError(EINVAL)
-    location = walk_at(task, AT_FDCWD, path_addr).existing()
-    if location.inode.is_dir:
+    found = walk_at(task, AT_FDCWD, path_addr)
+    kind = host_stat.S_IFMT(found_stat(found).mode)
+    if kind == S_IFDIR:
         raise SysError(EISDIR)
-    check_writable(task, location)
-    location.inode.truncate(task, length)
+    if kind != S_IFREG:
+        raise SysError(EINVAL)  # a FIFO, a pipe through /proc/self/fd, a device (vfs_truncate)
+    inode = found_inode(task, found)
+    check_writable(task, found.location)
+    inode.truncate(task, length)
     return 0
 
 

@@ -469,6 +469,54 @@ static void test_tmpfile_mknod(void)
     close(fd);
 }
 
+/* /proc/self/fd/N and /dev/fd/N are magic links: followed to the open file itself. */
+static void test_magic_links(void)
+{
+    char path[64];
+    int f, p[2], d, fd, r;
+    struct stat st;
+    OK("a file", f, open("magic-file", O_RDWR | O_CREAT, 0600));
+    TRUE("write", write(f, "0123456789", 10) == 10);
+    OK("a pipe", r, pipe(p));
+    OK("a dir", d, open("d", O_RDONLY | O_DIRECTORY));
+    snprintf(path, sizeof path, "/proc/self/fd/%d/", f);
+    ERR("file's link with a trailing slash: ENOTDIR", open(path, O_RDONLY), ENOTDIR);
+    snprintf(path, sizeof path, "/proc/self/fd/%d/", p[0]);
+    ERR("pipe's link with a trailing slash: ENOTDIR", open(path, O_RDONLY), ENOTDIR);
+    snprintf(path, sizeof path, "/dev/fd/%d/", f);
+    ERR("/dev/fd/N/ of a file: ENOTDIR", stat(path, &st), ENOTDIR);
+    snprintf(path, sizeof path, "/proc/self/fd/%d/", d);
+    OK("dir's link with a trailing slash", fd, open(path, O_RDONLY));
+    close(fd);
+    snprintf(path, sizeof path, "/proc/self/fd/%d/file", d);
+    TRUE("a name under a dir's link", stat(path, &st) == 0 && S_ISREG(st.st_mode));
+    snprintf(path, sizeof path, "/proc/self/fd/%d/x", p[0]);
+    ERR("a name under a pipe's link: ENOTDIR", stat(path, &st), ENOTDIR);
+    snprintf(path, sizeof path, "/proc/self/fd/%d", p[0]);
+    TRUE("lstat of the link: a symlink", lstat(path, &st) == 0 && S_ISLNK(st.st_mode));
+    TRUE("stat through it: the pipe", stat(path, &st) == 0 && S_ISFIFO(st.st_mode));
+    ERR("O_DIRECTORY of a pipe's link: ENOTDIR", open(path, O_RDONLY | O_DIRECTORY), ENOTDIR);
+    ERR("truncate of a pipe's link: EINVAL", truncate(path, 0), EINVAL);
+    OK("chmod of a pipe's link", r, chmod(path, 0600));
+    ERR("unlink of a fd link: EPERM", unlink(path), EPERM);
+    ERR("mkdir over a fd link: EEXIST", mkdir(path, 0700), EEXIST);
+    ERR("O_CREAT|O_EXCL of a fd link: EEXIST", open(path, O_RDONLY | O_CREAT | O_EXCL, 0600), EEXIST);
+    snprintf(path, sizeof path, "/proc/self/fd/%d", f);
+    ERR("O_NOFOLLOW of a fd link: ELOOP", open(path, O_RDONLY | O_NOFOLLOW), ELOOP);
+    ERR("O_DIRECTORY of a file's link: ENOTDIR", open(path, O_RDONLY | O_DIRECTORY), ENOTDIR);
+    OK("truncate through a fd link", r, truncate(path, 4));
+    TRUE("truncated", fstat(f, &st) == 0 && st.st_size == 4);
+    OK("chmod through a fd link", r, chmod(path, 0640));
+    TRUE("chmodded", fstat(f, &st) == 0 && (st.st_mode & 0777) == 0640);
+    OK("O_PATH|O_NOFOLLOW of a fd link", fd, open(path, O_PATH | O_NOFOLLOW));
+    TRUE("fstat of it: the link", fstat(fd, &st) == 0 && S_ISLNK(st.st_mode));
+    close(fd);
+    close(f);
+    close(d);
+    close(p[0]);
+    close(p[1]);
+}
+
 static void test_chroot(void)
 {
     touch("marker");
@@ -523,6 +571,7 @@ int main(void)
     test_cwd();
     test_rename_link();
     test_tmpfile_mknod();
+    test_magic_links();
     test_chroot();
     printf("paths: all checks passed\n");
     return 0;

@@ -185,8 +185,14 @@ def _walk(walk: Walk, current: Location, path: bytes, follow: bool, allow_missin
 
 
 def _finish(found: Found) -> Found:
-    if found.trailing_slash and found.location is not None and found.file is None:
-        _require_dir(found.location)
+    """A trailing slash demands a directory, also of a magic link's file (/proc/self/fd/N/
+    of a pipe or a regular file is ENOTDIR)."""
+    if found.trailing_slash:
+        if found.location is None:
+            if found.file is not None:
+                raise SysError(ENOTDIR)
+        else:
+            _require_dir(found.location)
     return found
 
 
