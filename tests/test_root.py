@@ -221,3 +221,32 @@ def test_path_calls_over_tricky_paths_never_break_pykern(tmp_path: Path) -> None
     assert done.returncode == 0, done.stderr[-4000:]
     assert done.stdout.startswith("sysfuzz --paths: ") and "0 ended by a signal" in done.stdout, done.stdout
     assert sorted(os.listdir(tmp_path)) == ["jail"]  # nothing escaped the jail
+
+
+@needs_busybox
+def test_deep_paths_under_a_low_host_fd_limit(tmp_path: Path) -> None:
+    """A path of 900 components walks with a host RLIMIT_NOFILE of 256: the host tree's
+    walk holds no host fd per directory it has passed (it gave EMFILE)."""
+    import resource
+
+    root = make_tree(tmp_path)
+    deep = root / "deep"
+    deep.mkdir()
+    os.chdir(deep)
+    try:
+        for _ in range(900):
+            os.mkdir("a")
+            os.chdir("a")
+        Path("f").write_text("at the bottom\n")
+    finally:
+        os.chdir(REPO_ROOT)
+    path = "/deep/" + "/".join(["a"] * 900)
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    done = subprocess.run([sys.executable, "-m", "pykern", "run", "--root", str(root), "/bin/busybox", "sh", "-c",
+                           f"cat {path}/f && cd {path} && pwd | wc -c && cd ../../.. && ls"],
+                          cwd=REPO_ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT,
+                          check=False, env={"PATH": "/bin", "LC_ALL": "C"}, preexec_fn=low_limit)
+    assert done.stdout.splitlines() == ["at the bottom", str(len(path) + 1), "a"], done.stdout + done.stderr

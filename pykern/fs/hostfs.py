@@ -94,7 +94,6 @@ class HostInode(Inode):
     def __init__(self, fs: HostFS, fd: int, parent: HostInode | None, name: bytes) -> None:
         self.fs = fs
         self.fd = fd
-        self.parent_inode = parent  # None for the root and for inodes reached by ".."
         self.name = name
         try:
             status = os.fstat(fd)
@@ -103,6 +102,11 @@ class HostInode(Inode):
             raise SysError(guest_errno(error.errno or 0)) from None
         self._key = (status.st_dev, status.st_ino)
         self._mode = status.st_mode
+        # The directory and name act on this entry without following it (open by name,
+        # link, a symlink's own attributes); None for the root, for inodes reached by ".."
+        # and for directories, which act through their own fd: so a walk does not hold
+        # one host fd per component of a deep path (EMFILE under a low RLIMIT_NOFILE).
+        self.parent_inode = None if host_stat.S_ISDIR(status.st_mode) else parent
 
     def __del__(self) -> None:
         fd, self.fd = self.fd, -1
