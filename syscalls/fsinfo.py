@@ -226,6 +226,7 @@ def _setxattr(task: Task, where: HostTarget, name_addr: int, value_addr: int, si
     if size > XATTR_SIZE_MAX:
         raise SysError(E2BIG)
     value = task.mm.copy_in(value_addr, size) if size else b""
+    _check_writable(task, where)
     with host_errors():
         os.setxattr(target, name, value, flags, follow_symlinks=follow)
     return 0
@@ -234,6 +235,7 @@ def _setxattr(task: Task, where: HostTarget, name_addr: int, value_addr: int, si
 def _removexattr(task: Task, where: HostTarget, name_addr: int) -> int:
     target, follow = where.target, where.follow
     name = _xattr_name(task, name_addr)
+    _check_writable(task, where)
     with host_errors():
         os.removexattr(target, name, follow_symlinks=follow)
     return 0
@@ -313,8 +315,17 @@ LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN = 1, 2, 4, 8
 MFD_CLOEXEC, MFD_ALLOW_SEALING = 1, 2
 
 
+def _check_writable(task: Task, where: HostTarget) -> None:
+    """EROFS for a change to a file of a read-only mount (mnt_want_write), whether it is
+    named by a path or by a descriptor."""
+    location = getattr(where.holder, "location", None)
+    if location is not None:
+        task.kernel.mounts.check_writable(location)
+
+
 def _chown(task: Task, where: HostTarget, uid: int, gid: int) -> int:
     target, follow = where.target, where.follow
+    _check_writable(task, where)
     with host_errors():
         os.chown(target, uid if uid != 0xFFFFFFFF else -1, gid if gid != 0xFFFFFFFF else -1,
                  follow_symlinks=follow)

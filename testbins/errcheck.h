@@ -102,7 +102,7 @@ static void remove_tmpdir(void)
 #define TMPDIR_BASE "/tmp"
 #endif
 
-static void enter_tmpdir(const char *tag)
+__attribute__((unused)) static void enter_tmpdir(const char *tag)
 {
     snprintf(tmpdir_path, sizeof tmpdir_path, TMPDIR_BASE "/pykern-%s-XXXXXX", tag);
     if (!mkdtemp(tmpdir_path) || chdir(tmpdir_path) != 0) {

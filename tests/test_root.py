@@ -250,3 +250,24 @@ def test_deep_paths_under_a_low_host_fd_limit(tmp_path: Path) -> None:
                           cwd=REPO_ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT,
                           check=False, env={"PATH": "/bin", "LC_ALL": "C"}, preexec_fn=low_limit)
     assert done.stdout.splitlines() == ["at the bottom", str(len(path) + 1), "a"], done.stdout + done.stderr
+
+
+def test_read_only_mount_by_path_and_by_descriptor(tmp_path: Path) -> None:
+    """testbins/pykern_only/rocheck: 30 ways to change a file of a read-only mount, by
+    path and by descriptor (fchmod, fchown, fsetxattr went to the host), all EROFS; a
+    FIFO there still opens for writing."""
+    rocheck = REPO_ROOT / "testbins" / "pykern_only" / "rocheck"
+    if not rocheck.exists():
+        pytest.fail("testbins/pykern_only/rocheck was not built")
+    shared = tmp_path / "shared"
+    (shared / "dir").mkdir(parents=True)
+    (shared / "file").write_text("original\n")
+    (shared / "file").chmod(0o644)
+    os.mkfifo(shared / "fifo")
+    done = subprocess.run([sys.executable, "-m", "pykern", "run", "--mount", f"{shared}:/mnt/pykern-ro:ro",
+                           str(rocheck), "/mnt/pykern-ro"],
+                          cwd=REPO_ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT,
+                          check=False)
+    assert done.returncode == 0 and done.stdout.endswith("rocheck: all checks passed\n"), done.stdout + done.stderr
+    assert sorted(os.listdir(shared)) == ["dir", "fifo", "file"]
+    assert (shared / "file").read_text() == "original\n" and (shared / "file").stat().st_mode & 0o777 == 0o644
