@@ -69,7 +69,7 @@ from pykern.fs.hostfs import HostInode
 from pykern.fs.inode import Inode
 from pykern.fs.libfs import PathFile
 from pykern.fs.mount import Location
-from pykern.fs.namei import LAST_DOT, LAST_DOTDOT, LAST_NORM, Found, d_path, parent_walk, path_walk
+from pykern.fs.namei import LAST_DOT, LAST_DOTDOT, LAST_NORM, Found, d_path, parent_walk, path_walk, reachable
 from pykern.pipe import PipeEnd
 from pykern.syscalls.table import syscall
 from pykern.sysent import (
@@ -386,6 +386,8 @@ def sys_getcwd(task: Task, buf_addr: Addr, size: int) -> int:
     if fs.cwd.inode.stat().nlink == 0:
         raise SysError(ENOENT)
     cwd = d_path(fs.cwd, fs.root) + b"\0"
+    if not reachable(fs.cwd, fs.root):
+        cwd = b"(unreachable)" + cwd  # a chroot that left the cwd outside (prepend_path)
     if size < len(cwd):
         raise SysError(ERANGE)
     task.mm.copy_out(buf_addr, cwd)

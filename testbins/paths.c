@@ -532,6 +532,10 @@ static void test_chroot(void)
         struct stat st;
         char buf[PATH_MAX];
         int r;
+        OK("chroot into a subdirectory, cwd left outside", r, chroot("jail-sub"));
+        char want[PATH_MAX];
+        snprintf(want, sizeof want, "(unreachable)%s", tmpdir_path);
+        TRUE("raw getcwd: (unreachable)", raw_getcwd(buf, sizeof buf) == (long)strlen(want) + 1 && !strcmp(buf, want));
         OK("chroot .", r, chroot("."));
         TRUE("the cwd stays", getcwd(buf, sizeof buf) != NULL);
         OK("chdir /", r, chdir("/"));

@@ -290,7 +290,8 @@ def path_from_top(location: Location) -> bytes:
 
 
 def d_path(location: Location, root: Location) -> bytes:
-    """`location`'s path as a process with root `root` sees it (getcwd, /proc links)."""
+    """`location`'s path as a process with root `root` sees it (getcwd, /proc links);
+    outside that root (a chroot without chdir), its path from the namespace's top."""
     path = path_from_top(location)
     top = path_from_top(root)
     if top == b"/":
@@ -299,4 +300,10 @@ def d_path(location: Location, root: Location) -> bytes:
         return b"/"
     if path.startswith(top + b"/"):
         return path[len(top) :]
-    return path  # outside the process's root: Linux's "(unreachable)"
+    return path
+
+
+def reachable(location: Location, root: Location) -> bool:
+    """Whether `location` is at or under `root` (getcwd says "(unreachable)" otherwise)."""
+    path, top = path_from_top(location), path_from_top(root)
+    return top == b"/" or path == top or path.startswith(top + b"/")
