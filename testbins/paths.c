@@ -515,6 +515,13 @@ static void test_magic_links(void)
     close(d);
     close(p[0]);
     close(p[1]);
+    /* procfs: an unknown name is ENOENT for every call, even the ones that create it */
+    ERR("O_CREAT in /proc: ENOENT", open("/proc/pykern-new", O_CREAT | O_WRONLY, 0644), ENOENT);
+    ERR("mkdir in /proc: ENOENT", mkdir("/proc/pykern-new", 0755), ENOENT);
+    ERR("symlink in /proc/self/fd: ENOENT", symlink("x", "/proc/self/fd/pykern-new"), ENOENT);
+    ERR("rename onto a new name in /proc: ENOENT", rename("/proc/self", "/proc/pykern-new"), ENOENT);
+    ERR("unlink /proc/self: EPERM", unlink("/proc/self"), EPERM);
+    ERR("rmdir /proc/self/fd: EPERM", rmdir("/proc/self/fd"), EPERM);
 }
 
 static void test_chroot(void)

@@ -88,6 +88,7 @@ class DevFS(SimpleFS):
             b"pts": _dir,
         })
         self._root = DirInode(self, None, b"", entries, mode=S_IFDIR | 0o755)
+        self._root.creatable_names = True  # devtmpfs is writable: mkdir /dev/x is EPERM here, not ENOENT
 
     def add(self, name: bytes, factory) -> None:  # type: ignore[no-untyped-def]
         """A node made by another part of the kernel (/dev/ptmx by the tty layer)."""

@@ -58,6 +58,11 @@ class Inode:
     """A file in a FileSystem. Subclasses override what they support."""
 
     fs: FileSystem
+    # A directory where a missing name may be created (Linux's negative dentry): the
+    # create calls then get the file system's own answer (EPERM without the operation).
+    # False for a tree whose lookup of an unknown name is itself an error (procfs's
+    # proc_root_lookup): open(O_CREAT), mkdir, rename onto a new name there are ENOENT.
+    creatable_names = True
 
     # --- identity and attributes ------------------------------------------------------------
 

@@ -133,6 +133,7 @@ class DirInode(SimpleInode):
     factory (called on lookup). Subclasses override children(), or pass a fixed dict."""
 
     file_mode = S_IFDIR | 0o555
+    creatable_names = False  # an unknown name is ENOENT for every call, as in procfs
 
     def __init__(self, fs: SimpleFS, parent: SimpleInode | None, name: bytes,
                  entries: dict[bytes, Callable[[DirInode, bytes], Inode]] | None = None,

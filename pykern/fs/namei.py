@@ -151,7 +151,7 @@ def _walk(walk: Walk, current: Location, path: bytes, follow: bool, allow_missin
         try:
             inode = current.inode.lookup(task, name)
         except SysError as error:
-            if error.errno == ENOENT and last and allow_missing:
+            if error.errno == ENOENT and last and allow_missing and current.inode.creatable_names:
                 return Found(None, parent, name, trailing_slash=trailing_slash)
             raise
         if inode.is_symlink and (not last or follow or trailing_slash):
