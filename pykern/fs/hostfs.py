@@ -19,6 +19,7 @@ from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
 from pykern.abi import (
+    DT_DIR,
     EACCES,
     EINVAL,
     ELOOP,
@@ -41,6 +42,7 @@ from pykern.abi import (
     S_IFMT,
     S_IFREG,
     S_IFSOCK,
+    SEEK_SET,
     W_OK,
     X_OK,
 )
@@ -50,14 +52,17 @@ from pykern.vfs import (
     File,
     HostFile,
     Stat,
+    file_status_flags,
     guest_errno,
     host_errors,
     host_open_flags,
     host_umask,
     libc,
+    pack_dirents64,
 )
 
 if TYPE_CHECKING:
+    from pykern.fs.mount import MountTable
     from pykern.task import Task
 
 _OPATH = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -68,6 +73,47 @@ _ACCESS_TO_HOST = ((R_OK, os.R_OK), (W_OK, os.W_OK), (X_OK, os.X_OK))
 def _magic(fd: int) -> str:
     """pykern's own /proc/self/fd/N: the host path that names host fd N's file."""
     return f"/proc/self/fd/{fd}"
+
+
+class HostDirFile(HostFile):
+    """An open host directory whose listing also shows the mount points attached on
+    names the host directory lacks (`--root DIR` without proc/ or dev/, a --mount on a
+    new name): on Linux a mount point is always an existing directory, so `ls /` shows
+    /proc. They come after the host's entries, once its end is reached."""
+
+    kind = "dir"
+    _COOKIE_BASE = 0x7FFFFFFF00000000  # d_off of the extra entries (past ext4's hashes)
+
+    def __init__(self, fd: int, flags: int, mounts: MountTable) -> None:
+        super().__init__(fd, file_status_flags(flags))
+        self._mounts = mounts
+        self._extra_pos = 0
+
+    def _extra_entries(self) -> list[tuple[int, int, int, bytes]]:
+        if self.location is None:
+            return []
+        names = []
+        for name in self._mounts.mounted_names(self.location):
+            try:
+                os.stat(name, dir_fd=self.host_fd, follow_symlinks=False)
+            except OSError:
+                mount = self._mounts.mounted_on(self.location, name)
+                if mount is not None:
+                    names.append((mount.root.stat().ino, name))
+        return [(ino, self._COOKIE_BASE + index + 1, DT_DIR, name) for index, (ino, name) in enumerate(names)]
+
+    def getdents64(self, size: int) -> bytes:
+        data = super().getdents64(size)
+        if data or self.flags & O_PATH:
+            return data
+        data, self._extra_pos = pack_dirents64(self._extra_entries(), self._extra_pos, size)
+        return data
+
+    def lseek(self, offset: int, whence: int) -> int:
+        result = super().lseek(offset, whence)
+        if whence == SEEK_SET:  # rewinddir, or seekdir to one of the host's cookies
+            self._extra_pos = max(0, offset - self._COOKIE_BASE) if offset > self._COOKIE_BASE else 0
+        return result
 
 
 class HostFS(FileSystem):
@@ -185,6 +231,12 @@ class HostInode(Inode):
                 fd = os.open(".", host_flags, dir_fd=self.fd)
             else:  # reached through a magic link: reopen it
                 fd = os.open(_magic(self.fd), host_flags & ~os.O_NOFOLLOW)
+        if self.is_dir and not flags & O_PATH and len(task.kernel.mounts.mounts) > 1:
+            try:
+                return HostDirFile(fd, flags, task.kernel.mounts)
+            except BaseException:
+                os.close(fd)
+                raise
         return HostFile.wrap(fd, flags)
 
     def open_tmpfile(self, task: Task, flags: int, mode: int) -> File:
