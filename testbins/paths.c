@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "errcheck.h"
@@ -524,6 +525,79 @@ static void test_magic_links(void)
     ERR("rmdir /proc/self/fd: EPERM", rmdir("/proc/self/fd"), EPERM);
 }
 
+/* A process that is not root (a child that setuid to nobody): the mode bits, the owner
+ * and the sticky bit decide, on every file system (pykern may run as root). */
+static void test_permissions(void)
+{
+    mkdir("perm", 0755);
+    mkdir("perm/priv", 0700);
+    touch("perm/priv/f");
+    touch("perm/pub");
+    chmod("perm/pub", 0644);
+    touch("perm/secret");
+    chmod("perm/secret", 0600);
+    mkdir("perm/open", 0777);
+    chmod("perm/open", 0777);
+    mkdir("perm/sticky", 0777);
+    chmod("perm/sticky", 01777);
+    touch("perm/sticky/roots");
+    chmod("perm/sticky/roots", 0666);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct stat st;
+        int fd, r;
+        if (chmod(".", 0711) != 0 || setgid(65534) != 0 || setuid(65534) != 0) {
+            printf("not root: permission checks skipped\n");
+            _exit(0);
+        }
+        ERR("stat under a 0700 dir: EACCES", stat("perm/priv/f", &st), EACCES);
+        TRUE("stat of the 0700 dir itself", stat("perm/priv", &st) == 0);
+        ERR("chdir into it: EACCES", chdir("perm/priv"), EACCES);
+        ERR("open it O_DIRECTORY: EACCES", open("perm/priv", O_RDONLY | O_DIRECTORY), EACCES);
+        ERR("open a 0600 file: EACCES", open("perm/secret", O_RDONLY), EACCES);
+        OK("open a 0644 file for reading", fd, open("perm/pub", O_RDONLY));
+        close(fd);
+        ERR("open it for writing: EACCES", open("perm/pub", O_WRONLY), EACCES);
+        ERR("open it O_RDONLY|O_TRUNC: EACCES", open("perm/pub", O_RDONLY | O_TRUNC), EACCES);
+        ERR("create in root's 0755 dir: EACCES", open("perm/new", O_CREAT | O_WRONLY, 0644), EACCES);
+        ERR("mkdir there: EACCES", mkdir("perm/d", 0755), EACCES);
+        ERR("mkfifo there: EACCES", mkfifo("perm/p", 0600), EACCES);
+        ERR("symlink there: EACCES", symlink("x", "perm/l"), EACCES);
+        ERR("unlink there: EACCES", unlink("perm/pub"), EACCES);
+        ERR("rename there: EACCES", rename("perm/pub", "perm/x"), EACCES);
+        ERR("rename into a 0777 dir from a 0755 one: EACCES", rename("perm/pub", "perm/open/x"), EACCES);
+        ERR("chmod of root's file: EPERM", chmod("perm/pub", 0600), EPERM);
+        ERR("utimensat now, no write access: EACCES", utimensat(AT_FDCWD, "perm/pub", NULL, 0), EACCES);
+        struct timespec times[2] = {{1, 0}, {1, 0}};
+        ERR("utimensat explicit times: EPERM", utimensat(AT_FDCWD, "perm/pub", times, 0), EPERM);
+        ERR("truncate: EACCES", truncate("perm/pub", 0), EACCES);
+        ERR("access W_OK: EACCES", access("perm/pub", W_OK), EACCES);
+        OK("access R_OK", r, access("perm/pub", R_OK));
+        ERR("access R_OK of a 0600 file: EACCES", access("perm/secret", R_OK), EACCES);
+        OK("create in a 0777 dir", fd, open("perm/open/mine", O_CREAT | O_WRONLY, 0600));
+        close(fd);
+        OK("mkdir in it", r, mkdir("perm/open/d", 0700));
+        OK("chmod of one's own file", r, chmod("perm/open/mine", 0640));
+        OK("rename one's own file", r, rename("perm/open/mine", "perm/open/mine2"));
+        OK("unlink it", r, unlink("perm/open/mine2"));
+        OK("rmdir one's own dir", r, rmdir("perm/open/d"));
+        OK("create in a sticky dir", fd, open("perm/sticky/mine", O_CREAT | O_WRONLY, 0600));
+        close(fd);
+        ERR("unlink root's file in a sticky dir: EPERM", unlink("perm/sticky/roots"), EPERM);
+        ERR("rename root's file in a sticky dir: EPERM", rename("perm/sticky/roots", "perm/sticky/x"), EPERM);
+        OK("open root's 0666 file there for writing", fd, open("perm/sticky/roots", O_WRONLY));
+        close(fd);
+        OK("unlink one's own file there", r, unlink("perm/sticky/mine"));
+        fflush(stdout);
+        _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    TRUE("the unprivileged child passed", WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    chmod(".", 0700);
+}
+
 static void test_chroot(void)
 {
     touch("marker");
@@ -583,6 +657,7 @@ int main(void)
     test_rename_link();
     test_tmpfile_mknod();
     test_magic_links();
+    test_permissions();
     test_chroot();
     printf("paths: all checks passed\n");
     return 0;

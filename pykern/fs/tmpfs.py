@@ -46,6 +46,7 @@ from pykern.abi import (
     S_IFMT,
     S_IFREG,
     S_IFSOCK,
+    S_ISVTX,
 )
 from pykern.errors import SysError
 from pykern.fs.inode import FileSystem, Inode
@@ -133,6 +134,9 @@ class TmpInode(Inode):
     def utimes(self, task: Task, atime_ns: int | None, mtime_ns: int | None, follow: bool) -> None:
         now = time.time_ns()
         if atime_ns == -1 and mtime_ns == -1:
+            euid = task.group.creds.euid
+            if euid not in (0, self.uid):
+                self.access(task, 0o2, True, True)  # "now" needs write access, or ownership
             self.atime_ns = self.mtime_ns = now
         else:
             self._owner_check(task)
@@ -256,7 +260,7 @@ class TmpFile(TmpInode):
         if flags & O_DIRECTORY:
             raise SysError(ENOTDIR)
         accmode = flags & O_ACCMODE
-        want = (0o4 if accmode in (O_RDONLY, 2) else 0) | (0o2 if accmode in (1, 2) else 0)
+        want = (0o4 if accmode in (O_RDONLY, 2) else 0) | (0o2 if accmode in (1, 2) or flags & O_TRUNC else 0)
         self.access(task, want, True, True)
         with host_errors():
             # the walk has found this file: O_NOFOLLOW is not for pykern's own magic link
@@ -425,6 +429,9 @@ class TmpDir(TmpInode):
         child = self.children.get(name)
         if child is None:
             raise SysError(ENOENT)
+        euid = task.group.creds.euid
+        if self._mode & S_ISVTX and euid not in (0, child.uid, self.uid):
+            raise SysError(EPERM)  # the sticky bit: only the file's or the directory's owner
         return child
 
     def unlink(self, task: Task, name: bytes) -> None:
