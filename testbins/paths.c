@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -589,6 +590,21 @@ static void test_permissions(void)
         OK("open root's 0666 file there for writing", fd, open("perm/sticky/roots", O_WRONLY));
         close(fd);
         OK("unlink one's own file there", r, unlink("perm/sticky/mine"));
+        if (strcmp(TMPDIR_BASE, "/dev/shm") != 0) { /* (pykern's tmpfs has no chown or xattrs yet) */
+            ERR("chown of root's file: EPERM", chown("perm/pub", 65534, 65534), EPERM);
+            ERR("lchown to oneself: EPERM", lchown("perm/pub", 65534, -1), EPERM);
+            ERR("chgrp of root's file: EPERM", chown("perm/pub", -1, 65534), EPERM);
+            OK("create a file of one's own", fd, open("perm/open/own", O_CREAT | O_WRONLY, 0600));
+            close(fd);
+            TRUE("it belongs to nobody", stat("perm/open/own", &st) == 0 && st.st_uid == 65534 && st.st_gid == 65534);
+            OK("chown of one's own file, unchanged", r, chown("perm/open/own", 65534, 65534));
+            ERR("give it to root: EPERM", chown("perm/open/own", 0, -1), EPERM);
+            ERR("chgrp it to root's group: EPERM", chown("perm/open/own", -1, 0), EPERM);
+            ERR("setxattr user.* without write access: EACCES", setxattr("perm/pub", "user.x", "v", 1, 0), EACCES);
+            ERR("setxattr trusted.*: EPERM", setxattr("perm/open/own", "trusted.x", "v", 1, 0), EPERM);
+            ERR("removexattr user.* without write access: EACCES", removexattr("perm/pub", "user.x"), EACCES);
+            unlink("perm/open/own");
+        }
         fflush(stdout);
         _exit(0);
     }
