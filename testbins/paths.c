@@ -554,6 +554,9 @@ static void test_permissions(void)
         }
         ERR("stat under a 0700 dir: EACCES", stat("perm/priv/f", &st), EACCES);
         TRUE("stat of the 0700 dir itself", stat("perm/priv", &st) == 0);
+        ERR("0700 dir/.. : EACCES", stat("perm/priv/..", &st), EACCES);
+        ERR("0700 dir/. : EACCES", stat("perm/priv/.", &st), EACCES);
+        TRUE("0700 dir/ : the dir itself, searched in its parent", stat("perm/priv/", &st) == 0);
         ERR("chdir into it: EACCES", chdir("perm/priv"), EACCES);
         ERR("open it O_DIRECTORY: EACCES", open("perm/priv", O_RDONLY | O_DIRECTORY), EACCES);
         ERR("open a 0600 file: EACCES", open("perm/secret", O_RDONLY), EACCES);

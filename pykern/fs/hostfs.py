@@ -258,9 +258,12 @@ class HostInode(Inode):
 
     # --- directories ---------------------------------------------------------------------------
 
-    def lookup(self, task: Task, name: bytes) -> Inode:
+    def may_lookup(self, task: Task | None) -> None:
         if not _is_root(task):
-            generic_permission(task, self._host_stat(), MAY_EXEC)  # may_lookup
+            generic_permission(task, self._host_stat(), MAY_EXEC)
+
+    def lookup(self, task: Task, name: bytes) -> Inode:
+        self.may_lookup(task)
         with host_errors():
             fd = os.open(name, _OPATH, dir_fd=self.fd)
         return HostInode(self.fs, fd, self, name)

@@ -95,6 +95,10 @@ class Inode:
         """`..` inside this file system; the file system's root answers itself."""
         raise SysError(ENOTDIR)
 
+    def may_lookup(self, task: Task | None) -> None:
+        """Search permission on this directory for the walk's "." and ".." (lookup()
+        checks it for names): EACCES. pykern's own trees let everyone search."""
+
     def readdir(self, task: Task) -> list[tuple[int, int, bytes]]:
         """The entries as (inode number, d_type, name), "." and ".." first."""
         raise SysError(ENOTDIR)

@@ -135,10 +135,12 @@ def _walk(walk: Walk, current: Location, path: bytes, follow: bool, allow_missin
             raise SysError(ENAMETOOLONG)
         if name == b".":
             _require_dir(current)
+            current.inode.may_lookup(task)
             parent = None
             continue
         if name == b"..":
             _require_dir(current)
+            current.inode.may_lookup(task)
             current, parent = _parent(current, walk.root), None
             continue
         if last and allow_missing and trailing_slash:

@@ -333,8 +333,12 @@ class TmpDir(TmpInode):
         super().__init__(fs, parent, mode, uid, gid)
         self.children: dict[bytes, TmpInode] = {}
 
+    def may_lookup(self, task: Task | None) -> None:
+        if task is not None:
+            self.access(task, 0o1, True, True)
+
     def lookup(self, task: Task, name: bytes) -> Inode:
-        self.access(task, 0o1, True, True)
+        self.may_lookup(task)
         child = self.children.get(name)
         if child is None:
             raise SysError(ENOENT)
