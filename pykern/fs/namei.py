@@ -13,8 +13,12 @@ working directory (AT_FDCWD) or a directory fd, and resolves one component at a 
 - PATH_MAX and NAME_MAX give ENAMETOOLONG.
 
 The result, `Found`, names the parent directory and the last component too, so that
-the namespace calls (mkdir, unlink, rename, ...) act on the entry and open(O_CREAT)
-can create a missing one. `d_path` goes the other way: a Location back to its path.
+open(O_CREAT) can create a missing one. The calls that make or remove a name (mkdir,
+mknod, symlink, link, unlink, rmdir, rename) use `parent_walk` instead (Linux's
+filename_parentat): it stops before the last component, which it only classifies
+(a name, ".", "..", "/") and never follows. Search permission is checked on every
+directory the walk goes through (Inode.lookup and may_lookup). `d_path` goes the
+other way: a Location back to its path.
 """
 
 from __future__ import annotations
