@@ -50,6 +50,13 @@ testbins/bench/asan_hello: testbins/bench/asan_hello.c
 testbins/%: testbins/%.c
 	$(CC) $(CFLAGS) -o $@ $<
 
+# Sources other testbins include: NAME_shm.c is NAME.c run in /dev/shm; errcheck.h holds
+# the checks of fifo, paths and rocheck.
+testbins/fifo_shm: testbins/fifo.c
+testbins/paths_shm: testbins/paths.c
+testbins/files_shm: testbins/files.c
+testbins/fifo testbins/fifo_shm testbins/paths testbins/paths_shm testbins/pykern_only/rocheck: testbins/errcheck.h
+
 # Host programs the tests and benchmarks compare against: strace (tests/test_strace.py),
 # Debian's static busybox (/bin/busybox: tests/test_busybox.py and the busybox_exec and
 # shell_script workloads); for make bench also qemu-user's qemu-x86_64 and GNU time (peak

@@ -243,6 +243,7 @@ S_IFBLK = 0o060000
 S_IFDIR = 0o040000
 S_IFCHR = 0o020000
 S_IFIFO = 0o010000
+S_ISVTX = 0o1000  # the sticky bit: in a directory, only the owners may remove an entry
 
 DT_UNKNOWN = 0
 DT_FIFO = 1

@@ -467,12 +467,14 @@ class Call:
 
 
 def fmt_path(call: Call, value: int) -> str:
+    """strace's printpath: at most PATH_MAX - 1 bytes, "..." after a longer one."""
     if value == 0:
         return "NULL"
-    got = call.read_str(value, 4096)
+    got = call.read_str(value, abi.PATH_MAX - 1)
     if got is None:
         return hex(value)
-    return quote(got[0], None)
+    data, cut = got
+    return quote(data, None) + ("..." if cut else "")
 
 
 def fmt_str(call: Call, value: int) -> str:
@@ -697,8 +699,8 @@ def fmt_arg(call: Call, index: int) -> str:
         return flags(value, GRND_BITS) if value & ~0x7 == 0 or value & 0x7 else f"{value:#x} /* GRND_??? */"
     if name == "open_flags" and call.entry.name in ("dup3", "pipe2"):
         return flags(value & 0xFFFFFFFF, OPEN_FLAG_BITS)  # no access mode in these
-    if name == "int" and call.entry.name in ("readv", "writev"):
-        return str(value & 0xFFFFFFFF)  # strace shows iovcnt unsigned
+    if name == "int" and call.entry.name in ("readv", "writev", "readlink", "readlinkat"):
+        return str(value & 0xFFFFFFFF)  # strace shows iovcnt and readlink's bufsiz unsigned
     if name == "int" and call.entry.name == "clock_nanosleep" and index == 1:
         return flags(value & 0xFFFFFFFF, [(TIMER_ABSTIME, "TIMER_ABSTIME")])
     if name == "int_out" and call.entry.name == "wait4" and call.result == 0:
@@ -706,7 +708,8 @@ def fmt_arg(call: Call, index: int) -> str:
     if name == "rusage_out":
         return fmt_rusage(call, value)
     if name == "buf_out" and call.entry.name == "getcwd" and call.result:
-        return fmt_buffer(call, value, call.result - 1)  # the path without its NUL
+        data = call.read(value, call.result - 1)  # the path without its NUL, whole (printpathn)
+        return quote(data, None) if data is not None else ptr(value)
     if name == "off" and call.entry.name in ("truncate", "ftruncate"):
         return str(value & ((1 << 64) - 1))  # strace shows the length unsigned
     if name == "uint" and call.entry.name == "statx":
@@ -1312,6 +1315,29 @@ def _renameat2_args(call: Call) -> list[str]:
     return [fmt_arg(call, i) for i in range(4)] + [shown]
 
 
+def _symbolic_mode(mode: int) -> str:
+    """strace's print_symbolic_mode_t: `S_IFIFO|0600`, `0644` without a type; a type it
+    does not know: the whole mode in octal."""
+    kind = mode & abi.S_IFMT
+    name = S_IFMT_NAMES.get(kind, "") if kind else ""
+    if kind and not name:
+        return octal(mode)
+    special = [bit_name for bit, bit_name in ((0o4000, "S_ISUID"), (0o2000, "S_ISGID"), (0o1000, "S_ISVTX"))
+               if mode & bit]
+    return "|".join([part for part in (name, *special) if part] + [octal(mode & 0o777)])
+
+
+def _mknod_args(call: Call, offset: int) -> list[str]:
+    """mknod(path, mode, dev) / mknodat(dirfd, path, mode, dev): the mode is an unsigned
+    short, and the device is shown only for a character or block node (strace's
+    decode_mknod)."""
+    mode = call.args[offset + 1] & 0xFFFF
+    shown = [fmt_arg(call, i) for i in range(offset + 1)] + [_symbolic_mode(mode)]
+    if mode & abi.S_IFMT in (abi.S_IFCHR, abi.S_IFBLK):
+        shown.append(makedev(call.args[offset + 2] & 0xFFFFFFFF))
+    return shown
+
+
 # prctl options strace names, and how it shows their arguments
 PR_NAMES = {1: "PR_SET_PDEATHSIG", 2: "PR_GET_PDEATHSIG", 3: "PR_GET_DUMPABLE", 4: "PR_SET_DUMPABLE",
             15: "PR_SET_NAME", 16: "PR_GET_NAME", 22: "PR_SET_SECCOMP", 21: "PR_GET_SECCOMP",
@@ -1389,6 +1415,8 @@ SPECIAL: dict[str, Callable[[Call], list[str]]] = {
     "gettimeofday": _gettimeofday_args,
     "utimensat": _utimensat_args,
     "renameat2": _renameat2_args,
+    "mknod": lambda call: _mknod_args(call, 0),
+    "mknodat": lambda call: _mknod_args(call, 1),
     "prctl": _prctl_args,
 }
 # --- poll, ppoll, select, pselect6: the request at entry, what is ready in the result ---

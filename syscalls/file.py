@@ -38,6 +38,7 @@ from pykern.abi import (
     IOVEC,
     O_CLOEXEC,
     O_NONBLOCK,
+    O_PATH,
 )
 from pykern.errors import SysError
 from pykern.syscalls.table import syscall
@@ -332,7 +333,10 @@ def sys_getdents64(task: Task, fd: int, dirp_addr: Addr, count: int) -> int:
 @syscall("fchmod", FD, MODE, classes="desc")
 def sys_fchmod(task: Task, fd: int, mode: int) -> int:
     """fchmod(2)."""
-    vfs_fchmod(task.group.files.get(fd), mode)
+    file = task.group.files.get(fd)
+    if file.location is not None and not file.flags & O_PATH:
+        task.kernel.mounts.check_writable(file.location)  # a read-only mount: EROFS
+    vfs_fchmod(file, mode)
     return 0
 
 

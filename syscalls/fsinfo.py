@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import stat as host_stat
 from typing import NamedTuple
 
 from pykern.abi import (
@@ -34,6 +35,7 @@ from pykern.abi import (
     STATFS,
 )
 from pykern.errors import Block, SysError
+from pykern.fs.hostfs import MAY_WRITE, generic_permission
 from pykern.syscalls.path import found_stat, host_path_of, walk_at
 from pykern.syscalls.table import syscall
 from pykern.sysent import FD, INT, LONG, OFF, PATH, PTR, SIZE, UINT
@@ -226,6 +228,8 @@ def _setxattr(task: Task, where: HostTarget, name_addr: int, value_addr: int, si
     if size > XATTR_SIZE_MAX:
         raise SysError(E2BIG)
     value = task.mm.copy_in(value_addr, size) if size else b""
+    _check_writable(task, where)
+    _xattr_permission(task, where, name)
     with host_errors():
         os.setxattr(target, name, value, flags, follow_symlinks=follow)
     return 0
@@ -234,6 +238,8 @@ def _setxattr(task: Task, where: HostTarget, name_addr: int, value_addr: int, si
 def _removexattr(task: Task, where: HostTarget, name_addr: int) -> int:
     target, follow = where.target, where.follow
     name = _xattr_name(task, name_addr)
+    _check_writable(task, where)
+    _xattr_permission(task, where, name)
     with host_errors():
         os.removexattr(target, name, follow_symlinks=follow)
     return 0
@@ -313,8 +319,49 @@ LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN = 1, 2, 4, 8
 MFD_CLOEXEC, MFD_ALLOW_SEALING = 1, 2
 
 
+def _check_writable(task: Task, where: HostTarget) -> None:
+    """EROFS for a change to a file of a read-only mount (mnt_want_write), whether it is
+    named by a path or by a descriptor."""
+    location = getattr(where.holder, "location", None)
+    if location is not None:
+        task.kernel.mounts.check_writable(location)
+
+
+def _chown_permission(task: Task, where: HostTarget, uid: int, gid: int) -> None:
+    """chown_ok and chgrp_ok for a guest without CAP_CHOWN (the host cannot tell: pykern
+    may be root): only the owner, keeping the owner, giving the file to one of its groups."""
+    creds = task.group.creds
+    if creds.euid == 0:
+        return
+    with host_errors():
+        status = os.stat(where.target, follow_symlinks=where.follow)
+    owner = creds.euid == status.st_uid
+    if uid != 0xFFFFFFFF and not (owner and uid == status.st_uid):
+        raise SysError(EPERM)
+    if gid != 0xFFFFFFFF and not (owner and (gid == status.st_gid or gid == creds.egid or gid in creds.groups)):
+        raise SysError(EPERM)
+
+
+def _xattr_permission(task: Task, where: HostTarget, name: str) -> None:
+    """xattr_permission for a change by a guest that is not root: trusted.* needs
+    CAP_SYS_ADMIN (EPERM); user.* only on files and directories (EPERM), with write
+    access (EACCES)."""
+    if task.group.creds.euid == 0:
+        return
+    if name.startswith("trusted."):
+        raise SysError(EPERM)
+    if name.startswith("user."):
+        with host_errors():
+            status = os.stat(where.target, follow_symlinks=where.follow)
+        if not (host_stat.S_ISREG(status.st_mode) or host_stat.S_ISDIR(status.st_mode)):
+            raise SysError(EPERM)
+        generic_permission(task, status, MAY_WRITE)
+
+
 def _chown(task: Task, where: HostTarget, uid: int, gid: int) -> int:
     target, follow = where.target, where.follow
+    _check_writable(task, where)
+    _chown_permission(task, where, uid, gid)
     with host_errors():
         os.chown(target, uid if uid != 0xFFFFFFFF else -1, gid if gid != 0xFFFFFFFF else -1,
                  follow_symlinks=follow)

@@ -28,6 +28,7 @@ from pykern.abi import (
     EEXIST,
     EINVAL,
     EISDIR,
+    ELOOP,
     ENOENT,
     ENOTDIR,
     ENOTEMPTY,
@@ -65,9 +66,10 @@ from pykern.abi import (
 from pykern.errors import SysError
 from pykern.fs.fifo import open_pipe_end
 from pykern.fs.hostfs import HostInode
+from pykern.fs.inode import Inode
 from pykern.fs.libfs import PathFile
 from pykern.fs.mount import Location
-from pykern.fs.namei import Found, d_path, path_walk
+from pykern.fs.namei import LAST_DOT, LAST_DOTDOT, LAST_NORM, Found, d_path, parent_walk, path_walk, reachable
 from pykern.pipe import PipeEnd
 from pykern.syscalls.table import syscall
 from pykern.sysent import (
@@ -90,7 +92,6 @@ from pykern.sysent import (
 from pykern.vfs import File, HostFile, Stat, host_errors, pack_stat, pack_statx
 
 if TYPE_CHECKING:
-    from pykern.fs.inode import Inode
     from pykern.task import Task
 
 Addr = int
@@ -166,21 +167,6 @@ def check_writable(task: Task, location: Location | None) -> None:
         task.kernel.mounts.check_writable(location)
 
 
-def _entry_for_change(task: Task, found: Found) -> tuple[Location, bytes]:
-    """The directory and name a removal or rename acts on (EBUSY for a mount point or
-    the root; "." is EINVAL, ".." ENOTEMPTY, as do_rmdir says)."""
-    if found.parent is None:
-        if found.name == b".":
-            raise SysError(EINVAL)
-        if found.name == b"..":
-            raise SysError(ENOTEMPTY)
-        raise SysError(EBUSY)
-    if found.location is not None and found.location.mount is not found.parent.mount:
-        raise SysError(EBUSY)
-    check_writable(task, found.parent)
-    return found.parent, found.name
-
-
 # --- open -------------------------------------------------------------------------------------------
 
 
@@ -193,7 +179,9 @@ def reopen(task: Task, file: File, flags: int) -> File:
         from pykern.vfs import host_open_flags
 
         with host_errors():
-            fd = os.open(f"/proc/self/fd/{file.host_fd}", host_open_flags(flags & ~(O_CREAT | O_EXCL)) | os.O_CLOEXEC)
+            # the walk followed the magic link already: O_NOFOLLOW is not for pykern's own
+            fd = os.open(f"/proc/self/fd/{file.host_fd}",
+                         host_open_flags(flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW)) | os.O_CLOEXEC)
         opened = HostFile.wrap(fd, flags)
         opened.location = file.location
         return opened
@@ -226,6 +214,8 @@ def do_open(task: Task, dirfd: int, path_addr: Addr, flags: int, mode: int) -> i
 
 
 def open_path(task: Task, dirfd: int, path: bytes, flags: int, mode: int) -> File:
+    if flags & (O_DIRECTORY | O_CREAT) == O_DIRECTORY | O_CREAT:
+        raise SysError(EINVAL)  # build_open_flags (Linux 6.4 on): it never made a directory
     if flags & O_PATH:
         flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
     if flags & O_TMPFILE == O_TMPFILE:
@@ -245,13 +235,21 @@ def open_path(task: Task, dirfd: int, path: bytes, flags: int, mode: int) -> Fil
     if creating and flags & O_EXCL:
         raise SysError(EEXIST)
     if found.file is not None:
-        return reopen(task, found.file, flags)
+        if flags & O_DIRECTORY and (found.location is None or not found.location.inode.is_dir):
+            raise SysError(ENOTDIR)
+        # A host file is reopened through its own host fd (it may have been renamed or
+        # unlinked since); a file of pykern's own file systems is opened again from its
+        # inode, below, as any path to it would be.
+        if found.location is None or isinstance(found.location.inode, HostInode) or flags & O_PATH:
+            return reopen(task, found.file, flags)
     location = found.existing()
     inode = location.inode
-    if inode.is_dir and (creating or flags & O_ACCMODE != O_RDONLY) and not flags & O_PATH:
-        raise SysError(EISDIR)
-    if flags & O_DIRECTORY and not inode.is_dir and not inode.is_symlink:
-        raise SysError(ENOTDIR)
+    if inode.is_dir and (creating or flags & O_ACCMODE != O_RDONLY or flags & O_TRUNC) and not flags & O_PATH:
+        raise SysError(EISDIR)  # O_TRUNC asks for write access too (build_open_flags)
+    if flags & O_DIRECTORY and not inode.is_dir:
+        raise SysError(ENOTDIR)  # before O_NOFOLLOW's ELOOP on a symlink (do_open, then may_open)
+    if inode.is_symlink and not flags & O_PATH:
+        raise SysError(ELOOP)  # O_NOFOLLOW on a symlink, magic links too (may_open)
     if writes and not flags & O_PATH and host_stat.S_ISREG(inode.mode):
         check_writable(task, location)
     file = inode.open(task, flags)
@@ -279,7 +277,11 @@ def _open_tmpfile(task: Task, dirfd: int, path: bytes, flags: int, mode: int) ->
     open_tmpfile = getattr(location.inode, "open_tmpfile", None)
     if open_tmpfile is None:
         raise SysError(EOPNOTSUPP)
-    return open_tmpfile(task, flags, mode)
+    file = open_tmpfile(task, flags, mode)
+    inode = getattr(file, "inode", None)
+    if isinstance(inode, Inode):  # an inode of pykern's own (tmpfs): linkat(AT_EMPTY_PATH) names it
+        file.location = Location(location.mount, inode)
+    return file
 
 
 @syscall("openat", DIRFD, PATH, OPEN_FLAGS, MODE, classes="desc file")
@@ -384,6 +386,8 @@ def sys_getcwd(task: Task, buf_addr: Addr, size: int) -> int:
     if fs.cwd.inode.stat().nlink == 0:
         raise SysError(ENOENT)
     cwd = d_path(fs.cwd, fs.root) + b"\0"
+    if not reachable(fs.cwd, fs.root):
+        cwd = b"(unreachable)" + cwd  # a chroot that left the cwd outside (prepend_path)
     if size < len(cwd):
         raise SysError(ERANGE)
     task.mm.copy_out(buf_addr, cwd)
@@ -427,18 +431,24 @@ def sys_chroot(task: Task, path_addr: Addr) -> int:
 # --- making and removing names ------------------------------------------------------------------------------
 
 
-def _new_entry(task: Task, dirfd: int, path_addr: Addr) -> tuple[Location, bytes]:
-    """The directory and name for a new entry (EEXIST if the name exists already)."""
-    found = walk_at(task, dirfd, path_addr, follow=False, allow_missing=True)
+def _create_entry(task: Task, dirfd: int, path_addr: Addr, directory: bool = False) -> tuple[Location, bytes]:
+    """filename_create: the directory and name of a new entry. EEXIST for ".", "..",
+    "/" and for any existing entry (a dangling symlink too: it is not followed); then a
+    trailing slash is ENOENT unless a directory is made; then EROFS."""
+    parent = parent_walk(task, dirfd, task.mm.copy_in_str(path_addr))
+    if parent.kind != LAST_NORM:
+        raise SysError(EEXIST)
+    found = parent.child()
     if found.location is not None or found.file is not None:
         raise SysError(EEXIST)
-    parent, name = found.entry()
-    check_writable(task, parent)
-    return parent, name
+    if parent.trailing_slash and not directory:
+        raise SysError(ENOENT)
+    check_writable(task, parent.directory)
+    return parent.directory, parent.name
 
 
 def do_mkdirat(task: Task, dirfd: int, pathname_addr: Addr, mode: int) -> int:
-    parent, name = _new_entry(task, dirfd, pathname_addr)
+    parent, name = _create_entry(task, dirfd, pathname_addr, directory=True)
     parent.inode.mkdir(task, name, mode)
     return 0
 
@@ -463,7 +473,7 @@ def do_mknodat(task: Task, dirfd: int, pathname_addr: Addr, mode: int, dev: int)
         raise SysError(EPERM)
     if kind not in (0, S_IFREG, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK):
         raise SysError(EINVAL)
-    parent, name = _new_entry(task, dirfd, pathname_addr)
+    parent, name = _create_entry(task, dirfd, pathname_addr)
     if kind in (S_IFCHR, S_IFBLK) and task.group.creds.euid != 0:
         raise SysError(EPERM)
     parent.inode.mknod(task, name, mode, dev)
@@ -483,11 +493,18 @@ def sys_mknodat(task: Task, dirfd: int, pathname_addr: Addr, mode: int, dev: int
 
 
 def do_rmdir(task: Task, dirfd: int, pathname_addr: Addr) -> int:
-    found = walk_at(task, dirfd, pathname_addr, follow=False)
-    parent, name = _entry_for_change(task, found)
-    if not found.existing().inode.is_dir:
+    """do_rmdir: ".." is ENOTEMPTY, "." EINVAL, "/" EBUSY (before anything is looked
+    up), then EROFS; the entry is never followed ("link-to-dir/" is ENOTDIR)."""
+    parent = parent_walk(task, dirfd, task.mm.copy_in_str(pathname_addr))
+    if parent.kind != LAST_NORM:
+        raise SysError({LAST_DOTDOT: ENOTEMPTY, LAST_DOT: EINVAL}.get(parent.kind, EBUSY))
+    check_writable(task, parent.directory)
+    location = parent.child().existing()
+    if not location.inode.is_dir:
         raise SysError(ENOTDIR)
-    parent.inode.rmdir(task, name)
+    if location.mount is not parent.directory.mount:
+        raise SysError(EBUSY)  # a mount point
+    parent.directory.inode.rmdir(task, parent.name)
     return 0
 
 
@@ -498,11 +515,18 @@ def sys_rmdir(task: Task, pathname_addr: Addr) -> int:
 
 
 def do_unlink(task: Task, dirfd: int, pathname_addr: Addr) -> int:
-    found = walk_at(task, dirfd, pathname_addr, follow=False)
-    if found.trailing_slash and found.location is not None and found.location.inode.is_dir:
+    """do_unlinkat: "." and ".." are EISDIR, then EROFS; the entry is never followed; a
+    trailing slash is EISDIR on a directory, else ENOTDIR (a symlink too)."""
+    parent = parent_walk(task, dirfd, task.mm.copy_in_str(pathname_addr))
+    if parent.kind != LAST_NORM:
         raise SysError(EISDIR)
-    parent, name = _entry_for_change(task, found)
-    parent.inode.unlink(task, name)
+    check_writable(task, parent.directory)
+    location = parent.child().existing()
+    if parent.trailing_slash and not location.inode.is_dir:
+        raise SysError(ENOTDIR)
+    if location.inode.is_dir:
+        raise SysError(EISDIR)
+    parent.directory.inode.unlink(task, parent.name)
     return 0
 
 
@@ -524,21 +548,38 @@ def sys_unlinkat(task: Task, dirfd: int, pathname_addr: Addr, flags: int) -> int
 
 def do_renameat2(task: Task, olddirfd: int, oldpath_addr: Addr, newdirfd: int, newpath_addr: Addr,
                  flags: int) -> int:  # fmt: skip
+    """do_renameat2, in its order: EXDEV across mounts, EBUSY for a last component that
+    is ".", ".." or "/", EROFS, the source (ENOENT), the target (NOREPLACE: EEXIST,
+    EXCHANGE: ENOENT), then trailing slashes on a non-directory: ENOTDIR. Neither
+    entry is followed. The file system does the rest (EINVAL into itself, ENOTEMPTY,
+    EISDIR, ENOTDIR)."""
     if flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT):
         raise SysError(EINVAL)
     if flags & RENAME_NOREPLACE and flags & (RENAME_EXCHANGE | RENAME_WHITEOUT):
         raise SysError(EINVAL)
-    old = walk_at(task, olddirfd, oldpath_addr, follow=False)
-    new = walk_at(task, newdirfd, newpath_addr, follow=False, allow_missing=True)
-    old_parent, old_name = _entry_for_change(task, old)
-    if new.parent is None:
-        raise SysError(EBUSY if new.name not in (b".", b"..") else EISDIR if new.location else EBUSY)
-    if new.location is not None and new.location.mount is not new.parent.mount:
-        raise SysError(EBUSY)
-    if old_parent.mount is not new.parent.mount:
+    if flags & RENAME_EXCHANGE and flags & RENAME_WHITEOUT:
+        raise SysError(EINVAL)
+    old = parent_walk(task, olddirfd, task.mm.copy_in_str(oldpath_addr))
+    new = parent_walk(task, newdirfd, task.mm.copy_in_str(newpath_addr))
+    if old.directory.mount is not new.directory.mount:
         raise SysError(EXDEV)
-    check_writable(task, new.parent)
-    old_parent.inode.rename(task, old_name, new.parent.inode, new.name, flags)
+    if old.kind != LAST_NORM or new.kind != LAST_NORM:
+        raise SysError(EBUSY)
+    check_writable(task, old.directory)
+    source = old.child().existing()
+    target = new.child().location
+    if flags & RENAME_NOREPLACE and target is not None:
+        raise SysError(EEXIST)
+    if flags & RENAME_EXCHANGE:
+        if target is None:
+            raise SysError(ENOENT)
+        if not target.inode.is_dir and new.trailing_slash:
+            raise SysError(ENOTDIR)
+    if not source.inode.is_dir and (old.trailing_slash or new.trailing_slash and not flags & RENAME_EXCHANGE):
+        raise SysError(ENOTDIR)
+    if source.mount is not old.directory.mount or target is not None and target.mount is not new.directory.mount:
+        raise SysError(EBUSY)  # a mount point
+    old.directory.inode.rename(task, old.name, new.directory.inode, new.name, flags)
     return 0
 
 
@@ -565,7 +606,7 @@ def do_symlinkat(task: Task, target_addr: Addr, newdirfd: int, linkpath_addr: Ad
     target = task.mm.copy_in_str(target_addr)
     if not target:
         raise SysError(ENOENT)
-    parent, name = _new_entry(task, newdirfd, linkpath_addr)
+    parent, name = _create_entry(task, newdirfd, linkpath_addr)
     parent.inode.symlink(task, name, target)
     return 0
 
@@ -584,17 +625,20 @@ def sys_symlinkat(task: Task, target_addr: Addr, newdirfd: int, linkpath_addr: A
 
 def do_linkat(task: Task, olddirfd: int, oldpath_addr: Addr, newdirfd: int, newpath_addr: Addr,
               flags: int) -> int:  # fmt: skip
+    """do_linkat: the old path is looked up in full (a trailing slash wants a directory),
+    the new one as for any new entry (EEXIST before EPERM for a directory), EXDEV
+    across mounts, then EPERM for a directory."""
     if flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH):
         raise SysError(EINVAL)
     old = walk_at_flags(task, olddirfd, oldpath_addr, flags, follow=bool(flags & AT_SYMLINK_FOLLOW))
     if old.location is None and old.file is None:
         raise SysError(ENOENT)
+    parent, name = _create_entry(task, newdirfd, newpath_addr)
+    if old.location is not None and old.location.mount is not parent.mount:
+        raise SysError(EXDEV)
     inode = found_inode(task, old)
     if inode.is_dir:
         raise SysError(EPERM)
-    parent, name = _new_entry(task, newdirfd, newpath_addr)
-    if old.location is not None and old.location.mount is not parent.mount:
-        raise SysError(EXDEV)
     parent.inode.link(task, name, inode)
     return 0
 
@@ -624,9 +668,11 @@ def do_faccessat(task: Task, dirfd: int, pathname_addr: Addr, mode: int, flags: 
         if found.file is None:
             raise SysError(ENOENT)
         return 0  # a descriptor with no name (a pipe): the caller has it open
-    if mode & 0o2:
-        check_writable(task, found.location)
-    found.location.inode.access(task, mode, bool(flags & AT_EACCESS), follow)
+    inode = found.location.inode
+    inode.access(task, mode, bool(flags & AT_EACCESS), follow)
+    kind = host_stat.S_IFMT(inode.mode)
+    if mode & 0o2 and kind in (S_IFREG, S_IFDIR, host_stat.S_IFLNK):
+        check_writable(task, found.location)  # after the permission bits; never for a FIFO or device
     return 0
 
 
@@ -649,9 +695,12 @@ def sys_faccessat2(task: Task, dirfd: int, pathname_addr: Addr, mode: int, flags
 
 
 def do_fchmodat(task: Task, dirfd: int, pathname_addr: Addr, mode: int) -> int:
-    location = walk_at(task, dirfd, pathname_addr).existing()
-    check_writable(task, location)
-    location.inode.chmod(task, mode, True)
+    found = walk_at(task, dirfd, pathname_addr)
+    if found.location is None and found.file is not None and not isinstance(found.file, HostFile):
+        return 0  # /proc/self/fd/N of a pipe or socket: its pseudo inode keeps no mode here
+    inode = found_inode(task, found)
+    check_writable(task, found.location)
+    inode.chmod(task, mode, True)
     return 0
 
 
@@ -672,11 +721,15 @@ def sys_truncate(task: Task, path_addr: Addr, length: int) -> int:
     """truncate(2)."""
     if length < 0:
         raise SysError(EINVAL)
-    location = walk_at(task, AT_FDCWD, path_addr).existing()
-    if location.inode.is_dir:
+    found = walk_at(task, AT_FDCWD, path_addr)
+    kind = host_stat.S_IFMT(found_stat(found).mode)
+    if kind == S_IFDIR:
         raise SysError(EISDIR)
-    check_writable(task, location)
-    location.inode.truncate(task, length)
+    if kind != S_IFREG:
+        raise SysError(EINVAL)  # a FIFO, a pipe through /proc/self/fd, a device (vfs_truncate)
+    inode = found_inode(task, found)
+    check_writable(task, found.location)
+    inode.truncate(task, length)
     return 0
 
 

@@ -252,7 +252,7 @@ COMPARE_FLOORS: dict[str, float] = {
     "nosys": 1.0, "shebang.sh": 1.0,
     "ident_time": 0.98, "files": 0.98, "stdin_echo": 0.98, "signals": 0.95, "sessions": 0.95,
     "waitstatus": 0.95, "forkloop": 0.95, "pipe_pingpong": 0.95, "execerr": 0.93, "mem": 0.93,
-    "fsinfo": 0.95, "socketpair": 0.95, "jobctl": 0.9, "poll": 0.93, "epoll": 0.9, "forkexec": 0.9, "spawn": 0.9, "orphan": 0.8, "preempt": 0.8, "threads": 0.75,
+    "fsinfo": 0.95, "socketpair": 0.95, "fifo": 0.97, "paths": 0.98, "fifo_shm": 0.97, "paths_shm": 0.97, "files_shm": 0.98, "jobctl": 0.9, "poll": 0.93, "epoll": 0.9, "forkexec": 0.9, "spawn": 0.9, "orphan": 0.8, "preempt": 0.8, "threads": 0.75,
     "shm_mutex": 0.6,
 }
 DEFAULT_FLOOR = 0.5
@@ -967,3 +967,30 @@ def test_json_fork_exec_and_entry_exit_events(tmp_path: Path, built_testbins: st
     assert any(e["path"].endswith("testbins/hello") and e["pid"] == forks[0]["child_pid"] for e in execs)
     exits = {r["pid"]: r["code"] for r in records if r["event"] == "exit"}
     assert exits[execs[0]["pid"]] == 0
+
+
+def test_mknod_and_long_paths_as_strace_shows_them() -> None:
+    """mknod/mknodat: the mode symbolic (no type: plain octal; an unknown type: the whole
+    mode in octal), the device only for S_IFCHR/S_IFBLK (strace's decode_mknod). (Paths
+    past PATH_MAX - 1 bytes: testbins/paths' trace.)"""
+    from pykern.syscalls.table import build_table
+
+    table = {entry.name: entry for entry in build_table() if entry is not None}
+    tracer, out = make_tracer()
+    task = fake_task(2, FakeMemory({0x1000: b"f\0"}))
+    calls = [
+        ("mknodat", [abi.AT_FDCWD, 0x1000, abi.S_IFIFO | 0o600, 0]),
+        ("mknodat", [abi.AT_FDCWD, 0x1000, abi.S_IFCHR | 0o4640, (1 << 8) | 3]),
+        ("mknod", [0x1000, 0o644, 0]),
+        ("mknod", [0x1000, 0o170644, 0]),
+    ]
+    for name, args in calls:
+        tracer.enter(task, table[name], args)
+        tracer.exit(task, table[name], args, -abi.EPERM)
+    lines = [line.split(" = ")[0].rstrip() for line in out.getvalue().splitlines()]
+    assert lines == [
+        'mknodat(AT_FDCWD, "f", S_IFIFO|0600)',
+        'mknodat(AT_FDCWD, "f", S_IFCHR|S_ISUID|0640, makedev(0x1, 0x3))',
+        'mknod("f", 0644)',
+        'mknod("f", 0170644)',
+    ]

@@ -50,9 +50,20 @@ def _device(parent: DirInode, name: bytes) -> SimpleInode:
     return HostDevice(parent.fs, parent, name)
 
 
+class DevLink(LinkInode):
+    """A symlink of devtmpfs (/dev/fd, /dev/stdin, ...): its size is its target's length."""
+
+    def __init__(self, fs: SimpleFS, parent: SimpleInode, name: bytes, target: bytes) -> None:
+        super().__init__(fs, parent, name, lambda task: target)
+        self.target = target
+
+    def size(self) -> int:
+        return len(self.target)
+
+
 def _link(target: bytes):  # type: ignore[no-untyped-def]
     def make(parent: DirInode, name: bytes) -> SimpleInode:
-        return LinkInode(parent.fs, parent, name, lambda task: target)
+        return DevLink(parent.fs, parent, name, target)
 
     return make
 
@@ -77,6 +88,7 @@ class DevFS(SimpleFS):
             b"pts": _dir,
         })
         self._root = DirInode(self, None, b"", entries, mode=S_IFDIR | 0o755)
+        self._root.creatable_names = True  # devtmpfs is writable: mkdir /dev/x is EPERM here, not ENOENT
 
     def add(self, name: bytes, factory) -> None:  # type: ignore[no-untyped-def]
         """A node made by another part of the kernel (/dev/ptmx by the tty layer)."""

@@ -19,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
 
-from pykern.abi import ENXIO, O_ACCMODE, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY
+from pykern.abi import ENXIO, O_ACCMODE, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY, POLLHUP
 from pykern.errors import Block, SysError
 from pykern.pipe import Pipe, PipeEnd, PipeReader, PipeWriter
+from pykern.vfs import file_status_flags
 
 if TYPE_CHECKING:
     from pykern.task import Task
@@ -37,6 +38,23 @@ class Fifo(Pipe):
 
     def stat(self) -> Stat:
         return self._stat()
+
+
+class FifoReader(PipeReader):
+    """A read end of a FIFO opened with O_NONBLOCK while it had no writer: poll says
+    POLLHUP only once a writer has come and gone since (pipe_poll compares the writer
+    counter with the one seen at open, so a reader waiting for its first writer with
+    poll does not see a hang-up at once)."""
+
+    def __init__(self, pipe: Pipe, flags: int) -> None:
+        super().__init__(pipe, flags)
+        self.w_counter_at_open = pipe.w_counter
+
+    def poll(self, events: int):  # type: ignore[no-untyped-def]
+        mask, waits, extra = super().poll(events)
+        if mask & POLLHUP and self.pipe.w_counter == self.w_counter_at_open:
+            mask &= ~POLLHUP
+        return mask, waits, extra
 
 
 class PipeReadWriter(PipeReader):
@@ -71,14 +89,16 @@ def open_pipe_end(task: Task, pipe: Pipe, flags: int) -> PipeEnd:
     """A new end of `pipe` by fifo_open's rules (also /proc/PID/fd/N of a pipe, which
     never waits and is never ENXIO: fifo_open's is_pipe)."""
     named = isinstance(pipe, Fifo)
+    flags = file_status_flags(flags)  # an end made by open(2): O_LARGEFILE, as any open file
     block = task.restart_block
     end = block.get("fifo_end")
     accmode = flags & O_ACCMODE
     if end is None:
         if accmode == O_RDONLY:
-            end = PipeReader(pipe, flags)
+            alone = named and pipe.writers == 0
+            end = FifoReader(pipe, flags) if alone and flags & O_NONBLOCK else PipeReader(pipe, flags)
             pipe.r_counter += 1
-            waiting = named and pipe.writers == 0 and not flags & O_NONBLOCK
+            waiting = alone and not flags & O_NONBLOCK
             seen = pipe.w_counter
         elif accmode == O_WRONLY:
             if named and flags & O_NONBLOCK and pipe.readers == 0:

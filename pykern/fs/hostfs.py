@@ -20,9 +20,11 @@ from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
 from pykern.abi import (
+    DT_DIR,
     EACCES,
     EINVAL,
     ELOOP,
+    ENOENT,
     ENXIO,
     EOPNOTSUPP,
     EPERM,
@@ -32,6 +34,7 @@ from pykern.abi import (
     O_EXCL,
     O_PATH,
     O_TMPFILE,
+    O_TRUNC,
     R_OK,
     RENAME_EXCHANGE,
     RENAME_NOREPLACE,
@@ -44,23 +47,28 @@ from pykern.abi import (
     S_IFMT,
     S_IFREG,
     S_IFSOCK,
+    SEEK_SET,
     W_OK,
     X_OK,
 )
 from pykern.errors import SysError
 from pykern.fs.inode import FileSystem, Inode
+from pykern.fs.namei import WALKS
 from pykern.vfs import (
     File,
     HostFile,
     Stat,
+    file_status_flags,
     guest_errno,
     host_errors,
     host_open_flags,
     host_umask,
     libc,
+    pack_dirents64,
 )
 
 if TYPE_CHECKING:
+    from pykern.fs.mount import MountTable
     from pykern.task import Task
 
 _OPATH = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -68,9 +76,95 @@ _HOST_RENAME_FLAGS = {RENAME_NOREPLACE: 1, RENAME_EXCHANGE: 2, RENAME_WHITEOUT: 
 _ACCESS_TO_HOST = ((R_OK, os.R_OK), (W_OK, os.W_OK), (X_OK, os.X_OK))
 
 
+MAY_EXEC, MAY_WRITE, MAY_READ = 0o1, 0o2, 0o4
+
+
+def generic_permission(task: Task | None, status: os.stat_result, mask: int, real: bool = False) -> None:
+    """EACCES unless the guest's credentials allow `mask` (MAY_*) on a file with these
+    mode bits and owner (Linux's generic_permission; `real`: access(2)'s real ids). The
+    host cannot check for the guest: pykern may run as root while the guest does not.
+    Root may do anything but execute a file without any x bit (CAP_DAC_OVERRIDE)."""
+    if task is None:
+        return  # the kernel's own walk (placing mounts)
+    creds = task.group.creds
+    uid = creds.uid if real else creds.euid
+    mode = status.st_mode
+    if uid == 0:
+        if mask & MAY_EXEC and not host_stat.S_ISDIR(mode) and not mode & 0o111:
+            raise SysError(EACCES)
+        return
+    gid = creds.gid if real else creds.egid
+    if uid == status.st_uid:
+        allowed = mode >> 6
+    elif gid == status.st_gid or status.st_gid in creds.groups:
+        allowed = mode >> 3
+    else:
+        allowed = mode
+    if mask & ~allowed & 0o7:
+        raise SysError(EACCES)
+
+
+def _is_root(task: Task | None) -> bool:
+    return task is None or task.group.creds.euid == 0
+
+
+def _give_to_guest(task: Task, directory_fd: int, name: bytes) -> None:
+    """A file the guest just made belongs to its effective ids (the directory's group
+    when it is setgid), not to pykern's: only a root pykern can and needs to say so."""
+    if os.geteuid() != 0:
+        return
+    creds = task.group.creds
+    if creds.euid == 0 and creds.egid == 0:
+        return
+    with host_errors():
+        setgid_dir = os.fstat(directory_fd).st_mode & host_stat.S_ISGID
+        os.chown(name, creds.euid, -1 if setgid_dir else creds.egid, dir_fd=directory_fd, follow_symlinks=False)
+
+
 def _magic(fd: int) -> str:
     """pykern's own /proc/self/fd/N: the host path that names host fd N's file."""
     return f"/proc/self/fd/{fd}"
+
+
+class HostDirFile(HostFile):
+    """An open host directory whose listing also shows the mount points attached on
+    names the host directory lacks (`--root DIR` without proc/ or dev/, a --mount on a
+    new name): on Linux a mount point is always an existing directory, so `ls /` shows
+    /proc. They come after the host's entries, once its end is reached."""
+
+    kind = "dir"
+    _COOKIE_BASE = 0x7FFFFFFF00000000  # d_off of the extra entries (past ext4's hashes)
+
+    def __init__(self, fd: int, flags: int, mounts: MountTable) -> None:
+        super().__init__(fd, file_status_flags(flags))
+        self._mounts = mounts
+        self._extra_pos = 0
+
+    def _extra_entries(self) -> list[tuple[int, int, int, bytes]]:
+        if self.location is None:
+            return []
+        names = []
+        for name in self._mounts.mounted_names(self.location):
+            try:
+                os.stat(name, dir_fd=self.host_fd, follow_symlinks=False)
+            except OSError:
+                mount = self._mounts.mounted_on(self.location, name)
+                if mount is not None:
+                    names.append((mount.root.stat().ino, name))
+        return [(ino, self._COOKIE_BASE + index + 1, DT_DIR, name) for index, (ino, name) in enumerate(names)]
+
+    def getdents64(self, size: int) -> bytes:
+        data = super().getdents64(size)
+        if data or self.flags & O_PATH:
+            return data
+        data, self._extra_pos = pack_dirents64(self._extra_entries(), self._extra_pos, size)
+        return data
+
+    def lseek(self, offset: int, whence: int) -> int:
+        result = super().lseek(offset, whence)
+        if whence == SEEK_SET:  # rewinddir, or seekdir to one of the host's cookies
+            self._extra_pos = max(0, offset - self._COOKIE_BASE) if offset > self._COOKIE_BASE else 0
+        return result
 
 
 class HostFS(FileSystem):
@@ -98,11 +192,16 @@ class HostInode(Inode):
                  kind: int | None = None) -> None:  # fmt: skip
         self.fs = fs
         self.fd = fd
-        self.parent_inode = parent  # None for the root and for inodes reached by ".."
         self.name = name
         self._key: tuple[int, int] | None = None
         self._mode = 0
         self._fresh: os.stat_result | None = None  # the lookup's own fstat, for its caller
+        self._fresh_walk = -1  # ... in the walk that made it (namei.WALKS)
+        # The directory and name act on this entry without following it (open by name,
+        # link, a symlink's own attributes); None for the root, for inodes reached by ".."
+        # and for directories, which act through their own fd: so a walk does not hold
+        # one host fd per component of a deep path (EMFILE under a low RLIMIT_NOFILE).
+        self.parent_inode: HostInode | None = None
         if kind is not None:  # known from how it was opened (O_DIRECTORY): fstat when needed
             self._kind = kind
             return
@@ -112,7 +211,9 @@ class HostInode(Inode):
             os.close(fd)
             raise SysError(guest_errno(error.errno or 0)) from None
         self._remember(status)
-        self._fresh = status
+        self._fresh, self._fresh_walk = status, WALKS[0]
+        if not host_stat.S_ISDIR(status.st_mode):
+            self.parent_inode = parent
 
     def _remember(self, status: os.stat_result) -> None:
         self._key = (status.st_dev, status.st_ino)
@@ -161,6 +262,8 @@ class HostInode(Inode):
 
     def stat_after_lookup(self) -> Stat:
         status, self._fresh = self._fresh, None
+        if self._fresh_walk != WALKS[0]:
+            status = None
         return Stat.from_host(status) if status is not None else self.stat()
 
     def host_path(self) -> str:
@@ -173,9 +276,38 @@ class HostInode(Inode):
             raise SysError(EINVAL)
         return self.parent_inode.fd, os.fsdecode(self.name)
 
+    # --- permissions (only a non-root guest pays the fstat) -------------------------------------------
+
+    def may(self, task: Task | None, mask: int) -> None:
+        if not _is_root(task) or mask & MAY_EXEC:
+            generic_permission(task, self._host_stat(), mask)
+
+    def _host_stat(self) -> os.stat_result:
+        with host_errors():
+            return os.fstat(self.fd)
+
+    def _may_delete(self, task: Task, name: bytes) -> None:
+        """may_delete: write and search on this directory, and the sticky bit's rule
+        (only the owner of the file or of the directory may remove it: EPERM)."""
+        if _is_root(task):
+            return
+        status = self._host_stat()
+        generic_permission(task, status, MAY_WRITE | MAY_EXEC)
+        if status.st_mode & host_stat.S_ISVTX:
+            with host_errors():
+                child = os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+            euid = task.group.creds.euid
+            if euid not in (child.st_uid, status.st_uid):
+                raise SysError(EPERM)
+
     # --- directories ---------------------------------------------------------------------------
 
+    def may_lookup(self, task: Task | None) -> None:
+        if not _is_root(task):
+            generic_permission(task, self._host_stat(), MAY_EXEC)
+
     def lookup(self, task: Task, name: bytes) -> Inode:
+        self.may_lookup(task)
         try:
             fd = os.open(name, _OPATH, dir_fd=self.fd)
         except OSError as error:
@@ -185,6 +317,7 @@ class HostInode(Inode):
     def lookup_dir(self, task: Task, name: bytes) -> Inode:
         """A component in the middle of a path: usually a directory, opened as one in a
         single host call; anything else (a symlink) takes the general lookup."""
+        self.may_lookup(task)
         try:
             fd = os.open(name, _OPATH | os.O_DIRECTORY, dir_fd=self.fd)
         except OSError as error:
@@ -224,6 +357,10 @@ class HostInode(Inode):
             return fifo_open(task, self._key, flags, self.stat)
         elif kind == S_IFSOCK and not flags & O_PATH:
             raise SysError(ENXIO)
+        if not flags & O_PATH and not _is_root(task):
+            accmode = flags & 3
+            mask = (MAY_READ if accmode in (0, 2) else 0) | (MAY_WRITE if accmode in (1, 2) or flags & O_TRUNC else 0)
+            generic_permission(task, self._host_stat(), mask)  # may_open
         host_flags = host_open_flags(flags & ~(O_CREAT | O_EXCL | O_TMPFILE)) | os.O_CLOEXEC
         with host_errors():
             if self.parent_inode is not None:
@@ -232,10 +369,17 @@ class HostInode(Inode):
                 fd = os.open(".", host_flags, dir_fd=self.fd)
             else:  # reached through a magic link: reopen it
                 fd = os.open(_magic(self.fd), host_flags & ~os.O_NOFOLLOW)
+        if self.is_dir and not flags & O_PATH and len(task.kernel.mounts.mounts) > 1:
+            try:
+                return HostDirFile(fd, flags, task.kernel.mounts)
+            except BaseException:
+                os.close(fd)
+                raise
         return HostFile.wrap(fd, flags)
 
     def open_tmpfile(self, task: Task, flags: int, mode: int) -> File:
         """open(O_TMPFILE) in this directory."""
+        self.may(task, MAY_WRITE | MAY_EXEC)
         with host_errors(), host_umask(task.group.fs.umask):
             fd = os.open(".", host_open_flags(flags) | os.O_CLOEXEC, mode & 0o7777, dir_fd=self.fd)
         return HostFile.wrap(fd, flags)
@@ -243,14 +387,23 @@ class HostInode(Inode):
     # --- namespace operations ----------------------------------------------------------------------
 
     def create(self, task: Task, name: bytes, flags: int, mode: int) -> File:
-        host_flags = host_open_flags(flags) | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        self.may(task, MAY_WRITE | MAY_EXEC)  # may_create
+        # O_EXCL: the walk found no such name, so this open makes the file it gives away
+        host_flags = host_open_flags(flags) | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         with host_errors(), host_umask(task.group.fs.umask):
             fd = os.open(name, host_flags, mode & 0o7777, dir_fd=self.fd)
+        try:
+            _give_to_guest(task, self.fd, name)
+        except BaseException:
+            os.close(fd)
+            raise
         return HostFile.wrap(fd, flags)
 
     def mkdir(self, task: Task, name: bytes, mode: int) -> None:
+        self.may(task, MAY_WRITE | MAY_EXEC)
         with host_errors(), host_umask(task.group.fs.umask):
             os.mkdir(name, mode & 0o7777, dir_fd=self.fd)
+        _give_to_guest(task, self.fd, name)
 
     def mknod(self, task: Task, name: bytes, mode: int, dev: int) -> None:
         kind = mode & S_IFMT
@@ -260,17 +413,22 @@ class HostInode(Inode):
                      S_IFSOCK: host_stat.S_IFSOCK}.get(kind)
         if host_kind is None:
             raise SysError(EINVAL)
+        self.may(task, MAY_WRITE | MAY_EXEC)
         with host_errors(), host_umask(task.group.fs.umask):
             os.mknod(name, host_kind | (mode & 0o7777), 0, dir_fd=self.fd)
+        _give_to_guest(task, self.fd, name)
 
     def symlink(self, task: Task, name: bytes, target: bytes) -> None:
+        self.may(task, MAY_WRITE | MAY_EXEC)
         with host_errors():
             os.symlink(target, name, dir_fd=self.fd)
+        _give_to_guest(task, self.fd, name)
 
     def link(self, task: Task, name: bytes, inode: Inode) -> None:
         if not isinstance(inode, HostInode):  # another host tree: the host says EXDEV or not
             super().link(task, name, inode)
             return
+        self.may(task, MAY_WRITE | MAY_EXEC)
         with host_errors():
             if inode.parent_inode is not None:
                 old_dir, old_name = inode._entry()
@@ -279,10 +437,12 @@ class HostInode(Inode):
                 os.link(_magic(inode.fd), name, dst_dir_fd=self.fd, follow_symlinks=True)
 
     def unlink(self, task: Task, name: bytes) -> None:
+        self._may_delete(task, name)
         with host_errors():
             os.unlink(name, dir_fd=self.fd)
 
     def rmdir(self, task: Task, name: bytes) -> None:
+        self._may_delete(task, name)
         with host_errors():
             os.rmdir(name, dir_fd=self.fd)
 
@@ -290,6 +450,13 @@ class HostInode(Inode):
         if not isinstance(new_dir, HostInode) or new_dir.fs is not self.fs:
             super().rename(task, name, new_dir, new_name, flags)
             return
+        self._may_delete(task, name)
+        try:
+            new_dir._may_delete(task, new_name)
+        except SysError as error:
+            if error.errno != ENOENT:
+                raise
+            new_dir.may(task, MAY_WRITE | MAY_EXEC)  # no target: may_create
         if not flags:
             with host_errors():
                 os.rename(name, new_name, src_dir_fd=self.fd, dst_dir_fd=new_dir.fd)
@@ -317,6 +484,8 @@ class HostInode(Inode):
     def chmod(self, task: Task, mode: int, follow: bool) -> None:
         if self.is_symlink and not follow:
             raise SysError(EOPNOTSUPP)  # fchmodat(AT_SYMLINK_NOFOLLOW) of a link
+        if not _is_root(task) and task.group.creds.euid != self._host_stat().st_uid:
+            raise SysError(EPERM)  # only the owner (inode_owner_or_capable)
         with host_errors():
             os.chmod(_magic(self.fd), mode & 0o7777)
 
@@ -327,6 +496,10 @@ class HostInode(Inode):
 
     def utimes(self, task: Task, atime_ns: int | None, mtime_ns: int | None, follow: bool) -> None:
         target, kwargs = self._target(follow)
+        if not _is_root(task) and task.group.creds.euid != self._host_stat().st_uid:
+            if atime_ns != -1 or mtime_ns != -1:
+                raise SysError(EPERM)  # explicit times: the owner only
+            generic_permission(task, self._host_stat(), MAY_WRITE)  # "now": write access will do
         with host_errors():
             if atime_ns == -1 and mtime_ns == -1:
                 os.utime(target, None, **kwargs)
@@ -338,6 +511,8 @@ class HostInode(Inode):
             os.utime(target, ns=(atime_ns, mtime_ns), **kwargs)
 
     def truncate(self, task: Task, length: int) -> None:
+        if not _is_root(task):
+            generic_permission(task, self._host_stat(), MAY_WRITE)
         with host_errors():
             os.truncate(_magic(self.fd), length)
 
@@ -349,6 +524,8 @@ class HostInode(Inode):
             if mode & guest_bit:
                 host_mode |= host_bit
         target, kwargs = self._target(follow)
+        status = os.fstat(self.fd) if follow or not self.is_symlink else os.stat(target, **kwargs)
+        generic_permission(task, status, mode & 0o7, real=not effective)  # the guest's ids
         effective = effective and os.access in os.supports_effective_ids
         with host_errors():
             if os.access(target, host_mode, effective_ids=effective, **kwargs):

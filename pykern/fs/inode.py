@@ -58,6 +58,11 @@ class Inode:
     """A file in a FileSystem. Subclasses override what they support."""
 
     fs: FileSystem
+    # A directory where a missing name may be created (Linux's negative dentry): the
+    # create calls then get the file system's own answer (EPERM without the operation).
+    # False for a tree whose lookup of an unknown name is itself an error (procfs's
+    # proc_root_lookup): open(O_CREAT), mkdir, rename onto a new name there are ENOENT.
+    creatable_names = True
 
     # --- identity and attributes ------------------------------------------------------------
 
@@ -98,6 +103,10 @@ class Inode:
     def parent(self) -> Inode:
         """`..` inside this file system; the file system's root answers itself."""
         raise SysError(ENOTDIR)
+
+    def may_lookup(self, task: Task | None) -> None:
+        """Search permission on this directory for the walk's "." and ".." (lookup()
+        checks it for names): EACCES. pykern's own trees let everyone search."""
 
     def readdir(self, task: Task) -> list[tuple[int, int, bytes]]:
         """The entries as (inode number, d_type, name), "." and ".." first."""

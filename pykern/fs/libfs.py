@@ -34,7 +34,7 @@ from pykern.abi import (
 )
 from pykern.errors import SysError
 from pykern.fs.inode import FileSystem, Inode, LinkTarget
-from pykern.vfs import File, Stat, dtype_of_mode, pack_dirents64
+from pykern.vfs import File, Stat, dtype_of_mode, file_status_flags, pack_dirents64
 
 if TYPE_CHECKING:
     from pykern.task import Task
@@ -133,6 +133,7 @@ class DirInode(SimpleInode):
     factory (called on lookup). Subclasses override children(), or pass a fixed dict."""
 
     file_mode = S_IFDIR | 0o555
+    creatable_names = False  # an unknown name is ENOENT for every call, as in procfs
 
     def __init__(self, fs: SimpleFS, parent: SimpleInode | None, name: bytes,
                  entries: dict[bytes, Callable[[DirInode, bytes], Inode]] | None = None,
@@ -173,7 +174,7 @@ class DirFile(File):
     kind = "dir"
 
     def __init__(self, inode: Inode, task: Task, flags: int) -> None:
-        super().__init__(flags, inode.name_in_fs().decode(errors="replace"))
+        super().__init__(file_status_flags(flags), inode.name_in_fs().decode(errors="replace"))
         self.inode = inode
         self.task = task
         self._entries: list[tuple[int, int, int, bytes]] | None = None

@@ -13,8 +13,12 @@ working directory (AT_FDCWD) or a directory fd, and resolves one component at a 
 - PATH_MAX and NAME_MAX give ENAMETOOLONG.
 
 The result, `Found`, names the parent directory and the last component too, so that
-the namespace calls (mkdir, unlink, rename, ...) act on the entry and open(O_CREAT)
-can create a missing one. `d_path` goes the other way: a Location back to its path.
+open(O_CREAT) can create a missing one. The calls that make or remove a name (mkdir,
+mknod, symlink, link, unlink, rmdir, rename) use `parent_walk` instead (Linux's
+filename_parentat): it stops before the last component, which it only classifies
+(a name, ".", "..", "/") and never follows. Search permission is checked on every
+directory the walk goes through (Inode.lookup and may_lookup). `d_path` goes the
+other way: a Location back to its path.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import TYPE_CHECKING
 from pykern.abi import (
     AT_FDCWD,
     EEXIST,
+    EISDIR,
     ELOOP,
     ENAMETOOLONG,
     ENOENT,
@@ -93,13 +98,21 @@ def start_location(task: Task, dirfd: int, path: bytes) -> Location:
 def path_walk(task: Task, dirfd: int, path: bytes, follow: bool = True, allow_missing: bool = False) -> Found:
     """Resolve `path` (see the module's docstring). `follow`: follow a symlink in the
     last component; `allow_missing`: a missing last component is not an error (the
-    caller will create it) as long as its directory exists."""
+    caller will create it: open(O_CREAT), for which "name/" is EISDIR) as long as its
+    directory exists."""
     if not path:
         raise SysError(ENOENT)
     if len(path) >= PATH_MAX:
         raise SysError(ENAMETOOLONG)
     current = start_location(task, dirfd, path)
+    WALKS[0] += 1
     return _walk(Walk(task, task.group.fs.root, task.kernel.mounts), current, path, follow, allow_missing)
+
+
+# How many walks have begun: an inode's attributes learned during a lookup are fresh only
+# for the caller of the same walk (Inode.stat_after_lookup), never for a later one that
+# finds the same inode again as a working directory, a root or a dirfd.
+WALKS = [0]
 
 
 @dataclass
@@ -133,12 +146,16 @@ def _walk(walk: Walk, current: Location, path: bytes, follow: bool, allow_missin
             raise SysError(ENAMETOOLONG)
         if name == b".":
             _require_dir(current)
+            current.inode.may_lookup(task)
             parent = None
             continue
         if name == b"..":
             _require_dir(current)
+            current.inode.may_lookup(task)
             current, parent = _parent(current, walk.root), None
             continue
+        if last and allow_missing and trailing_slash:
+            raise SysError(EISDIR)  # open(O_CREAT) of "name/": never a regular file (open_last_lookups)
         parent = current
         mount = mounts.mounted_on(current, name)
         if mount is not None:
@@ -147,7 +164,7 @@ def _walk(walk: Walk, current: Location, path: bytes, follow: bool, allow_missin
         try:
             inode = current.inode.lookup(task, name) if last else current.inode.lookup_dir(task, name)
         except SysError as error:
-            if error.errno == ENOENT and last and allow_missing:
+            if error.errno == ENOENT and last and allow_missing and current.inode.creatable_names:
                 return Found(None, parent, name, trailing_slash=trailing_slash)
             raise
         if inode.is_symlink and (not last or follow or trailing_slash):
@@ -160,14 +177,12 @@ def _walk(walk: Walk, current: Location, path: bytes, follow: bool, allow_missin
                 if not text:
                     raise SysError(ENOENT)
                 rest = b"/".join(components[index + 1 :])
-                if trailing_slash:
-                    rest += b"/"
                 found = _walk(walk, walk.root if text.startswith(b"/") else current, text, True,
                               allow_missing and not rest)  # fmt: skip
-                if not rest:
+                if not rest:  # the link was the last component: its trailing slash applies
                     found.trailing_slash = found.trailing_slash or trailing_slash
                     return _finish(found)
-                return _walk(walk, found.existing(), rest, follow, allow_missing)
+                return _walk(walk, found.existing(), rest + (b"/" if trailing_slash else b""), follow, allow_missing)
             if isinstance(target, Location):
                 current = target
                 continue
@@ -183,8 +198,14 @@ def _walk(walk: Walk, current: Location, path: bytes, follow: bool, allow_missin
 
 
 def _finish(found: Found) -> Found:
-    if found.trailing_slash and found.location is not None and found.file is None:
-        _require_dir(found.location)
+    """A trailing slash demands a directory, also of a magic link's file (/proc/self/fd/N/
+    of a pipe or a regular file is ENOTDIR)."""
+    if found.trailing_slash:
+        if found.location is None:
+            if found.file is not None:
+                raise SysError(ENOTDIR)
+        else:
+            _require_dir(found.location)
     return found
 
 
@@ -206,6 +227,53 @@ def _parent(current: Location, root: Location) -> Location:
             return current  # the namespace's top
         # the mount root's ".." is the directory holding the mount point
         return Location(mount.parent, mount.mountpoint)
+
+
+# The kind of a path's last component (Linux's LAST_NORM, LAST_DOT, LAST_DOTDOT, LAST_ROOT)
+LAST_NORM, LAST_DOT, LAST_DOTDOT, LAST_ROOT = "norm", "dot", "dotdot", "root"
+
+
+@dataclass
+class Parent:
+    """What filename_parentat gives the calls that make or remove a name (mkdir, mknod,
+    symlink, link's new name, unlink, rmdir, rename): the directory, the last component
+    (not looked up, never followed), its kind, and whether the path ends in "/"."""
+
+    directory: Location
+    name: bytes
+    kind: str
+    trailing_slash: bool
+    walk: Walk
+
+    def child(self) -> Found:
+        """The entry itself, not followed (location None when it does not exist); a
+        mount on the name is the mount's root."""
+        return _walk(self.walk, self.directory, self.name, False, True)
+
+
+def parent_walk(task: Task, dirfd: int, path: bytes) -> Parent:
+    """filename_parentat: walk every component but the last, which must lead to a
+    directory; the last is only classified."""
+    if not path:
+        raise SysError(ENOENT)
+    if len(path) >= PATH_MAX:
+        raise SysError(ENAMETOOLONG)
+    current = start_location(task, dirfd, path)
+    walk = Walk(task, task.group.fs.root, task.kernel.mounts)
+    stripped = path.rstrip(b"/")
+    if not stripped:  # "/" (or "//")
+        return Parent(walk.root, b"", LAST_ROOT, True, walk)
+    head, slash, name = stripped.rpartition(b"/")
+    if slash:
+        found = _walk(walk, current, (head or b"/") + b"/", True, False)
+        if found.location is None:
+            raise SysError(ENOTDIR)  # a magic link to an open file that has no directory
+        current = found.location
+    _require_dir(current)
+    kind = LAST_DOT if name == b"." else LAST_DOTDOT if name == b".." else LAST_NORM
+    if kind == LAST_NORM and len(name) > NAME_MAX:
+        raise SysError(ENAMETOOLONG)
+    return Parent(current, name, kind, len(stripped) != len(path), walk)
 
 
 def lookup(task: Task, dirfd: int, path: bytes, follow: bool = True) -> Found:
@@ -235,7 +303,8 @@ def path_from_top(location: Location) -> bytes:
 
 
 def d_path(location: Location, root: Location) -> bytes:
-    """`location`'s path as a process with root `root` sees it (getcwd, /proc links)."""
+    """`location`'s path as a process with root `root` sees it (getcwd, /proc links);
+    outside that root (a chroot without chdir), its path from the namespace's top."""
     path = path_from_top(location)
     top = path_from_top(root)
     if top == b"/":
@@ -253,3 +322,9 @@ def file_path(file: File, root: Location) -> bytes:
     if file.location is not None:
         return d_path(file.location, root)
     return file.link_target()
+
+
+def reachable(location: Location, root: Location) -> bool:
+    """Whether `location` is at or under `root` (getcwd says "(unreachable)" otherwise)."""
+    path, top = path_from_top(location), path_from_top(root)
+    return top == b"/" or path == top or path.startswith(top + b"/")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, NamedTuple
 
-from pykern.abi import ENOTDIR
 from pykern.errors import SysError
 from pykern.fs.devfs import DevFS
 from pykern.fs.hostfs import HostFS
@@ -56,17 +55,26 @@ def initial_mounts(kernel: Kernel, root: str = "/", binds: tuple[Bind, ...] = ()
             source = HostFS(bind.host)
         except SysError:
             raise ValueError(f"--mount {bind.host}: not a directory") from None
-        guest = os.fsencode(os.path.normpath(bind.guest))
-        parent_path, _, name = guest.rpartition(b"/")
-        try:
-            found = walk_from(Walk(None, top, mounts), top, parent_path or b"/")
-            parent = found.existing()
-            if not parent.inode.is_dir:
-                raise SysError(ENOTDIR)
-        except SysError:
-            raise ValueError(f"--mount {bind.guest}: its directory does not exist in the guest") from None
+        parent, name = _mount_point(mounts, bind.guest)
         mounts.attach(parent, name, source, readonly=bind.readonly, options="bind")
     return mounts
+
+
+def _mount_point(mounts: MountTable, guest: str) -> tuple[Location, bytes]:
+    """Where --mount's GUEST goes: an existing directory (a symlink to one is followed,
+    as mount(8) does), or a missing name in an existing directory (pykern needs no
+    directory to mount on). ValueError for "/", a file, or a missing directory."""
+    top = mounts.root_location()
+    path = os.fsencode(os.path.normpath(guest))
+    try:
+        found = walk_from(Walk(None, top, mounts), top, path, allow_missing=True)
+    except SysError:
+        raise ValueError(f"--mount {guest}: its directory does not exist in the guest") from None
+    if found.location is not None and not found.location.inode.is_dir:
+        raise ValueError(f"--mount {guest}: not a directory in the guest")
+    if found.parent is None or found.file is not None:
+        raise ValueError(f"--mount {guest}: cannot mount on the guest's /")
+    return found.parent, found.name
 
 
 def initial_cwd(mounts: MountTable, root: str) -> Location:

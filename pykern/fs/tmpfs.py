@@ -21,6 +21,7 @@ from pykern.abi import (
     EEXIST,
     EINVAL,
     EISDIR,
+    ELOOP,
     ENOENT,
     ENOTDIR,
     ENOTEMPTY,
@@ -30,8 +31,10 @@ from pykern.abi import (
     O_CREAT,
     O_DIRECTORY,
     O_EXCL,
+    O_NOFOLLOW,
     O_PATH,
     O_RDONLY,
+    O_TMPFILE,
     O_TRUNC,
     RENAME_EXCHANGE,
     RENAME_NOREPLACE,
@@ -43,6 +46,7 @@ from pykern.abi import (
     S_IFMT,
     S_IFREG,
     S_IFSOCK,
+    S_ISVTX,
 )
 from pykern.errors import SysError
 from pykern.fs.inode import FileSystem, Inode
@@ -53,6 +57,7 @@ if TYPE_CHECKING:
     from pykern.task import Task
 
 _tmpfs_devs = itertools.count(0x2E)
+BOGO_DIRENT_SIZE = 20  # what a directory entry adds to a tmpfs directory's st_size
 
 
 class TmpFS(FileSystem):
@@ -81,6 +86,7 @@ class TmpInode(Inode):
         self._mode = mode
         self.uid, self.gid = uid, gid
         self.nlink = 2 if mode & S_IFMT == S_IFDIR else 1
+        self.linkable = False  # an O_TMPFILE file that linkat may still name (I_LINKABLE)
         self.atime_ns = self.mtime_ns = self.ctime_ns = time.time_ns()
 
     def key(self) -> Hashable:
@@ -107,6 +113,8 @@ class TmpInode(Inode):
             return PathFile(self, flags)
         if flags & O_DIRECTORY:
             raise SysError(ENOTDIR)
+        if self._mode & S_IFMT == S_IFLNK:
+            raise SysError(ELOOP)  # O_NOFOLLOW on a symlink (may_open)
         raise SysError(EINVAL)
 
     def chmod(self, task: Task, mode: int, follow: bool) -> None:
@@ -126,6 +134,9 @@ class TmpInode(Inode):
     def utimes(self, task: Task, atime_ns: int | None, mtime_ns: int | None, follow: bool) -> None:
         now = time.time_ns()
         if atime_ns == -1 and mtime_ns == -1:
+            euid = task.group.creds.euid
+            if euid not in (0, self.uid):
+                self.access(task, 0o2, True, True)  # "now" needs write access, or ownership
             self.atime_ns = self.mtime_ns = now
         else:
             self._owner_check(task)
@@ -168,12 +179,72 @@ class TmpInode(Inode):
 
 
 class TmpFile(TmpInode):
-    """A regular file: its bytes in a host memfd."""
+    """A regular file: its bytes in a host memfd, and its permission bits, owner and
+    times too, so that what the guest does through an open descriptor (fchmod, fchown,
+    futimens, ftruncate, write: the host's calls on the memfd) and through the path
+    agree."""
 
     def __init__(self, fs: TmpFS, parent: TmpDir | None, mode: int, uid: int, gid: int) -> None:
-        super().__init__(fs, parent, mode, uid, gid)
         with host_errors():
             self.memfd = os.memfd_create("pykern-tmpfs", os.MFD_CLOEXEC)
+        super().__init__(fs, parent, mode, uid, gid)
+
+    def _host(self) -> os.stat_result:
+        with host_errors():
+            return os.fstat(self.memfd)
+
+    @property  # type: ignore[override]
+    def _mode(self) -> int:
+        return S_IFREG | (self._host().st_mode & 0o7777)
+
+    @_mode.setter
+    def _mode(self, mode: int) -> None:
+        with host_errors():
+            os.fchmod(self.memfd, mode & 0o7777)
+
+    @property  # type: ignore[override]
+    def uid(self) -> int:
+        return self._host().st_uid
+
+    @uid.setter
+    def uid(self, uid: int) -> None:
+        with host_errors():
+            os.fchown(self.memfd, uid, -1)
+
+    @property  # type: ignore[override]
+    def gid(self) -> int:
+        return self._host().st_gid
+
+    @gid.setter
+    def gid(self, gid: int) -> None:
+        with host_errors():
+            os.fchown(self.memfd, -1, gid)
+
+    @property  # type: ignore[override]
+    def atime_ns(self) -> int:
+        return self._host().st_atime_ns
+
+    @atime_ns.setter
+    def atime_ns(self, value: int) -> None:
+        with host_errors():
+            os.utime(self.memfd, ns=(value, self._host().st_mtime_ns))
+
+    @property  # type: ignore[override]
+    def mtime_ns(self) -> int:
+        return self._host().st_mtime_ns
+
+    @mtime_ns.setter
+    def mtime_ns(self, value: int) -> None:
+        with host_errors():
+            os.utime(self.memfd, ns=(self._host().st_atime_ns, value))
+
+    @property  # type: ignore[override]
+    def ctime_ns(self) -> int:
+        return self._host().st_ctime_ns
+
+    @ctime_ns.setter
+    def ctime_ns(self, value: int) -> None:
+        pass  # the host's: every change above sets it
 
     def __del__(self) -> None:
         fd, self.memfd = getattr(self, "memfd", -1), -1
@@ -189,10 +260,12 @@ class TmpFile(TmpInode):
         if flags & O_DIRECTORY:
             raise SysError(ENOTDIR)
         accmode = flags & O_ACCMODE
-        want = (0o4 if accmode in (O_RDONLY, 2) else 0) | (0o2 if accmode in (1, 2) else 0)
+        want = (0o4 if accmode in (O_RDONLY, 2) else 0) | (0o2 if accmode in (1, 2) or flags & O_TRUNC else 0)
         self.access(task, want, True, True)
         with host_errors():
-            fd = os.open(f"/proc/self/fd/{self.memfd}", host_open_flags(flags & ~(O_CREAT | O_EXCL)) | os.O_CLOEXEC)
+            # the walk has found this file: O_NOFOLLOW is not for pykern's own magic link
+            fd = os.open(f"/proc/self/fd/{self.memfd}",
+                         host_open_flags(flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW)) | os.O_CLOEXEC)
         if flags & O_TRUNC:
             self.touch()
         return TmpfsOpenFile(fd, flags, self)
@@ -260,8 +333,12 @@ class TmpDir(TmpInode):
         super().__init__(fs, parent, mode, uid, gid)
         self.children: dict[bytes, TmpInode] = {}
 
+    def may_lookup(self, task: Task | None) -> None:
+        if task is not None:
+            self.access(task, 0o1, True, True)
+
     def lookup(self, task: Task, name: bytes) -> Inode:
-        self.access(task, 0o1, True, True)
+        self.may_lookup(task)
         child = self.children.get(name)
         if child is None:
             raise SysError(ENOENT)
@@ -270,9 +347,14 @@ class TmpDir(TmpInode):
     def parent(self) -> Inode:
         return self.parent_dir if self.parent_dir is not None else self
 
+    def size(self) -> int:
+        """shmem's BOGO_DIRENT_SIZE: 20 bytes per entry, "." and ".." included."""
+        return BOGO_DIRENT_SIZE * (2 + len(self.children))
+
     def readdir(self, task: Task) -> list[tuple[int, int, bytes]]:
+        """The newest entry first, as Linux's tmpfs lists them (a rename makes it new)."""
         out = [(self.ino, DT_DIR, b"."), (self.parent().stat().ino, DT_DIR, b"..")]
-        out += [(child.ino, dtype_of_mode(child.mode), name) for name, child in self.children.items()]
+        out += [(child.ino, dtype_of_mode(child.mode), name) for name, child in reversed(self.children.items())]
         return out
 
     def open(self, task: Task, flags: int) -> File:
@@ -287,6 +369,8 @@ class TmpDir(TmpInode):
         self.access(task, 0o3, True, True)
         if name in self.children:
             raise SysError(EEXIST)
+        if self.nlink == 0:
+            raise SysError(ENOENT)  # a removed directory takes no new entries (IS_DEADDIR)
         self.children[name] = child
         self.touch()
 
@@ -299,6 +383,17 @@ class TmpDir(TmpInode):
         child = TmpFile(self.fs, self, S_IFREG | (mode & 0o7777 & ~umask), *self._creds(task))
         self._add(task, name, child)
         return child.open(task, flags & ~O_TRUNC)
+
+    def open_tmpfile(self, task: Task, flags: int, mode: int) -> File:
+        """open(O_TMPFILE): a file of this directory with no name (nlink 0) until linkat
+        gives it one; with O_EXCL it can never have one."""
+        self.access(task, 0o3, True, True)
+        if self.nlink == 0:
+            raise SysError(ENOENT)
+        child = TmpFile(self.fs, self, S_IFREG | (mode & 0o7777 & ~task.group.fs.umask), *self._creds(task))
+        child.nlink = 0
+        child.linkable = not flags & O_EXCL
+        return child.open(task, flags & ~(O_TRUNC | O_TMPFILE))
 
     def mkdir(self, task: Task, name: bytes, mode: int) -> None:
         umask = task.group.fs.umask
@@ -326,7 +421,10 @@ class TmpDir(TmpInode):
             return
         if isinstance(inode, TmpDir):
             raise SysError(EPERM)
+        if inode.nlink == 0 and not inode.linkable:
+            raise SysError(ENOENT)  # unlinked, or O_TMPFILE|O_EXCL (no I_LINKABLE)
         self._add(task, name, inode)
+        inode.linkable = False
         inode.nlink += 1
         inode.ctime_ns = time.time_ns()
 
@@ -335,6 +433,9 @@ class TmpDir(TmpInode):
         child = self.children.get(name)
         if child is None:
             raise SysError(ENOENT)
+        euid = task.group.creds.euid
+        if self._mode & S_ISVTX and euid not in (0, child.uid, self.uid):
+            raise SysError(EPERM)  # the sticky bit: only the file's or the directory's owner
         return child
 
     def unlink(self, task: Task, name: bytes) -> None:
@@ -353,8 +454,7 @@ class TmpDir(TmpInode):
         if child.children:
             raise SysError(ENOTEMPTY)
         del self.children[name]
-        child.nlink = 0
-        child.parent_dir = None
+        child.nlink = 0  # its ".." still leads here, as a removed directory's d_parent does
         self.nlink -= 1
         self.touch()
 
@@ -370,6 +470,8 @@ class TmpDir(TmpInode):
         if flags & RENAME_EXCHANGE:
             if target is None:
                 raise SysError(ENOENT)
+            del self.children[name]  # both names become the newest entries (readdir's order)
+            del new_dir.children[new_name]
             self.children[name], new_dir.children[new_name] = target, child
             target.parent_dir, child.parent_dir = self, new_dir
             return
@@ -390,6 +492,7 @@ class TmpDir(TmpInode):
                     raise SysError(ENOTEMPTY)
             target.nlink -= 1
         del self.children[name]
+        new_dir.children.pop(new_name, None)  # the moved entry is the newest (readdir's order)
         new_dir.children[new_name] = child
         if isinstance(child, TmpDir):
             child.parent_dir = new_dir

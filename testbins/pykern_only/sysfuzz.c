@@ -6,7 +6,15 @@
  * as root, random syscalls are not safe. Dangerous-to-pykern-itself calls are not
  * special-cased; the ones that would create processes endlessly are skipped.
  * argv[1]: the working directory to run in (a temporary one); argv[2], optional: a
- * seed for other mixes of the values, some with random bits (for hunting by hand). */
+ * seed for other mixes of the values, some with random bits (for hunting by hand).
+ *
+ * `sysfuzz --paths DIR`: the calls that take a path, each over a list of tricky paths (a
+ * FIFO nobody opened, symlink loops, dangling links, trailing slashes, ".", "..", "/",
+ * PATH_MAX and NAME_MAX overflows, /proc/PID of a reaped process, /proc/self/fd/N of
+ * pipes, sockets and closed fds, non-UTF-8 names) with dirfds, flags and modes from
+ * small sets. Blocked calls are interrupted by a repeating 50 ms timer (EINTR). Only
+ * under `pykern run --root JAIL` (JAIL/sysfuzz-jail must exist): the calls rename, unlink
+ * and chmod what they find, "/" included. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
@@ -73,8 +81,210 @@ static int reap(pid_t pid)
     }
 }
 
+/* --- --paths ------------------------------------------------------------------------------ */
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+/* A path call: its number and its arguments' kinds: p a path, q a second path, d a
+ * dirfd, f flags, m a mode, b a buffer, n a size, i a small int. */
+struct path_call {
+    long nr;
+    const char *kinds;
+};
+
+static const struct path_call path_calls[] = {
+    {SYS_open, "pfm"}, {SYS_openat, "dpfm"}, {SYS_creat, "pm"}, {SYS_stat, "pb"}, {SYS_lstat, "pb"},
+    {SYS_newfstatat, "dpbf"}, {SYS_statx, "dpfib"}, {SYS_access, "pi"}, {SYS_faccessat, "dpi"},
+    {SYS_faccessat2, "dpif"}, {SYS_readlink, "pbn"}, {SYS_readlinkat, "dpbn"}, {SYS_chdir, "p"},
+    {SYS_chroot, "p"}, {SYS_mkdir, "pm"}, {SYS_mkdirat, "dpm"}, {SYS_mknod, "pmi"}, {SYS_mknodat, "dpmi"},
+    {SYS_rmdir, "p"}, {SYS_unlink, "p"}, {SYS_unlinkat, "dpf"}, {SYS_rename, "pq"}, {SYS_renameat, "dpdq"},
+    {SYS_renameat2, "dpdqf"}, {SYS_link, "pq"}, {SYS_linkat, "dpdqf"}, {SYS_symlink, "qp"},
+    {SYS_symlinkat, "qdp"}, {SYS_chmod, "pm"}, {SYS_fchmodat, "dpm"}, {SYS_chown, "pii"}, {SYS_lchown, "pii"},
+    {SYS_fchownat, "dpiif"}, {SYS_truncate, "pn"}, {SYS_utimensat, "dpbf"}, {SYS_utime, "pb"},
+    {SYS_utimes, "pb"}, {SYS_futimesat, "dpb"}, {SYS_statfs, "pb"}, {SYS_getxattr, "pqbn"},
+    {SYS_lgetxattr, "pqbn"}, {SYS_listxattr, "pbn"}, {SYS_setxattr, "pqbnf"}, {SYS_removexattr, "pq"},
+    {437 /* openat2 */, "dpbn"}, {SYS_name_to_handle_at, "dpbbf"}, {SYS_getcwd, "bn"},
+};
+
+#define MAX_PATHS 64
+static char *paths[MAX_PATHS];
+static int npaths;
+static int fds[8]; /* AT_FDCWD, a dir, a file, a pipe's ends, a socket, -1, a closed fd */
+
+static void add_path(const char *text)
+{
+    if (npaths < MAX_PATHS)
+        paths[npaths++] = strdup(text);
+}
+
+/* The tree every child works in: made fresh in its own directory. */
+static void make_tree(int child)
+{
+    char name[32];
+    snprintf(name, sizeof name, "w%d", child);
+    mkdir(name, 0755);
+    if (chdir(name) != 0)
+        _exit(1);
+    close(open("file", O_CREAT | O_WRONLY, 0644));
+    mkdir("dir", 0755);
+    close(open("dir/inner", O_CREAT | O_WRONLY, 0644));
+    mkfifo("fifo", 0600);
+    mknod("sock", S_IFSOCK | 0600, 0);
+    symlink("loop2", "loop");
+    symlink("loop", "loop2");
+    symlink("nowhere", "dangle");
+    symlink("dir", "lnkdir");
+    symlink("/", "lnkroot");
+    symlink("../../../../../../..", "up");
+    symlink("/proc/self/fd/3", "lnkfd");
+}
+
+static void make_paths(pid_t reaped)
+{
+    static char buf[PATH_MAX + 8];
+    static const char *fixed[] = {
+        "file", "dir", "dir/", "dir/.", "dir/..", "file/", "file/.", "file/..", "fifo", "fifo/", "sock",
+        "loop", "loop/", "loop/x", "dangle", "dangle/", "lnkdir", "lnkdir/", "lnkdir/inner/", "lnkroot/..",
+        "up", "up/file", "lnkfd", "lnkfd/x", "", ".", "..", "/", "//", "/..", "missing/x", "missing/",
+        "/proc/self/root/..", "/proc/self/cwd/../..", "/proc/self/fd/99", "/proc/self/fd/-1", "/proc/self/exe/",
+        "/proc/thread-self/fd", "/dev/stdin", "/dev/tty", "/dev/null/", "/dev/shm/x", "/dev/fd/0/x",
+        "\xff\xfe\x01name",
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        add_path(fixed[i]);
+    for (int k = 1; k <= 5; k++) {
+        snprintf(buf, sizeof buf, "/proc/self/fd/%d", fds[k]);
+        add_path(buf);
+    }
+    snprintf(buf, sizeof buf, "/proc/%d", (int)reaped);
+    add_path(buf);
+    snprintf(buf, sizeof buf, "/proc/%d/fd/0", (int)reaped);
+    add_path(buf);
+    snprintf(buf, sizeof buf, "/proc/%d/cwd/file", (int)reaped);
+    add_path(buf);
+    for (int i = 0; i < PATH_MAX + 1; i++)
+        buf[i] = i % 2 ? '/' : '.';
+    buf[PATH_MAX + 1] = '\0';
+    add_path(buf); /* PATH_MAX + 1 bytes */
+    buf[PATH_MAX] = '\0';
+    add_path(buf); /* PATH_MAX */
+    buf[PATH_MAX - 1] = '\0';
+    add_path(buf); /* PATH_MAX - 1: "." */
+    memset(buf, 'n', NAME_MAX + 1);
+    buf[NAME_MAX + 1] = '\0';
+    add_path(buf);
+}
+
+static void on_tick(int sig)
+{
+    (void)sig;
+}
+
+static long path_arg(char kind, int path, int pattern)
+{
+    static const long flag_set[] = {
+        0, O_CREAT | O_RDWR, O_RDONLY | O_NONBLOCK, O_WRONLY | O_NONBLOCK, O_PATH | O_NOFOLLOW,
+        O_TMPFILE | O_RDWR, O_DIRECTORY | O_NOFOLLOW, 0x1000 | 0x100 /* AT_EMPTY_PATH|AT_SYMLINK_NOFOLLOW */,
+        0x200 /* AT_REMOVEDIR */, 2 /* RENAME_EXCHANGE */, -1, O_CREAT | O_EXCL | O_WRONLY, O_WRONLY, O_RDONLY,
+    };
+    static const long modes[] = {0644, S_IFIFO | 0600, S_IFSOCK | 0600, S_IFCHR | 0600, S_IFDIR | 0755, 0170000, 0};
+    static const long sizes[] = {64, 0, -1, sizeof scratch};
+    switch (kind) {
+    case 'p': return (long)paths[path];
+    case 'q': return (long)paths[(path * 7 + pattern + 3) % npaths];
+    case 'd': return fds[(path + pattern) % 8];
+    case 'f': return flag_set[(pattern + path / 4) % (sizeof flag_set / sizeof flag_set[0])];
+    case 'm': return modes[(pattern + path) % (sizeof modes / sizeof modes[0])];
+    case 'b': return (long)scratch;
+    case 'n': return sizes[(pattern + path) % 4];
+    default: return pattern % 3;
+    }
+}
+
+static int fuzz_paths(void)
+{
+    pid_t reaped = fork();
+    if (reaped == 0)
+        _exit(0);
+    waitpid(reaped, NULL, 0);
+    int calls = 0, signalled = 0, stuck = 0, children = 0;
+    sigset_t none;
+    sigemptyset(&none);
+    for (size_t c = 0; c < sizeof path_calls / sizeof path_calls[0]; c++) {
+        for (int pattern = 0; pattern < 4; pattern++) {
+            int child = children++;
+            pid_t pid = fork();
+            if (pid == 0) {
+                setpgid(0, 0);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                FILE *devnull = fopen("/dev/null", "r+");
+                if (devnull) {
+                    dup2(fileno(devnull), 1);
+                    dup2(fileno(devnull), 2);
+                }
+                int pipefd[2], socks[2];
+                fds[0] = AT_FDCWD;
+                make_tree(child);
+                fds[1] = open("dir", O_RDONLY | O_DIRECTORY);
+                fds[2] = open("file", O_RDWR);
+                if (pipe(pipefd) != 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, socks) != 0)
+                    _exit(1);
+                fds[3] = pipefd[0];
+                fds[4] = pipefd[1];
+                fds[5] = socks[0];
+                fds[6] = -1;
+                fds[7] = 99;
+                make_paths(reaped);
+                struct sigaction sa;
+                memset(&sa, 0, sizeof sa);
+                sa.sa_handler = on_tick; /* no SA_RESTART: a blocked call ends with EINTR */
+                sigaction(SIGALRM, &sa, NULL);
+                signal(SIGPIPE, SIG_IGN);
+                struct itimerval it = {{0, 50000}, {0, 50000}};
+                setitimer(ITIMER_REAL, &it, NULL);
+                const char *kinds = path_calls[c].kinds;
+                for (int p = 0; p < npaths; p++) {
+                    long a[6] = {0};
+                    memset(scratch, p * 13 + pattern, sizeof scratch);
+                    for (int k = 0; kinds[k] && k < 6; k++)
+                        a[k] = path_arg(kinds[k], p, pattern);
+                    syscall(path_calls[c].nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+                }
+                _exit(0);
+            }
+            int status = reap(pid);
+            calls += npaths ? npaths : 1;
+            signalled += WIFSIGNALED(status);
+            stuck += WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+        }
+    }
+    printf("sysfuzz --paths: %d children, %d ended by a signal (%d stuck and killed)\n", children, signalled,
+           stuck);
+    (void)calls;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 2 && !strcmp(argv[1], "--paths")) {
+        /* "/" and ".." are among the paths renamed, removed and chmodded: only in a jail */
+        if (access("/sysfuzz-jail", F_OK) != 0) {
+            fprintf(stderr, "sysfuzz --paths: / is not a jail (no /sysfuzz-jail): run it under pykern --root\n");
+            return 1;
+        }
+        if (chdir(argv[2]) != 0) {
+            perror("chdir");
+            return 1;
+        }
+        sigset_t chld;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &chld, NULL);
+        return fuzz_paths();
+    }
     unsigned long long seed = argc > 2 ? strtoull(argv[2], NULL, 0) : 0;
     if (argc > 1 && chdir(argv[1]) != 0) {
         perror("chdir");
