@@ -21,6 +21,7 @@ from pykern.sched import Scheduler
 from pykern.signal import CORE_SIGNALS, SigInfo, Signals, user_info
 from pykern.task import Creds, Task, TaskState, ThreadGroup
 from pykern.trap import Trap
+from pykern.tty import TtyTable
 
 if TYPE_CHECKING:
     from pykern.sysent import SyscallEntry
@@ -56,6 +57,7 @@ class Kernel:
         self.signals = Signals(self)
         self.host_signals = HostSignals(self)  # installed by the CLI, not by tests
         self.futexes = None  # pykern.futex's table, when futexes exist
+        self.ttys = TtyTable(self)  # the console and the pseudo-terminals (pykern.tty)
 
     def _make_init(self) -> ThreadGroup:
         """pid 1 lives inside the kernel: it has no code, it only adopts and reaps orphans."""
