@@ -190,6 +190,10 @@ O_SYNC = 0o4010000
 O_PATH = 0o10000000
 O_TMPFILE = 0o20200000
 
+# linux/limits.h: a path argument's length with its NUL, one component's length
+PATH_MAX = 4096
+NAME_MAX = 255
+
 AT_FDCWD = -100
 AT_SYMLINK_NOFOLLOW = 0x100
 AT_EACCESS = 0x200

@@ -39,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--unset-env", "-U", action="append", default=[], metavar="NAME",
                      help="remove an environment variable from the guest's environment (repeatable)")
     run.add_argument("--clear-env", "-i", action="store_true", help="start the guest with an empty environment")
+    run.add_argument("--root", metavar="DIR", default="/",
+                     help="make the host directory DIR the guest's / (no path can leave it); default: the "
+                          "host's own tree, as under qemu-user")
+    run.add_argument("--mount", action="append", default=[], metavar="HOST:GUEST[:ro]",
+                     help="bind-mount the host directory HOST at GUEST in the guest (repeatable; :ro "
+                          "makes it read-only)")
     run.add_argument("--report-crashes", action="store_true",
                      help="on a fatal signal, print the signal, address, registers and faulting instruction")
     trace = run.add_argument_group("tracing (strace-compatible)")
@@ -82,13 +88,15 @@ def guest_environment(options: argparse.Namespace) -> list[bytes]:
     return [name + b"=" + value for name, value in env.items()]
 
 
-def find_program(prog: str) -> str | None:
-    """A PROG without '/' is looked up in PATH, as the shell does."""
+def find_program(prog: str, root: str = "/") -> str | None:
+    """A PROG without '/' is looked up in PATH, as the shell does (in the guest's tree
+    under --root: PATH's directories are the guest's)."""
     if "/" in prog:
         return prog
     for directory in os.environ.get("PATH", "/usr/bin:/bin").split(":"):
         candidate = os.path.join(directory or ".", prog)
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+        host = os.path.join(root, candidate.lstrip("/")) if root != "/" and candidate.startswith("/") else candidate
+        if os.path.isfile(host) and os.access(host, os.X_OK):
             return candidate
     return None
 
@@ -101,10 +109,16 @@ def run(options: argparse.Namespace) -> int:
     except ImportError as error:
         print(f"pykern: {error}", file=sys.stderr)
         return 1
+    from pykern.fs.namespace import Bind
     from pykern.loader import ExecFormatError
     from pykern.syscalls.table import build_table
 
-    path = find_program(options.prog)
+    try:
+        binds = tuple(Bind.parse(text) for text in options.mount)
+    except ValueError as error:
+        print(f"pykern: {error}", file=sys.stderr)
+        return USAGE_EXIT
+    path = find_program(options.prog, options.root)
     if path is None:
         print(f"pykern: {options.prog}: command not found", file=sys.stderr)
         return 127
@@ -112,7 +126,12 @@ def run(options: argparse.Namespace) -> int:
     table = build_table()
     tracer = make_tracer(options, table, os.fsencode(path), argv, len(guest_environment(options)))
     # --strace also reports crashes (to stderr, even when the trace goes to -o FILE)
-    kernel = Kernel(table, Options(report_crashes=options.report_crashes or options.strace, tracer=tracer))
+    try:
+        kernel = Kernel(table, Options(report_crashes=options.report_crashes or options.strace, tracer=tracer,
+                                       root=options.root, binds=binds))
+    except ValueError as error:  # a bad --root or --mount
+        print(f"pykern: {error}", file=sys.stderr)
+        return USAGE_EXIT
     try:
         kernel.spawn(os.fsencode(path), argv, guest_environment(options))
     except (SysError, ExecFormatError) as error:

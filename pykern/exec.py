@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import stat as host_stat
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from pykern import uc_const as X
 from pykern.abi import (
@@ -19,14 +19,18 @@ from pykern.abi import (
     ELOOP,
     MAP_GROWSDOWN,
     MAP_PRIVATE,
+    O_RDONLY,
     PROT_EXEC,
     PROT_READ,
     PROT_WRITE,
     RLIMIT_STACK,
+    X_OK,
 )
 from pykern.errors import ExecImage, SysError
+from pykern.fs.namei import d_path, lookup
 from pykern.loader import (
     LoadPlan,
+    StackImage,
     build_stack,
     check_arg_limits,
     make_auxv,
@@ -34,12 +38,13 @@ from pykern.loader import (
     plan_elf,
     script_argv,
 )
-from pykern.mm import MM, STACK_SIZE, STACK_TOP
+from pykern.mm import MM, STACK_SIZE, STACK_TOP, ImageLayout
 from pykern.signal import AltStack
 from pykern.task import GPRS
-from pykern.vfs import host_errors
+from pykern.vfs import HostFile
 
 if TYPE_CHECKING:
+    from pykern.fs.mount import Location
     from pykern.task import Task
 
 FPU_CONTROL_DEFAULT = 0x037F  # x87: all exceptions masked, 64-bit precision, round to nearest
@@ -50,34 +55,50 @@ BINPRM_MAX_RECURSION = 4  # nested "#!" interpreters, as Linux allows
 X86_HWCAP = 0x178BFBFF
 
 
-def read_executable(host_path: str) -> bytes:
-    """The permission checks of do_open_execat, then the file's bytes."""
-    with host_errors():
-        info = os.stat(host_path)
-        if not host_stat.S_ISREG(info.st_mode) or not os.access(host_path, os.X_OK):
+class Executable(NamedTuple):
+    """A file execve can run: where it is (guest), a host path for its symbols, its bytes."""
+
+    location: Location | None
+    host_path: str
+    data: bytes
+
+
+def open_exec(task: Task, filename: bytes) -> Executable:
+    """do_open_execat: walk `filename` in the guest's tree, check that it is a regular
+    file the caller may execute (EACCES), and read it."""
+    found = lookup(task, AT_FDCWD, filename)
+    file = found.file
+    if file is None:
+        inode = found.inode
+        if not host_stat.S_ISREG(inode.mode):
             raise SysError(EACCES)
-        with open(host_path, "rb") as image:
-            return image.read()
+        inode.access(task, X_OK, True, True)
+        file = inode.open(task, O_RDONLY)
+    elif not host_stat.S_ISREG(file.stat().mode) or not isinstance(file, HostFile):
+        raise SysError(EACCES)  # /proc/self/fd/N of a pipe or a socket
+    file.get_file()
+    try:
+        return Executable(found.location, file.host_path_now(), file.read_all())
+    finally:
+        file.fput()
 
 
 def load_binary(task: Task, filename: bytes, argv: list[bytes]
-                ) -> tuple[str, bytes, LoadPlan, list[bytes], tuple[bytes, LoadPlan] | None]:
-    """Follow "#!" lines to an ELF: (host path, its bytes, its plan, the final argv, and
-    its PT_INTERP program's bytes and plan at address 0 if it is dynamically linked). Everything that can fail
+                ) -> tuple[Executable, LoadPlan, list[bytes], tuple[bytes, LoadPlan] | None]:
+    """Follow "#!" lines to an ELF: (the file, its plan, the final argv, and its
+    PT_INTERP program's bytes and plan at address 0 if it is dynamically linked). Everything that can fail
     fails here, before the old image is touched: a missing interpreter is ENOENT."""
-    group = task.group
     for _ in range(BINPRM_MAX_RECURSION + 1):
-        host_path = group.fs.resolve(AT_FDCWD, filename, group.files)
-        data = read_executable(host_path)
-        shebang = parse_shebang(data)
+        image = open_exec(task, filename)
+        shebang = parse_shebang(image.data)
         if shebang is None:
-            plan = plan_elf(data)
+            plan = plan_elf(image.data)
             interp = None
             if plan.interp is not None:
-                interp_data = read_executable(group.fs.resolve(AT_FDCWD, os.fsencode(plan.interp), group.files))
+                interp_data = open_exec(task, os.fsencode(plan.interp)).data
                 # planned now (at 0: its size) so that a malformed one fails before the point of no return
                 interp = interp_data, plan_elf(interp_data, pie_base=0)
-            return os.path.abspath(host_path), data, plan, argv, interp
+            return image, plan, argv, interp
         interp_path, optarg = shebang
         argv = script_argv(interp_path, optarg, os.fsdecode(filename), argv)
         filename = os.fsencode(interp_path)
@@ -86,22 +107,23 @@ def load_binary(task: Task, filename: bytes, argv: list[bytes]
 
 def build_image(task: Task, data: bytes, plan: LoadPlan, argv: list[bytes], envp: list[bytes],
                 execfn: bytes, mm: MM | None = None, interp: tuple[bytes, LoadPlan] | None = None,
-                ) -> tuple[MM, int, int]:
+                exe_path: str = "") -> tuple[MM, int, int]:
     """A complete new address space for `plan`: segments, brk, stack, and for a dynamic
     program its interpreter (ld.so) where mmap would put it, announced in AT_BASE; built
-    in `mm` if given (an empty one), else in a new one. Returns (mm, sp, entry): the
+    in `mm` if given (an empty one), else in a new one. `exe_path` names the
+    program's mappings in /proc/PID/maps (the interpreter's are named after PT_INTERP). Returns (mm, sp, entry): the
     interpreter's entry point if there is one, else the program's."""
     kernel = task.kernel
     creds = task.group.creds
     if mm is None:
         mm = kernel.new_mm()
-    _map_plan(mm, plan, data)
+    _map_plan(mm, plan, data, exe_path)
     entry, base = plan.entry, 0
     if interp is not None:
         interp_data, at_zero = interp
         span = max(m.end for m in at_zero.mappings) - min(m.start for m in at_zero.mappings)
         interp_plan = plan_elf(interp_data, pie_base=mm.choose_address(0, span, 0))
-        _map_plan(mm, interp_plan, interp_data)
+        _map_plan(mm, interp_plan, interp_data, os.path.realpath(plan.interp or ""))
         entry, base = interp_plan.entry, interp_plan.load_bias
     mm.init_brk(plan.brk_start)
     stack_prot = PROT_READ | PROT_WRITE | (PROT_EXEC if plan.exec_stack else 0)
@@ -112,12 +134,40 @@ def build_image(task: Task, data: bytes, plan: LoadPlan, argv: list[bytes], envp
     image = build_stack(STACK_TOP, argv, envp, auxv, execfn=execfn, random16=kernel.random_bytes(16),
                         rlimit_stack=min(stack_limit, 1 << 40))
     mm.uc.mem_write(image.base, image.data)
+    mm.layout = image_layout(plan, image, len(argv), len(envp))
     return mm, image.sp, entry
 
 
-def _map_plan(mm: MM, plan: LoadPlan, data: bytes) -> None:
+def image_layout(plan: LoadPlan, image: StackImage, argc: int, envc: int) -> ImageLayout:
+    """Where the new image keeps what /proc shows (Linux's mm->start_code ... env_end and
+    saved_auxv): the program's text and data, the argv and envp strings, the auxv bytes."""
+    text = [m for m in plan.mappings if m.prot & PROT_EXEC] or list(plan.mappings)
+    data = [m for m in plan.mappings if m.prot & PROT_WRITE] or text
+    file_end = max((c.vaddr + c.size for c in plan.copies), default=data[-1].end)
+    env_start = image.envp_addrs[0] if image.envp_addrs else image.execfn_addr
+    arg_start = image.argv_addrs[0] if image.argv_addrs else env_start
+    auxv_at = (1 + argc + 1 + envc + 1) * 8  # after argc, argv[], NULL, envp[], NULL
+    auxv = bytearray()
+    while auxv_at + 16 <= len(image.data):
+        pair = image.data[auxv_at : auxv_at + 16]
+        auxv += pair
+        auxv_at += 16
+        if not any(pair[:8]):  # AT_NULL ends it (and is part of it)
+            break
+    return ImageLayout(start_code=text[0].start, end_code=text[-1].end, start_data=data[0].start,
+                       end_data=min(file_end, data[-1].end), start_stack=image.sp, arg_start=arg_start,
+                       arg_end=env_start, env_start=env_start, env_end=image.execfn_addr, auxv=bytes(auxv))
+
+
+def _map_plan(mm: MM, plan: LoadPlan, data: bytes, path: str = "") -> None:
+    """Map the segments; those holding file bytes are named after the file in /proc's
+    maps, with the file offset their first page came from."""
     for mapping in plan.mappings:
-        mm.map_anonymous(mapping.start, mapping.end - mapping.start, mapping.prot, MAP_PRIVATE)
+        vma = mm.map_anonymous(mapping.start, mapping.end - mapping.start, mapping.prot, MAP_PRIVATE)
+        first = next((c for c in plan.copies if mapping.start <= c.vaddr < mapping.end and c.size), None)
+        if first is not None and path:
+            vma.name = path
+            vma.file_offset = max(first.offset - (first.vaddr - mapping.start), 0)
     for copy in plan.copies:
         mm.uc.mem_write(copy.vaddr, data[copy.offset:copy.offset + copy.size])
 
@@ -142,11 +192,14 @@ def de_thread(task: Task) -> None:
 def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes], first: bool = False) -> None:
     """execve(2). Raises SysError/ExecFormatError with the old image intact, or installs
     the new image and raises ExecImage (unless `first`: the initial exec of spawn)."""
-    host_path, data, plan, argv, interp = load_binary(task, filename, argv)
+    image, plan, argv, interp = load_binary(task, filename, argv)
+    host_path = image.host_path
     check_arg_limits(argv, envp, filename)
     # The first exec fills the empty address space spawn gave the task: a second Unicorn
     # instance would cost 1-3 ms of start-up. Any other exec builds beside the old image.
-    mm, sp, entry = build_image(task, data, plan, argv, envp, filename, task.mm if first else None, interp)
+    guest_path = os.fsdecode(d_path(image.location, task.group.fs.root)) if image.location else host_path
+    mm, sp, entry = build_image(task, image.data, plan, argv, envp, filename, task.mm if first else None, interp,
+                                guest_path)
     mm.exe_path = host_path
 
     # Point of no return: the old image goes away.
@@ -157,8 +210,9 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
     task.context = None
     group.files.close_on_exec()
     group.exe_path = host_path
+    group.exe_location = image.location
     group.did_exec = True
-    task.comm = os.path.basename(host_path).encode()[:15]
+    task.comm = filename.rstrip(b"/").rpartition(b"/")[2][:15]  # begin_new_exec: the name asked for
     task.kernel.reset_signal_handlers(group)
     task.altstack = AltStack()  # no alternate stack in the new image
     task.sigframes.clear()

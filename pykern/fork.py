@@ -55,8 +55,10 @@ def copy_process(parent: Task, flags: int, child_stack: int, parent_tid_addr: in
         group = ThreadGroup(tid, real_parent, files, fs, pgroup.creds.copy(), dict(pgroup.rlimits))
         group.pgid, group.sid = pgroup.pgid, pgroup.sid
         group.exe_path = pgroup.exe_path
+        group.exe_location = pgroup.exe_location
         group.nice = pgroup.nice
         group.personality = pgroup.personality
+        group.oom_score_adj, group.oom_score_adj_min = pgroup.oom_score_adj, pgroup.oom_score_adj_min
         group.exit_signal = flags & CSIGNAL
         group.sigactions = pgroup.sigactions if flags & CLONE_SIGHAND else dict(pgroup.sigactions)
         real_parent.children.append(group)

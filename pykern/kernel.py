@@ -30,19 +30,26 @@ INIT_PID = 1
 
 
 class Options:
-    __slots__ = ("report_crashes", "crash_stream", "tracer", "extra")
+    __slots__ = ("report_crashes", "crash_stream", "tracer", "extra", "root", "binds")
 
     def __init__(self, report_crashes: bool = False, crash_stream: TextIO = sys.stderr,
-                 tracer: object | None = None, extra: dict | None = None) -> None:
+                 tracer: object | None = None, extra: dict | None = None, root: str = "/",
+                 binds: tuple = ()) -> None:  # fmt: skip
         self.report_crashes = report_crashes
         self.crash_stream = crash_stream
         self.tracer = tracer  # pykern.strace.Tracer when tracing
         self.extra = {} if extra is None else extra
+        self.root = root  # the host directory that is the guest's / (--root)
+        self.binds = binds  # pykern.fs.namespace.Bind: --mount HOST:GUEST[:ro]
 
 
 class Kernel:
     def __init__(self, table: list[SyscallEntry | None], options: Options | None = None) -> None:
         self.options = options or Options()
+        from pykern.fs.namespace import initial_mounts
+
+        self.mounts = initial_mounts(self, self.options.root, self.options.binds)  # ValueError: bad --root
+        self.fifos: dict = {}  # FIFO inode key -> its kernel pipe (pykern.fs.fifo)
         self.clock = Clock()
         self.sched = Scheduler(self)
         self.trap = Trap(self, table)
@@ -63,7 +70,8 @@ class Kernel:
         """pid 1 lives inside the kernel: it has no code, it only adopts and reaps orphans."""
         from pykern.vfs import FdTable, FsContext
 
-        init = ThreadGroup(INIT_PID, None, FdTable(), FsContext(os.getcwd()), self.host_creds(), {})
+        top = self.mounts.root_location()
+        init = ThreadGroup(INIT_PID, None, FdTable(), FsContext(top, top), self.host_creds(), {})
         self.groups[INIT_PID] = init
         return init
 
@@ -118,13 +126,11 @@ class Kernel:
     def spawn(self, path: bytes, argv: list[bytes], envp: list[bytes]) -> ThreadGroup:
         """Create the first guest process and exec `path` in it (raises SysError/ExecFormatError)."""
         from pykern.exec import do_execve
+        from pykern.fs.namespace import initial_cwd
         from pykern.vfs import FsContext, console_fdtable
 
         pid = self.alloc_pid()
-        umask = os.umask(0o022)
-        os.umask(umask)
-        fs = FsContext(os.getcwd())
-        fs.umask = umask
+        fs = FsContext(self.mounts.root_location(), initial_cwd(self.mounts, self.options.root))
         group = ThreadGroup(pid, self.init, console_fdtable(), fs, self.host_creds(), self.host_rlimits())
         group.pgid = group.sid = pid
         mm = self.new_mm()  # empty: the first exec builds its image in it

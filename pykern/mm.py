@@ -23,7 +23,7 @@ from __future__ import annotations
 import bisect
 import ctypes
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from pykern.abi import (
     EEXIST,
@@ -59,6 +59,22 @@ STACK_SIZE = 8 << 20  # RLIMIT_STACK's default
 MMAP_BASE = STACK_TOP - STACK_SIZE - (128 << 20)  # Linux leaves a gap below the stack
 MMAP_MIN_ADDR = 0x10000  # vm.mmap_min_addr
 HEAP_RESERVE = 1 << 30  # host address space reserved for brk; committed only when touched
+
+
+class ImageLayout(NamedTuple):
+    """What execve laid out, as /proc shows it (Linux's mm->start_code ... env_end and
+    mm->saved_auxv): set by exec, inherited by fork."""
+
+    start_code: int
+    end_code: int
+    start_data: int
+    end_data: int
+    start_stack: int
+    arg_start: int
+    arg_end: int
+    env_start: int
+    env_end: int
+    auxv: bytes
 
 
 def uc_prot(prot: int) -> int:
@@ -203,6 +219,7 @@ class MM(UserAccess):
         self.heap: Backing | None = None
         self.loaded_task: Task | None = None
         self.exe_path = ""
+        self.layout: ImageLayout | None = None  # set by execve
         self.counted = False  # has run a counted slice: Unicorn's count hook is installed
         self.dumpable = 1  # prctl(PR_SET_DUMPABLE); copied by fork, 1 again after exec
         self.fault: tuple[int, int, int] | None = None  # (access, address, size) of the last bad access
@@ -521,6 +538,7 @@ class MM(UserAccess):
         child._adopt(vmas, wanted)
         child.start_brk, child.brk, child.exe_path = self.start_brk, self.brk, self.exe_path
         child.dumpable = self.dumpable
+        child.layout = self.layout
         if self.heap is not None:
             child.heap = copies.get(id(self.heap)) or Backing(self.heap.size, label="heap")
         return child
@@ -677,6 +695,7 @@ class MM(UserAccess):
         self.heap = None
         self.loaded_task = None
         self.exe_path = ""
+        self.layout = None
         self.dumpable = 1
         self.fault = None
         self.interrupt = None

@@ -48,6 +48,11 @@ class Pipe:
         self.readable = WaitQueue("pipe_read")  # readers sleep here; writers wake it
         self.writable = WaitQueue("pipe_write")  # writers sleep here; readers wake it
         self.ino = next(_inode_numbers)
+        # fifo_open: how many read and write opens there have ever been, and where an
+        # opener sleeps until the other side appears (named pipes, /proc/PID/fd/N)
+        self.r_counter = 0
+        self.w_counter = 0
+        self.opened = WaitQueue("fifo_open")
 
     def stat(self) -> Stat:
         return Stat(dev=0xC, ino=self.ino, nlink=1, mode=S_IFIFO | 0o600, uid=0, gid=0, rdev=0,

@@ -18,6 +18,7 @@ from pykern import uc_const as X
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:
+    from pykern.fs.mount import Location
     from pykern.kernel import Kernel
     from pykern.mm import MM
     from pykern.sysent import SyscallEntry
@@ -99,6 +100,7 @@ class Task:
         self.running_since = 0  # perf_counter_ns when its current slice began, 0 if not running
         self.cpu_affinity: bytes | None = None  # sched_setaffinity mask; None = the host's
         self.pdeath_signal = 0  # prctl(PR_SET_PDEATHSIG)
+        self.start_time_ns = kernel.clock.boottime_ns()  # /proc/PID/stat's starttime
 
     # --- registers (valid while this task is loaded in its MM's instance) ---------------
 
@@ -169,7 +171,8 @@ class ThreadGroup:
         self.rlimits = rlimits
         self.pgid = tgid
         self.sid = tgid
-        self.exe_path = ""
+        self.exe_path = ""  # a host path to the image's file (crash reports read its symbols)
+        self.exe_location: Location | None = None  # the image in the guest's tree (/proc/PID/exe)
         self.exit_code: int | None = None  # the wait status once a zombie
         self.is_zombie = False
         self.reaped = False
@@ -185,6 +188,8 @@ class ThreadGroup:
         self.cpu_timers: dict[int, Any] = {}  # ITIMER_VIRTUAL, ITIMER_PROF: checked by the scheduler
         self.cpu_ns = 0
         self.children_cpu_ns = 0
+        self.oom_score_adj = 0  # /proc/PID/oom_score_adj; inherited by fork
+        self.oom_score_adj_min = 0  # the lowest an unprivileged writer may set (Linux's signal->oom_score_adj_min)
 
     @property
     def ppid(self) -> int:

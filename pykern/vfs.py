@@ -25,7 +25,6 @@ import ctypes
 import errno as host_errno
 import fcntl
 import os
-import re
 import resource
 import select
 import stat as host_stat
@@ -36,7 +35,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, NamedTuple
 
 from pykern.abi import (
-    AT_FDCWD,
     DEFAULT_POLLMASK,
     DIRENT64_HEAD,
     DT_BLK,
@@ -47,21 +45,17 @@ from pykern.abi import (
     DT_REG,
     DT_SOCK,
     DT_UNKNOWN,
-    EACCES,
     EAGAIN,
     EBADF,
     EINVAL,
     EIO,
     EMFILE,
-    ENOENT,
     ENOTDIR,
     ENOTTY,
     EPERM,
     EPIPE,
-    EROFS,
     ERRNO_VALUES,
     ESPIPE,
-    F_OK,
     FIONREAD,
     O_ACCMODE,
     O_APPEND,
@@ -92,10 +86,6 @@ from pykern.abi import (
     POLLPRI,
     POLLRDNORM,
     POLLWRNORM,
-    R_OK,
-    RENAME_EXCHANGE,
-    RENAME_NOREPLACE,
-    RENAME_WHITEOUT,
     SEEK_CUR,
     SEEK_DATA,
     SEEK_END,
@@ -123,12 +113,11 @@ from pykern.abi import (
     TIOCSCTTY,
     TIOCSPGRP,
     TIOCSWINSZ,
-    W_OK,
-    X_OK,
 )
 from pykern.errors import Block, SysError
 
 if TYPE_CHECKING:
+    from pykern.fs.mount import Location
     from pykern.task import Task
     from pykern.tty import ConsoleTty
     from pykern.waitqueue import WaitQueue
@@ -368,18 +357,18 @@ def dtype_of_mode(mode: int) -> int:
 # natively, and the host fd's offset stays the directory position.
 _HOST_GETDENTS64_NR = {"x86_64": 217, "aarch64": 61}.get(os.uname().machine)
 try:
-    _libc = ctypes.CDLL(None, use_errno=True)
-    _libc.syscall.restype = ctypes.c_long
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
 except OSError:  # pragma: no cover - no dynamic libc
-    _libc = None
+    libc = None
 
 
 def host_getdents64(fd: int, size: int) -> bytes:
     """getdents64 on a host fd (the host's d_type, d_ino and d_off pass through)."""
-    if _libc is None or _HOST_GETDENTS64_NR is None:
+    if libc is None or _HOST_GETDENTS64_NR is None:
         raise SysError(EINVAL, "no host getdents64")
     buf = ctypes.create_string_buffer(size)
-    result = _libc.syscall(ctypes.c_long(_HOST_GETDENTS64_NR), ctypes.c_long(fd), buf, ctypes.c_long(size))
+    result = libc.syscall(ctypes.c_long(_HOST_GETDENTS64_NR), ctypes.c_long(fd), buf, ctypes.c_long(size))
     if result < 0:
         raise SysError(guest_errno(ctypes.get_errno()))
     return buf.raw[:result]
@@ -396,8 +385,11 @@ class File:
 
     def __init__(self, flags: int, path: str = "") -> None:
         self.flags = flags  # access mode | status flags, as F_GETFL reports them
-        self.path = path  # what the guest opened, for messages and /proc links
+        self.path = path  # what the guest opened, for messages
         self.refs = 0
+        # where the file is in the guest's tree, when it was opened by a path (set by
+        # the open that made it): a dirfd walks from here, /proc/PID/fd/N shows it
+        self.location: Location | None = None
 
     # reference counting (get_file/fput)
     def get_file(self) -> File:
@@ -533,6 +525,15 @@ class HostFile(File):
         self._dir_pos = 0
 
     @classmethod
+    def wrap(cls, fd: int, flags: int) -> HostFile:
+        """A description for host fd `fd`, just opened with the guest's `flags`."""
+        try:
+            return cls(fd, file_status_flags(flags))
+        except BaseException:
+            os.close(fd)
+            raise
+
+    @classmethod
     def open(cls, path: str, flags: int, mode: int, umask: int) -> HostFile:
         """open(2) on the host with the guest's flags, mode and umask."""
         host_flags = host_open_flags(flags)
@@ -562,6 +563,25 @@ class HostFile(File):
     def link_target(self) -> bytes:
         with host_errors():
             return os.readlink(f"/proc/self/fd/{self.host_fd}".encode())
+
+    def host_path_now(self) -> str:
+        """The host's name for this file now ("" if it has none that we can read)."""
+        try:
+            return os.readlink(f"/proc/self/fd/{self.host_fd}")
+        except OSError:
+            return ""
+
+    def read_all(self) -> bytes:
+        """The whole file, from offset 0, without moving the shared offset (execve)."""
+        parts = []
+        offset = 0
+        with host_errors():
+            while True:
+                part = os.pread(self.host_fd, _HOST_CHUNK * 16, offset)
+                if not part:
+                    return b"".join(parts)
+                parts.append(part)
+                offset += len(part)
 
     def poll(self, events: int) -> tuple[int, tuple[WaitQueue, ...], tuple[tuple[int, str], ...]]:
         """Regular files and memory devices are always ready; a FIFO, socket or terminal
@@ -909,191 +929,29 @@ def console_fdtable() -> FdTable:
     return table
 
 
-# --- paths and the working directory --------------------------------------------------------
-
-_PROC_FD = re.compile(r"^/(?:proc/self/fd|dev/fd)/(\d+)(/.*)?$")
-_DEV_STD = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
-
-
-def _own_proc(text: str, tgid: int | None) -> str:
-    """Spell the guest's own /proc/<tgid> and /proc/thread-self as /proc/self."""
-    if text.startswith("/proc/thread-self"):
-        return "/proc/self" + text[len("/proc/thread-self") :] if text[17:18] in ("", "/") else text
-    if tgid is not None:
-        own = f"/proc/{tgid}"
-        if text == own or text.startswith(own + "/"):
-            return "/proc/self" + text[len(own) :]
-    return text
+# --- the root and the working directory ----------------------------------------------------------
 
 
 class FsContext:
-    """A process's fs_struct: working directory (an absolute host path) and umask."""
+    """A process's fs_struct: its root (chroot), working directory and umask. The root
+    and cwd are Locations in the guest's tree (pykern.fs.mount), walked from by namei."""
 
-    def __init__(self, cwd: str | None = None, umask: int | None = None) -> None:
-        self.cwd = cwd if cwd is not None else os.getcwd()
+    def __init__(self, root: Location, cwd: Location, umask: int | None = None) -> None:
+        self.root = root
+        self.cwd = cwd
         if umask is None:
             umask = os.umask(0o022)
             os.umask(umask)
         self.umask = umask
 
     def fork(self) -> FsContext:
-        return FsContext(self.cwd, self.umask)
-
-    def dir_base(self, dirfd: int, files: FdTable) -> str:
-        """The host path *at() resolves relative paths against."""
-        if dirfd == AT_FDCWD:
-            return self.cwd
-        base = files.get(dirfd).host_path()
-        if base is None:
-            raise SysError(ENOTDIR)
-        return base
-
-    def resolve(
-        self,
-        dirfd: int,
-        path: bytes,
-        files: FdTable,
-        exe_path: str | None = None,
-        follow: bool = True,
-        tgid: int | None = None,
-    ) -> str:
-        """The host path for a guest path. Relative paths resolve against the cwd or,
-        via /proc/self/fd on the host, against the directory `dirfd` refers to (so a
-        renamed directory still works, and a non-directory gives ENOTDIR as on Linux).
-
-        /proc/self (and /proc/<tgid>) would be pykern's own on the host: /proc/self/fd/N
-        and /dev/fd/N name the guest's fd N; when `follow` (the last component is
-        followed), /proc/self/exe, /proc/self/cwd and /dev/std{in,out,err} lead to the
-        guest's program, cwd and fds."""
-        if not path:
-            raise SysError(ENOENT)
-        text = os.fsdecode(path)
-        if not text.startswith("/"):
-            base = self.dir_base(dirfd, files)
-            return base + text if base.endswith("/") else base + "/" + text
-        if not text.startswith(("/proc/", "/dev/")):
-            return text
-        text = _own_proc(text, tgid)
-        if follow and text in _DEV_STD:
-            text = f"/dev/fd/{_DEV_STD[text]}"
-        match = _PROC_FD.match(text)
-        if match:
-            file = files.files.get(int(match.group(1)))
-            base = file.host_path() if file is not None else None
-            if base is None:
-                raise SysError(ENOENT)
-            return base + (match.group(2) or "")
-        if text.startswith("/proc/self/"):
-            rest = text[len("/proc/self/") :]
-            if rest == "exe" and exe_path is not None and follow:
-                return exe_path
-            if rest.startswith("cwd/") or (rest == "cwd" and follow):
-                return self.cwd + rest[3:]
-        return text
-
-    def proc_readlink(
-        self, path: bytes, files: FdTable, exe_path: str | None, tgid: int | None = None
-    ) -> bytes | None:
-        """readlink(2) of the guest's own /proc links, or None for any other path."""
-        raw = os.fsdecode(path)
-        if raw == "/proc/self" and tgid is not None:
-            return str(tgid).encode()
-        text = _own_proc(raw, tgid)
-        if text == "/proc/self":  # /proc/<tgid> is a directory
-            raise SysError(EINVAL)
-        if text == "/proc/self/exe" and exe_path is not None:
-            return os.fsencode(exe_path)
-        if text == "/proc/self/cwd":
-            return os.fsencode(self.cwd)
-        match = _PROC_FD.match(text)
-        if match and text.startswith("/proc/") and not match.group(2):
-            file = files.files.get(int(match.group(1)))
-            if file is None:
-                raise SysError(ENOENT)
-            return file.link_target()
-        return None
+        return FsContext(self.root, self.cwd, self.umask)
 
     def __repr__(self) -> str:
         return f"<FsContext cwd={self.cwd!r} umask={self.umask:#o}>"
 
 
-# --- path operations (Linux's vfs_*): host paths in, guest errno out ---------------------------
-
-# Linux UAPI renameat2(2) flag values (the same on every architecture); Python has no
-# renameat2, so we call libc's with the host's values.
-_HOST_RENAME_FLAGS = {RENAME_NOREPLACE: 1, RENAME_EXCHANGE: 2, RENAME_WHITEOUT: 4}
-_HOST_AT_FDCWD = -100  # only passed with absolute paths, where the kernel ignores it
-_ACCESS_TO_HOST = ((R_OK, os.R_OK), (W_OK, os.W_OK), (X_OK, os.X_OK))
-
-
-def vfs_stat(path: str, follow: bool = True) -> Stat:
-    with host_errors():
-        return Stat.from_host(os.stat(path, follow_symlinks=follow))
-
-
-def vfs_mkdir(path: str, mode: int, umask: int) -> None:
-    with host_errors(), host_umask(umask):
-        os.mkdir(path, mode & 0o7777)
-
-
-def vfs_unlink(path: str) -> None:
-    with host_errors():
-        os.unlink(path)
-
-
-def vfs_rmdir(path: str) -> None:
-    with host_errors():
-        os.rmdir(path)
-
-
-def vfs_rename(old: str, new: str, flags: int = 0) -> None:
-    """rename/renameat2 (flags already validated: RENAME_*)."""
-    if not flags:
-        with host_errors():
-            os.rename(old, new)
-        return
-    host_flags = 0
-    for guest_bit, host_bit in _HOST_RENAME_FLAGS.items():
-        if flags & guest_bit:
-            host_flags |= host_bit
-    renameat2 = getattr(_libc, "renameat2", None)
-    if renameat2 is None:
-        raise SysError(EINVAL, "host libc has no renameat2")
-    result = renameat2(
-        _HOST_AT_FDCWD, os.fsencode(old), _HOST_AT_FDCWD, os.fsencode(new), ctypes.c_uint(host_flags)
-    )
-    if result < 0:
-        raise SysError(guest_errno(ctypes.get_errno()))
-
-
-def vfs_symlink(target: bytes, linkpath: str) -> None:
-    with host_errors():
-        os.symlink(target, os.fsencode(linkpath))
-
-
-def vfs_link(old: str, new: str, follow: bool) -> None:
-    """linkat(2); `follow` is AT_SYMLINK_FOLLOW (paths are absolute)."""
-    with host_errors():
-        if not follow:
-            os.link(old, new, follow_symlinks=False)
-            return
-        # CPython implements follow_symlinks=True with link(2), which never follows on
-        # Linux; a dir fd makes it call linkat(2) with AT_SYMLINK_FOLLOW.
-        root = os.open("/", os.O_PATH | os.O_DIRECTORY)
-        try:
-            os.link(old, new, src_dir_fd=root, follow_symlinks=True)
-        finally:
-            os.close(root)
-
-
-def vfs_readlink(path: str) -> bytes:
-    with host_errors():
-        return os.readlink(os.fsencode(path))
-
-
-def vfs_chmod(path: str, mode: int) -> None:
-    with host_errors():
-        os.chmod(path, mode & 0o7777)
+# --- descriptor operations ------------------------------------------------------------------
 
 
 def vfs_fchmod(file: File, mode: int) -> None:
@@ -1103,80 +961,3 @@ def vfs_fchmod(file: File, mode: int) -> None:
     elif file.flags & O_PATH:
         raise SysError(EBADF)
     # Kernel objects (pipes ...) keep no mode of their own to change: Linux succeeds.
-
-
-def vfs_truncate(path: str, length: int) -> None:
-    with host_errors():
-        os.truncate(path, length)
-
-
-def vfs_access(path: str, mode: int, follow: bool, effective: bool) -> None:
-    """faccessat2(2): returns, or raises the errno Linux would. os.access answers only
-    yes/no, so the lookup errors come from a stat and the denial is EROFS or EACCES."""
-    with host_errors():
-        os.stat(path, follow_symlinks=follow)  # ENOENT, ENOTDIR, ELOOP, EACCES on the way
-        if mode == F_OK:
-            return
-        host_mode = 0
-        for guest_bit, host_bit in _ACCESS_TO_HOST:
-            if mode & guest_bit:
-                host_mode |= host_bit
-        effective = effective and os.access in os.supports_effective_ids
-        if os.access(path, host_mode, effective_ids=effective, follow_symlinks=follow):
-            return
-        if mode & W_OK and os.statvfs(path).f_flag & os.ST_RDONLY:
-            raise SysError(EROFS)
-    raise SysError(EACCES)
-
-
-def vfs_utimes(target: str | int, atime_ns: int | None, mtime_ns: int | None, follow: bool) -> None:
-    """utimensat(2) on a host path or host fd. None means UTIME_OMIT; both times
-    "now" is asked for with `atime_ns == mtime_ns == -1` so that the host applies
-    its write-permission rule (explicit times need ownership)."""
-    with host_errors():
-        if atime_ns == -1 and mtime_ns == -1:
-            if isinstance(target, str):
-                os.utime(target, None, follow_symlinks=follow)
-            else:
-                os.utime(target)
-            return
-        if atime_ns is None or mtime_ns is None:
-            st = os.stat(target, follow_symlinks=follow) if isinstance(target, str) else os.fstat(target)
-            atime_ns = st.st_atime_ns if atime_ns is None else atime_ns
-            mtime_ns = st.st_mtime_ns if mtime_ns is None else mtime_ns
-        if isinstance(target, str):
-            os.utime(target, ns=(atime_ns, mtime_ns), follow_symlinks=follow)
-        else:
-            os.utime(target, ns=(atime_ns, mtime_ns))
-
-
-def vfs_chdir_target(path: str) -> str:
-    """Check that `path` can become the working directory; return its canonical host
-    path (as getcwd(2) shows it: symlinks resolved)."""
-    with host_errors():
-        fd = os.open(path, os.O_PATH | os.O_DIRECTORY)
-        try:
-            return _canonical_dir(fd)
-        finally:
-            os.close(fd)
-
-
-def vfs_fchdir_target(file: File) -> str:
-    base = file.host_path()
-    if base is None or not host_stat.S_ISDIR(file.stat().mode):
-        raise SysError(ENOTDIR)
-    return vfs_chdir_target(base)
-
-
-def _canonical_dir(fd: int) -> str:
-    link = f"/proc/self/fd/{fd}"
-    if not os.access(link, os.X_OK):
-        raise SysError(EACCES)
-    return os.readlink(link)
-
-
-def getcwd_bytes(fs: FsContext) -> bytes:
-    """getcwd(2)'s answer; ENOENT once the directory has been removed."""
-    with host_errors():
-        os.stat(fs.cwd)
-    return os.fsencode(fs.cwd)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from typing import NamedTuple
 
 from pykern.abi import (
     AT_EMPTY_PATH,
@@ -33,7 +34,7 @@ from pykern.abi import (
     STATFS,
 )
 from pykern.errors import Block, SysError
-from pykern.syscalls.file import path_at
+from pykern.syscalls.path import found_stat, host_path_of, walk_at
 from pykern.syscalls.table import syscall
 from pykern.sysent import FD, INT, LONG, OFF, PATH, PTR, SIZE, UINT
 from pykern.task import Task
@@ -56,10 +57,24 @@ def _host_statfs(target: str | int) -> bytes:
     return STATFS.pack(*STATFS.unpack(buffer.raw))  # (field by field: the guest's layout)
 
 
+PROC_SUPER_MAGIC = 0x9FA0
+TMPFS_MAGIC = 0x01021994
+_FS_MAGIC = {"proc": PROC_SUPER_MAGIC, "tmpfs": TMPFS_MAGIC, "devtmpfs": TMPFS_MAGIC}
+
+
 @syscall("statfs", PATH, PTR, classes="file")
 def sys_statfs(task: Task, path_addr: int, buf_addr: int) -> int:
-    """statfs(2): the host file system's numbers."""
-    task.mm.copy_out(buf_addr, _host_statfs(path_at(task, AT_FDCWD, path_addr)))
+    """statfs(2): the host file system's numbers; for procfs, devfs and tmpfs their magic
+    and no counts."""
+    found = walk_at(task, AT_FDCWD, path_addr)
+    target = host_path_of(found, True)
+    if target is not None:
+        data = _host_statfs(target[0])  # (`found` holds the host fd the path names)
+    else:
+        found_stat(found)
+        magic = _FS_MAGIC.get(found.existing().mount.fs.fstype, TMPFS_MAGIC)
+        data = STATFS.pack(magic, 4096, 0, 0, 0, 0, 0, 0, 0, 255, 4096, ST_VALID, 0, 0, 0, 0)
+    task.mm.copy_out(buf_addr, data)
     return 0
 
 
@@ -116,21 +131,43 @@ def _give(task: Task, value: bytes, addr: int, size: int) -> int:
     return len(value)
 
 
-def _fd_target(task: Task, fd: int) -> int:
+class HostTarget(NamedTuple):
+    """How a host call names a guest file: a host path or fd, whether the host follows
+    it, and what keeps the host fd behind a path alive until the call is made."""
+
+    target: str | int
+    follow: bool
+    holder: object = None
+
+
+def _fd_target(task: Task, fd: int) -> HostTarget:
     file: File = task.group.files.get(fd)
     if not isinstance(file, HostFile):
         raise SysError(EOPNOTSUPP)
-    return file.host_fd
+    return HostTarget(file.host_fd, True, file)
 
 
-def _getxattr(task: Task, target: str | int, name_addr: int, value_addr: int, size: int, follow: bool) -> int:
+def _path_target(task: Task, dirfd: int, path_addr: int, follow: bool) -> HostTarget:
+    """The host path (and whether the host follows it) of the file a guest path names;
+    EOPNOTSUPP for the files of pykern's own file systems (procfs, devfs, tmpfs)."""
+    found = walk_at(task, dirfd, path_addr, follow)
+    target = host_path_of(found, follow)
+    if target is None:
+        found_stat(found)  # ENOENT first
+        raise SysError(EOPNOTSUPP)
+    return HostTarget(target[0], target[1], found)
+
+
+def _getxattr(task: Task, where: HostTarget, name_addr: int, value_addr: int, size: int) -> int:
+    target, follow = where.target, where.follow
     name = _xattr_name(task, name_addr)
     with host_errors():
         value = os.getxattr(target, name, follow_symlinks=follow)
     return _give(task, value, value_addr, min(size, XATTR_SIZE_MAX))
 
 
-def _listxattr(task: Task, target: str | int, list_addr: int, size: int, follow: bool) -> int:
+def _listxattr(task: Task, where: HostTarget, list_addr: int, size: int) -> int:
+    target, follow = where.target, where.follow
     with host_errors():
         names = os.listxattr(target, follow_symlinks=follow)
     return _give(task, b"".join(os.fsencode(name) + b"\0" for name in names), list_addr, size)
@@ -139,13 +176,13 @@ def _listxattr(task: Task, target: str | int, list_addr: int, size: int, follow:
 @syscall("getxattr", PATH, PTR, PTR, SIZE, classes="file")
 def sys_getxattr(task: Task, path_addr: int, name_addr: int, value_addr: int, size: int) -> int:
     """getxattr(2), from the host file."""
-    return _getxattr(task, path_at(task, AT_FDCWD, path_addr), name_addr, value_addr, size, True)
+    return _getxattr(task, _path_target(task, AT_FDCWD, path_addr, True), name_addr, value_addr, size)
 
 
 @syscall("lgetxattr", PATH, PTR, PTR, SIZE, classes="file")
 def sys_lgetxattr(task: Task, path_addr: int, name_addr: int, value_addr: int, size: int) -> int:
     """lgetxattr(2): of a symbolic link itself."""
-    return _getxattr(task, path_at(task, AT_FDCWD, path_addr, follow=False), name_addr, value_addr, size, False)
+    return _getxattr(task, _path_target(task, AT_FDCWD, path_addr, False), name_addr, value_addr, size)
 
 
 @syscall("fgetxattr", FD, PTR, PTR, SIZE, classes="desc")
@@ -154,19 +191,19 @@ def sys_fgetxattr(task: Task, fd: int, name_addr: int, value_addr: int, size: in
     if not isinstance(task.group.files.get(fd), HostFile):
         _xattr_name(task, name_addr)
         raise SysError(ENODATA)
-    return _getxattr(task, _fd_target(task, fd), name_addr, value_addr, size, True)
+    return _getxattr(task, _fd_target(task, fd), name_addr, value_addr, size)
 
 
 @syscall("listxattr", PATH, PTR, SIZE, classes="file")
 def sys_listxattr(task: Task, path_addr: int, list_addr: int, size: int) -> int:
     """listxattr(2): NUL-separated names."""
-    return _listxattr(task, path_at(task, AT_FDCWD, path_addr), list_addr, size, True)
+    return _listxattr(task, _path_target(task, AT_FDCWD, path_addr, True), list_addr, size)
 
 
 @syscall("llistxattr", PATH, PTR, SIZE, classes="file")
 def sys_llistxattr(task: Task, path_addr: int, list_addr: int, size: int) -> int:
     """llistxattr(2)."""
-    return _listxattr(task, path_at(task, AT_FDCWD, path_addr, follow=False), list_addr, size, False)
+    return _listxattr(task, _path_target(task, AT_FDCWD, path_addr, False), list_addr, size)
 
 
 @syscall("flistxattr", FD, PTR, SIZE, classes="desc")
@@ -174,14 +211,15 @@ def sys_flistxattr(task: Task, fd: int, list_addr: int, size: int) -> int:
     """flistxattr(2)."""
     if not isinstance(task.group.files.get(fd), HostFile):
         return 0
-    return _listxattr(task, _fd_target(task, fd), list_addr, size, True)
+    return _listxattr(task, _fd_target(task, fd), list_addr, size)
 
 
 XATTR_CREATE, XATTR_REPLACE = 1, 2
 
 
-def _setxattr(task: Task, target: str | int, name_addr: int, value_addr: int, size: int, flags: int,
-              follow: bool) -> int:
+def _setxattr(task: Task, where: HostTarget, name_addr: int, value_addr: int, size: int,
+              flags: int) -> int:  # fmt: skip
+    target, follow = where.target, where.follow
     if flags & ~(XATTR_CREATE | XATTR_REPLACE):
         raise SysError(EINVAL)
     name = _xattr_name(task, name_addr)
@@ -193,7 +231,8 @@ def _setxattr(task: Task, target: str | int, name_addr: int, value_addr: int, si
     return 0
 
 
-def _removexattr(task: Task, target: str | int, name_addr: int, follow: bool) -> int:
+def _removexattr(task: Task, where: HostTarget, name_addr: int) -> int:
+    target, follow = where.target, where.follow
     name = _xattr_name(task, name_addr)
     with host_errors():
         os.removexattr(target, name, follow_symlinks=follow)
@@ -211,14 +250,13 @@ def _no_xattrs_here(task: Task, name_addr: int) -> SysError:
 def sys_setxattr(task: Task, path_addr: int, name_addr: int, value_addr: int, size: int, flags: int) -> int:
     """setxattr(2), on the host file: XATTR_CREATE fails with EEXIST, XATTR_REPLACE with
     ENODATA; a value over 64 KiB is E2BIG."""
-    return _setxattr(task, path_at(task, AT_FDCWD, path_addr), name_addr, value_addr, size, flags, True)
+    return _setxattr(task, _path_target(task, AT_FDCWD, path_addr, True), name_addr, value_addr, size, flags)
 
 
 @syscall("lsetxattr", PATH, PTR, PTR, SIZE, INT, classes="file")
 def sys_lsetxattr(task: Task, path_addr: int, name_addr: int, value_addr: int, size: int, flags: int) -> int:
     """lsetxattr(2): of a symbolic link itself."""
-    return _setxattr(task, path_at(task, AT_FDCWD, path_addr, follow=False), name_addr, value_addr, size, flags,
-                     False)
+    return _setxattr(task, _path_target(task, AT_FDCWD, path_addr, False), name_addr, value_addr, size, flags)
 
 
 @syscall("fsetxattr", FD, PTR, PTR, SIZE, INT, classes="desc")
@@ -226,19 +264,19 @@ def sys_fsetxattr(task: Task, fd: int, name_addr: int, value_addr: int, size: in
     """fsetxattr(2)."""
     if not isinstance(task.group.files.get(fd), HostFile):
         raise _no_xattrs_here(task, name_addr)
-    return _setxattr(task, _fd_target(task, fd), name_addr, value_addr, size, flags, True)
+    return _setxattr(task, _fd_target(task, fd), name_addr, value_addr, size, flags)
 
 
 @syscall("removexattr", PATH, PTR, classes="file")
 def sys_removexattr(task: Task, path_addr: int, name_addr: int) -> int:
     """removexattr(2): ENODATA if there is no such attribute."""
-    return _removexattr(task, path_at(task, AT_FDCWD, path_addr), name_addr, True)
+    return _removexattr(task, _path_target(task, AT_FDCWD, path_addr, True), name_addr)
 
 
 @syscall("lremovexattr", PATH, PTR, classes="file")
 def sys_lremovexattr(task: Task, path_addr: int, name_addr: int) -> int:
     """lremovexattr(2)."""
-    return _removexattr(task, path_at(task, AT_FDCWD, path_addr, follow=False), name_addr, False)
+    return _removexattr(task, _path_target(task, AT_FDCWD, path_addr, False), name_addr)
 
 
 @syscall("fremovexattr", FD, PTR, classes="desc")
@@ -246,7 +284,7 @@ def sys_fremovexattr(task: Task, fd: int, name_addr: int) -> int:
     """fremovexattr(2)."""
     if not isinstance(task.group.files.get(fd), HostFile):
         raise _no_xattrs_here(task, name_addr)
-    return _removexattr(task, _fd_target(task, fd), name_addr, True)
+    return _removexattr(task, _fd_target(task, fd), name_addr)
 
 
 # --- fadvise ---------------------------------------------------------------------------------
@@ -275,7 +313,8 @@ LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN = 1, 2, 4, 8
 MFD_CLOEXEC, MFD_ALLOW_SEALING = 1, 2
 
 
-def _chown(task: Task, target: str | int, uid: int, gid: int, follow: bool) -> int:
+def _chown(task: Task, where: HostTarget, uid: int, gid: int) -> int:
+    target, follow = where.target, where.follow
     with host_errors():
         os.chown(target, uid if uid != 0xFFFFFFFF else -1, gid if gid != 0xFFFFFFFF else -1,
                  follow_symlinks=follow)
@@ -285,19 +324,19 @@ def _chown(task: Task, target: str | int, uid: int, gid: int, follow: bool) -> i
 @syscall("chown", PATH, INT, INT, classes="file")
 def sys_chown(task: Task, path_addr: int, uid: int, gid: int) -> int:
     """chown(2) on the host file (-1 leaves an id as it is)."""
-    return _chown(task, path_at(task, AT_FDCWD, path_addr, True), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF, True)
+    return _chown(task, _path_target(task, AT_FDCWD, path_addr, True), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF)
 
 
 @syscall("lchown", PATH, INT, INT, classes="file")
 def sys_lchown(task: Task, path_addr: int, uid: int, gid: int) -> int:
     """lchown(2): of a symbolic link itself."""
-    return _chown(task, path_at(task, AT_FDCWD, path_addr, False), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF, False)
+    return _chown(task, _path_target(task, AT_FDCWD, path_addr, False), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF)
 
 
 @syscall("fchown", FD, INT, INT, classes="desc")
 def sys_fchown(task: Task, fd: int, uid: int, gid: int) -> int:
     """fchown(2)."""
-    return _chown(task, _fd_target(task, fd), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF, True)
+    return _chown(task, _fd_target(task, fd), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF)
 
 
 @syscall("fchownat", INT, PATH, INT, INT, INT, classes="file")
@@ -306,9 +345,9 @@ def sys_fchownat(task: Task, dirfd: int, path_addr: int, uid: int, gid: int, fla
     if flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH):
         raise SysError(EINVAL)
     if flags & AT_EMPTY_PATH and not task.mm.copy_in_str(path_addr):
-        return _chown(task, _fd_target(task, dirfd), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF, True)
+        return _chown(task, _fd_target(task, dirfd), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF)
     follow = not flags & AT_SYMLINK_NOFOLLOW
-    return _chown(task, path_at(task, dirfd, path_addr, follow), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF, follow)
+    return _chown(task, _path_target(task, dirfd, path_addr, follow), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF)
 
 
 @syscall("sync", classes="file")

@@ -3,6 +3,8 @@ mm/madvise.c). The address-space work is in pykern.mm; these check arguments."""
 
 from __future__ import annotations
 
+import os
+
 from pykern.abi import (
     EACCES,
     EINVAL,
@@ -27,6 +29,7 @@ from pykern.abi import (
     page_up,
 )
 from pykern.errors import SysError
+from pykern.fs.namei import file_path
 from pykern.hostmem import Backing, HostMemoryError
 from pykern.mm import TASK_SIZE
 from pykern.syscalls.table import syscall
@@ -82,11 +85,12 @@ def sys_mmap(task: Task, addr: int, length: int, prot: int, flags: int, fd: int,
                               label=path)
         except HostMemoryError:
             raise SysError(ENODEV) from None
-        mm.map_backing(start, length, prot, MAP_SHARED, backing, 0, path, offset)
+        mm.map_backing(start, length, prot, MAP_SHARED, backing, 0, os.fsdecode(file_path(file, task.group.fs.root)),
+                       offset)
         return start
     data = file.pread(length, offset)
     vma = mm.map_anonymous(start, length, prot, MAP_PRIVATE)
-    vma.name, vma.file_offset = path, offset
+    vma.name, vma.file_offset = os.fsdecode(file_path(file, task.group.fs.root)), offset  # /proc/PID/maps
     if data:
         vma.backing.view(0, len(data))[:] = data
     return start

@@ -1,5 +1,5 @@
-"""Unit tests for pykern.vfs without Unicorn: fd tables, path resolution, the errno
-seam, status flags, stat/statx/dirent packing and host files."""
+"""Unit tests for pykern.vfs without Unicorn: fd tables, the errno seam, status flags,
+stat/statx/dirent packing and host files. (The path walk: test_namei.py.)"""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 
 from pykern import abi
 from pykern.abi import (
-    AT_FDCWD,
     DIRENT64_HEAD,
     DT_DIR,
     DT_REG,
@@ -50,7 +49,6 @@ from pykern.errors import SysError
 from pykern.vfs import (
     FdTable,
     File,
-    FsContext,
     HostFile,
     HostStream,
     Stat,
@@ -63,11 +61,6 @@ from pykern.vfs import (
     pack_dirents64,
     pack_stat,
     pack_statx,
-    vfs_access,
-    vfs_link,
-    vfs_mkdir,
-    vfs_rename,
-    vfs_stat,
 )
 
 
@@ -233,72 +226,6 @@ def test_setfl_changes_only_setfl_bits() -> None:
     assert file.flags == O_RDWR | O_LARGEFILE | O_APPEND | O_NONBLOCK
 
 
-# --- FsContext.resolve -------------------------------------------------------------------------------
-
-
-def test_resolve_relative_and_absolute(tmp_path) -> None:
-    fs = FsContext(str(tmp_path), 0o022)
-    table = FdTable()
-    assert fs.resolve(AT_FDCWD, b"a/b", table) == f"{tmp_path}/a/b"
-    assert fs.resolve(AT_FDCWD, b"/etc/passwd", table) == "/etc/passwd"
-    assert FsContext("/", 0).resolve(AT_FDCWD, b"x", table) == "/x"
-    with pytest.raises(SysError) as excinfo:
-        fs.resolve(AT_FDCWD, b"", table)
-    assert errno_of(excinfo) == ENOENT
-
-
-def test_resolve_against_dirfd(tmp_path) -> None:
-    (tmp_path / "d").mkdir()
-    (tmp_path / "d" / "f").write_text("x")
-    fs = FsContext("/", 0o022)
-    table = FdTable()
-    dirfd = table.install(HostFile.open(str(tmp_path / "d"), O_RDONLY | O_DIRECTORY, 0, 0o022))
-    path = fs.resolve(dirfd, b"f", table)
-    with open(path) as f:
-        assert f.read() == "x"
-    # the directory is found by its fd, not its old name
-    os.rename(tmp_path / "d", tmp_path / "e")
-    with open(fs.resolve(dirfd, b"f", table)) as f:
-        assert f.read() == "x"
-    assert fs.resolve(123, b"/abs", table) == "/abs"  # dirfd ignored for absolute paths
-    with pytest.raises(SysError) as excinfo:
-        fs.resolve(123, b"rel", table)
-    assert errno_of(excinfo) == EBADF
-    fileno = table.install(HostFile.open(str(tmp_path / "e" / "f"), O_RDONLY, 0, 0o022))
-    with pytest.raises(SysError) as excinfo:
-        vfs_stat(fs.resolve(fileno, b"x", table))
-    assert errno_of(excinfo) == ENOTDIR
-    table.close_all()
-
-
-def test_resolve_proc_self(tmp_path) -> None:
-    fs = FsContext(str(tmp_path), 0o022)
-    table = FdTable()
-    (tmp_path / "f").write_text("data")
-    fd = table.install(HostFile.open(str(tmp_path / "f"), O_RDONLY, 0, 0o022))
-    for name in (f"/proc/self/fd/{fd}", f"/dev/fd/{fd}", f"/proc/7/fd/{fd}"):
-        with open(fs.resolve(AT_FDCWD, name.encode(), table, tgid=7)) as f:
-            assert f.read() == "data"
-    assert fs.resolve(AT_FDCWD, b"/proc/self/exe", table, "/bin/prog") == "/bin/prog"
-    assert fs.resolve(AT_FDCWD, b"/proc/self/exe", table, "/bin/prog", follow=False) == "/proc/self/exe"
-    assert fs.resolve(AT_FDCWD, b"/proc/self/cwd/x", table) == f"{tmp_path}/x"
-    assert fs.proc_readlink(b"/proc/self/exe", table, "/bin/prog", 7) == b"/bin/prog"
-    assert fs.proc_readlink(b"/proc/self", table, None, 7) == b"7"
-    assert fs.proc_readlink(f"/proc/self/fd/{fd}".encode(), table, None) == os.fsencode(tmp_path / "f")
-    assert fs.proc_readlink(b"/etc/passwd", table, None) is None
-    with pytest.raises(SysError) as excinfo:
-        fs.resolve(AT_FDCWD, b"/proc/self/fd/99", table)
-    assert errno_of(excinfo) == ENOENT
-    table.close_all()
-
-
-def test_fsctx_fork_copies() -> None:
-    fs = FsContext("/tmp", 0o027)
-    child = fs.fork()
-    child.cwd, child.umask = "/", 0
-    assert (fs.cwd, fs.umask) == ("/tmp", 0o027)
-
-
 # --- packing ------------------------------------------------------------------------------------------
 
 
@@ -323,7 +250,7 @@ def test_dirent64_packing() -> None:
 def test_stat_packing(tmp_path) -> None:
     path = tmp_path / "f"
     path.write_bytes(b"12345")
-    st = vfs_stat(str(path))
+    st = Stat.from_host(os.stat(path))
     raw = pack_stat(st)
     assert len(raw) == 144
     fields = STAT.unpack(raw)
@@ -370,8 +297,6 @@ def test_guest_umask_replaces_ours(tmp_path) -> None:
     file = HostFile.open(str(tmp_path / "f"), O_WRONLY | O_CREAT, 0o666, 0o077)
     file.release()
     assert os.stat(tmp_path / "f").st_mode & 0o777 == 0o600
-    vfs_mkdir(str(tmp_path / "d"), 0o777, 0)
-    assert os.stat(tmp_path / "d").st_mode & 0o777 == 0o777
 
 
 def test_hostfile_getdents64_and_rewind(tmp_path) -> None:
@@ -440,28 +365,6 @@ def test_stream_nonblock_is_not_set_on_the_host() -> None:
     finally:
         os.close(read_end)
         os.close(write_end)
-
-
-def test_path_operations(tmp_path) -> None:
-    a, b = str(tmp_path / "a"), str(tmp_path / "b")
-    open(a, "w").close()
-    open(b, "w").close()
-    with pytest.raises(SysError) as excinfo:
-        vfs_rename(a, b, abi.RENAME_NOREPLACE)
-    assert errno_of(excinfo) == EEXIST
-    vfs_rename(a, str(tmp_path / "c"), abi.RENAME_NOREPLACE)
-    os.symlink("b", tmp_path / "s")
-    vfs_link(str(tmp_path / "s"), str(tmp_path / "h"), follow=True)
-    assert not os.path.islink(tmp_path / "h")
-    vfs_link(str(tmp_path / "s"), str(tmp_path / "h2"), follow=False)
-    assert os.path.islink(tmp_path / "h2")
-    vfs_access(b, abi.R_OK, True, False)
-    with pytest.raises(SysError) as excinfo:
-        vfs_access(str(tmp_path / "missing"), abi.F_OK, True, False)
-    assert errno_of(excinfo) == ENOENT
-    with pytest.raises(SysError) as excinfo:
-        vfs_access(b, abi.X_OK, True, False)
-    assert errno_of(excinfo) == abi.EACCES
 
 
 def test_stat_namedtuple_from_host(tmp_path) -> None:

@@ -68,6 +68,11 @@ class Inode:
     def stat(self) -> Stat:
         raise NotImplementedError(f"{type(self).__name__}.stat")
 
+    def stat_after_lookup(self) -> Stat:
+        """stat() right after the walk found this inode: a file system that learned the
+        attributes during the lookup may answer from them (one host call less)."""
+        return self.stat()
+
     @property
     def mode(self) -> int:
         return self.stat().mode
@@ -85,6 +90,10 @@ class Inode:
     def lookup(self, task: Task, name: bytes) -> Inode:
         """The entry `name` of this directory (ENOENT when there is none)."""
         raise SysError(ENOTDIR)
+
+    def lookup_dir(self, task: Task, name: bytes) -> Inode:
+        """lookup() of a component with more path after it (most likely a directory)."""
+        return self.lookup(task, name)
 
     def parent(self) -> Inode:
         """`..` inside this file system; the file system's root answers itself."""

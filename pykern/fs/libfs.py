@@ -167,11 +167,12 @@ class DirInode(SimpleInode):
 
 
 class DirFile(File):
-    """An open generated directory: a snapshot of its entries, read by getdents64."""
+    """An open directory of a file system pykern keeps (libfs, tmpfs): a snapshot of
+    its entries, taken at the first read and again after a rewind, read by getdents64."""
 
     kind = "dir"
 
-    def __init__(self, inode: DirInode, task: Task, flags: int) -> None:
+    def __init__(self, inode: Inode, task: Task, flags: int) -> None:
         super().__init__(flags, inode.name_in_fs().decode(errors="replace"))
         self.inode = inode
         self.task = task
@@ -296,8 +297,11 @@ class LinkInode(SimpleInode):
 
     def __init__(self, fs: SimpleFS, parent: SimpleInode | None, name: bytes,
                  target: Callable[[Task], bytes],
-                 follow: Callable[[Task], LinkTarget] | None = None, uid: int = 0, gid: int = 0) -> None:  # fmt: skip
-        super().__init__(fs, parent, name, None, uid, gid)
+                 follow: Callable[[Task], LinkTarget | None] | None = None, uid: int = 0, gid: int = 0,
+                 mode: int | None = None) -> None:  # fmt: skip
+        """`mode`: the permission bits when not 0777 (proc's fd/N links show the open
+        file's access mode); `follow` may return None: then the text is followed."""
+        super().__init__(fs, parent, name, None if mode is None else S_IFLNK | (mode & 0o7777), uid, gid)
         self._target = target
         self._follow = follow
 

@@ -62,6 +62,7 @@ class MountTable:
         self.mounts: list[Mount] = [self.root]
         # (parent mount, key of the directory, entry name) -> the mount attached there
         self._attached: dict[tuple[int, Hashable, bytes], Mount] = {}
+        self._names: set[bytes] = set()  # every mount point's name: most lookups need no key
 
     def root_location(self) -> Location:
         return Location(self.root, self.root.root)
@@ -75,12 +76,13 @@ class MountTable:
         mount = Mount(fs, root if root is not None else fs.root(), where.mount, where.inode, name,
                       readonly, options)
         self._attached[(id(where.mount), where.inode.key(), name)] = mount
+        self._names.add(name)
         self.mounts.append(mount)
         return mount
 
     def mounted_on(self, where: Location, name: bytes) -> Mount | None:
         """The mount attached on entry `name` of directory `where`, if any."""
-        if len(self.mounts) == 1:
+        if name not in self._names:
             return None
         return self._attached.get((id(where.mount), where.inode.key(), name))
 

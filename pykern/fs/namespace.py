@@ -1,0 +1,87 @@
+"""The mounts a guest starts with (Linux's init/do_mounts.c plus what systemd and udev
+mount): the host's tree at `/` (or `--root DIR`), procfs at /proc, devfs at /dev with a
+tmpfs at /dev/shm, and the user's `--mount HOST:GUEST[:ro]` bind mounts.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, NamedTuple
+
+from pykern.abi import ENOTDIR
+from pykern.errors import SysError
+from pykern.fs.devfs import DevFS
+from pykern.fs.hostfs import HostFS
+from pykern.fs.mount import Location, MountTable
+from pykern.fs.namei import Walk, walk_from
+from pykern.fs.procfs import ProcFS
+from pykern.fs.tmpfs import TmpFS
+
+if TYPE_CHECKING:
+    from pykern.kernel import Kernel
+
+
+class Bind(NamedTuple):
+    """--mount HOST:GUEST[:ro]"""
+
+    host: str
+    guest: str
+    readonly: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> Bind:
+        parts = text.split(":")
+        if len(parts) == 3 and parts[2] in ("ro", "rw"):
+            return cls(parts[0], parts[1], parts[2] == "ro")
+        if len(parts) == 2 and parts[0] and parts[1].startswith("/"):
+            return cls(parts[0], parts[1])
+        raise ValueError(f"--mount wants HOST:GUEST[:ro] with an absolute GUEST, got {text!r}")
+
+
+def initial_mounts(kernel: Kernel, root: str = "/", binds: tuple[Bind, ...] = ()) -> MountTable:
+    """The guest's mount table. Raises ValueError with a message for a bad --root or
+    --mount (a missing directory, a guest path that is not a directory)."""
+    try:
+        host = HostFS(root)
+    except SysError:
+        raise ValueError(f"--root {root}: not a directory") from None
+    mounts = MountTable(host)
+    top = mounts.root_location()
+    mounts.attach(top, b"proc", ProcFS(kernel), options="rw,nosuid,nodev,noexec,relatime")
+    dev = DevFS()
+    devmount = mounts.attach(top, b"dev", dev, options="rw,nosuid,relatime,mode=755")
+    mounts.attach(Location(devmount, dev.root()), b"shm", TmpFS(), options="rw,nosuid,nodev")
+    for bind in binds:
+        try:
+            source = HostFS(bind.host)
+        except SysError:
+            raise ValueError(f"--mount {bind.host}: not a directory") from None
+        guest = os.fsencode(os.path.normpath(bind.guest))
+        parent_path, _, name = guest.rpartition(b"/")
+        try:
+            found = walk_from(Walk(None, top, mounts), top, parent_path or b"/")
+            parent = found.existing()
+            if not parent.inode.is_dir:
+                raise SysError(ENOTDIR)
+        except SysError:
+            raise ValueError(f"--mount {bind.guest}: its directory does not exist in the guest") from None
+        mounts.attach(parent, name, source, readonly=bind.readonly, options="bind")
+    return mounts
+
+
+def initial_cwd(mounts: MountTable, root: str) -> Location:
+    """Where the first process starts: the directory pykern was started in, when the
+    guest can see it (always without --root), else the guest's /."""
+    top = mounts.root_location()
+    here = os.getcwd()
+    host_root = os.path.realpath(root)
+    if host_root != "/":
+        if here != host_root and not here.startswith(host_root + "/"):
+            return top
+        here = here[len(host_root) :] or "/"
+    try:
+        found = walk_from(Walk(None, top, mounts), top, os.fsencode(here))
+        location = found.existing()
+        return location if location.inode.is_dir else top
+    except SysError:
+        return top

@@ -1,0 +1,222 @@
+"""/proc/PID/maps and smaps, and the memory counters status and statm show (Linux's
+fs/proc/task_mmu.c), from the guest's VMAs in pykern/mm.py.
+
+Resident pages are the host pages that back the guest's (mincore on the backing): a
+page the guest never touched is not resident, as on Linux. What pykern does not keep
+(the peak sizes VmPeak and VmHWM, swap, huge pages) is shown as its current value or 0.
+Differences: pykern's VMAs are not merged across separate backings as Linux merges
+adjacent anonymous VMAs, and its stack VMA has its full 8 MiB from the start.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pykern.abi import MAP_GROWSDOWN, MAP_SHARED, PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE
+
+if TYPE_CHECKING:
+    from pykern.mm import MM, VMA
+
+# seq_setwidth(m, 25 + sizeof(void *) * 6 - 1): the name column of maps and smaps
+MAPS_NAME_COLUMN = 25 + 8 * 6 - 1
+
+
+def is_stack(vma: VMA) -> bool:
+    return bool(vma.flags & MAP_GROWSDOWN) or vma.name == "[stack]"
+
+
+def is_file(vma: VMA) -> bool:
+    """A file mapping (named after its file, not "[heap]" and the like)."""
+    return bool(vma.name) and not vma.name.startswith("[")
+
+
+def resident_bytes(vma: VMA) -> int:
+    length = vma.end - vma.start
+    try:
+        return sum(size for _, size in vma.backing.resident_runs(vma.offset, length))
+    except (OSError, ValueError):
+        return length
+
+
+@dataclass
+class MemCounters:
+    """The mm counters of Linux's task_mem(), in bytes."""
+
+    total: int = 0
+    data: int = 0
+    stack: int = 0
+    exec: int = 0
+    rss_anon: int = 0
+    rss_file: int = 0
+    rss_shmem: int = 0
+    text: int = 0  # VmExe: the program's text
+    lib: int = 0  # VmLib: other executable mappings
+    locked: int = 0
+
+    @property
+    def rss(self) -> int:
+        return self.rss_anon + self.rss_file + self.rss_shmem
+
+
+def mem_counters(mm: MM) -> MemCounters:
+    counters = MemCounters(locked=getattr(mm, "locked_vm", 0) * PAGE_SIZE)
+    for vma in mm.vmas:
+        size = vma.end - vma.start
+        counters.total += size
+        stack = is_stack(vma)
+        shared = bool(vma.flags & MAP_SHARED)
+        if stack:
+            counters.stack += size
+        elif vma.prot & PROT_WRITE and not shared:
+            counters.data += size
+        elif vma.prot & PROT_EXEC and not vma.prot & PROT_WRITE:
+            counters.exec += size
+        resident = resident_bytes(vma)
+        if shared:
+            if is_file(vma):
+                counters.rss_file += resident
+            else:
+                counters.rss_shmem += resident
+        elif is_file(vma) and not vma.prot & PROT_WRITE:
+            counters.rss_file += resident
+        else:
+            counters.rss_anon += resident
+    layout = mm.layout
+    if layout is not None:
+        text = (layout.end_code + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE - layout.start_code // PAGE_SIZE * PAGE_SIZE
+        counters.text = min(text, counters.exec)
+    counters.lib = counters.exec - counters.text
+    return counters
+
+
+# --- maps ----------------------------------------------------------------------------------------
+
+
+def _file_identity(name: str, cache: dict[str, tuple[int, int]]) -> tuple[int, int]:
+    """(dev, ino) of a mapped file, 0s when it cannot be found (deleted, renamed)."""
+    if name not in cache:
+        try:
+            info = os.stat(name)
+            cache[name] = (info.st_dev, info.st_ino)
+        except OSError:
+            cache[name] = (0, 0)
+    return cache[name]
+
+
+def _header(vma: VMA, cache: dict[str, tuple[int, int]], heap_range: tuple[int, int]) -> bytes:
+    perms = "".join((
+        "r" if vma.prot & PROT_READ else "-",
+        "w" if vma.prot & PROT_WRITE else "-",
+        "x" if vma.prot & PROT_EXEC else "-",
+        "s" if vma.flags & MAP_SHARED else "p",
+    ))
+    name = vma.name
+    dev = ino = offset = 0
+    if is_file(vma):
+        dev, ino = _file_identity(name, cache)
+        offset = vma.file_offset
+    elif not name and heap_range[0] <= vma.start < heap_range[1]:
+        name = "[heap]"
+    line = f"{vma.start:08x}-{vma.end:08x} {perms} {offset:08x} {os.major(dev):02x}:{os.minor(dev):02x} {ino} "
+    if name:
+        line = line.ljust(MAPS_NAME_COLUMN) + " " + escape_name(name)
+    return line.encode(errors="surrogateescape") + b"\n"
+
+
+def escape_name(name: str) -> str:
+    """seq_file_path escapes a newline in a path as \\012."""
+    return name.replace("\n", "\\012")
+
+
+def _heap_range(mm: MM) -> tuple[int, int]:
+    start = (mm.start_brk + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE
+    end = (mm.brk + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE
+    return start, end
+
+
+def show_maps(mm: MM | None) -> bytes:
+    if mm is None:
+        return b""
+    cache: dict[str, tuple[int, int]] = {}
+    heap = _heap_range(mm)
+    return b"".join(_header(vma, cache, heap) for vma in mm.vmas)
+
+
+# --- smaps ---------------------------------------------------------------------------------------
+
+def _vm_flags(vma: VMA) -> str:
+    """show_smap_vma_flags' two-letter names, in its bit order: those pykern can tell."""
+    shared = bool(vma.flags & MAP_SHARED)
+    flags = []
+    if vma.prot & PROT_READ:
+        flags.append("rd")
+    if vma.prot & PROT_WRITE:
+        flags.append("wr")
+    if vma.prot & PROT_EXEC:
+        flags.append("ex")
+    if shared:
+        flags.append("sh")
+    flags += ["mr", "mw", "me"]
+    if shared:
+        flags.append("ms")
+    if is_stack(vma):
+        flags.append("gd")
+    if vma.prot & PROT_WRITE and not shared:
+        flags.append("ac")
+    return "VmFlags: " + "".join(f + " " for f in flags) + "\n"
+
+
+def _kb_line(label: str, value_bytes: int, width: int = 8) -> str:
+    return f"{label}{value_bytes >> 10:>{width}} kB\n"
+
+
+def show_smap(vma: VMA, locked: bool = False) -> str:
+    size = vma.end - vma.start
+    resident = resident_bytes(vma)
+    shared = bool(vma.flags & MAP_SHARED)
+    anonymous = 0 if shared or (is_file(vma) and not vma.prot & PROT_WRITE) else resident
+    clean = resident - anonymous if not shared else 0
+    dirty_private = anonymous
+    shared_clean = resident if shared else 0
+    lines = [
+        _kb_line("Size:           ", size),
+        _kb_line("KernelPageSize: ", PAGE_SIZE),
+        _kb_line("MMUPageSize:    ", PAGE_SIZE),
+        _kb_line("Rss:            ", resident),
+        _kb_line("Pss:            ", resident),
+        _kb_line("Pss_Dirty:      ", dirty_private),
+        _kb_line("Shared_Clean:   ", shared_clean),
+        _kb_line("Shared_Dirty:   ", 0),
+        _kb_line("Private_Clean:  ", clean),
+        _kb_line("Private_Dirty:  ", dirty_private),
+        _kb_line("Referenced:     ", resident),
+        _kb_line("Anonymous:      ", anonymous),
+        _kb_line("KSM:            ", 0),
+        _kb_line("LazyFree:       ", 0),
+        _kb_line("AnonHugePages:  ", 0),
+        _kb_line("ShmemPmdMapped: ", 0),
+        _kb_line("FilePmdMapped:  ", 0),
+        _kb_line("Shared_Hugetlb: ", 0, 7),
+        _kb_line("Private_Hugetlb: ", 0, 7),
+        _kb_line("Swap:           ", 0),
+        _kb_line("SwapPss:        ", 0),
+        _kb_line("Locked:         ", resident if locked else 0),
+        f"THPeligible:    {0:>8}\n",
+        _vm_flags(vma),
+    ]
+    return "".join(lines)
+
+
+def show_smaps(mm: MM | None) -> bytes:
+    if mm is None:
+        return b""
+    cache: dict[str, tuple[int, int]] = {}
+    heap = _heap_range(mm)
+    out = []
+    for vma in mm.vmas:
+        out.append(_header(vma, cache, heap))
+        out.append(show_smap(vma).encode())
+    return b"".join(out)
+

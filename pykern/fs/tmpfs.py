@@ -1,0 +1,398 @@
+"""tmpfs (Linux's mm/shmem.c): a file system in memory, mounted at /dev/shm (shm_open).
+
+Directories, symbolic links and FIFOs are Python objects; a regular file's bytes live
+in a host memfd, so reads, writes, seeks, truncation and mmap(MAP_SHARED) are the host
+kernel's own, and every guest process that maps the file shares its pages. Each open
+reopens the memfd through pykern's /proc/self/fd (a description of its own, with its
+own offset), and fstat shows the tmpfs inode, not the memfd.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections.abc import Hashable
+from typing import TYPE_CHECKING
+
+from pykern.abi import (
+    DT_DIR,
+    EACCES,
+    EEXIST,
+    EINVAL,
+    EISDIR,
+    ENOENT,
+    ENOTDIR,
+    ENOTEMPTY,
+    EPERM,
+    F_OK,
+    O_ACCMODE,
+    O_CREAT,
+    O_DIRECTORY,
+    O_EXCL,
+    O_PATH,
+    O_RDONLY,
+    O_TRUNC,
+    RENAME_EXCHANGE,
+    RENAME_NOREPLACE,
+    S_IFBLK,
+    S_IFCHR,
+    S_IFDIR,
+    S_IFIFO,
+    S_IFLNK,
+    S_IFMT,
+    S_IFREG,
+    S_IFSOCK,
+)
+from pykern.errors import SysError
+from pykern.fs.inode import FileSystem, Inode
+from pykern.fs.libfs import DirFile, PathFile
+from pykern.vfs import File, HostFile, Stat, dtype_of_mode, host_errors, host_open_flags
+
+if TYPE_CHECKING:
+    from pykern.task import Task
+
+_tmpfs_devs = itertools.count(0x2E)
+
+
+class TmpFS(FileSystem):
+    fstype = "tmpfs"
+    source = "tmpfs"
+
+    def __init__(self, mode: int = 0o1777) -> None:
+        self.dev = next(_tmpfs_devs)
+        self._inos = itertools.count(1)
+        self._root = TmpDir(self, None, S_IFDIR | mode, 0, 0)
+
+    def root(self) -> Inode:
+        return self._root
+
+    def next_ino(self) -> int:
+        return next(self._inos)
+
+
+class TmpInode(Inode):
+    fs: TmpFS
+
+    def __init__(self, fs: TmpFS, parent: TmpDir | None, mode: int, uid: int, gid: int) -> None:
+        self.fs = fs
+        self.parent_dir = parent
+        self.ino = fs.next_ino()
+        self._mode = mode
+        self.uid, self.gid = uid, gid
+        self.nlink = 2 if mode & S_IFMT == S_IFDIR else 1
+        self.atime_ns = self.mtime_ns = self.ctime_ns = time.time_ns()
+
+    def key(self) -> Hashable:
+        return (self.fs.dev, self.ino)
+
+    @property
+    def mode(self) -> int:
+        return self._mode
+
+    def size(self) -> int:
+        return 0
+
+    def stat(self) -> Stat:
+        size = self.size()
+        return Stat(dev=self.fs.dev, ino=self.ino, nlink=self.nlink, mode=self._mode, uid=self.uid,
+                    gid=self.gid, rdev=0, size=size, blksize=4096, blocks=(size + 511) // 512,
+                    atime_ns=self.atime_ns, mtime_ns=self.mtime_ns, ctime_ns=self.ctime_ns)
+
+    def touch(self) -> None:
+        self.mtime_ns = self.ctime_ns = time.time_ns()
+
+    def open(self, task: Task, flags: int) -> File:
+        if flags & O_PATH:
+            return PathFile(self, flags)
+        if flags & O_DIRECTORY:
+            raise SysError(ENOTDIR)
+        raise SysError(EINVAL)
+
+    def chmod(self, task: Task, mode: int, follow: bool) -> None:
+        self._owner_check(task)
+        self._mode = (self._mode & S_IFMT) | (mode & 0o7777)
+        self.ctime_ns = time.time_ns()
+
+    def chown(self, task: Task, uid: int, gid: int, follow: bool) -> None:
+        if task.group.creds.euid != 0:
+            raise SysError(EPERM)
+        if uid != 0xFFFFFFFF:
+            self.uid = uid
+        if gid != 0xFFFFFFFF:
+            self.gid = gid
+        self.ctime_ns = time.time_ns()
+
+    def utimes(self, task: Task, atime_ns: int | None, mtime_ns: int | None, follow: bool) -> None:
+        now = time.time_ns()
+        if atime_ns == -1 and mtime_ns == -1:
+            self.atime_ns = self.mtime_ns = now
+        else:
+            self._owner_check(task)
+            if atime_ns is not None:
+                self.atime_ns = atime_ns
+            if mtime_ns is not None:
+                self.mtime_ns = mtime_ns
+        self.ctime_ns = now
+
+    def _owner_check(self, task: Task) -> None:
+        euid = task.group.creds.euid
+        if euid != 0 and euid != self.uid:
+            raise SysError(EPERM)
+
+    def access(self, task: Task, mode: int, effective: bool, follow: bool) -> None:
+        if mode == F_OK:
+            return
+        creds = task.group.creds
+        uid = creds.euid if effective else creds.uid
+        if uid == 0:
+            if mode & 0o1 and not self._mode & 0o111 and self._mode & S_IFMT != S_IFDIR:
+                raise SysError(EACCES)
+            return
+        gid = creds.egid if effective else creds.gid
+        bits = (self._mode >> 6) if uid == self.uid else (self._mode >> 3) if gid == self.gid else self._mode
+        if mode & ~bits & 0o7:
+            raise SysError(EACCES)
+
+    def name_in_fs(self) -> bytes:
+        parts = []
+        inode: TmpInode = self
+        while inode.parent_dir is not None:
+            parent = inode.parent_dir
+            name = next((n for n, child in parent.children.items() if child is inode), None)
+            if name is None:  # unlinked
+                return b"/"
+            parts.append(name)
+            inode = parent
+        return b"/" + b"/".join(reversed(parts))
+
+
+class TmpFile(TmpInode):
+    """A regular file: its bytes in a host memfd."""
+
+    def __init__(self, fs: TmpFS, parent: TmpDir | None, mode: int, uid: int, gid: int) -> None:
+        super().__init__(fs, parent, mode, uid, gid)
+        with host_errors():
+            self.memfd = os.memfd_create("pykern-tmpfs", os.MFD_CLOEXEC)
+
+    def __del__(self) -> None:
+        fd, self.memfd = getattr(self, "memfd", -1), -1
+        if fd >= 0:
+            os.close(fd)
+
+    def size(self) -> int:
+        return os.fstat(self.memfd).st_size
+
+    def open(self, task: Task, flags: int) -> File:
+        if flags & O_PATH:
+            return PathFile(self, flags)
+        if flags & O_DIRECTORY:
+            raise SysError(ENOTDIR)
+        accmode = flags & O_ACCMODE
+        want = (0o4 if accmode in (O_RDONLY, 2) else 0) | (0o2 if accmode in (1, 2) else 0)
+        self.access(task, want, True, True)
+        with host_errors():
+            fd = os.open(f"/proc/self/fd/{self.memfd}", host_open_flags(flags & ~(O_CREAT | O_EXCL)) | os.O_CLOEXEC)
+        if flags & O_TRUNC:
+            self.touch()
+        return TmpfsOpenFile(fd, flags, self)
+
+    def truncate(self, task: Task, length: int) -> None:
+        self.access(task, 0o2, True, True)
+        with host_errors():
+            os.ftruncate(self.memfd, length)
+        self.touch()
+
+
+class TmpfsOpenFile(HostFile):
+    """An open tmpfs file: the memfd's description, the tmpfs inode's identity."""
+
+    kind = "tmpfs"
+
+    def __init__(self, fd: int, flags: int, inode: TmpFile) -> None:
+        from pykern.vfs import file_status_flags
+
+        try:
+            super().__init__(fd, file_status_flags(flags))
+        except BaseException:
+            os.close(fd)
+            raise
+        self.inode = inode
+
+    def stat(self) -> Stat:
+        return self.inode.stat()
+
+    def write(self, task: Task, data: bytes) -> int:
+        written = super().write(task, data)
+        self.inode.touch()
+        return written
+
+
+class TmpLink(TmpInode):
+    def __init__(self, fs: TmpFS, parent: TmpDir, target: bytes, uid: int, gid: int) -> None:
+        super().__init__(fs, parent, S_IFLNK | 0o777, uid, gid)
+        self.target = target
+
+    def size(self) -> int:
+        return len(self.target)
+
+    def readlink(self, task: Task) -> bytes:
+        return self.target
+
+
+class TmpNode(TmpInode):
+    """A FIFO or socket node: opening a FIFO meets the kernel pipe of its inode."""
+
+    def open(self, task: Task, flags: int) -> File:
+        if flags & O_PATH:
+            return PathFile(self, flags)
+        if self._mode & S_IFMT == S_IFIFO:
+            from pykern.fs.fifo import fifo_open
+
+            return fifo_open(task, self.key(), flags, self.stat)
+        from pykern.abi import ENXIO
+
+        raise SysError(ENXIO)
+
+
+class TmpDir(TmpInode):
+    def __init__(self, fs: TmpFS, parent: TmpDir | None, mode: int, uid: int, gid: int) -> None:
+        super().__init__(fs, parent, mode, uid, gid)
+        self.children: dict[bytes, TmpInode] = {}
+
+    def lookup(self, task: Task, name: bytes) -> Inode:
+        self.access(task, 0o1, True, True)
+        child = self.children.get(name)
+        if child is None:
+            raise SysError(ENOENT)
+        return child
+
+    def parent(self) -> Inode:
+        return self.parent_dir if self.parent_dir is not None else self
+
+    def readdir(self, task: Task) -> list[tuple[int, int, bytes]]:
+        out = [(self.ino, DT_DIR, b"."), (self.parent().stat().ino, DT_DIR, b"..")]
+        out += [(child.ino, dtype_of_mode(child.mode), name) for name, child in self.children.items()]
+        return out
+
+    def open(self, task: Task, flags: int) -> File:
+        if flags & O_PATH:
+            return PathFile(self, flags)
+        if flags & O_ACCMODE != O_RDONLY:
+            raise SysError(EISDIR)
+        self.access(task, 0o4, True, True)
+        return DirFile(self, task, flags)
+
+    def _add(self, task: Task, name: bytes, child: TmpInode) -> None:
+        self.access(task, 0o3, True, True)
+        if name in self.children:
+            raise SysError(EEXIST)
+        self.children[name] = child
+        self.touch()
+
+    def _creds(self, task: Task) -> tuple[int, int]:
+        creds = task.group.creds
+        return creds.euid, creds.egid
+
+    def create(self, task: Task, name: bytes, flags: int, mode: int) -> File:
+        umask = task.group.fs.umask
+        child = TmpFile(self.fs, self, S_IFREG | (mode & 0o7777 & ~umask), *self._creds(task))
+        self._add(task, name, child)
+        return child.open(task, flags & ~O_TRUNC)
+
+    def mkdir(self, task: Task, name: bytes, mode: int) -> None:
+        umask = task.group.fs.umask
+        self._add(task, name, TmpDir(self.fs, self, S_IFDIR | (mode & 0o7777 & ~umask), *self._creds(task)))
+        self.nlink += 1
+
+    def mknod(self, task: Task, name: bytes, mode: int, dev: int) -> None:
+        kind = mode & S_IFMT
+        perm = mode & 0o7777 & ~task.group.fs.umask
+        if kind in (S_IFCHR, S_IFBLK):
+            raise SysError(EPERM)
+        if kind in (0, S_IFREG):
+            self._add(task, name, TmpFile(self.fs, self, S_IFREG | perm, *self._creds(task)))
+        elif kind in (S_IFIFO, S_IFSOCK):
+            self._add(task, name, TmpNode(self.fs, self, kind | perm, *self._creds(task)))
+        else:
+            raise SysError(EINVAL)
+
+    def symlink(self, task: Task, name: bytes, target: bytes) -> None:
+        self._add(task, name, TmpLink(self.fs, self, target, *self._creds(task)))
+
+    def link(self, task: Task, name: bytes, inode: Inode) -> None:
+        if not isinstance(inode, TmpInode) or inode.fs is not self.fs:
+            super().link(task, name, inode)
+            return
+        if isinstance(inode, TmpDir):
+            raise SysError(EPERM)
+        self._add(task, name, inode)
+        inode.nlink += 1
+        inode.ctime_ns = time.time_ns()
+
+    def _take(self, task: Task, name: bytes) -> TmpInode:
+        self.access(task, 0o3, True, True)
+        child = self.children.get(name)
+        if child is None:
+            raise SysError(ENOENT)
+        return child
+
+    def unlink(self, task: Task, name: bytes) -> None:
+        child = self._take(task, name)
+        if isinstance(child, TmpDir):
+            raise SysError(EISDIR)
+        del self.children[name]
+        child.nlink -= 1
+        child.ctime_ns = time.time_ns()
+        self.touch()
+
+    def rmdir(self, task: Task, name: bytes) -> None:
+        child = self._take(task, name)
+        if not isinstance(child, TmpDir):
+            raise SysError(ENOTDIR)
+        if child.children:
+            raise SysError(ENOTEMPTY)
+        del self.children[name]
+        child.nlink = 0
+        child.parent_dir = None
+        self.nlink -= 1
+        self.touch()
+
+    def rename(self, task: Task, name: bytes, new_dir: Inode, new_name: bytes, flags: int) -> None:
+        if not isinstance(new_dir, TmpDir) or new_dir.fs is not self.fs:
+            super().rename(task, name, new_dir, new_name, flags)
+            return
+        child = self._take(task, name)
+        new_dir.access(task, 0o3, True, True)
+        target = new_dir.children.get(new_name)
+        if flags & RENAME_NOREPLACE and target is not None:
+            raise SysError(EEXIST)
+        if flags & RENAME_EXCHANGE:
+            if target is None:
+                raise SysError(ENOENT)
+            self.children[name], new_dir.children[new_name] = target, child
+            target.parent_dir, child.parent_dir = self, new_dir
+            return
+        if target is child:
+            return
+        ancestor: TmpDir | None = new_dir
+        while ancestor is not None:  # a directory cannot move inside itself
+            if ancestor is child:
+                raise SysError(EINVAL)
+            ancestor = ancestor.parent_dir
+        if target is not None:
+            if isinstance(child, TmpDir) and not isinstance(target, TmpDir):
+                raise SysError(ENOTDIR)
+            if isinstance(target, TmpDir):
+                if not isinstance(child, TmpDir):
+                    raise SysError(EISDIR)
+                if target.children:
+                    raise SysError(ENOTEMPTY)
+            target.nlink -= 1
+        del self.children[name]
+        new_dir.children[new_name] = child
+        if isinstance(child, TmpDir):
+            child.parent_dir = new_dir
+        self.touch()
+        new_dir.touch()
+
