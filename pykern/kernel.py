@@ -48,6 +48,7 @@ class Kernel:
         self.options = options or Options()
         from pykern.fs.namespace import initial_mounts
 
+        self.ttys = TtyTable(self)  # the console and the pseudo-terminals (pykern.tty): /dev/pts
         self.mounts = initial_mounts(self, self.options.root, self.options.binds)  # ValueError: bad --root
         self.fifos: dict = {}  # FIFO inode key -> its kernel pipe (pykern.fs.fifo)
         self.clock = Clock()
@@ -64,7 +65,6 @@ class Kernel:
         self.signals = Signals(self)
         self.host_signals = HostSignals(self)  # installed by the CLI, not by tests
         self.futexes = None  # pykern.futex's table, when futexes exist
-        self.ttys = TtyTable(self)  # the console and the pseudo-terminals (pykern.tty)
 
     def _make_init(self) -> ThreadGroup:
         """pid 1 lives inside the kernel: it has no code, it only adopts and reaps orphans."""

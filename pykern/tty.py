@@ -194,6 +194,9 @@ def makedev(major: int, minor: int) -> int:
     return (minor & 0xFF) | ((major & 0xFFF) << 8) | ((minor & ~0xFF) << 12) | ((major & ~0xFFF) << 32)
 
 
+_PRINTABLE = bytes(range(32, 127))
+
+
 def _iscntrl(c: int) -> bool:
     """The kernel's iscntrl (lib/ctype.c: Latin-1, so 128-159 are control characters too)."""
     return c < 32 or 127 <= c < 160
@@ -391,7 +394,7 @@ class LineDiscipline:
         oflag = self.termios.oflag
         if not oflag & OPOST:
             return data
-        if not oflag & (OLCUC | OCRNL | ONOCR | ONLRET | TABDLY) and data.isascii() and data.isprintable():
+        if not oflag & (OLCUC | OCRNL | ONOCR | ONLRET | TABDLY) and not data.translate(None, _PRINTABLE):
             self.column += len(data)  # the common case: plain text, no control characters
             return data
         return b"".join(self._output_char(c) for c in data)

@@ -121,3 +121,30 @@ class PtsInode(SimpleInode):
         if pty is None or not pty.master_open:
             raise SysError(ENOENT)
         return pty.open_slave(task, flags, f"/dev/pts/{self.index}")
+
+
+class TtyDeviceNode(SimpleInode):
+    """A node of /dev that the tty layer opens: /dev/ptmx (c 5,2: a new pty pair) and
+    /dev/tty (c 5,0: the caller's controlling terminal), crw-rw-rw- root tty."""
+
+    def __init__(self, parent: DirInode, name: bytes) -> None:
+        super().__init__(parent.fs, parent, name, S_IFCHR | 0o666, uid=0, gid=5)
+        self.minor = 2 if name == b"ptmx" else 0
+
+    def stat(self) -> Stat:
+        return super().stat()._replace(rdev=(TTYAUX_MAJOR << 8) | self.minor)
+
+    def open(self, task: Task, flags: int) -> File:
+        from pykern.tty import open_dev_tty, open_ptmx
+
+        if flags & O_PATH:
+            return PathFile(self, flags)
+        if self.minor == 2:
+            return open_ptmx(task, flags, "/dev/ptmx", self.stat)
+        return open_dev_tty(task, flags, self.stat)
+
+
+def add_to_dev(dev: DirInode) -> None:
+    """Put ptmx and tty in devfs's root (the caller mounts kernel.ttys.devpts on pts)."""
+    dev.entries[b"ptmx"] = TtyDeviceNode
+    dev.entries[b"tty"] = TtyDeviceNode
