@@ -31,7 +31,9 @@ own process group followed by Block: the signal's delivery interrupts the call
 
 from __future__ import annotations
 
+import fcntl
 import os
+import struct
 import time
 from collections import deque
 from collections.abc import Callable
@@ -852,6 +854,24 @@ class ConsoleTty(Tty):
         return super().session
 
 
+_HOST_TIOCGDEV = 0x80045432  # _IOR('T', 0x32, unsigned int): the terminal behind /dev/tty
+
+
+def _host_ctty_rdev() -> int | None:
+    """The device number of pykern's controlling terminal on the host (None without
+    one). /dev/tty's own inode is c 5,0: TIOCGDEV says which terminal it stands for."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return None
+    try:
+        return struct.unpack("I", fcntl.ioctl(fd, _HOST_TIOCGDEV, bytes(4)))[0]
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 class TtyTable:
     """The kernel's terminals: the console and the pseudo-terminals by index."""
 
@@ -867,14 +887,9 @@ class TtyTable:
         """pykern's own controlling terminal on the host, if it has one."""
         if not self._console_probed:
             self._console_probed = True
-            try:
-                fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
-            except OSError:
-                return None
-            try:
-                self._console = ConsoleTty(self.kernel, os.fstat(fd).st_rdev)
-            finally:
-                os.close(fd)
+            rdev = _host_ctty_rdev()
+            if rdev is not None:
+                self._console = ConsoleTty(self.kernel, rdev)
         return self._console
 
     @property

@@ -165,6 +165,49 @@ static const char *background(int what)
     return result;
 }
 
+static void job_control(pid_t me)
+{
+    const char *r0 = background(0);
+    say("bg read: %s\n", r0);
+    struct termios t;
+    tcgetattr(0, &t);
+    t.c_lflag |= TOSTOP;
+    tcsetattr(0, TCSANOW, &t);
+    const char *r1 = background(1);
+    say("bg write with TOSTOP: %s\n", r1);
+    t.c_lflag &= ~TOSTOP;
+    tcsetattr(0, TCSANOW, &t);
+    say("bg write without TOSTOP: %s\n", background(5));
+    say("bg tcsetattr: %s\n", background(2));
+    say("bg tcsetattr, SIGTTOU ignored: %s\n", background(3));
+    say("bg read, SIGTTIN ignored: %s\n", background(4));
+
+    /* tcsetpgrp: a group of our session goes to the front; back, with SIGTTOU blocked */
+    pid_t front = fork();
+    if (front == 0) {
+        setpgid(0, 0);
+        pause();
+        _exit(0);
+    }
+    setpgid(front, front);
+    int set = tcsetpgrp(0, front);
+    int now_front = tcgetpgrp(0) == front;
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTTOU);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    int back = tcsetpgrp(0, me);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    errno = 0;
+    int bad = tcsetpgrp(0, 999999);
+    int bad_errno = errno;
+    kill(front, SIGKILL);
+    waitpid(front, NULL, 0);
+    say("tcsetpgrp=%d front=%d back=%d (%d) unknown=%d %s\n", set, now_front, back, tcgetpgrp(0) == me,
+        bad, bad_errno == ESRCH ? "ESRCH" : strerror(bad_errno));
+
+}
+
 static int child(const char *name, int master, int other)
 {
     close(master); /* else the master stays open here and never hangs up */
@@ -243,45 +286,7 @@ static int child(const char *name, int master, int other)
     tcsetattr(0, TCSAFLUSH, &saved);
     say("cooked\n");
 
-    /* job control */
-    const char *r0 = background(0);
-    say("bg read: %s\n", r0);
-    struct termios t;
-    tcgetattr(0, &t);
-    t.c_lflag |= TOSTOP;
-    tcsetattr(0, TCSANOW, &t);
-    const char *r1 = background(1);
-    say("bg write with TOSTOP: %s\n", r1);
-    t.c_lflag &= ~TOSTOP;
-    tcsetattr(0, TCSANOW, &t);
-    say("bg write without TOSTOP: %s\n", background(5));
-    say("bg tcsetattr: %s\n", background(2));
-    say("bg tcsetattr, SIGTTOU ignored: %s\n", background(3));
-    say("bg read, SIGTTIN ignored: %s\n", background(4));
-
-    /* tcsetpgrp: a group of our session goes to the front; back, with SIGTTOU blocked */
-    pid_t front = fork();
-    if (front == 0) {
-        setpgid(0, 0);
-        pause();
-        _exit(0);
-    }
-    setpgid(front, front);
-    int set = tcsetpgrp(0, front);
-    int now_front = tcgetpgrp(0) == front;
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGTTOU);
-    sigprocmask(SIG_BLOCK, &block, &old);
-    int back = tcsetpgrp(0, me);
-    sigprocmask(SIG_SETMASK, &old, NULL);
-    errno = 0;
-    int bad = tcsetpgrp(0, 999999);
-    int bad_errno = errno;
-    kill(front, SIGKILL);
-    waitpid(front, NULL, 0);
-    say("tcsetpgrp=%d front=%d back=%d (%d) unknown=%d %s\n", set, now_front, back, tcgetpgrp(0) == me,
-        bad, bad_errno == ESRCH ? "ESRCH" : strerror(bad_errno));
+    job_control(me);
 
     /* the hang-up */
     say("bye\n");
@@ -305,8 +310,20 @@ static int child(const char *name, int master, int other)
     return code;
 }
 
-int main(void)
+/* On the terminal the program was started on (tests/test_tty.py gives it one): the
+ * same job control, as the leader of the session that owns the terminal. */
+static int console(void)
 {
+    pid_t me = getpid();
+    say("fg=%d sid=%d\n", tcgetpgrp(0) == getpgrp(), tcgetsid(0) == getsid(0));
+    job_control(me);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "console") == 0)
+        return console();
     int m = posix_openpt(O_RDWR | O_NOCTTY);
     CHECK(m >= 0, "posix_openpt");
     CHECK(grantpt(m) == 0, "grantpt");
