@@ -1,7 +1,8 @@
 """Signals sent to pykern itself, passed on to the guest as a terminal or a shell would.
 
-Ctrl-C (SIGINT), Ctrl-\\ (SIGQUIT) and a hang-up (SIGHUP) go to the first process's
-process group: the job in the foreground. SIGTERM (`kill`, CI's `timeout`) goes to the
+Ctrl-C (SIGINT), Ctrl-\\ (SIGQUIT) and a hang-up (SIGHUP) go to the job in the
+foreground: the guest's foreground process group on the console (pykern.tty), or the
+first process's group when pykern has no terminal. SIGTERM (`kill`, CI's `timeout`) goes to the
 first process, as `kill` on a shell's job does. pykern dies of none of them; the guest
 decides, and the exit status is the first process's, as natively.
 
@@ -78,10 +79,14 @@ class HostSignals:
             guest_signal, target = FORWARDED[self.pending.popleft()]
             first = kernel.first
             live = [g for g in kernel.groups.values() if g.tgid != 1 and not g.is_zombie and g.live_tasks]
+            console = kernel.ttys.console
+            front = console.pgrp if console is not None else None  # the guest's job in front
+            if front is None and first is not None:
+                front = first.pgid
             if target == "first" and first is not None and first in live:
                 groups = [first]
-            elif first is not None and any(g.pgid == first.pgid for g in live):
-                groups = [g for g in live if g.pgid == first.pgid]
+            elif front is not None and any(g.pgid == front for g in live):
+                groups = [g for g in live if g.pgid == front]
             else:
                 groups = live
             code = SI_USER if target == "first" else SI_KERNEL
