@@ -912,12 +912,29 @@ class TtyTable:
         return None
 
     def console_of(self, host_rdev: int) -> ConsoleTty | None:
+        """The console if `host_rdev` is its device, or the host's /dev/tty (c 5,0),
+        which can only be pykern's own controlling terminal."""
         console = self.console
-        return console if console is not None and console.rdev == host_rdev else None
+        if console is not None and host_rdev in (console.rdev, makedev(TTYAUX_MAJOR, 0)):
+            return console
+        return None
+
+    def console_pts_index(self) -> int | None:
+        """N if the console is the host's /dev/pts/N (devpts shows it there too)."""
+        console = self.console
+        if console is None:
+            return None
+        major = (console.rdev >> 8) & 0xFFF
+        minor = (console.rdev & 0xFF) | ((console.rdev >> 12) & ~0xFF)
+        if not UNIX98_PTY_SLAVE_MAJOR <= major < UNIX98_PTY_SLAVE_MAJOR + 8:
+            return None
+        return (major - UNIX98_PTY_SLAVE_MAJOR) * 256 + minor
 
     def new_index(self) -> int:
+        """The lowest free pty number (the console's, if it is a host pts, is taken)."""
+        taken = self.console_pts_index()
         index = 0
-        while index in self.ptys:
+        while index in self.ptys or index == taken:
             index += 1
         return index
 
@@ -1449,6 +1466,17 @@ def open_dev_tty(task: Task, flags: int, stat: Callable[[], Stat] | None = None)
     from pykern.vfs import HostFile
 
     return HostFile.open("/dev/tty", flags | O_NOCTTY, 0, 0)
+
+
+def ctty_numbers(kernel: Kernel, group: ThreadGroup) -> tuple[int, int]:
+    """/proc/PID/stat's tty_nr and tpgid: the controlling terminal's device number and
+    its foreground group (0 and -1 without one)."""
+    tty = kernel.ttys.ctty(group)
+    if tty is None:
+        return 0, -1
+    pgrp = tty.pgrp
+    rdev = tty.rdev if isinstance(tty, (Pty, ConsoleTty)) else 0
+    return rdev, pgrp if pgrp is not None else -1
 
 
 def lookup_pty(task: Task, index: int) -> Pty:

@@ -9,14 +9,25 @@ makes a new pair, as /dev/ptmx does. The ptys themselves live in kernel.ttys.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
 
-from pykern.abi import DEVPTS_SUPER_MAGIC, EACCES, ENOENT, O_PATH, S_IFCHR, S_IFDIR, STATFS, TTYAUX_MAJOR
+from pykern.abi import (
+    DEVPTS_SUPER_MAGIC,
+    EACCES,
+    ENOENT,
+    O_NOCTTY,
+    O_PATH,
+    S_IFCHR,
+    S_IFDIR,
+    STATFS,
+    TTYAUX_MAJOR,
+)
 from pykern.errors import SysError
 from pykern.fs.inode import Inode
 from pykern.fs.libfs import DirInode, PathFile, SimpleFS, SimpleInode
-from pykern.vfs import File, Stat
+from pykern.vfs import File, HostFile, Stat, host_errors
 
 if TYPE_CHECKING:
     from pykern.task import Task
@@ -57,10 +68,35 @@ class DevptsRoot(DirInode):
 
     def children(self, task: Task) -> dict[bytes, Callable[[DirInode, bytes], Inode]]:
         entries: dict[bytes, Callable[[DirInode, bytes], Inode]] = {b"ptmx": PtmxInode}
-        for index, pty in sorted(self.fs.table.ptys.items()):
-            if pty.master_open:
-                entries[str(index).encode()] = PtsInode
+        live = {index for index, pty in self.fs.table.ptys.items() if pty.master_open}
+        console = self.fs.table.console_pts_index()
+        for index in sorted(live | ({console} if console is not None else set())):
+            entries[str(index).encode()] = ConsoleInode if index == console else PtsInode
         return entries
+
+
+class ConsoleInode(SimpleInode):
+    """/dev/pts/N for the console, when pykern runs on the host's /dev/pts/N: the host's
+    node (its stat, so that ttyname() finds it; opening it opens the host's)."""
+
+    fs: DevptsFS
+
+    def __init__(self, parent: DirInode, name: bytes) -> None:
+        super().__init__(parent.fs, parent, name, S_IFCHR | 0o620)
+        self.host_path = "/dev/pts/" + name.decode()
+
+    def stat(self) -> Stat:
+        with host_errors():
+            return Stat.from_host(os.stat(self.host_path))
+
+    @property
+    def mode(self) -> int:
+        return self.stat().mode
+
+    def open(self, task: Task, flags: int) -> File:
+        if flags & O_PATH:
+            return PathFile(self, flags)
+        return HostFile.open(self.host_path, flags | O_NOCTTY, 0, 0)
 
 
 class PtmxInode(SimpleInode):
