@@ -14,6 +14,7 @@ import select
 import subprocess
 import sys
 import termios
+import time
 
 import pytest
 
@@ -263,4 +264,77 @@ def test_console_job_control_matches_linux():
     native = _run_on_terminal([prog, "console"])
     under = _run_on_terminal([sys.executable, "-m", "pykern", "run", prog, "console"])
     assert native[0] == 0, native[1].decode(errors="replace")
+    assert under == native
+
+
+class Terminal:
+    """A program run as the session leader on a fresh host pty, typed at like a user."""
+
+    def __init__(self, cmd: list[str]) -> None:
+        self.master, slave = os.openpty()
+
+        def become_session_leader() -> None:
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "PS1": "$ ", "TERM": "dumb", "HOME": "/"}
+        self.proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, cwd=REPO_ROOT,
+                                     start_new_session=True, preexec_fn=become_session_leader, env=env)
+        os.close(slave)
+        self.out = bytearray()
+
+    def until(self, marker: bytes, timeout: float = 60) -> None:
+        """Read until the output ends with `marker`."""
+        deadline = time.monotonic() + timeout
+        while not self.out.endswith(marker):
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self.master], [], [], max(left, 0))
+            if not ready:
+                raise AssertionError(f"waited for {marker!r}; got {bytes(self.out)!r}")
+            try:
+                chunk = os.read(self.master, 4096)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                raise AssertionError(f"EOF waiting for {marker!r}; got {bytes(self.out)!r}")
+            self.out += chunk
+
+    def type(self, data: bytes, then: bytes) -> None:
+        os.write(self.master, data)
+        self.until(then)
+
+    def close(self) -> tuple[int, str]:
+        try:
+            status = self.proc.wait(timeout=60)
+        finally:
+            self.proc.kill()
+            os.close(self.master)
+        lines = bytes(self.out).decode(errors="replace").replace("\r", "").splitlines()
+        return status, "\n".join(line for line in lines if not line.startswith("pykern: warning"))
+
+
+def _interactive_bash(prefix: list[str]) -> tuple[int, str]:
+    term = Terminal([*prefix, "/bin/bash", "--norc", "--noprofile", "-i"])
+    try:
+        term.until(b"$ ")
+        term.type(b"sh -c 'echo started; exec cat'\n", b"started\r\n")
+        term.type(b"\x1a", b"$ ")  # Ctrl-Z stops the job in front, not the shell
+        term.type(b"jobs\n", b"$ ")
+        term.type(b"fg\n", b"exec cat'\r\n")
+        term.type(b"typed\n", b"typed\r\ntyped\r\n")  # the echo, then cat's copy
+        term.type(b"\x03", b"$ ")  # Ctrl-C ends the job, bash stays
+        term.type(b"exit\n", b"exit\r\n")
+    except AssertionError:
+        term.proc.kill()
+        raise
+    return term.close()
+
+
+@pytest.mark.skipif(not os.path.exists("/bin/bash"), reason="no bash")
+def test_interactive_bash_has_job_control_on_a_terminal():
+    """bash -i under pykern on a real terminal: no "no job control" warning, Ctrl-Z
+    stops the foreground job and bash takes the terminal back, fg continues it, Ctrl-C
+    ends it; the same transcript as natively."""
+    native = _interactive_bash([])
+    under = _interactive_bash([sys.executable, "-m", "pykern", "run"])
+    assert "no job control" not in under[1]
     assert under == native
