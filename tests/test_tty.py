@@ -282,10 +282,10 @@ class Terminal:
         os.close(slave)
         self.out = bytearray()
 
-    def until(self, marker: bytes, timeout: float = 60) -> None:
-        """Read until the output ends with `marker`."""
+    def until(self, marker: bytes, start: int = 0, timeout: float = 60) -> None:
+        """Read until the output from `start` on ends with `marker`."""
         deadline = time.monotonic() + timeout
-        while not self.out.endswith(marker):
+        while not self.out[start:].endswith(marker):
             left = deadline - time.monotonic()
             ready, _, _ = select.select([self.master], [], [], max(left, 0))
             if not ready:
@@ -299,12 +299,22 @@ class Terminal:
             self.out += chunk
 
     def type(self, data: bytes, then: bytes) -> None:
+        """Type `data`, then wait for what it makes appear (not what was already there)."""
+        start = len(self.out)
         os.write(self.master, data)
-        self.until(then)
+        self.until(then, start)
 
     def close(self) -> tuple[int, str]:
         try:
             status = self.proc.wait(timeout=60)
+            while select.select([self.master], [], [], 1)[0]:  # what it wrote before exiting
+                try:
+                    chunk = os.read(self.master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                self.out += chunk
         finally:
             self.proc.kill()
             os.close(self.master)
