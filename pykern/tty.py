@@ -919,6 +919,18 @@ class TtyTable:
             return console
         return None
 
+    def session_leader_exit(self, group: ThreadGroup) -> None:
+        """disassociate_ctty(1): the leader of a session whose controlling terminal is a
+        pty died: the terminal's foreground group gets SIGHUP and the terminal is
+        nobody's. The console is left alone: the first process only stands in for a
+        session leader there (natively the shell that started pykern leads the session)."""
+        for pty in list(self.ptys.values()):
+            if pty._session == group.sid:
+                pgrp = pty._pgrp
+                pty.clear_session()
+                if pgrp is not None:
+                    pty.kill_pgrp(pgrp, SIGHUP)
+
     def console_pts_index(self) -> int | None:
         """N if the console is the host's /dev/pts/N (devpts shows it there too)."""
         console = self.console

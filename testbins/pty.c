@@ -6,7 +6,8 @@
  * VMIN/VTIME; OPOST/ONLCR; background reads, writes under TOSTOP and termios changes
  * stopping with SIGTTIN/SIGTTOU, tcsetpgrp; the hang-up when the master closes (SIGHUP to
  * the session leader, EOF/EIO on the slave). A second pair: master writes before the
- * slave opens, TIOCGPTPEER, the master reading EIO and POLLHUP once the slave is closed. */
+ * slave opens, TIOCGPTPEER, the master reading EIO and POLLHUP once the slave is closed.
+ * A third: the session leader's exit sends SIGHUP to the group in front. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <poll.h>
@@ -419,5 +420,40 @@ int main(int argc, char **argv)
     show("after the slave closed", buf, n);
     CHECK(read(m2, buf, sizeof buf) < 0 && errno == EIO, "then the master reads EIO");
     close(m2);
+
+    /* a third pair: the session leader exits while another group of its session is in
+     * front: that group gets SIGHUP (disassociate_ctty) */
+    int m3 = posix_openpt(O_RDWR | O_NOCTTY);
+    char name3[64];
+    CHECK(m3 >= 0 && grantpt(m3) == 0 && unlockpt(m3) == 0 && ptsname_r(m3, name3, sizeof name3) == 0,
+          "third pty");
+    pid_t leader = fork();
+    if (leader == 0) {
+        alarm(30);
+        close(m3);
+        setsid();
+        int s3 = open(name3, O_RDWR);
+        sigset_t hup, none;
+        sigemptyset(&hup);
+        sigaddset(&hup, SIGHUP);
+        sigemptyset(&none);
+        sigprocmask(SIG_BLOCK, &hup, NULL);
+        signal(SIGHUP, on_hup);
+        pid_t g = fork();
+        if (g == 0) {
+            setpgid(0, 0);
+            while (!got_hup)
+                sigsuspend(&none);
+            (void)!write(s3, "G: SIGHUP\n", 10);
+            _exit(0);
+        }
+        setpgid(g, g);
+        tcsetpgrp(s3, g);
+        (void)!write(s3, "leader exits\n", 13);
+        _exit(0);
+    }
+    CHECK(waitpid(leader, &status, 0) == leader, "the session leader exited");
+    expect(m3, "leader exit", "G: SIGHUP\r\n");
+    close(m3);
     return 0;
 }
