@@ -174,7 +174,7 @@ from pykern.abi import (
 )
 from pykern.errors import Block, SysError
 from pykern.signal import SIG_IGN, SigInfo, sigbit
-from pykern.vfs import File, Stat
+from pykern.vfs import File, Stat, file_status_flags
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:
@@ -1138,6 +1138,9 @@ class TtyFile(File):
 
     kind = "tty"
 
+    def __init__(self, flags: int, path: str) -> None:
+        super().__init__(file_status_flags(flags), path)  # as F_GETFL shows them
+
     def link_target(self) -> bytes:
         return self.path.encode()
 
@@ -1146,7 +1149,7 @@ class PtySlave(TtyFile):
     """An open /dev/pts/N."""
 
     def __init__(self, pty: Pty, flags: int, path: str, stat: Callable[[], Stat] | None = None) -> None:
-        super().__init__(flags & ~(O_NOCTTY | O_CLOEXEC), path)
+        super().__init__(flags, path)
         self.pty = pty
         self.hung_up = False  # the master closed: hung_up_tty_fops
         self._stat = stat  # opened as /dev/tty: that node's
@@ -1238,7 +1241,7 @@ class PtyMaster(TtyFile):
     """An open /dev/ptmx: the other end of pty `index`."""
 
     def __init__(self, pty: Pty, flags: int, path: str, stat: Callable[[], Stat] | None) -> None:
-        super().__init__(flags & ~(O_NOCTTY | O_CLOEXEC), path)
+        super().__init__(flags, path)
         self.pty = pty
         self._stat = stat
 

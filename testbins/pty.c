@@ -339,6 +339,7 @@ int main(int argc, char **argv)
     CHECK(unlockpt(m) == 0, "unlockpt");
     CHECK(ioctl(m, TIOCGPTLCK, &locked) == 0 && locked == 0, "unlocked");
     CHECK(isatty(m), "the master is a terminal");
+    printf("master F_GETFL=%#x\n", fcntl(m, F_GETFL));
     fcntl(m, F_SETFL, O_NONBLOCK);
     char c;
     CHECK(read(m, &c, 1) < 0 && errno == EAGAIN, "nothing to read yet: EAGAIN");
