@@ -1458,7 +1458,8 @@ def pty_ioctl(task: Task, file: File, pty: Pty, request: int, arg: int, is_maste
 # --- entry points for the device nodes ------------------------------------------------------------
 
 
-def open_ptmx(task: Task, flags: int, path: str = "/dev/ptmx", stat: Callable[[], Stat] | None = None) -> File:
+def open_ptmx(task: Task, flags: int, path: str = "/dev/ptmx",
+              stat: Callable[[], Stat] | None = None) -> File:
     """open(2) of /dev/ptmx: a new pty pair, locked, and its master. The master never
     becomes a controlling terminal by being opened. `stat` is the device node's."""
     table = task.kernel.ttys

@@ -355,7 +355,8 @@ def test_script_runs_a_command_on_a_pty():
     """util-linux script(1): openpty (TIOCGPTPEER), a child on the slave as its controlling
     terminal, the output through the master. It needs signalfd: skipped while pykern
     lacks it."""
-    cmd = ["/usr/bin/script", "-qc", "echo hi; test -t 0 && echo on a tty; stty size; echo $((6*7))", "/dev/null"]
+    shell = "echo hi; test -t 0 && echo on a tty; stty size; echo $((6*7))"
+    cmd = ["/usr/bin/script", "-qc", shell, "/dev/null"]
     env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C"}
     native = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, env=env, timeout=60)
     under = subprocess.run([sys.executable, "-m", "pykern", "run", *cmd], stdin=subprocess.DEVNULL,
