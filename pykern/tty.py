@@ -12,16 +12,24 @@ Owns:
   VSTOP/VSTART, output processing (OPOST: ONLCR, OCRNL, ONOCR, ONLRET, OLCUC, XTABS) and
   VMIN/VTIME in non-canonical reads;
 - `Pty`: a pseudo-terminal pair (the slave tty, its line discipline, the master's
-  buffers) and the open files of both ends: `PtyMaster` and `PtySlave`;
+  buffers) and the open files of both ends: `PtyMaster` (TIOCGPTN, TIOCSPTLCK,
+  TIOCGPTLCK, TIOCGPTPEER, TIOCPKT, TIOCSIG) and `PtySlave`; the termios, window size,
+  FIONREAD, TIOCOUTQ, TCFLSH, TCXONC, TIOCEXCL ioctls of both ends (on the master they act
+  on the slave, as Linux); the hang-up when the master closes;
 - `ConsoleTty`: the host terminal pykern was started on. Its termios stay on the host;
   the guest's sessions and process groups on it are kept here (the host only knows
   pykern), so a guest shell gets job control on a real terminal;
 - `TtyTable` (kernel.ttys): the console, the ptys by index, the devpts file system.
 
+Not done: TIOCSTI, the old termio ioctls (TCGETA ...) and termios2 (TCGETS2 ...), which
+fail with ENOTTY; the master's own termios (Linux keeps them, but every termios ioctl
+on a master acts on its slave, so no program sees them).
+
 A process's controlling terminal is the terminal whose session is the process's session
 (Linux keeps a pointer per process, signal->tty, that every member of a session shares
-unless it dropped it with TIOCNOTTY; `Tty.detached` records those). The session ends
-when its leader dies: the terminal is then nobody's (disassociate_ctty), checked lazily.
+unless it dropped it with TIOCNOTTY; `Tty.detached` records those, but a child forked
+after that has it again). The session ends when its leader dies: the terminal is then
+nobody's and a pty's foreground group gets SIGHUP (disassociate_ctty, from exit.py).
 
 Blocking follows pipes: a call that cannot go on raises Block on the terminal's wait
 queues and is re-run from the top. A job-control stop is a signal sent to the caller's

@@ -408,6 +408,18 @@ int main(int argc, char **argv)
     CHECK(n == 4 && memcmp(buf, "pre\n", 4) == 0, "input written before the slave opened");
     n = read(m2, buf, sizeof buf);
     show("echo of early input", buf, n);
+    int on = 1;
+    CHECK(ioctl(m2, TIOCPKT, &on) == 0, "packet mode");
+    CHECK(write(s2, "y", 1) == 1, "slave write in packet mode");
+    struct pollfd pkt = {m2, POLLIN, 0};
+    CHECK(poll(&pkt, 1, 1000) == 1, "the packet reaches the master");
+    n = read(m2, buf, sizeof buf);
+    show("data packet", buf, n);
+    CHECK(tcflush(s2, TCIFLUSH) == 0, "tcflush of the slave's input");
+    n = read(m2, buf, sizeof buf);
+    show("status packet", buf, n);
+    on = 0;
+    CHECK(ioctl(m2, TIOCPKT, &on) == 0, "packet mode off");
     int avail = -1;
     CHECK(write(s2, "x\n", 2) == 2, "slave write");
     struct pollfd ready = {m2, POLLIN, 0};
