@@ -14,7 +14,7 @@ PYKERN_ONLY_SRC := $(wildcard testbins/pykern_only/*.c)
 BENCH_SRC := $(wildcard testbins/bench/*.c)
 TESTBINS := $(TESTBIN_SRC:.c=) $(PYKERN_ONLY_SRC:.c=) $(BENCH_SRC:.c=)
 
-.PHONY: all venv testbins host-tools test-tools bench-tools run test bench lint clean
+.PHONY: all venv testbins host-tools test-tools bench-tools run test bench ltp lint clean
 
 all: venv testbins
 
@@ -43,14 +43,19 @@ testbins/%_pie: testbins/%_pie.c
 testbins/pykern_only/dynamic: testbins/pykern_only/dynamic.c
 	$(CC) -O2 -o $@ $< -lm
 
+# AddressSanitizer cannot be static; without gcc's libasan this bench workload is skipped.
+testbins/bench/asan_hello: testbins/bench/asan_hello.c
+	$(CC) -O1 -fsanitize=address -o $@ $< || echo "testbins/bench/asan_hello: no libasan, skipped"
+
 testbins/%: testbins/%.c
 	$(CC) $(CFLAGS) -o $@ $<
 
-# Host programs the tests and benchmarks compare against: strace (tests/test_strace.py);
-# for make bench also qemu-user's qemu-x86_64 and GNU time (peak RSS). Installed only
-# when missing (command:package); a failed install (no root, no network) warns and
-# carries on: those comparisons are then skipped.
-TEST_TOOLS := strace:strace
+# Host programs the tests and benchmarks compare against: strace (tests/test_strace.py),
+# Debian's static busybox (/bin/busybox: tests/test_busybox.py and the busybox_exec and
+# shell_script workloads); for make bench also qemu-user's qemu-x86_64 and GNU time (peak
+# RSS). Installed only when missing (command:package); a failed install (no root, no
+# network) warns and carries on: those comparisons are then skipped.
+TEST_TOOLS := strace:strace busybox:busybox-static
 BENCH_TOOLS := $(TEST_TOOLS) qemu-x86_64:qemu-user /usr/bin/time:time
 
 test-tools:
@@ -80,6 +85,14 @@ test: venv testbins test-tools
 
 bench: venv testbins bench-tools
 	$(PY) bench/run.py
+
+# The Linux Test Project's syscall tests natively and under pykern (tools/ltp.py): a table,
+# a summary line and build/ltp-results.json. Not part of make test (it takes minutes).
+# LTP_SRC= the source tarball (default ../shared/ltp/ltp-src.tar.gz), LTP_FOLDERS= the
+# folders of testcases/kernel/syscalls (default: issue 10's), LTP_TIMEOUT_MUL= LTP's own.
+export LTP_SRC LTP_FOLDERS LTP_TIMEOUT_MUL
+ltp: venv
+	$(PY) tools/ltp.py
 
 lint: venv
 	$(VENV)/bin/ruff check pykern syscalls loader tests bench tools

@@ -71,12 +71,20 @@ class Workload:
     traced: bool = False  # native under `strace -f`, qemu with -strace, pykern with --strace
     targets: tuple[Target, ...] = ()
     timeout: float = 300.0  # per run, any mode (--quick: 30 s)
+    count_at: int = 0  # which argument is the count of operations
+    requires: str = ""  # a host program the workload runs (busybox); skipped when absent
+    optional: bool = False  # its program may not be built (asan_hello without libasan): skipped
+    qemu: bool = True  # False: not run under qemu-user (asan_hello there grew past 23 GB of RSS)
 
     def argv(self, quick: bool) -> tuple[str, ...]:
         return self.quick_args if quick else self.args
 
     def count(self, quick: bool) -> int | None:
-        return int(self.argv(quick)[0]) if self.op else None
+        return int(self.argv(quick)[self.count_at]) if self.op else None
+
+    @property
+    def available(self) -> bool:
+        return not self.requires or os.access(self.requires, os.X_OK)
 
     @property
     def op_unit(self) -> str:
@@ -84,6 +92,11 @@ class Workload:
 
 
 CPU_TARGET = Target("<= 1.5x qemu", "pykern/qemu", 1.5)
+NOT_ALONE_TARGET = Target("<= 1.3x qemu", "pykern/qemu", 1.3)  # issue 11: a process that is not alone
+BUSYBOX = "/bin/busybox"  # busybox-static (make bench-tools); its workloads are skipped without it
+# busybox_exec: `busybox sh -c` running `busybox true` by its path N times (by its path:
+# a bare applet name makes busybox's sh re-execute /proc/self/exe).
+BUSYBOX_LOOP = f'for i in $({BUSYBOX} seq "$1"); do {BUSYBOX} true; done'
 
 WORKLOADS: tuple[Workload, ...] = (
     Workload("hello", "./testbins/hello", (), (), "start-up of hello world (testbins/hello)",
@@ -112,10 +125,43 @@ WORKLOADS: tuple[Workload, ...] = (
              "10,000 round trips between two threads with FUTEX_WAIT/FUTEX_WAKE", op="round trip"),
     Workload("fork_bigmap", f"{BINS}/fork_bigmap", ("20",), ("2",),
              "20 forks of a process with 1 GiB mapped, 1 MiB touched", op="fork", op_scale=1e3),
+    Workload("threads_cpu", f"{BINS}/threads_cpu", ("1000", "2"), ("5", "2"),
+             "a multiply/xor loop of 10^9 steps split over two threads (pykern: preempted by its "
+             "instruction budget)", targets=(NOT_ALONE_TARGET,)),
+    Workload("threads_cpu_8", f"{BINS}/threads_cpu", ("1000", "8"), ("5", "8"),
+             "threads_cpu with eight threads", targets=(NOT_ALONE_TARGET,)),
+    Workload("pipeline_cpu", f"{BINS}/pipeline_cpu", ("500",), ("5",),
+             "a CPU-bound producer (5*10^8 multiply/xor steps, a line per 1000) piped into a forked "
+             "reader, as `gzip | cat`", targets=(NOT_ALONE_TARGET,)),
+    Workload("busybox_exec", BUSYBOX, ("sh", "-c", BUSYBOX_LOOP, "busybox_exec", "100"),
+             ("sh", "-c", BUSYBOX_LOOP, "busybox_exec", "3"),
+             "a `busybox sh -c` loop running /bin/busybox true 100 times (qemu: its children run natively)",
+             op="cycle", op_scale=1e3, count_at=4, requires=BUSYBOX,
+             targets=(Target("<= 3 ms", "per_op", 3.0),)),
+    Workload("shell_script", BUSYBOX, ("sh", f"{BINS}/shell_script.sh", "20"),
+             ("sh", f"{BINS}/shell_script.sh", "1"),
+             "testbins/bench/shell_script.sh: 20 rounds of two pipelines of busybox applets (7 execs a "
+             "round; qemu: its children run natively)", op="round", op_scale=1e3, count_at=2, requires=BUSYBOX),
     Workload("strace_getppid", f"{BINS}/getppid", ("100000",), ("500",),
              "100,000 getppid() traced: strace -f -o /dev/null vs pykern run --strace -o /dev/null "
              "(qemu: -strace to a pipe)", op="traced syscall", traced=True),
 )
+
+# Memory, process and start-up workloads (issue 11): what a live process costs, fork+exec of
+# a dynamic program, and the start-up of a program with huge reservations.
+MM_WORKLOADS: tuple[Workload, ...] = (
+    Workload("many_procs", f"{BINS}/many_procs", ("1000",), ("20",),
+             "1,000 processes alive at once, all blocked in read() on one pipe, then released and reaped "
+             "(per op: fork + exit + wait; RSS: all of them)", op="process", op_scale=1e3,
+             targets=(Target("RSS < 1000 MB", "rss_mb", 1000.0),)),
+    Workload("dyn_exec", f"{BINS}/fork_exec", ("50", "/bin/true"), ("3", "/bin/true"),
+             "50 cycles of fork + execv(/bin/true, the host's dynamically linked true) + waitpid",
+             op="cycle", op_scale=1e3, targets=(Target("<= 10 ms", "per_op", 10.0),)),
+    Workload("asan_hello", f"{BINS}/asan_hello", (), (),
+             "start-up of hello world built with -fsanitize=address (dynamic; terabytes of reservations)",
+             targets=(Target("< 1 s", "median_ms", 1000.0),), optional=True, qemu=False),
+)
+WORKLOADS += MM_WORKLOADS
 BY_NAME = {w.name: w for w in WORKLOADS}
 
 
@@ -205,14 +251,16 @@ PYKERN: list[str] = [pykern_python(), "-m", "pykern"]
 
 
 def command(w: Workload, mode: str, quick: bool) -> list[str] | None:
-    """The command line for one mode, or None when its tool is not installed."""
+    """The command line for one mode, or None when its tool (or the program) is not installed."""
+    if not w.available or (not w.requires and not (REPO / w.program).exists()):  # busybox; asan_hello
+        return None
     target = [w.program, *w.argv(quick)]
     if mode == "native":
         if w.traced:
             return [STRACE, "-f", "-o", "/dev/null", *target] if shutil.which(STRACE) else None
         return target
     if mode == "qemu":
-        if not shutil.which(QEMU):
+        if not w.qemu or not shutil.which(QEMU):
             return None
         return [QEMU, "-strace", *target] if w.traced else [QEMU, *target]
     trace = ["--strace", "-o", "/dev/null"] if w.traced else []
@@ -255,7 +303,11 @@ def measure(w: Workload, modes: tuple[str, ...], reps: int, quick: bool, timeout
     for m, res in results.items():
         if res.cmd is None:
             res.status = "missing"
-            res.detail = f"{STRACE if w.traced and m == 'native' else QEMU} not installed"
+            res.detail = (f"{w.requires} not installed (apt-get install busybox-static): skipped"
+                          if not w.available
+                          else f"{w.program} not built" if not w.requires and not (REPO / w.program).exists()
+                          else "not run under qemu-user" if m == "qemu" and not w.qemu
+                          else f"{STRACE if w.traced and m == 'native' else QEMU} not installed")
     limit = timeout if timeout is not None else (30.0 if quick else w.timeout)
     oracle: Run | None = None
     for rep in range(reps):
@@ -484,7 +536,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.pykern:
         PYKERN[:] = args.pykern.split()
-    missing = [w.program for w in args.selected if not (REPO / w.program).exists()]
+    missing = [w.program for w in args.selected
+               if not w.requires and not w.optional and not (REPO / w.program).exists()]
+    for w in args.selected:
+        if not w.available:
+            print(f"bench: {w.name}: {w.requires} not installed (apt-get install busybox-static): skipped",
+                  file=sys.stderr)
     if missing:
         print(f"bench: missing {', '.join(missing)}: run `make testbins`", file=sys.stderr)
         return 2

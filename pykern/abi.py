@@ -484,6 +484,52 @@ AT_EXECFN = 31
 AT_SYSINFO_EHDR = 33
 AT_MINSIGSTKSZ = 51
 
+# --- splice, record locks, capabilities, mlock ------------------------------------------
+# splice(2), tee(2), vmsplice(2) flags (include/linux/splice.h)
+SPLICE_F_MOVE = 0x01
+SPLICE_F_NONBLOCK = 0x02
+SPLICE_F_MORE = 0x04
+SPLICE_F_GIFT = 0x08
+SPLICE_F_ALL = 0x0F
+UIO_MAXIOV = 1024
+# fallocate(2) modes (include/uapi/linux/falloc.h)
+FALLOC_FL_KEEP_SIZE = 0x01
+FALLOC_FL_PUNCH_HOLE = 0x02
+FALLOC_FL_NO_HIDE_STALE = 0x04
+FALLOC_FL_COLLAPSE_RANGE = 0x08
+FALLOC_FL_ZERO_RANGE = 0x10
+FALLOC_FL_INSERT_RANGE = 0x20
+FALLOC_FL_UNSHARE_RANGE = 0x40
+# fcntl(2) record locks (include/uapi/asm-generic/fcntl.h)
+F_OFD_GETLK = 36
+F_OFD_SETLK = 37
+F_OFD_SETLKW = 38
+F_RDLCK = 0
+F_WRLCK = 1
+F_UNLCK = 2
+FLOCK = struct.Struct("<hh4xqqi4x")  # struct flock: l_type, l_whence, (pad), l_start, l_len, l_pid
+OFFSET_MAX = (1 << 63) - 1  # the largest loff_t
+# capget(2)/capset(2) (include/uapi/linux/capability.h)
+LINUX_CAPABILITY_VERSION_1 = 0x19980330
+LINUX_CAPABILITY_VERSION_2 = 0x20071026
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+CAP_LAST_CAP = 40  # CAP_CHECKPOINT_RESTORE
+CAP_SETPCAP = 8
+CAP_HEADER = struct.Struct("<Ii")  # cap_user_header_t: version, pid
+CAP_DATA = struct.Struct("<III")  # cap_user_data_t: effective, permitted, inheritable
+# prctl(2) options about privileges (include/uapi/linux/prctl.h)
+PR_GET_KEEPCAPS = 7
+PR_SET_KEEPCAPS = 8
+PR_CAPBSET_READ = 23
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_GET_NO_NEW_PRIVS = 39
+# mlockall(2), mlock2(2) (include/uapi/asm-generic/mman-common.h)
+MCL_CURRENT = 1
+MCL_FUTURE = 2
+MCL_ONFAULT = 4
+MLOCK_ONFAULT = 1
+
 # --- struct layouts --------------------------------------------------------------------
 TIMESPEC = struct.Struct("<qq")  # struct timespec: tv_sec, tv_nsec
 NSEC_PER_SEC = 1_000_000_000  # tv_nsec is below this

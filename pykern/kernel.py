@@ -79,7 +79,19 @@ class Kernel:
     def host_creds() -> Creds:
         ruid, euid, suid = os.getresuid()
         rgid, egid, sgid = os.getresgid()
-        return Creds(ruid, euid, suid, rgid, egid, sgid, list(os.getgroups()))
+        creds = Creds(ruid, euid, suid, rgid, egid, sgid, list(os.getgroups()))
+        # The capability sets we run with (a container's root lacks some): the guest has
+        # what it would have natively.
+        try:
+            with open("/proc/self/status") as status:
+                fields = dict(line.split(":\t", 1) for line in status if line.startswith("Cap"))
+            creds.cap_inheritable = int(fields["CapInh"], 16)
+            creds.cap_permitted = int(fields["CapPrm"], 16)
+            creds.cap_effective = int(fields["CapEff"], 16)
+            creds.cap_bset = int(fields["CapBnd"], 16)
+        except (OSError, KeyError, ValueError):
+            pass
+        return creds
 
     @staticmethod
     def host_rlimits() -> dict[int, tuple[int, int]]:

@@ -3,7 +3,13 @@ in it, and copy_in/copy_out for syscalls.
 
 Invariants:
 - `vmas` is sorted by start, non-overlapping, page-aligned. Unicorn's mappings mirror
-  it exactly: every VMA byte is mapped in `uc` with the VMA's protection, nothing else is.
+  its accessible part exactly: every byte of a VMA with some access is mapped in `uc`
+  with the VMA's protection, nothing else is. A PROT_NONE VMA (a reservation, a guard
+  page) is not mapped in Unicorn at all: an access to it faults as unmapped, and the
+  trap tells it from a hole by the VMA list (SEGV_ACCERR). That keeps reservations
+  free: Unicorn splits a region by unmapping all of it, and unmapping flushes its TLB
+  page by page (a 1 TiB PROT_NONE reservation cost 33 s per mprotect or munmap of a
+  piece of it, and an AddressSanitizer program's start-up never finished).
 - Each VMA maps guest [start, end) onto `backing.ptr + offset`. Private memory has
   backings owned by this MM alone (fork copies them); MAP_SHARED memory has backings
   that several MMs map, which is how shared memory is shared.
@@ -46,7 +52,7 @@ from pykern.abi import (
     page_up,
 )
 from pykern.errors import Fault, SysError
-from pykern.hostmem import Backing
+from pykern.hostmem import Backing, disable_transparent_hugepages
 from pykern.uc_const import UC_ARCH_X86, UC_MODE_64, UC_PROT_EXEC, UC_X86_REG_CR4
 from pykern.ucbind import Uc, UcError
 
@@ -122,6 +128,7 @@ def new_unicorn() -> Uc:
     fxsave/fxrstor skip the XMM registers: ld.so's lazy-binding trampoline saves the
     caller's float arguments with them, so every first call to a libc function taking a
     double (printf("%f")) would get garbage."""
+    disable_transparent_hugepages()  # before QEMU allocates its code buffer
     uc = Uc(UC_ARCH_X86, UC_MODE_64)
     uc.reg_write(UC_X86_REG_CR4, uc.reg_read(UC_X86_REG_CR4) | CR4_OSFXSR | CR4_OSXMMEXCPT)
     return uc
@@ -148,12 +155,15 @@ class MMPool:
     new instance costs is closed."""
 
     def __init__(self, limit: int = 4, max_code_drops: int = 64, max_unmap: int = 32 << 20,
-                 max_idle_resident: int = 32 << 20) -> None:
+                 max_idle_resident: int = 32 << 20, max_scan: int = 64 << 30) -> None:
         self.free: list[MM] = []
         self.limit = limit
         self.max_code_drops = max_code_drops
         self.max_unmap = max_unmap  # bytes of old mappings worth unmapping rather than closing
         self.max_idle_resident = max_idle_resident  # private memory a pooled MM may hold on to
+        # private mappings whose resident pages are worth scanning to pool an MM (the host
+        # tells residency page by page: about 0.2 s per TiB)
+        self.max_scan = max_scan
 
     def take(self, empty: bool = True) -> MM | None:
         """A recycled MM, emptied of its old mappings unless `empty` is False (fork)."""
@@ -161,7 +171,7 @@ class MMPool:
             mm = self.free.pop()
             if not empty:
                 return mm
-            if sum(vma.end - vma.start for vma in mm._stale) <= self.max_unmap:
+            if sum(vma.end - vma.start for vma in mm._stale if uc_prot(vma.prot)) <= self.max_unmap:
                 mm._drop_stale()
                 return mm
             mm._close()
@@ -224,6 +234,10 @@ class MM(UserAccess):
         self.dumpable = 1  # prctl(PR_SET_DUMPABLE); copied by fork, 1 again after exec
         self.fault: tuple[int, int, int] | None = None  # (access, address, size) of the last bad access
         self.interrupt: int | None = None  # the last CPU interrupt number
+        # mlock(2): locked page ranges, sorted and disjoint (syscalls/memory.py keeps them;
+        # locked_bytes() is /proc/PID/status's VmLck); mlockall(MCL_FUTURE) locks new maps.
+        self.mlocked: list[tuple[int, int]] = []
+        self.lock_future = False
         self._hooks = hooks
         hooks(self.uc, self)
 
@@ -247,7 +261,7 @@ class MM(UserAccess):
     def _insert(self, vma: VMA) -> None:
         if vma.prot & PROT_WRITE and not vma.flags & MAP_SHARED and vma.backing.frozen:
             vma.backing = self._own(vma.backing)
-        self.uc.mem_map_ptr(vma.start, vma.end - vma.start, uc_prot(vma.prot), vma.backing.ptr + vma.offset)
+        self._uc_map(vma)
         i = bisect.bisect_left(self._starts, vma.start)
         # Merge with the neighbour below when it continues the same backing (brk growth).
         if i > 0:
@@ -270,7 +284,8 @@ class MM(UserAccess):
         removed = []
         for vma in self.overlapping(start, end):
             lo, hi = max(start, vma.start), min(end, vma.end)
-            self.uc.mem_unmap(lo, hi - lo)
+            if uc_prot(vma.prot):
+                self.uc.mem_unmap(lo, hi - lo)
             self._remove(vma)
             if vma.start < lo:
                 self._relink(vma.piece(vma.start, lo))
@@ -278,6 +293,16 @@ class MM(UserAccess):
                 self._relink(vma.piece(hi, vma.end))
             removed.append(vma.piece(lo, hi))
         return removed
+
+    def _uc_map(self, vma: VMA) -> None:
+        """Map `vma` in Unicorn, unless it has no access (see the module's invariants)."""
+        prot = uc_prot(vma.prot)
+        if prot:
+            self.uc.mem_map_ptr(vma.start, vma.end - vma.start, prot, vma.backing.ptr + vma.offset)
+
+    def _uc_unmap(self, vma: VMA) -> None:
+        if uc_prot(vma.prot):
+            self.uc.mem_unmap(vma.start, vma.end - vma.start)
 
     def _forget_code(self, start: int, end: int) -> None:
         """Drop QEMU's translations of the executable guest pages in [start, end), which
@@ -355,6 +380,7 @@ class MM(UserAccess):
             raise SysError(ENOMEM)
         if not prot & PROT_EXEC and any(vma.prot & PROT_EXEC for vma in vmas):
             self._forget_code(start, end)
+        new = uc_prot(prot)
         for vma in vmas:
             lo, hi = max(start, vma.start), min(end, vma.end)
             self._remove(vma)
@@ -362,9 +388,16 @@ class MM(UserAccess):
                 if piece.end > piece.start:
                     self._relink(piece)
             middle = vma.piece(lo, hi)
+            old = uc_prot(middle.prot)
             middle.prot = prot
             self._relink(middle)
-        self.uc.mem_protect(start, end - start, uc_prot(prot))
+            if old and new:
+                if old != new:
+                    self.uc.mem_protect(lo, hi - lo, new)
+            elif old:
+                self.uc.mem_unmap(lo, hi - lo)
+            elif new:
+                self._uc_map(middle)
         if prot & PROT_WRITE:
             for vma in self.overlapping(start, end):  # the new pieces: _own repoints them
                 if not vma.shared and vma.backing.frozen:
@@ -549,7 +582,7 @@ class MM(UserAccess):
 
     def _unmap_cost(self, wanted: set[tuple[int, int, int, int]]) -> int:
         """Bytes of stale mappings that adopting mappings `wanted` would unmap."""
-        return sum(v.end - v.start for v in self._stale if self._mapping_key(v) not in wanted)
+        return sum(v.end - v.start for v in self._stale if uc_prot(v.prot) and self._mapping_key(v) not in wanted)
 
     def _adopt(self, vmas: list[VMA], wanted: set[tuple[int, int, int, int]]) -> None:
         """Make `vmas` (sorted, canonical: a fork's copy of another MM's list; `wanted`
@@ -561,6 +594,8 @@ class MM(UserAccess):
         kept = set()
         dropped = False
         for vma in self._stale:
+            if not uc_prot(vma.prot):  # never mapped in Unicorn
+                continue
             if key(vma) in wanted:
                 kept.add(key(vma))
                 if vma.prot & PROT_EXEC and not vma.backing.frozen:  # new bytes, same mapping
@@ -573,7 +608,7 @@ class MM(UserAccess):
         self.code_drops += dropped
         for vma in vmas:
             if key(vma) not in kept:
-                uc.mem_map_ptr(vma.start, vma.end - vma.start, uc_prot(vma.prot), vma.backing.ptr + vma.offset)
+                self._uc_map(vma)
         self.vmas = vmas
         self._starts = [vma.start for vma in vmas]
 
@@ -587,10 +622,9 @@ class MM(UserAccess):
             copy.copy_from(backing, offset, length)
         users = [vma for vma in self.vmas if vma.backing is backing]
         for vma in users:
-            size = vma.end - vma.start
-            self.uc.mem_unmap(vma.start, size)
-            self.uc.mem_map_ptr(vma.start, size, uc_prot(vma.prot), copy.ptr + vma.offset)
+            self._uc_unmap(vma)
             vma.backing = copy
+            self._uc_map(vma)
         if self.heap is backing:
             self.heap = copy
         return copy
@@ -666,6 +700,9 @@ class MM(UserAccess):
             self._close()
             return
         private = [v for v in self.vmas if not v.shared and not v.backing.frozen]
+        if sum(v.end - v.start for v in private) > pool.max_scan:  # (an ASan shadow: 15 TiB)
+            self._close()
+            return
         resident = 0
         for vma in private:  # (outside its VMAs, a private backing's pages are zeroed)
             resident += sum(length for _, length in vma.backing.resident_runs(vma.offset, vma.end - vma.start))
@@ -685,7 +722,7 @@ class MM(UserAccess):
         """Unmap a recycled instance's old mappings (and so their translated code)."""
         self.code_drops += any(vma.prot & PROT_EXEC for vma in self._stale)
         for vma in self._stale:
-            self.uc.mem_unmap(vma.start, vma.end - vma.start)
+            self._uc_unmap(vma)
         self._stale = []
 
     def _reset(self) -> None:
@@ -699,6 +736,13 @@ class MM(UserAccess):
         self.dumpable = 1
         self.fault = None
         self.interrupt = None
+        self.mlocked = []
+        self.lock_future = False
+
+    def locked_bytes(self) -> int:
+        """VmLck: the bytes of mlock'ed ranges that are mapped."""
+        return sum(min(end, vma.end) - max(start, vma.start)
+                   for start, end in self.mlocked for vma in self.overlapping(start, end))
 
     def __repr__(self) -> str:
         return f"<MM {len(self.vmas)} vmas brk={self.brk:#x}>"

@@ -2,8 +2,8 @@
 
 A task is RUNNABLE (on `runqueue` or running), SLEEPING (on wait queues, a timer or a
 host fd), STOPPED (job control: until SIGCONT), or DEAD. Preemption is timer driven: when more than one task could run, a
-task gets a quantum of about `QUANTUM_US` per `emu_start` (counted in instructions, see
-Trap.run_user); a lone task
+task gets a quantum of `QUANTUM_INSNS` guest instructions (counted by the JIT, see
+Trap.run_user), spread over as many `emu_start`s as its system calls need; a lone task
 runs until it blocks or exits. Sleeping tasks are woken by `wake` (a hint: they re-run
 their pending call from the top), by their deadline, or by host fd readiness.
 """
@@ -25,7 +25,10 @@ from pykern.task import Task, TaskState
 if TYPE_CHECKING:
     from pykern.kernel import Kernel
 
-QUANTUM_US = 5000
+# A quantum, in guest instructions: about 5 ms of a CPU-bound loop at pykern's JIT speed.
+# Counted, not timed, so that where a task is preempted never depends on the host's load
+# (Trap.run_user).
+QUANTUM_INSNS = 5_000_000
 SIGNAL_WAITS = frozenset({"pause", "rt_sigsuspend", "rt_sigtimedwait"})  # a few ms, as Linux's minimum granularity is
 
 
@@ -235,7 +238,7 @@ class Scheduler:
     def _run_slice(self, task: Task) -> None:
         """Run `task` in the JIT for one quantum (or unbounded if it is alone)."""
         kernel = self.kernel
-        budget = QUANTUM_US
+        budget = QUANTUM_INSNS
         while True:
             # Back to user mode: finish a woken call, then deliver signals (a call that
             # blocks again with a signal pending is interrupted by the delivery).
@@ -255,18 +258,17 @@ class Scheduler:
                 if task.pending is not None:
                     continue  # restarted with no handler run: make the call again
             self.need_resched = False
-            timeout = budget if self.others_may_run() else 0
+            trap = kernel.trap
             started = task.running_since = time.perf_counter_ns()
-            expired = kernel.trap.run_user(task, timeout)
-            used_ns = time.perf_counter_ns() - started
+            expired = trap.run_user(task, budget if self.others_may_run() else 0)
+            task.cpu_ns += time.perf_counter_ns() - started
             task.running_since = 0
-            task.cpu_ns += used_ns
             if task.group.cpu_timers:
                 self.check_cpu_timers(task)
-            used_us = used_ns // 1000
             if task.state is not TaskState.RUNNABLE:
                 return
-            if expired or used_us >= budget or self.yielded:
+            budget -= trap.executed  # stopped early (a wakeup, a fork): keep the rest of the slice
+            if expired or budget <= 0 or self.yielded:
                 self.yielded = False
                 self.runqueue.append(task)  # quantum used up: to the back of the queue
                 return
@@ -274,4 +276,3 @@ class Scheduler:
                 self.fire_timers(time.monotonic())
             if self.host_waiters:
                 self.poll_host(0)
-            budget -= used_us  # stopped early (a wakeup, a fork): keep the rest of the slice

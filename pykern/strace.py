@@ -131,7 +131,9 @@ WAIT_BITS = [(abi.WNOHANG, "WNOHANG"), (abi.WUNTRACED, "WSTOPPED"), (abi.WEXITED
              (abi.__WALL, "__WALL"), (abi.__WCLONE, "__WCLONE")]
 ACCESS_BITS = [(abi.R_OK, "R_OK"), (abi.W_OK, "W_OK"), (abi.X_OK, "X_OK")]
 MADVISE_NAMES = _names("MADV_")
-FCNTL_NAMES = {v: n for v, n in _names("F_").items() if n != "F_OK" and not n.endswith("_OK")}
+FCNTL_NAMES = {v: n for v, n in _names("F_").items() if n != "F_OK" and not n.endswith(("_OK", "LCK"))}
+FLOCK_TYPE_NAMES = {abi.F_RDLCK: "F_RDLCK", abi.F_WRLCK: "F_WRLCK", abi.F_UNLCK: "F_UNLCK"}
+FCNTL_LOCK_CMDS = {abi.F_GETLK, abi.F_SETLK, abi.F_SETLKW, abi.F_OFD_GETLK, abi.F_OFD_SETLK, abi.F_OFD_SETLKW}
 FCNTL_NAMES.update({0: "F_DUPFD", 1031: "F_SETPIPE_SZ", abi.F_GETPIPE_SZ: "F_GETPIPE_SZ"})
 FCNTL_NO_ARG = {abi.F_GETFD, abi.F_GETFL, abi.F_GETOWN, abi.F_GETPIPE_SZ}
 IOCTL_NAMES = {v: n for n in ("TCGETS", "TCSETS", "TCSETSW", "TCSETSF", "TIOCGPGRP", "TIOCSPGRP",
@@ -824,11 +826,24 @@ def _fcntl_args(call: Call) -> list[str]:
         parts.append(flags(arg, [(abi.FD_CLOEXEC, "FD_CLOEXEC")]))
     elif cmd == abi.F_SETFL:
         parts.append(open_flags(arg))
-    elif cmd in (abi.F_GETLK, abi.F_SETLK, abi.F_SETLKW):
-        parts.append(ptr(arg))
+    elif cmd in FCNTL_LOCK_CMDS:
+        parts.append(_flock(call, arg))
     else:
         parts.append(str(arg))
     return parts
+
+
+def _flock(call: Call, addr: int) -> str:
+    """struct flock as strace's print_struct_flock64; F_GETLK's (shown at exit, with
+    l_pid) only when the call succeeded."""
+    getlk = call.args[1] in (abi.F_GETLK, abi.F_OFD_GETLK)
+    data = None if getlk and call.failed else call.read(addr, abi.FLOCK.size)
+    if data is None:
+        return ptr(addr)
+    l_type, whence, start, length, pid = abi.FLOCK.unpack(data)
+    shown = (f"{{l_type={_lookup(FLOCK_TYPE_NAMES, l_type, 'F_???')}, "
+             f"l_whence={_lookup(WHENCE_NAMES, whence, 'SEEK_???')}, l_start={start}, l_len={length}")
+    return shown + (f", l_pid={pid}}}" if getlk else "}")
 
 
 def _futex_args(call: Call) -> list[str]:
@@ -1301,7 +1316,8 @@ def _renameat2_args(call: Call) -> list[str]:
 PR_NAMES = {1: "PR_SET_PDEATHSIG", 2: "PR_GET_PDEATHSIG", 3: "PR_GET_DUMPABLE", 4: "PR_SET_DUMPABLE",
             15: "PR_SET_NAME", 16: "PR_GET_NAME", 22: "PR_SET_SECCOMP", 21: "PR_GET_SECCOMP",
             36: "PR_SET_CHILD_SUBREAPER", 37: "PR_GET_CHILD_SUBREAPER", 38: "PR_SET_NO_NEW_PRIVS",
-            39: "PR_GET_NO_NEW_PRIVS", 8: "PR_SET_KEEPCAPS", 7: "PR_GET_KEEPCAPS"}
+            39: "PR_GET_NO_NEW_PRIVS", 8: "PR_SET_KEEPCAPS", 7: "PR_GET_KEEPCAPS",
+            23: "PR_CAPBSET_READ", 24: "PR_CAPBSET_DROP"}
 DUMPABLE_NAMES = {0: "SUID_DUMP_DISABLE", 1: "SUID_DUMP_USER", 2: "SUID_DUMP_ROOT"}
 
 
@@ -1326,8 +1342,14 @@ def _prctl_args(call: Call) -> list[str]:
         return [name, signame(_s32(arg2))]
     if option in (2,):
         return [name, _fmt_array(call, arg2, 1, 4, lambda v: signame(_s32(v)))]
-    if option in (3, 7, 21, 37, 39):
+    if option in (3, 7, 21, 37):
         return [name]
+    if option in (23, 24):  # PR_CAPBSET_READ, PR_CAPBSET_DROP
+        return [name, cap_name(arg2)]
+    if option == 38:  # PR_SET_NO_NEW_PRIVS
+        return [name, str(arg2)] + [_hex0(v) for v in call.args[2:5]]
+    if option == 39:  # PR_GET_NO_NEW_PRIVS
+        return [name] + [_hex0(v) for v in call.args[1:5]]
     return [name, str(arg2)]
 
 
@@ -1335,7 +1357,6 @@ def _prctl_args(call: Call) -> list[str]:
 # print their outputs as pointers, so formatting at exit shows what strace shows).
 SPECIAL: dict[str, Callable[[Call], list[str]]] = {
     "clone": _clone_args,
-    "fcntl": _fcntl_args,
     "futex": _futex_args,
     "ioctl": _ioctl_args,
     "rseq": _rseq_args,
@@ -1788,6 +1809,149 @@ SPLIT_SPECIAL: dict[str, tuple[Callable[[Call], str], Callable[[Call], str]]] = 
     "epoll_pwait": (lambda call: f"{_s32(call.args[0])}, ", _epoll_wait_exit),
     "epoll_pwait2": (lambda call: f"{_s32(call.args[0])}, ", _epoll_wait_exit),
 }
+
+
+# --- data-moving calls: sendfile, splice, tee, vmsplice, copy_file_range, fallocate ---
+
+SPLICE_BITS = [(abi.SPLICE_F_MOVE, "SPLICE_F_MOVE"), (abi.SPLICE_F_NONBLOCK, "SPLICE_F_NONBLOCK"),
+               (abi.SPLICE_F_MORE, "SPLICE_F_MORE"), (abi.SPLICE_F_GIFT, "SPLICE_F_GIFT")]
+FALLOC_BITS = [(abi.FALLOC_FL_KEEP_SIZE, "FALLOC_FL_KEEP_SIZE"), (abi.FALLOC_FL_PUNCH_HOLE, "FALLOC_FL_PUNCH_HOLE"),
+               (abi.FALLOC_FL_NO_HIDE_STALE, "FALLOC_FL_NO_HIDE_STALE"),
+               (abi.FALLOC_FL_COLLAPSE_RANGE, "FALLOC_FL_COLLAPSE_RANGE"),
+               (abi.FALLOC_FL_ZERO_RANGE, "FALLOC_FL_ZERO_RANGE"), (abi.FALLOC_FL_INSERT_RANGE, "FALLOC_FL_INSERT_RANGE"),
+               (abi.FALLOC_FL_UNSHARE_RANGE, "FALLOC_FL_UNSHARE_RANGE")]
+
+
+def _loff(call: Call, addr: int, signed: bool = True) -> str:
+    """strace's printnum_int64: `[N]`, NULL, or the address when unreadable."""
+    if addr == 0:
+        return "NULL"
+    data = call.read(addr, 8)
+    if data is None:
+        return ptr(addr)
+    return f"[{struct.unpack('<q' if signed else '<Q', data)[0]}]"
+
+
+def _splice_flags(value: int) -> str:
+    return flags(value & 0xFFFFFFFF, SPLICE_BITS, unknown="SPLICE_F_???")
+
+
+def _sendfile_exit(call: Call) -> str:
+    offset = call.args[2]
+    changed = ""
+    if offset and call.read(offset, 8) is not None and not call.failed and call.result:
+        changed = " => " + _loff(call, offset, signed=False)
+    return f"{changed}, {call.args[3]}"
+
+
+def _fcntl_entry(call: Call) -> str:
+    """fcntl at entry: everything, but F_GETLK's struct (it is shown at exit)."""
+    if call.args[1] in (abi.F_GETLK, abi.F_OFD_GETLK):
+        return f"{_s32(call.args[0])}, {fmt_arg(call, 1)}, "
+    return ", ".join(_fcntl_args(call))
+
+
+SPLIT_SPECIAL.update({
+    "fcntl": (_fcntl_entry, lambda call: _flock(call, call.args[2])
+              if call.args[1] in (abi.F_GETLK, abi.F_OFD_GETLK) else ""),
+    "sendfile": (lambda call: f"{_s32(call.args[0])}, {_s32(call.args[1])}, {_loff(call, call.args[2], signed=False)}",
+                 _sendfile_exit),
+    "splice": (lambda call: f"{_s32(call.args[0])}, {_loff(call, call.args[1])}, {_s32(call.args[2])}, "
+                            f"{_loff(call, call.args[3])}, {call.args[4]}, {_splice_flags(call.args[5])}",
+               lambda call: ""),
+    "copy_file_range": (lambda call: f"{_s32(call.args[0])}, {_loff(call, call.args[1])}, {_s32(call.args[2])}, "
+                                     f"{_loff(call, call.args[3])}, {call.args[4]}, {call.args[5] & 0xFFFFFFFF}",
+                        lambda call: ""),
+    "vmsplice": (lambda call: f"{_s32(call.args[0])}, {fmt_arg(call, 1)}, {call.args[2]}, "
+                              f"{_splice_flags(call.args[3])}",
+                 lambda call: ""),
+})
+SPECIAL.update({
+    "tee": lambda call: [str(_s32(call.args[0])), str(_s32(call.args[1])), str(call.args[2]),
+                         _splice_flags(call.args[3])],
+    "fallocate": lambda call: [str(_s32(call.args[0])),
+                               flags(call.args[1] & 0xFFFFFFFF, FALLOC_BITS, unknown="FALLOC_FL_???"),
+                               str(call.args[2]), str(call.args[3])],
+})
+
+
+# --- capabilities, mlock ---
+
+CAP_NAMES = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+             "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+             "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE",
+             "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT",
+             "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+             "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+             "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+             "CAP_CHECKPOINT_RESTORE"]
+CAP_VERSION_NAMES = {abi.LINUX_CAPABILITY_VERSION_1: "_LINUX_CAPABILITY_VERSION_1",
+                     abi.LINUX_CAPABILITY_VERSION_2: "_LINUX_CAPABILITY_VERSION_2",
+                     abi.LINUX_CAPABILITY_VERSION_3: "_LINUX_CAPABILITY_VERSION_3"}
+_CAP_BITS_LO = [(1 << i, f"1<<{name}") for i, name in enumerate(CAP_NAMES[:32])]
+_CAP_BITS_HI = [(1 << i, f"1<<{name}") for i, name in enumerate(CAP_NAMES[32:])]
+MCL_BITS = [(abi.MCL_CURRENT, "MCL_CURRENT"), (abi.MCL_FUTURE, "MCL_FUTURE"), (abi.MCL_ONFAULT, "MCL_ONFAULT")]
+
+
+def _cap_header(call: Call) -> tuple[str, int | None]:
+    """strace's print_cap_header, and the version it read (None: not readable)."""
+    data = call.read(call.args[0], abi.CAP_HEADER.size) if call.args[0] else None
+    if data is None:
+        return ptr(call.args[0]), None
+    version, pid = abi.CAP_HEADER.unpack(data)
+    return f"{{version={_named_hex(CAP_VERSION_NAMES, version, '_LINUX_CAPABILITY_VERSION_???')}, pid={pid}}}", version
+
+
+def _named_hex(names: dict[int, str], value: int, unknown: str) -> str:
+    return names[value] if value in names else f"{value:#x} /* {unknown} */"
+
+
+def _cap_bits(lo: int, hi: int) -> str:
+    parts = []
+    if lo or not hi:
+        parts.append(flags(lo, _CAP_BITS_LO, unknown="CAP_???"))
+    if hi:
+        parts.append(flags(hi, _CAP_BITS_HI, unknown="CAP_???"))
+    return "|".join(parts)
+
+
+def _cap_data(call: Call, version: int | None) -> str:
+    """strace's print_cap_data: one word per set for v1, two for v2/v3."""
+    addr = call.args[1]
+    if not addr or version is None:
+        return ptr(addr)
+    words = 2 if version in (abi.LINUX_CAPABILITY_VERSION_2, abi.LINUX_CAPABILITY_VERSION_3) else 1
+    data = call.read(addr, words * abi.CAP_DATA.size)
+    if data is None:
+        return ptr(addr)
+    low = abi.CAP_DATA.unpack_from(data, 0)
+    high = abi.CAP_DATA.unpack_from(data, abi.CAP_DATA.size) if words == 2 else (0, 0, 0)
+    names = ("effective", "permitted", "inheritable")
+    return "{" + ", ".join(f"{name}={_cap_bits(low[i], high[i])}" for i, name in enumerate(names)) + "}"
+
+
+def _capget_exit(call: Call) -> str:
+    return _cap_data(call, None if call.failed else _cap_header(call)[1])
+
+
+def _capset_entry(call: Call) -> str:
+    header, version = _cap_header(call)
+    return f"{header}, {_cap_data(call, version)}"
+
+
+SPLIT_SPECIAL.update({
+    "capget": (lambda call: _cap_header(call)[0] + ", ", _capget_exit),
+    "capset": (_capset_entry, lambda call: ""),
+})
+SPECIAL.update({
+    "mlock2": lambda call: [ptr(call.args[0]), str(call.args[1]),
+                            flags(call.args[2] & 0xFFFFFFFF, [(abi.MLOCK_ONFAULT, "MLOCK_ONFAULT")], unknown="MLOCK_???")],
+    "mlockall": lambda call: [flags(call.args[0] & 0xFFFFFFFF, MCL_BITS, unknown="MCL_???")],
+})
+
+
+def cap_name(value: int) -> str:
+    return CAP_NAMES[value] if 0 <= value < len(CAP_NAMES) else f"{value:#x} /* CAP_??? */"
 
 
 # the kernel-internal codes of an interrupted call (include/linux/errno.h), as strace

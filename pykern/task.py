@@ -15,6 +15,7 @@ import enum
 from typing import TYPE_CHECKING, Any
 
 from pykern import uc_const as X
+from pykern.abi import CAP_LAST_CAP
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:
@@ -32,8 +33,16 @@ class TaskState(enum.Enum):
     DEAD = "X"
 
 
+CAP_FULL_SET = (1 << (CAP_LAST_CAP + 1)) - 1  # CAP_FULL_SET: every capability Linux knows
+
+
 class Creds:
-    __slots__ = ("uid", "euid", "suid", "gid", "egid", "sgid", "groups")
+    """A process's credentials: ids, groups and capability sets (Linux keeps creds per
+    thread; pykern per process). Capabilities are 64-bit masks; root starts with the
+    full sets (commoncap's root emulation), anyone else with empty ones."""
+
+    __slots__ = ("uid", "euid", "suid", "gid", "egid", "sgid", "groups", "cap_effective", "cap_permitted",
+                 "cap_inheritable", "cap_bset", "no_new_privs", "keepcaps")
 
     def __init__(self, uid: int, euid: int, suid: int, gid: int, egid: int, sgid: int,
                  groups: list[int] | None = None) -> None:
@@ -44,9 +53,48 @@ class Creds:
         self.egid = egid
         self.sgid = sgid
         self.groups = [] if groups is None else groups
+        self.cap_bset = CAP_FULL_SET
+        self.cap_permitted = CAP_FULL_SET if 0 in (uid, euid) else 0
+        self.cap_effective = CAP_FULL_SET if euid == 0 else 0
+        self.cap_inheritable = 0
+        self.no_new_privs = False  # prctl(PR_SET_NO_NEW_PRIVS): inherited, never cleared
+        self.keepcaps = False  # prctl(PR_SET_KEEPCAPS): cleared by execve
 
     def copy(self) -> Creds:
-        return Creds(self.uid, self.euid, self.suid, self.gid, self.egid, self.sgid, list(self.groups))
+        new = Creds(self.uid, self.euid, self.suid, self.gid, self.egid, self.sgid, list(self.groups))
+        new.cap_effective, new.cap_permitted = self.cap_effective, self.cap_permitted
+        new.cap_inheritable, new.cap_bset = self.cap_inheritable, self.cap_bset
+        new.no_new_privs, new.keepcaps = self.no_new_privs, self.keepcaps
+        return new
+
+    def capable(self, cap: int) -> bool:
+        """capable(): `cap` is in the effective set."""
+        return bool(self.cap_effective >> cap & 1)
+
+    def exec_caps(self) -> None:
+        """cap_bprm_creds_from_file for a file without capabilities: root (real or
+        effective) gets its bounding set (plus inheritable) permitted, effective when euid
+        is 0; anyone else loses permitted and effective. KEEPCAPS ends."""
+        if 0 in (self.uid, self.euid):
+            self.cap_permitted = (self.cap_bset | self.cap_inheritable) & CAP_FULL_SET
+        else:
+            self.cap_permitted = 0
+        self.cap_effective = self.cap_permitted if self.euid == 0 else 0
+        self.keepcaps = False
+
+    def setuid_caps(self, old: tuple[int, int, int]) -> None:
+        """cap_emulate_setxuid: leaving uid 0 in all three ids drops permitted (unless
+        KEEPCAPS) and effective; euid 0 -> nonzero drops effective; nonzero -> 0 raises
+        effective to permitted."""
+        new = (self.uid, self.euid, self.suid)
+        if 0 in old and 0 not in new:
+            if not self.keepcaps:
+                self.cap_permitted = 0
+            self.cap_effective = 0
+        if old[1] == 0 and new[1] != 0:
+            self.cap_effective = 0
+        if old[1] != 0 and new[1] == 0:
+            self.cap_effective = self.cap_permitted
 
 
 class PendingSyscall:

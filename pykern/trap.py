@@ -34,7 +34,7 @@ from pykern.abi import (
 )
 from pykern.errors import Block, ExecImage, Fault, SysError
 from pykern.task import PendingSyscall, Task, TaskState
-from pykern.ucbind import RegisterBatch, Uc, UcError
+from pykern.ucbind import HAS_BUDGET, NO_BUDGET, RegisterBatch, Uc, UcError
 
 if TYPE_CHECKING:
     from pykern.kernel import Kernel
@@ -49,8 +49,7 @@ RAX = X.UC_X86_REG_RAX
 RIP = X.UC_X86_REG_RIP
 UNTIL_NEVER = 0xFFFF_FFFF_FFFF_FFFF
 SYSCALL_INSN_LEN = 2
-INSNS_PER_US = 40  # guest instructions per microsecond of quantum, as counted slices run
-UNBOUNDED_COUNT = 1 << 62
+UNBOUNDED_COUNT = 1 << 62  # emu_start's count for a lone task in a counted address space
 _DEAD = TaskState.DEAD
 _RUNNABLE = TaskState.RUNNABLE
 
@@ -92,6 +91,7 @@ class Trap:
         self.bug: BaseException | None = None
         self.bug_task: Task | None = None
         self.stopped = False  # the kernel asked Unicorn to stop (vs. the quantum ran out)
+        self.executed = 0  # guest instructions the last run_user was charged
         self.in_syscall_hook = False
         self.running: MM | None = None  # the address space in the JIT (for interrupt)
         self.registers = SyscallRegisters()
@@ -209,16 +209,20 @@ class Trap:
 
     # --- running user code ------------------------------------------------------------------
 
-    def run_user(self, task: Task, timeout_us: int) -> bool:
-        """emu_start until the task stops: returns True if the quantum expired.
+    def run_user(self, task: Task, budget: int) -> bool:
+        """emu_start until the task stops: returns True if its budget ran out.
 
-        A bounded slice is counted in instructions, not with Unicorn's `timeout`: a
-        count stop lands at the same instruction on every run, so preemption is
-        reproducible. (With the unicorn wheel's libunicorn a timeout stop was also
-        wrong: it can re-run instructions, unicorn-engine/unicorn#1565 and #1105, seen
-        here as a lost futex wakeup and a doubled increment. pykern's own build stops
-        exactly: tools/build_unicorn.py.) An unbounded slice (a lone task) runs with
-        neither, at full JIT speed."""
+        `budget` is in guest instructions (0: unbounded, a lone task), and
+        `self.executed` is what the run was charged. With pykern's libunicorn the
+        budget is charged per translation block in the blocks' own code
+        (tools/build_unicorn.py, the instruction budget): the JIT keeps its block
+        chaining and lazy flags, and a slice ends at the same block boundary on every
+        run, so preemption is reproducible. With another libunicorn the budget is
+        emu_start's count, Unicorn's per-instruction hook, more than 10x slower; Unicorn
+        flushes all translated code when that hook comes or goes, so once an address
+        space has run counted it stays counted. (Never Unicorn's `timeout`: a wall-time
+        stop lands anywhere, and the wheel's libunicorn could re-run instructions after
+        one, unicorn-engine/unicorn#1565 and #1105.)"""
         mm = task.mm
         uc = mm.uc
         mm.fault = None
@@ -226,14 +230,17 @@ class Trap:
         self.running = mm
         rip = uc.reg_read(RIP)
         self.stopped = False
+        start = budget or NO_BUDGET
         try:
-            if timeout_us:
-                mm.counted = True
-                count = timeout_us * INSNS_PER_US
-            else:  # Unicorn flushes all translated code when its count hook comes or goes:
-                count = UNBOUNDED_COUNT if mm.counted else 0  # once counted, stay counted
-            uc.emu_start(rip, UNTIL_NEVER, count=count)
+            if HAS_BUDGET:
+                uc.set_budget(start)
+                uc.emu_start(rip, UNTIL_NEVER)
+            else:
+                if budget:
+                    mm.counted = True
+                uc.emu_start(rip, UNTIL_NEVER, count=budget or (UNBOUNDED_COUNT if mm.counted else 0))
         except UcError as error:
+            self._charge(uc, start)
             if self.bug is not None:
                 self._raise_bug()
             self._cpu_fault(task, error)
@@ -241,12 +248,21 @@ class Trap:
         except Exception as error:  # escaped from a hook, outside any handler: a pykern bug
             self.bug, self.bug_task = error, mm.loaded_task
             self._raise_bug()
+        self._charge(uc, start)
         if self.bug is not None:
             self._raise_bug()
         if mm.interrupt is not None:
             self._cpu_interrupt(task, mm.interrupt)
             return False
-        return timeout_us > 0 and not self.stopped
+        return budget > 0 and not self.stopped
+
+    def _charge(self, uc: Uc, start: int) -> None:
+        """self.executed: the instructions the last run was charged (without a budget,
+        the whole budget when it ran out, else 0: the kernel stopped it)."""
+        if HAS_BUDGET:
+            self.executed = start - uc.budget()
+        else:
+            self.executed = 0 if self.stopped else start
 
     def _raise_bug(self) -> None:
         error, task = self.bug, self.bug_task
@@ -273,6 +289,8 @@ class Trap:
             return
         signal, code = _MEMORY_ERRORS.get(error.errno, (SIGSEGV, SI_KERNEL))
         addr = mm.fault[1] if mm.fault else 0
+        if code == SEGV_MAPERR and mm.find_vma(addr) is not None:  # PROT_NONE: not in Unicorn (mm.py)
+            code = SEGV_ACCERR
         rip = self.kernel.locate_fault(task, addr, error.errno == X.UC_ERR_FETCH_UNMAPPED
                                        or error.errno == X.UC_ERR_FETCH_PROT)
         self.kernel.force_signal(task, signal, code, addr, rip)

@@ -13,7 +13,8 @@ method names and meanings for what pykern uses:
   and 256-bit ints), and context_save / context_restore, whose UcContext has reg_read and
   reg_write too;
 - running: emu_start, emu_stop, hook_add for interrupts, invalid memory accesses and the
-  `syscall` instruction, ctl_remove_cache, close.
+  `syscall` instruction, ctl_remove_cache, close; and with pykern's own libunicorn
+  (HAS_BUDGET) set_budget / budget, the instruction budget that preemption counts with.
 
 Hook callbacks are called as the official binding calls them: callback(uc, *args,
 user_data). An exception raised in one must not cross into C: it is recorded, emulation
@@ -146,6 +147,14 @@ _uc_context_reg_write2 = _prototype("uc_context_reg_write2", _c_void_p, _c_int, 
 _uc_hook_add = _prototype("uc_hook_add", _c_void_p, ctypes.POINTER(_c_size_t), _c_int, _c_void_p, _c_void_p,
                           _c_uint64, _c_uint64)
 _uc_ctl = _prototype("uc_ctl", _c_void_p, _c_int)
+# pykern's own build only (tools/build_unicorn.py): the instruction budget.
+try:
+    _uc_pykern_set_budget = _prototype("uc_pykern_set_budget", _c_void_p, ctypes.c_int64)
+    _uc_pykern_budget = _prototype("uc_pykern_budget", _c_void_p, ctypes.POINTER(ctypes.c_int64))
+except AttributeError:  # another libunicorn ($LIBUNICORN_PATH, the unicorn wheel's)
+    _uc_pykern_set_budget = _uc_pykern_budget = None
+HAS_BUDGET = _uc_pykern_set_budget is not None
+NO_BUDGET = (1 << 63) - 1  # the budget of an engine nobody limited
 
 
 
@@ -266,6 +275,8 @@ class Uc(_Registers):
         self._batches: dict[tuple[int, ...], _Batch] = {}
         self._word = ctypes.c_uint64()  # reg_read / reg_write of registers up to 64 bits
         self._word_ref = ctypes.byref(self._word)
+        self._budget_left = ctypes.c_int64()
+        self._budget_left_ref = ctypes.byref(self._budget_left)
 
     def close(self) -> None:
         uch, self._uch = self._uch, None
@@ -292,6 +303,19 @@ class Uc(_Registers):
             raise error
         if status != UC_ERR_OK:
             raise UcError(status)
+
+    def set_budget(self, instructions: int) -> None:
+        """Leave the next emu_start at the first block boundary after about
+        `instructions` guest instructions (NO_BUDGET: no limit). Counted per translation
+        block, so the stop may come up to one block late, but always at the same place
+        (tools/build_unicorn.py, the instruction budget). Only when HAS_BUDGET."""
+        _check(_uc_pykern_set_budget(self._uch, instructions))
+
+    def budget(self) -> int:
+        """What is left of the budget: at most 0 once emulation stopped for it."""
+        left = self._budget_left
+        _check(_uc_pykern_budget(self._uch, self._budget_left_ref))
+        return left.value
 
     def emu_stop(self) -> None:
         """Also from another thread (pykern.hostsig): a closed engine is not touched."""

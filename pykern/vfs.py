@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, NamedTuple
 
+from pykern import locks
 from pykern.abi import (
     DEFAULT_POLLMASK,
     DIRENT64_HEAD,
@@ -52,6 +53,7 @@ from pykern.abi import (
     EMFILE,
     ENOTDIR,
     ENOTTY,
+    EOPNOTSUPP,
     EPERM,
     EPIPE,
     ERRNO_VALUES,
@@ -399,7 +401,12 @@ class File:
     def fput(self) -> None:
         self.refs -= 1
         if self.refs == 0:
+            locks.remove_file(self)  # its OFD record locks
             self.release()
+
+    def lock_key(self) -> object:
+        """The identity record locks are kept under (pykern.locks): the file itself."""
+        return self
 
     def release(self) -> None:
         """The last reference is gone."""
@@ -756,6 +763,29 @@ class HostFile(File):
         with host_errors():
             os.ftruncate(self.host_fd, length)
 
+    def lock_key(self) -> object:
+        """Record locks are per inode: every description of the host file shares them."""
+        key = getattr(self, "_lock_key", None)
+        if key is None:
+            with host_errors():
+                status = os.fstat(self.host_fd)
+            key = self._lock_key = ("host", status.st_dev, status.st_ino)
+        return key
+
+    def copy_file_range(self, out: HostFile, count: int, off_in: int | None, off_out: int | None) -> int:
+        """copy_file_range(2) by the host: its checks (EXDEV, overlap, EBADF for O_APPEND,
+        EISDIR, EINVAL) are Linux's. A None offset uses and moves the shared offset."""
+        with host_errors():
+            return os.copy_file_range(self.host_fd, out.host_fd, count, off_in, off_out)
+
+    def fallocate(self, mode: int, offset: int, length: int) -> None:
+        """fallocate(2) by the host (the mode bits are the same on a Linux host)."""
+        if libc is None:
+            raise SysError(EOPNOTSUPP)
+        result = libc.fallocate(self.host_fd, ctypes.c_int(mode), ctypes.c_int64(offset), ctypes.c_int64(length))
+        if result < 0:
+            raise SysError(guest_errno(ctypes.get_errno()))
+
     def fsync(self, datasync: bool = False) -> None:
         with host_errors():
             if datasync:
@@ -863,6 +893,7 @@ class FdTable:
         old = self.files.get(fd)
         self._set(fd, file, cloexec)
         if old is not None:
+            locks.remove_posix(old, self)
             old.fput()
         return fd
 
@@ -878,6 +909,7 @@ class FdTable:
         if file is None:
             raise SysError(EBADF)
         self.cloexec.discard(fd)
+        locks.remove_posix(file, self)  # closing any fd of a file drops our POSIX locks on it
         file.fput()
 
     def get_cloexec(self, fd: int) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pykern import locks
 from pykern.abi import (
     AT_EACCESS,
     AT_EMPTY_PATH,
@@ -22,8 +23,14 @@ from pykern.abi import (
     F_DUPFD_CLOEXEC,
     F_GETFD,
     F_GETFL,
+    F_GETLK,
+    F_OFD_GETLK,
+    F_OFD_SETLK,
+    F_OFD_SETLKW,
     F_SETFD,
     F_SETFL,
+    F_SETLK,
+    F_SETLKW,
     FD_CLOEXEC,
     FIOCLEX,
     FIONBIO,
@@ -72,6 +79,7 @@ SSIZE_MAX = (1 << 63) - 1
 STATX__RESERVED = 0x80000000
 STAT_AT_FLAGS = AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE
 ACCESS_AT_FLAGS = AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH
+LOCK_CMDS = frozenset((F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW))
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -244,9 +252,11 @@ def sys_fstat(task: Task, fd: int, statbuf_addr: Addr) -> int:
 
 @syscall("fcntl", FD, FCNTL_CMD, ULONG, classes="desc")
 def sys_fcntl(task: Task, fd: int, cmd: int, arg: int) -> int:
-    """fcntl(2). Record locks are not supported yet (EINVAL)."""
+    """fcntl(2). Record locks (POSIX and OFD) are pykern.locks'."""
     files = task.group.files
     file = files.get(fd)
+    if cmd in LOCK_CMDS:
+        return locks.fcntl_lock(task, file, cmd, arg)
     if cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
         if arg >= files.max_fds:  # unsigned long compare, as Linux
             raise SysError(EINVAL)

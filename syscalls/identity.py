@@ -19,10 +19,22 @@ from pykern.abi import (
     ARCH_SET_CPUID,
     ARCH_SET_FS,
     ARCH_SET_GS,
+    CAP_DATA,
+    CAP_LAST_CAP,
+    CAP_SETPCAP,
     EINVAL,
     ENODEV,
     EPERM,
     ESRCH,
+    LINUX_CAPABILITY_VERSION_1,
+    LINUX_CAPABILITY_VERSION_2,
+    LINUX_CAPABILITY_VERSION_3,
+    PR_CAPBSET_DROP,
+    PR_CAPBSET_READ,
+    PR_GET_KEEPCAPS,
+    PR_GET_NO_NEW_PRIVS,
+    PR_SET_KEEPCAPS,
+    PR_SET_NO_NEW_PRIVS,
     RLIM_INFINITY,
     RLIM_NLIMITS,
     RLIMIT,
@@ -42,7 +54,7 @@ from pykern.sysent import (
     UID,
     ULONG,
 )
-from pykern.task import TaskState
+from pykern.task import CAP_FULL_SET, TaskState
 
 if TYPE_CHECKING:
     from pykern.task import Creds, Task, ThreadGroup
@@ -154,7 +166,9 @@ def capable_setid(creds: Creds) -> bool:
 def set_ids(creds: Creds, real: int, effective: int, saved: int, which: str) -> None:
     """Store a (real, effective, saved) triple for `which` ("uid" or "gid")."""
     if which == "uid":
+        old = (creds.uid, creds.euid, creds.suid)
         creds.uid, creds.euid, creds.suid = real, effective, saved
+        creds.setuid_caps(old)
     else:
         creds.gid, creds.egid, creds.sgid = real, effective, saved
 
@@ -440,3 +454,101 @@ def sys_setrlimit(task: Task, resource: int, rlim_addr: int) -> int:
     new = RLIMIT.unpack(task.mm.copy_in(rlim_addr, RLIMIT.size))
     do_prlimit(task.group, resource, new, task.group.creds.euid == 0)
     return 0
+
+
+# --- capabilities (kernel/capability.c, security/commoncap.c) ------------------------------
+
+_CAP_U32S = {LINUX_CAPABILITY_VERSION_1: 1, LINUX_CAPABILITY_VERSION_2: 2, LINUX_CAPABILITY_VERSION_3: 2}
+
+
+def _cap_validate_magic(task: Task, header_addr: int) -> int:
+    """cap_validate_magic: how many 32-bit words of each set the header's version has;
+    an unknown version gets the preferred one written back, and EINVAL."""
+    version = task.mm.copy_in_u32(header_addr)
+    words = _CAP_U32S.get(version)
+    if words is None:
+        task.mm.copy_out_u32(header_addr, LINUX_CAPABILITY_VERSION_3)
+        raise SysError(EINVAL)
+    return words
+
+
+@syscall("capget", PTR, PTR, classes="creds")
+def sys_capget(task: Task, hdrp_addr: int, datap_addr: int) -> int:
+    """capget(2): any thread's sets (pid 0: the caller). A NULL data pointer probes the
+    version: 0 even for an unknown one, which is written back."""
+    try:
+        words = _cap_validate_magic(task, hdrp_addr)
+    except SysError as error:
+        if not datap_addr and error.errno == EINVAL:
+            return 0
+        raise
+    if not datap_addr:
+        return 0
+    pid = task.mm.copy_in_i32(hdrp_addr + 4)
+    if pid < 0:
+        raise SysError(EINVAL)
+    creds = find_task(task, pid).group.creds
+    data = b"".join(CAP_DATA.pack(creds.cap_effective >> shift & 0xFFFFFFFF, creds.cap_permitted >> shift & 0xFFFFFFFF,
+                                  creds.cap_inheritable >> shift & 0xFFFFFFFF)
+                    for shift in (0, 32)[:words])
+    task.mm.copy_out(datap_addr, data)
+    return 0
+
+
+@syscall("capset", PTR, PTR, classes="creds")
+def sys_capset(task: Task, hdrp_addr: int, datap_addr: int) -> int:
+    """capset(2) on the caller only (EPERM for another pid), with commoncap's rules: no
+    permitted capability gained, effective within the new permitted, inheritable within
+    the old inheritable | permitted (unless CAP_SETPCAP) and within the bounding set."""
+    words = _cap_validate_magic(task, hdrp_addr)
+    pid = task.mm.copy_in_i32(hdrp_addr + 4)
+    if pid not in (0, task.tid):
+        raise SysError(EPERM)
+    raw = task.mm.copy_in(datap_addr, words * CAP_DATA.size)
+    sets = [0, 0, 0]
+    for word in range(words):
+        for i, value in enumerate(CAP_DATA.unpack_from(raw, word * CAP_DATA.size)):
+            sets[i] |= value << (32 * word)
+    effective, permitted, inheritable = (value & CAP_FULL_SET for value in sets)
+    creds = task.group.creds
+    if not creds.capable(CAP_SETPCAP) and inheritable & ~(creds.cap_inheritable | creds.cap_permitted):
+        raise SysError(EPERM)
+    if inheritable & ~(creds.cap_inheritable | creds.cap_bset):
+        raise SysError(EPERM)
+    if permitted & ~creds.cap_permitted or effective & ~permitted:
+        raise SysError(EPERM)
+    creds.cap_effective, creds.cap_permitted, creds.cap_inheritable = effective, permitted, inheritable
+    return 0
+
+
+def prctl_creds(task: Task, option: int, arg2: int, arg3: int, arg4: int, arg5: int) -> int | None:
+    """prctl(2)'s privilege options (cap_task_prctl and kernel/sys.c); None for others."""
+    creds = task.group.creds
+    if option == PR_CAPBSET_READ:
+        if arg2 > CAP_LAST_CAP:
+            raise SysError(EINVAL)
+        return creds.cap_bset >> arg2 & 1
+    if option == PR_CAPBSET_DROP:
+        if not creds.capable(CAP_SETPCAP):
+            raise SysError(EPERM)
+        if arg2 > CAP_LAST_CAP:
+            raise SysError(EINVAL)
+        creds.cap_bset &= ~(1 << arg2)
+        return 0
+    if option == PR_GET_KEEPCAPS:
+        return int(creds.keepcaps)
+    if option == PR_SET_KEEPCAPS:
+        if arg2 > 1:
+            raise SysError(EINVAL)
+        creds.keepcaps = bool(arg2)
+        return 0
+    if option == PR_SET_NO_NEW_PRIVS:
+        if arg2 != 1 or arg3 or arg4 or arg5:
+            raise SysError(EINVAL)
+        creds.no_new_privs = True
+        return 0
+    if option == PR_GET_NO_NEW_PRIVS:
+        if arg2 or arg3 or arg4 or arg5:
+            raise SysError(EINVAL)
+        return int(creds.no_new_privs)
+    return None

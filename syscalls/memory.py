@@ -11,13 +11,19 @@ from pykern.abi import (
     ENODEV,
     ENOMEM,
     EOPNOTSUPP,
+    EPERM,
     MADV_DONTNEED,
     MADV_FREE,
     MAP_ANONYMOUS,
+    MAP_LOCKED,
     MAP_PRIVATE,
     MAP_SHARED,
     MAP_SHARED_VALIDATE,
     MAP_TYPE,
+    MCL_CURRENT,
+    MCL_FUTURE,
+    MCL_ONFAULT,
+    MLOCK_ONFAULT,
     O_ACCMODE,
     O_RDWR,
     PAGE_SIZE,
@@ -26,14 +32,16 @@ from pykern.abi import (
     PROT_GROWSUP,
     PROT_READ,
     PROT_WRITE,
+    RLIMIT_MEMLOCK,
     page_up,
 )
 from pykern.errors import SysError
 from pykern.fs.namei import file_path
 from pykern.hostmem import Backing, HostMemoryError
-from pykern.mm import TASK_SIZE
+from pykern.mm import MM, TASK_SIZE
+from pykern.syscalls.identity import get_rlimit
 from pykern.syscalls.table import syscall
-from pykern.sysent import FD, INT, MADVISE, MMAP_FLAGS, MREMAP_FLAGS, OFF, PROT, PTR, RET_HEX, SIZE
+from pykern.sysent import FD, INT, MADVISE, MMAP_FLAGS, MREMAP_FLAGS, OFF, PROT, PTR, RET_HEX, SIZE, UINT
 from pykern.task import Task
 
 PROT_ALL = PROT_READ | PROT_WRITE | PROT_EXEC
@@ -49,6 +57,14 @@ def sys_brk(task: Task, addr: int) -> int:
 @syscall("mmap", PTR, SIZE, PROT, MMAP_FLAGS, FD, OFF, ret=RET_HEX, classes="memory")
 def sys_mmap(task: Task, addr: int, length: int, prot: int, flags: int, fd: int, offset: int) -> int:
     """mmap(2). Private file mappings are copied in; shared ones map the host file."""
+    start = _do_mmap(task, addr, length, prot, flags, fd, offset)
+    mm = task.mm
+    if mm.mlocked or mm.lock_future or flags & MAP_LOCKED:  # a new mapping is locked only so
+        _set_locked(mm, start, start + page_up(length), mm.lock_future or bool(flags & MAP_LOCKED))
+    return start
+
+
+def _do_mmap(task: Task, addr: int, length: int, prot: int, flags: int, fd: int, offset: int) -> int:
     map_type = flags & MAP_TYPE
     if map_type not in (MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE):
         raise SysError(EINVAL)
@@ -102,6 +118,8 @@ def sys_munmap(task: Task, addr: int, length: int) -> int:
     if addr % PAGE_SIZE or length == 0 or addr + length > TASK_SIZE:
         raise SysError(EINVAL)
     task.mm.unmap_range(addr, addr + page_up(length))
+    if task.mm.mlocked:
+        _set_locked(task.mm, addr, addr + page_up(length), False)
     return 0
 
 
@@ -174,4 +192,111 @@ def sys_mincore(task: Task, addr: int, length: int, vec_addr: int) -> int:
         vector += vma.backing.resident_vector(vma.offset + (at - vma.start), upto - at)
         at = upto
     mm.copy_out(vec_addr, bytes(vector))
+    return 0
+
+
+# --- mlock (mm/mlock.c) ---------------------------------------------------------------------
+# pykern never pages guest memory out, so locking changes nothing but the bookkeeping:
+# the locked ranges are kept on the MM (mm.mlocked) and MM.locked_bytes() is VmLck.
+
+CAP_IPC_LOCK = 14
+
+
+def _can_do_mlock(task: Task) -> bool:
+    return get_rlimit(task.group, RLIMIT_MEMLOCK)[0] != 0 or task.group.creds.capable(CAP_IPC_LOCK)
+
+
+def _lock_range(task: Task, start: int, length: int, lock: bool) -> None:
+    """apply_vma_lock_flags over the page-rounded range: ENOMEM if any of it is unmapped
+    (nothing changes then); EINVAL if it wraps."""
+    end = page_up(start + length) if length else start
+    start -= start % PAGE_SIZE
+    if end < start or end > 1 << 64:
+        raise SysError(EINVAL)
+    if end == start:
+        return
+    mm = task.mm
+    at = start
+    for vma in mm.overlapping(start, end):
+        if vma.start > at:
+            break
+        at = vma.end
+    if at < end:
+        raise SysError(ENOMEM)
+    if lock:
+        rlimit = get_rlimit(task.group, RLIMIT_MEMLOCK)[0]
+        if not task.group.creds.capable(CAP_IPC_LOCK):
+            already = sum(min(end, e) - max(start, s) for s, e in mm.mlocked if s < end and e > start)
+            if mm.locked_bytes() + (end - start) - already > rlimit:
+                raise SysError(ENOMEM)
+    _set_locked(mm, start, end, lock)
+
+
+def _set_locked(mm: MM, start: int, end: int, lock: bool) -> None:
+    """Add [start, end) to (or take it out of) the MM's sorted, disjoint locked ranges."""
+    kept = []
+    for s, e in mm.mlocked:
+        if e < start or s > end or (not lock and (e == start or s == end)):
+            kept.append((s, e))
+        elif lock:
+            start, end = min(s, start), max(e, end)
+        else:
+            if s < start:
+                kept.append((s, start))
+            if e > end:
+                kept.append((end, e))
+    if lock:
+        kept.append((start, end))
+    mm.mlocked = sorted(kept)
+
+
+@syscall("mlock", PTR, SIZE, classes="memory")
+def sys_mlock(task: Task, addr: int, length: int) -> int:
+    """mlock(2): EPERM without RLIMIT_MEMLOCK or CAP_IPC_LOCK, ENOMEM for an unmapped
+    page or past the limit."""
+    return sys_mlock2(task, addr, length, 0)
+
+
+@syscall("mlock2", PTR, SIZE, UINT, classes="memory")
+def sys_mlock2(task: Task, start: int, length: int, flags: int) -> int:
+    """mlock2(2): MLOCK_ONFAULT is accepted (nothing is paged in either way)."""
+    if flags & ~MLOCK_ONFAULT:
+        raise SysError(EINVAL)
+    if not _can_do_mlock(task):
+        raise SysError(EPERM)
+    _lock_range(task, start, length, True)
+    return 0
+
+
+@syscall("munlock", PTR, SIZE, classes="memory")
+def sys_munlock(task: Task, addr: int, length: int) -> int:
+    """munlock(2)."""
+    _lock_range(task, addr, length, False)
+    return 0
+
+
+@syscall("mlockall", INT, classes="memory")
+def sys_mlockall(task: Task, flags: int) -> int:
+    """mlockall(2): MCL_CURRENT locks every mapping now (ENOMEM past RLIMIT_MEMLOCK
+    without CAP_IPC_LOCK); MCL_FUTURE makes new mmaps locked."""
+    if not flags or flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) or flags == MCL_ONFAULT:
+        raise SysError(EINVAL)
+    if not _can_do_mlock(task):
+        raise SysError(EPERM)
+    mm = task.mm
+    if flags & MCL_CURRENT:
+        total = sum(vma.end - vma.start for vma in mm.vmas)
+        if total > get_rlimit(task.group, RLIMIT_MEMLOCK)[0] and not task.group.creds.capable(CAP_IPC_LOCK):
+            raise SysError(ENOMEM)
+        for vma in mm.vmas:
+            _set_locked(mm, vma.start, vma.end, True)
+    mm.lock_future = bool(flags & MCL_FUTURE)
+    return 0
+
+
+@syscall("munlockall", classes="memory")
+def sys_munlockall(task: Task) -> int:
+    """munlockall(2)."""
+    task.mm.mlocked = []
+    task.mm.lock_future = False
     return 0

@@ -27,7 +27,7 @@ from pykern.abi import (
     UTSNAME_FIELD,
 )
 from pykern.errors import Fault, SysError
-from pykern.syscalls.identity import find_task, may_access
+from pykern.syscalls.identity import find_task, may_access, prctl_creds
 from pykern.syscalls.table import syscall
 from pykern.sysent import BUF_OUT, INT, PID, PTR, SIZE, UINT, ULONG, UTSNAME_OUT
 
@@ -287,7 +287,8 @@ def copy_in_comm(task: Task, addr: int) -> bytes:
 
 @syscall("prctl", INT, ULONG, ULONG, ULONG, ULONG, classes="process")
 def sys_prctl(task: Task, option: int, arg2: int, arg3: int, arg4: int, arg5: int) -> int:
-    """prctl(2): PR_SET/GET_NAME, PR_SET/GET_DUMPABLE, PR_SET/GET_PDEATHSIG; other
+    """prctl(2): PR_SET/GET_NAME, PR_SET/GET_DUMPABLE, PR_SET/GET_PDEATHSIG, and the
+    capability and no_new_privs options (identity.prctl_creds); other
     options fail with EINVAL, as on a kernel that lacks them. The dumpable flag is kept
     on the MM (`mm.dumpable`), the death signal on the task (`task.pdeath_signal`)."""
     if option == PR_SET_NAME:
@@ -311,4 +312,7 @@ def sys_prctl(task: Task, option: int, arg2: int, arg3: int, arg4: int, arg5: in
     if option == PR_GET_PDEATHSIG:
         task.mm.copy_out_i32(arg2, getattr(task, "pdeath_signal", 0))
         return 0
+    result = prctl_creds(task, option, arg2, arg3, arg4, arg5)
+    if result is not None:
+        return result
     raise SysError(EINVAL)

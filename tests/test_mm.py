@@ -7,8 +7,8 @@ mem_read/mem_write ignore page protections.
 
 `assert_mirror` checks the central invariant after every operation: the VMA list is
 sorted, page-aligned and non-overlapping, and Unicorn's mappings mirror it exactly —
-every VMA page is mapped with uc_prot(vma.prot) at backing.ptr + offset + delta, and
-nothing else is mapped.
+every page of a VMA with some access is mapped with uc_prot(vma.prot) at backing.ptr +
+offset + delta, and nothing else is mapped (PROT_NONE VMAs are not).
 """
 
 from __future__ import annotations
@@ -164,7 +164,8 @@ def assert_mirror(mm: MM) -> None:
         assert prev_end <= vma.start < vma.end <= TASK_SIZE, vma
         assert vma.offset + vma.end - vma.start <= vma.backing.size, vma
         prev_end = vma.end
-        expected.append((vma.start, vma.end, uc_prot(vma.prot), vma.backing.ptr + vma.offset))
+        if uc_prot(vma.prot):  # PROT_NONE VMAs are not mapped in Unicorn
+            expected.append((vma.start, vma.end, uc_prot(vma.prot), vma.backing.ptr + vma.offset))
     assert mm._starts == [vma.start for vma in mm.vmas]
     assert mm.uc.mapping() == coalesce(expected)
 
@@ -194,7 +195,8 @@ def test_map_anonymous(mm: MM) -> None:
     for i, prot in enumerate((PROT_NONE, PROT_WRITE, PROT_EXEC)):
         mm.map_anonymous(A + (i + 4) * P, P, prot, MAP_PRIVATE)
         assert_mirror(mm)
-    assert [mm.uc.lookup(A + i * P)[0] for i in (4, 5, 6)] == [0, RW, PROT_READ | PROT_EXEC]
+    assert mm.uc.lookup(A + 4 * P) is None  # PROT_NONE: a VMA, not a Unicorn mapping
+    assert [mm.uc.lookup(A + i * P)[0] for i in (5, 6)] == [RW, PROT_READ | PROT_EXEC]
 
 
 def test_map_anonymous_over_existing_replaces_the_middle(mm: MM) -> None:
@@ -697,3 +699,55 @@ def test_backing_resident_runs() -> None:
     backing.zero(9 * P, 2 * P)
     assert backing.resident_runs(0, 16 * P) == [(2 * P, P)]
     assert bytes(backing.view(9 * P, 4)) == bytes(4)
+
+
+# --- /proc/PID/maps --------------------------------------------------------------------------
+
+
+def test_proc_maps_lines_as_linux_prints_them(mm: MM) -> None:
+    mm.map_anonymous(A, 2 * P, RW, MAP_PRIVATE)
+    text = mm.map_anonymous(A + 4 * P, P, PROT_READ | PROT_EXEC, MAP_PRIVATE)
+    text.name, text.file_offset = "/usr/lib/libc.so.6", 0x26000
+    mm.map_anonymous(A + 8 * P, 8 * P, PROT_NONE, MAP_PRIVATE)
+    mm.map_anonymous(STACK_TOP - 4 * P, 4 * P, RW, MAP_PRIVATE, "[stack]")
+    from pykern.fs.proc.task_mmu import show_maps
+
+    lines = show_maps(mm).decode().splitlines()  # (what procfs serves as /proc/PID/maps)
+    assert lines[0] == "10000000-10002000 rw-p 00000000 00:00 0 "
+    assert lines[1].startswith("10004000-10005000 r-xp 00026000 ") and lines[1].index("/usr") == 73
+    assert lines[2] == "10008000-10010000 ---p 00000000 00:00 0 "
+    assert lines[3].startswith("7fffffffb000-7ffffffff000 rw-p 00000000 00:00 0 ")
+    assert lines[3].endswith(" [stack]") and lines[3].index("[stack]") == 73
+
+
+def test_resident_runs_join_across_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Residency is asked a window at a time; a run that crosses a window's edge is one run."""
+    from pykern import hostmem
+
+    monkeypatch.setattr(hostmem, "RESIDENT_WINDOW", 4 * P)
+    backing = Backing(16 * P)
+    backing.view(3 * P, 3 * P)[:] = b"x" * (3 * P)  # pages 3-5: across the edge at 4
+    backing.view(8 * P, P)[:] = b"y" * P  # page 8: a window's first page
+    backing.view(15 * P, P)[:] = b"z" * P
+    assert backing.resident_runs(0, 16 * P) == [(3 * P, 3 * P), (8 * P, P), (15 * P, P)]
+    assert backing.resident_runs(5 * P, 6 * P) == [(5 * P, P), (8 * P, P)]
+    copy = Backing(16 * P)
+    copy.refill_from(backing, [(2 * P, 12 * P)])
+    assert copy.resident_runs(0, 16 * P) == [(3 * P, 3 * P), (8 * P, P)]
+    assert copy.view(8 * P, 1).tobytes() == b"y"
+
+
+def test_resident_runs_by_page_table_scan_match_mincore(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PAGEMAP_SCAN (when the host has it) and mincore find the same runs, also when there
+    are more runs than one ioctl returns."""
+    from pykern import hostmem
+
+    size = 4096 * P
+    backing = Backing(size)
+    for page in range(1, 4096, 3):
+        backing.view(page * P, 1)[:] = b"x"
+    monkeypatch.setattr(hostmem, "_SCAN_REGIONS", 100)
+    scanned = backing.resident_runs(P, size - 2 * P)
+    monkeypatch.setattr(hostmem, "_pagemap_fd", -1)
+    assert scanned == backing.resident_runs(P, size - 2 * P)
+    assert len(scanned) == 1365 and scanned[0] == (P, P)

@@ -171,3 +171,83 @@ def test_a_stop_from_another_thread_resumes_exactly() -> None:
     counters = (uc.reg_read(X.UC_X86_REG_RAX), uc.reg_read(X.UC_X86_REG_RBX) // 3,
                 int.from_bytes(uc.mem_read(CODE_AT + 0x1000, 8), "little"), uc.reg_read(X.UC_X86_REG_RCX))
     assert counters == (rounds,) * 4, f"after {stops} stops"
+
+
+def test_the_instruction_budget_stops_at_block_boundaries() -> None:
+    """pykern's preemption (Trap.run_user): with an instruction budget the engine leaves
+    at the first translation block boundary after the budget is spent, charged per block
+    in the blocks' own code (tools/build_unicorn.py), with no per-instruction hook. A loop
+    of five instructions (`inc rax; add qword [rdx], 1; inc rcx; cmp rax, r8; jne top`),
+    one block, run with a budget of 1000 stops every 200 iterations exactly, at the top
+    of the loop, with all counters in step, and budget() tells a spent budget (<= 0)
+    from a stop at the end. Fails with Unicorn's own library, which has no budget."""
+    from pykern import ucbind
+
+    if "pykern-unicorn" not in ucbind.LIBRARY_PATH:
+        pytest.skip("only pykern's libunicorn build has the instruction budget")
+    assert ucbind.HAS_BUDGET, "pykern's libunicorn lacks uc_pykern_set_budget: rebuild it (make venv)"
+    rounds = 5050
+    code = bytes.fromhex("48ffc0" "48ff02" "48ffc1" "4c39c0" "75f2" "f4")  # ...; jne -14; hlt
+    memory = Backing(0x2000)
+    uc = Uc(X.UC_ARCH_X86, X.UC_MODE_64)
+    uc.mem_map_ptr(CODE_AT, 0x1000, X.UC_PROT_READ | X.UC_PROT_EXEC, memory.ptr)
+    uc.mem_map_ptr(CODE_AT + 0x1000, 0x1000, X.UC_PROT_READ | X.UC_PROT_WRITE, memory.ptr + 0x1000)
+    uc.mem_write(CODE_AT, code)
+    uc.reg_write(X.UC_X86_REG_RDX, CODE_AT + 0x1000)
+    uc.reg_write(X.UC_X86_REG_R8, rounds)
+    end = CODE_AT + len(code) - 1  # the hlt
+    rip, seen = CODE_AT, []
+    while rip != end:
+        uc.set_budget(1000)
+        uc.emu_start(rip, end)
+        rip = uc.reg_read(X.UC_X86_REG_RIP)
+        seen.append((uc.reg_read(X.UC_X86_REG_RAX), rip, uc.budget()))
+    counters = (uc.reg_read(X.UC_X86_REG_RAX), int.from_bytes(uc.mem_read(CODE_AT + 0x1000, 8), "little"),
+                uc.reg_read(X.UC_X86_REG_RCX))
+    assert counters == (rounds,) * 3
+    assert seen[:-1] == [(200 * n, CODE_AT, 0) for n in range(1, len(seen))]
+    assert seen[-1][1] == end and seen[-1][2] > 0  # the last run ended at the hlt, budget left
+    uc.reg_write(X.UC_X86_REG_RAX, 0)
+    uc.set_budget(ucbind.NO_BUDGET)  # no limit: one run to the end
+    uc.emu_start(CODE_AT, end)
+    assert uc.reg_read(X.UC_X86_REG_RIP) == end and uc.budget() == ucbind.NO_BUDGET - 5 * rounds - 1
+
+
+def test_a_large_region_unmapped_is_gone_from_the_tlb_and_the_code_cache() -> None:
+    """Unmapping a region of more than 256 pages flushes the software TLB in one walk
+    and skips the pages no code came from (tools/build_unicorn.py; the unmap's memory
+    map commit also flushes the whole TLB, so this guards rather than tells the patched
+    library from the wheel's): afterwards neither
+    a load from it nor a jump into it may still succeed through a stale TLB entry or
+    translated block (the backing stays alive, so a stale entry would still work), and
+    a new mapping there shows its own code and data."""
+    size = 2 << 20  # 512 pages
+    region = 0x10_0000
+    # In the region: mov eax, 111*generation; ret. The caller, outside it:
+    # mov rbx, [region + size - 8]; call region; hlt
+    caller = bytes.fromhex("488b1c25f8ff2f00") + bytes.fromhex("e8") + (region - (CODE_AT + 13)).to_bytes(
+        4, "little", signed=True) + b"\xf4"
+    code_memory = Backing(0x2000)
+    uc = Uc(X.UC_ARCH_X86, X.UC_MODE_64)
+    uc.mem_map_ptr(CODE_AT, 0x2000, X.UC_PROT_ALL, code_memory.ptr)
+    uc.mem_write(CODE_AT, caller)
+    uc.reg_write(X.UC_X86_REG_RSP, CODE_AT + 0x2000)
+    backings = []
+    for generation in (1, 2, 3):
+        memory = Backing(size)
+        backings.append(memory)
+        uc.mem_map_ptr(region, size, X.UC_PROT_ALL, memory.ptr)
+        uc.mem_write(region, b"\xb8" + (generation * 111).to_bytes(4, "little") + b"\xc3")
+        uc.mem_write(region + size - 8, (generation * 7).to_bytes(8, "little"))
+        for _ in range(2):  # the second run goes through the translated blocks and the TLB
+            uc.reg_write(X.UC_X86_REG_RSP, CODE_AT + 0x2000)
+            uc.emu_start(CODE_AT, CODE_AT + len(caller) - 1)
+            assert (uc.reg_read(X.UC_X86_REG_RAX), uc.reg_read(X.UC_X86_REG_RBX)) == (generation * 111,
+                                                                                      generation * 7)
+        uc.mem_unmap(region, size)
+        with pytest.raises(UcError) as load:
+            uc.emu_start(CODE_AT, CODE_AT + len(caller) - 1)
+        assert load.value.errno == X.UC_ERR_READ_UNMAPPED
+        with pytest.raises(UcError) as fetch:
+            uc.emu_start(region, region + 5)
+        assert fetch.value.errno == X.UC_ERR_FETCH_UNMAPPED

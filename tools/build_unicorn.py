@@ -116,6 +116,328 @@ void check_exit_request(TCGContext *tcg_ctx)
         1,
         "The helper used by the patch above.",
     ),
+    (
+        "qemu/accel/tcg/cputlb.c",
+        """        for (i = 0; i < n; i++) {
+            tlb_reset_dirty_range_by_vaddr_locked(uc, &env_tlb(env)->f[mmu_idx].table[i],
+                                                  start1, length);
+        }
+""",
+        """        /* pykern: only the slots of the pages in the range, see tools/build_unicorn.py */
+        target_ulong first = start1 & TARGET_PAGE_MASK;
+        target_ulong offset;
+
+        (void)n;
+        for (offset = 0; offset < (start1 - first) + length; offset += TARGET_PAGE_SIZE) {
+            tlb_reset_dirty_range_by_vaddr_locked(uc, tlb_entry(env, mmu_idx, first + offset),
+                                                  start1, length);
+        }
+""",
+        1,
+        """tlb_reset_dirty_by_vaddr, which Unicorn calls for every translation block it
+        generates (translate-all.c: "Undoes tlb_set_dirty in notdirty_write"), looked at
+        every entry of every MMU mode's TLB to find the ones mapping the block's page(s):
+        3 x 4096 entries per block with the TLB size above. An entry for page P can only
+        be at tlb_index(P) in the main table (tlb_set_page_with_attrs puts it there, and a
+        resize flushes the table) or in the 8-entry victim TLB, which is still walked in
+        full; so only those slots are looked at now, and the result is the same. Under
+        perf it was 32-44% of a `busybox sh` loop running `busybox true` 100 times
+        (every exec translates busybox's start-up code afresh); measured with user+sys
+        CPU time of that loop, see the README's performance section.""",
+    ),
+    (
+        "qemu/include/hw/core/cpu.h",
+        "    IcountDecr *icount_decr_ptr;\n",
+        """    IcountDecr *icount_decr_ptr;
+    int64_t pykern_budget;  /* pykern: instructions left, see tools/build_unicorn.py */
+""",
+        1,
+        """The instruction budget (pykern's preemption). Unicorn's only way to stop after N
+        instructions is emu_start's count, which adds a UC_HOOK_CODE hook: a call into
+        the hook for every instruction, the eflags every hook forces to be computed, and
+        no block chaining. A process that had ever had a second runnable task ran its
+        code that way (Trap.run_user), more than 10x slower than qemu-user: two threads
+        of a multiply/xor loop, pykern 1.9 s, qemu-user 0.05 s. QEMU's answer is icount:
+        each translation block charges its own instruction count to a budget in its
+        prologue and leaves at a block boundary once the budget is spent; Unicorn
+        removed it, so here it is again in a smaller form (next patches): the budget,
+        a 64-bit count of instructions, lives in CPUState, where generated code reaches it
+        relative to env and uc.c reaches it through uc->cpu. Measured with bench
+        threads_cpu / pipeline_cpu, see the README's performance section.""",
+    ),
+    (
+        "qemu/include/exec/gen-icount.h",
+        """    tcg_gen_brcondi_i32(tcg_ctx, TCG_COND_LT, count, 0, tcg_ctx->exitreq_label);
+
+    tcg_temp_free_i32(tcg_ctx, count);
+""",
+        """    tcg_gen_brcondi_i32(tcg_ctx, TCG_COND_LT, count, 0, tcg_ctx->exitreq_label);
+
+    tcg_temp_free_i32(tcg_ctx, count);
+
+    /* pykern: the instruction budget, see tools/build_unicorn.py */
+    {
+        TCGv_i64 budget = tcg_temp_new_i64(tcg_ctx);
+        TCGv_i64 charged = tcg_temp_new_i64(tcg_ctx);
+        TCGv_i64 imm = tcg_temp_new_i64(tcg_ctx);
+        int at = (int)offsetof(ArchCPU, parent_obj.pykern_budget) - (int)offsetof(ArchCPU, env);
+
+        tcg_gen_ld_i64(tcg_ctx, budget, tcg_ctx->cpu_env, at);
+        tcg_gen_brcondi_i64(tcg_ctx, TCG_COND_LE, budget, 0, tcg_ctx->exitreq_label);
+        tcg_gen_ld_i64(tcg_ctx, charged, tcg_ctx->cpu_env, at);
+        tcg_gen_movi_i64(tcg_ctx, imm, 0xdeadbeef);  /* this block's length, set by gen_tb_end */
+        tcg_ctx->icount_start_insn = tcg_last_op(tcg_ctx);
+        tcg_gen_sub_i64(tcg_ctx, charged, charged, imm);
+        tcg_gen_st_i64(tcg_ctx, charged, tcg_ctx->cpu_env, at);
+        tcg_temp_free_i64(tcg_ctx, imm);
+        tcg_temp_free_i64(tcg_ctx, charged);
+        tcg_temp_free_i64(tcg_ctx, budget);
+    }
+""",
+        1,
+        """Every block's prologue, after Unicorn's exit-request check: if the budget is
+        spent (<= 0), leave before running the block, the way an exit request does
+        (TB_EXIT_REQUESTED: cpu_tb_exec puts the pc back at the block's start); else
+        charge the block's whole length and run it. A block is charged on entry, so
+        the budget can end below zero by less than one block, and a block that faults
+        or stops half-way is charged in full: the point where a slice ends depends
+        only on the guest's instructions and its blocks, never on time, so preemption
+        stays reproducible. The budget is read again after the branch because a TCG
+        temporary does not live across one. Cost: two loads, a subtract, a store and a
+        branch per block; cpu_int and fp (a lone process, budget unbounded) measured
+        the same within noise, see the README.""",
+    ),
+    (
+        "qemu/include/exec/gen-icount.h",
+        "    if (tb_cflags(tb) & CF_USE_ICOUNT) {\n",
+        "    {  /* pykern: always, the budget's charge; was if (tb_cflags(tb) & CF_USE_ICOUNT) */\n",
+        1,
+        "The block's length, patched into the prologue's charge once it is known, as QEMU's icount did.",
+    ),
+    (
+        "qemu/accel/tcg/cpu-exec.c",
+        """    /* Instruction counter expired.  */
+    /* Refill decrementer and continue execution.  */
+""",
+        """    /* pykern: the instruction budget is spent (see tools/build_unicorn.py): stop
+     * at this block boundary as uc_emu_stop would. */
+    if (cpu->pykern_budget <= 0) {
+        cpu->uc->stop_request = true;
+        cpu_exit(cpu);
+        return;
+    }
+
+    /* Instruction counter expired.  */
+    /* Refill decrementer and continue execution.  */
+""",
+        1,
+        """A block that left through the exit label with no exit request pending left
+        because of the budget (QEMU's icount code after it never runs in Unicorn):
+        ask for the same stop that uc_emu_stop asks for, so emu_start returns, with the
+        pc at the start of the block that did not run.""",
+    ),
+    (
+        "uc.c",
+        "UNICORN_EXPORT\nuc_err uc_emu_stop(uc_engine *uc)\n",
+        """/* pykern: the instruction budget, see tools/build_unicorn.py */
+UNICORN_EXPORT
+uc_err uc_pykern_set_budget(uc_engine *uc, int64_t instructions)
+{
+    UC_INIT(uc);
+    uc->cpu->pykern_budget = instructions;
+    restore_jit_state(uc);
+    return UC_ERR_OK;
+}
+
+UNICORN_EXPORT
+uc_err uc_pykern_budget(uc_engine *uc, int64_t *left)
+{
+    UC_INIT(uc);
+    *left = uc->cpu->pykern_budget;
+    restore_jit_state(uc);
+    return UC_ERR_OK;
+}
+
+UNICORN_EXPORT
+uc_err uc_emu_stop(uc_engine *uc)
+""",
+        1,
+        """pykern's API for it: uc_pykern_set_budget before emu_start (INT64_MAX for
+        a lone task, in effect no limit), uc_pykern_budget after it: at most 0 when the
+        slice ran out (pykern.ucbind: Uc.set_budget, Uc.budget).""",
+    ),
+    (
+        "qemu/include/exec/cpu-all.h",
+        "    cpu->parent_obj.icount_decr_ptr = &cpu->neg.icount_decr;\n",
+        """    cpu->parent_obj.icount_decr_ptr = &cpu->neg.icount_decr;
+    cpu->parent_obj.pykern_budget = INT64_MAX;  /* pykern: no limit until one is set */
+""",
+        1,
+        "A new CPU starts with no limit, so that a caller that never sets one runs as before.",
+    ),
+    (
+        "qemu/accel/tcg/cputlb.c",
+        "void tlb_flush_page(CPUState *cpu, target_ulong addr)\n{",
+        """/* pykern: see tools/build_unicorn.py (unmapping a large region) */
+static bool tlb_entry_in_range_pykern(CPUTLBEntry *te, target_ulong start, target_ulong end)
+{
+    target_ulong addrs[3] = {te->addr_read, tlb_addr_write(te), te->addr_code};
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        if (!(addrs[i] & TLB_INVALID_MASK) && (addrs[i] & TARGET_PAGE_MASK) - start < end - start) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void tlb_flush_range_pykern(CPUState *cpu, target_ulong start, target_ulong end)
+{
+    CPUArchState *env = cpu->env_ptr;
+    target_ulong addr;
+    int mmu_idx;
+
+    if (end - start <= 256 * TARGET_PAGE_SIZE) {
+        for (addr = start; (int64_t)(end - addr) > 0; addr += TARGET_PAGE_SIZE) {
+            tlb_flush_page(cpu, addr);
+        }
+        return;
+    }
+    for (mmu_idx = 0; mmu_idx < NB_MMU_MODES; mmu_idx++) {
+        CPUTLBDesc *d = &env_tlb(env)->d[mmu_idx];
+        CPUTLBDescFast *f = &env_tlb(env)->f[mmu_idx];
+        size_t i, n = tlb_n_entries(f);
+
+        if (d->large_page_addr != (target_ulong)-1) {
+            tlb_flush_one_mmuidx_locked(env, mmu_idx, get_clock_realtime());
+            continue;
+        }
+        for (i = 0; i < n; i++) {
+            if (tlb_entry_in_range_pykern(&f->table[i], start, end)) {
+                memset(&f->table[i], -1, sizeof(f->table[i]));
+                tlb_n_used_entries_dec(env, mmu_idx);
+            }
+        }
+        for (i = 0; i < CPU_VTLB_SIZE; i++) {
+            if (tlb_entry_in_range_pykern(&d->vtable[i], start, end)) {
+                memset(&d->vtable[i], -1, sizeof(d->vtable[i]));
+                tlb_n_used_entries_dec(env, mmu_idx);
+            }
+        }
+    }
+    cpu_tb_jmp_cache_clear(cpu);
+}
+
+void tlb_flush_page(CPUState *cpu, target_ulong addr)
+{""",
+        1,
+        """Unmapping a memory region (uc_mem_unmap, and uc_mem_protect of part of one,
+        which unmaps and re-maps the pieces) flushed the software TLB page by page:
+        for each page, three MMU modes' entries, their victim TLBs and two pages of
+        the jump cache. About 120 ns a page: 2 s for a 64 GiB PROT_NONE reservation
+        mprotect'ed once, 8 s for 2^38 bytes (issue 11: an AddressSanitizer program
+        never started). A region of more than 256 pages is now flushed in one walk
+        over the TLB's entries (3 x 4096 and the victim TLBs: tens of microseconds),
+        removing every entry whose page is in the region, and the whole jump cache;
+        a mode that tracks a large page is flushed whole, as the per-page flush does
+        when a page falls in it. (Removing the region from the memory map then flushes
+        the whole TLB anyway, tcg_commit in exec.c, so exactness never rested on this
+        loop: tests/test_ucbind.py checks that an unmapped region can be neither read
+        nor run.) Measured with a static program mapping 2^36 bytes PROT_NONE, then
+        mprotect of one page and munmap of 1 MiB inside it: 2.46 s -> 0.19 s.""",
+    ),
+    (
+        "qemu/include/exec/exec-all.h",
+        "void tlb_flush_page(CPUState *cpu, target_ulong addr);\n",
+        """void tlb_flush_page(CPUState *cpu, target_ulong addr);
+void tlb_flush_range_pykern(CPUState *cpu, target_ulong start, target_ulong end);  /* pykern */
+""",
+        1,
+        "Its declaration.",
+    ),
+    (
+        "qemu/softmmu/memory.c",
+        """        for (addr = mr->addr; (int64_t)(mr->end - addr) > 0; addr += uc->target_page_size) {
+           tlb_flush_page(uc->cpu, addr);
+        }
+""",
+        """        tlb_flush_range_pykern(uc->cpu, mr->addr, mr->end);  /* pykern */
+        (void)addr;
+""",
+        2,
+        "memory_moveout and memory_unmap use it.",
+    ),
+    (
+        "qemu/accel/tcg/translate-all.c",
+        "void tb_invalidate_phys_range(struct uc_struct *uc, ram_addr_t start, ram_addr_t end)\n{",
+        """/* pykern: the first page index from `index` on whose PageDesc may exist (its tables
+ * do), or last + 1: see tools/build_unicorn.py */
+static tb_page_addr_t page_next_pykern(struct uc_struct *uc, tb_page_addr_t index, tb_page_addr_t last)
+{
+    while (index <= last) {
+        void **lp = uc->l1_map + ((index >> uc->v_l1_shift) & (uc->v_l1_size - 1));
+        tb_page_addr_t span = 0, next;
+        int i;
+
+        for (i = uc->v_l2_levels; i > 0; i--) {
+            void **p = *lp;
+
+            if (p == NULL) {
+                span = (tb_page_addr_t)1 << ((i + 1) * V_L2_BITS);
+                break;
+            }
+            lp = p + ((index >> (i * V_L2_BITS)) & (V_L2_SIZE - 1));
+        }
+        if (span == 0) {
+            if (*lp != NULL) {
+                return index;
+            }
+            span = V_L2_SIZE;
+        }
+        next = (index & ~(span - 1)) + span;
+        if (next <= index) {
+            return last + 1;
+        }
+        index = next;
+    }
+    return index;
+}
+
+void tb_invalidate_phys_range(struct uc_struct *uc, ram_addr_t start, ram_addr_t end)
+{""",
+        1,
+        """Dropping the translated code of a memory region that goes away (memory_unmap,
+        memory_moveout: uc_invalidate_tb) looked up the page descriptor of every page
+        in it, one radix-tree walk a page: with the TLB patch above this was 91% of
+        mprotect of one page in a 2^40-byte PROT_NONE reservation (1 s). Pages whose
+        descriptor tables do not exist, because no code was ever translated from
+        them, are now skipped a whole missing table at a time (next patch). The same
+        program with 2^40 bytes: 2.04 s -> 0.06 s (of which start-up is most).""",
+    ),
+    (
+        "qemu/accel/tcg/translate-all.c",
+        """        tb_page_addr_t bound = MIN(next, end);
+
+        if (pd == NULL) {
+            continue;
+        }
+        tb_invalidate_phys_page_range__locked(uc, pages, pd, start, bound, 0);""",
+        """        tb_page_addr_t bound = MIN(next, end);
+
+        if (pd == NULL) {
+            /* pykern: skip the pages without descriptors, see tools/build_unicorn.py */
+            tb_page_addr_t skip = page_next_pykern(uc, start >> TARGET_PAGE_BITS,
+                                                   (end - 1) >> TARGET_PAGE_BITS) << TARGET_PAGE_BITS;
+            if (skip > next) {
+                next = skip;
+            }
+            continue;
+        }
+        tb_invalidate_phys_page_range__locked(uc, pages, pd, start, bound, 0);""",
+        1,
+        "The loop that uses it.",
+    ),
 ]
 
 
