@@ -521,7 +521,8 @@ class HostFile(File):
         self.pollable = (host_stat.S_ISFIFO(mode) or host_stat.S_ISCHR(mode) or host_stat.S_ISSOCK(mode)) \
             and not memory_device
         self.is_dir = host_stat.S_ISDIR(mode)
-        self._tty_rdev = status.st_rdev if host_stat.S_ISCHR(mode) else None  # the console? see _console
+        # A terminal's device number: is it the console? (see _console)
+        self._tty_rdev = status.st_rdev if host_stat.S_ISCHR(mode) and os.isatty(host_fd) else None
         self.seekable = not (
             host_stat.S_ISFIFO(mode)
             or host_stat.S_ISSOCK(mode)
@@ -711,12 +712,12 @@ class HostFile(File):
         return 0
 
     def _is_terminal(self) -> bool:
-        return self._tty_rdev is not None and os.isatty(self.host_fd)
+        return self._tty_rdev is not None
 
     def _console(self, task: Task) -> ConsoleTty | None:
         """The console, if this is it (a terminal with the host device number of
         pykern's controlling terminal)."""
-        if self._tty_rdev is None or not os.isatty(self.host_fd):
+        if self._tty_rdev is None:
             return None
         return task.kernel.ttys.console_of(self._tty_rdev)
 
