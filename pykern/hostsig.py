@@ -2,11 +2,11 @@
 
 Ctrl-C (SIGINT), Ctrl-\\ (SIGQUIT) and a hang-up (SIGHUP) go to the job in the
 foreground: the guest's foreground process group on the console (pykern.tty), or the
-first process's group when pykern has no terminal; Ctrl-Z (SIGTSTP) too, and when that
-stops the first process pykern stops itself (suspend_stopped_guest). SIGTERM (`kill`,
-CI's `timeout`) goes to the first process, as `kill` on a shell's job does. pykern dies
-of none of them; the guest decides, and the exit status is the first process's, as
-natively.
+first process's group when pykern has no terminal; so do a resize (SIGWINCH) and Ctrl-Z
+(SIGTSTP), and when that stops the first process pykern stops itself
+(suspend_stopped_guest). SIGTERM (`kill`, CI's `timeout`) goes to the first process, as
+`kill` on a shell's job does. pykern dies of none of them; the guest decides, and the
+exit status is the first process's, as natively.
 
 Two catches. While the guest runs in the JIT no Python runs, and Python runs a signal
 handler only between bytecodes: so Python's C-level handler also writes the signal
@@ -38,6 +38,7 @@ from pykern.abi import (
     SIGTSTP,
     SIGTTIN,
     SIGTTOU,
+    SIGWINCH,
 )
 from pykern.signal import SigInfo
 
@@ -51,6 +52,7 @@ FORWARDED = {
     signal.SIGHUP: (SIGHUP, "foreground"),
     signal.SIGTERM: (SIGTERM, "first"),
     signal.SIGTSTP: (SIGTSTP, "foreground"),  # Ctrl-Z: see suspend_stopped_guest
+    signal.SIGWINCH: (SIGWINCH, "foreground"),  # the terminal was resized
 }
 RESTOP_SECONDS = 0.05
 # the guest's stop signal -> the one pykern stops itself with (the shell reports which)

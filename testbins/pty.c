@@ -318,6 +318,20 @@ static int console(void)
     pid_t me = getpid();
     say("fg=%d sid=%d\n", tcgetpgrp(0) == getpgrp(), tcgetsid(0) == getsid(0));
     job_control(me);
+    if (getenv("PTY_RESIZE")) { /* the test resizes the terminal: SIGWINCH comes */
+        sigset_t winch, none;
+        sigemptyset(&winch);
+        sigaddset(&winch, SIGWINCH);
+        sigemptyset(&none);
+        sigprocmask(SIG_BLOCK, &winch, NULL);
+        signal(SIGWINCH, on_winch);
+        say("resize me\n");
+        while (!got_winch)
+            sigsuspend(&none);
+        struct winsize ws;
+        ioctl(0, TIOCGWINSZ, &ws);
+        say("SIGWINCH: %dx%d\n", ws.ws_row, ws.ws_col);
+    }
     return 0;
 }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import select
+import struct
 import subprocess
 import sys
 import termios
@@ -276,7 +277,8 @@ class Terminal:
         def become_session_leader() -> None:
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-        env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "PS1": "$ ", "TERM": "dumb", "HOME": "/"}
+        env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "PS1": "$ ", "TERM": "dumb", "HOME": "/",
+               "PTY_RESIZE": "1"}
         self.proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, cwd=REPO_ROOT,
                                      start_new_session=True, preexec_fn=become_session_leader, env=env)
         os.close(slave)
@@ -365,3 +367,25 @@ def test_script_runs_a_command_on_a_pty():
         pytest.skip("pykern has no signalfd yet")
     assert (under.returncode, under.stdout, under.stderr) == (native.returncode, native.stdout, native.stderr)
     assert native.stdout == b"hi\r\non a tty\r\n0 0\r\n42\r\n"
+
+
+@pytest.mark.usefixtures("built_testbins")
+def test_a_resize_of_the_console_reaches_the_guest():
+    """The terminal pykern runs on is resized: SIGWINCH goes to the guest's foreground
+    group, which reads the new size, as natively."""
+    prog = str(TESTBINS_DIR / "pty")
+
+    def resized(prefix: list[str]) -> tuple[int, str]:
+        term = Terminal([*prefix, prog, "console"])
+        try:
+            term.until(b"resize me\r\n")
+            fcntl.ioctl(term.master, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+            term.until(b"x120\r\n")
+        except AssertionError:
+            term.proc.kill()
+            raise
+        return term.close()
+
+    native = resized([])
+    assert "SIGWINCH: 40x120" in native[1]
+    assert resized([sys.executable, "-m", "pykern", "run"]) == native
