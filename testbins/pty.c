@@ -422,6 +422,15 @@ int main(int argc, char **argv)
     CHECK(n == 4 && memcmp(buf, "pre\n", 4) == 0, "input written before the slave opened");
     n = read(m2, buf, sizeof buf);
     show("echo of early input", buf, n);
+    CHECK(tcflow(s2, TCOOFF) == 0, "tcflow TCOOFF");
+    fcntl(s2, F_SETFL, O_NONBLOCK);
+    CHECK(write(s2, "z", 1) < 0 && errno == EAGAIN, "stopped output: EAGAIN");
+    CHECK(tcflow(s2, TCOON) == 0 && write(s2, "z", 1) == 1, "TCOON: it flows again");
+    fcntl(s2, F_SETFL, 0);
+    CHECK(tcflow(s2, TCIOFF) == 0, "tcflow TCIOFF sends VSTOP");
+    expect(m2, "after TCOON and TCIOFF", "\x13");
+    CHECK(ioctl(m2, TIOCSIG, SIGKILL) < 0 && errno == EINVAL, "TIOCSIG: only SIGINT, SIGQUIT, SIGTSTP");
+    CHECK(ioctl(m2, TIOCSIG, SIGINT) == 0, "TIOCSIG with no group in front");
     int on = 1;
     CHECK(ioctl(m2, TIOCPKT, &on) == 0, "packet mode");
     CHECK(write(s2, "y", 1) == 1, "slave write in packet mode");
