@@ -14,14 +14,14 @@ Owns:
 - `Pty`: a pseudo-terminal pair (the slave tty, its line discipline, the master's
   buffers) and the open files of both ends: `PtyMaster` (TIOCGPTN, TIOCSPTLCK,
   TIOCGPTLCK, TIOCGPTPEER, TIOCPKT, TIOCSIG) and `PtySlave`; the termios, window size,
-  FIONREAD, TIOCOUTQ, TCFLSH, TCXONC, TIOCEXCL ioctls of both ends (on the master they act
+  FIONREAD, TIOCOUTQ, TCFLSH, TCXONC, TIOCEXCL, TIOCSTI ioctls of both ends (on the master they act
   on the slave, as Linux); the hang-up when the master closes;
 - `ConsoleTty`: the host terminal pykern was started on. Its termios stay on the host;
   the guest's sessions and process groups on it are kept here (the host only knows
   pykern), so a guest shell gets job control on a real terminal;
 - `TtyTable` (kernel.ttys): the console, the ptys by index, the devpts file system.
 
-Not done: TIOCSTI, the old termio ioctls (TCGETA ...) and termios2 (TCGETS2 ...), which
+Not done: the old termio ioctls (TCGETA ...) and termios2 (TCGETS2 ...), which
 fail with ENOTTY; the master's own termios (Linux keeps them, but every termios ioctl
 on a master acts on its slave, so no program sees them).
 
@@ -158,6 +158,7 @@ from pykern.abi import (
     TIOCSIG,
     TIOCSPGRP,
     TIOCSPTLCK,
+    TIOCSTI,
     TIOCSWINSZ,
     TOSTOP,
     TTYAUX_MAJOR,
@@ -1457,6 +1458,19 @@ def pty_ioctl(task: Task, file: File, pty: Pty, request: int, arg: int, is_maste
     if request == TIOCSETD:
         if mm.copy_in_i32(arg) != N_TTY:
             raise SysError(EINVAL)
+        return 0
+    if request == TIOCSTI:
+        # tiocsti: as if typed (on a master: as if the slave wrote it); the caller's own
+        # controlling terminal, or root. (Deviation: a kernel built without
+        # CONFIG_LEGACY_TIOCSTI refuses non-root callers with EIO.)
+        if not pty.is_ctty_of(task.group) and task.group.creds.euid != 0:
+            raise SysError(EPERM)
+        char = mm.copy_in(arg, 1)
+        if is_master:
+            ldisc.output += char
+            pty.master_read.wake_all()
+        else:
+            pty.master_write_data(char)
         return 0
     if request == TIOCGPTPEER:
         raise SysError(EIO)  # only a master has a peer to open

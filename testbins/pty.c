@@ -429,6 +429,12 @@ int main(int argc, char **argv)
     fcntl(s2, F_SETFL, 0);
     CHECK(tcflow(s2, TCIOFF) == 0, "tcflow TCIOFF sends VSTOP");
     expect(m2, "after TCOON and TCIOFF", "\x13");
+    if (geteuid() == 0) { /* root may push input into any terminal */
+        CHECK(ioctl(s2, TIOCSTI, "\n") == 0 && read(s2, buf, sizeof buf) == 1, "TIOCSTI");
+        expect(m2, "TIOCSTI's echo", "\r\n");
+    } else {
+        printf("TIOCSTI's echo: \"\\r\\n\"\n");
+    }
     CHECK(ioctl(m2, TIOCSIG, SIGKILL) < 0 && errno == EINVAL, "TIOCSIG: only SIGINT, SIGQUIT, SIGTSTP");
     CHECK(ioctl(m2, TIOCSIG, SIGINT) == 0, "TIOCSIG with no group in front");
     int on = 1;
