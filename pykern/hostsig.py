@@ -117,13 +117,13 @@ class HostSignals:
 
     def suspend_stopped_guest(self) -> bool:
         """The first process is stopped (Ctrl-Z, SIGTSTP, SIGSTOP) and nothing in the
-        guest can continue it: when pykern runs on a terminal, pykern stops itself, as
-        the guest would have stopped natively, so that the shell that started it takes
-        the terminal back; `fg` (SIGCONT to pykern) continues the guest's stopped job.
-        False when this does not apply (then it is a deadlock)."""
+        guest can continue it: pykern stops itself, with the same signal, as the program
+        would have stopped natively (a shell that started it takes the terminal back);
+        SIGCONT to pykern (`fg`) continues the guest's stopped job. False when this does
+        not apply (then it is a deadlock)."""
         kernel = self.kernel
         first = kernel.first
-        if not self.installed or first is None or not first.job.stopped or kernel.ttys.console is None:
+        if not self.installed or first is None or not first.job.stopped:
             return False
         host_signal = _HOST_STOP_SIGNALS.get(first.job.signal, signal.SIGSTOP)
         previous = signal.signal(host_signal, signal.SIG_DFL) if host_signal != signal.SIGSTOP else None

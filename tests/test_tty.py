@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -389,3 +390,25 @@ def test_a_resize_of_the_console_reaches_the_guest():
     native = resized([])
     assert "SIGWINCH: 40x120" in native[1]
     assert resized([sys.executable, "-m", "pykern", "run"]) == native
+
+
+def _stop_and_continue(cmd: list[str]) -> tuple[int, int, bytes]:
+    """Run `cmd`, wait for it to stop, continue it; (stop signal, exit status, stdout)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd=REPO_ROOT)
+    try:
+        _, status = os.waitpid(proc.pid, os.WUNTRACED)
+        stopped_by = os.WSTOPSIG(status) if os.WIFSTOPPED(status) else -1
+        os.kill(proc.pid, signal.SIGCONT)
+        out = proc.stdout.read() if proc.stdout else b""
+        return stopped_by, proc.wait(timeout=60), out
+    finally:
+        proc.kill()
+
+
+def test_a_stopped_first_process_stops_pykern():
+    """A program that stops itself stops, and SIGCONT continues it: under pykern, pykern
+    stops with it (hostsig.suspend_stopped_guest) instead of reporting a deadlock."""
+    script = ["/bin/sh", "-c", "echo before; kill -STOP $$; echo after; exit 3"]
+    native = _stop_and_continue(script)
+    assert native == (signal.SIGSTOP, 3, b"before\nafter\n")
+    assert _stop_and_continue([sys.executable, "-m", "pykern", "run", *script]) == native
