@@ -68,6 +68,8 @@ def exit_notify(kernel: Kernel, group: ThreadGroup, status: int) -> None:
         group.real_timer.cancel()  # alarm(2) and setitimer(2): a dead process gets no SIGALRM
     group.cpu_timers.clear()
     group.files.close_all()
+    if group.sid == group.tgid:
+        kernel.ttys.session_leader_exit(group)  # disassociate_ctty(1)
     children = forget_children(kernel, group)
     group.is_zombie = True
     kernel.signals.kill_orphaned_pgrps(group, children)

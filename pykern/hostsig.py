@@ -1,9 +1,12 @@
 """Signals sent to pykern itself, passed on to the guest as a terminal or a shell would.
 
-Ctrl-C (SIGINT), Ctrl-\\ (SIGQUIT) and a hang-up (SIGHUP) go to the first process's
-process group: the job in the foreground. SIGTERM (`kill`, CI's `timeout`) goes to the
-first process, as `kill` on a shell's job does. pykern dies of none of them; the guest
-decides, and the exit status is the first process's, as natively.
+Ctrl-C (SIGINT), Ctrl-\\ (SIGQUIT) and a hang-up (SIGHUP) go to the job in the
+foreground: the guest's foreground process group on the console (pykern.tty), or the
+first process's group when pykern has no terminal; so do a resize (SIGWINCH) and Ctrl-Z
+(SIGTSTP), and when that stops the first process pykern stops itself
+(suspend_stopped_guest). SIGTERM (`kill`, CI's `timeout`) goes to the first process, as
+`kill` on a shell's job does. pykern dies of none of them; the guest decides, and the
+exit status is the first process's, as natively.
 
 Two catches. While the guest runs in the JIT no Python runs, and Python runs a signal
 handler only between bytecodes: so Python's C-level handler also writes the signal
@@ -24,7 +27,19 @@ import threading
 from collections import deque
 from typing import TYPE_CHECKING
 
-from pykern.abi import SI_KERNEL, SI_USER, SIGHUP, SIGINT, SIGQUIT, SIGTERM
+from pykern.abi import (
+    SI_KERNEL,
+    SI_USER,
+    SIGCONT,
+    SIGHUP,
+    SIGINT,
+    SIGQUIT,
+    SIGTERM,
+    SIGTSTP,
+    SIGTTIN,
+    SIGTTOU,
+    SIGWINCH,
+)
 from pykern.signal import SigInfo
 
 if TYPE_CHECKING:
@@ -36,8 +51,12 @@ FORWARDED = {
     signal.SIGQUIT: (SIGQUIT, "foreground"),
     signal.SIGHUP: (SIGHUP, "foreground"),
     signal.SIGTERM: (SIGTERM, "first"),
+    signal.SIGTSTP: (SIGTSTP, "foreground"),  # Ctrl-Z: see suspend_stopped_guest
+    signal.SIGWINCH: (SIGWINCH, "foreground"),  # the terminal was resized
 }
 RESTOP_SECONDS = 0.05
+# the guest's stop signal -> the one pykern stops itself with (the shell reports which)
+_HOST_STOP_SIGNALS = {SIGTSTP: signal.SIGTSTP, SIGTTIN: signal.SIGTTIN, SIGTTOU: signal.SIGTTOU}
 
 
 class HostSignals:
@@ -45,6 +64,7 @@ class HostSignals:
         self.kernel = kernel
         self.pending: deque[int] = deque()  # host signal numbers not yet passed on
         self._taken = threading.Event()
+        self.installed = False
 
     def install(self) -> None:
         """Catch the forwarded signals (main thread only, before the guest runs)."""
@@ -53,6 +73,7 @@ class HostSignals:
         signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
         for host_signal in FORWARDED:
             signal.signal(host_signal, self._handler)
+        self.installed = True
         threading.Thread(target=self._watch, args=(read_fd,), name="pykern-host-signals", daemon=True).start()
 
     def _handler(self, signum: int, frame: object) -> None:
@@ -78,16 +99,43 @@ class HostSignals:
             guest_signal, target = FORWARDED[self.pending.popleft()]
             first = kernel.first
             live = [g for g in kernel.groups.values() if g.tgid != 1 and not g.is_zombie and g.live_tasks]
+            console = kernel.ttys.console
+            front = console.pgrp if console is not None else None  # the guest's job in front
+            if front is None and first is not None:
+                front = first.pgid
             if target == "first" and first is not None and first in live:
                 groups = [first]
-            elif first is not None and any(g.pgid == first.pgid for g in live):
-                groups = [g for g in live if g.pgid == first.pgid]
+            elif front is not None and any(g.pgid == front for g in live):
+                groups = [g for g in live if g.pgid == front]
             else:
                 groups = live
             code = SI_USER if target == "first" else SI_KERNEL
             for group in groups:
                 kernel.signals.send(group, SigInfo(guest_signal, code))
         self._taken.set()
+
+
+    def suspend_stopped_guest(self) -> bool:
+        """The first process is stopped (Ctrl-Z, SIGTSTP, SIGSTOP) and nothing in the
+        guest can continue it: pykern stops itself, with the same signal, as the program
+        would have stopped natively (a shell that started it takes the terminal back);
+        SIGCONT to pykern (`fg`) continues the guest's stopped job. False when this does
+        not apply (then it is a deadlock)."""
+        kernel = self.kernel
+        first = kernel.first
+        if not self.installed or first is None or not first.job.stopped:
+            return False
+        host_signal = _HOST_STOP_SIGNALS.get(first.job.signal, signal.SIGSTOP)
+        previous = signal.signal(host_signal, signal.SIG_DFL) if host_signal != signal.SIGSTOP else None
+        try:
+            os.kill(os.getpid(), host_signal)  # stops here until SIGCONT
+        finally:
+            if previous is not None:
+                signal.signal(host_signal, previous)
+        for group in list(kernel.groups.values()):
+            if group.pgid == first.pgid and group.job.stopped and not group.is_zombie:
+                kernel.signals.send(group, SigInfo(SIGCONT, SI_KERNEL))
+        return True
 
 
 class HostSignalArrived(Exception):

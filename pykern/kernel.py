@@ -21,6 +21,7 @@ from pykern.sched import Scheduler
 from pykern.signal import CORE_SIGNALS, SigInfo, Signals, user_info
 from pykern.task import Creds, Task, TaskState, ThreadGroup
 from pykern.trap import Trap
+from pykern.tty import TtyTable
 
 if TYPE_CHECKING:
     from pykern.sysent import SyscallEntry
@@ -47,6 +48,7 @@ class Kernel:
         self.options = options or Options()
         from pykern.fs.namespace import initial_mounts
 
+        self.ttys = TtyTable(self)  # the console and the pseudo-terminals (pykern.tty): /dev/pts
         self.mounts = initial_mounts(self, self.options.root, self.options.binds)  # ValueError: bad --root
         self.fifos: dict = {}  # FIFO inode key -> its kernel pipe (pykern.fs.fifo)
         self.clock = Clock()

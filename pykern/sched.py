@@ -166,6 +166,8 @@ class Scheduler:
 
         deadline = self._next_deadline()
         if deadline is None and not self.host_waiters and not self._awaiting_signals():
+            if self.kernel.host_signals.suspend_stopped_guest():
+                return  # pykern itself was stopped (the guest's job, on a terminal) and continued
             raise Deadlock()
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         self.idle_waiting = True

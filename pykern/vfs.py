@@ -54,6 +54,7 @@ from pykern.abi import (
     ENOTDIR,
     ENOTTY,
     EOPNOTSUPP,
+    EPERM,
     EPIPE,
     ERRNO_VALUES,
     ESPIPE,
@@ -92,16 +93,27 @@ from pykern.abi import (
     SEEK_END,
     SEEK_HOLE,
     SEEK_SET,
+    SIGTTIN,
+    SIGTTOU,
     STAT,
     STATX_BASIC_STATS,
     STATX_HEAD,
     STATX_SIZE,
     STATX_TS,
+    TCFLSH,
     TCGETS,
+    TCSBRK,
     TCSETS,
     TCSETSF,
     TCSETSW,
+    TCXONC,
+    TIOCGPGRP,
+    TIOCGSID,
     TIOCGWINSZ,
+    TIOCNOTTY,
+    TIOCOUTQ,
+    TIOCSCTTY,
+    TIOCSPGRP,
     TIOCSWINSZ,
 )
 from pykern.errors import Block, SysError
@@ -109,6 +121,7 @@ from pykern.errors import Block, SysError
 if TYPE_CHECKING:
     from pykern.fs.mount import Location
     from pykern.task import Task
+    from pykern.tty import ConsoleTty
     from pykern.waitqueue import WaitQueue
 
 # Not in pykern.abi (yet): the largest read/write count Linux performs (MAX_RW_COUNT,
@@ -508,6 +521,8 @@ class HostFile(File):
         self.pollable = (host_stat.S_ISFIFO(mode) or host_stat.S_ISCHR(mode) or host_stat.S_ISSOCK(mode)) \
             and not memory_device
         self.is_dir = host_stat.S_ISDIR(mode)
+        # A terminal's device number: is it the console? (see _console)
+        self._tty_rdev = status.st_rdev if host_stat.S_ISCHR(mode) and os.isatty(host_fd) else None
         self.seekable = not (
             host_stat.S_ISFIFO(mode)
             or host_stat.S_ISSOCK(mode)
@@ -608,6 +623,8 @@ class HostFile(File):
             raise Block(host_fds=((self.host_fd, mode),))
 
     def read(self, task: Task, size: int) -> bytes:
+        if self._tty_rdev is not None:
+            self._console_check(task, SIGTTIN)
         self._wait("r", size)
         try:
             if self.pollable or size <= _HOST_CHUNK:
@@ -624,6 +641,8 @@ class HostFile(File):
             raise host_error(error) from None
 
     def write(self, task: Task, data: bytes) -> int:
+        if self._tty_rdev is not None:
+            self._console_check(task, SIGTTOU)
         self._wait("w", len(data))
         try:
             return os.write(self.host_fd, data)
@@ -659,10 +678,29 @@ class HostFile(File):
 
     def ioctl(self, task: Task, request: int, arg_addr: int) -> int:
         """Terminal ioctls reach the host terminal; the host says ENOTTY for the rest.
-        The structs (termios: 36 bytes, winsize: 8) have the same layout on the host."""
+        The structs (termios: 36 bytes, winsize: 8) have the same layout on the host.
+        On the console (pykern's own controlling terminal) the guest's sessions and
+        process groups are pykern's: TIOCSCTTY, TIOCNOTTY, TIOCGPGRP, TIOCSPGRP and
+        TIOCGSID answer from pykern.tty, and a background process changing the terminal
+        gets SIGTTOU (tty_check_change)."""
+        if request in _JOB_IOCTLS:
+            console = self._console(task)
+            if console is None:
+                raise SysError(ENOTTY if request != TIOCSCTTY or not self._is_terminal() else EPERM)
+            done = console.job_ioctl(task, self, request, arg_addr, is_master=False)
+            assert done is not None
+            return done
         host_request, size, direction = _HOST_IOCTLS.get(request, (None, 0, ""))
         if host_request is None:
             raise SysError(ENOTTY)
+        if request in _CHANGING_IOCTLS:
+            console = self._console(task)
+            if console is not None:
+                console.check_change(task, SIGTTOU)
+        if direction == "value":
+            with host_errors():
+                fcntl.ioctl(self.host_fd, host_request, arg_addr & 0xFFFFFFFF)
+            return 0
         if direction == "in":
             data = task.mm.copy_in(arg_addr, size)
             with host_errors():
@@ -672,6 +710,31 @@ class HostFile(File):
             data = fcntl.ioctl(self.host_fd, host_request, bytes(size))
         task.mm.copy_out(arg_addr, data)
         return 0
+
+    def _is_terminal(self) -> bool:
+        return self._tty_rdev is not None
+
+    def _console(self, task: Task) -> ConsoleTty | None:
+        """The console, if this is it (a terminal with the host device number of
+        pykern's controlling terminal)."""
+        if self._tty_rdev is None:
+            return None
+        return task.kernel.ttys.console_of(self._tty_rdev)
+
+    def _console_check(self, task: Task, sig: int) -> None:
+        """Job control on the console: a background read stops with SIGTTIN, a
+        background write with SIGTTOU when the terminal has TOSTOP (n_tty_read,
+        n_tty_write), as the host would do were the guest's groups its own."""
+        console = self._console(task)
+        if console is None or console.pgrp in (None, task.group.pgid) or not console.is_ctty_of(task.group):
+            return
+        if sig == SIGTTOU:
+            try:
+                if not termios.tcgetattr(self.host_fd)[3] & termios.TOSTOP:
+                    return
+            except (OSError, termios.error):
+                return
+        console.check_change(task, sig)
 
     def getdents64(self, size: int) -> bytes:
         if not self.is_dir:
@@ -755,7 +818,15 @@ _HOST_IOCTLS: dict[int, tuple[int, int, str]] = {
     TIOCGWINSZ: (termios.TIOCGWINSZ, 8, "out"),
     TIOCSWINSZ: (termios.TIOCSWINSZ, 8, "in"),
     FIONREAD: (termios.FIONREAD, 4, "out"),
+    TIOCOUTQ: (termios.TIOCOUTQ, 4, "out"),
+    TCFLSH: (termios.TCFLSH, 0, "value"),
+    TCXONC: (termios.TCXONC, 0, "value"),
+    TCSBRK: (termios.TCSBRK, 0, "value"),
 }
+# Job control on the console is pykern's (pykern.tty); these change the terminal, so a
+# background process gets SIGTTOU for them (tty_check_change).
+_JOB_IOCTLS = frozenset({TIOCSCTTY, TIOCNOTTY, TIOCGPGRP, TIOCSPGRP, TIOCGSID})
+_CHANGING_IOCTLS = frozenset({TCSETS, TCSETSW, TCSETSF, TCFLSH, TCXONC, TCSBRK})
 
 
 class HostStream(HostFile):

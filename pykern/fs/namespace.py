@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from pykern.errors import SysError
 from pykern.fs.devfs import DevFS
+from pykern.fs.devpts import add_to_dev
 from pykern.fs.hostfs import HostFS
 from pykern.fs.mount import Location, MountTable
 from pykern.fs.namei import Walk, walk_from
@@ -50,6 +51,9 @@ def initial_mounts(kernel: Kernel, root: str = "/", binds: tuple[Bind, ...] = ()
     dev = DevFS()
     devmount = mounts.attach(top, b"dev", dev, options="rw,nosuid,relatime,mode=755")
     mounts.attach(Location(devmount, dev.root()), b"shm", TmpFS(), options="rw,nosuid,nodev")
+    add_to_dev(dev.root())  # /dev/ptmx and /dev/tty are the tty layer's (pykern.tty)
+    mounts.attach(Location(devmount, dev.root()), b"pts", kernel.ttys.devpts,
+                  options="rw,nosuid,noexec,relatime,gid=5,mode=620,ptmxmode=000")
     for bind in binds:
         try:
             source = HostFS(bind.host)

@@ -15,6 +15,7 @@ from pykern.abi import NSIG, PAGE_SIZE, RLIM_INFINITY, RLIMIT_RSS, RLIMIT_SIGPEN
 from pykern.fs.proc.common import comm_of, is_init, live_mm, state_of
 from pykern.fs.proc.task_mmu import MemCounters, mem_counters
 from pykern.task import TaskState
+from pykern.tty import ctty_numbers
 
 if TYPE_CHECKING:
     from pykern.kernel import Kernel
@@ -238,7 +239,7 @@ def show_stat(kernel: Kernel, group: ThreadGroup, task: Task | None, whole: bool
         return getattr(layout, name) if layout is not None else 0
 
     fields = [
-        group.ppid, group.pgid, group.sid, 0, -1, flags,
+        group.ppid, group.pgid, group.sid, *ctty_numbers(kernel, group), flags,
         0, 0, 0, 0,  # minflt cminflt majflt cmajflt
         ticks(cpu_ns), 0, ticks(group.children_cpu_ns if whole else 0), 0,
         20 + group.nice, group.nice, max(len(group.live_tasks), 1), 0,
