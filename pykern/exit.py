@@ -67,9 +67,12 @@ def exit_notify(kernel: Kernel, group: ThreadGroup, status: int) -> None:
     if group.real_timer is not None:
         group.real_timer.cancel()  # alarm(2) and setitimer(2): a dead process gets no SIGALRM
     group.cpu_timers.clear()
+    for timer in list(group.posix_timers.values()):
+        timer.delete()
     group.files.close_all()
     children = forget_children(kernel, group)
     group.is_zombie = True
+    group.pidfd_wait.wake_all()  # its pidfds poll readable now
     kernel.signals.kill_orphaned_pgrps(group, children)
     parent = group.parent
     if parent is None or parent is kernel.init:
@@ -109,6 +112,7 @@ def release_task(kernel: Kernel, group: ThreadGroup) -> None:
         group.parent.children.remove(group)
         group.parent.children_cpu_ns += kernel.clock.process_cpu_ns(group)
     kernel.groups.pop(group.tgid, None)
+    group.pidfd_wait.wake_all()  # (POLLHUP too once reaped)
     for task in group.tasks:
         kernel.tasks.pop(task.tid, None)
 

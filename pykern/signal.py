@@ -18,7 +18,7 @@ The life of a signal, as in Linux:
 Stopped processes are reported to wait4 (WUNTRACED) and continued ones (WCONTINUED),
 and their parent gets SIGCHLD with CLD_STOPPED / CLD_CONTINUED unless it set
 SA_NOCLDSTOP; a process group orphaned while a member is stopped gets SIGHUP and SIGCONT.
-Not done: signalfd.
+signalfd (pykern.signalfd) reads what is pending from the same queues.
 """
 
 from __future__ import annotations
@@ -332,6 +332,7 @@ class Signals:
         queue = task.sigpending if task is not None else group.shared_pending
         if not queue.add(info):
             return
+        group.signalfd_wait.wake_all()  # signalfd readers take blocked signals
         for target in targets:  # complete_signal: wake one thread that can take it
             if not target.sigmask & bit:
                 self.wake_for_signal(target)
