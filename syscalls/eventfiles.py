@@ -105,15 +105,13 @@ def _timerfd(task: Task, fd: int) -> TimerFd:
 
 @syscall("timerfd_settime", FD, INT, PTR, PTR, classes="desc")
 def sys_timerfd_settime(task: Task, fd: int, flags: int, new_value_addr: int, old_value_addr: int) -> int:
-    """timerfd_settime(2): TFD_TIMER_ABSTIME; TFD_TIMER_CANCEL_ON_SET is accepted, and never
-    fires (pykern's realtime clock is never set)."""
+    """timerfd_settime(2): TFD_TIMER_ABSTIME; TFD_TIMER_CANCEL_ON_SET is accepted (ignored
+    unless absolute on a realtime clock, as Linux) and never cancels: pykern's realtime
+    clock is never set."""
     value, interval = copy_in_itimerspec(task, new_value_addr)
     if flags & ~(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET):
         raise SysError(EINVAL)
     file = _timerfd(task, fd)
-    if flags & TFD_TIMER_CANCEL_ON_SET and not (flags & TFD_TIMER_ABSTIME and file.clockid in (
-            CLOCK_REALTIME, CLOCK_REALTIME_ALARM)):
-        raise SysError(EINVAL)
     old = file.settime(value, interval, bool(flags & TFD_TIMER_ABSTIME))
     if old_value_addr:
         task.mm.copy_out(old_value_addr, pack_itimerspec(*old))
@@ -158,10 +156,16 @@ def sys_pidfd_open(task: Task, pid: int, flags: int) -> int:
     return new_pidfd(task, target.group, flags & PIDFD_NONBLOCK)
 
 
+PIDFD_SIGNAL_THREAD, PIDFD_SIGNAL_THREAD_GROUP, PIDFD_SIGNAL_PROCESS_GROUP = 1, 2, 4
+
+
 @syscall("pidfd_send_signal", FD, SIGNUM, PTR, UINT, classes="desc signal process")
 def sys_pidfd_send_signal(task: Task, pidfd: int, sig: int, info_addr: int, flags: int) -> int:
-    """pidfd_send_signal(2): kill(2) through a pidfd; with a siginfo, sigqueue's rules."""
-    if flags:
+    """pidfd_send_signal(2): kill(2) through a pidfd; with a siginfo, sigqueue's rules.
+    PIDFD_SIGNAL_THREAD (the thread the pidfd names: its leader), _THREAD_GROUP (the
+    default) or _PROCESS_GROUP (every process of its group), one at most."""
+    if flags & ~(PIDFD_SIGNAL_THREAD | PIDFD_SIGNAL_THREAD_GROUP | PIDFD_SIGNAL_PROCESS_GROUP) \
+            or flags & (flags - 1):
         raise SysError(EINVAL)
     group = pidfd_group(task, pidfd)
     if not 0 <= sig <= NSIG:
@@ -173,15 +177,22 @@ def sys_pidfd_send_signal(task: Task, pidfd: int, sig: int, info_addr: int, flag
             raise SysError(EINVAL)
         if (code >= 0 or code == SI_TKILL) and group is not task.group:
             raise SysError(EPERM)
-        info = SigInfo(sig, code, errno, pid=pid_field, uid=uid_field, value=value)
-    else:
-        info = user_info(task, sig)
-    if group.is_zombie or group.reaped:
+    if group.reaped:
         raise SysError(ESRCH)
+    targets = [group]
+    if flags & PIDFD_SIGNAL_PROCESS_GROUP:
+        targets = [g for g in task.kernel.groups.values() if g.pgid == group.pgid and not g.is_zombie]
     creds = task.group.creds
-    if creds.euid != 0 and group.creds.uid not in (creds.uid, creds.euid):
-        raise SysError(EPERM)
-    task.kernel.signals.send(group, info)
+    for target in targets:
+        if creds.euid != 0 and target.creds.uid not in (creds.uid, creds.euid):
+            raise SysError(EPERM)
+    for target in targets:
+        if info_addr:
+            info = SigInfo(sig, code, errno, pid=pid_field, uid=uid_field, value=value)
+        else:
+            info = user_info(task, sig)
+        thread = target.leader if flags & PIDFD_SIGNAL_THREAD else None
+        task.kernel.signals.send(target, info, thread)
     return 0
 
 
