@@ -40,11 +40,11 @@ TIMER_CLOCKS = frozenset({CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME, CLOCK
 ALARM_READS = {CLOCK_REALTIME_ALARM: CLOCK_REALTIME, CLOCK_BOOTTIME_ALARM: CLOCK_BOOTTIME}
 
 
-def _sigevent(task: Task, sevp_addr: int, timerid: int) -> tuple[int, int, int, Task | None]:
+def _sigevent(task: Task, sigevent: bytes | None, timerid: int) -> tuple[int, int, int, Task | None]:
     """good_sigevent: (notify, signo, value, target thread) or EINVAL."""
-    if not sevp_addr:
+    if sigevent is None:
         return SIGEV_SIGNAL, SIGALRM, timerid, None
-    value, signo, notify, tid = SIGEVENT.unpack(task.mm.copy_in(sevp_addr, SIGEVENT.size))
+    value, signo, notify, tid = SIGEVENT.unpack(sigevent)
     target = None
     if notify == SIGEV_SIGNAL | SIGEV_THREAD_ID:
         target = task.kernel.tasks.get(tid)
@@ -64,14 +64,16 @@ def sys_timer_create(task: Task, clockid: int, sevp_addr: int, timerid_addr: int
     if clockid >= 0 and clockid not in TIMER_CLOCKS:
         clock_reader(task, clockid)  # EINVAL for a clock that does not exist
         raise SysError(EOPNOTSUPP)
-    if clockid in ALARM_READS and task.group.creds.euid != 0:
-        raise SysError(EPERM)
     read = clock_reader(task, ALARM_READS.get(clockid, clockid))
     cpu = clockid in (CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID) or clockid < 0
     group = task.group
+    sigevent = task.mm.copy_in(sevp_addr, SIGEVENT.size) if sevp_addr else None
+    # Linux takes the id before it checks the sigevent: a refused create uses one up
     timerid = group.next_timer_id
-    notify, signo, value, target = _sigevent(task, sevp_addr, timerid)
     group.next_timer_id = timerid + 1
+    if clockid in ALARM_READS and task.group.creds.euid != 0:
+        raise SysError(EPERM)
+    notify, signo, value, target = _sigevent(task, sigevent, timerid)
     timer = PosixTimer(group, timerid, clockid, read, cpu, notify, signo, value, target)
     group.posix_timers[timerid] = timer
     try:
