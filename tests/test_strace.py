@@ -92,7 +92,7 @@ _NORMALISE = [
     (re.compile(r'getrandom\("[^"]*"'), 'getrandom("RANDOM"'),
     (re.compile(r"pykern-(\w+)-[A-Za-z0-9]{6}"), r"pykern-\1-XXXXXX"),
     (re.compile(rf"^((?:{_PID_CALLS})\(.*\)) += [1-9]\d*$"), r"\1 = PID"),
-    (re.compile(r"\b(wait4|prlimit64|kill|tkill|getpgid|getsid|rt_sigqueueinfo)\(-?\d+([,)])"), r"\1(PID\2"),
+    (re.compile(r"\b(wait4|prlimit64|kill|tkill|getpgid|getsid|rt_sigqueueinfo|pidfd_open)\(-?\d+([,)])"), r"\1(PID\2"),
     (re.compile(r"\bsetpgid\(\d+, \d+\)"), "setpgid(PID, PID)"),
     (re.compile(r"\b(tgkill\(|waitid\(P_PID, |waitid\(P_PGID, )\d+, (\d+, )?"), r"\1PID, PID, "),
     (re.compile(r"\b(TIOC[GS]PGRP, )\[\d+\]"), r"\1[PID]"),
