@@ -28,6 +28,7 @@ from pykern.abi import (
     TFD_TIMER_CANCEL_ON_SET,
 )
 from pykern.errors import SysError
+from pykern.fs.procfs import ProcFS
 from pykern.pidfd import PidFd
 from pykern.signal import SigInfo, user_info
 from pykern.signalfd import SignalFd
@@ -137,6 +138,23 @@ def pidfd_group(task: Task, pidfd: int) -> ThreadGroup:
     return file.group
 
 
+def _proc_pid_dir_group(task: Task, pidfd: int) -> ThreadGroup:
+    """pidfd_send_signal's other kind of pidfd: an open /proc/PID directory (the API
+    before pidfd_open existed). Anything else: EBADF."""
+    file = task.group.files.get(pidfd)
+    if isinstance(file, PidFd):
+        return file.group
+    location = file.location
+    if location is not None and isinstance(location.inode.fs, ProcFS):
+        name = location.inode.name_in_fs()
+        group = task.kernel.groups.get(int(name[1:])) if name[1:].isdigit() and name.count(b"/") == 1 else None
+        if group is not None:
+            return group
+        if name[1:].isdigit():
+            raise SysError(ESRCH)
+    raise SysError(EBADF)
+
+
 def new_pidfd(task: Task, group: ThreadGroup, flags: int = 0) -> int:
     """Install a pidfd for `group` (always close-on-exec, as Linux)."""
     return task.group.files.install(PidFd(group, flags), True)
@@ -161,13 +179,14 @@ PIDFD_SIGNAL_THREAD, PIDFD_SIGNAL_THREAD_GROUP, PIDFD_SIGNAL_PROCESS_GROUP = 1, 
 
 @syscall("pidfd_send_signal", FD, SIGNUM, PTR, UINT, classes="desc signal process")
 def sys_pidfd_send_signal(task: Task, pidfd: int, sig: int, info_addr: int, flags: int) -> int:
-    """pidfd_send_signal(2): kill(2) through a pidfd; with a siginfo, sigqueue's rules.
+    """pidfd_send_signal(2): kill(2) through a pidfd (or an open /proc/PID directory); with
+    a siginfo, sigqueue's rules.
     PIDFD_SIGNAL_THREAD (the thread the pidfd names: its leader), _THREAD_GROUP (the
     default) or _PROCESS_GROUP (every process of its group), one at most."""
     if flags & ~(PIDFD_SIGNAL_THREAD | PIDFD_SIGNAL_THREAD_GROUP | PIDFD_SIGNAL_PROCESS_GROUP) \
             or flags & (flags - 1):
         raise SysError(EINVAL)
-    group = pidfd_group(task, pidfd)
+    group = _proc_pid_dir_group(task, pidfd)
     if not 0 <= sig <= NSIG:
         raise SysError(EINVAL)
     if info_addr:

@@ -15,7 +15,6 @@ from pykern.abi import (
     CLOCK_THREAD_CPUTIME_ID,
     EINVAL,
     EOPNOTSUPP,
-    EPERM,
     NSIG,
     SIGALRM,
     SIGEV_NONE,
@@ -37,7 +36,7 @@ from pykern.task import Task
 # do_timer_create for a k_clock without one)
 TIMER_CLOCKS = frozenset({CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME, CLOCK_TAI, CLOCK_PROCESS_CPUTIME_ID,
                           CLOCK_THREAD_CPUTIME_ID, CLOCK_REALTIME_ALARM, CLOCK_BOOTTIME_ALARM})
-ALARM_READS = {CLOCK_REALTIME_ALARM: CLOCK_REALTIME, CLOCK_BOOTTIME_ALARM: CLOCK_BOOTTIME}
+ALARM_CLOCKS = frozenset({CLOCK_REALTIME_ALARM, CLOCK_BOOTTIME_ALARM})
 
 
 def _sigevent(task: Task, sigevent: bytes | None, timerid: int) -> tuple[int, int, int, Task | None]:
@@ -60,19 +59,20 @@ def _sigevent(task: Task, sigevent: bytes | None, timerid: int) -> tuple[int, in
 @syscall("timer_create", CLOCKID, PTR, PTR, classes="signal")
 def sys_timer_create(task: Task, clockid: int, sevp_addr: int, timerid_addr: int) -> int:
     """timer_create(2): wall, monotonic and CPU-time clocks (the caller's own process and
-    threads); SIGEV_SIGNAL, SIGEV_THREAD_ID, SIGEV_NONE (SIGEV_THREAD is glibc's)."""
+    threads); SIGEV_SIGNAL, SIGEV_THREAD_ID, SIGEV_NONE (SIGEV_THREAD is glibc's). The
+    _ALARM clocks are EOPNOTSUPP, as on a Linux without an RTC: pykern has none."""
     if clockid >= 0 and clockid not in TIMER_CLOCKS:
         clock_reader(task, clockid)  # EINVAL for a clock that does not exist
         raise SysError(EOPNOTSUPP)
-    read = clock_reader(task, ALARM_READS.get(clockid, clockid))
+    read = clock_reader(task, clockid) if clockid not in ALARM_CLOCKS else task.kernel.clock.realtime_ns
     cpu = clockid in (CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID) or clockid < 0
     group = task.group
     sigevent = task.mm.copy_in(sevp_addr, SIGEVENT.size) if sevp_addr else None
     # Linux takes the id before it checks the sigevent: a refused create uses one up
     timerid = group.next_timer_id
     group.next_timer_id = timerid + 1
-    if clockid in ALARM_READS and task.group.creds.euid != 0:
-        raise SysError(EPERM)
+    if clockid in ALARM_CLOCKS:  # alarmtimer without an RTC device, as pykern has none
+        raise SysError(EOPNOTSUPP)
     notify, signo, value, target = _sigevent(task, sigevent, timerid)
     timer = PosixTimer(group, timerid, clockid, read, cpu, notify, signo, value, target)
     group.posix_timers[timerid] = timer
@@ -100,7 +100,9 @@ def _current(timer: PosixTimer) -> bytes:
 @syscall("timer_settime", INT, INT, PTR, PTR, classes="signal")
 def sys_timer_settime(task: Task, timerid: int, flags: int, new_value_addr: int, old_value_addr: int) -> int:
     """timer_settime(2): arm (TIMER_ABSTIME: at a time of its clock) or, with a zero
-    value, disarm; the old setting is returned first."""
+    value, disarm; the old setting is returned first. A NULL new value is EINVAL."""
+    if not new_value_addr:
+        raise SysError(EINVAL)
     value, interval = copy_in_itimerspec(task, new_value_addr)
     timer = _timer(task, timerid)
     if old_value_addr:
