@@ -88,9 +88,21 @@ def exit_notify(kernel: Kernel, group: ThreadGroup, status: int) -> None:
     parent.child_events.wake_all()
 
 
+def find_new_reaper(kernel: Kernel, group: ThreadGroup) -> ThreadGroup:
+    """The nearest living ancestor that made itself a child subreaper
+    (prctl(PR_SET_CHILD_SUBREAPER): container inits such as catatonit), else init."""
+    ancestor = group.parent
+    while ancestor is not None and ancestor is not kernel.init:
+        if ancestor.child_subreaper and not ancestor.is_zombie and ancestor.live_tasks:
+            return ancestor
+        ancestor = ancestor.parent
+    return kernel.init
+
+
 def forget_children(kernel: Kernel, group: ThreadGroup) -> list[ThreadGroup]:
-    """Reparent children to init (returned); zombies among them are reaped at once."""
-    init = kernel.init
+    """Reparent children to init or a subreaper (returned); zombies among them are reaped
+    at once by init, or reported to the subreaper as if they had just died."""
+    init = find_new_reaper(kernel, group)
     children = list(group.children)
     for child in children:
         for thread in child.live_tasks:  # prctl(PR_SET_PDEATHSIG)
@@ -100,7 +112,11 @@ def forget_children(kernel: Kernel, group: ThreadGroup) -> list[ThreadGroup]:
         child.parent = init
         init.children.append(child)
         if child.is_zombie:
-            release_task(kernel, child)
+            if init is kernel.init or kernel.parent_ignores_children(init):
+                release_task(kernel, child)
+            else:
+                kernel.notify_parent(child)
+                init.child_events.wake_all()
     group.children.clear()
     return children
 

@@ -187,6 +187,7 @@ class ThreadGroup:
         self.cpu_timers: dict[int, Any] = {}  # ITIMER_VIRTUAL, ITIMER_PROF: checked by the scheduler
         self.cpu_ns = 0
         self.children_cpu_ns = 0
+        self.child_subreaper = False  # prctl(PR_SET_CHILD_SUBREAPER): orphans below come here
         self.next_timer_id = 0  # timer_create's ids count up per process
         self.posix_timers: dict[int, Any] = {}  # timer_create's (pykern.posix_timers): gone at exec and exit
         self.signalfd_wait = WaitQueue(f"signalfd({tgid})")  # readers and pollers of signalfds (send wakes it)

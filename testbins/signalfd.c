@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -158,6 +159,50 @@ int main(void)
           "child reads its own signal through the inherited fd");
     CHECK(read(sfd, si, sizeof si) == sizeof si[0] && si[0].ssi_signo == SIGCHLD, "the parent reads SIGCHLD");
     CHECK(read(sfd, si, sizeof si) == -1 && errno == EAGAIN, "nothing else");
+
+    /* a container init's loop: a child subreaper hears of its grandchild through the signalfd */
+    CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0, "PR_SET_CHILD_SUBREAPER");
+    int is_reaper = 0;
+    CHECK(prctl(PR_GET_CHILD_SUBREAPER, &is_reaper) == 0 && is_reaper == 1, "PR_GET_CHILD_SUBREAPER: 1");
+    int gp[2];
+    CHECK(pipe(gp) == 0, "pipe");
+    child = fork();
+    if (child == 0) {
+        pid_t grandchild = fork();
+        if (grandchild == 0) {
+            char c;
+            close(gp[1]);
+            read(gp[0], &c, 1); /* until the subreaper lets it go */
+            _exit(5);
+        }
+        _exit(grandchild > 0 ? 0 : 1);
+    }
+    close(gp[0]);
+    CHECK(read(blocking, si, sizeof si[0]) == sizeof si[0] && si[0].ssi_signo == SIGCHLD &&
+              si[0].ssi_pid == (uint32_t)child,
+          "SIGCHLD of the child");
+    CHECK(waitpid(child, &status, 0) == child && WEXITSTATUS(status) == 0, "child reaped");
+    CHECK(write(gp[1], "x", 1) == 1, "let the grandchild go");
+    CHECK(read(blocking, si, sizeof si[0]) == sizeof si[0] && si[0].ssi_signo == SIGCHLD &&
+              si[0].ssi_status == 5,
+          "SIGCHLD of the orphaned grandchild, to the subreaper");
+    pid_t orphan = si[0].ssi_pid;
+    CHECK(waitpid(-1, &status, 0) == orphan && WEXITSTATUS(status) == 5, "the subreaper reaps it");
+    child = fork();
+    if (child == 0) {
+        if (fork() == 0)
+            _exit(6);
+        usleep(50000); /* its child is a zombie when it dies */
+        _exit(0);
+    }
+    int reaped = 0, got_six = 0;
+    while (reaped < 2 && read(blocking, si, sizeof si[0]) == sizeof si[0]) { /* SIGCHLDs may merge */
+        while (waitpid(-1, &status, WNOHANG) > 0) {
+            reaped++;
+            got_six |= WEXITSTATUS(status) == 6;
+        }
+    }
+    CHECK(reaped == 2 && got_six, "a zombie grandchild is handed to the subreaper too");
     puts("done");
     return 0;
 }
