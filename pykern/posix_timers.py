@@ -120,8 +120,8 @@ class TimerSigInfo(SigInfo):
 class PosixTimer:
     """A timer_create(2) timer of `group`."""
 
-    def __init__(self, group: ThreadGroup, timerid: int, clockid: int, read: Callable[[], int], cpu: bool,
-                 notify: int, signo: int, value: int, target: Task | None) -> None:
+    def __init__(self, kernel: Kernel, group: ThreadGroup, timerid: int, clockid: int, read: Callable[[], int],
+                 cpu: bool, notify: int, signo: int, value: int, target: Task | None) -> None:
         self.group = group
         self.timerid = timerid
         self.clockid = clockid
@@ -131,8 +131,6 @@ class PosixTimer:
         self.target = target  # SIGEV_THREAD_ID's thread
         self.last_info: TimerSigInfo | None = None  # the signal last queued
         self.overrun_last = 0  # si_overrun of the last signal delivered
-        kernel = group.tasks[0].kernel if group.tasks else None
-        assert kernel is not None
         self.kernel = kernel
         self.clock = ClockTimer(kernel, read, self._expired, group if cpu else None)
 

@@ -74,7 +74,7 @@ def sys_timer_create(task: Task, clockid: int, sevp_addr: int, timerid_addr: int
     if clockid in ALARM_CLOCKS:  # alarmtimer without an RTC device, as pykern has none
         raise SysError(EOPNOTSUPP)
     notify, signo, value, target = _sigevent(task, sigevent, timerid)
-    timer = PosixTimer(group, timerid, clockid, read, cpu, notify, signo, value, target)
+    timer = PosixTimer(task.kernel, group, timerid, clockid, read, cpu, notify, signo, value, target)
     group.posix_timers[timerid] = timer
     try:
         task.mm.copy_out_u32(timerid_addr, timerid)

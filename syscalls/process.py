@@ -288,6 +288,8 @@ def sys_waitid(task: Task, idtype: int, id: int, infop_addr: int, options: int, 
             raise SysError(EINVAL)
         children = waitable_children(task.group, -id if id else 0)
     elif idtype == P_PIDFD:
+        if id < 0:
+            raise SysError(EINVAL)
         pidfd = pidfd_group(task, id)
         children = [child for child in task.group.children if child is pidfd]
         nonblocking = task.group.files.get(id).nonblocking
