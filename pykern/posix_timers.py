@@ -15,7 +15,9 @@ by fork, deleted at execve and exit. At expiry it queues its signal (SIGEV_SIGNA
 the process; SIGEV_THREAD_ID, to one thread; SIGEV_THREAD is glibc's SIGEV_THREAD_ID)
 with si_code SI_TIMER, or does nothing (SIGEV_NONE). While its signal is still queued,
 further expirations count as overruns of that signal (si_overrun); timer_getoverrun
-reports those of the last signal delivered.
+reports those of the last signal delivered. A signal queued before the timer was
+re-armed or deleted is dropped when dequeued (Linux 6.13's posixtimer_deliver_signal):
+sigpending still shows it, nothing receives it.
 """
 
 from __future__ import annotations
@@ -105,12 +107,19 @@ class ClockTimer:
 class TimerSigInfo(SigInfo):
     """A POSIX timer's signal: SI_TIMER with si_timerid, si_overrun and si_value."""
 
-    __slots__ = ("timerid", "overrun")
+    __slots__ = ("timerid", "overrun", "timer", "seq")
 
-    def __init__(self, signo: int, timerid: int, value: int) -> None:
-        super().__init__(signo, SI_TIMER, value=value)
-        self.timerid = timerid
+    def __init__(self, timer: PosixTimer) -> None:
+        super().__init__(timer.signo, SI_TIMER, value=timer.value)
+        self.timerid = timer.timerid
         self.overrun = 0
+        self.timer = timer
+        self.seq = timer.signal_seq
+
+    @property  # type: ignore[override]
+    def stale(self) -> bool:
+        """Queued before its timer was re-armed or deleted: dropped when dequeued."""
+        return self.timer.deleted or self.seq != self.timer.signal_seq
 
     def pack(self) -> bytes:
         head = struct.pack("<iii4xiiQ", self.signo, self.errno, self.code, self.timerid, self.overrun, self.value)
@@ -131,6 +140,8 @@ class PosixTimer:
         self.target = target  # SIGEV_THREAD_ID's thread
         self.last_info: TimerSigInfo | None = None  # the signal last queued
         self.overrun_last = 0  # si_overrun of the last signal delivered
+        self.signal_seq = 0  # bumped by settime and delete: a signal queued before is stale
+        self.deleted = False
         self.kernel = kernel
         self.clock = ClockTimer(kernel, read, self._expired, group if cpu else None)
 
@@ -144,14 +155,18 @@ class PosixTimer:
     def _expired(self, count: int) -> None:
         if self.notify == SIGEV_NONE:
             return
-        if self._queued():
+        if self._queued():  # its signal is still queued: it counts one more overrun
             info = self.last_info
             assert info is not None
-            info.overrun = min(DELAYTIMER_MAX, info.overrun + count)
+            if info.stale:  # queued before a re-arm: the one signal serves the new setting
+                info.seq, info.overrun = self.signal_seq, count - 1
+            else:
+                info.overrun += count
+            info.overrun = min(DELAYTIMER_MAX, info.overrun)
             return
         if self.last_info is not None:
             self.overrun_last = self.last_info.overrun
-        info = TimerSigInfo(self.signo, self.timerid, self.value)
+        info = TimerSigInfo(self)
         info.overrun = min(DELAYTIMER_MAX, count - 1)
         self.last_info = info
         target = self.target
@@ -167,6 +182,13 @@ class PosixTimer:
             return self.overrun_last
         return self.last_info.overrun
 
+    def settime(self, expires_ns: int | None, interval_ns: int) -> None:
+        """Arm at absolute `expires_ns` of its clock (None: disarm); a signal of the old
+        setting still queued will be dropped (Linux 6.13 and later)."""
+        self.signal_seq += 1
+        self.clock.arm(expires_ns, interval_ns)
+
     def delete(self) -> None:
+        self.deleted = True
         self.clock.arm(None, 0)
         self.group.posix_timers.pop(self.timerid, None)

@@ -109,9 +109,9 @@ def sys_timer_settime(task: Task, timerid: int, flags: int, new_value_addr: int,
         task.mm.copy_out(old_value_addr, _current(timer))
     clock = timer.clock
     if not value:
-        clock.arm(None, 0)
+        timer.settime(None, 0)
     else:
-        clock.arm(value if flags & TIMER_ABSTIME else clock.read() + value, interval)
+        timer.settime(value if flags & TIMER_ABSTIME else clock.read() + value, interval)
     return 0
 
 

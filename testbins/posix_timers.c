@@ -132,14 +132,25 @@ int main(int argc, char **argv)
     CHECK(si.si_timerid == *(int *)&t || si.si_timerid == (int)(intptr_t)t, "si_timerid is the kernel's id");
     its = spec(0, 0);
     CHECK(timer_settime(t, 0, &its, &old) == 0 && ns(old.it_interval) == 2 * MS, "disarm: old interval 2 ms");
-    sigset_t pending;
-    while (sigpending(&pending) == 0 && sigismember(&pending, SIGRTMIN))
-        sigwaitinfo(&rt, &si);
+    struct timespec no_wait = {0, 0};
+    CHECK(sigtimedwait(&rt, &si, &no_wait) == -1 && errno == EAGAIN,
+          "a signal queued before the disarm is never received");
     CHECK(timer_delete(t) == 0, "timer_delete");
     CHECK(timer_gettime(t, &cur) == -1 && errno == EINVAL, "gettime after delete: EINVAL");
     CHECK(timer_delete(t) == -1 && errno == EINVAL, "delete twice: EINVAL");
     CHECK(timer_getoverrun(t) == -1 && errno == EINVAL, "getoverrun after delete: EINVAL");
+    /* deleted with its signal queued: still pending, but dropped when taken */
+    CHECK(timer_create(CLOCK_MONOTONIC, &sev, &t) == 0, "another timer");
+    its = spec(MS, 0);
+    timer_settime(t, 0, &its, NULL);
+    nap(20 * MS);
+    sigset_t pending;
+    CHECK(sigpending(&pending) == 0 && sigismember(&pending, SIGRTMIN), "its signal is pending");
+    CHECK(timer_delete(t) == 0, "delete it");
+    CHECK(sigpending(&pending) == 0 && sigismember(&pending, SIGRTMIN), "still shown pending");
+    CHECK(sigtimedwait(&rt, &si, &no_wait) == -1 && errno == EAGAIN, "but never received");
     sigprocmask(SIG_SETMASK, &oldmask, NULL);
+    CHECK(fired == 1, "nor delivered when unblocked");
 
     /* SIGEV_NONE: nothing is sent, gettime counts down; absolute time */
     struct sigevent none = {.sigev_notify = SIGEV_NONE};
