@@ -56,6 +56,16 @@ static int raw_create(clockid_t clock, struct sigevent *sev, int *id)
     return syscall(SYS_timer_create, clock, sev, id);
 }
 
+static volatile int thread_calls, thread_value;
+static volatile pid_t thread_tid;
+
+static void on_thread_timer(union sigval value)
+{
+    thread_value = value.sival_int;
+    thread_tid = syscall(SYS_gettid);
+    thread_calls++;
+}
+
 static volatile int thread_ready;
 static pid_t worker_tid;
 
@@ -209,6 +219,27 @@ int main(int argc, char **argv)
     while (!fired)
         spin++;
     CHECK(fired == 1 && fired_value == 77, "fires after 20 ms of CPU time");
+    timer_delete(t);
+
+    /* this thread's CPU time */
+    CHECK(timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, &t) == 0, "timer_create(CLOCK_THREAD_CPUTIME_ID)");
+    fired = 0;
+    its = spec(10 * MS, 0);
+    timer_settime(t, 0, &its, NULL);
+    while (!fired)
+        spin++;
+    CHECK(fired == 1, "fires after 10 ms of the thread's CPU time");
+    timer_delete(t);
+
+    /* glibc's SIGEV_THREAD: a function run in a thread glibc makes (over SIGEV_THREAD_ID) */
+    struct sigevent thread_sev = {.sigev_notify = SIGEV_THREAD, .sigev_notify_function = on_thread_timer};
+    thread_sev.sigev_value.sival_int = 9;
+    CHECK(timer_create(CLOCK_MONOTONIC, &thread_sev, &t) == 0, "timer_create(SIGEV_THREAD)");
+    its = spec(5 * MS, 5 * MS);
+    timer_settime(t, 0, &its, NULL);
+    while (thread_calls < 3)
+        nap(MS);
+    CHECK(thread_value == 9 && thread_tid != syscall(SYS_gettid), "the function ran 3 times, in another thread");
     timer_delete(t);
 
     /* fork: the child has none; exec: gone */
