@@ -37,4 +37,4 @@ class PidFd(File):
         return mask, (group.pidfd_wait,), ()
 
     def stat(self) -> Stat:
-        return anon_inode_stat()
+        return anon_inode_stat()._replace(mode=0o700)  # pidfs' inode (Linux 6.9+): 0700

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +46,8 @@ int main(void)
 
     uint64_t count;
     struct itimerspec cur, old;
+    struct stat st;
+    CHECK(fstat(fd, &st) == 0 && st.st_mode == 0600 && st.st_size == 0, "fstat: an anonymous inode, 0600");
     CHECK(read(fd, &count, sizeof count) == -1 && errno == EAGAIN, "disarmed: EAGAIN");
     CHECK(read(fd, &count, 4) == -1 && errno == EINVAL, "a 4-byte read: EINVAL");
     CHECK(timerfd_gettime(fd, &cur) == 0 && ns(cur.it_value) == 0 && ns(cur.it_interval) == 0,
