@@ -1333,7 +1333,9 @@ def _prctl_args(call: Call) -> list[str]:
         return [name, signame(_s32(arg2))]
     if option in (2,):
         return [name, _fmt_array(call, arg2, 1, 4, lambda v: signame(_s32(v)))]
-    if option in (3, 7, 21, 37, 39):
+    if option == 37:  # PR_GET_CHILD_SUBREAPER: an int written back
+        return [name, _fmt_array(call, arg2, 1, 4, lambda v: str(_s32(v)))]
+    if option in (3, 7, 21, 39):
         return [name]
     return [name, str(arg2)]
 
