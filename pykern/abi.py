@@ -453,6 +453,23 @@ CLOCK_REALTIME_COARSE = 5
 CLOCK_MONOTONIC_COARSE = 6
 CLOCK_BOOTTIME = 7
 TIMER_ABSTIME = 1
+CLOCK_REALTIME_ALARM = 8
+CLOCK_BOOTTIME_ALARM = 9
+CLOCK_TAI = 11
+
+# signalfd, timerfd, pidfd and POSIX timer flags (linux/signalfd.h, timerfd.h, pidfd.h, asm-generic/siginfo.h)
+SFD_CLOEXEC = 0o2000000
+SFD_NONBLOCK = 0o4000
+TFD_CLOEXEC = 0o2000000
+TFD_NONBLOCK = 0o4000
+TFD_TIMER_ABSTIME = 1
+TFD_TIMER_CANCEL_ON_SET = 2
+PIDFD_NONBLOCK = 0o4000
+PIDFD_THREAD = 0o200  # O_EXCL
+SIGEV_SIGNAL = 0
+SIGEV_NONE = 1
+SIGEV_THREAD = 2
+SIGEV_THREAD_ID = 4
 
 GRND_NONBLOCK = 1
 GRND_RANDOM = 2
@@ -567,6 +584,8 @@ MSG_PEEK, MSG_TRUNC, MSG_DONTWAIT, MSG_EOR, MSG_WAITALL, MSG_NOSIGNAL, MSG_CMSG_
 MSGHDR = struct.Struct("<QI4xQQQQi4x")
 DEFAULT_POLLMASK = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM  # a file that cannot block
 TIMEVAL = struct.Struct("<qq")  # struct timeval: tv_sec, tv_usec
+ITIMERSPEC = struct.Struct("<qqqq")  # it_interval {tv_sec, tv_nsec}, it_value {tv_sec, tv_nsec}
+SIGEVENT = struct.Struct("<QiiI44x")  # sigev_value, sigev_signo, sigev_notify, sigev_notify_thread_id: 64 bytes
 ITIMERVAL = struct.Struct("<qqqq")  # it_interval {tv_sec, tv_usec}, it_value {tv_sec, tv_usec}
 TMS = struct.Struct("<qqqq")  # struct tms: utime, stime, cutime, cstime in clock_t
 STACK_T = struct.Struct("<Qi4xQ")  # stack_t: ss_sp, ss_flags, (pad), ss_size

@@ -221,6 +221,8 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
     task.mm = mm
     task.context = None
     group.files.close_on_exec()
+    for timer in list(group.posix_timers.values()):  # POSIX timers do not survive exec
+        timer.delete()
     group.exe_path = host_path
     group.exe_location = image.location
     group.did_exec = True

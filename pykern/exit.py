@@ -67,11 +67,14 @@ def exit_notify(kernel: Kernel, group: ThreadGroup, status: int) -> None:
     if group.real_timer is not None:
         group.real_timer.cancel()  # alarm(2) and setitimer(2): a dead process gets no SIGALRM
     group.cpu_timers.clear()
+    for timer in list(group.posix_timers.values()):
+        timer.delete()
     group.files.close_all()
     if group.sid == group.tgid:
         kernel.ttys.session_leader_exit(group)  # disassociate_ctty(1)
     children = forget_children(kernel, group)
     group.is_zombie = True
+    group.pidfd_wait.wake_all()  # its pidfds poll readable now
     kernel.signals.kill_orphaned_pgrps(group, children)
     parent = group.parent
     if parent is None or parent is kernel.init:
@@ -87,9 +90,21 @@ def exit_notify(kernel: Kernel, group: ThreadGroup, status: int) -> None:
     parent.child_events.wake_all()
 
 
+def find_new_reaper(kernel: Kernel, group: ThreadGroup) -> ThreadGroup:
+    """The nearest living ancestor that made itself a child subreaper
+    (prctl(PR_SET_CHILD_SUBREAPER): container inits such as catatonit), else init."""
+    ancestor = group.parent
+    while ancestor is not None and ancestor is not kernel.init:
+        if ancestor.child_subreaper and not ancestor.is_zombie and ancestor.live_tasks:
+            return ancestor
+        ancestor = ancestor.parent
+    return kernel.init
+
+
 def forget_children(kernel: Kernel, group: ThreadGroup) -> list[ThreadGroup]:
-    """Reparent children to init (returned); zombies among them are reaped at once."""
-    init = kernel.init
+    """Reparent children to init or a subreaper (returned); zombies among them are reaped
+    at once by init, or reported to the subreaper as if they had just died."""
+    init = find_new_reaper(kernel, group)
     children = list(group.children)
     for child in children:
         for thread in child.live_tasks:  # prctl(PR_SET_PDEATHSIG)
@@ -99,7 +114,11 @@ def forget_children(kernel: Kernel, group: ThreadGroup) -> list[ThreadGroup]:
         child.parent = init
         init.children.append(child)
         if child.is_zombie:
-            release_task(kernel, child)
+            if init is kernel.init or kernel.parent_ignores_children(init):
+                release_task(kernel, child)
+            else:
+                kernel.notify_parent(child)
+                init.child_events.wake_all()
     group.children.clear()
     return children
 
@@ -111,6 +130,7 @@ def release_task(kernel: Kernel, group: ThreadGroup) -> None:
         group.parent.children.remove(group)
         group.parent.children_cpu_ns += kernel.clock.process_cpu_ns(group)
     kernel.groups.pop(group.tgid, None)
+    group.pidfd_wait.wake_all()  # (POLLHUP too once reaped)
     for task in group.tasks:
         kernel.tasks.pop(task.tid, None)
 

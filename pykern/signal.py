@@ -18,7 +18,7 @@ The life of a signal, as in Linux:
 Stopped processes are reported to wait4 (WUNTRACED) and continued ones (WCONTINUED),
 and their parent gets SIGCHLD with CLD_STOPPED / CLD_CONTINUED unless it set
 SA_NOCLDSTOP; a process group orphaned while a member is stopped gets SIGHUP and SIGCONT.
-Not done: signalfd.
+signalfd (pykern.signalfd) reads what is pending from the same queues.
 """
 
 from __future__ import annotations
@@ -145,6 +145,11 @@ class SigInfo:
             body = struct.pack("<iIQ", self.pid, self.uid, self.value)
         return (head + body).ljust(SIGINFO_SIZE, b"\0")
 
+    # A signal that must be dropped when dequeued instead of taken: a POSIX timer's, once
+    # the timer was re-armed or deleted (pykern.posix_timers.TimerSigInfo, Linux 6.13's
+    # posixtimer_deliver_signal).
+    stale = False
+
 
 class SigAction:
     __slots__ = ("handler", "flags", "restorer", "mask")
@@ -183,17 +188,19 @@ class SigQueue:
 
     def take(self, allowed: int) -> SigInfo | None:
         """Dequeue the next signal in `allowed`: synchronous faults first, then the
-        lowest number (Linux's next_signal)."""
-        ready = self.mask & allowed
-        if not ready:
-            return None
-        ready = (ready & SYNCHRONOUS_MASK) or ready
-        sig = (ready & -ready).bit_length()
-        index = next(i for i, info in enumerate(self.infos) if info.signo == sig)
-        info = self.infos.pop(index)
-        if not any(other.signo == sig for other in self.infos):
-            self.mask &= ~sigbit(sig)
-        return info
+        lowest number (Linux's next_signal). Stale ones are dropped on the way."""
+        while True:
+            ready = self.mask & allowed
+            if not ready:
+                return None
+            ready = (ready & SYNCHRONOUS_MASK) or ready
+            sig = (ready & -ready).bit_length()
+            index = next(i for i, info in enumerate(self.infos) if info.signo == sig)
+            info = self.infos.pop(index)
+            if not any(other.signo == sig for other in self.infos):
+                self.mask &= ~sigbit(sig)
+            if not info.stale:
+                return info
 
     def discard(self, mask: int) -> None:
         if self.mask & mask:
@@ -332,6 +339,7 @@ class Signals:
         queue = task.sigpending if task is not None else group.shared_pending
         if not queue.add(info):
             return
+        group.signalfd_wait.wake_all()  # signalfd readers take blocked signals
         for target in targets:  # complete_signal: wake one thread that can take it
             if not target.sigmask & bit:
                 self.wake_for_signal(target)

@@ -400,7 +400,10 @@ def siginfo(info: SigInfo) -> str:
     source = [f"si_pid={info.pid}", f"si_uid={info.uid}"]
     value = getattr(info, "value", 0)  # si_value: sigqueue's int and pointer share it
     sigval = [f"si_int={struct.unpack('<i', struct.pack('<I', value & 0xFFFFFFFF))[0]}", f"si_ptr={ptr(value)}"]
-    if info.code <= 0:
+    if info.code == abi.SI_TIMER:  # a POSIX timer's: no sender, its id and overruns
+        fields += [f"si_timerid={getattr(info, 'timerid', 0) & 0xFFFFFFFF:#x}",
+                   f"si_overrun={getattr(info, 'overrun', 0)}"] + sigval
+    elif info.code <= 0:
         fields += source + (sigval if value and info.code not in (abi.SI_USER, abi.SI_TKILL) else [])
     elif info.signo == abi.SIGCHLD:
         status = str(info.status) if info.code == abi.CLD_EXITED else signame(info.status)
@@ -813,6 +816,8 @@ def _clone_args(call: Call) -> list[str]:
     parts = [f"child_stack={ptr(stack)}", f"flags={clone_flags(clone_flags_)}"]
     if clone_flags_ & abi.CLONE_PARENT_SETTID:
         parts.append(f"parent_tid={ptr(parent_tid)}")
+    elif clone_flags_ & abi.CLONE_PIDFD:  # the pidfd comes back through parent_tid
+        parts.append(f"parent_tid={_fmt_array(call, parent_tid, 1, 4, lambda v: str(_s32(v)))}")
     if clone_flags_ & (abi.CLONE_CHILD_SETTID | abi.CLONE_CHILD_CLEARTID):
         parts.append(f"child_tidptr={ptr(child_tid)}")
     if clone_flags_ & abi.CLONE_SETTLS:
@@ -1011,6 +1016,8 @@ def unpack_siginfo(data: bytes) -> SimpleNamespace:
         info.addr = struct.unpack_from("<Q", data, 16)[0]
     elif signo == abi.SIGCHLD and code > 0:
         info.pid, info.uid, info.status, info.utime, info.stime = struct.unpack_from("<iIi4xqq", data, 16)
+    elif code == abi.SI_TIMER:
+        info.timerid, info.overrun, info.value = struct.unpack_from("<iiQ", data, 16)
     else:
         info.pid, info.uid, info.value = struct.unpack_from("<iIQ", data, 16)
     return info
@@ -1368,7 +1375,9 @@ def _prctl_args(call: Call) -> list[str]:
         return [name, signame(_s32(arg2))]
     if option in (2,):
         return [name, _fmt_array(call, arg2, 1, 4, lambda v: signame(_s32(v)))]
-    if option in (3, 7, 21, 37):
+    if option == 37:  # PR_GET_CHILD_SUBREAPER: an int written back
+        return [name, _fmt_array(call, arg2, 1, 4, lambda v: str(_s32(v)))]
+    if option in (3, 7, 21):
         return [name]
     if option in (23, 24):  # PR_CAPBSET_READ, PR_CAPBSET_DROP
         return [name, cap_name(arg2)]
@@ -1823,6 +1832,90 @@ SPECIAL.update({
     "getsockopt": _sockopt_args,
     "setsockopt": _sockopt_args,
     "shutdown": lambda call: [str(_s32(call.args[0])), _named(SHUT_NAMES, _s32(call.args[1]), "SHUT")],
+})
+
+
+# --- event files and POSIX timers: signalfd, timerfd, pidfd, timer_* (strace's signalfd.c,
+# timerfd.c, pidfd*.c, time.c and print_sigevent) -------------------------------------------
+
+SFD_BITS = [(abi.SFD_CLOEXEC, "SFD_CLOEXEC"), (abi.SFD_NONBLOCK, "SFD_NONBLOCK")]
+TFD_BITS = [(abi.TFD_TIMER_ABSTIME, "TFD_TIMER_ABSTIME"), (abi.TFD_TIMER_CANCEL_ON_SET, "TFD_TIMER_CANCEL_ON_SET"),
+            (abi.TFD_CLOEXEC, "TFD_CLOEXEC"), (abi.TFD_NONBLOCK, "TFD_NONBLOCK")]
+PIDFD_BITS = [(abi.PIDFD_NONBLOCK, "PIDFD_NONBLOCK"), (abi.PIDFD_THREAD, "PIDFD_THREAD")]
+SIGEV_NAMES = {abi.SIGEV_SIGNAL: "SIGEV_SIGNAL", abi.SIGEV_NONE: "SIGEV_NONE", abi.SIGEV_THREAD: "SIGEV_THREAD",
+               abi.SIGEV_THREAD_ID: "SIGEV_THREAD_ID"}
+
+
+def _clockid(value: int) -> str:
+    return _lookup(CLOCK_NAMES, value & 0xFFFFFFFF, "CLOCK_???")
+
+
+def _itimerspec_at(call: Call, addr: int, out: bool) -> str:
+    """struct itimerspec; strace prints tv_nsec unsigned."""
+    if addr == 0:
+        return "NULL"
+    if out and (call.result is None or call.failed):
+        return ptr(addr)
+    data = call.read(addr, abi.ITIMERSPEC.size)
+    if data is None:
+        return ptr(addr)
+    isec, insec, vsec, vnsec = abi.ITIMERSPEC.unpack(data)
+    mask = (1 << 64) - 1
+    return (f"{{it_interval={{tv_sec={isec}, tv_nsec={insec & mask}}}, "
+            f"it_value={{tv_sec={vsec}, tv_nsec={vnsec & mask}}}}}")
+
+
+def _signalfd_args(call: Call) -> list[str]:
+    fd, mask_addr, size = call.args[:3]
+    mask = fmt_sigset(call, mask_addr) if size == 8 else ptr(mask_addr)
+    shown = [str(_s32(fd)), mask, str(size)]
+    if call.entry.name == "signalfd4":
+        shown.append(flags(call.args[3] & 0xFFFFFFFF, SFD_BITS, "0", "SFD_???"))
+    return shown
+
+
+def _sigevent(call: Call, addr: int) -> str:
+    if addr == 0:
+        return "NULL"
+    data = call.read(addr, abi.SIGEVENT.size)
+    if data is None:
+        return ptr(addr)
+    value, signo, notify, tid = abi.SIGEVENT.unpack(data)
+    parts = []
+    if value:
+        as_int = struct.unpack("<i", struct.pack("<I", value & 0xFFFFFFFF))[0]
+        parts.append(f"sigev_value={{sival_int={as_int}, sival_ptr={ptr(value)}}}")
+    named = notify in (abi.SIGEV_SIGNAL, abi.SIGEV_THREAD, abi.SIGEV_THREAD_ID)
+    parts.append(f"sigev_signo={signame(signo) if named else signo & 0xFFFFFFFF}")
+    parts.append(f"sigev_notify={_lookup(SIGEV_NAMES, notify & 0xFFFFFFFF, 'SIGEV_???')}")
+    if notify == abi.SIGEV_THREAD_ID:
+        parts.append(f"sigev_notify_thread_id={_s32(tid)}")
+    elif notify == abi.SIGEV_THREAD:
+        function, attributes = struct.unpack_from("<QQ", data, 16)
+        parts += [f"sigev_notify_function={ptr(function)}", f"sigev_notify_attributes={ptr(attributes)}"]
+    return "{" + ", ".join(parts) + "}"
+
+
+SPECIAL.update({
+    "signalfd4": _signalfd_args,
+    "signalfd": _signalfd_args,
+    "timerfd_create": lambda call: [_clockid(call.args[0]), flags(call.args[1] & 0xFFFFFFFF, TFD_BITS, "0",
+                                                                  "TFD_???")],
+    "timerfd_settime": lambda call: [str(_s32(call.args[0])), flags(call.args[1] & 0xFFFFFFFF, TFD_BITS, "0",
+                                                                    "TFD_???"),
+                                     _itimerspec_at(call, call.args[2], False), _itimerspec_at(call, call.args[3], True)],
+    "timerfd_gettime": lambda call: [str(_s32(call.args[0])), _itimerspec_at(call, call.args[1], True)],
+    "pidfd_open": lambda call: [str(_s32(call.args[0])), flags(call.args[1] & 0xFFFFFFFF, PIDFD_BITS, "0",
+                                                               "PIDFD_???")],
+    "pidfd_send_signal": lambda call: [str(_s32(call.args[0])), signame(_s32(call.args[1])),
+                                       fmt_siginfo(call, call.args[2], out=False), _hex0(call.args[3] & 0xFFFFFFFF)],
+    "pidfd_getfd": lambda call: [str(_s32(call.args[0])), str(_s32(call.args[1])), _hex0(call.args[2] & 0xFFFFFFFF)],
+    "timer_create": lambda call: [_clockid(call.args[0]), _sigevent(call, call.args[1]),
+                                  _fmt_array(call, call.args[2], 1, 4, lambda v: str(_s32(v)))],
+    "timer_settime": lambda call: [str(_s32(call.args[0])), flags(call.args[1] & 0xFFFFFFFF,
+                                                                  [(abi.TIMER_ABSTIME, "TIMER_ABSTIME")], "0"),
+                                   _itimerspec_at(call, call.args[2], False), _itimerspec_at(call, call.args[3], True)],
+    "timer_gettime": lambda call: [str(_s32(call.args[0])), _itimerspec_at(call, call.args[1], True)],
 })
 
 

@@ -238,6 +238,11 @@ class ThreadGroup:
         self.children_cpu_ns = 0
         self.oom_score_adj = 0  # /proc/PID/oom_score_adj; inherited by fork
         self.oom_score_adj_min = 0  # the lowest an unprivileged writer may set (Linux's signal->oom_score_adj_min)
+        self.child_subreaper = False  # prctl(PR_SET_CHILD_SUBREAPER): orphans below come here
+        self.next_timer_id = 0  # timer_create's ids count up per process
+        self.posix_timers: dict[int, Any] = {}  # timer_create's (pykern.posix_timers): gone at exec and exit
+        self.signalfd_wait = WaitQueue(f"signalfd({tgid})")  # readers and pollers of signalfds (send wakes it)
+        self.pidfd_wait = WaitQueue(f"pidfd({tgid})")  # pollers of its pidfds: woken when it exits
 
     @property
     def ppid(self) -> int:

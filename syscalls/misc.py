@@ -41,6 +41,8 @@ PR_GET_DUMPABLE = 3
 PR_SET_DUMPABLE = 4
 PR_SET_NAME = 15
 PR_GET_NAME = 16
+PR_SET_CHILD_SUBREAPER = 36
+PR_GET_CHILD_SUBREAPER = 37
 SUID_DUMP_DISABLE = 0
 SUID_DUMP_USER = 1
 TASK_COMM_LEN = 16
@@ -287,8 +289,9 @@ def copy_in_comm(task: Task, addr: int) -> bytes:
 
 @syscall("prctl", INT, ULONG, ULONG, ULONG, ULONG, classes="process")
 def sys_prctl(task: Task, option: int, arg2: int, arg3: int, arg4: int, arg5: int) -> int:
-    """prctl(2): PR_SET/GET_NAME, PR_SET/GET_DUMPABLE, PR_SET/GET_PDEATHSIG, and the
-    capability and no_new_privs options (identity.prctl_creds); other
+    """prctl(2): PR_SET/GET_NAME, PR_SET/GET_DUMPABLE, PR_SET/GET_PDEATHSIG,
+    PR_SET/GET_CHILD_SUBREAPER, and the capability and no_new_privs options
+    (identity.prctl_creds); other
     options fail with EINVAL, as on a kernel that lacks them. The dumpable flag is kept
     on the MM (`mm.dumpable`), the death signal on the task (`task.pdeath_signal`)."""
     if option == PR_SET_NAME:
@@ -311,6 +314,12 @@ def sys_prctl(task: Task, option: int, arg2: int, arg3: int, arg4: int, arg5: in
         return 0
     if option == PR_GET_PDEATHSIG:
         task.mm.copy_out_i32(arg2, getattr(task, "pdeath_signal", 0))
+        return 0
+    if option == PR_SET_CHILD_SUBREAPER:  # orphaned descendants are reparented to us (pykern.exit)
+        task.group.child_subreaper = bool(arg2)
+        return 0
+    if option == PR_GET_CHILD_SUBREAPER:
+        task.mm.copy_out_i32(arg2, int(task.group.child_subreaper))
         return 0
     result = prctl_creds(task, option, arg2, arg3, arg4, arg5)
     if result is not None:

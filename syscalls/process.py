@@ -16,6 +16,7 @@ from pykern.abi import (
     CLD_STOPPED,
     CLONE_DETACHED,
     CLONE_PARENT,
+    CLONE_PARENT_SETTID,
     CLONE_PIDFD,
     CLONE_THREAD,
     CLONE_VFORK,
@@ -23,6 +24,7 @@ from pykern.abi import (
     CSIGNAL,
     E2BIG,
     EACCES,
+    EAGAIN,
     ECHILD,
     EINVAL,
     ENAMETOOLONG,
@@ -31,6 +33,7 @@ from pykern.abi import (
     P_ALL,
     P_PGID,
     P_PID,
+    P_PIDFD,
     PAGE_SIZE,
     RUSAGE_SIZE,
     SIGCHLD,
@@ -47,6 +50,7 @@ from pykern.exit import do_exit, do_group_exit, exit_status, release_task, waita
 from pykern.fork import copy_process
 from pykern.loader import ExecFormatError
 from pykern.signal import SigInfo
+from pykern.syscalls.eventfiles import new_pidfd, pidfd_group
 from pykern.syscalls.table import syscall
 from pykern.sysent import (
     CLONE_FLAGS,
@@ -87,12 +91,20 @@ def sys_exit_group(task: Task, status: int) -> int:
 # --- fork ------------------------------------------------------------------------------------
 
 
-def _fork_and_maybe_wait(task: Task, flags: int, stack: int, parent_tid: int, child_tid: int, tls: int) -> int:
+def _fork_and_maybe_wait(task: Task, flags: int, stack: int, parent_tid: int, child_tid: int, tls: int,
+                         pidfd_addr: int = 0) -> int:
     """Create the child; with CLONE_VFORK the parent sleeps until the child execs or exits.
-    Restartable: the second and later runs only check whether the child let go."""
+    Restartable: the second and later runs only check whether the child let go.
+    CLONE_PIDFD stores a pidfd for the child at `pidfd_addr` (an int)."""
     child = task.restart_block.get("vfork_child")
     if child is None:
+        if flags & CLONE_PIDFD:
+            if flags & (CLONE_THREAD | CLONE_DETACHED):
+                raise SysError(EINVAL)  # (thread pidfds, Linux 6.9's, are not provided)
+            task.group.files.lowest_free()  # EMFILE before the child exists
         child = copy_process(task, flags, stack, parent_tid, child_tid, tls)
+        if flags & CLONE_PIDFD:
+            task.mm.copy_out_u32(pidfd_addr, new_pidfd(task, child.group))
         if not flags & CLONE_VFORK:
             return child.tid
         task.restart_block["vfork_child"] = child
@@ -116,8 +128,11 @@ def sys_vfork(task: Task) -> int:
 
 @syscall("clone", CLONE_FLAGS, PTR, PTR, PTR, PTR, ret=PID, classes="process")
 def sys_clone(task: Task, flags: int, stack: int, parent_tid: int, child_tid: int, tls: int) -> int:
-    """clone(2), x86-64 argument order: flags, stack, parent_tid, child_tid, tls."""
-    return _fork_and_maybe_wait(task, flags, stack, parent_tid, child_tid, tls)
+    """clone(2), x86-64 argument order: flags, stack, parent_tid, child_tid, tls.
+    CLONE_PIDFD returns the pidfd through parent_tid (so not with CLONE_PARENT_SETTID)."""
+    if flags & CLONE_PIDFD and flags & CLONE_PARENT_SETTID:
+        raise SysError(EINVAL)
+    return _fork_and_maybe_wait(task, flags, stack, parent_tid, child_tid, tls, parent_tid)
 
 
 CLONE_ARGS = struct.Struct("<11Q")  # struct clone_args up to cgroup (CLONE_ARGS_SIZE_VER2)
@@ -128,8 +143,8 @@ CLONE3_FLAGS = (1 << 32) - 1 & ~CSIGNAL  # the legacy flags; CLONE_CLEAR_SIGHAND
 @syscall("clone3", PTR, SIZE, ret=PID, classes="process")
 def sys_clone3(task: Task, args_addr: int, size: int) -> int:
     """clone3(2) (glibc's pthread_create and fork try it first): clone's flags with the
-    exit signal apart and the stack given as base and size. set_tid, pidfds and cgroups
-    are not provided (EINVAL)."""
+    exit signal apart and the stack given as base and size, CLONE_PIDFD's fd stored at
+    `pidfd`. set_tid and cgroups are not provided (EINVAL)."""
     if size < CLONE_ARGS_SIZE_VER0:
         raise SysError(EINVAL)
     if size > PAGE_SIZE:
@@ -139,13 +154,13 @@ def sys_clone3(task: Task, args_addr: int, size: int) -> int:
         raise SysError(E2BIG)  # a newer struct whose extra fields we do not know
     flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, _ = \
         CLONE_ARGS.unpack(raw.ljust(CLONE_ARGS.size, b"\0"))
-    if flags & ~CLONE3_FLAGS or flags & (CLONE_PIDFD | CLONE_DETACHED) or exit_signal > CSIGNAL \
+    if flags & ~CLONE3_FLAGS or flags & CLONE_DETACHED or exit_signal > CSIGNAL \
             or set_tid or set_tid_size or (stack == 0) != (stack_size == 0):
         raise SysError(EINVAL)
     if flags & (CLONE_THREAD | CLONE_PARENT) and exit_signal:
         raise SysError(EINVAL)
     return _fork_and_maybe_wait(task, flags | exit_signal, stack + stack_size if stack else 0, parent_tid,
-                                child_tid, tls)
+                                child_tid, tls, pidfd)
 
 
 # --- execve ------------------------------------------------------------------------------------
@@ -272,12 +287,20 @@ def sys_waitid(task: Task, idtype: int, id: int, infop_addr: int, options: int, 
         if id < 0:
             raise SysError(EINVAL)
         children = waitable_children(task.group, -id if id else 0)
+    elif idtype == P_PIDFD:
+        if id < 0:
+            raise SysError(EINVAL)
+        pidfd = pidfd_group(task, id)
+        children = [child for child in task.group.children if child is pidfd]
+        nonblocking = task.group.files.get(id).nonblocking
     else:
         raise SysError(EINVAL)
     if not children:
         raise SysError(ECHILD)
     found = _find_event(task, children, options)
     if found is None:
+        if idtype == P_PIDFD and nonblocking and not options & WNOHANG:
+            raise SysError(EAGAIN)  # a PIDFD_NONBLOCK pidfd's child still runs
         if options & WNOHANG:
             if infop_addr:
                 task.mm.copy_out(infop_addr, bytes(SIGINFO_SIZE))

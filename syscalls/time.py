@@ -18,12 +18,15 @@ from typing import TYPE_CHECKING
 
 from pykern.abi import (
     CLOCK_BOOTTIME,
+    CLOCK_BOOTTIME_ALARM,
     CLOCK_MONOTONIC,
     CLOCK_MONOTONIC_COARSE,
     CLOCK_MONOTONIC_RAW,
     CLOCK_PROCESS_CPUTIME_ID,
     CLOCK_REALTIME,
+    CLOCK_REALTIME_ALARM,
     CLOCK_REALTIME_COARSE,
+    CLOCK_TAI,
     CLOCK_THREAD_CPUTIME_ID,
     EFAULT,
     EINVAL,
@@ -42,10 +45,7 @@ from pykern.sysent import CLOCKID, INT, PTR, TIMESPEC_IN, TIMESPEC_OUT, TIMEVAL_
 if TYPE_CHECKING:
     from pykern.task import Task
 
-# Not in pykern.abi yet (linux/time.h, include/linux/posix-timers.h, asm/param.h).
-CLOCK_REALTIME_ALARM = 8
-CLOCK_BOOTTIME_ALARM = 9
-CLOCK_TAI = 11
+# Not in pykern.abi yet (include/linux/posix-timers.h, asm/param.h).
 CPUCLOCK_PERTHREAD_MASK = 4
 CPUCLOCK_CLOCK_MASK = 3
 CPUCLOCK_PROF = 0
