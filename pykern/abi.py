@@ -215,6 +215,8 @@ F_SETOWN = 8
 F_GETOWN = 9
 F_DUPFD_CLOEXEC = 1030
 F_GETPIPE_SZ = 1032
+F_SETPIPE_SZ = 1031
+F_CREATED_QUERY = 1028 + 4  # F_LINUX_SPECIFIC_BASE + 4 (Linux 6.12)
 FD_CLOEXEC = 1
 
 SEEK_SET = 0
@@ -536,6 +538,7 @@ CAP_SETGID = 6
 CAP_SETUID = 7
 CAP_SETPCAP = 8
 CAP_IPC_LOCK = 14
+CAP_MKNOD = 27
 CAP_SYS_RESOURCE = 24
 CAP_HEADER = struct.Struct("<Ii")  # cap_user_header_t: version, pid
 CAP_DATA = struct.Struct("<III")  # cap_user_data_t: effective, permitted, inheritable

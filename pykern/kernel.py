@@ -46,6 +46,9 @@ class Options:
 class Kernel:
     def __init__(self, table: list[SyscallEntry | None], options: Options | None = None) -> None:
         self.options = options or Options()
+        from pykern.vfs import raise_host_nofile
+
+        raise_host_nofile()
         from pykern.fs.namespace import initial_mounts
 
         self.ttys = TtyTable(self)  # the console and the pseudo-terminals (pykern.tty): /dev/pts
@@ -95,11 +98,17 @@ class Kernel:
 
     @staticmethod
     def host_rlimits() -> dict[int, tuple[int, int]]:
+        """The limits the first process starts with: pykern's own, as the program would
+        have them natively (RLIMIT_NOFILE as it was before pykern raised its own)."""
+        from pykern.vfs import GUEST_NOFILE
+
         limits = {}
         for name in dir(resource):
             if name.startswith("RLIMIT_"):
                 number = getattr(resource, name)
                 cur, top = resource.getrlimit(number)
+                if number == resource.RLIMIT_NOFILE:
+                    cur, top = GUEST_NOFILE
                 infinity = (1 << 64) - 1
                 limits[number] = (infinity if cur == resource.RLIM_INFINITY else cur,
                                   infinity if top == resource.RLIM_INFINITY else top)

@@ -14,12 +14,18 @@ import itertools
 from typing import TYPE_CHECKING
 
 from pykern.abi import (
+    CAP_SYS_RESOURCE,
     EAGAIN,
+    EBUSY,
+    EINVAL,
+    EPERM,
     EPIPE,
     F_GETPIPE_SZ,
+    F_SETPIPE_SZ,
     FIONREAD,
     O_RDONLY,
     O_WRONLY,
+    PAGE_SIZE,
     POLLERR,
     POLLHUP,
     POLLIN,
@@ -43,6 +49,7 @@ _inode_numbers = itertools.count(100000)
 class Pipe:
     def __init__(self) -> None:
         self.buffer = bytearray()
+        self.capacity = PIPE_CAPACITY  # F_SETPIPE_SZ changes it
         self.readers = 0
         self.writers = 0
         self.readable = WaitQueue("pipe_read")  # readers sleep here; writers wake it
@@ -80,7 +87,9 @@ class PipeEnd(File):
 
     def fcntl(self, task: Task, cmd: int, arg: int) -> int:
         if cmd == F_GETPIPE_SZ:
-            return PIPE_CAPACITY
+            return self.pipe.capacity
+        if cmd == F_SETPIPE_SZ:
+            return pipe_set_size(task, self.pipe, arg)
         return super().fcntl(task, cmd, arg)
 
 
@@ -128,7 +137,7 @@ class PipeWriter(PipeEnd):
                 return done
             raise SysError(EPIPE)
         remaining = data[done:]
-        space = PIPE_CAPACITY - len(pipe.buffer)
+        space = pipe.capacity - len(pipe.buffer)
         if not remaining:
             return done
         if len(remaining) <= PIPE_BUF and space < len(remaining) or space == 0:
@@ -150,7 +159,7 @@ class PipeWriter(PipeEnd):
     def poll(self, events: int) -> tuple[int, tuple[WaitQueue, ...], tuple[tuple[int, str], ...]]:
         """pipe_poll, write side: room for an atomic write; POLLERR once no reader is left."""
         pipe = self.pipe
-        mask = POLLOUT | POLLWRNORM if PIPE_CAPACITY - len(pipe.buffer) >= PIPE_BUF else 0
+        mask = POLLOUT | POLLWRNORM if pipe.capacity - len(pipe.buffer) >= PIPE_BUF else 0
         return mask | (POLLERR if pipe.readers == 0 else 0), (pipe.writable,), ()
 
     def release(self) -> None:
@@ -166,3 +175,24 @@ def _bytes_written(task: Task) -> int:
 def make_pipe(flags: int) -> tuple[PipeReader, PipeWriter]:
     pipe = Pipe()
     return PipeReader(pipe, flags), PipeWriter(pipe, flags)
+
+
+PIPE_MAX_SIZE = 1048576  # fs.pipe-max-size's default: the most without CAP_SYS_RESOURCE
+
+
+def pipe_set_size(task: Task, pipe: Pipe, size: int) -> int:
+    """fcntl(F_SETPIPE_SZ) (pipe_set_size): the size rounded up to a power of two of
+    pages; EPERM past pipe-max-size without CAP_SYS_RESOURCE, EBUSY when the buffered
+    data would not fit, EINVAL for 0 or more than 2^31."""
+    size &= 0xFFFFFFFF
+    if size == 0 or size > 1 << 31:
+        raise SysError(EINVAL)
+    pages = max(1, (size + PAGE_SIZE - 1) // PAGE_SIZE)
+    new = (1 << (pages - 1).bit_length()) * PAGE_SIZE
+    if new > PIPE_MAX_SIZE and not task.group.creds.capable(CAP_SYS_RESOURCE):
+        raise SysError(EPERM)
+    if len(pipe.buffer) > new:
+        raise SysError(EBUSY)
+    pipe.capacity = new
+    pipe.writable.wake_all()
+    return new

@@ -130,8 +130,22 @@ MAX_RW_COUNT = 0x7FFFF000
 # RLIMIT_NOFILE's soft limit: the guest starts with the one it would have natively, ours
 # (setrlimit updates FdTable.max_fds). fs.nr_open's default caps it on Linux.
 _NR_OPEN = 1 << 20
-_nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+GUEST_NOFILE = resource.getrlimit(resource.RLIMIT_NOFILE)  # as pykern was started, before raise_host_nofile
+_nofile = GUEST_NOFILE[0]
 NOFILE_DEFAULT = _NR_OPEN if _nofile == resource.RLIM_INFINITY else min(_nofile, _NR_OPEN)
+
+
+def raise_host_nofile() -> None:
+    """Every guest descriptor of a host file holds a host fd, and pykern holds more of its
+    own (O_PATH fds of the walk, Unicorn's): pykern's soft RLIMIT_NOFILE goes up to its
+    hard limit, so that the guest meets its own limit (EMFILE at GUEST_NOFILE, which it
+    keeps) before pykern meets the host's."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass
 
 # The largest single host read we allocate for at once (a guest may ask for 2 GiB).
 _HOST_CHUNK = 1 << 20
@@ -392,6 +406,7 @@ class File:
         # where the file is in the guest's tree, when it was opened by a path (set by
         # the open that made it): a dirfd walks from here, /proc/PID/fd/N shows it
         self.location: Location | None = None
+        self.created = False  # the open that made it created the file (F_CREATED_QUERY)
 
     # reference counting (get_file/fput)
     def get_file(self) -> File:

@@ -19,6 +19,7 @@ from pykern.abi import (
     EBADF,
     EINVAL,
     ESPIPE,
+    F_CREATED_QUERY,
     F_DUPFD,
     F_DUPFD_CLOEXEC,
     F_GETFD,
@@ -258,6 +259,8 @@ def sys_fcntl(task: Task, fd: int, cmd: int, arg: int) -> int:
     file = files.get(fd)
     if cmd in LOCK_CMDS:
         return locks.fcntl_lock(task, file, cmd, arg)
+    if cmd == F_CREATED_QUERY:  # did the open that made this description create the file?
+        return int(file.created)
     if cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
         if arg >= files.max_fds:  # unsigned long compare, as Linux
             raise SysError(EINVAL)
@@ -280,6 +283,8 @@ def sys_ioctl(task: Task, fd: int, request: int, arg: int) -> int:
     """ioctl(2): descriptor requests here, the rest (terminals) to the file."""
     files = task.group.files
     file = files.get(fd)
+    if file.flags & O_PATH:  # fdget: an O_PATH descriptor opens nothing to ask
+        raise SysError(EBADF)
     if request in (FIOCLEX, FIONCLEX):
         files.set_cloexec(fd, request == FIOCLEX)
         return 0

@@ -23,6 +23,7 @@ from pykern.abi import (
     AT_STATX_SYNC_TYPE,
     AT_SYMLINK_FOLLOW,
     AT_SYMLINK_NOFOLLOW,
+    CAP_MKNOD,
     EBADF,
     EBUSY,
     EEXIST,
@@ -231,6 +232,7 @@ def open_path(task: Task, dirfd: int, path: bytes, flags: int, mode: int) -> Fil
         check_writable(task, parent)
         file = parent.inode.create(task, name, flags, mode)
         file.location = None
+        file.created = True  # F_CREATED_QUERY
         return _located(task, file, parent, name)
     if creating and flags & O_EXCL:
         raise SysError(EEXIST)
@@ -466,15 +468,16 @@ def sys_mkdirat(task: Task, dirfd: int, pathname_addr: Addr, mode: int) -> int:
 
 
 def do_mknodat(task: Task, dirfd: int, pathname_addr: Addr, mode: int, dev: int) -> int:
-    """mknodat(2): regular files, FIFOs and sockets; device nodes EPERM (the guest has
-    no devices of its own to name); a directory EPERM, another type EINVAL."""
+    """mknodat(2): regular files, FIFOs and sockets; device nodes with CAP_MKNOD (EPERM
+    without), which the host's tree then refuses to open (EACCES: it is mounted nodev, the
+    host's devices are not the guest's); a directory EPERM, another type EINVAL."""
     kind = mode & S_IFMT
     if kind == S_IFDIR:
         raise SysError(EPERM)
     if kind not in (0, S_IFREG, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK):
         raise SysError(EINVAL)
     parent, name = _create_entry(task, dirfd, pathname_addr)
-    if kind in (S_IFCHR, S_IFBLK) and task.group.creds.euid != 0:
+    if kind in (S_IFCHR, S_IFBLK) and not task.group.creds.capable(CAP_MKNOD):
         raise SysError(EPERM)
     parent.inode.mknod(task, name, mode, dev)
     return 0

@@ -45,7 +45,7 @@ from pykern.abi import (
 )
 from pykern.af_unix import UnixSocket
 from pykern.errors import Block, SysError
-from pykern.pipe import PIPE_CAPACITY, Pipe, PipeEnd
+from pykern.pipe import Pipe, PipeEnd
 from pykern.syscalls.file import iovecs, scatter
 from pykern.syscalls.table import syscall
 from pykern.sysent import FD, INT, IOVEC_IN, OFF, PTR, SIZE, UINT
@@ -166,7 +166,7 @@ def _wait_for_space(task: Task, pipe: Pipe, nonblock: bool) -> int:
     if pipe.readers == 0:
         task.kernel.send_sigpipe(task)
         raise SysError(EPIPE)
-    space = PIPE_CAPACITY - len(pipe.buffer)
+    space = pipe.capacity - len(pipe.buffer)
     if space == 0:
         if nonblock:
             raise SysError(EAGAIN)
@@ -322,14 +322,14 @@ def _pipe_to_pipe(task: Task, ipipe: Pipe, opipe: Pipe, length: int, nonblock: b
     """splice_pipe_to_pipe (consume=True) and link_pipe (tee: consume=False)."""
     if not _wait_for_data(ipipe, nonblock):
         return 0
-    if opipe.readers and len(opipe.buffer) >= PIPE_CAPACITY:
+    if opipe.readers and len(opipe.buffer) >= opipe.capacity:
         if nonblock:
             raise SysError(EAGAIN)
         raise Block(opipe.writable)
     if opipe.readers == 0:
         task.kernel.send_sigpipe(task)
         raise SysError(EPIPE)
-    data = bytes(ipipe.buffer[:min(length, PIPE_CAPACITY - len(opipe.buffer))])
+    data = bytes(ipipe.buffer[:min(length, opipe.capacity - len(opipe.buffer))])
     opipe.buffer += data
     opipe.readable.wake_all()
     if consume:

@@ -25,6 +25,7 @@ from pykern.abi import (
     EINVAL,
     ELOOP,
     ENOENT,
+    ENOTDIR,
     ENXIO,
     EOPNOTSUPP,
     EPERM,
@@ -32,6 +33,7 @@ from pykern.abi import (
     F_OK,
     O_CREAT,
     O_EXCL,
+    O_NOATIME,
     O_PATH,
     O_TMPFILE,
     O_TRUNC,
@@ -303,6 +305,8 @@ class HostInode(Inode):
     # --- directories ---------------------------------------------------------------------------
 
     def may_lookup(self, task: Task | None) -> None:
+        if not self.is_dir:
+            raise SysError(ENOTDIR)  # before the permission check, as link_path_walk
         if not _is_root(task):
             generic_permission(task, self._host_stat(), MAY_EXEC)
 
@@ -357,10 +361,15 @@ class HostInode(Inode):
             return fifo_open(task, self._key, flags, self.stat)
         elif kind == S_IFSOCK and not flags & O_PATH:
             raise SysError(ENXIO)
+        elif kind in (S_IFCHR, S_IFBLK) and not flags & O_PATH:
+            raise SysError(EACCES)  # the host's tree is mounted nodev: its devices are not the guest's
         if not flags & O_PATH and not _is_root(task):
             accmode = flags & 3
             mask = (MAY_READ if accmode in (0, 2) else 0) | (MAY_WRITE if accmode in (1, 2) or flags & O_TRUNC else 0)
-            generic_permission(task, self._host_stat(), mask)  # may_open
+            status = self._host_stat()
+            generic_permission(task, status, mask)  # may_open
+            if flags & O_NOATIME and task.group.creds.euid != status.st_uid:
+                raise SysError(EPERM)  # O_NOATIME: the owner's (or CAP_FOWNER's) only
         host_flags = host_open_flags(flags & ~(O_CREAT | O_EXCL | O_TMPFILE)) | os.O_CLOEXEC
         with host_errors():
             if self.parent_inode is not None:
@@ -407,15 +416,15 @@ class HostInode(Inode):
 
     def mknod(self, task: Task, name: bytes, mode: int, dev: int) -> None:
         kind = mode & S_IFMT
-        if kind in (S_IFCHR, S_IFBLK):
-            raise SysError(EPERM)  # no device nodes: the host's devices are not the guest's
         host_kind = {0: host_stat.S_IFREG, S_IFREG: host_stat.S_IFREG, S_IFIFO: host_stat.S_IFIFO,
-                     S_IFSOCK: host_stat.S_IFSOCK}.get(kind)
+                     S_IFSOCK: host_stat.S_IFSOCK, S_IFCHR: host_stat.S_IFCHR,
+                     S_IFBLK: host_stat.S_IFBLK}.get(kind)  # (devices: the caller checked CAP_MKNOD)
         if host_kind is None:
             raise SysError(EINVAL)
         self.may(task, MAY_WRITE | MAY_EXEC)
         with host_errors(), host_umask(task.group.fs.umask):
-            os.mknod(name, host_kind | (mode & 0o7777), 0, dir_fd=self.fd)
+            device = dev if host_kind in (host_stat.S_IFCHR, host_stat.S_IFBLK) else 0
+            os.mknod(name, host_kind | (mode & 0o7777), device, dir_fd=self.fd)
         _give_to_guest(task, self.fd, name)
 
     def symlink(self, task: Task, name: bytes, target: bytes) -> None:

@@ -78,6 +78,8 @@ class ProcRoot(DirInode):
         }  # fmt: skip
         for name, show in shows.items():
             entries[name] = self._file(lambda task, show=show: show(kernel))
+        if os.path.exists(system.HOST_CONFIG_GZ):  # the running kernel's config: the host's, as uname is
+            entries[b"config.gz"] = self._file(lambda task: system.show_config_gz())
         return dict(sorted(entries.items()))
 
     def _link(self, target: Callable[[Task], bytes]) -> Factory:

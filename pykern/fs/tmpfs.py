@@ -25,6 +25,7 @@ from pykern.abi import (
     ENOENT,
     ENOTDIR,
     ENOTEMPTY,
+    ENXIO,
     EPERM,
     F_OK,
     O_ACCMODE,
@@ -314,7 +315,8 @@ class TmpLink(TmpInode):
 
 
 class TmpNode(TmpInode):
-    """A FIFO or socket node: opening a FIFO meets the kernel pipe of its inode."""
+    """A FIFO, socket or device node: opening a FIFO meets the kernel pipe of its inode;
+    a device is EACCES (tmpfs here is mounted nodev), a socket ENXIO."""
 
     def open(self, task: Task, flags: int) -> File:
         if flags & O_PATH:
@@ -323,9 +325,7 @@ class TmpNode(TmpInode):
             from pykern.fs.fifo import fifo_open
 
             return fifo_open(task, self.key(), flags, self.stat)
-        from pykern.abi import ENXIO
-
-        raise SysError(ENXIO)
+        raise SysError(ENXIO if self._mode & S_IFMT == S_IFSOCK else EACCES)
 
 
 class TmpDir(TmpInode):
@@ -403,11 +403,9 @@ class TmpDir(TmpInode):
     def mknod(self, task: Task, name: bytes, mode: int, dev: int) -> None:
         kind = mode & S_IFMT
         perm = mode & 0o7777 & ~task.group.fs.umask
-        if kind in (S_IFCHR, S_IFBLK):
-            raise SysError(EPERM)
         if kind in (0, S_IFREG):
             self._add(task, name, TmpFile(self.fs, self, S_IFREG | perm, *self._creds(task)))
-        elif kind in (S_IFIFO, S_IFSOCK):
+        elif kind in (S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK):  # (devices: the caller checked CAP_MKNOD)
             self._add(task, name, TmpNode(self.fs, self, kind | perm, *self._creds(task)))
         else:
             raise SysError(EINVAL)

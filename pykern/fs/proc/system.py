@@ -276,5 +276,19 @@ def sysctl_values(kernel: Kernel, boot_id: str) -> dict[bytes, dict[bytes, objec
         b"vm": {b"overcommit_memory": b"1\n", b"max_map_count": b"65530\n",
                 b"mmap_min_addr": f"{MMAP_MIN_ADDR}\n".encode()},
         b"fs": {b"pipe-max-size": f"{PIPE_MAX_SIZE}\n".encode(), b"nr_open": b"1048576\n",
-                b"file-max": b"9223372036854775807\n"},
+                b"file-max": b"9223372036854775807\n", b"pipe-user-pages-soft": b"16384\n",
+                b"pipe-user-pages-hard": b"0\n", b"lease-break-time": b"45\n"},
     }
+
+
+HOST_CONFIG_GZ = "/proc/config.gz"
+
+
+def show_config_gz() -> bytes:
+    """/proc/config.gz: the configuration of the kernel the guest is told it runs on
+    (uname's release is the host's, so is this); absent when the host has none."""
+    try:
+        with open(HOST_CONFIG_GZ, "rb") as config:
+            return config.read()
+    except OSError:
+        return b""
