@@ -130,10 +130,20 @@ def test_self_and_thread_self(proc: Proc) -> None:
 
 
 def test_unknown_entries_are_enoent(proc: Proc) -> None:
-    for path in ("kallsyms", "self/pagemap", "config.gz", "0", "01", "self/nothing"):
+    for path in ("kallsyms", "self/pagemap", "0", "01", "self/nothing"):
         with pytest.raises(SysError) as error:
             proc.lookup(path)
         assert error.value.errno == ENOENT, path
+
+
+def test_config_gz_is_the_host_kernels(proc: Proc) -> None:
+    """/proc/config.gz describes the kernel uname names (the host's): there when the host has it."""
+    if os.path.exists("/proc/config.gz"):
+        with open("/proc/config.gz", "rb") as host:
+            assert proc.read("config.gz") == host.read()
+    else:
+        with pytest.raises(SysError):
+            proc.lookup("config.gz")
 
 
 # --- the process's own files -----------------------------------------------------------------------
