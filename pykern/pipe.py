@@ -23,6 +23,7 @@ from pykern.abi import (
     F_GETPIPE_SZ,
     F_SETPIPE_SZ,
     FIONREAD,
+    O_DIRECT,
     O_RDONLY,
     O_WRONLY,
     PAGE_SIZE,
@@ -50,6 +51,8 @@ class Pipe:
     def __init__(self) -> None:
         self.buffer = bytearray()
         self.capacity = PIPE_CAPACITY  # F_SETPIPE_SZ changes it
+        # pipe2(O_DIRECT): packet mode; the lengths of the packets in `buffer`, in order
+        self.packets: list[int] | None = None
         self.readers = 0
         self.writers = 0
         self.readable = WaitQueue("pipe_read")  # readers sleep here; writers wake it
@@ -106,8 +109,13 @@ class PipeReader(PipeEnd):
             if self.nonblocking:
                 raise SysError(EAGAIN)
             raise Block(pipe.readable)
-        data = bytes(pipe.buffer[:size])
-        del pipe.buffer[:size]
+        if pipe.packets is not None and pipe.packets:  # one packet a read; a short read drops its rest
+            length = pipe.packets.pop(0)
+            data = bytes(pipe.buffer[:min(size, length)])
+            del pipe.buffer[:length]
+        else:
+            data = bytes(pipe.buffer[:size])
+            del pipe.buffer[:size]
         pipe.writable.wake_all()
         return data
 
@@ -148,6 +156,8 @@ class PipeWriter(PipeEnd):
             raise Block(pipe.writable)
         chunk = remaining[:space]
         pipe.buffer += chunk
+        if pipe.packets is not None:  # a packet per write, at most a page each (pipe_write)
+            pipe.packets.extend(min(PAGE_SIZE, len(chunk) - at) for at in range(0, len(chunk), PAGE_SIZE))
         pipe.readable.wake_all()
         done += len(chunk)
         if done < len(data) and not self.nonblocking:
@@ -173,7 +183,10 @@ def _bytes_written(task: Task) -> int:
 
 
 def make_pipe(flags: int) -> tuple[PipeReader, PipeWriter]:
+    """pipe2's pair; O_DIRECT makes a packet-mode pipe (F_GETFL shows it)."""
     pipe = Pipe()
+    if flags & O_DIRECT:
+        pipe.packets = []
     return PipeReader(pipe, flags), PipeWriter(pipe, flags)
 
 
@@ -183,9 +196,9 @@ PIPE_MAX_SIZE = 1048576  # fs.pipe-max-size's default: the most without CAP_SYS_
 def pipe_set_size(task: Task, pipe: Pipe, size: int) -> int:
     """fcntl(F_SETPIPE_SZ) (pipe_set_size): the size rounded up to a power of two of
     pages; EPERM past pipe-max-size without CAP_SYS_RESOURCE, EBUSY when the buffered
-    data would not fit, EINVAL for 0 or more than 2^31."""
+    data would not fit, EINVAL past 2^31 (round_pipe_size: less than a page is a page)."""
     size &= 0xFFFFFFFF
-    if size == 0 or size > 1 << 31:
+    if size > 1 << 31:
         raise SysError(EINVAL)
     pages = max(1, (size + PAGE_SIZE - 1) // PAGE_SIZE)
     new = (1 << (pages - 1).bit_length()) * PAGE_SIZE

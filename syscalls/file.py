@@ -42,6 +42,7 @@ from pykern.abi import (
     O_PATH,
 )
 from pykern.errors import SysError
+from pykern.syscalls.path import check_file_size
 from pykern.syscalls.table import syscall
 from pykern.sysent import (
     BUF_IN,
@@ -358,7 +359,10 @@ def sys_ftruncate(task: Task, fd: int, length: int) -> int:
     """ftruncate(2)."""
     if length < 0:
         raise SysError(EINVAL)
-    task.group.files.get(fd).truncate(length)
+    file = task.group.files.get(fd)
+    if file.writable and file.stat().mode & 0o170000 == 0o100000:
+        check_file_size(task, length)  # (a pipe or a read-only fd: the file's own EINVAL)
+    file.truncate(length)
     return 0
 
 

@@ -10,6 +10,7 @@ import time
 from pykern.abi import (
     CAP_IPC_LOCK,
     EACCES,
+    EBADF,
     EINVAL,
     ENODEV,
     ENOMEM,
@@ -28,6 +29,7 @@ from pykern.abi import (
     MCL_ONFAULT,
     MLOCK_ONFAULT,
     O_ACCMODE,
+    O_PATH,
     O_RDWR,
     PAGE_SIZE,
     PROT_EXEC,
@@ -93,6 +95,8 @@ def _do_mmap(task: Task, addr: int, length: int, prot: int, flags: int, fd: int,
         return start
 
     file = task.group.files.get(fd)
+    if file.flags & O_PATH:
+        raise SysError(EBADF)  # an O_PATH descriptor maps nothing (fdget)
     host_fd = getattr(file, "host_fd", None)
     path = file.host_path() if hasattr(file, "host_path") else None
     if host_fd is None or path is None or file.stat().mode & 0o170000 not in (0o100000, 0o020000):

@@ -27,6 +27,7 @@ from pykern.abi import (
     EBADF,
     EBUSY,
     EEXIST,
+    EFBIG,
     EINVAL,
     EISDIR,
     ELOOP,
@@ -53,6 +54,7 @@ from pykern.abi import (
     RENAME_EXCHANGE,
     RENAME_NOREPLACE,
     RENAME_WHITEOUT,
+    RLIMIT_FSIZE,
     S_IFBLK,
     S_IFCHR,
     S_IFDIR,
@@ -60,6 +62,7 @@ from pykern.abi import (
     S_IFMT,
     S_IFREG,
     S_IFSOCK,
+    SIGXFSZ,
     TIMESPEC,
     UTIME_NOW,
     UTIME_OMIT,
@@ -72,6 +75,8 @@ from pykern.fs.libfs import PathFile
 from pykern.fs.mount import Location
 from pykern.fs.namei import LAST_DOT, LAST_DOTDOT, LAST_NORM, Found, d_path, parent_walk, path_walk, reachable
 from pykern.pipe import PipeEnd
+from pykern.signal import user_info
+from pykern.syscalls.identity import get_rlimit
 from pykern.syscalls.table import syscall
 from pykern.sysent import (
     ACCESS_MODE,
@@ -719,6 +724,14 @@ def sys_fchmodat(task: Task, dirfd: int, pathname_addr: Addr, mode: int) -> int:
     return do_fchmodat(task, dirfd, pathname_addr, mode)
 
 
+def check_file_size(task: Task, length: int) -> None:
+    """RLIMIT_FSIZE (inode_newsize_ok): growing a file past it sends SIGXFSZ and is EFBIG."""
+    limit = get_rlimit(task.group, RLIMIT_FSIZE)[0]
+    if length > limit:
+        task.kernel.signals.send(task.group, user_info(task, SIGXFSZ), task)
+        raise SysError(EFBIG)
+
+
 @syscall("truncate", PATH, OFF, classes="file")
 def sys_truncate(task: Task, path_addr: Addr, length: int) -> int:
     """truncate(2)."""
@@ -732,6 +745,7 @@ def sys_truncate(task: Task, path_addr: Addr, length: int) -> int:
         raise SysError(EINVAL)  # a FIFO, a pipe through /proc/self/fd, a device (vfs_truncate)
     inode = found_inode(task, found)
     check_writable(task, found.location)
+    check_file_size(task, length)
     inode.truncate(task, length)
     return 0
 

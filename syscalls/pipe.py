@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pykern.abi import EINVAL, O_CLOEXEC, O_NONBLOCK
+from pykern.abi import EINVAL, O_CLOEXEC, O_DIRECT, O_NONBLOCK
 from pykern.errors import SysError
 from pykern.pipe import make_pipe
 from pykern.syscalls.table import syscall
@@ -13,10 +13,10 @@ from pykern.vfs import File
 
 @syscall("pipe2", INT_PAIR_OUT, OPEN_FLAGS, classes="desc")
 def sys_pipe2(task: Task, pipefd_addr: int, flags: int) -> int:
-    """pipe2(2): O_CLOEXEC, O_NONBLOCK (O_DIRECT packet mode is refused with EINVAL)."""
-    if flags & ~(O_CLOEXEC | O_NONBLOCK):
+    """pipe2(2): O_CLOEXEC, O_NONBLOCK, O_DIRECT (packet mode)."""
+    if flags & ~(O_CLOEXEC | O_NONBLOCK | O_DIRECT):
         raise SysError(EINVAL)
-    install_pair(task, make_pipe(flags & O_NONBLOCK), bool(flags & O_CLOEXEC), pipefd_addr)
+    install_pair(task, make_pipe(flags & (O_NONBLOCK | O_DIRECT)), bool(flags & O_CLOEXEC), pipefd_addr)
     return 0
 
 
