@@ -474,8 +474,9 @@ def sys_mkdirat(task: Task, dirfd: int, pathname_addr: Addr, mode: int) -> int:
 
 def do_mknodat(task: Task, dirfd: int, pathname_addr: Addr, mode: int, dev: int) -> int:
     """mknodat(2): regular files, FIFOs and sockets; device nodes with CAP_MKNOD (EPERM
-    without), which the host's tree then refuses to open (EACCES: it is mounted nodev, the
-    host's devices are not the guest's); a directory EPERM, another type EINVAL."""
+    without), which a --root or --mount tree and tmpfs then refuse to open (EACCES: they
+    are nodev, the host's devices are not the guest's); a directory EPERM, another type
+    EINVAL."""
     kind = mode & S_IFMT
     if kind == S_IFDIR:
         raise SysError(EPERM)

@@ -176,6 +176,10 @@ class HostFS(FileSystem):
 
     def __init__(self, host_root: str) -> None:
         self.host_root = os.path.realpath(host_root)
+        # The whole host tree (no --root) is the guest's, as under qemu-user: its device
+        # nodes open. A jail (--root DIR, a --mount) is nodev: a device node in it would be
+        # a door to the host's devices.
+        self.nodev = self.host_root != "/"
         with host_errors():
             fd = os.open(self.host_root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         self._root = HostInode(self, fd, None, b"")
@@ -361,8 +365,8 @@ class HostInode(Inode):
             return fifo_open(task, self._key, flags, self.stat)
         elif kind == S_IFSOCK and not flags & O_PATH:
             raise SysError(ENXIO)
-        elif kind in (S_IFCHR, S_IFBLK) and not flags & O_PATH:
-            raise SysError(EACCES)  # the host's tree is mounted nodev: its devices are not the guest's
+        elif kind in (S_IFCHR, S_IFBLK) and not flags & O_PATH and self.fs.nodev:
+            raise SysError(EACCES)  # a nodev mount: the host's devices are not the guest's
         if not flags & O_PATH and not _is_root(task):
             accmode = flags & 3
             mask = (MAY_READ if accmode in (0, 2) else 0) | (MAY_WRITE if accmode in (1, 2) or flags & O_TRUNC else 0)

@@ -46,6 +46,8 @@ def initial_mounts(kernel: Kernel, root: str = "/", binds: tuple[Bind, ...] = ()
     except SysError:
         raise ValueError(f"--root {root}: not a directory") from None
     mounts = MountTable(host)
+    if host.nodev:
+        mounts.root.options = "nodev"
     top = mounts.root_location()
     mounts.attach(top, b"proc", ProcFS(kernel), options="rw,nosuid,nodev,noexec,relatime")
     dev = DevFS()
@@ -60,7 +62,7 @@ def initial_mounts(kernel: Kernel, root: str = "/", binds: tuple[Bind, ...] = ()
         except SysError:
             raise ValueError(f"--mount {bind.host}: not a directory") from None
         parent, name = _mount_point(mounts, bind.guest)
-        mounts.attach(parent, name, source, readonly=bind.readonly, options="bind")
+        mounts.attach(parent, name, source, readonly=bind.readonly, options="nodev,bind")
     return mounts
 
 
