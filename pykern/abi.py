@@ -189,6 +189,25 @@ O_CLOEXEC = 0o2000000
 O_SYNC = 0o4010000
 O_PATH = 0o10000000
 O_TMPFILE = 0o20200000
+__O_TMPFILE = 0o20000000  # O_TMPFILE without O_DIRECTORY
+# every flag open(2) knows (VALID_OPEN_FLAGS): openat2 rejects any other bit
+VALID_OPEN_FLAGS = (O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC | O_ASYNC
+                    | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC | O_SYNC | O_PATH
+                    | __O_TMPFILE)
+O_PATH_FLAGS = O_DIRECTORY | O_NOFOLLOW | O_PATH | O_CLOEXEC  # what O_PATH may come with (openat2)
+
+# openat2(2): struct open_how {u64 flags, mode, resolve} and its resolve bits
+OPEN_HOW = struct.Struct("<QQQ")
+OPEN_HOW_SIZE_VER0 = 24
+RESOLVE_NO_XDEV = 0x01
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_BENEATH = 0x08
+RESOLVE_IN_ROOT = 0x10
+RESOLVE_CACHED = 0x20
+VALID_RESOLVE_FLAGS = (RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH
+                       | RESOLVE_IN_ROOT | RESOLVE_CACHED)
+S_IALLUGO = 0o7777
 
 # linux/limits.h: a path argument's length with its NUL, one component's length
 PATH_MAX = 4096
@@ -620,3 +639,6 @@ RUSAGE_SIZE = 144
 SIGINFO_SIZE = 128
 # struct linux_dirent64 header: d_ino, d_off, d_reclen, d_type
 DIRENT64_HEAD = struct.Struct("<QqHB")
+# struct linux_dirent (getdents(2)): d_ino, d_off, d_reclen, then the name; d_type is the
+# record's last byte
+DIRENT_HEAD = struct.Struct("<QqH")

@@ -2071,6 +2071,44 @@ SPECIAL.update({
 })
 
 
+
+# --- openat2 ---------------------------------------------------------------------------------
+
+RESOLVE_BITS = [(abi.RESOLVE_NO_XDEV, "RESOLVE_NO_XDEV"), (abi.RESOLVE_NO_MAGICLINKS, "RESOLVE_NO_MAGICLINKS"),
+                (abi.RESOLVE_NO_SYMLINKS, "RESOLVE_NO_SYMLINKS"), (abi.RESOLVE_BENEATH, "RESOLVE_BENEATH"),
+                (abi.RESOLVE_IN_ROOT, "RESOLVE_IN_ROOT"), (abi.RESOLVE_CACHED, "RESOLVE_CACHED")]
+
+
+def fmt_open_how(call: Call, addr: int, size: int) -> str:
+    """strace's print_open_how: the mode only with O_CREAT/O_TMPFILE or when non-zero; the
+    bytes past the struct (up to a page) only when some are non-zero."""
+    if size < abi.OPEN_HOW_SIZE_VER0:
+        return ptr(addr)
+    data = call.read(addr, abi.OPEN_HOW.size)
+    if data is None:
+        return ptr(addr)
+    how_flags, mode, resolve = abi.OPEN_HOW.unpack(data)
+    text = open_flags(how_flags)
+    if how_flags >> 32:
+        text += f"|{how_flags >> 32 << 32:#x}"
+    parts = [f"flags={text}"]
+    if how_flags & (abi.O_CREAT | abi.__O_TMPFILE) or mode:
+        parts.append(f"mode={octal(mode)}")
+    parts.append(f"resolve={flags(resolve, RESOLVE_BITS, unknown='RESOLVE_???')}")
+    end = min(size, abi.PAGE_SIZE)
+    if end > abi.OPEN_HOW.size:
+        tail = call.read(addr + abi.OPEN_HOW.size, end - abi.OPEN_HOW.size)
+        if tail is not None and any(tail):
+            parts.append(f"/* bytes {abi.OPEN_HOW.size}..{end - 1} */ {quote(tail, call.strsize, force_hex=True)}")
+    return "{" + ", ".join(parts) + "}"
+
+
+SPECIAL.update({
+    "openat2": lambda call: [fmt_arg(call, 0), fmt_arg(call, 1), fmt_open_how(call, call.args[2], call.args[3]),
+                             str(call.args[3])],
+})
+
+
 def cap_name(value: int) -> str:
     return CAP_NAMES[value] if 0 <= value < len(CAP_NAMES) else f"{value:#x} /* CAP_??? */"
 

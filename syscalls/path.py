@@ -1,5 +1,5 @@
 """The calls that take a path (Linux's fs/open.c, fs/namei.c, fs/stat.c, fs/utimes.c):
-open, stat and readlink, the working directory and root, mkdir/mknod/unlink/rmdir/
+open and openat2, stat and readlink, the working directory and root, mkdir/mknod/unlink/rmdir/
 rename/link/symlink, access, chmod, truncate, utimensat.
 
 Every path goes through pykern.fs.namei's walk, which returns the file and, for the
@@ -15,6 +15,7 @@ import stat as host_stat
 from typing import TYPE_CHECKING
 
 from pykern.abi import (
+    __O_TMPFILE,
     AT_EACCESS,
     AT_EMPTY_PATH,
     AT_FDCWD,
@@ -23,6 +24,8 @@ from pykern.abi import (
     AT_STATX_SYNC_TYPE,
     AT_SYMLINK_FOLLOW,
     AT_SYMLINK_NOFOLLOW,
+    E2BIG,
+    EAGAIN,
     EBADF,
     EBUSY,
     EEXIST,
@@ -43,15 +46,24 @@ from pykern.abi import (
     O_CREAT,
     O_DIRECTORY,
     O_EXCL,
+    O_LARGEFILE,
     O_NOFOLLOW,
     O_PATH,
+    O_PATH_FLAGS,
     O_RDONLY,
     O_TMPFILE,
     O_TRUNC,
     O_WRONLY,
+    OPEN_HOW,
+    OPEN_HOW_SIZE_VER0,
+    PAGE_SIZE,
     RENAME_EXCHANGE,
     RENAME_NOREPLACE,
     RENAME_WHITEOUT,
+    RESOLVE_BENEATH,
+    RESOLVE_CACHED,
+    RESOLVE_IN_ROOT,
+    S_IALLUGO,
     S_IFBLK,
     S_IFCHR,
     S_IFDIR,
@@ -62,6 +74,8 @@ from pykern.abi import (
     TIMESPEC,
     UTIME_NOW,
     UTIME_OMIT,
+    VALID_OPEN_FLAGS,
+    VALID_RESOLVE_FLAGS,
 )
 from pykern.errors import SysError
 from pykern.fs.fifo import open_pipe_end
@@ -83,6 +97,7 @@ from pykern.sysent import (
     OFF,
     OPEN_FLAGS,
     PATH,
+    PTR,
     SIZE,
     STAT_OUT,
     STATX_OUT,
@@ -213,16 +228,17 @@ def do_open(task: Task, dirfd: int, path_addr: Addr, flags: int, mode: int) -> i
     return group.files.install(file, cloexec=bool(flags & O_CLOEXEC))
 
 
-def open_path(task: Task, dirfd: int, path: bytes, flags: int, mode: int) -> File:
+def open_path(task: Task, dirfd: int, path: bytes, flags: int, mode: int, resolve: int = 0) -> File:
+    """do_filp_open; `resolve`: openat2's RESOLVE_* rules for the walk."""
     if flags & (O_DIRECTORY | O_CREAT) == O_DIRECTORY | O_CREAT:
         raise SysError(EINVAL)  # build_open_flags (Linux 6.4 on): it never made a directory
     if flags & O_PATH:
         flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
     if flags & O_TMPFILE == O_TMPFILE:
-        return _open_tmpfile(task, dirfd, path, flags, mode)
+        return _open_tmpfile(task, dirfd, path, flags, mode, resolve)
     creating = bool(flags & O_CREAT)
     follow = not flags & O_NOFOLLOW and not (creating and flags & O_EXCL)
-    found = path_walk(task, dirfd, path, follow, allow_missing=creating)
+    found = path_walk(task, dirfd, path, follow, allow_missing=creating, resolve=resolve)
     writes = flags & O_ACCMODE != O_RDONLY or flags & O_TRUNC
     if found.location is None and found.file is None:  # O_CREAT of a missing name
         if found.trailing_slash:
@@ -266,11 +282,11 @@ def _located(task: Task, file: File, parent: Location, name: bytes) -> File:
     return file
 
 
-def _open_tmpfile(task: Task, dirfd: int, path: bytes, flags: int, mode: int) -> File:
+def _open_tmpfile(task: Task, dirfd: int, path: bytes, flags: int, mode: int, resolve: int = 0) -> File:
     """open(O_TMPFILE): an unnamed file in the directory `path` (write access required)."""
     if flags & O_ACCMODE == O_RDONLY:
         raise SysError(EINVAL)
-    location = path_walk(task, dirfd, path).existing()
+    location = path_walk(task, dirfd, path, resolve=resolve).existing()
     if not location.inode.is_dir:
         raise SysError(ENOTDIR)
     check_writable(task, location)
@@ -294,6 +310,53 @@ def sys_openat(task: Task, dirfd: int, pathname_addr: Addr, flags: int, mode: in
 def sys_open(task: Task, pathname_addr: Addr, flags: int, mode: int) -> int:
     """open(2)."""
     return do_open(task, AT_FDCWD, pathname_addr, flags, mode)
+
+
+def build_open_how(flags: int, mode: int, resolve: int) -> int:
+    """openat2's build_open_flags: every argument is checked (unknown flags or resolve
+    bits, a mode without O_CREAT/O_TMPFILE, BENEATH with IN_ROOT: EINVAL); RESOLVE_CACHED
+    cannot create or truncate (EAGAIN). Returns the flags open_path takes."""
+    flags &= ~O_CLOEXEC
+    if flags & ~VALID_OPEN_FLAGS or resolve & ~VALID_RESOLVE_FLAGS:
+        raise SysError(EINVAL)
+    if resolve & RESOLVE_BENEATH and resolve & RESOLVE_IN_ROOT:
+        raise SysError(EINVAL)
+    if flags & (O_CREAT | __O_TMPFILE) and mode & ~S_IALLUGO:
+        raise SysError(EINVAL)
+    if not flags & (O_CREAT | __O_TMPFILE) and mode:
+        raise SysError(EINVAL)
+    if flags & (O_DIRECTORY | O_CREAT) == O_DIRECTORY | O_CREAT:
+        raise SysError(EINVAL)
+    if flags & __O_TMPFILE and (not flags & O_DIRECTORY or flags & O_ACCMODE == O_RDONLY):
+        raise SysError(EINVAL)
+    if flags & O_PATH and flags & ~O_PATH_FLAGS:
+        raise SysError(EINVAL)
+    if resolve & RESOLVE_CACHED and flags & (O_TRUNC | O_CREAT | __O_TMPFILE):
+        raise SysError(EAGAIN)
+    return flags
+
+
+@syscall("openat2", DIRFD, PATH, PTR, SIZE, classes="desc file")
+def sys_openat2(task: Task, dirfd: int, pathname_addr: Addr, how_addr: Addr, size: int) -> int:
+    """openat2(2). RESOLVE_CACHED never gives EAGAIN for a lookup: pykern's walk does not
+    sleep on a cache miss, so every lookup counts as cached."""
+    if size < OPEN_HOW_SIZE_VER0:
+        raise SysError(EINVAL)
+    if size > PAGE_SIZE:
+        raise SysError(E2BIG)
+    raw = task.mm.copy_in(how_addr, size)  # copy_struct_from_user: unknown trailing bytes must be 0
+    if any(raw[OPEN_HOW.size :]):
+        raise SysError(E2BIG)
+    how_flags, mode, resolve = OPEN_HOW.unpack_from(raw)
+    cloexec = bool(how_flags & O_CLOEXEC)
+    flags = build_open_how(how_flags, mode, resolve)
+    if not flags & O_PATH:
+        flags |= O_LARGEFILE  # force_o_largefile
+    path = task.mm.copy_in_str(pathname_addr)
+    group = task.group
+    group.files.lowest_free()
+    file = open_path(task, dirfd, path, flags, mode, resolve)
+    return group.files.install(file, cloexec=cloexec)
 
 
 @syscall("creat", PATH, MODE, classes="desc file")
