@@ -131,7 +131,9 @@ WAIT_BITS = [(abi.WNOHANG, "WNOHANG"), (abi.WUNTRACED, "WSTOPPED"), (abi.WEXITED
              (abi.__WALL, "__WALL"), (abi.__WCLONE, "__WCLONE")]
 ACCESS_BITS = [(abi.R_OK, "R_OK"), (abi.W_OK, "W_OK"), (abi.X_OK, "X_OK")]
 MADVISE_NAMES = _names("MADV_")
-FCNTL_NAMES = {v: n for v, n in _names("F_").items() if n != "F_OK" and not n.endswith(("_OK", "LCK"))}
+# by name first: F_GETFD and F_SETFD share their values with F_WRLCK and F_UNLCK
+FCNTL_NAMES = {v: n for n, v in vars(abi).items()
+               if n.startswith("F_") and isinstance(v, int) and n != "F_OK" and not n.endswith(("_OK", "LCK"))}
 FLOCK_TYPE_NAMES = {abi.F_RDLCK: "F_RDLCK", abi.F_WRLCK: "F_WRLCK", abi.F_UNLCK: "F_UNLCK"}
 FCNTL_LOCK_CMDS = {abi.F_GETLK, abi.F_SETLK, abi.F_SETLKW, abi.F_OFD_GETLK, abi.F_OFD_SETLK, abi.F_OFD_SETLKW}
 FCNTL_NAMES.update({0: "F_DUPFD", 1031: "F_SETPIPE_SZ", abi.F_GETPIPE_SZ: "F_GETPIPE_SZ"})

@@ -1,5 +1,5 @@
 """Descriptor syscalls: close, read/write and friends, fstat, fcntl/ioctl, dup,
-getdents64, fchmod, ftruncate, fsync. (The calls that take a path are in path.py.)
+getdents and getdents64, fchmod, ftruncate, fsync. (The calls that take a path are in path.py.)
 
 Handlers only fetch and check arguments, in the order Linux checks them (so the same
 bad call fails with the same errno); the work is in the open file's methods.
@@ -16,6 +16,8 @@ from pykern.abi import (
     AT_NO_AUTOMOUNT,
     AT_STATX_SYNC_TYPE,
     AT_SYMLINK_NOFOLLOW,
+    DIRENT64_HEAD,
+    DIRENT_HEAD,
     EBADF,
     EINVAL,
     ESPIPE,
@@ -325,6 +327,34 @@ def sys_getdents64(task: Task, fd: int, dirp_addr: Addr, count: int) -> int:
     data = task.group.files.get(fd).getdents64(count)
     task.mm.copy_out(dirp_addr, data)
     return len(data)
+
+
+@syscall("getdents", FD, DIRENTS_OUT, UINT, classes="desc")
+def sys_getdents(task: Task, fd: int, dirp_addr: Addr, count: int) -> int:
+    """getdents(2): the old struct linux_dirent, whose d_type is the last byte of the
+    record. A record is exactly as long as getdents64's for the same name (both are
+    ALIGN(20 + strlen(name), 8)), so the entries are getdents64's, rewritten in place:
+    same count, same cookies, same directory position."""
+    data = task.group.files.get(fd).getdents64(count)
+    task.mm.copy_out(dirp_addr, linux_dirents(data))
+    return len(data)
+
+
+def linux_dirents(data: bytes) -> bytes:
+    """struct linux_dirent64 records as struct linux_dirent records of the same sizes."""
+    out = bytearray(len(data))
+    offset = 0
+    while offset + DIRENT64_HEAD.size <= len(data):
+        ino, cookie, reclen, dtype = DIRENT64_HEAD.unpack_from(data, offset)
+        if reclen == 0:
+            break
+        name = data[offset + DIRENT64_HEAD.size : offset + reclen].split(b"\0", 1)[0]
+        DIRENT_HEAD.pack_into(out, offset, ino, cookie, reclen)
+        start = offset + DIRENT_HEAD.size
+        out[start : start + len(name)] = name  # the NUL and padding are already zero
+        out[offset + reclen - 1] = dtype
+        offset += reclen
+    return bytes(out)
 
 
 # --- modes, sizes, syncing ------------------------------------------------------------------------
