@@ -2111,6 +2111,23 @@ SPECIAL.update({
 })
 
 
+
+# --- inotify -----------------------------------------------------------------------------------
+
+INOTIFY_BITS = [(getattr(abi, n), n) for n in (
+    "IN_ACCESS", "IN_MODIFY", "IN_ATTRIB", "IN_CLOSE_WRITE", "IN_CLOSE_NOWRITE", "IN_OPEN", "IN_MOVED_FROM",
+    "IN_MOVED_TO", "IN_CREATE", "IN_DELETE", "IN_DELETE_SELF", "IN_MOVE_SELF", "IN_UNMOUNT", "IN_Q_OVERFLOW",
+    "IN_IGNORED", "IN_ONLYDIR", "IN_DONT_FOLLOW", "IN_EXCL_UNLINK", "IN_MASK_CREATE", "IN_MASK_ADD", "IN_ISDIR",
+    "IN_ONESHOT")]
+INOTIFY_INIT_BITS = [(abi.O_NONBLOCK, "IN_NONBLOCK"), (abi.O_CLOEXEC, "IN_CLOEXEC")]
+
+SPECIAL.update({
+    "inotify_init1": lambda call: [flags(call.args[0] & 0xFFFFFFFF, INOTIFY_INIT_BITS, unknown="IN_???")],
+    "inotify_add_watch": lambda call: [fmt_arg(call, 0), fmt_arg(call, 1),
+                                       flags(call.args[2] & 0xFFFFFFFF, INOTIFY_BITS, unknown="IN_???")],
+})
+
+
 def cap_name(value: int) -> str:
     return CAP_NAMES[value] if 0 <= value < len(CAP_NAMES) else f"{value:#x} /* CAP_??? */"
 

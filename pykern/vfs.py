@@ -402,6 +402,10 @@ class File:
         self.refs -= 1
         if self.refs == 0:
             locks.remove_file(self)  # its OFD record locks
+            if self.location is not None:
+                from pykern.fs.inotify import fsnotify_close  # (inotify's files are Files)
+
+                fsnotify_close(self)
             self.release()
 
     def lock_key(self) -> object:

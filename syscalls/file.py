@@ -37,12 +37,15 @@ from pykern.abi import (
     FIOCLEX,
     FIONBIO,
     FIONCLEX,
+    IN_ATTRIB,
+    IN_MODIFY,
     IOVEC,
     O_CLOEXEC,
     O_NONBLOCK,
     O_PATH,
 )
 from pykern.errors import SysError
+from pykern.fs.inotify import WATCHES, fsnotify_access, fsnotify_change, fsnotify_modify
 from pykern.syscalls.table import syscall
 from pykern.sysent import (
     BUF_IN,
@@ -161,6 +164,8 @@ def sys_read(task: Task, fd: int, buf_addr: Addr, count: int) -> int:
     file = _readable(task, fd)
     data = file.read(task, min(count, MAX_RW_COUNT))
     task.mm.copy_out(buf_addr, data)
+    if WATCHES and data:
+        fsnotify_access(file)
     return len(data)
 
 
@@ -169,7 +174,10 @@ def sys_write(task: Task, fd: int, buf_addr: Addr, count: int) -> int:
     """write(2)."""
     file = _writable(task, fd)
     data = task.mm.copy_in(buf_addr, min(count, MAX_RW_COUNT))
-    return file.write(task, data)
+    written = file.write(task, data)
+    if WATCHES and written:
+        fsnotify_modify(file)
+    return written
 
 
 @syscall("readv", FD, IOVEC_OUT, INT, classes="desc")
@@ -180,6 +188,8 @@ def sys_readv(task: Task, fd: int, iov_addr: Addr, iovcnt: int) -> int:
     total = sum(length for _, length in vectors)
     data = file.read(task, total)
     scatter(task, vectors, data)
+    if WATCHES and data:
+        fsnotify_access(file)
     return len(data)
 
 
@@ -201,7 +211,10 @@ def sys_writev(task: Task, fd: int, iov_addr: Addr, iovcnt: int) -> int:
     data = b"".join(task.mm.copy_in(base, length) for base, length in vectors)
     if not data:
         return 0
-    return file.write(task, data)
+    written = file.write(task, data)
+    if WATCHES and written:
+        fsnotify_modify(file)
+    return written
 
 
 @syscall("pread64", FD, BUF_OUT, SIZE, OFF, classes="desc")
@@ -216,6 +229,8 @@ def sys_pread64(task: Task, fd: int, buf_addr: Addr, count: int, offset: int) ->
         raise SysError(EBADF)
     data = file.pread(min(count, MAX_RW_COUNT), offset)
     task.mm.copy_out(buf_addr, data)
+    if WATCHES and data:
+        fsnotify_access(file)
     return len(data)
 
 
@@ -230,7 +245,10 @@ def sys_pwrite64(task: Task, fd: int, buf_addr: Addr, count: int, offset: int) -
     if not file.writable:
         raise SysError(EBADF)
     data = task.mm.copy_in(buf_addr, min(count, MAX_RW_COUNT))
-    return file.pwrite(data, offset)
+    written = file.pwrite(data, offset)
+    if WATCHES and written:
+        fsnotify_modify(file)
+    return written
 
 
 @syscall("lseek", FD, OFF, SEEK_WHENCE, classes="desc")
@@ -367,6 +385,8 @@ def sys_fchmod(task: Task, fd: int, mode: int) -> int:
     if file.location is not None and not file.flags & O_PATH:
         task.kernel.mounts.check_writable(file.location)  # a read-only mount: EROFS
     vfs_fchmod(file, mode)
+    if WATCHES and file.location is not None:
+        fsnotify_change(file.location.inode, IN_ATTRIB)
     return 0
 
 
@@ -383,7 +403,10 @@ def sys_ftruncate(task: Task, fd: int, length: int) -> int:
     """ftruncate(2)."""
     if length < 0:
         raise SysError(EINVAL)
-    task.group.files.get(fd).truncate(length)
+    file = task.group.files.get(fd)
+    file.truncate(length)
+    if WATCHES and file.location is not None:
+        fsnotify_change(file.location.inode, IN_MODIFY)
     return 0
 
 

@@ -40,6 +40,10 @@ from pykern.abi import (
     EPERM,
     ERANGE,
     EXDEV,
+    IN_ATTRIB,
+    IN_CREATE,
+    IN_DELETE,
+    IN_MODIFY,
     NSEC_PER_SEC,
     O_ACCMODE,
     O_CLOEXEC,
@@ -81,6 +85,14 @@ from pykern.errors import SysError
 from pykern.fs.fifo import open_pipe_end
 from pykern.fs.hostfs import HostInode
 from pykern.fs.inode import Inode
+from pykern.fs.inotify import (
+    fsnotify_change,
+    fsnotify_inode,
+    fsnotify_move,
+    fsnotify_name,
+    fsnotify_open,
+    fsnotify_removed,
+)
 from pykern.fs.libfs import PathFile
 from pykern.fs.mount import Location
 from pykern.fs.namei import LAST_DOT, LAST_DOTDOT, LAST_NORM, Found, d_path, parent_walk, path_walk, reachable
@@ -247,7 +259,10 @@ def open_path(task: Task, dirfd: int, path: bytes, flags: int, mode: int, resolv
         check_writable(task, parent)
         file = parent.inode.create(task, name, flags, mode)
         file.location = None
-        return _located(task, file, parent, name)
+        file = _located(task, file, parent, name)
+        fsnotify_name(parent, IN_CREATE, name)
+        fsnotify_open(file)
+        return file
     if creating and flags & O_EXCL:
         raise SysError(EEXIST)
     if found.file is not None:
@@ -270,6 +285,9 @@ def open_path(task: Task, dirfd: int, path: bytes, flags: int, mode: int, resolv
         check_writable(task, location)
     file = inode.open(task, flags)
     file.location = location
+    fsnotify_open(file)
+    if flags & O_TRUNC and not flags & O_PATH and host_stat.S_ISREG(inode.mode):
+        fsnotify_change(inode, IN_MODIFY)  # after IN_OPEN, as Linux reports them
     return file
 
 
@@ -513,6 +531,7 @@ def _create_entry(task: Task, dirfd: int, path_addr: Addr, directory: bool = Fal
 def do_mkdirat(task: Task, dirfd: int, pathname_addr: Addr, mode: int) -> int:
     parent, name = _create_entry(task, dirfd, pathname_addr, directory=True)
     parent.inode.mkdir(task, name, mode)
+    fsnotify_name(parent, IN_CREATE, name, is_dir=True)
     return 0
 
 
@@ -540,6 +559,7 @@ def do_mknodat(task: Task, dirfd: int, pathname_addr: Addr, mode: int, dev: int)
     if kind in (S_IFCHR, S_IFBLK) and task.group.creds.euid != 0:
         raise SysError(EPERM)
     parent.inode.mknod(task, name, mode, dev)
+    fsnotify_name(parent, IN_CREATE, name)
     return 0
 
 
@@ -567,7 +587,10 @@ def do_rmdir(task: Task, dirfd: int, pathname_addr: Addr) -> int:
         raise SysError(ENOTDIR)
     if location.mount is not parent.directory.mount:
         raise SysError(EBUSY)  # a mount point
+    key = location.inode.key()
     parent.directory.inode.rmdir(task, parent.name)
+    fsnotify_removed(location.inode, key, is_dir=True)
+    fsnotify_name(parent.directory, IN_DELETE, parent.name, is_dir=True)
     return 0
 
 
@@ -589,7 +612,11 @@ def do_unlink(task: Task, dirfd: int, pathname_addr: Addr) -> int:
         raise SysError(ENOTDIR)
     if location.inode.is_dir:
         raise SysError(EISDIR)
+    key = location.inode.key()
     parent.directory.inode.unlink(task, parent.name)
+    fsnotify_inode(location.inode, IN_ATTRIB)  # the link count (vfs_unlink's fsnotify_link_count)
+    fsnotify_removed(location.inode, key, is_dir=False)
+    fsnotify_name(parent.directory, IN_DELETE, parent.name)
     return 0
 
 
@@ -643,6 +670,10 @@ def do_renameat2(task: Task, olddirfd: int, oldpath_addr: Addr, newdirfd: int, n
     if source.mount is not old.directory.mount or target is not None and target.mount is not new.directory.mount:
         raise SysError(EBUSY)  # a mount point
     old.directory.inode.rename(task, old.name, new.directory.inode, new.name, flags)
+    fsnotify_move(old.directory, old.name, new.directory, new.name, source.inode,
+                  None if target is None or flags & RENAME_EXCHANGE else target.inode)
+    if flags & RENAME_EXCHANGE and target is not None:
+        fsnotify_move(new.directory, new.name, old.directory, old.name, target.inode, None)
     return 0
 
 
@@ -671,6 +702,7 @@ def do_symlinkat(task: Task, target_addr: Addr, newdirfd: int, linkpath_addr: Ad
         raise SysError(ENOENT)
     parent, name = _create_entry(task, newdirfd, linkpath_addr)
     parent.inode.symlink(task, name, target)
+    fsnotify_name(parent, IN_CREATE, name)
     return 0
 
 
@@ -703,6 +735,8 @@ def do_linkat(task: Task, olddirfd: int, oldpath_addr: Addr, newdirfd: int, newp
     if inode.is_dir:
         raise SysError(EPERM)
     parent.inode.link(task, name, inode)
+    fsnotify_inode(inode, IN_ATTRIB)  # fsnotify_link: the link count, then the new name
+    fsnotify_name(parent, IN_CREATE, name)
     return 0
 
 
@@ -764,6 +798,7 @@ def do_fchmodat(task: Task, dirfd: int, pathname_addr: Addr, mode: int) -> int:
     inode = found_inode(task, found)
     check_writable(task, found.location)
     inode.chmod(task, mode, True)
+    fsnotify_change(inode, IN_ATTRIB)
     return 0
 
 
@@ -793,6 +828,7 @@ def sys_truncate(task: Task, path_addr: Addr, length: int) -> int:
     inode = found_inode(task, found)
     check_writable(task, found.location)
     inode.truncate(task, length)
+    fsnotify_change(inode, IN_MODIFY)
     return 0
 
 
@@ -843,5 +879,6 @@ def sys_utimensat(task: Task, dirfd: int, pathname_addr: Addr, times_addr: Addr,
     inode = found_inode(task, found)
     check_writable(task, found.location)
     inode.utimes(task, atime_ns, mtime_ns, follow)
+    fsnotify_change(inode, IN_ATTRIB)
     return 0
 
