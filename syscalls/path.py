@@ -589,7 +589,7 @@ def do_rmdir(task: Task, dirfd: int, pathname_addr: Addr) -> int:
         raise SysError(EBUSY)  # a mount point
     key = location.inode.key()
     parent.directory.inode.rmdir(task, parent.name)
-    fsnotify_removed(location.inode, key, is_dir=True)
+    fsnotify_removed(task.kernel, location.inode, key, is_dir=True)
     fsnotify_name(parent.directory, IN_DELETE, parent.name, is_dir=True)
     return 0
 
@@ -615,7 +615,7 @@ def do_unlink(task: Task, dirfd: int, pathname_addr: Addr) -> int:
     key = location.inode.key()
     parent.directory.inode.unlink(task, parent.name)
     fsnotify_inode(location.inode, IN_ATTRIB)  # the link count (vfs_unlink's fsnotify_link_count)
-    fsnotify_removed(location.inode, key, is_dir=False)
+    fsnotify_removed(task.kernel, location.inode, key, is_dir=False)
     fsnotify_name(parent.directory, IN_DELETE, parent.name)
     return 0
 
@@ -670,10 +670,10 @@ def do_renameat2(task: Task, olddirfd: int, oldpath_addr: Addr, newdirfd: int, n
     if source.mount is not old.directory.mount or target is not None and target.mount is not new.directory.mount:
         raise SysError(EBUSY)  # a mount point
     old.directory.inode.rename(task, old.name, new.directory.inode, new.name, flags)
-    fsnotify_move(old.directory, old.name, new.directory, new.name, source.inode,
+    fsnotify_move(task.kernel, old.directory, old.name, new.directory, new.name, source.inode,
                   None if target is None or flags & RENAME_EXCHANGE else target.inode)
     if flags & RENAME_EXCHANGE and target is not None:
-        fsnotify_move(new.directory, new.name, old.directory, old.name, target.inode, None)
+        fsnotify_move(task.kernel, new.directory, new.name, old.directory, old.name, target.inode, None)
     return 0
 
 

@@ -189,6 +189,21 @@ int main(void)
     rename("d/back2", "d/back");
     drain("and back");
 
+    /* an unlinked file still open: IN_DELETE_SELF waits for the last close */
+    write_file("d/held", "h\n", O_CREAT);
+    int wd_held;
+    OK("watch d/held", wd_held, inotify_add_watch(in_fd, "d/held", IN_ALL_EVENTS));
+    name_wd(wd_held, "held");
+    int held = open("d/held", O_RDONLY);
+    int held2 = dup(held);
+    drain("held open");
+    unlink("d/held");
+    drain("unlink of an open watched file");
+    close(held);
+    drain("one fd of two closed");
+    close(held2);
+    drain("last close");
+
     /* the watch's mask */
     OK("IN_MASK_ADD", same, inotify_add_watch(in_fd, "other", IN_ATTRIB | IN_MASK_ADD));
     TRUE("IN_MASK_ADD keeps the wd", same == wd2);

@@ -13,8 +13,9 @@ call each (the hooks in syscalls/path.py, syscalls/file.py and File.fput):
 
 Every hook first tests `WATCHES`, so without a watch an event costs one dict test.
 IN_DELETE_SELF (then IN_IGNORED, and the watch is gone) follows the removal of the last
-link at once (Linux waits until the last open descriptor of the file is closed), and
-changes made by others than the guest (the host, behind pykern's back) are not seen.
+link, or, while open descriptions still name the file, their last close (the dentry's
+last reference; a working directory does not delay it here). Changes made by others
+than the guest (the host, behind pykern's back) are not seen.
 Events are merged with the last queued one when equal, and the queue stops at
 max_queued_events with one IN_Q_OVERFLOW, as on Linux.
 """
@@ -64,10 +65,15 @@ from pykern.waitqueue import WaitQueue
 if TYPE_CHECKING:
     from pykern.fs.inode import Inode
     from pykern.fs.mount import Location
+    from pykern.kernel import Kernel
     from pykern.task import Task
 
 # inode key -> the watches on that inode, of every inotify instance
 WATCHES: dict[Hashable, list[Watch]] = {}
+
+# inode key -> how many open descriptions still name a watched inode whose last link is
+# gone: its IN_DELETE_SELF waits for their last close
+_DYING: dict[Hashable, int] = {}
 
 # the cookie that ties an IN_MOVED_FROM to its IN_MOVED_TO (Linux's fsnotify_sync_cookie)
 _cookies = itertools.count(1)
@@ -245,8 +251,8 @@ def fsnotify_change(inode: Inode, mask: int) -> None:
     _send(inode.key(), mask)
 
 
-def fsnotify_move(old_dir: Location, old_name: bytes, new_dir: Location, new_name: bytes, moved: Inode,
-                  replaced: Inode | None) -> None:
+def fsnotify_move(kernel: Kernel, old_dir: Location, old_name: bytes, new_dir: Location, new_name: bytes,
+                  moved: Inode, replaced: Inode | None) -> None:
     """fsnotify_move: IN_MOVED_FROM and IN_MOVED_TO with one cookie, IN_ATTRIB on a
     replaced file, IN_MOVE_SELF on the moved one; then the replaced file is gone."""
     if not WATCHES:
@@ -259,21 +265,45 @@ def fsnotify_move(old_dir: Location, old_name: bytes, new_dir: Location, new_nam
         fsnotify_inode(replaced, IN_ATTRIB)
     fsnotify_inode(moved, IN_MOVE_SELF)
     if replaced is not None:
-        fsnotify_removed(replaced, replaced.key(), replaced.is_dir)
+        fsnotify_removed(kernel, replaced, replaced.key(), replaced.is_dir)
 
 
-def fsnotify_removed(inode: Inode, key: Hashable, is_dir: bool) -> None:
-    """After an unlink or rmdir: the last link gone is IN_DELETE_SELF (dentry_unlink_inode)."""
+def fsnotify_removed(kernel: Kernel, inode: Inode, key: Hashable, is_dir: bool) -> None:
+    """After an unlink, rmdir or a rename over a file: the last link gone is
+    IN_DELETE_SELF (dentry_unlink_inode), once no open description names the file."""
     if key not in WATCHES:
         return
     try:
         gone = is_dir or inode.stat().nlink == 0
     except SysError:
         gone = True
-    if gone:
-        _send(key, IN_DELETE_SELF)
-        for watch in list(WATCHES.get(key, ())):
-            watch.group.drop(watch)
+    if not gone:
+        return
+    users = _open_descriptions(kernel, key)
+    if users:
+        _DYING[key] = users
+    else:
+        _delete_self(key)
+
+
+def _delete_self(key: Hashable) -> None:
+    _send(key, IN_DELETE_SELF)
+    for watch in list(WATCHES.get(key, ())):
+        watch.group.drop(watch)
+
+
+def _open_descriptions(kernel: Kernel, key: Hashable) -> int:
+    """How many open file descriptions (O_PATH ones too) name inode `key`."""
+    seen: set[int] = set()
+    for group in kernel.groups.values():
+        files = getattr(group, "files", None)
+        if files is None:
+            continue
+        for file in files.files.values():
+            location = file.location
+            if location is not None and id(file) not in seen and location.inode.key() == key:
+                seen.add(id(file))
+    return len(seen)
 
 
 def fsnotify_file(file: File, mask: int) -> None:
@@ -297,8 +327,18 @@ def fsnotify_file(file: File, mask: int) -> None:
 
 def fsnotify_close(file: File) -> None:
     """__fput: the last reference to an open file is gone."""
-    if WATCHES:
-        fsnotify_file(file, IN_CLOSE_WRITE if file.writable else IN_CLOSE_NOWRITE)
+    if not WATCHES:
+        return
+    fsnotify_file(file, IN_CLOSE_WRITE if file.writable else IN_CLOSE_NOWRITE)
+    if _DYING and file.location is not None:
+        key = file.location.inode.key()
+        users = _DYING.get(key)
+        if users is not None:
+            if users > 1:
+                _DYING[key] = users - 1
+            else:
+                del _DYING[key]
+                _delete_self(key)
 
 
 def fsnotify_access(file: File) -> None:
