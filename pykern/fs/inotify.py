@@ -28,6 +28,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pykern import vfs
 from pykern.abi import (
     EAGAIN,
     EEXIST,
@@ -339,6 +340,9 @@ def fsnotify_close(file: File) -> None:
             else:
                 del _DYING[key]
                 _delete_self(key)
+
+
+vfs.on_last_close = fsnotify_close
 
 
 def fsnotify_access(file: File) -> None:
