@@ -204,6 +204,15 @@ int main(void)
     close(held2);
     drain("last close");
 
+    /* copy_file_range and sendfile write too */
+    write_file("d/src", "copied\n", O_CREAT);
+    drain("source made");
+    int src = open("d/src", O_RDONLY), dst = open("d/dst", O_WRONLY | O_CREAT, 0644);
+    TRUE("copy_file_range", copy_file_range(src, NULL, dst, NULL, 7, 0) == 7);
+    close(src);
+    close(dst);
+    drain("copy_file_range");
+
     /* the watch's mask */
     OK("IN_MASK_ADD", same, inotify_add_watch(in_fd, "other", IN_ATTRIB | IN_MASK_ADD));
     TRUE("IN_MASK_ADD keeps the wd", same == wd2);
