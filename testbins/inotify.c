@@ -21,6 +21,7 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "errcheck.h"
@@ -212,6 +213,17 @@ int main(void)
     close(src);
     close(dst);
     drain("copy_file_range");
+
+    /* chown and xattrs change attributes; chown(-1, -1) changes none */
+    chown("d/src", getuid(), -1);
+    chown("d/src", -1, -1);
+    fd = open("d/src", O_RDONLY);
+    fchown(fd, -1, getgid());
+    close(fd);
+    drain("chown, chown(-1, -1), fchown");
+    if (setxattr("d/src", "user.pykern", "v", 1, 0) == 0)
+        removexattr("d/src", "user.pykern");
+    drain("setxattr, removexattr");
 
     /* the watch's mask */
     OK("IN_MASK_ADD", same, inotify_add_watch(in_fd, "other", IN_ATTRIB | IN_MASK_ADD));
