@@ -225,6 +225,16 @@ int main(void)
         removexattr("d/src", "user.pykern");
     drain("setxattr, removexattr");
 
+    /* RENAME_EXCHANGE: two moves */
+    write_file("other/swap", "", O_CREAT);
+    mkdir("d/swapdir", 0755);
+    drain("swap candidates");
+    TRUE("RENAME_EXCHANGE", syscall(SYS_renameat2, AT_FDCWD, "other/swap", AT_FDCWD, "d/swapdir", 2) == 0);
+    drain("RENAME_EXCHANGE");
+    rmdir("other/swap");
+    unlink("d/swapdir");
+    drain("swap removed");
+
     /* the watch's mask */
     OK("IN_MASK_ADD", same, inotify_add_watch(in_fd, "other", IN_ATTRIB | IN_MASK_ADD));
     TRUE("IN_MASK_ADD keeps the wd", same == wd2);
