@@ -129,6 +129,20 @@ int main(void)
     TRUE("created mode", fstat(fd, &st) == 0 && (st.st_mode & 07777) == 0644);
     close(fd);
 
+    OK("O_TMPFILE", fd, openat2(d, "sub", O_TMPFILE | O_RDWR, 0600, RESOLVE_BENEATH));
+    TRUE("O_TMPFILE mode", fstat(fd, &st) == 0 && (st.st_mode & 07777) == 0600 && st.st_nlink == 0);
+    close(fd);
+    ERR("O_TMPFILE above", openat2(d, "..", O_TMPFILE | O_RDWR, 0600, RESOLVE_BENEATH), EXDEV);
+    ERR("O_TMPFILE read-only", openat2(d, "sub", O_TMPFILE | O_RDONLY, 0600, 0), EINVAL);
+    ERR("__O_TMPFILE without O_DIRECTORY", openat2(d, "sub", 020000000 | O_RDWR, 0600, 0), EINVAL);
+    ERR("CACHED|O_TMPFILE", openat2(d, "sub", O_TMPFILE | O_RDWR, 0600, RESOLVE_CACHED), EAGAIN);
+    OK("O_DIRECTORY", fd, openat2(d, "sub", O_DIRECTORY | O_RDONLY, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS));
+    close(fd);
+    ERR("O_DIRECTORY on a file", openat2(d, "file", O_DIRECTORY, 0, RESOLVE_BENEATH), ENOTDIR);
+    ERR("O_CREAT|O_EXCL existing", openat2(d, "file", O_CREAT | O_EXCL | O_WRONLY, 0600, RESOLVE_BENEATH), EEXIST);
+    ERR("NO_SYMLINKS O_CREAT through a symlink",
+        openat2(d, "up", O_CREAT | O_WRONLY, 0600, RESOLVE_NO_SYMLINKS), ELOOP);
+
     /* --- RESOLVE_BENEATH ---------------------------------------------------------------- */
     TRUE("BENEATH file", same_file(d, "file", RESOLVE_BENEATH, "d/file"));
     TRUE("BENEATH sub/f2", same_file(d, "sub/f2", RESOLVE_BENEATH, "d/sub/f2"));
