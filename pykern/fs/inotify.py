@@ -143,6 +143,7 @@ class InotifyFile(File):
             others.remove(watch)
             if not others:
                 del WATCHES[watch.key]
+                _DYING.pop(watch.key, None)  # nobody waits for its IN_DELETE_SELF now
 
     def release(self) -> None:
         for watch in list(self.watches.values()):
