@@ -131,7 +131,9 @@ WAIT_BITS = [(abi.WNOHANG, "WNOHANG"), (abi.WUNTRACED, "WSTOPPED"), (abi.WEXITED
              (abi.__WALL, "__WALL"), (abi.__WCLONE, "__WCLONE")]
 ACCESS_BITS = [(abi.R_OK, "R_OK"), (abi.W_OK, "W_OK"), (abi.X_OK, "X_OK")]
 MADVISE_NAMES = _names("MADV_")
-FCNTL_NAMES = {v: n for v, n in _names("F_").items() if n != "F_OK" and not n.endswith(("_OK", "LCK"))}
+# by name first: F_GETFD and F_SETFD share their values with F_WRLCK and F_UNLCK
+FCNTL_NAMES = {v: n for n, v in vars(abi).items()
+               if n.startswith("F_") and isinstance(v, int) and n != "F_OK" and not n.endswith(("_OK", "LCK"))}
 FLOCK_TYPE_NAMES = {abi.F_RDLCK: "F_RDLCK", abi.F_WRLCK: "F_WRLCK", abi.F_UNLCK: "F_UNLCK"}
 FCNTL_LOCK_CMDS = {abi.F_GETLK, abi.F_SETLK, abi.F_SETLKW, abi.F_OFD_GETLK, abi.F_OFD_SETLK, abi.F_OFD_SETLKW}
 FCNTL_NAMES.update({0: "F_DUPFD", 1031: "F_SETPIPE_SZ", abi.F_GETPIPE_SZ: "F_GETPIPE_SZ"})
@@ -2068,6 +2070,61 @@ SPECIAL.update({
     "mlock2": lambda call: [ptr(call.args[0]), str(call.args[1]),
                             flags(call.args[2] & 0xFFFFFFFF, [(abi.MLOCK_ONFAULT, "MLOCK_ONFAULT")], unknown="MLOCK_???")],
     "mlockall": lambda call: [flags(call.args[0] & 0xFFFFFFFF, MCL_BITS, unknown="MCL_???")],
+})
+
+
+
+# --- openat2 ---------------------------------------------------------------------------------
+
+RESOLVE_BITS = [(abi.RESOLVE_NO_XDEV, "RESOLVE_NO_XDEV"), (abi.RESOLVE_NO_MAGICLINKS, "RESOLVE_NO_MAGICLINKS"),
+                (abi.RESOLVE_NO_SYMLINKS, "RESOLVE_NO_SYMLINKS"), (abi.RESOLVE_BENEATH, "RESOLVE_BENEATH"),
+                (abi.RESOLVE_IN_ROOT, "RESOLVE_IN_ROOT"), (abi.RESOLVE_CACHED, "RESOLVE_CACHED")]
+
+
+def fmt_open_how(call: Call, addr: int, size: int) -> str:
+    """strace's print_open_how: the mode only with O_CREAT/O_TMPFILE or when non-zero; the
+    bytes past the struct (up to a page) only when some are non-zero."""
+    if size < abi.OPEN_HOW_SIZE_VER0:
+        return ptr(addr)
+    data = call.read(addr, abi.OPEN_HOW.size)
+    if data is None:
+        return ptr(addr)
+    how_flags, mode, resolve = abi.OPEN_HOW.unpack(data)
+    text = open_flags(how_flags)
+    if how_flags >> 32:
+        text += f"|{how_flags >> 32 << 32:#x}"
+    parts = [f"flags={text}"]
+    if how_flags & (abi.O_CREAT | abi.__O_TMPFILE) or mode:
+        parts.append(f"mode={octal(mode)}")
+    parts.append(f"resolve={flags(resolve, RESOLVE_BITS, unknown='RESOLVE_???')}")
+    end = min(size, abi.PAGE_SIZE)
+    if end > abi.OPEN_HOW.size:
+        tail = call.read(addr + abi.OPEN_HOW.size, end - abi.OPEN_HOW.size)
+        if tail is not None and any(tail):
+            parts.append(f"/* bytes {abi.OPEN_HOW.size}..{end - 1} */ {quote(tail, call.strsize, force_hex=True)}")
+    return "{" + ", ".join(parts) + "}"
+
+
+SPECIAL.update({
+    "openat2": lambda call: [fmt_arg(call, 0), fmt_arg(call, 1), fmt_open_how(call, call.args[2], call.args[3]),
+                             str(call.args[3])],
+})
+
+
+
+# --- inotify -----------------------------------------------------------------------------------
+
+INOTIFY_BITS = [(getattr(abi, n), n) for n in (
+    "IN_ACCESS", "IN_MODIFY", "IN_ATTRIB", "IN_CLOSE_WRITE", "IN_CLOSE_NOWRITE", "IN_OPEN", "IN_MOVED_FROM",
+    "IN_MOVED_TO", "IN_CREATE", "IN_DELETE", "IN_DELETE_SELF", "IN_MOVE_SELF", "IN_UNMOUNT", "IN_Q_OVERFLOW",
+    "IN_IGNORED", "IN_ONLYDIR", "IN_DONT_FOLLOW", "IN_EXCL_UNLINK", "IN_MASK_CREATE", "IN_MASK_ADD", "IN_ISDIR",
+    "IN_ONESHOT")]
+INOTIFY_INIT_BITS = [(abi.O_NONBLOCK, "IN_NONBLOCK"), (abi.O_CLOEXEC, "IN_CLOEXEC")]
+
+SPECIAL.update({
+    "inotify_init1": lambda call: [flags(call.args[0] & 0xFFFFFFFF, INOTIFY_INIT_BITS, unknown="IN_???")],
+    "inotify_add_watch": lambda call: [fmt_arg(call, 0), fmt_arg(call, 1),
+                                       flags(call.args[2] & 0xFFFFFFFF, INOTIFY_BITS, unknown="IN_???")],
 })
 
 

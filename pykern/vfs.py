@@ -30,7 +30,7 @@ import select
 import stat as host_stat
 import struct
 import termios
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -393,6 +393,11 @@ def host_getdents64(fd: int, size: int) -> bytes:
 # --- open file descriptions ----------------------------------------------------------------
 
 
+# What the last fput of a file with a place in the tree reports (pykern.fs.inotify sets it:
+# it imports this module, so it cannot be imported from here)
+on_last_close: Callable[[File], None] | None = None
+
+
 class File:
     """An open file description. Subclasses override what they support; the defaults
     fail the way Linux fails for a file without that operation."""
@@ -417,6 +422,8 @@ class File:
         self.refs -= 1
         if self.refs == 0:
             locks.remove_file(self)  # its OFD record locks
+            if self.location is not None and on_last_close is not None:
+                on_last_close(self)  # inotify's IN_CLOSE_WRITE/NOWRITE
             self.release()
 
     def lock_key(self) -> object:

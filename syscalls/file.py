@@ -1,5 +1,5 @@
 """Descriptor syscalls: close, read/write and friends, fstat, fcntl/ioctl, dup,
-getdents64, fchmod, ftruncate, fsync. (The calls that take a path are in path.py.)
+getdents and getdents64, fchmod, ftruncate, fsync. (The calls that take a path are in path.py.)
 
 Handlers only fetch and check arguments, in the order Linux checks them (so the same
 bad call fails with the same errno); the work is in the open file's methods.
@@ -16,6 +16,8 @@ from pykern.abi import (
     AT_NO_AUTOMOUNT,
     AT_STATX_SYNC_TYPE,
     AT_SYMLINK_NOFOLLOW,
+    DIRENT64_HEAD,
+    DIRENT_HEAD,
     EBADF,
     EINVAL,
     ESPIPE,
@@ -36,12 +38,15 @@ from pykern.abi import (
     FIOCLEX,
     FIONBIO,
     FIONCLEX,
+    IN_ATTRIB,
+    IN_MODIFY,
     IOVEC,
     O_CLOEXEC,
     O_NONBLOCK,
     O_PATH,
 )
 from pykern.errors import SysError
+from pykern.fs.inotify import WATCHES, fsnotify_access, fsnotify_change, fsnotify_modify
 from pykern.syscalls.path import check_file_size
 from pykern.syscalls.table import syscall
 from pykern.sysent import (
@@ -161,6 +166,8 @@ def sys_read(task: Task, fd: int, buf_addr: Addr, count: int) -> int:
     file = _readable(task, fd)
     data = file.read(task, min(count, MAX_RW_COUNT))
     task.mm.copy_out(buf_addr, data)
+    if WATCHES and data:
+        fsnotify_access(file)
     return len(data)
 
 
@@ -169,7 +176,10 @@ def sys_write(task: Task, fd: int, buf_addr: Addr, count: int) -> int:
     """write(2)."""
     file = _writable(task, fd)
     data = task.mm.copy_in(buf_addr, min(count, MAX_RW_COUNT))
-    return file.write(task, data)
+    written = file.write(task, data)
+    if WATCHES and written:
+        fsnotify_modify(file)
+    return written
 
 
 @syscall("readv", FD, IOVEC_OUT, INT, classes="desc")
@@ -180,6 +190,8 @@ def sys_readv(task: Task, fd: int, iov_addr: Addr, iovcnt: int) -> int:
     total = sum(length for _, length in vectors)
     data = file.read(task, total)
     scatter(task, vectors, data)
+    if WATCHES and data:
+        fsnotify_access(file)
     return len(data)
 
 
@@ -201,7 +213,10 @@ def sys_writev(task: Task, fd: int, iov_addr: Addr, iovcnt: int) -> int:
     data = b"".join(task.mm.copy_in(base, length) for base, length in vectors)
     if not data:
         return 0
-    return file.write(task, data)
+    written = file.write(task, data)
+    if WATCHES and written:
+        fsnotify_modify(file)
+    return written
 
 
 @syscall("pread64", FD, BUF_OUT, SIZE, OFF, classes="desc")
@@ -216,6 +231,8 @@ def sys_pread64(task: Task, fd: int, buf_addr: Addr, count: int, offset: int) ->
         raise SysError(EBADF)
     data = file.pread(min(count, MAX_RW_COUNT), offset)
     task.mm.copy_out(buf_addr, data)
+    if WATCHES and data:
+        fsnotify_access(file)
     return len(data)
 
 
@@ -230,7 +247,10 @@ def sys_pwrite64(task: Task, fd: int, buf_addr: Addr, count: int, offset: int) -
     if not file.writable:
         raise SysError(EBADF)
     data = task.mm.copy_in(buf_addr, min(count, MAX_RW_COUNT))
-    return file.pwrite(data, offset)
+    written = file.pwrite(data, offset)
+    if WATCHES and written:
+        fsnotify_modify(file)
+    return written
 
 
 @syscall("lseek", FD, OFF, SEEK_WHENCE, classes="desc")
@@ -333,6 +353,34 @@ def sys_getdents64(task: Task, fd: int, dirp_addr: Addr, count: int) -> int:
     return len(data)
 
 
+@syscall("getdents", FD, DIRENTS_OUT, UINT, classes="desc")
+def sys_getdents(task: Task, fd: int, dirp_addr: Addr, count: int) -> int:
+    """getdents(2): the old struct linux_dirent, whose d_type is the last byte of the
+    record. A record is exactly as long as getdents64's for the same name (both are
+    ALIGN(20 + strlen(name), 8)), so the entries are getdents64's, rewritten in place:
+    same count, same cookies, same directory position."""
+    data = task.group.files.get(fd).getdents64(count)
+    task.mm.copy_out(dirp_addr, linux_dirents(data))
+    return len(data)
+
+
+def linux_dirents(data: bytes) -> bytes:
+    """struct linux_dirent64 records as struct linux_dirent records of the same sizes."""
+    out = bytearray(len(data))
+    offset = 0
+    while offset + DIRENT64_HEAD.size <= len(data):
+        ino, cookie, reclen, dtype = DIRENT64_HEAD.unpack_from(data, offset)
+        if reclen == 0:
+            break
+        name = data[offset + DIRENT64_HEAD.size : offset + reclen].split(b"\0", 1)[0]
+        DIRENT_HEAD.pack_into(out, offset, ino, cookie, reclen)
+        start = offset + DIRENT_HEAD.size
+        out[start : start + len(name)] = name  # the NUL and padding are already zero
+        out[offset + reclen - 1] = dtype
+        offset += reclen
+    return bytes(out)
+
+
 # --- modes, sizes, syncing ------------------------------------------------------------------------
 
 
@@ -343,6 +391,8 @@ def sys_fchmod(task: Task, fd: int, mode: int) -> int:
     if file.location is not None and not file.flags & O_PATH:
         task.kernel.mounts.check_writable(file.location)  # a read-only mount: EROFS
     vfs_fchmod(file, mode)
+    if WATCHES and file.location is not None:
+        fsnotify_change(file.location.inode, IN_ATTRIB)
     return 0
 
 
@@ -363,6 +413,8 @@ def sys_ftruncate(task: Task, fd: int, length: int) -> int:
     if file.writable and file.stat().mode & 0o170000 == 0o100000:
         check_file_size(task, length)  # (a pipe or a read-only fd: the file's own EINVAL)
     file.truncate(length)
+    if WATCHES and file.location is not None:
+        fsnotify_change(file.location.inode, IN_MODIFY)
     return 0
 
 

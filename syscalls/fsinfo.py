@@ -29,6 +29,7 @@ from pykern.abi import (
     EPERM,
     ERANGE,
     ESPIPE,
+    IN_ATTRIB,
     O_RDWR,
     PIPEFS_MAGIC,
     ST_VALID,
@@ -36,6 +37,7 @@ from pykern.abi import (
 )
 from pykern.errors import Block, SysError
 from pykern.fs.hostfs import MAY_WRITE, generic_permission
+from pykern.fs.inotify import WATCHES, fsnotify_change
 from pykern.syscalls.path import found_stat, host_path_of, walk_at
 from pykern.syscalls.table import syscall
 from pykern.sysent import FD, INT, LONG, OFF, PATH, PTR, SIZE, UINT
@@ -160,6 +162,13 @@ def _path_target(task: Task, dirfd: int, path_addr: int, follow: bool) -> HostTa
     return HostTarget(target[0], target[1], found)
 
 
+def _attrib_changed(where: HostTarget) -> None:
+    """IN_ATTRIB for inotify's watches (notify_change, fsnotify_xattr)."""
+    location = getattr(where.holder, "location", None)
+    if WATCHES and location is not None:
+        fsnotify_change(location.inode, IN_ATTRIB)
+
+
 def _getxattr(task: Task, where: HostTarget, name_addr: int, value_addr: int, size: int) -> int:
     target, follow = where.target, where.follow
     name = _xattr_name(task, name_addr)
@@ -232,6 +241,7 @@ def _setxattr(task: Task, where: HostTarget, name_addr: int, value_addr: int, si
     _xattr_permission(task, where, name)
     with host_errors():
         os.setxattr(target, name, value, flags, follow_symlinks=follow)
+    _attrib_changed(where)
     return 0
 
 
@@ -242,6 +252,7 @@ def _removexattr(task: Task, where: HostTarget, name_addr: int) -> int:
     _xattr_permission(task, where, name)
     with host_errors():
         os.removexattr(target, name, follow_symlinks=follow)
+    _attrib_changed(where)
     return 0
 
 
@@ -365,6 +376,8 @@ def _chown(task: Task, where: HostTarget, uid: int, gid: int) -> int:
     with host_errors():
         os.chown(target, uid if uid != 0xFFFFFFFF else -1, gid if gid != 0xFFFFFFFF else -1,
                  follow_symlinks=follow)
+    if uid != 0xFFFFFFFF or gid != 0xFFFFFFFF:  # chown(-1, -1) changes no attribute: no event
+        _attrib_changed(where)
     return 0
 
 

@@ -1,5 +1,5 @@
 """The calls that take a path (Linux's fs/open.c, fs/namei.c, fs/stat.c, fs/utimes.c):
-open, stat and readlink, the working directory and root, mkdir/mknod/unlink/rmdir/
+open and openat2, stat and readlink, the working directory and root, mkdir/mknod/unlink/rmdir/
 rename/link/symlink, access, chmod, truncate, utimensat.
 
 Every path goes through pykern.fs.namei's walk, which returns the file and, for the
@@ -15,6 +15,7 @@ import stat as host_stat
 from typing import TYPE_CHECKING
 
 from pykern.abi import (
+    __O_TMPFILE,
     AT_EACCESS,
     AT_EMPTY_PATH,
     AT_FDCWD,
@@ -24,6 +25,8 @@ from pykern.abi import (
     AT_SYMLINK_FOLLOW,
     AT_SYMLINK_NOFOLLOW,
     CAP_MKNOD,
+    E2BIG,
+    EAGAIN,
     EBADF,
     EBUSY,
     EEXIST,
@@ -39,22 +42,35 @@ from pykern.abi import (
     EPERM,
     ERANGE,
     EXDEV,
+    IN_ATTRIB,
+    IN_CREATE,
+    IN_DELETE,
+    IN_MODIFY,
     NSEC_PER_SEC,
     O_ACCMODE,
     O_CLOEXEC,
     O_CREAT,
     O_DIRECTORY,
     O_EXCL,
+    O_LARGEFILE,
     O_NOFOLLOW,
     O_PATH,
+    O_PATH_FLAGS,
     O_RDONLY,
     O_TMPFILE,
     O_TRUNC,
     O_WRONLY,
+    OPEN_HOW,
+    OPEN_HOW_SIZE_VER0,
+    PAGE_SIZE,
     RENAME_EXCHANGE,
     RENAME_NOREPLACE,
     RENAME_WHITEOUT,
+    RESOLVE_BENEATH,
+    RESOLVE_CACHED,
+    RESOLVE_IN_ROOT,
     RLIMIT_FSIZE,
+    S_IALLUGO,
     S_IFBLK,
     S_IFCHR,
     S_IFDIR,
@@ -66,11 +82,21 @@ from pykern.abi import (
     TIMESPEC,
     UTIME_NOW,
     UTIME_OMIT,
+    VALID_OPEN_FLAGS,
+    VALID_RESOLVE_FLAGS,
 )
 from pykern.errors import SysError
 from pykern.fs.fifo import open_pipe_end
 from pykern.fs.hostfs import HostInode
 from pykern.fs.inode import Inode
+from pykern.fs.inotify import (
+    fsnotify_change,
+    fsnotify_inode,
+    fsnotify_move,
+    fsnotify_name,
+    fsnotify_open,
+    fsnotify_removed,
+)
 from pykern.fs.libfs import PathFile
 from pykern.fs.mount import Location
 from pykern.fs.namei import LAST_DOT, LAST_DOTDOT, LAST_NORM, Found, d_path, parent_walk, path_walk, reachable
@@ -89,6 +115,7 @@ from pykern.sysent import (
     OFF,
     OPEN_FLAGS,
     PATH,
+    PTR,
     SIZE,
     STAT_OUT,
     STATX_OUT,
@@ -219,16 +246,17 @@ def do_open(task: Task, dirfd: int, path_addr: Addr, flags: int, mode: int) -> i
     return group.files.install(file, cloexec=bool(flags & O_CLOEXEC))
 
 
-def open_path(task: Task, dirfd: int, path: bytes, flags: int, mode: int) -> File:
+def open_path(task: Task, dirfd: int, path: bytes, flags: int, mode: int, resolve: int = 0) -> File:
+    """do_filp_open; `resolve`: openat2's RESOLVE_* rules for the walk."""
     if flags & (O_DIRECTORY | O_CREAT) == O_DIRECTORY | O_CREAT:
         raise SysError(EINVAL)  # build_open_flags (Linux 6.4 on): it never made a directory
     if flags & O_PATH:
         flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
     if flags & O_TMPFILE == O_TMPFILE:
-        return _open_tmpfile(task, dirfd, path, flags, mode)
+        return _open_tmpfile(task, dirfd, path, flags, mode, resolve)
     creating = bool(flags & O_CREAT)
     follow = not flags & O_NOFOLLOW and not (creating and flags & O_EXCL)
-    found = path_walk(task, dirfd, path, follow, allow_missing=creating)
+    found = path_walk(task, dirfd, path, follow, allow_missing=creating, resolve=resolve)
     writes = flags & O_ACCMODE != O_RDONLY or flags & O_TRUNC
     if found.location is None and found.file is None:  # O_CREAT of a missing name
         if found.trailing_slash:
@@ -238,7 +266,10 @@ def open_path(task: Task, dirfd: int, path: bytes, flags: int, mode: int) -> Fil
         file = parent.inode.create(task, name, flags, mode)
         file.location = None
         file.created = True  # F_CREATED_QUERY
-        return _located(task, file, parent, name)
+        file = _located(task, file, parent, name)
+        fsnotify_name(parent, IN_CREATE, name)
+        fsnotify_open(file)
+        return file
     if creating and flags & O_EXCL:
         raise SysError(EEXIST)
     if found.file is not None:
@@ -261,6 +292,9 @@ def open_path(task: Task, dirfd: int, path: bytes, flags: int, mode: int) -> Fil
         check_writable(task, location)
     file = inode.open(task, flags)
     file.location = location
+    fsnotify_open(file)
+    if flags & O_TRUNC and not flags & O_PATH and host_stat.S_ISREG(inode.mode):
+        fsnotify_change(inode, IN_MODIFY)  # after IN_OPEN, as Linux reports them
     return file
 
 
@@ -273,11 +307,11 @@ def _located(task: Task, file: File, parent: Location, name: bytes) -> File:
     return file
 
 
-def _open_tmpfile(task: Task, dirfd: int, path: bytes, flags: int, mode: int) -> File:
+def _open_tmpfile(task: Task, dirfd: int, path: bytes, flags: int, mode: int, resolve: int = 0) -> File:
     """open(O_TMPFILE): an unnamed file in the directory `path` (write access required)."""
     if flags & O_ACCMODE == O_RDONLY:
         raise SysError(EINVAL)
-    location = path_walk(task, dirfd, path).existing()
+    location = path_walk(task, dirfd, path, resolve=resolve).existing()
     if not location.inode.is_dir:
         raise SysError(ENOTDIR)
     check_writable(task, location)
@@ -301,6 +335,53 @@ def sys_openat(task: Task, dirfd: int, pathname_addr: Addr, flags: int, mode: in
 def sys_open(task: Task, pathname_addr: Addr, flags: int, mode: int) -> int:
     """open(2)."""
     return do_open(task, AT_FDCWD, pathname_addr, flags, mode)
+
+
+def build_open_how(flags: int, mode: int, resolve: int) -> int:
+    """openat2's build_open_flags: every argument is checked (unknown flags or resolve
+    bits, a mode without O_CREAT/O_TMPFILE, BENEATH with IN_ROOT: EINVAL); RESOLVE_CACHED
+    cannot create or truncate (EAGAIN). Returns the flags open_path takes."""
+    flags &= ~O_CLOEXEC
+    if flags & ~VALID_OPEN_FLAGS or resolve & ~VALID_RESOLVE_FLAGS:
+        raise SysError(EINVAL)
+    if resolve & RESOLVE_BENEATH and resolve & RESOLVE_IN_ROOT:
+        raise SysError(EINVAL)
+    if flags & (O_CREAT | __O_TMPFILE) and mode & ~S_IALLUGO:
+        raise SysError(EINVAL)
+    if not flags & (O_CREAT | __O_TMPFILE) and mode:
+        raise SysError(EINVAL)
+    if flags & (O_DIRECTORY | O_CREAT) == O_DIRECTORY | O_CREAT:
+        raise SysError(EINVAL)
+    if flags & __O_TMPFILE and (not flags & O_DIRECTORY or flags & O_ACCMODE == O_RDONLY):
+        raise SysError(EINVAL)
+    if flags & O_PATH and flags & ~O_PATH_FLAGS:
+        raise SysError(EINVAL)
+    if resolve & RESOLVE_CACHED and flags & (O_TRUNC | O_CREAT | __O_TMPFILE):
+        raise SysError(EAGAIN)
+    return flags
+
+
+@syscall("openat2", DIRFD, PATH, PTR, SIZE, classes="desc file")
+def sys_openat2(task: Task, dirfd: int, pathname_addr: Addr, how_addr: Addr, size: int) -> int:
+    """openat2(2). RESOLVE_CACHED never gives EAGAIN for a lookup: pykern's walk does not
+    sleep on a cache miss, so every lookup counts as cached."""
+    if size < OPEN_HOW_SIZE_VER0:
+        raise SysError(EINVAL)
+    if size > PAGE_SIZE:
+        raise SysError(E2BIG)
+    raw = task.mm.copy_in(how_addr, size)  # copy_struct_from_user: unknown trailing bytes must be 0
+    if any(raw[OPEN_HOW.size :]):
+        raise SysError(E2BIG)
+    how_flags, mode, resolve = OPEN_HOW.unpack_from(raw)
+    cloexec = bool(how_flags & O_CLOEXEC)
+    flags = build_open_how(how_flags, mode, resolve)
+    if not flags & O_PATH:
+        flags |= O_LARGEFILE  # force_o_largefile
+    path = task.mm.copy_in_str(pathname_addr)
+    group = task.group
+    group.files.lowest_free()
+    file = open_path(task, dirfd, path, flags, mode, resolve)
+    return group.files.install(file, cloexec=cloexec)
 
 
 @syscall("creat", PATH, MODE, classes="desc file")
@@ -457,6 +538,7 @@ def _create_entry(task: Task, dirfd: int, path_addr: Addr, directory: bool = Fal
 def do_mkdirat(task: Task, dirfd: int, pathname_addr: Addr, mode: int) -> int:
     parent, name = _create_entry(task, dirfd, pathname_addr, directory=True)
     parent.inode.mkdir(task, name, mode)
+    fsnotify_name(parent, IN_CREATE, name, is_dir=True)
     return 0
 
 
@@ -486,6 +568,7 @@ def do_mknodat(task: Task, dirfd: int, pathname_addr: Addr, mode: int, dev: int)
     if kind in (S_IFCHR, S_IFBLK) and not task.group.creds.capable(CAP_MKNOD):
         raise SysError(EPERM)
     parent.inode.mknod(task, name, mode, dev)
+    fsnotify_name(parent, IN_CREATE, name)
     return 0
 
 
@@ -513,7 +596,10 @@ def do_rmdir(task: Task, dirfd: int, pathname_addr: Addr) -> int:
         raise SysError(ENOTDIR)
     if location.mount is not parent.directory.mount:
         raise SysError(EBUSY)  # a mount point
+    key = location.inode.key()
     parent.directory.inode.rmdir(task, parent.name)
+    fsnotify_removed(task.kernel, location.inode, key, is_dir=True)
+    fsnotify_name(parent.directory, IN_DELETE, parent.name, is_dir=True)
     return 0
 
 
@@ -535,7 +621,11 @@ def do_unlink(task: Task, dirfd: int, pathname_addr: Addr) -> int:
         raise SysError(ENOTDIR)
     if location.inode.is_dir:
         raise SysError(EISDIR)
+    key = location.inode.key()
     parent.directory.inode.unlink(task, parent.name)
+    fsnotify_inode(location.inode, IN_ATTRIB)  # the link count (vfs_unlink's fsnotify_link_count)
+    fsnotify_removed(task.kernel, location.inode, key, is_dir=False)
+    fsnotify_name(parent.directory, IN_DELETE, parent.name)
     return 0
 
 
@@ -589,6 +679,10 @@ def do_renameat2(task: Task, olddirfd: int, oldpath_addr: Addr, newdirfd: int, n
     if source.mount is not old.directory.mount or target is not None and target.mount is not new.directory.mount:
         raise SysError(EBUSY)  # a mount point
     old.directory.inode.rename(task, old.name, new.directory.inode, new.name, flags)
+    fsnotify_move(task.kernel, old.directory, old.name, new.directory, new.name, source.inode,
+                  None if target is None or flags & RENAME_EXCHANGE else target.inode)
+    if flags & RENAME_EXCHANGE and target is not None:
+        fsnotify_move(task.kernel, new.directory, new.name, old.directory, old.name, target.inode, None)
     return 0
 
 
@@ -617,6 +711,7 @@ def do_symlinkat(task: Task, target_addr: Addr, newdirfd: int, linkpath_addr: Ad
         raise SysError(ENOENT)
     parent, name = _create_entry(task, newdirfd, linkpath_addr)
     parent.inode.symlink(task, name, target)
+    fsnotify_name(parent, IN_CREATE, name)
     return 0
 
 
@@ -649,6 +744,8 @@ def do_linkat(task: Task, olddirfd: int, oldpath_addr: Addr, newdirfd: int, newp
     if inode.is_dir:
         raise SysError(EPERM)
     parent.inode.link(task, name, inode)
+    fsnotify_inode(inode, IN_ATTRIB)  # fsnotify_link: the link count, then the new name
+    fsnotify_name(parent, IN_CREATE, name)
     return 0
 
 
@@ -710,6 +807,7 @@ def do_fchmodat(task: Task, dirfd: int, pathname_addr: Addr, mode: int) -> int:
     inode = found_inode(task, found)
     check_writable(task, found.location)
     inode.chmod(task, mode, True)
+    fsnotify_change(inode, IN_ATTRIB)
     return 0
 
 
@@ -748,6 +846,7 @@ def sys_truncate(task: Task, path_addr: Addr, length: int) -> int:
     check_writable(task, found.location)
     check_file_size(task, length)
     inode.truncate(task, length)
+    fsnotify_change(inode, IN_MODIFY)
     return 0
 
 
@@ -798,5 +897,6 @@ def sys_utimensat(task: Task, dirfd: int, pathname_addr: Addr, times_addr: Addr,
     inode = found_inode(task, found)
     check_writable(task, found.location)
     inode.utimes(task, atime_ns, mtime_ns, follow)
+    fsnotify_change(inode, IN_ATTRIB)
     return 0
 

@@ -45,6 +45,7 @@ from pykern.abi import (
 )
 from pykern.af_unix import UnixSocket
 from pykern.errors import Block, SysError
+from pykern.fs.inotify import WATCHES, fsnotify_access, fsnotify_modify
 from pykern.pipe import Pipe, PipeEnd
 from pykern.syscalls.file import iovecs, scatter
 from pykern.syscalls.table import syscall
@@ -135,6 +136,8 @@ def _write_out(task: Task, out: File, data: bytes, source: _Source, out_offset: 
                 task.restart_block["interrupted"] = _consuming(interrupted, source)
             raise
     source.consume(written)
+    if WATCHES and written:
+        fsnotify_modify(out)
     return written
 
 
@@ -409,6 +412,9 @@ def sys_copy_file_range(task: Task, fd_in: int, off_in_addr: Addr, fd_out: int, 
             raise SysError(EISDIR)
         raise SysError(EINVAL)  # pipes, sockets: not regular files
     done = in_file.copy_file_range(out, length, off_in, off_out)
+    if WATCHES and done:
+        fsnotify_access(in_file)
+        fsnotify_modify(out)
     if off_in is not None:
         task.mm.copy_out_i64(off_in_addr, off_in + done)
     if off_out is not None:
@@ -422,6 +428,8 @@ def sys_fallocate(task: Task, fd: int, mode: int, offset: int, length: int) -> i
     file = task.group.files.get(fd)
     if isinstance(file, HostFile):
         file.fallocate(mode, offset, length)
+        if WATCHES:
+            fsnotify_modify(file)
         return 0
     if offset < 0 or length <= 0:
         raise SysError(EINVAL)

@@ -15,7 +15,8 @@ from pykern.sysent import RET_INT, Kind, SyscallEntry
 REGISTRY: dict[str, SyscallEntry] = {}
 
 FAMILIES = ("process", "memory", "file", "path", "pipe", "splice", "futex", "identity", "time", "signal", "itimer", "poll",
-            "epoll", "fsinfo", "socket", "resource", "misc", "eventfiles", "posix_timer")
+            "epoll", "fsinfo", "socket", "resource", "misc", "eventfiles", "posix_timer",
+            "inotify")
 
 
 def syscall(name: str, *args: Kind, ret: Kind = RET_INT, note: str = "", classes: str = "") -> Callable:

@@ -12,6 +12,13 @@ working directory (AT_FDCWD) or a directory fd, and resolves one component at a 
 - a trailing slash demands a directory;
 - PATH_MAX and NAME_MAX give ENAMETOOLONG.
 
+openat2's RESOLVE_* rules are the walk's too (`Walk.resolve`, Linux's LOOKUP_NO_XDEV,
+LOOKUP_NO_MAGICLINKS, LOOKUP_NO_SYMLINKS, LOOKUP_BENEATH, LOOKUP_IN_ROOT): a mount crossing
+(down, up by "..", or by a magic link) is EXDEV under NO_XDEV; following any symlink is
+ELOOP under NO_SYMLINKS, a magic one under NO_MAGICLINKS; the two scoped walks take the
+dirfd as their root, where BENEATH makes every way out (an absolute path or symlink, ".."
+at the dirfd) EXDEV and IN_ROOT treats the dirfd as "/"; a magic link is EXDEV in both.
+
 The result, `Found`, names the parent directory and the last component too, so that
 open(O_CREAT) can create a missing one. The calls that make or remove a name (mkdir,
 mknod, symlink, link, unlink, rmdir, rename) use `parent_walk` instead (Linux's
@@ -34,8 +41,14 @@ from pykern.abi import (
     ENAMETOOLONG,
     ENOENT,
     ENOTDIR,
+    EXDEV,
     NAME_MAX,
     PATH_MAX,
+    RESOLVE_BENEATH,
+    RESOLVE_IN_ROOT,
+    RESOLVE_NO_MAGICLINKS,
+    RESOLVE_NO_SYMLINKS,
+    RESOLVE_NO_XDEV,
 )
 from pykern.errors import SysError
 from pykern.fs.mount import Location, MountTable
@@ -81,11 +94,19 @@ class Found:
         return self.parent, self.name
 
 
+RESOLVE_SCOPED = RESOLVE_BENEATH | RESOLVE_IN_ROOT  # Linux's LOOKUP_IS_SCOPED
+
+
 def start_location(task: Task, dirfd: int, path: bytes) -> Location:
     """Where a walk of `path` begins (the dirfd's errors come first: EBADF, ENOTDIR)."""
     fs = task.group.fs
     if path.startswith(b"/"):
         return fs.root
+    return _dirfd_location(task, dirfd)
+
+
+def _dirfd_location(task: Task, dirfd: int) -> Location:
+    fs = task.group.fs
     if dirfd == AT_FDCWD:
         return fs.cwd
     file = task.group.files.get(dirfd)
@@ -95,18 +116,32 @@ def start_location(task: Task, dirfd: int, path: bytes) -> Location:
     return location
 
 
-def path_walk(task: Task, dirfd: int, path: bytes, follow: bool = True, allow_missing: bool = False) -> Found:
+def path_walk(task: Task, dirfd: int, path: bytes, follow: bool = True, allow_missing: bool = False,
+              resolve: int = 0) -> Found:  # fmt: skip
     """Resolve `path` (see the module's docstring). `follow`: follow a symlink in the
     last component; `allow_missing`: a missing last component is not an error (the
     caller will create it: open(O_CREAT), for which "name/" is EISDIR) as long as its
-    directory exists."""
+    directory exists; `resolve`: openat2's RESOLVE_* bits."""
     if not path:
         raise SysError(ENOENT)
     if len(path) >= PATH_MAX:
         raise SysError(ENAMETOOLONG)
-    current = start_location(task, dirfd, path)
+    walk, current = begin_walk(task, dirfd, path, resolve)
     WALKS[0] += 1
-    return _walk(Walk(task, task.group.fs.root, task.kernel.mounts), current, path, follow, allow_missing)
+    return _walk(walk, current, path, follow, allow_missing)
+
+
+def begin_walk(task: Task, dirfd: int, path: bytes, resolve: int = 0) -> tuple[Walk, Location]:
+    """The walk's context and its first place (path_init). A scoped walk's root is the
+    dirfd (or the cwd): an absolute path is EXDEV under RESOLVE_BENEATH before the dirfd
+    is looked at, and starts at the dirfd under RESOLVE_IN_ROOT."""
+    walk = Walk(task, task.group.fs.root, task.kernel.mounts, resolve=resolve)
+    if not resolve & RESOLVE_SCOPED:
+        return walk, start_location(task, dirfd, path)
+    if path.startswith(b"/") and resolve & RESOLVE_BENEATH:
+        raise SysError(EXDEV)
+    walk.root = _dirfd_location(task, dirfd)
+    return walk, walk.root
 
 
 # How many walks have begun: an inode's attributes learned during a lookup are fresh only
@@ -118,13 +153,14 @@ WALKS = [0]
 @dataclass
 class Walk:
     """One walk's context: who walks (procfs answers /proc/self by it; None for the
-    kernel's own walks, e.g. placing mounts), the root it cannot leave, the mounts, and
-    how many symlinks it has followed."""
+    kernel's own walks, e.g. placing mounts), the root it cannot leave, the mounts, how
+    many symlinks it has followed, and openat2's RESOLVE_* rules."""
 
     task: Task | None
     root: Location
     mounts: MountTable
     links: int = 0
+    resolve: int = 0
 
 
 def walk_from(walk: Walk, start: Location, path: bytes, follow: bool = True, allow_missing: bool = False) -> Found:
@@ -152,13 +188,15 @@ def _walk(walk: Walk, current: Location, path: bytes, follow: bool, allow_missin
         if name == b"..":
             _require_dir(current)
             current.inode.may_lookup(task)
-            current, parent = _parent(current, walk.root), None
+            current, parent = _parent(current, walk), None
             continue
         if last and allow_missing and trailing_slash:
             raise SysError(EISDIR)  # open(O_CREAT) of "name/": never a regular file (open_last_lookups)
         parent = current
         mount = mounts.mounted_on(current, name)
         if mount is not None:
+            if walk.resolve & RESOLVE_NO_XDEV:
+                raise SysError(EXDEV)
             current = Location(mount, mount.root)
             continue
         try:
@@ -169,13 +207,15 @@ def _walk(walk: Walk, current: Location, path: bytes, follow: bool, allow_missin
             raise
         if inode.is_symlink and (not last or follow or trailing_slash):
             walk.links += 1
-            if walk.links > MAXSYMLINKS:
+            if walk.links > MAXSYMLINKS or walk.resolve & RESOLVE_NO_SYMLINKS:
                 raise SysError(ELOOP)
             target = inode.get_link(task)
             if target is None:  # an ordinary link: walk its text from here (or the root)
                 text = inode.readlink(task)
                 if not text:
                     raise SysError(ENOENT)
+                if text.startswith(b"/"):
+                    _jump_root(walk, current)
                 rest = b"/".join(components[index + 1 :])
                 found = _walk(walk, walk.root if text.startswith(b"/") else current, text, True,
                               allow_missing and not rest)  # fmt: skip
@@ -183,6 +223,7 @@ def _walk(walk: Walk, current: Location, path: bytes, follow: bool, allow_missin
                     found.trailing_slash = found.trailing_slash or trailing_slash
                     return _finish(found)
                 return _walk(walk, found.existing(), rest + (b"/" if trailing_slash else b""), follow, allow_missing)
+            _jump_link(walk, current, target if isinstance(target, Location) else target.location)
             if isinstance(target, Location):
                 current = target
                 continue
@@ -214,19 +255,44 @@ def _require_dir(location: Location) -> None:
         raise SysError(ENOTDIR)
 
 
-def _parent(current: Location, root: Location) -> Location:
-    """`..` from `current` (follow_dotdot): not above `root`; from a mount's root to
-    the parent of its mount point."""
-    while True:
-        if current.same(root):
-            return current
-        mount = current.mount
-        if current.inode.key() != mount.root.key():
-            return Location(mount, current.inode.parent())
-        if mount.parent is None or mount.mountpoint is None:
-            return current  # the namespace's top
-        # the mount root's ".." is the directory holding the mount point
-        return Location(mount.parent, mount.mountpoint)
+def _parent(current: Location, walk: Walk) -> Location:
+    """`..` from `current` (follow_dotdot): not above the walk's root (EXDEV there under
+    RESOLVE_BENEATH); from a mount's root to the parent of its mount point (EXDEV under
+    RESOLVE_NO_XDEV)."""
+    if current.same(walk.root):
+        if walk.resolve & RESOLVE_BENEATH:
+            raise SysError(EXDEV)
+        return current
+    mount = current.mount
+    if current.inode.key() != mount.root.key():
+        return Location(mount, current.inode.parent())
+    if mount.parent is None or mount.mountpoint is None:
+        return current  # the namespace's top
+    if walk.resolve & RESOLVE_NO_XDEV:
+        raise SysError(EXDEV)
+    # the mount root's ".." is the directory holding the mount point
+    return Location(mount.parent, mount.mountpoint)
+
+
+def _jump_root(walk: Walk, current: Location) -> None:
+    """An absolute symlink (nd_jump_root): EXDEV under RESOLVE_BENEATH, and under
+    RESOLVE_NO_XDEV when the root is on another mount than `current`."""
+    if walk.resolve & RESOLVE_BENEATH:
+        raise SysError(EXDEV)
+    if walk.resolve & RESOLVE_NO_XDEV and current.mount is not walk.root.mount:
+        raise SysError(EXDEV)
+
+
+def _jump_link(walk: Walk, current: Location, target: Location | None) -> None:
+    """A magic link (nd_jump_link) from directory `current`: ELOOP under
+    RESOLVE_NO_MAGICLINKS; EXDEV to another mount under RESOLVE_NO_XDEV (an open file
+    without a place, a pipe, is on pipefs) and in any scoped walk."""
+    if walk.resolve & RESOLVE_NO_MAGICLINKS:
+        raise SysError(ELOOP)
+    if walk.resolve & RESOLVE_NO_XDEV and (target is None or target.mount is not current.mount):
+        raise SysError(EXDEV)
+    if walk.resolve & RESOLVE_SCOPED:
+        raise SysError(EXDEV)
 
 
 # The kind of a path's last component (Linux's LAST_NORM, LAST_DOT, LAST_DOTDOT, LAST_ROOT)
