@@ -356,16 +356,13 @@ def test_interactive_bash_has_job_control_on_a_terminal():
 @pytest.mark.skipif(not os.path.exists("/usr/bin/script"), reason="no util-linux script")
 def test_script_runs_a_command_on_a_pty():
     """util-linux script(1): openpty (TIOCGPTPEER), a child on the slave as its controlling
-    terminal, the output through the master. It needs signalfd: skipped while pykern
-    lacks it."""
+    terminal, the output through the master (and signalfd for its child's SIGCHLD)."""
     shell = "echo hi; test -t 0 && echo on a tty; stty size; echo $((6*7))"
     cmd = ["/usr/bin/script", "-qc", shell, "/dev/null"]
     env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C"}
     native = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, env=env, timeout=60)
     under = subprocess.run([sys.executable, "-m", "pykern", "run", *cmd], stdin=subprocess.DEVNULL,
                            capture_output=True, env=env, cwd=REPO_ROOT, timeout=120)
-    if b"signalfd" in under.stderr:
-        pytest.skip("pykern has no signalfd yet")
     assert (under.returncode, under.stdout, under.stderr) == (native.returncode, native.stdout, native.stderr)
     assert native.stdout == b"hi\r\non a tty\r\n0 0\r\n42\r\n"
 
