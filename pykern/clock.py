@@ -12,7 +12,11 @@ if TYPE_CHECKING:
 
 class Clock:
     def __init__(self) -> None:
-        self._boot_offset = time.clock_gettime_ns(time.CLOCK_BOOTTIME) - time.monotonic_ns()
+        # BOOTTIME runs ahead of MONOTONIC by the time suspended, never behind: read
+        # MONOTONIC first, so that a delay between the two reads (a loaded host) can only
+        # make the offset larger, never negative (ident_time's check failed once in CI).
+        before = time.monotonic_ns()
+        self._boot_offset = max(0, time.clock_gettime_ns(time.CLOCK_BOOTTIME) - before)
 
     def monotonic_ns(self) -> int:
         return time.monotonic_ns()
