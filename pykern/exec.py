@@ -83,10 +83,18 @@ def open_exec(task: Task, filename: bytes) -> Executable:
         raise SysError(EACCES)  # /proc/self/fd/N of a pipe or a socket
     file.get_file()
     try:
-        data = file.read_all()
-        version = task.kernel.mm_pool.page_cache.file_version(file.host_fd)
-        if version is not None and version[2] != len(data):  # changed while read
-            version = None
+        # A file that has not changed since an exec read it is not read again (a shell
+        # loop running busybox read its 2 MB at every exec). The version is taken before
+        # and after a read: one that changed while read is not cached.
+        cache = task.kernel.mm_pool.page_cache
+        version = cache.file_version(file.host_fd)
+        data = cache.file_data(version) if version is not None else None
+        if data is None:
+            data = file.read_all()
+            if version is not None and (len(data) != version[2] or cache.file_version(file.host_fd) != version):
+                version = None
+            if version is not None:
+                cache.add_file_data(version, data)
         return Executable(found.location, file.host_path_now(), data, version)
     finally:
         file.fput()

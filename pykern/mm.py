@@ -211,6 +211,9 @@ class PageCache:
         self._live: weakref.WeakValueDictionary[tuple[int, ...], Backing] = weakref.WeakValueDictionary()
         self._recent: collections.deque[Backing] = collections.deque(maxlen=keep)
         self.settle_ns = settle_ns
+        # whole files that execve read (its ELF parse wants all of them), by version
+        self._files: collections.OrderedDict[tuple[int, ...], bytes] = collections.OrderedDict()
+        self.keep_files = 8
 
     def file_version(self, host_fd: int) -> tuple[int, ...] | None:
         """The host file's version (device, inode, size, mtime, ctime), the start of the
@@ -223,6 +226,18 @@ class PageCache:
         if not stat.S_ISREG(st.st_mode) or time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < self.settle_ns:
             return None
         return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+    def file_data(self, version: tuple[int, ...]) -> bytes | None:
+        """The bytes of a file version that execve read before, if still kept."""
+        data = self._files.get(version)
+        if data is not None:
+            self._files.move_to_end(version)
+        return data
+
+    def add_file_data(self, version: tuple[int, ...], data: bytes) -> None:
+        self._files[version] = data
+        while len(self._files) > self.keep_files:
+            self._files.popitem(last=False)
 
     def get(self, key: tuple[int, ...]) -> Backing | None:
         backing = self._live.get(key)
