@@ -214,6 +214,7 @@ class PageCache:
         # whole files that execve read (its ELF parse wants all of them), by version
         self._files: collections.OrderedDict[tuple[int, ...], bytes] = collections.OrderedDict()
         self.keep_files = 8
+        self.keep_file_bytes = 64 << 20
 
     def file_version(self, host_fd: int) -> tuple[int, ...] | None:
         """The host file's version (device, inode, size, mtime, ctime), the start of the
@@ -235,8 +236,11 @@ class PageCache:
         return data
 
     def add_file_data(self, version: tuple[int, ...], data: bytes) -> None:
+        """Keep the bytes of the `keep_files` most recent versions, at most `keep_file_bytes` in all."""
+        if len(data) > self.keep_file_bytes:
+            return
         self._files[version] = data
-        while len(self._files) > self.keep_files:
+        while len(self._files) > self.keep_files or sum(map(len, self._files.values())) > self.keep_file_bytes:
             self._files.popitem(last=False)
 
     def get(self, key: tuple[int, ...]) -> Backing | None:
