@@ -17,6 +17,7 @@ from pykern.abi import (
     AT_FDCWD,
     EACCES,
     ELOOP,
+    MAP_ANONYMOUS,
     MAP_GROWSDOWN,
     MAP_PRIVATE,
     O_RDONLY,
@@ -29,6 +30,7 @@ from pykern.abi import (
 from pykern.errors import ExecImage, SysError
 from pykern.fs.namei import d_path, lookup
 from pykern.fs.proc.task_mmu import mapped_file_name
+from pykern.hostmem import Backing
 from pykern.loader import (
     LoadPlan,
     StackImage,
@@ -57,11 +59,13 @@ X86_HWCAP = 0x178BFBFF
 
 
 class Executable(NamedTuple):
-    """A file execve can run: where it is (guest), a host path for its symbols, its bytes."""
+    """A file execve can run: where it is (guest), a host path for its symbols, its bytes,
+    and its version for the page cache (None: not to be cached; see mm.PageCache)."""
 
     location: Location | None
     host_path: str
     data: bytes
+    version: tuple[int, ...] | None = None
 
 
 def open_exec(task: Task, filename: bytes) -> Executable:
@@ -79,15 +83,27 @@ def open_exec(task: Task, filename: bytes) -> Executable:
         raise SysError(EACCES)  # /proc/self/fd/N of a pipe or a socket
     file.get_file()
     try:
-        return Executable(found.location, file.host_path_now(), file.read_all())
+        # A file that has not changed since an exec read it is not read again (a shell
+        # loop running busybox read its 2 MB at every exec). The version is taken before
+        # and after a read: one that changed while read is not cached.
+        cache = task.kernel.mm_pool.page_cache
+        version = cache.file_version(file.host_fd)
+        data = cache.file_data(version) if version is not None else None
+        if data is None:
+            data = file.read_all()
+            if version is not None and (len(data) != version[2] or cache.file_version(file.host_fd) != version):
+                version = None
+            if version is not None:
+                cache.add_file_data(version, data)
+        return Executable(found.location, file.host_path_now(), data, version)
     finally:
         file.fput()
 
 
 def load_binary(task: Task, filename: bytes, argv: list[bytes]
-                ) -> tuple[Executable, LoadPlan, list[bytes], tuple[bytes, LoadPlan] | None, str]:
+                ) -> tuple[Executable, LoadPlan, list[bytes], tuple[Executable, LoadPlan] | None, str]:
     """Follow "#!" lines to an ELF: (the file, its plan, the final argv, its PT_INTERP
-    program's bytes and plan at address 0 if it is dynamically linked, and that
+    program and its plan at address 0 if it is dynamically linked, and that
     program's name in /proc/PID/maps). Everything that can fail fails here, before the
     old image is touched: a missing interpreter is ENOENT."""
     for _ in range(BINPRM_MAX_RECURSION + 1):
@@ -99,7 +115,7 @@ def load_binary(task: Task, filename: bytes, argv: list[bytes]
             if plan.interp is not None:
                 interp_image = open_exec(task, os.fsencode(plan.interp))
                 # planned now (at 0: its size) so that a malformed one fails before the point of no return
-                interp = interp_image.data, plan_elf(interp_image.data, pie_base=0)
+                interp = interp_image, plan_elf(interp_image.data, pie_base=0)
                 interp_name = mapped_name(task, interp_image)
             return image, plan, argv, interp, interp_name
         interp_path, optarg = shebang
@@ -108,8 +124,8 @@ def load_binary(task: Task, filename: bytes, argv: list[bytes]
     raise SysError(ELOOP)
 
 
-def build_image(task: Task, data: bytes, plan: LoadPlan, argv: list[bytes], envp: list[bytes],
-                execfn: bytes, mm: MM | None = None, interp: tuple[bytes, LoadPlan] | None = None,
+def build_image(task: Task, image: Executable, plan: LoadPlan, argv: list[bytes], envp: list[bytes],
+                execfn: bytes, mm: MM | None = None, interp: tuple[Executable, LoadPlan] | None = None,
                 names: tuple[str, str] = ("", "")) -> tuple[MM, int, int]:
     """A complete new address space for `plan`: segments, brk, stack, and for a dynamic
     program its interpreter (ld.so) where mmap would put it, announced in AT_BASE; built
@@ -119,26 +135,39 @@ def build_image(task: Task, data: bytes, plan: LoadPlan, argv: list[bytes], envp
     kernel = task.kernel
     creds = task.group.creds
     if mm is None:
-        mm = kernel.new_mm()
-    _map_plan(mm, plan, data, names[0])
+        # A recycled MM keeps the code translated from the pages the new image maps at
+        # the same place (a shell loop running one program: its text, from the page cache).
+        mm = kernel.mm_pool.take(keep_code=True) or kernel.new_mm()
+    try:
+        entry, base = _map_image(mm, image, plan, interp, names)
+    finally:
+        mm.drop_stale()
+    auxv = make_auxv(plan, uid=creds.uid, euid=creds.euid, gid=creds.gid, egid=creds.egid, hwcap=X86_HWCAP,
+                     base=base)
+    stack_limit = task.group.rlimits.get(RLIMIT_STACK, (STACK_SIZE, 0))[0]
+    stack = build_stack(STACK_TOP, argv, envp, auxv, execfn=execfn, random16=kernel.random_bytes(16),
+                        rlimit_stack=min(stack_limit, 1 << 40))
+    mm.uc.mem_write(stack.base, stack.data)
+    mm.layout = image_layout(plan, stack, len(argv), len(envp))
+    return mm, stack.sp, entry
+
+
+def _map_image(mm: MM, image: Executable, plan: LoadPlan, interp: tuple[Executable, LoadPlan] | None,
+               names: tuple[str, str]) -> tuple[int, int]:
+    """Every mapping of the new image: segments, the interpreter's, brk, stack. Returns
+    (entry point, AT_BASE)."""
+    _map_plan(mm, plan, image, names[0])
     entry, base = plan.entry, 0
     if interp is not None:
-        interp_data, at_zero = interp
+        interp_image, at_zero = interp
         span = max(m.end for m in at_zero.mappings) - min(m.start for m in at_zero.mappings)
-        interp_plan = plan_elf(interp_data, pie_base=mm.choose_address(0, span, 0))
-        _map_plan(mm, interp_plan, interp_data, names[1])
+        interp_plan = plan_elf(interp_image.data, pie_base=mm.choose_address(0, span, 0))
+        _map_plan(mm, interp_plan, interp_image, names[1])
         entry, base = interp_plan.entry, interp_plan.load_bias
     mm.init_brk(plan.brk_start)
     stack_prot = PROT_READ | PROT_WRITE | (PROT_EXEC if plan.exec_stack else 0)
     mm.map_anonymous(STACK_TOP - STACK_SIZE, STACK_SIZE, stack_prot, MAP_PRIVATE | MAP_GROWSDOWN, "[stack]")
-    auxv = make_auxv(plan, uid=creds.uid, euid=creds.euid, gid=creds.gid, egid=creds.egid, hwcap=X86_HWCAP,
-                     base=base)
-    stack_limit = task.group.rlimits.get(RLIMIT_STACK, (STACK_SIZE, 0))[0]
-    image = build_stack(STACK_TOP, argv, envp, auxv, execfn=execfn, random16=kernel.random_bytes(16),
-                        rlimit_stack=min(stack_limit, 1 << 40))
-    mm.uc.mem_write(image.base, image.data)
-    mm.layout = image_layout(plan, image, len(argv), len(envp))
-    return mm, image.sp, entry
+    return entry, base
 
 
 def mapped_name(task: Task, image: Executable) -> str:
@@ -172,17 +201,44 @@ def image_layout(plan: LoadPlan, image: StackImage, argc: int, envc: int) -> Ima
                        arg_end=env_start, env_start=env_start, env_end=image.execfn_addr, auxv=bytes(auxv))
 
 
-def _map_plan(mm: MM, plan: LoadPlan, data: bytes, path: str = "") -> None:
+def _map_plan(mm: MM, plan: LoadPlan, image: Executable, path: str = "") -> None:
     """Map the segments; those holding file bytes are named after the file in /proc's
-    maps, with the file offset their first page came from."""
+    maps, with the file offset their first page came from.
+
+    A segment's pages are a function of the file's version and the segment's layout
+    (its length, and where its file bytes go in it), so they come from the page cache
+    (mm.PageCache) when the file is old enough to be cached: the same frozen backing
+    in every process that runs the program, mapped without a copy, and copied only
+    when made writable (MM._own: a data segment). A shell loop running busybox copied
+    its 1 MB of text into fresh memory at every exec before."""
+    data = image.data
+    cache = mm.pool.page_cache if mm.pool is not None and image.version is not None else None
     for mapping in plan.mappings:
-        vma = mm.map_anonymous(mapping.start, mapping.end - mapping.start, mapping.prot, MAP_PRIVATE)
-        first = next((c for c in plan.copies if mapping.start <= c.vaddr < mapping.end and c.size), None)
-        if first is not None and path:
-            vma.name = path
-            vma.file_offset = max(first.offset - (first.vaddr - mapping.start), 0)
-    for copy in plan.copies:
-        mm.uc.mem_write(copy.vaddr, data[copy.offset:copy.offset + copy.size])
+        length = mapping.end - mapping.start
+        # (where in the mapping, file offset, size) of each copy's part in it, in plan order
+        pieces = []
+        for c in plan.copies:
+            lo, hi = max(c.vaddr, mapping.start), min(c.vaddr + c.size, mapping.end)
+            if lo < hi:
+                pieces.append((lo - mapping.start, c.offset + (lo - c.vaddr), hi - lo))
+        name, file_offset = "", 0
+        if pieces and path:
+            at, offset, _ = pieces[0]
+            name, file_offset = path, max(offset - at, 0)
+        backing, key = None, None
+        if cache is not None and pieces and image.version is not None:
+            key = image.version + (length,) + tuple(part for piece in pieces for part in piece)
+            backing = cache.get(key)
+            if backing is not None and any(vma.backing is backing for vma in mm.vmas):
+                backing = key = None  # mapped twice here: MM._own's copy-on-write is per backing, per MM
+        if backing is None:
+            backing = Backing(length, label=path or "anon")
+            for at, offset, size in pieces:
+                backing.view(at, size)[:] = data[offset:offset + size]
+            if key is not None:
+                cache.add(key, backing)
+        flags = MAP_PRIVATE if pieces else MAP_PRIVATE | MAP_ANONYMOUS
+        mm.map_backing(mapping.start, length, mapping.prot, flags, backing, 0, name, file_offset)
 
 
 def de_thread(task: Task) -> None:
@@ -210,7 +266,7 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
     check_arg_limits(argv, envp, filename)
     # The first exec fills the empty address space spawn gave the task: a second Unicorn
     # instance would cost 1-3 ms of start-up. Any other exec builds beside the old image.
-    mm, sp, entry = build_image(task, image.data, plan, argv, envp, filename, task.mm if first else None, interp,
+    mm, sp, entry = build_image(task, image, plan, argv, envp, filename, task.mm if first else None, interp,
                                 (mapped_name(task, image), interp_name))
     mm.exe_path = host_path
 

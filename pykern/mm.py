@@ -29,6 +29,9 @@ from __future__ import annotations
 import bisect
 import collections
 import ctypes
+import os
+import stat
+import time
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
@@ -168,14 +171,21 @@ class MMPool:
         self.max_scan = max_scan
         self.page_cache = PageCache()  # (MMPool is the kernel's one place for address-space-wide state)
 
-    def take(self, empty: bool = True) -> MM | None:
-        """A recycled MM, emptied of its old mappings unless `empty` is False (fork)."""
+    def take(self, empty: bool = True, keep_code: bool = False) -> MM | None:
+        """A recycled MM, emptied of its old mappings unless `empty` is False (fork).
+        `keep_code` (exec): its old mappings of frozen backings stay until the new image
+        is built, and those the new image maps again at the same place keep their
+        translated code (MM.keep_stale_code); the caller ends with MM.drop_stale."""
         while self.free:
             mm = self.free.pop()
             if not empty:
                 return mm
             if sum(vma.end - vma.start for vma in mm._stale if uc_prot(vma.prot)) <= self.max_unmap:
-                mm._drop_stale()
+                if keep_code:
+                    mm._stale = [vma for vma in mm._stale if uc_prot(vma.prot)]
+                    mm._reuse = {MM._mapping_key(vma): vma for vma in mm._stale if vma.backing.frozen}
+                else:
+                    mm._drop_stale()
                 return mm
             mm._close()
         return None
@@ -201,6 +211,37 @@ class PageCache:
         self._live: weakref.WeakValueDictionary[tuple[int, ...], Backing] = weakref.WeakValueDictionary()
         self._recent: collections.deque[Backing] = collections.deque(maxlen=keep)
         self.settle_ns = settle_ns
+        # whole files that execve read (its ELF parse wants all of them), by version
+        self._files: collections.OrderedDict[tuple[int, ...], bytes] = collections.OrderedDict()
+        self.keep_files = 8
+        self.keep_file_bytes = 64 << 20
+
+    def file_version(self, host_fd: int) -> tuple[int, ...] | None:
+        """The host file's version (device, inode, size, mtime, ctime), the start of the
+        keys of its pages; None if it is not a regular file or changed too recently to
+        be cached."""
+        try:
+            st = os.fstat(host_fd)
+        except OSError:
+            return None
+        if not stat.S_ISREG(st.st_mode) or time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < self.settle_ns:
+            return None
+        return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+    def file_data(self, version: tuple[int, ...]) -> bytes | None:
+        """The bytes of a file version that execve read before, if still kept."""
+        data = self._files.get(version)
+        if data is not None:
+            self._files.move_to_end(version)
+        return data
+
+    def add_file_data(self, version: tuple[int, ...], data: bytes) -> None:
+        """Keep the bytes of the `keep_files` most recent versions, at most `keep_file_bytes` in all."""
+        if len(data) > self.keep_file_bytes:
+            return
+        self._files[version] = data
+        while len(self._files) > self.keep_files or sum(map(len, self._files.values())) > self.keep_file_bytes:
+            self._files.popitem(last=False)
 
     def get(self, key: tuple[int, ...]) -> Backing | None:
         backing = self._live.get(key)
@@ -255,6 +296,9 @@ class MM(UserAccess):
         self.pool = pool
         self.code_drops = 0  # times a recycled instance dropped translated code (MMPool)
         self._stale: list[VMA] = []  # pooled: a dead process's VMAs, still mapped in `uc`
+        # exec into a recycled MM (MMPool.take(keep_code=True)): the stale mappings of
+        # frozen backings, by mapping key, that a new mapping may take over with their code
+        self._reuse: dict[tuple[int, int, int, int], VMA] = {}
         self.vmas: list[VMA] = []
         self._starts: list[int] = []
         self.start_brk = 0
@@ -330,8 +374,32 @@ class MM(UserAccess):
     def _uc_map(self, vma: VMA) -> None:
         """Map `vma` in Unicorn, unless it has no access (see the module's invariants)."""
         prot = uc_prot(vma.prot)
+        if self._stale and self._take_stale(vma):
+            return
         if prot:
             self.uc.mem_map_ptr(vma.start, vma.end - vma.start, prot, vma.backing.ptr + vma.offset)
+
+    def _take_stale(self, vma: VMA) -> bool:
+        """While an exec builds in a recycled MM: if a stale mapping is exactly `vma`'s
+        (same place, protection, frozen host pages), it becomes `vma`'s, with the code
+        QEMU translated from it, which cannot be stale: frozen bytes never change.
+        Otherwise the stale mappings in its way are unmapped first. True if taken."""
+        key = self._mapping_key(vma)
+        stale = self._reuse.pop(key, None) if uc_prot(vma.prot) and vma.backing.frozen else None
+        if stale is not None and stale.backing is vma.backing:
+            self._stale.remove(stale)
+            return True
+        for old in [v for v in self._stale if v.start < vma.end and vma.start < v.end]:
+            self._stale.remove(old)
+            self._reuse.pop(self._mapping_key(old), None)
+            self.uc.mem_unmap(old.start, old.end - old.start)
+        return False
+
+    def drop_stale(self) -> None:
+        """The end of an exec into a recycled MM: the stale mappings it did not take over
+        go (see MMPool.take)."""
+        self._reuse = {}
+        self._drop_stale()
 
     def _uc_unmap(self, vma: VMA) -> None:
         if uc_prot(vma.prot):
@@ -729,6 +797,8 @@ class MM(UserAccess):
         next fork's copy (overwritten in place, no new host page faults) up to the pool's
         budget, and given back to the host beyond it."""
         pool = self.pool
+        if self._stale and self.uc is not None:  # an exec that did not finish its build
+            self.drop_stale()
         if pool is None or self.uc is None or not pool.keeps(self):
             self._close()
             return
@@ -753,6 +823,7 @@ class MM(UserAccess):
 
     def _drop_stale(self) -> None:
         """Unmap a recycled instance's old mappings (and so their translated code)."""
+        self._reuse = {}
         self.code_drops += any(vma.prot & PROT_EXEC for vma in self._stale)
         for vma in self._stale:
             self._uc_unmap(vma)

@@ -13,7 +13,7 @@ Why not the wheel's libunicorn.so.2 (measured with make bench, see the README):
   softfloat's hard-float fast path: under perf they took 46% of bench fp. Built here with
   the system's gcc they are inlined, and fp runs at qemu-user's speed instead of 2x.
 - PATCHES, each with the measurement that justified it: the software TLB's starting
-  size; exact stops from another thread; the instruction budget that preemption counts
+  size; the translated blocks' hash table's starting size; RAM offsets found in one pass; exact stops from another thread; the instruction budget that preemption counts
   with (Trap.run_user); no whole-TLB walk per translated block; no page-by-page TLB
   flush and descriptor lookup when a large region is unmapped. Nothing else is changed.
 
@@ -53,6 +53,92 @@ PATCHES = [
         nearly every access: bench mem_pages ran at 3x qemu-user, cpu_int at 1.75x.
         Starting at 2^12 entries (16 MiB) brings both near qemu-user. QEMU still
         shrinks a TLB that a flush finds mostly unused.""",
+    ),
+    (
+        "qemu/accel/tcg/cputlb.c",
+        """static void tlb_mmu_init(CPUTLBDesc *desc, CPUTLBDescFast *fast, int64_t now)
+{
+    size_t n_entries = 1 << CPU_TLB_DYN_DEFAULT_BITS;
+""",
+        """/* pykern: the MMU mode guest code runs in, see tools/build_unicorn.py */
+#ifdef MMU_KNOSMAP_IDX
+#define PYKERN_TLB_BITS(mmu_idx) ((mmu_idx) == MMU_KNOSMAP_IDX ? CPU_TLB_DYN_DEFAULT_BITS : 8)
+#else
+#define PYKERN_TLB_BITS(mmu_idx) CPU_TLB_DYN_DEFAULT_BITS
+#endif
+
+static void tlb_mmu_init(CPUTLBDesc *desc, CPUTLBDescFast *fast, int64_t now, int mmu_idx)
+{
+    size_t n_entries = (size_t)1 << PYKERN_TLB_BITS(mmu_idx);
+""",
+        1,
+        """Each MMU mode has its own TLB, and each starts at the size above: three times
+        4096 entries of 48 bytes, written (invalidated) at creation, so resident in
+        every live process's Unicorn instance. Guest code runs in one mode only:
+        Unicorn's CPU is at CPL 0 (its reset clears hflags) without SMAP, which is
+        MMU_KNOSMAP_IDX for fetches, loads and stores (cpu_mmu_index); the other two
+        start at QEMU's 2^8 again. Issue 11's many_procs (1,000 live processes):
+        starting all three at 2^10 instead gave 1,703 -> 652 MB together with the
+        hash table patch below, but mem_pages went from 1.23 s to 4.74 s (its 16 MB
+        no longer fit); this keeps mem_pages and cpu_int as they were, see the README.""",
+    ),
+    (
+        "qemu/accel/tcg/cputlb.c",
+        "        tlb_mmu_init(&env_tlb(env)->d[i], &env_tlb(env)->f[i], now);\n",
+        "        tlb_mmu_init(&env_tlb(env)->d[i], &env_tlb(env)->f[i], now, i);  /* pykern */\n",
+        1,
+        "Its caller, with the mode.",
+    ),
+    (
+        "qemu/include/exec/tb-context.h",
+        "#define CODE_GEN_HTABLE_BITS     15\n",
+        "#define CODE_GEN_HTABLE_BITS     10  /* pykern: was 15, see tools/build_unicorn.py */\n",
+        1,
+        """The hash table of translated blocks starts with 2^15 slots and grows by itself
+        (qht's QHT_MODE_AUTO_RESIZE) when its buckets fill. Its buckets are written at
+        creation, so every Unicorn instance, that is every live pykern process, held
+        them resident: measured 1.64 MB of RSS per instance, 1.14 MB with 2^10 slots
+        (issue 11: 1,000 live processes must cost under 1 GB). A process that
+        translates more blocks than that grows the table as it fills. With the
+        TLB patch above, bench many_procs (1,000 processes blocked in read): 1,703 ->
+        747 MB of pykern RSS, fork + exit + wait 1.78 -> 1.37 ms a process.""",
+    ),
+    (
+        "qemu/exec.c",
+        "    if (!uc->ram_list.freed) {\n        return find_ram_offset_last(uc, size);\n    }\n",
+        """    /* pykern: after the highest block while it fits, see tools/build_unicorn.py */
+    last = find_ram_offset_last(uc, size);
+    if (!uc->ram_list.freed || last + size <= PYKERN_RAM_OFFSET_LIMIT) {
+        return last;
+    }
+""",
+        1,
+        """Each mapped region gets an offset in QEMU's RAM address space. Once any region
+        had been freed, find_ram_offset looked for the smallest gap that fits with a
+        loop over the blocks inside a loop over the blocks: a program holding 2,700
+        mappings paid about 10 ms per mmap. The offset now goes after the highest
+        block, one pass over the blocks, as before any region was freed, and the gap
+        search is kept only for when the offsets would pass 2^47: the page
+        descriptors that TCG keeps per RAM page are indexed by the offset's low 52
+        bits, so the offsets must stay well below that. The RAM address space is
+        not memory: no host memory is tied to an offset that is never translated
+        from. Measured with a static program that maps 3,000 pages one by one
+        (every other one mprotect'ed read-only, so none merge), then 1,000 times
+        unmaps one and maps a page again: 57.2 s -> 12.8 s (most of the rest was the
+        flat view's rendering, patched above).""",
+    ),
+    (
+        "qemu/exec.c",
+        "static ram_addr_t find_ram_offset(struct uc_struct *uc, ram_addr_t size)\n{\n    RAMBlock *block, *next_block;\n",
+        """#define PYKERN_RAM_OFFSET_LIMIT ((ram_addr_t)1 << 47)  /* pykern */
+
+static ram_addr_t find_ram_offset(struct uc_struct *uc, ram_addr_t size)
+{
+    RAMBlock *block, *next_block;
+    ram_addr_t last;
+""",
+        1,
+        "Its bound and variable.",
     ),
     (
         "qemu/tcg/tcg-op.c",
@@ -370,6 +456,42 @@ void tlb_flush_range_pykern(CPUState *cpu, target_ulong start, target_ulong end)
 """,
         2,
         "memory_moveout and memory_unmap use it.",
+    ),
+    (
+        "qemu/softmmu/memory.c",
+        """    /* Render the region itself into any gaps left by the current view. */
+    for (i = 0; i < view->nr && int128_nz(remain); ++i) {
+""",
+        """    /* Render the region itself into any gaps left by the current view. */
+    /* pykern: start at the first range that ends after base, see tools/build_unicorn.py */
+    {
+        unsigned lo = 0, hi = view->nr;
+
+        while (lo < hi) {
+            unsigned mid = lo + (hi - lo) / 2;
+
+            if (int128_ge(base, addrrange_end(view->ranges[mid].addr))) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        i = lo;
+    }
+    for (; i < view->nr && int128_nz(remain); ++i) {
+""",
+        1,
+        """Every change to the memory map (each mmap, munmap, mprotect that changes
+        access) renders the flat view again: each region in turn, and each looked
+        for its place in the view with a scan from the view's first range, so a
+        commit cost the square of the number of mappings: a program holding 3,000
+        mappings spent 82% of its time in render_memory_region (perf). The ranges
+        are sorted and disjoint and the scan only skipped those ending at or before
+        the region's start, so a binary search finds the same first range. The
+        program of the find_ram_offset patch below (3,000 mappings, then 1,000
+        munmap + mmap): 12.6 s -> 1.9 s of CPU on top of that patch. (Inserting
+        into the view still moves the ranges after the insertion point: cheap when
+        regions are rendered in address order, as top-down mmaps are, newest first.)""",
     ),
     (
         "qemu/accel/tcg/translate-all.c",
