@@ -1,41 +1,67 @@
-"""Unix-domain sockets made by socketpair(2) (Linux's net/unix/af_unix.c).
+"""Unix-domain sockets (Linux's net/unix/af_unix.c): socketpair(2)'s connected pairs and
+socket(2)'s named sockets, bound to a path in the guest's tree or in the abstract namespace.
 
-A connected pair: each socket has its own receive queue, and sending appends to the
-peer's. SOCK_STREAM queues bytes (a pipe each way, but both ends read and write);
-SOCK_DGRAM and SOCK_SEQPACKET queue whole messages, and a read shorter than the message
-takes its head and drops the rest (MSG_TRUNC says so).
+Each socket has its own receive queue, and sending appends to the peer's. SOCK_STREAM
+queues bytes (a pipe each way, but both ends read and write); SOCK_DGRAM and
+SOCK_SEQPACKET queue whole messages, and a read shorter than the message takes its head
+and drops the rest (MSG_TRUNC says so).
 
+- Names: `kernel.unix_names` maps a bound name to its socket: ("path", the S_IFSOCK
+  node's inode key) for a path, so two guest processes meet through any path to the same
+  node (as fifo.py keys FIFOs); ("abstract", the name bytes) for the abstract namespace.
+  Closing the socket removes its entry; the node stays (connect then gets ECONNREFUSED).
+- Connections (unix_stream_connect): connect makes the server's end at once (Linux's
+  embryo), connected to the client, and queues it on the listener; accept takes it. A
+  listener with more than `backlog` waiting makes connect sleep (on its `room` queue) or
+  fail with EAGAIN. The client never sees EINPROGRESS.
+- Ancillary data: a message carries the sender's name (datagrams), the files passed with
+  SCM_RIGHTS (each holds a reference while in flight) and the sender's credentials
+  (SCM_CREDENTIALS). A stream keeps them as marks over byte ranges; a read stops at the
+  end of a range that carried files, as unix_stream_read_generic does.
 - shutdown(SHUT_WR) on one end is SHUT_RD on the other for the connection-oriented
   types: the peer reads EOF once the queue is empty, and this end's writes fail with
-  EPIPE (and SIGPIPE unless MSG_NOSIGNAL). Closing an end does both to the peer; a
-  stream end closed with unread data leaves the peer ECONNRESET.
+  EPIPE (and SIGPIPE unless MSG_NOSIGNAL). Closing an end does both to the peer; an end
+  closed with unread data (or never accepted) leaves the peer ECONNRESET.
 - A write to a full queue sleeps (on the receiver's `room` queue) or fails with EAGAIN;
   a stream write larger than the room goes in as room appears, with the bytes already
   written kept in the task's restart_block, as a pipe write does.
-- poll is unix_poll: POLLIN when the queue has data or reading is shut down (then also
-  POLLRDHUP), POLLHUP when both directions are, POLLOUT while the peer's queue has room.
+- poll is unix_poll: POLLIN when the queue has data, a connection waits to be accepted,
+  or reading is shut down (then also POLLRDHUP), POLLHUP when both directions are (or an
+  unconnected stream socket), POLLOUT while the peer's queue has room (never a listener).
 
-Not here yet: socket/bind/listen/connect/accept (named sockets), SCM_RIGHTS and other
-control messages (sendmsg with msg_control fails with EOPNOTSUPP and a warning).
+Not here: a path that is a host daemon's socket (nobody in the guest bound it) is
+ECONNREFUSED, not a connection to the host's socket.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import deque
+from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
 from pykern.abi import (
+    AF_UNIX,
+    AT_FDCWD,
+    EADDRINUSE,
     EAGAIN,
     ECONNREFUSED,
     ECONNRESET,
+    EEXIST,
+    EINVAL,
+    EISCONN,
     EMSGSIZE,
+    ENOENT,
     ENOTCONN,
+    EOPNOTSUPP,
+    EPERM,
     EPIPE,
+    EPROTOTYPE,
     FIONREAD,
     MSG_DONTWAIT,
     MSG_NOSIGNAL,
     MSG_PEEK,
+    O_NONBLOCK,
     O_RDWR,
     POLLERR,
     POLLHUP,
@@ -45,12 +71,16 @@ from pykern.abi import (
     POLLRDNORM,
     POLLWRBAND,
     POLLWRNORM,
+    S_IFMT,
     S_IFSOCK,
     SOCK_DGRAM,
     SOCK_SEQPACKET,
     SOCK_STREAM,
+    SOCKADDR_UN_SIZE,
+    W_OK,
 )
 from pykern.errors import Block, SysError
+from pykern.fs.namei import LAST_NORM, parent_walk, path_walk
 from pykern.vfs import File, Stat
 from pykern.waitqueue import WaitQueue
 
@@ -59,9 +89,43 @@ if TYPE_CHECKING:
 
 RCV_SHUTDOWN, SEND_SHUTDOWN = 1, 2  # sk->sk_shutdown bits
 SHUTDOWN_MASK = RCV_SHUTDOWN | SEND_SHUTDOWN
+TCP_ESTABLISHED, TCP_CLOSE, TCP_LISTEN = 1, 7, 10  # sk->sk_state, as Linux numbers them
 STREAM_CAPACITY = 212992  # bytes queued per receiver: Linux's default sk_sndbuf (net.core.wmem_default)
 MAX_DGRAM_QLEN = 512  # messages queued per receiver (net.unix.max_dgram_qlen)
+SUN_PATH_OFFSET = 2  # offsetof(struct sockaddr_un, sun_path): an unnamed socket's address length
+FAMILY = AF_UNIX.to_bytes(2, "little")
 _inode_numbers = itertools.count(200000)
+_autobind_numbers = itertools.count(0x10000)
+
+Creds = tuple[int, int, int]  # struct ucred: pid, uid, gid
+
+
+def current_creds(task: Task) -> Creds:
+    """The caller's credentials as SO_PEERCRED and SCM_CREDENTIALS give them."""
+    creds = task.group.creds
+    return task.group.tgid, creds.euid, creds.egid
+
+
+class Message:
+    """What one send carries besides its bytes: the sender's name (a datagram's, None
+    when unnamed), the files passed (SCM_RIGHTS; a reference each while in flight) and
+    the sender's credentials. For a stream, `end` is where its bytes end in the stream."""
+
+    __slots__ = ("data", "sender", "rights", "creds", "end")
+
+    def __init__(self, data: bytes, sender: bytes | None = None, rights: list[File] | None = None,
+                 creds: Creds | None = None) -> None:
+        self.data = data
+        self.sender = sender
+        self.rights = rights or []
+        self.creds = creds
+        self.end = 0
+
+    def discard(self) -> None:
+        """The files of a message nobody will receive (a read(2), a closed receiver)."""
+        rights, self.rights = self.rights, []
+        for file in rights:
+            file.fput()
 
 
 class UnixSocket(File):
@@ -71,15 +135,25 @@ class UnixSocket(File):
         self.ino = next(_inode_numbers)
         super().__init__((flags & ~3) | O_RDWR, f"socket:[{self.ino}]")
         self.type = sock_type
+        self.state = TCP_CLOSE
         self.peer: UnixSocket | None = None
         self.dead = False  # closed (its peer may still point at it)
         self.shutdown = 0  # RCV_SHUTDOWN | SEND_SHUTDOWN
         self.error = 0  # sk_err: reported once, by the next receive on an empty queue
         self.stream = bytearray()  # SOCK_STREAM's receive queue
-        self.messages: deque[bytes] = deque()  # SOCK_DGRAM/SOCK_SEQPACKET's
-        self.data_ready = WaitQueue("unix_recv")  # receivers sleep here
-        self.room = WaitQueue("unix_send")  # the peer's senders sleep here, for room in our queue
+        self.stream_head = 0  # how many bytes the stream has ever taken from its queue
+        self.marks: deque[Message] = deque()  # a stream's ancillary data, by the end of its bytes
+        self.messages: deque[Message] = deque()  # SOCK_DGRAM/SOCK_SEQPACKET's
+        self.data_ready = WaitQueue("unix_recv")  # receivers (and accept) sleep here
+        self.room = WaitQueue("unix_send")  # the peer's senders (and connect) sleep here, for room
         self.sndbuf = self.rcvbuf = STREAM_CAPACITY
+        self.addr: bytes | None = None  # the bound sockaddr_un (as getsockname gives it)
+        self.name_key: Hashable | None = None  # its key in kernel.unix_names
+        self.names: dict | None = None  # that table
+        self.backlog = 0
+        self.pending: deque[UnixSocket] = deque()  # a listener's connections not yet accepted
+        self.peercred: Creds | None = None  # SO_PEERCRED
+        self.passcred = False  # SO_PASSCRED
 
     @property
     def connection_oriented(self) -> bool:
@@ -93,7 +167,7 @@ class UnixSocket(File):
                     blksize=4096, blocks=0, atime_ns=0, mtime_ns=0, ctime_ns=0)
 
     def queued(self) -> int:
-        return len(self.stream) if self.type == SOCK_STREAM else sum(len(m) for m in self.messages)
+        return len(self.stream) if self.type == SOCK_STREAM else sum(len(m.data) for m in self.messages)
 
     def _wake_both(self) -> None:
         self.data_ready.wake_all()
@@ -102,31 +176,61 @@ class UnixSocket(File):
     # --- receiving ----------------------------------------------------------------------
 
     def read(self, task: Task, size: int) -> bytes:
-        return self.recv(task, size, 0)[0]
+        data, _, message = self.recv(task, size, 0)
+        if message is not None:
+            message.discard()
+        return data
 
-    def recv(self, task: Task, size: int, flags: int) -> tuple[bytes, int]:
-        """unix_*_recvmsg: (the bytes, the message's whole length) or EOF (b"", 0)."""
+    def recv(self, task: Task, size: int, flags: int) -> tuple[bytes, int, Message | None]:
+        """unix_*_recvmsg: (the bytes, the message's whole length, what came with them)
+        or EOF (b"", 0, None). The caller owns the returned message's files."""
+        if self.state != TCP_ESTABLISHED and self.connection_oriented:
+            raise SysError(EINVAL if self.type == SOCK_STREAM else ENOTCONN)
         empty = not (self.stream if self.type == SOCK_STREAM else self.messages)
         if empty:
             if self.error:
                 error, self.error = self.error, 0
                 raise SysError(error)
             if self.shutdown & RCV_SHUTDOWN or (size == 0 and self.type == SOCK_STREAM):
-                return b"", 0
+                return b"", 0, None
             if self.nonblocking or flags & MSG_DONTWAIT:
                 raise SysError(EAGAIN)
             raise Block(self.data_ready)
         if self.type == SOCK_STREAM:
-            data = bytes(self.stream[:size])
-            if not flags & MSG_PEEK:
-                del self.stream[:size]
-            whole = len(data)
-        else:
-            message = self.messages[0] if flags & MSG_PEEK else self.messages.popleft()
-            data, whole = message[:size], len(message)
+            return self._stream_recv(size, flags)
+        message = self.messages[0] if flags & MSG_PEEK else self.messages.popleft()
         if not flags & MSG_PEEK:
             self.room.wake_all()
-        return data, whole
+            return message.data[:size], len(message.data), message
+        return message.data[:size], len(message.data), Message(b"", message.sender, None, message.creds)
+
+    def _stream_recv(self, size: int, flags: int) -> tuple[bytes, int, Message | None]:
+        """Bytes from the stream's head; a read takes the files of the first range it
+        reaches that carried some and stops at that range's end."""
+        mark = None
+        for candidate in self.marks:
+            if candidate.end - self.stream_head <= 0:
+                continue
+            if candidate.rights or mark is None:
+                mark = candidate
+            if candidate.rights:
+                size = min(size, candidate.end - self.stream_head)
+                break
+            if candidate.end - self.stream_head >= size:
+                break
+        data = bytes(self.stream[:size])
+        if flags & MSG_PEEK:
+            return data, len(data), None if mark is None else Message(b"", None, None, mark.creds)
+        del self.stream[:size]
+        self.stream_head += len(data)
+        received = None
+        if mark is not None:
+            received = Message(b"", None, mark.rights, mark.creds)
+            mark.rights = []
+        while self.marks and self.marks[0].end <= self.stream_head:
+            self.marks.popleft().discard()
+        self.room.wake_all()
+        return data, len(data), received
 
     # --- sending ------------------------------------------------------------------------
 
@@ -138,19 +242,28 @@ class UnixSocket(File):
             task.kernel.send_sigpipe(task)
         return SysError(EPIPE)
 
-    def send(self, task: Task, data: bytes, flags: int) -> int:
-        """unix_stream_sendmsg / unix_dgram_sendmsg, to the peer's queue."""
-        peer = self.peer
+    def send(self, task: Task, data: bytes, flags: int, extra: Message | None = None,
+             target: UnixSocket | None = None) -> int:
+        """unix_stream_sendmsg / unix_dgram_sendmsg, to the peer's queue (or a datagram's
+        `target`). `extra` carries the files and credentials; they go with the first
+        bytes queued, and back to the caller (who drops them) if nothing is."""
+        peer = self.peer if target is None else target
         done = task.restart_block.get("unix_sent", 0)
         if not self.connection_oriented and (peer is None or peer.dead):
             # a datagram peer that is gone: refused once, then not connected at all
             self.peer = None
             raise SysError(ENOTCONN if peer is None else ECONNREFUSED)
-        if self.shutdown & SEND_SHUTDOWN or peer is None or peer.dead or peer.shutdown & RCV_SHUTDOWN:
+        if self.connection_oriented and (peer is None or self.state != TCP_ESTABLISHED):
+            raise SysError(ENOTCONN)
+        if self.shutdown & SEND_SHUTDOWN or peer.dead or peer.shutdown & RCV_SHUTDOWN:
             if done:
                 return done
             raise self._broken(task, flags)
+        if target is not None and target.peer is not None and target.peer is not self and not target.peer.dead:
+            raise SysError(EPERM)  # unix_may_send: it is connected to somebody else
         nonblocking = self.nonblocking or flags & MSG_DONTWAIT
+        if extra is None:
+            extra = Message(b"", None, None, current_creds(task))
         if self.type != SOCK_STREAM:
             if len(data) > self.sndbuf:
                 raise SysError(EMSGSIZE)
@@ -158,9 +271,13 @@ class UnixSocket(File):
                 if nonblocking:
                     raise SysError(EAGAIN)
                 raise Block(peer.room)
-            peer.messages.append(bytes(data))
+            message = Message(bytes(data), self.addr, extra.rights, extra.creds)
+            extra.rights = []
+            peer.messages.append(message)
             peer.data_ready.wake_all()
             return len(data)
+        if done:
+            extra.discard()  # a resumed write: its files went with the first chunk
         room = STREAM_CAPACITY - len(peer.stream)
         remaining = data[done:]
         if not remaining:
@@ -171,14 +288,150 @@ class UnixSocket(File):
                     return done
                 raise SysError(EAGAIN)
             raise Block(peer.room)
-        peer.stream += remaining[:room]
+        chunk = remaining[:room]
+        peer.stream += chunk
+        mark = Message(b"", None, extra.rights, extra.creds)  # the files go with the first chunk
+        extra.rights = []
+        mark.end = peer.stream_head + len(peer.stream)
+        peer.marks.append(mark)
         peer.data_ready.wake_all()
-        done += min(room, len(remaining))
+        done += len(chunk)
         if done < len(data) and not nonblocking:
             task.restart_block["unix_sent"] = done
             task.restart_block["interrupted"] = _bytes_sent  # a signal: return the count
             raise Block(peer.room)
         return done
+
+    # --- names and connections -------------------------------------------------------------
+
+    def bind(self, task: Task, address: bytes) -> None:
+        """unix_bind: autobind for a bare family, else a path or an abstract name."""
+        if len(address) == SUN_PATH_OFFSET and address == FAMILY:
+            self.autobind(task)
+            return
+        validate_address(address)
+        names = task.kernel.unix_names
+        if address[SUN_PATH_OFFSET] == 0:
+            if self.addr is not None:
+                raise SysError(EINVAL)
+            key: Hashable = ("abstract", address[SUN_PATH_OFFSET:])
+            if key in names:
+                raise SysError(EADDRINUSE)
+            self._set_name(names, key, address)
+            return
+        path = path_of(address)
+        parent = parent_walk(task, AT_FDCWD, path)
+        if parent.kind != LAST_NORM:
+            raise SysError(EADDRINUSE)  # ".", ".." or "/": kern_path_create's EEXIST
+        found = parent.child()
+        if found.location is not None or found.file is not None:
+            raise SysError(EADDRINUSE)
+        if parent.trailing_slash:
+            raise SysError(ENOENT)
+        task.kernel.mounts.check_writable(parent.directory)
+        directory = parent.directory.inode
+        try:
+            directory.mknod(task, parent.name, S_IFSOCK | 0o777, 0)  # the umask applies
+        except SysError as error:
+            if error.errno == EEXIST:
+                raise SysError(EADDRINUSE) from None
+            raise
+        if self.addr is not None:  # bound meanwhile: the new node goes again (unix_bind_bsd)
+            try:
+                directory.unlink(task, parent.name)
+            except SysError:
+                pass
+            raise SysError(EINVAL)
+        node = directory.lookup(task, parent.name)
+        self._set_name(names, ("path", node.key()), FAMILY + path + b"\0")
+
+    def autobind(self, task: Task) -> None:
+        """unix_autobind: an abstract name of five hex digits, unless already named."""
+        if self.addr is not None:
+            return
+        names = task.kernel.unix_names
+        while True:
+            name = b"\0" + f"{next(_autobind_numbers) & 0xFFFFF:05x}".encode()
+            if ("abstract", name) not in names:
+                break
+        self._set_name(names, ("abstract", name), FAMILY + name)
+
+    def _set_name(self, names: dict, key: Hashable, address: bytes) -> None:
+        names[key] = self
+        self.addr, self.name_key, self.names = address, key, names
+
+    def listen(self, task: Task, backlog: int) -> None:
+        """unix_listen."""
+        if not self.connection_oriented:
+            raise SysError(EOPNOTSUPP)
+        if self.addr is None or self.state not in (TCP_CLOSE, TCP_LISTEN):
+            raise SysError(EINVAL)
+        if backlog > self.backlog:
+            self.room.wake_all()
+        self.backlog = backlog
+        self.state = TCP_LISTEN
+        self.peercred = current_creds(task)
+
+    def connect(self, task: Task, address: bytes) -> None:
+        """unix_stream_connect (the connection-oriented types) and unix_dgram_connect."""
+        if not self.connection_oriented:
+            if len(address) >= SUN_PATH_OFFSET and address[:2] == b"\0\0":  # AF_UNSPEC: disconnect
+                self.peer = None
+                return
+            validate_address(address)
+            if self.passcred:
+                self.autobind(task)
+            other = find_other(task, address, self.type)
+            if other.peer is not None and other.peer is not self and not other.peer.dead:
+                raise SysError(EPERM)
+            self.peer = other
+            self.state = TCP_ESTABLISHED
+            return
+        validate_address(address)
+        if self.passcred:
+            self.autobind(task)
+        other = find_other(task, address, self.type)
+        if other.state != TCP_LISTEN or other.shutdown & RCV_SHUTDOWN:
+            raise SysError(ECONNREFUSED)
+        if len(other.pending) > other.backlog:
+            if self.nonblocking:
+                raise SysError(EAGAIN)
+            raise Block(other.room)
+        if self.state == TCP_ESTABLISHED:
+            raise SysError(EISCONN)
+        if self.state != TCP_CLOSE:
+            raise SysError(EINVAL)
+        embryo = UnixSocket(self.type, 0)
+        embryo.state = self.state = TCP_ESTABLISHED
+        embryo.peer, self.peer = self, embryo
+        embryo.addr = other.addr
+        embryo.peercred = current_creds(task)
+        embryo.passcred = other.passcred
+        self.peercred = other.peercred
+        other.pending.append(embryo)
+        other.data_ready.wake_all()
+
+    def accept(self, task: Task, flags: int) -> UnixSocket:
+        """unix_accept: the oldest waiting connection, as a socket with `flags`."""
+        if not self.connection_oriented:
+            raise SysError(EOPNOTSUPP)
+        if self.state != TCP_LISTEN:
+            raise SysError(EINVAL)
+        if not self.pending:
+            if self.nonblocking:
+                raise SysError(EAGAIN)
+            raise Block(self.data_ready)
+        embryo = self.pending.popleft()
+        embryo.flags |= flags & O_NONBLOCK
+        self.room.wake_all()
+        return embryo
+
+    def peer_name(self) -> bytes:
+        """getpeername's address: ENOTCONN without a (live, for a connection) peer."""
+        peer = self.peer
+        if peer is None or (self.connection_oriented and (peer.dead or self.state != TCP_ESTABLISHED)):
+            raise SysError(ENOTCONN)
+        return peer.addr or FAMILY
 
     # --- the connection -----------------------------------------------------------------
 
@@ -192,27 +445,41 @@ class UnixSocket(File):
             peer.shutdown |= (SEND_SHUTDOWN if mode & RCV_SHUTDOWN else 0) | (RCV_SHUTDOWN if mode & SEND_SHUTDOWN else 0)
             peer._wake_both()
 
-    def release(self) -> None:
-        """unix_release_sock: the peer can no longer send here nor read more from us."""
+    def release(self, embryo: bool = False) -> None:
+        """unix_release_sock: the peer can no longer send here nor read more from us;
+        the name is free again; connections never accepted are dropped."""
         self.dead = True
+        if self.names is not None and self.names.get(self.name_key) is self:
+            del self.names[self.name_key]
+        for message in list(self.messages) + list(self.marks):
+            message.discard()
+        self.messages.clear()
+        self.marks.clear()
+        while self.pending:
+            self.pending.popleft().release(embryo=True)
+        self._wake_both()
         peer = self.peer
         if peer is None:
             return
         if self.connection_oriented:
             peer.shutdown = SHUTDOWN_MASK
-            if self.stream or self.messages:  # we leave unread data: the peer sees a reset
+            if self.stream or self.messages or embryo:  # we leave unread data: the peer sees a reset
                 peer.error = ECONNRESET
         peer._wake_both()
 
     def poll(self, events: int) -> tuple[int, tuple[WaitQueue, ...], tuple[tuple[int, str], ...]]:
-        """unix_poll (unix_dgram_poll for datagrams, the same here for a pair)."""
+        """unix_poll (unix_dgram_poll for datagrams, the same here)."""
         mask = POLLERR if self.error else 0
         if self.shutdown == SHUTDOWN_MASK:
             mask |= POLLHUP
         if self.shutdown & RCV_SHUTDOWN:
             mask |= POLLRDHUP | POLLIN | POLLRDNORM
-        if self.stream or self.messages:
+        if self.stream or self.messages or self.pending:
             mask |= POLLIN | POLLRDNORM
+        if self.state == TCP_LISTEN:
+            return mask, (self.data_ready,), ()
+        if self.connection_oriented and self.state == TCP_CLOSE:
+            mask |= POLLHUP
         peer = self.peer
         if peer is None or peer.dead or peer.queued() < (STREAM_CAPACITY if self.type == SOCK_STREAM
                                                           else peer.rcvbuf):
@@ -222,7 +489,8 @@ class UnixSocket(File):
 
     def ioctl(self, task: Task, request: int, arg_addr: int) -> int:
         if request == FIONREAD:  # SIOCINQ: bytes queued (the next message's, for datagrams)
-            size = len(self.stream) if self.type == SOCK_STREAM else (len(self.messages[0]) if self.messages else 0)
+            size = len(self.stream) if self.type == SOCK_STREAM else (
+                len(self.messages[0].data) if self.messages else 0)
             task.mm.copy_out_u32(arg_addr, size)
             return 0
         return super().ioctl(task, request, arg_addr)
@@ -232,11 +500,46 @@ def _bytes_sent(task: Task) -> int:
     return task.restart_block["unix_sent"]
 
 
-def make_pair(sock_type: int, flags: int) -> tuple[UnixSocket, UnixSocket]:
+def make_pair(task: Task, sock_type: int, flags: int) -> tuple[UnixSocket, UnixSocket]:
     """socketpair(AF_UNIX): two sockets connected to each other."""
     a, b = UnixSocket(sock_type, flags), UnixSocket(sock_type, flags)
     a.peer, b.peer = b, a
+    a.state = b.state = TCP_ESTABLISHED
+    a.peercred = b.peercred = current_creds(task)
     return a, b
+
+
+def validate_address(address: bytes) -> None:
+    """unix_validate_addr: more than the family, no more than a sockaddr_un, AF_UNIX."""
+    if not SUN_PATH_OFFSET < len(address) <= SOCKADDR_UN_SIZE or address[:2] != FAMILY:
+        raise SysError(EINVAL)
+
+
+def path_of(address: bytes) -> bytes:
+    """unix_mkname_bsd: sun_path up to its first NUL (or the address's end)."""
+    return address[SUN_PATH_OFFSET:].split(b"\0", 1)[0]
+
+
+def find_other(task: Task, address: bytes, sock_type: int) -> UnixSocket:
+    """unix_find_other: the socket bound to a (validated) name. A path needs write
+    permission on the node (EACCES) and must be a socket nobody closed (ECONNREFUSED)."""
+    names = task.kernel.unix_names
+    if address[SUN_PATH_OFFSET] == 0:
+        other = names.get(("abstract", address[SUN_PATH_OFFSET:]))
+    else:
+        found = path_walk(task, AT_FDCWD, path_of(address))
+        if found.location is None:
+            raise SysError(ECONNREFUSED if found.file is not None else ENOENT)
+        inode = found.location.inode
+        inode.access(task, W_OK, True, True)
+        if inode.mode & S_IFMT != S_IFSOCK:
+            raise SysError(ECONNREFUSED)
+        other = names.get(("path", inode.key()))
+    if other is None or other.dead:
+        raise SysError(ECONNREFUSED)
+    if other.type != sock_type:
+        raise SysError(EPROTOTYPE)
+    return other
 
 
 SOCK_TYPES = (SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET)
