@@ -431,7 +431,8 @@ def sys_recvmsg(task: Task, sockfd: int, msg_addr: int, flags: int) -> int:
     if control_data:
         task.mm.copy_out(control, control_data)
     truncated = sock.type != SOCK_STREAM and whole > len(data)
-    msg_flags = (MSG_TRUNC if truncated else 0) | (MSG_CTRUNC if cut else 0)
+    # msg_flags also carries MSG_CMSG_CLOEXEC back, as ____sys_recvmsg leaves it there
+    msg_flags = (MSG_TRUNC if truncated else 0) | (MSG_CTRUNC if cut else 0) | (flags & MSG_CMSG_CLOEXEC)
     if name:
         give_address(task, _sender_address(sock, message), name, msg_addr + 8)
     task.mm.copy_out(msg_addr + 40, len(control_data).to_bytes(8, "little"))
