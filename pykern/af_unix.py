@@ -427,9 +427,10 @@ class UnixSocket(File):
         return embryo
 
     def peer_name(self) -> bytes:
-        """getpeername's address: ENOTCONN without a (live, for a connection) peer."""
+        """getpeername's address: ENOTCONN without a peer. A peer that has closed still
+        answers (unix_peer_get: the closing end forgets us, we do not forget it)."""
         peer = self.peer
-        if peer is None or (self.connection_oriented and (peer.dead or self.state != TCP_ESTABLISHED)):
+        if peer is None:
             raise SysError(ENOTCONN)
         return peer.addr or FAMILY
 

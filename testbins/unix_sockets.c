@@ -4,13 +4,15 @@
  * forked processes (names, SO_PEERCRED), the backlog (EAGAIN, a blocked connect),
  * poll on a listener, ECONNREFUSED/ENOENT/EPROTOTYPE/EISCONN; datagrams by name
  * (sender names, EPERM to a socket connected elsewhere); SCM_RIGHTS across fork with
- * MSG_CTRUNC, SCM_CREDENTIALS with SO_PASSCRED; bad control messages. Runs in a fresh
+ * MSG_CTRUNC, SCM_CREDENTIALS with SO_PASSCRED; bad control messages; a SOCK_SEQPACKET
+ * server under epoll (message boundaries, SO_PASSCRED's autobind, a shut listener). Runs in a fresh
  * temporary directory; prints what it sees, never a pid or a random name. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stddef.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -641,6 +643,70 @@ static void test_credentials(void)
     close(pair[1]);
 }
 
+static void test_seqpacket(void)
+{
+    struct sockaddr_un addr, me, peer;
+    socklen_t len = make_abstract(&addr, "pykern-seqpacket"), me_len, peer_len;
+    int listener, client, server, ep, r, on = 1;
+    OK("socket seqpacket", listener, socket(AF_UNIX, SOCK_SEQPACKET, 0));
+    OK("bind abstract", r, bind(listener, (struct sockaddr *)&addr, len));
+    OK("listen", r, listen(listener, 2));
+    OK("epoll_create1", ep, epoll_create1(0));
+    struct epoll_event ev = {EPOLLIN, {.fd = listener}};
+    OK("epoll_ctl listener", r, epoll_ctl(ep, EPOLL_CTL_ADD, listener, &ev));
+    TRUE("epoll: nothing yet", epoll_wait(ep, &ev, 1, 0) == 0);
+    OK("socket client", client, socket(AF_UNIX, SOCK_SEQPACKET, 0));
+    OK("SO_PASSCRED client", r, setsockopt(client, SOL_SOCKET, SO_PASSCRED, &on, sizeof on));
+    OK("connect", r, connect(client, (struct sockaddr *)&addr, len));
+    me_len = sizeof me;
+    TRUE("SO_PASSCRED autobinds", getsockname(client, (struct sockaddr *)&me, &me_len) == 0 && me_len == 8 &&
+                                      me.sun_path[0] == 0);
+    TRUE("epoll: a connection waits", epoll_wait(ep, &ev, 1, 0) == 1 && ev.events == EPOLLIN &&
+                                          ev.data.fd == listener);
+    peer_len = sizeof peer;
+    OK("accept", server, accept(listener, (struct sockaddr *)&peer, &peer_len));
+    TRUE("the client's autobound name", peer_len == 8 && memcmp(peer.sun_path, me.sun_path, 6) == 0);
+    TRUE("epoll: none left", epoll_wait(ep, &ev, 1, 0) == 0);
+    TRUE("send abc", send(client, "abc", 3, 0) == 3);
+    TRUE("send defgh", send(client, "defgh", 5, 0) == 5);
+    char buf[16];
+    struct iovec iov = {buf, 2};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    TRUE("recvmsg cut", recvmsg(server, &msg, 0) == 2 && msg.msg_flags == MSG_TRUNC && memcmp(buf, "ab", 2) == 0);
+    TRUE("next message whole", recv(server, buf, sizeof buf, 0) == 5 && memcmp(buf, "defgh", 5) == 0);
+    TRUE("shutdown listener", shutdown(listener, SHUT_RDWR) == 0);
+    int late;
+    OK("socket late", late, socket(AF_UNIX, SOCK_SEQPACKET, 0));
+    ERR("connect to a shut listener", connect(late, (struct sockaddr *)&addr, len), ECONNREFUSED);
+    close(late);
+    close(client);
+    peer_len = sizeof peer;
+    TRUE("getpeername after the peer closed", getpeername(server, (struct sockaddr *)&peer, &peer_len) == 0 &&
+                                                  peer_len == 8);
+    TRUE("EOF", recv(server, buf, sizeof buf, 0) == 0);
+    close(server);
+    close(listener);
+    close(ep);
+
+    /* SCM_CREDENTIALS over a stream */
+    int pair[2];
+    OK("socketpair stream", r, socketpair(AF_UNIX, SOCK_STREAM, 0, pair));
+    OK("SO_PASSCRED", r, setsockopt(pair[1], SOL_SOCKET, SO_PASSCRED, &on, sizeof on));
+    TRUE("write", write(pair[0], "xy", 2) == 2);
+    char control[64];
+    iov.iov_len = sizeof buf;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    TRUE("recvmsg stream", recvmsg(pair[1], &msg, 0) == 2);
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    struct ucred cred;
+    TRUE("stream credentials", cmsg && cmsg->cmsg_type == SCM_CREDENTIALS && msg.msg_controllen == 32);
+    memcpy(&cred, CMSG_DATA(cmsg), sizeof cred);
+    TRUE("ours", cred.pid == getpid() && cred.uid == geteuid());
+    close(pair[0]);
+    close(pair[1]);
+}
+
 static void test_permissions(void)
 {
     /* as an unprivileged user: no write permission on the node, nor on the directory */
@@ -683,6 +749,7 @@ int main(void)
     test_dgram();
     test_rights();
     test_credentials();
+    test_seqpacket();
     test_permissions();
     printf("done\n");
     return 0;
