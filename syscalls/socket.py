@@ -16,7 +16,10 @@ import os
 import stat as host_stat
 
 from pykern.abi import (
+    AF_INET,
+    AF_INET6,
     AF_UNIX,
+    AF_UNSPEC,
     CAP_SETGID,
     CAP_SETUID,
     CAP_SYS_ADMIN,
@@ -133,9 +136,11 @@ def _unix_type(domain: int, sock_type: int, protocol: int, pair: bool) -> tuple[
         raise SysError(EAFNOSUPPORT)
     if sock_type >= SOCK_MAX:
         raise SysError(EINVAL)
+    if domain in (AF_INET, AF_INET6):
+        _inet_protocol(domain, sock_type, protocol)
     if domain != AF_UNIX:
-        # socketpair: the families pykern lacks have no pairs on Linux either (EOPNOTSUPP)
-        raise SysError(EOPNOTSUPP if pair else EAFNOSUPPORT)
+        # socketpair: the families Linux has have no pairs (EOPNOTSUPP); AF_UNSPEC is none
+        raise SysError(EOPNOTSUPP if pair and domain != AF_UNSPEC else EAFNOSUPPORT)
     if protocol not in (0, AF_UNIX):
         raise SysError(EPROTONOSUPPORT)
     if sock_type == SOCK_RAW:
@@ -143,6 +148,26 @@ def _unix_type(domain: int, sock_type: int, protocol: int, pair: bool) -> tuple[
     if sock_type not in SOCK_TYPES:
         raise SysError(ESOCKTNOSUPPORT)
     return sock_type, flags
+
+
+# inet_create's inetsw: the protocols each type has (None: any, as SOCK_RAW's IPPROTO_IP entry)
+INET_PROTOCOLS = {SOCK_STREAM: (6,), SOCK_DGRAM: (17, 1, 136), SOCK_RAW: None}  # TCP; UDP, ICMP, UDPLITE
+INET6_PROTOCOLS = {SOCK_STREAM: (6,), SOCK_DGRAM: (17, 58, 136), SOCK_RAW: None}  # TCP; UDP, ICMPV6, UDPLITE
+
+
+def _inet_protocol(domain: int, sock_type: int, protocol: int) -> None:
+    """inet_create's type and protocol lookup (inet6_create's likewise): ESOCKTNOSUPPORT for
+    a type with no entry, EPROTONOSUPPORT for a protocol the type lacks (SOCK_RAW needs
+    one). pykern has no IP sockets yet: what passes is EAFNOSUPPORT after all."""
+    table = INET_PROTOCOLS if domain == AF_INET else INET6_PROTOCOLS
+    if sock_type not in table:
+        raise SysError(ESOCKTNOSUPPORT)
+    protocols = table[sock_type]
+    if protocols is None:
+        if protocol == 0:
+            raise SysError(EPROTONOSUPPORT)
+    elif protocol != 0 and protocol not in protocols:
+        raise SysError(EPROTONOSUPPORT)
 
 
 @syscall("socket", INT, INT, INT, classes="network")
