@@ -29,13 +29,20 @@ and drops the rest (MSG_TRUNC says so).
   or reading is shut down (then also POLLRDHUP), POLLHUP when both directions are (or an
   unconnected stream socket), POLLOUT while the peer's queue has room (never a listener).
 
-Not here: a path that is a host daemon's socket (nobody in the guest bound it) is
-ECONNREFUSED, not a connection to the host's socket.
+- A host daemon's socket: connect to a path that is a socket on the host's tree that no
+  guest socket is bound to connects a host socket to it (through the node's O_PATH fd, as
+  /proc/self/fd/N), and the guest socket then sends, receives, polls and shuts down through
+  it without blocking pykern (EAGAIN becomes a sleep on the host fd). Files passed to a
+  host peer (SCM_RIGHTS) are not supported (EOPNOTSUPP); SO_PEERCRED gives its ids with
+  pid 0 (a process outside the guest's pid namespace).
 """
 
 from __future__ import annotations
 
 import itertools
+import select
+import socket as host_socket
+import struct
 from collections import deque
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
@@ -80,8 +87,9 @@ from pykern.abi import (
     W_OK,
 )
 from pykern.errors import Block, SysError
+from pykern.fs.hostfs import HostInode
 from pykern.fs.namei import LAST_NORM, parent_walk, path_walk
-from pykern.vfs import File, Stat
+from pykern.vfs import File, Stat, host_error
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:
@@ -98,6 +106,7 @@ _inode_numbers = itertools.count(200000)
 _autobind_numbers = itertools.count(0x10000)
 
 Creds = tuple[int, int, int]  # struct ucred: pid, uid, gid
+UCRED_HOST = struct.Struct("<iII")  # the host's struct ucred
 
 
 def current_creds(task: Task) -> Creds:
@@ -154,6 +163,9 @@ class UnixSocket(File):
         self.pending: deque[UnixSocket] = deque()  # a listener's connections not yet accepted
         self.peercred: Creds | None = None  # SO_PEERCRED
         self.passcred = False  # SO_PASSCRED
+        self.host: host_socket.socket | None = None  # connected to a host daemon's socket instead
+        self.host_name = b""  # the address connect gave for it (getpeername)
+        self.host_target: HostInode | None = None  # the host's socket node it connects to
 
     @property
     def connection_oriented(self) -> bool:
@@ -184,6 +196,8 @@ class UnixSocket(File):
     def recv(self, task: Task, size: int, flags: int) -> tuple[bytes, int, Message | None]:
         """unix_*_recvmsg: (the bytes, the message's whole length, what came with them)
         or EOF (b"", 0, None). The caller owns the returned message's files."""
+        if self.host is not None:
+            return self._host_recv(size, flags)
         if self.state != TCP_ESTABLISHED and self.connection_oriented:
             raise SysError(EINVAL if self.type == SOCK_STREAM else ENOTCONN)
         empty = not (self.stream if self.type == SOCK_STREAM else self.messages)
@@ -247,6 +261,8 @@ class UnixSocket(File):
         """unix_stream_sendmsg / unix_dgram_sendmsg, to the peer's queue (or a datagram's
         `target`). `extra` carries the files and credentials; they go with the first
         bytes queued, and back to the caller (who drops them) if nothing is."""
+        if self.host is not None:
+            return self._host_send(task, data, flags, extra)
         peer = self.peer if target is None else target
         done = task.restart_block.get("unix_sent", 0)
         if not self.connection_oriented and (peer is None or peer.dead):
@@ -377,11 +393,16 @@ class UnixSocket(File):
         if not self.connection_oriented:
             if len(address) >= SUN_PATH_OFFSET and address[:2] == b"\0\0":  # AF_UNSPEC: disconnect
                 self.peer = None
+                self._host_drop()
                 return
             validate_address(address)
             if self.passcred:
                 self.autobind(task)
-            other = find_other(task, address, self.type)
+            other = find_other(task, address, self.type, host_ok=True)
+            self._host_drop()
+            if isinstance(other, HostInode):
+                self._host_connect(task, address, other)
+                return
             if other.peer is not None and other.peer is not self and not other.peer.dead:
                 raise SysError(EPERM)
             self.peer = other
@@ -390,7 +411,17 @@ class UnixSocket(File):
         validate_address(address)
         if self.passcred:
             self.autobind(task)
-        other = find_other(task, address, self.type)
+        if self.host is not None:  # a host connect that had to wait: try it again
+            if self.state == TCP_ESTABLISHED:
+                raise SysError(EISCONN)
+            self._host_connect(task, address, None)
+            return
+        other = find_other(task, address, self.type, host_ok=True)
+        if isinstance(other, HostInode):
+            if self.state != TCP_CLOSE:
+                raise SysError(EISCONN if self.state == TCP_ESTABLISHED else EINVAL)
+            self._host_connect(task, address, other)
+            return
         if other.state != TCP_LISTEN or other.shutdown & RCV_SHUTDOWN:
             raise SysError(ECONNREFUSED)
         if len(other.pending) > other.backlog:
@@ -429,6 +460,8 @@ class UnixSocket(File):
     def peer_name(self) -> bytes:
         """getpeername's address: ENOTCONN without a peer. A peer that has closed still
         answers (unix_peer_get: the closing end forgets us, we do not forget it)."""
+        if self.host is not None and self.state == TCP_ESTABLISHED:
+            return self.host_name
         peer = self.peer
         if peer is None:
             raise SysError(ENOTCONN)
@@ -439,6 +472,11 @@ class UnixSocket(File):
     def shut(self, how: int) -> None:
         """unix_shutdown: `how` is SHUT_RD/SHUT_WR/SHUT_RDWR (0/1/2)."""
         mode = how + 1
+        if self.host is not None:
+            try:
+                self.host.shutdown(how)
+            except OSError:
+                pass
         self.shutdown |= mode
         self._wake_both()
         peer = self.peer
@@ -450,6 +488,8 @@ class UnixSocket(File):
         """unix_release_sock: the peer can no longer send here nor read more from us;
         the name is free again; connections never accepted are dropped."""
         self.dead = True
+        if self.host is not None:
+            self.host.close()
         if self.names is not None and self.names.get(self.name_key) is self:
             del self.names[self.name_key]
         for message in list(self.messages) + list(self.marks):
@@ -469,7 +509,10 @@ class UnixSocket(File):
         peer._wake_both()
 
     def poll(self, events: int) -> tuple[int, tuple[WaitQueue, ...], tuple[tuple[int, str], ...]]:
-        """unix_poll (unix_dgram_poll for datagrams, the same here)."""
+        """unix_poll (unix_dgram_poll for datagrams, the same here); a host connection
+        asks the host."""
+        if self.host is not None and self.state == TCP_ESTABLISHED:
+            return self._host_poll(events)
         mask = POLLERR if self.error else 0
         if self.shutdown == SHUTDOWN_MASK:
             mask |= POLLHUP
@@ -488,6 +531,114 @@ class UnixSocket(File):
         waits = (self.data_ready,) if peer is None else (self.data_ready, peer.room)
         return mask, waits, ()
 
+    # --- a connection to a host daemon's socket ----------------------------------------------
+
+    def _host_connect(self, task: Task, address: bytes, node: HostInode | None) -> None:
+        """connect(2) of a host socket to the host's socket `node` (None: the one a
+        connect that had to wait tried), through its O_PATH fd. Non-blocking: a full
+        backlog is EAGAIN, or a sleep and a retry, as for a guest listener."""
+        if self.host is None:
+            try:
+                self.host = host_socket.socket(host_socket.AF_UNIX, self.type | host_socket.SOCK_NONBLOCK
+                                               | host_socket.SOCK_CLOEXEC)
+            except OSError as error:
+                raise host_error(error) from None
+            self.host_target = node
+        try:
+            self.host.connect(self.host_target.host_path())  # type: ignore[union-attr]
+        except BlockingIOError:
+            if self.nonblocking:
+                self._host_drop()
+                raise SysError(EAGAIN) from None
+            raise Block(deadline=_retry_deadline(task)) from None
+        except OSError as error:
+            self._host_drop()
+            raise host_error(error) from None
+        self.state = TCP_ESTABLISHED
+        self.host_target = None
+        self.host_name = address if address[SUN_PATH_OFFSET] == 0 else FAMILY + path_of(address) + b"\0"
+
+    def _host_drop(self) -> None:
+        if self.host is not None:
+            self.host.close()
+            self.host = None
+            self.host_target = None
+            if not self.connection_oriented:
+                self.state = TCP_CLOSE
+
+    def _host_wait(self, mode: str, flags: int) -> Block | SysError:
+        if self.nonblocking or flags & MSG_DONTWAIT:
+            return SysError(EAGAIN)
+        return Block(host_fds=((self.host.fileno(), mode),))  # type: ignore[union-attr]
+
+    def _host_recv(self, size: int, flags: int) -> tuple[bytes, int, Message | None]:
+        if self.state != TCP_ESTABLISHED:
+            raise SysError(EINVAL if self.type == SOCK_STREAM else ENOTCONN)
+        host = self.host
+        assert host is not None
+        try:
+            data, _, msg_flags, _ = host.recvmsg(size, 0, host_socket.MSG_DONTWAIT | (flags & MSG_PEEK))
+        except BlockingIOError:
+            raise self._host_wait("r", flags) from None
+        except OSError as error:
+            raise host_error(error) from None
+        whole = len(data) + (1 if msg_flags & host_socket.MSG_TRUNC else 0)  # cut: longer than we took
+        return data, whole, None
+
+    def _host_send(self, task: Task, data: bytes, flags: int, extra: Message | None) -> int:
+        if self.state != TCP_ESTABLISHED:
+            raise SysError(ENOTCONN)
+        if extra is not None and extra.rights:
+            raise SysError(EOPNOTSUPP)  # files are guest objects: the host peer cannot take them
+        host = self.host
+        assert host is not None
+        done = task.restart_block.get("unix_sent", 0)
+        remaining = data[done:]
+        try:
+            sent = host.send(remaining, host_socket.MSG_DONTWAIT | host_socket.MSG_NOSIGNAL) if remaining else 0
+        except BlockingIOError:
+            if done:
+                task.restart_block["interrupted"] = _bytes_sent
+            if done and (self.nonblocking or flags & MSG_DONTWAIT):
+                return done
+            raise self._host_wait("w", flags) from None
+        except BrokenPipeError:
+            if done:
+                return done
+            raise self._broken(task, flags) from None
+        except OSError as error:
+            raise host_error(error) from None
+        done += sent
+        if self.type == SOCK_STREAM and done < len(data) and not (self.nonblocking or flags & MSG_DONTWAIT):
+            task.restart_block["unix_sent"] = done
+            task.restart_block["interrupted"] = _bytes_sent
+            raise Block(host_fds=((host.fileno(), "w"),))
+        return done
+
+    def _host_poll(self, events: int) -> tuple[int, tuple[WaitQueue, ...], tuple[tuple[int, str], ...]]:
+        host = self.host
+        assert host is not None
+        poller = select.poll()
+        poller.register(host.fileno(), select.POLLIN | select.POLLOUT | select.POLLRDHUP)
+        ready = poller.poll(0)
+        mask = ready[0][1] if ready else 0  # the host's bits are Linux's, as the guest's
+        waits = []
+        if events & (POLLIN | POLLRDNORM | POLLRDHUP):
+            waits.append((host.fileno(), "r"))
+        if events & (POLLOUT | POLLWRNORM):
+            waits.append((host.fileno(), "w"))
+        return mask, (), tuple(waits)
+
+    def host_peercred(self) -> Creds:
+        """SO_PEERCRED of a host peer: its ids, and pid 0 (outside the guest's pids)."""
+        assert self.host is not None
+        try:
+            _, uid, gid = UCRED_HOST.unpack(self.host.getsockopt(host_socket.SOL_SOCKET, host_socket.SO_PEERCRED,
+                                                                 UCRED_HOST.size))
+        except OSError:
+            return 0, 0xFFFFFFFF, 0xFFFFFFFF
+        return 0, uid, gid
+
     def ioctl(self, task: Task, request: int, arg_addr: int) -> int:
         if request == FIONREAD:  # SIOCINQ: bytes queued (the next message's, for datagrams)
             size = len(self.stream) if self.type == SOCK_STREAM else (
@@ -495,6 +646,12 @@ class UnixSocket(File):
             task.mm.copy_out_u32(arg_addr, size)
             return 0
         return super().ioctl(task, request, arg_addr)
+
+
+def _retry_deadline(task: Task) -> float:
+    """When a host connect that found the daemon's backlog full tries again (the host
+    has no wakeup for it: Linux's unix_wait_for_peer is the daemon's accept)."""
+    return task.kernel.clock.monotonic_ns() / 1e9 + 0.01
 
 
 def _bytes_sent(task: Task) -> int:
@@ -521,9 +678,10 @@ def path_of(address: bytes) -> bytes:
     return address[SUN_PATH_OFFSET:].split(b"\0", 1)[0]
 
 
-def find_other(task: Task, address: bytes, sock_type: int) -> UnixSocket:
+def find_other(task: Task, address: bytes, sock_type: int, host_ok: bool = False) -> UnixSocket | HostInode:
     """unix_find_other: the socket bound to a (validated) name. A path needs write
-    permission on the node (EACCES) and must be a socket nobody closed (ECONNREFUSED)."""
+    permission on the node (EACCES) and must be a socket nobody closed (ECONNREFUSED).
+    With `host_ok`, a host socket no guest socket is bound to gives its inode instead."""
     names = task.kernel.unix_names
     if address[SUN_PATH_OFFSET] == 0:
         other = names.get(("abstract", address[SUN_PATH_OFFSET:]))
@@ -536,6 +694,8 @@ def find_other(task: Task, address: bytes, sock_type: int) -> UnixSocket:
         if inode.mode & S_IFMT != S_IFSOCK:
             raise SysError(ECONNREFUSED)
         other = names.get(("path", inode.key()))
+        if (other is None or other.dead) and host_ok and isinstance(inode, HostInode):
+            return inode
     if other is None or other.dead:
         raise SysError(ECONNREFUSED)
     if other.type != sock_type:

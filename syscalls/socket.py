@@ -491,7 +491,8 @@ def sys_getsockopt(task: Task, sockfd: int, level: int, optname: int, optval_add
     if level != SOL_SOCKET:
         raise SysError(EOPNOTSUPP)
     if optname == SO_PEERCRED:
-        creds = sock.peercred or (0, 0xFFFFFFFF, 0xFFFFFFFF)  # cred_to_ucred without a peer
+        creds = sock.host_peercred() if sock.host is not None else \
+            sock.peercred or (0, 0xFFFFFFFF, 0xFFFFFFFF)  # cred_to_ucred without a peer
         value = UCRED.pack(*creds)
     else:
         if optname == SO_ERROR:

@@ -737,8 +737,45 @@ static void test_permissions(void)
     close(listener);
 }
 
-int main(void)
+/* `unix_sockets connect PATH`: a client of a server pykern does not run (a host daemon's
+ * socket, in tests/test_unix_host.py): send a line, print the reply, the peer's name and
+ * whether SO_PEERCRED names the same user; then half-close and wait for the server's EOF. */
+static int host_client(const char *path)
 {
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0 || connect_to(fd, path) != 0) {
+        printf("connect: %s\n", strerror(errno));
+        return 1;
+    }
+    struct sockaddr_un peer;
+    socklen_t peer_len = sizeof peer;
+    if (getpeername(fd, (struct sockaddr *)&peer, &peer_len) == 0)
+        printf("peer %s\n", strcmp(peer.sun_path, path) == 0 ? "is the path" : peer.sun_path);
+    struct ucred cred;
+    socklen_t cred_len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0)
+        printf("peer uid %s\n", cred.uid == geteuid() ? "is ours" : "differs");
+    const char *line = "hello from the guest\n";
+    if (write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+        return 2;
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 10000) != 1)
+        return 3;
+    char buf[128];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    if (n <= 0)
+        return 4;
+    buf[n] = 0;
+    printf("reply: %s", buf);
+    shutdown(fd, SHUT_WR);
+    printf("then %zd\n", read(fd, buf, sizeof buf));
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "connect") == 0)
+        return host_client(argv[2]);
     enter_tmpdir("unix");
     signal(SIGPIPE, SIG_IGN);
     test_socket();
