@@ -8,8 +8,11 @@ and drops the rest (MSG_TRUNC says so).
 
 - Names: `kernel.unix_names` maps a bound name to its socket: ("path", the S_IFSOCK
   node's inode key) for a path, so two guest processes meet through any path to the same
-  node (as fifo.py keys FIFOs); ("abstract", the name bytes) for the abstract namespace.
-  Closing the socket removes its entry; the node stays (connect then gets ECONNREFUSED).
+  node (as fifo.py keys FIFOs); ("abstract", the type, the name bytes) for the abstract
+  namespace, which Linux hashes with the socket type: the same name may be bound once
+  per type, and a connect finds only its own type's (ECONNREFUSED, not EPROTOTYPE).
+  Closing the socket removes its entry (a path's becomes CLOSED: the node stays, and a
+  connect to it gets ECONNREFUSED, not the host daemon treatment below).
 - Connections (unix_stream_connect): connect makes the server's end at once (Linux's
   embryo), connected to the client, and queues it on the listener; accept takes it. A
   listener with more than `backlog` waiting makes connect sleep (on its `room` queue) or
@@ -102,6 +105,7 @@ STREAM_CAPACITY = 212992  # bytes queued per receiver: Linux's default sk_sndbuf
 MAX_DGRAM_QLEN = 512  # messages queued per receiver (net.unix.max_dgram_qlen)
 SUN_PATH_OFFSET = 2  # offsetof(struct sockaddr_un, sun_path): an unnamed socket's address length
 FAMILY = AF_UNIX.to_bytes(2, "little")
+CLOSED = "closed"  # kernel.unix_names' entry for a path whose guest socket has closed
 _inode_numbers = itertools.count(200000)
 _autobind_numbers = itertools.count(0x10000)
 
@@ -205,9 +209,16 @@ class UnixSocket(File):
             if self.error:
                 error, self.error = self.error, 0
                 raise SysError(error)
+            nonblocking = self.nonblocking or flags & MSG_DONTWAIT
+            if self.type != SOCK_STREAM and nonblocking:
+                # __skb_recv_datagram: a shutdown counts only for a sleeper, except that a
+                # disconnected SOCK_SEQPACKET signals EOF (__unix_dgram_recvmsg)
+                if self.type == SOCK_SEQPACKET and self.shutdown & RCV_SHUTDOWN:
+                    return b"", 0, None
+                raise SysError(EAGAIN)
             if self.shutdown & RCV_SHUTDOWN or (size == 0 and self.type == SOCK_STREAM):
                 return b"", 0, None
-            if self.nonblocking or flags & MSG_DONTWAIT:
+            if nonblocking:
                 raise SysError(EAGAIN)
             raise Block(self.data_ready)
         if self.type == SOCK_STREAM:
@@ -265,18 +276,37 @@ class UnixSocket(File):
             return self._host_send(task, data, flags, extra)
         peer = self.peer if target is None else target
         done = task.restart_block.get("unix_sent", 0)
-        if not self.connection_oriented and (peer is None or peer.dead):
-            # a datagram peer that is gone: refused once, then not connected at all
-            self.peer = None
-            raise SysError(ENOTCONN if peer is None else ECONNREFUSED)
-        if self.connection_oriented and (peer is None or self.state != TCP_ESTABLISHED):
-            raise SysError(ENOTCONN)
-        if self.shutdown & SEND_SHUTDOWN or peer.dead or peer.shutdown & RCV_SHUTDOWN:
-            if done:
-                return done
-            raise self._broken(task, flags)
-        if target is not None and target.peer is not None and target.peer is not self and not target.peer.dead:
-            raise SysError(EPERM)  # unix_may_send: it is connected to somebody else
+        if self.type == SOCK_STREAM:
+            if peer is None or self.state != TCP_ESTABLISHED:
+                raise SysError(ENOTCONN)
+            if self.shutdown & SEND_SHUTDOWN or peer.dead or peer.shutdown & RCV_SHUTDOWN:
+                if done:
+                    return done
+                raise self._broken(task, flags)  # a stream's EPIPE comes with SIGPIPE
+        else:
+            # unix_seqpacket_sendmsg and unix_dgram_sendmsg, in the order Linux 6.18 checks:
+            # a pending error, the connection (seqpacket), our shutdown, the peer; their
+            # EPIPE has no SIGPIPE
+            if self.type == SOCK_SEQPACKET:
+                if self.error:
+                    error, self.error = self.error, 0
+                    raise SysError(error)
+                if self.state != TCP_ESTABLISHED:
+                    raise SysError(ENOTCONN)
+            if self.shutdown & SEND_SHUTDOWN:
+                raise SysError(EPIPE)
+            if peer is None:
+                raise SysError(ENOTCONN)
+            if target is not None and target.peer is not None and target.peer is not self:
+                raise SysError(EPERM)  # unix_may_send: it is connected to somebody else (even a closed one)
+            if peer.dead:
+                if self.type == SOCK_SEQPACKET:
+                    raise SysError(EPIPE)
+                if target is None:  # a datagram peer that is gone: refused once, then not connected
+                    self.peer = None
+                raise SysError(ECONNREFUSED)
+            if peer.shutdown & RCV_SHUTDOWN:
+                raise SysError(EPIPE)
         nonblocking = self.nonblocking or flags & MSG_DONTWAIT
         if extra is None:
             extra = Message(b"", None, None, current_creds(task))
@@ -330,7 +360,7 @@ class UnixSocket(File):
         if address[SUN_PATH_OFFSET] == 0:
             if self.addr is not None:
                 raise SysError(EINVAL)
-            key: Hashable = ("abstract", address[SUN_PATH_OFFSET:])
+            key: Hashable = ("abstract", self.type, address[SUN_PATH_OFFSET:])
             if key in names:
                 raise SysError(EADDRINUSE)
             self._set_name(names, key, address)
@@ -368,9 +398,9 @@ class UnixSocket(File):
         names = task.kernel.unix_names
         while True:
             name = b"\0" + f"{next(_autobind_numbers) & 0xFFFFF:05x}".encode()
-            if ("abstract", name) not in names:
+            if ("abstract", self.type, name) not in names:
                 break
-        self._set_name(names, ("abstract", name), FAMILY + name)
+        self._set_name(names, ("abstract", self.type, name), FAMILY + name)
 
     def _set_name(self, names: dict, key: Hashable, address: bytes) -> None:
         names[key] = self
@@ -403,8 +433,8 @@ class UnixSocket(File):
             if isinstance(other, HostInode):
                 self._host_connect(task, address, other)
                 return
-            if other.peer is not None and other.peer is not self and not other.peer.dead:
-                raise SysError(EPERM)
+            if other.peer is not None and other.peer is not self:
+                raise SysError(EPERM)  # unix_may_send
             self.peer = other
             self.state = TCP_ESTABLISHED
             return
@@ -488,10 +518,14 @@ class UnixSocket(File):
         """unix_release_sock: the peer can no longer send here nor read more from us;
         the name is free again; connections never accepted are dropped."""
         self.dead = True
+        unread = bool(self.stream or self.messages)
         if self.host is not None:
             self.host.close()
         if self.names is not None and self.names.get(self.name_key) is self:
-            del self.names[self.name_key]
+            if self.name_key[0] == "path":  # type: ignore[index]
+                self.names[self.name_key] = CLOSED  # a guest's node, not a host daemon's
+            else:
+                del self.names[self.name_key]
         for message in list(self.messages) + list(self.marks):
             message.discard()
         self.messages.clear()
@@ -504,7 +538,7 @@ class UnixSocket(File):
             return
         if self.connection_oriented:
             peer.shutdown = SHUTDOWN_MASK
-            if self.stream or self.messages or embryo:  # we leave unread data: the peer sees a reset
+            if unread or embryo:  # we leave unread data: the peer sees a reset
                 peer.error = ECONNRESET
         peer._wake_both()
 
@@ -681,10 +715,11 @@ def path_of(address: bytes) -> bytes:
 def find_other(task: Task, address: bytes, sock_type: int, host_ok: bool = False) -> UnixSocket | HostInode:
     """unix_find_other: the socket bound to a (validated) name. A path needs write
     permission on the node (EACCES) and must be a socket nobody closed (ECONNREFUSED).
-    With `host_ok`, a host socket no guest socket is bound to gives its inode instead."""
+    With `host_ok`, a host socket no guest socket was ever bound to gives its inode
+    instead (one a guest socket bound and closed is CLOSED in the table: refused)."""
     names = task.kernel.unix_names
     if address[SUN_PATH_OFFSET] == 0:
-        other = names.get(("abstract", address[SUN_PATH_OFFSET:]))
+        other = names.get(("abstract", sock_type, address[SUN_PATH_OFFSET:]))
     else:
         found = path_walk(task, AT_FDCWD, path_of(address))
         if found.location is None:
@@ -694,9 +729,9 @@ def find_other(task: Task, address: bytes, sock_type: int, host_ok: bool = False
         if inode.mode & S_IFMT != S_IFSOCK:
             raise SysError(ECONNREFUSED)
         other = names.get(("path", inode.key()))
-        if (other is None or other.dead) and host_ok and isinstance(inode, HostInode):
+        if other is None and host_ok and isinstance(inode, HostInode):
             return inode
-    if other is None or other.dead:
+    if not isinstance(other, UnixSocket) or other.dead:
         raise SysError(ECONNREFUSED)
     if other.type != sock_type:
         raise SysError(EPROTOTYPE)

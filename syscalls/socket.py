@@ -34,6 +34,7 @@ from pykern.abi import (
     ENOTSOCK,
     EOPNOTSUPP,
     EPERM,
+    EPIPE,
     EPROTONOSUPPORT,
     ESOCKTNOSUPPORT,
     MSG_CMSG_CLOEXEC,
@@ -66,6 +67,7 @@ from pykern.abi import (
 )
 from pykern.af_unix import (
     FAMILY,
+    SEND_SHUTDOWN,
     SOCK_TYPES,
     TCP_ESTABLISHED,
     TCP_LISTEN,
@@ -280,6 +282,8 @@ def _destination(task: Task, sock: UnixSocket, address: bytes) -> UnixSocket | N
             raise SysError(ENOTCONN)
         return None
     validate_address(address)
+    if sock.shutdown & SEND_SHUTDOWN:
+        raise SysError(EPIPE)  # before the name is looked up
     if sock.passcred:
         sock.autobind(task)
     return find_other(task, address, sock.type)
@@ -287,9 +291,9 @@ def _destination(task: Task, sock: UnixSocket, address: bytes) -> UnixSocket | N
 
 def _sender_address(sock: UnixSocket, message: Message | None) -> bytes:
     """Who sent what was received (unix_copy_addr): a datagram's sender, a stream's peer;
-    empty when unnamed."""
+    empty when unnamed, and at a stream's EOF (no message was read)."""
     if sock.type == SOCK_STREAM:
-        return (sock.peer.addr if sock.peer is not None else None) or b""
+        return (sock.peer.addr if sock.peer is not None and message is not None else None) or b""
     return (message.sender if message is not None else None) or b""
 
 
@@ -385,10 +389,11 @@ def sys_sendmsg(task: Task, sockfd: int, msg_addr: int, flags: int) -> int:
     control_data = task.mm.copy_in(control, controllen) if controllen else b""
     vectors = iovecs(task, iov, iovlen)
     data = b"".join(task.mm.copy_in(base, length) for base, length in vectors)
-    target = _destination(task, sock, address)
-    extra = _control_in(task, control_data)
+    if sock.type == SOCK_SEQPACKET and sock.state != TCP_ESTABLISHED:
+        raise SysError(ENOTCONN)  # unix_seqpacket_sendmsg, before the control messages
+    extra = _control_in(task, control_data)  # scm_send comes before the destination
     try:
-        return sock.send(task, data, flags, extra, target)
+        return sock.send(task, data, flags, extra, _destination(task, sock, address))
     finally:
         extra.discard()  # what the send did not queue
 
