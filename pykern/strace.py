@@ -1902,9 +1902,14 @@ def _sendmsg_args(call: Call) -> list[str]:
 
 
 def _recvmsg_args(call: Call) -> list[str]:
+    """A failed recvmsg shows only msg_namelen, as strace does."""
     ok = not (call.failed or call.result is None)
-    return [str(_s32(call.args[0])), fmt_msghdr(call, call.args[1], call.result) if ok else ptr(call.args[1]),
-            _msg_flags(call.args[2])]
+    if ok:
+        shown = fmt_msghdr(call, call.args[1], call.result)
+    else:
+        data = call.read(call.args[1] + 8, 4)
+        shown = ptr(call.args[1]) if data is None else f"{{msg_namelen={_s32(int.from_bytes(data, 'little'))}}}"
+    return [str(_s32(call.args[0])), shown, _msg_flags(call.args[2])]
 
 
 def _sockopt_args(call: Call) -> list[str]:
