@@ -25,6 +25,7 @@ from pykern.abi import (
     CAP_SYS_ADMIN,
     CMSGHDR,
     EAFNOSUPPORT,
+    EBADF,
     EINVAL,
     EISCONN,
     ENOBUFS,
@@ -41,6 +42,7 @@ from pykern.abi import (
     MSG_CTRUNC,
     MSG_TRUNC,
     MSGHDR,
+    O_PATH,
     SCM_CREDENTIALS,
     SCM_MAX_FD,
     SCM_RIGHTS,
@@ -93,8 +95,11 @@ CMSG_ALIGN = 8
 
 
 def sockfd_lookup(task: Task, fd: int, name: str) -> UnixSocket:
-    """The socket behind `fd`: EBADF if none, ENOTSOCK if it is not a socket."""
+    """The socket behind `fd`: EBADF if none (or an O_PATH descriptor, which fdget does
+    not give to calls on the file), ENOTSOCK if it is not a socket."""
     file = task.group.files.get(fd)
+    if file.flags & O_PATH:
+        raise SysError(EBADF)
     if isinstance(file, UnixSocket):
         return file
     if isinstance(file, HostFile):

@@ -205,6 +205,10 @@ static void test_refusals(void)
     ERR("bind ENOTSOCK", bind(file, (struct sockaddr *)&sun, len), ENOTSOCK);
     ERR("listen ENOTSOCK", listen(file, 1), ENOTSOCK);
     close(file);
+    int opath = open(".", O_PATH);
+    ERR("accept O_PATH fd", accept(opath, NULL, NULL), EBADF);
+    ERR("getsockname O_PATH fd", getsockname(opath, (struct sockaddr *)&sun, &len), EBADF);
+    close(opath);
     OK("connect", r, connect_to(fd, "notlistening.sock"));
     ERR("connect again", connect_to(fd, "notlistening.sock"), EISCONN);
     ERR("listen connected", listen(fd, 1), EINVAL);
