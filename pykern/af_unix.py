@@ -227,7 +227,9 @@ class UnixSocket(File):
         if not flags & MSG_PEEK:
             self.room.wake_all()
             return message.data[:size], len(message.data), message
-        return message.data[:size], len(message.data), Message(b"", message.sender, None, message.creds)
+        # a peek passes the files too, as new references (scm_fp_dup: "questionable", says Linux)
+        return message.data[:size], len(message.data), Message(b"", message.sender, _dup(message.rights),
+                                                                message.creds)
 
     def _stream_recv(self, size: int, flags: int) -> tuple[bytes, int, Message | None]:
         """Bytes from the stream's head; a read takes the files of the first range it
@@ -245,7 +247,7 @@ class UnixSocket(File):
                 break
         data = bytes(self.stream[:size])
         if flags & MSG_PEEK:
-            return data, len(data), None if mark is None else Message(b"", None, None, mark.creds)
+            return data, len(data), None if mark is None else Message(b"", None, _dup(mark.rights), mark.creds)
         del self.stream[:size]
         self.stream_head += len(data)
         received = None
@@ -686,6 +688,10 @@ def _retry_deadline(task: Task) -> float:
     """When a host connect that found the daemon's backlog full tries again (the host
     has no wakeup for it: Linux's unix_wait_for_peer is the daemon's accept)."""
     return task.kernel.clock.monotonic_ns() / 1e9 + 0.01
+
+
+def _dup(files: list[File]) -> list[File]:
+    return [file.get_file() for file in files]
 
 
 def _bytes_sent(task: Task) -> int:

@@ -593,6 +593,44 @@ static void test_rights(void)
     close(pair[1]);
 }
 
+/* MSG_PEEK passes the files too (new descriptors each time); a stream read stops at the
+ * end of the bytes that carried files. */
+static void test_peek_rights(void)
+{
+    for (int type = SOCK_STREAM; type <= SOCK_DGRAM; type++) {
+        int pair[2], zero = 0, flags, fds[8], r;
+        char data[16];
+        OK("socketpair", r, socketpair(AF_UNIX, type, 0, pair));
+        TRUE("send with a file", send_fds(pair[0], &zero, 1, "abc") == 3);
+        TRUE("send more", send(pair[0], "de", 2, 0) == 2);
+        int lowest = dup(0);
+        close(lowest);
+        TRUE("peek", recvmsg(pair[1], &(struct msghdr){.msg_iov = &(struct iovec){data, sizeof data},
+                                                        .msg_iovlen = 1}, MSG_PEEK) == 3);
+        TRUE("no control buffer: nothing installed", dup(0) == lowest);
+        close(lowest);
+        int peeked = -1, count;
+        {
+            char control[CMSG_SPACE(sizeof(int))];
+            struct iovec iov = {data, sizeof data};
+            struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                                 .msg_controllen = sizeof control};
+            TRUE("peek with control", recvmsg(pair[1], &msg, MSG_PEEK) == 3);
+            memcpy(&peeked, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof peeked);
+        }
+        TRUE("peek installs a descriptor", peeked == lowest);
+        count = recv_fds(pair[1], CMSG_SPACE(sizeof(int)), fds, &flags, data, sizeof data - 1);
+        TRUE("the read stops after the file's bytes", count == 1 && strcmp(data, "abc") == 0 &&
+                                                          fds[0] == lowest + 1);
+        TRUE("then the rest", recv_fds(pair[1], CMSG_SPACE(sizeof(int)), fds, &flags, data, sizeof data - 1) == 0 &&
+                                  strcmp(data, "de") == 0);
+        close(peeked);
+        close(lowest + 1);
+        close(pair[0]);
+        close(pair[1]);
+    }
+}
+
 static void test_credentials(void)
 {
     int pair[2], r, on = 1;
@@ -789,6 +827,7 @@ int main(int argc, char **argv)
     test_backlog();
     test_dgram();
     test_rights();
+    test_peek_rights();
     test_credentials();
     test_seqpacket();
     test_permissions();
