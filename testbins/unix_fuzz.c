@@ -23,12 +23,11 @@
 static socklen_t name(struct sockaddr_un *s, int k) {
   memset(s, 0, sizeof *s); s->sun_family = AF_UNIX;
   if (k < 3) { sprintf(s->sun_path, "f%d", k); return offsetof(struct sockaddr_un, sun_path) + 3; }
-  if (k < 6) { /* unique to this process: the abstract namespace is the host's, natively */
-    static int pid;
-    if (!pid)
-      pid = getpid();
-    sprintf(s->sun_path + 1, "a%d-%05d", k, pid % 100000);
-    return offsetof(struct sockaddr_un, sun_path) + 9; }
+  if (k < 6) { /* unique to this run (the abstract namespace is the host's, natively): named
+                 * after the temporary directory, whose name the strace tests normalise */
+    sprintf(s->sun_path + 1, "%s/a%d", strrchr(tmpdir_path, '/') + 1, k);
+    return offsetof(struct sockaddr_un, sun_path) + 1 + strlen(s->sun_path + 1);
+  }
   return offsetof(struct sockaddr_un, sun_path);
 }
 static void run(int seed, int ops) {
