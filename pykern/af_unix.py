@@ -1,41 +1,77 @@
-"""Unix-domain sockets made by socketpair(2) (Linux's net/unix/af_unix.c).
+"""Unix-domain sockets (Linux's net/unix/af_unix.c): socketpair(2)'s connected pairs and
+socket(2)'s named sockets, bound to a path in the guest's tree or in the abstract namespace.
 
-A connected pair: each socket has its own receive queue, and sending appends to the
-peer's. SOCK_STREAM queues bytes (a pipe each way, but both ends read and write);
-SOCK_DGRAM and SOCK_SEQPACKET queue whole messages, and a read shorter than the message
-takes its head and drops the rest (MSG_TRUNC says so).
+Each socket has its own receive queue, and sending appends to the peer's. SOCK_STREAM
+queues bytes (a pipe each way, but both ends read and write); SOCK_DGRAM and
+SOCK_SEQPACKET queue whole messages, and a read shorter than the message takes its head
+and drops the rest (MSG_TRUNC says so).
 
+- Names: `kernel.unix_names` maps a bound name to its socket: ("path", the S_IFSOCK
+  node's inode key) for a path, so two guest processes meet through any path to the same
+  node (as fifo.py keys FIFOs); ("abstract", the type, the name bytes) for the abstract
+  namespace, which Linux hashes with the socket type: the same name may be bound once
+  per type, and a connect finds only its own type's (ECONNREFUSED, not EPROTOTYPE).
+  Closing the socket removes its entry (a path's becomes CLOSED: the node stays, and a
+  connect to it gets ECONNREFUSED, not the host daemon treatment below).
+- Connections (unix_stream_connect): connect makes the server's end at once (Linux's
+  embryo), connected to the client, and queues it on the listener; accept takes it. A
+  listener with more than `backlog` waiting makes connect sleep (on its `room` queue) or
+  fail with EAGAIN. The client never sees EINPROGRESS.
+- Ancillary data: a message carries the sender's name (datagrams), the files passed with
+  SCM_RIGHTS (each holds a reference while in flight) and the sender's credentials
+  (SCM_CREDENTIALS). A stream keeps them as marks over byte ranges; a read stops at the
+  end of a range that carried files, as unix_stream_read_generic does.
 - shutdown(SHUT_WR) on one end is SHUT_RD on the other for the connection-oriented
   types: the peer reads EOF once the queue is empty, and this end's writes fail with
-  EPIPE (and SIGPIPE unless MSG_NOSIGNAL). Closing an end does both to the peer; a
-  stream end closed with unread data leaves the peer ECONNRESET.
+  EPIPE (and SIGPIPE unless MSG_NOSIGNAL). Closing an end does both to the peer; an end
+  closed with unread data (or never accepted) leaves the peer ECONNRESET.
 - A write to a full queue sleeps (on the receiver's `room` queue) or fails with EAGAIN;
   a stream write larger than the room goes in as room appears, with the bytes already
   written kept in the task's restart_block, as a pipe write does.
-- poll is unix_poll: POLLIN when the queue has data or reading is shut down (then also
-  POLLRDHUP), POLLHUP when both directions are, POLLOUT while the peer's queue has room.
+- poll is unix_poll: POLLIN when the queue has data, a connection waits to be accepted,
+  or reading is shut down (then also POLLRDHUP), POLLHUP when both directions are (or an
+  unconnected stream socket), POLLOUT while the peer's queue has room (never a listener).
 
-Not here yet: socket/bind/listen/connect/accept (named sockets), SCM_RIGHTS and other
-control messages (sendmsg with msg_control fails with EOPNOTSUPP and a warning).
+- A host daemon's socket: connect to a path that is a socket on the host's tree that no
+  guest socket is bound to connects a host socket to it (through the node's O_PATH fd, as
+  /proc/self/fd/N), and the guest socket then sends, receives, polls and shuts down through
+  it without blocking pykern (EAGAIN becomes a sleep on the host fd). Files passed to a
+  host peer (SCM_RIGHTS) are not supported (EOPNOTSUPP); SO_PEERCRED gives its ids with
+  pid 0 (a process outside the guest's pid namespace).
 """
 
 from __future__ import annotations
 
 import itertools
+import select
+import socket as host_socket
+import struct
 from collections import deque
+from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
 from pykern.abi import (
+    AF_UNIX,
+    AT_FDCWD,
+    EADDRINUSE,
     EAGAIN,
     ECONNREFUSED,
     ECONNRESET,
+    EEXIST,
+    EINVAL,
+    EISCONN,
     EMSGSIZE,
+    ENOENT,
     ENOTCONN,
+    EOPNOTSUPP,
+    EPERM,
     EPIPE,
+    EPROTOTYPE,
     FIONREAD,
     MSG_DONTWAIT,
     MSG_NOSIGNAL,
     MSG_PEEK,
+    O_NONBLOCK,
     O_RDWR,
     POLLERR,
     POLLHUP,
@@ -45,13 +81,18 @@ from pykern.abi import (
     POLLRDNORM,
     POLLWRBAND,
     POLLWRNORM,
+    S_IFMT,
     S_IFSOCK,
     SOCK_DGRAM,
     SOCK_SEQPACKET,
     SOCK_STREAM,
+    SOCKADDR_UN_SIZE,
+    W_OK,
 )
 from pykern.errors import Block, SysError
-from pykern.vfs import File, Stat
+from pykern.fs.hostfs import HostInode
+from pykern.fs.namei import LAST_NORM, parent_walk, path_walk
+from pykern.vfs import File, Stat, host_error
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:
@@ -59,9 +100,45 @@ if TYPE_CHECKING:
 
 RCV_SHUTDOWN, SEND_SHUTDOWN = 1, 2  # sk->sk_shutdown bits
 SHUTDOWN_MASK = RCV_SHUTDOWN | SEND_SHUTDOWN
+TCP_ESTABLISHED, TCP_CLOSE, TCP_LISTEN = 1, 7, 10  # sk->sk_state, as Linux numbers them
 STREAM_CAPACITY = 212992  # bytes queued per receiver: Linux's default sk_sndbuf (net.core.wmem_default)
 MAX_DGRAM_QLEN = 512  # messages queued per receiver (net.unix.max_dgram_qlen)
+SUN_PATH_OFFSET = 2  # offsetof(struct sockaddr_un, sun_path): an unnamed socket's address length
+FAMILY = AF_UNIX.to_bytes(2, "little")
+CLOSED = "closed"  # kernel.unix_names' entry for a path whose guest socket has closed
 _inode_numbers = itertools.count(200000)
+_autobind_numbers = itertools.count(0x10000)
+
+Creds = tuple[int, int, int]  # struct ucred: pid, uid, gid
+UCRED_HOST = struct.Struct("<iII")  # the host's struct ucred
+
+
+def current_creds(task: Task) -> Creds:
+    """The caller's credentials as SO_PEERCRED and SCM_CREDENTIALS give them."""
+    creds = task.group.creds
+    return task.group.tgid, creds.euid, creds.egid
+
+
+class Message:
+    """What one send carries besides its bytes: the sender's name (a datagram's, None
+    when unnamed), the files passed (SCM_RIGHTS; a reference each while in flight) and
+    the sender's credentials. For a stream, `end` is where its bytes end in the stream."""
+
+    __slots__ = ("data", "sender", "rights", "creds", "end")
+
+    def __init__(self, data: bytes, sender: bytes | None = None, rights: list[File] | None = None,
+                 creds: Creds | None = None) -> None:
+        self.data = data
+        self.sender = sender
+        self.rights = rights or []
+        self.creds = creds
+        self.end = 0
+
+    def discard(self) -> None:
+        """The files of a message nobody will receive (a read(2), a closed receiver)."""
+        rights, self.rights = self.rights, []
+        for file in rights:
+            file.fput()
 
 
 class UnixSocket(File):
@@ -71,15 +148,28 @@ class UnixSocket(File):
         self.ino = next(_inode_numbers)
         super().__init__((flags & ~3) | O_RDWR, f"socket:[{self.ino}]")
         self.type = sock_type
+        self.state = TCP_CLOSE
         self.peer: UnixSocket | None = None
         self.dead = False  # closed (its peer may still point at it)
         self.shutdown = 0  # RCV_SHUTDOWN | SEND_SHUTDOWN
         self.error = 0  # sk_err: reported once, by the next receive on an empty queue
         self.stream = bytearray()  # SOCK_STREAM's receive queue
-        self.messages: deque[bytes] = deque()  # SOCK_DGRAM/SOCK_SEQPACKET's
-        self.data_ready = WaitQueue("unix_recv")  # receivers sleep here
-        self.room = WaitQueue("unix_send")  # the peer's senders sleep here, for room in our queue
+        self.stream_head = 0  # how many bytes the stream has ever taken from its queue
+        self.marks: deque[Message] = deque()  # a stream's ancillary data, by the end of its bytes
+        self.messages: deque[Message] = deque()  # SOCK_DGRAM/SOCK_SEQPACKET's
+        self.data_ready = WaitQueue("unix_recv")  # receivers (and accept) sleep here
+        self.room = WaitQueue("unix_send")  # the peer's senders (and connect) sleep here, for room
         self.sndbuf = self.rcvbuf = STREAM_CAPACITY
+        self.addr: bytes | None = None  # the bound sockaddr_un (as getsockname gives it)
+        self.name_key: Hashable | None = None  # its key in kernel.unix_names
+        self.names: dict | None = None  # that table
+        self.backlog = 0
+        self.pending: deque[UnixSocket] = deque()  # a listener's connections not yet accepted
+        self.peercred: Creds | None = None  # SO_PEERCRED
+        self.passcred = False  # SO_PASSCRED
+        self.host: host_socket.socket | None = None  # connected to a host daemon's socket instead
+        self.host_name = b""  # the address connect gave for it (getpeername)
+        self.host_target: HostInode | None = None  # the host's socket node it connects to
 
     @property
     def connection_oriented(self) -> bool:
@@ -93,7 +183,7 @@ class UnixSocket(File):
                     blksize=4096, blocks=0, atime_ns=0, mtime_ns=0, ctime_ns=0)
 
     def queued(self) -> int:
-        return len(self.stream) if self.type == SOCK_STREAM else sum(len(m) for m in self.messages)
+        return len(self.stream) if self.type == SOCK_STREAM else sum(len(m.data) for m in self.messages)
 
     def _wake_both(self) -> None:
         self.data_ready.wake_all()
@@ -102,31 +192,72 @@ class UnixSocket(File):
     # --- receiving ----------------------------------------------------------------------
 
     def read(self, task: Task, size: int) -> bytes:
-        return self.recv(task, size, 0)[0]
+        data, _, message = self.recv(task, size, 0)
+        if message is not None:
+            message.discard()
+        return data
 
-    def recv(self, task: Task, size: int, flags: int) -> tuple[bytes, int]:
-        """unix_*_recvmsg: (the bytes, the message's whole length) or EOF (b"", 0)."""
+    def recv(self, task: Task, size: int, flags: int) -> tuple[bytes, int, Message | None]:
+        """unix_*_recvmsg: (the bytes, the message's whole length, what came with them)
+        or EOF (b"", 0, None). The caller owns the returned message's files."""
+        if self.host is not None:
+            return self._host_recv(size, flags)
+        if self.state != TCP_ESTABLISHED and self.connection_oriented:
+            raise SysError(EINVAL if self.type == SOCK_STREAM else ENOTCONN)
         empty = not (self.stream if self.type == SOCK_STREAM else self.messages)
         if empty:
             if self.error:
                 error, self.error = self.error, 0
                 raise SysError(error)
+            nonblocking = self.nonblocking or flags & MSG_DONTWAIT
+            if self.type != SOCK_STREAM and nonblocking:
+                # __skb_recv_datagram: a shutdown counts only for a sleeper, except that a
+                # disconnected SOCK_SEQPACKET signals EOF (__unix_dgram_recvmsg)
+                if self.type == SOCK_SEQPACKET and self.shutdown & RCV_SHUTDOWN:
+                    return b"", 0, None
+                raise SysError(EAGAIN)
             if self.shutdown & RCV_SHUTDOWN or (size == 0 and self.type == SOCK_STREAM):
-                return b"", 0
-            if self.nonblocking or flags & MSG_DONTWAIT:
+                return b"", 0, None
+            if nonblocking:
                 raise SysError(EAGAIN)
             raise Block(self.data_ready)
         if self.type == SOCK_STREAM:
-            data = bytes(self.stream[:size])
-            if not flags & MSG_PEEK:
-                del self.stream[:size]
-            whole = len(data)
-        else:
-            message = self.messages[0] if flags & MSG_PEEK else self.messages.popleft()
-            data, whole = message[:size], len(message)
+            return self._stream_recv(size, flags)
+        message = self.messages[0] if flags & MSG_PEEK else self.messages.popleft()
         if not flags & MSG_PEEK:
             self.room.wake_all()
-        return data, whole
+            return message.data[:size], len(message.data), message
+        # a peek passes the files too, as new references (scm_fp_dup: "questionable", says Linux)
+        return message.data[:size], len(message.data), Message(b"", message.sender, _dup(message.rights),
+                                                                message.creds)
+
+    def _stream_recv(self, size: int, flags: int) -> tuple[bytes, int, Message | None]:
+        """Bytes from the stream's head; a read takes the files of the first range it
+        reaches that carried some and stops at that range's end."""
+        mark = None
+        for candidate in self.marks:
+            if candidate.end - self.stream_head <= 0:
+                continue
+            if candidate.rights or mark is None:
+                mark = candidate
+            if candidate.rights:
+                size = min(size, candidate.end - self.stream_head)
+                break
+            if candidate.end - self.stream_head >= size:
+                break
+        data = bytes(self.stream[:size])
+        if flags & MSG_PEEK:
+            return data, len(data), None if mark is None else Message(b"", None, _dup(mark.rights), mark.creds)
+        del self.stream[:size]
+        self.stream_head += len(data)
+        received = None
+        if mark is not None:
+            received = Message(b"", None, mark.rights, mark.creds)
+            mark.rights = []
+        while self.marks and self.marks[0].end <= self.stream_head:
+            self.marks.popleft().discard()
+        self.room.wake_all()
+        return data, len(data), received
 
     # --- sending ------------------------------------------------------------------------
 
@@ -138,19 +269,49 @@ class UnixSocket(File):
             task.kernel.send_sigpipe(task)
         return SysError(EPIPE)
 
-    def send(self, task: Task, data: bytes, flags: int) -> int:
-        """unix_stream_sendmsg / unix_dgram_sendmsg, to the peer's queue."""
-        peer = self.peer
+    def send(self, task: Task, data: bytes, flags: int, extra: Message | None = None,
+             target: UnixSocket | None = None) -> int:
+        """unix_stream_sendmsg / unix_dgram_sendmsg, to the peer's queue (or a datagram's
+        `target`). `extra` carries the files and credentials; they go with the first
+        bytes queued, and back to the caller (who drops them) if nothing is."""
+        if self.host is not None:
+            return self._host_send(task, data, flags, extra)
+        peer = self.peer if target is None else target
         done = task.restart_block.get("unix_sent", 0)
-        if not self.connection_oriented and (peer is None or peer.dead):
-            # a datagram peer that is gone: refused once, then not connected at all
-            self.peer = None
-            raise SysError(ENOTCONN if peer is None else ECONNREFUSED)
-        if self.shutdown & SEND_SHUTDOWN or peer is None or peer.dead or peer.shutdown & RCV_SHUTDOWN:
-            if done:
-                return done
-            raise self._broken(task, flags)
+        if self.type == SOCK_STREAM:
+            if peer is None or self.state != TCP_ESTABLISHED:
+                raise SysError(ENOTCONN)
+            if self.shutdown & SEND_SHUTDOWN or peer.dead or peer.shutdown & RCV_SHUTDOWN:
+                if done:
+                    return done
+                raise self._broken(task, flags)  # a stream's EPIPE comes with SIGPIPE
+        else:
+            # unix_seqpacket_sendmsg and unix_dgram_sendmsg, in the order Linux 6.18 checks:
+            # a pending error, the connection (seqpacket), our shutdown, the peer; their
+            # EPIPE has no SIGPIPE
+            if self.type == SOCK_SEQPACKET:
+                if self.error:
+                    error, self.error = self.error, 0
+                    raise SysError(error)
+                if self.state != TCP_ESTABLISHED:
+                    raise SysError(ENOTCONN)
+            if self.shutdown & SEND_SHUTDOWN:
+                raise SysError(EPIPE)
+            if peer is None:
+                raise SysError(ENOTCONN)
+            if target is not None and target.peer is not None and target.peer is not self:
+                raise SysError(EPERM)  # unix_may_send: it is connected to somebody else (even a closed one)
+            if peer.dead:
+                if self.type == SOCK_SEQPACKET:
+                    raise SysError(EPIPE)
+                if target is None:  # a datagram peer that is gone: refused once, then not connected
+                    self.peer = None
+                raise SysError(ECONNREFUSED)
+            if peer.shutdown & RCV_SHUTDOWN:
+                raise SysError(EPIPE)
         nonblocking = self.nonblocking or flags & MSG_DONTWAIT
+        if extra is None:
+            extra = Message(b"", None, None, current_creds(task))
         if self.type != SOCK_STREAM:
             if len(data) > self.sndbuf:
                 raise SysError(EMSGSIZE)
@@ -158,9 +319,13 @@ class UnixSocket(File):
                 if nonblocking:
                     raise SysError(EAGAIN)
                 raise Block(peer.room)
-            peer.messages.append(bytes(data))
+            message = Message(bytes(data), self.addr, extra.rights, extra.creds)
+            extra.rights = []
+            peer.messages.append(message)
             peer.data_ready.wake_all()
             return len(data)
+        if done:
+            extra.discard()  # a resumed write: its files went with the first chunk
         room = STREAM_CAPACITY - len(peer.stream)
         remaining = data[done:]
         if not remaining:
@@ -171,20 +336,179 @@ class UnixSocket(File):
                     return done
                 raise SysError(EAGAIN)
             raise Block(peer.room)
-        peer.stream += remaining[:room]
+        chunk = remaining[:room]
+        peer.stream += chunk
+        mark = Message(b"", None, extra.rights, extra.creds)  # the files go with the first chunk
+        extra.rights = []
+        mark.end = peer.stream_head + len(peer.stream)
+        peer.marks.append(mark)
         peer.data_ready.wake_all()
-        done += min(room, len(remaining))
+        done += len(chunk)
         if done < len(data) and not nonblocking:
             task.restart_block["unix_sent"] = done
             task.restart_block["interrupted"] = _bytes_sent  # a signal: return the count
             raise Block(peer.room)
         return done
 
+    # --- names and connections -------------------------------------------------------------
+
+    def bind(self, task: Task, address: bytes) -> None:
+        """unix_bind: autobind for a bare family, else a path or an abstract name."""
+        if len(address) == SUN_PATH_OFFSET and address == FAMILY:
+            self.autobind(task)
+            return
+        validate_address(address)
+        names = task.kernel.unix_names
+        if address[SUN_PATH_OFFSET] == 0:
+            if self.addr is not None:
+                raise SysError(EINVAL)
+            key: Hashable = ("abstract", self.type, address[SUN_PATH_OFFSET:])
+            if key in names:
+                raise SysError(EADDRINUSE)
+            self._set_name(names, key, address)
+            return
+        path = path_of(address)
+        parent = parent_walk(task, AT_FDCWD, path)
+        if parent.kind != LAST_NORM:
+            raise SysError(EADDRINUSE)  # ".", ".." or "/": kern_path_create's EEXIST
+        found = parent.child()
+        if found.location is not None or found.file is not None:
+            raise SysError(EADDRINUSE)
+        if parent.trailing_slash:
+            raise SysError(ENOENT)
+        task.kernel.mounts.check_writable(parent.directory)
+        directory = parent.directory.inode
+        try:
+            directory.mknod(task, parent.name, S_IFSOCK | 0o777, 0)  # the umask applies
+        except SysError as error:
+            if error.errno == EEXIST:
+                raise SysError(EADDRINUSE) from None
+            raise
+        if self.addr is not None:  # bound meanwhile: the new node goes again (unix_bind_bsd)
+            try:
+                directory.unlink(task, parent.name)
+            except SysError:
+                pass
+            raise SysError(EINVAL)
+        node = directory.lookup(task, parent.name)
+        self._set_name(names, ("path", node.key()), FAMILY + path + b"\0")
+
+    def autobind(self, task: Task) -> None:
+        """unix_autobind: an abstract name of five hex digits, unless already named."""
+        if self.addr is not None:
+            return
+        names = task.kernel.unix_names
+        while True:
+            name = b"\0" + f"{next(_autobind_numbers) & 0xFFFFF:05x}".encode()
+            if ("abstract", self.type, name) not in names:
+                break
+        self._set_name(names, ("abstract", self.type, name), FAMILY + name)
+
+    def _set_name(self, names: dict, key: Hashable, address: bytes) -> None:
+        names[key] = self
+        self.addr, self.name_key, self.names = address, key, names
+
+    def listen(self, task: Task, backlog: int) -> None:
+        """unix_listen."""
+        if not self.connection_oriented:
+            raise SysError(EOPNOTSUPP)
+        if self.addr is None or self.state not in (TCP_CLOSE, TCP_LISTEN):
+            raise SysError(EINVAL)
+        if backlog > self.backlog:
+            self.room.wake_all()
+        self.backlog = backlog
+        self.state = TCP_LISTEN
+        self.peercred = current_creds(task)
+
+    def connect(self, task: Task, address: bytes) -> None:
+        """unix_stream_connect (the connection-oriented types) and unix_dgram_connect."""
+        if not self.connection_oriented:
+            if len(address) >= SUN_PATH_OFFSET and address[:2] == b"\0\0":  # AF_UNSPEC: disconnect
+                self.peer = None
+                self._host_drop()
+                return
+            validate_address(address)
+            if self.passcred:
+                self.autobind(task)
+            other = find_other(task, address, self.type, host_ok=True)
+            self._host_drop()
+            if isinstance(other, HostInode):
+                self._host_connect(task, address, other)
+                return
+            if other.peer is not None and other.peer is not self:
+                raise SysError(EPERM)  # unix_may_send
+            self.peer = other
+            self.state = TCP_ESTABLISHED
+            return
+        validate_address(address)
+        if self.passcred:
+            self.autobind(task)
+        if self.host is not None:  # a host connect that had to wait: try it again
+            if self.state == TCP_ESTABLISHED:
+                raise SysError(EISCONN)
+            self._host_connect(task, address, None)
+            return
+        other = find_other(task, address, self.type, host_ok=True)
+        if isinstance(other, HostInode):
+            if self.state != TCP_CLOSE:
+                raise SysError(EISCONN if self.state == TCP_ESTABLISHED else EINVAL)
+            self._host_connect(task, address, other)
+            return
+        if other.state != TCP_LISTEN or other.shutdown & RCV_SHUTDOWN:
+            raise SysError(ECONNREFUSED)
+        if len(other.pending) > other.backlog:
+            if self.nonblocking:
+                raise SysError(EAGAIN)
+            raise Block(other.room)
+        if self.state == TCP_ESTABLISHED:
+            raise SysError(EISCONN)
+        if self.state != TCP_CLOSE:
+            raise SysError(EINVAL)
+        embryo = UnixSocket(self.type, 0)
+        embryo.state = self.state = TCP_ESTABLISHED
+        embryo.peer, self.peer = self, embryo
+        embryo.addr = other.addr
+        embryo.peercred = current_creds(task)
+        embryo.passcred = other.passcred
+        self.peercred = other.peercred
+        other.pending.append(embryo)
+        other.data_ready.wake_all()
+
+    def accept(self, task: Task, flags: int) -> UnixSocket:
+        """unix_accept: the oldest waiting connection, as a socket with `flags`."""
+        if not self.connection_oriented:
+            raise SysError(EOPNOTSUPP)
+        if self.state != TCP_LISTEN:
+            raise SysError(EINVAL)
+        if not self.pending:
+            if self.nonblocking:
+                raise SysError(EAGAIN)
+            raise Block(self.data_ready)
+        embryo = self.pending.popleft()
+        embryo.flags |= flags & O_NONBLOCK
+        self.room.wake_all()
+        return embryo
+
+    def peer_name(self) -> bytes:
+        """getpeername's address: ENOTCONN without a peer. A peer that has closed still
+        answers (unix_peer_get: the closing end forgets us, we do not forget it)."""
+        if self.host is not None and self.state == TCP_ESTABLISHED:
+            return self.host_name
+        peer = self.peer
+        if peer is None:
+            raise SysError(ENOTCONN)
+        return peer.addr or FAMILY
+
     # --- the connection -----------------------------------------------------------------
 
     def shut(self, how: int) -> None:
         """unix_shutdown: `how` is SHUT_RD/SHUT_WR/SHUT_RDWR (0/1/2)."""
         mode = how + 1
+        if self.host is not None:
+            try:
+                self.host.shutdown(how)
+            except OSError:
+                pass
         self.shutdown |= mode
         self._wake_both()
         peer = self.peer
@@ -192,27 +516,50 @@ class UnixSocket(File):
             peer.shutdown |= (SEND_SHUTDOWN if mode & RCV_SHUTDOWN else 0) | (RCV_SHUTDOWN if mode & SEND_SHUTDOWN else 0)
             peer._wake_both()
 
-    def release(self) -> None:
-        """unix_release_sock: the peer can no longer send here nor read more from us."""
+    def release(self, embryo: bool = False) -> None:
+        """unix_release_sock: the peer can no longer send here nor read more from us;
+        the name is free again; connections never accepted are dropped."""
         self.dead = True
+        unread = bool(self.stream or self.messages)
+        if self.host is not None:
+            self.host.close()
+        if self.names is not None and self.names.get(self.name_key) is self:
+            if self.name_key[0] == "path":  # type: ignore[index]
+                self.names[self.name_key] = CLOSED  # a guest's node, not a host daemon's
+            else:
+                del self.names[self.name_key]
+        for message in list(self.messages) + list(self.marks):
+            message.discard()
+        self.messages.clear()
+        self.marks.clear()
+        while self.pending:
+            self.pending.popleft().release(embryo=True)
+        self._wake_both()
         peer = self.peer
         if peer is None:
             return
         if self.connection_oriented:
             peer.shutdown = SHUTDOWN_MASK
-            if self.stream or self.messages:  # we leave unread data: the peer sees a reset
+            if unread or embryo:  # we leave unread data: the peer sees a reset
                 peer.error = ECONNRESET
         peer._wake_both()
 
     def poll(self, events: int) -> tuple[int, tuple[WaitQueue, ...], tuple[tuple[int, str], ...]]:
-        """unix_poll (unix_dgram_poll for datagrams, the same here for a pair)."""
+        """unix_poll (unix_dgram_poll for datagrams, the same here); a host connection
+        asks the host."""
+        if self.host is not None and self.state == TCP_ESTABLISHED:
+            return self._host_poll(events)
         mask = POLLERR if self.error else 0
         if self.shutdown == SHUTDOWN_MASK:
             mask |= POLLHUP
         if self.shutdown & RCV_SHUTDOWN:
             mask |= POLLRDHUP | POLLIN | POLLRDNORM
-        if self.stream or self.messages:
+        if self.stream or self.messages or self.pending:
             mask |= POLLIN | POLLRDNORM
+        if self.state == TCP_LISTEN:
+            return mask, (self.data_ready,), ()
+        if self.connection_oriented and self.state == TCP_CLOSE:
+            mask |= POLLHUP
         peer = self.peer
         if peer is None or peer.dead or peer.queued() < (STREAM_CAPACITY if self.type == SOCK_STREAM
                                                           else peer.rcvbuf):
@@ -220,23 +567,181 @@ class UnixSocket(File):
         waits = (self.data_ready,) if peer is None else (self.data_ready, peer.room)
         return mask, waits, ()
 
+    # --- a connection to a host daemon's socket ----------------------------------------------
+
+    def _host_connect(self, task: Task, address: bytes, node: HostInode | None) -> None:
+        """connect(2) of a host socket to the host's socket `node` (None: the one a
+        connect that had to wait tried), through its O_PATH fd. Non-blocking: a full
+        backlog is EAGAIN, or a sleep and a retry, as for a guest listener."""
+        if self.host is None:
+            try:
+                self.host = host_socket.socket(host_socket.AF_UNIX, self.type | host_socket.SOCK_NONBLOCK
+                                               | host_socket.SOCK_CLOEXEC)
+            except OSError as error:
+                raise host_error(error) from None
+            self.host_target = node
+        try:
+            self.host.connect(self.host_target.host_path())  # type: ignore[union-attr]
+        except BlockingIOError:
+            if self.nonblocking:
+                self._host_drop()
+                raise SysError(EAGAIN) from None
+            raise Block(deadline=_retry_deadline(task)) from None
+        except OSError as error:
+            self._host_drop()
+            raise host_error(error) from None
+        self.state = TCP_ESTABLISHED
+        self.host_target = None
+        self.host_name = address if address[SUN_PATH_OFFSET] == 0 else FAMILY + path_of(address) + b"\0"
+
+    def _host_drop(self) -> None:
+        if self.host is not None:
+            self.host.close()
+            self.host = None
+            self.host_target = None
+            if not self.connection_oriented:
+                self.state = TCP_CLOSE
+
+    def _host_wait(self, mode: str, flags: int) -> Block | SysError:
+        if self.nonblocking or flags & MSG_DONTWAIT:
+            return SysError(EAGAIN)
+        return Block(host_fds=((self.host.fileno(), mode),))  # type: ignore[union-attr]
+
+    def _host_recv(self, size: int, flags: int) -> tuple[bytes, int, Message | None]:
+        if self.state != TCP_ESTABLISHED:
+            raise SysError(EINVAL if self.type == SOCK_STREAM else ENOTCONN)
+        host = self.host
+        assert host is not None
+        try:
+            data, _, msg_flags, _ = host.recvmsg(size, 0, host_socket.MSG_DONTWAIT | (flags & MSG_PEEK))
+        except BlockingIOError:
+            raise self._host_wait("r", flags) from None
+        except OSError as error:
+            raise host_error(error) from None
+        whole = len(data) + (1 if msg_flags & host_socket.MSG_TRUNC else 0)  # cut: longer than we took
+        return data, whole, None
+
+    def _host_send(self, task: Task, data: bytes, flags: int, extra: Message | None) -> int:
+        if self.state != TCP_ESTABLISHED:
+            raise SysError(ENOTCONN)
+        if extra is not None and extra.rights:
+            raise SysError(EOPNOTSUPP)  # files are guest objects: the host peer cannot take them
+        host = self.host
+        assert host is not None
+        done = task.restart_block.get("unix_sent", 0)
+        remaining = data[done:]
+        try:
+            sent = host.send(remaining, host_socket.MSG_DONTWAIT | host_socket.MSG_NOSIGNAL) if remaining else 0
+        except BlockingIOError:
+            if done:
+                task.restart_block["interrupted"] = _bytes_sent
+            if done and (self.nonblocking or flags & MSG_DONTWAIT):
+                return done
+            raise self._host_wait("w", flags) from None
+        except BrokenPipeError:
+            if done:
+                return done
+            raise self._broken(task, flags) from None
+        except OSError as error:
+            raise host_error(error) from None
+        done += sent
+        if self.type == SOCK_STREAM and done < len(data) and not (self.nonblocking or flags & MSG_DONTWAIT):
+            task.restart_block["unix_sent"] = done
+            task.restart_block["interrupted"] = _bytes_sent
+            raise Block(host_fds=((host.fileno(), "w"),))
+        return done
+
+    def _host_poll(self, events: int) -> tuple[int, tuple[WaitQueue, ...], tuple[tuple[int, str], ...]]:
+        host = self.host
+        assert host is not None
+        poller = select.poll()
+        poller.register(host.fileno(), select.POLLIN | select.POLLOUT | select.POLLRDHUP)
+        ready = poller.poll(0)
+        mask = ready[0][1] if ready else 0  # the host's bits are Linux's, as the guest's
+        waits = []
+        if events & (POLLIN | POLLRDNORM | POLLRDHUP):
+            waits.append((host.fileno(), "r"))
+        if events & (POLLOUT | POLLWRNORM):
+            waits.append((host.fileno(), "w"))
+        return mask, (), tuple(waits)
+
+    def host_peercred(self) -> Creds:
+        """SO_PEERCRED of a host peer: its ids, and pid 0 (outside the guest's pids)."""
+        assert self.host is not None
+        try:
+            _, uid, gid = UCRED_HOST.unpack(self.host.getsockopt(host_socket.SOL_SOCKET, host_socket.SO_PEERCRED,
+                                                                 UCRED_HOST.size))
+        except OSError:
+            return 0, 0xFFFFFFFF, 0xFFFFFFFF
+        return 0, uid, gid
+
     def ioctl(self, task: Task, request: int, arg_addr: int) -> int:
         if request == FIONREAD:  # SIOCINQ: bytes queued (the next message's, for datagrams)
-            size = len(self.stream) if self.type == SOCK_STREAM else (len(self.messages[0]) if self.messages else 0)
+            size = len(self.stream) if self.type == SOCK_STREAM else (
+                len(self.messages[0].data) if self.messages else 0)
             task.mm.copy_out_u32(arg_addr, size)
             return 0
         return super().ioctl(task, request, arg_addr)
+
+
+def _retry_deadline(task: Task) -> float:
+    """When a host connect that found the daemon's backlog full tries again (the host
+    has no wakeup for it: Linux's unix_wait_for_peer is the daemon's accept)."""
+    return task.kernel.clock.monotonic_ns() / 1e9 + 0.01
+
+
+def _dup(files: list[File]) -> list[File]:
+    return [file.get_file() for file in files]
 
 
 def _bytes_sent(task: Task) -> int:
     return task.restart_block["unix_sent"]
 
 
-def make_pair(sock_type: int, flags: int) -> tuple[UnixSocket, UnixSocket]:
+def make_pair(task: Task, sock_type: int, flags: int) -> tuple[UnixSocket, UnixSocket]:
     """socketpair(AF_UNIX): two sockets connected to each other."""
     a, b = UnixSocket(sock_type, flags), UnixSocket(sock_type, flags)
     a.peer, b.peer = b, a
+    a.state = b.state = TCP_ESTABLISHED
+    a.peercred = b.peercred = current_creds(task)
     return a, b
+
+
+def validate_address(address: bytes) -> None:
+    """unix_validate_addr: more than the family, no more than a sockaddr_un, AF_UNIX."""
+    if not SUN_PATH_OFFSET < len(address) <= SOCKADDR_UN_SIZE or address[:2] != FAMILY:
+        raise SysError(EINVAL)
+
+
+def path_of(address: bytes) -> bytes:
+    """unix_mkname_bsd: sun_path up to its first NUL (or the address's end)."""
+    return address[SUN_PATH_OFFSET:].split(b"\0", 1)[0]
+
+
+def find_other(task: Task, address: bytes, sock_type: int, host_ok: bool = False) -> UnixSocket | HostInode:
+    """unix_find_other: the socket bound to a (validated) name. A path needs write
+    permission on the node (EACCES) and must be a socket nobody closed (ECONNREFUSED).
+    With `host_ok`, a host socket no guest socket was ever bound to gives its inode
+    instead (one a guest socket bound and closed is CLOSED in the table: refused)."""
+    names = task.kernel.unix_names
+    if address[SUN_PATH_OFFSET] == 0:
+        other = names.get(("abstract", sock_type, address[SUN_PATH_OFFSET:]))
+    else:
+        found = path_walk(task, AT_FDCWD, path_of(address))
+        if found.location is None:
+            raise SysError(ECONNREFUSED if found.file is not None else ENOENT)
+        inode = found.location.inode
+        inode.access(task, W_OK, True, True)
+        if inode.mode & S_IFMT != S_IFSOCK:
+            raise SysError(ECONNREFUSED)
+        other = names.get(("path", inode.key()))
+        if other is None and host_ok and isinstance(inode, HostInode):
+            return inode
+    if not isinstance(other, UnixSocket) or other.dead:
+        raise SysError(ECONNREFUSED)
+    if other.type != sock_type:
+        raise SysError(EPROTOTYPE)
+    return other
 
 
 SOCK_TYPES = (SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET)

@@ -54,6 +54,7 @@ class Kernel:
         self.ttys = TtyTable(self)  # the console and the pseudo-terminals (pykern.tty): /dev/pts
         self.mounts = initial_mounts(self, self.options.root, self.options.binds)  # ValueError: bad --root
         self.fifos: dict = {}  # FIFO inode key -> its kernel pipe (pykern.fs.fifo)
+        self.unix_names: dict = {}  # a bound Unix socket's name -> the socket (pykern.af_unix)
         self.clock = Clock()
         self.sched = Scheduler(self)
         self.trap = Trap(self, table)

@@ -26,6 +26,7 @@ as its address, as strace does.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import struct
 import time
@@ -136,7 +137,7 @@ FCNTL_NAMES = {v: n for n, v in vars(abi).items()
                if n.startswith("F_") and isinstance(v, int) and n != "F_OK" and not n.endswith(("_OK", "LCK"))}
 FLOCK_TYPE_NAMES = {abi.F_RDLCK: "F_RDLCK", abi.F_WRLCK: "F_WRLCK", abi.F_UNLCK: "F_UNLCK"}
 FCNTL_LOCK_CMDS = {abi.F_GETLK, abi.F_SETLK, abi.F_SETLKW, abi.F_OFD_GETLK, abi.F_OFD_SETLK, abi.F_OFD_SETLKW}
-FCNTL_NAMES.update({0: "F_DUPFD", 1031: "F_SETPIPE_SZ", abi.F_GETPIPE_SZ: "F_GETPIPE_SZ"})
+FCNTL_NAMES.update({0: "F_DUPFD", abi.F_GETFD: "F_GETFD", 1031: "F_SETPIPE_SZ", abi.F_GETPIPE_SZ: "F_GETPIPE_SZ"})
 FCNTL_NO_ARG = {abi.F_GETFD, abi.F_GETFL, abi.F_GETOWN, abi.F_GETPIPE_SZ}
 IOCTL_NAMES = {v: n for n in ("TCGETS", "TCSETS", "TCSETSW", "TCSETSF", "TIOCGPGRP", "TIOCSPGRP",
                               "TIOCGWINSZ", "TIOCSWINSZ", "FIONREAD", "FIONBIO", "FIOCLEX", "FIONCLEX")
@@ -1707,10 +1708,12 @@ SO_NAMES = {1: "SO_DEBUG", 2: "SO_REUSEADDR", 3: "SO_TYPE", 4: "SO_ERROR", 5: "S
 
 
 def _sock_type(value: int) -> str:
+    """The type, then its flags: `SOCK_STREAM|SOCK_CLOEXEC`, `SOCK_STREAM|0x100 /* SOCK_??? */`."""
     base, extra = value & 0xF, value & ~0xF & 0xFFFFFFFF
-    if base not in SOCK_TYPE_NAMES or extra & ~(abi.SOCK_CLOEXEC | abi.SOCK_NONBLOCK):
-        return f"{value & 0xFFFFFFFF:#x} /* SOCK_??? */"
-    return "|".join([SOCK_TYPE_NAMES[base]] + [n for b, n in SOCK_FLAG_BITS if extra & b])
+    parts = [SOCK_TYPE_NAMES.get(base, f"{base:#x} /* SOCK_??? */")]
+    if extra:
+        parts.append(flags(extra, SOCK_FLAG_BITS, unknown="SOCK_???"))
+    return "|".join(parts)
 
 
 def _msg_flags(value: int) -> str:
@@ -1731,8 +1734,8 @@ def _len_in_out(call: Call, addr: int) -> str:
     if before is None:
         return ptr(addr)
     if after is None or int.from_bytes(after, "little") == before:
-        return f"[{before}]"
-    return f"[{before} => {int.from_bytes(after, 'little')}]"
+        return f"[{_s32(before)}]"
+    return f"[{_s32(before)} => {_s32(int.from_bytes(after, 'little'))}]"
 
 
 def _capture_len(index: int) -> Callable[[Call], None]:
@@ -1743,29 +1746,141 @@ def _capture_len(index: int) -> Callable[[Call], None]:
     return capture
 
 
+def fmt_sockaddr(call: Call, addr: int, addrlen: int) -> str:
+    """strace's decode_sockaddr: `{sa_family=AF_UNIX, sun_path="/x"}` (`@"name"` for the
+    abstract namespace), AF_INET and AF_INET6 by their fields, other families' sa_data;
+    an address shorter than sa_family (or unreadable) as a pointer."""
+    if addr == 0:
+        return "NULL"
+    if addrlen < 2:
+        return ptr(addr)
+    data = call.read(addr, min(addrlen, 128))
+    if data is None:
+        return ptr(addr)
+    family = int.from_bytes(data[:2], "little")
+    head = f"{{sa_family={_named(AF_NAMES, family, 'AF')}"
+    if len(data) == 2:
+        return head + "}"
+    if family == abi.AF_UNIX:
+        path = data[2:110]
+        abstract = path[:1] == b"\0" and len(path) > 1
+        text = (path[1:] if abstract else path).split(b"\0", 1)[0]
+        return f"{head}, sun_path={'@' if abstract else ''}{quote(text, None)}}}"
+    if family == abi.AF_INET and len(data) >= 16:
+        port = int.from_bytes(data[2:4], "big")
+        return f'{head}, sin_port=htons({port}), sin_addr=inet_addr("{".".join(str(b) for b in data[4:8])}")}}'
+    if family == abi.AF_INET6 and len(data) >= 24:
+        port = int.from_bytes(data[2:4], "big")
+        flowinfo = int.from_bytes(data[4:8], "big")
+        text = f'{head}, sin6_port=htons({port}), sin6_flowinfo=htonl({flowinfo}), ' \
+               f'inet_pton(AF_INET6, "{ipaddress.IPv6Address(data[8:24])}", &sin6_addr)'
+        if len(data) >= 28:
+            text += f", sin6_scope_id={int.from_bytes(data[24:28], 'little')}"
+        return text + "}"
+    return f"{head}, sa_data={quote(data[2:], None)}}}"
+
+
+def _sockaddr_out(call: Call, addr: int, len_addr: int) -> str:
+    """An address the kernel wrote (accept, getsockname, recvfrom): as much as both the
+    buffer and the real length cover, once the call succeeded."""
+    if addr == 0:
+        return "NULL"
+    if call.failed or call.result is None or len_addr == 0:
+        return ptr(addr)
+    after = call.read(len_addr, 4)
+    if after is None:
+        return ptr(addr)
+    length = _s32(int.from_bytes(after, "little"))
+    before = call.before.get("len")
+    if before is not None:
+        length = min(length, _s32(before))
+    return fmt_sockaddr(call, addr, length)
+
+
 def _sockname_args(call: Call) -> list[str]:
-    """getsockname/getpeername: `{sa_family=AF_UNIX}` (pykern's sockets are unnamed)."""
-    addr = call.args[1]
-    if call.failed or call.result is None or addr == 0:
-        shown = ptr(addr) if addr else "NULL"
-    else:
-        data = call.read(addr, 2)
-        shown = ptr(addr) if data is None else \
-            f"{{sa_family={_named(AF_NAMES, int.from_bytes(data, 'little'), 'AF')}}}"
-    return [str(_s32(call.args[0])), shown, _len_in_out(call, call.args[2])]
+    """getsockname/getpeername: the address, and `[110 => 9]` for its length."""
+    return [str(_s32(call.args[0])), _sockaddr_out(call, call.args[1], call.args[2]),
+            _len_in_out(call, call.args[2])]
+
+
+def _accept_args(call: Call) -> list[str]:
+    shown = [str(_s32(call.args[0])), _sockaddr_out(call, call.args[1], call.args[2]),
+             _len_in_out(call, call.args[2])]
+    if call.entry.name == "accept4":
+        shown.append(flags(call.args[3] & 0xFFFFFFFF, SOCK_FLAG_BITS, unknown="SOCK_???"))
+    return shown
+
+
+def _socket_args(call: Call) -> list[str]:
+    return [_named(AF_NAMES, _s32(call.args[0]), "AF"), _sock_type(call.args[1]), str(_s32(call.args[2]))]
+
+
+def _bind_args(call: Call) -> list[str]:
+    """bind/connect: the address as the call passed it."""
+    return [str(_s32(call.args[0])), fmt_sockaddr(call, call.args[1], _s32(call.args[2])), str(_s32(call.args[2]))]
 
 
 def _sendto_args(call: Call) -> list[str]:
     return [str(_s32(call.args[0])), fmt_buffer(call, call.args[1], call.args[2]), str(call.args[2]),
-            _msg_flags(call.args[3]), ptr(call.args[4]) if call.args[4] else "NULL", str(_s32(call.args[5]))]
+            _msg_flags(call.args[3]), fmt_sockaddr(call, call.args[4], _s32(call.args[5])),
+            str(_s32(call.args[5]))]
 
 
 def _recvfrom_args(call: Call) -> list[str]:
     ok = not (call.failed or call.result is None)
     buf = fmt_buffer(call, call.args[1], min(call.result, call.args[2])) if ok else ptr(call.args[1])
-    src = ptr(call.args[4]) if call.args[4] else "NULL"
-    return [str(_s32(call.args[0])), buf, str(call.args[2]), _msg_flags(call.args[3]), src,
-            _len_in_out(call, call.args[5])]
+    return [str(_s32(call.args[0])), buf, str(call.args[2]), _msg_flags(call.args[3]),
+            _sockaddr_out(call, call.args[4], call.args[5]), _len_in_out(call, call.args[5])]
+
+
+SOL_LEVEL_NAMES = {1: "SOL_SOCKET", 0: "SOL_IP", 6: "SOL_TCP", 17: "SOL_UDP", 41: "SOL_IPV6"}
+SCM_NAMES = {abi.SCM_RIGHTS: "SCM_RIGHTS", abi.SCM_CREDENTIALS: "SCM_CREDENTIALS", 3: "SCM_SECURITY",
+             4: "SCM_PIDFD"}
+
+
+def _ucred(data: bytes) -> str:
+    pid, uid, gid = abi.UCRED.unpack(data[:abi.UCRED.size])
+    return f"{{pid={pid}, uid={_uid(uid)}, gid={_uid(gid)}}}"
+
+
+def fmt_cmsgs(call: Call, addr: int, length: int) -> str:
+    """strace's decode_msg_control: `[{cmsg_len=20, cmsg_level=SOL_SOCKET,
+    cmsg_type=SCM_RIGHTS, cmsg_data=[5]}]`; SCM_CREDENTIALS' data as a struct ucred;
+    a header whose cmsg_len is shorter than a header ends the list with `...`."""
+    size = abi.CMSGHDR.size
+    if length < size:
+        return ptr(addr)
+    data = call.read(addr, min(length, 4096))
+    if data is None:
+        return ptr(addr)
+    items = []
+    offset = 0
+    left = len(data)
+    while left >= size:
+        cmsg_len, level, kind = abi.CMSGHDR.unpack_from(data, offset)
+        level_text = _named(SOL_LEVEL_NAMES, level, "SOL")
+        kind_text = _named(SCM_NAMES, kind, "SCM") if level == abi.SOL_SOCKET else hex(kind & 0xFFFFFFFF)
+        item = f"{{cmsg_len={cmsg_len}, cmsg_level={level_text}, cmsg_type={kind_text}"
+        if cmsg_len < size:
+            items.append(item + "}")
+            left -= size
+            break
+        body = data[offset + size:offset + min(cmsg_len, left)]
+        if level == abi.SOL_SOCKET and kind == abi.SCM_RIGHTS and len(body) >= 4:
+            fds = [_s32(int.from_bytes(body[i:i + 4], "little")) for i in range(0, len(body) - 3, 4)]
+            item += f", cmsg_data=[{', '.join(map(str, fds))}]"
+        elif level == abi.SOL_SOCKET and kind == abi.SCM_CREDENTIALS and len(body) >= abi.UCRED.size:
+            item += f", cmsg_data={_ucred(body)}"
+        items.append(item + "}")
+        step = (cmsg_len + 7) & ~7
+        if step >= left:
+            left = 0
+            break
+        offset += step
+        left -= step
+    if left:
+        items.append(f"... /* {ptr(addr + len(data) - left)} */")
+    return "[" + ", ".join(items) + "]"
 
 
 def fmt_msghdr(call: Call, addr: int, received: int | None) -> str:
@@ -1775,8 +1890,13 @@ def fmt_msghdr(call: Call, addr: int, received: int | None) -> str:
         return ptr(addr)
     name, namelen, iov, iovlen, control, controllen, msg_flags = abi.MSGHDR.unpack(data)
     iovs = fmt_iovec(call, iov, iovlen, received)
-    return (f"{{msg_name={ptr(name) if name else 'NULL'}, msg_namelen={namelen}, msg_iov={iovs}, "
-            f"msg_iovlen={iovlen}, msg_controllen={controllen}, msg_flags={_msg_flags(msg_flags)}}}")
+    before = call.before.get("namelen")
+    name_text = fmt_sockaddr(call, name, min(_s32(namelen), _s32(before) if before is not None else namelen))
+    namelen_text = f"{_s32(before)} => {_s32(namelen)}" if before is not None and before != namelen \
+        else str(_s32(namelen))
+    control_text = f"msg_control={fmt_cmsgs(call, control, controllen)}, " if controllen else ""
+    return (f"{{msg_name={name_text}, msg_namelen={namelen_text}, msg_iov={iovs}, "
+            f"msg_iovlen={iovlen}, {control_text}msg_controllen={controllen}, msg_flags={_msg_flags(msg_flags)}}}")
 
 
 def _sendmsg_args(call: Call) -> list[str]:
@@ -1784,9 +1904,14 @@ def _sendmsg_args(call: Call) -> list[str]:
 
 
 def _recvmsg_args(call: Call) -> list[str]:
+    """A failed recvmsg shows only msg_namelen, as strace does."""
     ok = not (call.failed or call.result is None)
-    return [str(_s32(call.args[0])), fmt_msghdr(call, call.args[1], call.result) if ok else ptr(call.args[1]),
-            _msg_flags(call.args[2])]
+    if ok:
+        shown = fmt_msghdr(call, call.args[1], call.result)
+    else:
+        data = call.read(call.args[1] + 8, 4)
+        shown = ptr(call.args[1]) if data is None else f"{{msg_namelen={_s32(int.from_bytes(data, 'little'))}}}"
+    return [str(_s32(call.args[0])), shown, _msg_flags(call.args[2])]
 
 
 def _sockopt_args(call: Call) -> list[str]:
@@ -1796,13 +1921,26 @@ def _sockopt_args(call: Call) -> list[str]:
         value = _fmt_array(call, call.args[3], 1, 4, lambda v: str(_s32(v)), out=False) \
             if call.args[4] == 4 else fmt_buffer(call, call.args[3], call.args[4])
         return head + [value, str(_s32(call.args[4]))]
-    value = _fmt_array(call, call.args[3], 1, 4, lambda v: str(_s32(v)))
+    if _s32(call.args[2]) == abi.SO_PEERCRED and _s32(call.args[1]) == abi.SOL_SOCKET and not call.failed \
+            and call.result is not None:
+        data = call.read(call.args[3], abi.UCRED.size)
+        value = _ucred(data) if data is not None else ptr(call.args[3])
+    else:
+        value = _fmt_array(call, call.args[3], 1, 4, lambda v: str(_s32(v)))
     return head + [value, _len_in_out(call, call.args[4])]
+
+
+def _capture_namelen(call: Call) -> None:
+    """recvmsg: msg_namelen before the call, for `msg_namelen=110 => 9`."""
+    data = call.read(call.args[1] + 8, 4)
+    if data is not None:
+        call.before["namelen"] = int.from_bytes(data, "little")
 
 
 ENTRY_CAPTURE: dict[str, Callable[[Call], None]] = {
     "getsockname": _capture_len(2), "getpeername": _capture_len(2), "recvfrom": _capture_len(5),
-    "getsockopt": _capture_len(4),
+    "getsockopt": _capture_len(4), "accept": _capture_len(2), "accept4": _capture_len(2),
+    "recvmsg": lambda call: _capture_namelen(call),
 }
 
 
@@ -1826,6 +1964,11 @@ SPECIAL.update({
     "mincore": _mincore_args,
     "getsockname": _sockname_args,
     "getpeername": _sockname_args,
+    "socket": _socket_args,
+    "bind": _bind_args,
+    "connect": _bind_args,
+    "accept": _accept_args,
+    "accept4": _accept_args,
     "socketpair": _socketpair_args,
     "sendto": _sendto_args,
     "recvfrom": _recvfrom_args,

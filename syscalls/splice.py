@@ -106,7 +106,10 @@ class _Source:
         if self.offset is not None:
             return self.file.pread(size, self.offset)
         if isinstance(self.file, UnixSocket):
-            return self.file.recv(self.task, size, MSG_PEEK)[0]
+            data, _, message = self.file.recv(self.task, size, MSG_PEEK)
+            if message is not None:
+                message.discard()  # files passed with the bytes: a splice takes none
+            return data
         return self.file.read(self.task, size)  # a stream we cannot peek at: consumed now
 
     def consume(self, size: int) -> None:
@@ -118,7 +121,7 @@ class _Source:
             if self.own_offset:
                 self.file.lseek(self.offset, SEEK_SET)
         elif isinstance(self.file, UnixSocket) and size:
-            self.file.recv(self.task, size, 0)
+            self.file.read(self.task, size)  # read(2)'s way: passed files are closed
 
 
 def _write_out(task: Task, out: File, data: bytes, source: _Source, out_offset: int | None) -> int:
