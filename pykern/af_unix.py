@@ -90,9 +90,11 @@ from pykern.abi import (
     W_OK,
 )
 from pykern.errors import Block, SysError
+from pykern.fs.file import File
 from pykern.fs.hostfs import HostInode
+from pykern.fs.hostio import host_error
 from pykern.fs.namei import LAST_NORM, parent_walk, path_walk
-from pykern.vfs import File, Stat, host_error
+from pykern.fs.stat import Stat
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ root, on the anon_inodefs device."""
 
 from __future__ import annotations
 
-from pykern.vfs import Stat
+from pykern.fs.stat import Stat
 
 ANON_INODE_DEV = 0xF  # anon_inodefs' anonymous device number on a fresh boot (varies)
 ANON_INODE_INO = 1

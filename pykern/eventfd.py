@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from pykern.abi import EAGAIN, EINVAL, O_RDWR, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM
 from pykern.errors import Block, SysError
-from pykern.vfs import File
+from pykern.fs.file import File
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:

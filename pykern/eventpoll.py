@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pykern.abi import O_RDWR, POLLERR, POLLHUP, POLLIN, POLLRDNORM
-from pykern.vfs import File
+from pykern.fs.file import File
 
 if TYPE_CHECKING:
     from pykern.waitqueue import WaitQueue

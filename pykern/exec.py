@@ -28,6 +28,7 @@ from pykern.abi import (
     X_OK,
 )
 from pykern.errors import ExecImage, SysError
+from pykern.fs.file import HostFile
 from pykern.fs.namei import d_path, lookup
 from pykern.fs.proc.task_mmu import mapped_file_name
 from pykern.hostmem import Backing
@@ -44,7 +45,6 @@ from pykern.loader import (
 from pykern.mm import MM, STACK_SIZE, STACK_TOP, ImageLayout
 from pykern.signal import AltStack
 from pykern.task import GPRS
-from pykern.vfs import HostFile
 
 if TYPE_CHECKING:
     from pykern.fs.mount import Location

@@ -46,7 +46,7 @@ class Options:
 class Kernel:
     def __init__(self, table: list[SyscallEntry | None], options: Options | None = None) -> None:
         self.options = options or Options()
-        from pykern.vfs import raise_host_nofile
+        from pykern.fs.hostio import raise_host_nofile
 
         raise_host_nofile()
         from pykern.fs.namespace import initial_mounts
@@ -72,7 +72,8 @@ class Kernel:
 
     def _make_init(self) -> ThreadGroup:
         """pid 1 lives inside the kernel: it has no code, it only adopts and reaps orphans."""
-        from pykern.vfs import FdTable, FsContext
+        from pykern.fs.fdtable import FdTable
+        from pykern.fs.fs_struct import FsContext
 
         top = self.mounts.root_location()
         init = ThreadGroup(INIT_PID, None, FdTable(), FsContext(top, top), self.host_creds(), {})
@@ -101,7 +102,7 @@ class Kernel:
     def host_rlimits() -> dict[int, tuple[int, int]]:
         """The limits the first process starts with: pykern's own, as the program would
         have them natively (RLIMIT_NOFILE as it was before pykern raised its own)."""
-        from pykern.vfs import GUEST_NOFILE
+        from pykern.fs.hostio import GUEST_NOFILE
 
         limits = {}
         for name in dir(resource):
@@ -148,8 +149,9 @@ class Kernel:
     def spawn(self, path: bytes, argv: list[bytes], envp: list[bytes]) -> ThreadGroup:
         """Create the first guest process and exec `path` in it (raises SysError/ExecFormatError)."""
         from pykern.exec import do_execve
+        from pykern.fs.fdtable import console_fdtable
+        from pykern.fs.fs_struct import FsContext
         from pykern.fs.namespace import initial_cwd
-        from pykern.vfs import FsContext, console_fdtable
 
         pid = self.alloc_pid()
         fs = FsContext(self.mounts.root_location(), initial_cwd(self.mounts, self.options.root))

@@ -51,8 +51,8 @@ from pykern.errors import Block, SysError
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:
+    from pykern.fs.file import File
     from pykern.task import Task
-    from pykern.vfs import File
 
 MAX_DEADLK_ITERATIONS = 10  # how far posix_locks_deadlock follows the chain of waiters
 

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from pykern.abi import O_RDWR, POLLHUP, POLLIN, POLLRDNORM
 from pykern.anon_inode import anon_inode_stat
-from pykern.vfs import File, Stat
+from pykern.fs.file import File
+from pykern.fs.stat import Stat
 
 if TYPE_CHECKING:
     from pykern.task import ThreadGroup

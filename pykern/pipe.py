@@ -36,7 +36,8 @@ from pykern.abi import (
     S_IFIFO,
 )
 from pykern.errors import Block, SysError
-from pykern.vfs import File, Stat
+from pykern.fs.file import File
+from pykern.fs.stat import Stat
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:

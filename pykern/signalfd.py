@@ -26,8 +26,9 @@ from pykern.abi import (
 )
 from pykern.anon_inode import anon_inode_stat
 from pykern.errors import Block, SysError
+from pykern.fs.file import File
+from pykern.fs.stat import Stat
 from pykern.signal import FAULT_SIGNALS, UNBLOCKABLE, SigInfo
-from pykern.vfs import File, Stat
 
 if TYPE_CHECKING:
     from pykern.kernel import Kernel

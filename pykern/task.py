@@ -19,11 +19,12 @@ from pykern.abi import CAP_LAST_CAP
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:
+    from pykern.fs.fdtable import FdTable
+    from pykern.fs.fs_struct import FsContext
     from pykern.fs.mount import Location
     from pykern.kernel import Kernel
     from pykern.mm import MM
     from pykern.sysent import SyscallEntry
-    from pykern.vfs import FdTable, FsContext
 
 
 class TaskState(enum.Enum):

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 from pykern.abi import EAGAIN, EINVAL, O_RDWR, POLLIN, POLLRDNORM
 from pykern.anon_inode import anon_inode_stat
 from pykern.errors import Block, SysError
+from pykern.fs.file import File
+from pykern.fs.stat import Stat
 from pykern.posix_timers import ClockTimer
-from pykern.vfs import File, Stat
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:

@@ -182,8 +182,10 @@ from pykern.abi import (
     XTABS,
 )
 from pykern.errors import Block, SysError
+from pykern.fs.file import File
+from pykern.fs.hostio import file_status_flags
+from pykern.fs.stat import Stat
 from pykern.signal import SIG_IGN, SigInfo, sigbit
-from pykern.vfs import File, Stat, file_status_flags
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:
@@ -1501,7 +1503,7 @@ def open_dev_tty(task: Task, flags: int, stat: Callable[[], Stat] | None = None)
         raise SysError(ENXIO)
     if isinstance(tty, Pty):
         return tty.open_slave(task, flags | O_NOCTTY, "/dev/tty", stat)
-    from pykern.vfs import HostFile
+    from pykern.fs.file import HostFile
 
     return HostFile.open("/dev/tty", flags | O_NOCTTY, 0, 0)
 

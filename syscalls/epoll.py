@@ -7,6 +7,7 @@ from pykern.abi import EEXIST, EINVAL, ENOENT, EPERM, EPOLL_EVENT, O_CLOEXEC, O_
 from pykern.errors import SysError
 from pykern.eventfd import EFD_SEMAPHORE, EventFd
 from pykern.eventpoll import EPOLLEXCLUSIVE, EpollFile, Interest
+from pykern.fs.file import File, HostFile
 from pykern.syscalls.poll import (
     start_wait,
     timespec_ns,
@@ -17,7 +18,6 @@ from pykern.syscalls.poll import (
 from pykern.syscalls.table import syscall
 from pykern.sysent import FD, INT, PTR, SIZE, UINT
 from pykern.task import Task
-from pykern.vfs import File, HostFile
 
 EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD = 1, 2, 3
 EP_MAX_EVENTS = 0x7FFFFFFF // EPOLL_EVENT.size

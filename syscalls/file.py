@@ -46,7 +46,10 @@ from pykern.abi import (
     O_PATH,
 )
 from pykern.errors import SysError
+from pykern.fs.file import File, vfs_fchmod
+from pykern.fs.hostio import MAX_RW_COUNT
 from pykern.fs.inotify import WATCHES, fsnotify_access, fsnotify_change, fsnotify_modify
+from pykern.fs.stat import pack_stat
 from pykern.syscalls.path import check_file_size
 from pykern.syscalls.table import syscall
 from pykern.sysent import (
@@ -67,12 +70,6 @@ from pykern.sysent import (
     STAT_OUT,
     UINT,
     ULONG,
-)
-from pykern.vfs import (
-    MAX_RW_COUNT,
-    File,
-    pack_stat,
-    vfs_fchmod,
 )
 
 if TYPE_CHECKING:

@@ -36,13 +36,14 @@ from pykern.abi import (
     STATFS,
 )
 from pykern.errors import Block, SysError
+from pykern.fs.file import File, HostFile
 from pykern.fs.hostfs import MAY_WRITE, generic_permission
+from pykern.fs.hostio import host_error, host_errors
 from pykern.fs.inotify import WATCHES, fsnotify_change
 from pykern.syscalls.path import found_stat, host_path_of, walk_at
 from pykern.syscalls.table import syscall
 from pykern.sysent import FD, INT, LONG, OFF, PATH, PTR, SIZE, UINT
 from pykern.task import Task
-from pykern.vfs import File, HostFile, host_error, host_errors
 
 XATTR_NAME_MAX = 255
 XATTR_SIZE_MAX = 65536

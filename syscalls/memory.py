@@ -41,6 +41,7 @@ from pykern.abi import (
     page_up,
 )
 from pykern.errors import SysError
+from pykern.fs.file import File
 from pykern.fs.namei import file_path
 from pykern.fs.proc.task_mmu import mapped_file_name
 from pykern.hostmem import Backing, HostMemoryError
@@ -49,7 +50,6 @@ from pykern.syscalls.identity import get_rlimit
 from pykern.syscalls.table import syscall
 from pykern.sysent import FD, INT, MADVISE, MMAP_FLAGS, MREMAP_FLAGS, OFF, PROT, PTR, RET_HEX, SIZE, UINT
 from pykern.task import Task
-from pykern.vfs import File
 
 PROT_ALL = PROT_READ | PROT_WRITE | PROT_EXEC
 MAP_KNOWN = 0x1FFFFF  # every flag Linux accepts with MAP_SHARED_VALIDATE

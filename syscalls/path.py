@@ -87,7 +87,9 @@ from pykern.abi import (
 )
 from pykern.errors import SysError
 from pykern.fs.fifo import open_pipe_end
+from pykern.fs.file import File, HostFile
 from pykern.fs.hostfs import HostInode
+from pykern.fs.hostio import host_errors
 from pykern.fs.inode import Inode
 from pykern.fs.inotify import (
     fsnotify_change,
@@ -100,6 +102,7 @@ from pykern.fs.inotify import (
 from pykern.fs.libfs import PathFile
 from pykern.fs.mount import Location
 from pykern.fs.namei import LAST_DOT, LAST_DOTDOT, LAST_NORM, Found, d_path, parent_walk, path_walk, reachable
+from pykern.fs.stat import Stat, pack_stat, pack_statx
 from pykern.pipe import PipeEnd
 from pykern.signal import user_info
 from pykern.syscalls.identity import get_rlimit
@@ -122,7 +125,6 @@ from pykern.sysent import (
     TIMESPEC_IN,
     UINT,
 )
-from pykern.vfs import File, HostFile, Stat, host_errors, pack_stat, pack_statx
 
 if TYPE_CHECKING:
     from pykern.task import Task
@@ -209,7 +211,7 @@ def reopen(task: Task, file: File, flags: int) -> File:
     if flags & O_PATH:
         return PathFile(_FileInode(file), flags)
     if isinstance(file, HostFile):
-        from pykern.vfs import host_open_flags
+        from pykern.fs.hostio import host_open_flags
 
         with host_errors():
             # the walk followed the magic link already: O_NOFOLLOW is not for pykern's own

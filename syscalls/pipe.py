@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pykern.abi import EINVAL, O_CLOEXEC, O_DIRECT, O_NONBLOCK
 from pykern.errors import SysError
+from pykern.fs.file import File
 from pykern.pipe import make_pipe
 from pykern.syscalls.table import syscall
 from pykern.sysent import INT_PAIR_OUT, OPEN_FLAGS
 from pykern.task import Task
-from pykern.vfs import File
 
 
 @syscall("pipe2", INT_PAIR_OUT, OPEN_FLAGS, classes="desc")

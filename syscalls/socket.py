@@ -80,12 +80,12 @@ from pykern.af_unix import (
     validate_address,
 )
 from pykern.errors import SysError
+from pykern.fs.file import File, HostFile
 from pykern.syscalls.file import iovecs, scatter
 from pykern.syscalls.pipe import install_pair
 from pykern.syscalls.table import syscall
 from pykern.sysent import FD, INT, PTR, SIZE, UINT
 from pykern.task import Task
-from pykern.vfs import File, HostFile
 
 NPROTO = 46  # address families Linux knows (AF_MAX)
 SOCK_MAX = 11  # socket types Linux knows (SOCK_PACKET + 1)

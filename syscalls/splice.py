@@ -45,12 +45,13 @@ from pykern.abi import (
 )
 from pykern.af_unix import UnixSocket
 from pykern.errors import Block, SysError
+from pykern.fs.file import File, HostFile
+from pykern.fs.hostio import MAX_RW_COUNT
 from pykern.fs.inotify import WATCHES, fsnotify_access, fsnotify_modify
 from pykern.pipe import Pipe, PipeEnd
 from pykern.syscalls.file import iovecs, scatter
 from pykern.syscalls.table import syscall
 from pykern.sysent import FD, INT, IOVEC_IN, OFF, PTR, SIZE, UINT
-from pykern.vfs import MAX_RW_COUNT, File, HostFile
 
 if TYPE_CHECKING:
     from pykern.task import Task

@@ -8,8 +8,8 @@ import pytest
 from pykern import abi
 from pykern.errors import Block, SysError
 from pykern.fs import inotify
+from pykern.fs.stat import pack_dirents64
 from pykern.syscalls.file import linux_dirents
-from pykern.vfs import pack_dirents64
 
 
 @pytest.fixture

@@ -13,11 +13,12 @@ import pytest
 from pykern import abi
 from pykern.abi import AT_FDCWD, EEXIST, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, O_DIRECTORY, O_RDONLY
 from pykern.errors import SysError
+from pykern.fs.fdtable import FdTable
+from pykern.fs.fs_struct import FsContext
 from pykern.fs.hostfs import HostFS
 from pykern.fs.mount import MountTable
 from pykern.fs.namei import d_path, path_walk
 from pykern.fs.tmpfs import TmpFS
-from pykern.vfs import FdTable, FsContext
 
 
 def errno_of(excinfo: pytest.ExceptionInfo) -> int:

@@ -1,4 +1,12 @@
-"""The guest's file systems (Linux's fs/, gVisor's vfs + fsimpl).
+"""The guest's file layer (Linux's fs/, gVisor's vfs + fsimpl).
+
+Open files and descriptors:
+- hostio.py: the one seam to the host (errno by name, open flags, fd limits);
+- stat.py: struct stat, statx and linux_dirent64 as the guest reads them;
+- file.py: `File` (struct file), `HostFile`, `HostStream` (the console);
+- fdtable.py: `FdTable` (files_struct); fs_struct.py: `FsContext` (root, cwd, umask).
+
+The file systems and the path walk:
 
 - inode.py: `Inode`, what one file system says about one of its files (Linux's inode
   and dentry operations, which pykern does not tell apart), with the errors a file

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING
 
 from pykern.abi import O_PATH, S_IFDIR
 from pykern.errors import SysError
+from pykern.fs.file import File, HostFile
+from pykern.fs.hostio import guest_errno, host_errors, host_open_flags
 from pykern.fs.libfs import DirInode, LinkInode, PathFile, SimpleFS, SimpleInode
-from pykern.vfs import File, HostFile, Stat, guest_errno, host_errors, host_open_flags
+from pykern.fs.stat import Stat
 
 if TYPE_CHECKING:
     from pykern.task import Task

@@ -25,9 +25,11 @@ from pykern.abi import (
     TTYAUX_MAJOR,
 )
 from pykern.errors import SysError
+from pykern.fs.file import File, HostFile
+from pykern.fs.hostio import host_errors
 from pykern.fs.inode import Inode
 from pykern.fs.libfs import DirInode, PathFile, SimpleFS, SimpleInode
-from pykern.vfs import File, HostFile, Stat, host_errors
+from pykern.fs.stat import Stat
 
 if TYPE_CHECKING:
     from pykern.task import Task

@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING
 
 from pykern.abi import ENXIO, O_ACCMODE, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY, POLLHUP
 from pykern.errors import Block, SysError
+from pykern.fs.hostio import file_status_flags
 from pykern.pipe import Pipe, PipeEnd, PipeReader, PipeWriter
-from pykern.vfs import file_status_flags
 
 if TYPE_CHECKING:
+    from pykern.fs.file import File
+    from pykern.fs.stat import Stat
     from pykern.task import Task
-    from pykern.vfs import File, Stat
 
 
 class Fifo(Pipe):

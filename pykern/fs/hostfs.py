@@ -7,7 +7,7 @@ single component, so the host never follows a symlink or `..` for the guest: the
 by a symlink, by `..`, or by a race on a string path. Operations on an entry act through
 the parent's fd and the entry's name (…at() calls), or through the inode's own fd.
 
-Host errors become guest errnos through vfs.host_errors(), the one host seam.
+Host errors become guest errnos through fs/hostio.py's host_errors(), the one host seam.
 """
 
 from __future__ import annotations
@@ -54,20 +54,11 @@ from pykern.abi import (
     X_OK,
 )
 from pykern.errors import SysError
+from pykern.fs.file import File, HostFile
+from pykern.fs.hostio import file_status_flags, guest_errno, host_errors, host_open_flags, host_umask, libc
 from pykern.fs.inode import FileSystem, Inode
 from pykern.fs.namei import WALKS
-from pykern.vfs import (
-    File,
-    HostFile,
-    Stat,
-    file_status_flags,
-    guest_errno,
-    host_errors,
-    host_open_flags,
-    host_umask,
-    libc,
-    pack_dirents64,
-)
+from pykern.fs.stat import Stat, pack_dirents64
 
 if TYPE_CHECKING:
     from pykern.fs.mount import MountTable

@@ -30,9 +30,10 @@ from pykern.abi import (
 from pykern.errors import SysError
 
 if TYPE_CHECKING:
+    from pykern.fs.file import File
     from pykern.fs.mount import Location
+    from pykern.fs.stat import Stat
     from pykern.task import Task
-    from pykern.vfs import File, Stat
 
 # What a magic link (/proc/PID/fd/N, exe, cwd, root) leads to: a place in the guest's
 # tree, or an open file that has no name there (a pipe, a socket, an eventfd).

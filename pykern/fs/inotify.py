@@ -28,7 +28,6 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pykern import vfs
 from pykern.abi import (
     EAGAIN,
     EEXIST,
@@ -60,7 +59,9 @@ from pykern.abi import (
 )
 from pykern.anon_inode import anon_inode_stat
 from pykern.errors import Block, SysError
-from pykern.vfs import File, Stat
+from pykern.fs import file as vfs_file
+from pykern.fs.file import File
+from pykern.fs.stat import Stat
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:
@@ -343,7 +344,7 @@ def fsnotify_close(file: File) -> None:
                 _delete_self(key)
 
 
-vfs.on_last_close = fsnotify_close
+vfs_file.on_last_close = fsnotify_close
 
 
 def fsnotify_access(file: File) -> None:

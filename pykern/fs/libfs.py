@@ -33,8 +33,10 @@ from pykern.abi import (
     SEEK_SET,
 )
 from pykern.errors import SysError
+from pykern.fs.file import File
+from pykern.fs.hostio import file_status_flags
 from pykern.fs.inode import FileSystem, Inode, LinkTarget
-from pykern.vfs import File, Stat, dtype_of_mode, file_status_flags, pack_dirents64
+from pykern.fs.stat import Stat, dtype_of_mode, pack_dirents64
 
 if TYPE_CHECKING:
     from pykern.task import Task

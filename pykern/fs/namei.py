@@ -54,9 +54,9 @@ from pykern.errors import SysError
 from pykern.fs.mount import Location, MountTable
 
 if TYPE_CHECKING:
+    from pykern.fs.file import File
     from pykern.fs.inode import Inode
     from pykern.task import Task
-    from pykern.vfs import File
 
 MAXSYMLINKS = 40  # links followed in one walk (Linux's MAXSYMLINKS)
 

@@ -50,9 +50,11 @@ from pykern.abi import (
     S_ISVTX,
 )
 from pykern.errors import SysError
+from pykern.fs.file import File, HostFile
+from pykern.fs.hostio import host_errors, host_open_flags
 from pykern.fs.inode import FileSystem, Inode
 from pykern.fs.libfs import DirFile, PathFile
-from pykern.vfs import File, HostFile, Stat, dtype_of_mode, host_errors, host_open_flags
+from pykern.fs.stat import Stat, dtype_of_mode
 
 if TYPE_CHECKING:
     from pykern.task import Task
@@ -284,7 +286,7 @@ class TmpfsOpenFile(HostFile):
     kind = "tmpfs"
 
     def __init__(self, fd: int, flags: int, inode: TmpFile) -> None:
-        from pykern.vfs import file_status_flags
+        from pykern.fs.hostio import file_status_flags
 
         try:
             super().__init__(fd, file_status_flags(flags))

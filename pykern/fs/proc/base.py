@@ -40,6 +40,7 @@ from pykern.abi import (
     SEEK_SET,
 )
 from pykern.errors import Fault, SysError
+from pykern.fs.file import File
 from pykern.fs.libfs import DirInode, GenInode, LinkInode, SimpleInode
 from pykern.fs.mount import Location
 from pykern.fs.namei import d_path, path_from_top
@@ -54,8 +55,8 @@ from pykern.fs.proc.common import (
     reader_root,
 )
 from pykern.fs.proc.system import read_host
+from pykern.fs.stat import Stat
 from pykern.task import TaskState
-from pykern.vfs import File, Stat
 
 if TYPE_CHECKING:
     from pykern.fs.inode import Inode, LinkTarget

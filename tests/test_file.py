@@ -1,4 +1,4 @@
-"""Unit tests for pykern.vfs without Unicorn: fd tables, the errno seam, status flags,
+"""Unit tests for pykern.fs.{hostio,stat,file,fdtable} without Unicorn: fd tables, the errno seam, status flags,
 stat/statx/dirent packing and host files. (The path walk: test_namei.py.)"""
 
 from __future__ import annotations
@@ -46,22 +46,10 @@ from pykern.abi import (
     TCGETS,
 )
 from pykern.errors import SysError
-from pykern.vfs import (
-    FdTable,
-    File,
-    HostFile,
-    HostStream,
-    Stat,
-    file_status_flags,
-    guest_errno,
-    guest_status_flags,
-    host_errors,
-    host_open_flags,
-    pack_dirent64,
-    pack_dirents64,
-    pack_stat,
-    pack_statx,
-)
+from pykern.fs.fdtable import FdTable
+from pykern.fs.file import File, HostFile, HostStream
+from pykern.fs.hostio import file_status_flags, guest_errno, guest_status_flags, host_errors, host_open_flags
+from pykern.fs.stat import Stat, pack_dirent64, pack_dirents64, pack_stat, pack_statx
 
 
 class Dummy(File):

@@ -1,17 +1,14 @@
-"""Open files, descriptor tables and path resolution: the file layer's kernel half.
+"""Open file descriptions (Linux's struct file).
 
-Owns:
-- the one seam to the host file system: `host_errors()` / `host_error()` turn a host
-  OSError into SysError with the guest errno, matched by errno *name*;
-- `File`, an open file description (Linux's struct file): access mode and status flags
-  as F_GETFL reports them (guest values), a reference count held by fd tables (and by
-  anything else that keeps the file, e.g. a mapping), `release()` on the last put;
+- `File`: access mode and status flags as F_GETFL reports them (guest values), a
+  reference count held by fd tables (and by anything else that keeps the file, e.g. a
+  mapping), `release()` on the last put, and the operations with the errors Linux gives
+  a file that lacks them;
 - `HostFile`, a file description backed by one host fd. The host fd *is* the
   description: its offset is the shared offset (dup, fork), the host kernel checks
   access modes, seeks directories by its own cookies and produces the errno;
 - `HostStream`, an inherited host fd (the console). O_NONBLOCK on it stays in pykern:
-  the host description is shared with the shell that started us;
-- `FdTable` (files_struct) and `FsContext` (fs_struct: cwd, umask).
+  the host description is shared with the shell that started us.
 
 Invariants: a File's `refs` equals the number of fd-table slots (plus other holders)
 that point at it; the host fd of a HostFile is closed exactly once, by `release()`.
@@ -22,63 +19,38 @@ kernel: they check readiness with a zero-timeout select and raise Block(host_fds
 from __future__ import annotations
 
 import ctypes
-import errno as host_errno
 import fcntl
 import os
-import resource
 import select
 import stat as host_stat
-import struct
 import termios
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pykern import locks
 from pykern.abi import (
     DEFAULT_POLLMASK,
-    DIRENT64_HEAD,
-    DT_BLK,
-    DT_CHR,
     DT_DIR,
-    DT_FIFO,
-    DT_LNK,
-    DT_REG,
-    DT_SOCK,
-    DT_UNKNOWN,
     EAGAIN,
     EBADF,
     EINVAL,
-    EIO,
-    EMFILE,
     ENOTDIR,
     ENOTTY,
     EOPNOTSUPP,
     EPERM,
     EPIPE,
-    ERRNO_VALUES,
     ESPIPE,
     FIONREAD,
     O_ACCMODE,
     O_APPEND,
-    O_ASYNC,
-    O_CLOEXEC,
     O_CREAT,
     O_DIRECT,
-    O_DIRECTORY,
-    O_DSYNC,
-    O_EXCL,
-    O_LARGEFILE,
     O_NOATIME,
-    O_NOCTTY,
-    O_NOFOLLOW,
     O_NONBLOCK,
     O_PATH,
     O_RDONLY,
     O_RDWR,
-    O_SYNC,
     O_TMPFILE,
-    O_TRUNC,
     O_WRONLY,
     POLLERR,
     POLLHUP,
@@ -88,18 +60,9 @@ from pykern.abi import (
     POLLPRI,
     POLLRDNORM,
     POLLWRNORM,
-    SEEK_CUR,
-    SEEK_DATA,
-    SEEK_END,
-    SEEK_HOLE,
     SEEK_SET,
     SIGTTIN,
     SIGTTOU,
-    STAT,
-    STATX_BASIC_STATS,
-    STATX_HEAD,
-    STATX_SIZE,
-    STATX_TS,
     TCFLSH,
     TCGETS,
     TCSBRK,
@@ -117,280 +80,29 @@ from pykern.abi import (
     TIOCSWINSZ,
 )
 from pykern.errors import Block, SysError
+from pykern.fs.hostio import (
+    _HOST_CHUNK,
+    _HOST_GETDENTS64_NR,
+    _OPEN_FLAG_MAP,
+    _WHENCE_TO_HOST,
+    SETFL_MASK,
+    file_status_flags,
+    guest_errno,
+    guest_status_flags,
+    host_error,
+    host_errors,
+    host_getdents64,
+    host_open_flags,
+    host_umask,
+    libc,
+)
+from pykern.fs.stat import Stat, dtype_of_mode, pack_dirents64
 
 if TYPE_CHECKING:
     from pykern.fs.mount import Location
     from pykern.task import Task
     from pykern.tty import ConsoleTty
     from pykern.waitqueue import WaitQueue
-
-# Not in pykern.abi (yet): the largest read/write count Linux performs (MAX_RW_COUNT,
-# INT_MAX rounded down to a page) and the default open-file limit.
-MAX_RW_COUNT = 0x7FFFF000
-# RLIMIT_NOFILE's soft limit: the guest starts with the one it would have natively, ours
-# (setrlimit updates FdTable.max_fds). fs.nr_open's default caps it on Linux.
-_NR_OPEN = 1 << 20
-GUEST_NOFILE = resource.getrlimit(resource.RLIMIT_NOFILE)  # as pykern was started, before raise_host_nofile
-_nofile = GUEST_NOFILE[0]
-NOFILE_DEFAULT = _NR_OPEN if _nofile == resource.RLIM_INFINITY else min(_nofile, _NR_OPEN)
-
-
-def raise_host_nofile() -> None:
-    """Every guest descriptor of a host file holds a host fd, and pykern holds more of its
-    own (O_PATH fds of the walk, Unicorn's): pykern's soft RLIMIT_NOFILE goes up to its
-    hard limit, so that the guest meets its own limit (EMFILE at GUEST_NOFILE, which it
-    keeps) before pykern meets the host's."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        except (ValueError, OSError):
-            pass
-
-# The largest single host read we allocate for at once (a guest may ask for 2 GiB).
-_HOST_CHUNK = 1 << 20
-
-# --- the host seam -----------------------------------------------------------------------
-
-# Python's errno names one number with one of its aliases; the guest table uses the other.
-_ERRNO_ALIASES = {"ENOTSUP": "EOPNOTSUPP", "EDEADLOCK": "EDEADLK", "EWOULDBLOCK": "EAGAIN"}
-
-
-def guest_errno(host_number: int) -> int:
-    """The guest errno for a host errno number, matched by name (never by value)."""
-    name = host_errno.errorcode.get(host_number, "")
-    name = _ERRNO_ALIASES.get(name, name)
-    return ERRNO_VALUES.get(name, EIO)
-
-
-def host_error(error: OSError) -> SysError:
-    """The SysError to raise for a host OSError."""
-    if error.errno is None:
-        return SysError(EIO, str(error))
-    return SysError(guest_errno(error.errno), str(error))
-
-
-@contextmanager
-def host_errors() -> Iterator[None]:
-    """Run host file operations; an OSError leaves as SysError with the guest errno."""
-    try:
-        yield
-    except OSError as error:
-        raise host_error(error) from None
-
-
-@contextmanager
-def host_umask(mask: int) -> Iterator[None]:
-    """Create files under the guest's umask instead of ours. pykern runs guest code on
-    one host thread, so swapping the process umask around the creating call is exact:
-    the host kernel applies the guest umask (and ignores it under default ACLs, as
-    Linux does for the guest natively)."""
-    previous = os.umask(mask & 0o777)
-    try:
-        yield
-    finally:
-        os.umask(previous)
-
-
-# Guest open(2) flag -> host flag, translated bit by bit by name. O_CLOEXEC is not
-# passed: host fds are always close-on-exec (Python's default); the guest's CLOEXEC
-# lives in its FdTable. O_LARGEFILE is implied on a 64-bit host.
-_OPEN_FLAG_MAP: tuple[tuple[int, int], ...] = (
-    (O_CREAT, os.O_CREAT),
-    (O_EXCL, os.O_EXCL),
-    (O_NOCTTY, os.O_NOCTTY),
-    (O_TRUNC, os.O_TRUNC),
-    (O_APPEND, os.O_APPEND),
-    (O_NONBLOCK, os.O_NONBLOCK),
-    (O_SYNC, os.O_SYNC),  # O_SYNC contains the O_DSYNC bit: both are matched whole
-    (O_DSYNC, os.O_DSYNC),
-    (O_DIRECT, getattr(os, "O_DIRECT", 0)),
-    (O_DIRECTORY, os.O_DIRECTORY),
-    (O_NOFOLLOW, os.O_NOFOLLOW),
-    (O_NOATIME, getattr(os, "O_NOATIME", 0)),
-    (O_TMPFILE, getattr(os, "O_TMPFILE", 0)),
-    (O_PATH, getattr(os, "O_PATH", 0)),
-)
-_ACCMODE_TO_HOST = {O_RDONLY: os.O_RDONLY, O_WRONLY: os.O_WRONLY, O_RDWR: os.O_RDWR}
-_HOST_ACCMODE = {os.O_RDONLY: O_RDONLY, os.O_WRONLY: O_WRONLY, os.O_RDWR: O_RDWR}
-# The host kernel's O_LARGEFILE bit as F_GETFL reports it (glibc defines O_LARGEFILE as
-# 0 on 64-bit, so Python cannot tell us).
-_HOST_O_LARGEFILE = {"x86_64": 0o100000, "aarch64": 0o400000}.get(os.uname().machine, 0)
-
-# Status flags kept in f_flags after open(2) (Linux's do_dentry_open drops these).
-_OPEN_ONLY_FLAGS = O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC
-# fcntl(F_SETFL) may change only these (Linux's SETFL_MASK).
-SETFL_MASK = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME
-
-
-def host_open_flags(flags: int) -> int:
-    """Translate guest open(2) flags to the host's."""
-    host = _ACCMODE_TO_HOST.get(flags & O_ACCMODE, os.O_ACCMODE)  # 3: ioctl-only (open(2))
-    for guest_bit, host_bit in _OPEN_FLAG_MAP:
-        if flags & guest_bit == guest_bit:
-            host |= host_bit
-    return host
-
-
-def file_status_flags(flags: int) -> int:
-    """What F_GETFL reports for a file opened with `flags` on x86-64 Linux: open(2)
-    forces O_LARGEFILE; O_PATH keeps only O_PATH, O_DIRECTORY and O_NOFOLLOW."""
-    if flags & O_PATH:
-        return flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW)
-    return (flags & ~_OPEN_ONLY_FLAGS) | O_LARGEFILE
-
-
-def guest_status_flags(host_flags: int) -> int:
-    """Translate a host F_GETFL value (of a descriptor we inherited) to guest flags."""
-    flags = _HOST_ACCMODE.get(host_flags & os.O_ACCMODE, host_flags & os.O_ACCMODE)
-    for guest_bit, host_bit in _OPEN_FLAG_MAP:
-        if host_bit and host_flags & host_bit == host_bit:
-            flags |= guest_bit
-    if _HOST_O_LARGEFILE and host_flags & _HOST_O_LARGEFILE:
-        flags |= O_LARGEFILE
-    return flags & ~_OPEN_ONLY_FLAGS
-
-
-_WHENCE_TO_HOST = {
-    SEEK_SET: os.SEEK_SET,
-    SEEK_CUR: os.SEEK_CUR,
-    SEEK_END: os.SEEK_END,
-    SEEK_DATA: getattr(os, "SEEK_DATA", -1),
-    SEEK_HOLE: getattr(os, "SEEK_HOLE", -1),
-}
-
-
-# --- stat ---------------------------------------------------------------------------------
-
-
-class Stat(NamedTuple):
-    """The fields of struct stat, as any File reports them."""
-
-    dev: int
-    ino: int
-    nlink: int
-    mode: int
-    uid: int
-    gid: int
-    rdev: int
-    size: int
-    blksize: int
-    blocks: int
-    atime_ns: int
-    mtime_ns: int
-    ctime_ns: int
-
-    @classmethod
-    def from_host(cls, st: os.stat_result) -> Stat:
-        # Mode bits and dev_t encodings are the Linux ones: the host is Linux.
-        return cls(
-            st.st_dev, st.st_ino, st.st_nlink, st.st_mode, st.st_uid, st.st_gid, st.st_rdev,
-            st.st_size, st.st_blksize, st.st_blocks, st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns,
-        )  # fmt: skip
-
-
-def pack_stat(st: Stat) -> bytes:
-    """struct stat (x86-64, 144 bytes)."""
-    return STAT.pack(
-        st.dev, st.ino, st.nlink, st.mode, st.uid, st.gid, 0, st.rdev, st.size, st.blksize, st.blocks,
-        *divmod(st.atime_ns, 10**9), *divmod(st.mtime_ns, 10**9), *divmod(st.ctime_ns, 10**9),
-    )  # fmt: skip
-
-
-def _dev_major(dev: int) -> int:
-    return ((dev >> 8) & 0xFFF) | ((dev >> 32) & ~0xFFF & 0xFFFFFFFF)
-
-
-def _dev_minor(dev: int) -> int:
-    return (dev & 0xFF) | ((dev >> 12) & ~0xFF & 0xFFFFFFFF)
-
-
-def pack_statx(st: Stat) -> bytes:
-    """struct statx (256 bytes) with the basic stats. Deviation: Linux also fills
-    stx_btime and stx_mnt_id where the file system has them; we report only
-    STATX_BASIC_STATS in stx_mask."""
-
-    def ts(ns: int) -> bytes:
-        sec, nsec = divmod(ns, 10**9)
-        return STATX_TS.pack(sec, nsec, 0)
-
-    head = STATX_HEAD.pack(
-        STATX_BASIC_STATS, st.blksize, 0, st.nlink, st.uid, st.gid, st.mode & 0xFFFF, st.ino,
-        st.size, st.blocks, 0,
-    )  # fmt: skip
-    times = ts(st.atime_ns) + STATX_TS.pack(0, 0, 0) + ts(st.ctime_ns) + ts(st.mtime_ns)
-    devs = struct.pack(
-        "<IIII", _dev_major(st.rdev), _dev_minor(st.rdev), _dev_major(st.dev), _dev_minor(st.dev)
-    )
-    out = head + times + devs
-    return out + bytes(STATX_SIZE - len(out))
-
-
-# --- getdents64 --------------------------------------------------------------------------
-
-
-def _dirent64_reclen(name: bytes) -> int:
-    return (DIRENT64_HEAD.size + len(name) + 1 + 7) & ~7
-
-
-def pack_dirent64(ino: int, offset: int, dtype: int, name: bytes) -> bytes:
-    """One struct linux_dirent64: header, NUL-terminated name, padded to 8 bytes."""
-    reclen = _dirent64_reclen(name)
-    record = DIRENT64_HEAD.pack(ino, offset, reclen, dtype) + name + b"\0"
-    return record + bytes(reclen - len(record))
-
-
-def pack_dirents64(entries: list[tuple[int, int, int, bytes]], start: int, size: int) -> tuple[bytes, int]:
-    """Pack entries[start:] as (ino, cookie, d_type, name) records into at most `size`
-    bytes. Returns the bytes and the index of the first entry left out. EINVAL when not
-    even one entry fits (getdents64(2)); b"" at the end of the directory."""
-    out = bytearray()
-    index = start
-    while index < len(entries):
-        ino, cookie, dtype, name = entries[index]
-        if len(out) + _dirent64_reclen(name) > size:
-            if not out:
-                raise SysError(EINVAL)
-            break
-        out += pack_dirent64(ino, cookie, dtype, name)
-        index += 1
-    return bytes(out), index
-
-
-def dtype_of_mode(mode: int) -> int:
-    return {
-        host_stat.S_IFREG: DT_REG,
-        host_stat.S_IFDIR: DT_DIR,
-        host_stat.S_IFLNK: DT_LNK,
-        host_stat.S_IFCHR: DT_CHR,
-        host_stat.S_IFBLK: DT_BLK,
-        host_stat.S_IFIFO: DT_FIFO,
-        host_stat.S_IFSOCK: DT_SOCK,
-    }.get(host_stat.S_IFMT(mode), DT_UNKNOWN)
-
-
-# The host's own getdents64: same entries, order and cookies as the guest would get
-# natively, and the host fd's offset stays the directory position.
-_HOST_GETDENTS64_NR = {"x86_64": 217, "aarch64": 61}.get(os.uname().machine)
-try:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
-except OSError:  # pragma: no cover - no dynamic libc
-    libc = None
-
-
-def host_getdents64(fd: int, size: int) -> bytes:
-    """getdents64 on a host fd (the host's d_type, d_ino and d_off pass through)."""
-    if libc is None or _HOST_GETDENTS64_NR is None:
-        raise SysError(EINVAL, "no host getdents64")
-    buf = ctypes.create_string_buffer(size)
-    result = libc.syscall(ctypes.c_long(_HOST_GETDENTS64_NR), ctypes.c_long(fd), buf, ctypes.c_long(size))
-    if result < 0:
-        raise SysError(guest_errno(ctypes.get_errno()))
-    return buf.raw[:result]
-
-
-# --- open file descriptions ----------------------------------------------------------------
 
 
 # What the last fput of a file with a place in the tree reports (pykern.fs.inotify sets it:
@@ -845,9 +557,13 @@ _HOST_IOCTLS: dict[int, tuple[int, int, str]] = {
     TCXONC: (termios.TCXONC, 0, "value"),
     TCSBRK: (termios.TCSBRK, 0, "value"),
 }
+
+
 # Job control on the console is pykern's (pykern.tty); these change the terminal, so a
 # background process gets SIGTTOU for them (tty_check_change).
 _JOB_IOCTLS = frozenset({TIOCSCTTY, TIOCNOTTY, TIOCGPGRP, TIOCSPGRP, TIOCGSID})
+
+
 _CHANGING_IOCTLS = frozenset({TCSETS, TCSETSW, TCSETSF, TCFLSH, TCXONC, TCSBRK})
 
 
@@ -875,144 +591,9 @@ class HostStream(HostFile):
         self._sync_host_flags(O_APPEND)
 
 
-# --- descriptor tables ---------------------------------------------------------------------
-
-
-class FdTable:
-    """A process's descriptor table (files_struct). Shared by reference under
-    CLONE_FILES; `fork()` copies it. Each slot holds one reference on its File."""
-
-    def __init__(self, max_fds: int = NOFILE_DEFAULT) -> None:
-        self.files: dict[int, File] = {}
-        self.cloexec: set[int] = set()
-        self.max_fds = max_fds  # RLIMIT_NOFILE's soft limit; setrlimit updates it
-
-    def get(self, fd: int) -> File:
-        file = self.files.get(fd)
-        if file is None:
-            raise SysError(EBADF)
-        return file
-
-    def lowest_free(self, lowest: int = 0) -> int:
-        """The fd install() would use (EMFILE if none): open(2) reserves it first."""
-        fd = lowest
-        while fd in self.files:
-            fd += 1
-        if fd >= self.max_fds:
-            raise SysError(EMFILE)
-        return fd
-
-    def install(self, file: File, cloexec: bool = False, lowest: int = 0) -> int:
-        """Put `file` in the lowest free slot >= `lowest`; takes a new reference."""
-        fd = self.lowest_free(lowest)
-        self._set(fd, file, cloexec)
-        return fd
-
-    def install_at(self, fd: int, file: File, cloexec: bool = False) -> int:
-        """dup2/dup3: put `file` at `fd`, closing what was there (after taking the new
-        reference, so installing a file over itself is safe)."""
-        if not 0 <= fd < self.max_fds:
-            raise SysError(EBADF)
-        old = self.files.get(fd)
-        self._set(fd, file, cloexec)
-        if old is not None:
-            locks.remove_posix(old, self)
-            old.fput()
-        return fd
-
-    def _set(self, fd: int, file: File, cloexec: bool) -> None:
-        self.files[fd] = file.get_file()
-        if cloexec:
-            self.cloexec.add(fd)
-        else:
-            self.cloexec.discard(fd)
-
-    def close(self, fd: int) -> None:
-        file = self.files.pop(fd, None)
-        if file is None:
-            raise SysError(EBADF)
-        self.cloexec.discard(fd)
-        locks.remove_posix(file, self)  # closing any fd of a file drops our POSIX locks on it
-        file.fput()
-
-    def get_cloexec(self, fd: int) -> bool:
-        self.get(fd)
-        return fd in self.cloexec
-
-    def set_cloexec(self, fd: int, cloexec: bool) -> None:
-        self.get(fd)
-        if cloexec:
-            self.cloexec.add(fd)
-        else:
-            self.cloexec.discard(fd)
-
-    def fork(self) -> FdTable:
-        child = FdTable(self.max_fds)
-        for fd, file in self.files.items():
-            child.files[fd] = file.get_file()
-        child.cloexec = set(self.cloexec)
-        return child
-
-    def close_on_exec(self) -> None:
-        for fd in sorted(self.cloexec):
-            if fd in self.files:
-                self.close(fd)
-        self.cloexec.clear()
-
-    def close_all(self) -> None:
-        for fd in sorted(self.files):
-            self.close(fd)
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __repr__(self) -> str:
-        return f"<FdTable {sorted(self.files)}>"
-
-
-def console_fdtable() -> FdTable:
-    """Fds 0, 1, 2 for the first process: our own 0, 1, 2, dup'ed so that the guest
-    closing its fd 1 leaves pykern's stdout (and error reporting) alone. A host fd that
-    is closed stays closed for the guest."""
-    table = FdTable()
-    for fd in (0, 1, 2):
-        try:
-            stream = HostStream.inherit(fd)
-        except SysError:
-            continue
-        table.install_at(fd, stream)
-    return table
-
-
-# --- the root and the working directory ----------------------------------------------------------
-
-
-class FsContext:
-    """A process's fs_struct: its root (chroot), working directory and umask. The root
-    and cwd are Locations in the guest's tree (pykern.fs.mount), walked from by namei."""
-
-    def __init__(self, root: Location, cwd: Location, umask: int | None = None) -> None:
-        self.root = root
-        self.cwd = cwd
-        if umask is None:
-            umask = os.umask(0o022)
-            os.umask(umask)
-        self.umask = umask
-
-    def fork(self) -> FsContext:
-        return FsContext(self.root, self.cwd, self.umask)
-
-    def __repr__(self) -> str:
-        return f"<FsContext cwd={self.cwd!r} umask={self.umask:#o}>"
-
-
-# --- descriptor operations ------------------------------------------------------------------
-
-
 def vfs_fchmod(file: File, mode: int) -> None:
     if isinstance(file, HostFile):
         with host_errors():
             os.fchmod(file.host_fd, mode & 0o7777)
     elif file.flags & O_PATH:
         raise SysError(EBADF)
-    # Kernel objects (pipes ...) keep no mode of their own to change: Linux succeeds.
