@@ -286,9 +286,10 @@ class Terminal:
         self.out = bytearray()
 
     def until(self, marker: bytes, start: int = 0, timeout: float = 60) -> None:
-        """Read until the output from `start` on ends with `marker`."""
+        """Read until the output from `start` on holds `marker` (not only at its end: what
+        the program writes next may come in the same read)."""
         deadline = time.monotonic() + timeout
-        while not self.out[start:].endswith(marker):
+        while marker not in self.out[start:]:
             left = deadline - time.monotonic()
             ready, _, _ = select.select([self.master], [], [], max(left, 0))
             if not ready:
