@@ -93,14 +93,14 @@ def cpu_list(cpus: frozenset[int] | set[int]) -> str:
 
 
 def task_affinity(task: Task | None) -> frozenset[int]:
-    affinity = getattr(task, "cpu_affinity", None) if task is not None else None
+    affinity = task.cpu_affinity if task is not None else None
     return frozenset(affinity) if affinity is not None else frozenset(os.sched_getaffinity(0))
 
 
 def fd_size(group: ThreadGroup) -> int:
     """FDSize: the fd table's capacity as Linux grows it (64, then multiples of 128
     rounded up to a power of two times 128)."""
-    files = getattr(group.files, "files", {})
+    files = group.files.files
     highest = max(files, default=-1) + 1
     if highest <= 64:
         return 64
@@ -154,7 +154,7 @@ def show_status(kernel: Kernel, group: ThreadGroup, task: Task | None) -> bytes:
     """`task`: the thread shown (the leader for /proc/PID; None for pykern's init)."""
     creds = group.creds
     tid = task.tid if task is not None else group.tgid
-    umask = getattr(group.fs, "umask", 0o022)
+    umask = group.fs.umask
     groups = " ".join(str(gid) for gid in creds.groups) + " "  # (Linux ends the list with a space)
     lines = [
         f"Name:\t{escape_comm(comm_of(group, task))}\n",

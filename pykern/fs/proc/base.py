@@ -101,7 +101,7 @@ def owner(group: ThreadGroup) -> tuple[int, int]:
     if is_init(group):
         return 0, 0
     mm = live_mm(group)
-    if mm is not None and getattr(mm, "dumpable", 1) == 0:
+    if mm is not None and mm.dumpable == 0:
         return 0, 0
     return group.creds.euid, group.creds.egid
 
@@ -408,7 +408,7 @@ def may_attach(reader: Task, group: ThreadGroup) -> bool:
     mine, theirs = reader.group.creds, group.creds
     mm = live_mm(group)
     return (theirs.uid == theirs.euid == theirs.suid == mine.uid and theirs.gid == theirs.egid == theirs.sgid
-            == mine.gid and (mm is None or getattr(mm, "dumpable", 1) != 0))
+            == mine.gid and (mm is None or mm.dumpable != 0))
 
 
 class MemInode(SimpleInode):
