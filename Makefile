@@ -55,7 +55,8 @@ testbins/%: testbins/%.c
 testbins/fifo_shm: testbins/fifo.c
 testbins/paths_shm: testbins/paths.c
 testbins/files_shm: testbins/files.c
-testbins/fifo testbins/fifo_shm testbins/paths testbins/paths_shm testbins/pykern_only/rocheck: testbins/errcheck.h
+testbins/fifo testbins/fifo_shm testbins/paths testbins/paths_shm testbins/pykern_only/rocheck: testbins/errcheck.h testbins/rmtree.h
+testbins/files testbins/files_shm: testbins/rmtree.h
 
 # Host programs the tests and benchmarks compare against: strace (tests/test_strace.py),
 # Debian's static busybox (/bin/busybox: tests/test_busybox.py and the busybox_exec and

@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rmtree.h"
+
 /* glibc defines O_LARGEFILE as 0 on x86-64; the kernel reports its own bit in F_GETFL. */
 #define KERNEL_O_LARGEFILE 0100000
 
@@ -83,31 +85,6 @@ static void fail(const char *name, const char *what, long got, int err, int line
             fail(name, #call, (long)(var), errno, __LINE__);          \
         }                                                             \
     } while (0)
-
-static void remove_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        chmod(path, 0700);
-        DIR *dir = opendir(path);
-        if (dir) {
-            struct dirent *entry;
-            while ((entry = readdir(dir)) != NULL) {
-                if (!strcmp(entry->d_name, ".") || !strcmp(entry->d_name, ".."))
-                    continue;
-                char child[PATH_MAX];
-                snprintf(child, sizeof child, "%s/%s", path, entry->d_name);
-                remove_tree(child);
-            }
-            closedir(dir);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 static void cleanup(void)
 {
