@@ -57,7 +57,7 @@ from pykern.errors import SysError
 from pykern.fs.file import File, HostFile
 from pykern.fs.hostio import file_status_flags, guest_errno, host_errors, host_open_flags, host_umask, libc
 from pykern.fs.inode import FileSystem, Inode
-from pykern.fs.namei import WALKS
+from pykern.fs.namei import WALKS, path_below
 from pykern.fs.stat import Stat, pack_dirents64
 
 if TYPE_CHECKING:
@@ -568,14 +568,7 @@ class HostInode(Inode):
     def name_in_fs(self) -> bytes:
         with host_errors():
             host = os.readlink(_magic(self.fd).encode())
-        root = os.fsencode(self.fs.host_root)
-        if root == b"/":
-            return host
-        if host == root:
-            return b"/"
-        if host.startswith(root + b"/"):
-            return host[len(root) :]
-        return host  # moved out of the tree by someone else: Linux would say "(unreachable)"
+        return path_below(host, os.fsencode(self.fs.host_root))  # (moved out by someone else: as it is)
 
     def __repr__(self) -> str:
         return f"<HostInode fd={self.fd} {self.name!r}>"

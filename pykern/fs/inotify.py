@@ -317,15 +317,7 @@ def fsnotify_file(file: File, mask: int) -> None:
     location = file.location
     if location is None or file.flags & O_PATH:
         return
-    inode = location.inode
-    is_dir = inode.is_dir
-    if is_dir:
-        mask |= IN_ISDIR
-    else:
-        entry = _parent_entry(inode)
-        if entry is not None:
-            _send(entry[0], mask, 0, entry[1])
-    _send(inode.key(), mask)
+    fsnotify_change(location.inode, mask)  # (the same delivery: parent with the name, then the file)
 
 
 def fsnotify_close(file: File) -> None:

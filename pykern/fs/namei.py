@@ -371,15 +371,19 @@ def path_from_top(location: Location) -> bytes:
 def d_path(location: Location, root: Location) -> bytes:
     """`location`'s path as a process with root `root` sees it (getcwd, /proc links);
     outside that root (a chroot without chdir), its path from the namespace's top."""
-    path = path_from_top(location)
-    top = path_from_top(root)
+    return path_below(path_from_top(location), path_from_top(root))
+
+
+def path_below(path: bytes, top: bytes) -> bytes:
+    """`path` as seen from the directory `top` (both absolute): "/" for `top` itself;
+    a path outside `top` stays as it is (Linux's d_path would say "(unreachable)")."""
     if top == b"/":
         return path
     if path == top:
         return b"/"
     if path.startswith(top + b"/"):
         return path[len(top) :]
-    return path  # outside the process's root: Linux's "(unreachable)"
+    return path
 
 
 def file_path(file: File, root: Location) -> bytes:
