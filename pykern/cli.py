@@ -28,6 +28,26 @@ def help_formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.HelpFormatter(prog, width=columns - 2)
 
 
+def positive_int(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pykern", description="Run x86-64 Linux programs on a Python kernel.",
                                      formatter_class=help_formatter)
@@ -45,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mount", action="append", default=[], metavar="HOST:GUEST[:ro]",
                      help="bind-mount the host directory HOST at GUEST in the guest (repeatable; :ro "
                           "makes it read-only)")
+    limits = run.add_argument_group("limits")
+    limits.add_argument("--max-tasks", type=positive_int, default=None, metavar="N",
+                        help="fork and clone fail with EAGAIN beyond N guest tasks (threads count; default 4096)")
+    limits.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
+                        help="after SECONDS send SIGTERM to every guest process, SIGKILL after --kill-after; "
+                             "pykern then exits with 124, as timeout(1) does")
+    limits.add_argument("--kill-after", type=positive_float, default=2.0, metavar="SECONDS",
+                        help="with --timeout: the grace between SIGTERM and SIGKILL (default 2)")
     run.add_argument("--report-crashes", action="store_true",
                      help="on a fatal signal, print the signal, address, registers and faulting instruction")
     trace = run.add_argument_group("tracing (strace-compatible)")
@@ -127,8 +155,12 @@ def run(options: argparse.Namespace) -> int:
     tracer = make_tracer(options, table, os.fsencode(path), argv, len(guest_environment(options)))
     # --strace also reports crashes (to stderr, even when the trace goes to -o FILE)
     try:
+        limits = {} if options.max_tasks is None else {"max_tasks": options.max_tasks}
+        # Orphans outlive the first process in a detached pykern, as they outlive the
+        # program natively; but strace -f waits for every traced process, and so does
+        # pykern when it traces.
         kernel = Kernel(table, Options(report_crashes=options.report_crashes or options.strace, tracer=tracer,
-                                       root=options.root, binds=binds))
+                                       root=options.root, binds=binds, detach_orphans=tracer is None, **limits))
     except ValueError as error:  # a bad --root or --mount
         print(f"pykern: {error}", file=sys.stderr)
         return USAGE_EXIT
@@ -142,8 +174,16 @@ def run(options: argparse.Namespace) -> int:
         print(f"pykern: {options.prog}: {message}", file=sys.stderr)
         return 127 if error.errno == ENOENT else 126 if error.errno in (EACCES, ENOEXEC) else 126
     kernel.host_signals.install()  # Ctrl-C, kill: passed on to the guest
+    watchdog = None
+    if options.timeout is not None:
+        from pykern.watchdog import TIMED_OUT_STATUS, Watchdog
+
+        watchdog = Watchdog(kernel, options.timeout, options.kill_after)
     try:
         status = kernel.run()
+        if watchdog is not None and watchdog.fired:
+            print(watchdog.message(), file=sys.stderr)
+            return TIMED_OUT_STATUS
         death = (kernel.first.exit_code or 0) & 0x7F if kernel.first is not None else 0
         if death and status == 128 + death:
             options.killed_by = death  # entry() ends pykern by the same signal

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pykern import uc_const as X
 from pykern.abi import (
+    CAP_SYS_ADMIN,
+    CAP_SYS_RESOURCE,
     CLONE_CHILD_CLEARTID,
     CLONE_CHILD_SETTID,
     CLONE_FILES,
@@ -23,7 +25,10 @@ from pykern.abi import (
     CLONE_VFORK,
     CLONE_VM,
     CSIGNAL,
+    EAGAIN,
     EINVAL,
+    RLIM_INFINITY,
+    RLIMIT_NPROC,
 )
 from pykern.errors import SysError
 from pykern.task import Task, ThreadGroup
@@ -41,6 +46,7 @@ def copy_process(parent: Task, flags: int, child_stack: int, parent_tid_addr: in
         raise SysError(EINVAL)
     kernel = parent.kernel
     pgroup = parent.group
+    check_task_limits(parent)
 
     context = parent.mm.uc.context_save()  # the parent is the loaded task: its live registers
     mm = parent.mm if flags & CLONE_VM else parent.mm.fork()
@@ -89,6 +95,22 @@ def copy_process(parent: Task, flags: int, child_stack: int, parent_tid_addr: in
     kernel.sched.enqueue(child)
     kernel.tracer_fork(parent, child, flags)
     return child
+
+
+def check_task_limits(parent: Task) -> None:
+    """EAGAIN when one more task would pass the guest's threads-max (--max-tasks; Linux
+    counts every task not yet released, zombies included) or the caller's RLIMIT_NPROC:
+    tasks of its real uid, a limit root and holders of CAP_SYS_RESOURCE or CAP_SYS_ADMIN
+    do not have (copy_process's checks)."""
+    kernel = parent.kernel
+    if len(kernel.tasks) >= kernel.options.max_tasks:
+        raise SysError(EAGAIN)
+    creds = parent.group.creds
+    limit = parent.group.rlimits.get(RLIMIT_NPROC, (RLIM_INFINITY, RLIM_INFINITY))[0] & RLIM_INFINITY
+    if limit == RLIM_INFINITY or creds.uid == 0 or creds.capable(CAP_SYS_RESOURCE) or creds.capable(CAP_SYS_ADMIN):
+        return
+    if sum(1 for t in kernel.tasks.values() if t.group.creds.uid == creds.uid) >= limit:
+        raise SysError(EAGAIN)
 
 
 __all__ = ["copy_process"]

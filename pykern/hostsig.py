@@ -4,9 +4,11 @@ Ctrl-C (SIGINT), Ctrl-\\ (SIGQUIT) and a hang-up (SIGHUP) go to the job in the
 foreground: the guest's foreground process group on the console (pykern.tty), or the
 first process's group when pykern has no terminal; so do a resize (SIGWINCH) and Ctrl-Z
 (SIGTSTP), and when that stops the first process pykern stops itself
-(suspend_stopped_guest). SIGTERM (`kill`, CI's `timeout`) goes to the first process, as
-`kill` on a shell's job does. pykern dies of none of them; the guest decides, and the
-exit status is the first process's, as natively.
+(suspend_stopped_guest). SIGTERM (CI's `timeout`, a shell's `kill %job`) goes to the
+first process's group, as such tools signal a whole group; every other catchable
+signal (SIGUSR1, SIGALRM, the real-time ones...) goes to the first process, as `kill
+PID` reaches the program. pykern dies of none of them; the guest decides, and the exit
+status is the first process's, as natively.
 
 Two catches. While the guest runs in the JIT no Python runs, and Python runs a signal
 handler only between bytecodes: so Python's C-level handler also writes the signal
@@ -45,15 +47,33 @@ from pykern.signal import SigInfo
 if TYPE_CHECKING:
     from pykern.kernel import Kernel
 
-# host signal -> the guest signal and who gets it
+# Signals pykern keeps for itself: it cannot catch SIGKILL/SIGSTOP; SIGSEGV, SIGBUS,
+# SIGFPE, SIGILL and SIGTRAP would be faults of pykern's own; SIGCHLD, SIGPIPE and SIGXFSZ
+# are what the host says about pykern's own children, pipes and files (the guest gets its
+# own from pykern); SIGCONT continues a stopped pykern (suspend_stopped_guest); SIGTTIN and
+# SIGTTOU stop pykern when it touches the terminal from the background, as they would stop
+# the program; glibc reserves 32 and 33 for its threads.
+_KEPT = {signal.SIGKILL, signal.SIGSTOP, signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL,
+         signal.SIGTRAP, signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCONT, signal.SIGTTIN,
+         signal.SIGTTOU, 32, 33}
+# host signal -> the guest signal and who gets it:
+# - "foreground": the job in front, as the terminal sends it (Ctrl-C, Ctrl-\, Ctrl-Z, a
+#   hang-up, a resize);
+# - "group": the first process's group. A termination signal usually comes from a tool
+#   that signals a whole process group (timeout(1), a shell's `kill %job`), pykern's
+#   among them, and natively every process of that group would get it;
+# - "first": the first process, as `kill PID` would reach the program.
 FORWARDED = {
+    host_signal: (int(host_signal), "first") for host_signal in range(1, signal.NSIG) if host_signal not in _KEPT
+}
+FORWARDED.update({
     signal.SIGINT: (SIGINT, "foreground"),
     signal.SIGQUIT: (SIGQUIT, "foreground"),
     signal.SIGHUP: (SIGHUP, "foreground"),
-    signal.SIGTERM: (SIGTERM, "first"),
+    signal.SIGTERM: (SIGTERM, "group"),
     signal.SIGTSTP: (SIGTSTP, "foreground"),  # Ctrl-Z: see suspend_stopped_guest
     signal.SIGWINCH: (SIGWINCH, "foreground"),  # the terminal was resized
-}
+})
 RESTOP_SECONDS = 0.05
 # the guest's stop signal -> the one pykern stops itself with (the shell reports which)
 _HOST_STOP_SIGNALS = {SIGTSTP: signal.SIGTSTP, SIGTTIN: signal.SIGTTIN, SIGTTOU: signal.SIGTTOU}
@@ -74,7 +94,16 @@ class HostSignals:
         for host_signal in FORWARDED:
             signal.signal(host_signal, self._handler)
         self.installed = True
-        threading.Thread(target=self._watch, args=(read_fd,), name="pykern-host-signals", daemon=True).start()
+        self._read_fd = read_fd
+        self._start_watcher()
+
+    def _start_watcher(self) -> None:
+        threading.Thread(target=self._watch, args=(self._read_fd,), name="pykern-host-signals", daemon=True).start()
+
+    def after_fork(self) -> None:
+        """In a forked copy of pykern (Kernel.detach): threads do not survive fork."""
+        if self.installed:
+            self._start_watcher()
 
     def _handler(self, signum: int, frame: object) -> None:
         """Python's handler, in the main thread between bytecodes: note the signal; end
@@ -103,13 +132,15 @@ class HostSignals:
             front = console.pgrp if console is not None else None  # the guest's job in front
             if front is None and first is not None:
                 front = first.pgid
+            if target == "group" and first is not None:
+                front = first.pgid
             if target == "first" and first is not None and first in live:
                 groups = [first]
             elif front is not None and any(g.pgid == front for g in live):
                 groups = [g for g in live if g.pgid == front]
             else:
                 groups = live
-            code = SI_USER if target == "first" else SI_KERNEL
+            code = SI_KERNEL if target == "foreground" else SI_USER
             for group in groups:
                 kernel.signals.send(group, SigInfo(guest_signal, code))
         self._taken.set()

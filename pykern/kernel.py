@@ -29,18 +29,27 @@ if TYPE_CHECKING:
 INIT_PID = 1
 
 
+MAX_TASKS = 4096  # --max-tasks' default: a fork bomb gets EAGAIN long before the host suffers
+
+
 class Options:
-    __slots__ = ("report_crashes", "crash_stream", "tracer", "extra", "root", "binds")
+    __slots__ = ("report_crashes", "crash_stream", "tracer", "extra", "root", "binds", "max_tasks",
+                 "detach_orphans")
 
     def __init__(self, report_crashes: bool = False, crash_stream: TextIO = sys.stderr,
                  tracer: object | None = None, extra: dict | None = None, root: str = "/",
-                 binds: tuple = ()) -> None:  # fmt: skip
+                 binds: tuple = (), max_tasks: int = MAX_TASKS,
+                 detach_orphans: bool = False) -> None:  # fmt: skip
         self.report_crashes = report_crashes
         self.crash_stream = crash_stream
         self.tracer = tracer  # pykern.strace.Tracer when tracing
         self.extra = {} if extra is None else extra
         self.root = root  # the host directory that is the guest's / (--root)
         self.binds = binds  # pykern.fs.namespace.Bind: --mount HOST:GUEST[:ro]
+        self.max_tasks = max_tasks  # --max-tasks: Linux's threads-max, for the whole guest
+        # the CLI's: when the first process is gone, report its status at once and leave
+        # the guest processes still alive to a detached copy of pykern (Kernel.run)
+        self.detach_orphans = detach_orphans
 
 
 class Kernel:
@@ -69,6 +78,7 @@ class Kernel:
         self.signals = Signals(self)
         self.host_signals = HostSignals(self)  # installed by the CLI, not by tests
         self.futexes = None  # pykern.futex's table, when futexes exist
+        self.detached = False  # this pykern runs the orphans of a first process that exited
 
     def _make_init(self) -> ThreadGroup:
         """pid 1 lives inside the kernel: it has no code, it only adopts and reaps orphans."""
@@ -156,7 +166,11 @@ class Kernel:
         pid = self.alloc_pid()
         fs = FsContext(self.mounts.root_location(), initial_cwd(self.mounts, self.options.root))
         group = ThreadGroup(pid, self.init, console_fdtable(), fs, self.host_creds(), self.host_rlimits())
-        group.pgid = group.sid = pid
+        # What a shell with job control gives a command: a process group of its own, in
+        # the shell's session. pid 1 stands in for the world outside the guest (the
+        # shell that started pykern), so the session is init's: the first process may
+        # setpgid() and setsid() as the program would.
+        group.pgid, group.sid = pid, INIT_PID
         mm = self.new_mm()  # empty: the first exec builds its image in it
         task = Task(self, pid, group, mm)
         group.tasks.append(task)
@@ -177,13 +191,41 @@ class Kernel:
         shell's convention (code, or 128+signal)."""
         from pykern.sched import Deadlock
 
+        first = self.first
+        assert first is not None
         try:
-            self.sched.run()
+            if self.options.detach_orphans:
+                self.sched.run(until=lambda: not first.live_tasks)
+                if self.live_tasks and self.detach():
+                    self.sched.run()  # the detached copy: the orphans, to their end
+                    self.end_detached()
+            else:
+                self.sched.run()
         except Deadlock:
             self.report_deadlock()
+            if self.detached:
+                self.end_detached()
             return 125
-        assert self.first is not None
-        return shell_status(self.first.exit_code or 0)
+        return shell_status(first.exit_code or 0)
+
+    def detach(self) -> bool:
+        """The first process has exited and others live on, as after `sleep 5 &` in a
+        script: natively the command is over and the orphans run on. So does the guest:
+        pykern forks itself; the original returns the first process's status now (False),
+        the copy goes on running the guest (True) until its last task exits."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if os.fork() != 0:
+            return False
+        self.detached = True
+        self.host_signals.after_fork()
+        return True
+
+    def end_detached(self) -> None:
+        """The detached copy is done: nobody waits for its status."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
     def report_deadlock(self) -> None:
         lines = [f"pykern: deadlock: all {len(self.live_tasks)} tasks are asleep or stopped and nothing can wake them"]

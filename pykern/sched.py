@@ -213,11 +213,13 @@ class Scheduler:
 
     # --- the loop ---------------------------------------------------------------------------
 
-    def run(self) -> None:
+    def run(self, until: Callable[[], bool] | None = None) -> None:
         """schedule(): pick -> retry pending call -> run in the JIT -> account, until every
-        task has exited."""
+        task has exited (or `until()` is true)."""
         kernel = self.kernel
         while kernel.live_tasks:
+            if until is not None and until():
+                return
             if kernel.dead_mms:
                 kernel.free_dead_mms()
             if self.timers:
@@ -228,7 +230,8 @@ class Scheduler:
                 kernel.host_signals.deliver()
             task = self.pick_next()
             if task is None:
-                self.idle()
+                if kernel.live_tasks:  # (a timer above may have killed the last ones)
+                    self.idle()
                 continue
             self.current = task
             task.loaded()

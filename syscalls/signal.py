@@ -185,9 +185,14 @@ def sys_kill(task: Task, pid: int, sig: int) -> int:
     if not 0 <= sig <= NSIG:
         raise SysError(EINVAL)
     kernel = task.kernel
+    if pid == 1:
+        # init (pykern's, with no code) takes only the signals it has handlers for,
+        # that is none; but it exists, and only root may signal it.
+        _check_permission(task, 0)  # init is root's
+        return 0
     if pid > 0:
         targets = [g for g in kernel.groups.values() if g.tgid == pid and not g.reaped]
-        if pid == 1 or not targets:
+        if not targets:
             raise SysError(ESRCH)
     elif pid == -1:
         targets = [g for g in kernel.groups.values() if g.tgid != 1 and g is not task.group and not g.reaped]

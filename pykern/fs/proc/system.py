@@ -5,11 +5,11 @@ Where each value comes from:
   procs_running and btime (from pykern's clock), uptime (pykern's clock, as sysinfo's
   uptime), filesystems (the types pykern mounts), cpuinfo (what CPUID answers under
   Unicorn, run once in a scratch instance: the guest's CPU, not the host's), pid_max,
-  the pipe and overcommit settings pykern implements;
+  threads-max (--max-tasks, the limit fork checks), the pipe and overcommit settings
+  pykern implements;
 - the host, because the guest runs on it and the syscalls say the same: meminfo and swaps
   (sysinfo reads the same totals), the load averages (sysinfo's), the cpu time lines of stat, uptime's idle
-  time, version, ostype/osrelease/hostname/domainname (uname's), threads-max (the host's
-  RLIMIT_NPROC, which the guest inherits, is derived from it).
+  time, version, ostype/osrelease/hostname/domainname (uname's).
 """
 
 from __future__ import annotations
@@ -249,7 +249,7 @@ def sysctl_values(kernel: Kernel, boot_id: str) -> dict[bytes, dict[bytes, objec
     """/proc/sys's directories: name -> file name -> its content (bytes, or a function
     of nothing for contents computed at open)."""
     host = os.uname()
-    threads_max = read_host("/proc/sys/kernel/threads-max").strip() or "126000"
+    threads_max = kernel.options.max_tasks  # copy_process's limit (--max-tasks)
     domainname = read_host("/proc/sys/kernel/domainname").strip() or "(none)"
     return {
         b"kernel": {

@@ -1,0 +1,111 @@
+"""Limits that protect the host, and a guest's lifetime as the shell sees it (issue 16):
+--max-tasks, --timeout, signals sent to pykern, and orphans that outlive the first
+process. pykern-only behaviour; where Linux has an answer, it is asked."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import REPO_ROOT
+
+TIMEOUT = 60
+PYKERN = [sys.executable, "-m", "pykern", "run"]
+
+
+def pykern(*args: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
+    return subprocess.run([*PYKERN, *args], cwd=REPO_ROOT, stdin=subprocess.DEVNULL, capture_output=True,
+                          timeout=timeout, check=False)
+
+
+def test_max_tasks_contains_a_fork_bomb(built_testbins) -> None:
+    done = pykern("--max-tasks", "50", "./testbins/pykern_only/forkbomb")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"forks: 49, then EAGAIN\nreaped: 49\n"  # pykern's init does not count
+    assert done.stderr == b""
+
+
+def test_max_tasks_is_threads_max() -> None:
+    done = pykern("--max-tasks", "123", "/bin/cat", "/proc/sys/kernel/threads-max")
+    assert done.stdout == b"123\n"
+    assert pykern("/bin/cat", "/proc/sys/kernel/threads-max").stdout == b"4096\n"
+
+
+def test_bad_limit_options_are_usage_errors() -> None:
+    for option in (["--max-tasks", "0"], ["--max-tasks", "x"], ["--timeout", "0"], ["--timeout", "-1"],
+                   ["--timeout", "nan"]):
+        done = pykern(*option, "/bin/true")
+        assert done.returncode == 2, option
+        assert b"Traceback" not in done.stderr
+
+
+def test_timeout_ends_a_spinning_guest() -> None:
+    start = time.monotonic()
+    done = pykern("--timeout", "1", "/bin/sh", "-c", "echo before; while :; do :; done")
+    assert time.monotonic() - start < 20
+    assert done.returncode == 124
+    assert done.stdout == b"before\n"  # what was written before the kill is all there
+    assert done.stderr.decode().startswith("pykern: timed out after 1 s")
+
+
+def test_timeout_kills_what_ignores_sigterm() -> None:
+    start = time.monotonic()
+    done = pykern("--timeout", "0.5", "--kill-after", "0.5", "/bin/sh", "-c", "trap '' TERM; sleep 30")
+    assert time.monotonic() - start < 20
+    assert done.returncode == 124
+    assert b"timed out" in done.stderr
+
+
+def test_a_guest_that_finishes_in_time_keeps_its_status() -> None:
+    done = pykern("--timeout", "30", "/bin/sh", "-c", "exit 7")
+    assert done.returncode == 7 and done.stderr == b""
+
+
+def test_host_signals_reach_the_first_process(built_testbins) -> None:
+    """SIGUSR1, SIGUSR2 and a real-time signal sent to pykern go to the program (they used
+    to kill pykern)."""
+    proc = subprocess.Popen([*PYKERN, "./testbins/pykern_only/waitsig"], cwd=REPO_ROOT, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == b"ready\n"
+        for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGRTMIN + 3):
+            proc.send_signal(sig)
+            time.sleep(0.1)
+        out, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert out == b"got SIGUSR1, SIGUSR2 and SIGRTMIN+3\n"
+
+
+def test_timeout1_ends_the_whole_guest_group() -> None:
+    """timeout(1) signals its whole process group: natively bash, sleep and cat all get
+    SIGTERM, so under pykern the guest's whole group does too (it used to wait for sleep)."""
+    command = ["timeout", "1", *PYKERN, "/bin/bash", "-c", "sleep 30 | cat"]
+    start = time.monotonic()
+    done = subprocess.run(command, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT,
+                          check=False)
+    assert time.monotonic() - start < 10
+    assert done.returncode == 124
+
+
+def test_orphans_outlive_the_first_process() -> None:
+    """`sleep & echo` returns at once with the first process's status, as natively; the
+    orphan runs on (in a detached pykern) and its output still arrives."""
+    script = "(sleep 5; echo late) & echo early; exit 3"
+    start = time.monotonic()
+    proc = subprocess.Popen([*PYKERN, "/bin/sh", "-c", script], cwd=REPO_ROOT, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        status = proc.wait(timeout=TIMEOUT)
+        returned = time.monotonic() - start
+        out, err = proc.communicate(timeout=TIMEOUT)  # EOF once the orphan is done
+    finally:
+        proc.kill()
+    native = subprocess.run(["/bin/sh", "-c", script], capture_output=True, timeout=TIMEOUT, check=False)
+    assert status == native.returncode == 3
+    assert returned < 4  # it did not wait for the orphan's sleep
+    assert out == native.stdout == b"early\nlate\n"
+    assert err == native.stderr
