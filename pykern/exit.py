@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pykern.abi import SI_USER
+from pykern.rusage import reaped_usage
 from pykern.signal import SigInfo
 from pykern.task import Task, TaskState, ThreadGroup
 
@@ -128,7 +129,7 @@ def release_task(kernel: Kernel, group: ThreadGroup) -> None:
     group.reaped = True
     if group.parent is not None and group in group.parent.children:
         group.parent.children.remove(group)
-        group.parent.children_cpu_ns += kernel.clock.process_cpu_ns(group)
+        group.parent.children_usage.add(reaped_usage(kernel.clock, group))
     kernel.groups.pop(group.tgid, None)
     group.pidfd_wait.wake_all()  # (POLLHUP too once reaped)
     for task in group.tasks:

@@ -28,9 +28,11 @@ from pykern.abi import (
     EAGAIN,
     EINVAL,
     RLIM_INFINITY,
+    RLIMIT_CPU,
     RLIMIT_NPROC,
 )
 from pykern.errors import SysError
+from pykern.rlimit import update_cpu_limit
 from pykern.task import Task, ThreadGroup
 
 SYSCALL_INSN_LEN = 2
@@ -69,6 +71,8 @@ def copy_process(parent: Task, flags: int, child_stack: int, parent_tid_addr: in
         group.sigactions = pgroup.sigactions if flags & CLONE_SIGHAND else dict(pgroup.sigactions)
         real_parent.children.append(group)
         kernel.groups[tid] = group
+        if RLIMIT_CPU in group.rlimits:
+            update_cpu_limit(group)  # the child's own CPU time, from 0
 
     child = Task(kernel, tid, group, mm)
     child.comm = parent.comm

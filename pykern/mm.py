@@ -42,6 +42,7 @@ from pykern.abi import (
     EINVAL,
     ENAMETOOLONG,
     ENOMEM,
+    MAP_32BIT,
     MAP_ANONYMOUS,
     MAP_FIXED,
     MAP_FIXED_NOREPLACE,
@@ -69,6 +70,7 @@ STACK_TOP = TASK_SIZE
 STACK_SIZE = 8 << 20  # RLIMIT_STACK's default
 MMAP_BASE = STACK_TOP - STACK_SIZE - (128 << 20)  # Linux leaves a gap below the stack
 MMAP_MIN_ADDR = 0x10000  # vm.mmap_min_addr
+MAP_32BIT_START, MAP_32BIT_END = 0x40000000, 0x80000000  # where MAP_32BIT mappings go
 HEAP_RESERVE = 1 << 30  # host address space reserved for brk; committed only when touched
 
 
@@ -467,7 +469,27 @@ class MM(UserAccess):
             if flags & MAP_FIXED_NOREPLACE and not self.is_free(addr, addr + length):
                 raise SysError(EEXIST)
             return addr
+        if flags & MAP_32BIT:
+            return self.get_unmapped_area_32bit(length, addr)
         return self.get_unmapped_area(length, addr)
+
+    def get_unmapped_area_32bit(self, length: int, hint: int = 0) -> int:
+        """MAP_32BIT (x86-64's find_start_end): the lowest gap between 1 GiB and 2 GiB, so
+        the mapping's addresses fit in 31 bits; a free hint below 2 GiB is taken as is."""
+        if hint:
+            hint = page_up(hint)
+            if MMAP_MIN_ADDR <= hint and hint + length <= MAP_32BIT_END and self.is_free(hint, hint + length):
+                return hint
+        bottom = MAP_32BIT_START
+        for vma in self.vmas:
+            if vma.end <= bottom:
+                continue
+            if vma.start >= bottom + length:
+                break
+            bottom = vma.end
+        if bottom + length <= MAP_32BIT_END:
+            return bottom
+        raise SysError(ENOMEM)
 
     def protect(self, start: int, end: int, prot: int) -> None:
         """mprotect: every page in range must be mapped (else ENOMEM)."""

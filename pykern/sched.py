@@ -80,6 +80,7 @@ class Scheduler:
         task.host_fds = block.host_fds
         if block.host_fds:
             self.host_waiters.add(task)
+        task.nvcsw += 1
         self.need_resched = True
 
     def wake(self, task: Task) -> None:
@@ -273,6 +274,7 @@ class Scheduler:
             budget -= trap.executed  # stopped early (a wakeup, a fork): keep the rest of the slice
             if expired or budget <= 0 or self.yielded:
                 self.yielded = False
+                task.nivcsw += 1
                 self.runqueue.append(task)  # quantum used up: to the back of the queue
                 return
             if self.timers:

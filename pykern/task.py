@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pykern import uc_const as X
 from pykern.abi import CAP_LAST_CAP
+from pykern.rusage import Usage
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:
@@ -146,6 +147,8 @@ class Task:
         self.vfork_parent: Task | None = None  # the parent sleeping until we exec or exit
         self.vfork_done_queue = WaitQueue(f"vfork_done({tid})")
         self.cpu_ns = 0
+        self.nvcsw = 0  # slept in a call (getrusage's voluntary context switches)
+        self.nivcsw = 0  # preempted at the end of a quantum
         self.running_since = 0  # perf_counter_ns when its current slice began, 0 if not running
         self.cpu_affinity: bytes | None = None  # sched_setaffinity mask; None = the host's
         self.pdeath_signal = 0  # prctl(PR_SET_PDEATHSIG)
@@ -234,9 +237,10 @@ class ThreadGroup:
         self.real_timer: Any = None  # ITIMER_REAL (pykern.syscalls.itimer), made on first use
         self.nice = 0  # setpriority; inherited by fork
         self.personality = 0  # personality(2): PER_LINUX; inherited by fork
-        self.cpu_timers: dict[int, Any] = {}  # ITIMER_VIRTUAL, ITIMER_PROF: checked by the scheduler
+        # ITIMER_VIRTUAL, ITIMER_PROF, RLIMIT_CPU's (pykern.rlimit): checked by the scheduler
+        self.cpu_timers: dict[int | str, Any] = {}
         self.cpu_ns = 0
-        self.children_cpu_ns = 0
+        self.children_usage = Usage()  # reaped children's (pykern.rusage), theirs included
         self.oom_score_adj = 0  # /proc/PID/oom_score_adj; inherited by fork
         self.oom_score_adj_min = 0  # the lowest an unprivileged writer may set (Linux's signal->oom_score_adj_min)
         self.child_subreaper = False  # prctl(PR_SET_CHILD_SUBREAPER): orphans below come here

@@ -38,12 +38,13 @@ from pykern.abi import (
     PR_GET_NO_NEW_PRIVS,
     PR_SET_KEEPCAPS,
     PR_SET_NO_NEW_PRIVS,
-    RLIM_INFINITY,
     RLIM_NLIMITS,
     RLIMIT,
+    RLIMIT_CPU,
     RLIMIT_NOFILE,
 )
 from pykern.errors import SysError
+from pykern.rlimit import get_rlimit, update_cpu_limit
 from pykern.syscalls.table import syscall
 from pykern.sysent import (
     ARCH_PRCTL_CODE,
@@ -412,12 +413,6 @@ def check_new_rlimit(resource: int, old: tuple[int, int], new: tuple[int, int], 
         raise SysError(EPERM)
 
 
-def get_rlimit(group: ThreadGroup, resource: int) -> tuple[int, int]:
-    """The limit as the guest sees it (host -1 means RLIM_INFINITY)."""
-    cur, maximum = group.rlimits.get(resource, (RLIM_INFINITY, RLIM_INFINITY))
-    return cur & RLIM_INFINITY, maximum & RLIM_INFINITY
-
-
 def do_prlimit(
     group: ThreadGroup, resource: int, new: tuple[int, int] | None, privileged: bool
 ) -> tuple[int, int]:
@@ -428,6 +423,10 @@ def do_prlimit(
     if new is not None:
         check_new_rlimit(resource, old, new, privileged)
         group.rlimits[resource] = new
+        if resource == RLIMIT_NOFILE:
+            group.files.max_fds = new[0]  # the fd table's allocation limit (alloc_fd reads it)
+        elif resource == RLIMIT_CPU:
+            update_cpu_limit(group)
     return old
 
 

@@ -19,6 +19,7 @@ from pykern.abi import (
     MADV_DONTNEED,
     MADV_FREE,
     MAP_ANONYMOUS,
+    MAP_GROWSDOWN,
     MAP_LOCKED,
     MAP_PRIVATE,
     MAP_SHARED,
@@ -37,6 +38,9 @@ from pykern.abi import (
     PROT_GROWSUP,
     PROT_READ,
     PROT_WRITE,
+    RLIM_INFINITY,
+    RLIMIT_AS,
+    RLIMIT_DATA,
     RLIMIT_MEMLOCK,
     page_up,
 )
@@ -46,7 +50,7 @@ from pykern.fs.namei import file_path
 from pykern.fs.proc.task_mmu import mapped_file_name
 from pykern.hostmem import Backing, HostMemoryError
 from pykern.mm import MM, TASK_SIZE
-from pykern.syscalls.identity import get_rlimit
+from pykern.rlimit import get_rlimit
 from pykern.syscalls.table import syscall
 from pykern.sysent import FD, INT, MADVISE, MMAP_FLAGS, MREMAP_FLAGS, OFF, PROT, PTR, RET_HEX, SIZE, UINT
 from pykern.task import Task
@@ -57,8 +61,46 @@ MAP_KNOWN = 0x1FFFFF  # every flag Linux accepts with MAP_SHARED_VALIDATE
 
 @syscall("brk", PTR, ret=RET_HEX, classes="memory")
 def sys_brk(task: Task, addr: int) -> int:
-    """brk(2): the raw call returns the new break, or the old one on failure."""
-    return task.mm.set_brk(addr)
+    """brk(2): the raw call returns the new break, or the old one on failure (also past
+    RLIMIT_DATA, check_data_rlimit, or RLIMIT_AS)."""
+    mm = task.mm
+    old_top, new_top = page_up(mm.brk), page_up(addr)
+    if addr >= mm.start_brk and new_top > old_top:
+        data_limit = get_rlimit(task.group, RLIMIT_DATA)[0]
+        layout = mm.layout
+        data_segment = layout.end_data - layout.start_data if layout is not None else 0
+        if addr - mm.start_brk + data_segment > data_limit:
+            return mm.brk
+        try:
+            may_expand_vm(task, old_top, new_top - old_top, PROT_READ | PROT_WRITE, MAP_PRIVATE)
+        except SysError:
+            return mm.brk
+    return mm.set_brk(addr)
+
+
+def may_expand_vm(task: Task, start: int, length: int, prot: int, flags: int) -> None:
+    """ENOMEM if mapping [start, start+length) would take the address space past RLIMIT_AS,
+    or its private writable part (Linux's data_vm) past RLIMIT_DATA. What the new mapping
+    replaces (MAP_FIXED over old ones) is not counted twice."""
+    as_limit = get_rlimit(task.group, RLIMIT_AS)[0]
+    data_limit = get_rlimit(task.group, RLIMIT_DATA)[0]
+    if as_limit == RLIM_INFINITY and data_limit == RLIM_INFINITY:
+        return
+
+    def is_data(vma_prot: int, vma_flags: int) -> bool:
+        return bool(vma_prot & PROT_WRITE) and not vma_flags & (MAP_SHARED | MAP_GROWSDOWN)
+
+    end = start + length
+    total = data = 0
+    for vma in task.mm.vmas:
+        size = vma.end - vma.start - max(0, min(vma.end, end) - max(vma.start, start))
+        total += size
+        if is_data(vma.prot, vma.flags) and vma.name != "[stack]":
+            data += size
+    if total + length > as_limit:
+        raise SysError(ENOMEM)
+    if is_data(prot, flags) and data + length > data_limit:
+        raise SysError(ENOMEM)
 
 
 @syscall("mmap", PTR, SIZE, PROT, MMAP_FLAGS, FD, OFF, ret=RET_HEX, classes="memory")
@@ -88,6 +130,7 @@ def _do_mmap(task: Task, addr: int, length: int, prot: int, flags: int, fd: int,
 
     if flags & MAP_ANONYMOUS:
         start = mm.choose_address(addr, length, flags)
+        may_expand_vm(task, start, length, prot, share_flag | flags & MAP_GROWSDOWN)
         try:
             mm.map_anonymous(start, length, prot, share_flag)
         except HostMemoryError:
@@ -104,6 +147,7 @@ def _do_mmap(task: Task, addr: int, length: int, prot: int, flags: int, fd: int,
     if not file.readable or (shared and prot & PROT_WRITE and file.flags & O_ACCMODE != O_RDWR):
         raise SysError(EACCES)
     start = mm.choose_address(addr, length, flags)
+    may_expand_vm(task, start, length, prot, share_flag)
     if shared:
         try:
             backing = Backing(length, fd=host_fd, offset=offset, writable=bool(file.flags & O_ACCMODE == O_RDWR),
@@ -181,6 +225,10 @@ def sys_mprotect(task: Task, addr: int, length: int, prot: int) -> int:
 @syscall("mremap", PTR, SIZE, SIZE, MREMAP_FLAGS, PTR, ret=RET_HEX, classes="memory")
 def sys_mremap(task: Task, old_address: int, old_size: int, new_size: int, flags: int, new_address: int) -> int:
     """mremap(2). Moving re-maps the same host pages: contents move without a copy."""
+    if new_size > old_size:
+        vma = task.mm.find_vma(old_address)
+        if vma is not None:
+            may_expand_vm(task, TASK_SIZE, page_up(new_size) - page_up(old_size), vma.prot, vma.flags)
     try:
         return task.mm.remap(old_address, old_size, new_size, flags, new_address)
     except HostMemoryError:

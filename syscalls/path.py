@@ -104,8 +104,8 @@ from pykern.fs.mount import Location
 from pykern.fs.namei import LAST_DOT, LAST_DOTDOT, LAST_NORM, Found, d_path, parent_walk, path_walk, reachable
 from pykern.fs.stat import Stat, pack_stat, pack_statx
 from pykern.pipe import PipeEnd
+from pykern.rlimit import get_rlimit
 from pykern.signal import user_info
-from pykern.syscalls.identity import get_rlimit
 from pykern.syscalls.table import syscall
 from pykern.sysent import (
     ACCESS_MODE,

@@ -35,7 +35,6 @@ from pykern.abi import (
     P_PID,
     P_PIDFD,
     PAGE_SIZE,
-    RUSAGE_SIZE,
     SIGCHLD,
     SIGINFO_SIZE,
     WCONTINUED,
@@ -49,6 +48,7 @@ from pykern.exec import do_execve
 from pykern.exit import do_exit, do_group_exit, exit_status, release_task, waitable_children
 from pykern.fork import copy_process
 from pykern.loader import ExecFormatError
+from pykern.rusage import reaped_usage
 from pykern.signal import SigInfo
 from pykern.syscalls.eventfiles import new_pidfd, pidfd_group
 from pykern.syscalls.table import syscall
@@ -267,7 +267,7 @@ def sys_wait4(task: Task, pid: int, wstatus_addr: int, options: int, rusage_addr
     if wstatus_addr:  # before reaping: EFAULT loses nothing
         task.mm.copy_out_u32(wstatus_addr, _wait_status(code, value, child))
     if rusage_addr:
-        task.mm.copy_out(rusage_addr, bytes(RUSAGE_SIZE))
+        task.mm.copy_out(rusage_addr, reaped_usage(task.kernel.clock, child).pack())
     _consume(task, child)
     return child.tgid
 
@@ -311,7 +311,7 @@ def sys_waitid(task: Task, idtype: int, id: int, infop_addr: int, options: int, 
         info = SigInfo(SIGCHLD, code, pid=child.tgid, uid=child.creds.uid, status=value)
         task.mm.copy_out(infop_addr, info.pack())
     if rusage_addr:
-        task.mm.copy_out(rusage_addr, bytes(RUSAGE_SIZE))
+        task.mm.copy_out(rusage_addr, reaped_usage(task.kernel.clock, child).pack())
     if not options & WNOWAIT:
         _consume(task, child)
     return 0

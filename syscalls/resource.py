@@ -4,29 +4,21 @@ kernel/sched/core.c).
 
 pykern's scheduler is one round-robin queue: every task is SCHED_OTHER at priority 0.
 The nice value is kept per process (setpriority, inherited by fork) and reported, but
-the quantum does not depend on it. getrusage reports CPU time as user time (pykern does
-not tell user from system time) and nothing for the counters it does not keep.
+the quantum does not depend on it. getrusage's counters are pykern.rusage's.
 """
 
 from __future__ import annotations
 
-import struct
-
 from pykern.abi import EACCES, EINVAL, ESRCH
 from pykern.errors import SysError
+from pykern.rusage import process_usage, thread_usage
 from pykern.syscalls.table import syscall
 from pykern.sysent import INT, PID, PTR, RUSAGE_OUT
 from pykern.task import Task, ThreadGroup
 
 RUSAGE_SELF, RUSAGE_CHILDREN, RUSAGE_THREAD = 0, -1, 1
-RUSAGE = struct.Struct("<qqqq14q")  # ru_utime, ru_stime (timevals), then 14 longs
 PRIO_PROCESS, PRIO_PGRP, PRIO_USER = 0, 1, 2
 SCHED_OTHER, SCHED_FIFO, SCHED_RR, SCHED_BATCH, SCHED_IDLE = 0, 1, 2, 3, 5
-
-
-def _timeval(ns: int) -> tuple[int, int]:
-    sec, rest = divmod(ns, 1_000_000_000)
-    return sec, rest // 1000
 
 
 @syscall("getrusage", INT, RUSAGE_OUT, classes="process")
@@ -34,14 +26,14 @@ def sys_getrusage(task: Task, who: int, usage_addr: int) -> int:
     """getrusage(2): CPU time of the process, its reaped children, or the thread."""
     clock = task.kernel.clock
     if who == RUSAGE_SELF:
-        cpu = clock.process_cpu_ns(task.group)
+        usage = process_usage(clock, task.group)
     elif who == RUSAGE_CHILDREN:
-        cpu = task.group.children_cpu_ns
+        usage = task.group.children_usage
     elif who == RUSAGE_THREAD:
-        cpu = clock.thread_cpu_ns(task)
+        usage = thread_usage(clock, task)
     else:
         raise SysError(EINVAL)
-    task.mm.copy_out(usage_addr, RUSAGE.pack(*_timeval(cpu), 0, 0, *([0] * 14)))
+    task.mm.copy_out(usage_addr, usage.pack())
     return 0
 
 

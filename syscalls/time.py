@@ -215,7 +215,7 @@ def sys_times(task: Task, buf_addr: int) -> int:
     if buf_addr:
         ticks = NSEC_PER_SEC // USER_HZ
         utime = clock.process_cpu_ns(task.group) // ticks
-        cutime = task.group.children_cpu_ns // ticks
+        cutime = task.group.children_usage.cpu_ns // ticks
         task.mm.copy_out(buf_addr, TMS.pack(utime, 0, cutime, 0))
     return jiffies_to_clock_t(clock.monotonic_ns())
 

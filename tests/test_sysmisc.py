@@ -34,6 +34,7 @@ from pykern.abi import (
 )
 from pykern.errors import Block, Fault, SysError
 from pykern.mm import UserAccess
+from pykern.rusage import Usage
 from pykern.syscalls import identity, misc
 from pykern.syscalls import time as systime
 from pykern.task import Creds, TaskState
@@ -95,7 +96,8 @@ def make_task(euid: int = 1000, tid: int = 42) -> SimpleNamespace:
         rlimits={RLIMIT_NOFILE: (1024, 4096)},
         tasks=[],
         live_tasks=[],
-        children_cpu_ns=0,
+        children_usage=Usage(),
+        files=SimpleNamespace(max_fds=1024),
     )
     task = SimpleNamespace(
         kernel=kernel,
@@ -329,6 +331,7 @@ def test_prlimit64_round_trip_and_errors():
     assert identity.sys_prlimit64(task, 0, RLIMIT_NOFILE, BASE, BASE + 16) == 0
     assert struct.unpack("<QQ", task.mm.copy_in(BASE + 16, 16)) == (1024, 4096)
     assert task.group.rlimits[RLIMIT_NOFILE] == (64, 4096)
+    assert task.group.files.max_fds == 64  # the fd table allocates below the new limit
     assert identity.sys_getrlimit(task, RLIMIT_STACK, BASE) == 0  # absent: unlimited
     assert struct.unpack("<QQ", task.mm.copy_in(BASE, 16)) == (RLIM_INFINITY, RLIM_INFINITY)
     assert errno_of(identity.sys_getrlimit, task, 16, BASE) == EINVAL

@@ -241,7 +241,7 @@ def show_stat(kernel: Kernel, group: ThreadGroup, task: Task | None, whole: bool
     fields = [
         group.ppid, group.pgid, group.sid, *ctty_numbers(kernel, group), flags,
         0, 0, 0, 0,  # minflt cminflt majflt cmajflt
-        ticks(cpu_ns), 0, ticks(group.children_cpu_ns if whole else 0), 0,
+        ticks(cpu_ns), 0, ticks(group.children_usage.cpu_ns if whole else 0), 0,
         20 + group.nice, group.nice, max(len(group.live_tasks), 1), 0,
         ticks(start_ns), counters.total, counters.rss // PAGE_SIZE, rlimit_cur(group, RLIMIT_RSS),
         at("start_code"), at("end_code"), at("start_stack"), 0, 0,
