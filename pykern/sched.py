@@ -259,6 +259,7 @@ class Scheduler:
                     continue  # restarted with no handler run: make the call again
             self.need_resched = False
             trap = kernel.trap
+            kernel.vdso.vvar.set_cpu(task.cpu_affinity)  # the vDSO's getcpu answers for this task
             started = task.running_since = time.perf_counter_ns()
             expired = trap.run_user(task, budget if self.others_may_run() else 0)
             task.cpu_ns += time.perf_counter_ns() - started

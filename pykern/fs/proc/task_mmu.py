@@ -50,8 +50,16 @@ def is_file(vma: VMA) -> bool:
     return bool(vma.name) and not vma.name.startswith("[")
 
 
+def is_special_shared(vma: VMA) -> bool:
+    """The vDSO's data page: shared by every process, but shown as Linux shows its
+    [vvar] (a private PFN mapping: "p", no resident pages counted)."""
+    return vma.name == "[vvar]"
+
+
 def resident_bytes(vma: VMA) -> int:
     length = vma.end - vma.start
+    if is_special_shared(vma):
+        return 0
     try:
         return sum(size for _, size in vma.backing.resident_runs(vma.offset, length))
     except (OSError, ValueError):
@@ -130,7 +138,7 @@ def _header(vma: VMA, cache: dict[str, tuple[int, int]], heap_range: tuple[int, 
         "r" if vma.prot & PROT_READ else "-",
         "w" if vma.prot & PROT_WRITE else "-",
         "x" if vma.prot & PROT_EXEC else "-",
-        "s" if vma.flags & MAP_SHARED else "p",
+        "s" if vma.flags & MAP_SHARED and not is_special_shared(vma) else "p",
     ))
     name = vma.name
     dev = ino = offset = 0
