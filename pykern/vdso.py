@@ -543,6 +543,13 @@ class Vdso:
         clock.publish = self.vvar.publish
         self.vvar.publish(clock.timekeeping)
 
+    def symbol_at(self, offset: int) -> str:
+        """'__vdso_time+0x1c' for an offset in the image (crash reports), or ''."""
+        name, start = max(((name, at) for name, at in self.image.symbols.items()
+                           if name.startswith("__vdso_") and at <= offset), key=lambda item: item[1],
+                          default=("", 0))
+        return f"{name}+{offset - start:#x}" if name and offset > start else name
+
     def install(self, mm: MM) -> int:
         """map_vdso: [vvar] and, right above it, [vdso], where mmap would put them (after
         the interpreter, as binfmt_elf does). Returns the image's address: AT_SYSINFO_EHDR."""
