@@ -92,8 +92,6 @@ def _mask(clocks: tuple[int, ...]) -> int:
 _READ_NS = """
 {p}_retry:
     mov r9d, dword ptr [r8 + {SEQ}]
-    test r9d, 1
-    jnz {p}_pause
     rdtsc
     shl rdx, 32
     or rax, rdx
@@ -105,9 +103,15 @@ _READ_NS = """
     shrd rax, rdx, cl
     add rax, qword ptr [r8 + {BASE}]
     add rax, qword ptr {offset}
-    cmp r9d, dword ptr [r8 + {SEQ}]
-    jne {p}_retry
+    mov r10d, dword ptr [r8 + {SEQ}]
+    xor r10d, r9d
+    and r9d, 1
+    or r10d, r9d
+    jnz {p}_pause
 """
+# (retry while the seqcount was odd at the start or changed: one branch, not two. Under
+# QEMU every conditional branch ends a translation block, and those cost more than the
+# arithmetic here: the checks below are written without branches where they can be.)
 
 _PAUSE = """
 {p}_pause:
@@ -115,30 +119,52 @@ _PAUSE = """
     jmp {p}_retry
 """
 
+# ns in rax -> seconds in rax, nanoseconds in rdx: a multiply by the reciprocal of 10^9
+# (what gcc emits for x / 1000000000UL), since QEMU's div is a call into a 128-bit
+# software division.
+_SPLIT = """
+    mov rcx, rax
+    shr rax, 9
+    mov rdx, {RECIP_NSEC}
+    mul rdx
+    mov rax, rdx
+    shr rax, 11
+    imul rdx, rax, {NSEC_PER_SEC}
+    neg rdx
+    add rdx, rcx
+"""
+
+# Clocks 0..15 whose bit is set in clock_mask; any other id (>= 16 unsigned, so negative
+# CPU-time ids too) finds no bit.
+_CHECK_CLOCK = """
+    mov eax, dword ptr [r8 + {CLOCK_MASK}]
+    xor ecx, ecx
+    cmp edi, {MAX_CLOCKS}
+    cmovae eax, ecx
+    bt eax, edi
+    jnc {fallback}
+"""
+
 _CLOCK_GETTIME = """
 {name}:
     lea r8, {vvar}
-    cmp edi, {MAX_CLOCK}
-    ja cg_syscall
     mov edi, edi
-    mov eax, dword ptr [r8 + {CLOCK_MASK}]
-    bt eax, edi
-    jnc cg_syscall
+{check_clock}
 {read_ns}
     mov r9d, dword ptr [r8 + {COARSE_MASK}]
     bt r9d, edi
-    jnc cg_split
-    xor edx, edx
-    div qword ptr [r8 + {JIFFY}]
-    mul qword ptr [r8 + {JIFFY}]
+    jc cg_coarse
 cg_split:
-    xor edx, edx
-    mov ecx, {NSEC_PER_SEC}
-    div rcx
+{split}
     mov qword ptr [rsi], rax
     mov qword ptr [rsi + 8], rdx
     xor eax, eax
     ret
+cg_coarse:
+    xor edx, edx
+    div qword ptr [r8 + {JIFFY}]
+    mul qword ptr [r8 + {JIFFY}]
+    jmp cg_split
 cg_syscall:
     mov eax, {NR_clock_gettime}
     syscall
@@ -154,15 +180,14 @@ _GETTIMEOFDAY = """
     test rdi, rdi
     jz gtod_tz
 {read_ns}
-    xor edx, edx
-    mov ecx, {NSEC_PER_SEC}
-    div rcx
+{split}
     mov qword ptr [rdi], rax
     mov rax, rdx
-    xor edx, edx
-    mov ecx, 1000
-    div rcx
-    mov qword ptr [rdi + 8], rax
+    shr rax, 3
+    mov rdx, {RECIP_USEC}
+    mul rdx
+    shr rdx, 4
+    mov qword ptr [rdi + 8], rdx
 gtod_tz:
     test rsi, rsi
     jz gtod_done
@@ -184,9 +209,11 @@ _TIME = """
     test dword ptr [r8 + {CLOCK_MASK}], 1
     jz time_syscall
 {read_ns}
-    xor edx, edx
-    mov ecx, {NSEC_PER_SEC}
-    div rcx
+    shr rax, 9
+    mov rdx, {RECIP_NSEC}
+    mul rdx
+    mov rax, rdx
+    shr rax, 11
     test rdi, rdi
     jz time_done
     mov qword ptr [rdi], rax
@@ -219,11 +246,7 @@ getcpu_done:
 _CLOCK_GETRES = """
 {name}:
     lea r8, {vvar}
-    cmp edi, {MAX_CLOCK}
-    ja cgr_syscall
-    mov eax, dword ptr [r8 + {CLOCK_MASK}]
-    bt eax, edi
-    jnc cgr_syscall
+{check_clock}
     mov eax, 1
     mov ecx, dword ptr [r8 + {COARSE_MASK}]
     bt ecx, edi
@@ -255,7 +278,10 @@ _CONSTANTS = {
     "SEQ": VVAR_SEQ, "CPU": VVAR_CPU, "CLOCK_MASK": VVAR_CLOCK_MASK, "COARSE_MASK": VVAR_COARSE_MASK,
     "CYCLE_LAST": VVAR_CYCLE_LAST, "MULT": VVAR_MULT, "SHIFT": VVAR_SHIFT, "NODE": VVAR_NODE,
     "BASE": VVAR_BASE, "JIFFY": VVAR_JIFFY, "TZ": VVAR_TZ, "OFFSETS": VVAR_OFFSETS,
-    "MAX_CLOCK": MAX_CLOCKS - 1, "NSEC_PER_SEC": NSEC_PER_SEC,
+    "MAX_CLOCKS": MAX_CLOCKS, "NSEC_PER_SEC": NSEC_PER_SEC,
+    # x / 10^9 == mulhi(x >> 9, RECIP_NSEC) >> 11 and x / 1000 == mulhi(x >> 3, RECIP_USEC) >> 4
+    # for every 64-bit x (gcc's constants; tests/test_vdso.py checks them)
+    "RECIP_NSEC": 19342813113834067, "RECIP_USEC": 2361183241434822607,
     "NR_clock_gettime": SYSCALL_NUMBERS["clock_gettime"], "NR_gettimeofday": SYSCALL_NUMBERS["gettimeofday"],
     "NR_time": SYSCALL_NUMBERS["time"], "NR_clock_getres": SYSCALL_NUMBERS["clock_getres"],
 }
@@ -268,7 +294,10 @@ def function_source(name: str, template: str, offset: str, address: int) -> str:
     # address, which is `address`; the data page starts VVAR_SIZE below the image.
     vvar = f"[rip + {name} - {address + VVAR_SIZE:#x}]"
     read_ns = _READ_NS.format(p=prefix, offset=offset.format(**_CONSTANTS), **_CONSTANTS)
-    return template.format(name=name, vvar=vvar, read_ns=read_ns, pause=_PAUSE.format(p=prefix), **_CONSTANTS)
+    fallback = {"__vdso_clock_gettime": "cg_syscall", "__vdso_clock_getres": "cgr_syscall"}.get(name, "")
+    return template.format(name=name, vvar=vvar, read_ns=read_ns, pause=_PAUSE.format(p=prefix),
+                           split=_SPLIT.format(**_CONSTANTS),
+                           check_clock=_CHECK_CLOCK.format(fallback=fallback, **_CONSTANTS), **_CONSTANTS)
 
 
 def assemble() -> list[tuple[str, bytes]]:
