@@ -14,8 +14,9 @@ neither can ever be behind a reading the other made before it. The guest's rdtsc
 Unicorn is the host's TSC (QEMU's helper_rdtsc), read here through a few bytes of machine
 code. At most every UPDATE_NS (checked when pykern reads the clock) the formula is
 re-anchored: cycle_last = now, base_ns = the formula's value now (so the clock never steps
-back), and mult = the TSC rate measured against the host's CLOCK_MONOTONIC since start,
-slewed by at most MAX_SLEW_PPM so that the clock converges on the host's (NTP's way). On
+back), and mult = the TSC rate measured against the host's CLOCK_MONOTONIC since start;
+a clock that fell behind the host's steps forward, one ahead of it runs slower (by at
+most MAX_SLEW_PPM) until level. On
 a host whose clocksource is not the TSC the clocks are the host's own and the vDSO makes
 the syscall, as Linux's vDSO does when the clocksource has no vDSO mode.
 """
@@ -40,7 +41,6 @@ UPDATE_NS = 10_000_000  # re-anchor and re-measure the rate at most this often
 CALIBRATE_NS = 2_000_000  # the TSC rate is first measured over at least this long
 STEER_NS = 100_000_000  # an error is absorbed over this long ...
 MAX_SLEW_PPM = 500  # ... running at most this much faster or slower (NTP's limit)
-STEP_NS = 10_000_000  # behind the host by more (a paused VM): step forward
 WALL_STEP_NS = 100_000  # a smaller change of REALTIME - MONOTONIC is measurement noise
 MASK64 = (1 << 64) - 1
 # rdtsc; shl rdx, 32; or rax, rdx; ret
@@ -157,15 +157,20 @@ class Clock:
         cycles, host_ns, wall_offset = self._sample()
         old = self._tk
         base = old.monotonic_at(cycles) if old is not None else host_ns
-        error = host_ns - base  # > 0: behind the host
-        if error > STEP_NS:
-            base, error = host_ns, 0
         start_cycles, start_ns, _ = self._calibration
         if cycles - start_cycles <= 0:
             return
+        # Behind the host: step forward (a clock may jump ahead, never back). Ahead: run
+        # slower, to be level in STEER_NS. Updates come only when the clock is read, at
+        # any interval: a slowing that lasts too long leaves the clock behind, and the
+        # next update steps it; a rate correction in both directions would oscillate
+        # (measured: 0.5 s between updates, a 100 ms correction grew the error 5x a time).
+        ahead = base - host_ns
+        if ahead < 0:
+            base, ahead = host_ns, 0
         rate = ((host_ns - start_ns) << SHIFT) // (cycles - start_cycles)
         limit = STEER_NS * MAX_SLEW_PPM // 1_000_000
-        mult = max(1, rate + rate * max(-limit, min(limit, error)) // STEER_NS)
+        mult = max(1, rate - rate * min(limit, ahead) // STEER_NS)
         if old is not None and abs(wall_offset - old.wall_offset_ns) < WALL_STEP_NS:
             wall_offset = old.wall_offset_ns
         self._tk = Timekeeping(cycles, mult, SHIFT, base, wall_offset, self._boot_offset, tai_offset_ns(),
