@@ -226,8 +226,9 @@ def test_other_clocks_and_an_unusable_tsc_make_the_syscall() -> None:
 
 @needs_tsc
 def test_reanchoring_keeps_the_clock_continuous() -> None:
-    """Every re-anchoring starts from the value the old one gives at that TSC: a reading
-    after it is never below one before it, whatever the rate's change."""
+    """Every re-anchoring starts from the value the old one gives at that TSC, or from the
+    host's clock if that is further: a reading after it is never below one before it,
+    whatever the rate's change."""
     clock = Clock()
     clock.calibrate()
     last = 0
@@ -237,8 +238,7 @@ def test_reanchoring_keeps_the_clock_continuous() -> None:
         assert now >= last
         last = now
         clock._update()
-        assert clock.timekeeping.base_ns >= tk.monotonic_at(clock.timekeeping.cycle_last)
-        assert clock.timekeeping.base_ns == tk.monotonic_at(clock.timekeeping.cycle_last)
+        assert clock.timekeeping.base_ns >= tk.monotonic_at(clock.timekeeping.cycle_last)  # forward only
     time.sleep(0.05)
     clock._update()
     # steered onto the host's clock: within 50 us after 50 ms
