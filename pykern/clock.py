@@ -119,6 +119,7 @@ class Clock:
         self._read_tsc = host_tsc_reader() if read_tsc is True else read_tsc or None
         self._tk: Timekeeping | None = None  # None: the host's clocks (no TSC, or not calibrated yet)
         self._update_cycles = 0
+        self._cycle_last = self._mult = self._base = self._wall_offset = 0  # self._tk's, for the hot path
         # Told every new anchoring (the vDSO's data page); None: the vDSO makes syscalls.
         self.publish: Callable[[Timekeeping | None], None] | None = None
         self._calibration = self._sample() if self._read_tsc is not None else (0, 0, 0)
@@ -176,36 +177,37 @@ class Clock:
         self._tk = Timekeeping(cycles, mult, SHIFT, base, wall_offset, self._boot_offset, tai_offset_ns(),
                                jiffy_ns())
         self._update_cycles = (UPDATE_NS << SHIFT) // mult
+        self._cycle_last, self._mult, self._base, self._wall_offset = cycles, mult, base, wall_offset
         if self.publish is not None:
             self.publish(self._tk)
 
-    def _monotonic(self) -> tuple[int, Timekeeping | None]:
-        """CLOCK_MONOTONIC now and the anchoring it came from (None: the host's clock),
-        re-anchored first if that is due."""
-        tk = self._tk
-        if tk is None:
-            if self._read_tsc is None or time.monotonic_ns() - self._calibration[1] < CALIBRATE_NS:
-                return time.monotonic_ns(), None
+    def _host_monotonic(self) -> int:
+        """Before timekeeping on the TSC starts (or without a TSC): the host's clock,
+        and the switch to the TSC once CALIBRATE_NS have passed."""
+        if self._read_tsc is not None and time.monotonic_ns() - self._calibration[1] >= CALIBRATE_NS:
             self._update()
-            tk = self._tk
-            if tk is None:
-                return time.monotonic_ns(), None
-        cycles = self._read_tsc()
-        if cycles - tk.cycle_last > self._update_cycles:
-            self._update()
-            tk = self._tk
-            cycles = self._read_tsc()
-        return tk.monotonic_at(cycles), tk
+            if self._tk is not None:
+                return self.monotonic_ns()
+        return time.monotonic_ns()
 
+    # The hot path (every clock read of every syscall): Timekeeping.monotonic_at inlined,
+    # its fields kept as attributes. Python's integers do not wrap where the vDSO's 64-bit
+    # ones would, which takes 584 years of uptime.
     def monotonic_ns(self) -> int:
-        return self._monotonic()[0]
+        if self._tk is None:
+            return self._host_monotonic()
+        delta = self._read_tsc() - self._cycle_last
+        if delta > self._update_cycles:
+            self._update()
+            delta = self._read_tsc() - self._cycle_last
+        return self._base + ((delta * self._mult) >> SHIFT) if delta > 0 else self._base
 
     def realtime_ns(self) -> int:
-        now, tk = self._monotonic()
-        return now + tk.wall_offset_ns if tk is not None else time.time_ns()
+        now = self.monotonic_ns()
+        return now + self._wall_offset if self._tk is not None else time.time_ns()
 
     def boottime_ns(self) -> int:
-        return self._monotonic()[0] + self._boot_offset
+        return self.monotonic_ns() + self._boot_offset
 
     def process_cpu_ns(self, group: ThreadGroup) -> int:
         return sum(self.thread_cpu_ns(task) for task in group.tasks) + group.cpu_ns
