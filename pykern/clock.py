@@ -110,13 +110,14 @@ def host_tsc_reader() -> Callable[[], int] | None:
 
 
 class Clock:
-    def __init__(self, read_tsc: Callable[[], int] | None | bool = True) -> None:
+    def __init__(self, use_tsc: bool = True) -> None:
+        """`use_tsc` False: the host's clocks, as on a host whose clocksource is not the TSC."""
         # BOOTTIME runs ahead of MONOTONIC by the time suspended, never behind: read
         # MONOTONIC first, so that a delay between the two reads (a loaded host) can only
         # make the offset larger, never negative (ident_time's check failed once in CI).
         before = time.monotonic_ns()
         self._boot_offset = max(0, time.clock_gettime_ns(time.CLOCK_BOOTTIME) - before)
-        self._read_tsc = host_tsc_reader() if read_tsc is True else read_tsc or None
+        self._read_tsc = host_tsc_reader() if use_tsc else None
         self._tk: Timekeeping | None = None  # None: the host's clocks (no TSC, or not calibrated yet)
         self._update_cycles = 0
         self._cycle_last = self._mult = self._base = self._wall_offset = 0  # self._tk's, for the hot path

@@ -205,7 +205,7 @@ def test_gettimeofday_time_getres_getcpu() -> None:
 
 
 def test_other_clocks_and_an_unusable_tsc_make_the_syscall() -> None:
-    clock = Clock(read_tsc=None)  # a host whose clocksource is not the TSC
+    clock = Clock(use_tsc=False)  # a host whose clocksource is not the TSC
     machine = Machine(Vdso(clock))
     clock.calibrate()
     machine.call("__vdso_clock_gettime", CLOCK_MONOTONIC, machine.SCRATCH)
