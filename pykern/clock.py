@@ -26,7 +26,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import mmap
-import platform
+import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
@@ -96,7 +96,7 @@ def host_tsc_reader() -> Callable[[], int] | None:
     """rdtsc in pykern's own process, or None where the guest's clocks cannot be the TSC:
     not an x86-64 host, a host clocksource other than the TSC, no executable memory."""
     global _tsc_code
-    if platform.machine() != "x86_64" or host_clocksource() != "tsc":
+    if os.uname().machine != "x86_64" or host_clocksource() != "tsc":
         return None
     if _tsc_code is None:
         try:
