@@ -60,7 +60,10 @@ MAX_CLOCKS = 16
 
 # --- the data page ([vvar]) ------------------------------------------------------------------
 # offset: field                   (all little-endian)
-VVAR_SEQ = 0  # u32: odd while pykern writes (never seen odd by the guest: pykern writes between slices)
+# u32 seqcount. pykern writes only while no guest code runs, so the guest never sees it odd;
+# but a guest preempted (or interrupted by a signal) in the middle of a read resumes after
+# pykern may have re-anchored: the changed count sends it round again.
+VVAR_SEQ = 0
 VVAR_CPU = 4  # u32: getcpu's cpu, the CPU the running task is on (the lowest it may run on)
 VVAR_CLOCK_MASK = 8  # u32: bit n set: clock n is answered here, else by the syscall
 VVAR_COARSE_MASK = 12  # u32: clocks rounded down to the tick (the *_COARSE ones)
@@ -264,7 +267,7 @@ cgr_syscall:
     ret
 """
 
-# (exported name, its weak alias, source), in image order
+# (exported name, its weak alias, source, the read's clock offset operand), in image order
 FUNCTIONS = (
     ("__vdso_clock_gettime", "clock_gettime", _CLOCK_GETTIME, "[r8 + {OFFSETS} + rdi*8]"),
     ("__vdso_gettimeofday", "gettimeofday", _GETTIMEOFDAY, "[r8 + {OFFSETS}]"),
