@@ -239,6 +239,7 @@ class Scheduler:
         """Run `task` in the JIT for one quantum (or unbounded if it is alone)."""
         kernel = self.kernel
         budget = QUANTUM_INSNS
+        kernel.vdso.vvar.set_cpu(task.cpu_affinity)  # the vDSO's getcpu answers for this task
         while True:
             # Back to user mode: finish a woken call, then deliver signals (a call that
             # blocks again with a signal pending is interrupted by the delivery).
@@ -259,7 +260,6 @@ class Scheduler:
                     continue  # restarted with no handler run: make the call again
             self.need_resched = False
             trap = kernel.trap
-            kernel.vdso.vvar.set_cpu(task.cpu_affinity)  # the vDSO's getcpu answers for this task
             started = task.running_since = time.perf_counter_ns()
             expired = trap.run_user(task, budget if self.others_may_run() else 0)
             task.cpu_ns += time.perf_counter_ns() - started
