@@ -13,8 +13,9 @@ kernel. From high to low addresses:
                       envp pointers, NULL; argv pointers, NULL
     sp (16-aligned)   argc
 
-Differences from Linux: no stack randomisation (arch_align_stack's random offset), no
-AT_SYSINFO_EHDR (there is no vDSO), AT_MINSIGSTKSZ only when the caller supplies it.
+Differences from Linux: no stack randomisation (arch_align_stack's random offset),
+AT_MINSIGSTKSZ only when the caller supplies it. AT_SYSINFO_EHDR (the vDSO) is the
+kernel's to add (pykern/exec.py puts it first, as ARCH_DLINFO does).
 """
 
 from __future__ import annotations

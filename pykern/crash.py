@@ -144,7 +144,11 @@ def crash_report(task: Task, sig: int, code: int, addr: int, rip: int) -> str:
     """A few lines for stderr: what killed the guest, where, and its registers."""
     group = task.group
     bias = _load_bias(task)
-    symbol = nearest_symbol(group.exe_path, rip, bias)
+    vma = task.mm.find_vma(rip)
+    if vma is not None and vma.name == "[vdso]":
+        symbol = task.kernel.vdso.symbol_at(rip - vma.start)
+    else:
+        symbol = nearest_symbol(group.exe_path, rip, bias)
     where = f"{rip:#x}" + (f" <{symbol}>" if symbol else "")
     head = (f"pykern: pid {group.tgid} killed by {signal_name(sig)} (si_code {code}) at {where}: "
             f"{describe_instruction(task, rip)}; fault address {addr:#x}")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from pykern import uc_const as X
 from pykern.abi import (
     AT_FDCWD,
+    AT_SYSINFO_EHDR,
     EACCES,
     ELOOP,
     MAP_ANONYMOUS,
@@ -140,10 +141,12 @@ def build_image(task: Task, image: Executable, plan: LoadPlan, argv: list[bytes]
         mm = kernel.mm_pool.take(keep_code=True) or kernel.new_mm()
     try:
         entry, base = _map_image(mm, image, plan, interp, names)
+        vdso = kernel.vdso.install(mm)  # arch_setup_additional_pages: after the interpreter
     finally:
         mm.drop_stale()
-    auxv = make_auxv(plan, uid=creds.uid, euid=creds.euid, gid=creds.gid, egid=creds.egid, hwcap=X86_HWCAP,
-                     base=base)
+    # ARCH_DLINFO puts AT_SYSINFO_EHDR first
+    auxv = [(AT_SYSINFO_EHDR, vdso)] + make_auxv(plan, uid=creds.uid, euid=creds.euid, gid=creds.gid,
+                                                 egid=creds.egid, hwcap=X86_HWCAP, base=base)
     stack_limit = task.group.rlimits.get(RLIMIT_STACK, (STACK_SIZE, 0))[0]
     stack = build_stack(STACK_TOP, argv, envp, auxv, execfn=execfn, random16=kernel.random_bytes(16),
                         rlimit_stack=min(stack_limit, 1 << 40))

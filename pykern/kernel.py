@@ -22,6 +22,7 @@ from pykern.signal import CORE_SIGNALS, SigInfo, Signals, user_info
 from pykern.task import Creds, Task, TaskState, ThreadGroup
 from pykern.trap import Trap
 from pykern.tty import TtyTable
+from pykern.vdso import Vdso
 
 if TYPE_CHECKING:
     from pykern.sysent import SyscallEntry
@@ -65,6 +66,7 @@ class Kernel:
         self.fifos: dict = {}  # FIFO inode key -> its kernel pipe (pykern.fs.fifo)
         self.unix_names: dict = {}  # a bound Unix socket's name -> the socket (pykern.af_unix)
         self.clock = Clock()
+        self.vdso = Vdso(self.clock)  # the one vDSO image and data page every process maps
         self.sched = Scheduler(self)
         self.trap = Trap(self, table)
         self.tasks: dict[int, Task] = {}  # tid -> task, live and zombie leaders

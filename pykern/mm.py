@@ -37,6 +37,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 from pykern.abi import (
+    EACCES,
     EEXIST,
     EFAULT,
     EINVAL,
@@ -501,6 +502,8 @@ class MM(UserAccess):
             covered = vma.end
         if covered < end:
             raise SysError(ENOMEM)
+        if prot & (PROT_WRITE | PROT_EXEC) and any(vma.name == "[vvar]" for vma in vmas):
+            raise SysError(EACCES)  # the vDSO's data page has neither VM_MAYWRITE nor VM_MAYEXEC
         if not prot & PROT_EXEC and any(vma.prot & PROT_EXEC for vma in vmas):
             self._forget_code(start, end)
         new = uc_prot(prot)

@@ -243,6 +243,7 @@ class Scheduler:
         """Run `task` in the JIT for one quantum (or unbounded if it is alone)."""
         kernel = self.kernel
         budget = QUANTUM_INSNS
+        kernel.vdso.vvar.set_cpu(task.cpu_affinity)  # the vDSO's getcpu answers for this task
         while True:
             # Back to user mode: finish a woken call, then deliver signals (a call that
             # blocks again with a signal pending is interrupted by the delivery).

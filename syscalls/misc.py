@@ -251,6 +251,8 @@ def sys_sched_setaffinity(task: Task, pid: int, cpusetsize: int, mask_addr: int)
     if not allowed:
         raise SysError(EINVAL)
     target.cpu_affinity = allowed
+    if target is task:
+        task.kernel.vdso.vvar.set_cpu(allowed)  # the vDSO's getcpu, for the rest of this slice
     return 0
 
 

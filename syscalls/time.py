@@ -11,8 +11,6 @@ to `rem` as do_nanosleep does.
 
 from __future__ import annotations
 
-import functools
-import time as host_time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -38,6 +36,7 @@ from pykern.abi import (
     TIMEVAL,
     TMS,
 )
+from pykern.clock import jiffy_ns, tai_offset_ns
 from pykern.errors import Block, Fault, SysError
 from pykern.syscalls.table import syscall
 from pykern.sysent import CLOCKID, INT, PTR, TIMESPEC_IN, TIMESPEC_OUT, TIMEVAL_OUT
@@ -73,20 +72,6 @@ SLEEPABLE_CLOCKS = frozenset(
 # The alarm clocks exist but, without an RTC device (as on this host and in pykern),
 # reading them fails with EINVAL and sleeping on them with EOPNOTSUPP.
 ALARM_CLOCKS = frozenset({CLOCK_REALTIME_ALARM, CLOCK_BOOTTIME_ALARM})
-
-
-@functools.cache
-def jiffy_ns() -> int:
-    """The tick length (1/HZ) of the host kernel, seen through its coarse clock resolution.
-    (The host is Linux, so its clock ids are the guest's; Python names no coarse clock.)"""
-    return round(host_time.clock_getres(CLOCK_MONOTONIC_COARSE) * NSEC_PER_SEC) or 4_000_000
-
-
-@functools.cache
-def tai_offset_ns() -> int:
-    """CLOCK_TAI - CLOCK_REALTIME on the host: a whole number of seconds (0 unless set by NTP)."""
-    offset = host_time.clock_gettime_ns(CLOCK_TAI) - host_time.clock_gettime_ns(CLOCK_REALTIME)
-    return round(offset / NSEC_PER_SEC) * NSEC_PER_SEC
 
 
 def timespec_to_ns(tv_sec: int, tv_nsec: int) -> int:

@@ -68,8 +68,6 @@ STRACE = shutil.which("strace")
 # Left as mismatches (they lower the fraction; see the report printed by the test):
 # - rseq: pykern answers ENOSYS on purpose (glibc then goes without), in every process
 #   started by execve and in every thread.
-# - no vDSO in pykern: glibc makes clock_gettime/time syscalls that natively are not
-#   (mem: glibc's tempname; files: utimensat's UTIME_NOW fallback).
 # - statx's stx_mask lacks STATX_MNT_ID (pykern does not report a mount id).
 # - files: writev's junk iovecs beyond the valid ones read other stack bytes.
 # - signals: a SA_RESETHAND action reads back as {SIG_DFL, sa_flags=0} (Linux keeps the
@@ -244,7 +242,7 @@ def identical_fraction(native: list[str], emulated: list[str]) -> float:
 # Floors of the fraction of identical lines from main: the lowest of 5 runs side by side
 # on a loaded 2-core machine, less a margin (a line or two for the short traces); the
 # printed fractions are the report. Below 1 (see the accepted differences above):
-# rseq in execerr, forkexec, spawn, stdin_echo, threads; vDSO in mem and poll; statx and writev in
+# rseq in execerr, forkexec, spawn, stdin_echo, threads; statx and writev in
 # files; races in threads (0.85-0.90), shm_mutex (0.79-0.84: 16 lines), orphan
 # (0.91-1.0), jobctl (0.98), mem; SA_RESETHAND in signals; times in ident_time.
 COMPARE_FLOORS: dict[str, float] = {

@@ -38,6 +38,7 @@ from pykern.rusage import Usage
 from pykern.syscalls import identity, misc
 from pykern.syscalls import time as systime
 from pykern.task import Creds, TaskState
+from pykern.vdso import VvarPage
 
 BASE = 0x10000
 
@@ -88,7 +89,8 @@ class FakeClock:
 
 
 def make_task(euid: int = 1000, tid: int = 42) -> SimpleNamespace:
-    kernel = SimpleNamespace(clock=FakeClock(), tasks={}, random_bytes=lambda n: b"\xa5" * n)
+    kernel = SimpleNamespace(clock=FakeClock(), tasks={}, random_bytes=lambda n: b"\xa5" * n,
+                             vdso=SimpleNamespace(vvar=VvarPage()))
     creds = Creds(euid, euid, euid, 100, 100, 100, [100, 4, 27])
     group = SimpleNamespace(
         tgid=tid,

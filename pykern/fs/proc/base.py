@@ -455,12 +455,19 @@ class MemFile(File):
             size -= piece
         return pieces
 
+    def _pfn_mapped(self, address: int) -> bool:
+        """The vDSO's data page, which access_remote_vm cannot reach on Linux (VM_IO|VM_PFNMAP)."""
+        vma = self.mm.find_vma(address)
+        return vma is not None and vma.name == "[vvar]"
+
     def pread(self, size: int, offset: int) -> bytes:
         if self.mm is None:
             return b""
         out = bytearray()
         for address, length in self._pages(offset, size):
             try:
+                if self._pfn_mapped(address):
+                    raise Fault(address)
                 out += self.mm.copy_in(address, length)
             except Fault:
                 if not out:

@@ -50,8 +50,22 @@ def is_file(vma: VMA) -> bool:
     return bool(vma.name) and not vma.name.startswith("[")
 
 
+def is_special_shared(vma: VMA) -> bool:
+    """The vDSO's data page: shared by every process, but shown as Linux shows its
+    [vvar] (a private PFN mapping: "p", no resident pages counted)."""
+    return vma.name == "[vvar]"
+
+
+def file_pages(vma: VMA) -> bool:
+    """Pages counted as file pages: a file's, and the vDSO's (the kernel's own pages,
+    inserted with vm_insert_page)."""
+    return is_file(vma) or vma.name == "[vdso]"
+
+
 def resident_bytes(vma: VMA) -> int:
     length = vma.end - vma.start
+    if is_special_shared(vma):
+        return 0
     try:
         return sum(size for _, size in vma.backing.resident_runs(vma.offset, length))
     except (OSError, ValueError):
@@ -84,7 +98,7 @@ def mem_counters(mm: MM) -> MemCounters:
         size = vma.end - vma.start
         counters.total += size
         stack = is_stack(vma)
-        shared = bool(vma.flags & MAP_SHARED)
+        shared = bool(vma.flags & MAP_SHARED) and not is_special_shared(vma)
         if stack:
             counters.stack += size
         elif vma.prot & PROT_WRITE and not shared:
@@ -97,7 +111,7 @@ def mem_counters(mm: MM) -> MemCounters:
                 counters.rss_file += resident
             else:
                 counters.rss_shmem += resident
-        elif is_file(vma) and not vma.prot & PROT_WRITE:
+        elif file_pages(vma) and not vma.prot & PROT_WRITE:
             counters.rss_file += resident
         else:
             counters.rss_anon += resident
@@ -130,7 +144,7 @@ def _header(vma: VMA, cache: dict[str, tuple[int, int]], heap_range: tuple[int, 
         "r" if vma.prot & PROT_READ else "-",
         "w" if vma.prot & PROT_WRITE else "-",
         "x" if vma.prot & PROT_EXEC else "-",
-        "s" if vma.flags & MAP_SHARED else "p",
+        "s" if vma.flags & MAP_SHARED and not is_special_shared(vma) else "p",
     ))
     name = vma.name
     dev = ino = offset = 0
@@ -168,6 +182,8 @@ def show_maps(mm: MM | None) -> bytes:
 
 def _vm_flags(vma: VMA) -> str:
     """show_smap_vma_flags' two-letter names, in its bit order: those pykern can tell."""
+    if is_special_shared(vma):
+        return "VmFlags: rd mr pf io de dd \n"  # VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP
     shared = bool(vma.flags & MAP_SHARED)
     flags = []
     if vma.prot & PROT_READ:
@@ -183,6 +199,8 @@ def _vm_flags(vma: VMA) -> str:
         flags.append("ms")
     if is_stack(vma):
         flags.append("gd")
+    if vma.name == "[vdso]":
+        flags.append("de")  # a special mapping: VM_DONTEXPAND
     if vma.prot & PROT_WRITE and not shared:
         flags.append("ac")
     return "VmFlags: " + "".join(f + " " for f in flags) + "\n"
@@ -196,8 +214,8 @@ def show_smap(vma: VMA, locked: int = 0) -> str:
     """One VMA's smaps block; `locked`: its bytes under mlock."""
     size = vma.end - vma.start
     resident = resident_bytes(vma)
-    shared = bool(vma.flags & MAP_SHARED)
-    anonymous = 0 if shared or (is_file(vma) and not vma.prot & PROT_WRITE) else resident
+    shared = bool(vma.flags & MAP_SHARED) and not is_special_shared(vma)
+    anonymous = 0 if shared or (file_pages(vma) and not vma.prot & PROT_WRITE) else resident
     clean = resident - anonymous if not shared else 0
     dirty_private = anonymous
     shared_clean = resident if shared else 0
