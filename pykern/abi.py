@@ -14,6 +14,7 @@ from pykern.abi_tables import ERRNO_MESSAGES, ERRNO_NAMES, ERRNO_VALUES, SYSCALL
 SYSCALL_NUMBERS: dict[str, int] = {name: nr for nr, name in SYSCALL_NAMES.items()}
 
 PAGE_SIZE = 4096
+OOM_SCORE_ADJ_MIN, OOM_SCORE_ADJ_MAX = -1000, 1000  # /proc/PID/oom_score_adj
 PAGE_MASK = ~(PAGE_SIZE - 1)
 
 

@@ -48,6 +48,15 @@ def positive_float(text: str) -> float:
     return value
 
 
+def memory_size(text: str) -> int:
+    from pykern.oom import parse_size
+
+    try:
+        return parse_size(text)
+    except (ValueError, KeyError):
+        raise argparse.ArgumentTypeError(f"not a size (like 512M or 2G): {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pykern", description="Run x86-64 Linux programs on a Python kernel.",
                                      formatter_class=help_formatter)
@@ -68,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     limits = run.add_argument_group("limits")
     limits.add_argument("--max-tasks", type=positive_int, default=None, metavar="N",
                         help="fork and clone fail with EAGAIN beyond N guest tasks (threads count; default 4096)")
+    limits.add_argument("--max-memory", type=memory_size, default=None, metavar="SIZE",
+                        help="bound the memory the guest makes pykern hold (512M, 2G; default: 3/4 of the host's "
+                             "RAM); past it the OOM killer kills the process with the highest badness")
     limits.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
                         help="after SECONDS send SIGTERM to every guest process, SIGKILL after --kill-after; "
                              "pykern then exits with 124, as timeout(1) does")
@@ -155,7 +167,10 @@ def run(options: argparse.Namespace) -> int:
     tracer = make_tracer(options, table, os.fsencode(path), argv, len(guest_environment(options)))
     # --strace also reports crashes (to stderr, even when the trace goes to -o FILE)
     try:
+        from pykern.oom import DEFAULT_FRACTION, host_ram_bytes
+
         limits = {} if options.max_tasks is None else {"max_tasks": options.max_tasks}
+        limits["max_memory"] = options.max_memory or int(host_ram_bytes() * DEFAULT_FRACTION)
         # Orphans outlive the first process in a detached pykern, as they outlive the
         # program natively; but strace -f waits for every traced process, and so does
         # pykern when it traces.

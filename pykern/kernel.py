@@ -17,6 +17,7 @@ from pykern.abi import RLIMIT_CORE, SIGPIPE, signal_name
 from pykern.clock import Clock
 from pykern.hostsig import HostSignals
 from pykern.mm import MM, MMPool
+from pykern.oom import OomKiller
 from pykern.sched import Scheduler
 from pykern.signal import CORE_SIGNALS, SigInfo, Signals, user_info
 from pykern.task import Creds, Task, TaskState, ThreadGroup
@@ -35,12 +36,12 @@ MAX_TASKS = 4096  # --max-tasks' default: a fork bomb gets EAGAIN long before th
 
 class Options:
     __slots__ = ("report_crashes", "crash_stream", "tracer", "extra", "root", "binds", "max_tasks",
-                 "detach_orphans")
+                 "detach_orphans", "max_memory")
 
     def __init__(self, report_crashes: bool = False, crash_stream: TextIO = sys.stderr,
                  tracer: object | None = None, extra: dict | None = None, root: str = "/",
                  binds: tuple = (), max_tasks: int = MAX_TASKS,
-                 detach_orphans: bool = False) -> None:  # fmt: skip
+                 detach_orphans: bool = False, max_memory: int | None = None) -> None:  # fmt: skip
         self.report_crashes = report_crashes
         self.crash_stream = crash_stream
         self.tracer = tracer  # pykern.strace.Tracer when tracing
@@ -51,6 +52,7 @@ class Options:
         # the CLI's: when the first process is gone, report its status at once and leave
         # the guest processes still alive to a detached copy of pykern (Kernel.run)
         self.detach_orphans = detach_orphans
+        self.max_memory = max_memory  # --max-memory in bytes: the OOM killer's limit (None: no killer)
 
 
 class Kernel:
@@ -81,6 +83,7 @@ class Kernel:
         self.host_signals = HostSignals(self)  # installed by the CLI, not by tests
         self.futexes = None  # pykern.futex's table, when futexes exist
         self.detached = False  # this pykern runs the orphans of a first process that exited
+        self.oom = None if self.options.max_memory is None else OomKiller(self, self.options.max_memory)
 
     def _make_init(self) -> ThreadGroup:
         """pid 1 lives inside the kernel: it has no code, it only adopts and reaps orphans."""

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 # Counted, not timed, so that where a task is preempted never depends on the host's load
 # (Trap.run_user).
 QUANTUM_INSNS = 5_000_000
+# A task alone runs unbounded, or, with the OOM killer on, for about 50 ms between checks
+# of pykern's memory (pykern.oom).
+LONE_QUANTUM_INSNS = 50_000_000
 SIGNAL_WAITS = frozenset({"pause", "rt_sigsuspend", "rt_sigtimedwait"})  # a few ms, as Linux's minimum granularity is
 
 
@@ -206,6 +209,14 @@ class Scheduler:
         current = self.current
         return current is not None and any(t.expires_ns is not None for t in current.group.cpu_timers.values())
 
+    def slice_budget(self, budget: int) -> int:
+        """What the next run in the JIT may execute: the rest of the quantum when another
+        task may want the CPU; else unbounded (0), or, when the OOM killer must look at
+        memory now and then, LONE_QUANTUM_INSNS."""
+        if self.others_may_run():
+            return budget
+        return LONE_QUANTUM_INSNS if self.kernel.oom is not None else 0
+
     def check_cpu_timers(self, task: Task) -> None:
         """After a slice: fire the CPU-time interval timers of `task`'s process that are due."""
         now_ns = self.kernel.clock.process_cpu_ns(task.group)
@@ -265,11 +276,13 @@ class Scheduler:
             self.need_resched = False
             trap = kernel.trap
             started = task.running_since = time.perf_counter_ns()
-            expired = trap.run_user(task, budget if self.others_may_run() else 0)
+            expired = trap.run_user(task, self.slice_budget(budget))
             task.cpu_ns += time.perf_counter_ns() - started
             task.running_since = 0
             if task.group.cpu_timers:
                 self.check_cpu_timers(task)
+            if kernel.oom is not None:
+                kernel.oom.check()
             if task.state is not TaskState.RUNNABLE:
                 return
             budget -= trap.executed  # stopped early (a wakeup, a fork): keep the rest of the slice

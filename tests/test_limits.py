@@ -109,3 +109,36 @@ def test_orphans_outlive_the_first_process() -> None:
     assert returned < 4  # it did not wait for the orphan's sleep
     assert out == native.stdout == b"early\nlate\n"
     assert err == native.stderr
+
+
+def test_oom_killer_kills_the_hog_and_the_rest_runs_on(built_testbins) -> None:
+    done = pykern("--max-memory", "256M", "./testbins/pykern_only/memhog")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"hog: killed by SIGKILL\nsurvivor: still here\nsurvivor: exited 0\n"
+    line = done.stderr.decode()
+    assert line.startswith("pykern: Out of memory: Killed process 3 (memhog) total-vm:"), line
+    assert "anon-rss:" in line and line.rstrip().endswith("oom_score_adj:0") and line.count("\n") == 1
+
+
+def test_oom_killer_spares_oom_score_adj_min() -> None:
+    """A process at oom_score_adj -1000 is never picked; its child that hogs memory is
+    (oom_score_adj is inherited, so the child raises its own first)."""
+    script = ("echo -1000 > /proc/self/oom_score_adj; "
+              "sh -c 'echo 0 > /proc/self/oom_score_adj; exec ./testbins/pykern_only/memhog'; echo parent lives")
+    done = pykern("--max-memory", "256M", "/bin/sh", "-c", script)
+    assert done.stdout.endswith(b"parent lives\n"), done.stderr
+    assert b"Out of memory: Killed process" in done.stderr
+
+
+def test_max_memory_is_the_oom_score_scale() -> None:
+    """/proc/PID/oom_score is the killer's badness with --max-memory as totalpages."""
+    done = pykern("--max-memory", "64M", "/bin/cat", "/proc/self/oom_score")
+    small = int(done.stdout)
+    done = pykern("--max-memory", "64G", "/bin/cat", "/proc/self/oom_score")
+    assert small > int(done.stdout)  # the same process is a bigger share of a smaller limit
+
+
+def test_bad_max_memory_is_a_usage_error() -> None:
+    for size in ("0", "-5M", "lots", "12Q"):
+        done = pykern("--max-memory", size, "/bin/true")
+        assert done.returncode == 2 and b"Traceback" not in done.stderr, size

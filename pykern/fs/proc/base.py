@@ -32,6 +32,8 @@ from pykern.abi import (
     O_RDWR,
     O_TRUNC,
     O_WRONLY,
+    OOM_SCORE_ADJ_MAX,
+    OOM_SCORE_ADJ_MIN,
     PAGE_SIZE,
     RLIM_INFINITY,
     S_IFDIR,
@@ -56,6 +58,7 @@ from pykern.fs.proc.common import (
 )
 from pykern.fs.proc.system import read_host
 from pykern.fs.stat import Stat
+from pykern.oom import badness
 from pykern.task import TaskState
 
 if TYPE_CHECKING:
@@ -68,7 +71,7 @@ if TYPE_CHECKING:
 Factory = Callable[[DirInode, bytes], "Inode"]
 
 TASK_COMM_LEN = 16
-OOM_SCORE_ADJ_MIN, OOM_SCORE_ADJ_MAX = -1000, 1000
+
 ID_MAP = b"%10u %10u %10u\n" % (0, 0, 4294967295)  # uid_map/gid_map of the initial user namespace
 PROC_NUMBUF = 13  # the longest number a proc write handler reads
 ARG_READ_LIMIT = 1 << 20  # cmdline/environ: more than any execve accepts (MAX_ARG_STRLEN x 32)
@@ -304,15 +307,16 @@ class PidDir(DirInode):
     def show_oom_score(self, task: Task) -> bytes:
         """proc_oom_score: oom_badness scaled into [0, 2000] * 2/3; 0 for init and for a
         process at OOM_SCORE_ADJ_MIN."""
-        mm = live_mm(self.group)
-        adj = self.group.oom_score_adj
-        if mm is None or adj == OOM_SCORE_ADJ_MIN:
+        oom = self.fs.kernel.oom
+        if oom is not None:  # --max-memory is the killer's totalpages, as a memory cgroup's limit
+            total_pages = oom.total_pages
+        else:
+            memory = _host_meminfo_kb()
+            total_pages = max((memory.get("MemTotal", 0) + memory.get("SwapTotal", 0)) * 1024 // PAGE_SIZE, 1)
+        points = badness(live_mm(self.group), self.group, total_pages)
+        if points is None:
             return b"0\n"
-        memory = _host_meminfo_kb()
-        total_pages = max((memory.get("MemTotal", 0) + memory.get("SwapTotal", 0)) * 1024 // PAGE_SIZE, 1)
-        rss_pages = task_mmu.mem_counters(mm).rss // PAGE_SIZE
-        badness = rss_pages + adj * (total_pages // 1000)
-        points = max((1000 + badness * 1000 // total_pages) * 2 // 3, 0)
+        points = max((1000 + points * 1000 // total_pages) * 2 // 3, 0)
         return f"{points}\n".encode()
 
     def show_oom_score_adj(self, task: Task) -> bytes:
