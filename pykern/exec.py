@@ -272,6 +272,8 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
 
     # Point of no return: the old image goes away.
     de_thread(task)
+    if task.kernel.futexes is not None:  # exec_mm_release: the old image's robust and PI locks
+        task.kernel.futexes.exit_release(task)
     group = task.group
     old_mm = task.mm
     task.mm = mm

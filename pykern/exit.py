@@ -33,6 +33,8 @@ def do_exit(task: Task, status: int) -> None:
         cancel(task)  # e.g. leave the futex queue it slept on
     task.pending = None
     kernel.sched.need_resched = True
+    if kernel.futexes is not None:  # robust and PI locks it holds: FUTEX_OWNER_DIED, a waiter wakes
+        kernel.futexes.exit_release(task)
     if task.tid_address:  # CLONE_CHILD_CLEARTID: zero the tid and wake a futex waiter
         try:
             task.mm.copy_out_u32(task.tid_address, 0)
