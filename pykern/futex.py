@@ -3,10 +3,11 @@ priority-inheritance lock protocol, and the robust-list walk at thread exit.
 
 The key decides who meets whom (get_futex_key). A private futex (FUTEX_PRIVATE_FLAG)
 is keyed by (address space, address) without looking at the memory. A shared one must
-be mapped and readable (EFAULT otherwise): in a MAP_SHARED mapping it is keyed by (host
-backing, offset), so two processes that map the same memory at different addresses wait
-on the same queue, as with Linux's inode/page keys; in private memory by (address space,
-address) again, but apart from the private key, as Linux marks it FUT_OFF_MMSHARED.
+be mapped and readable (EFAULT otherwise): in a MAP_SHARED file mapping it is keyed by
+the file (host device and inode) and the offset in it, in shared anonymous memory by
+(host backing, offset), so processes that map the same memory at different addresses
+wait on the same queue, as with Linux's inode/page keys; in private memory by (address
+space, address) again, but apart from the private key, as Linux marks it FUT_OFF_MMSHARED.
 
 A waiter is a record on its key's list, in arrival order. FUTEX_WAKE marks records woken
 and wakes their tasks; the sleeping call, re-run from the top, sees the mark and returns.
@@ -130,9 +131,13 @@ class FutexTable:
             raise Fault(addr)
         if vma.shared:
             offset = vma.offset + addr - vma.start
-            if vma.backing.shared and not host_readable(vma.backing.ptr + offset):
+            backing = vma.backing
+            if backing.file_key is None:  # shared anonymous memory (inherited across fork)
+                return ("shared", id(backing), offset)
+            if not host_readable(backing.ptr + offset):
                 raise Fault(addr)  # beyond the end of the mapped file: SIGBUS, hence EFAULT
-            return ("shared", id(vma.backing), offset)
+            dev, ino, file_offset = backing.file_key
+            return ("file", dev, ino, file_offset + offset)
         if vma.flags & MAP_ANONYMOUS and not vma.prot & PROT_WRITE:
             raise Fault(addr)  # a read-only anonymous page (get_futex_key's `ro` case)
         return ("mm", id(mm), addr)
