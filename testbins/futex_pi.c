@@ -34,7 +34,7 @@ static void sleep_ms(long ms)
 /* --- glibc PI mutexes ------------------------------------------------------------------- */
 
 #define THREADS 4
-#define ROUNDS 2000
+#define ROUNDS 500
 static pthread_mutex_t pi_lock;
 static long counter;
 
@@ -47,7 +47,7 @@ static void *contend(void *arg)
         for (volatile int k = 0; k < 20; k++)
             ;
         counter = v + 1;
-        if (i % 100 == 0)
+        if (i % 50 == 0)
             sched_yield(); /* give up the CPU holding it: the others go to the kernel */
         pthread_mutex_unlock(&pi_lock);
     }
@@ -63,9 +63,9 @@ static void *consumer(void *arg)
     (void)arg;
     for (;;) {
         pthread_mutex_lock(&cond_lock);
-        while (items == 0 && consumed < 300)
+        while (items == 0 && consumed < 60)
             pthread_cond_wait(&cond, &cond_lock);
-        if (consumed >= 300) {
+        if (consumed >= 60) {
             pthread_mutex_unlock(&cond_lock);
             return NULL;
         }
@@ -165,7 +165,7 @@ int main(void)
         pthread_create(&t[i], NULL, contend, NULL);
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
-    CHECK(counter == THREADS * ROUNDS, "4 threads x 2000 increments under a PI mutex");
+    CHECK(counter == THREADS * ROUNDS, "4 threads x 500 increments under a PI mutex");
 
     pthread_mutex_t errcheck;
     init_pi(&errcheck, 0, PTHREAD_MUTEX_ERRORCHECK);
@@ -179,17 +179,17 @@ int main(void)
     pthread_t c[2];
     for (int i = 0; i < 2; i++)
         pthread_create(&c[i], NULL, consumer, NULL);
-    for (int i = 0; i < 300; i++) {
+    for (int i = 0; i < 60; i++) {
         pthread_mutex_lock(&cond_lock);
         items++;
         pthread_cond_signal(&cond);
         pthread_mutex_unlock(&cond_lock);
-        if (i % 50 == 0)
+        if (i % 10 == 0)
             sleep_ms(1);
     }
     for (;;) {
         pthread_mutex_lock(&cond_lock);
-        int done = consumed >= 300;
+        int done = consumed >= 60;
         pthread_cond_broadcast(&cond);
         pthread_mutex_unlock(&cond_lock);
         if (done)
@@ -198,7 +198,7 @@ int main(void)
     }
     for (int i = 0; i < 2; i++)
         pthread_join(c[i], NULL);
-    CHECK(consumed == 300, "a PI condvar hands 300 items to 2 consumers");
+    CHECK(consumed == 60, "a PI condvar hands 60 items to 2 consumers");
 
     /* A robust PI mutex whose owner dies while another thread waits. */
     init_pi(&robust_pi, 1, PTHREAD_MUTEX_NORMAL);

@@ -186,11 +186,16 @@ int main(void)
     waitpid(child, &status, 0);
 
     /* get_robust_list of another process (a child of ours: allowed) */
+    int ready[2];
+    pipe(ready);
     child = fork();
     if (child == 0) {
+        write(ready[1], "r", 1); /* after fork's set_robust_list */
         pause();
         _exit(0);
     }
+    char byte;
+    read(ready[0], &byte, 1);
     CHECK(syscall(SYS_get_robust_list, child, &head, &len) == 0 && len == sizeof(struct robust_head),
           "get_robust_list of a child process");
     kill(child, SIGKILL);
