@@ -331,17 +331,15 @@ class FutexTable:
             if pending and not pi and not uval:
                 # Died between unlocking and clearing list_op_pending: a waiter may have
                 # missed its wakeup.
-                self.wake_key(self.key(mm, uaddr, private=False), 1)
+                self.wake(mm, uaddr, 1)
                 return True
             if uval & FUTEX_TID_MASK != task.tid:
                 return True
             mm.copy_out_u32(uaddr, (uval & FUTEX_WAITERS) | FUTEX_OWNER_DIED)
-            if not pi and uval & FUTEX_WAITERS:  # PI waiters get the lock in exit_pi_state_list
-                self.wake_key(self.key(mm, uaddr, private=False), 1)
         except Fault:
             return False
-        except SysError:
-            pass
+        if not pi and uval & FUTEX_WAITERS:  # PI waiters get the lock in exit_pi_state_list
+            self.wake(mm, uaddr, 1)
         return True
 
     def exit_robust_list(self, task: Task) -> None:
