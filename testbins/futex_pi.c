@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -108,6 +109,12 @@ static void *lock_robust_pi(void *arg)
 /* --- the raw protocol ------------------------------------------------------------------- */
 
 static uint32_t word;
+static volatile int alarms;
+static void on_alarm(int sig)
+{
+    (void)sig;
+    alarms++;
+}
 static volatile pid_t holder_tid;
 
 static long holder_lock, holder_unlock;
@@ -295,6 +302,21 @@ int main(void)
     pthread_join(h, NULL);
     CHECK(holder_lock == 0 && holder_unlock == 0, "the holder's LOCK_PI and UNLOCK_PI returned 0");
     CHECK(futex(&word, FUTEX_UNLOCK_PI_PRIVATE, 0, NULL, NULL, 0) == 0 && word == 0, "UNLOCK_PI after hand-over");
+
+    /* A signal while LOCK_PI waits: the handler runs, and the call restarts (never EINTR). */
+    struct sigaction sa = {0};
+    sa.sa_handler = on_alarm; /* no SA_RESTART: LOCK_PI restarts anyway (ERESTARTNOINTR) */
+    sigaction(SIGALRM, &sa, NULL);
+    holder_tid = 0;
+    pthread_create(&h, NULL, raw_lock_and_hold, (void *)100L);
+    while (!holder_tid)
+        sleep_ms(1);
+    alarms = 0;
+    ualarm(30000, 0);
+    CHECK(futex(&word, FUTEX_LOCK_PI_PRIVATE, 0, NULL, NULL, 0) == 0 && alarms == 1,
+          "LOCK_PI interrupted by a handler restarts and gets the lock");
+    pthread_join(h, NULL);
+    futex(&word, FUTEX_UNLOCK_PI_PRIVATE, 0, NULL, NULL, 0);
 
     /* The owner dies (no robust list entry): the waiter gets it with FUTEX_OWNER_DIED. */
     holder_tid = 0;
