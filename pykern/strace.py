@@ -1215,28 +1215,31 @@ def _futex_waitv_args(call: Call) -> list[str]:
     """strace's futex_waitv: the vector (at most -s entries), count, flags, timeout, clock."""
     addr, count, flags, timeout, clockid = call.args[:5]
     count &= 0xFFFFFFFF
-    entries = []
-    shown: str | None = None
+    return [_futex_waitv_vector(call, addr, count), str(count), _hex0(flags & 0xFFFFFFFF),
+            fmt_timespec(call, timeout), _lookup(CLOCK_NAMES, clockid & 0xFFFFFFFF, "CLOCK_???")]
+
+
+def _futex_waitv_vector(call: Call, addr: int, count: int) -> str:
+    """`[{val=0x1, uaddr=0x..., flags=FUTEX_32|FUTEX_PRIVATE_FLAG}, ...]`; an entry that
+    cannot be read ends the list with its address (the whole vector: just the address)."""
     if addr == 0:
-        shown = "NULL"
-    for i in range(min(count, call.strsize) if shown is None else 0):
-        raw = call.read(addr + i * abi.FUTEX_WAITV_SIZE, abi.FUTEX_WAITV_SIZE)
+        return "NULL"
+    entries = []
+    for i in range(min(count, call.strsize)):
+        entry_addr = addr + i * abi.FUTEX_WAITV_SIZE
+        raw = call.read(entry_addr, abi.FUTEX_WAITV_SIZE)
         if raw is None:
-            shown = ptr(addr) if i == 0 else None
-            if i:
-                entries.append(ptr(addr + i * abi.FUTEX_WAITV_SIZE))
+            if not entries:
+                return ptr(addr)
+            entries.append(ptr(entry_addr))
             break
-        val, uaddr = int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:16], "little")
-        wflags, reserved = int.from_bytes(raw[16:20], "little"), int.from_bytes(raw[20:24], "little")
+        val, uaddr, wflags, reserved = struct.unpack("<QQII", raw)
         entry = f"{{val={_hex0(val)}, uaddr={ptr(uaddr)}, flags={_futex_waitv_flags(wflags)}"
         entries.append(entry + (f", __reserved={hex(reserved)}}}" if reserved else "}"))
     else:
-        if shown is None and count > call.strsize:
+        if count > call.strsize:
             entries.append("...")
-    if shown is None:
-        shown = "[" + ", ".join(entries) + "]"
-    return [shown, str(count), _hex0(flags & 0xFFFFFFFF), fmt_timespec(call, timeout),
-            _lookup(CLOCK_NAMES, clockid & 0xFFFFFFFF, "CLOCK_???")]
+    return "[" + ", ".join(entries) + "]"
 
 
 def fmt_cpu_set(call: Call, addr: int, size: int) -> str:

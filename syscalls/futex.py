@@ -224,9 +224,7 @@ def futex_wait_requeue_pi(task: Task, uaddr: int, private: bool, val: int, deadl
     if resumed is None:
         if uaddr == uaddr2:
             raise SysError(EINVAL)
-        if uaddr2 % 4:
-            raise SysError(EINVAL)
-        key2 = table.key(task.mm, uaddr2, private)
+        key2 = _key(task, uaddr2, private)
         key = _key(task, uaddr, private)
         if task.mm.copy_in_u32(uaddr) != val & 0xFFFFFFFF:
             raise SysError(EAGAIN)
