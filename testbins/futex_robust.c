@@ -201,6 +201,19 @@ int main(void)
     kill(child, SIGKILL);
     waitpid(child, &status, 0);
 
+    /* ... but not of a process of another user (ptrace_may_access): EPERM. */
+    child = fork();
+    if (child == 0) {
+        pid_t parent = getppid();
+        int dropped = getuid() == 0 && setresgid(65534, 65534, 65534) == 0 && setresuid(65534, 65534, 65534) == 0;
+        if (!dropped) /* not root: the parent is another user's only when we are root */
+            _exit(0);
+        long r = syscall(SYS_get_robust_list, parent, &head, &len);
+        _exit(r == -1 && errno == EPERM ? 0 : 1);
+    }
+    waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "get_robust_list of another user's process: EPERM");
+
     /* The kernel's walk of a hand-made list. */
     pthread_create(&t, NULL, raw_list_thread, NULL);
     pthread_join(t, NULL);
