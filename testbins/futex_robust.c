@@ -108,6 +108,17 @@ static void *bad_list_thread(void *arg)
 
 int main(void)
 {
+    /* First of all, before any futex call: a child dies holding a shared robust mutex it
+     * took without contention (the kernel never saw it until the child's exit). */
+    pthread_mutex_t *first = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    make_robust(first, 1);
+    if (fork() == 0) {
+        pthread_mutex_lock(first);
+        _exit(0);
+    }
+    wait(NULL);
+    CHECK(pthread_mutex_lock(first) == EOWNERDEAD, "a child's uncontended robust lock: EOWNERDEAD");
+
     /* set_robust_list / get_robust_list */
     struct robust_head *head = NULL;
     size_t len = 0;
