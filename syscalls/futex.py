@@ -59,7 +59,7 @@ CLOCK_REALTIME_OK = frozenset({FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI, FUTEX_L
 
 
 def futex_table(task: Task) -> FutexTable:
-    return kernel_futex_table(task.kernel)
+    return task.kernel.futexes or kernel_futex_table(task.kernel)
 
 
 def _s32(value: int) -> int:
@@ -92,22 +92,22 @@ def _expired(task: Task, deadline: float | None) -> bool:
 def _sleep(task: Task, waiters: list[FutexWaiter], deadline: float | None, restart_code: int) -> None:
     """Record a queued wait in restart_block and sleep. A signal ends it with
     `restart_code` unless a wakeup (or a lock handed over) came first."""
-    table = futex_table(task)
-    block = task.restart_block
-    block["futex_waiters"] = waiters
-    block["futex_deadline"] = deadline
-
-    def cancel(task: Task) -> None:  # interrupted, or the task died
-        for waiter in waiters:
-            table.dequeue(waiter)
-
-    def interrupted(task: Task) -> int:
-        done = [w for w in waiters if w.woken or w.granted]
-        return done[-1].index if done else restart_code
-
-    block["cancel"] = cancel
-    block["interrupted"] = interrupted
+    task.restart_block.update(futex_waiters=waiters, futex_deadline=deadline, futex_restart=restart_code,
+                              cancel=_cancel_wait, interrupted=_wait_interrupted)
     raise Block(waiters[0].queue, deadline=deadline)
+
+
+def _cancel_wait(task: Task) -> None:
+    """The sleeping call ends without its wakeup (a signal, or the task died): unqueue."""
+    table = futex_table(task)
+    for waiter in task.restart_block["futex_waiters"]:
+        table.dequeue(waiter)
+
+
+def _wait_interrupted(task: Task) -> int:
+    block = task.restart_block
+    done = [w for w in block["futex_waiters"] if w.woken or w.granted]
+    return done[-1].index if done else block["futex_restart"]
 
 
 def _resume(task: Task) -> tuple[list[FutexWaiter], float | None] | None:
