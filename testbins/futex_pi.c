@@ -96,6 +96,14 @@ static void *die_holding(void *arg)
     return NULL;
 }
 
+static void *hold_briefly(void *arg)
+{
+    pthread_mutex_lock(arg);
+    sleep_ms(150);
+    pthread_mutex_unlock(arg);
+    return NULL;
+}
+
 static void *lock_robust_pi(void *arg)
 {
     long r = pthread_mutex_lock(arg);
@@ -206,6 +214,34 @@ int main(void)
     for (int i = 0; i < 2; i++)
         pthread_join(c[i], NULL);
     CHECK(consumed == 60, "a PI condvar hands 60 items to 2 consumers");
+
+    /* Timed locks of a held PI mutex (glibc: LOCK_PI on CLOCK_REALTIME, LOCK_PI2 on
+     * CLOCK_MONOTONIC). */
+    pthread_mutex_t timed;
+    init_pi(&timed, 0, PTHREAD_MUTEX_NORMAL);
+    pthread_t holder;
+    pthread_create(&holder, NULL, hold_briefly, &timed);
+    sleep_ms(10);
+    struct timespec when;
+    clock_gettime(CLOCK_REALTIME, &when);
+    when.tv_nsec += 20000000;
+    if (when.tv_nsec >= 1000000000) {
+        when.tv_sec++;
+        when.tv_nsec -= 1000000000;
+    }
+    CHECK(pthread_mutex_timedlock(&timed, &when) == ETIMEDOUT, "pthread_mutex_timedlock of a held PI mutex: ETIMEDOUT");
+    clock_gettime(CLOCK_MONOTONIC, &when);
+    when.tv_nsec += 20000000;
+    if (when.tv_nsec >= 1000000000) {
+        when.tv_sec++;
+        when.tv_nsec -= 1000000000;
+    }
+    CHECK(pthread_mutex_clocklock(&timed, CLOCK_MONOTONIC, &when) == ETIMEDOUT,
+          "pthread_mutex_clocklock(CLOCK_MONOTONIC) of a held PI mutex: ETIMEDOUT");
+    when.tv_sec += 10;
+    CHECK(pthread_mutex_clocklock(&timed, CLOCK_MONOTONIC, &when) == 0, "... and gets it when released");
+    pthread_mutex_unlock(&timed);
+    pthread_join(holder, NULL);
 
     /* A robust PI mutex whose owner dies while another thread waits. */
     init_pi(&robust_pi, 1, PTHREAD_MUTEX_NORMAL);
