@@ -16,6 +16,7 @@ from pykern.abi import (
     EAGAIN,
     EINVAL,
     ENOSYS,
+    EPERM,
     ERESTART_RESTARTBLOCK,
     ERESTARTNOINTR,
     ERESTARTSYS,
@@ -31,6 +32,7 @@ from pykern.abi import (
     FUTEX_OP_OPARG_SHIFT,
     FUTEX_PRIVATE_FLAG,
     FUTEX_REQUEUE,
+    FUTEX_TID_MASK,
     FUTEX_TRYLOCK_PI,
     FUTEX_UNLOCK_PI,
     FUTEX_WAIT,
@@ -329,6 +331,10 @@ def sys_futex(task: Task, uaddr: int, futex_op: int, val: int, timeout_addr: int
     if cmd == FUTEX_TRYLOCK_PI:
         return futex_lock_pi(task, uaddr, private, None, trylock=True)
     if cmd == FUTEX_UNLOCK_PI:
+        # futex_unlock_pi reads the word (EFAULT) and checks the owner (EPERM) before it
+        # looks at the key: a misaligned or read-only word that is not ours is EPERM.
+        if task.mm.copy_in_u32(uaddr) & FUTEX_TID_MASK != task.tid:
+            raise SysError(EPERM)
         key = _key(task, uaddr, private)
         futex_table(task).unlock_pi(task, task.mm, uaddr, key)
         return 0

@@ -278,6 +278,9 @@ int main(void)
     futex(&word, FUTEX_UNLOCK_PI_PRIVATE, 0, NULL, NULL, 0);
     CHECK(futex((uint32_t *)((char *)&word + 1), FUTEX_LOCK_PI_PRIVATE, 0, NULL, NULL, 0) == -1 && errno == EINVAL,
           "LOCK_PI on a misaligned word: EINVAL");
+    CHECK(futex((uint32_t *)((char *)&word + 1), FUTEX_UNLOCK_PI_PRIVATE, 0, NULL, NULL, 0) == -1 && errno == EPERM,
+          "UNLOCK_PI on a misaligned word that is not ours: EPERM (the owner is checked first)");
+    CHECK(futex(NULL, FUTEX_UNLOCK_PI_PRIVATE, 0, NULL, NULL, 0) == -1 && errno == EFAULT, "UNLOCK_PI on NULL: EFAULT");
     CHECK(futex(NULL, FUTEX_LOCK_PI_PRIVATE, 0, NULL, NULL, 0) == -1 && errno == EFAULT,
           "LOCK_PI on NULL: EFAULT");
     CHECK(futex(&word, FUTEX_LOCK_PI_PRIVATE | FUTEX_CLOCK_REALTIME, 0, NULL, NULL, 0) == -1 && errno == ENOSYS,
