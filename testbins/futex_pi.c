@@ -9,7 +9,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -255,6 +257,30 @@ int main(void)
     CHECK((long)r == EOWNERDEAD, "robust PI: the waiter gets EOWNERDEAD when the owner dies");
     CHECK(pthread_mutex_lock(&robust_pi) == 0, "robust PI: usable again after consistent");
     pthread_mutex_unlock(&robust_pi);
+
+    /* A process-shared robust PI mutex: a child process dies holding it while we wait. */
+    pthread_mutex_t *shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    pthread_mutexattr_t sattr;
+    pthread_mutexattr_init(&sattr);
+    pthread_mutexattr_setprotocol(&sattr, PTHREAD_PRIO_INHERIT);
+    pthread_mutexattr_setrobust(&sattr, PTHREAD_MUTEX_ROBUST);
+    pthread_mutexattr_setpshared(&sattr, PTHREAD_PROCESS_SHARED);
+    pthread_mutex_init(shared, &sattr);
+    int ready[2];
+    pipe(ready);
+    pid_t child = fork();
+    if (child == 0) {
+        pthread_mutex_lock(shared);
+        write(ready[1], "l", 1);
+        sleep_ms(50);
+        _exit(0); /* dies holding it */
+    }
+    char byte;
+    read(ready[0], &byte, 1);
+    CHECK(pthread_mutex_lock(shared) == EOWNERDEAD, "shared robust PI: EOWNERDEAD when the holding process dies");
+    pthread_mutex_consistent(shared);
+    pthread_mutex_unlock(shared);
+    waitpid(child, NULL, 0);
 
     /* The raw protocol. */
     pid_t me = gettid_();
