@@ -528,6 +528,35 @@ SIGEV_NONE = 1
 SIGEV_THREAD = 2
 SIGEV_THREAD_ID = 4
 
+# futex(2) (linux/futex.h)
+FUTEX_WAIT = 0
+FUTEX_WAKE = 1
+FUTEX_FD = 2
+FUTEX_REQUEUE = 3
+FUTEX_CMP_REQUEUE = 4
+FUTEX_WAKE_OP = 5
+FUTEX_LOCK_PI = 6
+FUTEX_UNLOCK_PI = 7
+FUTEX_TRYLOCK_PI = 8
+FUTEX_WAIT_BITSET = 9
+FUTEX_WAKE_BITSET = 10
+FUTEX_WAIT_REQUEUE_PI = 11
+FUTEX_CMP_REQUEUE_PI = 12
+FUTEX_LOCK_PI2 = 13
+FUTEX_PRIVATE_FLAG = 128
+FUTEX_CLOCK_REALTIME = 256
+FUTEX_CMD_MASK = ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)
+FUTEX_BITSET_MATCH_ANY = 0xFFFFFFFF
+FUTEX_WAITERS = 0x80000000  # the futex word of a PI or robust lock: TID | these bits
+FUTEX_OWNER_DIED = 0x40000000
+FUTEX_TID_MASK = 0x3FFFFFFF
+FUTEX_OP_OPARG_SHIFT = 8  # (in the op field of FUTEX_WAKE_OP's val3)
+FUTEX_32 = 2  # futex_waitv's per-futex size flag
+FUTEX_WAITV_MAX = 128
+FUTEX_WAITV_SIZE = 24  # struct futex_waitv: u64 val, u64 uaddr, u32 flags, u32 __reserved
+ROBUST_LIST_HEAD_SIZE = 24  # struct robust_list_head: next, futex_offset, list_op_pending
+ROBUST_LIST_LIMIT = 2048  # exit_robust_list stops after this many entries (a circular list)
+
 GRND_NONBLOCK = 1
 GRND_RANDOM = 2
 GRND_INSECURE = 4

@@ -32,6 +32,7 @@ from pykern.errors import ExecImage, SysError
 from pykern.fs.file import HostFile
 from pykern.fs.namei import d_path, lookup
 from pykern.fs.proc.task_mmu import mapped_file_name
+from pykern.futex import futex_exit_release
 from pykern.hostmem import Backing
 from pykern.loader import (
     LoadPlan,
@@ -275,6 +276,7 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
 
     # Point of no return: the old image goes away.
     de_thread(task)
+    futex_exit_release(task)  # exec_mm_release: the old image's robust and PI locks
     group = task.group
     old_mm = task.mm
     task.mm = mm

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pykern.abi import SI_USER
+from pykern.futex import futex_exit_release
 from pykern.rusage import reaped_usage
 from pykern.signal import SigInfo
 from pykern.task import Task, TaskState, ThreadGroup
@@ -34,6 +35,7 @@ def do_exit(task: Task, status: int) -> None:
         cancel(task)  # e.g. leave the futex queue it slept on
     task.pending = None
     kernel.sched.need_resched = True
+    futex_exit_release(task)  # robust and PI locks it holds: FUTEX_OWNER_DIED, a waiter wakes
     if task.tid_address:  # CLONE_CHILD_CLEARTID: zero the tid and wake a futex waiter
         try:
             task.mm.copy_out_u32(task.tid_address, 0)

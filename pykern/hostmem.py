@@ -165,7 +165,7 @@ def _scan_runs(addr: int, length: int) -> list[tuple[int, int]] | None:
 class Backing:
     """A host mapping of `size` bytes at host address `ptr`; freed when unreferenced."""
 
-    __slots__ = ("__weakref__", "label", "ptr", "frozen", "shared", "size")
+    __slots__ = ("__weakref__", "label", "ptr", "frozen", "shared", "size", "file_key")
 
     def __init__(self, size: int, *, fd: int = -1, offset: int = 0, writable: bool = True, label: str = "") -> None:
         if fd >= 0:
@@ -180,6 +180,12 @@ class Backing:
         self.ptr: int = ptr
         self.size = size
         self.shared = fd >= 0  # a host file mapping: writes reach the file
+        # The mapped file and offset (a shared futex there is keyed by them, not by mapping)
+        if fd >= 0:
+            st = os.fstat(fd)
+            self.file_key: tuple[int, int, int] | None = (st.st_dev, st.st_ino, offset)
+        else:
+            self.file_key = None
         self.label = label
         # Private memory only. A fork shares a private backing that no VMA can write (text,
         # rodata) instead of copying it, and freezes it: from then on its content never

@@ -268,15 +268,25 @@ def clone_flags(value: int) -> str:
     return "|".join(parts) if parts else "0"
 
 
+def _futex_op_names() -> dict[int, str]:
+    """strace's xlat/futexops: each command, its _PRIVATE form (FUTEX_FD's spelled out), and
+    FUTEX_CLOCK_REALTIME only with the waits that take it; any other value is unknown."""
+    names = dict(FUTEX_OPS)
+    for cmd, name in FUTEX_OPS.items():
+        names[cmd | FUTEX_PRIVATE_FLAG] = name + ("|FUTEX_PRIVATE_FLAG" if cmd == 2 else "_PRIVATE")
+    for cmd in (0, 9, 11):  # WAIT, WAIT_BITSET, WAIT_REQUEUE_PI
+        for private in (0, FUTEX_PRIVATE_FLAG):
+            names[cmd | private | FUTEX_CLOCK_REALTIME] = names[cmd | private] + "|FUTEX_CLOCK_REALTIME"
+    return names
+
+
+FUTEX_OP_NAMES = _futex_op_names()
+
+
 def futex_op(value: int) -> str:
-    """strace's futexops: `FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME`."""
-    cmd = value & ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)
-    name = FUTEX_OPS.get(cmd, hex(cmd))
-    if value & FUTEX_PRIVATE_FLAG:
-        name += "_PRIVATE"
-    if value & FUTEX_CLOCK_REALTIME:
-        name += "|FUTEX_CLOCK_REALTIME"
-    return name
+    """strace's futexops: `FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME`, `0x181 /* FUTEX_??? */`."""
+    name = FUTEX_OP_NAMES.get(value & 0xFFFFFFFF)
+    return name if name is not None else f"{hex(value & 0xFFFFFFFF)} /* FUTEX_??? */"
 
 
 def sigset(mask: int) -> str:
@@ -1169,7 +1179,7 @@ CLONE_INTO_CGROUP = 1 << 33
 
 
 def _futex_val3_bitset(value: int) -> str:
-    return "FUTEX_BITSET_MATCH_ANY" if value & 0xFFFFFFFF == 0xFFFFFFFF else hex(value & 0xFFFFFFFF)
+    return "FUTEX_BITSET_MATCH_ANY" if value & 0xFFFFFFFF == 0xFFFFFFFF else _hex0(value & 0xFFFFFFFF)
 
 
 FUTEX_WAKE_OPS = {0: "FUTEX_OP_SET", 1: "FUTEX_OP_ADD", 2: "FUTEX_OP_OR", 3: "FUTEX_OP_ANDN", 4: "FUTEX_OP_XOR"}
@@ -1183,12 +1193,53 @@ def _futex_wake_op(val3: int) -> str:
     if (val3 >> 28) & 8:
         parts.append("FUTEX_OP_OPARG_SHIFT<<28")
     op = (val3 >> 28) & 7
-    parts.append(f"{FUTEX_WAKE_OPS.get(op, hex(op) + ' /* FUTEX_OP_??? */')}<<28")
+    parts.append(FUTEX_WAKE_OPS[op] + "<<28" if op in FUTEX_WAKE_OPS else f"{hex(op)}<<28 /* FUTEX_OP_??? */")
     parts.append(f"{_hex0((val3 >> 12) & 0xFFF)}<<12")
     cmp = (val3 >> 24) & 0xF
-    parts.append(f"{FUTEX_WAKE_CMPS.get(cmp, hex(cmp) + ' /* FUTEX_OP_CMP_??? */')}<<24")
+    parts.append(FUTEX_WAKE_CMPS[cmp] + "<<24" if cmp in FUTEX_WAKE_CMPS else f"{hex(cmp)}<<24 /* FUTEX_OP_CMP_??? */")
     parts.append(_hex0(val3 & 0xFFF))
     return "|".join(parts)
+
+
+def _futex_waitv_flags(value: int) -> str:
+    """A struct futex_waitv's flags: `FUTEX_32|FUTEX_PRIVATE_FLAG`, `FUTEX_32|0x4`, `0`."""
+    names = [name for bit, name in ((abi.FUTEX_32, "FUTEX_32"), (FUTEX_PRIVATE_FLAG, "FUTEX_PRIVATE_FLAG"))
+             if value & bit]
+    rest = value & ~(abi.FUTEX_32 | FUTEX_PRIVATE_FLAG)
+    if not names:
+        return f"{hex(rest)} /* FUTEX_??? */" if rest else "0"
+    return "|".join(names + ([hex(rest)] if rest else []))
+
+
+def _futex_waitv_args(call: Call) -> list[str]:
+    """strace's futex_waitv: the vector (at most -s entries), count, flags, timeout, clock."""
+    addr, count, flags, timeout, clockid = call.args[:5]
+    count &= 0xFFFFFFFF
+    return [_futex_waitv_vector(call, addr, count), str(count), _hex0(flags & 0xFFFFFFFF),
+            fmt_timespec(call, timeout), _lookup(CLOCK_NAMES, clockid & 0xFFFFFFFF, "CLOCK_???")]
+
+
+def _futex_waitv_vector(call: Call, addr: int, count: int) -> str:
+    """`[{val=0x1, uaddr=0x..., flags=FUTEX_32|FUTEX_PRIVATE_FLAG}, ...]`; an entry that
+    cannot be read ends the list with its address (the whole vector: just the address)."""
+    if addr == 0:
+        return "NULL"
+    entries = []
+    for i in range(min(count, call.strsize)):
+        entry_addr = addr + i * abi.FUTEX_WAITV_SIZE
+        raw = call.read(entry_addr, abi.FUTEX_WAITV_SIZE)
+        if raw is None:
+            if not entries:
+                return ptr(addr)
+            entries.append(ptr(entry_addr))
+            break
+        val, uaddr, wflags, reserved = struct.unpack("<QQII", raw)
+        entry = f"{{val={_hex0(val)}, uaddr={ptr(uaddr)}, flags={_futex_waitv_flags(wflags)}"
+        entries.append(entry + (f", __reserved={hex(reserved)}}}" if reserved else "}"))
+    else:
+        if count > call.strsize:
+            entries.append("...")
+    return "[" + ", ".join(entries) + "]"
 
 
 def fmt_cpu_set(call: Call, addr: int, size: int) -> str:
@@ -1396,6 +1447,7 @@ def _prctl_args(call: Call) -> list[str]:
 SPECIAL: dict[str, Callable[[Call], list[str]]] = {
     "clone": _clone_args,
     "futex": _futex_args,
+    "futex_waitv": _futex_waitv_args,
     "ioctl": _ioctl_args,
     "rseq": _rseq_args,
     "arch_prctl": _arch_prctl_args,

@@ -90,7 +90,8 @@ _NORMALISE = [
     (re.compile(r'getrandom\("[^"]*"'), 'getrandom("RANDOM"'),
     (re.compile(r"pykern-(\w+)-[A-Za-z0-9]{6}"), r"pykern-\1-XXXXXX"),
     (re.compile(rf"^((?:{_PID_CALLS})\(.*\)) += [1-9]\d*$"), r"\1 = PID"),
-    (re.compile(r"\b(wait4|prlimit64|kill|tkill|getpgid|getsid|rt_sigqueueinfo|pidfd_open)\(-?\d+([,)])"), r"\1(PID\2"),
+    (re.compile(r"\b(wait4|prlimit64|kill|tkill|getpgid|getsid|rt_sigqueueinfo|pidfd_open|get_robust_list)\(-?\d+([,)])"),
+     r"\1(PID\2"),
     (re.compile(r"\bsetpgid\(\d+, \d+\)"), "setpgid(PID, PID)"),
     (re.compile(r"\b(tgkill\(|waitid\(P_PID, |waitid\(P_PGID, )\d+, (\d+, )?"), r"\1PID, PID, "),
     (re.compile(r"\b(TIOC[GS]PGRP, )\[\d+\]"), r"\1[PID]"),
@@ -99,6 +100,9 @@ _NORMALISE = [
     (re.compile(r"si_utime=\d+( /\* [\d.]+ s \*/)?, si_stime=\d+( /\* [\d.]+ s \*/)?"), "si_utime=T, si_stime=T"),
     (re.compile(r"^(rt_sigreturn\(.*\)) = \d+$"), r"\1 = RAX"),
     (re.compile(r"(FUTEX_WAIT_BITSET\|FUTEX_CLOCK_REALTIME, )\d+,"), r"\1TID,"),
+    # a robust or PI lock word: a TID with FUTEX_WAITERS or FUTEX_OWNER_DIED
+    (re.compile(r"(FUTEX_WAIT(?:_PRIVATE)?, )(\d+),"),
+     lambda m: m[1] + ("TID|BITS" if int(m[2]) & 0xC0000000 else m[2]) + ","),
     (re.compile(r"superseded by execve in pid \d+"), "superseded by execve in pid PID"),
     (re.compile(r'^readlink\("/proc/self", "\d+", (\d+)\) = \d+$'), r'readlink("/proc/self", "PID", \1) = N'),
     (re.compile(r"/proc/\d+"), "/proc/PID"),
@@ -279,7 +283,7 @@ def compare_tasks(native: dict[str, list[str]], emulated: dict[str, list[str]], 
     return same, max(total, 1), diff
 
 
-_FUTEX = re.compile(r"^futex\(ADDR, (FUTEX_[A-Z_|]+), (.*)\) = (.*)$")
+_FUTEX = re.compile(r"^futex\(ADDR, (FUTEX_[A-Z_|0-9]+)(?:, (.*))?\) = (.*)$")
 
 
 def collapse_futex_runs(lines: list[str]) -> list[str]:
@@ -291,7 +295,7 @@ def collapse_futex_runs(lines: list[str]) -> list[str]:
     for line in lines + [""]:
         match = _FUTEX.match(line)
         if match:
-            run.add(f"{match.group(1)}, {match.group(2)}")
+            run.add(f"{match.group(1)}, {match.group(2) or ''}")
             continue
         if run:
             out.append("futex run: " + " | ".join(sorted(run)))
