@@ -36,12 +36,14 @@ MAX_TASKS = 4096  # --max-tasks' default: a fork bomb gets EAGAIN long before th
 
 class Options:
     __slots__ = ("report_crashes", "crash_stream", "tracer", "extra", "root", "binds", "max_tasks",
-                 "detach_orphans", "max_memory")
+                 "detach_orphans", "max_memory", "stdio", "cwd", "console")
 
     def __init__(self, report_crashes: bool = False, crash_stream: TextIO = sys.stderr,
                  tracer: object | None = None, extra: dict | None = None, root: str = "/",
                  binds: tuple = (), max_tasks: int = MAX_TASKS,
-                 detach_orphans: bool = False, max_memory: int | None = None) -> None:  # fmt: skip
+                 detach_orphans: bool = False, max_memory: int | None = None,
+                 stdio: tuple[int, int, int] = (0, 1, 2), cwd: str | None = None,
+                 console: bool = True) -> None:  # fmt: skip
         self.report_crashes = report_crashes
         self.crash_stream = crash_stream
         self.tracer = tracer  # pykern.strace.Tracer when tracing
@@ -53,6 +55,9 @@ class Options:
         # the guest processes still alive to a detached copy of pykern (Kernel.run)
         self.detach_orphans = detach_orphans
         self.max_memory = max_memory  # --max-memory in bytes: the OOM killer's limit (None: no killer)
+        self.stdio = stdio  # the host fds that become the first process's 0, 1 and 2 (dup'ed)
+        self.cwd = cwd  # where the first process starts (None: pykern's own cwd)
+        self.console = console  # pykern's controlling terminal is the guest's console (pykern.tty)
 
 
 class Kernel:
@@ -169,8 +174,10 @@ class Kernel:
         from pykern.fs.namespace import initial_cwd
 
         pid = self.alloc_pid()
-        fs = FsContext(self.mounts.root_location(), initial_cwd(self.mounts, self.options.root))
-        group = ThreadGroup(pid, self.init, console_fdtable(), fs, self.host_creds(), self.host_rlimits())
+        fs = FsContext(self.mounts.root_location(),
+                       initial_cwd(self.mounts, self.options.root, self.options.cwd or os.getcwd()))
+        group = ThreadGroup(pid, self.init, console_fdtable(self.options.stdio), fs, self.host_creds(),
+                            self.host_rlimits())
         # What a shell with job control gives a command: a process group of its own, in
         # the shell's session. pid 1 stands in for the world outside the guest (the
         # shell that started pykern), so the session is init's: the first process may
@@ -212,6 +219,18 @@ class Kernel:
                 self.end_detached()
             return 125
         return shell_status(first.exit_code or 0)
+
+    def shutdown(self) -> None:
+        """After run(), for a caller that goes on (pykern.api): give back what the
+        kernel still holds on the host — pooled address spaces with their Unicorn
+        instances, the page cache, fds of processes nobody reaped."""
+        self.free_dead_mms()
+        for mm in self.mm_pool.free:
+            mm._close()
+        self.mm_pool.free.clear()
+        self.mm_pool.page_cache.clear()
+        for group in list(self.groups.values()):
+            group.files.close_all()
 
     def detach(self) -> bool:
         """The first process has exited and others live on, as after `sleep 5 &` in a

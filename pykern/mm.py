@@ -246,6 +246,11 @@ class PageCache:
         while len(self._files) > self.keep_files or sum(map(len, self._files.values())) > self.keep_file_bytes:
             self._files.popitem(last=False)
 
+    def clear(self) -> None:
+        """Forget what is kept only for later runs (a kernel shutting down)."""
+        self._recent.clear()
+        self._files.clear()
+
     def get(self, key: tuple[int, ...]) -> Backing | None:
         backing = self._live.get(key)
         if backing is not None:

@@ -83,11 +83,11 @@ def _mount_point(mounts: MountTable, guest: str) -> tuple[Location, bytes]:
     return found.parent, found.name
 
 
-def initial_cwd(mounts: MountTable, root: str) -> Location:
-    """Where the first process starts: the directory pykern was started in, when the
-    guest can see it (always without --root), else the guest's /."""
+def initial_cwd(mounts: MountTable, root: str, here: str) -> Location:
+    """Where the first process starts: the host directory `here` (where pykern was
+    started), when the guest can see it (always without --root), else the guest's /."""
     top = mounts.root_location()
-    here = os.getcwd()
+    here = os.path.abspath(here)
     host_root = os.path.realpath(root)
     if host_root != "/":
         if here != host_root and not here.startswith(host_root + "/"):
