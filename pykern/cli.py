@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mount", action="append", default=[], metavar="HOST:GUEST[:ro]",
                      help="bind-mount the host directory HOST at GUEST in the guest (repeatable; :ro "
                           "makes it read-only)")
+    run.add_argument("--gdb", type=int, metavar="PORT",
+                     help="wait for gdb on 127.0.0.1:PORT (0: any free port, printed) and let it debug PROG: "
+                          "the GDB remote protocol, as qemu-user's -g")
     run.add_argument("--report-crashes", action="store_true",
                      help="on a fatal signal, print the signal, address, registers and faulting instruction")
     trace = run.add_argument_group("tracing (strace-compatible)")
@@ -132,6 +135,15 @@ def run(options: argparse.Namespace) -> int:
     except ValueError as error:  # a bad --root or --mount
         print(f"pykern: {error}", file=sys.stderr)
         return USAGE_EXIT
+    stub = None
+    if options.gdb is not None:
+        from pykern.gdbstub import GdbStub
+
+        try:
+            stub = GdbStub(kernel, options.gdb)
+        except (OSError, OverflowError) as error:
+            print(f"pykern: --gdb {options.gdb}: {getattr(error, 'strerror', None) or error}", file=sys.stderr)
+            return USAGE_EXIT
     try:
         kernel.spawn(os.fsencode(path), argv, guest_environment(options))
     except (SysError, ExecFormatError) as error:
@@ -141,6 +153,11 @@ def run(options: argparse.Namespace) -> int:
             message = strerror(error.errno)
         print(f"pykern: {options.prog}: {message}", file=sys.stderr)
         return 127 if error.errno == ENOENT else 126 if error.errno in (EACCES, ENOEXEC) else 126
+    if stub is not None:
+        try:
+            stub.attach(kernel.first)  # the program waits for gdb before its first instruction
+        except KeyboardInterrupt:
+            return 130
     kernel.host_signals.install()  # Ctrl-C, kill: passed on to the guest
     try:
         status = kernel.run()
@@ -149,6 +166,8 @@ def run(options: argparse.Namespace) -> int:
             options.killed_by = death  # entry() ends pykern by the same signal
         return status
     finally:
+        if stub is not None:
+            stub.finish()
         if tracer is not None:
             tracer.close()
 

@@ -23,6 +23,7 @@ from pykern.errors import Block
 from pykern.task import Task, TaskState
 
 if TYPE_CHECKING:
+    from pykern.gdbstub import GdbStub
     from pykern.kernel import Kernel
 
 # A quantum, in guest instructions: about 5 ms of a CPU-bound loop at pykern's JIT speed.
@@ -60,6 +61,7 @@ class Scheduler:
         self.yielded = False  # sched_yield: rotate the current task after its call returns
         self.idle_waiting = False  # in idle()'s wait for timers and host fds
         self.current: Task | None = None
+        self.debugger: GdbStub | None = None  # --gdb: its hooks below are one check when None
 
     # --- sleep / wake ----------------------------------------------------------------------
 
@@ -165,6 +167,9 @@ class Scheduler:
         from pykern.hostsig import HostSignalArrived
 
         deadline = self._next_deadline()
+        if self.debugger is not None:  # gdb may interrupt a guest that sleeps for ever
+            self.debugger.idle(self, deadline)
+            return
         if deadline is None and not self.host_waiters and not self._awaiting_signals():
             if self.kernel.host_signals.suspend_stopped_guest():
                 return  # pykern itself was stopped (the guest's job, on a terminal) and continued
@@ -218,6 +223,8 @@ class Scheduler:
         task has exited."""
         kernel = self.kernel
         while kernel.live_tasks:
+            if self.debugger is not None:  # gdb: an interrupt, or the traced process ended
+                self.debugger.check_stop(None)
             if kernel.dead_mms:
                 kernel.free_dead_mms()
             if self.timers:
@@ -251,6 +258,10 @@ class Scheduler:
                     return
             if task.pending is not None and not kernel.trap.retry(task) and task.state is not TaskState.RUNNABLE:
                 return  # asleep again, stopped, or exited
+            if self.debugger is not None:  # gdb: a caught syscall's return
+                self.debugger.check_stop(task)
+                if task.state is not TaskState.RUNNABLE:
+                    return
             if kernel.signals.deliverable(task):
                 kernel.return_to_user(task)
                 if task.state is not TaskState.RUNNABLE:
@@ -265,6 +276,8 @@ class Scheduler:
             task.running_since = 0
             if task.group.cpu_timers:
                 self.check_cpu_timers(task)
+            if self.debugger is not None:  # gdb: a breakpoint, a step, a caught syscall, Ctrl-C
+                self.debugger.check_stop(task)
             if task.state is not TaskState.RUNNABLE:
                 return
             budget -= trap.executed  # stopped early (a wakeup, a fork): keep the rest of the slice

@@ -481,6 +481,11 @@ class Signals:
             info = task.sigpending.take(~task.sigmask) or group.shared_pending.take(~task.sigmask)
             if info is None:
                 break
+            debugger = self.kernel.sched.debugger
+            if debugger is not None and debugger.traces(task):  # gdb sees it first
+                info = debugger.signal_stop(task, info)
+                if info is None:
+                    continue  # suppressed (gdb's c instead of C<sig>)
             sig = info.signo
             action = self.action(group, sig)
             self.kernel.tracer_signal(task, info)
@@ -656,6 +661,12 @@ class Signals:
     def force(self, task: Task, info: SigInfo) -> bool:
         """force_sig_info: a fault in `task`. Returns True if a handler will run; False if
         the fault is fatal (no handler, or the signal blocked or ignored)."""
+        debugger = self.kernel.sched.debugger
+        if debugger is not None and debugger.traces(task):  # gdb stops at the faulting instruction
+            delivered = debugger.signal_stop(task, info)
+            if delivered is None:
+                return True  # suppressed: the instruction runs (and faults) again, as under ptrace
+            info = delivered
         action = self.action(task.group, info.signo)
         if action.handler in (SIG_DFL, SIG_IGN) or task.sigmask & sigbit(info.signo):
             return False
