@@ -1,0 +1,287 @@
+"""The gdb stub (pykern.gdbstub): the real gdb, in batch mode, against `pykern run --gdb 0`.
+
+Each session is compared, where that means something, with the same gdb commands on
+the same program run natively under gdb (`starti` stands for the stub's stop before the
+first instruction): the functions, source lines and values reached must be the same.
+The programs are testbins/gdb_*.c, built unoptimised with debug information. A raw
+socket test sends bad packets: they get error replies, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO_ROOT, TESTBINS_DIR
+
+GDB = shutil.which("gdb")
+TIMEOUT = 60
+pytestmark = pytest.mark.skipif(GDB is None, reason="gdb is not installed (make test installs it)")
+
+
+def program_path(name: str) -> str:
+    path = Path(TESTBINS_DIR) / name
+    if not path.exists():
+        pytest.skip(f"{path} is not built (make testbins)")
+    return f"./testbins/{name}"
+
+
+class Guest:
+    """`pykern run --gdb 0 PROG` waiting for gdb; `port` is the one it printed."""
+
+    def __init__(self, program: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pykern", "run", "--gdb", "0", program], cwd=REPO_ROOT,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        line = b""
+        deadline = time.monotonic() + TIMEOUT
+        while not line.endswith(b"\n") and time.monotonic() < deadline:
+            ready, _, _ = select.select([self.process.stderr], [], [], 1)
+            if ready:
+                byte = os.read(self.process.stderr.fileno(), 1)  # unbuffered: select sees the rest
+                if not byte:
+                    break
+                line += byte
+        match = re.search(rb"waiting for gdb on 127\.0\.0\.1:(\d+)", line)
+        if match is None:
+            self.process.kill()
+            pytest.fail(f"pykern did not offer a gdb port: {line!r}")
+        self.port = int(match.group(1))
+
+    def finish(self) -> tuple[int, str, str]:
+        try:
+            stdout, stderr = self.process.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            stdout, stderr = self.process.communicate()
+            pytest.fail(f"pykern did not end after gdb: {stderr.decode(errors='replace')}")
+        return self.process.returncode, stdout.decode(errors="replace"), stderr.decode(errors="replace")
+
+
+def gdb_batch(program: str, start: list[str], commands: list[str]) -> str:
+    args = [GDB, "-batch", "-nx", "-ex", "set pagination off", "-ex", "set confirm off"]
+    for command in start + commands:
+        args += ["-ex", command]
+    args.append(program)
+    result = subprocess.run(args, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+    return result.stdout.decode(errors="replace") + result.stderr.decode(errors="replace")
+
+
+def under_pykern(program: str, commands: list[str]) -> tuple[str, int, str, str]:
+    """gdb's output, and pykern's exit status, stdout and stderr once gdb is done."""
+    guest = Guest(program)
+    output = gdb_batch(program, [f"target remote 127.0.0.1:{guest.port}"], commands)
+    status, stdout, stderr = guest.finish()
+    assert "Traceback" not in stderr, stderr
+    return output, status, stdout, stderr
+
+
+def natively(program: str, commands: list[str]) -> str | None:
+    """The same commands on the program under gdb natively; None if ptrace is not allowed here."""
+    output = gdb_batch(program, ["starti"], commands)
+    if "Program stopped." not in output:
+        return None
+    return output
+
+
+# Lines that say where the program is and what it holds, comparable between the two runs.
+SOURCE_LINES = re.compile(r"^(#\d+ |Breakpoint \d+, |\d+\t|Value returned|\$\d+ = |Catchpoint \d+ \(|"
+                          r"Program received|Old value|New value|rip |0x[0-9a-f]+ <greeting>|Thread \d+ .* hit )")
+
+
+def where_lines(output: str) -> list[str]:
+    return [line.rstrip() for line in output.splitlines() if SOURCE_LINES.match(line)]
+
+
+def compare_with_native(program: str, commands: list[str], output: str) -> None:
+    native = natively(program, commands)
+    if native is None:
+        return  # no ptrace here (a container without CAP_SYS_PTRACE): the checks above stand alone
+    assert where_lines(output) == where_lines(native), native
+
+
+def test_break_bt_registers_string_finish_step() -> None:
+    program = program_path("gdb_basic")
+    commands = ["break leaf", "continue", "bt", "info registers rip", "x/s greeting", "finish", "stepi",
+                "next", "print counter", "continue"]
+    output, status, stdout, _ = under_pykern(program, commands)
+    assert "Breakpoint 1, leaf (x=1) at testbins/gdb_basic.c:12" in output
+    assert re.search(r"#1 +0x[0-9a-f]+ in middle \(x=0\) at testbins/gdb_basic.c:18", output)
+    assert re.search(r"#2 +0x[0-9a-f]+ in main \(\) at testbins/gdb_basic.c:26", output)
+    assert re.search(r"rip +0x[0-9a-f]+ +0x[0-9a-f]+ <leaf\+\d+>", output)
+    assert '<greeting>:\t"hello from gdb_basic"' in output
+    assert "Value returned is $1 = 2" in output
+    assert "Breakpoint 1, leaf (x=2)" in output
+    # gdb's quit detaches (qAttached: 1, as qemu-user): the program runs on to its end
+    assert status == 0
+    assert stdout == "hello from gdb_basic\ntotal 23 counter 6\n"
+    compare_with_native(program, commands, output)
+
+
+def test_catch_syscall_write() -> None:
+    program = program_path("gdb_basic")
+    commands = ["catch syscall write", "continue", "bt", "continue", "print $rax", "continue"]
+    output, status, stdout, _ = under_pykern(program, commands)
+    assert "Catchpoint 1 (call to syscall write)" in output
+    assert "Catchpoint 1 (returned from syscall write)" in output
+    assert re.search(r"#1 +0x[0-9a-f]+ in main \(\) at testbins/gdb_basic.c:27", output)
+    assert "$1 = 20" in output  # write's result: strlen(greeting)
+    assert status == 0 and stdout.startswith("hello from gdb_basic\n")
+    compare_with_native(program, commands, output)
+
+
+def test_software_watchpoint() -> None:
+    program = program_path("gdb_basic")
+    commands = ["break middle", "continue", "set can-use-hw-watchpoints 0", "watch counter", "continue",
+                "continue"]
+    output, status, _, _ = under_pykern(program, commands)
+    assert "Old value = 0" in output and "New value = 1" in output
+    assert "leaf (x=1) at testbins/gdb_basic.c:13" in output
+    assert status == 0
+    compare_with_native(program, commands, output)
+
+
+def test_threads() -> None:
+    program = program_path("gdb_threads")
+    commands = ["break worker_body", "continue", "info threads", "bt 2", "thread 1", "bt", "thread 2",
+                "print n", "continue"]
+    output, status, stdout, _ = under_pykern(program, commands)
+    assert re.search(r"Thread 2 .* hit Breakpoint 1, worker_body \(n=7\)", output)
+    listing = output[output.index("Target Id"):]
+    assert re.search(r"\n  1 +Thread \w+\.\w+ \"gdb_threads\"", listing)
+    assert re.search(r"\n\* 2 +Thread \w+\.\w+ \"gdb_threads\" worker_body \(n=7\)", listing)
+    assert re.search(r"#1 +0x[0-9a-f]+ in worker \(arg=0x7\) at testbins/gdb_threads.c:15", output)
+    assert re.search(r"#\d +0x[0-9a-f]+ in main \(\) at testbins/gdb_threads.c:24", output)
+    assert "$1 = 7" in output
+    assert status == 0 and stdout == "worker_done 7\n"
+    native = natively(program, commands)
+    if native is not None:  # the frames of thread 2 (thread 1's wait differs in depth: futex vs. syscall)
+        frames = [line for line in where_lines(output) if re.match(r"#[01] .*(worker|worker_body) ", line)]
+        assert frames and frames == [line for line in where_lines(native)
+                                     if re.match(r"#[01] .*(worker|worker_body) ", line)]
+
+
+def test_segfault_stops_before_delivery() -> None:
+    program = program_path("gdb_segv")
+    commands = ["continue", "bt", "print $_siginfo.si_signo", "print $_siginfo._sifields._sigfault.si_addr",
+                "continue"]
+    output, status, stdout, _ = under_pykern(program, commands)
+    assert "Program received signal SIGSEGV, Segmentation fault." in output
+    assert re.search(r"0x[0-9a-f]+ in crash \(where=0x10\) at testbins/gdb_segv.c:7", output)
+    assert "$1 = 11" in output
+    assert "$2 = (void *) 0x10" in output
+    assert "Program terminated with signal SIGSEGV" in output  # continue delivered it
+    assert status in (139, -11) and stdout == "about to crash\n"  # pykern dies as its guest did
+    compare_with_native(program, commands, output)
+
+
+def test_segfault_suppressed_faults_again() -> None:
+    """`signal 0` continues without the signal: the store runs again and faults again."""
+    program = program_path("gdb_segv")
+    output, status, _, _ = under_pykern(program, ["continue", "signal 0", "print $pc", "kill"])
+    assert output.count("Program received signal SIGSEGV") == 2
+    assert status in (137, -9)  # killed by gdb's kill (SIGKILL)
+
+
+# --- the raw protocol ----------------------------------------------------------------------------
+
+
+class Raw:
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        self.buffer = b""
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def packet(self, payload: bytes) -> bytes:
+        """Send one packet and return the reply's payload (acknowledgements skipped)."""
+        self.sock.sendall(b"$" + payload + b"#" + b"%02x" % (sum(payload) & 0xFF))
+        return self.reply()
+
+    def reply(self) -> bytes:
+        while True:
+            match = re.search(rb"\$([^#]*)#[0-9a-f]{2}", self.buffer)
+            if match:
+                self.buffer = self.buffer[match.end():]
+                return match.group(1)
+            data = self.sock.recv(65536)
+            assert data, "the stub closed the connection"
+            self.buffer += data
+
+
+def test_bad_packets_get_errors_and_the_program_runs_on() -> None:
+    guest = Guest(program_path("gdb_basic"))
+    raw = Raw(guest.port)
+    raw.send_raw(b"garbage+-$bad#zz$qC#00")  # noise and bad checksums: '-', no reply
+    assert raw.packet(b"?").startswith(b"T05thread:")
+    assert raw.packet(b"m0,10") == b"E14"  # unmapped: an error, never a traceback
+    assert raw.packet(b"mzz,10") == b"E01"
+    assert raw.packet(b"m") == b"E01"
+    assert raw.packet(b"pffff") == b"E01"
+    assert raw.packet(b"P10=00") == b"E01"  # rip is 8 bytes
+    assert raw.packet(b"Z0,zz,1") == b"E01"
+    assert raw.packet(b"M0,4:00") == b"E01"  # length disagrees with the data
+    assert raw.packet(b"M10,1:00") == b"E14"
+    assert raw.packet(b"X10,1:") == b"E01"
+    assert raw.packet(b"Hgp99.99") == b"E01"
+    assert raw.packet(b"T1234") == b"E01"
+    assert raw.packet(b"qXfer:features:read:nope.xml:0,100") == b"E00"
+    assert raw.packet(b"qXfer:features:read:target.xml:zz") == b"E01"
+    assert raw.packet(b"vCont;q") == b"E01"
+    assert raw.packet(b"vCont;") == b"E01"
+    assert raw.packet(b"QCatchSyscalls:7") == b"E01"
+    assert raw.packet(b"qNoSuchThing") == b""
+    assert raw.packet(b"\xff\xfe") == b""
+    assert raw.packet(b"qXfer:features:read:target.xml:0,40").startswith(b"m<?xml")
+    registers = raw.packet(b"g")
+    assert len(registers) == 2 * (16 * 8 + 8 + 4 + 6 * 4 + 8 * 10 + 8 * 4 + 16 * 16 + 4 + 8 + 8 + 8)
+    assert raw.packet(b"qXfer:exec-file:read::0,1000").endswith(b"gdb_basic")
+    raw.sock.close()  # a disconnect: the program runs on
+    status, stdout, stderr = guest.finish()
+    assert "Traceback" not in stderr
+    assert status == 0 and stdout == "hello from gdb_basic\ntotal 23 counter 6\n"
+
+
+def test_detach_and_kill() -> None:
+    guest = Guest(program_path("gdb_basic"))
+    raw = Raw(guest.port)
+    assert raw.packet(b"QStartNoAckMode") == b"OK"
+    raw.send_raw(b"$k#6b")  # no reply: the program is killed and the session ends
+    status, _, stderr = guest.finish()
+    assert status in (137, -9) and "Traceback" not in stderr
+
+
+def test_breakpoint_and_step_by_packets() -> None:
+    """Z0 and s at the protocol level: a step moves rip by one instruction, a breakpoint
+    stops with swbreak and the thread, and D lets the program finish."""
+    guest = Guest(program_path("gdb_basic"))
+    raw = Raw(guest.port)
+    assert b"multiprocess+" in raw.packet(b"qSupported:multiprocess+;swbreak+")
+    stop = raw.packet(b"?")
+    assert re.match(rb"T05thread:p[0-9a-f]+\.[0-9a-f]+;", stop)
+    rip = int.from_bytes(bytes.fromhex(raw.packet(b"p10").decode()), "little")
+    raw.sock.sendall(b"$s#73")
+    assert raw.reply().startswith(b"T05")
+    stepped = int.from_bytes(bytes.fromhex(raw.packet(b"p10").decode()), "little")
+    assert 0 < stepped - rip <= 15  # one instruction (_start's first: xor ebp, ebp)
+    leaf = int(subprocess.run(["nm", program_path("gdb_basic")], cwd=REPO_ROOT, capture_output=True, text=True,
+                              timeout=TIMEOUT).stdout.split(" T leaf")[0].split("\n")[-1], 16)
+    assert raw.packet(b"Z0,%x,1" % leaf) == b"OK"
+    raw.sock.sendall(b"$vCont;c#a8")
+    stop = raw.reply()
+    assert b"swbreak:" in stop and stop.startswith(b"T05thread:p")
+    assert int.from_bytes(bytes.fromhex(raw.packet(b"p10").decode()), "little") == leaf
+    assert raw.packet(b"z0,%x,1" % leaf) == b"OK"
+    assert raw.packet(b"D") == b"OK"
+    status, stdout, _ = guest.finish()
+    assert status == 0 and stdout.endswith("total 23 counter 6\n")
