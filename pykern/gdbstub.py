@@ -38,7 +38,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from pykern import uc_const as X
-from pykern.abi import SIGINT, SIGKILL, SIGTRAP, SYSCALL_NAMES, TRAP_BRKPT
+from pykern.abi import SIGINT, SIGKILL, SIGTRAP, SYSCALL_NAMES, TRAP_BRKPT, TRAP_HWBKPT
 from pykern.errors import Fault
 from pykern.signal import SigInfo
 from pykern.task import PendingSyscall, TaskState
@@ -270,6 +270,8 @@ class GdbStub:
         self.mm: MM | None = None  # the address space the hooks are in
         self.breakpoints: dict[int, int] = {}  # address -> Unicorn hook handle
         self.step_hook: int | None = None
+        self.watchpoints: dict[tuple[int, int, int], int] = {}  # (kind, address, length) -> hook handle
+        self.watch_hit: tuple[Task, str, int] | None = None  # an access seen, reported at the next instruction
         self.stepping: dict[Task, bool] = {}  # task -> has run the first instruction of its step
         self.skip: dict[Task, int] = {}  # resumed at a breakpoint: pass it once
         self.catch_syscalls: frozenset[int] | None = None  # None: off; empty: all
@@ -326,12 +328,15 @@ class GdbStub:
             try:
                 for handle in self.breakpoints.values():
                     mm.uc.hook_del(handle)
+                for handle in self.watchpoints.values():
+                    mm.uc.hook_del(handle)
                 if self.step_hook is not None:
                     mm.uc.hook_del(self.step_hook)
                 mm.uc.ctl_flush_tb()
             except Exception:  # a destroyed engine: nothing left to unhook
                 pass
         self.breakpoints.clear()
+        self.watchpoints.clear()
         self.step_hook = None
         self.stepping.clear()
         self.catch_syscalls = None
@@ -350,34 +355,38 @@ class GdbStub:
     def traces(self, task: Task) -> bool:
         return task.group is self.group
 
-    def check_stop(self, task: Task | None) -> None:
+    def check_stop(self, task: Task | None) -> bool:
         """Serve a stop recorded inside the JIT, an interrupt from gdb, or the end of the
-        traced process."""
+        traced process. True if gdb was served."""
         if self.conn is None:
-            return
+            return False
         group = self.group
         assert group is not None
         if group.exit_code is not None:
             self.report_exit()
-            return
+            return True
+        served = False
         if self.pending is not None:
             stop, self.pending = self.pending, None
             self.serve(stop)
+            served = True
         if self.interrupt_requested:
             self.interrupt_requested = False
             conn = self.conn
             try:
                 if not self._interrupt_arrived():
                     self.running.set()
-                    return
+                    return served
             except Disconnected:
                 self.detach()
-                return
+                return True
             target = task if task is not None and self.traces(task) else self._any_thread()
             if target is not None:
                 self.serve(Stop(target, SIGINT))
+                served = True
             elif conn is not None:
                 self.running.set()
+        return served
 
     def _interrupt_arrived(self) -> bool:
         conn = self.conn
@@ -449,8 +458,14 @@ class GdbStub:
         self._stop_in_hook(uc, Stop(task, SIGTRAP, "swbreak:;"))
 
     def _step_hook(self, uc: Uc, address: int, size: int, mm: MM) -> None:
+        """Every instruction, while a thread steps or a watchpoint is set."""
         task = mm.loaded_task
         if task is None or self.pending is not None:
+            return
+        hit = self.watch_hit
+        if hit is not None and hit[0] is task:  # the access's instruction is done: trap after it, as x86's
+            self.watch_hit = None
+            self._stop_in_hook(uc, Stop(task, SIGTRAP, f"{hit[1]}:{hit[2]:x};", SigInfo(SIGTRAP, TRAP_HWBKPT)))
             return
         started = self.stepping.get(task)
         if started is None:
@@ -459,6 +474,14 @@ class GdbStub:
             self.stepping[task] = True  # the one instruction the step executes
             return
         self._stop_in_hook(uc, Stop(task, SIGTRAP))
+
+    def _watch_hook(self, uc: Uc, access: int, address: int, size: int, value: int,
+                    watch: tuple[MM, str, int]) -> bool:
+        mm, kind, start = watch
+        task = mm.loaded_task
+        if task is not None and task.group is self.group and self.watch_hit is None:
+            self.watch_hit = (task, kind, start)
+        return True
 
     def _stop_in_hook(self, uc: Uc, stop: Stop) -> None:
         self.pending = stop
@@ -475,10 +498,11 @@ class GdbStub:
         self.mm = leader.mm
         old = list(self.breakpoints)
         self.breakpoints.clear()
+        self.watchpoints.clear()  # (their addresses belonged to the old image)
         self.step_hook = None
         for address in old:
             self._insert_breakpoint(address)
-        if self.stepping:
+        if self.stepping or self.watchpoints:
             self._set_step_hook(True)
 
     def _insert_breakpoint(self, address: int) -> None:
@@ -812,13 +836,36 @@ class GdbStub:
         kind_text, address_text, *_ = body.split(",") + [""]
         kind = _hex_int(kind_text)
         address = _hex_int(address_text)
-        if kind not in (0, 1):  # software and hardware breakpoints alike; watchpoints: no
+        if kind in _WATCH_KINDS:
+            length = _hex_int(body.split(",")[2]) if body.count(",") >= 2 else 1
+            if not 0 < length <= 1 << 20:
+                return ERROR_GENERIC
+            self._set_watchpoint(insert, kind, address, length)
+            return "OK"
+        if kind not in (0, 1):  # software and hardware breakpoints alike
             return ""
         if insert:
             self._insert_breakpoint(address)
         else:
             self._remove_breakpoint(address)
         return "OK"
+
+    def _set_watchpoint(self, insert: bool, kind: int, address: int, length: int) -> None:
+        """Z2/Z3/Z4: a Unicorn memory hook on the range notes the access; the per-instruction
+        hook stops the thread after the instruction that made it."""
+        mm = self.mm
+        assert mm is not None
+        key = (kind, address, length)
+        if insert and key not in self.watchpoints:
+            hook_type, name = _WATCH_KINDS[kind]
+            self.watchpoints[key] = mm.uc.hook_add(hook_type, self._watch_hook, (mm, name, address),
+                                                   address, address + length - 1)
+        elif not insert and key in self.watchpoints:
+            mm.uc.hook_del(self.watchpoints.pop(key))
+        else:
+            return
+        mm.uc.ctl_flush_tb()  # memory hooks change how loads and stores are translated
+        mm.uc.ctl_flush_tlb()
 
     def _kill(self) -> None:
         group = self.group
@@ -893,7 +940,8 @@ class GdbStub:
             rip = task.reg(X.UC_X86_REG_RIP)
             if rip in self.breakpoints:
                 self.skip[task] = rip
-        self._set_step_hook(bool(self.stepping))
+        self.watch_hit = None
+        self._set_step_hook(bool(self.stepping or self.watchpoints))
         return _RESUMED
 
     # --- queries -------------------------------------------------------------------------------
@@ -989,6 +1037,8 @@ class GdbStub:
         return "".join(lines)
 
 
+_WATCH_KINDS = {2: (X.UC_HOOK_MEM_WRITE, "watch"), 3: (X.UC_HOOK_MEM_READ, "rwatch"),
+                4: (X.UC_HOOK_MEM_READ | X.UC_HOOK_MEM_WRITE, "awatch")}
 _RESUMED = object()  # dispatch's answer to a resume, detach or kill: leave `serve`
 
 

@@ -223,8 +223,8 @@ class Scheduler:
         task has exited."""
         kernel = self.kernel
         while kernel.live_tasks:
-            if self.debugger is not None:  # gdb: an interrupt, or the traced process ended
-                self.debugger.check_stop(None)
+            if self.debugger is not None and self.debugger.check_stop(None):
+                continue  # gdb had the guest stopped (Ctrl-C, the traced process ended): look again
             if kernel.dead_mms:
                 kernel.free_dead_mms()
             if self.timers:

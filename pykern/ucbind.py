@@ -41,6 +41,7 @@ from pykern.uc_const import (
     UC_CTL_IO_WRITE,
     UC_CTL_TB_FLUSH,
     UC_CTL_TB_REMOVE_CACHE,
+    UC_CTL_TLB_FLUSH,
     UC_ERR_HANDLE,
     UC_ERR_OK,
     UC_HOOK_CODE,
@@ -419,6 +420,11 @@ class Uc(_Registers):
         """Drop all translated code (UC_CTL_TB_FLUSH): a hook added or removed for every
         address takes effect only in code translated after it."""
         control = (UC_CTL_IO_WRITE << 30) | (0 << 26) | UC_CTL_TB_FLUSH
+        _check(_uc_ctl(self._uch, control))
+
+    def ctl_flush_tlb(self) -> None:
+        """Empty the software TLB (UC_CTL_TLB_FLUSH): memory hooks see accesses through it."""
+        control = (UC_CTL_IO_WRITE << 30) | (0 << 26) | UC_CTL_TLB_FLUSH
         _check(_uc_ctl(self._uch, control))
 
     def ctl_remove_cache(self, address: int, end: int) -> None:
