@@ -285,6 +285,7 @@ class GdbStub:
         self.interrupt_requested = False
         self.running = threading.Event()  # the guest runs: the watcher looks for Ctrl-C
         self.exit_reported = False
+        self.warned: set[bytes] = set()
 
     # --- connection -----------------------------------------------------------------------
 
@@ -568,6 +569,11 @@ class GdbStub:
                     answer = ERROR_GENERIC
                 except Fault:
                     answer = ERROR_MEMORY
+                except Disconnected:
+                    raise
+                except Exception as error:  # a stub bug: say so once, answer an error, go on
+                    self._warn_once(packet, error)
+                    answer = ERROR_GENERIC
                 if answer is _RESUMED:
                     break
                 if answer is not None:
@@ -579,6 +585,12 @@ class GdbStub:
                 current.loaded()  # the registers of the task the scheduler runs
         if self.conn is not None:
             self.running.set()
+
+    def _warn_once(self, packet: bytes, error: Exception) -> None:
+        key = packet[:1]
+        if key not in self.warned:
+            self.warned.add(key)
+            print(f"pykern: gdb stub: could not answer {packet[:40]!r}: {error!r}", file=sys.stderr)
 
     def stop_reply(self) -> str:
         stop = self.stop

@@ -10,6 +10,7 @@ socket test sends bad packets: they get error replies, never a traceback.
 from __future__ import annotations
 
 import os
+import random
 import re
 import select
 import shutil
@@ -305,6 +306,27 @@ def test_bad_packets_get_errors_and_the_program_runs_on() -> None:
     status, stdout, stderr = guest.finish()
     assert "Traceback" not in stderr
     assert status == 0 and stdout == "hello from gdb_basic\ntotal 23 counter 6\n"
+
+
+def test_random_packets() -> None:
+    """Random packets of every kind that does not resume: an answer each (an error or
+    empty for nonsense), the stub still serves, pykern prints no traceback."""
+    guest = Guest(program_path("gdb_basic"))
+    raw = Raw(guest.port)
+    assert raw.packet(b"QStartNoAckMode") == b"OK"
+    rng = random.Random(17)
+    alphabet = b"0123456789abcdefxp.,:;=-}*qXferatsl"
+    for _ in range(400):
+        head = rng.choice([b"g", b"G", b"p", b"P", b"m", b"M", b"X", b"Z", b"z", b"H", b"T", b"q", b"Q", b"?",
+                           b"qXfer:", b"qXfer:features:read:", b"qXfer:threads:read::", b"QCatchSyscalls:",
+                           b"qSupported:", b"qThreadExtraInfo,", b"vFile:", b"vMustReplyEmpty"])
+        body = bytes(rng.choice(alphabet) for _ in range(rng.randrange(0, 24)))
+        raw.packet(head + body)  # any reply will do; a hang or a closed socket fails here
+    assert raw.packet(b"?").startswith(b"T05thread:")
+    raw.send_raw(b"$k#6b")
+    status, _, stderr = guest.finish()
+    assert status in (137, -9)
+    assert "Traceback" not in stderr and "could not answer" not in stderr
 
 
 def test_detach_and_kill() -> None:
