@@ -35,6 +35,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from pykern import uc_const as X
@@ -319,7 +320,11 @@ class GdbStub:
             if ready and self.running.is_set():
                 self.interrupt_requested = True
                 self.running.clear()
-                self.kernel.trap.interrupt()
+                # Again until the scheduler takes it: a stop asked for just before the
+                # JIT started is lost (as pykern.hostsig's watcher does).
+                while self.interrupt_requested and self.conn is not None:
+                    self.kernel.trap.interrupt()
+                    time.sleep(IDLE_POLL_SECONDS)
 
     def detach(self) -> None:
         """D, a disconnect, or the end of the process: remove every hook; the guest runs on
@@ -403,8 +408,6 @@ class GdbStub:
     def idle(self, sched: Scheduler, deadline: float | None) -> None:
         """Nothing runs: wait for a timer or host fd, but briefly, so a Ctrl-C from gdb to
         a guest that sleeps for ever is seen (no deadlock report while gdb is attached)."""
-        import time
-
         timeout = IDLE_POLL_SECONDS
         if deadline is not None:
             timeout = max(0.0, min(timeout, deadline - time.monotonic()))

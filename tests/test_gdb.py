@@ -142,6 +142,22 @@ def test_catch_syscall_write() -> None:
     compare_with_native(program, commands, output)
 
 
+@pytest.mark.parametrize("name", ["gdb_threads", "gdb_fork"])
+def test_catch_every_syscall(name: str, tmp_path: Path) -> None:
+    """`catch syscall` of every call, through clone3 and fork: each call stops at its
+    entry and return (the call is made when gdb continues from the entry stop), and the
+    program's result is unchanged."""
+    script = tmp_path / "catch.gdb"
+    script.write_text("catch syscall\nset $n = 0\nwhile $n < 200\n  set $n = $n + 1\n  continue\nend\n")
+    output, status, stdout, _ = under_pykern(program_path(name), [f"source {script}"])
+    entries = re.findall(r"\(call to syscall (\w+)\)", output)
+    returns = re.findall(r"\(returned from syscall (\w+)\)", output)
+    assert {"clone3" if name == "gdb_threads" else "clone", "write", "exit_group"} <= set(entries)
+    assert len(returns) >= len(entries) - 3  # exit, exit_group and a sleeping futex do not return
+    assert status == 0
+    assert stdout == ("worker_done 7\n" if name == "gdb_threads" else "child 15\nparent 6\n")
+
+
 def test_software_watchpoint() -> None:
     program = program_path("gdb_basic")
     commands = ["break middle", "continue", "set can-use-hw-watchpoints 0", "watch counter", "continue",
