@@ -38,8 +38,9 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from pykern import abi
 from pykern import uc_const as X
-from pykern.abi import SIGINT, SIGKILL, SIGTRAP, SYSCALL_NAMES, TRAP_BRKPT, TRAP_HWBKPT
+from pykern.abi import NSIG, SIGINT, SIGKILL, SIGRTMIN, SIGTRAP, TRAP_BRKPT, TRAP_HWBKPT
 from pykern.errors import Fault
 from pykern.signal import SigInfo
 from pykern.task import PendingSyscall, TaskState
@@ -58,6 +59,32 @@ IDLE_POLL_SECONDS = 0.05  # how long an idle guest waits before the stub looks a
 INTERRUPT = 0x03
 ERROR_GENERIC = "E01"
 ERROR_MEMORY = "E14"  # EFAULT, as gdbserver and qemu answer a bad address
+
+# --- signal numbers: the remote protocol has its own (gdb's include/gdb/signals.def) ----------
+
+# Where Linux's numbering differs from the protocol's; the rest (HUP ... TRAP, ABRT, FPE,
+# KILL, SEGV, PIPE, ALRM, TERM, TTIN, TTOU, XCPU ... WINCH) are the same numbers.
+_GDB_SIGNAL_OF = {abi.SIGBUS: 10, abi.SIGUSR1: 30, abi.SIGUSR2: 31, abi.SIGSTKFLT: 143, abi.SIGCHLD: 20,
+                  abi.SIGCONT: 19, abi.SIGSTOP: 17, abi.SIGTSTP: 18, abi.SIGURG: 16, abi.SIGIO: 23,
+                  abi.SIGPWR: 32, abi.SIGSYS: 12, SIGRTMIN: 77, NSIG: 78}
+_GDB_SIGNAL_OF.update({sig: 45 + sig - 33 for sig in range(33, 64)})  # SIG33 ... SIG63
+_LINUX_SIGNAL_OF = {gdb: linux for linux, gdb in _GDB_SIGNAL_OF.items()}
+GDB_SIGNAL_UNKNOWN = 143
+
+
+def gdb_signal(sig: int) -> int:
+    """The protocol's number for the guest's signal `sig` (stop replies)."""
+    return _GDB_SIGNAL_OF.get(sig, sig)
+
+
+def linux_signal(number: int) -> int:
+    """The guest's signal for the protocol's `number` (C, S, vCont;C); 0 if it has none."""
+    if number in _LINUX_SIGNAL_OF:
+        return _LINUX_SIGNAL_OF[number]
+    if number in _GDB_SIGNAL_OF or not 0 <= number <= 28 or number == 7:  # (7: SIGEMT)
+        return 0
+    return number
+
 
 # --- the x86-64 target description: gdb's own feature names, so its numbering holds ----------
 
@@ -395,15 +422,18 @@ class GdbStub:
         return served
 
     def _interrupt_arrived(self) -> bool:
+        """Has gdb sent Ctrl-C? Never waits: the watcher may have woken for bytes that
+        came just as a stop began (gdb's next packet, which `serve` has read since)."""
         conn = self.conn
         assert conn is not None
-        if not conn.readable():
-            conn._fill()
-        while conn.buffer:
-            byte = conn.buffer.pop(0)
-            if byte == INTERRUPT:
-                return True
-        return False
+        ready, _, _ = select.select([conn.sock], [], [], 0)
+        if ready:
+            conn._fill()  # Disconnected at EOF
+        at = conn.buffer.find(bytes((INTERRUPT,)))
+        if at < 0:
+            return False
+        del conn.buffer[:at + 1]
+        return True
 
     def idle(self, sched: Scheduler, deadline: float | None) -> None:
         """Nothing runs: wait for a timer or host fd, but briefly, so a Ctrl-C from gdb to
@@ -598,7 +628,7 @@ class GdbStub:
     def stop_reply(self) -> str:
         stop = self.stop
         assert stop is not None
-        return f"T{stop.signal:02x}thread:{self.thread_id(stop.task)};{stop.extra}"
+        return f"T{gdb_signal(stop.signal):02x}thread:{self.thread_id(stop.task)};{stop.extra}"
 
     def report_exit(self) -> None:
         """The traced process is gone: W (exit code) or X (signal), and the session ends."""
@@ -609,7 +639,7 @@ class GdbStub:
         self.exit_reported = True
         status = group.exit_code or 0
         suffix = f";process:{group.tgid:x}" if self.multiprocess else ""
-        reply = f"X{status & 0x7F:02x}{suffix}" if status & 0x7F else f"W{(status >> 8) & 0xFF:02x}{suffix}"
+        reply = f"X{gdb_signal(status & 0x7F):02x}{suffix}" if status & 0x7F else f"W{(status >> 8) & 0xFF:02x}{suffix}"
         try:
             conn.send_packet(reply)
         except Disconnected:
@@ -898,7 +928,7 @@ class GdbStub:
         task = self._task()
         if body:
             task.set_reg(X.UC_X86_REG_RIP, _hex_int(body))
-        actions = [(head.lower(), _hex_int(signal_text) if signal_text else 0, task)]
+        actions = [(head.lower(), linux_signal(_hex_int(signal_text)) if signal_text else 0, task)]
         return self._resume(actions)
 
     def _v_packet(self, text: str) -> str | object:
@@ -913,7 +943,7 @@ class GdbStub:
                 kind = action[0]
                 if kind not in "cCsSt":
                     return ERROR_GENERIC
-                sig = _hex_int(action[1:]) if kind in "CS" else 0
+                sig = linux_signal(_hex_int(action[1:])) if kind in "CS" else 0
                 target = self.parse_thread(thread) if thread else "all"
                 if target is None:
                     return ERROR_GENERIC
@@ -1055,7 +1085,3 @@ class GdbStub:
 _WATCH_KINDS = {2: (X.UC_HOOK_MEM_WRITE, "watch"), 3: (X.UC_HOOK_MEM_READ, "rwatch"),
                 4: (X.UC_HOOK_MEM_READ | X.UC_HOOK_MEM_WRITE, "awatch")}
 _RESUMED = object()  # dispatch's answer to a resume, detach or kill: leave `serve`
-
-
-def syscall_name(nr: int) -> str:
-    return SYSCALL_NAMES.get(nr, str(nr))

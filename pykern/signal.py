@@ -333,8 +333,10 @@ class Signals:
         bit = sigbit(sig)
         blocked = all((t.sigmask | t.real_blocked) & bit for t in targets)
         # An ignored signal is dropped unless blocked (the action may change before it is
-        # unblocked) or traced: a tracer sees every signal, as under ptrace.
-        if self.is_ignored(group, sig) and not blocked and self.kernel.tracer is None:
+        # unblocked) or traced: a tracer (or gdb) sees every signal, as under ptrace.
+        debugger = self.kernel.sched.debugger
+        if self.is_ignored(group, sig) and not blocked and self.kernel.tracer is None \
+                and (debugger is None or not debugger.traces(group.leader)):
             return
         queue = task.sigpending if task is not None else group.shared_pending
         if not queue.add(info):

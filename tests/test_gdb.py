@@ -242,6 +242,25 @@ def test_threads() -> None:
                                      if re.match(r"#[01] .*(worker|worker_body) ", line)]
 
 
+@pytest.mark.parametrize("name", ["signals", "jobctl"])
+def test_signals_stop_and_pass(name: str, tmp_path: Path) -> None:
+    """Every signal stops the program once under gdb, named as natively (the protocol's
+    own signal numbers: SIGUSR1 is 30 there, SIGCHLD 20 ...), ignored ones included;
+    `continue` passes it on as gdb's `handle` table says, and the program's checks
+    still pass."""
+    program = program_path(name)
+    script = tmp_path / "continue.gdb"
+    script.write_text("set $n = 0\nwhile $n < 100\n  set $n = $n + 1\n  continue\nend\n")
+    commands = [f"source {script}"]
+    output, status, stdout, _ = under_pykern(program, commands)
+    assert status == 0 and stdout.endswith(f"{name}: ok\n")
+    native = natively(program, commands)
+    if native is not None:
+        def received(text: str) -> list[str]:
+            return sorted(line for line in text.splitlines() if line.startswith("Program received signal"))
+        assert received(output) == received(native)
+
+
 def test_segfault_stops_before_delivery() -> None:
     program = program_path("gdb_segv")
     commands = ["continue", "bt", "print $_siginfo.si_signo", "print $_siginfo._sifields._sigfault.si_addr",
