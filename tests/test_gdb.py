@@ -96,7 +96,7 @@ def natively(program: str, commands: list[str]) -> str | None:
 
 # Lines that say where the program is and what it holds, comparable between the two runs.
 SOURCE_LINES = re.compile(r"^(#\d+ |Breakpoint \d+, |\d+\t|Value returned|\$\d+ = |Catchpoint \d+ \(|"
-                          r"Program received|Old value|New value|rip |0x[0-9a-f]+ <greeting>|Thread \d+ .* hit )")
+                          r"Program received|Old value|New value|rip |fctrl |0x[0-9a-f]+ <greeting>|Thread \d+ .* hit )")
 
 
 def where_lines(output: str) -> list[str]:
@@ -115,7 +115,8 @@ def compare_with_native(program: str, commands: list[str], output: str) -> None:
 def test_break_bt_registers_string_finish_step() -> None:
     program = program_path("gdb_basic")
     commands = ["break leaf", "continue", "bt", "info registers rip", "x/s greeting", "finish", "stepi",
-                "next", "print counter", "continue"]
+                "next", "print counter", "print $fs_base != 0", "print/x $mxcsr", "info registers fctrl",
+                "print $xmm15.uint128 == 0 || 1", "continue"]
     output, status, stdout, _ = under_pykern(program, commands)
     assert "Breakpoint 1, leaf (x=1) at testbins/gdb_basic.c:12" in output
     assert re.search(r"#1 +0x[0-9a-f]+ in middle \(x=0\) at testbins/gdb_basic.c:18", output)
@@ -123,6 +124,9 @@ def test_break_bt_registers_string_finish_step() -> None:
     assert re.search(r"rip +0x[0-9a-f]+ +0x[0-9a-f]+ <leaf\+\d+>", output)
     assert '<greeting>:\t"hello from gdb_basic"' in output
     assert "Value returned is $1 = 2" in output
+    assert "$3 = 1" in output  # fs_base: glibc's thread pointer
+    assert "$4 = 0x1f80" in output  # MXCSR as Linux starts a process
+    assert re.search(r"fctrl +0x37f", output)
     assert "Breakpoint 1, leaf (x=2)" in output
     # gdb's quit detaches (qAttached: 1, as qemu-user): the program runs on to its end
     assert status == 0
