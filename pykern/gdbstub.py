@@ -239,9 +239,12 @@ class Connection:
             payload = bytes(buffer[1:end])
             checksum = bytes(buffer[end + 1:end + 3])
             del buffer[:end + 3]
-            good = checksum.isalnum() and int(checksum, 16) == sum(payload) & 0xFF if _is_hex(checksum) else False
+            good = _is_hex(checksum) and int(checksum, 16) == sum(payload) & 0xFF
             if self.ack:
-                self.sock.sendall(b"+" if good else b"-")
+                try:
+                    self.sock.sendall(b"+" if good else b"-")
+                except OSError:
+                    raise Disconnected() from None
             if good or not self.ack:
                 return payload
 
@@ -253,9 +256,6 @@ class Connection:
             self.sock.sendall(b"$" + data + b"#" + f"{sum(data) & 0xFF:02x}".encode())
         except OSError:
             raise Disconnected() from None
-
-    def readable(self) -> bool:
-        return bool(self.buffer)
 
 
 def _is_hex(text: bytes) -> bool:
@@ -281,7 +281,6 @@ class Resume:
     def __init__(self) -> None:
         self.step: set[Task] = set()
         self.signals: dict[Task, int] = {}
-        self.default_signal = 0
 
 
 class GdbStub:
