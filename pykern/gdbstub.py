@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 from pykern import abi
 from pykern import uc_const as X
-from pykern.abi import NSIG, SIGINT, SIGKILL, SIGRTMIN, SIGTRAP, TRAP_BRKPT, TRAP_HWBKPT
+from pykern.abi import ENOSYS, NSIG, SIGINT, SIGKILL, SIGRTMIN, SIGTRAP, TRAP_BRKPT, TRAP_HWBKPT
 from pykern.errors import Fault
 from pykern.signal import SigInfo
 from pykern.task import PendingSyscall, TaskState
@@ -266,13 +266,16 @@ class Stop:
     """Why the traced process is stopped: the thread, the signal, the stop reply's extra
     fields (swbreak:, syscall_entry:NR), and the siginfo gdb's $_siginfo shows."""
 
-    __slots__ = ("task", "signal", "extra", "info")
+    __slots__ = ("task", "signal", "extra", "info", "syscall", "entry")
 
-    def __init__(self, task: Task, signal: int, extra: str = "", info: SigInfo | None = None) -> None:
+    def __init__(self, task: Task, signal: int, extra: str = "", info: SigInfo | None = None,
+                 syscall: int | None = None, entry: bool = False) -> None:
         self.task = task
         self.signal = signal
         self.extra = extra
         self.info = info
+        self.syscall = syscall  # a `catch syscall` stop: its number (orig_rax)
+        self.entry = entry  # ... at its entry, where rax reads -ENOSYS, as on Linux
 
 
 class Resume:
@@ -451,14 +454,14 @@ class GdbStub:
             return False
         task.pending = PendingSyscall(entry, list(raw))
         self.syscall_returns[task] = nr
-        self.pending = Stop(task, SIGTRAP, f"syscall_entry:{nr:x};")
+        self.pending = Stop(task, SIGTRAP, f"syscall_entry:{nr:x};", syscall=nr, entry=True)
         return True
 
     def syscall_exit_stop(self, task: Task) -> None:
         """A pending call completed outside the JIT: its return is the next stop."""
         nr = self.syscall_returns.pop(task, None)
         if nr is not None and self.conn is not None and task.state is TaskState.RUNNABLE:
-            self.pending = Stop(task, SIGTRAP, f"syscall_return:{nr:x};")
+            self.pending = Stop(task, SIGTRAP, f"syscall_return:{nr:x};", syscall=nr)
 
     def signal_stop(self, task: Task, info: SigInfo) -> SigInfo | None:
         """Before `info` is delivered to the traced `task`: gdb sees the stop, then says
@@ -700,7 +703,11 @@ class GdbStub:
     def read_register(self, task: Task, number: int) -> bytes:
         name, bits, _, _ = _REGISTERS[number]
         size = bits // 8
-        if number <= REG_RIP:
+        stop = self.stop
+        in_syscall = stop is not None and stop.task is task and stop.syscall is not None
+        if number == 0 and in_syscall and stop.entry:
+            value = -ENOSYS  # (the call's number is in orig_rax; the call is made on resume)
+        elif number <= REG_RIP:
             value = task.reg(_GPR_IDS[number])
         elif number == REG_EFLAGS:
             value = task.reg(X.UC_X86_REG_EFLAGS)
@@ -717,7 +724,10 @@ class GdbStub:
         elif number == REG_MXCSR:
             value = task.reg(X.UC_X86_REG_MXCSR)
         elif number == REG_ORIG_RAX:
-            value = task.pending.entry.number if task.pending is not None else (1 << 64) - 1
+            if in_syscall:
+                value = stop.syscall
+            else:
+                value = task.pending.entry.number if task.pending is not None else -1
         else:
             value = task.get_fs_base() if number == REG_FS_BASE else task.get_gs_base()
         return (value & ((1 << bits) - 1)).to_bytes(size, "little")

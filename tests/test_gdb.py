@@ -138,12 +138,14 @@ def test_break_bt_registers_string_finish_step() -> None:
 
 def test_catch_syscall_write() -> None:
     program = program_path("gdb_basic")
-    commands = ["catch syscall write", "continue", "bt", "continue", "print $rax", "continue"]
+    commands = ["catch syscall write", "continue", "bt", "print $rax", "print $orig_rax", "continue", "print $rax",
+                "print $orig_rax", "continue"]
     output, status, stdout, _ = under_pykern(program, commands)
     assert "Catchpoint 1 (call to syscall write)" in output
     assert "Catchpoint 1 (returned from syscall write)" in output
     assert re.search(r"#1 +0x[0-9a-f]+ in main \(\) at testbins/gdb_basic.c:27", output)
-    assert "$1 = 20" in output  # write's result: strlen(greeting)
+    assert "$1 = -38" in output and "$2 = 1" in output  # at the entry: -ENOSYS, orig_rax the number
+    assert "$3 = 20" in output and "$4 = 1" in output  # write's result: strlen(greeting)
     assert status == 0 and stdout.startswith("hello from gdb_basic\n")
     compare_with_native(program, commands, output)
 
