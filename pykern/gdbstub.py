@@ -40,12 +40,28 @@ from typing import TYPE_CHECKING
 
 from pykern import abi
 from pykern import uc_const as X
-from pykern.abi import ENOSYS, NSIG, SIGINT, SIGKILL, SIGRTMIN, SIGTRAP, TRAP_BRKPT, TRAP_HWBKPT
-from pykern.errors import Fault
+from pykern.abi import (
+    AT_FDCWD,
+    EBADF,
+    EISDIR,
+    ENAMETOOLONG,
+    ENOSYS,
+    EROFS,
+    NSIG,
+    O_RDONLY,
+    SIGINT,
+    SIGKILL,
+    SIGRTMIN,
+    SIGTRAP,
+    TRAP_BRKPT,
+    TRAP_HWBKPT,
+)
+from pykern.errors import Fault, SysError
 from pykern.signal import SigInfo
 from pykern.task import PendingSyscall, TaskState
 
 if TYPE_CHECKING:
+    from pykern.fs.file import File
     from pykern.kernel import Kernel
     from pykern.mm import MM
     from pykern.sched import Scheduler
@@ -316,6 +332,7 @@ class GdbStub:
         self.running = threading.Event()  # the guest runs: the watcher looks for Ctrl-C
         self.exit_reported = False
         self.warned: set[bytes] = set()
+        self.files: dict[int, File] = {}  # vFile:open's descriptors (the stub's own, not the guest's)
 
     # --- connection -----------------------------------------------------------------------
 
@@ -375,6 +392,9 @@ class GdbStub:
         self.step_hook = None
         self.stepping.clear()
         self.catch_syscalls = None
+        for file in self.files.values():
+            file.fput()
+        self.files.clear()
         conn, self.conn = self.conn, None
         if conn is not None:
             try:
@@ -962,7 +982,9 @@ class GdbStub:
             self._send("OK")
             self._kill()
             return _RESUMED
-        return ""  # vMustReplyEmpty, vFile, vRun, vAttach ...: not supported
+        if text.startswith("vFile:"):
+            return self._host_io(text[len("vFile:"):])
+        return ""  # vMustReplyEmpty, vRun, vAttach ...: not supported
 
     def _resume(self, actions: list[tuple[str, int, object]]) -> object:
         """Apply each thread's leftmost matching action; threads no action names run on
@@ -997,6 +1019,53 @@ class GdbStub:
         self.watch_hit = None
         self._set_step_hook(bool(self.stepping or self.watchpoints))
         return _RESUMED
+
+    # --- vFile: gdb reads the program and its libraries as the guest sees them ----------------
+
+    def _host_io(self, text: str) -> str | bytes:
+        """vFile:setfs/open/pread/close, read-only, through pykern's own path walk (under
+        --root, the jail's files). Errors are F-1,errno in the protocol's numbering."""
+        operation, _, args = text.partition(":")
+        fields = args.split(",")
+        try:
+            if operation == "setfs":
+                return "F0"
+            if operation == "open":
+                if _hex_int(fields[1]) & 3 != 0:  # O_WRONLY, O_RDWR: the stub changes no file
+                    raise SysError(EROFS)
+                file = self._open_guest_file(bytes.fromhex(fields[0]))
+                fd = next(n for n in range(len(self.files) + 1) if n not in self.files)
+                self.files[fd] = file.get_file()
+                return f"F{fd:x}"
+            if operation == "pread":
+                file = self.files.get(_hex_int(fields[0]))
+                if file is None:
+                    raise SysError(EBADF)
+                count = min(_hex_int(fields[1]), MAX_MEMORY_READ)
+                data = file.pread(count, _hex_int(fields[2]))
+                return f"F{len(data):x};".encode() + data
+            if operation == "close":
+                file = self.files.pop(_hex_int(fields[0]), None)
+                if file is None:
+                    raise SysError(EBADF)
+                file.fput()
+                return "F0"
+        except SysError as error:
+            return f"F-1,{_FILEIO_ERRNO.get(error.errno, error.errno if error.errno < 31 else 9999):x}"
+        except Fault:
+            return "F-1,e"  # EFAULT
+        return ""  # fstat, readlink, unlink ...: gdb manages without
+
+    def _open_guest_file(self, path: bytes) -> File:
+        from pykern.fs.namei import path_walk
+
+        task = self._task()
+        location = path_walk(task, AT_FDCWD, path, True).existing()
+        if location.inode.is_dir:
+            raise SysError(EISDIR)
+        file = location.inode.open(task, O_RDONLY)
+        file.location = location
+        return file
 
     # --- queries -------------------------------------------------------------------------------
 
@@ -1093,4 +1162,5 @@ class GdbStub:
 
 _WATCH_KINDS = {2: (X.UC_HOOK_MEM_WRITE, "watch"), 3: (X.UC_HOOK_MEM_READ, "rwatch"),
                 4: (X.UC_HOOK_MEM_READ | X.UC_HOOK_MEM_WRITE, "awatch")}
+_FILEIO_ERRNO = {ENAMETOOLONG: 91}  # the protocol's File-I/O errno values: Linux's below 31, then its own
 _RESUMED = object()  # dispatch's answer to a resume, detach or kill: leave `serve`

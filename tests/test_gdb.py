@@ -230,6 +230,20 @@ def test_interrupt(how: str) -> None:
         assert status in (137, -9)
 
 
+def test_dynamic_program_libraries_from_the_guest() -> None:
+    """A dynamically linked program: gdb reads ld.so and libc through vFile (pykern's
+    own path walk: under --root, the jail's copies), finds them in the link map and
+    stops in libc."""
+    program = program_path("pykern_only/dynamic")
+    output, status, stdout, _ = under_pykern(program, ["set breakpoint pending on", "break printf", "continue",
+                                                       "bt 2", "info sharedlibrary", "continue"])
+    assert "Reading /lib64/ld-linux-x86-64.so.2 from remote target..." in output
+    assert re.search(r"Breakpoint 1, [^\n]*printf", output)
+    assert re.search(r"#1 +0x[0-9a-f]+ in main", output)
+    assert re.search(r"Yes +target:\S*/libc\.so\.6", output)
+    assert status == 0 and stdout.startswith("hello from a dynamic binary")
+
+
 def test_threads() -> None:
     program = program_path("gdb_threads")
     commands = ["break worker_body", "continue", "info threads", "bt 2", "thread 1", "bt", "thread 2",
@@ -344,7 +358,19 @@ def test_bad_packets_get_errors_and_the_program_runs_on() -> None:
     assert raw.packet(b"qXfer:features:read:target.xml:0,40").startswith(b"m<?xml")
     registers = raw.packet(b"g")
     assert len(registers) == 2 * (16 * 8 + 8 + 4 + 6 * 4 + 8 * 10 + 8 * 4 + 16 * 16 + 4 + 8 + 8 + 8)
-    assert raw.packet(b"qXfer:exec-file:read::0,1000").endswith(b"gdb_basic")
+    exe = raw.packet(b"qXfer:exec-file:read::0,1000")[1:]
+    assert exe.endswith(b"gdb_basic")
+    # vFile: the guest's files, read-only
+    assert raw.packet(b"vFile:setfs:0") == b"F0"
+    fd = raw.packet(b"vFile:open:%s,0,0" % exe.hex().encode())
+    assert fd == b"F0"
+    assert raw.packet(b"vFile:pread:0,4,0") == b"F4;\x7fELF"
+    assert raw.packet(b"vFile:close:0") == b"F0"
+    assert raw.packet(b"vFile:pread:0,4,0") == b"F-1,9"  # EBADF
+    assert raw.packet(b"vFile:open:%s,0,0" % b"/no/such/file".hex().encode()) == b"F-1,2"  # ENOENT
+    assert raw.packet(b"vFile:open:%s,1,0" % exe.hex().encode()) == b"F-1,1e"  # EROFS: read-only
+    assert raw.packet(b"vFile:open:zz,0,0") == b"E01"
+    assert raw.packet(b"vFile:pread:") == b"E01"
     raw.sock.close()  # a disconnect: the program runs on
     status, stdout, stderr = guest.finish()
     assert "Traceback" not in stderr
