@@ -7,8 +7,8 @@ threads); processes it forks run on untraced (gdb's default follow-fork-mode par
 All-stop, and the whole guest stops: while gdb looks at a stopped thread, the stub
 serves its socket from pykern's own loop (`serve`), so nothing else runs, neither the
 other threads of the process nor the other processes. (qemu-user stops all threads of
-its one process; other processes are other qemu-user instances and run on. Stopping the
-whole machine keeps a --deterministic run's schedule independent of how long gdb looked.)
+its one process; other processes are other qemu-user instances and run on. Here the
+whole machine stops: nothing the debugged process waits for changes while gdb looks.)
 
 The hooks the rest of the kernel calls, each one attribute check when gdb is absent
 (`kernel.sched.debugger is None`): nothing is hooked in Unicorn unless --gdb is given.
@@ -24,7 +24,13 @@ The hooks the rest of the kernel calls, each one attribute check when gdb is abs
 
 Breakpoints are Unicorn code hooks on just their addresses (the translated block that
 holds one is dropped, so it is translated again with the hook); single-stepping is a code
-hook on every address while a step is in progress. Guest memory is never patched.
+hook on every address while a step is in progress (emu_start's count=1 is Unicorn's own
+such hook, and pykern's instruction budget is charged per block, so it cannot stop after
+one instruction). Guest memory is never patched. Watchpoints are memory hooks on their
+range that note the access; the per-instruction hook then stops after the instruction, as
+x86's debug registers do. Signal numbers in packets are the protocol's own (gdb's
+signals.def: SIGUSR1 is 30 there), translated both ways. vFile reads files read-only
+through pykern's own path walk: gdb sees the guest's libraries (under --root, the jail's).
 """
 
 from __future__ import annotations
