@@ -50,6 +50,10 @@ testbins/bench/asan_hello: testbins/bench/asan_hello.c
 testbins/%: testbins/%.c
 	$(CC) $(CFLAGS) -o $@ $<
 
+# The gdb stub's programs (tests/test_gdb.py): unoptimised, with debug information.
+testbins/gdb_%: testbins/gdb_%.c
+	$(CC) $(filter-out -O2,$(CFLAGS)) -O0 -g -o $@ $<
+
 # Sources other testbins include: NAME_shm.c is NAME.c run in /dev/shm; errcheck.h holds
 # the checks of fifo, paths and rocheck.
 testbins/fifo_shm: testbins/fifo.c
@@ -58,12 +62,13 @@ testbins/files_shm: testbins/files.c
 testbins/fifo testbins/fifo_shm testbins/paths testbins/paths_shm testbins/pykern_only/rocheck: testbins/errcheck.h testbins/rmtree.h
 testbins/files testbins/files_shm: testbins/rmtree.h
 
-# Host programs the tests and benchmarks compare against: strace (tests/test_strace.py),
+# Host programs the tests and benchmarks compare against: strace (tests/test_strace.py), gdb
+# (tests/test_gdb.py drives it against --gdb),
 # Debian's static busybox (/bin/busybox: tests/test_busybox.py and the busybox_exec and
 # shell_script workloads); for make bench also qemu-user's qemu-x86_64 and GNU time (peak
 # RSS). Installed only when missing (command:package); a failed install (no root, no
 # network) warns and carries on: those comparisons are then skipped.
-TEST_TOOLS := strace:strace busybox:busybox-static
+TEST_TOOLS := strace:strace busybox:busybox-static gdb:gdb
 BENCH_TOOLS := $(TEST_TOOLS) qemu-x86_64:qemu-user /usr/bin/time:time
 
 test-tools:

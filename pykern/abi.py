@@ -165,6 +165,7 @@ BUS_ADRERR = 2
 ILL_ILLOPN = 2
 FPE_INTDIV = 1
 TRAP_BRKPT = 1
+TRAP_HWBKPT = 4  # a hardware breakpoint or watchpoint (the gdb stub's watchpoints)
 CLD_EXITED = 1
 CLD_KILLED = 2
 CLD_DUMPED = 3

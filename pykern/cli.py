@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "pykern then exits with 124, as timeout(1) does")
     limits.add_argument("--kill-after", type=positive_float, default=2.0, metavar="SECONDS",
                         help="with --timeout: the grace between SIGTERM and SIGKILL (default 2)")
+    run.add_argument("--gdb", type=int, metavar="PORT",
+                     help="wait for gdb on 127.0.0.1:PORT (0: any free port, printed) and let it debug PROG: "
+                          "the GDB remote protocol, as qemu-user's -g")
     run.add_argument("--report-crashes", action="store_true",
                      help="on a fatal signal, print the signal, address, registers and faulting instruction")
     trace = run.add_argument_group("tracing (strace-compatible)")
@@ -173,12 +176,22 @@ def run(options: argparse.Namespace) -> int:
         limits["max_memory"] = options.max_memory or int(host_ram_bytes() * DEFAULT_FRACTION)
         # Orphans outlive the first process in a detached pykern, as they outlive the
         # program natively; but strace -f waits for every traced process, and so does
-        # pykern when it traces.
+        # pykern when it traces or gdb debugs.
         kernel = Kernel(table, Options(report_crashes=options.report_crashes or options.strace, tracer=tracer,
-                                       root=options.root, binds=binds, detach_orphans=tracer is None, **limits))
+                                       root=options.root, binds=binds, detach_orphans=tracer is None and options.gdb is None,
+                                       **limits))
     except ValueError as error:  # a bad --root or --mount
         print(f"pykern: {error}", file=sys.stderr)
         return USAGE_EXIT
+    stub = None
+    if options.gdb is not None:
+        from pykern.gdbstub import GdbStub
+
+        try:
+            stub = GdbStub(kernel, options.gdb)
+        except (OSError, OverflowError) as error:
+            print(f"pykern: --gdb {options.gdb}: {getattr(error, 'strerror', None) or error}", file=sys.stderr)
+            return USAGE_EXIT
     try:
         kernel.spawn(os.fsencode(path), argv, guest_environment(options))
     except (SysError, ExecFormatError) as error:
@@ -188,6 +201,11 @@ def run(options: argparse.Namespace) -> int:
             message = strerror(error.errno)
         print(f"pykern: {options.prog}: {message}", file=sys.stderr)
         return 127 if error.errno == ENOENT else 126 if error.errno in (EACCES, ENOEXEC) else 126
+    if stub is not None:
+        try:
+            stub.attach(kernel.first)  # the program waits for gdb before its first instruction
+        except KeyboardInterrupt:
+            return 130
     kernel.host_signals.install()  # Ctrl-C, kill: passed on to the guest
     watchdog = None
     if options.timeout is not None:
@@ -204,6 +222,8 @@ def run(options: argparse.Namespace) -> int:
             options.killed_by = death  # entry() ends pykern by the same signal
         return status
     finally:
+        if stub is not None:
+            stub.finish()
         if tracer is not None:
             tracer.close()
 

@@ -40,8 +40,9 @@ SYSCALL_INSN_LEN = 2
 
 def copy_process(parent: Task, flags: int, child_stack: int, parent_tid_addr: int, child_tid_addr: int,
                  tls: int) -> Task:
-    """Create the child task. Called from the syscall hook: the parent's rip still
-    points at its `syscall` instruction."""
+    """Create the child task. Called from the syscall hook, where the parent's rip still
+    points at its `syscall` instruction, or (after gdb's `catch syscall` stopped the call:
+    pykern.gdbstub) from the scheduler's retry, where it points past it."""
     if flags & CLONE_SIGHAND and not flags & CLONE_VM:
         raise SysError(EINVAL)
     if flags & CLONE_THREAD and not flags & CLONE_SIGHAND:
@@ -79,7 +80,8 @@ def copy_process(parent: Task, flags: int, child_stack: int, parent_tid_addr: in
     child.sigmask = parent.sigmask
     child.cpu_affinity = parent.cpu_affinity
     context.reg_write(X.UC_X86_REG_RAX, 0)
-    context.reg_write(X.UC_X86_REG_RIP, context.reg_read(X.UC_X86_REG_RIP) + SYSCALL_INSN_LEN)
+    after_syscall = SYSCALL_INSN_LEN if kernel.trap.in_syscall_hook else 0
+    context.reg_write(X.UC_X86_REG_RIP, context.reg_read(X.UC_X86_REG_RIP) + after_syscall)
     if child_stack:
         context.reg_write(X.UC_X86_REG_RSP, child_stack)
     if flags & CLONE_SETTLS:

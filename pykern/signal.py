@@ -333,8 +333,10 @@ class Signals:
         bit = sigbit(sig)
         blocked = all((t.sigmask | t.real_blocked) & bit for t in targets)
         # An ignored signal is dropped unless blocked (the action may change before it is
-        # unblocked) or traced: a tracer sees every signal, as under ptrace.
-        if self.is_ignored(group, sig) and not blocked and self.kernel.tracer is None:
+        # unblocked) or traced: a tracer (or gdb) sees every signal, as under ptrace.
+        debugger = self.kernel.sched.debugger
+        if self.is_ignored(group, sig) and not blocked and self.kernel.tracer is None \
+                and (debugger is None or not debugger.traces(group.leader)):
             return
         queue = task.sigpending if task is not None else group.shared_pending
         if not queue.add(info):
@@ -481,6 +483,11 @@ class Signals:
             info = task.sigpending.take(~task.sigmask) or group.shared_pending.take(~task.sigmask)
             if info is None:
                 break
+            debugger = self.kernel.sched.debugger
+            if debugger is not None and debugger.traces(task):  # gdb sees it first
+                info = debugger.signal_stop(task, info)
+                if info is None:
+                    continue  # suppressed (gdb's c instead of C<sig>)
             sig = info.signo
             action = self.action(group, sig)
             self.kernel.tracer_signal(task, info)
@@ -656,6 +663,12 @@ class Signals:
     def force(self, task: Task, info: SigInfo) -> bool:
         """force_sig_info: a fault in `task`. Returns True if a handler will run; False if
         the fault is fatal (no handler, or the signal blocked or ignored)."""
+        debugger = self.kernel.sched.debugger
+        if debugger is not None and debugger.traces(task):  # gdb stops at the faulting instruction
+            delivered = debugger.signal_stop(task, info)
+            if delivered is None:
+                return True  # suppressed: the instruction runs (and faults) again, as under ptrace
+            info = delivered
         action = self.action(task.group, info.signo)
         if action.handler in (SIG_DFL, SIG_IGN) or task.sigmask & sigbit(info.signo):
             return False

@@ -122,6 +122,11 @@ class Trap:
             self.registers.set_return(uc, -ENOSYS)
             self.kernel.tracer_nosys(task, nr, raw)
             return
+        debugger = self.sched.debugger
+        if debugger is not None and debugger.syscall_entry_stop(task, nr, entry, raw):
+            self.stopped = True  # gdb's `catch syscall`: stop first, the call is made on resume
+            uc.emu_stop()
+            return
         self.in_syscall_hook = True
         completed = self.invoke(task, entry, raw)
         self.in_syscall_hook = False
@@ -205,6 +210,8 @@ class Trap:
         completed = self.invoke(task, pending.entry, pending.args)
         if self.bug is not None:
             self._raise_bug()
+        if completed and self.sched.debugger is not None:
+            self.sched.debugger.syscall_exit_stop(task)
         return completed
 
     # --- running user code ------------------------------------------------------------------

@@ -39,12 +39,16 @@ from typing import Any
 
 from pykern.uc_const import (
     UC_CTL_IO_WRITE,
+    UC_CTL_TB_FLUSH,
     UC_CTL_TB_REMOVE_CACHE,
+    UC_CTL_TLB_FLUSH,
     UC_ERR_HANDLE,
     UC_ERR_OK,
+    UC_HOOK_CODE,
     UC_HOOK_INSN,
     UC_HOOK_INTR,
     UC_HOOK_MEM_INVALID,
+    UC_HOOK_MEM_VALID,
     UC_X86_INS_SYSCALL,
     UC_X86_REG_FP0,
     UC_X86_REG_FP7,
@@ -146,6 +150,7 @@ _uc_context_reg_write2 = _prototype("uc_context_reg_write2", _c_void_p, _c_int, 
 # Variadic: the fixed arguments are declared, the extra ones passed as ctypes values.
 _uc_hook_add = _prototype("uc_hook_add", _c_void_p, ctypes.POINTER(_c_size_t), _c_int, _c_void_p, _c_void_p,
                           _c_uint64, _c_uint64)
+_uc_hook_del = _prototype("uc_hook_del", _c_void_p, _c_size_t)
 _uc_ctl = _prototype("uc_ctl", _c_void_p, _c_int)
 # pykern's own build only (tools/build_unicorn.py): the instruction budget.
 try:
@@ -177,6 +182,7 @@ _uc_reg_read_batch = _unchecked("uc_reg_read_batch")  # (uc_engine *, int *regs,
 _HOOK_INTR = ctypes.CFUNCTYPE(None, _c_void_p, _c_uint32, _c_void_p)
 _HOOK_MEM_INVALID = ctypes.CFUNCTYPE(ctypes.c_bool, _c_void_p, _c_int, _c_uint64, _c_int, ctypes.c_int64, _c_void_p)
 _HOOK_INSN_SYSCALL = ctypes.CFUNCTYPE(None, _c_void_p, _c_void_p)
+_HOOK_CODE = ctypes.CFUNCTYPE(None, _c_void_p, _c_uint64, _c_uint32, _c_void_p)  # uc_cb_hookcode_t
 
 # Registers wider than 64 bits, read and written with the size-checked calls (*2).
 _VECTOR_REGS = frozenset([*range(UC_X86_REG_XMM0, UC_X86_REG_XMM31 + 1), *range(UC_X86_REG_YMM0, UC_X86_REG_YMM31 + 1),
@@ -231,6 +237,24 @@ class _Registers:
         if status != UC_ERR_OK:
             raise UcError(status, reg_id)
         return int.from_bytes(buffer.raw[:size.value], "little")
+
+    def reg_read_bytes(self, reg_id: int) -> bytes:
+        """Any register as the engine stores it (an x87 register: 10 bytes, the 64-bit
+        mantissa then the sign and exponent), for the debugger (pykern.gdbstub)."""
+        buffer, size, size_ref = self._wide or self._wide_buffer()
+        size.value = _WIDEST
+        status = self._read2(self._uch, reg_id, buffer, size_ref)
+        if status != UC_ERR_OK:
+            raise UcError(status, reg_id)
+        return buffer.raw[:size.value]
+
+    def reg_write_bytes(self, reg_id: int, data: bytes) -> None:
+        buffer, size, size_ref = self._wide or self._wide_buffer()
+        ctypes.memmove(buffer, data, len(data))
+        size.value = len(data)
+        status = self._write2(self._uch, reg_id, buffer, size_ref)
+        if status != UC_ERR_OK:
+            raise UcError(status, reg_id)
 
     def reg_write(self, reg_id: int, value: int) -> None:
         if reg_id in _STRUCT_REGS:
@@ -333,7 +357,9 @@ class Uc(_Registers):
                  begin: int = 1, end: int = 0, aux1: int = 0, aux2: int = 0) -> int:
         """Register `callback` for UC_HOOK_INTR (uc, intno, user_data), UC_HOOK_MEM_INVALID
         or any of its parts (uc, access, address, size, value, user_data) -> bool, or
-        UC_HOOK_INSN with aux1 = UC_X86_INS_SYSCALL (uc, user_data). Returns the handle."""
+        UC_HOOK_INSN with aux1 = UC_X86_INS_SYSCALL (uc, user_data), UC_HOOK_CODE (uc,
+        address, size, user_data: the debugger's, pykern.gdbstub), and the valid memory
+        accesses UC_HOOK_MEM_READ/WRITE like the invalid ones. Returns the handle."""
         owner = weakref.ref(self)  # no cycle: the engine closes when its last user lets go
 
         if htype == UC_HOOK_INTR:
@@ -346,7 +372,7 @@ class Uc(_Registers):
 
             function = _HOOK_INTR(on_interrupt)
             extra: tuple[Any, ...] = ()
-        elif htype and not htype & ~UC_HOOK_MEM_INVALID:
+        elif htype and not htype & ~(UC_HOOK_MEM_INVALID | UC_HOOK_MEM_VALID):
             def on_bad_access(handle: int, access: int, address: int, size: int, value: int, data: int) -> bool:
                 uc = owner()
                 try:
@@ -367,6 +393,16 @@ class Uc(_Registers):
 
             function = _HOOK_INSN_SYSCALL(on_syscall)
             extra = (_c_int(aux1),)
+        elif htype == UC_HOOK_CODE:
+            def on_code(handle: int, address: int, size: int, data: int) -> None:
+                uc = owner()
+                try:
+                    callback(uc, address, size, user_data)
+                except BaseException as error:
+                    uc._hook_failed(error)
+
+            function = _HOOK_CODE(on_code)
+            extra = ()
         else:
             raise NotImplementedError(f"pykern.ucbind: hook type {htype:#x} (aux1 {aux1}) is not bound")
         handle = _c_size_t()
@@ -374,6 +410,22 @@ class Uc(_Registers):
                             begin, end, *extra))
         self._callbacks.append(function)
         return handle.value
+
+    def hook_del(self, handle: int) -> None:
+        """Remove a hook (its callback object stays referenced: the engine frees the hook
+        only at the end of the current emu_start)."""
+        _check(_uc_hook_del(self._uch, handle))
+
+    def ctl_flush_tb(self) -> None:
+        """Drop all translated code (UC_CTL_TB_FLUSH): a hook added or removed for every
+        address takes effect only in code translated after it."""
+        control = (UC_CTL_IO_WRITE << 30) | (0 << 26) | UC_CTL_TB_FLUSH
+        _check(_uc_ctl(self._uch, control))
+
+    def ctl_flush_tlb(self) -> None:
+        """Empty the software TLB (UC_CTL_TLB_FLUSH): memory hooks see accesses through it."""
+        control = (UC_CTL_IO_WRITE << 30) | (0 << 26) | UC_CTL_TLB_FLUSH
+        _check(_uc_ctl(self._uch, control))
 
     def ctl_remove_cache(self, address: int, end: int) -> None:
         """Drop the code translated from [address, end) (UC_CTL_TB_REMOVE_CACHE)."""
