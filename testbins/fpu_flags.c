@@ -262,6 +262,14 @@ static __attribute__((noinline)) float sse_divss(float a, float b)
     return a;
 }
 
+static __attribute__((noinline)) int sse_to_int(double d)
+{
+    int i;
+    __asm__ volatile("lea 1f(%%rip), %%rax\n\tmovq %%rax, %1\n1:\tcvttsd2si %2, %0"
+                     : "=r"(i), "=m"(fault_pc) : "x"(d) : "rax");
+    return i;
+}
+
 /* x87 divide: the exception is reported at the next waiting x87 instruction, the fstpt. */
 static __attribute__((noinline)) long double x87_div(long double a, double b)
 {
@@ -351,6 +359,17 @@ static void test_traps(void)
     }
     CHECK(got_code == FPE_FLTOVF && got_addr == fault_pc, "sse mulsd DBL_MAX*2: SIGFPE FPE_FLTOVF at the mulsd");
 
+    /* (int)1e300: an invalid conversion, at the cvttsd2si */
+    got_code = 0;
+    feclearexcept(FE_ALL_EXCEPT);
+    feenableexcept(FE_INVALID);
+    if (sigsetjmp(jump, 1) == 0) {
+        volatile int i = sse_to_int(1e300);
+        (void)i;
+        CHECK(0, "sse cvttsd2si 1e300: no SIGFPE");
+    }
+    CHECK(got_code == FPE_FLTINV && got_addr == fault_pc, "sse cvttsd2si 1e300: SIGFPE FPE_FLTINV at the cvttsd2si");
+
     /* The handler masks and clears in its ucontext and returns: the divide runs again,
      * masked, on its unchanged operands (a fault leaves the destination as it was). */
     volatile double expect = tiny / three;
@@ -379,6 +398,20 @@ static void test_traps(void)
     (void)lr;
     CHECK(fegetexcept() == 0, "x87 return from the handler: the fstpt completed, masked");
     CHECK(fetestexcept(FE_ALL_EXCEPT) == 0, "x87 return from the handler: the flags it cleared stay clear");
+
+    /* feholdexcept masks both units (fnstenv masks the x87 ones): no trap inside */
+    feclearexcept(FE_ALL_EXCEPT);
+    got_code = 0;
+    fenv_t held;
+    feenableexcept(FE_DIVBYZERO);
+    CHECK(feholdexcept(&held) == 0 && fegetexcept() == 0, "feholdexcept masks the exceptions");
+    volatile long double lq = x87_div(1.0L, 0.0);
+    volatile double q = sse_div(1.0, 0.0);
+    (void)lq, (void)q;
+    CHECK(got_code == 0 && fetestexcept(FE_ALL_EXCEPT) == FE_DIVBYZERO, "no SIGFPE while held, the flag set");
+    feclearexcept(FE_ALL_EXCEPT);
+    CHECK(fesetenv(&held) == 0 && fegetexcept() == FE_DIVBYZERO, "fesetenv unmasks again");
+    fedisableexcept(FE_ALL_EXCEPT);
 
     /* integer division by zero stays FPE_INTDIV, exceptions enabled or not */
     feenableexcept(FE_DIVBYZERO);

@@ -98,6 +98,23 @@ def test_unmasked_sse_exception_raises_xf_before_writing() -> None:
     assert fpu_exception_code(uc, X86_TRAP_XF) == FPE_FLTDIV
 
 
+def test_unmasked_invalid_conversion_raises_xf_before_the_register_is_written() -> None:
+    big = struct.unpack("<Q", struct.pack("<d", 1e300))[0]
+    code = bytes.fromhex("b8 2a 00 00 00" "f2 0f 2c c0")  # mov eax, 42; cvttsd2si eax, xmm0
+    uc, interrupts = run(code, mxcsr=0x1F80 & ~0x80, xmm0=big)  # invalid unmasked
+    assert interrupts == [(X86_TRAP_XF, CODE_AT + 5)], REBUILD
+    assert uc.reg_read(X.UC_X86_REG_EAX) == 42
+    assert fpu_exception_code(uc, X86_TRAP_XF) == FPE_FLTINV
+
+
+def test_fnstenv_masks_the_x87_exceptions() -> None:
+    """glibc's feholdexcept relies on it (Intel SDM: FSTENV)."""
+    uc, interrupts = run(bytes.fromhex("d932") + FLD1 + FLDZ + FDIVP + FSTP_ST0, fpcw=0x37F & ~0x04)
+    assert interrupts == []
+    assert uc.reg_read(X.UC_X86_REG_FPCW) == 0x37F, REBUILD
+    assert struct.unpack("<H", uc.mem_read(DATA_AT, 2))[0] == 0x37F & ~0x04  # the stored one as it was
+
+
 def test_masked_exceptions_do_not_trap() -> None:
     uc, interrupts = run(DIVSD + FLD1 + FLDZ + FDIVP + FSTP_ST0 + FSTP_ST0, mxcsr=0x1F80 & ~0x400)  # only OE open
     assert interrupts == []
