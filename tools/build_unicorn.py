@@ -585,9 +585,10 @@ void tb_invalidate_phys_range(struct uc_struct *uc, ram_addr_t start, ram_addr_t
         them (stmxcsr, fxsave, fnstsw, fnstenv, the registers pykern reads for a signal
         frame); a write of MXCSR or the status word replaces them. This keeps the
         hard-float fast path, which softfloat takes only while the inexact flag is
-        already set: bench fp's CPU time (3 runs each, interleaved, same pykern) was
-        4.36 s unpatched and 4.19 s patched, and a long double (x87) loop of 3e7
-        divisions 2.00 s and 1.84 s: no slowdown. An unmasked exception must trap, so
+        already set. Measured, unpatched -> patched: bench fp 4.37 s -> 3.93 s (medians
+        of 5, back to back; its CPU time interleaved, 3 runs each: 3.91 s -> 3.95 s), a
+        long double (x87) loop of 3e7 divisions 1.70 s -> 1.70 s of CPU: no slowdown
+        beyond noise. An unmasked exception must trap, so
         code translated while one is unmasked (these two hflags, part of every block's
         key) checks: SSE arithmetic, compares and conversions raise #XM (vector 19)
         with the destination unchanged, and every waiting x87 instruction raises #MF
