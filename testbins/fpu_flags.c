@@ -393,10 +393,8 @@ static void test_traps(void)
     volatile long double lr = x87_div(1.0L, 0.0);
     mask_and_return = 0;
     CHECK(got_code == FPE_FLTDIV && got_addr == fault_pc, "x87 return from the handler: it ran once, at the fstpt");
-    /* (Not lr's value: the hardware leaves st0 as it was when an unmasked divide by
-     * zero faults, so lr is the dividend; pykern's fdiv has written the quotient.) */
-    (void)lr;
-    CHECK(fegetexcept() == 0, "x87 return from the handler: the fstpt completed, masked");
+    /* an unmasked divide by zero leaves st0 as it was: the fstpt stores the dividend */
+    CHECK(lr == 1.0L && fegetexcept() == 0, "x87 return from the handler: the fstpt stored the dividend");
     CHECK(fetestexcept(FE_ALL_EXCEPT) == 0, "x87 return from the handler: the flags it cleared stay clear");
 
     /* feholdexcept masks both units (fnstenv masks the x87 ones): no trap inside */

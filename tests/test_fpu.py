@@ -107,6 +107,18 @@ def test_unmasked_invalid_conversion_raises_xf_before_the_register_is_written() 
     assert fpu_exception_code(uc, X86_TRAP_XF) == FPE_FLTINV
 
 
+def test_unmasked_x87_divide_by_zero_leaves_the_stack() -> None:
+    """The hardware does not make a change whose instruction raised an unmasked invalid or
+    divide-by-zero exception: fdivp neither writes st(1) nor pops."""
+    uc, interrupts = run(FLD1 + FLDZ + FDIVP + FNSTSW_AX, fpcw=0x37F & ~0x04)
+    assert interrupts == []  # fnstsw does not wait
+    status = uc.reg_read(X.UC_X86_REG_AX)
+    assert status & 0x84 == 0x84, REBUILD
+    assert (status >> 11) & 7 == 6, REBUILD  # two values pushed, none popped
+    uc, _ = run(FLD1 + FLDZ + FDIVP + FNSTSW_AX)  # masked: the quotient, one popped
+    assert (uc.reg_read(X.UC_X86_REG_AX) >> 11) & 7 == 7
+
+
 def test_fnstenv_masks_the_x87_exceptions() -> None:
     """glibc's feholdexcept relies on it (Intel SDM: FSTENV)."""
     uc, interrupts = run(bytes.fromhex("d932") + FLD1 + FLDZ + FDIVP + FSTP_ST0, fpcw=0x37F & ~0x04)

@@ -601,9 +601,15 @@ void tb_invalidate_phys_range(struct uc_struct *uc, ram_addr_t start, ram_addr_t
         """    float_status sse_status;
     ZMMReg pykern_sse_saved;   /* pykern: an SSE destination, kept for #XM */
     uint8_t pykern_sse_flags;  /* pykern: sse_status's flags before the instruction */
+    FPReg pykern_x87_regs[8];  /* pykern: the x87 stack before an instruction */
+    uint8_t pykern_x87_tags[8];
+    unsigned int pykern_x87_top;
 """,
         1,
-        "What an SSE instruction that may trap keeps, to raise #XM as a fault.",
+        """What an SSE instruction that may trap keeps, to raise #XM as a fault, and what
+        an x87 instruction keeps to undo itself when it raises an unmasked invalid,
+        denormal or divide-by-zero exception (the hardware then leaves its registers
+        and stack as they were; the #MF comes at the next waiting instruction).""",
     ),
     (
         "qemu/target/i386/cpu.h",
@@ -702,6 +708,31 @@ void helper_fwait(CPUX86State *env)
     pykern_sync_fpus(env);
     if (env->fpus & FPUS_SE) {
         raise_exception_ra(env, EXCP10_COPR, GETPC());
+    }
+}
+
+/* pykern: around a waiting x87 instruction translated while an exception is unmasked:
+   #MF for a pending one, else the registers kept; afterwards, an unmasked invalid,
+   denormal or divide-by-zero exception it raised undoes its register and stack
+   changes, as the hardware never makes them (any unmasked flag set now is new: one set
+   before would have raised #MF here) */
+void helper_pykern_x87_begin(CPUX86State *env)
+{
+    pykern_sync_fpus(env);
+    if (env->fpus & FPUS_SE) {
+        raise_exception_ra(env, EXCP10_COPR, GETPC());
+    }
+    memcpy(env->pykern_x87_regs, env->fpregs, sizeof(env->fpregs));
+    memcpy(env->pykern_x87_tags, env->fptags, sizeof(env->fptags));
+    env->pykern_x87_top = env->fpstt;
+}
+
+void helper_pykern_x87_end(CPUX86State *env)
+{
+    if (pykern_x86_flags(env->fp_status.float_exception_flags) & ~env->fpuc & 0x07) {
+        memcpy(env->fpregs, env->pykern_x87_regs, sizeof(env->fpregs));
+        memcpy(env->fptags, env->pykern_x87_tags, sizeof(env->fptags));
+        env->fpstt = env->pykern_x87_top;
     }
 }
 """,
@@ -842,6 +873,8 @@ void helper_pykern_sse_end(CPUX86State *env, void *d)
 DEF_HELPER_FLAGS_1(update_mxcsr, TCG_CALL_NO_RWG, void, env)
 DEF_HELPER_FLAGS_2(pykern_sse_begin, TCG_CALL_NO_RWG, void, env, ptr)
 DEF_HELPER_2(pykern_sse_end, void, env, ptr)
+DEF_HELPER_1(pykern_x87_begin, void, env)
+DEF_HELPER_FLAGS_1(pykern_x87_end, TCG_CALL_NO_RWG, void, env)
 """,
         1,
         "The new helpers (pykern_sse_end may raise, so it is a full call).",
@@ -976,11 +1009,12 @@ static void gen_sse(CPUX86State *env, DisasContext *s, int b,
             /* pykern: a pending unmasked exception raises #MF here, at every x87
                instruction but the no-wait ones (fnstenv fnstcw fnsave fnstsw fnclex
                fninit), see tools/build_unicorn.py */
-            if ((s->flags & HF_PYKERN_MF_MASK)
+            bool pykern_x87_check = (s->flags & HF_PYKERN_MF_MASK)
                 && !(mod != 3 ? (op == 0x0e || op == 0x0f || op == 0x2e || op == 0x2f)
                      : (b == 0xdb && (modrm == 0xe2 || modrm == 0xe3))
-                       || (b == 0xdf && modrm == 0xe0))) {
-                gen_helper_fwait(tcg_ctx, tcg_ctx->cpu_env);
+                       || (b == 0xdf && modrm == 0xe0));
+            if (pykern_x87_check) {
+                gen_helper_pykern_x87_begin(tcg_ctx, tcg_ctx->cpu_env);
             }
             if (mod != 3) {
                 /* memory op */
@@ -988,6 +1022,17 @@ static void gen_sse(CPUX86State *env, DisasContext *s, int b,
         1,
         """x87 exceptions are delayed: the hardware raises #MF at the next waiting x87
         instruction after the one that set an unmasked flag.""",
+    ),
+    (
+        "qemu/target/i386/translate.c",
+        "            if (update_fip) {\n",
+        """            if (pykern_x87_check) {  /* pykern */
+                gen_helper_pykern_x87_end(tcg_ctx, tcg_ctx->cpu_env);
+            }
+            if (update_fip) {
+""",
+        1,
+        "The end of every x87 instruction, for the undo above.",
     ),
     (
         "qemu/target/i386/translate.c",
