@@ -586,7 +586,8 @@ void tb_invalidate_phys_range(struct uc_struct *uc, ram_addr_t start, ram_addr_t
         frame); a write of MXCSR or the status word replaces them. This keeps the
         hard-float fast path, which softfloat takes only while the inexact flag is
         already set. Measured, unpatched -> patched: bench fp 4.37 s -> 3.93 s (medians
-        of 5, back to back; its CPU time interleaved, 3 runs each: 3.91 s -> 3.95 s), a
+        of 5, back to back; its CPU time, bench fp 12 run 10 times each interleaved:
+        median 1.43 s -> 1.39 s, fastest 1.28 s -> 1.30 s), a
         long double (x87) loop of 3e7 divisions 1.70 s -> 1.70 s of CPU: no slowdown
         beyond noise. An unmasked exception must trap, so
         code translated while one is unmasked (these two hflags, part of every block's
