@@ -43,6 +43,10 @@ testbins/%_pie: testbins/%_pie.c
 testbins/pykern_only/dynamic: testbins/pykern_only/dynamic.c
 	$(CC) -O2 -o $@ $< -lm
 
+# fenv.h's functions (feclearexcept, feenableexcept ...) are in libm.
+testbins/fpu_flags: testbins/fpu_flags.c testbins/check.h
+	$(CC) $(CFLAGS) -o $@ $< -lm
+
 # AddressSanitizer cannot be static; without gcc's libasan this bench workload is skipped.
 testbins/bench/asan_hello: testbins/bench/asan_hello.c
 	$(CC) -O1 -fsanitize=address -o $@ $< || echo "testbins/bench/asan_hello: no libasan, skipped"

@@ -300,6 +300,7 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
     # The FPU and SSE state of a fresh process, as fpstate_init gives it (Unicorn's own
     # reset leaves every x87 and SSE exception unmasked and the x87 at single precision).
     task.set_reg(X.UC_X86_REG_FPCW, FPU_CONTROL_DEFAULT)
+    task.set_reg(X.UC_X86_REG_FPSW, 0)  # no exception flags (a pooled MM's last process may have left some)
     task.set_reg(X.UC_X86_REG_FPTAG, FPU_TAGS_EMPTY)
     task.set_reg(X.UC_X86_REG_MXCSR, MXCSR_DEFAULT)
     task.kernel.tracer_exec(task, host_path, argv)
