@@ -71,6 +71,12 @@ def test_go_cpu(go_programs: None) -> None:
     compare(["./testbins/go/bin/go_cpu", "1"])
 
 
+def test_go_runtime(go_programs: None) -> None:
+    """Go's scheduler: async preemption by SIGURG, 1000 goroutines on timers, 12 locked
+    threads contending for a mutex, a ticker, GC with FreeOSMemory, /proc/self."""
+    compare(["./testbins/go/bin/go_http", "runtime"])
+
+
 def test_go_signal(go_programs: None) -> None:
     """os/signal: Notify for SIGUSR1 and SIGINT sent by kill and tgkill, Ignore, Reset."""
     compare(["./testbins/go/bin/go_http", "signal"])
@@ -84,13 +90,13 @@ def test_go_exec(go_programs: None) -> None:
 
 def test_go_signal_exec_traced(go_programs: None) -> None:
     """Tracing does not change what the program does (the trace goes to /dev/null)."""
-    compare(["./testbins/go/bin/go_http", "signal", "exec"], "--strace", "-f", "-o", "/dev/null")
+    compare(["./testbins/go/bin/go_http", "runtime", "signal", "exec"], "--strace", "-f", "-o", "/dev/null")
 
 
 @pytest.mark.xfail(reason="AF_INET sockets (issue 12) are not in this branch: net.Listen gets EAFNOSUPPORT",
                    strict=False)
 def test_go_http(go_programs: None) -> None:
     """net/http on 127.0.0.1:0 serving from goroutines, queried by 8 concurrent clients and
-    a raw TCP connection; then the whole program, all three parts."""
+    a raw TCP connection; then the whole program, all four parts."""
     compare(["./testbins/go/bin/go_http", "http"])
     compare(["./testbins/go/bin/go_http"])

@@ -1,9 +1,14 @@
 // go_http: a Go program that uses what Go's runtime and standard library ask of a kernel,
 // with deterministic output (tests/test_go.py runs it natively and under pykern).
 //
-// Usage: go_http [PART...], PART one of signal, exec, http (default: all three, in that
-// order). go_http child ARGS... is the child that the exec part runs.
+// Usage: go_http [PART...], PART one of runtime, signal, exec, http (default: all four, in
+// that order). go_http child ARGS... is the child that the exec part runs.
 //
+//   - runtime: what Go's scheduler asks of the kernel: asynchronous preemption of a
+//     goroutine spinning without calls (SIGURG sent by tgkill to the running thread),
+//     a thousand goroutines sleeping on timers, threads locked to goroutines, mutexes
+//     contended across threads (futexes), a garbage collection that returns memory
+//     (madvise), /proc/self/exe and /proc/self/cmdline.
 //   - signal: signal.Notify for SIGUSR1, SIGINT and SIGCHLD; the program sends itself
 //     SIGUSR1 and SIGINT (kill and tgkill) and receives each on the channel.
 //   - exec: os/exec runs this program again as a child with a stdin, reads its stdout
@@ -27,6 +32,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"runtime"
+	"runtime/debug"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -48,6 +56,101 @@ func child(args []string) {
 	fmt.Printf("child: %d args %q, %d lines of stdin, last %q\n", len(args), args, len(lines), lines[len(lines)-1])
 	fmt.Fprintln(os.Stderr, "child: a line on stderr")
 	os.Exit(3)
+}
+
+func partRuntime() {
+	// Asynchronous preemption: with one P, main runs again only if the spinner, which
+	// makes no calls, is preempted by a signal.
+	previous := runtime.GOMAXPROCS(1)
+	var stop, spins int64
+	go func() {
+		for atomic.LoadInt64(&stop) == 0 {
+			spins++
+		}
+		atomic.StoreInt64(&stop, 2)
+	}()
+	time.Sleep(20 * time.Millisecond)
+	atomic.StoreInt64(&stop, 1)
+	for atomic.LoadInt64(&stop) != 2 {
+		runtime.Gosched()
+	}
+	fmt.Println("runtime: a spinning goroutine was preempted")
+	runtime.GOMAXPROCS(previous)
+
+	// A thousand goroutines on timers, each adding its own number.
+	var wg sync.WaitGroup
+	var total int64
+	for i := 1; i <= 1000; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			time.Sleep(time.Duration(i%17) * time.Millisecond)
+			atomic.AddInt64(&total, int64(i))
+		}(i)
+	}
+	wg.Wait()
+	fmt.Printf("runtime: 1000 sleeping goroutines summed %d\n", total)
+
+	// Goroutines locked to their own threads, contending for one mutex.
+	var mu sync.Mutex
+	counter := 0
+	release := make(chan struct{})
+	var locked sync.WaitGroup
+	for i := 0; i < 12; i++ {
+		locked.Add(1)
+		go func() {
+			defer locked.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			<-release
+			for j := 0; j < 2000; j++ {
+				mu.Lock()
+				counter++
+				mu.Unlock()
+			}
+		}()
+	}
+	close(release)
+	locked.Wait()
+	fmt.Printf("runtime: 12 locked threads counted to %d\n", counter)
+
+	// A ticker and a timeout in a select.
+	ticker := time.NewTicker(2 * time.Millisecond)
+	ticks := 0
+	for ticks < 5 {
+		select {
+		case <-ticker.C:
+			ticks++
+		case <-time.After(watchdog):
+			fail("runtime: the ticker stopped")
+		}
+	}
+	ticker.Stop()
+	fmt.Printf("runtime: %d ticks\n", ticks)
+
+	// Garbage: 64 MiB allocated and dropped, collected, returned to the kernel.
+	var stats runtime.MemStats
+	for i := 0; i < 64; i++ {
+		block := make([]byte, 1<<20)
+		block[i] = byte(i)
+	}
+	runtime.GC()
+	debug.FreeOSMemory()
+	runtime.ReadMemStats(&stats)
+	fmt.Printf("runtime: collected (%v)\n", stats.NumGC > 0)
+
+	// /proc/self: the executable and the command line.
+	exe, err := os.Executable()
+	if err != nil {
+		fail("runtime: os.Executable: %v", err)
+	}
+	cmdline, err := os.ReadFile("/proc/self/cmdline")
+	if err != nil {
+		fail("runtime: /proc/self/cmdline: %v", err)
+	}
+	args := strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00")
+	fmt.Printf("runtime: /proc/self/exe ends in %q, cmdline matches os.Args: %v\n",
+		exe[strings.LastIndex(exe, "/")+1:], strings.Join(args, " ") == strings.Join(os.Args, " "))
 }
 
 func waitSignal(c <-chan os.Signal, want os.Signal) {
@@ -242,10 +345,12 @@ func main() {
 	time.AfterFunc(watchdog, func() { fail("watchdog: still running after %v", watchdog) })
 	parts := os.Args[1:]
 	if len(parts) == 0 {
-		parts = []string{"signal", "exec", "http"}
+		parts = []string{"runtime", "signal", "exec", "http"}
 	}
 	for _, part := range parts {
 		switch part {
+		case "runtime":
+			partRuntime()
 		case "signal":
 			partSignal()
 		case "exec":
