@@ -100,3 +100,12 @@ def test_go_http(go_programs: None) -> None:
     a raw TCP connection; then the whole program, all four parts."""
     compare(["./testbins/go/bin/go_http", "http"])
     compare(["./testbins/go/bin/go_http"])
+
+
+GOJQ = "/usr/bin/gojq"
+
+
+@pytest.mark.skipif(not shutil.which(GOJQ), reason="Debian's gojq is not installed (apt-get install gojq)")
+def test_gojq() -> None:
+    """A Go program we did not build: Debian's gojq, over 50,000 numbers."""
+    compare([GOJQ, "-n", "-c", "[range(50000)] | map(. * 7 % 1000) | sort | group_by(. % 10) | map(add)"])
