@@ -84,7 +84,8 @@ def test_go_signal(go_programs: None) -> None:
 
 def test_go_exec(go_programs: None) -> None:
     """os/exec: itself as a child with stdin, stdout, stderr and exit status; SIGCHLD;
-    a pipe between two children; a missing program."""
+    a pipe between two children; children ended by SIGTERM (caught), SIGKILL and a
+    context's deadline; a missing program."""
     compare(["./testbins/go/bin/go_http", "exec"])
 
 

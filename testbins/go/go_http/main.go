@@ -12,7 +12,8 @@
 //   - signal: signal.Notify for SIGUSR1, SIGINT and SIGCHLD; the program sends itself
 //     SIGUSR1 and SIGINT (kill and tgkill) and receives each on the channel.
 //   - exec: os/exec runs this program again as a child with a stdin, reads its stdout
-//     and stderr and its exit status, and sees the SIGCHLD of its exit.
+//     and stderr and its exit status, and sees the SIGCHLD of its exit; children joined
+//     by a pipe; children ended by SIGTERM (caught), SIGKILL and a context's deadline.
 //   - http: a net/http server on 127.0.0.1:0 serving from goroutines, queried by
 //     several concurrent clients; the responses are printed in request order.
 package main
@@ -153,6 +154,45 @@ func partRuntime() {
 		exe[strings.LastIndex(exe, "/")+1:], strings.Join(args, " ") == strings.Join(os.Args, " "))
 }
 
+// sleeper: the child that the exec part signals. It says it is ready, then waits for
+// SIGTERM (caught: it says so and exits 7) or for anything else to end it.
+func sleeper() {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGTERM)
+	fmt.Println("sleeper: ready")
+	select {
+	case got := <-c:
+		fmt.Printf("sleeper: caught %v\n", got)
+		os.Exit(7)
+	case <-time.After(watchdog):
+		os.Exit(1)
+	}
+}
+
+// signalChild starts a sleeper, waits for its ready line, sends it sig and reports how it ended.
+func signalChild(self string, sig os.Signal) {
+	cmd := exec.Command(self, "sleeper")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		fail("exec: StdoutPipe: %v", err)
+	}
+	if err := cmd.Start(); err != nil {
+		fail("exec: start sleeper: %v", err)
+	}
+	lines := bufio.NewReader(stdout)
+	ready, err := lines.ReadString('\n')
+	if err != nil {
+		fail("exec: sleeper's ready line: %v", err)
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		fail("exec: signal: %v", err)
+	}
+	rest, _ := io.ReadAll(lines)
+	err = cmd.Wait()
+	fmt.Printf("exec: sleeper sent %v: output %q, wait: %v, exit code %d\n", sig, ready+string(rest), err,
+		cmd.ProcessState.ExitCode())
+}
+
 func waitSignal(c <-chan os.Signal, want os.Signal) {
 	select {
 	case got := <-c:
@@ -238,6 +278,16 @@ func partExec() {
 	}
 	reader.Close()
 	fmt.Printf("exec: through a pipe to cat: %q\n", piped.String())
+
+	// Children ended by signals: caught (SIGTERM), and not catchable (SIGKILL).
+	signalChild(self, syscall.SIGTERM)
+	signalChild(self, syscall.SIGKILL)
+
+	// A child that outlives its context is killed.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	err = exec.CommandContext(ctx, self, "sleeper").Run()
+	cancel()
+	fmt.Printf("exec: a sleeper past its context's deadline: %v\n", err)
 
 	// A program that does not exist.
 	if err := exec.Command("/nonexistent/program").Run(); err != nil {
@@ -338,6 +388,10 @@ func partHTTP() {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "sleeper" {
+		sleeper()
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "child" {
 		child(os.Args[2:])
 		return
