@@ -98,9 +98,6 @@ RCVTIMEO = (SO_RCVTIMEO_OLD, SO_RCVTIMEO_NEW)
 SNDTIMEO = (SO_SNDTIMEO_OLD, SO_SNDTIMEO_NEW)
 # ioctls answered by the host with an int: SIOCINQ (FIONREAD), SIOCOUTQ, SIOCATMARK, SIOCOUTQNSD
 INT_IOCTLS = (FIONREAD, TIOCOUTQ, 0x8905, 0x894B)
-# SIOCGIF* requests that read one struct ifreq (40 bytes, no pointers) about an interface
-IFREQ_IOCTLS = (0x8910, 0x8913, 0x8915, 0x8917, 0x8919, 0x891B, 0x891D, 0x8921, 0x8927, 0x8933)
-IFREQ_SIZE = 40
 
 
 # --- raw host calls ---------------------------------------------------------------------------
@@ -430,14 +427,6 @@ class InetSocket(Socket):
             except HostErrno as error:
                 raise SysError(error.errno) from None
             task.mm.copy_out_i32(arg_addr, value.value)
-            return 0
-        if request in IFREQ_IOCTLS:
-            buf = ctypes.create_string_buffer(task.mm.copy_in(arg_addr, IFREQ_SIZE), IFREQ_SIZE)
-            try:
-                _host("ioctl", self.host_fd, request, buf)
-            except HostErrno as error:
-                raise SysError(error.errno) from None
-            task.mm.copy_out(arg_addr, buf.raw)
             return 0
         return super().ioctl(task, request, arg_addr)
 

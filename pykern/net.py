@@ -14,12 +14,17 @@ input gets the errno that family's Linux code gives.
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
+import socket as host_socket
+import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from pykern.abi import EOPNOTSUPP, O_RDWR, S_IFSOCK
+from pykern.abi import EOPNOTSUPP, EPERM, O_RDWR, S_IFSOCK
 from pykern.errors import SysError
 from pykern.fs.file import File
+from pykern.fs.hostio import host_error
 from pykern.fs.stat import Stat
 
 if TYPE_CHECKING:
@@ -43,6 +48,57 @@ class Received:
 
 
 _inode_numbers = iter(range(200000, 1 << 62))
+
+# dev_ioctl's requests, which every socket takes (sock_ioctl passes them on whatever the
+# family): the SIOCGIF* reads of one struct ifreq (no pointers in it) are the host's
+# answers, as the guest's AF_INET sockets are the host's; SIOCGIFCONF lists the interfaces
+# with addresses; requests that change interfaces, routes or ARP entries are refused.
+IFREQ_SIZE = 40
+SIOCGIFCONF = 0x8912
+IFREQ_GETS = frozenset({0x8910, 0x8913, 0x8915, 0x8917, 0x8919, 0x891B, 0x891D, 0x8921, 0x8927, 0x8933, 0x8935,
+                        0x8942, 0x8970})
+DEV_SETS = frozenset({0x890B, 0x890C, 0x8914, 0x8916, 0x8918, 0x891A, 0x891C, 0x891E, 0x8920, 0x8922, 0x8923,
+                      0x8924, 0x8930, 0x8931, 0x8934, 0x8936, 0x8937, 0x8943, 0x8953, 0x8955, 0x8960, 0x8962,
+                      0x8971})
+IFCONF = struct.Struct("<i4xQ")  # struct ifconf: ifc_len, (pad), ifc_buf
+_dev_socket: host_socket.socket | None = None
+
+
+def _host_dev_socket() -> host_socket.socket:
+    global _dev_socket
+    if _dev_socket is None:
+        _dev_socket = host_socket.socket(host_socket.AF_INET, host_socket.SOCK_DGRAM | host_socket.SOCK_CLOEXEC)
+    return _dev_socket
+
+
+def dev_ioctl(task: Task, request: int, arg_addr: int) -> int | None:
+    """The interface ioctls, or None for a request that is not one."""
+    if request in DEV_SETS:
+        raise SysError(EPERM)  # pykern does not change the host's interfaces
+    if request in IFREQ_GETS:
+        ifreq = task.mm.copy_in(arg_addr, IFREQ_SIZE)
+        try:
+            answer = fcntl.ioctl(_host_dev_socket().fileno(), request, ifreq)
+        except OSError as error:
+            raise host_error(error) from None
+        task.mm.copy_out(arg_addr, answer)
+        return 0
+    if request == SIOCGIFCONF:
+        length, buf_addr = IFCONF.unpack(task.mm.copy_in(arg_addr, IFCONF.size))
+        room = max(length, 0) if buf_addr else 0
+        buffer = ctypes.create_string_buffer(max(room, 1))
+        ifconf = ctypes.create_string_buffer(IFCONF.pack(room, ctypes.addressof(buffer) if buf_addr else 0),
+                                             IFCONF.size)
+        try:
+            fcntl.ioctl(_host_dev_socket().fileno(), request, ifconf)
+        except OSError as error:
+            raise host_error(error) from None
+        filled = IFCONF.unpack(ifconf.raw)[0]
+        if buf_addr and filled:
+            task.mm.copy_out(buf_addr, buffer.raw[:filled])
+        task.mm.copy_out_i32(arg_addr, filled)
+        return 0
+    return None
 
 
 class Socket(File):
@@ -104,6 +160,11 @@ class Socket(File):
     def shut(self, task: Task, how: int) -> None:
         """shutdown(2): `how` is SHUT_RD, SHUT_WR or SHUT_RDWR (already checked)."""
         raise SysError(EOPNOTSUPP)
+
+    def ioctl(self, task: Task, request: int, arg_addr: int) -> int:
+        """sock_ioctl: what the family does not take goes to dev_ioctl, else ENOTTY."""
+        done = dev_ioctl(task, request, arg_addr)
+        return done if done is not None else super().ioctl(task, request, arg_addr)
 
     # read(2) and write(2) are recvmsg and sendmsg without names or control data
     def read(self, task: Task, size: int) -> bytes:

@@ -149,7 +149,7 @@ def sys_socket(task: Task, domain: int, sock_type: int, protocol: int) -> int:
     if domain == AF_UNIX:
         sock = UnixSocket(sock_type, nonblock)
     elif domain == AF_NETLINK:
-        sock = netlink.NetlinkSocket(task, sock_type, protocol, nonblock)
+        sock = netlink.NetlinkSocket.create_for(task, sock_type, protocol, nonblock)
     else:
         task.group.files.lowest_free()  # EMFILE before a host socket is made
         sock = inet.InetSocket.create(domain, sock_type, protocol, nonblock)
