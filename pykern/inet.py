@@ -21,6 +21,9 @@ raw calls through libc (`_host`), and host errnos are translated by name.
   count, as Linux's sk_stream_wait_memory does); MSG_WAITALL receives likewise.
 - Sends always carry MSG_NOSIGNAL to the host: EPIPE raises SIGPIPE in the guest, unless
   the guest passed MSG_NOSIGNAL.
+- epoll's edge-triggered mode learns of a new edge from `drained`, woken when the socket
+  is seen ready again after a call found it not ready (an edge-triggered user reads or
+  writes until EAGAIN).
 - Options holding guest pointers or guest descriptors (socket filters, BPF programs)
   cannot be given to the host: EOPNOTSUPP, with a warning.
 """
@@ -74,10 +77,10 @@ from pykern.abi import (
 from pykern.errors import Block, Fault, SysError
 from pykern.fs.hostio import guest_errno
 from pykern.net import Delivery, Received, Socket
+from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:
     from pykern.task import Task
-    from pykern.waitqueue import WaitQueue
 
 IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_UDPLITE = 6, 17, 1, 58, 136
 # inet_create's inetsw: the protocols each type has (None: any, as SOCK_RAW's IPPROTO_IP entry)
@@ -98,6 +101,7 @@ RCVTIMEO = (SO_RCVTIMEO_OLD, SO_RCVTIMEO_NEW)
 SNDTIMEO = (SO_SNDTIMEO_OLD, SO_SNDTIMEO_NEW)
 # ioctls answered by the host with an int: SIOCINQ (FIONREAD), SIOCOUTQ, SIOCATMARK, SIOCOUTQNSD
 INT_IOCTLS = (FIONREAD, TIOCOUTQ, 0x8905, 0x894B)
+STAMP_IOCTLS = (0x8906, 0x8907)  # SIOCGSTAMP, SIOCGSTAMPNS: the last packet's time, 16 bytes
 
 
 # --- raw host calls ---------------------------------------------------------------------------
@@ -189,6 +193,11 @@ class InetSocket(Socket):
         self.host_fd = host_fd
         self.rcvtimeo = 0  # SO_RCVTIMEO in ns (0: none), kept to bound the scheduler's sleep
         self.sndtimeo = 0
+        # epoll's edge-triggered mode cannot see the host's wakeups: a call that finds
+        # the host socket not ready notes the direction (`edges`), and the next poll that
+        # finds it ready again wakes `drained`, which epoll counts as a new edge
+        self.drained = WaitQueue("inet")
+        self.edges = 0
 
     @classmethod
     def create(cls, family: int, sock_type: int, protocol: int, flags: int) -> InetSocket:
@@ -207,6 +216,7 @@ class InetSocket(Socket):
         """The host would block: EAGAIN for a non-blocking call, else a sleep on the host
         fd, bounded by the socket's timeout (then `timed_out`; a signal then ends the
         call with EINTR, as sock_intr_errno does for a timed wait)."""
+        self.edges |= POLLIN | POLLRDNORM if mode == "r" else POLLOUT | POLLWRNORM
         if self.nonblocking or flags & MSG_DONTWAIT:
             raise SysError(EAGAIN)
         deadline = None
@@ -228,12 +238,15 @@ class InetSocket(Socket):
         except OSError:
             ready = []
         mask = ready[0][1] if ready else 0
+        if mask & self.edges:
+            self.edges = 0
+            self.drained.wake_all()
         waits = []
         if events & (POLLIN | POLLRDNORM | POLLRDHUP) or not events & (POLLOUT | POLLWRNORM):
             waits.append((self.host_fd, "r"))
         if events & (POLLOUT | POLLWRNORM):
             waits.append((self.host_fd, "w"))
-        return mask, (), tuple(waits)
+        return mask, (self.drained,), tuple(waits)
 
     # --- names and connections ---------------------------------------------------------------
 
@@ -321,8 +334,8 @@ class InetSocket(Socket):
                 return done  # a partial send ends with its count
             if error.errno == EAGAIN:
                 raise self._wait(task, "w", flags, self.sndtimeo) from None
-            if error.errno == EPIPE and not flags & MSG_NOSIGNAL:
-                task.kernel.send_sigpipe(task)
+            if error.errno == EPIPE and self.type == SOCK_STREAM and not flags & MSG_NOSIGNAL:
+                task.kernel.send_sigpipe(task)  # sk_stream_error
             raise SysError(error.errno) from None
         done += sent
         if self.type == SOCK_STREAM and done < len(data) and not nonblocking:
@@ -427,6 +440,14 @@ class InetSocket(Socket):
             except HostErrno as error:
                 raise SysError(error.errno) from None
             task.mm.copy_out_i32(arg_addr, value.value)
+            return 0
+        if request in STAMP_IOCTLS:
+            stamp = ctypes.create_string_buffer(16)
+            try:
+                _host("ioctl", self.host_fd, request, stamp)
+            except HostErrno as error:
+                raise SysError(error.errno) from None
+            task.mm.copy_out(arg_addr, stamp.raw)
             return 0
         return super().ioctl(task, request, arg_addr)
 

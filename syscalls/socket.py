@@ -148,11 +148,12 @@ def sys_socket(task: Task, domain: int, sock_type: int, protocol: int) -> int:
     sock: Socket
     if domain == AF_UNIX:
         sock = UnixSocket(sock_type, nonblock)
-    elif domain == AF_NETLINK:
-        sock = netlink.NetlinkSocket.create_for(task, sock_type, protocol, nonblock)
     else:
         task.group.files.lowest_free()  # EMFILE before a host socket is made
-        sock = inet.InetSocket.create(domain, sock_type, protocol, nonblock)
+        if domain == AF_NETLINK:
+            sock = netlink.NetlinkSocket.create_for(task, sock_type, protocol, nonblock)
+        else:
+            sock = inet.InetSocket.create(domain, sock_type, protocol, nonblock)
     return task.group.files.install(sock, bool(flags & SOCK_CLOEXEC))
 
 

@@ -1,6 +1,7 @@
 /* inet_misc: TCP shutdown semantics (SHUT_WR gives the peer EOF, a write after it EPIPE
  * with SIGPIPE, MSG_NOSIGNAL without), ECONNRESET after a peer closes with unread data,
- * epoll on a listener and on connections (EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLHUP),
+ * epoll on a listener and on connections (EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLHUP, EPOLLET
+ * read until EAGAIN),
  * options (SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE, SO_RCVBUF/SO_SNDBUF, SO_LINGER,
  * SO_TYPE, SO_DOMAIN, SO_PROTOCOL, SO_ACCEPTCONN, TCP_NODELAY, TCP_KEEPIDLE, IP_TTL,
  * IPV6_V6ONLY), and the errnos of bad input: each is printed by name. */
@@ -140,6 +141,28 @@ int main(void)
     SHOW(epoll_wait(ep, got, 4, 1000));
     printf("events %#x\n", got[0].events);
     close(a);
+
+    /* edge-triggered, used as Go's netpoller does: read until EAGAIN, then wait */
+    c = socket(AF_INET, SOCK_STREAM, 0);
+    connect(c, (struct sockaddr *)&sa, salen);
+    a = accept4(ls, NULL, NULL, SOCK_NONBLOCK);
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
+    ev.data.fd = a;
+    SHOW(epoll_ctl(ep, EPOLL_CTL_ADD, a, &ev));
+    SHOW(epoll_wait(ep, got, 4, 1000));
+    printf("events %#x\n", got[0].events);
+    SHOW(epoll_wait(ep, got, 4, 0));
+    for (int round = 0; round < 3; round++) {
+        write(c, "more", 4);
+        SHOW(epoll_wait(ep, got, 4, 1000));
+        printf("events %#x\n", got[0].events);
+        while (read(a, buf, sizeof buf) > 0)
+            ;
+        printf("drained: %s\n", strerrorname_np(errno));
+        SHOW(epoll_wait(ep, got, 4, 0));
+    }
+    close(a);
+    close(c);
     close(ep);
 
     puts("-- options");
