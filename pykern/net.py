@@ -55,6 +55,7 @@ _inode_numbers = iter(range(200000, 1 << 62))
 # with addresses; requests that change interfaces, routes or ARP entries are refused.
 IFREQ_SIZE = 40
 SIOCGIFCONF = 0x8912
+SIOCGIFFLAGS, SIOCSIFFLAGS = 0x8913, 0x8914
 IFREQ_GETS = frozenset({0x8910, 0x8913, 0x8915, 0x8917, 0x8919, 0x891B, 0x891D, 0x8921, 0x8927, 0x8933, 0x8935,
                         0x8942, 0x8970})
 DEV_SETS = frozenset({0x890B, 0x890C, 0x8914, 0x8916, 0x8918, 0x891A, 0x891C, 0x891E, 0x8920, 0x8922, 0x8923,
@@ -71,8 +72,24 @@ def _host_dev_socket() -> host_socket.socket:
     return _dev_socket
 
 
+def host_if_flags(name: bytes) -> int | None:
+    """An interface's flags as SIOCGIFFLAGS gives them (None: no such interface)."""
+    try:
+        answer = fcntl.ioctl(_host_dev_socket().fileno(), SIOCGIFFLAGS, name[:15].ljust(IFREQ_SIZE, b"\0"))
+    except OSError:
+        return None
+    return struct.unpack_from("<H", answer, 16)[0]
+
+
 def dev_ioctl(task: Task, request: int, arg_addr: int) -> int | None:
     """The interface ioctls, or None for a request that is not one."""
+    if request == SIOCSIFFLAGS:
+        # what is already so is done (`ifconfig lo up` on a loopback that is up); a change is refused
+        ifreq = task.mm.copy_in(arg_addr, IFREQ_SIZE)
+        current = host_if_flags(ifreq[:16].split(b"\0", 1)[0])
+        if current is not None and current == struct.unpack_from("<H", ifreq, 16)[0]:
+            return 0
+        raise SysError(EPERM)
     if request in DEV_SETS:
         raise SysError(EPERM)  # pykern does not change the host's interfaces
     if request in IFREQ_GETS:

@@ -5,7 +5,9 @@ and addresses, as the guest's AF_INET sockets are the host's too.
 
 - Only reads reach the host: a request (NLM_F_REQUEST) of a type other than RTM_GET*
   (a change to links, addresses or routes) is answered by pykern with NLMSG_ERROR EPERM,
-  as a process without CAP_NET_ADMIN in the host's network namespace gets.
+  as a process without CAP_NET_ADMIN in the host's network namespace gets; except an
+  RTM_NEWLINK asking for link flags the link already has (`ip link set lo up`), which is
+  done as it is (acknowledged).
 - Port ids are the guest's (netlink_autobind): a socket binds on bind (nl_pid 0: the
   caller's tgid, or a negative number once that is taken), connect or its first send;
   getsockname shows it, and the host's port id in each message received (nlmsg_pid of
@@ -19,6 +21,7 @@ and addresses, as the guest's AF_INET sockets are the host's too.
 from __future__ import annotations
 
 import os
+import socket as host_socket
 import struct
 import weakref
 from collections import deque
@@ -42,7 +45,7 @@ from pykern.abi import (
 )
 from pykern.errors import SysError
 from pykern.inet import HostErrno, InetSocket, _host, _host_name
-from pykern.net import Delivery, Received, Socket
+from pykern.net import Delivery, Received, Socket, host_if_flags
 
 if TYPE_CHECKING:
     from pykern.kernel import Kernel
@@ -53,7 +56,11 @@ NETLINK_ROUTE = 0
 MAX_LINKS = 32  # netlink protocols Linux numbers
 NLMSGHDR = struct.Struct("<IHHII")  # nlmsg_len, nlmsg_type, nlmsg_flags, nlmsg_seq, nlmsg_pid
 SOCKADDR_NL = struct.Struct("<HHII")  # nl_family, nl_pad, nl_pid, nl_groups
-NLM_F_REQUEST = 0x1
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_CAPPED = 0x1, 0x4, 0x100
+RTM_NEWLINK = 16
+IFINFOMSG = struct.Struct("<BxHiII")  # ifi_family, (pad), ifi_type, ifi_index, ifi_flags, ifi_change
+RTATTR = struct.Struct("<HH")  # rta_len, rta_type
+IFLA_IFNAME, IFLA_EXT_MASK = 3, 29
 NLMSG_ERROR = 0x2
 RTM_BASE = 16
 NLMSG_ALIGN = 4
@@ -82,6 +89,37 @@ def _messages(data: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
         found.append((offset, data[offset:offset + length]))
         offset += (length + NLMSG_ALIGN - 1) & ~(NLMSG_ALIGN - 1)
     return found, data[offset:] if offset < len(data) else b""
+
+
+def _link_unchanged(message: bytes) -> bool:
+    """Is an RTM_NEWLINK a request to set flags the link already has (`ip link set lo up`
+    on a loopback that is up), naming the link by index or IFLA_IFNAME and nothing else?
+    do_setlink's flags: ifi_change selects the bits (0: all of them)."""
+    body = message[NLMSGHDR.size:]
+    if len(body) < IFINFOMSG.size:
+        return False
+    _, _, index, flags, change = IFINFOMSG.unpack_from(body)
+    name = None
+    offset = IFINFOMSG.size
+    while len(body) - offset >= RTATTR.size:
+        length, kind = RTATTR.unpack_from(body, offset)
+        if length < RTATTR.size:
+            break
+        if kind == IFLA_IFNAME:
+            name = body[offset + RTATTR.size:offset + length].split(b"\0", 1)[0]
+        elif kind != IFLA_EXT_MASK:
+            return False
+        offset += (length + 3) & ~3
+    if name is None:
+        try:
+            name = host_socket.if_indextoname(index).encode()
+        except OSError:
+            return False
+    current = host_if_flags(name)
+    if current is None:
+        return False
+    mask = (change or 0xFFFFFFFF) & 0xFFFF  # SIOCGIFFLAGS' bits: the ones a link's owner sets
+    return current & mask == flags & mask
 
 
 class NetlinkSocket(InetSocket):
@@ -201,6 +239,10 @@ class NetlinkSocket(InetSocket):
         for _, message in messages:
             _, kind, msg_flags, seq, _ = NLMSGHDR.unpack_from(message)
             if msg_flags & NLM_F_REQUEST and kind >= RTM_BASE and (kind - RTM_BASE) & 3 != 2:
+                if kind == RTM_NEWLINK and _link_unchanged(message):
+                    if msg_flags & NLM_F_ACK:
+                        self._ack(message, seq)
+                    continue
                 self._error(message, seq, EPERM)
                 continue
             forward.append(message + bytes(-len(message) % NLMSG_ALIGN))
@@ -216,6 +258,12 @@ class NetlinkSocket(InetSocket):
         """netlink_ack: NLMSG_ERROR with -errno and the request."""
         body = (-errno).to_bytes(4, "little", signed=True) + message
         self.local.append(NLMSGHDR.pack(NLMSGHDR.size + len(body), NLMSG_ERROR, 0, seq, self.portid) + body)
+
+    def _ack(self, message: bytes, seq: int) -> None:
+        """netlink_ack for a request that succeeded: error 0 and the request's header."""
+        body = bytes(4) + message[:NLMSGHDR.size]
+        self.local.append(NLMSGHDR.pack(NLMSGHDR.size + len(body), NLMSG_ERROR, NLM_F_CAPPED, seq, self.portid)
+                          + body)
 
     def _rewrite(self, data: bytes) -> bytes:
         """The host's answers with our port id for the host socket's."""
