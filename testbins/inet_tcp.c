@@ -1,10 +1,10 @@
 /* inet_tcp: a TCP echo server on loopback (127.0.0.1 and ::1) with clients in several
  * forked processes. The server binds port 0 and finds its port with getsockname; each
- * client connection is served by a forked child (blocking read/write). Clients check the
- * echo (MSG_WAITALL), the peer and local names (getpeername/getsockname agree across
+ * client connection is served by a forked child (blocking recv with MSG_WAITALL, write).
+ * Clients check the echo (MSG_WAITALL), the peer and local names (getpeername/getsockname agree across
  * the connection), a 1 MiB transfer written by one process and read by another while
- * the server echoes it, and EOF after shutdown(SHUT_WR). Also: accept's address, readv/
- * writev, send/recv, SO_ERROR 0, read of 0 bytes, close of the listener. */
+ * the server echoes it, and EOF after shutdown(SHUT_WR). Also: accept's address, writev
+ * and recvmsg into two iovecs, SO_ERROR 0, close of the listener. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -18,6 +18,8 @@
 
 #define CLIENTS 3
 #define BIG (1 << 20)
+#define CHUNK 65536
+#define GREETING 64
 
 typedef union {
     struct sockaddr sa;
@@ -52,13 +54,22 @@ static ssize_t write_all(int fd, const char *buf, size_t len)
     return done;
 }
 
+/* The server knows the conversation's shape, so that every read is the same natively and
+ * under pykern (MSG_WAITALL): a 64-byte greeting, 8 bytes, then 64 KiB blocks until EOF. */
 static void serve(int conn)
 {
-    static char buf[65536];
+    static char buf[CHUNK];
+    size_t sizes[] = {GREETING, 8};
+    for (int i = 0; i < 2; i++) {
+        if (recv(conn, buf, sizes[i], MSG_WAITALL) != (ssize_t)sizes[i] || write(conn, buf, sizes[i]) != (ssize_t)sizes[i]) {
+            perror("server");
+            _exit(1);
+        }
+    }
     for (;;) {
-        ssize_t n = read(conn, buf, sizeof buf);
+        ssize_t n = recv(conn, buf, CHUNK, MSG_WAITALL);
         if (n < 0) {
-            perror("server read");
+            perror("server recv");
             _exit(1);
         }
         if (n == 0)
@@ -97,18 +108,19 @@ static void client(int family, const addr_t *server, int id)
         _exit(1);
     }
     /* tell the server our port, as we see it: it checks accept's address */
-    char msg[64];
-    int n = snprintf(msg, sizeof msg, "hello from client %d port %d", id, port_of(&me));
+    char msg[GREETING] = {0};
+    int n = GREETING;
+    snprintf(msg, sizeof msg, "hello from client %d port %d", id, port_of(&me));
     if (send(fd, msg, n, 0) != n) {
         perror("send");
         _exit(1);
     }
-    char back[64] = {0};
+    char back[GREETING] = {0};
     if (recv(fd, back, n, MSG_WAITALL) != n || memcmp(back, msg, n)) {
         fprintf(stderr, "client %d: bad echo\n", id);
         _exit(1);
     }
-    /* readv/writev */
+    /* writev, and recvmsg into two iovecs */
     char a[] = "abc", b[] = "defgh";
     struct iovec out[2] = {{a, 3}, {b, 5}};
     if (writev(fd, out, 2) != 8) {
@@ -117,25 +129,13 @@ static void client(int family, const addr_t *server, int id)
     }
     char x[4] = {0}, y[5] = {0};
     struct iovec in[2] = {{x, 3}, {y, 5}};
-    size_t got = 0;
-    while (got < 8) {
-        ssize_t r = readv(fd, in, 2);
-        if (r <= 0) {
-            perror("readv");
-            _exit(1);
-        }
-        got += r;
-        /* advance the iovecs */
-        size_t skip = r;
-        for (int i = 0; i < 2 && skip; i++) {
-            size_t s = skip < in[i].iov_len ? skip : in[i].iov_len;
-            in[i].iov_base = (char *)in[i].iov_base + s;
-            in[i].iov_len -= s;
-            skip -= s;
-        }
+    struct msghdr mh = {.msg_iov = in, .msg_iovlen = 2};
+    if (recvmsg(fd, &mh, MSG_WAITALL) != 8) {
+        perror("recvmsg");
+        _exit(1);
     }
     if (memcmp(x, "abc", 3) || memcmp(y, "defgh", 5)) {
-        fprintf(stderr, "client %d: bad readv\n", id);
+        fprintf(stderr, "client %d: bad recvmsg\n", id);
         _exit(1);
     }
     /* a big transfer: a child writes, we read the echo */
@@ -153,7 +153,7 @@ static void client(int family, const addr_t *server, int id)
     }
     size_t total = 0;
     for (;;) {
-        ssize_t r = read(fd, echo + total, BIG - total + (total == BIG));
+        ssize_t r = recv(fd, echo + total, total < BIG ? CHUNK : 1, MSG_WAITALL);
         if (r < 0) {
             perror("big read");
             _exit(1);
@@ -221,7 +221,7 @@ static void run(int family)
         int conn = accept(ls, &peer.sa, &plen);
         CHECK(conn >= 0, "accept");
         CHECK(plen == salen && peer.sa.sa_family == family, "accept gives the client's address");
-        char hello[64] = {0};
+        char hello[GREETING] = {0};
         ssize_t n = recv(conn, hello, sizeof hello - 1, MSG_PEEK);
         CHECK(n > 0, "MSG_PEEK sees the greeting");
         int id, port;
