@@ -89,7 +89,7 @@ def test_go_exec(go_programs: None) -> None:
     compare(["./testbins/go/bin/go_http", "exec"])
 
 
-def test_go_signal_exec_traced(go_programs: None) -> None:
+def test_go_http_traced(go_programs: None) -> None:
     """Tracing does not change what the program does (the trace goes to /dev/null)."""
     compare(["./testbins/go/bin/go_http"], "--strace", "-f", "-o", "/dev/null")
 
