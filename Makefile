@@ -14,7 +14,7 @@ PYKERN_ONLY_SRC := $(wildcard testbins/pykern_only/*.c)
 BENCH_SRC := $(wildcard testbins/bench/*.c)
 TESTBINS := $(TESTBIN_SRC:.c=) $(PYKERN_ONLY_SRC:.c=) $(BENCH_SRC:.c=)
 
-.PHONY: all venv testbins host-tools test-tools bench-tools run test bench ltp lint clean
+.PHONY: all venv testbins go-testbins host-tools test-tools bench-tools run test bench ltp lint clean
 
 all: venv testbins
 
@@ -34,8 +34,26 @@ $(UNICORN_LIB): tools/build_unicorn.py | $(VENV)/.installed
 
 venv: $(VENV)/.installed $(UNICORN_LIB)
 
-testbins: $(TESTBINS)
+testbins: $(TESTBINS) go-testbins
 	chmod +x testbins/shebang.sh
+
+# Go programs: each testbins/go/NAME/ (a main package with its go.mod, the standard library
+# only) becomes testbins/go/bin/NAME, static (CGO_ENABLED=0), built by Debian's golang-go
+# (installed when missing, as the other host tools). Nothing is downloaded (GOPROXY=off,
+# -mod=vendor) and nothing goes to $$HOME: the build cache and GOPATH are under build/go/.
+# Without a Go toolchain they are skipped, and so are the tests and bench workloads that run them.
+GO_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard testbins/go/*/*.go))))
+GOBINS := $(patsubst testbins/go/%,testbins/go/bin/%,$(GO_DIRS))
+GO_ENV := CGO_ENABLED=0 GOFLAGS=-mod=vendor GOPROXY=off GOENV=off GOTOOLCHAIN=local \
+	GOCACHE=$(CURDIR)/build/go/cache GOPATH=$(CURDIR)/build/go/path
+
+go-testbins:
+	@$(MAKE) -s host-tools TOOLS="go:golang-go"
+	@if command -v go >/dev/null 2>&1; then $(MAKE) --no-print-directory $(GOBINS); \
+	else echo "go-testbins: no Go toolchain, $(GOBINS) skipped"; fi
+
+testbins/go/bin/%: testbins/go/%/*.go testbins/go/%/go.mod
+	cd testbins/go/$* && $(GO_ENV) go build -trimpath -o $(CURDIR)/$@ .
 
 testbins/%_pie: testbins/%_pie.c
 	$(CC) $(filter-out -static,$(CFLAGS)) -static-pie -fPIE -o $@ $<
@@ -115,4 +133,5 @@ lint: venv
 
 clean:
 	rm -f $(TESTBINS)
+	rm -rf testbins/go/bin
 	rm -rf build

@@ -59,6 +59,9 @@ STRACE = shutil.which("strace")
 # - clock values differ run to run: tv_sec/tv_nsec, tv_usec, time(), si_utime/si_stime,
 #   times' CPU times and return, sysinfo's uptime, load, free memory and procs.
 # - statfs's free blocks and inodes (other tests write files meanwhile).
+# - port numbers (a socket bound to port 0 gets a new one each run; it shows up in
+#   sockaddrs and in the testbins' own messages) and a netlink socket's nl_pid and
+#   nlmsg_seq (the host's pid; a time): PORT, NLPID, SEQ.
 # - rt_sigreturn's return is the interrupted code's rax (any value): RAX, errors kept.
 # - scheduling, not ABI: identical consecutive lines (a polling loop) count once; a run
 #   of futex calls is compared as its set of distinct calls
@@ -106,6 +109,9 @@ _NORMALISE = [
     (re.compile(r"superseded by execve in pid \d+"), "superseded by execve in pid PID"),
     (re.compile(r'^readlink\("/proc/self", "\d+", (\d+)\) = \d+$'), r'readlink("/proc/self", "PID", \1) = N'),
     (re.compile(r"/proc/\d+"), "/proc/PID"),
+    (re.compile(r"(sin6?_port=htons\(|\bport )\d+"), r"\1PORT"),
+    (re.compile(r"nl_pid=\d+"), "nl_pid=NLPID"),
+    (re.compile(r"nlmsg_seq=\d+"), "nlmsg_seq=SEQ"),
     # CPU times, load, free memory: the values of times and sysinfo are the moment's
     (re.compile(r"^(times|sysinfo)(\(\{.*\}\)) = \d+$"),
      lambda m: m[1] + re.sub(r"=\d+( /\* [\d.]+ s \*/)?", "=N", m[2]) + " = N"),
