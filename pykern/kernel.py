@@ -59,6 +59,7 @@ class Kernel:
         self.sched = Scheduler(self)
         self.trap = Trap(self, table)
         self.tasks: dict[int, Task] = {}  # tid -> task, live and zombie leaders
+        self.nr_threads = 0  # tasks not DEAD (Linux's nr_threads): the scheduler runs while any is
         self.groups: dict[int, ThreadGroup] = {}  # tgid -> process, until reaped
         self._next_pid = INIT_PID + 1
         self.init = self._make_init()
@@ -159,6 +160,7 @@ class Kernel:
         group.pgid = group.sid = pid
         mm = self.new_mm()  # empty: the first exec builds its image in it
         task = Task(self, pid, group, mm)
+        mm.users += 1
         group.tasks.append(task)
         try:
             do_execve(task, path, argv, envp, first=True)
@@ -168,6 +170,7 @@ class Kernel:
         self.init.children.append(group)
         self.groups[pid] = group
         self.tasks[pid] = task
+        self.nr_threads += 1
         self.first = group
         self.sched.enqueue(task)
         return group
@@ -205,9 +208,8 @@ class Kernel:
     def retire_mm(self, mm: MM, task: Task) -> None:
         """`task` stopped using `mm`; free it once no live task does. Freed later, from
         the scheduler loop: we may be inside one of its hooks right now."""
-        if any(t.mm is mm and t.state is not TaskState.DEAD for t in self.tasks.values()):
-            return
-        if mm not in self.dead_mms:
+        mm.users -= 1
+        if mm.users <= 0 and mm not in self.dead_mms:
             self.dead_mms.append(mm)
 
     def free_dead_mms(self) -> None:

@@ -217,7 +217,7 @@ class Scheduler:
         """schedule(): pick -> retry pending call -> run in the JIT -> account, until every
         task has exited."""
         kernel = self.kernel
-        while kernel.live_tasks:
+        while kernel.nr_threads:
             if kernel.dead_mms:
                 kernel.free_dead_mms()
             if self.timers:
