@@ -8,6 +8,7 @@ PROG cannot be found or executed.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 
@@ -142,6 +143,10 @@ def run(options: argparse.Namespace) -> int:
         print(f"pykern: {options.prog}: {message}", file=sys.stderr)
         return 127 if error.errno == ENOENT else 126 if error.errno in (EACCES, ENOEXEC) else 126
     kernel.host_signals.install()  # Ctrl-C, kill: passed on to the guest
+    # Start-up made no garbage worth collecting: what it built (modules, the syscall table,
+    # the first process) lives to the end. Collect from here on, and never look at it again.
+    gc.freeze()
+    gc.enable()
     try:
         status = kernel.run()
         death = (kernel.first.exit_code or 0) & 0x7F if kernel.first is not None else 0
@@ -190,6 +195,7 @@ def execute(options: argparse.Namespace) -> int:
 
 
 def entry() -> None:
+    gc.disable()  # until the guest runs (see run): start-up's collections found nothing to free
     options = build_parser().parse_args()
     status = execute(options)
     try:
