@@ -42,52 +42,68 @@ TIMEOUT = 1800  # seconds, for each download or build step
 PATCHES = [
     (
         "qemu/include/exec/cpu-defs.h",
-        "#define CPU_TLB_DYN_DEFAULT_BITS 8\n",
-        "#define CPU_TLB_DYN_DEFAULT_BITS 12  /* pykern: was 8, see tools/build_unicorn.py */\n",
+        "    size_t vindex;\n",
+        "    size_t vindex;\n    size_t pykern_evictions;  /* pykern: see tools/build_unicorn.py (the TLB grows) */\n",
         1,
         """QEMU resizes its software TLB only when the TLB is flushed
-        (tlb_mmu_resize_locked). A full-system guest flushes it at every context switch;
-        a pykern process almost never does (there is no CR3 to write, only mprotect and
-        munmap flush), so it keeps the starting size of 2^8 entries, which covers 1 MiB.
-        A loop over more memory than that refills the TLB, through the slow path, on
-        nearly every access: bench mem_pages ran at 3x qemu-user, cpu_int at 1.75x.
-        Starting at 2^12 entries (16 MiB) brings both near qemu-user. QEMU still
-        shrinks a TLB that a flush finds mostly unused.""",
+        (tlb_mmu_resize_locked: doubled when more than 70% of it was in use). A
+        full-system guest flushes it at every context switch; a pykern process almost
+        never does (there is no CR3 to write, only mprotect and munmap flush), so it
+        kept the starting size of 2^8 entries, which covers 1 MiB. A loop over more
+        memory than that refilled the TLB, through the slow path, on nearly every
+        access: bench mem_pages ran at 3x qemu-user, cpu_int at 1.75x. The first fix
+        started it at 2^12 entries (16 MiB), but the table (64 bytes an entry) is
+        written at creation: 256 KiB of every Unicorn instance, that is of every live
+        pykern process, a quarter of what one cost (issue 11's many_procs). Now it
+        starts at QEMU's 2^8 and grows by itself: each MMU mode counts the valid
+        entries a fill replaced (this field), and once they outnumber the entries the
+        table has, the next fill flushes that mode's TLB, where QEMU's own rule resizes
+        it (next patches). A process whose pages fit never grows its TLB; mem_pages
+        (16 MiB) reaches 2^13 entries after about 8,000 refills.""",
     ),
     (
         "qemu/accel/tcg/cputlb.c",
-        """static void tlb_mmu_init(CPUTLBDesc *desc, CPUTLBDescFast *fast, int64_t now)
-{
-    size_t n_entries = 1 << CPU_TLB_DYN_DEFAULT_BITS;
+        """        /* Evict the old entry into the victim tlb.  */
+        copy_tlb_helper_locked(tv, te);
 """,
-        """/* pykern: the MMU mode guest code runs in, see tools/build_unicorn.py */
-#ifdef MMU_KNOSMAP_IDX
-#define PYKERN_TLB_BITS(mmu_idx) ((mmu_idx) == MMU_KNOSMAP_IDX ? CPU_TLB_DYN_DEFAULT_BITS : 8)
-#else
-#define PYKERN_TLB_BITS(mmu_idx) CPU_TLB_DYN_DEFAULT_BITS
-#endif
+        """        /* Evict the old entry into the victim tlb.  */
+        desc->pykern_evictions++;  /* pykern: see tools/build_unicorn.py (the TLB grows) */
+        copy_tlb_helper_locked(tv, te);
+""",
+        1,
+        "The count: a fill replaced a valid entry of another page (it goes to the victim TLB).",
+    ),
+    (
+        "qemu/accel/tcg/cputlb.c",
+        """    int wp_flags;
+    bool is_ram;
 
-static void tlb_mmu_init(CPUTLBDesc *desc, CPUTLBDescFast *fast, int64_t now, int mmu_idx)
-{
-    size_t n_entries = (size_t)1 << PYKERN_TLB_BITS(mmu_idx);
+    // assert_cpu_is_self(cpu);
+""",
+        """    int wp_flags;
+    bool is_ram;
+
+    // assert_cpu_is_self(cpu);
+
+    /* pykern: a TLB that keeps replacing entries grows, see tools/build_unicorn.py */
+    if (desc->pykern_evictions > tlb_n_entries(&tlb->f[mmu_idx]) &&
+        tlb_n_entries(&tlb->f[mmu_idx]) < ((size_t)1 << 16)) {  /* 4 MiB of table */
+        desc->pykern_evictions = 0;
+        tlb_flush_one_mmuidx_locked(env, mmu_idx, get_clock_realtime());
+    }
 """,
         1,
-        """Each MMU mode has its own TLB, and each starts at the size above: three times
-        4096 entries of 48 bytes, written (invalidated) at creation, so resident in
-        every live process's Unicorn instance. Guest code runs in one mode only:
-        Unicorn's CPU is at CPL 0 (its reset clears hflags) without SMAP, which is
-        MMU_KNOSMAP_IDX for fetches, loads and stores (cpu_mmu_index); the other two
-        start at QEMU's 2^8 again. Issue 11's many_procs (1,000 live processes):
-        starting all three at 2^10 instead gave 1,703 -> 652 MB together with the
-        hash table patch below, but mem_pages went from 1.23 s to 4.74 s (its 16 MB
-        no longer fit); this keeps mem_pages and cpu_int as they were, see the README.""",
-    ),
-    (
-        "qemu/accel/tcg/cputlb.c",
-        "        tlb_mmu_init(&env_tlb(env)->d[i], &env_tlb(env)->f[i], now);\n",
-        "        tlb_mmu_init(&env_tlb(env)->d[i], &env_tlb(env)->f[i], now, i);  /* pykern */\n",
-        1,
-        "Its caller, with the mode.",
+        """The growth, at the start of a fill (tlb_set_page_with_attrs), before the fill
+        picks its slot: a flush of this MMU mode's TLB, in which QEMU's
+        tlb_mmu_resize_locked doubles a table more than 70% used (a table that keeps
+        replacing entries is full). Nothing the guest sees changes: the flush drops
+        cached translations of mappings that have not changed, and every caller of a
+        fill looks its entry up again after it (tlb_fill may flush on other targets
+        too); generated code reads the table's address and mask from env at every
+        access. Growth by this rule stops at 2^16 entries (4 MiB of table covering
+        256 MiB). Issue 11's many_procs (1,000 live processes, each a Unicorn
+        instance): see the README for the RSS and fork time this gave; mem_pages and
+        cpu_int, which need the larger TLB, measured as before.""",
     ),
     (
         "qemu/include/exec/tb-context.h",
@@ -267,34 +283,36 @@ void check_exit_request(TCGContext *tcg_ctx)
     /* pykern: the instruction budget, see tools/build_unicorn.py */
     {
         TCGv_i64 budget = tcg_temp_new_i64(tcg_ctx);
-        TCGv_i64 charged = tcg_temp_new_i64(tcg_ctx);
         TCGv_i64 imm = tcg_temp_new_i64(tcg_ctx);
         int at = (int)offsetof(ArchCPU, parent_obj.pykern_budget) - (int)offsetof(ArchCPU, env);
 
         tcg_gen_ld_i64(tcg_ctx, budget, tcg_ctx->cpu_env, at);
-        tcg_gen_brcondi_i64(tcg_ctx, TCG_COND_LE, budget, 0, tcg_ctx->exitreq_label);
-        tcg_gen_ld_i64(tcg_ctx, charged, tcg_ctx->cpu_env, at);
         tcg_gen_movi_i64(tcg_ctx, imm, 0xdeadbeef);  /* this block's length, set by gen_tb_end */
         tcg_ctx->icount_start_insn = tcg_last_op(tcg_ctx);
-        tcg_gen_sub_i64(tcg_ctx, charged, charged, imm);
-        tcg_gen_st_i64(tcg_ctx, charged, tcg_ctx->cpu_env, at);
+        tcg_gen_sub_i64(tcg_ctx, budget, budget, imm);
+        tcg_gen_st_i64(tcg_ctx, budget, tcg_ctx->cpu_env, at);
+        tcg_gen_brcondi_i64(tcg_ctx, TCG_COND_LT, budget, 0, tcg_ctx->exitreq_label);
         tcg_temp_free_i64(tcg_ctx, imm);
-        tcg_temp_free_i64(tcg_ctx, charged);
         tcg_temp_free_i64(tcg_ctx, budget);
     }
 """,
         1,
-        """Every block's prologue, after Unicorn's exit-request check: if the budget is
-        spent (<= 0), leave before running the block, the way an exit request does
-        (TB_EXIT_REQUESTED: cpu_tb_exec puts the pc back at the block's start); else
-        charge the block's whole length and run it. A block is charged on entry, so
-        the budget can end below zero by less than one block, and a block that faults
-        or stops half-way is charged in full: the point where a slice ends depends
-        only on the guest's instructions and its blocks, never on time, so preemption
-        stays reproducible. The budget is read again after the branch because a TCG
-        temporary does not live across one. Cost: two loads, a subtract, a store and a
-        branch per block; cpu_int and fp (a lone process, budget unbounded) measured
-        the same within noise, see the README.""",
+        """Every block's prologue, after Unicorn's exit-request check: charge the
+        block's whole length to the budget; if that leaves it below zero, the budget
+        does not cover the block: leave before running it, the way an exit request
+        does (TB_EXIT_REQUESTED: cpu_tb_exec puts the pc back at the block's start).
+        A block that faults or stops half-way is charged in full, and when a block
+        does not fit, what is left reads 0 (next patch): the slice is charged whole.
+        The point where a slice ends depends only on the guest's instructions and its
+        blocks, never on time, so preemption stays reproducible. Cost: a
+        load, a subtract, a store and a branch per block (host code: mov, sub, mov,
+        test, jl), in every process, a lone one too (its budget is INT64_MAX).
+        Issue 11, a second round: the first version checked the budget, then loaded
+        it again to charge it (mov, test, jle, mov, sub, mov: a TCG temporary does not
+        live across a branch), which cost a CPU-bound loop of one 11-instruction block
+        (bench threads_cpu, the body identical to qemu-user's code) 25-30% of its time
+        against qemu-user's; charging before the branch, as QEMU's own icount does,
+        needs no second load; see the README.""",
     ),
     (
         "qemu/include/exec/gen-icount.h",
@@ -309,8 +327,10 @@ void check_exit_request(TCGContext *tcg_ctx)
     /* Refill decrementer and continue execution.  */
 """,
         """    /* pykern: the instruction budget is spent (see tools/build_unicorn.py): stop
-     * at this block boundary as uc_emu_stop would. */
-    if (cpu->pykern_budget <= 0) {
+     * at this block boundary as uc_emu_stop would. The block that did not fit did
+     * not run: what is left reads 0. */
+    if (cpu->pykern_budget < 0) {
+        cpu->pykern_budget = 0;
         cpu->uc->stop_request = true;
         cpu_exit(cpu);
         return;
