@@ -282,18 +282,14 @@ void check_exit_request(TCGContext *tcg_ctx)
 
     /* pykern: the instruction budget, see tools/build_unicorn.py */
     {
-        TCGv_i64 budget = tcg_temp_new_i64(tcg_ctx);
+        TCGv_i64 budget = tcg_ctx->pykern_budget;  /* a host register while in generated code */
         TCGv_i64 imm = tcg_temp_new_i64(tcg_ctx);
-        int at = (int)offsetof(ArchCPU, parent_obj.pykern_budget) - (int)offsetof(ArchCPU, env);
 
-        tcg_gen_ld_i64(tcg_ctx, budget, tcg_ctx->cpu_env, at);
         tcg_gen_movi_i64(tcg_ctx, imm, 0xdeadbeef);  /* this block's length, set by gen_tb_end */
         tcg_ctx->icount_start_insn = tcg_last_op(tcg_ctx);
         tcg_gen_sub_i64(tcg_ctx, budget, budget, imm);
-        tcg_gen_st_i64(tcg_ctx, budget, tcg_ctx->cpu_env, at);
         tcg_gen_brcondi_i64(tcg_ctx, TCG_COND_LT, budget, 0, tcg_ctx->exitreq_label);
         tcg_temp_free_i64(tcg_ctx, imm);
-        tcg_temp_free_i64(tcg_ctx, budget);
     }
 """,
         1,
@@ -304,15 +300,131 @@ void check_exit_request(TCGContext *tcg_ctx)
         A block that faults or stops half-way is charged in full, and when a block
         does not fit, what is left reads 0 (next patch): the slice is charged whole.
         The point where a slice ends depends only on the guest's instructions and its
-        blocks, never on time, so preemption stays reproducible. Cost: a
-        load, a subtract, a store and a branch per block (host code: mov, sub, mov,
-        test, jl), in every process, a lone one too (its budget is INT64_MAX).
-        Issue 11, a second round: the first version checked the budget, then loaded
-        it again to charge it (mov, test, jle, mov, sub, mov: a TCG temporary does not
-        live across a branch), which cost a CPU-bound loop of one 11-instruction block
-        (bench threads_cpu, the body identical to qemu-user's code) 25-30% of its time
-        against qemu-user's; charging before the branch, as QEMU's own icount does,
-        needs no second load; see the README.""",
+        blocks, never on time, so preemption stays reproducible. While generated code
+        runs, the budget lives in a host register, r15 (next patches): the charge is
+        sub, test, jl per block, with no memory access, in every process, a lone one
+        too (its budget is INT64_MAX). Issue 11, a second round: the first version
+        kept the budget in memory, checked it, then loaded it again to charge it (mov,
+        test, jle, mov, sub, mov); a CPU-bound loop of one 11-instruction block (bench
+        threads_cpu: its code otherwise the same as qemu-user's, 7 stores to env) ran
+        about 20% slower than without the budget, as its extra store per iteration
+        is on the store port that bounds such a loop. Charging before the branch (mov,
+        sub, mov, test, jl: one load fewer) measured the same; the register removes
+        the store. See the README.""",
+    ),
+    (
+        "qemu/include/tcg/tcg.h",
+        "    TCGv_ptr cpu_env;\n",
+        "    TCGv_ptr cpu_env;\n    TCGv_i64 pykern_budget;  /* pykern: see tools/build_unicorn.py */\n",
+        1,
+        """The budget's TCG variable: a global fixed in host register r15 (as env is
+        in rbp), so that the charge in each block's prologue is a register
+        subtract. r15 is callee-saved: helpers called from generated code keep it.""",
+    ),
+    (
+        "qemu/tcg/tcg.c",
+        """    ts = tcg_global_reg_new_internal(s, TCG_TYPE_PTR, TCG_AREG0, "env");
+    s->cpu_env = temp_tcgv_ptr(s, ts);
+""",
+        """    ts = tcg_global_reg_new_internal(s, TCG_TYPE_PTR, TCG_AREG0, "env");
+    s->cpu_env = temp_tcgv_ptr(s, ts);
+    /* pykern: the instruction budget, see tools/build_unicorn.py */
+    ts = tcg_global_reg_new_internal(s, TCG_TYPE_I64, TCG_REG_R15, "pykern_budget");
+    s->pykern_budget = temp_tcgv_i64(s, ts);
+""",
+        1,
+        """Created with env; this takes r15 out of the register allocator. (x86-64 hosts
+        only, as the rest of this build.)""",
+    ),
+    (
+        "qemu/tcg/i386/tcg-target.inc.c",
+        """    tcg_out_mov(s, TCG_TYPE_PTR, TCG_AREG0, tcg_target_call_iarg_regs[0]);
+    tcg_out_addi(s, TCG_REG_ESP, -stack_addend);
+    /* jmp *tb.  */
+""",
+        """    tcg_out_mov(s, TCG_TYPE_PTR, TCG_AREG0, tcg_target_call_iarg_regs[0]);
+    tcg_out_addi(s, TCG_REG_ESP, -stack_addend);
+    /* pykern: the budget into its register, see tools/build_unicorn.py */
+    tcg_out_ld(s, TCG_TYPE_I64, TCG_REG_R15, TCG_AREG0, PYKERN_BUDGET_OFFSET);
+    /* jmp *tb.  */
+""",
+        1,
+        """Entering generated code (the prologue, after env is in its register): the
+        budget is loaded from CPUState into r15 ...""",
+    ),
+    (
+        "qemu/tcg/i386/tcg-target.inc.c",
+        """    /* TB epilogue */
+    s->tb_ret_addr = s->code_ptr;
+""",
+        """    /* TB epilogue */
+    s->tb_ret_addr = s->code_ptr;
+    /* pykern: the budget back, see tools/build_unicorn.py */
+    tcg_out_st(s, TCG_TYPE_I64, TCG_REG_R15, TCG_AREG0, PYKERN_BUDGET_OFFSET);
+""",
+        1,
+        """... and stored back on the way out (the epilogue, which every exit_tb and
+        goto_ptr miss goes through), where cpu-exec.c and uc_pykern_budget read it.""",
+    ),
+    (
+        "qemu/tcg/i386/tcg-target.inc.c",
+        "static void tcg_target_qemu_prologue(TCGContext *s)\n{",
+        """/* pykern: where the budget is, relative to env; see tools/build_unicorn.py */
+#define PYKERN_BUDGET_OFFSET \\
+    ((int)offsetof(ArchCPU, parent_obj.pykern_budget) - (int)offsetof(ArchCPU, env))
+
+static void tcg_target_qemu_prologue(TCGContext *s)
+{""",
+        1,
+        "Its place, as the memory version of the prologue computed it.",
+    ),
+    (
+        "qemu/accel/tcg/cpu-exec.c",
+        """    ret = tcg_qemu_tb_exec(env, tb_ptr);
+""",
+        """    cpu->pykern_in_jit = true;  /* pykern: see tools/build_unicorn.py */
+    ret = tcg_qemu_tb_exec(env, tb_ptr);
+    cpu->pykern_in_jit = false;
+""",
+        1,
+        """The one way out of generated code that skips the epilogue is a longjmp from a
+        helper (cpu_loop_exit: a fault, `pause`, code that modified its own block),
+        which would lose what the run since the prologue consumed: a spin loop on
+        `pause` would never spend its budget, and never be preempted. cpu_loop_exit
+        stores r15 first, when it is called from generated code (this flag; the
+        translator calls it too, outside generated code, where r15 means nothing).""",
+    ),
+    (
+        "qemu/include/hw/core/cpu.h",
+        "    int64_t pykern_budget;  /* pykern: instructions left, see tools/build_unicorn.py */\n",
+        """    int64_t pykern_budget;  /* pykern: instructions left, see tools/build_unicorn.py */
+    bool pykern_in_jit;  /* pykern: in generated code, where r15 holds the budget */
+""",
+        1,
+        "The flag.",
+    ),
+    (
+        "qemu/accel/tcg/cpu-exec-common.c",
+        """void cpu_loop_exit(CPUState *cpu)
+{
+""",
+        """void cpu_loop_exit(CPUState *cpu)
+{
+    /* pykern: the budget from its register, see tools/build_unicorn.py */
+    if (cpu->pykern_in_jit) {
+        int64_t budget;
+
+        __asm__ volatile("mov %%r15, %0" : "=r"(budget));
+        cpu->pykern_budget = budget;
+        cpu->pykern_in_jit = false;
+    }
+""",
+        1,
+        """Reading r15 here gives generated code's value only because no C code in the
+        library uses r15 at all: build() compiles it with -ffixed-r15 (the helpers
+        between generated code and this function would otherwise be free to have
+        saved r15 on their stacks and used it). Functions of other libraries called
+        in between restore it before they return (callee-saved).""",
     ),
     (
         "qemu/include/exec/gen-icount.h",
@@ -653,8 +765,10 @@ def unpack(sdist: str) -> str:
 
 def build(src: str, dest: str) -> None:
     out = os.path.join(WORK, "out")
+    # -ffixed-r15: generated code keeps the instruction budget in r15, and no C code of
+    # the library may use it (see the PATCHES on cpu_loop_exit).
     run(["cmake", "-S", src, "-B", out, "-DCMAKE_BUILD_TYPE=Release", "-DUNICORN_ARCH=x86",
-         "-DUNICORN_BUILD_TESTS=OFF", "-DUNICORN_INSTALL=OFF"])
+         "-DUNICORN_BUILD_TESTS=OFF", "-DUNICORN_INSTALL=OFF", "-DCMAKE_C_FLAGS=-ffixed-r15"])
     run(["cmake", "--build", out, "--target", "unicorn", "-j", str(os.cpu_count() or 2)])
     os.makedirs(dest, exist_ok=True)
     target = os.path.join(dest, LIBRARY)
