@@ -708,9 +708,13 @@ class MM(UserAccess):
             uc.mem_unmap(vma.start, vma.end - vma.start)
         self._stale = []
         self.code_drops += dropped
-        for vma in vmas:
-            if key(vma) not in kept:
-                self._uc_map(vma)
+        uc.map_batch(True)  # one commit of Unicorn's memory map for all of them
+        try:
+            for vma in vmas:
+                if key(vma) not in kept:
+                    self._uc_map(vma)
+        finally:
+            uc.map_batch(False)
         self.vmas = vmas
         self._starts = [vma.start for vma in vmas]
 

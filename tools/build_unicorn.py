@@ -626,6 +626,91 @@ void tlb_flush_range_pykern(CPUState *cpu, target_ulong start, target_ulong end)
         regions are rendered in address order, as top-down mmaps are, newest first.)""",
     ),
     (
+        "include/uc_priv.h",
+        "    uc_args_uc_ram_size_ptr_t memory_map_ptr;\n",
+        """    uc_args_uc_ram_size_ptr_t memory_map_ptr;
+    int pykern_map_batch;  /* pykern: see tools/build_unicorn.py (a batch of mappings) */
+    void (*pykern_memory_commit)(struct uc_struct *uc);
+""",
+        1,
+        """A batch of mappings (uc_pykern_map_batch, next patches). Every uc_mem_map_ptr
+        commits the memory map, and each commit renders the flat view and builds its
+        dispatch tree again, whole (perf: phys_page_compact was the largest cost of
+        mapping, about 9 us a mapping in an instance with 12). A fork maps all of its
+        child's regions at once (MM._adopt: 10 to 20 of them); while a batch is open,
+        commits wait, and one commit at its end renders the view once. Issue 11's
+        many_procs, see the README.""",
+    ),
+    (
+        "qemu/softmmu/memory.c",
+        """void memory_region_transaction_commit(MemoryRegion *mr)
+{
+    AddressSpace *as;
+
+""",
+        """/* pykern: the commit a batch of mappings deferred, see tools/build_unicorn.py */
+void pykern_memory_commit(struct uc_struct *uc)
+{
+    memory_region_transaction_commit(uc->system_memory);
+}
+
+void memory_region_transaction_commit(MemoryRegion *mr)
+{
+    AddressSpace *as;
+
+    if (mr->uc->pykern_map_batch > 0) {  /* pykern: at the batch's end */
+        return;
+    }
+""",
+        1,
+        """The deferred commit. Only uc_mem_map_ptr is called inside a batch (pykern
+        maps; nothing runs, unmaps or reads guest memory until the batch ends), and
+        mapping looks only at Unicorn's own list of regions, not at the flat view.""",
+    ),
+    (
+        "qemu/unicorn_common.h",
+        "    uc->memory_map_ptr = memory_map_ptr;\n",
+        """    uc->memory_map_ptr = memory_map_ptr;
+    uc->pykern_memory_commit = pykern_memory_commit;  /* pykern */
+""",
+        1,
+        "uc.c reaches the per-target commit through uc_struct, as it reaches memory_map_ptr.",
+    ),
+    (
+        "qemu/unicorn_common.h",
+        "static inline void uc_common_init(struct uc_struct* uc)\n{",
+        """void pykern_memory_commit(struct uc_struct *uc);  /* pykern: qemu/softmmu/memory.c */
+
+static inline void uc_common_init(struct uc_struct* uc)
+{""",
+        1,
+        "Its declaration.",
+    ),
+    (
+        "uc.c",
+        "UNICORN_EXPORT\nuc_err uc_emu_stop(uc_engine *uc)\n",
+        """/* pykern: a batch of mappings, see tools/build_unicorn.py */
+UNICORN_EXPORT
+uc_err uc_pykern_map_batch(uc_engine *uc, int begin)
+{
+    UC_INIT(uc);
+    if (begin) {
+        uc->pykern_map_batch++;
+    } else if (uc->pykern_map_batch > 0 && --uc->pykern_map_batch == 0) {
+        uc->pykern_memory_commit(uc);
+    }
+    restore_jit_state(uc);
+    return UC_ERR_OK;
+}
+
+UNICORN_EXPORT
+uc_err uc_emu_stop(uc_engine *uc)
+""",
+        1,
+        """pykern's API for it: uc_pykern_map_batch(uc, 1) opens a batch, (uc, 0) ends
+        it and commits what it mapped (pykern.ucbind: Uc.map_batch).""",
+    ),
+    (
         "qemu/accel/tcg/translate-all.c",
         "void tb_invalidate_phys_range(struct uc_struct *uc, ram_addr_t start, ram_addr_t end)\n{",
         """/* pykern: the first page index from `index` on whose PageDesc may exist (its tables
