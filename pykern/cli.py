@@ -8,6 +8,7 @@ PROG cannot be found or executed.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 
@@ -212,6 +213,10 @@ def run(options: argparse.Namespace) -> int:
         from pykern.watchdog import TIMED_OUT_STATUS, Watchdog
 
         watchdog = Watchdog(kernel, options.timeout, options.kill_after)
+    # Start-up made no garbage worth collecting: what it built (modules, the syscall table,
+    # the first process) lives to the end. Collect from here on, and never look at it again.
+    gc.freeze()
+    gc.enable()
     try:
         status = kernel.run()
         if watchdog is not None and watchdog.fired:
@@ -265,6 +270,7 @@ def execute(options: argparse.Namespace) -> int:
 
 
 def entry() -> None:
+    gc.disable()  # until the guest runs (see run): start-up's collections found nothing to free
     options = build_parser().parse_args()
     status = execute(options)
     try:

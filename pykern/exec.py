@@ -280,6 +280,8 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
     group = task.group
     old_mm = task.mm
     task.mm = mm
+    if not first:
+        mm.users += 1  # and retire_mm below drops the old image's
     task.context = None
     group.files.close_on_exec()
     for timer in list(group.posix_timers.values()):  # POSIX timers do not survive exec

@@ -30,6 +30,7 @@ def do_exit(task: Task, status: int) -> None:
         return
     kernel.sched.forget(task)
     task.state = TaskState.DEAD
+    kernel.nr_threads -= 1
     cancel = task.restart_block.get("cancel")
     if task.pending is not None and cancel is not None:
         cancel(task)  # e.g. leave the futex queue it slept on

@@ -89,6 +89,8 @@ def copy_process(parent: Task, flags: int, child_stack: int, parent_tid_addr: in
     child.context = context
     group.tasks.append(child)
     kernel.tasks[tid] = child
+    kernel.nr_threads += 1
+    mm.users += 1
 
     if flags & CLONE_PARENT_SETTID and parent_tid_addr:
         parent.mm.copy_out_u32(parent_tid_addr, tid)

@@ -77,6 +77,7 @@ class Kernel:
         self.sched = Scheduler(self)
         self.trap = Trap(self, table)
         self.tasks: dict[int, Task] = {}  # tid -> task, live and zombie leaders
+        self.nr_threads = 0  # tasks not DEAD (Linux's nr_threads): the scheduler runs while any is
         self.groups: dict[int, ThreadGroup] = {}  # tgid -> process, until reaped
         self._next_pid = INIT_PID + 1
         self.init = self._make_init()
@@ -185,6 +186,7 @@ class Kernel:
         group.pgid, group.sid = pid, INIT_PID
         mm = self.new_mm()  # empty: the first exec builds its image in it
         task = Task(self, pid, group, mm)
+        mm.users += 1
         group.tasks.append(task)
         try:
             do_execve(task, path, argv, envp, first=True)
@@ -194,6 +196,7 @@ class Kernel:
         self.init.children.append(group)
         self.groups[pid] = group
         self.tasks[pid] = task
+        self.nr_threads += 1
         self.first = group
         self.sched.enqueue(task)
         return group
@@ -208,7 +211,7 @@ class Kernel:
         try:
             if self.options.detach_orphans:
                 self.sched.run(until=lambda: not first.live_tasks)
-                if self.live_tasks and self.detach():
+                if self.nr_threads and self.detach():
                     self.sched.run()  # the detached copy: the orphans, to their end
                     self.end_detached()
             else:
@@ -271,9 +274,8 @@ class Kernel:
     def retire_mm(self, mm: MM, task: Task) -> None:
         """`task` stopped using `mm`; free it once no live task does. Freed later, from
         the scheduler loop: we may be inside one of its hooks right now."""
-        if any(t.mm is mm and t.state is not TaskState.DEAD for t in self.tasks.values()):
-            return
-        if mm not in self.dead_mms:
+        mm.users -= 1
+        if mm.users <= 0 and mm not in self.dead_mms:
             self.dead_mms.append(mm)
 
     def free_dead_mms(self) -> None:

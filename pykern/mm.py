@@ -316,6 +316,7 @@ class MM(UserAccess):
         self.exe_path = ""
         self.layout: ImageLayout | None = None  # set by execve
         self.counted = False  # has run a counted slice: Unicorn's count hook is installed
+        self.users = 0  # live tasks using it (Linux's mm_users): Kernel.retire_mm frees it at 0
         self.dumpable = 1  # prctl(PR_SET_DUMPABLE); copied by fork, 1 again after exec
         self.fault: tuple[int, int, int] | None = None  # (access, address, size) of the last bad access
         self.interrupt: int | None = None  # the last CPU interrupt number
@@ -737,9 +738,13 @@ class MM(UserAccess):
             uc.mem_unmap(vma.start, vma.end - vma.start)
         self._stale = []
         self.code_drops += dropped
-        for vma in vmas:
-            if key(vma) not in kept:
-                self._uc_map(vma)
+        uc.map_batch(True)  # one commit of Unicorn's memory map for all of them
+        try:
+            for vma in vmas:
+                if key(vma) not in kept:
+                    self._uc_map(vma)
+        finally:
+            uc.map_batch(False)
         self.vmas = vmas
         self._starts = [vma.start for vma in vmas]
 

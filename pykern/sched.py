@@ -234,7 +234,7 @@ class Scheduler:
         """schedule(): pick -> retry pending call -> run in the JIT -> account, until every
         task has exited (or `until()` is true)."""
         kernel = self.kernel
-        while kernel.live_tasks:
+        while kernel.nr_threads:
             if until is not None and until():
                 return
             if self.debugger is not None and self.debugger.check_stop(None):
@@ -249,7 +249,7 @@ class Scheduler:
                 kernel.host_signals.deliver()
             task = self.pick_next()
             if task is None:
-                if kernel.live_tasks:  # (a timer above may have killed the last ones)
+                if kernel.nr_threads:  # (a timer above may have killed the last ones)
                     self.idle()
                 continue
             self.current = task

@@ -159,6 +159,10 @@ try:
 except AttributeError:  # another libunicorn ($LIBUNICORN_PATH, the unicorn wheel's)
     _uc_pykern_set_budget = _uc_pykern_budget = None
 HAS_BUDGET = _uc_pykern_set_budget is not None
+try:  # a batch of mappings under one commit of the memory map (tools/build_unicorn.py)
+    _uc_pykern_map_batch = _prototype("uc_pykern_map_batch", _c_void_p, _c_int)
+except AttributeError:
+    _uc_pykern_map_batch = None
 NO_BUDGET = (1 << 63) - 1  # the budget of an engine nobody limited
 
 
@@ -340,6 +344,13 @@ class Uc(_Registers):
         left = self._budget_left
         _check(_uc_pykern_budget(self._uch, self._budget_left_ref))
         return left.value
+
+    def map_batch(self, begin: bool) -> None:
+        """Open (True) or end (False) a batch of mem_map_ptr calls: the memory map is
+        committed once, at its end, instead of after each (tools/build_unicorn.py). Only
+        mappings inside a batch; without pykern's libunicorn, nothing is batched."""
+        if _uc_pykern_map_batch is not None:
+            _check(_uc_pykern_map_batch(self._uch, 1 if begin else 0))
 
     def emu_stop(self) -> None:
         """Also from another thread (pykern.hostsig): a closed engine is not touched."""

@@ -44,52 +44,68 @@ TIMEOUT = 1800  # seconds, for each download or build step
 PATCHES = [
     (
         "qemu/include/exec/cpu-defs.h",
-        "#define CPU_TLB_DYN_DEFAULT_BITS 8\n",
-        "#define CPU_TLB_DYN_DEFAULT_BITS 12  /* pykern: was 8, see tools/build_unicorn.py */\n",
+        "    size_t vindex;\n",
+        "    size_t vindex;\n    size_t pykern_evictions;  /* pykern: see tools/build_unicorn.py (the TLB grows) */\n",
         1,
         """QEMU resizes its software TLB only when the TLB is flushed
-        (tlb_mmu_resize_locked). A full-system guest flushes it at every context switch;
-        a pykern process almost never does (there is no CR3 to write, only mprotect and
-        munmap flush), so it keeps the starting size of 2^8 entries, which covers 1 MiB.
-        A loop over more memory than that refills the TLB, through the slow path, on
-        nearly every access: bench mem_pages ran at 3x qemu-user, cpu_int at 1.75x.
-        Starting at 2^12 entries (16 MiB) brings both near qemu-user. QEMU still
-        shrinks a TLB that a flush finds mostly unused.""",
+        (tlb_mmu_resize_locked: doubled when more than 70% of it was in use). A
+        full-system guest flushes it at every context switch; a pykern process almost
+        never does (there is no CR3 to write, only mprotect and munmap flush), so it
+        kept the starting size of 2^8 entries, which covers 1 MiB. A loop over more
+        memory than that refilled the TLB, through the slow path, on nearly every
+        access: bench mem_pages ran at 3x qemu-user, cpu_int at 1.75x. The first fix
+        started it at 2^12 entries (16 MiB), but the table (64 bytes an entry) is
+        written at creation: 256 KiB of every Unicorn instance, that is of every live
+        pykern process, a quarter of what one cost (issue 11's many_procs). Now it
+        starts at QEMU's 2^8 and grows by itself: each MMU mode counts the valid
+        entries a fill replaced (this field), and once they outnumber the entries the
+        table has, the next fill flushes that mode's TLB, where QEMU's own rule resizes
+        it (next patches). A process whose pages fit never grows its TLB; mem_pages
+        (16 MiB) reaches 2^13 entries after about 8,000 refills.""",
     ),
     (
         "qemu/accel/tcg/cputlb.c",
-        """static void tlb_mmu_init(CPUTLBDesc *desc, CPUTLBDescFast *fast, int64_t now)
-{
-    size_t n_entries = 1 << CPU_TLB_DYN_DEFAULT_BITS;
+        """        /* Evict the old entry into the victim tlb.  */
+        copy_tlb_helper_locked(tv, te);
 """,
-        """/* pykern: the MMU mode guest code runs in, see tools/build_unicorn.py */
-#ifdef MMU_KNOSMAP_IDX
-#define PYKERN_TLB_BITS(mmu_idx) ((mmu_idx) == MMU_KNOSMAP_IDX ? CPU_TLB_DYN_DEFAULT_BITS : 8)
-#else
-#define PYKERN_TLB_BITS(mmu_idx) CPU_TLB_DYN_DEFAULT_BITS
-#endif
+        """        /* Evict the old entry into the victim tlb.  */
+        desc->pykern_evictions++;  /* pykern: see tools/build_unicorn.py (the TLB grows) */
+        copy_tlb_helper_locked(tv, te);
+""",
+        1,
+        "The count: a fill replaced a valid entry of another page (it goes to the victim TLB).",
+    ),
+    (
+        "qemu/accel/tcg/cputlb.c",
+        """    int wp_flags;
+    bool is_ram;
 
-static void tlb_mmu_init(CPUTLBDesc *desc, CPUTLBDescFast *fast, int64_t now, int mmu_idx)
-{
-    size_t n_entries = (size_t)1 << PYKERN_TLB_BITS(mmu_idx);
+    // assert_cpu_is_self(cpu);
+""",
+        """    int wp_flags;
+    bool is_ram;
+
+    // assert_cpu_is_self(cpu);
+
+    /* pykern: a TLB that keeps replacing entries grows, see tools/build_unicorn.py */
+    if (desc->pykern_evictions > tlb_n_entries(&tlb->f[mmu_idx]) &&
+        tlb_n_entries(&tlb->f[mmu_idx]) < ((size_t)1 << 16)) {  /* 4 MiB of table */
+        desc->pykern_evictions = 0;
+        tlb_flush_one_mmuidx_locked(env, mmu_idx, get_clock_realtime());
+    }
 """,
         1,
-        """Each MMU mode has its own TLB, and each starts at the size above: three times
-        4096 entries of 48 bytes, written (invalidated) at creation, so resident in
-        every live process's Unicorn instance. Guest code runs in one mode only:
-        Unicorn's CPU is at CPL 0 (its reset clears hflags) without SMAP, which is
-        MMU_KNOSMAP_IDX for fetches, loads and stores (cpu_mmu_index); the other two
-        start at QEMU's 2^8 again. Issue 11's many_procs (1,000 live processes):
-        starting all three at 2^10 instead gave 1,703 -> 652 MB together with the
-        hash table patch below, but mem_pages went from 1.23 s to 4.74 s (its 16 MB
-        no longer fit); this keeps mem_pages and cpu_int as they were, see the README.""",
-    ),
-    (
-        "qemu/accel/tcg/cputlb.c",
-        "        tlb_mmu_init(&env_tlb(env)->d[i], &env_tlb(env)->f[i], now);\n",
-        "        tlb_mmu_init(&env_tlb(env)->d[i], &env_tlb(env)->f[i], now, i);  /* pykern */\n",
-        1,
-        "Its caller, with the mode.",
+        """The growth, at the start of a fill (tlb_set_page_with_attrs), before the fill
+        picks its slot: a flush of this MMU mode's TLB, in which QEMU's
+        tlb_mmu_resize_locked doubles a table more than 70% used (a table that keeps
+        replacing entries is full). Nothing the guest sees changes: the flush drops
+        cached translations of mappings that have not changed, and every caller of a
+        fill looks its entry up again after it (tlb_fill may flush on other targets
+        too); generated code reads the table's address and mask from env at every
+        access. Growth by this rule stops at 2^16 entries (4 MiB of table covering
+        256 MiB). Issue 11's many_procs (1,000 live processes, each a Unicorn
+        instance): see the README for the RSS and fork time this gave; mem_pages and
+        cpu_int, which need the larger TLB, measured as before.""",
     ),
     (
         "qemu/include/exec/tb-context.h",
@@ -268,35 +284,149 @@ void check_exit_request(TCGContext *tcg_ctx)
 
     /* pykern: the instruction budget, see tools/build_unicorn.py */
     {
-        TCGv_i64 budget = tcg_temp_new_i64(tcg_ctx);
-        TCGv_i64 charged = tcg_temp_new_i64(tcg_ctx);
+        TCGv_i64 budget = tcg_ctx->pykern_budget;  /* a host register while in generated code */
         TCGv_i64 imm = tcg_temp_new_i64(tcg_ctx);
-        int at = (int)offsetof(ArchCPU, parent_obj.pykern_budget) - (int)offsetof(ArchCPU, env);
 
-        tcg_gen_ld_i64(tcg_ctx, budget, tcg_ctx->cpu_env, at);
-        tcg_gen_brcondi_i64(tcg_ctx, TCG_COND_LE, budget, 0, tcg_ctx->exitreq_label);
-        tcg_gen_ld_i64(tcg_ctx, charged, tcg_ctx->cpu_env, at);
         tcg_gen_movi_i64(tcg_ctx, imm, 0xdeadbeef);  /* this block's length, set by gen_tb_end */
         tcg_ctx->icount_start_insn = tcg_last_op(tcg_ctx);
-        tcg_gen_sub_i64(tcg_ctx, charged, charged, imm);
-        tcg_gen_st_i64(tcg_ctx, charged, tcg_ctx->cpu_env, at);
+        tcg_gen_sub_i64(tcg_ctx, budget, budget, imm);
+        tcg_gen_brcondi_i64(tcg_ctx, TCG_COND_LT, budget, 0, tcg_ctx->exitreq_label);
         tcg_temp_free_i64(tcg_ctx, imm);
-        tcg_temp_free_i64(tcg_ctx, charged);
-        tcg_temp_free_i64(tcg_ctx, budget);
     }
 """,
         1,
-        """Every block's prologue, after Unicorn's exit-request check: if the budget is
-        spent (<= 0), leave before running the block, the way an exit request does
-        (TB_EXIT_REQUESTED: cpu_tb_exec puts the pc back at the block's start); else
-        charge the block's whole length and run it. A block is charged on entry, so
-        the budget can end below zero by less than one block, and a block that faults
-        or stops half-way is charged in full: the point where a slice ends depends
-        only on the guest's instructions and its blocks, never on time, so preemption
-        stays reproducible. The budget is read again after the branch because a TCG
-        temporary does not live across one. Cost: two loads, a subtract, a store and a
-        branch per block; cpu_int and fp (a lone process, budget unbounded) measured
-        the same within noise, see the README.""",
+        """Every block's prologue, after Unicorn's exit-request check: charge the
+        block's whole length to the budget; if that leaves it below zero, the budget
+        does not cover the block: leave before running it, the way an exit request
+        does (TB_EXIT_REQUESTED: cpu_tb_exec puts the pc back at the block's start).
+        A block that faults or stops half-way is charged in full, and when a block
+        does not fit, what is left reads 0 (next patch): the slice is charged whole.
+        The point where a slice ends depends only on the guest's instructions and its
+        blocks, never on time, so preemption stays reproducible. While generated code
+        runs, the budget lives in a host register, r15 (next patches): the charge is
+        sub, test, jl per block, with no memory access, in every process, a lone one
+        too (its budget is INT64_MAX). Issue 11, a second round: the first version
+        kept the budget in memory, checked it, then loaded it again to charge it (mov,
+        test, jle, mov, sub, mov); a CPU-bound loop of one 11-instruction block (bench
+        threads_cpu: its code otherwise the same as qemu-user's, 7 stores to env) ran
+        about 20% slower than without the budget, as its extra store per iteration
+        is on the store port that bounds such a loop. Charging before the branch (mov,
+        sub, mov, test, jl: one load fewer) measured the same; the register removes
+        the store. See the README.""",
+    ),
+    (
+        "qemu/include/tcg/tcg.h",
+        "    TCGv_ptr cpu_env;\n",
+        "    TCGv_ptr cpu_env;\n    TCGv_i64 pykern_budget;  /* pykern: see tools/build_unicorn.py */\n",
+        1,
+        """The budget's TCG variable: a global fixed in host register r15 (as env is
+        in rbp), so that the charge in each block's prologue is a register
+        subtract. r15 is callee-saved: helpers called from generated code keep it.""",
+    ),
+    (
+        "qemu/tcg/tcg.c",
+        """    ts = tcg_global_reg_new_internal(s, TCG_TYPE_PTR, TCG_AREG0, "env");
+    s->cpu_env = temp_tcgv_ptr(s, ts);
+""",
+        """    ts = tcg_global_reg_new_internal(s, TCG_TYPE_PTR, TCG_AREG0, "env");
+    s->cpu_env = temp_tcgv_ptr(s, ts);
+    /* pykern: the instruction budget, see tools/build_unicorn.py */
+    ts = tcg_global_reg_new_internal(s, TCG_TYPE_I64, TCG_REG_R15, "pykern_budget");
+    s->pykern_budget = temp_tcgv_i64(s, ts);
+""",
+        1,
+        """Created with env; this takes r15 out of the register allocator. (x86-64 hosts
+        only, as the rest of this build.)""",
+    ),
+    (
+        "qemu/tcg/i386/tcg-target.inc.c",
+        """    tcg_out_mov(s, TCG_TYPE_PTR, TCG_AREG0, tcg_target_call_iarg_regs[0]);
+    tcg_out_addi(s, TCG_REG_ESP, -stack_addend);
+    /* jmp *tb.  */
+""",
+        """    tcg_out_mov(s, TCG_TYPE_PTR, TCG_AREG0, tcg_target_call_iarg_regs[0]);
+    tcg_out_addi(s, TCG_REG_ESP, -stack_addend);
+    /* pykern: the budget into its register, see tools/build_unicorn.py */
+    tcg_out_ld(s, TCG_TYPE_I64, TCG_REG_R15, TCG_AREG0, PYKERN_BUDGET_OFFSET);
+    /* jmp *tb.  */
+""",
+        1,
+        """Entering generated code (the prologue, after env is in its register): the
+        budget is loaded from CPUState into r15 ...""",
+    ),
+    (
+        "qemu/tcg/i386/tcg-target.inc.c",
+        """    /* TB epilogue */
+    s->tb_ret_addr = s->code_ptr;
+""",
+        """    /* TB epilogue */
+    s->tb_ret_addr = s->code_ptr;
+    /* pykern: the budget back, see tools/build_unicorn.py */
+    tcg_out_st(s, TCG_TYPE_I64, TCG_REG_R15, TCG_AREG0, PYKERN_BUDGET_OFFSET);
+""",
+        1,
+        """... and stored back on the way out (the epilogue, which every exit_tb and
+        goto_ptr miss goes through), where cpu-exec.c and uc_pykern_budget read it.""",
+    ),
+    (
+        "qemu/tcg/i386/tcg-target.inc.c",
+        "static void tcg_target_qemu_prologue(TCGContext *s)\n{",
+        """/* pykern: where the budget is, relative to env; see tools/build_unicorn.py */
+#define PYKERN_BUDGET_OFFSET \\
+    ((int)offsetof(ArchCPU, parent_obj.pykern_budget) - (int)offsetof(ArchCPU, env))
+
+static void tcg_target_qemu_prologue(TCGContext *s)
+{""",
+        1,
+        "Its place, as the memory version of the prologue computed it.",
+    ),
+    (
+        "qemu/accel/tcg/cpu-exec.c",
+        """    ret = tcg_qemu_tb_exec(env, tb_ptr);
+""",
+        """    cpu->pykern_in_jit = true;  /* pykern: see tools/build_unicorn.py */
+    ret = tcg_qemu_tb_exec(env, tb_ptr);
+    cpu->pykern_in_jit = false;
+""",
+        1,
+        """The one way out of generated code that skips the epilogue is a longjmp from a
+        helper (cpu_loop_exit: a fault, `pause`, code that modified its own block),
+        which would lose what the run since the prologue consumed: a spin loop on
+        `pause` would never spend its budget, and never be preempted. cpu_loop_exit
+        stores r15 first, when it is called from generated code (this flag; the
+        translator calls it too, outside generated code, where r15 means nothing).""",
+    ),
+    (
+        "qemu/include/hw/core/cpu.h",
+        "    int64_t pykern_budget;  /* pykern: instructions left, see tools/build_unicorn.py */\n",
+        """    int64_t pykern_budget;  /* pykern: instructions left, see tools/build_unicorn.py */
+    bool pykern_in_jit;  /* pykern: in generated code, where r15 holds the budget */
+""",
+        1,
+        "The flag.",
+    ),
+    (
+        "qemu/accel/tcg/cpu-exec-common.c",
+        """void cpu_loop_exit(CPUState *cpu)
+{
+""",
+        """void cpu_loop_exit(CPUState *cpu)
+{
+    /* pykern: the budget from its register, see tools/build_unicorn.py */
+    if (cpu->pykern_in_jit) {
+        int64_t budget;
+
+        __asm__ volatile("mov %%r15, %0" : "=r"(budget));
+        cpu->pykern_budget = budget;
+        cpu->pykern_in_jit = false;
+    }
+""",
+        1,
+        """Reading r15 here gives generated code's value only because no C code in the
+        library uses r15 at all: build() compiles it with -ffixed-r15 (the helpers
+        between generated code and this function would otherwise be free to have
+        saved r15 on their stacks and used it). Functions of other libraries called
+        in between restore it before they return (callee-saved).""",
     ),
     (
         "qemu/include/exec/gen-icount.h",
@@ -311,8 +441,10 @@ void check_exit_request(TCGContext *tcg_ctx)
     /* Refill decrementer and continue execution.  */
 """,
         """    /* pykern: the instruction budget is spent (see tools/build_unicorn.py): stop
-     * at this block boundary as uc_emu_stop would. */
-    if (cpu->pykern_budget <= 0) {
+     * at this block boundary as uc_emu_stop would. The block that did not fit did
+     * not run: what is left reads 0. */
+    if (cpu->pykern_budget < 0) {
+        cpu->pykern_budget = 0;
         cpu->uc->stop_request = true;
         cpu_exit(cpu);
         return;
@@ -494,6 +626,91 @@ void tlb_flush_range_pykern(CPUState *cpu, target_ulong start, target_ulong end)
         munmap + mmap): 12.6 s -> 1.9 s of CPU on top of that patch. (Inserting
         into the view still moves the ranges after the insertion point: cheap when
         regions are rendered in address order, as top-down mmaps are, newest first.)""",
+    ),
+    (
+        "include/uc_priv.h",
+        "    uc_args_uc_ram_size_ptr_t memory_map_ptr;\n",
+        """    uc_args_uc_ram_size_ptr_t memory_map_ptr;
+    int pykern_map_batch;  /* pykern: see tools/build_unicorn.py (a batch of mappings) */
+    void (*pykern_memory_commit)(struct uc_struct *uc);
+""",
+        1,
+        """A batch of mappings (uc_pykern_map_batch, next patches). Every uc_mem_map_ptr
+        commits the memory map, and each commit renders the flat view and builds its
+        dispatch tree again, whole (perf: phys_page_compact was the largest cost of
+        mapping, about 9 us a mapping in an instance with 12). A fork maps all of its
+        child's regions at once (MM._adopt: 10 to 20 of them); while a batch is open,
+        commits wait, and one commit at its end renders the view once. Issue 11's
+        many_procs, see the README.""",
+    ),
+    (
+        "qemu/softmmu/memory.c",
+        """void memory_region_transaction_commit(MemoryRegion *mr)
+{
+    AddressSpace *as;
+
+""",
+        """/* pykern: the commit a batch of mappings deferred, see tools/build_unicorn.py */
+void pykern_memory_commit(struct uc_struct *uc)
+{
+    memory_region_transaction_commit(uc->system_memory);
+}
+
+void memory_region_transaction_commit(MemoryRegion *mr)
+{
+    AddressSpace *as;
+
+    if (mr->uc->pykern_map_batch > 0) {  /* pykern: at the batch's end */
+        return;
+    }
+""",
+        1,
+        """The deferred commit. Only uc_mem_map_ptr is called inside a batch (pykern
+        maps; nothing runs, unmaps or reads guest memory until the batch ends), and
+        mapping looks only at Unicorn's own list of regions, not at the flat view.""",
+    ),
+    (
+        "qemu/unicorn_common.h",
+        "    uc->memory_map_ptr = memory_map_ptr;\n",
+        """    uc->memory_map_ptr = memory_map_ptr;
+    uc->pykern_memory_commit = pykern_memory_commit;  /* pykern */
+""",
+        1,
+        "uc.c reaches the per-target commit through uc_struct, as it reaches memory_map_ptr.",
+    ),
+    (
+        "qemu/unicorn_common.h",
+        "static inline void uc_common_init(struct uc_struct* uc)\n{",
+        """void pykern_memory_commit(struct uc_struct *uc);  /* pykern: qemu/softmmu/memory.c */
+
+static inline void uc_common_init(struct uc_struct* uc)
+{""",
+        1,
+        "Its declaration.",
+    ),
+    (
+        "uc.c",
+        "UNICORN_EXPORT\nuc_err uc_emu_stop(uc_engine *uc)\n",
+        """/* pykern: a batch of mappings, see tools/build_unicorn.py */
+UNICORN_EXPORT
+uc_err uc_pykern_map_batch(uc_engine *uc, int begin)
+{
+    UC_INIT(uc);
+    if (begin) {
+        uc->pykern_map_batch++;
+    } else if (uc->pykern_map_batch > 0 && --uc->pykern_map_batch == 0) {
+        uc->pykern_memory_commit(uc);
+    }
+    restore_jit_state(uc);
+    return UC_ERR_OK;
+}
+
+UNICORN_EXPORT
+uc_err uc_emu_stop(uc_engine *uc)
+""",
+        1,
+        """pykern's API for it: uc_pykern_map_batch(uc, 1) opens a batch, (uc, 0) ends
+        it and commits what it mapped (pykern.ucbind: Uc.map_batch).""",
     ),
     (
         "qemu/accel/tcg/translate-all.c",
@@ -1190,8 +1407,10 @@ def unpack(sdist: str) -> str:
 
 def build(src: str, dest: str) -> None:
     out = os.path.join(WORK, "out")
+    # -ffixed-r15: generated code keeps the instruction budget in r15, and no C code of
+    # the library may use it (see the PATCHES on cpu_loop_exit).
     run(["cmake", "-S", src, "-B", out, "-DCMAKE_BUILD_TYPE=Release", "-DUNICORN_ARCH=x86",
-         "-DUNICORN_BUILD_TESTS=OFF", "-DUNICORN_INSTALL=OFF"])
+         "-DUNICORN_BUILD_TESTS=OFF", "-DUNICORN_INSTALL=OFF", "-DCMAKE_C_FLAGS=-ffixed-r15"])
     run(["cmake", "--build", out, "--target", "unicorn", "-j", str(os.cpu_count() or 2)])
     os.makedirs(dest, exist_ok=True)
     target = os.path.join(dest, LIBRARY)

@@ -11,7 +11,6 @@ comes from the host's /proc/<pid>: every process file describes the guest's proc
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -47,7 +46,7 @@ class ProcFS(SimpleFS):
     def __init__(self, kernel: Kernel) -> None:
         super().__init__(PROC_DEV)
         self.kernel = kernel
-        self.boot_id = str(uuid.UUID(bytes=kernel.random_bytes(16), version=4))
+        self.boot_id = system.random_uuid(kernel)
         self._root = ProcRoot(self)
 
     def root(self) -> ProcRoot:
