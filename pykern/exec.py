@@ -32,6 +32,7 @@ from pykern.fs.file import HostFile
 from pykern.fs.namei import d_path, lookup
 from pykern.fs.proc.task_mmu import mapped_file_name
 from pykern.hostmem import Backing
+from pykern.ipc.shm import shm_exit
 from pykern.loader import (
     LoadPlan,
     StackImage,
@@ -302,5 +303,7 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
         task.kernel.vfork_done(task)
     if not first:
         task.kernel.retire_mm(old_mm, task)
+        if old_mm in task.kernel.dead_mms:
+            shm_exit(task.kernel, old_mm, group.tgid)  # exec detaches System V shared memory
         raise ExecImage()
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pykern.abi import SI_USER
+from pykern.ipc.sem import exit_sem
+from pykern.ipc.shm import shm_exit
 from pykern.signal import SigInfo
 from pykern.task import Task, TaskState, ThreadGroup
 
@@ -45,6 +47,8 @@ def do_exit(task: Task, status: int) -> None:
     if not group.live_tasks:
         exit_notify(kernel, group, status)
     kernel.retire_mm(task.mm, task)
+    if task.mm in kernel.dead_mms:
+        shm_exit(kernel, task.mm, group.tgid)  # the last user of the address space: shm detaches
 
 
 def do_group_exit(task: Task, status: int) -> None:
@@ -70,6 +74,7 @@ def exit_notify(kernel: Kernel, group: ThreadGroup, status: int) -> None:
     for timer in list(group.posix_timers.values()):
         timer.delete()
     group.files.close_all()
+    exit_sem(kernel, group)  # SEM_UNDO adjustments
     if group.sid == group.tgid:
         kernel.ttys.session_leader_exit(group)  # disassociate_ctty(1)
     children = forget_children(kernel, group)

@@ -26,6 +26,7 @@ from pykern.abi import (
     EINVAL,
 )
 from pykern.errors import SysError
+from pykern.ipc.shm import shm_fork
 from pykern.task import Task, ThreadGroup
 
 SYSCALL_INSN_LEN = 2
@@ -64,6 +65,8 @@ def copy_process(parent: Task, flags: int, child_stack: int, parent_tid_addr: in
         real_parent.children.append(group)
         kernel.groups[tid] = group
 
+    if mm is not parent.mm:
+        shm_fork(kernel, parent.mm, mm, pgroup.tgid)  # the child inherits the parent's shm attaches
     child = Task(kernel, tid, group, mm)
     child.comm = parent.comm
     child.sigmask = parent.sigmask

@@ -1,0 +1,207 @@
+"""Inter-process communication (Linux's ipc/): System V shared memory, semaphores and
+message queues, and POSIX message queues.
+
+One `IpcNamespace` per kernel (`ipc_namespace(kernel)`) holds the three System V id
+tables, the per-process SEM_UNDO lists and the mqueue file system. An object's id is
+`seq * IPCMNI + index` (ipc/util.c: the lowest free index, a sequence number that grows
+with every object made), so that a stale id of a removed object does not find its
+successor. Permissions are ipcperms(): the owner's, group's or others' rwx bits of the
+object's mode against what the call asks, with CAP_IPC_OWNER passing all.
+
+What the guest sees of a machine-wide limit comes from here too: /proc/sys/kernel/shm*,
+sem, msg* and /proc/sysvipc/* (pykern.fs.proc.sysvipc).
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING
+
+from pykern.abi import (
+    CAP_IPC_OWNER,
+    CAP_SYS_ADMIN,
+    EEXIST,
+    EINVAL,
+    ENOENT,
+    ENOSPC,
+    EPERM,
+    IPC64_PERM,
+    IPC_CREAT,
+    IPC_EXCL,
+    IPC_PRIVATE,
+)
+from pykern.errors import SysError
+
+if TYPE_CHECKING:
+    from pykern.ipc.mqueue import MqueueFS
+    from pykern.ipc.msg import MsgQueue
+    from pykern.ipc.sem import SemSet, UndoList
+    from pykern.ipc.shm import ShmSegment
+    from pykern.kernel import Kernel
+    from pykern.task import Task, ThreadGroup
+
+IPCMNI = 32768  # ids per table; an id's low 15 bits are its index (IPCMNI_SHIFT)
+IPCID_SEQ_MAX = 65535  # INT_MAX >> IPCMNI_SHIFT would do; Linux's default keeps ids positive
+
+
+class IpcPerm:
+    """struct kern_ipc_perm: the key, owner, creator and mode of one object."""
+
+    __slots__ = ("key", "uid", "gid", "cuid", "cgid", "mode", "seq", "id", "deleted")
+
+    def __init__(self, key: int, task: Task, mode: int) -> None:
+        creds = task.group.creds
+        self.key = key
+        self.uid = self.cuid = creds.euid
+        self.gid = self.cgid = creds.egid
+        self.mode = mode & 0o777
+        self.seq = 0
+        self.id = -1
+        self.deleted = False
+
+    def pack(self) -> bytes:
+        return IPC64_PERM.pack(self.key, self.uid, self.gid, self.cuid, self.cgid, self.mode, self.seq, 0, 0)
+
+    def allowed(self, task: Task, flag: int) -> bool:
+        """ipcperms(): may `task` have the rwx bits of `flag` (in any of the three places)?"""
+        creds = task.group.creds
+        requested = (flag >> 6) | (flag >> 3) | flag
+        granted = self.mode
+        if creds.euid in (self.cuid, self.uid):
+            granted >>= 6
+        elif in_group(task, self.cgid) or in_group(task, self.gid):
+            granted >>= 3
+        return not (requested & ~granted & 0o7) or creds.capable(CAP_IPC_OWNER)
+
+    def is_owner(self, task: Task) -> bool:
+        """ipcctl_obtain_check's rule for IPC_SET and IPC_RMID: the owner, the creator,
+        or CAP_SYS_ADMIN."""
+        creds = task.group.creds
+        return creds.euid in (self.cuid, self.uid) or creds.capable(CAP_SYS_ADMIN)
+
+    def set(self, uid: int, gid: int, mode: int) -> None:
+        """IPC_SET's ipc_update_perm."""
+        self.uid, self.gid = uid, gid
+        self.mode = (self.mode & ~0o777) | (mode & 0o777)
+
+
+def in_group(task: Task, gid: int) -> bool:
+    creds = task.group.creds
+    return creds.egid == gid or gid in creds.groups
+
+
+class IpcIds:
+    """struct ipc_ids: one table of objects (shm, sem or msg) by index."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.objects: dict[int, object] = {}  # index -> object with a .perm
+        self.seq = 0
+
+    def __len__(self) -> int:
+        return len(self.objects)
+
+    def add(self, obj: ShmSegment | SemSet | MsgQueue, limit: int) -> int:
+        """ipc_addid: the lowest free index; ENOSPC when the table holds `limit` objects."""
+        if len(self.objects) >= min(limit, IPCMNI):
+            raise SysError(ENOSPC)
+        index = next(i for i in range(len(self.objects) + 1) if i not in self.objects)
+        perm = obj.perm
+        perm.seq = self.seq
+        self.seq = self.seq + 1 if self.seq < IPCID_SEQ_MAX else 0
+        perm.id = perm.seq * IPCMNI + index
+        self.objects[index] = obj
+        return perm.id
+
+    def remove(self, obj: ShmSegment | SemSet | MsgQueue) -> None:
+        obj.perm.deleted = True
+        self.objects.pop(obj.perm.id % IPCMNI, None)
+
+    def find_id(self, ident: int) -> object | None:
+        """ipc_obtain_object_check: the object with this id (index and sequence), or None."""
+        if ident < 0:
+            return None
+        obj = self.objects.get(ident % IPCMNI)
+        if obj is None or obj.perm.id != ident:  # type: ignore[attr-defined]
+            return None
+        return obj
+
+    def find_index(self, index: int) -> object | None:
+        """The object at an index (the *_STAT commands), or None."""
+        return self.objects.get(index) if 0 <= index < IPCMNI else None
+
+    def find_key(self, key: int) -> object | None:
+        for obj in self.objects.values():
+            if obj.perm.key == key:  # type: ignore[attr-defined]
+                return obj
+        return None
+
+    def max_index(self) -> int:
+        """ipc_get_maxidx: the highest index in use, or -1 when the table is empty."""
+        return max(self.objects, default=-1)
+
+    def sorted(self) -> list:
+        return [self.objects[i] for i in sorted(self.objects)]
+
+
+def ipcget(ids: IpcIds, task: Task, key: int, flg: int, create, more_checks=None) -> int:
+    """ipcget(): IPC_PRIVATE always makes a new object; a key finds its object (EEXIST
+    under IPC_CREAT|IPC_EXCL, then `more_checks`, then EACCES) or, under IPC_CREAT,
+    makes one. `create()` makes and registers the new object and returns its id."""
+    if key == IPC_PRIVATE:
+        return create()
+    obj = ids.find_key(key)
+    if obj is None:
+        if not flg & IPC_CREAT:
+            raise SysError(ENOENT)
+        return create()
+    if flg & IPC_CREAT and flg & IPC_EXCL:
+        raise SysError(EEXIST)
+    if more_checks is not None:
+        more_checks(obj)
+    if not obj.perm.allowed(task, flg):  # type: ignore[attr-defined]
+        from pykern.abi import EACCES
+
+        raise SysError(EACCES)
+    return obj.perm.id  # type: ignore[attr-defined]
+
+
+def check_owner(task: Task, perm: IpcPerm) -> None:
+    if not perm.is_owner(task):
+        raise SysError(EPERM)
+
+
+def check_id(ident: int) -> None:
+    if ident < 0:
+        raise SysError(EINVAL)
+
+
+class IpcNamespace:
+    """struct ipc_namespace: everything System V and POSIX IPC keep for one kernel."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        from pykern.ipc.mqueue import MqueueFS
+
+        self.kernel = kernel
+        self.shm = IpcIds("shm")
+        self.sem = IpcIds("sem")
+        self.msg = IpcIds("msg")
+        self.shm_tot = 0  # pages of all segments (shmall's account)
+        self.sem_undo: dict[ThreadGroup, UndoList] = {}
+        self.msg_bytes = 0  # all queues' bytes and messages (MSG_INFO)
+        self.msg_hdrs = 0
+        self.mqueue: MqueueFS = MqueueFS(self)
+
+    def now(self) -> int:
+        return self.kernel.clock.realtime_ns() // 1_000_000_000
+
+
+_namespaces: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def ipc_namespace(kernel: Kernel) -> IpcNamespace:
+    """The kernel's one IPC namespace, made at first use."""
+    ns = _namespaces.get(kernel)
+    if ns is None:
+        ns = _namespaces[kernel] = IpcNamespace(kernel)
+    return ns
