@@ -134,6 +134,10 @@ int main(void)
     CHECK(mq_notify(q, &sev) == 0, "mq_notify SIGEV_SIGNAL");
     errno = 0;
     CHECK(mq_notify(q, &sev) == -1 && errno == EBUSY, "registered twice: EBUSY");
+    sigset_t usr1, none;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, &none); /* the notification arrives after waitpid, not during */
     child = fork();
     if (child == 0) {
         errno = 0;
@@ -141,6 +145,7 @@ int main(void)
         _exit(mq_send(q, "note", 4, 0) == 0 ? 0 : 1);
     }
     waitpid(child, &status, 0);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     for (int i = 0; i < 1000 && !got_sig; i++)
         usleep(1000);
     CHECK(got_sig == SIGUSR1 && got_code == SI_MESGQ && got_value == 1234 && got_pid == child,

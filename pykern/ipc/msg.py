@@ -17,7 +17,7 @@ from pykern.abi import (
     EACCES,
     EAGAIN,
     EIDRM,
-    EINTR,
+    ERESTARTNOHAND,
     EINVAL,
     ENOMSG,
     IPC_NOWAIT,
@@ -83,7 +83,7 @@ def lookup(task: Task, msqid: int) -> MsgQueue:
 
 
 def _interrupted(task: Task) -> int:
-    return -EINTR  # msgsnd and msgrcv are never restarted (man 7 signal)
+    return -ERESTARTNOHAND  # a handler makes it EINTR, SA_RESTART or not (man 7 signal)
 
 
 def _sleep(task: Task, queue: MsgQueue, wait: WaitQueue) -> Block:
