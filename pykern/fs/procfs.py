@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from pykern.abi import ENOENT, S_IFDIR, S_IFREG
 from pykern.errors import SysError
 from pykern.fs.libfs import DirInode, GenInode, LinkInode, SimpleFS, SimpleInode
-from pykern.fs.proc import system
+from pykern.fs.proc import system, sysvipc
 from pykern.fs.proc.base import PidDir
 from pykern.fs.proc.common import group_alive
 from pykern.task import TaskState
@@ -72,6 +72,7 @@ class ProcRoot(DirInode):
             b"thread-self": self._link(lambda task: f"{task.group.tgid}/task/{task.tid}".encode()),
             b"mounts": self._link(lambda task: b"self/mounts"),
             b"sys": self._sys_dir,
+            b"sysvipc": self._sysvipc_dir,
         }
         shows = {
             b"cpuinfo": system.show_cpuinfo, b"meminfo": system.show_meminfo, b"stat": system.show_stat,
@@ -94,6 +95,13 @@ class ProcRoot(DirInode):
         """/proc/sys: the few sysctls pykern answers (kernel/, vm/, fs/)."""
         tables = system.sysctl_values(self.fs.kernel, self.fs.boot_id)
         return _sysctl_dir(self.fs, parent, name, b"", tables)
+
+    def _sysvipc_dir(self, parent: DirInode, name: bytes) -> Inode:
+        """/proc/sysvipc: the System V IPC objects (pykern.fs.proc.sysvipc)."""
+        kernel = self.fs.kernel
+        entries = {file_name: self._file(lambda task, show=show: show(kernel))
+                   for file_name, show in sysvipc.SHOWS.items()}
+        return DirInode(self.fs, parent, name, entries)
 
     def children(self, task: Task) -> dict[bytes, Factory]:
         entries = dict(self.fixed)
