@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pykern.abi import SI_USER
-from pykern.ipc.sem import exit_sem
+from pykern.ipc.sem import exit_ipc
 from pykern.ipc.shm import shm_exit
 from pykern.signal import SigInfo
 from pykern.task import Task, TaskState, ThreadGroup
@@ -74,7 +74,7 @@ def exit_notify(kernel: Kernel, group: ThreadGroup, status: int) -> None:
     for timer in list(group.posix_timers.values()):
         timer.delete()
     group.files.close_all()
-    exit_sem(kernel, group)  # SEM_UNDO adjustments
+    exit_ipc(kernel, group)  # SEM_UNDO adjustments, shm_rmid_forced
     if group.sid == group.tgid:
         kernel.ttys.session_leader_exit(group)  # disassociate_ctty(1)
     children = forget_children(kernel, group)

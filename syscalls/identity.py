@@ -428,6 +428,8 @@ def do_prlimit(
     if new is not None:
         check_new_rlimit(resource, old, new, privileged)
         group.rlimits[resource] = new
+        if resource == RLIMIT_NOFILE:
+            group.files.max_fds = new[0]  # what open, dup, mq_open ... allocate below (EMFILE)
     return old
 
 

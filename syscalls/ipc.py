@@ -27,9 +27,6 @@ from pykern.abi import (
     MSG_STAT_ANY,
     MSGINFO,
     MSGMAP,
-    MSGMAX,
-    MSGMNB,
-    MSGMNI,
     MSGPOOL,
     MSGSEG,
     MSGSSZ,
@@ -42,11 +39,7 @@ from pykern.abi import (
     SEMID64_DS,
     SEMINFO,
     SEMMAP,
-    SEMMNI,
-    SEMMNS,
     SEMMNU,
-    SEMMSL,
-    SEMOPM,
     SEMUME,
     SEMUSZ,
     SEMVMX,
@@ -58,10 +51,8 @@ from pykern.abi import (
     SHM_STAT,
     SHM_STAT_ANY,
     SHM_UNLOCK,
-    SHMALL,
     SHMID64_DS,
     SHMINFO64,
-    SHMMAX,
     SHMMIN,
     SHMMNI,
 )
@@ -109,6 +100,10 @@ def _stat_object(task: Task, table, ident: int, cmd_by_index: bool, any_cmd: boo
     return obj
 
 
+def ns_sem_opm(task: Task) -> int:
+    return ipc_namespace(task.kernel).sem_ctls[2]
+
+
 # --- shared memory -----------------------------------------------------------------------------
 
 
@@ -139,10 +134,11 @@ def sys_shmctl(task: Task, shmid: int, cmd: int, buf_addr: int) -> int:
         raise SysError(EINVAL)
     segments = shm.segments(ns)
     if cmd == IPC_INFO:
-        task.mm.copy_out(buf_addr, SHMINFO64.pack(SHMMAX, SHMMIN, SHMMNI, SHMMNI, SHMALL, 0, 0, 0, 0))
+        task.mm.copy_out(buf_addr, SHMINFO64.pack(ns.shm_ctlmax, SHMMIN, ns.shm_ctlmni, SHMMNI, ns.shm_ctlall,
+                                                  0, 0, 0, 0))
         return max(ns.shm.max_index(), 0)
     if cmd == SHM_INFO:
-        rss = sum(s.pages for s in segments)
+        rss = sum(s.resident_pages() for s in segments)
         task.mm.copy_out(buf_addr, SHM_INFO_STRUCT.pack(len(segments), ns.shm_tot, rss, 0, 0, 0))
         return max(ns.shm.max_index(), 0)
     if cmd in (IPC_STAT, SHM_STAT, SHM_STAT_ANY):
@@ -196,7 +192,7 @@ def sys_semtimedop(task: Task, semid: int, sops_addr: int, nsops: int, timeout_a
     if timeout_addr and "sem_set" not in task.restart_block:
         if nsops < 1 or semid < 0:
             raise SysError(EINVAL)
-        if nsops > SEMOPM:
+        if nsops > ns_sem_opm(task):
             raise SysError(E2BIG)
         task.mm.copy_in(sops_addr, nsops * 6)  # EFAULT for the operations comes first
         timeout = copy_in_timespec_ns(task, timeout_addr)
@@ -216,7 +212,8 @@ def sys_semctl(task: Task, semid: int, semnum: int, cmd: int, arg: int) -> int:
             usz, aem = len(sets), sum(s.nsems for s in sets)
         else:
             usz, aem = SEMUSZ, SEMAEM
-        mm.copy_out(arg, SEMINFO.pack(SEMMAP, SEMMNI, SEMMNS, SEMMNU, SEMMSL, SEMOPM, SEMUME, usz, SEMVMX, aem))
+        semmsl, semmns, semopm, semmni = ns.sem_ctls
+        mm.copy_out(arg, SEMINFO.pack(SEMMAP, semmni, semmns, SEMMNU, semmsl, semopm, SEMUME, usz, SEMVMX, aem))
         return max(ns.sem.max_index(), 0)
     if cmd in (IPC_STAT, SEM_STAT, SEM_STAT_ANY):
         sem_set = _stat_object(task, ns.sem, semid, cmd != IPC_STAT, cmd == SEM_STAT_ANY)
@@ -289,7 +286,7 @@ def sys_msgsnd(task: Task, msqid: int, msgp_addr: int, msgsz: int, msgflg: int) 
     if "msg_queue" in task.restart_block:
         mtype, text = task.restart_block["msg_sent"]
     else:
-        if msgsz > MSGMAX or msgsz >= 1 << 63 or msqid < 0:
+        if msgsz > ipc_namespace(task.kernel).msg_ctlmax or msgsz >= 1 << 63 or msqid < 0:
             raise SysError(EINVAL)
         mtype = struct.unpack("<q", task.mm.copy_in(msgp_addr, 8))[0]
         if mtype < 1:
@@ -323,7 +320,8 @@ def sys_msgctl(task: Task, msqid: int, cmd: int, buf_addr: int) -> int:
             pool, msgmap, tql = len(ns.msg), ns.msg_hdrs, ns.msg_bytes
         else:
             pool, msgmap, tql = MSGPOOL, MSGMAP, MSGTQL
-        mm.copy_out(buf_addr, MSGINFO.pack(pool, msgmap, MSGMAX, MSGMNB, MSGMNI, MSGSSZ, tql, MSGSEG))
+        mm.copy_out(buf_addr, MSGINFO.pack(pool, msgmap, ns.msg_ctlmax, ns.msg_ctlmnb, ns.msg_ctlmni, MSGSSZ, tql,
+                                           MSGSEG))
         return max(ns.msg.max_index(), 0)
     if cmd in (IPC_STAT, MSG_STAT, MSG_STAT_ANY):
         queue = _stat_object(task, ns.msg, msqid, cmd != IPC_STAT, cmd == MSG_STAT_ANY)
@@ -336,7 +334,7 @@ def sys_msgctl(task: Task, msqid: int, cmd: int, buf_addr: int) -> int:
         queue = msgq.lookup(task, msqid)
         check_owner(task, queue.perm)
         qbytes = struct.unpack_from("<Q", data, 88)[0]
-        if qbytes > MSGMNB and not task.group.creds.capable(CAP_SYS_RESOURCE):
+        if qbytes > ns.msg_ctlmnb and not task.group.creds.capable(CAP_SYS_RESOURCE):
             raise SysError(EPERM)
         queue.perm.set(*_perm_fields(data))
         queue.qbytes = qbytes

@@ -34,7 +34,7 @@ from pykern.abi import (
 )
 from pykern.errors import Block, SysError
 from pykern.ipc import ipc_namespace
-from pykern.ipc.mqueue import QUEUES_MAX, Mqueue, MqueueFile, check_name, open_existing, queue_of, valid_attr
+from pykern.ipc.mqueue import Mqueue, MqueueFile, check_name, open_existing, queue_of, valid_attr
 from pykern.syscalls.table import syscall
 from pykern.syscalls.time import copy_in_timespec_ns
 from pykern.sysent import FD, MODE, OPEN_FLAGS, SIZE, UINT, Kind
@@ -91,10 +91,14 @@ def sys_mq_open(task: Task, name_addr: int, oflag: int, mode: int, attr_addr: in
         if attr is not None:
             valid_attr(task, attr[1], attr[2])
             shape = (attr[1], attr[2])
-        if len(root.children) >= QUEUES_MAX and not task.group.creds.capable(CAP_SYS_RESOURCE):
+        if len(fs.queues()) >= fs.ns.mq_queues_max and not task.group.creds.capable(CAP_SYS_RESOURCE):
             raise SysError(ENOSPC)
-        cost = _charge(task, *(shape or (10, 8192)))
         queue = root.make_queue(task, name, mode, shape)
+        try:
+            cost = _charge(task, queue.maxmsg, queue.msgsize)
+        except SysError:
+            root.children.pop(name, None)
+            raise
         queue.charge, queue.charged_uid = cost, task.group.creds.uid
         file = MqueueFile(queue, flags)
     return files.install(file, True)

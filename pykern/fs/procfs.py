@@ -35,7 +35,7 @@ PROC_DEV = os.makedev(0, 22)  # an anonymous device number, as Linux gives proc
 SYSCTL_WRITABLE_MODE = {b"hostname", b"domainname", b"pid_max", b"threads-max", b"overcommit_memory",
                         b"max_map_count", b"pipe-max-size", b"nr_open", b"tainted", b"randomize_va_space",
                         b"mmap_min_addr", b"file-max", b"shmmax", b"shmall", b"shmmni", b"shm_rmid_forced", b"sem",
-                        b"msgmax", b"msgmnb", b"msgmni", b"msg_default", b"msg_max", b"msgsize_default",
+                        b"msgmax", b"msgmnb", b"msgmni", b"shm_next_id", b"sem_next_id", b"msg_next_id", b"msg_default", b"msg_max", b"msgsize_default",
                         b"msgsize_max", b"queues_max"}
 
 
@@ -147,7 +147,12 @@ def _sysctl_dir(fs: ProcFS, parent: SimpleInode, name: bytes, here: bytes,
 
 
 def _sysctl_file(fs: ProcFS, value: object, mode: int) -> Factory:
+    """A sysctl: bytes, a function of nothing, or (that function, a write handler)."""
+    write = None
+    if isinstance(value, tuple):
+        value, write = value
+
     def content(task: Task) -> bytes:
         return value() if callable(value) else value  # type: ignore[return-value]
 
-    return lambda parent, name: GenInode(fs, parent, name, content, S_IFREG | mode)
+    return lambda parent, name: GenInode(fs, parent, name, content, S_IFREG | mode, write)

@@ -14,6 +14,7 @@ sem, msg* and /proc/sysvipc/* (pykern.fs.proc.sysvipc).
 
 from __future__ import annotations
 
+import heapq
 import weakref
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,16 @@ from pykern.abi import (
     IPC_CREAT,
     IPC_EXCL,
     IPC_PRIVATE,
+    MSGMAX,
+    MSGMNB,
+    MSGMNI,
+    SEMMNI,
+    SEMMNS,
+    SEMMSL,
+    SEMOPM,
+    SHMALL,
+    SHMMAX,
+    SHMMNI,
 )
 from pykern.errors import SysError
 
@@ -91,31 +102,65 @@ def in_group(task: Task, gid: int) -> bool:
 
 
 class IpcIds:
-    """struct ipc_ids: one table of objects (shm, sem or msg) by index."""
+    """struct ipc_ids: one table of objects (shm, sem or msg) by index, and by key."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.objects: dict[int, object] = {}  # index -> object with a .perm
+        self.by_key: dict[int, object] = {}  # key (not IPC_PRIVATE) -> object
+        self.free: list[int] = []  # a heap of freed indices below `top`
+        self.top = 0  # every index from here up is free
         self.seq = 0
+        self.next_id = -1  # /proc/sys/kernel/*_next_id: the id the next object gets
 
     def __len__(self) -> int:
         return len(self.objects)
 
+    def _lowest_free(self, start: int = 0) -> int:
+        if start:
+            return next(i for i in range(start, IPCMNI + 1) if i not in self.objects)
+        while self.free and self.free[0] in self.objects:
+            heapq.heappop(self.free)
+        return self.free[0] if self.free else self.top
+
     def add(self, obj: ShmSegment | SemSet | MsgQueue, limit: int) -> int:
-        """ipc_addid: the lowest free index; ENOSPC when the table holds `limit` objects."""
+        """ipc_addid: the lowest free index (or the one *_next_id asks for); ENOSPC when
+        the table holds `limit` objects."""
         if len(self.objects) >= min(limit, IPCMNI):
             raise SysError(ENOSPC)
-        index = next(i for i in range(len(self.objects) + 1) if i not in self.objects)
         perm = obj.perm
-        perm.seq = self.seq
-        self.seq = self.seq + 1 if self.seq < IPCID_SEQ_MAX else 0
+        if self.next_id >= 0:
+            index = self._lowest_free(self.next_id % IPCMNI)
+            perm.seq = self.next_id // IPCMNI
+            self.next_id = -1
+        else:
+            index = self._lowest_free()
+            perm.seq = self.seq
+            self.seq = self.seq + 1 if self.seq < IPCID_SEQ_MAX else 0
+        if index >= IPCMNI:
+            raise SysError(ENOSPC)
+        if self.free and self.free[0] == index:
+            heapq.heappop(self.free)
+        for i in range(self.top, index):  # (an index past the top from *_next_id)
+            heapq.heappush(self.free, i)
+        self.top = max(self.top, index + 1)
         perm.id = perm.seq * IPCMNI + index
         self.objects[index] = obj
+        if perm.key != IPC_PRIVATE:
+            self.by_key[perm.key] = obj
         return perm.id
+
+    def forget_key(self, obj: ShmSegment | SemSet | MsgQueue) -> None:
+        if self.by_key.get(obj.perm.key) is obj:
+            del self.by_key[obj.perm.key]
 
     def remove(self, obj: ShmSegment | SemSet | MsgQueue) -> None:
         obj.perm.deleted = True
-        self.objects.pop(obj.perm.id % IPCMNI, None)
+        self.forget_key(obj)
+        index = obj.perm.id % IPCMNI
+        if self.objects.get(index) is obj:
+            del self.objects[index]
+            heapq.heappush(self.free, index)
 
     def find_id(self, ident: int) -> object | None:
         """ipc_obtain_object_check: the object with this id (index and sequence), or None."""
@@ -131,10 +176,7 @@ class IpcIds:
         return self.objects.get(index) if 0 <= index < IPCMNI else None
 
     def find_key(self, key: int) -> object | None:
-        for obj in self.objects.values():
-            if obj.perm.key == key:  # type: ignore[attr-defined]
-                return obj
-        return None
+        return self.by_key.get(key)
 
     def max_index(self) -> int:
         """ipc_get_maxidx: the highest index in use, or -1 when the table is empty."""
@@ -177,23 +219,93 @@ def check_id(ident: int) -> None:
 
 
 class IpcNamespace:
-    """struct ipc_namespace: everything System V and POSIX IPC keep for one kernel."""
+    """struct ipc_namespace: everything System V and POSIX IPC keep for one kernel,
+    with the limits /proc/sys/kernel and /proc/sys/fs/mqueue show and set."""
 
     def __init__(self, kernel: Kernel) -> None:
-        from pykern.ipc.mqueue import MqueueFS
+        from pykern.ipc import mqueue
 
         self.kernel = kernel
         self.shm = IpcIds("shm")
         self.sem = IpcIds("sem")
         self.msg = IpcIds("msg")
         self.shm_tot = 0  # pages of all segments (shmall's account)
+        self.sem_total = 0  # semaphores in all sets (semmns's account)
         self.sem_undo: dict[ThreadGroup, UndoList] = {}
         self.msg_bytes = 0  # all queues' bytes and messages (MSG_INFO)
         self.msg_hdrs = 0
-        self.mqueue: MqueueFS = MqueueFS(self)
+        self.shm_ctlmax, self.shm_ctlall, self.shm_ctlmni, self.shm_rmid_forced = SHMMAX, SHMALL, SHMMNI, 0
+        self.sem_ctls = [SEMMSL, SEMMNS, SEMOPM, SEMMNI]  # semmsl semmns semopm semmni
+        self.msg_ctlmax, self.msg_ctlmnb, self.msg_ctlmni = MSGMAX, MSGMNB, MSGMNI
+        self.mq_queues_max = mqueue.QUEUES_MAX
+        self.mq_msg_max, self.mq_msgsize_max = mqueue.MSG_MAX, mqueue.MSGSIZE_MAX
+        self.mq_msg_default, self.mq_msgsize_default = mqueue.MSG_DEFAULT, mqueue.MSGSIZE_DEFAULT
+        self.mqueue: MqueueFS = mqueue.MqueueFS(self)
 
     def now(self) -> int:
         return self.kernel.clock.realtime_ns() // 1_000_000_000
+
+    # --- the sysctls ---------------------------------------------------------------------------
+
+    def sysctls(self) -> dict[bytes, dict[bytes, object]]:
+        """kernel/ and fs/mqueue/ files: name -> (read, write), as procfs's sysctl table wants."""
+        def number(attr: str, low: int, high: int) -> tuple:
+            def read() -> bytes:
+                return f"{getattr(self, attr)}\n".encode()
+
+            def write(task: Task, data: bytes) -> int:
+                setattr(self, attr, _parse_ints(data, 1, low, high)[0])
+                return len(data)
+
+            return read, write
+
+        def next_id(ids: IpcIds) -> tuple:
+            def write(task: Task, data: bytes) -> int:
+                ids.next_id = _parse_ints(data, 1, -1, INT_MAX)[0]
+                return len(data)
+
+            return (lambda: f"{ids.next_id}\n".encode()), write
+
+        def sem_write(task: Task, data: bytes) -> int:
+            values = _parse_ints(data, 4, 0, INT_MAX)
+            if values[3] > IPCMNI:
+                raise SysError(EINVAL)
+            self.sem_ctls = values
+            return len(data)
+
+        ulong_max = (1 << 64) - 1
+        kernel = {
+            b"shmmax": number("shm_ctlmax", 0, ulong_max), b"shmall": number("shm_ctlall", 0, ulong_max),
+            b"shmmni": number("shm_ctlmni", 0, IPCMNI), b"shm_rmid_forced": number("shm_rmid_forced", 0, 1),
+            b"sem": (lambda: "\t".join(map(str, self.sem_ctls)).encode() + b"\n", sem_write),
+            b"msgmax": number("msg_ctlmax", 0, INT_MAX), b"msgmnb": number("msg_ctlmnb", 0, INT_MAX),
+            b"msgmni": number("msg_ctlmni", 0, IPCMNI),
+            b"shm_next_id": next_id(self.shm), b"sem_next_id": next_id(self.sem), b"msg_next_id": next_id(self.msg),
+        }  # fmt: skip
+        from pykern.ipc import mqueue
+
+        fs_mqueue = {
+            b"queues_max": number("mq_queues_max", 0, INT_MAX),
+            b"msg_max": number("mq_msg_max", mqueue.MIN_MSGMAX, mqueue.HARD_MSGMAX),
+            b"msgsize_max": number("mq_msgsize_max", mqueue.MIN_MSGSIZEMAX, mqueue.HARD_MSGSIZEMAX),
+            b"msg_default": number("mq_msg_default", mqueue.MIN_MSGMAX, mqueue.HARD_MSGMAX),
+            b"msgsize_default": number("mq_msgsize_default", mqueue.MIN_MSGSIZEMAX, mqueue.HARD_MSGSIZEMAX),
+        }
+        return {b"kernel": kernel, b"fs/mqueue": fs_mqueue}
+
+
+INT_MAX = (1 << 31) - 1
+
+
+def _parse_ints(data: bytes, count: int, low: int, high: int) -> list[int]:
+    """proc_dointvec_minmax: `count` numbers (EINVAL for text, too few or out of range)."""
+    try:
+        values = [int(word) for word in data.split()]
+    except ValueError:
+        raise SysError(EINVAL) from None
+    if len(values) < count or any(not low <= v <= high for v in values[:count]):
+        raise SysError(EINVAL)
+    return values[:count]
 
 
 _namespaces: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -64,6 +64,8 @@ MSGSIZE_MAX = 8192  # msgsize_max
 MSG_DEFAULT = 10  # msg_default: a queue made without attributes
 MSGSIZE_DEFAULT = 8192  # msgsize_default
 HARD_MSGMAX = 65536
+MIN_MSGMAX = 1
+MIN_MSGSIZEMAX = 128
 HARD_MSGSIZEMAX = 16 * 1024 * 1024
 
 
@@ -103,7 +105,8 @@ class MqueueDir(TmpDir):
 
     def make_queue(self, task: Task, name: bytes, mode: int, attr: tuple[int, int] | None) -> Mqueue:
         if attr is None:
-            attr = (MSG_DEFAULT, MSGSIZE_DEFAULT)
+            ns = self.fs.ns
+            attr = (min(ns.mq_msg_max, ns.mq_msg_default), min(ns.mq_msgsize_max, ns.mq_msgsize_default))
         umask = task.group.fs.umask
         queue = Mqueue(self.fs, self, S_IFREG | (mode & 0o7777 & ~umask), *self._creds(task), attr)
         self._add(task, name, queue)
@@ -269,6 +272,12 @@ def check_name(name: bytes) -> None:
         raise SysError(ENAMETOOLONG)
 
 
+def queue_fs(task: Task) -> MqueueFS:
+    from pykern.ipc import ipc_namespace
+
+    return ipc_namespace(task.kernel).mqueue
+
+
 def queue_of(task: Task, mqdes: int) -> MqueueFile:
     """The open queue behind a descriptor (EBADF for anything else)."""
     try:
@@ -298,7 +307,8 @@ def valid_attr(task: Task, maxmsg: int, msgsize: int) -> None:
     if maxmsg <= 0 or msgsize <= 0:
         raise SysError(EINVAL)
     if not task.group.creds.capable(CAP_SYS_RESOURCE):
-        if maxmsg > MSG_MAX or msgsize > MSGSIZE_MAX:
+        ns = queue_fs(task).ns
+        if maxmsg > ns.mq_msg_max or msgsize > ns.mq_msgsize_max:
             raise SysError(EINVAL)
     elif maxmsg > HARD_MSGMAX or msgsize > HARD_MSGSIZEMAX:
         raise SysError(EINVAL)

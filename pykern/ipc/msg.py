@@ -24,9 +24,6 @@ from pykern.abi import (
     MSG_COPY,
     MSG_EXCEPT,
     MSG_NOERROR,
-    MSGMAX,
-    MSGMNB,
-    MSGMNI,
 )
 from pykern.errors import Block, SysError
 from pykern.ipc import IpcNamespace, IpcPerm, ipc_namespace, ipcget
@@ -46,7 +43,7 @@ class MsgQueue:
         self.perm = perm
         self.messages: list[tuple[int, bytes]] = []
         self.cbytes = 0
-        self.qbytes = MSGMNB
+        self.qbytes = ns.msg_ctlmnb
         self.stime = self.rtime = 0
         self.ctime = ns.now()
         self.lspid = self.lrpid = 0
@@ -70,7 +67,8 @@ class MsgQueue:
 
 def msgget(task: Task, key: int, msgflg: int) -> int:
     ns = ipc_namespace(task.kernel)
-    return ipcget(ns.msg, task, key, msgflg, lambda: ns.msg.add(MsgQueue(ns, IpcPerm(key, task, msgflg)), MSGMNI))
+    return ipcget(ns.msg, task, key, msgflg,
+                  lambda: ns.msg.add(MsgQueue(ns, IpcPerm(key, task, msgflg)), ns.msg_ctlmni))
 
 
 def lookup(task: Task, msqid: int) -> MsgQueue:
@@ -170,6 +168,3 @@ def msgrcv(task: Task, msqid: int, msgsz: int, msgtyp: int, msgflg: int) -> tupl
     return mtype, text[:msgsz]
 
 
-def check_msgsz(msgsz: int) -> None:
-    if msgsz > MSGMAX or msgsz < 0:
-        raise SysError(EINVAL)

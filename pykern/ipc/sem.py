@@ -24,16 +24,13 @@ from pykern.abi import (
     EIDRM,
     EINTR,
     EINVAL,
+    ENOSPC,
     ERANGE,
     IPC_NOWAIT,
     NSEC_PER_SEC,
     SEM_UNDO,
     SEMAEM,
     SEMBUF,
-    SEMMNI,
-    SEMMNS,
-    SEMMSL,
-    SEMOPM,
     SEMVMX,
 )
 from pykern.errors import Block, SysError
@@ -87,6 +84,7 @@ class SemSet:
     def remove(self) -> None:
         """freeary: the sleepers wake to EIDRM; the undo entries go."""
         self.ns.sem.remove(self)
+        self.ns.sem_total -= self.nsems
         for undo in self.ns.sem_undo.values():
             undo.pop(self, None)
         self.changed.wake_all()
@@ -95,17 +93,17 @@ class SemSet:
 def newary(task: Task, ns: IpcNamespace, key: int, nsems: int, semflg: int) -> int:
     if not nsems:
         raise SysError(EINVAL)
-    if sum(s.nsems for s in ns.sem.objects.values()) + nsems > SEMMNS:  # type: ignore[attr-defined]
-        from pykern.abi import ENOSPC
-
+    if ns.sem_total + nsems > ns.sem_ctls[1]:
         raise SysError(ENOSPC)
-    return ns.sem.add(SemSet(ns, IpcPerm(key, task, semflg), nsems), SEMMNI)
+    ident = ns.sem.add(SemSet(ns, IpcPerm(key, task, semflg), nsems), ns.sem_ctls[3])
+    ns.sem_total += nsems
+    return ident
 
 
 def semget(task: Task, key: int, nsems: int, semflg: int) -> int:
-    if nsems < 0 or nsems > SEMMSL:
-        raise SysError(EINVAL)
     ns = ipc_namespace(task.kernel)
+    if nsems < 0 or nsems > ns.sem_ctls[0]:
+        raise SysError(EINVAL)
 
     def more_checks(sem_set: SemSet) -> None:
         if nsems > sem_set.nsems:
@@ -154,7 +152,7 @@ def semtimedop(task: Task, semid: int, sops_addr: int, nsops: int, timeout_ns: i
     if sem_set is None:  # the first run: check everything
         if nsops < 1 or semid < 0:
             raise SysError(EINVAL)
-        if nsops > SEMOPM:
+        if nsops > ipc_namespace(task.kernel).sem_ctls[2]:
             raise SysError(E2BIG)
         raw = task.mm.copy_in(sops_addr, nsops * SEMBUF.size)
         sops = [SEMBUF.unpack_from(raw, i * SEMBUF.size) for i in range(nsops)]
@@ -208,6 +206,14 @@ def _cancel(task: Task) -> None:
     sem_set = task.restart_block.get("sem_set")
     if sem_set is not None:
         sem_set.sleepers.pop(task, None)
+
+
+def exit_ipc(kernel: Kernel, group: ThreadGroup) -> None:
+    """What a process's exit does to System V IPC: SEM_UNDO, shm_rmid_forced."""
+    from pykern.ipc.shm import exit_shm
+
+    exit_sem(kernel, group)
+    exit_shm(kernel, group.tgid)
 
 
 def exit_sem(kernel: Kernel, group: ThreadGroup) -> None:

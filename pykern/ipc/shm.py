@@ -36,11 +36,8 @@ from pykern.abi import (
     SHM_RDONLY,
     SHM_REMAP,
     SHM_RND,
-    SHMALL,
     SHMLBA,
-    SHMMAX,
     SHMMIN,
-    SHMMNI,
     page_up,
 )
 from pykern.errors import SysError
@@ -96,6 +93,11 @@ class ShmSegment:
             self.attaches = live
         self.destroy_if_unused()
 
+    def resident_pages(self) -> int:
+        """Pages the guest has touched (shm_rss)."""
+        runs = self.backing.resident_runs(0, self.pages * PAGE_SIZE)
+        return sum(length for _, length in runs) // PAGE_SIZE
+
     @property
     def nattch(self) -> int:
         return len(self.attaches)
@@ -112,6 +114,7 @@ class ShmSegment:
     def mark_removed(self) -> None:
         """IPC_RMID: the key is free at once; the segment goes with its last attach."""
         self.perm.mode |= SHM_DEST
+        self.ns.shm.forget_key(self)
         self.perm.key = 0
         self.destroy_if_unused()
 
@@ -127,12 +130,12 @@ def segments(ns: IpcNamespace) -> list[ShmSegment]:
 
 
 def newseg(task: Task, ns: IpcNamespace, key: int, size: int, shmflg: int) -> int:
-    if size < SHMMIN or size > SHMMAX:
+    if size < SHMMIN or size > ns.shm_ctlmax:
         raise SysError(EINVAL)
     pages = page_up(size) // PAGE_SIZE
-    if pages < size // PAGE_SIZE or ns.shm_tot + pages < ns.shm_tot or ns.shm_tot + pages > SHMALL:
+    if ns.shm_tot + pages > ns.shm_ctlall:
         raise SysError(ENOSPC)
-    if len(ns.shm) >= SHMMNI:
+    if len(ns.shm) >= ns.shm_ctlmni:
         raise SysError(ENOSPC)
     if shmflg & SHM_HUGETLB:
         raise SysError(ENOMEM)  # no huge pages reserved (hugetlb_file_setup)
@@ -141,7 +144,7 @@ def newseg(task: Task, ns: IpcNamespace, key: int, size: int, shmflg: int) -> in
     except HostMemoryError:
         raise SysError(ENOMEM) from None
     segment = ShmSegment(ns, IpcPerm(key, task, shmflg), size, backing, task.group.tgid)
-    ident = ns.shm.add(segment, SHMMNI)
+    ident = ns.shm.add(segment, ns.shm_ctlmni)
     ns.shm_tot += pages
     return ident
 
@@ -256,6 +259,17 @@ def shm_exit(kernel: Kernel, mm: MM, pid: int) -> None:
             segment.dtime = ns.now()  # type: ignore[attr-defined]
             segment.lpid = pid  # type: ignore[attr-defined]
         segment.destroy_if_unused()  # type: ignore[attr-defined]
+
+
+def exit_shm(kernel: Kernel, pid: int) -> None:
+    """exit_shm: with /proc/sys/kernel/shm_rmid_forced set, the segments the process made
+    go: at once when nothing has them attached, else with their last detach."""
+    ns = ipc_namespace(kernel)
+    if not ns.shm_rmid_forced:
+        return
+    for segment in segments(ns):
+        if segment.cpid == pid:
+            segment.mark_removed()
 
 
 def shm_lock(task: Task, segment: ShmSegment, lock: bool) -> None:

@@ -19,7 +19,7 @@ import os
 import uuid
 from typing import TYPE_CHECKING
 
-from pykern.abi import MSGMAX, MSGMNB, MSGMNI, SEMMNI, SEMMNS, SEMMSL, SEMOPM, SHMALL, SHMMAX, SHMMNI
+from pykern.ipc import ipc_namespace
 from pykern.mm import MMAP_MIN_ADDR
 from pykern.task import TaskState
 
@@ -252,6 +252,7 @@ def sysctl_values(kernel: Kernel, boot_id: str) -> dict[bytes, dict[bytes, objec
     host = os.uname()
     threads_max = read_host("/proc/sys/kernel/threads-max").strip() or "126000"
     domainname = read_host("/proc/sys/kernel/domainname").strip() or "(none)"
+    ipc = ipc_namespace(kernel).sysctls()  # shm*, sem, msg*, *_next_id; fs/mqueue (writable)
     return {
         b"kernel": {
             b"ostype": b"Linux\n",
@@ -265,9 +266,9 @@ def sysctl_values(kernel: Kernel, boot_id: str) -> dict[bytes, dict[bytes, objec
             b"cap_last_cap": f"{CAP_LAST_CAP}\n".encode(),
             b"tainted": b"0\n",
             b"randomize_va_space": b"0\n",  # pykern places stacks and mappings at fixed addresses
-            **ipc_sysctls(),
+            **ipc[b"kernel"],
         },
-        b"fs/mqueue": mqueue_sysctls(),
+        b"fs/mqueue": ipc[b"fs/mqueue"],
         b"kernel/random": {
             b"boot_id": f"{boot_id}\n".encode(),
             b"uuid": lambda: f"{uuid.UUID(bytes=kernel.random_bytes(16), version=4)}\n".encode(),
@@ -282,27 +283,6 @@ def sysctl_values(kernel: Kernel, boot_id: str) -> dict[bytes, dict[bytes, objec
                 b"file-max": b"9223372036854775807\n", b"pipe-user-pages-soft": b"16384\n",
                 b"pipe-user-pages-hard": b"0\n", b"lease-break-time": b"45\n"},
     }
-
-
-def ipc_sysctls() -> dict[bytes, bytes]:
-    """kernel/shm*, sem, msg*: the limits pykern's System V IPC (pykern.ipc) enforces."""
-    return {
-        b"shmmax": f"{SHMMAX}\n".encode(), b"shmall": f"{SHMALL}\n".encode(), b"shmmni": f"{SHMMNI}\n".encode(),
-        b"shm_rmid_forced": b"0\n",
-        b"sem": f"{SEMMSL}\t{SEMMNS}\t{SEMOPM}\t{SEMMNI}\n".encode(),
-        b"msgmax": f"{MSGMAX}\n".encode(), b"msgmnb": f"{MSGMNB}\n".encode(), b"msgmni": f"{MSGMNI}\n".encode(),
-    }  # fmt: skip
-
-
-def mqueue_sysctls() -> dict[bytes, bytes]:
-    """fs/mqueue/: the POSIX message queue limits (pykern.ipc.mqueue)."""
-    from pykern.ipc import mqueue
-
-    return {
-        b"msg_default": f"{mqueue.MSG_DEFAULT}\n".encode(), b"msg_max": f"{mqueue.MSG_MAX}\n".encode(),
-        b"msgsize_default": f"{mqueue.MSGSIZE_DEFAULT}\n".encode(),
-        b"msgsize_max": f"{mqueue.MSGSIZE_MAX}\n".encode(), b"queues_max": f"{mqueue.QUEUES_MAX}\n".encode(),
-    }  # fmt: skip
 
 
 HOST_CONFIG_GZ = "/proc/config.gz"
