@@ -43,7 +43,7 @@ from pykern.abi import (
 from pykern.errors import SysError
 from pykern.fs.proc.task_mmu import mapped_file_name
 from pykern.hostmem import Backing, HostMemoryError
-from pykern.ipc import IpcNamespace, IpcPerm, ipc_namespace, ipcget
+from pykern.ipc import IpcNamespace, IpcPerm, in_group, ipc_namespace, ipcget
 
 if TYPE_CHECKING:
     from pykern.kernel import Kernel
@@ -137,8 +137,11 @@ def newseg(task: Task, ns: IpcNamespace, key: int, size: int, shmflg: int) -> in
         raise SysError(ENOSPC)
     if len(ns.shm) >= ns.shm_ctlmni:
         raise SysError(ENOSPC)
-    if shmflg & SHM_HUGETLB:
-        raise SysError(ENOMEM)  # no huge pages reserved (hugetlb_file_setup)
+    if shmflg & SHM_HUGETLB:  # hugetlb_file_setup: pykern reserves no huge pages
+        creds = task.group.creds
+        if not creds.capable(CAP_IPC_LOCK) and not in_group(task, 0):  # sysctl_hugetlb_shm_group
+            raise SysError(EPERM)
+        raise SysError(ENOMEM)
     try:
         backing = Backing(pages * PAGE_SIZE, label=f"SYSV{key & 0xFFFFFFFF:08x}")
     except HostMemoryError:
