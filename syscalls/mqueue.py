@@ -100,7 +100,7 @@ def sys_mq_open(task: Task, name_addr: int, oflag: int, mode: int, attr_addr: in
             root.children.pop(name, None)
             raise
         queue.charge, queue.charged_uid = cost, task.group.creds.uid
-        file = MqueueFile(queue, flags)
+        file = MqueueFile(queue, flags, task.group.tgid)
     return files.install(file, True)
 
 

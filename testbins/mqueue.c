@@ -8,6 +8,8 @@
 #include <mqueue.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -58,6 +60,17 @@ int main(void)
     CHECK(mq_getattr(q, &got) == 0 && got.mq_curmsgs == 4, "curmsgs 4");
     struct pollfd pfd = {q, POLLIN | POLLOUT, 0};
     CHECK(poll(&pfd, 1, 0) == 1 && pfd.revents == POLLIN, "full queue polls POLLIN only");
+    fd_set rd, wr;
+    FD_ZERO(&rd);
+    FD_ZERO(&wr);
+    FD_SET(q, &rd);
+    FD_SET(q, &wr);
+    struct timeval tv0 = {0, 0};
+    CHECK(select(q + 1, &rd, &wr, NULL, &tv0) == 1 && FD_ISSET(q, &rd) && !FD_ISSET(q, &wr), "select: readable only");
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.fd = q}, out;
+    CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, q, &ev) == 0 && epoll_wait(ep, &out, 1, 0) == 1 && out.events == EPOLLIN,
+          "epoll: EPOLLIN only");
 
     struct timespec ts = in_ms(50);
     errno = 0;
@@ -107,8 +120,24 @@ int main(void)
     errno = 0;
     CHECK(mq_timedreceive(q, buf, sizeof buf, &prio, &ts) == -1 && errno == EINVAL, "bad timeout: EINVAL");
 
-    /* a receiver asleep in another process */
+    /* epoll_wait asleep until another process sends */
+    ev.events = EPOLLIN;
+    epoll_ctl(ep, EPOLL_CTL_MOD, q, &ev);
     pid_t child = fork();
+    if (child == 0) {
+        usleep(100000);
+        _exit(mq_send(q, "poke", 4, 2) == 0 ? 0 : 1);
+    }
+    int n_ready = epoll_wait(ep, &out, 1, 5000);
+    int status;
+    waitpid(child, &status, 0);
+    CHECK(n_ready == 1 && out.events == EPOLLIN && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+          "epoll_wait woke for another process's message");
+    CHECK(mq_receive(q, buf, sizeof buf, &prio) == 4 && prio == 2, "received it");
+    close(ep);
+
+    /* a receiver asleep in another process */
+    child = fork();
     if (child == 0) {
         ssize_t n = mq_receive(q, buf, sizeof buf, &prio);
         CHECK(n == 5 && memcmp(buf, "wake!", 5) == 0 && prio == 3, "child: woke with the message");
@@ -116,7 +145,6 @@ int main(void)
     }
     usleep(100000);
     int rc = mq_send(q, "wake!", 5, 3);
-    int status;
     waitpid(child, &status, 0);
     CHECK(rc == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "sleeping receiver got it");
 

@@ -158,7 +158,7 @@ class Mqueue(TmpInode):
     def open(self, task: Task, flags: int) -> File:
         if flags & O_PATH:
             return PathFile(self, flags)
-        return MqueueFile(self, flags)
+        return MqueueFile(self, flags, task.group.tgid)
 
     def describe(self) -> bytes:
         """mqueue_read_file's line."""
@@ -221,9 +221,10 @@ class MqueueFile(File):
     kind = "mqueue"
     seekable = True
 
-    def __init__(self, queue: Mqueue, flags: int) -> None:
+    def __init__(self, queue: Mqueue, flags: int, opener: int = 0) -> None:
         super().__init__(flags)
         self.queue = queue
+        self.opener = opener  # the process that opened it
         self.pos = 0
         queue.opened += 1
 
@@ -254,9 +255,12 @@ class MqueueFile(File):
         return self.queue.poll_mask(), (self.queue.receivers, self.queue.senders), ()
 
     def release(self) -> None:
-        """The last descriptor of this open queue is closed. (Linux's mqueue_flush_file
-        also ends the closer's notification at each close(); pykern sees the last.)"""
+        """The last descriptor of this open queue is closed: the opener's notification
+        ends. (Linux's mqueue_flush_file ends the closer's at each close(); pykern
+        sees the last one, made by the opener or a process that inherited it.)"""
         queue = self.queue
+        if queue.notify_owner and queue.notify_owner == self.opener:
+            queue.notify_owner = 0
         queue.opened -= 1
         if not queue.opened:
             queue.fs.unlinked_open.discard(queue)  # type: ignore[attr-defined]
@@ -299,7 +303,7 @@ def open_existing(task: Task, queue: Mqueue, oflag: int) -> MqueueFile:
         queue.access(task, want, True, True)
     except SysError:
         raise SysError(EACCES) from None
-    return MqueueFile(queue, oflag)
+    return MqueueFile(queue, oflag, task.group.tgid)
 
 
 def valid_attr(task: Task, maxmsg: int, msgsize: int) -> None:

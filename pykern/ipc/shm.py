@@ -246,6 +246,7 @@ def shm_fork(kernel: Kernel, parent: MM, child: MM, pid: int) -> None:
     """dup_mmap's shm_open for each attach the child inherits."""
     ns = ipc_namespace(kernel)
     for segment in ns.shm.objects.values():
+        segment.attaches = [a for a in segment.attaches if a.mm is not child]  # type: ignore[attr-defined]
         inherited = [Attach(child, a.addr) for a in segment.attaches if a.mm is parent]  # type: ignore[attr-defined]
         if inherited:
             segment.attaches.extend(inherited)  # type: ignore[attr-defined]
