@@ -2236,8 +2236,6 @@ SEMCTL_CMDS = {**IPC_CMDS, abi.GETPID: "GETPID", abi.GETVAL: "GETVAL", abi.GETAL
                abi.GETNCNT: "GETNCNT", abi.GETZCNT: "GETZCNT", abi.SETVAL: "SETVAL", abi.SETALL: "SETALL",
                abi.SEM_STAT: "SEM_STAT", abi.SEM_INFO: "SEM_INFO", abi.SEM_STAT_ANY: "SEM_STAT_ANY"}
 MSGCTL_CMDS = {**IPC_CMDS, abi.MSG_STAT: "MSG_STAT", abi.MSG_INFO: "MSG_INFO", abi.MSG_STAT_ANY: "MSG_STAT_ANY"}
-SIGEV_NAMES = {abi.SIGEV_SIGNAL: "SIGEV_SIGNAL", abi.SIGEV_NONE: "SIGEV_NONE", abi.SIGEV_THREAD: "SIGEV_THREAD",
-               abi.SIGEV_THREAD_ID: "SIGEV_THREAD_ID"}
 
 
 def ipc_key(value: int) -> str:
@@ -2299,19 +2297,6 @@ def _mq_attr(call: Call, index: int) -> str:
     return f"{{mq_flags={shown}, mq_maxmsg={maxmsg}, mq_msgsize={msgsize}, mq_curmsgs={curmsgs}}}"
 
 
-def _sigevent(call: Call, index: int) -> str:
-    addr = call.args[index]
-    data = call.read(addr, abi.SIGEVENT.size) if addr else None
-    if data is None:
-        return ptr(addr)
-    value, signo, notify, tid = abi.SIGEVENT.unpack(data)
-    sival = f"{{sival_int={_s32(value & 0xFFFFFFFF)}, sival_ptr={ptr(value)}}}"
-    sig = signame(signo) if notify in (abi.SIGEV_SIGNAL, abi.SIGEV_THREAD_ID) else str(signo)
-    shown = _lookup(SIGEV_NAMES, notify, "SIGEV_???")
-    extra = f", sigev_notify_thread_id={tid}" if notify == abi.SIGEV_THREAD_ID else ""
-    return f"{{sigev_value={sival}, sigev_signo={sig}, sigev_notify={shown}{extra}}}"
-
-
 KIND_FORMATTERS: dict[str, Callable[[Call, int], str]] = {
     "ipc_key": lambda call, i: ipc_key(call.args[i]),
     "ipc_flags": lambda call, i: ipc_get_flags(call.args[i], SHMGET_BITS if call.entry.name == "shmget"
@@ -2325,7 +2310,7 @@ KIND_FORMATTERS: dict[str, Callable[[Call, int], str]] = {
     "mq_attr_out": _mq_attr,
     "mq_msg_out": lambda call, i: fmt_buffer(call, call.args[i], call.result or 0),
     "uint_out": lambda call, i: _fmt_array(call, call.args[i], 1, 4) if call.args[i] else "NULL",
-    "sigevent_in": _sigevent,
+    "sigevent_in": lambda call, i: _sigevent(call, call.args[i]),
 }
 
 
