@@ -6,7 +6,9 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/ipc.h>
+#include <sys/mman.h>
 #include <sys/shm.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -152,6 +154,22 @@ int main(int argc, char **argv)
     CHECK(shmctl(k, IPC_SET, &set) == 0 && (stat_of(k).shm_perm.mode & 0777) == 0604, "IPC_SET mode");
     CHECK(shmctl(k, SHM_LOCK, NULL) == 0 && (stat_of(k).shm_perm.mode & SHM_LOCKED), "SHM_LOCK");
     CHECK(shmctl(k, SHM_UNLOCK, NULL) == 0 && !(stat_of(k).shm_perm.mode & SHM_LOCKED), "SHM_UNLOCK");
+
+    /* remap_file_pages: the attach maps the segment's second page instead */
+    int two = shmget(IPC_PRIVATE, 8192, IPC_CREAT | 0600);
+    char *t = shmat(two, NULL, 0);
+    t[0] = 'A';
+    t[4096] = 'B';
+    CHECK(syscall(SYS_remap_file_pages, t, 4096, 0, 1, 0) == 0 && t[0] == 'B' && t[4096] == 'B',
+          "remap_file_pages: page 1 at the attach's start");
+    errno = 0;
+    CHECK(syscall(SYS_remap_file_pages, t, 4096, PROT_READ, 1, 0) == -1 && errno == EINVAL, "remap with prot: EINVAL");
+    CHECK(stat_of(two).shm_nattch == 2 && shmctl(two, IPC_RMID, NULL) == 0,
+          "two attaches: the new mapping and what is left of the old");
+    CHECK(shmdt(t) == 0 && stat_of(two).shm_nattch == 1, "shmdt leaves the page mapped at another offset");
+    CHECK(t[0] == 'B' && munmap(t, 4096) == 0, "munmap it");
+    errno = 0;
+    CHECK(shmctl(two, IPC_STAT, &ds) == -1 && errno == EINVAL, "the segment went with its last mapping");
 
     struct shminfo info;
     CHECK(shmctl(0, IPC_INFO, (struct shmid_ds *)&info) >= 0, "IPC_INFO");

@@ -81,8 +81,12 @@ class ShmSegment:
         return page_up(self.size) // PAGE_SIZE
 
     def still_mapped(self, attach: Attach) -> bool:
-        vma = attach.mm.find_vma(attach.addr)
-        return vma is not None and vma.backing is self.backing and attach.mm.uc is not None
+        """Does any of the attach's range still map the segment (a partial munmap or a
+        remap_file_pages leaves the rest: Linux counts each piece's VMA)?"""
+        if attach.mm.uc is None:
+            return False
+        end = attach.addr + self.pages * PAGE_SIZE
+        return any(vma.backing is self.backing for vma in attach.mm.overlapping(attach.addr, end))
 
     def prune(self) -> None:
         """Forget attaches whose mapping is gone (unmapped by the guest, or an address
@@ -233,8 +237,8 @@ def shmdt(task: Task, shmaddr: int) -> int:
 def detach(segment: ShmSegment, attach: Attach, pid: int) -> None:
     mm = attach.mm
     end = attach.addr + segment.pages * PAGE_SIZE
-    for vma in mm.overlapping(attach.addr, end):
-        if vma.backing is segment.backing:
+    for vma in mm.overlapping(attach.addr, end):  # the pieces at their own offset (not remapped ones)
+        if vma.backing is segment.backing and vma.offset == vma.start - attach.addr:
             mm.unmap_range(max(vma.start, attach.addr), min(vma.end, end))
     segment.attaches.remove(attach)
     segment.dtime = segment.ns.now()
@@ -263,6 +267,26 @@ def shm_exit(kernel: Kernel, mm: MM, pid: int) -> None:
             segment.dtime = ns.now()  # type: ignore[attr-defined]
             segment.lpid = pid  # type: ignore[attr-defined]
         segment.destroy_if_unused()  # type: ignore[attr-defined]
+
+
+def remap(task: Task, start: int, size: int, prot: int, backing: Backing, offset: int, name: str) -> None:
+    """remap_file_pages' new mapping of shared memory at `offset` of `backing` (Linux's
+    emulation: a MAP_FIXED mmap of the same file). For a System V segment the old attach
+    ends first, destroying a segment marked for removal, and the new mapping is an attach
+    of its own: EIDRM, with the range left unmapped, when the segment is gone by then."""
+    mm = task.mm
+    ns = ipc_namespace(task.kernel)
+    segment = next((s for s in ns.shm.objects.values() if s.backing is backing), None)  # type: ignore[attr-defined]
+    if segment is None:  # shared anonymous memory
+        mm.map_backing(start, size, prot, MAP_SHARED, backing, offset, name)
+        return
+    mm.unmap_range(start, start + size)
+    segment.prune()
+    if segment.perm.deleted:
+        raise SysError(EIDRM)
+    mm.map_backing(start, size, prot, MAP_SHARED, backing, offset, name)
+    segment.attaches.append(Attach(mm, start - offset))
+    segment.atime, segment.lpid = ns.now(), task.group.tgid
 
 
 def exit_shm(kernel: Kernel, pid: int) -> None:
