@@ -342,7 +342,7 @@ def sys_munlockall(task: Task) -> int:
     return 0
 
 
-@syscall("remap_file_pages", PTR, SIZE, INT, SIZE, INT, classes="memory")
+@syscall("remap_file_pages", PTR, SIZE, PROT, SIZE, MMAP_FLAGS, classes="memory")
 def sys_remap_file_pages(task: Task, addr: int, size: int, prot: int, pgoff: int, flags: int) -> int:
     """remap_file_pages(2) as Linux emulates it: the shared mapping at `addr` maps page
     `pgoff` of its memory instead. Done for shared anonymous and System V shared memory;
