@@ -20,7 +20,7 @@ static int snd(int id, long type, const char *text, int flags)
 {
     struct msg m;
     m.mtype = type;
-    strncpy(m.mtext, text, sizeof m.mtext);
+    snprintf(m.mtext, sizeof m.mtext, "%s", text);
     return msgsnd(id, &m, strlen(text), flags);
 }
 
@@ -50,6 +50,24 @@ static struct msqid_ds stat_of(int id)
 }
 
 static void on_alarm(int sig) { (void)sig; }
+
+static void wait_asleep(pid_t pid) /* until /proc/PID/stat says it sleeps (S) */
+{
+    char path[64], text[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    for (int i = 0; i < 5000; i++) {
+        FILE *f = fopen(path, "r");
+        if (f) {
+            size_t n = fread(text, 1, sizeof text - 1, f);
+            fclose(f);
+            text[n] = 0;
+            char *end = strrchr(text, ')');
+            if (end && end[1] == ' ' && end[2] == 'S')
+                return;
+        }
+        usleep(1000);
+    }
+}
 
 int main(void)
 {
@@ -164,7 +182,7 @@ int main(void)
         CHECK(rcv(k, 0, 0) == NULL && errno == EIDRM, "child: queue removed while asleep: EIDRM");
         _exit(0);
     }
-    usleep(100000);
+    wait_asleep(child);
     rc = msgctl(k, IPC_RMID, NULL);
     waitpid(child, &status, 0);
     CHECK(rc == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "IPC_RMID woke the receiver");
