@@ -8,7 +8,6 @@ import struct
 
 from pykern.abi import (
     CAP_SYS_RESOURCE,
-    E2BIG,
     EACCES,
     EINVAL,
     EPERM,
@@ -19,9 +18,12 @@ from pykern.abi import (
     GETVAL,
     GETZCNT,
     IPC_INFO,
+    IPC_NOWAIT,
     IPC_RMID,
     IPC_SET,
     IPC_STAT,
+    MSG_COPY,
+    MSG_EXCEPT,
     MSG_INFO,
     MSG_STAT,
     MSG_STAT_ANY,
@@ -55,14 +57,15 @@ from pykern.abi import (
     SHMINFO64,
     SHMMIN,
     SHMMNI,
+    TIMESPEC,
 )
 from pykern.errors import SysError
 from pykern.ipc import check_owner, ipc_namespace, shm
 from pykern.ipc import msg as msgq
 from pykern.ipc import sem as sems
 from pykern.syscalls.table import syscall
-from pykern.syscalls.time import copy_in_timespec_ns
-from pykern.sysent import INT, PTR, RET_HEX, SIZE, TIMESPEC_IN, Kind
+from pykern.syscalls.time import timespec_to_ns
+from pykern.sysent import INT, PTR, RET_HEX, SIZE, TIMESPEC_IN, UINT, Kind
 from pykern.task import Task
 
 # Argument kinds, formatted by pykern.strace as strace does
@@ -179,24 +182,20 @@ def sys_semget(task: Task, key: int, nsems: int, semflg: int) -> int:
     return sems.semget(task, key, nsems, semflg)
 
 
-@syscall("semop", INT, SEMBUF_IN, SIZE, classes="ipc")
+@syscall("semop", INT, SEMBUF_IN, UINT, classes="ipc")
 def sys_semop(task: Task, semid: int, sops_addr: int, nsops: int) -> int:
     """semop(2): all operations or none; sleeps in pykern's scheduler."""
-    return sems.semtimedop(task, semid, sops_addr, nsops, None)
+    return sys_semtimedop(task, semid, sops_addr, nsops, 0)
 
 
-@syscall("semtimedop", INT, SEMBUF_IN, SIZE, TIMESPEC_IN, classes="ipc")
+@syscall("semtimedop", INT, SEMBUF_IN, UINT, TIMESPEC_IN, classes="ipc")
 def sys_semtimedop(task: Task, semid: int, sops_addr: int, nsops: int, timeout_addr: int) -> int:
     """semtimedop(2): semop with a relative timeout (EAGAIN when it passes)."""
-    timeout = None
-    if timeout_addr and "sem_set" not in task.restart_block:
-        if nsops < 1 or semid < 0:
-            raise SysError(EINVAL)
-        if nsops > ns_sem_opm(task):
-            raise SysError(E2BIG)
-        task.mm.copy_in(sops_addr, nsops * 6)  # EFAULT for the operations comes first
-        timeout = copy_in_timespec_ns(task, timeout_addr)
-    return sems.semtimedop(task, semid, sops_addr, nsops, timeout)
+    if "sem_set" in task.restart_block:  # a retry: the operations and deadline are kept
+        return sems.semtimedop(task, semid, [], None)
+    timeout = TIMESPEC.unpack(task.mm.copy_in(timeout_addr, TIMESPEC.size)) if timeout_addr else None
+    sops = sems.copy_in_sops(task, semid, sops_addr, nsops)
+    return sems.semtimedop(task, semid, sops, timespec_to_ns(*timeout) if timeout is not None else None)
 
 
 @syscall("semctl", INT, INT, SEMCTL_CMD, SEMCTL_ARG, classes="ipc")
@@ -222,9 +221,9 @@ def sys_semctl(task: Task, semid: int, semnum: int, cmd: int, arg: int) -> int:
         return sem_set.perm.id if cmd != IPC_STAT else 0
     if cmd not in (GETALL, GETVAL, GETPID, GETNCNT, GETZCNT, SETVAL, SETALL, IPC_SET, IPC_RMID):
         raise SysError(EINVAL)
+    data = mm.copy_in(arg, SEMID64_DS.size) if cmd == IPC_SET else b""  # before the lookup (semctl_down)
     sem_set = sems.lookup(task, semid)
     if cmd in (IPC_SET, IPC_RMID):
-        data = mm.copy_in(arg, SEMID64_DS.size) if cmd == IPC_SET else b""
         check_owner(task, sem_set.perm)
         if cmd == IPC_RMID:
             sem_set.remove()
@@ -286,9 +285,9 @@ def sys_msgsnd(task: Task, msqid: int, msgp_addr: int, msgsz: int, msgflg: int) 
     if "msg_queue" in task.restart_block:
         mtype, text = task.restart_block["msg_sent"]
     else:
+        mtype = struct.unpack("<q", task.mm.copy_in(msgp_addr, 8))[0]  # read first (ksys_msgsnd)
         if msgsz > ipc_namespace(task.kernel).msg_ctlmax or msgsz >= 1 << 63 or msqid < 0:
             raise SysError(EINVAL)
-        mtype = struct.unpack("<q", task.mm.copy_in(msgp_addr, 8))[0]
         if mtype < 1:
             raise SysError(EINVAL)
         text = task.mm.copy_in(msgp_addr + 8, msgsz)
@@ -300,6 +299,10 @@ def sys_msgsnd(task: Task, msqid: int, msgp_addr: int, msgsz: int, msgflg: int) 
 def sys_msgrcv(task: Task, msqid: int, msgp_addr: int, msgsz: int, msgtyp: int, msgflg: int) -> int:
     """msgrcv(2): msgtyp 0, > 0 (MSG_EXCEPT), < 0; MSG_NOERROR, MSG_COPY; sleeps while
     nothing matches. A message whose copy-out faults is lost, as on Linux."""
+    if msgflg & MSG_COPY and "msg_queue" not in task.restart_block:  # prepare_copy reads the buffer first
+        if msgflg & MSG_EXCEPT or not msgflg & IPC_NOWAIT:
+            raise SysError(EINVAL)
+        task.mm.copy_in(msgp_addr, min(msgsz, ipc_namespace(task.kernel).msg_ctlmax))
     if msgsz >= 1 << 63:
         raise SysError(EINVAL)
     mtype, text = msgq.msgrcv(task, msqid, msgsz, msgtyp, msgflg)

@@ -72,7 +72,7 @@ def _charge(task: Task, maxmsg: int, msgsize: int) -> int:
 @syscall("mq_open", MQ_NAME, OPEN_FLAGS, MODE, MQ_ATTR_IN, classes="desc")
 def sys_mq_open(task: Task, name_addr: int, oflag: int, mode: int, attr_addr: int) -> int:
     """mq_open(2): descriptors are close-on-exec, as Linux makes them."""
-    attr = MQ_ATTR.unpack(task.mm.copy_in(attr_addr, MQ_ATTR.size)) if attr_addr and oflag & O_CREAT else None
+    attr = MQ_ATTR.unpack(task.mm.copy_in(attr_addr, MQ_ATTR.size)) if attr_addr else None  # EFAULT first
     name = _name(task, name_addr)
     files = task.group.files
     files.lowest_free()  # EMFILE first

@@ -31,25 +31,32 @@ class _Obj:
         self.perm = _Perm(key)
 
 
-def test_ids_lowest_free_index_and_growing_sequence() -> None:
+def test_ids_cyclic_indices_and_sequence() -> None:
+    """As Linux 5.x+: indices go round a window of max(in use * 3/2, 64); the sequence
+    number grows when they wrap, so a removed object's id does not come back."""
     ids = IpcIds("t")
     a, b, c = _Obj(), _Obj(5), _Obj()
-    assert [ids.add(o, 10) for o in (a, b, c)] == [0, IPCMNI + 1, 2 * IPCMNI + 2]
+    assert [ids.add(o, 10) for o in (a, b, c)] == [0, 1, 2]
     ids.remove(b)
-    assert ids.find_key(5) is None and ids.find_id(IPCMNI + 1) is None
+    assert ids.find_key(5) is None and ids.find_id(1) is None
     d = _Obj()
-    assert ids.add(d, 10) == 3 * IPCMNI + 1  # index 1 again, a new sequence: the old id stays dead
-    assert ids.find_id(3 * IPCMNI + 1) is d and ids.find_index(1) is d and ids.max_index() == 2
+    assert ids.add(d, 10) == 3  # not index 1 again yet
+    assert ids.find_id(3) is d and ids.find_index(3) is d and ids.max_index() == 3
     with pytest.raises(SysError):
         ids.add(_Obj(), 3)  # the table is full at its limit: ENOSPC
+    ids = IpcIds("t")
+    objects = [_Obj() for _ in range(64)]
+    assert [ids.add(o, 100) for o in objects] == list(range(64))
+    for obj in objects:
+        ids.remove(obj)
+    assert ids.add(_Obj(), 100) == IPCMNI + 0  # wrapped: index 0 with the next sequence
 
 
 def test_ids_next_id() -> None:
     ids = IpcIds("t")
     ids.next_id = 7 * IPCMNI + 9
     assert ids.add(_Obj(), 10) == 7 * IPCMNI + 9 and ids.next_id == -1
-    assert ids.add(_Obj(), 10) == 0  # then the lowest free index again
-    assert [ids.add(_Obj(), 20) % IPCMNI for _ in range(9)] == [1, 2, 3, 4, 5, 6, 7, 8, 10]
+    assert ids.add(_Obj(), 10) == 0  # then the cyclic allocation again
 
 
 def test_sysctl_parsing() -> None:

@@ -14,7 +14,6 @@ sem, msg* and /proc/sysvipc/* (pykern.fs.proc.sysvipc).
 
 from __future__ import annotations
 
-import heapq
 import weakref
 from typing import TYPE_CHECKING
 
@@ -52,7 +51,7 @@ if TYPE_CHECKING:
     from pykern.task import Task, ThreadGroup
 
 IPCMNI = 32768  # ids per table; an id's low 15 bits are its index (IPCMNI_SHIFT)
-IPCID_SEQ_MAX = 65535  # INT_MAX >> IPCMNI_SHIFT would do; Linux's default keeps ids positive
+IPCID_SEQ_MAX = (1 << 31) - 1 >> 15  # ipcid_seq_max(): INT_MAX >> IPCMNI_SHIFT
 
 
 class IpcPerm:
@@ -102,48 +101,53 @@ def in_group(task: Task, gid: int) -> bool:
 
 
 class IpcIds:
-    """struct ipc_ids: one table of objects (shm, sem or msg) by index, and by key."""
+    """struct ipc_ids: one table of objects (shm, sem or msg) by index, and by key.
+
+    Indices are handed out cyclically (ipc_idr_alloc's idr_alloc_cyclic) below a window
+    of max(in use * 3/2, 64): a removed object's index is not taken again at once, and
+    the sequence number grows when the allocation wraps, so ids read 0, 1, 2, ... as on
+    Linux 5.x and later."""
+
+    MIN_CYCLE = 64  # ipc_min_cycle: RADIX_TREE_MAP_SIZE
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.objects: dict[int, object] = {}  # index -> object with a .perm
         self.by_key: dict[int, object] = {}  # key (not IPC_PRIVATE) -> object
-        self.free: list[int] = []  # a heap of freed indices below `top`
-        self.top = 0  # every index from here up is free
+        self.cursor = 0  # where the next cyclic search starts (the idr's idr_next)
+        self.last_idx = -1
         self.seq = 0
         self.next_id = -1  # /proc/sys/kernel/*_next_id: the id the next object gets
 
     def __len__(self) -> int:
         return len(self.objects)
 
-    def _lowest_free(self, start: int = 0) -> int:
-        if start:
-            return next(i for i in range(start, IPCMNI + 1) if i not in self.objects)
-        while self.free and self.free[0] in self.objects:
-            heapq.heappop(self.free)
-        return self.free[0] if self.free else self.top
+    def _alloc_cyclic(self, end: int) -> int:
+        start = self.cursor if self.cursor < end else 0
+        for index in (*range(start, end), *range(0, start)):
+            if index not in self.objects:
+                self.cursor = index + 1
+                return index
+        raise SysError(ENOSPC)
 
     def add(self, obj: ShmSegment | SemSet | MsgQueue, limit: int) -> int:
-        """ipc_addid: the lowest free index (or the one *_next_id asks for); ENOSPC when
+        """ipc_addid: the next free index (or the one *_next_id asks for); ENOSPC when
         the table holds `limit` objects."""
         if len(self.objects) >= min(limit, IPCMNI):
             raise SysError(ENOSPC)
         perm = obj.perm
         if self.next_id >= 0:
-            index = self._lowest_free(self.next_id % IPCMNI)
+            index = next((i for i in range(self.next_id % IPCMNI, IPCMNI) if i not in self.objects), None)
+            if index is None:
+                raise SysError(ENOSPC)
             perm.seq = self.next_id // IPCMNI
             self.next_id = -1
         else:
-            index = self._lowest_free()
+            index = self._alloc_cyclic(min(max(len(self.objects) * 3 // 2, self.MIN_CYCLE), IPCMNI))
+            if index <= self.last_idx:
+                self.seq = self.seq + 1 if self.seq + 1 < IPCID_SEQ_MAX else 0
+            self.last_idx = index
             perm.seq = self.seq
-            self.seq = self.seq + 1 if self.seq < IPCID_SEQ_MAX else 0
-        if index >= IPCMNI:
-            raise SysError(ENOSPC)
-        if self.free and self.free[0] == index:
-            heapq.heappop(self.free)
-        for i in range(self.top, index):  # (an index past the top from *_next_id)
-            heapq.heappush(self.free, i)
-        self.top = max(self.top, index + 1)
         perm.id = perm.seq * IPCMNI + index
         self.objects[index] = obj
         if perm.key != IPC_PRIVATE:
@@ -160,7 +164,6 @@ class IpcIds:
         index = obj.perm.id % IPCMNI
         if self.objects.get(index) is obj:
             del self.objects[index]
-            heapq.heappush(self.free, index)
 
     def find_id(self, ident: int) -> object | None:
         """ipc_obtain_object_check: the object with this id (index and sequence), or None."""

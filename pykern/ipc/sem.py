@@ -145,17 +145,26 @@ def _perform(sem_set: SemSet, sops: list[tuple[int, int, int]], undo: list[int] 
     return None
 
 
-def semtimedop(task: Task, semid: int, sops_addr: int, nsops: int, timeout_ns: int | None) -> int:
-    """do_semtimedop, re-run from the top after every wakeup."""
+def copy_in_sops(task: Task, semid: int, sops_addr: int, nsops: int) -> list[tuple[int, int, int]]:
+    """do_semtimedop's checks before the set is looked up, in Linux's order (the
+    timeout's copy came first): E2BIG, EINVAL for no operations, EFAULT, EINVAL for a
+    negative id."""
+    if nsops > ipc_namespace(task.kernel).sem_ctls[2]:
+        raise SysError(E2BIG)
+    if nsops < 1:
+        raise SysError(EINVAL)
+    raw = task.mm.copy_in(sops_addr, nsops * SEMBUF.size)
+    if semid < 0:
+        raise SysError(EINVAL)
+    return [SEMBUF.unpack_from(raw, i * SEMBUF.size) for i in range(nsops)]
+
+
+def semtimedop(task: Task, semid: int, sops: list[tuple[int, int, int]], timeout_ns: int | None) -> int:
+    """do_semtimedop, re-run from the top after every wakeup (the caller checked and
+    copied the operations: copy_in_sops)."""
     block = task.restart_block
     sem_set: SemSet | None = block.get("sem_set")
     if sem_set is None:  # the first run: check everything
-        if nsops < 1 or semid < 0:
-            raise SysError(EINVAL)
-        if nsops > ipc_namespace(task.kernel).sem_ctls[2]:
-            raise SysError(E2BIG)
-        raw = task.mm.copy_in(sops_addr, nsops * SEMBUF.size)
-        sops = [SEMBUF.unpack_from(raw, i * SEMBUF.size) for i in range(nsops)]
         deadline = None
         if timeout_ns is not None:
             deadline = (task.kernel.clock.monotonic_ns() + timeout_ns) / NSEC_PER_SEC

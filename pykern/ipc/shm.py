@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     from pykern.task import Task
 
 
+SHM_HUGE_SHIFT, SHM_HUGE_MASK = 26, 0x3F  # the log2 of a huge page size in shmflg
+LLONG_MAX = (1 << 63) - 1
 SHM_DEV = 1  # 00:01, the device of Linux's internal shm mount in /proc/PID/maps
 
 
@@ -142,10 +144,14 @@ def newseg(task: Task, ns: IpcNamespace, key: int, size: int, shmflg: int) -> in
     if len(ns.shm) >= ns.shm_ctlmni:
         raise SysError(ENOSPC)
     if shmflg & SHM_HUGETLB:  # hugetlb_file_setup: pykern reserves no huge pages
+        if (shmflg >> SHM_HUGE_SHIFT) & SHM_HUGE_MASK not in (0, 21, 30):  # no such huge page size
+            raise SysError(EINVAL)
         creds = task.group.creds
         if not creds.capable(CAP_IPC_LOCK) and not in_group(task, 0):  # sysctl_hugetlb_shm_group
             raise SysError(EPERM)
         raise SysError(ENOMEM)
+    if size > LLONG_MAX:  # shmem_kernel_file_setup: past MAX_LFS_FILESIZE
+        raise SysError(EINVAL)
     try:
         backing = Backing(pages * PAGE_SIZE, label=f"SYSV{key & 0xFFFFFFFF:08x}")
     except HostMemoryError:
