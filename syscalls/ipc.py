@@ -221,6 +221,10 @@ def sys_semctl(task: Task, semid: int, semnum: int, cmd: int, arg: int) -> int:
         return sem_set.perm.id if cmd != IPC_STAT else 0
     if cmd not in (GETALL, GETVAL, GETPID, GETNCNT, GETZCNT, SETVAL, SETALL, IPC_SET, IPC_RMID):
         raise SysError(EINVAL)
+    value = arg & 0xFFFFFFFF  # SETVAL: semun.val, an int, checked first (semctl_setval)
+    value = value - (1 << 32) if value & 0x80000000 else value
+    if cmd == SETVAL and not 0 <= value <= SEMVMX:
+        raise SysError(ERANGE)
     data = mm.copy_in(arg, SEMID64_DS.size) if cmd == IPC_SET else b""  # before the lookup (semctl_down)
     sem_set = sems.lookup(task, semid)
     if cmd in (IPC_SET, IPC_RMID):
@@ -232,6 +236,8 @@ def sys_semctl(task: Task, semid: int, semnum: int, cmd: int, arg: int) -> int:
             sem_set.ctime = ns.now()
         return 0
     write = cmd in (SETVAL, SETALL)
+    if cmd == SETVAL and not 0 <= semnum < sem_set.nsems:  # (semctl_setval: before the permission)
+        raise SysError(EINVAL)
     if not sem_set.perm.allowed(task, 0o222 if write else 0o444):
         raise SysError(EACCES)
     if cmd == GETALL:
@@ -259,10 +265,6 @@ def sys_semctl(task: Task, semid: int, semnum: int, cmd: int, arg: int) -> int:
         return sem_set.count_waiters(semnum, False)
     if cmd == GETZCNT:
         return sem_set.count_waiters(semnum, True)
-    value = arg & 0xFFFFFFFF  # SETVAL: semun.val, an int
-    value = value - (1 << 32) if value & 0x80000000 else value
-    if not 0 <= value <= SEMVMX:
-        raise SysError(ERANGE)
     sem.val, sem.pid = value, task.group.tgid
     sem_set.clear_undo(semnum)
     sem_set.ctime = ns.now()
@@ -299,12 +301,12 @@ def sys_msgsnd(task: Task, msqid: int, msgp_addr: int, msgsz: int, msgflg: int) 
 def sys_msgrcv(task: Task, msqid: int, msgp_addr: int, msgsz: int, msgtyp: int, msgflg: int) -> int:
     """msgrcv(2): msgtyp 0, > 0 (MSG_EXCEPT), < 0; MSG_NOERROR, MSG_COPY; sleeps while
     nothing matches. A message whose copy-out faults is lost, as on Linux."""
+    if msqid < 0 or msgsz >= 1 << 63:
+        raise SysError(EINVAL)
     if msgflg & MSG_COPY and "msg_queue" not in task.restart_block:  # prepare_copy reads the buffer first
         if msgflg & MSG_EXCEPT or not msgflg & IPC_NOWAIT:
             raise SysError(EINVAL)
         task.mm.copy_in(msgp_addr, min(msgsz, ipc_namespace(task.kernel).msg_ctlmax))
-    if msgsz >= 1 << 63:
-        raise SysError(EINVAL)
     mtype, text = msgq.msgrcv(task, msqid, msgsz, msgtyp, msgflg)
     task.mm.copy_out(msgp_addr, struct.pack("<q", mtype) + text)
     return len(text)

@@ -175,8 +175,8 @@ class IpcIds:
         return obj
 
     def find_index(self, index: int) -> object | None:
-        """The object at an index (the *_STAT commands), or None."""
-        return self.objects.get(index) if 0 <= index < IPCMNI else None
+        """The object at an index (the *_STAT commands: the low bits of what is given), or None."""
+        return self.objects.get(index % IPCMNI) if index >= 0 else None  # (ipcid_to_idx)
 
     def find_key(self, key: int) -> object | None:
         return self.by_key.get(key)

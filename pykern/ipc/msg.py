@@ -124,8 +124,8 @@ def msgsnd(task: Task, msqid: int, mtype: int, text: bytes, msgflg: int) -> int:
 def _find(queue: MsgQueue, msgtyp: int, msgflg: int) -> int | None:
     """find_msg: the index of the message msgrcv takes, or None."""
     messages = queue.messages
-    if msgflg & MSG_COPY:
-        return msgtyp if msgtyp < len(messages) else None
+    if msgflg & MSG_COPY:  # SEARCH_NUMBER: the message at that place, if any
+        return msgtyp if 0 <= msgtyp < len(messages) else None
     if msgtyp == 0:
         return 0 if messages else None
     if msgtyp < 0:

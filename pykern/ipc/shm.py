@@ -67,11 +67,13 @@ class Attach:
 class ShmSegment:
     """struct shmid_kernel."""
 
-    def __init__(self, ns: IpcNamespace, perm: IpcPerm, size: int, backing: Backing, pid: int) -> None:
+    def __init__(self, ns: IpcNamespace, perm: IpcPerm, size: int, pid: int) -> None:
         self.ns = ns
         self.perm = perm
         self.size = size  # shm_segsz: as asked, not rounded
-        self.backing = backing
+        # The host memory, made at the first attach: a segment larger than any address
+        # space can hold (Linux's shmem file reserves nothing) is made, and fails to attach.
+        self.backing: Backing | None = None
         self.atime = self.dtime = 0
         self.ctime = ns.now()
         self.cpid = pid
@@ -101,6 +103,8 @@ class ShmSegment:
 
     def resident_pages(self) -> int:
         """Pages the guest has touched (shm_rss)."""
+        if self.backing is None:
+            return 0
         runs = self.backing.resident_runs(0, self.pages * PAGE_SIZE)
         return sum(length for _, length in runs) // PAGE_SIZE
 
@@ -152,11 +156,7 @@ def newseg(task: Task, ns: IpcNamespace, key: int, size: int, shmflg: int) -> in
         raise SysError(ENOMEM)
     if size > LLONG_MAX:  # shmem_kernel_file_setup: past MAX_LFS_FILESIZE
         raise SysError(EINVAL)
-    try:
-        backing = Backing(pages * PAGE_SIZE, label=f"SYSV{key & 0xFFFFFFFF:08x}")
-    except HostMemoryError:
-        raise SysError(ENOMEM) from None
-    segment = ShmSegment(ns, IpcPerm(key, task, shmflg), size, backing, task.group.tgid)
+    segment = ShmSegment(ns, IpcPerm(key, task, shmflg), size, task.group.tgid)
     ident = ns.shm.add(segment, ns.shm_ctlmni)
     ns.shm_tot += pages
     return ident
@@ -189,6 +189,7 @@ def shmat(task: Task, shmid: int, addr: int, shmflg: int) -> int:
     SHM_REMAP may replace what is there) or where mmap would put it."""
     if shmid < 0:
         raise SysError(EINVAL)
+    fixed = bool(addr)  # (MAP_FIXED even when SHM_RND rounds it down to 0)
     if addr:
         if addr & (SHMLBA - 1):
             if not shmflg & SHM_RND:
@@ -210,10 +211,15 @@ def shmat(task: Task, shmid: int, addr: int, shmflg: int) -> int:
         raise SysError(EACCES)
     mm = task.mm
     length = segment.pages * PAGE_SIZE
-    if addr and not shmflg & SHM_REMAP:
-        if addr + length > 1 << 47 or not mm.is_free(addr, addr + length):
+    if fixed and not shmflg & SHM_REMAP:
+        if addr + length >= 1 << 64 or not mm.is_free(addr, addr + length):
             raise SysError(EINVAL)
-    start = mm.choose_address(addr, length, MAP_FIXED if addr else 0)
+    start = mm.choose_address(addr, length, MAP_FIXED if fixed else 0)  # (ENOMEM past the address space)
+    if segment.backing is None:
+        try:
+            segment.backing = Backing(length, label=f"SYSV{segment.perm.key & 0xFFFFFFFF:08x}")
+        except HostMemoryError:
+            raise SysError(ENOMEM) from None
     for other in segments(segment.ns):  # SHM_REMAP: what it replaces is detached (shm_close)
         for attach in [a for a in other.attaches if a.mm is mm and start <= a.addr < start + length]:
             other.attaches.remove(attach)

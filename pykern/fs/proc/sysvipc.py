@@ -23,7 +23,7 @@ def show_shm(kernel: Kernel) -> bytes:
     rows = [SHM_HEADER]
     for s in segments(ipc_namespace(kernel)):
         p = s.perm
-        rss = sum(length for _, length in s.backing.resident_runs(0, s.pages * PAGE_SIZE))
+        rss = s.resident_pages() * PAGE_SIZE
         rows.append(f"{p.key:10d} {p.id:10d}  {p.mode:4o} {s.size:21d} {s.cpid:5d} {s.lpid:5d}  {s.nattch:5d} "
                     f"{p.uid:5d} {p.gid:5d} {p.cuid:5d} {p.cgid:5d} {s.atime:10d} {s.dtime:10d} {s.ctime:10d} "
                     f"{rss:21d} {0:21d}\n")
