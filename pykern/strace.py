@@ -2223,7 +2223,7 @@ SPECIAL.update({
 # --- System V IPC and POSIX message queues (ipc/shm.c, sem.c, msg.c, mqueue.c in strace) ---
 
 IPC_GET_BITS = [(abi.IPC_CREAT, "IPC_CREAT"), (abi.IPC_EXCL, "IPC_EXCL"), (abi.IPC_NOWAIT, "IPC_NOWAIT")]
-SHMGET_BITS = IPC_GET_BITS + [(abi.SHM_HUGETLB, "SHM_HUGETLB"), (abi.SHM_NORESERVE, "SHM_NORESERVE")]
+SHMGET_BITS = IPC_GET_BITS[:2] + [(abi.SHM_HUGETLB, "SHM_HUGETLB"), (abi.SHM_NORESERVE, "SHM_NORESERVE")]
 SHMAT_BITS = [(abi.SHM_RDONLY, "SHM_RDONLY"), (abi.SHM_RND, "SHM_RND"), (abi.SHM_REMAP, "SHM_REMAP"),
               (abi.SHM_EXEC, "SHM_EXEC")]
 SEMOP_BITS = [(abi.SEM_UNDO, "SEM_UNDO"), (abi.IPC_NOWAIT, "IPC_NOWAIT")]
@@ -2272,7 +2272,7 @@ def _sembuf(call: Call, index: int) -> str:
     if data is None:
         return ptr(addr)
     items = [abi.SEMBUF.unpack_from(data, i * abi.SEMBUF.size) for i in range(shown)]
-    texts = [f"{{sem_num={num}, sem_op={op}, sem_flg={flags(flg & 0xFFFF, SEMOP_BITS, '0')}}}"
+    texts = [f"{{sem_num={num}, sem_op={op}, sem_flg={flags(flg & 0xFFFF, SEMOP_BITS, '0', 'SEM_???')}}}"
              for num, op, flg in items]
     return "[" + ", ".join(texts + (["..."] if count > shown else [])) + "]"
 
