@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from pykern.abi import (
     CAP_IPC_OWNER,
     CAP_SYS_ADMIN,
+    EACCES,
     EEXIST,
     EINVAL,
     ENOENT,
@@ -205,8 +206,6 @@ def ipcget(ids: IpcIds, task: Task, key: int, flg: int, create, more_checks=None
     if more_checks is not None:
         more_checks(obj)
     if not obj.perm.allowed(task, flg):  # type: ignore[attr-defined]
-        from pykern.abi import EACCES
-
         raise SysError(EACCES)
     return obj.perm.id  # type: ignore[attr-defined]
 

@@ -35,6 +35,7 @@ from pykern.abi import (
 )
 from pykern.errors import Block, SysError
 from pykern.ipc import IpcNamespace, IpcPerm, ipc_namespace, ipcget
+from pykern.ipc.shm import exit_shm
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:
@@ -219,8 +220,6 @@ def _cancel(task: Task) -> None:
 
 def exit_ipc(kernel: Kernel, group: ThreadGroup) -> None:
     """What a process's exit does to System V IPC: SEM_UNDO, shm_rmid_forced."""
-    from pykern.ipc.shm import exit_shm
-
     exit_sem(kernel, group)
     exit_shm(kernel, group.tgid)
 
