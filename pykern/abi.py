@@ -730,3 +730,80 @@ DIRENT64_HEAD = struct.Struct("<QqHB")
 # struct linux_dirent (getdents(2)): d_ino, d_off, d_reclen, then the name; d_type is the
 # record's last byte
 DIRENT_HEAD = struct.Struct("<QqH")
+
+# --- System V IPC and POSIX message queues (include/uapi/linux/{ipc,shm,sem,msg,mqueue}.h) ---
+ENOMSG = 42
+EIDRM = 43
+EBADMSG = 74
+CAP_IPC_OWNER = 15
+IPC_PRIVATE = 0
+IPC_CREAT = 0o1000
+IPC_EXCL = 0o2000
+IPC_NOWAIT = 0o4000
+IPC_RMID, IPC_SET, IPC_STAT, IPC_INFO = 0, 1, 2, 3
+IPC_64 = 0x100
+# shm
+SHM_RDONLY = 0o10000
+SHM_RND = 0o20000
+SHM_REMAP = 0o40000
+SHM_EXEC = 0o100000
+SHM_HUGETLB = 0o4000
+SHM_NORESERVE = 0o10000
+SHM_LOCK, SHM_UNLOCK, SHM_STAT, SHM_INFO, SHM_STAT_ANY = 11, 12, 13, 14, 15
+SHM_DEST = 0o1000  # shm_perm.mode: marked for removal
+SHM_LOCKED = 0o2000  # shm_perm.mode: SHM_LOCK'ed
+SHMMIN = 1
+SHMMNI = 4096
+SHMMAX = (1 << 64) - 1 - (1 << 24)  # ULONG_MAX - 2^24
+SHMALL = SHMMAX  # in pages
+SHMLBA = PAGE_SIZE
+# sem
+SEM_UNDO = 0x1000
+GETPID, GETVAL, GETALL, GETNCNT, GETZCNT, SETVAL, SETALL = 11, 12, 13, 14, 15, 16, 17
+SEM_STAT, SEM_INFO, SEM_STAT_ANY = 18, 19, 20
+SEMMNI = 32000
+SEMMSL = 32000
+SEMMNS = SEMMNI * SEMMSL
+SEMOPM = 500
+SEMVMX = 32767
+SEMAEM = SEMVMX
+SEMUME = SEMOPM
+SEMMNU = SEMMNS
+SEMMAP = SEMMNS
+SEMUSZ = 20
+# msg
+MSG_STAT, MSG_INFO, MSG_STAT_ANY = 11, 12, 13
+MSG_NOERROR = 0o10000
+MSG_EXCEPT = 0o20000
+MSG_COPY = 0o40000
+MSGMNI = 32000
+MSGMAX = 8192
+MSGMNB = 16384
+MSGPOOL = MSGMNI * MSGMNB // 1024
+MSGTQL = MSGMNB
+MSGMAP = MSGMNB
+MSGSSZ = 16
+MSGSEG = 0xFFFF
+# struct ipc64_perm: key uid gid cuid cgid mode seq (x86-64: 48 bytes)
+IPC64_PERM = struct.Struct("<iIIIIIH2x4xQQ")
+SHMID64_DS = struct.Struct("<48sQqqqiiQQQ")  # perm segsz atime dtime ctime cpid lpid nattch: 112
+SHMINFO64 = struct.Struct("<9Q")  # shmmax shmmin shmmni shmseg shmall, 4 unused
+SHM_INFO_STRUCT = struct.Struct("<i4x5Q")  # used_ids shm_tot shm_rss shm_swp swap_attempts swap_successes
+SEMID64_DS = struct.Struct("<48sqQqQQQQ")  # perm otime - ctime - nsems - -: 104
+SEMINFO = struct.Struct("<10i")
+SEMBUF = struct.Struct("<Hhh")  # sem_num sem_op sem_flg
+MSQID64_DS = struct.Struct("<48sqqqQQQiiQQ")  # perm stime rtime ctime cbytes qnum qbytes lspid lrpid: 120
+MSGINFO = struct.Struct("<7iH2x")
+# POSIX message queues
+MQ_ATTR = struct.Struct("<4q32x")  # mq_flags mq_maxmsg mq_msgsize mq_curmsgs: 64 bytes
+MQ_PRIO_MAX = 32768
+DFLT_QUEUESMAX = 256
+DFLT_MSGMAX = 10
+DFLT_MSG = 10
+HARD_MSGMAX = 65536
+DFLT_MSGSIZEMAX = 8192
+DFLT_MSGSIZE = 8192
+HARD_MSGSIZEMAX = 16 * 1024 * 1024
+MQUEUE_MAGIC = 0x19800202
+NOTIFY_NONE, NOTIFY_WOKENUP, NOTIFY_REMOVED = 0, 1, 2
+SI_MESGQ = -3

@@ -34,6 +34,7 @@ from pykern.fs.namei import d_path, lookup
 from pykern.fs.proc.task_mmu import mapped_file_name
 from pykern.futex import futex_exit_release
 from pykern.hostmem import Backing
+from pykern.ipc.shm import shm_exit
 from pykern.loader import (
     LoadPlan,
     StackImage,
@@ -310,5 +311,7 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
         task.kernel.vfork_done(task)
     if not first:
         task.kernel.retire_mm(old_mm, task)
+        if old_mm in task.kernel.dead_mms:
+            shm_exit(task.kernel, old_mm, group.tgid)  # exec detaches System V shared memory
         raise ExecImage()
 

@@ -33,6 +33,7 @@ from pykern.abi import (
 )
 from pykern.errors import SysError
 from pykern.rlimit import update_cpu_limit
+from pykern.ipc.shm import shm_fork
 from pykern.task import Task, ThreadGroup
 
 SYSCALL_INSN_LEN = 2
@@ -75,6 +76,8 @@ def copy_process(parent: Task, flags: int, child_stack: int, parent_tid_addr: in
         if RLIMIT_CPU in group.rlimits:
             update_cpu_limit(group)  # the child's own CPU time, from 0
 
+    if mm is not parent.mm:
+        shm_fork(kernel, parent.mm, mm, pgroup.tgid)  # the child inherits the parent's shm attaches
     child = Task(kernel, tid, group, mm)
     child.comm = parent.comm
     child.sigmask = parent.sigmask

@@ -18,6 +18,9 @@ import functools
 import os
 from typing import TYPE_CHECKING
 
+from pykern.abi import EINVAL
+from pykern.errors import SysError
+from pykern.ipc import ipc_namespace
 from pykern.mm import MMAP_MIN_ADDR
 from pykern.task import TaskState
 
@@ -260,6 +263,7 @@ def sysctl_values(kernel: Kernel, boot_id: str) -> dict[bytes, dict[bytes, objec
     host = os.uname()
     threads_max = kernel.options.max_tasks  # copy_process's limit (--max-tasks)
     domainname = read_host("/proc/sys/kernel/domainname").strip() or "(none)"
+    ipc = ipc_namespace(kernel).sysctls()  # shm*, sem, msg*, *_next_id; fs/mqueue (writable)
     return {
         b"kernel": {
             b"ostype": b"Linux\n",
@@ -273,7 +277,9 @@ def sysctl_values(kernel: Kernel, boot_id: str) -> dict[bytes, dict[bytes, objec
             b"cap_last_cap": f"{CAP_LAST_CAP}\n".encode(),
             b"tainted": b"0\n",
             b"randomize_va_space": b"0\n",  # pykern places stacks and mappings at fixed addresses
+            **ipc[b"kernel"],
         },
+        b"fs/mqueue": ipc[b"fs/mqueue"],
         b"kernel/random": {
             b"boot_id": f"{boot_id}\n".encode(),
             b"uuid": lambda: f"{random_uuid(kernel)}\n".encode(),
@@ -282,12 +288,21 @@ def sysctl_values(kernel: Kernel, boot_id: str) -> dict[bytes, dict[bytes, objec
         },
         # pykern's memory is host memory reserved with MAP_NORESERVE and committed when
         # touched: a large mmap never fails a commit check, which is Linux's mode 1.
+        # no huge pages: a write asking for some is taken, and the pool stays empty, as
+        # on a Linux that found no memory for them
         b"vm": {b"overcommit_memory": b"1\n", b"max_map_count": b"65530\n",
+                b"nr_hugepages": (lambda: b"0\n", _take_hugepages),
                 b"mmap_min_addr": f"{MMAP_MIN_ADDR}\n".encode()},
         b"fs": {b"pipe-max-size": f"{PIPE_MAX_SIZE}\n".encode(), b"nr_open": b"1048576\n",
                 b"file-max": b"9223372036854775807\n", b"pipe-user-pages-soft": b"16384\n",
                 b"pipe-user-pages-hard": b"0\n", b"lease-break-time": b"45\n"},
     }
+
+
+def _take_hugepages(task: object, data: bytes) -> int:
+    if not data.strip().isdigit():
+        raise SysError(EINVAL)
+    return len(data)
 
 
 HOST_CONFIG_GZ = "/proc/config.gz"
