@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 from pykern.abi import SI_USER
 from pykern.futex import futex_exit_release
-from pykern.rusage import reaped_usage
 from pykern.ipc.sem import exit_ipc
 from pykern.ipc.shm import shm_exit
+from pykern.rusage import reaped_usage
 from pykern.signal import SigInfo
 from pykern.task import Task, TaskState, ThreadGroup
 

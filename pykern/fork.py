@@ -32,8 +32,8 @@ from pykern.abi import (
     RLIMIT_NPROC,
 )
 from pykern.errors import SysError
-from pykern.rlimit import update_cpu_limit
 from pykern.ipc.shm import shm_fork
+from pykern.rlimit import update_cpu_limit
 from pykern.task import Task, ThreadGroup
 
 SYSCALL_INSN_LEN = 2

@@ -100,7 +100,6 @@ def make_task(euid: int = 1000, tid: int = 42) -> SimpleNamespace:
         tasks=[],
         live_tasks=[],
         children_usage=Usage(),
-        files=SimpleNamespace(max_fds=1024),
     )
     task = SimpleNamespace(
         kernel=kernel,
