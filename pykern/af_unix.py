@@ -1,5 +1,7 @@
 """Unix-domain sockets (Linux's net/unix/af_unix.c): socketpair(2)'s connected pairs and
 socket(2)'s named sockets, bound to a path in the guest's tree or in the abstract namespace.
+UnixSocket implements pykern.net.Socket's operations (proto_ops) for syscalls/socket.py;
+the SCM_RIGHTS/SCM_CREDENTIALS control messages (net/core/scm.c) are read and written here.
 
 Each socket has its own receive queue, and sending appends to the peer's. SOCK_STREAM
 queues bytes (a pipe each way, but both ends read and write); SOCK_DGRAM and

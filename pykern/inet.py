@@ -52,6 +52,7 @@ from pykern.abi import (
     ESOCKTNOSUPPORT,
     FIONREAD,
     MSG_DONTWAIT,
+    MSG_ERRQUEUE,
     MSG_NOSIGNAL,
     MSG_PEEK,
     MSG_TRUNC,
@@ -368,7 +369,7 @@ class InetSocket(Socket):
                                                                        min(controllen or 0, OPTION_MAX))
         except HostErrno as error:
             if not have:
-                if error.errno == EAGAIN:
+                if error.errno == EAGAIN and not flags & MSG_ERRQUEUE:  # the error queue never waits
                     raise self._wait(task, "r", flags, self.rcvtimeo) from None
                 raise SysError(error.errno) from None
             if error.errno == EAGAIN:

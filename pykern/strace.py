@@ -2279,6 +2279,19 @@ SPLIT_SPECIAL: dict[str, tuple[Callable[[Call], str], Callable[[Call], str]]] = 
     "epoll_pwait2": (lambda call: f"{_s32(call.args[0])}, ", _epoll_wait_exit),
 }
 
+# Socket calls that may block, printed as strace prints them when another line comes
+# first: what goes in at entry (`connect(3, {...}, 16 <unfinished ...>`, `accept(3, `),
+# the rest at exit
+SPLIT_SPECIAL.update({
+    name: (lambda call, args=args: ", ".join(args(call)), lambda call: "")
+    for name, args in (("connect", _bind_args), ("sendto", _sendto_args), ("sendmsg", _sendmsg_args))
+})
+SPLIT_SPECIAL.update({
+    name: (lambda call: f"{_s32(call.args[0])}, ", lambda call, args=args: ", ".join(args(call)[1:]))
+    for name, args in (("accept", _accept_args), ("accept4", _accept_args), ("recvfrom", _recvfrom_args),
+                       ("recvmsg", _recvmsg_args))
+})
+
 
 # --- data-moving calls: sendfile, splice, tee, vmsplice, copy_file_range, fallocate ---
 

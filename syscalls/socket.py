@@ -26,6 +26,7 @@ from pykern.abi import (
     EAFNOSUPPORT,
     EBADF,
     EINVAL,
+    EMSGSIZE,
     ENOBUFS,
     ENOSYS,
     ENOTSOCK,
@@ -264,12 +265,14 @@ def sys_recvfrom(task: Task, sockfd: int, buf_addr: int, length: int, flags: int
 
 def _msghdr(task: Task, msg_addr: int) -> tuple[int, ...]:
     """The msghdr as __copy_msghdr takes it: a negative msg_namelen is EINVAL, a long one
-    is clipped; no msg_name is no name."""
+    is clipped; no msg_name is no name; more than UIO_MAXIOV iovecs is EMSGSIZE."""
     name, namelen, iov, iovlen, control, controllen, flags = MSGHDR.unpack(task.mm.copy_in(msg_addr, MSGHDR.size))
     if namelen > INT_MAX:
         raise SysError(EINVAL)
     if not name:
         namelen = 0
+    if iovlen > UIO_MAXIOV:
+        raise SysError(EMSGSIZE)
     return name, min(namelen, SOCKADDR_STORAGE_SIZE), iov, iovlen, control, controllen, flags
 
 
