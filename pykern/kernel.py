@@ -68,6 +68,8 @@ class Kernel:
         raise_host_nofile()
         from pykern.fs.namespace import initial_mounts
 
+        self.ipc = None  # pykern.ipc's namespace (System V objects, mqueue limits), made at first use
+        self.netlink_ports: dict = {}  # a bound netlink socket's port id -> the socket (pykern.netlink)
         self.ttys = TtyTable(self)  # the console and the pseudo-terminals (pykern.tty): /dev/pts
         self.mounts = initial_mounts(self, self.options.root, self.options.binds)  # ValueError: bad --root
         self.fifos: dict = {}  # FIFO inode key -> its kernel pipe (pykern.fs.fifo)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import socket as host_socket
 import struct
-import weakref
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -65,7 +64,6 @@ NLMSG_ERROR = 0x2
 RTM_BASE = 16
 NLMSG_ALIGN = 4
 # each kernel's bound port ids -> their sockets (nl_table's hash for NETLINK_ROUTE)
-_ports: weakref.WeakKeyDictionary[Kernel, dict[int, NetlinkSocket]] = weakref.WeakKeyDictionary()
 
 
 def check_create(sock_type: int, protocol: int) -> None:
@@ -148,15 +146,15 @@ class NetlinkSocket(InetSocket):
             raise SysError(error.errno) from None
 
     def release(self) -> None:
-        table = _ports.get(self.kernel)
-        if table is not None and table.get(self.portid) is self:
+        table = self.kernel.netlink_ports
+        if table.get(self.portid) is self:
             del table[self.portid]
         super().release()
 
     # --- port ids ------------------------------------------------------------------------
 
     def _insert(self, portid: int) -> None:
-        table = _ports.setdefault(self.kernel, {})
+        table = self.kernel.netlink_ports
         if portid in table:
             raise SysError(EADDRINUSE)
         table[portid] = self
@@ -166,7 +164,7 @@ class NetlinkSocket(InetSocket):
         """netlink_autobind: the process's tgid if free, else -4096 and down."""
         if self.portid:
             return
-        table = _ports.setdefault(self.kernel, {})
+        table = self.kernel.netlink_ports
         portid = task.group.tgid
         rover = -4096
         while portid in table:

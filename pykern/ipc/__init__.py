@@ -14,7 +14,6 @@ sem, msg* and /proc/sysvipc/* (pykern.fs.proc.sysvipc).
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING
 
 from pykern.abi import (
@@ -310,12 +309,9 @@ def _parse_ints(data: bytes, count: int, low: int, high: int) -> list[int]:
     return values[:count]
 
 
-_namespaces: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def ipc_namespace(kernel: Kernel) -> IpcNamespace:
-    """The kernel's one IPC namespace, made at first use."""
-    ns = _namespaces.get(kernel)
+    """The kernel's one IPC namespace (kernel.ipc), made at first use."""
+    ns = kernel.ipc
     if ns is None:
-        ns = _namespaces[kernel] = IpcNamespace(kernel)
+        ns = kernel.ipc = IpcNamespace(kernel)
     return ns
