@@ -14,7 +14,7 @@ PYKERN_ONLY_SRC := $(wildcard testbins/pykern_only/*.c)
 BENCH_SRC := $(wildcard testbins/bench/*.c)
 TESTBINS := $(TESTBIN_SRC:.c=) $(PYKERN_ONLY_SRC:.c=) $(BENCH_SRC:.c=)
 
-.PHONY: all venv testbins go-testbins host-tools test-tools bench-tools run test bench ltp lint clean
+.PHONY: all venv testbins go-testbins host-tools test-tools bench-tools run test bench ltp lint clean wheel
 
 all: venv testbins
 
@@ -23,7 +23,7 @@ all: venv testbins
 # that edits are picked up and no import hook runs at every Python start-up (the default
 # editable install's finder costs about 11 ms of each `pykern run`). A setuptools without
 # compat mode gets the default editable install.
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]' --config-settings editable_mode=compat \
@@ -39,6 +39,12 @@ $(UNICORN_LIB): tools/build_unicorn.py | $(VENV)/.installed
 	$(PY) tools/build_unicorn.py $(dir $@)
 
 venv: $(VENV)/.installed $(UNICORN_LIB)
+
+# A wheel that carries pykern's patched libunicorn (setup.py copies the venv's build into
+# pykern/_unicorn/; without PYKERN_UNICORN_LIB it would build its own).
+wheel: venv
+	PYKERN_UNICORN_LIB=$(abspath $(UNICORN_LIB)) $(PY) -m pip wheel . --no-deps -q -w dist
+	@ls dist/*.whl
 
 testbins: $(TESTBINS) go-testbins
 	chmod +x testbins/shebang.sh
@@ -140,4 +146,4 @@ lint: venv
 clean:
 	rm -f $(TESTBINS)
 	rm -rf testbins/go/bin
-	rm -rf build
+	rm -rf build dist

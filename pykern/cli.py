@@ -62,8 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pykern", description="Run x86-64 Linux programs on a Python kernel.",
                                      formatter_class=help_formatter)
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("version", help="show pykern's version and the libunicorn it uses")
     run = commands.add_parser("run", help="run a program", description="Run PROG with ARGS under pykern.",
                               formatter_class=help_formatter)
+    run.add_argument("--version", action="store_true", help="show pykern's version and libunicorn, and exit")
     run.add_argument("--env", "-E", action="append", default=[], metavar="NAME=VALUE",
                      help="set an environment variable for the guest (repeatable)")
     run.add_argument("--unset-env", "-U", action="append", default=[], metavar="NAME",
@@ -115,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("-c", dest="trace_summary", action="store_true",
                        help="count time, calls and errors per system call; print a table at exit")
     trace.add_argument("--trace-json", metavar="FILE", help="write one JSON object per system call to FILE")
-    run.add_argument("prog", metavar="PROG", help="the program (a path, or a name looked up in PATH)")
+    run.add_argument("prog", nargs="?", metavar="PROG", help="the program (a path, or a name looked up in PATH)")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments for PROG")
     return parser
 
@@ -155,6 +157,10 @@ def run(options: argparse.Namespace) -> int:
         return 1
     from pykern.fs.namespace import Bind
     from pykern.loader import ExecFormatError
+
+    library, patched = library_description()
+    if not patched:
+        print(f"pykern: warning: libunicorn {library}", file=sys.stderr)
     from pykern.syscalls.table import build_table
 
     try:
@@ -261,8 +267,38 @@ def main(argv: list[str] | None = None) -> int:
     return execute(build_parser().parse_args(argv))
 
 
+def library_description() -> tuple[str, bool]:
+    """Which libunicorn pykern loaded, and whether it is pykern's patched build."""
+    from pykern.ucbind import HAS_BUDGET, LIBRARY_PATH
+
+    if HAS_BUDGET:
+        return f"{LIBRARY_PATH} (pykern's patched build)", True
+    return (f"{LIBRARY_PATH} is not pykern's build: without its patches, preemption is slower and stops can "
+            "re-run instructions (make venv, or install pykern's wheel)"), False
+
+
+def show_version() -> int:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        number = version("pykern")
+    except PackageNotFoundError:
+        number = "(not installed)"
+    try:
+        library, _ = library_description()
+    except ImportError as error:
+        library = f"not found: {error}"
+    print(f"pykern {number}\nlibunicorn: {library}")
+    return 0
+
+
 def execute(options: argparse.Namespace) -> int:
+    if options.command == "version" or options.command == "run" and options.version:
+        return show_version()
     if options.command == "run":
+        if options.prog is None:
+            print("pykern run: error: the following arguments are required: PROG", file=sys.stderr)
+            return USAGE_EXIT
         status = run(options)
         sys.stdout.flush()
         return status

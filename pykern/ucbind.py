@@ -72,7 +72,8 @@ LIBRARY_NAME = "libunicorn.so.2"
 
 def find_library() -> str:
     """libunicorn.so.2: in $LIBUNICORN_PATH (a directory, as the official binding reads
-    it), else pykern's own build in <venv>/lib/pykern-unicorn/ (tools/build_unicorn.py,
+    it), else the one an installed wheel carries (pykern/_unicorn/, setup.py), else
+    pykern's own build in <venv>/lib/pykern-unicorn/ (tools/build_unicorn.py,
     run by `make venv`: x86 only, a larger software TLB, and 2x faster floating point than
     the wheel's), else the installed unicorn package's lib/. The package is located by
     the import system's path finder, which does not execute it."""
@@ -80,6 +81,7 @@ def find_library() -> str:
     override = os.environ.get("LIBUNICORN_PATH")
     if override:
         directories.append(override)
+    directories.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_unicorn"))  # a wheel's (setup.py)
     directories.append(os.path.join(sys.prefix, "lib", "pykern-unicorn"))
     spec = importlib.machinery.PathFinder.find_spec("unicorn")
     if spec is not None and spec.submodule_search_locations:
