@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from pykern.abi import (
     AF_NETLINK,
     EADDRINUSE,
+    EAGAIN,
     ECONNREFUSED,
     EINVAL,
     EOPNOTSUPP,
@@ -42,7 +43,7 @@ from pykern.abi import (
     SOCK_DGRAM,
     SOCK_RAW,
 )
-from pykern.errors import SysError
+from pykern.errors import Block, SysError
 from pykern.inet import HostErrno, InetSocket, _host, _host_name
 from pykern.net import Delivery, Received, Socket, host_if_flags
 
@@ -282,6 +283,17 @@ class NetlinkSocket(InetSocket):
         got = super().recvmsg(task, size, flags, controllen, parts.append)
         deliver(self._rewrite(b"".join(parts)))
         return got
+
+    def deliver_local(self, datagram: bytes) -> None:
+        """A message from pykern itself (mq_notify's SIGEV_THREAD cookie): queued ahead
+        of the host's answers; readers and pollers asleep on the host fd are woken."""
+        self.local.append(datagram)
+        self.drained.wake_all()
+
+    def _wait(self, task: Task, mode: str, flags: int, timeout_ns: int, timed_out: int = EAGAIN) -> Block:
+        block = super()._wait(task, mode, flags, timeout_ns, timed_out)
+        block.queues = (*block.queues, self.drained)  # (deliver_local wakes it)
+        return block
 
     def poll(self, events: int) -> tuple[int, tuple[WaitQueue, ...], tuple[tuple[int, str], ...]]:
         mask, queues, host_fds = super().poll(events)

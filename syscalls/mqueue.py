@@ -8,7 +8,6 @@ from pykern.abi import (
     EAGAIN,
     EBADF,
     EBUSY,
-    ECONNREFUSED,
     EEXIST,
     EINVAL,
     EMFILE,
@@ -19,6 +18,7 @@ from pykern.abi import (
     ETIMEDOUT,
     MQ_ATTR,
     MQ_PRIO_MAX,
+    NOTIFY_COOKIE_LEN,
     NSEC_PER_SEC,
     NSIG,
     O_CREAT,
@@ -35,6 +35,7 @@ from pykern.abi import (
 from pykern.errors import Block, SysError
 from pykern.ipc import ipc_namespace
 from pykern.ipc.mqueue import Mqueue, MqueueFile, check_name, open_existing, queue_of, valid_attr
+from pykern.netlink import NetlinkSocket
 from pykern.syscalls.table import syscall
 from pykern.syscalls.time import copy_in_timespec_ns
 from pykern.sysent import FD, MODE, OPEN_FLAGS, SIZE, UINT, Kind
@@ -191,8 +192,8 @@ def sys_mq_timedreceive(task: Task, mqdes: int, msg_ptr_addr: int, msg_len: int,
 
 @syscall("mq_notify", FD, SIGEVENT_IN, classes="desc")
 def sys_mq_notify(task: Task, mqdes: int, sevp_addr: int) -> int:
-    """mq_notify(2): SIGEV_SIGNAL and SIGEV_NONE. SIGEV_THREAD needs a netlink socket
-    (glibc's helper thread), which pykern does not have."""
+    """mq_notify(2): SIGEV_SIGNAL, SIGEV_NONE, and SIGEV_THREAD as glibc does it (a
+    netlink socket its helper thread reads, and a cookie sent there)."""
     notification = None
     if sevp_addr:
         value, signo, notify, _tid = SIGEVENT.unpack(task.mm.copy_in(sevp_addr, SIGEVENT.size))
@@ -200,19 +201,23 @@ def sys_mq_notify(task: Task, mqdes: int, sevp_addr: int) -> int:
             raise SysError(EINVAL)
         if notify == SIGEV_SIGNAL and not 0 <= signo <= NSIG:
             raise SysError(EINVAL)
-        if notify == SIGEV_THREAD:
-            task.mm.copy_in(value, 32)  # the cookie (NOTIFY_COOKIE_LEN)
+        notification = (notify, signo, value)
+        if notify == SIGEV_THREAD:  # glibc's: `signo` is its netlink socket, `value` its cookie
+            cookie = task.mm.copy_in(value, NOTIFY_COOKIE_LEN)
             try:
                 sock = task.group.files.get(signo)
             except SysError:
                 raise SysError(EBADF) from None
-            raise SysError(ECONNREFUSED if sock.kind == "socket" else ENOTSOCK)  # no netlink sockets
-        notification = (notify, signo, value)
+            if sock.kind != "socket":
+                raise SysError(ENOTSOCK)
+            if not isinstance(sock, NetlinkSocket):
+                raise SysError(EINVAL)  # netlink_getsockbyfilp: not a netlink socket
+            notification = (notify, sock, cookie)
     queue: Mqueue = queue_of(task, mqdes).queue
     tgid = task.group.tgid
     if notification is None:
         if queue.notify_owner == tgid:
-            queue.notify_owner = 0
+            queue.remove_notification()
             queue.changed()
     elif queue.notify_owner:
         raise SysError(EBUSY)

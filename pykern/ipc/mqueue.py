@@ -12,15 +12,16 @@ Senders and receivers sleep on the queue's wait queues and are retried from the 
 a signal ends the sleep with ERESTARTSYS (restarted under SA_RESTART, as on Linux).
 mq_notify registers one process: the first message into an empty queue with no receiver
 waiting sends it the signal (SIGEV_SIGNAL, si_code SI_MESGQ) or nothing (SIGEV_NONE),
-and ends the registration. SIGEV_THREAD needs a netlink socket, which pykern does not
-have: the descriptor glibc would pass is refused as Linux refuses one that is not a
-netlink socket (EBADF, ENOTSOCK or ECONNREFUSED).
+and ends the registration. SIGEV_THREAD is glibc's: its helper thread reads a netlink
+socket, to which the notification (or the end of the registration) comes as glibc's
+32-byte cookie with NOTIFY_WOKENUP (or NOTIFY_REMOVED) in its last byte, as
+netlink_sendskb queues it.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pykern.abi import (
     CAP_SYS_RESOURCE,
@@ -31,6 +32,9 @@ from pykern.abi import (
     ENOENT,
     EOVERFLOW,
     EPERM,
+    NOTIFY_COOKIE_LEN,
+    NOTIFY_REMOVED,
+    NOTIFY_WOKENUP,
     O_ACCMODE,
     O_PATH,
     O_RDONLY,
@@ -43,6 +47,7 @@ from pykern.abi import (
     S_IFREG,
     SI_MESGQ,
     SIGEV_SIGNAL,
+    SIGEV_THREAD,
 )
 from pykern.errors import SysError
 from pykern.fs.file import File
@@ -67,6 +72,7 @@ HARD_MSGMAX = 65536
 MIN_MSGMAX = 1
 MIN_MSGSIZEMAX = 128
 HARD_MSGSIZEMAX = 16 * 1024 * 1024
+
 
 
 class MqueueFS(TmpFS):
@@ -147,7 +153,9 @@ class Mqueue(TmpInode):
         self.senders = WaitQueue("mq_send")
         self.receiving: set[Task] = set()  # asleep in mq_timedreceive (a notification waits for none)
         self.notify_owner = 0  # the registered process's pid (0: none)
-        self.notify: tuple[int, int, int] = (0, 0, 0)  # sigev_notify, sigev_signo, sigev_value
+        # sigev_notify, sigev_signo, sigev_value; for SIGEV_THREAD the netlink socket and
+        # glibc's 32-byte cookie instead of the last two
+        self.notify: tuple[int, Any, Any] = (0, 0, 0)
         self.opened = 0  # open descriptions
         self.charge = 0  # RLIMIT_MSGQUEUE bytes charged to charged_uid
         self.charged_uid = 0
@@ -200,6 +208,9 @@ class Mqueue(TmpInode):
             return
         notify, signo, value = self.notify
         self.notify_owner = 0
+        if notify == SIGEV_THREAD:
+            signo.deliver_local(value[:NOTIFY_COOKIE_LEN - 1] + bytes([NOTIFY_WOKENUP]))
+            return
         if notify != SIGEV_SIGNAL:
             return
         group = task.kernel.groups.get(owner)
@@ -207,6 +218,15 @@ class Mqueue(TmpInode):
             return
         info = SigInfo(signo, SI_MESGQ, pid=task.group.tgid, uid=task.group.creds.uid, value=value)
         task.kernel.signals.send(group, info)
+
+    def remove_notification(self) -> None:
+        """remove_notification: the registration ends unused; a SIGEV_THREAD one tells
+        glibc's helper thread so (NOTIFY_REMOVED), and it cleans up."""
+        notify, sock, cookie = self.notify
+        if self.notify_owner and notify == SIGEV_THREAD:
+            sock.deliver_local(cookie[:NOTIFY_COOKIE_LEN - 1] + bytes([NOTIFY_REMOVED]))
+        self.notify_owner = 0
+        self.notify = (0, 0, 0)
 
     def poll_mask(self) -> int:
         mask = POLLIN | POLLRDNORM if self.messages else 0
@@ -260,7 +280,7 @@ class MqueueFile(File):
         sees the last one, made by the opener or a process that inherited it.)"""
         queue = self.queue
         if queue.notify_owner and queue.notify_owner == self.opener:
-            queue.notify_owner = 0
+            queue.remove_notification()
         queue.opened -= 1
         if not queue.opened:
             queue.fs.unlinked_open.discard(queue)  # type: ignore[attr-defined]
