@@ -48,7 +48,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 class PykernRunner:
-    """The `pykern` fixture: run(argv, ...) as pykern.run, results kept for the report."""
+    """The `pykern` fixture: run(argv, ...) as pykern.run, results kept for the report.
+    Runs are traced unless strace=False is passed, so that a failing test's report can
+    show the last syscalls."""
 
     def __init__(self) -> None:
         self.results: list = []
@@ -56,6 +58,7 @@ class PykernRunner:
     def run(self, argv, **options):
         from pykern.api import run
 
+        options.setdefault("strace", True)
         result = run(argv, **options)
         self.results.append(result)
         return result
@@ -127,7 +130,7 @@ class PykernBinary(pytest.Item):
 
         timeout = self.config.getoption("--pykern-timeout")
         argv = [str(self.program)]
-        result = run(argv, cwd=str(self.program.parent), timeout=timeout)
+        result = run(argv, cwd=str(self.program.parent), timeout=timeout, strace=True)
         if self.config.getoption("--pykern-compare-native"):
             self._compare_native(result, timeout)
         if not result.ok:

@@ -24,6 +24,10 @@ SAMPLES = {
     "segfaults.c": "int main(void) { *(volatile int *)0 = 1; return 0; }",
     "fails.c": 'int main(void) { fprintf(stderr, "assertion failed: 2 + 2 == 5\\n"); return 1; }',
     "pid.c": 'int main(void) { printf("%d\\n", getpid()); return 0; }',  # differs natively
+    # racy: two threads add to a counter without a lock; it passes whatever the interleaving
+    "racy.c": "#include <pthread.h>\nstatic long n; static void *add(void *a) { for (int i = 0; i < 100000; i++) n++;"
+              " return a; }\nint main(void) { pthread_t t; pthread_create(&t, 0, add, 0); add(0);"
+              ' pthread_join(t, 0); printf("%s\\n", n > 0 ? "counted" : "lost"); return n > 0 ? 0 : 1; }',
 }
 
 
@@ -31,7 +35,7 @@ def compile_samples(directory: Path) -> None:
     for name, body in SAMPLES.items():
         source = directory / name
         source.write_text("#include <stdio.h>\n#include <unistd.h>\n" + body + "\n")
-        subprocess.run(["gcc", "-O1", "-g", "-static", "-o", str(directory / name[:-2]), str(source)], check=True,
+        subprocess.run(["gcc", "-O1", "-g", "-static", "-pthread", "-o", str(directory / name[:-2]), str(source)], check=True,
                        timeout=120)
 
 
@@ -97,13 +101,14 @@ def sample_project(pytester: pytest.Pytester) -> pytest.Pytester:
 def test_bins_pass_fail_and_report(sample_project: pytest.Pytester) -> None:
     result = sample_project.runpytest_inprocess("--pykern-bins", "*", "-v",
                                                 "--junitxml=report.xml")
-    result.assert_outcomes(passed=2, failed=2)
+    result.assert_outcomes(passed=3, failed=2)
     output = result.stdout.str()
-    assert "passes PASSED" in output and "pid PASSED" in output
+    assert "passes PASSED" in output and "pid PASSED" in output and "racy PASSED" in output
     assert "killed by SIGSEGV" in output and "<main" in output and "mov dword ptr [0], 1" in output
     assert "assertion failed: 2 + 2 == 5" in output and "exited with status 1" in output
+    assert 'write(2, "assertion failed: 2 + 2 == 5\\n"' in output  # its last syscalls
     junit = (sample_project.path / "report.xml").read_text()
-    assert 'tests="4"' in junit and 'failures="2"' in junit and "killed by SIGSEGV" in junit
+    assert 'tests="5"' in junit and 'failures="2"' in junit and "killed by SIGSEGV" in junit
 
 
 def test_bins_compare_native(sample_project: pytest.Pytester) -> None:
@@ -125,6 +130,7 @@ def test_fixture_failure_shows_the_guest(sample_project: pytest.Pytester) -> Non
     result.assert_outcomes(passed=1, failed=1)
     output = result.stdout.str()
     assert "pykern run 1" in output and "killed by SIGSEGV" in output
+    assert "last " in output and " syscalls:" in output  # the fixture's runs are traced
 
 
 def test_seeds_wait_for_deterministic_runs(sample_project: pytest.Pytester) -> None:
