@@ -284,6 +284,7 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
     if not first:
         mm.users += 1  # and retire_mm below drops the old image's
     task.context = None
+    group.files = group.files.unshare()  # (a table shared with another process under CLONE_FILES)
     group.files.close_on_exec()
     for timer in list(group.posix_timers.values()):  # POSIX timers do not survive exec
         timer.delete()

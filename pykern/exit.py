@@ -77,7 +77,7 @@ def exit_notify(kernel: Kernel, group: ThreadGroup, status: int) -> None:
     group.cpu_timers.clear()
     for timer in list(group.posix_timers.values()):
         timer.delete()
-    group.files.close_all()
+    group.files.put()  # closes the files unless another process shares the table (CLONE_FILES)
     exit_ipc(kernel, group)  # SEM_UNDO adjustments, shm_rmid_forced
     if group.sid == group.tgid:
         kernel.ttys.session_leader_exit(group)  # disassociate_ctty(1)

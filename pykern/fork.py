@@ -59,7 +59,7 @@ def copy_process(parent: Task, flags: int, child_stack: int, parent_tid_addr: in
     if flags & CLONE_THREAD:
         group = pgroup
     else:
-        files = pgroup.files if flags & CLONE_FILES else pgroup.files.fork()
+        files = pgroup.files.share() if flags & CLONE_FILES else pgroup.files.fork()
         fs = pgroup.fs if flags & CLONE_FS else pgroup.fs.fork()
         real_parent = pgroup.parent if flags & CLONE_PARENT and pgroup.parent else pgroup
         group = ThreadGroup(tid, real_parent, files, fs, pgroup.creds.copy(), dict(pgroup.rlimits))

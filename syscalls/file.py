@@ -143,9 +143,8 @@ def sys_close_range(task: Task, first: int, last: int, flags: int) -> int:
     if flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) or first > last:
         raise SysError(EINVAL)
     files = task.group.files
-    if flags & CLOSE_RANGE_UNSHARE and any(g.files is files for g in task.kernel.groups.values()
-                                           if g is not task.group and not g.is_zombie):
-        files = task.group.files = files.fork()  # a table of our own first
+    if flags & CLOSE_RANGE_UNSHARE:
+        files = task.group.files = files.unshare()  # a table of our own first
     for fd in sorted(fd for fd in files.files if first <= fd <= last):
         if flags & CLOSE_RANGE_CLOEXEC:
             files.set_cloexec(fd, True)

@@ -20,9 +20,11 @@ if TYPE_CHECKING:
 
 class FdTable:
     """A process's descriptor table (files_struct). Shared by reference under
-    CLONE_FILES; `fork()` copies it. Each slot holds one reference on its File."""
+    CLONE_FILES (`users` counts the processes, files_struct's count: the last one to exit
+    closes the files); `fork()` copies it. Each slot holds one reference on its File."""
 
     def __init__(self, max_fds: int = NOFILE_DEFAULT) -> None:
+        self.users = 1
         self.files: dict[int, File] = {}
         self.cloexec: set[int] = set()
         self.max_fds = max_fds  # RLIMIT_NOFILE's soft limit; setrlimit updates it
@@ -102,6 +104,25 @@ class FdTable:
     def close_all(self) -> None:
         for fd in sorted(self.files):
             self.close(fd)
+
+    def share(self) -> FdTable:
+        """Another process uses this table (clone with CLONE_FILES)."""
+        self.users += 1
+        return self
+
+    def put(self) -> None:
+        """A process that used this table is gone (exit_files): the last one closes it."""
+        self.users -= 1
+        if self.users <= 0:
+            self.close_all()
+
+    def unshare(self) -> FdTable:
+        """unshare_files: a table of the caller's own if it shares this one (execve,
+        close_range's CLOSE_RANGE_UNSHARE); else this one."""
+        if self.users <= 1:
+            return self
+        self.users -= 1
+        return self.fork()
 
     def __len__(self) -> int:
         return len(self.files)
