@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("-c", dest="trace_summary", action="store_true",
                        help="count time, calls and errors per system call; print a table at exit")
     trace.add_argument("--trace-json", metavar="FILE", help="write one JSON object per system call to FILE")
+    trace.add_argument("--timeline", metavar="FILE",
+                       help="write a Chrome trace-event file (Perfetto, chrome://tracing): a track per task, "
+                            "a slice per system call")
     run.add_argument("prog", nargs="?", metavar="PROG", help="the program (a path, or a name looked up in PATH)")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments for PROG")
     return parser
@@ -240,10 +243,10 @@ def run(options: argparse.Namespace) -> int:
 
 
 def make_tracer(options: argparse.Namespace, table: list, path: bytes, argv: list[bytes], nenv: int):
-    """A pykern.strace.Tracer when --strace, -c or --trace-json asks for one; else None."""
-    if not (options.strace or options.trace_summary or options.trace_json):
+    """A pykern.strace.Tracer when --strace, -c, --trace-json or --timeline asks for one; else None."""
+    if not (options.strace or options.trace_summary or options.trace_json or options.timeline):
         return None
-    from pykern.strace import Tracer, parse_signal_expr, parse_status_expr, parse_trace_expr
+    from pykern.strace import Timeline, Tracer, parse_signal_expr, parse_status_expr, parse_trace_expr
 
     try:
         selected = parse_trace_expr(options.trace_expr, table)
@@ -252,12 +255,16 @@ def make_tracer(options: argparse.Namespace, table: list, path: bytes, argv: lis
     except ValueError as error:
         raise SystemExit(f"pykern: {error}") from None
     stream = None
-    if options.strace or options.trace_summary:
-        stream = open(options.trace_output, "w") if options.trace_output else sys.stderr
-    json_stream = open(options.trace_json, "w") if options.trace_json else None
+    try:
+        if options.strace or options.trace_summary:
+            stream = open(options.trace_output, "w") if options.trace_output else sys.stderr
+        json_stream = open(options.trace_json, "w") if options.trace_json else None
+        timeline = Timeline(open(options.timeline, "w")) if options.timeline else None
+    except OSError as error:
+        raise SystemExit(f"pykern: {error.filename}: {error.strerror}") from None
     return Tracer(stream, strsize=options.trace_strsize, selected=selected,
                   pid_prefix_always=bool(options.trace_output and options.trace_follow),
-                  json_stream=json_stream, summary=options.trace_summary,
+                  json_stream=json_stream, timeline=timeline, summary=options.trace_summary,
                   initial_exec=(os.fsencode(options.prog), argv, nenv), status=status,
                   timestamps=min(options.trace_timestamps, 3), syscall_times=options.trace_syscall_times,
                   relative=options.trace_relative, signals=signals)
