@@ -252,3 +252,17 @@ def sys_rt_sigqueueinfo(task: Task, pid: int, sig: int, info_addr: int) -> int:
     _check_permission(task, group.creds.uid)
     task.kernel.signals.send(group, SigInfo(sig, code, errno, pid=pid_field, uid=uid_field, value=value))
     return 0
+
+
+@syscall("rt_tgsigqueueinfo", PID, PID, SIGNUM, PTR, classes="signal")
+def sys_rt_tgsigqueueinfo(task: Task, tgid: int, tid: int, sig: int, info_addr: int) -> int:
+    """rt_tgsigqueueinfo(2): rt_sigqueueinfo aimed at one thread, as tgkill is kill's."""
+    if tgid <= 0 or tid <= 0 or not 0 <= sig <= NSIG:
+        raise SysError(EINVAL)
+    _, errno, code, pid_field, uid_field, value = struct.unpack("<iii4xiIQ", task.mm.copy_in(info_addr, 32))
+    target = _find_thread(task, tgid, tid)
+    if (code >= 0 or code == SI_TKILL) and target.group is not task.group:
+        raise SysError(EPERM)
+    _check_permission(task, target.group.creds.uid)
+    task.kernel.signals.send(target.group, SigInfo(sig, code, errno, pid=pid_field, uid=uid_field, value=value), target)
+    return 0

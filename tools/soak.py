@@ -1,0 +1,133 @@
+"""Soak tests: long, bounded runs that look for leaks and Python tracebacks in pykern.
+
+    python tools/soak.py [--seconds N] [--only cycles,sysfuzz,sigstorm,elf]
+
+`make soak` runs this (SOAK_SECONDS= shortens the fuzzer's run, default 600 s). Not part
+of `make test`: it takes minutes. Every guest runs in a subprocess with a timeout. The
+checks:
+
+- cycles: 1,000 fork/exec/exit cycles of busybox's shell inside one `pykern run`; pykern's
+  VmRSS and its count of open host fds, read from /proc/PID of the pykern process at cycle
+  100 and at cycle 1000, must stay flat (RSS within 5%, fds equal). The guest stops at
+  each sample point on a FIFO until the sample is taken.
+- sysfuzz: testbins/pykern_only/sysfuzz --storm: several processes with several threads
+  each making random syscalls with random arguments while others signal them, for the
+  given time; pykern must print no Python traceback and exit with the guest's status.
+- sigstorm: testbins/sigstorm with a large count (thousands of signals at threads asleep
+  in futex waits, pipe reads and nanosleep), natively and under pykern: same output.
+- elf: tests/test_elf_fuzz.py with many more hypothesis examples (SOAK_ELF_EXAMPLES).
+
+Exit status 0 when every check passed; each check prints one result line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PYKERN = [sys.executable, "-m", "pykern", "run"]
+ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LC_ALL": "C"}
+# What pykern prints when its own code fails (a Python exception is a kernel bug).
+BUG_MARKERS = (b"Traceback (most recent call last)", b"pykern bug", b"pykern: internal error")
+
+
+def bug_lines(output: bytes) -> list[str]:
+    """The lines of output that show a pykern bug, with a little context."""
+    lines = output.decode("utf-8", "replace").splitlines()
+    found = []
+    for i, line in enumerate(lines):
+        if any(marker.decode() in line for marker in BUG_MARKERS):
+            found.append("\n".join(lines[i : i + 30]))
+    return found
+
+
+def sample(pid: int) -> tuple[int, int]:
+    """(VmRSS in kB, number of open fds) of a host process."""
+    with open(f"/proc/{pid}/status") as status:
+        rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    return rss, len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def soak_cycles(cycles: int = 1000, first: int = 100) -> bool:
+    """1,000 fork/exec/exit cycles in one pykern run: RSS and host fds flat."""
+    busybox = "/bin/busybox"
+    if not os.path.exists(busybox):
+        print("cycles: SKIPPED (no /bin/busybox; apt-get install busybox-static)")
+        return True
+    # The guest waits on its stdin, a host pipe (a host FIFO would not do: pykern keeps
+    # FIFOs in the kernel, so a writer outside the guest never meets the guest's reader).
+    script = (
+        f"i=0; while [ $i -lt {cycles} ]; do {busybox} true; i=$((i+1)); "
+        f"case $i in {first}|{cycles}) echo $i; read x;; esac; done; echo done"
+    )
+    with tempfile.TemporaryDirectory(prefix="pykern-soak-") as tmp:
+        proc = subprocess.Popen(
+            [*PYKERN, busybox, "sh", "-c", script],
+            cwd=tmp,
+            env=ENV,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        stderr: list[bytes] = []
+        reader = threading.Thread(target=lambda: stderr.append(proc.stderr.read()), daemon=True)
+        reader.start()
+        samples: dict[int, tuple[int, int]] = {}
+        killer = threading.Timer(900, proc.kill)
+        killer.start()
+        started = time.monotonic()
+        try:
+            for line in proc.stdout:
+                text = line.decode().strip()
+                if text.isdigit():
+                    time.sleep(0.2)  # let the guest settle in its read
+                    samples[int(text)] = sample(proc.pid)
+                    proc.stdin.write(b"\n")
+                    proc.stdin.flush()
+            status = proc.wait()
+        finally:
+            killer.cancel()
+            proc.kill()
+        reader.join(5)
+    elapsed = time.monotonic() - started
+    bugs = bug_lines(b"".join(stderr))
+    if status != 0 or bugs or set(samples) != {first, cycles}:
+        print(f"cycles: FAILED status {status}, samples {samples}")
+        for bug in bugs:
+            print(bug)
+        return False
+    (rss1, fds1), (rss2, fds2) = samples[first], samples[cycles]
+    growth = (rss2 - rss1) / rss1 * 100
+    ok = growth <= 5 and fds1 == fds2
+    print(
+        f"cycles: {'ok' if ok else 'FAILED'}: {cycles} fork/exec/exit cycles in {elapsed:.0f} s; "
+        f"pykern RSS {rss1} kB at cycle {first}, {rss2} kB at cycle {cycles} ({growth:+.1f}%); "
+        f"host fds {fds1} -> {fds2}"
+    )
+    return ok
+
+
+CHECKS = {"cycles": soak_cycles}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=int(os.environ.get("SOAK_SECONDS") or 600))
+    parser.add_argument("--only", default=",".join(CHECKS))
+    options = parser.parse_args()
+    os.chdir(ROOT)
+    results = []
+    for name in options.only.split(","):
+        check = CHECKS[name]
+        results.append(check(options.seconds) if name == "sysfuzz" else check())
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
