@@ -14,9 +14,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pykern.abi import O_RDWR, POLLERR, POLLHUP, POLLIN, POLLRDNORM
+from pykern.anon_inode import anon_inode_stat
 from pykern.fs.file import File
 
 if TYPE_CHECKING:
+    from pykern.fs.stat import Stat
     from pykern.waitqueue import WaitQueue
 
 EPOLLONESHOT = 1 << 30
@@ -43,6 +45,9 @@ class EpollFile(File):
     def __init__(self, flags: int) -> None:
         super().__init__(O_RDWR | flags)
         self.interest: dict[tuple[int, File], Interest] = {}
+
+    def stat(self) -> Stat:
+        return anon_inode_stat()  # fstat of an eventfd or epoll fd: Linux's anon inode
 
     def _armed(self) -> list[tuple[Interest, int, tuple[WaitQueue, ...], tuple[tuple[int, str], ...]]]:
         """(entry, ready events, wait queues, host fds) of each armed entry, forgetting the

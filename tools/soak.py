@@ -60,11 +60,12 @@ def soak_cycles(cycles: int = 1000, first: int = 100) -> bool:
     if not os.path.exists(busybox):
         print("cycles: SKIPPED (no /bin/busybox; apt-get install busybox-static)")
         return True
+    program = os.path.join(ROOT, "testbins", "exitcode")  # a static fork+exec+exit, not a shell builtin
     # The guest waits on its stdin, a host pipe (a host FIFO would not do: pykern keeps
     # FIFOs in the kernel, so a writer outside the guest never meets the guest's reader).
     script = (
-        f"i=0; while [ $i -lt {cycles} ]; do {busybox} true; i=$((i+1)); "
-        f"case $i in {first}|{cycles}) echo $i; read x;; esac; done; echo done"
+        f"i=0; while [ $i -lt {cycles} ]; do {program} 0; i=$((i+1)); "
+        f"case $i in *00) echo $i; read x;; esac; done; echo done"
     )
     with tempfile.TemporaryDirectory(prefix="pykern-soak-") as tmp:
         proc = subprocess.Popen(
@@ -97,18 +98,21 @@ def soak_cycles(cycles: int = 1000, first: int = 100) -> bool:
         reader.join(5)
     elapsed = time.monotonic() - started
     bugs = bug_lines(b"".join(stderr))
-    if status != 0 or bugs or set(samples) != {first, cycles}:
+    if status != 0 or bugs or set(samples) != set(range(first, cycles + 1, first)):
         print(f"cycles: FAILED status {status}, samples {samples}")
         for bug in bugs:
             print(bug)
         return False
     (rss1, fds1), (rss2, fds2) = samples[first], samples[cycles]
     growth = (rss2 - rss1) / rss1 * 100
-    ok = growth <= 5 and fds1 == fds2
+    # Host fds held by dead processes' objects go when Python's cyclic GC runs, so the
+    # count wanders by a few between samples; a leak shows as growth past the early maximum.
+    fd_counts = [samples[n][1] for n in sorted(samples)]
+    ok = growth <= 5 and fds2 <= max(fd_counts[: len(fd_counts) // 2])
     print(
         f"cycles: {'ok' if ok else 'FAILED'}: {cycles} fork/exec/exit cycles in {elapsed:.0f} s; "
         f"pykern RSS {rss1} kB at cycle {first}, {rss2} kB at cycle {cycles} ({growth:+.1f}%); "
-        f"host fds {fds1} -> {fds2}"
+        f"host fds {fds1} -> {fds2} (every 100 cycles: {' '.join(map(str, fd_counts))})"
     )
     return ok
 
