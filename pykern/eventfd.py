@@ -11,8 +11,8 @@ import struct
 from typing import TYPE_CHECKING
 
 from pykern.abi import EAGAIN, EINVAL, O_RDWR, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM
-from pykern.errors import Block, SysError
 from pykern.anon_inode import anon_inode_stat
+from pykern.errors import Block, SysError
 from pykern.fs.file import File
 from pykern.waitqueue import WaitQueue
 

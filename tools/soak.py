@@ -6,16 +6,17 @@
 of `make test`: it takes minutes. Every guest runs in a subprocess with a timeout. The
 checks:
 
-- cycles: 1,000 fork/exec/exit cycles of busybox's shell inside one `pykern run`; pykern's
-  VmRSS and its count of open host fds, read from /proc/PID of the pykern process at cycle
-  100 and at cycle 1000, must stay flat (RSS within 5%, fds equal). The guest stops at
-  each sample point on a FIFO until the sample is taken.
+- cycles: 1,000 fork/exec/exit cycles (busybox sh running testbins/exitcode) inside one
+  `pykern run`; pykern's VmRSS and its count of open host fds, read from /proc/PID of the
+  pykern process every 100 cycles, must stay flat: RSS at cycle 1000 within 5% of cycle
+  100's, fds at cycle 1000 no more than the most of the first half (they wander by a few
+  with Python's cyclic GC). The guest waits on its stdin at each sample point.
 - sysfuzz: testbins/pykern_only/sysfuzz --storm: several processes with several threads
   each making random syscalls with random arguments while others signal them, for the
   given time; pykern must print no Python traceback and exit with the guest's status.
-- sigstorm: testbins/sigstorm with a large count (thousands of signals at threads asleep
+- sigstorm: testbins/sigstorm with 5,000 rounds per sender (80,000 signals) (thousands of signals at threads asleep
   in futex waits, pipe reads and nanosleep), natively and under pykern: same output.
-- elf: tests/test_elf_fuzz.py with many more hypothesis examples (SOAK_ELF_EXAMPLES).
+- elf: tests/test_elf_fuzz.py with 1,000 fresh hypothesis examples (SOAK_ELF_EXAMPLES=).
 
 Exit status 0 when every check passed; each check prints one result line.
 """
@@ -117,7 +118,84 @@ def soak_cycles(cycles: int = 1000, first: int = 100) -> bool:
     return ok
 
 
-CHECKS = {"cycles": soak_cycles}
+def soak_sysfuzz(seconds: int, seed: int = 1) -> bool:
+    """sysfuzz --storm for `seconds`: no pykern bug, the guest's own exit status."""
+    fuzzer = os.path.join(ROOT, "testbins", "pykern_only", "sysfuzz")
+    with tempfile.TemporaryDirectory(prefix="pykern-soak-") as tmp:
+        try:
+            done = subprocess.run(
+                [*PYKERN, fuzzer, "--storm", str(seconds), str(seed), tmp],
+                cwd=tmp,
+                env=ENV,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=seconds + 120,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            print(f"sysfuzz: FAILED: still running {seconds + 120} s after a {seconds} s storm")
+            return False
+    bugs = bug_lines(done.stderr)
+    summary = done.stdout.decode("utf-8", "replace").strip()
+    ok = done.returncode == 0 and not bugs and summary.startswith("sysfuzz --storm: ")
+    unsupported = done.stderr.count(b"warning: unsupported syscall")
+    print(f"sysfuzz: {'ok' if ok else 'FAILED'}: {seconds} s, seed {seed}: {summary} "
+          f"(status {done.returncode}; {unsupported} syscalls reported unsupported)")
+    for bug in bugs:
+        print(bug)
+    return ok
+
+
+def soak_sigstorm(rounds: int = 5000) -> bool:
+    """testbins/sigstorm with `rounds` per sender, natively and under pykern: same output."""
+    storm = os.path.join(ROOT, "testbins", "sigstorm")
+    outcomes = []
+    for cmd in ([storm, str(rounds)], [*PYKERN, storm, str(rounds)]):
+        started = time.monotonic()
+        try:
+            done = subprocess.run(cmd, cwd=ROOT, env=ENV, stdin=subprocess.DEVNULL, capture_output=True,
+                                  timeout=900, check=False)
+        except subprocess.TimeoutExpired:
+            print(f"sigstorm: FAILED: {cmd} did not end in 900 s")
+            return False
+        outcomes.append((done.returncode, done.stdout, done.stderr, time.monotonic() - started))
+    (native_status, native_out, _, native_time), (status, out, err, elapsed) = outcomes
+    bugs = bug_lines(err)
+    ok = status == native_status == 0 and out == native_out and not bugs and b"deadlock" not in err
+    signals = 4 * 4 * rounds  # senders x kinds x rounds
+    print(f"sigstorm: {'ok' if ok else 'FAILED'}: {signals} signals, same checks as native "
+          f"(native {native_time:.1f} s, pykern {elapsed:.1f} s)")
+    if not ok:
+        print(out.decode("utf-8", "replace") + err.decode("utf-8", "replace")[-3000:])
+    return ok
+
+
+def soak_elf(examples: int = 1000) -> bool:
+    """tests/test_elf_fuzz.py with `examples` fresh hypothesis examples."""
+    examples = int(os.environ.get("SOAK_ELF_EXAMPLES") or examples)
+    started = time.monotonic()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "tests/test_elf_fuzz.py"],
+            cwd=ROOT,
+            env={**os.environ, "SOAK_ELF_EXAMPLES": str(examples)},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=examples * 70 + 300,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        print("elf: FAILED: the fuzzer did not end in time")
+        return False
+    ok = done.returncode == 0
+    print(f"elf: {'ok' if ok else 'FAILED'}: {examples} mutated ELF files run under pykern "
+          f"in {time.monotonic() - started:.0f} s")
+    if not ok:
+        print(done.stdout.decode("utf-8", "replace")[-5000:])
+    return ok
+
+
+CHECKS = {"cycles": soak_cycles, "sysfuzz": soak_sysfuzz, "sigstorm": soak_sigstorm, "elf": soak_elf}
 
 
 def main() -> int:
