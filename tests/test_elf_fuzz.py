@@ -91,6 +91,8 @@ def mutation(draw: st.DrawFn) -> tuple:
 def mutate(data: bytes, mutations: list[tuple]) -> bytes:
     out = bytearray(data)
     for m in mutations:
+        if m[0] != "truncate" and (m[1] // 8 + 1 if m[0] == "flip" else m[1] + struct.calcsize(m[2])) > len(out):
+            continue  # past a truncation
         if m[0] == "set":
             struct.pack_into(m[2], out, m[1], m[3])
         elif m[0] == "flip":
