@@ -7,7 +7,8 @@
  *   never more often than it was sent;
  * - queued real-time signals (sigqueue to the process, rt_tgsigqueueinfo to a thread)
  *   arrive exactly once per value, a thread-directed one in its own thread;
- * - nothing deadlocks (the program ends; pykern must not report a deadlock).
+ * - nothing deadlocks (the program ends; pykern must not report a deadlock);
+ * - first, sigqueue meets RLIMIT_SIGPENDING: EAGAIN, and every accepted signal arrives.
  * Handlers run with and without SA_RESTART, so both restart and EINTR paths are taken.
  * argv[1], optional: rounds per sender (default 150; `make soak` uses thousands). */
 #define _GNU_SOURCE
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -202,6 +204,37 @@ static int check(int ok, const char *what)
     return ok ? 0 : 1;
 }
 
+/* With RLIMIT_SIGPENDING at 8 and the signal blocked, sigqueue fails with EAGAIN within
+ * 20 sends (Linux counts the whole user's pending signals, so natively it may come
+ * earlier); once unblocked, every accepted signal is delivered. */
+static int sigpending_limit(void)
+{
+    struct rlimit saved, low;
+    getrlimit(RLIMIT_SIGPENDING, &saved);
+    low = saved;
+    low.rlim_cur = 8;
+    setrlimit(RLIMIT_SIGPENDING, &low);
+    sigset_t rt, old;
+    sigemptyset(&rt);
+    sigaddset(&rt, SIGRTMIN);
+    sigprocmask(SIG_BLOCK, &rt, &old);
+    int accepted = 0, eagain = 0;
+    for (int i = 0; i < 20 && !eagain; i++) {
+        union sigval value = {.sival_int = i};
+        if (sigqueue(getpid(), SIGRTMIN, value) == 0)
+            accepted++;
+        else
+            eagain = errno == EAGAIN;
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL); /* on_rt_process counts each one */
+    setrlimit(RLIMIT_SIGPENDING, &saved);
+    int delivered = __atomic_exchange_n(&rt_total, 0, __ATOMIC_RELAXED);
+    for (int v = 0; v < 20; v++)
+        rt_process_seen[v] = 0;
+    return check(eagain && accepted <= 8 && delivered == accepted,
+                 "sigqueue past RLIMIT_SIGPENDING: EAGAIN, every accepted one delivered");
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -214,6 +247,7 @@ int main(int argc, char **argv)
     handle(SIGUSR2, on_usr2, NULL, 0);
     handle(SIGRTMIN, NULL, on_rt_process, SA_RESTART);
     handle(SIGRTMIN + 1, NULL, on_rt_thread, 0);
+    int failures = sigpending_limit();
 
     pthread_t threads[SLEEPERS];
     for (int i = 0; i < SLEEPERS; i++) {
@@ -268,7 +302,6 @@ int main(int argc, char **argv)
     for (int i = 0; i < SLEEPERS; i++)
         pthread_join(threads[i], NULL);
 
-    int failures = 0;
     printf("%d senders x %d rounds: kill SIGUSR1, tgkill SIGUSR2, sigqueue SIGRTMIN, "
            "rt_tgsigqueueinfo SIGRTMIN+1\n",
            SENDERS, rounds);

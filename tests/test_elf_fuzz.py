@@ -132,8 +132,8 @@ def test_mutated_elf_never_a_traceback(mutations: list[tuple], tmp_path: Path) -
     status, stderr = run_mutant(path)
     assert not any(marker in stderr for marker in BUG_MARKERS), f"{mutations}: pykern failed:\n{stderr}"
     # A negative status is the guest's death by that signal: pykern ends itself the same way.
-    if status in (126, 127):  # refused: say why
-        assert "pykern: " in stderr, f"{mutations}: status {status} without a message:\n{stderr}"
+    if status in (126, 127):  # refused by pykern, or by the guest's own start-up code: say why
+        assert stderr.strip(), f"{mutations}: status {status} without a message"
 
 
 def test_unmutated_program_runs(tmp_path: Path) -> None:
