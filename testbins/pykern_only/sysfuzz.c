@@ -16,10 +16,11 @@
  * under `pykern run --root JAIL` (JAIL/sysfuzz-jail must exist): the calls rename, unlink
  * and chmod what they find, "/" included.
  *
- * `sysfuzz --storm SECONDS SEED [DIR]`: generations of 3 processes with 3 threads each,
+ * `sysfuzz --storm SECONDS SEED [DIR [FIRST [-v]]]`: generations of 3 processes with 3 threads each,
  * every thread making random syscalls with random arguments from SEED while the threads
  * and the parent send signals to them (with and without SA_RESTART), until SECONDS have
- * passed; a generation still running after 2 s is killed. `make soak` runs it (issue 16).
+ * passed; a generation still running after 2 s is killed. FIRST: start at that
+ * generation (its seed), -v: name each generation on stderr. `make soak` runs it (issue 16).
  * Children inherit SIG_IGN for most signals, as the plain mode's do. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -365,11 +366,13 @@ static void storm_child(int index)
 
 /* Generations of STORM_PROCS processes until `seconds` have passed; each generation gets
  * 2 s before the rest of it is killed. */
-static int fuzz_storm(int seconds, unsigned long long seed)
+static int fuzz_storm(int seconds, unsigned long long seed, int first, int verbose)
 {
     time_t end = time(NULL) + seconds;
-    int generations = 0, processes = 0, signalled = 0, killed = 0;
+    int generations = first, processes = 0, signalled = 0, killed = 0;
     while (time(NULL) < end) {
+        if (verbose) /* which generation a hang is in: rerun from it with `first` */
+            fprintf(stderr, "sysfuzz --storm: generation %d\n", generations);
         storm_seed = seed + (unsigned long long)generations * 1000003ULL;
         memset(storm_pids, 0, sizeof storm_pids);
         for (int i = 0; i < STORM_PROCS; i++) {
@@ -392,6 +395,7 @@ static int fuzz_storm(int seconds, unsigned long long seed)
         }
         generations++;
     }
+    generations -= first;
     printf("sysfuzz --storm: %d generations, %d processes of %d threads, %d ended by a signal (%d killed)\n",
            generations, processes, STORM_THREADS, signalled, killed);
     return 0;
@@ -412,7 +416,7 @@ int main(int argc, char **argv)
         sigemptyset(&chld);
         sigaddset(&chld, SIGCHLD);
         sigprocmask(SIG_BLOCK, &chld, NULL);
-        return fuzz_storm(atoi(argv[2]), strtoull(argv[3], NULL, 0));
+        return fuzz_storm(atoi(argv[2]), strtoull(argv[3], NULL, 0), argc > 5 ? atoi(argv[5]) : 0, argc > 6);
     }
     if (argc > 2 && !strcmp(argv[1], "--paths")) {
         /* "/" and ".." are among the paths renamed, removed and chmodded: only in a jail */
