@@ -124,7 +124,7 @@ def soak_sysfuzz(seconds: int, seed: int = 1) -> bool:
     with tempfile.TemporaryDirectory(prefix="pykern-soak-") as tmp:
         try:
             done = subprocess.run(
-                [*PYKERN, fuzzer, "--storm", str(seconds), str(seed), tmp],
+                [*PYKERN, fuzzer, "--storm", str(seconds), str(seed), tmp, "0", "-v"],
                 cwd=tmp,
                 env=ENV,
                 stdin=subprocess.DEVNULL,
@@ -132,13 +132,19 @@ def soak_sysfuzz(seconds: int, seed: int = 1) -> bool:
                 timeout=seconds + 120,
                 check=False,
             )
-        except subprocess.TimeoutExpired:
-            print(f"sysfuzz: FAILED: still running {seconds + 120} s after a {seconds} s storm")
+        except subprocess.TimeoutExpired as stuck:
+            lines = [line for line in (stuck.stderr or b"").decode("utf-8", "replace").splitlines()
+                     if "generation" in line]
+            last = lines[-1] if lines else "no generation started"
+            print(f"sysfuzz: FAILED: still running {seconds + 120} s after a {seconds} s storm, seed {seed}; "
+                  f"last: {last} (rerun from it: sysfuzz --storm SECONDS {seed} DIR GENERATION -v)")
             return False
     bugs = bug_lines(done.stderr)
     summary = done.stdout.decode("utf-8", "replace").strip()
     ok = done.returncode == 0 and not bugs and summary.startswith("sysfuzz --storm: ")
     unsupported = done.stderr.count(b"warning: unsupported syscall")
+    if done.returncode != 0:
+        print(done.stderr.decode("utf-8", "replace")[-2000:])
     print(f"sysfuzz: {'ok' if ok else 'FAILED'}: {seconds} s, seed {seed}: {summary} "
           f"(status {done.returncode}; {unsupported} syscalls reported unsupported)")
     for bug in bugs:
