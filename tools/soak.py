@@ -137,7 +137,8 @@ def soak_sysfuzz(seconds: int, seed: int = 1) -> bool:
                      if "generation" in line]
             last = lines[-1] if lines else "no generation started"
             print(f"sysfuzz: FAILED: still running {seconds + 120} s after a {seconds} s storm, seed {seed}; "
-                  f"last: {last} (rerun from it: sysfuzz --storm SECONDS {seed} DIR GENERATION -v)")
+                  f"last: {last} (rerun from it: sysfuzz --storm SECONDS {seed} DIR GENERATION -v; if the "
+                  f"fuzzer itself died, its orphans live on in a detached pykern holding the pipes)")
             return False
     bugs = bug_lines(done.stderr)
     summary = done.stdout.decode("utf-8", "replace").strip()
