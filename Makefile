@@ -14,14 +14,20 @@ PYKERN_ONLY_SRC := $(wildcard testbins/pykern_only/*.c)
 BENCH_SRC := $(wildcard testbins/bench/*.c)
 TESTBINS := $(TESTBIN_SRC:.c=) $(PYKERN_ONLY_SRC:.c=) $(BENCH_SRC:.c=)
 
-.PHONY: all venv testbins host-tools test-tools bench-tools run test bench ltp soak lint clean
+.PHONY: all venv testbins go-testbins host-tools test-tools bench-tools run test bench ltp soak lint clean wheel
 
 all: venv testbins
 
-$(VENV)/.installed: pyproject.toml
+# pykern is installed editable as a plain path entry (setuptools' compat mode: the repo
+# root in a .pth file, and pykern/__init__.py finds syscalls/ and loader/ beside it), so
+# that edits are picked up and no import hook runs at every Python start-up (the default
+# editable install's finder costs about 11 ms of each `pykern run`). A setuptools without
+# compat mode gets the default editable install.
+$(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test]' --config-settings editable_mode=compat \
+		|| $(PY) -m pip install -q -e '.[test]'
 	touch $@
 
 # pykern's own libunicorn (x86 only, larger software TLB, inlined float checks), which
@@ -34,8 +40,32 @@ $(UNICORN_LIB): tools/build_unicorn.py | $(VENV)/.installed
 
 venv: $(VENV)/.installed $(UNICORN_LIB)
 
-testbins: $(TESTBINS)
+# A wheel that carries pykern's patched libunicorn (setup.py copies the venv's build into
+# pykern/_unicorn/; without PYKERN_UNICORN_LIB it would build its own).
+wheel: venv
+	PYKERN_UNICORN_LIB=$(abspath $(UNICORN_LIB)) $(PY) -m pip wheel . --no-deps -q -w dist
+	@ls dist/*.whl
+
+testbins: $(TESTBINS) go-testbins
 	chmod +x testbins/shebang.sh
+
+# Go programs: each testbins/go/NAME/ (a main package with its go.mod, the standard library
+# only) becomes testbins/go/bin/NAME, static (CGO_ENABLED=0), built by Debian's golang-go
+# (installed when missing, as the other host tools). Nothing is downloaded (GOPROXY=off,
+# -mod=vendor) and nothing goes to $$HOME: the build cache and GOPATH are under build/go/.
+# Without a Go toolchain they are skipped, and so are the tests and bench workloads that run them.
+GO_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard testbins/go/*/*.go))))
+GOBINS := $(patsubst testbins/go/%,testbins/go/bin/%,$(GO_DIRS))
+GO_ENV := CGO_ENABLED=0 GOFLAGS=-mod=vendor GOPROXY=off GOENV=off GOTOOLCHAIN=local \
+	GOCACHE=$(CURDIR)/build/go/cache GOPATH=$(CURDIR)/build/go/path
+
+go-testbins:
+	@$(MAKE) -s host-tools TOOLS="go:golang-go"
+	@if command -v go >/dev/null 2>&1; then $(MAKE) --no-print-directory $(GOBINS); \
+	else echo "go-testbins: no Go toolchain, $(GOBINS) skipped"; fi
+
+testbins/go/bin/%: testbins/go/%/*.go testbins/go/%/go.mod
+	cd testbins/go/$* && $(GO_ENV) go build -trimpath -o $(CURDIR)/$@ .
 
 testbins/%_pie: testbins/%_pie.c
 	$(CC) $(filter-out -static,$(CFLAGS)) -static-pie -fPIE -o $@ $<
@@ -43,12 +73,20 @@ testbins/%_pie: testbins/%_pie.c
 testbins/pykern_only/dynamic: testbins/pykern_only/dynamic.c
 	$(CC) -O2 -o $@ $< -lm
 
+# fenv.h's functions (feclearexcept, feenableexcept ...) are in libm.
+testbins/fpu_flags: testbins/fpu_flags.c testbins/check.h
+	$(CC) $(CFLAGS) -o $@ $< -lm
+
 # AddressSanitizer cannot be static; without gcc's libasan this bench workload is skipped.
 testbins/bench/asan_hello: testbins/bench/asan_hello.c
 	$(CC) -O1 -fsanitize=address -o $@ $< || echo "testbins/bench/asan_hello: no libasan, skipped"
 
 testbins/%: testbins/%.c
 	$(CC) $(CFLAGS) -o $@ $<
+
+# The gdb stub's programs (tests/test_gdb.py): unoptimised, with debug information.
+testbins/gdb_%: testbins/gdb_%.c
+	$(CC) $(filter-out -O2,$(CFLAGS)) -O0 -g -o $@ $<
 
 # Sources other testbins include: NAME_shm.c is NAME.c run in /dev/shm; errcheck.h holds
 # the checks of fifo, paths and rocheck.
@@ -58,12 +96,13 @@ testbins/files_shm: testbins/files.c
 testbins/fifo testbins/fifo_shm testbins/paths testbins/paths_shm testbins/pykern_only/rocheck: testbins/errcheck.h testbins/rmtree.h
 testbins/files testbins/files_shm: testbins/rmtree.h
 
-# Host programs the tests and benchmarks compare against: strace (tests/test_strace.py),
+# Host programs the tests and benchmarks compare against: strace (tests/test_strace.py), gdb
+# (tests/test_gdb.py drives it against --gdb),
 # Debian's static busybox (/bin/busybox: tests/test_busybox.py and the busybox_exec and
 # shell_script workloads); for make bench also qemu-user's qemu-x86_64 and GNU time (peak
 # RSS). Installed only when missing (command:package); a failed install (no root, no
 # network) warns and carries on: those comparisons are then skipped.
-TEST_TOOLS := strace:strace busybox:busybox-static
+TEST_TOOLS := strace:strace busybox:busybox-static gdb:gdb
 BENCH_TOOLS := $(TEST_TOOLS) qemu-x86_64:qemu-user /usr/bin/time:time
 
 test-tools:
@@ -114,4 +153,5 @@ lint: venv
 
 clean:
 	rm -f $(TESTBINS)
-	rm -rf build
+	rm -rf testbins/go/bin
+	rm -rf build dist

@@ -136,6 +136,10 @@ WORKLOADS: tuple[Workload, ...] = (
     Workload("pipeline_cpu", f"{BINS}/pipeline_cpu", ("500",), ("5",),
              "a CPU-bound producer (5*10^8 multiply/xor steps, a line per 1000) piped into a forked "
              "reader, as `gzip | cat`", targets=(NOT_ALONE_TARGET,)),
+    Workload("go_cpu", "./testbins/go/bin/go_cpu", ("5",), ("1",),
+             "a static Go program (testbins/go/go_cpu, make go-testbins): 5 rounds of a JSON encode and "
+             "decode of 200,000 numbers, a sort and SHA-256 on a goroutine pool, GOMAXPROCS=2",
+             targets=(CPU_TARGET,), optional=True),
     Workload("busybox_exec", BUSYBOX, ("sh", "-c", BUSYBOX_LOOP, "busybox_exec", "100"),
              ("sh", "-c", BUSYBOX_LOOP, "busybox_exec", "3"),
              "a `busybox sh -c` loop running /bin/busybox true 100 times (qemu: its children run natively)",

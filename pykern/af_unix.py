@@ -1,5 +1,7 @@
 """Unix-domain sockets (Linux's net/unix/af_unix.c): socketpair(2)'s connected pairs and
 socket(2)'s named sockets, bound to a path in the guest's tree or in the abstract namespace.
+UnixSocket implements pykern.net.Socket's operations (proto_ops) for syscalls/socket.py;
+the SCM_RIGHTS/SCM_CREDENTIALS control messages (net/core/scm.c) are read and written here.
 
 Each socket has its own receive queue, and sending appends to the peer's. SOCK_STREAM
 queues bytes (a pipe each way, but both ends read and write); SOCK_DGRAM and
@@ -53,6 +55,10 @@ from typing import TYPE_CHECKING
 from pykern.abi import (
     AF_UNIX,
     AT_FDCWD,
+    CAP_SETGID,
+    CAP_SETUID,
+    CAP_SYS_ADMIN,
+    CMSGHDR,
     EADDRINUSE,
     EAGAIN,
     ECONNREFUSED,
@@ -62,17 +68,20 @@ from pykern.abi import (
     EISCONN,
     EMSGSIZE,
     ENOENT,
+    ENOPROTOOPT,
     ENOTCONN,
     EOPNOTSUPP,
     EPERM,
     EPIPE,
     EPROTOTYPE,
     FIONREAD,
+    MSG_CMSG_CLOEXEC,
+    MSG_CTRUNC,
     MSG_DONTWAIT,
     MSG_NOSIGNAL,
     MSG_PEEK,
+    MSG_TRUNC,
     O_NONBLOCK,
-    O_RDWR,
     POLLERR,
     POLLHUP,
     POLLIN,
@@ -83,10 +92,24 @@ from pykern.abi import (
     POLLWRNORM,
     S_IFMT,
     S_IFSOCK,
+    SCM_CREDENTIALS,
+    SCM_MAX_FD,
+    SCM_RIGHTS,
+    SO_ACCEPTCONN,
+    SO_DOMAIN,
+    SO_ERROR,
+    SO_PASSCRED,
+    SO_PEERCRED,
+    SO_PROTOCOL,
+    SO_RCVBUF,
+    SO_SNDBUF,
+    SO_TYPE,
     SOCK_DGRAM,
     SOCK_SEQPACKET,
     SOCK_STREAM,
     SOCKADDR_UN_SIZE,
+    SOL_SOCKET,
+    UCRED,
     W_OK,
 )
 from pykern.errors import Block, SysError
@@ -94,7 +117,7 @@ from pykern.fs.file import File
 from pykern.fs.hostfs import HostInode
 from pykern.fs.hostio import host_error
 from pykern.fs.namei import LAST_NORM, parent_walk, path_walk
-from pykern.fs.stat import Stat
+from pykern.net import Delivery, Received, Socket
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:
@@ -105,10 +128,10 @@ SHUTDOWN_MASK = RCV_SHUTDOWN | SEND_SHUTDOWN
 TCP_ESTABLISHED, TCP_CLOSE, TCP_LISTEN = 1, 7, 10  # sk->sk_state, as Linux numbers them
 STREAM_CAPACITY = 212992  # bytes queued per receiver: Linux's default sk_sndbuf (net.core.wmem_default)
 MAX_DGRAM_QLEN = 512  # messages queued per receiver (net.unix.max_dgram_qlen)
+CMSG_ALIGN = 8
 SUN_PATH_OFFSET = 2  # offsetof(struct sockaddr_un, sun_path): an unnamed socket's address length
 FAMILY = AF_UNIX.to_bytes(2, "little")
 CLOSED = "closed"  # kernel.unix_names' entry for a path whose guest socket has closed
-_inode_numbers = itertools.count(200000)
 _autobind_numbers = itertools.count(0x10000)
 
 Creds = tuple[int, int, int]  # struct ucred: pid, uid, gid
@@ -143,13 +166,11 @@ class Message:
             file.fput()
 
 
-class UnixSocket(File):
-    kind = "socket"
+class UnixSocket(Socket):
+    family = AF_UNIX
 
     def __init__(self, sock_type: int, flags: int) -> None:
-        self.ino = next(_inode_numbers)
-        super().__init__((flags & ~3) | O_RDWR, f"socket:[{self.ino}]")
-        self.type = sock_type
+        super().__init__(sock_type, flags)
         self.state = TCP_CLOSE
         self.peer: UnixSocket | None = None
         self.dead = False  # closed (its peer may still point at it)
@@ -176,13 +197,6 @@ class UnixSocket(File):
     @property
     def connection_oriented(self) -> bool:
         return self.type in (SOCK_STREAM, SOCK_SEQPACKET)
-
-    def link_target(self) -> bytes:
-        return self.path.encode()
-
-    def stat(self) -> Stat:
-        return Stat(dev=0x8, ino=self.ino, nlink=1, mode=S_IFSOCK | 0o777, uid=0, gid=0, rdev=0, size=0,
-                    blksize=4096, blocks=0, atime_ns=0, mtime_ns=0, ctime_ns=0)
 
     def queued(self) -> int:
         return len(self.stream) if self.type == SOCK_STREAM else sum(len(m.data) for m in self.messages)
@@ -476,8 +490,9 @@ class UnixSocket(File):
         other.pending.append(embryo)
         other.data_ready.wake_all()
 
-    def accept(self, task: Task, flags: int) -> UnixSocket:
-        """unix_accept: the oldest waiting connection, as a socket with `flags`."""
+    def accept(self, task: Task, flags: int) -> tuple[UnixSocket, bytes]:
+        """unix_accept: the oldest waiting connection, as a socket with `flags`, and the
+        client's name (unnamed: sun_family alone)."""
         if not self.connection_oriented:
             raise SysError(EOPNOTSUPP)
         if self.state != TCP_LISTEN:
@@ -489,7 +504,8 @@ class UnixSocket(File):
         embryo = self.pending.popleft()
         embryo.flags |= flags & O_NONBLOCK
         self.room.wake_all()
-        return embryo
+        peer = embryo.peer
+        return embryo, (peer.addr if peer is not None else None) or FAMILY
 
     def peer_name(self) -> bytes:
         """getpeername's address: ENOTCONN without a peer. A peer that has closed still
@@ -503,7 +519,7 @@ class UnixSocket(File):
 
     # --- the connection -----------------------------------------------------------------
 
-    def shut(self, how: int) -> None:
+    def shut(self, task: Task, how: int) -> None:
         """unix_shutdown: `how` is SHUT_RD/SHUT_WR/SHUT_RDWR (0/1/2)."""
         mode = how + 1
         if self.host is not None:
@@ -684,6 +700,200 @@ class UnixSocket(File):
             task.mm.copy_out_u32(arg_addr, size)
             return 0
         return super().ioctl(task, request, arg_addr)
+
+    # --- proto_ops: what syscalls/socket.py calls ------------------------------------------
+
+    def getname(self, task: Task, peer: bool) -> bytes:
+        """unix_getname: the bound name, or sun_family alone; the peer's (ENOTCONN)."""
+        return self.peer_name() if peer else self.addr or FAMILY
+
+    def _destination(self, task: Task, address: bytes) -> UnixSocket | None:
+        """A send's explicit destination (unix_*_sendmsg's msg_name rules): the connection-
+        oriented types have none (EISCONN/EOPNOTSUPP for a stream, ignored when a seqpacket
+        is connected); a datagram's is looked up (autobinding a sender with SO_PASSCRED)."""
+        if not address:
+            return None
+        if self.type == SOCK_STREAM:
+            raise SysError(EISCONN if self.state == TCP_ESTABLISHED else EOPNOTSUPP)
+        if self.type == SOCK_SEQPACKET:
+            if self.state != TCP_ESTABLISHED:
+                raise SysError(ENOTCONN)
+            return None
+        validate_address(address)
+        if self.shutdown & SEND_SHUTDOWN:
+            raise SysError(EPIPE)  # before the name is looked up
+        if self.passcred:
+            self.autobind(task)
+        return find_other(task, address, self.type)  # type: ignore[return-value]
+
+    def sendmsg(self, task: Task, data: bytes, flags: int, address: bytes, control: bytes | None) -> int:
+        if control is None:
+            return self.send(task, data, flags, None, self._destination(task, address))
+        if self.type == SOCK_SEQPACKET and self.state != TCP_ESTABLISHED:
+            raise SysError(ENOTCONN)  # unix_seqpacket_sendmsg, before the control messages
+        extra = control_in(task, control)  # scm_send comes before the destination
+        try:
+            return self.send(task, data, flags, extra, self._destination(task, address))
+        finally:
+            extra.discard()  # what the send did not queue
+
+    def _sender_address(self, message: Message | None) -> bytes:
+        """Who sent what was received (unix_copy_addr): a datagram's sender, a stream's peer;
+        empty when unnamed, and at a stream's EOF (no message was read)."""
+        if self.type == SOCK_STREAM:
+            return (self.peer.addr if self.peer is not None and message is not None else None) or b""
+        return (message.sender if message is not None else None) or b""
+
+    def recvmsg(self, task: Task, size: int, flags: int, controllen: int | None, deliver: Delivery) -> Received:
+        """unix_*_recvmsg: the data first, then control messages (SCM_CREDENTIALS with
+        SO_PASSCRED, SCM_RIGHTS); MSG_TRUNC when a datagram was cut, MSG_CTRUNC when control
+        data was. A call without control data (recvfrom) closes the files that came."""
+        data, whole, message = self.recv(task, size, flags)
+        control, cut = b"", False
+        try:
+            if controllen is None:
+                if message is not None:
+                    message.discard()  # files sent to a call that takes none are closed
+                deliver(data)
+            else:
+                deliver(data)
+                control, cut = _control_out(task, self, message, controllen, flags)
+        finally:
+            if message is not None:
+                message.discard()
+        truncated = self.type != SOCK_STREAM and whole > len(data)
+        result = whole if flags & MSG_TRUNC and self.type != SOCK_STREAM else len(data)
+        return Received(result, self._sender_address(message), control,
+                        (MSG_TRUNC if truncated else 0) | (MSG_CTRUNC if cut else 0))
+
+    def getsockopt(self, task: Task, level: int, optname: int, length: int) -> bytes:
+        """SOL_SOCKET: SO_TYPE, SO_DOMAIN, SO_PROTOCOL, SO_ERROR (and clear it), SO_SNDBUF,
+        SO_RCVBUF, SO_ACCEPTCONN, SO_PASSCRED, SO_PEERCRED; anything else ENOPROTOOPT."""
+        if level != SOL_SOCKET:
+            raise SysError(EOPNOTSUPP)
+        if optname == SO_PEERCRED:
+            creds = self.host_peercred() if self.host is not None else \
+                self.peercred or (0, 0xFFFFFFFF, 0xFFFFFFFF)  # cred_to_ucred without a peer
+            return UCRED.pack(*creds)
+        if optname == SO_ERROR:
+            number, self.error = self.error, 0
+        else:
+            values = {SO_TYPE: self.type, SO_DOMAIN: AF_UNIX, SO_PROTOCOL: 0, SO_SNDBUF: self.sndbuf,
+                      SO_RCVBUF: self.rcvbuf, SO_ACCEPTCONN: int(self.state == TCP_LISTEN),
+                      SO_PASSCRED: int(self.passcred)}
+            if optname not in values:
+                raise SysError(ENOPROTOOPT)
+            number = values[optname]
+        return number.to_bytes(4, "little", signed=True)
+
+    def setsockopt(self, task: Task, level: int, optname: int, optval_addr: int, optlen: int) -> None:
+        """SOL_SOCKET: SO_SNDBUF and SO_RCVBUF (stored doubled, as Linux does), SO_PASSCRED;
+        anything else ENOPROTOOPT."""
+        if level != SOL_SOCKET:
+            raise SysError(EOPNOTSUPP)
+        if optname not in (SO_SNDBUF, SO_RCVBUF, SO_PASSCRED):
+            raise SysError(ENOPROTOOPT)
+        if optlen < 4:
+            raise SysError(EINVAL)
+        number = task.mm.copy_in_i32(optval_addr)
+        if optname == SO_PASSCRED:
+            self.passcred = bool(number)
+            return
+        value = max(number, 0) * 2
+        if optname == SO_SNDBUF:
+            self.sndbuf = max(value, 4608)  # SOCK_MIN_SNDBUF
+        else:
+            self.rcvbuf = max(value, 2304)  # SOCK_MIN_RCVBUF
+
+
+def _capable(task: Task, capability: int) -> bool:
+    return bool(task.group.creds.cap_effective >> capability & 1)
+
+
+def control_in(task: Task, control: bytes) -> Message:
+    """__scm_send: each cmsg must fit (EINVAL); SCM_RIGHTS takes up to SCM_MAX_FD open
+    files (EBADF), SCM_CREDENTIALS the caller's own ids unless privileged (EPERM); other
+    SOL_SOCKET types are EINVAL, other levels ignored. The files are referenced only
+    once all of it is valid."""
+    files: list[File] = []
+    creds = None
+    offset = 0
+    while len(control) - offset >= CMSGHDR.size:
+        cmsg_len, level, kind = CMSGHDR.unpack_from(control, offset)
+        if cmsg_len < CMSGHDR.size or cmsg_len > len(control) - offset:
+            raise SysError(EINVAL)
+        body = control[offset + CMSGHDR.size:offset + cmsg_len]
+        if level == SOL_SOCKET:
+            if kind == SCM_RIGHTS:
+                count = len(body) // 4
+                if len(files) + count > SCM_MAX_FD:
+                    raise SysError(EINVAL)
+                for index in range(count):
+                    files.append(task.group.files.get(int.from_bytes(body[index * 4:index * 4 + 4], "little",
+                                                                     signed=True)))
+            elif kind == SCM_CREDENTIALS:
+                if len(body) != UCRED.size:
+                    raise SysError(EINVAL)
+                pid, uid, gid = UCRED.unpack(body)
+                if uid == 0xFFFFFFFF or gid == 0xFFFFFFFF:
+                    raise SysError(EINVAL)
+                ids = task.group.creds
+                if not ((pid == task.group.tgid or _capable(task, CAP_SYS_ADMIN))
+                        and (uid in (ids.uid, ids.euid, ids.suid) or _capable(task, CAP_SETUID))
+                        and (gid in (ids.gid, ids.egid, ids.sgid) or _capable(task, CAP_SETGID))):
+                    raise SysError(EPERM)
+                creds = (pid, uid, gid)
+            else:
+                raise SysError(EINVAL)
+        offset += (cmsg_len + CMSG_ALIGN - 1) & ~(CMSG_ALIGN - 1)
+    if creds is None:
+        creds = (task.group.tgid, task.group.creds.euid, task.group.creds.egid)
+    return Message(b"", None, [file.get_file() for file in files], creds)
+
+
+def put_cmsg(out: bytearray, room: int, level: int, kind: int, body: bytes) -> tuple[int, bool]:
+    """put_cmsg: one control message into what is left of the buffer; (the space it
+    took, whether it was cut)."""
+    if room < CMSGHDR.size:
+        return 0, True
+    length = CMSGHDR.size + len(body)
+    cut = room < length
+    length = min(length, room)
+    out += (CMSGHDR.pack(length, level, kind) + body)[:length]
+    space = min((CMSGHDR.size + len(body) + CMSG_ALIGN - 1) & ~(CMSG_ALIGN - 1), room)
+    out += bytes(space - length)
+    return space, cut
+
+
+def _control_out(task: Task, sock: UnixSocket, message: Message | None, controllen: int, flags: int) -> tuple[
+        bytes, bool]:
+    """scm_recv: SCM_CREDENTIALS when the receiver asked (SO_PASSCRED), then the passed
+    files as new descriptors (scm_detach_fds): as many as fit; the rest are closed and
+    MSG_CTRUNC says so. Returns the control bytes and whether anything was cut."""
+    out = bytearray()
+    room = controllen
+    cut = False
+    if sock.passcred:
+        creds = message.creds if message is not None and message.creds is not None else (0, 0xFFFFFFFF, 0xFFFFFFFF)
+        used, cut = put_cmsg(out, room, SOL_SOCKET, SCM_CREDENTIALS, UCRED.pack(*creds))
+        room -= used
+    rights = message.rights if message is not None else []
+    if rights:
+        fit = min(max((room - CMSGHDR.size) // 4, 0), len(rights))
+        fds = []
+        files = task.group.files
+        for file in rights[:fit]:
+            try:
+                fds.append(files.install(file, bool(flags & MSG_CMSG_CLOEXEC)))
+            except SysError:
+                break
+        if fds:
+            used, _ = put_cmsg(out, room, SOL_SOCKET, SCM_RIGHTS, b"".join(fd.to_bytes(4, "little") for fd in fds))
+            room -= used
+        if len(fds) < len(rights):
+            cut = True
+        message.discard()  # installed ones hold their own references now
+    return bytes(out), cut
 
 
 def _retry_deadline(task: Task) -> float:

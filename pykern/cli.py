@@ -8,6 +8,7 @@ PROG cannot be found or executed.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 
@@ -61,8 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pykern", description="Run x86-64 Linux programs on a Python kernel.",
                                      formatter_class=help_formatter)
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("version", help="show pykern's version and the libunicorn it uses")
     run = commands.add_parser("run", help="run a program", description="Run PROG with ARGS under pykern.",
                               formatter_class=help_formatter)
+    run.add_argument("--version", action="store_true", help="show pykern's version and libunicorn, and exit")
     run.add_argument("--env", "-E", action="append", default=[], metavar="NAME=VALUE",
                      help="set an environment variable for the guest (repeatable)")
     run.add_argument("--unset-env", "-U", action="append", default=[], metavar="NAME",
@@ -85,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "pykern then exits with 124, as timeout(1) does")
     limits.add_argument("--kill-after", type=positive_float, default=2.0, metavar="SECONDS",
                         help="with --timeout: the grace between SIGTERM and SIGKILL (default 2)")
+    run.add_argument("--gdb", type=int, metavar="PORT",
+                     help="wait for gdb on 127.0.0.1:PORT (0: any free port, printed) and let it debug PROG: "
+                          "the GDB remote protocol, as qemu-user's -g")
     run.add_argument("--report-crashes", action="store_true",
                      help="on a fatal signal, print the signal, address, registers and faulting instruction")
     trace = run.add_argument_group("tracing (strace-compatible)")
@@ -111,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("-c", dest="trace_summary", action="store_true",
                        help="count time, calls and errors per system call; print a table at exit")
     trace.add_argument("--trace-json", metavar="FILE", help="write one JSON object per system call to FILE")
-    run.add_argument("prog", metavar="PROG", help="the program (a path, or a name looked up in PATH)")
+    run.add_argument("prog", nargs="?", metavar="PROG", help="the program (a path, or a name looked up in PATH)")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments for PROG")
     return parser
 
@@ -151,6 +157,10 @@ def run(options: argparse.Namespace) -> int:
         return 1
     from pykern.fs.namespace import Bind
     from pykern.loader import ExecFormatError
+
+    library, patched = library_description()
+    if not patched:
+        print(f"pykern: warning: libunicorn {library}", file=sys.stderr)
     from pykern.syscalls.table import build_table
 
     try:
@@ -173,12 +183,22 @@ def run(options: argparse.Namespace) -> int:
         limits["max_memory"] = options.max_memory or int(host_ram_bytes() * DEFAULT_FRACTION)
         # Orphans outlive the first process in a detached pykern, as they outlive the
         # program natively; but strace -f waits for every traced process, and so does
-        # pykern when it traces.
+        # pykern when it traces or gdb debugs.
         kernel = Kernel(table, Options(report_crashes=options.report_crashes or options.strace, tracer=tracer,
-                                       root=options.root, binds=binds, detach_orphans=tracer is None, **limits))
+                                       root=options.root, binds=binds, detach_orphans=tracer is None and options.gdb is None,
+                                       **limits))
     except ValueError as error:  # a bad --root or --mount
         print(f"pykern: {error}", file=sys.stderr)
         return USAGE_EXIT
+    stub = None
+    if options.gdb is not None:
+        from pykern.gdbstub import GdbStub
+
+        try:
+            stub = GdbStub(kernel, options.gdb)
+        except (OSError, OverflowError) as error:
+            print(f"pykern: --gdb {options.gdb}: {getattr(error, 'strerror', None) or error}", file=sys.stderr)
+            return USAGE_EXIT
     try:
         kernel.spawn(os.fsencode(path), argv, guest_environment(options))
     except (SysError, ExecFormatError) as error:
@@ -188,12 +208,21 @@ def run(options: argparse.Namespace) -> int:
             message = strerror(error.errno)
         print(f"pykern: {options.prog}: {message}", file=sys.stderr)
         return 127 if error.errno == ENOENT else 126 if error.errno in (EACCES, ENOEXEC) else 126
+    if stub is not None:
+        try:
+            stub.attach(kernel.first)  # the program waits for gdb before its first instruction
+        except KeyboardInterrupt:
+            return 130
     kernel.host_signals.install()  # Ctrl-C, kill: passed on to the guest
     watchdog = None
     if options.timeout is not None:
         from pykern.watchdog import TIMED_OUT_STATUS, Watchdog
 
         watchdog = Watchdog(kernel, options.timeout, options.kill_after)
+    # Start-up made no garbage worth collecting: what it built (modules, the syscall table,
+    # the first process) lives to the end. Collect from here on, and never look at it again.
+    gc.freeze()
+    gc.enable()
     try:
         status = kernel.run()
         if watchdog is not None and watchdog.fired:
@@ -204,6 +233,8 @@ def run(options: argparse.Namespace) -> int:
             options.killed_by = death  # entry() ends pykern by the same signal
         return status
     finally:
+        if stub is not None:
+            stub.finish()
         if tracer is not None:
             tracer.close()
 
@@ -236,8 +267,38 @@ def main(argv: list[str] | None = None) -> int:
     return execute(build_parser().parse_args(argv))
 
 
+def library_description() -> tuple[str, bool]:
+    """Which libunicorn pykern loaded, and whether it is pykern's patched build."""
+    from pykern.ucbind import HAS_BUDGET, LIBRARY_PATH
+
+    if HAS_BUDGET:
+        return f"{LIBRARY_PATH} (pykern's patched build)", True
+    return (f"{LIBRARY_PATH} is not pykern's build: without its patches, preemption is slower and stops can "
+            "re-run instructions (make venv, or install pykern's wheel)"), False
+
+
+def show_version() -> int:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        number = version("pykern")
+    except PackageNotFoundError:
+        number = "(not installed)"
+    try:
+        library, _ = library_description()
+    except ImportError as error:
+        library = f"not found: {error}"
+    print(f"pykern {number}\nlibunicorn: {library}")
+    return 0
+
+
 def execute(options: argparse.Namespace) -> int:
+    if options.command == "version" or options.command == "run" and options.version:
+        return show_version()
     if options.command == "run":
+        if options.prog is None:
+            print("pykern run: error: the following arguments are required: PROG", file=sys.stderr)
+            return USAGE_EXIT
         status = run(options)
         sys.stdout.flush()
         return status
@@ -245,6 +306,7 @@ def execute(options: argparse.Namespace) -> int:
 
 
 def entry() -> None:
+    gc.disable()  # until the guest runs (see run): start-up's collections found nothing to free
     options = build_parser().parse_args()
     status = execute(options)
     try:

@@ -6,20 +6,18 @@ all their wait queues and host fds at once, like poll. Level-triggered by defaul
 EPOLLONESHOT disarms an entry once reported, until EPOLL_CTL_MOD; EPOLLET reports a
 file again only when something happened to it since the last report: its wait queues
 were woken (new data, a hang-up), or, for host fds, it was seen not ready in between. An entry goes when its
-file is closed for good.
+file is closed for good. A waiter also sleeps on the epoll's own queue, which epoll_ctl wakes: a file added
+(or changed) while another thread waits is then watched too (Linux's ep_insert; Go's netpoller adds fds
+while its poller thread sleeps in epoll_pwait).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pykern.abi import O_RDWR, POLLERR, POLLHUP, POLLIN, POLLRDNORM
 from pykern.anon_inode import anon_inode_stat
 from pykern.fs.file import File
-
-if TYPE_CHECKING:
-    from pykern.fs.stat import Stat
-    from pykern.waitqueue import WaitQueue
+from pykern.fs.stat import Stat
+from pykern.waitqueue import WaitQueue
 
 EPOLLONESHOT = 1 << 30
 EPOLLET = 1 << 31
@@ -47,7 +45,8 @@ class EpollFile(File):
         self.interest: dict[tuple[int, File], Interest] = {}
 
     def stat(self) -> Stat:
-        return anon_inode_stat()  # fstat of an eventfd or epoll fd: Linux's anon inode
+        return anon_inode_stat()  # fstat of an epoll fd: Linux's anon inode
+        self.changed = WaitQueue("epoll_ctl")  # woken by ADD and MOD: waiters look again
 
     def _armed(self) -> list[tuple[Interest, int, tuple[WaitQueue, ...], tuple[tuple[int, str], ...]]]:
         """(entry, ready events, wait queues, host fds) of each armed entry, forgetting the
@@ -66,7 +65,7 @@ class EpollFile(File):
 
     def ready(self, limit: int) -> tuple[list[tuple[int, int]], list[WaitQueue], list[tuple[int, str]]]:
         """(events, data) of up to `limit` ready entries, and what to sleep on if none."""
-        found, queues, host_fds = [], [], []
+        found, queues, host_fds = [], [self.changed], []
         for entry, mask, waits, host in self._armed():
             queues += waits
             host_fds += host
@@ -89,6 +88,6 @@ class EpollFile(File):
         """An epoll fd is readable when one of its files is ready (epoll in epoll, poll)."""
         armed = self._armed()
         any_ready = any(mask for _, mask, _, _ in armed)
-        queues = tuple(queue for _, _, waits, _ in armed for queue in waits)
+        queues = (self.changed, *(queue for _, _, waits, _ in armed for queue in waits))
         host_fds = tuple(fd for _, _, _, host in armed for fd in host)
         return (POLLIN | POLLRDNORM if any_ready else 0), queues, host_fds

@@ -34,6 +34,7 @@ from pykern.fs.namei import d_path, lookup
 from pykern.fs.proc.task_mmu import mapped_file_name
 from pykern.futex import futex_exit_release
 from pykern.hostmem import Backing
+from pykern.ipc.shm import shm_exit
 from pykern.loader import (
     LoadPlan,
     StackImage,
@@ -280,6 +281,8 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
     group = task.group
     old_mm = task.mm
     task.mm = mm
+    if not first:
+        mm.users += 1  # and retire_mm below drops the old image's
     task.context = None
     group.files.close_on_exec()
     for timer in list(group.posix_timers.values()):  # POSIX timers do not survive exec
@@ -300,6 +303,7 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
     # The FPU and SSE state of a fresh process, as fpstate_init gives it (Unicorn's own
     # reset leaves every x87 and SSE exception unmasked and the x87 at single precision).
     task.set_reg(X.UC_X86_REG_FPCW, FPU_CONTROL_DEFAULT)
+    task.set_reg(X.UC_X86_REG_FPSW, 0)  # no exception flags (a pooled MM's last process may have left some)
     task.set_reg(X.UC_X86_REG_FPTAG, FPU_TAGS_EMPTY)
     task.set_reg(X.UC_X86_REG_MXCSR, MXCSR_DEFAULT)
     task.kernel.tracer_exec(task, host_path, argv)
@@ -307,5 +311,7 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
         task.kernel.vfork_done(task)
     if not first:
         task.kernel.retire_mm(old_mm, task)
+        if old_mm in task.kernel.dead_mms:
+            shm_exit(task.kernel, old_mm, group.tgid)  # exec detaches System V shared memory
         raise ExecImage()
 

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from pykern.abi import SI_USER
 from pykern.futex import futex_exit_release
+from pykern.ipc.sem import exit_ipc
+from pykern.ipc.shm import shm_exit
 from pykern.rusage import reaped_usage
 from pykern.signal import SigInfo
 from pykern.task import Task, TaskState, ThreadGroup
@@ -30,6 +32,7 @@ def do_exit(task: Task, status: int) -> None:
         return
     kernel.sched.forget(task)
     task.state = TaskState.DEAD
+    kernel.nr_threads -= 1
     cancel = task.restart_block.get("cancel")
     if task.pending is not None and cancel is not None:
         cancel(task)  # e.g. leave the futex queue it slept on
@@ -48,6 +51,8 @@ def do_exit(task: Task, status: int) -> None:
     if not group.live_tasks:
         exit_notify(kernel, group, status)
     kernel.retire_mm(task.mm, task)
+    if task.mm in kernel.dead_mms:
+        shm_exit(kernel, task.mm, group.tgid)  # the last user of the address space: shm detaches
 
 
 def do_group_exit(task: Task, status: int) -> None:
@@ -73,6 +78,7 @@ def exit_notify(kernel: Kernel, group: ThreadGroup, status: int) -> None:
     for timer in list(group.posix_timers.values()):
         timer.delete()
     group.files.close_all()
+    exit_ipc(kernel, group)  # SEM_UNDO adjustments, shm_rmid_forced
     if group.sid == group.tgid:
         kernel.ttys.session_leader_exit(group)  # disassociate_ctty(1)
     children = forget_children(kernel, group)

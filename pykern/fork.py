@@ -32,6 +32,7 @@ from pykern.abi import (
     RLIMIT_NPROC,
 )
 from pykern.errors import SysError
+from pykern.ipc.shm import shm_fork
 from pykern.rlimit import update_cpu_limit
 from pykern.task import Task, ThreadGroup
 
@@ -40,8 +41,9 @@ SYSCALL_INSN_LEN = 2
 
 def copy_process(parent: Task, flags: int, child_stack: int, parent_tid_addr: int, child_tid_addr: int,
                  tls: int) -> Task:
-    """Create the child task. Called from the syscall hook: the parent's rip still
-    points at its `syscall` instruction."""
+    """Create the child task. Called from the syscall hook, where the parent's rip still
+    points at its `syscall` instruction, or (after gdb's `catch syscall` stopped the call:
+    pykern.gdbstub) from the scheduler's retry, where it points past it."""
     if flags & CLONE_SIGHAND and not flags & CLONE_VM:
         raise SysError(EINVAL)
     if flags & CLONE_THREAD and not flags & CLONE_SIGHAND:
@@ -74,12 +76,15 @@ def copy_process(parent: Task, flags: int, child_stack: int, parent_tid_addr: in
         if RLIMIT_CPU in group.rlimits:
             update_cpu_limit(group)  # the child's own CPU time, from 0
 
+    if mm is not parent.mm:
+        shm_fork(kernel, parent.mm, mm, pgroup.tgid)  # the child inherits the parent's shm attaches
     child = Task(kernel, tid, group, mm)
     child.comm = parent.comm
     child.sigmask = parent.sigmask
     child.cpu_affinity = parent.cpu_affinity
     context.reg_write(X.UC_X86_REG_RAX, 0)
-    context.reg_write(X.UC_X86_REG_RIP, context.reg_read(X.UC_X86_REG_RIP) + SYSCALL_INSN_LEN)
+    after_syscall = SYSCALL_INSN_LEN if kernel.trap.in_syscall_hook else 0
+    context.reg_write(X.UC_X86_REG_RIP, context.reg_read(X.UC_X86_REG_RIP) + after_syscall)
     if child_stack:
         context.reg_write(X.UC_X86_REG_RSP, child_stack)
     if flags & CLONE_SETTLS:
@@ -87,6 +92,8 @@ def copy_process(parent: Task, flags: int, child_stack: int, parent_tid_addr: in
     child.context = context
     group.tasks.append(child)
     kernel.tasks[tid] = child
+    kernel.nr_threads += 1
+    mm.users += 1
 
     if flags & CLONE_PARENT_SETTID and parent_tid_addr:
         parent.mm.copy_out_u32(parent_tid_addr, tid)

@@ -168,6 +168,7 @@ class Backing:
     __slots__ = ("__weakref__", "label", "ptr", "frozen", "shared", "size", "file_key")
 
     def __init__(self, size: int, *, fd: int = -1, offset: int = 0, writable: bool = True, label: str = "") -> None:
+        self.ptr = 0  # (set before the host mmap: __del__ of a failed one has nothing to unmap)
         if fd >= 0:
             prot = _HOST_PROT_RW if writable else _hostmmap.PROT_READ
             flags = _hostmmap.MAP_SHARED

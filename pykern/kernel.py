@@ -36,12 +36,14 @@ MAX_TASKS = 4096  # --max-tasks' default: a fork bomb gets EAGAIN long before th
 
 class Options:
     __slots__ = ("report_crashes", "crash_stream", "tracer", "extra", "root", "binds", "max_tasks",
-                 "detach_orphans", "max_memory")
+                 "detach_orphans", "max_memory", "stdio", "cwd", "console")
 
     def __init__(self, report_crashes: bool = False, crash_stream: TextIO = sys.stderr,
                  tracer: object | None = None, extra: dict | None = None, root: str = "/",
                  binds: tuple = (), max_tasks: int = MAX_TASKS,
-                 detach_orphans: bool = False, max_memory: int | None = None) -> None:  # fmt: skip
+                 detach_orphans: bool = False, max_memory: int | None = None,
+                 stdio: tuple[int, int, int] = (0, 1, 2), cwd: str | None = None,
+                 console: bool = True) -> None:  # fmt: skip
         self.report_crashes = report_crashes
         self.crash_stream = crash_stream
         self.tracer = tracer  # pykern.strace.Tracer when tracing
@@ -53,6 +55,9 @@ class Options:
         # the guest processes still alive to a detached copy of pykern (Kernel.run)
         self.detach_orphans = detach_orphans
         self.max_memory = max_memory  # --max-memory in bytes: the OOM killer's limit (None: no killer)
+        self.stdio = stdio  # the host fds that become the first process's 0, 1 and 2 (dup'ed)
+        self.cwd = cwd  # where the first process starts (None: pykern's own cwd)
+        self.console = console  # pykern's controlling terminal is the guest's console (pykern.tty)
 
 
 class Kernel:
@@ -63,6 +68,8 @@ class Kernel:
         raise_host_nofile()
         from pykern.fs.namespace import initial_mounts
 
+        self.ipc = None  # pykern.ipc's namespace (System V objects, mqueue limits), made at first use
+        self.netlink_ports: dict = {}  # a bound netlink socket's port id -> the socket (pykern.netlink)
         self.ttys = TtyTable(self)  # the console and the pseudo-terminals (pykern.tty): /dev/pts
         self.mounts = initial_mounts(self, self.options.root, self.options.binds)  # ValueError: bad --root
         self.fifos: dict = {}  # FIFO inode key -> its kernel pipe (pykern.fs.fifo)
@@ -72,6 +79,7 @@ class Kernel:
         self.sched = Scheduler(self)
         self.trap = Trap(self, table)
         self.tasks: dict[int, Task] = {}  # tid -> task, live and zombie leaders
+        self.nr_threads = 0  # tasks not DEAD (Linux's nr_threads): the scheduler runs while any is
         self.groups: dict[int, ThreadGroup] = {}  # tgid -> process, until reaped
         self._next_pid = INIT_PID + 1
         self.init = self._make_init()
@@ -169,8 +177,10 @@ class Kernel:
         from pykern.fs.namespace import initial_cwd
 
         pid = self.alloc_pid()
-        fs = FsContext(self.mounts.root_location(), initial_cwd(self.mounts, self.options.root))
-        group = ThreadGroup(pid, self.init, console_fdtable(), fs, self.host_creds(), self.host_rlimits())
+        fs = FsContext(self.mounts.root_location(),
+                       initial_cwd(self.mounts, self.options.root, self.options.cwd or os.getcwd()))
+        group = ThreadGroup(pid, self.init, console_fdtable(self.options.stdio), fs, self.host_creds(),
+                            self.host_rlimits())
         # What a shell with job control gives a command: a process group of its own, in
         # the shell's session. pid 1 stands in for the world outside the guest (the
         # shell that started pykern), so the session is init's: the first process may
@@ -178,6 +188,7 @@ class Kernel:
         group.pgid, group.sid = pid, INIT_PID
         mm = self.new_mm()  # empty: the first exec builds its image in it
         task = Task(self, pid, group, mm)
+        mm.users += 1
         group.tasks.append(task)
         try:
             do_execve(task, path, argv, envp, first=True)
@@ -187,6 +198,7 @@ class Kernel:
         self.init.children.append(group)
         self.groups[pid] = group
         self.tasks[pid] = task
+        self.nr_threads += 1
         self.first = group
         self.sched.enqueue(task)
         return group
@@ -201,7 +213,7 @@ class Kernel:
         try:
             if self.options.detach_orphans:
                 self.sched.run(until=lambda: not first.live_tasks)
-                if self.live_tasks and self.detach():
+                if self.nr_threads and self.detach():
                     self.sched.run()  # the detached copy: the orphans, to their end
                     self.end_detached()
             else:
@@ -212,6 +224,18 @@ class Kernel:
                 self.end_detached()
             return 125
         return shell_status(first.exit_code or 0)
+
+    def shutdown(self) -> None:
+        """After run(), for a caller that goes on (pykern.api): give back what the
+        kernel still holds on the host — pooled address spaces with their Unicorn
+        instances, the page cache, fds of processes nobody reaped."""
+        self.free_dead_mms()
+        for mm in self.mm_pool.free:
+            mm._close()
+        self.mm_pool.free.clear()
+        self.mm_pool.page_cache.clear()
+        for group in list(self.groups.values()):
+            group.files.close_all()
 
     def detach(self) -> bool:
         """The first process has exited and others live on, as after `sleep 5 &` in a
@@ -252,9 +276,8 @@ class Kernel:
     def retire_mm(self, mm: MM, task: Task) -> None:
         """`task` stopped using `mm`; free it once no live task does. Freed later, from
         the scheduler loop: we may be inside one of its hooks right now."""
-        if any(t.mm is mm and t.state is not TaskState.DEAD for t in self.tasks.values()):
-            return
-        if mm not in self.dead_mms:
+        mm.users -= 1
+        if mm.users <= 0 and mm not in self.dead_mms:
             self.dead_mms.append(mm)
 
     def free_dead_mms(self) -> None:

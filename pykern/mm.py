@@ -246,6 +246,11 @@ class PageCache:
         while len(self._files) > self.keep_files or sum(map(len, self._files.values())) > self.keep_file_bytes:
             self._files.popitem(last=False)
 
+    def clear(self) -> None:
+        """Forget what is kept only for later runs (a kernel shutting down)."""
+        self._recent.clear()
+        self._files.clear()
+
     def get(self, key: tuple[int, ...]) -> Backing | None:
         backing = self._live.get(key)
         if backing is not None:
@@ -311,6 +316,7 @@ class MM(UserAccess):
         self.exe_path = ""
         self.layout: ImageLayout | None = None  # set by execve
         self.counted = False  # has run a counted slice: Unicorn's count hook is installed
+        self.users = 0  # live tasks using it (Linux's mm_users): Kernel.retire_mm frees it at 0
         self.dumpable = 1  # prctl(PR_SET_DUMPABLE); copied by fork, 1 again after exec
         self.fault: tuple[int, int, int] | None = None  # (access, address, size) of the last bad access
         self.interrupt: int | None = None  # the last CPU interrupt number
@@ -732,9 +738,13 @@ class MM(UserAccess):
             uc.mem_unmap(vma.start, vma.end - vma.start)
         self._stale = []
         self.code_drops += dropped
-        for vma in vmas:
-            if key(vma) not in kept:
-                self._uc_map(vma)
+        uc.map_batch(True)  # one commit of Unicorn's memory map for all of them
+        try:
+            for vma in vmas:
+                if key(vma) not in kept:
+                    self._uc_map(vma)
+        finally:
+            uc.map_batch(False)
         self.vmas = vmas
         self._starts = [vma.start for vma in vmas]
 

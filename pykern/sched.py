@@ -23,6 +23,7 @@ from pykern.errors import Block
 from pykern.task import Task, TaskState
 
 if TYPE_CHECKING:
+    from pykern.gdbstub import GdbStub
     from pykern.kernel import Kernel
 
 # A quantum, in guest instructions: about 5 ms of a CPU-bound loop at pykern's JIT speed.
@@ -63,6 +64,7 @@ class Scheduler:
         self.yielded = False  # sched_yield: rotate the current task after its call returns
         self.idle_waiting = False  # in idle()'s wait for timers and host fds
         self.current: Task | None = None
+        self.debugger: GdbStub | None = None  # --gdb: its hooks below are one check when None
 
     # --- sleep / wake ----------------------------------------------------------------------
 
@@ -169,6 +171,9 @@ class Scheduler:
         from pykern.hostsig import HostSignalArrived
 
         deadline = self._next_deadline()
+        if self.debugger is not None:  # gdb may interrupt a guest that sleeps for ever
+            self.debugger.idle(self, deadline)
+            return
         if deadline is None and not self.host_waiters and not self._awaiting_signals():
             if self.kernel.host_signals.suspend_stopped_guest():
                 return  # pykern itself was stopped (the guest's job, on a terminal) and continued
@@ -229,9 +234,11 @@ class Scheduler:
         """schedule(): pick -> retry pending call -> run in the JIT -> account, until every
         task has exited (or `until()` is true)."""
         kernel = self.kernel
-        while kernel.live_tasks:
+        while kernel.nr_threads:
             if until is not None and until():
                 return
+            if self.debugger is not None and self.debugger.check_stop(None):
+                continue  # gdb had the guest stopped (Ctrl-C, the traced process ended): look again
             if kernel.dead_mms:
                 kernel.free_dead_mms()
             if self.timers:
@@ -242,7 +249,7 @@ class Scheduler:
                 kernel.host_signals.deliver()
             task = self.pick_next()
             if task is None:
-                if kernel.live_tasks:  # (a timer above may have killed the last ones)
+                if kernel.nr_threads:  # (a timer above may have killed the last ones)
                     self.idle()
                 continue
             self.current = task
@@ -267,6 +274,10 @@ class Scheduler:
                     return
             if task.pending is not None and not kernel.trap.retry(task) and task.state is not TaskState.RUNNABLE:
                 return  # asleep again, stopped, or exited
+            if self.debugger is not None:  # gdb: a caught syscall's return
+                self.debugger.check_stop(task)
+                if task.state is not TaskState.RUNNABLE:
+                    return
             if kernel.signals.deliverable(task):
                 kernel.return_to_user(task)
                 if task.state is not TaskState.RUNNABLE:
@@ -283,6 +294,8 @@ class Scheduler:
                 self.check_cpu_timers(task)
             if kernel.oom is not None:
                 kernel.oom.check()
+            if self.debugger is not None:  # gdb: a breakpoint, a step, a caught syscall, Ctrl-C
+                self.debugger.check_stop(task)
             if task.state is not TaskState.RUNNABLE:
                 return
             budget -= trap.executed  # stopped early (a wakeup, a fork): keep the rest of the slice

@@ -248,6 +248,9 @@ USER_CS, USER_SS = 0x33, 0x2B
 FIX_EFLAGS = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x10000 | 0x40000
 EFLAGS_TF, EFLAGS_DF, EFLAGS_RF = 0x100, 0x400, 0x10000
 XMM_REGS = tuple(getattr(X, f"UC_X86_REG_XMM{i}") for i in range(16))
+SIGCONTEXT_FPSTATE = 26  # the fpstate pointer's index in SIGCONTEXT's fields
+FPU_STATE_REGS = (X.UC_X86_REG_FPCW, X.UC_X86_REG_FPSW, X.UC_X86_REG_MXCSR)
+FPU_INIT_STATE = (0x37F, 0, 0x1F80)  # as after FNINIT, and Linux's MXCSR_DEFAULT
 TRAPNO = {SIGSEGV: 14, SIGBUS: 14, SIGFPE: 0, SIGILL: 6, SIGTRAP: 3}
 MAX_SAVED_FRAMES = 64
 
@@ -340,8 +343,10 @@ class Signals:
         bit = sigbit(sig)
         blocked = all((t.sigmask | t.real_blocked) & bit for t in targets)
         # An ignored signal is dropped unless blocked (the action may change before it is
-        # unblocked) or traced: a tracer sees every signal, as under ptrace.
-        if self.is_ignored(group, sig) and not blocked and self.kernel.tracer is None:
+        # unblocked) or traced: a tracer (or gdb) sees every signal, as under ptrace.
+        debugger = self.kernel.sched.debugger
+        if self.is_ignored(group, sig) and not blocked and self.kernel.tracer is None \
+                and (debugger is None or not debugger.traces(group.leader)):
             return
         queue = task.sigpending if task is not None else group.shared_pending
         if not queue.add(info):
@@ -488,6 +493,11 @@ class Signals:
             info = task.sigpending.take(~task.sigmask) or group.shared_pending.take(~task.sigmask)
             if info is None:
                 break
+            debugger = self.kernel.sched.debugger
+            if debugger is not None and debugger.traces(task):  # gdb sees it first
+                info = debugger.signal_stop(task, info)
+                if info is None:
+                    continue  # suppressed (gdb's c instead of C<sig>)
             sig = info.signo
             action = self.action(group, sig)
             self.kernel.tracer_signal(task, info)
@@ -592,11 +602,16 @@ class Signals:
         ucontext = UCONTEXT_HEAD.pack(UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS, 0) + stack + sigcontext \
             + struct.pack("<Q", old_mask)
         mm = task.mm
-        mm.copy_out(fpstate, self._fxsave(uc))
+        fpu = uc.reg_read_batch(FPU_STATE_REGS)  # with the exception flags (tools/build_unicorn.py)
+        mm.copy_out(fpstate, self._fxsave(uc, fpu))
         mm.copy_out(frame, struct.pack("<Q", action.restorer) + ucontext + info.pack())
         # The registers to come back to: all of them, FPU and SSE included, by frame address.
         frames = task.sigframes
-        frames[frame] = uc.context_save()
+        frames[frame] = (uc.context_save(), fpu)
+        if fpu != FPU_INIT_STATE:  # the handler starts with a clean FPU (fpu__clear_user_states)
+            for reg, value in zip(FPU_STATE_REGS, FPU_INIT_STATE):
+                uc.reg_write(reg, value)
+            uc.reg_write(X.UC_X86_REG_FPTAG, 0xFFFF)  # the x87 stack empty
         if len(frames) > MAX_SAVED_FRAMES:  # handlers that longjmp'd out never return
             del frames[next(iter(frames))]
         uc.reg_write(X.UC_X86_REG_RSP, frame)
@@ -615,9 +630,9 @@ class Signals:
             task.group.sigactions[sig] = SigAction(SIG_DFL, action.flags, action.restorer, action.mask)
 
     @staticmethod
-    def _fxsave(uc: object) -> bytes:
+    def _fxsave(uc: object, fpu: tuple[int, ...]) -> bytes:
         """The FXSAVE image a handler can read at uc_mcontext.fpregs (control words and SSE)."""
-        fcw, fsw, mxcsr = uc.reg_read_batch((X.UC_X86_REG_FPCW, X.UC_X86_REG_FPSW, X.UC_X86_REG_MXCSR))
+        fcw, fsw, mxcsr = fpu
         image = bytearray(FXSAVE_SIZE)
         struct.pack_into("<HH", image, 0, fcw, fsw)
         struct.pack_into("<II", image, 24, mxcsr, 0xFFFF)
@@ -638,12 +653,14 @@ class Signals:
         saved = frames.pop(frame, None)
         for deeper in [addr for addr in frames if addr < frame]:
             del frames[deeper]  # frames of handlers that longjmp'd out and never returned
-        if saved is not None:
-            uc.context_restore(saved)
         offset = UCONTEXT_HEAD.size
         ss_sp, ss_flags, ss_size = STACK_T.unpack_from(data, offset)
         offset += STACK_T.size
         values = SIGCONTEXT.unpack_from(data, offset)
+        if saved is not None:
+            context, fpu = saved
+            uc.context_restore(context)
+            self._restore_fpu(task, values[SIGCONTEXT_FPSTATE], fpu)
         (mask,) = struct.unpack_from("<Q", data, offset + SIGCONTEXT.size)
         eflags = uc.reg_read(X.UC_X86_REG_EFLAGS)
         for reg, value in zip(SIGCONTEXT_REGS[:16], values[:16]):
@@ -658,11 +675,35 @@ class Signals:
         self.kernel.sched.need_resched = True  # leave the JIT: the restored rip is a jump
         return values[13]  # rax
 
+    @staticmethod
+    def _restore_fpu(task: Task, fpstate: int, saved: tuple[int, ...]) -> None:
+        """The control words, status word and MXCSR as the frame's fpstate holds them: a
+        SIGFPE handler clears the exception flags or masks the exception there. (The rest
+        of the FPU and SSE state comes back as it was saved.)"""
+        if not fpstate:
+            return
+        try:
+            header = task.mm.copy_in(fpstate, 28)
+        except Fault:
+            return
+        fcw, fsw = struct.unpack_from("<HH", header, 0)
+        (mxcsr,) = struct.unpack_from("<I", header, 24)
+        uc = task.mm.uc
+        for reg, value, before in zip(FPU_STATE_REGS, (fcw, fsw, mxcsr & 0xFFFF), saved):
+            if value != before:
+                uc.reg_write(reg, value)
+
     # --- synchronous signals --------------------------------------------------------------------
 
     def force(self, task: Task, info: SigInfo) -> bool:
         """force_sig_info: a fault in `task`. Returns True if a handler will run; False if
         the fault is fatal (no handler, or the signal blocked or ignored)."""
+        debugger = self.kernel.sched.debugger
+        if debugger is not None and debugger.traces(task):  # gdb stops at the faulting instruction
+            delivered = debugger.signal_stop(task, info)
+            if delivered is None:
+                return True  # suppressed: the instruction runs (and faults) again, as under ptrace
+            info = delivered
         action = self.action(task.group, info.signo)
         if action.handler in (SIG_DFL, SIG_IGN) or task.sigmask & sigbit(info.signo):
             return False

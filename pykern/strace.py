@@ -739,6 +739,9 @@ def fmt_arg(call: Call, index: int) -> str:
     simple = _SIMPLE.get(name)
     if simple is not None:
         return simple(value)
+    family = KIND_FORMATTERS.get(name)
+    if family is not None:
+        return family(call, index)
     if name == "path":
         return fmt_path(call, value)
     if name == "str":
@@ -1740,7 +1743,12 @@ def _mincore_args(call: Call) -> list[str]:
 
 # --- sockets ---
 
-AF_NAMES = {0: "AF_UNSPEC", 1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6", 16: "AF_NETLINK", 17: "AF_PACKET"}
+AF_NAMES = dict(enumerate((
+    "AF_UNSPEC", "AF_UNIX", "AF_INET", "AF_AX25", "AF_IPX", "AF_APPLETALK", "AF_NETROM", "AF_BRIDGE", "AF_ATMPVC",
+    "AF_X25", "AF_INET6", "AF_ROSE", "AF_DECnet", "AF_NETBEUI", "AF_SECURITY", "AF_KEY", "AF_NETLINK", "AF_PACKET",
+    "AF_ASH", "AF_ECONET", "AF_ATMSVC", "AF_RDS", "AF_SNA", "AF_IRDA", "AF_PPPOX", "AF_WANPIPE", "AF_LLC", "AF_IB",
+    "AF_MPLS", "AF_CAN", "AF_TIPC", "AF_BLUETOOTH", "AF_IUCV", "AF_RXRPC", "AF_ISDN", "AF_PHONET", "AF_IEEE802154",
+    "AF_CAIF", "AF_ALG", "AF_NFC", "AF_VSOCK", "AF_KCM", "AF_QIPCRTR", "AF_SMC", "AF_XDP", "AF_MCTP")))
 SOCK_TYPE_NAMES = {1: "SOCK_STREAM", 2: "SOCK_DGRAM", 3: "SOCK_RAW", 4: "SOCK_RDM", 5: "SOCK_SEQPACKET",
                    6: "SOCK_DCCP", 10: "SOCK_PACKET"}
 SOCK_FLAG_BITS = [(abi.SOCK_CLOEXEC, "SOCK_CLOEXEC"), (abi.SOCK_NONBLOCK, "SOCK_NONBLOCK")]
@@ -1770,6 +1778,30 @@ def _sock_type(value: int) -> str:
 
 def _msg_flags(value: int) -> str:
     return flags(value & 0xFFFFFFFF, MSG_BITS, unknown="MSG_???")
+
+
+IPPROTO_NAMES = {0: "IPPROTO_IP", 1: "IPPROTO_ICMP", 2: "IPPROTO_IGMP", 4: "IPPROTO_IPIP", 6: "IPPROTO_TCP",
+                 8: "IPPROTO_EGP", 12: "IPPROTO_PUP", 17: "IPPROTO_UDP", 22: "IPPROTO_IDP", 29: "IPPROTO_TP",
+                 33: "IPPROTO_DCCP", 41: "IPPROTO_IPV6", 46: "IPPROTO_RSVP", 47: "IPPROTO_GRE", 50: "IPPROTO_ESP",
+                 51: "IPPROTO_AH", 58: "IPPROTO_ICMPV6", 92: "IPPROTO_MTP", 94: "IPPROTO_BEETPH",
+                 98: "IPPROTO_ENCAP", 103: "IPPROTO_PIM", 108: "IPPROTO_COMP", 115: "IPPROTO_L2TP",
+                 132: "IPPROTO_SCTP", 136: "IPPROTO_UDPLITE", 137: "IPPROTO_MPLS", 143: "IPPROTO_ETHERNET",
+                 255: "IPPROTO_RAW", 262: "IPPROTO_MPTCP"}
+NETLINK_NAMES = {0: "NETLINK_ROUTE", 1: "NETLINK_UNUSED", 2: "NETLINK_USERSOCK", 3: "NETLINK_FIREWALL",
+                 4: "NETLINK_SOCK_DIAG", 5: "NETLINK_NFLOG", 6: "NETLINK_XFRM", 7: "NETLINK_SELINUX",
+                 8: "NETLINK_ISCSI", 9: "NETLINK_AUDIT", 10: "NETLINK_FIB_LOOKUP", 11: "NETLINK_CONNECTOR",
+                 12: "NETLINK_NETFILTER", 13: "NETLINK_IP6_FW", 14: "NETLINK_DNRTMSG",
+                 15: "NETLINK_KOBJECT_UEVENT", 16: "NETLINK_GENERIC", 18: "NETLINK_SCSITRANSPORT",
+                 19: "NETLINK_ECRYPTFS", 20: "NETLINK_RDMA", 21: "NETLINK_CRYPTO", 22: "NETLINK_SMC"}
+
+
+def _protocol(domain: int, protocol: int) -> str:
+    """socket(2)'s protocol as strace names it for the family (a number for the others)."""
+    if domain in (abi.AF_INET, abi.AF_INET6):
+        return IPPROTO_NAMES.get(protocol, str(protocol))
+    if domain == abi.AF_NETLINK:
+        return _named(NETLINK_NAMES, protocol, "NETLINK")
+    return str(protocol)
 
 
 def _socketpair_args(call: Call) -> list[str]:
@@ -1829,6 +1861,9 @@ def fmt_sockaddr(call: Call, addr: int, addrlen: int) -> str:
         if len(data) >= 28:
             text += f", sin6_scope_id={int.from_bytes(data[24:28], 'little')}"
         return text + "}"
+    if family == abi.AF_NETLINK and len(data) >= 12:
+        pid, groups = struct.unpack_from("<II", data, 4)
+        return f"{head}, nl_pid={pid}, nl_groups={groups:08x}}}"
     return f"{head}, sa_data={quote(data[2:], None)}}}"
 
 
@@ -1864,7 +1899,8 @@ def _accept_args(call: Call) -> list[str]:
 
 
 def _socket_args(call: Call) -> list[str]:
-    return [_named(AF_NAMES, _s32(call.args[0]), "AF"), _sock_type(call.args[1]), str(_s32(call.args[2]))]
+    domain = _s32(call.args[0])
+    return [_named(AF_NAMES, domain, "AF"), _sock_type(call.args[1]), _protocol(domain, _s32(call.args[2]))]
 
 
 def _bind_args(call: Call) -> list[str]:
@@ -1966,20 +2002,133 @@ def _recvmsg_args(call: Call) -> list[str]:
     return [str(_s32(call.args[0])), shown, _msg_flags(call.args[2])]
 
 
+SOCKOPT_LEVEL_NAMES = {0: "SOL_IP", 1: "SOL_SOCKET", 6: "SOL_TCP", 17: "SOL_UDP", 41: "SOL_IPV6", 58: "SOL_ICMPV6",
+                       255: "SOL_RAW", 270: "SOL_NETLINK", 136: "SOL_UDPLITE"}
+IP_OPT_NAMES = {1: "IP_TOS", 2: "IP_TTL", 3: "IP_HDRINCL", 4: "IP_OPTIONS", 6: "IP_RECVOPTS", 7: "IP_RETOPTS",
+                8: "IP_PKTINFO", 9: "IP_PKTOPTIONS", 10: "IP_MTU_DISCOVER", 11: "IP_RECVERR", 12: "IP_RECVTTL",
+                13: "IP_RECVTOS", 14: "IP_MTU", 15: "IP_FREEBIND", 16: "IP_IPSEC_POLICY", 17: "IP_XFRM_POLICY",
+                18: "IP_PASSSEC", 19: "IP_TRANSPARENT", 20: "IP_ORIGDSTADDR", 21: "IP_MINTTL", 22: "IP_NODEFRAG",
+                23: "IP_CHECKSUM", 24: "IP_BIND_ADDRESS_NO_PORT", 25: "IP_RECVFRAGSIZE", 26: "IP_RECVERR_RFC4884",
+                32: "IP_MULTICAST_IF", 33: "IP_MULTICAST_TTL", 34: "IP_MULTICAST_LOOP", 35: "IP_ADD_MEMBERSHIP",
+                36: "IP_DROP_MEMBERSHIP", 37: "IP_UNBLOCK_SOURCE", 38: "IP_BLOCK_SOURCE",
+                39: "IP_ADD_SOURCE_MEMBERSHIP", 40: "IP_DROP_SOURCE_MEMBERSHIP", 41: "IP_MSFILTER",
+                49: "IP_MULTICAST_ALL", 50: "IP_UNICAST_IF"}
+TCP_OPT_NAMES = {1: "TCP_NODELAY", 2: "TCP_MAXSEG", 3: "TCP_CORK", 4: "TCP_KEEPIDLE", 5: "TCP_KEEPINTVL",
+                 6: "TCP_KEEPCNT", 7: "TCP_SYNCNT", 8: "TCP_LINGER2", 9: "TCP_DEFER_ACCEPT", 10: "TCP_WINDOW_CLAMP",
+                 11: "TCP_INFO", 12: "TCP_QUICKACK", 13: "TCP_CONGESTION", 14: "TCP_MD5SIG", 16: "TCP_THIN_LINEAR_TIMEOUTS",
+                 17: "TCP_THIN_DUPACK", 18: "TCP_USER_TIMEOUT", 19: "TCP_REPAIR", 20: "TCP_REPAIR_QUEUE",
+                 21: "TCP_QUEUE_SEQ", 22: "TCP_REPAIR_OPTIONS", 23: "TCP_FASTOPEN", 24: "TCP_TIMESTAMP",
+                 25: "TCP_NOTSENT_LOWAT", 26: "TCP_CC_INFO", 27: "TCP_SAVE_SYN", 28: "TCP_SAVED_SYN",
+                 29: "TCP_REPAIR_WINDOW", 30: "TCP_FASTOPEN_CONNECT", 31: "TCP_ULP", 32: "TCP_MD5SIG_EXT",
+                 33: "TCP_FASTOPEN_KEY", 34: "TCP_FASTOPEN_NO_COOKIE", 35: "TCP_ZEROCOPY_RECEIVE", 36: "TCP_INQ",
+                 37: "TCP_TX_DELAY"}
+IPV6_OPT_NAMES = {1: "IPV6_ADDRFORM", 2: "IPV6_2292PKTINFO", 3: "IPV6_2292HOPOPTS", 4: "IPV6_2292DSTOPTS",
+                  5: "IPV6_2292RTHDR", 6: "IPV6_2292PKTOPTIONS", 7: "IPV6_CHECKSUM", 8: "IPV6_2292HOPLIMIT",
+                  9: "IPV6_NEXTHOP", 10: "IPV6_AUTHHDR", 11: "IPV6_FLOWINFO", 16: "IPV6_UNICAST_HOPS",
+                  17: "IPV6_MULTICAST_IF", 18: "IPV6_MULTICAST_HOPS", 19: "IPV6_MULTICAST_LOOP",
+                  20: "IPV6_ADD_MEMBERSHIP", 21: "IPV6_DROP_MEMBERSHIP", 22: "IPV6_ROUTER_ALERT",
+                  23: "IPV6_MTU_DISCOVER", 24: "IPV6_MTU", 25: "IPV6_RECVERR", 26: "IPV6_V6ONLY",
+                  27: "IPV6_JOIN_ANYCAST", 28: "IPV6_LEAVE_ANYCAST", 49: "IPV6_RECVPKTINFO", 50: "IPV6_PKTINFO",
+                  51: "IPV6_RECVHOPLIMIT", 52: "IPV6_HOPLIMIT", 66: "IPV6_RECVTCLASS", 67: "IPV6_TCLASS",
+                  75: "IPV6_TRANSPARENT", 76: "IPV6_UNICAST_IF", 77: "IPV6_RECVFRAGSIZE", 78: "IPV6_FREEBIND"}
+NETLINK_OPT_NAMES = {1: "NETLINK_ADD_MEMBERSHIP", 2: "NETLINK_DROP_MEMBERSHIP", 3: "NETLINK_PKTINFO",
+                     4: "NETLINK_BROADCAST_ERROR", 5: "NETLINK_NO_ENOBUFS", 6: "NETLINK_RX_RING",
+                     7: "NETLINK_TX_RING", 8: "NETLINK_LISTEN_ALL_NSID", 9: "NETLINK_LIST_MEMBERSHIPS",
+                     10: "NETLINK_CAP_ACK", 11: "NETLINK_EXT_ACK", 12: "NETLINK_GET_STRICT_CHK"}
+SO_NAMES.update({20: "SO_RCVTIMEO_OLD", 21: "SO_SNDTIMEO_OLD", 25: "SO_BINDTODEVICE", 26: "SO_ATTACH_FILTER",
+                 27: "SO_DETACH_FILTER", 28: "SO_PEERNAME", 29: "SO_TIMESTAMP_OLD", 31: "SO_PEERSEC",
+                 32: "SO_SNDBUFFORCE", 33: "SO_RCVBUFFORCE", 34: "SO_PASSSEC", 35: "SO_TIMESTAMPNS_OLD",
+                 36: "SO_MARK", 37: "SO_TIMESTAMPING_OLD", 40: "SO_RXQ_OVFL", 41: "SO_WIFI_STATUS", 42: "SO_PEEK_OFF",
+                 43: "SO_NOFCS", 44: "SO_LOCK_FILTER", 45: "SO_SELECT_ERR_QUEUE", 46: "SO_BUSY_POLL",
+                 47: "SO_MAX_PACING_RATE", 48: "SO_BPF_EXTENSIONS", 49: "SO_INCOMING_CPU", 50: "SO_ATTACH_BPF",
+                 51: "SO_ATTACH_REUSEPORT_CBPF", 52: "SO_ATTACH_REUSEPORT_EBPF", 53: "SO_CNX_ADVICE",
+                 55: "SO_MEMINFO", 56: "SO_INCOMING_NAPI_ID", 57: "SO_COOKIE", 59: "SO_PEERGROUPS",
+                 60: "SO_ZEROCOPY", 61: "SO_TXTIME", 62: "SO_BINDTOIFINDEX", 63: "SO_TIMESTAMP_NEW",
+                 64: "SO_TIMESTAMPNS_NEW", 65: "SO_TIMESTAMPING_NEW", 66: "SO_RCVTIMEO_NEW", 67: "SO_SNDTIMEO_NEW",
+                 68: "SO_DETACH_REUSEPORT_BPF", 69: "SO_PREFER_BUSY_POLL", 70: "SO_BUSY_POLL_BUDGET",
+                 71: "SO_NETNS_COOKIE", 72: "SO_BUF_LOCK", 73: "SO_RESERVE_MEM", 74: "SO_TXREHASH",
+                 75: "SO_RCVMARK", 76: "SO_PASSPIDFD", 77: "SO_PEERPIDFD"})
+OPTNAME_TABLES = {1: (SO_NAMES, "SO"), 0: (IP_OPT_NAMES, "IP"), 6: (TCP_OPT_NAMES, "TCP"),
+                  41: (IPV6_OPT_NAMES, "IPV6"), 270: (NETLINK_OPT_NAMES, "NETLINK")}
+
+
+# SOL_SOCKET options whose value is not an int: strace shows their bytes
+SO_STRUCT_OPTIONS = frozenset({20, 21, 66, 67, 17, 25, 26, 28, 31, 51})  # timeouts, PEERCRED, BINDTODEVICE ...
+
+
+def _sockopt_name(level: int, optname: int) -> str:
+    """The option by its level's names (strace's sockoptions, sockipoptions ...); a
+    level strace does not decode gives the bare number."""
+    table = OPTNAME_TABLES.get(level)
+    if table is None:
+        return str(optname)
+    return _named(table[0], optname, table[1])
+
+
+def _sockopt_value(call: Call, level: int, optname: int, addr: int, length: int) -> str:
+    """An option's value as strace prints it: an int as `[1]` (SO_ERROR's as its errno
+    name), struct linger by its fields, the SOL_SOCKET options that are not ints as
+    bytes; an int option of another length as the address."""
+    if level == abi.SOL_SOCKET and optname == 13 and length == 8:  # SO_LINGER
+        data = call.read(addr, 8)
+        if data is not None:
+            onoff, linger = struct.unpack("<ii", data)
+            return f"{{l_onoff={onoff}, l_linger={linger}}}"
+    if level == abi.SOL_SOCKET and optname in SO_STRUCT_OPTIONS:
+        return fmt_buffer(call, addr, length) if length >= 0 else ptr(addr)
+    if length >= 4 and (length == 4 or call.entry.name == "getsockopt"):
+        data = call.read(addr, 4)
+        if data is None:
+            return ptr(addr)
+        value = _s32(int.from_bytes(data, "little"))
+        if level == abi.SOL_SOCKET and optname == abi.SO_ERROR and value in abi.ERRNO_NAMES:
+            return f"[{abi.ERRNO_NAMES[value]}]"
+        return f"[{value}]"
+    if call.entry.name == "setsockopt" and 0 <= length and level not in OPTNAME_TABLES:
+        return fmt_buffer(call, addr, length)
+    return ptr(addr)
+
+
 def _sockopt_args(call: Call) -> list[str]:
-    head = [str(_s32(call.args[0])), _named(SOL_NAMES, _s32(call.args[1]), "SOL"),
-            _named(SO_NAMES, _s32(call.args[2]), "SO")]
+    level, optname = _s32(call.args[1]), _s32(call.args[2])
+    head = [str(_s32(call.args[0])), _named(SOCKOPT_LEVEL_NAMES, level, "SOL").replace("SOL_???", "SOL_??"),
+            _sockopt_name(level, optname)]
     if call.entry.name == "setsockopt":
-        value = _fmt_array(call, call.args[3], 1, 4, lambda v: str(_s32(v)), out=False) \
-            if call.args[4] == 4 else fmt_buffer(call, call.args[3], call.args[4])
-        return head + [value, str(_s32(call.args[4]))]
-    if _s32(call.args[2]) == abi.SO_PEERCRED and _s32(call.args[1]) == abi.SOL_SOCKET and not call.failed \
+        return head + [_sockopt_value(call, level, optname, call.args[3], _s32(call.args[4])),
+                       str(_s32(call.args[4]))]
+    if optname == abi.SO_PEERCRED and level == abi.SOL_SOCKET and not call.failed \
             and call.result is not None:
         data = call.read(call.args[3], abi.UCRED.size)
         value = _ucred(data) if data is not None else ptr(call.args[3])
+    elif call.failed or call.result is None or not call.args[4]:
+        value = ptr(call.args[3])
     else:
-        value = _fmt_array(call, call.args[3], 1, 4, lambda v: str(_s32(v)))
+        after = call.read(call.args[4], 4)
+        length = _s32(int.from_bytes(after, "little")) if after is not None else 0
+        value = _sockopt_value(call, level, optname, call.args[3], length)
     return head + [value, _len_in_out(call, call.args[4])]
+
+
+def _mmsg_args(call: Call) -> list[str]:
+    """sendmmsg/recvmmsg: the entries the call handled, each `{msg_hdr={...}, msg_len=N}`;
+    the vector's address when it failed."""
+    ok = not (call.failed or call.result is None)
+    shown = ptr(call.args[1])
+    if ok and call.result > 0:
+        items = []
+        for index in range(min(call.result, call.args[2] & 0xFFFFFFFF, 64)):
+            entry = call.args[1] + index * (abi.MSGHDR.size + 8)
+            length = call.read(entry + abi.MSGHDR.size, 4)
+            if length is None:
+                break
+            received = int.from_bytes(length, "little")
+            header = fmt_msghdr(call, entry, received if call.entry.name == "recvmmsg" else None)
+            items.append(f"{{msg_hdr={header}, msg_len={received}}}")
+        shown = "[" + ", ".join(items) + "]"
+    args = [str(_s32(call.args[0])), shown, str(call.args[2] & 0xFFFFFFFF), _msg_flags(call.args[3])]
+    if call.entry.name == "recvmmsg":
+        args.append(fmt_arg(call, 4) if call.args[4] else "NULL")
+    return args
 
 
 def _capture_namelen(call: Call) -> None:
@@ -2028,6 +2177,8 @@ SPECIAL.update({
     "recvmsg": _recvmsg_args,
     "getsockopt": _sockopt_args,
     "setsockopt": _sockopt_args,
+    "sendmmsg": _mmsg_args,
+    "recvmmsg": _mmsg_args,
     "shutdown": lambda call: [str(_s32(call.args[0])), _named(SHUT_NAMES, _s32(call.args[1]), "SHUT")],
 })
 
@@ -2127,6 +2278,19 @@ SPLIT_SPECIAL: dict[str, tuple[Callable[[Call], str], Callable[[Call], str]]] = 
     "epoll_pwait": (lambda call: f"{_s32(call.args[0])}, ", _epoll_wait_exit),
     "epoll_pwait2": (lambda call: f"{_s32(call.args[0])}, ", _epoll_wait_exit),
 }
+
+# Socket calls that may block, printed as strace prints them when another line comes
+# first: what goes in at entry (`connect(3, {...}, 16 <unfinished ...>`, `accept(3, `),
+# the rest at exit
+SPLIT_SPECIAL.update({
+    name: (lambda call, args=args: ", ".join(args(call)), lambda call: "")
+    for name, args in (("connect", _bind_args), ("sendto", _sendto_args), ("sendmsg", _sendmsg_args))
+})
+SPLIT_SPECIAL.update({
+    name: (lambda call: f"{_s32(call.args[0])}, ", lambda call, args=args: ", ".join(args(call)[1:]))
+    for name, args in (("accept", _accept_args), ("accept4", _accept_args), ("recvfrom", _recvfrom_args),
+                       ("recvmsg", _recvmsg_args))
+})
 
 
 # --- data-moving calls: sendfile, splice, tee, vmsplice, copy_file_range, fallocate ---
@@ -2267,6 +2431,194 @@ SPECIAL.update({
     "mlockall": lambda call: [flags(call.args[0] & 0xFFFFFFFF, MCL_BITS, unknown="MCL_???")],
 })
 
+
+
+# --- System V IPC and POSIX message queues (ipc/shm.c, sem.c, msg.c, mqueue.c in strace) ---
+
+IPC_GET_BITS = [(abi.IPC_CREAT, "IPC_CREAT"), (abi.IPC_EXCL, "IPC_EXCL"), (abi.IPC_NOWAIT, "IPC_NOWAIT")]
+SHMGET_BITS = IPC_GET_BITS[:2] + [(abi.SHM_HUGETLB, "SHM_HUGETLB"), (abi.SHM_NORESERVE, "SHM_NORESERVE")]
+SHMAT_BITS = [(abi.SHM_RDONLY, "SHM_RDONLY"), (abi.SHM_RND, "SHM_RND"), (abi.SHM_REMAP, "SHM_REMAP"),
+              (abi.SHM_EXEC, "SHM_EXEC")]
+SEMOP_BITS = [(abi.SEM_UNDO, "SEM_UNDO"), (abi.IPC_NOWAIT, "IPC_NOWAIT")]
+MSG_FLAG_BITS = [(abi.MSG_NOERROR, "MSG_NOERROR"), (abi.MSG_EXCEPT, "MSG_EXCEPT"), (abi.MSG_COPY, "MSG_COPY"),
+                 (abi.IPC_NOWAIT, "IPC_NOWAIT")]
+IPC_CMDS = {abi.IPC_RMID: "IPC_RMID", abi.IPC_SET: "IPC_SET", abi.IPC_STAT: "IPC_STAT", abi.IPC_INFO: "IPC_INFO"}
+SHMCTL_CMDS = {**IPC_CMDS, abi.SHM_LOCK: "SHM_LOCK", abi.SHM_UNLOCK: "SHM_UNLOCK", abi.SHM_STAT: "SHM_STAT",
+               abi.SHM_INFO: "SHM_INFO", abi.SHM_STAT_ANY: "SHM_STAT_ANY"}
+SEMCTL_CMDS = {**IPC_CMDS, abi.GETPID: "GETPID", abi.GETVAL: "GETVAL", abi.GETALL: "GETALL",
+               abi.GETNCNT: "GETNCNT", abi.GETZCNT: "GETZCNT", abi.SETVAL: "SETVAL", abi.SETALL: "SETALL",
+               abi.SEM_STAT: "SEM_STAT", abi.SEM_INFO: "SEM_INFO", abi.SEM_STAT_ANY: "SEM_STAT_ANY"}
+MSGCTL_CMDS = {**IPC_CMDS, abi.MSG_STAT: "MSG_STAT", abi.MSG_INFO: "MSG_INFO", abi.MSG_STAT_ANY: "MSG_STAT_ANY"}
+
+
+def ipc_key(value: int) -> str:
+    return "IPC_PRIVATE" if value == 0 else f"{value & 0xFFFFFFFF:#x}"
+
+
+def ipc_get_flags(value: int, bits: list[tuple[int, str]]) -> str:
+    """IPC_CREAT|IPC_EXCL|0600: the flags, then the permission bits in octal."""
+    value &= 0xFFFFFFFF
+    named = flags(value & ~0o777, bits, "") if value & ~0o777 else ""
+    return f"{named}|{octal(value & 0o777)}" if named else octal(value & 0o777)
+
+
+def ipc_cmd(value: int, names: dict[int, str], unknown: str) -> str:
+    """A ctl command: IPC_64 is shown as a flag before it."""
+    value &= 0xFFFFFFFF
+    prefix = "IPC_64|" if value & abi.IPC_64 else ""
+    value &= ~abi.IPC_64
+    return prefix + (names[value] if value in names else f"{value:#x} /* {unknown} */")
+
+
+def _ipc_perm(data: bytes, full: bool) -> str:
+    key, uid, gid, cuid, cgid, mode, _seq = abi.IPC64_PERM.unpack_from(data)[:7]
+    mode_text = "0" + format(mode, "o") if mode else "000"
+    if not full:
+        return f"{{uid={uid}, gid={gid}, mode={mode_text}}}"
+    return f"{{uid={uid}, gid={gid}, mode={mode_text}, key={key}, cuid={cuid}, cgid={cgid}}}"
+
+
+def _sembuf(call: Call, index: int) -> str:
+    addr, count = call.args[index], call.args[index + 1]
+    shown = min(count, call.strsize)  # strace prints at most -s elements, then "..."
+    data = call.read(addr, shown * abi.SEMBUF.size) if shown else b""
+    if data is None:
+        return ptr(addr)
+    items = [abi.SEMBUF.unpack_from(data, i * abi.SEMBUF.size) for i in range(shown)]
+    texts = [f"{{sem_num={num}, sem_op={op}, sem_flg={flags(flg & 0xFFFF, SEMOP_BITS, '0', 'SEM_???')}}}"
+             for num, op, flg in items]
+    return "[" + ", ".join(texts + (["..."] if count > shown else [])) + "]"
+
+
+def _msgbuf(call: Call, index: int) -> str:
+    """{mtype=N, mtext="..."}: msgsnd's message, or what msgrcv wrote (msgsz bytes shown)."""
+    addr, size = call.args[index], call.args[index + 1]
+    head = call.read(addr, 8)
+    if head is None:
+        return ptr(addr)
+    mtype = struct.unpack("<q", head)[0]
+    return f"{{mtype={mtype}, mtext={fmt_buffer(call, addr + 8, size)}}}"
+
+
+def _mq_attr(call: Call, index: int) -> str:
+    addr = call.args[index]
+    data = call.read(addr, abi.MQ_ATTR.size) if addr else None
+    if data is None:
+        return ptr(addr)
+    mq_flags, maxmsg, msgsize, curmsgs = abi.MQ_ATTR.unpack(data)
+    shown = flags(mq_flags, [(abi.O_NONBLOCK, "O_NONBLOCK")], "0", "O_???")
+    return f"{{mq_flags={shown}, mq_maxmsg={maxmsg}, mq_msgsize={msgsize}, mq_curmsgs={curmsgs}}}"
+
+
+KIND_FORMATTERS: dict[str, Callable[[Call, int], str]] = {
+    "ipc_key": lambda call, i: ipc_key(call.args[i]),
+    "ipc_flags": lambda call, i: ipc_get_flags(call.args[i], SHMGET_BITS if call.entry.name == "shmget"
+                                               else IPC_GET_BITS),
+    "shmat_flags": lambda call, i: flags(call.args[i] & 0xFFFFFFFF, SHMAT_BITS, "0", "SHM_???"),
+    "msg_flags": lambda call, i: flags(call.args[i] & 0xFFFFFFFF, MSG_FLAG_BITS, "0", "MSG_???"),
+    "sembuf_in": _sembuf,
+    "msgbuf_in": _msgbuf,
+    "msgbuf_out": _msgbuf,
+    "mq_attr_in": _mq_attr,
+    "mq_attr_out": _mq_attr,
+    "mq_msg_out": lambda call, i: fmt_buffer(call, call.args[i], call.result or 0),
+    "uint_out": lambda call, i: _fmt_array(call, call.args[i], 1, 4) if call.args[i] else "NULL",
+    "sigevent_in": lambda call, i: _sigevent(call, call.args[i]),
+}
+
+
+def _shmctl_args(call: Call) -> list[str]:
+    shmid, cmd, addr = _s32(call.args[0]), call.args[1] & 0xFFFFFFFF & ~abi.IPC_64, call.args[2]
+    head = [str(shmid), ipc_cmd(call.args[1], SHMCTL_CMDS, "SHM_???")]
+    ok = not call.failed and call.result is not None
+    data = None
+    if cmd in (abi.IPC_STAT, abi.SHM_STAT, abi.SHM_STAT_ANY) and ok:
+        data = call.read(addr, abi.SHMID64_DS.size)
+        if data is not None:
+            perm, segsz, atime, dtime, ctime, cpid, lpid, nattch = abi.SHMID64_DS.unpack(data)[:8]
+            return head + [f"{{shm_perm={_ipc_perm(perm, True)}, shm_segsz={segsz}, shm_cpid={cpid}, "
+                           f"shm_lpid={lpid}, shm_nattch={nattch}, shm_atime={atime}, shm_dtime={dtime}, "
+                           f"shm_ctime={ctime}}}"]
+    elif cmd == abi.IPC_SET:
+        data = call.read(addr, abi.SHMID64_DS.size)
+        if data is not None:
+            return head + [f"{{shm_perm={_ipc_perm(data, False)}}}"]
+    elif cmd == abi.IPC_INFO and ok:
+        data = call.read(addr, abi.SHMINFO64.size)
+        if data is not None:
+            shmmax, shmmin, shmmni, shmseg, shmall = abi.SHMINFO64.unpack(data)[:5]
+            return head + [f"{{shmmax={shmmax}, shmmin={shmmin}, shmmni={shmmni}, shmseg={shmseg}, "
+                           f"shmall={shmall}}}"]
+    elif cmd == abi.SHM_INFO and ok:
+        data = call.read(addr, abi.SHM_INFO_STRUCT.size)
+        if data is not None:
+            used, tot, rss, swp, attempts, successes = abi.SHM_INFO_STRUCT.unpack(data)
+            return head + [f"{{used_ids={used}, shm_tot={tot}, shm_rss={rss}, shm_swp={swp}, "
+                           f"swap_attempts={attempts}, swap_successes={successes}}}"]
+    return head + [ptr(addr)]
+
+
+def _semctl_args(call: Call) -> list[str]:
+    cmd, arg = call.args[2] & 0xFFFFFFFF & ~abi.IPC_64, call.args[3]
+    head = [str(_s32(call.args[0])), str(_s32(call.args[1])), ipc_cmd(call.args[2], SEMCTL_CMDS, "SEM_???")]
+    ok = not call.failed and call.result is not None
+    if cmd in (abi.IPC_STAT, abi.SEM_STAT, abi.SEM_STAT_ANY) and ok:
+        data = call.read(arg, abi.SEMID64_DS.size)
+        if data is not None:
+            perm, otime, _, ctime, _, nsems = abi.SEMID64_DS.unpack(data)[:6]
+            return head + [f"{{sem_perm={_ipc_perm(perm, True)}, sem_otime={otime}, sem_ctime={ctime}, "
+                           f"sem_nsems={nsems}}}"]
+    elif cmd == abi.IPC_SET:
+        data = call.read(arg, abi.SEMID64_DS.size)
+        if data is not None:
+            return head + [f"{{sem_perm={_ipc_perm(data, False)}}}"]
+    elif cmd in (abi.IPC_INFO, abi.SEM_INFO) and ok:
+        data = call.read(arg, abi.SEMINFO.size)
+        if data is not None:
+            names = ("semmap", "semmni", "semmns", "semmnu", "semmsl", "semopm", "semume", "semusz", "semvmx",
+                     "semaem")
+            return head + ["{" + ", ".join(f"{n}={v}" for n, v in zip(names, abi.SEMINFO.unpack(data))) + "}"]
+    elif cmd == abi.SETVAL:
+        return head + [_hex0(arg)]
+    return head + [ptr(arg)]
+
+
+def _msgctl_args(call: Call) -> list[str]:
+    cmd, addr = call.args[1] & 0xFFFFFFFF & ~abi.IPC_64, call.args[2]
+    head = [str(_s32(call.args[0])), ipc_cmd(call.args[1], MSGCTL_CMDS, "MSG_???")]
+    ok = not call.failed and call.result is not None
+    if cmd in (abi.IPC_STAT, abi.MSG_STAT, abi.MSG_STAT_ANY) and ok:
+        data = call.read(addr, abi.MSQID64_DS.size)
+        if data is not None:
+            perm, stime, rtime, ctime, _cbytes, qnum, qbytes, lspid, lrpid = abi.MSQID64_DS.unpack(data)[:9]
+            return head + [f"{{msg_perm={_ipc_perm(perm, True)}, msg_stime={stime}, msg_rtime={rtime}, "
+                           f"msg_ctime={ctime}, msg_qnum={qnum}, msg_qbytes={qbytes}, msg_lspid={lspid}, "
+                           f"msg_lrpid={lrpid}}}"]
+    elif cmd == abi.IPC_SET:
+        data = call.read(addr, abi.MSQID64_DS.size)
+        if data is not None:
+            qbytes = struct.unpack_from("<Q", data, 88)[0]
+            return head + [f"{{msg_perm={_ipc_perm(data, False)}, msg_qbytes={qbytes}}}"]
+    elif cmd in (abi.IPC_INFO, abi.MSG_INFO) and ok:
+        data = call.read(addr, abi.MSGINFO.size)
+        if data is not None:
+            names = ("msgpool", "msgmap", "msgmax", "msgmnb", "msgmni", "msgssz", "msgtql", "msgseg")
+            return head + ["{" + ", ".join(f"{n}={v}" for n, v in zip(names, abi.MSGINFO.unpack(data))) + "}"]
+    return head + [ptr(addr)]
+
+
+def _mq_open_args(call: Call) -> list[str]:
+    """mq_open shows mode and attributes only with O_CREAT."""
+    parts = [fmt_arg(call, 0), fmt_arg(call, 1)]
+    if call.args[1] & abi.O_CREAT:
+        parts += [octal(call.args[2] & 0xFFFFFFFF), _mq_attr(call, 3)]
+    return parts
+
+
+SPECIAL.update({"shmctl": _shmctl_args, "semctl": _semctl_args, "msgctl": _msgctl_args, "mq_open": _mq_open_args})
+SPLIT_SPECIAL.update({
+    "semtimedop": (lambda call: ", ".join(fmt_arg(call, i) for i in range(4)), lambda call: ""),
+})
 
 
 # --- openat2 ---------------------------------------------------------------------------------

@@ -4,7 +4,8 @@
   read, one list index, the handler, one register write. The fast path never leaves the
   JIT; only a call that changed who runs (blocked, exited, exec'd, woke someone) stops
   emulation so the scheduler can act.
-- CPU exceptions (bad memory access, #DE, #UD, int3, #GP) become synchronous signals.
+- CPU exceptions (bad memory access, #DE, #UD, int3, #GP, and the floating-point #MF and
+  #XM that pykern's libunicorn raises for unmasked exceptions) become synchronous signals.
 - A Python exception in a handler is a pykern bug: emulation stops and it is re-raised
   as `KernelBug` with the guest context; it never becomes an errno.
 """
@@ -19,6 +20,11 @@ from pykern.abi import (
     BUS_ADRERR,
     EFAULT,
     ENOSYS,
+    FPE_FLTDIV,
+    FPE_FLTINV,
+    FPE_FLTOVF,
+    FPE_FLTRES,
+    FPE_FLTUND,
     FPE_INTDIV,
     ILL_ILLOPN,
     SEGV_ACCERR,
@@ -50,6 +56,8 @@ RIP = X.UC_X86_REG_RIP
 UNTIL_NEVER = 0xFFFF_FFFF_FFFF_FFFF
 SYSCALL_INSN_LEN = 2
 UNBOUNDED_COUNT = 1 << 62  # emu_start's count for a lone task in a counted address space
+X86_TRAP_MF = 16  # x87 floating-point error, raised at the next waiting x87 instruction
+X86_TRAP_XF = 19  # SIMD floating-point exception, raised by the faulting SSE instruction
 _DEAD = TaskState.DEAD
 _RUNNABLE = TaskState.RUNNABLE
 
@@ -121,6 +129,11 @@ class Trap:
             self.unsupported(nr)
             self.registers.set_return(uc, -ENOSYS)
             self.kernel.tracer_nosys(task, nr, raw)
+            return
+        debugger = self.sched.debugger
+        if debugger is not None and debugger.syscall_entry_stop(task, nr, entry, raw):
+            self.stopped = True  # gdb's `catch syscall`: stop first, the call is made on resume
+            uc.emu_stop()
             return
         self.in_syscall_hook = True
         completed = self.invoke(task, entry, raw)
@@ -205,6 +218,8 @@ class Trap:
         completed = self.invoke(task, pending.entry, pending.args)
         if self.bug is not None:
             self._raise_bug()
+        if completed and self.sched.debugger is not None:
+            self.sched.debugger.syscall_exit_stop(task)
         return completed
 
     # --- running user code ------------------------------------------------------------------
@@ -303,5 +318,30 @@ class Trap:
             self.kernel.force_signal(task, SIGTRAP, TRAP_BRKPT, 0, rip)
         elif intno == 6:
             self.kernel.force_signal(task, SIGILL, ILL_ILLOPN, rip, rip)
+        elif intno in (X86_TRAP_MF, X86_TRAP_XF):  # rip is the instruction that trapped
+            self.kernel.force_signal(task, SIGFPE, fpu_exception_code(task.mm.uc, intno), rip, rip)
         else:  # #GP and the rest: privileged instructions, bad segment use
             self.kernel.force_signal(task, SIGSEGV, SI_KERNEL, 0, rip)
+
+
+def fpu_exception_code(uc: Uc, intno: int) -> int:
+    """SIGFPE's si_code for #MF or #XM, from the exceptions both raised and unmasked, in
+    Linux's order of precedence (arch/x86/kernel/fpu/core.c, fpu__exception_code). The
+    status word and MXCSR read here include the flags the instruction just raised."""
+    if intno == X86_TRAP_MF:
+        control, status = uc.reg_read_batch((X.UC_X86_REG_FPCW, X.UC_X86_REG_FPSW))
+        err = status & ~control
+    else:
+        mxcsr = uc.reg_read(X.UC_X86_REG_MXCSR)
+        err = ~(mxcsr >> 7) & mxcsr
+    if err & 0x001:
+        return FPE_FLTINV
+    if err & 0x004:
+        return FPE_FLTDIV
+    if err & 0x008:
+        return FPE_FLTOVF
+    if err & 0x012:  # denormal operand or underflow
+        return FPE_FLTUND
+    if err & 0x020:
+        return FPE_FLTRES
+    return 0  # Linux calls such a trap spurious; pykern's libunicorn never raises one

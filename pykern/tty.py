@@ -898,7 +898,7 @@ class TtyTable:
         """pykern's own controlling terminal on the host, if it has one."""
         if not self._console_probed:
             self._console_probed = True
-            rdev = _host_ctty_rdev()
+            rdev = _host_ctty_rdev() if self.kernel.options.console else None
             if rdev is not None:
                 self._console = ConsoleTty(self.kernel, rdev)
         return self._console

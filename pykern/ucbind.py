@@ -39,12 +39,16 @@ from typing import Any
 
 from pykern.uc_const import (
     UC_CTL_IO_WRITE,
+    UC_CTL_TB_FLUSH,
     UC_CTL_TB_REMOVE_CACHE,
+    UC_CTL_TLB_FLUSH,
     UC_ERR_HANDLE,
     UC_ERR_OK,
+    UC_HOOK_CODE,
     UC_HOOK_INSN,
     UC_HOOK_INTR,
     UC_HOOK_MEM_INVALID,
+    UC_HOOK_MEM_VALID,
     UC_X86_INS_SYSCALL,
     UC_X86_REG_FP0,
     UC_X86_REG_FP7,
@@ -68,7 +72,8 @@ LIBRARY_NAME = "libunicorn.so.2"
 
 def find_library() -> str:
     """libunicorn.so.2: in $LIBUNICORN_PATH (a directory, as the official binding reads
-    it), else pykern's own build in <venv>/lib/pykern-unicorn/ (tools/build_unicorn.py,
+    it), else the one an installed wheel carries (pykern/_unicorn/, setup.py), else
+    pykern's own build in <venv>/lib/pykern-unicorn/ (tools/build_unicorn.py,
     run by `make venv`: x86 only, a larger software TLB, and 2x faster floating point than
     the wheel's), else the installed unicorn package's lib/. The package is located by
     the import system's path finder, which does not execute it."""
@@ -76,6 +81,7 @@ def find_library() -> str:
     override = os.environ.get("LIBUNICORN_PATH")
     if override:
         directories.append(override)
+    directories.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_unicorn"))  # a wheel's (setup.py)
     directories.append(os.path.join(sys.prefix, "lib", "pykern-unicorn"))
     spec = importlib.machinery.PathFinder.find_spec("unicorn")
     if spec is not None and spec.submodule_search_locations:
@@ -146,6 +152,7 @@ _uc_context_reg_write2 = _prototype("uc_context_reg_write2", _c_void_p, _c_int, 
 # Variadic: the fixed arguments are declared, the extra ones passed as ctypes values.
 _uc_hook_add = _prototype("uc_hook_add", _c_void_p, ctypes.POINTER(_c_size_t), _c_int, _c_void_p, _c_void_p,
                           _c_uint64, _c_uint64)
+_uc_hook_del = _prototype("uc_hook_del", _c_void_p, _c_size_t)
 _uc_ctl = _prototype("uc_ctl", _c_void_p, _c_int)
 # pykern's own build only (tools/build_unicorn.py): the instruction budget.
 try:
@@ -154,6 +161,10 @@ try:
 except AttributeError:  # another libunicorn ($LIBUNICORN_PATH, the unicorn wheel's)
     _uc_pykern_set_budget = _uc_pykern_budget = None
 HAS_BUDGET = _uc_pykern_set_budget is not None
+try:  # a batch of mappings under one commit of the memory map (tools/build_unicorn.py)
+    _uc_pykern_map_batch = _prototype("uc_pykern_map_batch", _c_void_p, _c_int)
+except AttributeError:
+    _uc_pykern_map_batch = None
 NO_BUDGET = (1 << 63) - 1  # the budget of an engine nobody limited
 
 
@@ -177,6 +188,7 @@ _uc_reg_read_batch = _unchecked("uc_reg_read_batch")  # (uc_engine *, int *regs,
 _HOOK_INTR = ctypes.CFUNCTYPE(None, _c_void_p, _c_uint32, _c_void_p)
 _HOOK_MEM_INVALID = ctypes.CFUNCTYPE(ctypes.c_bool, _c_void_p, _c_int, _c_uint64, _c_int, ctypes.c_int64, _c_void_p)
 _HOOK_INSN_SYSCALL = ctypes.CFUNCTYPE(None, _c_void_p, _c_void_p)
+_HOOK_CODE = ctypes.CFUNCTYPE(None, _c_void_p, _c_uint64, _c_uint32, _c_void_p)  # uc_cb_hookcode_t
 
 # Registers wider than 64 bits, read and written with the size-checked calls (*2).
 _VECTOR_REGS = frozenset([*range(UC_X86_REG_XMM0, UC_X86_REG_XMM31 + 1), *range(UC_X86_REG_YMM0, UC_X86_REG_YMM31 + 1),
@@ -231,6 +243,24 @@ class _Registers:
         if status != UC_ERR_OK:
             raise UcError(status, reg_id)
         return int.from_bytes(buffer.raw[:size.value], "little")
+
+    def reg_read_bytes(self, reg_id: int) -> bytes:
+        """Any register as the engine stores it (an x87 register: 10 bytes, the 64-bit
+        mantissa then the sign and exponent), for the debugger (pykern.gdbstub)."""
+        buffer, size, size_ref = self._wide or self._wide_buffer()
+        size.value = _WIDEST
+        status = self._read2(self._uch, reg_id, buffer, size_ref)
+        if status != UC_ERR_OK:
+            raise UcError(status, reg_id)
+        return buffer.raw[:size.value]
+
+    def reg_write_bytes(self, reg_id: int, data: bytes) -> None:
+        buffer, size, size_ref = self._wide or self._wide_buffer()
+        ctypes.memmove(buffer, data, len(data))
+        size.value = len(data)
+        status = self._write2(self._uch, reg_id, buffer, size_ref)
+        if status != UC_ERR_OK:
+            raise UcError(status, reg_id)
 
     def reg_write(self, reg_id: int, value: int) -> None:
         if reg_id in _STRUCT_REGS:
@@ -317,6 +347,13 @@ class Uc(_Registers):
         _check(_uc_pykern_budget(self._uch, self._budget_left_ref))
         return left.value
 
+    def map_batch(self, begin: bool) -> None:
+        """Open (True) or end (False) a batch of mem_map_ptr calls: the memory map is
+        committed once, at its end, instead of after each (tools/build_unicorn.py). Only
+        mappings inside a batch; without pykern's libunicorn, nothing is batched."""
+        if _uc_pykern_map_batch is not None:
+            _check(_uc_pykern_map_batch(self._uch, 1 if begin else 0))
+
     def emu_stop(self) -> None:
         """Also from another thread (pykern.hostsig): a closed engine is not touched."""
         uch = self._uch
@@ -333,7 +370,9 @@ class Uc(_Registers):
                  begin: int = 1, end: int = 0, aux1: int = 0, aux2: int = 0) -> int:
         """Register `callback` for UC_HOOK_INTR (uc, intno, user_data), UC_HOOK_MEM_INVALID
         or any of its parts (uc, access, address, size, value, user_data) -> bool, or
-        UC_HOOK_INSN with aux1 = UC_X86_INS_SYSCALL (uc, user_data). Returns the handle."""
+        UC_HOOK_INSN with aux1 = UC_X86_INS_SYSCALL (uc, user_data), UC_HOOK_CODE (uc,
+        address, size, user_data: the debugger's, pykern.gdbstub), and the valid memory
+        accesses UC_HOOK_MEM_READ/WRITE like the invalid ones. Returns the handle."""
         owner = weakref.ref(self)  # no cycle: the engine closes when its last user lets go
 
         if htype == UC_HOOK_INTR:
@@ -346,7 +385,7 @@ class Uc(_Registers):
 
             function = _HOOK_INTR(on_interrupt)
             extra: tuple[Any, ...] = ()
-        elif htype and not htype & ~UC_HOOK_MEM_INVALID:
+        elif htype and not htype & ~(UC_HOOK_MEM_INVALID | UC_HOOK_MEM_VALID):
             def on_bad_access(handle: int, access: int, address: int, size: int, value: int, data: int) -> bool:
                 uc = owner()
                 try:
@@ -367,6 +406,16 @@ class Uc(_Registers):
 
             function = _HOOK_INSN_SYSCALL(on_syscall)
             extra = (_c_int(aux1),)
+        elif htype == UC_HOOK_CODE:
+            def on_code(handle: int, address: int, size: int, data: int) -> None:
+                uc = owner()
+                try:
+                    callback(uc, address, size, user_data)
+                except BaseException as error:
+                    uc._hook_failed(error)
+
+            function = _HOOK_CODE(on_code)
+            extra = ()
         else:
             raise NotImplementedError(f"pykern.ucbind: hook type {htype:#x} (aux1 {aux1}) is not bound")
         handle = _c_size_t()
@@ -374,6 +423,22 @@ class Uc(_Registers):
                             begin, end, *extra))
         self._callbacks.append(function)
         return handle.value
+
+    def hook_del(self, handle: int) -> None:
+        """Remove a hook (its callback object stays referenced: the engine frees the hook
+        only at the end of the current emu_start)."""
+        _check(_uc_hook_del(self._uch, handle))
+
+    def ctl_flush_tb(self) -> None:
+        """Drop all translated code (UC_CTL_TB_FLUSH): a hook added or removed for every
+        address takes effect only in code translated after it."""
+        control = (UC_CTL_IO_WRITE << 30) | (0 << 26) | UC_CTL_TB_FLUSH
+        _check(_uc_ctl(self._uch, control))
+
+    def ctl_flush_tlb(self) -> None:
+        """Empty the software TLB (UC_CTL_TLB_FLUSH): memory hooks see accesses through it."""
+        control = (UC_CTL_IO_WRITE << 30) | (0 << 26) | UC_CTL_TLB_FLUSH
+        _check(_uc_ctl(self._uch, control))
 
     def ctl_remove_cache(self, address: int, end: int) -> None:
         """Drop the code translated from [address, end) (UC_CTL_TB_REMOVE_CACHE)."""

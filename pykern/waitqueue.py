@@ -17,27 +17,28 @@ class WaitQueue:
 
     def __init__(self, name: str = "") -> None:
         self.name = name
-        self.waiters: list[Task] = []
+        # in the order they came (a dict as an ordered set: adding and removing one of a
+        # thousand sleepers on one pipe costs the same as one of two)
+        self.waiters: dict[Task, None] = {}
         self.wakeups = 0  # how many times it was woken: epoll's edge-triggered mode reads it
 
     def add(self, task: Task) -> None:
-        if task not in self.waiters:
-            self.waiters.append(task)
+        self.waiters[task] = None
 
     def remove(self, task: Task) -> None:
-        if task in self.waiters:
-            self.waiters.remove(task)
+        self.waiters.pop(task, None)
 
     def wake_all(self) -> None:
         self.wakeups += 1
-        waiters, self.waiters = self.waiters, []
+        waiters, self.waiters = self.waiters, {}
         for task in waiters:
             task.kernel.wake(task)
 
     def wake_one(self) -> None:
         self.wakeups += 1
         if self.waiters:
-            task = self.waiters.pop(0)
+            task = next(iter(self.waiters))
+            del self.waiters[task]
             task.kernel.wake(task)
 
     def __repr__(self) -> str:

@@ -77,12 +77,14 @@ def sys_epoll_ctl(task: Task, epfd: int, op: int, fd: int, event_addr: int) -> i
         if key in epoll.interest:
             raise SysError(EEXIST)
         epoll.interest[key] = Interest(events, data)
+        epoll.changed.wake_all()
     elif op == EPOLL_CTL_MOD:
         if key not in epoll.interest:
             raise SysError(ENOENT)
         if events & EPOLLEXCLUSIVE:
             raise SysError(EINVAL)
         epoll.interest[key] = Interest(events, data)
+        epoll.changed.wake_all()
     elif op == EPOLL_CTL_DEL:
         if epoll.interest.pop(key, None) is None:
             raise SysError(ENOENT)

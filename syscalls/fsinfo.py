@@ -30,6 +30,7 @@ from pykern.abi import (
     ERANGE,
     ESPIPE,
     IN_ATTRIB,
+    MQUEUE_MAGIC,
     O_RDWR,
     PIPEFS_MAGIC,
     ST_VALID,
@@ -64,7 +65,7 @@ def _host_statfs(target: str | int) -> bytes:
 
 PROC_SUPER_MAGIC = 0x9FA0
 TMPFS_MAGIC = 0x01021994
-_FS_MAGIC = {"proc": PROC_SUPER_MAGIC, "tmpfs": TMPFS_MAGIC, "devtmpfs": TMPFS_MAGIC}
+_FS_MAGIC = {"proc": PROC_SUPER_MAGIC, "tmpfs": TMPFS_MAGIC, "devtmpfs": TMPFS_MAGIC, "mqueue": MQUEUE_MAGIC}
 
 
 @syscall("statfs", PATH, PTR, classes="file")

@@ -49,6 +49,7 @@ from pykern.fs.file import File
 from pykern.fs.namei import file_path
 from pykern.fs.proc.task_mmu import mapped_file_name
 from pykern.hostmem import Backing, HostMemoryError
+from pykern.ipc import shm
 from pykern.mm import MM, TASK_SIZE
 from pykern.rlimit import get_rlimit
 from pykern.syscalls.table import syscall
@@ -386,4 +387,24 @@ def sys_munlockall(task: Task) -> int:
     """munlockall(2)."""
     task.mm.mlocked = []
     task.mm.lock_future = False
+    return 0
+
+
+@syscall("remap_file_pages", PTR, SIZE, PROT, SIZE, MMAP_FLAGS, classes="memory")
+def sys_remap_file_pages(task: Task, addr: int, size: int, prot: int, pgoff: int, flags: int) -> int:
+    """remap_file_pages(2) as Linux emulates it: the shared mapping at `addr` maps page
+    `pgoff` of its memory instead. Done for shared anonymous and System V shared memory;
+    a shared mapping of a host file is EINVAL (pykern maps only the range asked of it)."""
+    if prot:
+        raise SysError(EINVAL)
+    start, size = addr & ~(PAGE_SIZE - 1), size & ~(PAGE_SIZE - 1)
+    offset = pgoff * PAGE_SIZE
+    if start + size <= start or pgoff + size // PAGE_SIZE >= 1 << 64:
+        raise SysError(EINVAL)
+    vma = task.mm.find_vma(start)
+    if vma is None or not vma.shared or start + size > vma.end or vma.backing.shared:
+        raise SysError(EINVAL)
+    if offset + size > vma.backing.size:
+        raise SysError(EINVAL)
+    shm.remap(task, start, size, vma.prot, vma.backing, offset, vma.name)
     return 0

@@ -1,13 +1,14 @@
-"""Sockets (Linux's net/socket.c and the AF_UNIX half of net/core/scm.c): socket(2) and
-socketpair(2) for AF_UNIX, bind/listen/connect/accept4, send/recv with names and control
-messages (SCM_RIGHTS, SCM_CREDENTIALS), shutdown, the socket options a Unix socket has,
-and its names. The sockets themselves are pykern.af_unix.
+"""Sockets (Linux's net/socket.c): the socket system calls, family-neutral. Each copies
+its arguments in, calls the socket's operations (pykern.net.Socket, Linux's proto_ops) and
+copies results out; what a call means for a family is in that family's module:
+pykern.af_unix (AF_UNIX, in the kernel), pykern.inet (AF_INET and AF_INET6, through host
+sockets), pykern.netlink (AF_NETLINK's NETLINK_ROUTE).
 
 Every other family is EAFNOSUPPORT, silently, as Linux answers a family it was built
-without (AF_INET and AF_INET6 too, for now; AF_NETLINK as well). Calls on a file that is
-not a socket fail with ENOTSOCK, as on Linux; a socket inherited from the host (stdin may
-be one) is beyond pykern: ENOSYS, with the warning unsupported calls get. (bash, for one,
-asks getpeername whether stdin is a network connection before deciding to read ~/.bashrc.)
+without. Calls on a file that is not a socket fail with ENOTSOCK, as on Linux; a socket
+inherited from the host (stdin may be one) is beyond pykern: ENOSYS, with the warning
+unsupported calls get. (bash, for one, asks getpeername whether stdin is a network
+connection before deciding to read ~/.bashrc.)
 """
 
 from __future__ import annotations
@@ -15,74 +16,46 @@ from __future__ import annotations
 import os
 import stat as host_stat
 
+from pykern import inet, netlink
 from pykern.abi import (
     AF_INET,
     AF_INET6,
+    AF_NETLINK,
     AF_UNIX,
     AF_UNSPEC,
-    CAP_SETGID,
-    CAP_SETUID,
-    CAP_SYS_ADMIN,
-    CMSGHDR,
     EAFNOSUPPORT,
     EBADF,
     EINVAL,
-    EISCONN,
+    EMSGSIZE,
     ENOBUFS,
-    ENOPROTOOPT,
     ENOSYS,
-    ENOTCONN,
     ENOTSOCK,
     EOPNOTSUPP,
-    EPERM,
-    EPIPE,
     EPROTONOSUPPORT,
     ESOCKTNOSUPPORT,
     MSG_CMSG_CLOEXEC,
-    MSG_CTRUNC,
-    MSG_TRUNC,
+    MSG_DONTWAIT,
+    MSG_WAITFORONE,
     MSGHDR,
+    NSEC_PER_SEC,
     O_PATH,
-    SCM_CREDENTIALS,
-    SCM_MAX_FD,
-    SCM_RIGHTS,
-    SO_ACCEPTCONN,
-    SO_DOMAIN,
-    SO_ERROR,
-    SO_PASSCRED,
-    SO_PEERCRED,
-    SO_PROTOCOL,
-    SO_RCVBUF,
-    SO_SNDBUF,
-    SO_TYPE,
     SOCK_CLOEXEC,
     SOCK_DGRAM,
     SOCK_NONBLOCK,
     SOCK_RAW,
-    SOCK_SEQPACKET,
-    SOCK_STREAM,
     SOCK_TYPE_MASK,
-    SOL_SOCKET,
     SOMAXCONN,
     SYSCALL_NUMBERS,
-    UCRED,
+    TIMESPEC,
+    UIO_MAXIOV,
 )
-from pykern.af_unix import (
-    FAMILY,
-    SEND_SHUTDOWN,
-    SOCK_TYPES,
-    TCP_ESTABLISHED,
-    TCP_LISTEN,
-    Message,
-    UnixSocket,
-    find_other,
-    make_pair,
-    validate_address,
-)
-from pykern.errors import SysError
-from pykern.fs.file import File, HostFile
+from pykern.af_unix import SOCK_TYPES, UnixSocket, make_pair
+from pykern.errors import Block, SysError
+from pykern.fs.file import HostFile
+from pykern.net import Socket
 from pykern.syscalls.file import iovecs, scatter
 from pykern.syscalls.pipe import install_pair
+from pykern.syscalls.poll import timespec_ns
 from pykern.syscalls.table import syscall
 from pykern.sysent import FD, INT, PTR, SIZE, UINT
 from pykern.task import Task
@@ -91,16 +64,16 @@ NPROTO = 46  # address families Linux knows (AF_MAX)
 SOCK_MAX = 11  # socket types Linux knows (SOCK_PACKET + 1)
 SOCKADDR_STORAGE_SIZE = 128  # the longest address a call copies in
 INT_MAX = 0x7FFFFFFF
-CMSG_ALIGN = 8
+MMSGHDR_SIZE = MSGHDR.size + 8  # struct mmsghdr: msg_hdr, msg_len, (pad)
 
 
-def sockfd_lookup(task: Task, fd: int, name: str) -> UnixSocket:
+def sockfd_lookup(task: Task, fd: int, name: str) -> Socket:
     """The socket behind `fd`: EBADF if none (or an O_PATH descriptor, which fdget does
     not give to calls on the file), ENOTSOCK if it is not a socket."""
     file = task.group.files.get(fd)
     if file.flags & O_PATH:
         raise SysError(EBADF)
-    if isinstance(file, UnixSocket):
+    if isinstance(file, Socket):
         return file
     if isinstance(file, HostFile):
         try:
@@ -133,8 +106,21 @@ def give_address(task: Task, address: bytes, addr: int, addrlen_addr: int) -> No
 # --- creating --------------------------------------------------------------------------------
 
 
-def _unix_type(domain: int, sock_type: int, protocol: int, pair: bool) -> tuple[int, int]:
-    """__sock_create and unix_create's checks, in their order: (the type, its flags)."""
+def _unix_type(sock_type: int, protocol: int) -> int:
+    """unix_create's checks: protocol 0 (or PF_UNIX); SOCK_RAW is SOCK_DGRAM."""
+    if protocol not in (0, AF_UNIX):
+        raise SysError(EPROTONOSUPPORT)
+    if sock_type == SOCK_RAW:
+        sock_type = SOCK_DGRAM  # unix_create does the same
+    if sock_type not in SOCK_TYPES:
+        raise SysError(ESOCKTNOSUPPORT)
+    return sock_type
+
+
+def _check_create(task: Task, domain: int, sock_type: int, protocol: int, pair: bool) -> tuple[int, int]:
+    """__sock_create's checks, then the family's: (the type, its flags). The families
+    Linux has other than AF_UNIX have no pairs (EOPNOTSUPP, after their own checks);
+    AF_UNSPEC and families pykern lacks are EAFNOSUPPORT."""
     flags = sock_type & ~SOCK_TYPE_MASK
     if flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK):
         raise SysError(EINVAL)
@@ -143,53 +129,40 @@ def _unix_type(domain: int, sock_type: int, protocol: int, pair: bool) -> tuple[
         raise SysError(EAFNOSUPPORT)
     if sock_type >= SOCK_MAX:
         raise SysError(EINVAL)
+    if domain == AF_UNIX:
+        return _unix_type(sock_type, protocol), flags
     if domain in (AF_INET, AF_INET6):
-        _inet_protocol(domain, sock_type, protocol)
-    if domain != AF_UNIX:
-        # socketpair: the families Linux has have no pairs (EOPNOTSUPP); AF_UNSPEC is none
+        inet.check_create(task, domain, sock_type, protocol)
+    elif domain == AF_NETLINK:
+        netlink.check_create(sock_type, protocol)
+    if pair or domain not in (AF_INET, AF_INET6, AF_NETLINK):
         raise SysError(EOPNOTSUPP if pair and domain != AF_UNSPEC else EAFNOSUPPORT)
-    if protocol not in (0, AF_UNIX):
-        raise SysError(EPROTONOSUPPORT)
-    if sock_type == SOCK_RAW:
-        sock_type = SOCK_DGRAM  # unix_create does the same
-    if sock_type not in SOCK_TYPES:
-        raise SysError(ESOCKTNOSUPPORT)
     return sock_type, flags
-
-
-# inet_create's inetsw: the protocols each type has (None: any, as SOCK_RAW's IPPROTO_IP entry)
-INET_PROTOCOLS = {SOCK_STREAM: (6,), SOCK_DGRAM: (17, 1, 136), SOCK_RAW: None}  # TCP; UDP, ICMP, UDPLITE
-INET6_PROTOCOLS = {SOCK_STREAM: (6,), SOCK_DGRAM: (17, 58, 136), SOCK_RAW: None}  # TCP; UDP, ICMPV6, UDPLITE
-
-
-def _inet_protocol(domain: int, sock_type: int, protocol: int) -> None:
-    """inet_create's type and protocol lookup (inet6_create's likewise): ESOCKTNOSUPPORT for
-    a type with no entry, EPROTONOSUPPORT for a protocol the type lacks (SOCK_RAW needs
-    one). pykern has no IP sockets yet: what passes is EAFNOSUPPORT after all."""
-    table = INET_PROTOCOLS if domain == AF_INET else INET6_PROTOCOLS
-    if sock_type not in table:
-        raise SysError(ESOCKTNOSUPPORT)
-    protocols = table[sock_type]
-    if protocols is None:
-        if protocol == 0:
-            raise SysError(EPROTONOSUPPORT)
-    elif protocol != 0 and protocol not in protocols:
-        raise SysError(EPROTONOSUPPORT)
 
 
 @syscall("socket", INT, INT, INT, classes="network")
 def sys_socket(task: Task, domain: int, sock_type: int, protocol: int) -> int:
-    """socket(2): AF_UNIX (SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_RAW as
-    SOCK_DGRAM) with SOCK_NONBLOCK and SOCK_CLOEXEC; any other family EAFNOSUPPORT."""
-    sock_type, flags = _unix_type(domain, sock_type, protocol, pair=False)
-    return task.group.files.install(UnixSocket(sock_type, flags & SOCK_NONBLOCK), bool(flags & SOCK_CLOEXEC))
+    """socket(2): AF_UNIX, AF_INET and AF_INET6 (host sockets), AF_NETLINK (NETLINK_ROUTE),
+    with SOCK_NONBLOCK and SOCK_CLOEXEC; any other family EAFNOSUPPORT."""
+    sock_type, flags = _check_create(task, domain, sock_type, protocol, pair=False)
+    nonblock = flags & SOCK_NONBLOCK
+    sock: Socket
+    if domain == AF_UNIX:
+        sock = UnixSocket(sock_type, nonblock)
+    else:
+        task.group.files.lowest_free()  # EMFILE before a host socket is made
+        if domain == AF_NETLINK:
+            sock = netlink.NetlinkSocket.create_for(task, sock_type, protocol, nonblock)
+        else:
+            sock = inet.InetSocket.create(domain, sock_type, protocol, nonblock)
+    return task.group.files.install(sock, bool(flags & SOCK_CLOEXEC))
 
 
 @syscall("socketpair", INT, INT, INT, PTR, classes="network")
 def sys_socketpair(task: Task, domain: int, sock_type: int, protocol: int, sv_addr: int) -> int:
     """socketpair(2): AF_UNIX only. Other families have no pairs: EOPNOTSUPP, or
     EAFNOSUPPORT for a number Linux does not know."""
-    sock_type, flags = _unix_type(domain, sock_type, protocol, pair=True)
+    sock_type, flags = _check_create(task, domain, sock_type, protocol, pair=True)
     install_pair(task, make_pair(task, sock_type, flags & SOCK_NONBLOCK), bool(flags & SOCK_CLOEXEC), sv_addr)
     return 0
 
@@ -199,8 +172,7 @@ def sys_socketpair(task: Task, domain: int, sock_type: int, protocol: int, sv_ad
 
 @syscall("bind", FD, PTR, INT, classes="network")
 def sys_bind(task: Task, sockfd: int, addr: int, addrlen: int) -> int:
-    """bind(2): a path (a new S_IFSOCK node, EADDRINUSE if the name exists), an abstract
-    name (sun_path[0] == 0), or an automatic abstract name for a bare sun_family."""
+    """bind(2): the family checks the address."""
     sock = sockfd_lookup(task, sockfd, "bind")
     sock.bind(task, copy_in_address(task, addr, addrlen))
     return 0
@@ -218,8 +190,7 @@ def sys_listen(task: Task, sockfd: int, backlog: int) -> int:
 
 @syscall("connect", FD, PTR, INT, classes="network")
 def sys_connect(task: Task, sockfd: int, addr: int, addrlen: int) -> int:
-    """connect(2). A Unix stream connection is made at once (never EINPROGRESS); a full
-    backlog blocks, or EAGAIN for a non-blocking socket. Restartable."""
+    """connect(2). A blocking connect sleeps in the scheduler. Restartable."""
     sock = sockfd_lookup(task, sockfd, "connect")
     sock.connect(task, copy_in_address(task, addr, addrlen))
     return 0
@@ -231,11 +202,10 @@ def do_accept(task: Task, sockfd: int, addr: int, addrlen_addr: int, flags: int)
     sock = sockfd_lookup(task, sockfd, "accept4")
     files = task.group.files
     files.lowest_free()  # EMFILE before a connection is taken
-    new = sock.accept(task, flags)
+    new, peer = sock.accept(task, flags)
     try:
         if addr:
-            peer = new.peer
-            give_address(task, (peer.addr if peer is not None else None) or FAMILY, addr, addrlen_addr)
+            give_address(task, peer, addr, addrlen_addr)
         return files.install(new, bool(flags & SOCK_CLOEXEC))
     except BaseException:
         new.release()  # taken and lost, as Linux loses it
@@ -244,8 +214,7 @@ def do_accept(task: Task, sockfd: int, addr: int, addrlen_addr: int, flags: int)
 
 @syscall("accept", FD, PTR, PTR, classes="network")
 def sys_accept(task: Task, sockfd: int, addr: int, addrlen_addr: int) -> int:
-    """accept(2): the oldest waiting connection; the client's name (unnamed: sun_family
-    alone). Restartable."""
+    """accept(2): the oldest waiting connection and the client's name. Restartable."""
     return do_accept(task, sockfd, addr, addrlen_addr, 0)
 
 
@@ -257,9 +226,9 @@ def sys_accept4(task: Task, sockfd: int, addr: int, addrlen_addr: int, flags: in
 
 @syscall("getsockname", FD, PTR, PTR, classes="network")
 def sys_getsockname(task: Task, sockfd: int, addr: int, addrlen_addr: int) -> int:
-    """getsockname(2): the bound name, or sun_family alone for an unnamed socket."""
+    """getsockname(2): the bound name (an unnamed socket's as its family gives it)."""
     sock = sockfd_lookup(task, sockfd, "getsockname")
-    give_address(task, sock.addr or FAMILY, addr, addrlen_addr)
+    give_address(task, sock.getname(task, peer=False), addr, addrlen_addr)
     return 0
 
 
@@ -267,126 +236,48 @@ def sys_getsockname(task: Task, sockfd: int, addr: int, addrlen_addr: int) -> in
 def sys_getpeername(task: Task, sockfd: int, addr: int, addrlen_addr: int) -> int:
     """getpeername(2): the peer's name; ENOTCONN without one."""
     sock = sockfd_lookup(task, sockfd, "getpeername")
-    give_address(task, sock.peer_name(), addr, addrlen_addr)
+    give_address(task, sock.getname(task, peer=True), addr, addrlen_addr)
     return 0
 
 
 # --- sending and receiving ---------------------------------------------------------------------
 
 
-def _destination(task: Task, sock: UnixSocket, address: bytes) -> UnixSocket | None:
-    """A send's explicit destination (unix_*_sendmsg's msg_name rules): the connection-
-    oriented types have none (EISCONN/EOPNOTSUPP for a stream, ignored when a seqpacket
-    is connected); a datagram's is looked up (autobinding a sender with SO_PASSCRED)."""
-    if not address:
-        return None
-    if sock.type == SOCK_STREAM:
-        raise SysError(EISCONN if sock.state == TCP_ESTABLISHED else EOPNOTSUPP)
-    if sock.type == SOCK_SEQPACKET:
-        if sock.state != TCP_ESTABLISHED:
-            raise SysError(ENOTCONN)
-        return None
-    validate_address(address)
-    if sock.shutdown & SEND_SHUTDOWN:
-        raise SysError(EPIPE)  # before the name is looked up
-    if sock.passcred:
-        sock.autobind(task)
-    return find_other(task, address, sock.type)
-
-
-def _sender_address(sock: UnixSocket, message: Message | None) -> bytes:
-    """Who sent what was received (unix_copy_addr): a datagram's sender, a stream's peer;
-    empty when unnamed, and at a stream's EOF (no message was read)."""
-    if sock.type == SOCK_STREAM:
-        return (sock.peer.addr if sock.peer is not None and message is not None else None) or b""
-    return (message.sender if message is not None else None) or b""
-
-
 @syscall("sendto", FD, PTR, SIZE, UINT, PTR, INT, classes="network")
 def sys_sendto(task: Task, sockfd: int, buf_addr: int, length: int, flags: int, addr: int, addrlen: int) -> int:
-    """sendto(2) (and send(2)): to a bound datagram socket by name; MSG_DONTWAIT,
-    MSG_NOSIGNAL."""
+    """sendto(2) (and send(2)): MSG_DONTWAIT, MSG_NOSIGNAL; a destination for datagrams."""
     sock = sockfd_lookup(task, sockfd, "sendto")
-    data = task.mm.copy_in(buf_addr, length)
+    data = task.mm.copy_in(buf_addr, min(length, INT_MAX))
     address = copy_in_address(task, addr, addrlen) if addr else b""
-    return sock.send(task, data, flags, None, _destination(task, sock, address))
+    return sock.sendmsg(task, data, flags, address, None)
 
 
 @syscall("recvfrom", FD, PTR, SIZE, UINT, PTR, PTR, classes="network")
 def sys_recvfrom(task: Task, sockfd: int, buf_addr: int, length: int, flags: int, addr: int, addrlen_addr: int) -> int:
-    """recvfrom(2) (and recv(2)): MSG_DONTWAIT, MSG_PEEK, and MSG_TRUNC (a datagram's
-    whole length); the sender's name (*addrlen 0 when it has none)."""
+    """recvfrom(2) (and recv(2)): MSG_DONTWAIT, MSG_PEEK, MSG_WAITALL, and MSG_TRUNC (a
+    datagram's whole length); the sender's name (*addrlen 0 when it has none)."""
     sock = sockfd_lookup(task, sockfd, "recvfrom")
-    data, whole, message = sock.recv(task, length, flags)
-    if message is not None:
-        message.discard()  # files sent to a call that takes none are closed
-    task.mm.copy_out(buf_addr, data)
+    got = sock.recvmsg(task, min(length, INT_MAX), flags, None, lambda data: task.mm.copy_out(buf_addr, data))
     if addr and addrlen_addr:
-        give_address(task, _sender_address(sock, message), addr, addrlen_addr)
-    return whole if flags & MSG_TRUNC and sock.type != SOCK_STREAM else len(data)
+        give_address(task, got.name, addr, addrlen_addr)
+    return got.result
 
 
 def _msghdr(task: Task, msg_addr: int) -> tuple[int, ...]:
     """The msghdr as __copy_msghdr takes it: a negative msg_namelen is EINVAL, a long one
-    is clipped; no msg_name is no name."""
+    is clipped; no msg_name is no name; more than UIO_MAXIOV iovecs is EMSGSIZE."""
     name, namelen, iov, iovlen, control, controllen, flags = MSGHDR.unpack(task.mm.copy_in(msg_addr, MSGHDR.size))
     if namelen > INT_MAX:
         raise SysError(EINVAL)
     if not name:
         namelen = 0
+    if iovlen > UIO_MAXIOV:
+        raise SysError(EMSGSIZE)
     return name, min(namelen, SOCKADDR_STORAGE_SIZE), iov, iovlen, control, controllen, flags
 
 
-def _capable(task: Task, capability: int) -> bool:
-    return bool(task.group.creds.cap_effective >> capability & 1)
-
-
-def _control_in(task: Task, control: bytes) -> Message:
-    """__scm_send: each cmsg must fit (EINVAL); SCM_RIGHTS takes up to SCM_MAX_FD open
-    files (EBADF), SCM_CREDENTIALS the caller's own ids unless privileged (EPERM); other
-    SOL_SOCKET types are EINVAL, other levels ignored. The files are referenced only
-    once all of it is valid."""
-    files: list[File] = []
-    creds = None
-    offset = 0
-    while len(control) - offset >= CMSGHDR.size:
-        cmsg_len, level, kind = CMSGHDR.unpack_from(control, offset)
-        if cmsg_len < CMSGHDR.size or cmsg_len > len(control) - offset:
-            raise SysError(EINVAL)
-        body = control[offset + CMSGHDR.size:offset + cmsg_len]
-        if level == SOL_SOCKET:
-            if kind == SCM_RIGHTS:
-                count = len(body) // 4
-                if len(files) + count > SCM_MAX_FD:
-                    raise SysError(EINVAL)
-                for index in range(count):
-                    files.append(task.group.files.get(int.from_bytes(body[index * 4:index * 4 + 4], "little",
-                                                                     signed=True)))
-            elif kind == SCM_CREDENTIALS:
-                if len(body) != UCRED.size:
-                    raise SysError(EINVAL)
-                pid, uid, gid = UCRED.unpack(body)
-                if uid == 0xFFFFFFFF or gid == 0xFFFFFFFF:
-                    raise SysError(EINVAL)
-                ids = task.group.creds
-                if not ((pid == task.group.tgid or _capable(task, CAP_SYS_ADMIN))
-                        and (uid in (ids.uid, ids.euid, ids.suid) or _capable(task, CAP_SETUID))
-                        and (gid in (ids.gid, ids.egid, ids.sgid) or _capable(task, CAP_SETGID))):
-                    raise SysError(EPERM)
-                creds = (pid, uid, gid)
-            else:
-                raise SysError(EINVAL)
-        offset += (cmsg_len + CMSG_ALIGN - 1) & ~(CMSG_ALIGN - 1)
-    if creds is None:
-        creds = (task.group.tgid, task.group.creds.euid, task.group.creds.egid)
-    return Message(b"", None, [file.get_file() for file in files], creds)
-
-
-@syscall("sendmsg", FD, PTR, UINT, classes="network")
-def sys_sendmsg(task: Task, sockfd: int, msg_addr: int, flags: int) -> int:
-    """sendmsg(2): the iovecs gathered into one send, with a datagram's destination and
-    the control messages SCM_RIGHTS and SCM_CREDENTIALS."""
-    sock = sockfd_lookup(task, sockfd, "sendmsg")
+def do_sendmsg(task: Task, sock: Socket, msg_addr: int, flags: int) -> int:
+    """___sys_sendmsg: the name, the control messages and the gathered iovecs."""
     name, namelen, iov, iovlen, control, controllen, _ = _msghdr(task, msg_addr)
     address = copy_in_address(task, name, namelen) if namelen else b""
     if controllen > INT_MAX:
@@ -394,95 +285,111 @@ def sys_sendmsg(task: Task, sockfd: int, msg_addr: int, flags: int) -> int:
     control_data = task.mm.copy_in(control, controllen) if controllen else b""
     vectors = iovecs(task, iov, iovlen)
     data = b"".join(task.mm.copy_in(base, length) for base, length in vectors)
-    if sock.type == SOCK_SEQPACKET and sock.state != TCP_ESTABLISHED:
-        raise SysError(ENOTCONN)  # unix_seqpacket_sendmsg, before the control messages
-    extra = _control_in(task, control_data)  # scm_send comes before the destination
-    try:
-        return sock.send(task, data, flags, extra, _destination(task, sock, address))
-    finally:
-        extra.discard()  # what the send did not queue
+    return sock.sendmsg(task, data, flags, address, control_data)
 
 
-def _put_cmsg(out: bytearray, room: int, kind: int, body: bytes) -> tuple[int, bool]:
-    """put_cmsg: one control message into what is left of the buffer; (the space it
-    took, whether it was cut)."""
-    if room < CMSGHDR.size:
-        return 0, True
-    length = CMSGHDR.size + len(body)
-    cut = room < length
-    length = min(length, room)
-    out += (CMSGHDR.pack(length, SOL_SOCKET, kind) + body)[:length]
-    space = min((CMSGHDR.size + len(body) + CMSG_ALIGN - 1) & ~(CMSG_ALIGN - 1), room)
-    out += bytes(space - length)
-    return space, cut
+@syscall("sendmsg", FD, PTR, UINT, classes="network")
+def sys_sendmsg(task: Task, sockfd: int, msg_addr: int, flags: int) -> int:
+    """sendmsg(2): the iovecs gathered into one send, with a destination and control
+    messages (SCM_RIGHTS and SCM_CREDENTIALS for AF_UNIX; the host's for AF_INET)."""
+    return do_sendmsg(task, sockfd_lookup(task, sockfd, "sendmsg"), msg_addr, flags)
 
 
-def _control_out(task: Task, sock: UnixSocket, message: Message | None, controllen: int, flags: int) -> tuple[
-        bytes, bool]:
-    """scm_recv: SCM_CREDENTIALS when the receiver asked (SO_PASSCRED), then the passed
-    files as new descriptors (scm_detach_fds): as many as fit; the rest are closed and
-    MSG_CTRUNC says so. Returns the control bytes and whether anything was cut."""
-    out = bytearray()
-    room = controllen
-    cut = False
-    if sock.passcred:
-        creds = message.creds if message is not None and message.creds is not None else (0, 0xFFFFFFFF, 0xFFFFFFFF)
-        used, cut = _put_cmsg(out, room, SCM_CREDENTIALS, UCRED.pack(*creds))
-        room -= used
-    rights = message.rights if message is not None else []
-    if rights:
-        fit = min(max((room - CMSGHDR.size) // 4, 0), len(rights))
-        fds = []
-        files = task.group.files
-        for file in rights[:fit]:
-            try:
-                fds.append(files.install(file, bool(flags & MSG_CMSG_CLOEXEC)))
-            except SysError:
-                break
-        if fds:
-            used, _ = _put_cmsg(out, room, SCM_RIGHTS, b"".join(fd.to_bytes(4, "little") for fd in fds))
-            room -= used
-        if len(fds) < len(rights):
-            cut = True
-        message.discard()  # installed ones hold their own references now
-    return bytes(out), cut
+def do_recvmsg(task: Task, sock: Socket, msg_addr: int, flags: int) -> int:
+    """___sys_recvmsg: scattered over the iovecs; the sender's name; the control
+    messages; msg_flags (MSG_TRUNC, MSG_CTRUNC, and MSG_CMSG_CLOEXEC carried back)."""
+    name, namelen, iov, iovlen, control, controllen, _ = _msghdr(task, msg_addr)
+    vectors = iovecs(task, iov, iovlen)
+    got = sock.recvmsg(task, sum(length for _, length in vectors), flags,
+                       min(controllen, INT_MAX) if control else 0, lambda data: scatter(task, vectors, data))
+    if got.control:
+        task.mm.copy_out(control, got.control)
+    if name:
+        give_address(task, got.name, name, msg_addr + 8)
+    task.mm.copy_out(msg_addr + 40, len(got.control).to_bytes(8, "little"))
+    task.mm.copy_out_i32(msg_addr + 48, got.msg_flags | (flags & MSG_CMSG_CLOEXEC))
+    return got.result
 
 
 @syscall("recvmsg", FD, PTR, UINT, classes="network")
 def sys_recvmsg(task: Task, sockfd: int, msg_addr: int, flags: int) -> int:
-    """recvmsg(2): scattered over the iovecs; the sender's name; control messages
-    (SCM_CREDENTIALS with SO_PASSCRED, SCM_RIGHTS); msg_flags gets MSG_TRUNC when a
-    datagram was cut and MSG_CTRUNC when control data was."""
-    sock = sockfd_lookup(task, sockfd, "recvmsg")
-    name, namelen, iov, iovlen, control, controllen, _ = _msghdr(task, msg_addr)
-    vectors = iovecs(task, iov, iovlen)
-    data, whole, message = sock.recv(task, sum(length for _, length in vectors), flags)
-    try:
-        scatter(task, vectors, data)
-        control_data, cut = _control_out(task, sock, message, min(controllen, INT_MAX) if control else 0, flags)
-    finally:
-        if message is not None:
-            message.discard()
-    if control_data:
-        task.mm.copy_out(control, control_data)
-    truncated = sock.type != SOCK_STREAM and whole > len(data)
-    # msg_flags also carries MSG_CMSG_CLOEXEC back, as ____sys_recvmsg leaves it there
-    msg_flags = (MSG_TRUNC if truncated else 0) | (MSG_CTRUNC if cut else 0) | (flags & MSG_CMSG_CLOEXEC)
-    if name:
-        give_address(task, _sender_address(sock, message), name, msg_addr + 8)
-    task.mm.copy_out(msg_addr + 40, len(control_data).to_bytes(8, "little"))
-    task.mm.copy_out_i32(msg_addr + 48, msg_flags)
-    return whole if flags & MSG_TRUNC and sock.type != SOCK_STREAM else len(data)
+    """recvmsg(2)."""
+    return do_recvmsg(task, sockfd_lookup(task, sockfd, "recvmsg"), msg_addr, flags)
+
+
+def _mmsg_done(task: Task) -> int:
+    return task.restart_block["mmsg_done"]
+
+
+@syscall("sendmmsg", FD, PTR, UINT, UINT, classes="network")
+def sys_sendmmsg(task: Task, sockfd: int, msgvec_addr: int, vlen: int, flags: int) -> int:
+    """sendmmsg(2): sendmsg for each entry, msg_len set; the count sent, or the first
+    message's error. Messages already sent stay sent across a sleep (restart_block)."""
+    sock = sockfd_lookup(task, sockfd, "sendmmsg")
+    vlen = min(vlen, UIO_MAXIOV)
+    done = task.restart_block.get("mmsg_done", 0)
+    while done < vlen:
+        entry = msgvec_addr + done * MMSGHDR_SIZE
+        try:
+            sent = do_sendmsg(task, sock, entry, flags)
+            task.mm.copy_out_u32(entry + MSGHDR.size, sent)
+        except Block:
+            if done:
+                task.restart_block["mmsg_done"] = done
+                task.restart_block["interrupted"] = _mmsg_done
+            raise
+        except SysError:
+            if done:
+                return done
+            raise
+        done += 1
+    return done
+
+
+@syscall("recvmmsg", FD, PTR, UINT, UINT, PTR, classes="network")
+def sys_recvmmsg(task: Task, sockfd: int, msgvec_addr: int, vlen: int, flags: int, timeout_addr: int) -> int:
+    """recvmmsg(2): recvmsg for each entry, msg_len set; MSG_WAITFORONE makes every one
+    after the first non-blocking. The timeout is checked after each message, as Linux
+    does (see its BUGS), and the time left written back."""
+    sock = sockfd_lookup(task, sockfd, "recvmmsg")
+    block = task.restart_block
+    if "mmsg_deadline" not in block:
+        timeout = timespec_ns(task, timeout_addr) if timeout_addr else None
+        block["mmsg_deadline"] = None if timeout is None else task.kernel.clock.monotonic_ns() + timeout
+    deadline = block["mmsg_deadline"]
+    vlen = min(vlen, UIO_MAXIOV)
+    done = block.get("mmsg_done", 0)
+    while done < vlen:
+        entry = msgvec_addr + done * MMSGHDR_SIZE
+        each = flags & ~MSG_WAITFORONE | (MSG_DONTWAIT if done and flags & MSG_WAITFORONE else 0)
+        try:
+            got = do_recvmsg(task, sock, entry, each)
+            task.mm.copy_out_u32(entry + MSGHDR.size, got)
+        except Block:
+            if done:
+                block["mmsg_done"] = done
+                block["interrupted"] = _mmsg_done
+            raise
+        except SysError:
+            if done:
+                break
+            raise
+        done += 1
+        if deadline is not None and task.kernel.clock.monotonic_ns() >= deadline:
+            break
+    if deadline is not None and done:
+        left = max(0, deadline - task.kernel.clock.monotonic_ns())
+        task.mm.copy_out(timeout_addr, TIMESPEC.pack(*divmod(left, NSEC_PER_SEC)))
+    return done
 
 
 @syscall("shutdown", FD, INT, classes="network")
 def sys_shutdown(task: Task, sockfd: int, how: int) -> int:
-    """shutdown(2): SHUT_RD, SHUT_WR or SHUT_RDWR; the peer of a connection sees the
-    other half (EOF to read, EPIPE to write)."""
+    """shutdown(2): SHUT_RD, SHUT_WR or SHUT_RDWR."""
     sock = sockfd_lookup(task, sockfd, "shutdown")
     if not 0 <= how <= 2:
         raise SysError(EINVAL)
-    sock.shut(how)
+    sock.shut(task, how)
     return 0
 
 
@@ -491,30 +398,13 @@ def sys_shutdown(task: Task, sockfd: int, how: int) -> int:
 
 @syscall("getsockopt", FD, INT, INT, PTR, PTR, classes="network")
 def sys_getsockopt(task: Task, sockfd: int, level: int, optname: int, optval_addr: int, optlen_addr: int) -> int:
-    """getsockopt(2) at SOL_SOCKET: SO_TYPE, SO_DOMAIN, SO_PROTOCOL, SO_ERROR (and clear
-    it), SO_SNDBUF, SO_RCVBUF, SO_ACCEPTCONN, SO_PASSCRED, SO_PEERCRED; anything else
-    ENOPROTOOPT."""
+    """getsockopt(2): the family's options; the value cut to *optlen, which is set to the
+    length given."""
     sock = sockfd_lookup(task, sockfd, "getsockopt")
     length = task.mm.copy_in_i32(optlen_addr)
     if length < 0:
         raise SysError(EINVAL)
-    if level != SOL_SOCKET:
-        raise SysError(EOPNOTSUPP)
-    if optname == SO_PEERCRED:
-        creds = sock.host_peercred() if sock.host is not None else \
-            sock.peercred or (0, 0xFFFFFFFF, 0xFFFFFFFF)  # cred_to_ucred without a peer
-        value = UCRED.pack(*creds)
-    else:
-        if optname == SO_ERROR:
-            number, sock.error = sock.error, 0
-        else:
-            values = {SO_TYPE: sock.type, SO_DOMAIN: AF_UNIX, SO_PROTOCOL: 0, SO_SNDBUF: sock.sndbuf,
-                      SO_RCVBUF: sock.rcvbuf, SO_ACCEPTCONN: int(sock.state == TCP_LISTEN),
-                      SO_PASSCRED: int(sock.passcred)}
-            if optname not in values:
-                raise SysError(ENOPROTOOPT)
-            number = values[optname]
-        value = number.to_bytes(4, "little", signed=True)
+    value = sock.getsockopt(task, level, optname, length)
     length = min(length, len(value))
     task.mm.copy_out(optval_addr, value[:length])
     task.mm.copy_out_i32(optlen_addr, length)
@@ -523,22 +413,10 @@ def sys_getsockopt(task: Task, sockfd: int, level: int, optname: int, optval_add
 
 @syscall("setsockopt", FD, INT, INT, PTR, INT, classes="network")
 def sys_setsockopt(task: Task, sockfd: int, level: int, optname: int, optval_addr: int, optlen: int) -> int:
-    """setsockopt(2) at SOL_SOCKET: SO_SNDBUF and SO_RCVBUF (stored doubled, as Linux
-    does), SO_PASSCRED; anything else ENOPROTOOPT."""
+    """setsockopt(2): the family reads the value itself (an unknown option is its errno
+    before a bad pointer's EFAULT, as Linux's sockptr copies are)."""
     sock = sockfd_lookup(task, sockfd, "setsockopt")
-    if level != SOL_SOCKET:
-        raise SysError(EOPNOTSUPP)
-    if optname not in (SO_SNDBUF, SO_RCVBUF, SO_PASSCRED):
-        raise SysError(ENOPROTOOPT)
-    if optlen < 4:
+    if optlen < 0:
         raise SysError(EINVAL)
-    number = task.mm.copy_in_i32(optval_addr)
-    if optname == SO_PASSCRED:
-        sock.passcred = bool(number)
-        return 0
-    value = max(number, 0) * 2
-    if optname == SO_SNDBUF:
-        sock.sndbuf = max(value, 4608)  # SOCK_MIN_SNDBUF
-    else:
-        sock.rcvbuf = max(value, 2304)  # SOCK_MIN_RCVBUF
+    sock.setsockopt(task, level, optname, optval_addr, optlen)
     return 0

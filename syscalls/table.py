@@ -16,7 +16,7 @@ REGISTRY: dict[str, SyscallEntry] = {}
 
 FAMILIES = ("process", "memory", "file", "path", "pipe", "splice", "futex", "identity", "time", "signal", "itimer", "poll",
             "epoll", "fsinfo", "socket", "resource", "misc", "eventfiles", "posix_timer",
-            "inotify")
+            "inotify", "ipc", "mqueue")
 
 
 def syscall(name: str, *args: Kind, ret: Kind = RET_INT, note: str = "", classes: str = "") -> Callable:

@@ -106,6 +106,9 @@ class FakeUc:
     def ctl_remove_cache(self, start: int, end: int) -> None:
         self.cache_flushes.append((start, end))
 
+    def map_batch(self, begin: bool) -> None:
+        pass
+
     def mem_regions(self):
         for start, (end, perms, _) in sorted(self.regions.items()):
             yield start, end - 1, perms

@@ -59,6 +59,9 @@ STRACE = shutil.which("strace")
 # - clock values differ run to run: tv_sec/tv_nsec, tv_usec, time(), si_utime/si_stime,
 #   times' CPU times and return, sysinfo's uptime, load, free memory and procs.
 # - statfs's free blocks and inodes (other tests write files meanwhile).
+# - port numbers (a socket bound to port 0 gets a new one each run; it shows up in
+#   sockaddrs and in the testbins' own messages) and a netlink socket's nl_pid and
+#   nlmsg_seq (the host's pid; a time): PORT, NLPID, SEQ.
 # - rt_sigreturn's return is the interrupted code's rax (any value): RAX, errors kept.
 # - scheduling, not ABI: identical consecutive lines (a polling loop) count once; a run
 #   of futex calls is compared as its set of distinct calls
@@ -106,6 +109,9 @@ _NORMALISE = [
     (re.compile(r"superseded by execve in pid \d+"), "superseded by execve in pid PID"),
     (re.compile(r'^readlink\("/proc/self", "\d+", (\d+)\) = \d+$'), r'readlink("/proc/self", "PID", \1) = N'),
     (re.compile(r"/proc/\d+"), "/proc/PID"),
+    (re.compile(r"(sin6?_port=htons\(|\bport )\d+"), r"\1PORT"),
+    (re.compile(r"nl_pid=\d+"), "nl_pid=NLPID"),
+    (re.compile(r"nlmsg_seq=\d+"), "nlmsg_seq=SEQ"),
     # CPU times, load, free memory: the values of times and sysinfo are the moment's
     (re.compile(r"^(times|sysinfo)(\(\{.*\}\)) = \d+$"),
      lambda m: m[1] + re.sub(r"=\d+( /\* [\d.]+ s \*/)?", "=N", m[2]) + " = N"),
@@ -114,6 +120,17 @@ _NORMALISE = [
     (re.compile(r"\b(f_bfree|f_bavail|f_ffree)=\d+"), r"\1=N"),
     (re.compile(r"^time\((\[\d+ /\* [^*]* \*/\]|NULL)\) = \d+ \([^)]*\)$"),
      lambda m: f"time({'NULL' if m[1] == 'NULL' else '[T]'}) = T"),
+    # System V IPC: ids, keys, times and the machine's other objects are the host's
+    # (natively ids grow with every object any program made; pykern's start at 0)
+    (re.compile(r"^((?:shm|sem|msg)(?:get|ctl|at|dt|snd|rcv|op|timedop)\()-?\d+"), r"\1ID"),
+    (re.compile(r"^((?:shm|sem|msg)get\(.*\)) = \d+$"), r"\1 = ID"),
+    (re.compile(r"^((?:shm|sem|msg)ctl\(.*(?:INFO|_STAT|GETPID).*\)) = \d+$"), r"\1 = ID"),
+    (re.compile(r"\b(key=)-?\d+"), r"\1KEY"),
+    (re.compile(r"\b((?:shm|sem|msg)_[a-z]time=)\d+"), r"\1T"),
+    (re.compile(r"\b(shm_cpid|shm_lpid|msg_lspid|msg_lrpid)=[1-9]\d*"), r"\1=PID"),
+    (re.compile(r"\b(used_ids|shm_tot|shm_rss|semusz|semaem|msgpool|msgmap|msgtql)=\d+"), r"\1=N"),
+    (re.compile(r'"pykern-mq-\d+"'), '"pykern-mq-PID"'),
+    (re.compile(r'"/dev/mqueue/pykern-mq-\d+"'), '"/dev/mqueue/pykern-mq-PID"'),
 ]
 _PREFIX = re.compile(r"^(?:(\d+) +|\[pid +(\d+)\] )?(.*)$")
 _RESUMED = re.compile(r"^<\.\.\. (\w+) resumed>(.*)$")
@@ -258,6 +275,9 @@ COMPARE_FLOORS: dict[str, float] = {
     "shm_mutex": 0.6,
     # timer expirations and SIGCHLD arrive at times that differ run to run (counts, wakeups)
     "pidfd": 0.9, "timerfd": 0.85, "posix_timers": 0.8, "signalfd": 0.8,
+    # rseq in an exec'd child; polling loops (sysv_sem); mq_timedsend's clock_gettime (no
+    # vDSO) and statfs's fsid and ST_RELATIME for /dev/mqueue (mqueue)
+    "sysv_shm": 0.95, "sysv_msg": 0.95, "sysv_sem": 0.93, "mqueue": 0.93,
 }
 DEFAULT_FLOOR = 0.5
 # Testbins whose trace is a race by design: not compared line by line (their stdout and

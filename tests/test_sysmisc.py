@@ -96,10 +96,10 @@ def make_task(euid: int = 1000, tid: int = 42) -> SimpleNamespace:
         tgid=tid,
         creds=creds,
         rlimits={RLIMIT_NOFILE: (1024, 4096)},
+        files=SimpleNamespace(max_fds=1024),  # (setrlimit(RLIMIT_NOFILE) sets it)
         tasks=[],
         live_tasks=[],
         children_usage=Usage(),
-        files=SimpleNamespace(max_fds=1024),
     )
     task = SimpleNamespace(
         kernel=kernel,

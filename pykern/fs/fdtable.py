@@ -110,14 +110,14 @@ class FdTable:
         return f"<FdTable {sorted(self.files)}>"
 
 
-def console_fdtable() -> FdTable:
-    """Fds 0, 1, 2 for the first process: our own 0, 1, 2, dup'ed so that the guest
-    closing its fd 1 leaves pykern's stdout (and error reporting) alone. A host fd that
-    is closed stays closed for the guest."""
+def console_fdtable(host_fds: tuple[int, int, int] = (0, 1, 2)) -> FdTable:
+    """Fds 0, 1, 2 for the first process: our own 0, 1, 2 (or the API's memfds),
+    dup'ed so that the guest closing its fd 1 leaves pykern's stdout (and error
+    reporting) alone. A host fd that is closed stays closed for the guest."""
     table = FdTable()
-    for fd in (0, 1, 2):
+    for fd, host_fd in enumerate(host_fds):
         try:
-            stream = HostStream.inherit(fd)
+            stream = HostStream.inherit(host_fd)
         except SysError:
             continue
         table.install_at(fd, stream)

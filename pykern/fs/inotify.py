@@ -25,7 +25,6 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from collections.abc import Hashable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pykern.abi import (
@@ -84,12 +83,17 @@ _cookies = itertools.count(1)
 _WATCH_EVENTS = IN_ALL_EVENTS | IN_ONESHOT
 
 
-@dataclass(eq=False)
 class Watch:
-    group: InotifyFile
-    wd: int
-    key: Hashable
-    mask: int
+    """One watch of an inotify instance. (A plain class, not a dataclass: dataclasses
+    imports inspect, ast and dis, about 5 ms of every start-up.)"""
+
+    __slots__ = ("group", "wd", "key", "mask")
+
+    def __init__(self, group: InotifyFile, wd: int, key: Hashable, mask: int) -> None:
+        self.group = group
+        self.wd = wd
+        self.key = key
+        self.mask = mask
 
 
 class InotifyFile(File):

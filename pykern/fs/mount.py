@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Hashable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pykern.abi import EROFS
@@ -26,29 +25,38 @@ if TYPE_CHECKING:
 _mount_ids = itertools.count(21)  # mnt_id: Linux's first few are taken by early mounts
 
 
-@dataclass(eq=False)
 class Mount:
-    """One mounted file system: where it is attached and how (read-only, bind source)."""
+    """One mounted file system: where it is attached and how (read-only, bind source).
+    (A plain class, not a dataclass: dataclasses imports inspect, ast and dis, about 5 ms
+    of every start-up.)"""
 
-    fs: FileSystem
-    root: Inode  # the inode the mount shows at its mount point (a bind mount: any dir)
-    parent: Mount | None = None
-    mountpoint: Inode | None = None  # the directory of the parent mount it sits on
-    name: bytes = b""  # the entry name of the mount point in its parent directory
-    readonly: bool = False
-    options: str = ""  # extra options as /proc/mounts shows them
-    mnt_id: int = field(default_factory=lambda: next(_mount_ids))
+    def __init__(self, fs: FileSystem, root: Inode, parent: Mount | None = None, mountpoint: Inode | None = None,
+                 name: bytes = b"", readonly: bool = False, options: str = "", mnt_id: int | None = None) -> None:
+        self.fs = fs
+        self.root = root  # the inode the mount shows at its mount point (a bind mount: any dir)
+        self.parent = parent
+        self.mountpoint = mountpoint  # the directory of the parent mount it sits on
+        self.name = name  # the entry name of the mount point in its parent directory
+        self.readonly = readonly
+        self.options = options  # extra options as /proc/mounts shows them
+        self.mnt_id = next(_mount_ids) if mnt_id is None else mnt_id
 
     def __repr__(self) -> str:
         return f"<Mount {self.fs.fstype} at {self.name!r} ro={self.readonly}>"
 
 
-@dataclass(frozen=True, eq=False)
 class Location:
-    """A place in the guest's tree: a mount and an inode of its file system."""
+    """A place in the guest's tree: a mount and an inode of its file system. Never
+    changed once made."""
 
-    mount: Mount
-    inode: Inode
+    __slots__ = ("mount", "inode")
+
+    def __init__(self, mount: Mount, inode: Inode) -> None:
+        self.mount = mount
+        self.inode = inode
+
+    def __repr__(self) -> str:
+        return f"Location(mount={self.mount!r}, inode={self.inode!r})"
 
     def same(self, other: Location) -> bool:
         return self.mount is other.mount and self.inode.key() == other.inode.key()

@@ -30,7 +30,6 @@ other way: a Location back to its path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pykern.abi import (
@@ -61,7 +60,6 @@ if TYPE_CHECKING:
 MAXSYMLINKS = 40  # links followed in one walk (Linux's MAXSYMLINKS)
 
 
-@dataclass
 class Found:
     """What a path names.
 
@@ -69,13 +67,22 @@ class Found:
     `parent` and `name` are its directory and entry name, None and b"" when the path
     ends in "/", "." or ".." (there is no entry to create or remove); `file` is set
     when a magic link led to an open file (/proc/self/fd/N): `location` is then that
-    file's place if it has one."""
+    file's place if it has one. (This module's classes are plain classes, not
+    dataclasses: dataclasses imports inspect, ast and dis, about 5 ms of every start-up.)"""
 
-    location: Location | None
-    parent: Location | None
-    name: bytes
-    file: File | None = None
-    trailing_slash: bool = False
+    __slots__ = ("location", "parent", "name", "file", "trailing_slash")
+
+    def __init__(self, location: Location | None, parent: Location | None, name: bytes, file: File | None = None,
+                 trailing_slash: bool = False) -> None:
+        self.location = location
+        self.parent = parent
+        self.name = name
+        self.file = file
+        self.trailing_slash = trailing_slash
+
+    def __repr__(self) -> str:
+        return (f"Found(location={self.location!r}, parent={self.parent!r}, name={self.name!r}, "
+                f"file={self.file!r}, trailing_slash={self.trailing_slash!r})")
 
     @property
     def inode(self) -> Inode:
@@ -150,17 +157,20 @@ def begin_walk(task: Task, dirfd: int, path: bytes, resolve: int = 0) -> tuple[W
 WALKS = [0]
 
 
-@dataclass
 class Walk:
     """One walk's context: who walks (procfs answers /proc/self by it; None for the
     kernel's own walks, e.g. placing mounts), the root it cannot leave, the mounts, how
     many symlinks it has followed, and openat2's RESOLVE_* rules."""
 
-    task: Task | None
-    root: Location
-    mounts: MountTable
-    links: int = 0
-    resolve: int = 0
+    __slots__ = ("task", "root", "mounts", "links", "resolve")
+
+    def __init__(self, task: Task | None, root: Location, mounts: MountTable, links: int = 0,
+                 resolve: int = 0) -> None:
+        self.task = task
+        self.root = root
+        self.mounts = mounts
+        self.links = links
+        self.resolve = resolve
 
 
 def walk_from(walk: Walk, start: Location, path: bytes, follow: bool = True, allow_missing: bool = False) -> Found:
@@ -299,17 +309,19 @@ def _jump_link(walk: Walk, current: Location, target: Location | None) -> None:
 LAST_NORM, LAST_DOT, LAST_DOTDOT, LAST_ROOT = "norm", "dot", "dotdot", "root"
 
 
-@dataclass
 class Parent:
     """What filename_parentat gives the calls that make or remove a name (mkdir, mknod,
     symlink, link's new name, unlink, rmdir, rename): the directory, the last component
     (not looked up, never followed), its kind, and whether the path ends in "/"."""
 
-    directory: Location
-    name: bytes
-    kind: str
-    trailing_slash: bool
-    walk: Walk
+    __slots__ = ("directory", "name", "kind", "trailing_slash", "walk")
+
+    def __init__(self, directory: Location, name: bytes, kind: str, trailing_slash: bool, walk: Walk) -> None:
+        self.directory = directory
+        self.name = name
+        self.kind = kind
+        self.trailing_slash = trailing_slash
+        self.walk = walk
 
     def child(self) -> Found:
         """The entry itself, not followed (location None when it does not exist); a

@@ -16,6 +16,7 @@ from pykern.fs.mount import Location, MountTable
 from pykern.fs.namei import Walk, walk_from
 from pykern.fs.procfs import ProcFS
 from pykern.fs.tmpfs import TmpFS
+from pykern.ipc import ipc_namespace
 
 if TYPE_CHECKING:
     from pykern.kernel import Kernel
@@ -53,6 +54,8 @@ def initial_mounts(kernel: Kernel, root: str = "/", binds: tuple[Bind, ...] = ()
     dev = DevFS()
     devmount = mounts.attach(top, b"dev", dev, options="rw,nosuid,relatime,mode=755")
     mounts.attach(Location(devmount, dev.root()), b"shm", TmpFS(), options="rw,nosuid,nodev")
+    mounts.attach(Location(devmount, dev.root()), b"mqueue", ipc_namespace(kernel).mqueue,
+                  options="rw,nosuid,nodev,noexec,relatime")
     add_to_dev(dev.root())  # /dev/ptmx and /dev/tty are the tty layer's (pykern.tty)
     mounts.attach(Location(devmount, dev.root()), b"pts", kernel.ttys.devpts,
                   options="rw,nosuid,noexec,relatime,gid=5,mode=620,ptmxmode=000")
@@ -83,11 +86,11 @@ def _mount_point(mounts: MountTable, guest: str) -> tuple[Location, bytes]:
     return found.parent, found.name
 
 
-def initial_cwd(mounts: MountTable, root: str) -> Location:
-    """Where the first process starts: the directory pykern was started in, when the
-    guest can see it (always without --root), else the guest's /."""
+def initial_cwd(mounts: MountTable, root: str, here: str) -> Location:
+    """Where the first process starts: the host directory `here` (where pykern was
+    started), when the guest can see it (always without --root), else the guest's /."""
     top = mounts.root_location()
-    here = os.getcwd()
+    here = os.path.abspath(here)
     host_root = os.path.realpath(root)
     if host_root != "/":
         if here != host_root and not here.startswith(host_root + "/"):

@@ -11,14 +11,13 @@ comes from the host's /proc/<pid>: every process file describes the guest's proc
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pykern.abi import ENOENT, S_IFDIR, S_IFREG
 from pykern.errors import SysError
 from pykern.fs.libfs import DirInode, GenInode, LinkInode, SimpleFS, SimpleInode
-from pykern.fs.proc import system
+from pykern.fs.proc import system, sysvipc
 from pykern.fs.proc.base import PidDir
 from pykern.fs.proc.common import group_alive
 from pykern.task import TaskState
@@ -34,7 +33,9 @@ PROC_DEV = os.makedev(0, 22)  # an anonymous device number, as Linux gives proc
 # Files of /proc/sys that only root may write on Linux (0644); the others are 0444.
 SYSCTL_WRITABLE_MODE = {b"hostname", b"domainname", b"pid_max", b"threads-max", b"overcommit_memory",
                         b"max_map_count", b"pipe-max-size", b"nr_open", b"tainted", b"randomize_va_space",
-                        b"mmap_min_addr", b"file-max"}
+                        b"mmap_min_addr", b"file-max", b"nr_hugepages", b"shmmax", b"shmall", b"shmmni", b"shm_rmid_forced", b"sem",
+                        b"msgmax", b"msgmnb", b"msgmni", b"shm_next_id", b"sem_next_id", b"msg_next_id", b"msg_default", b"msg_max", b"msgsize_default",
+                        b"msgsize_max", b"queues_max"}
 
 
 class ProcFS(SimpleFS):
@@ -47,7 +48,7 @@ class ProcFS(SimpleFS):
     def __init__(self, kernel: Kernel) -> None:
         super().__init__(PROC_DEV)
         self.kernel = kernel
-        self.boot_id = str(uuid.UUID(bytes=kernel.random_bytes(16), version=4))
+        self.boot_id = system.random_uuid(kernel)
         self._root = ProcRoot(self)
 
     def root(self) -> ProcRoot:
@@ -70,6 +71,7 @@ class ProcRoot(DirInode):
             b"thread-self": self._link(lambda task: f"{task.group.tgid}/task/{task.tid}".encode()),
             b"mounts": self._link(lambda task: b"self/mounts"),
             b"sys": self._sys_dir,
+            b"sysvipc": self._sysvipc_dir,
         }
         shows = {
             b"cpuinfo": system.show_cpuinfo, b"meminfo": system.show_meminfo, b"stat": system.show_stat,
@@ -92,6 +94,13 @@ class ProcRoot(DirInode):
         """/proc/sys: the few sysctls pykern answers (kernel/, vm/, fs/)."""
         tables = system.sysctl_values(self.fs.kernel, self.fs.boot_id)
         return _sysctl_dir(self.fs, parent, name, b"", tables)
+
+    def _sysvipc_dir(self, parent: DirInode, name: bytes) -> Inode:
+        """/proc/sysvipc: the System V IPC objects (pykern.fs.proc.sysvipc)."""
+        kernel = self.fs.kernel
+        entries = {file_name: self._file(lambda task, show=show: show(kernel))
+                   for file_name, show in sysvipc.SHOWS.items()}
+        return DirInode(self.fs, parent, name, entries)
 
     def children(self, task: Task) -> dict[bytes, Factory]:
         entries = dict(self.fixed)
@@ -137,7 +146,12 @@ def _sysctl_dir(fs: ProcFS, parent: SimpleInode, name: bytes, here: bytes,
 
 
 def _sysctl_file(fs: ProcFS, value: object, mode: int) -> Factory:
+    """A sysctl: bytes, a function of nothing, or (that function, a write handler)."""
+    write = None
+    if isinstance(value, tuple):
+        value, write = value
+
     def content(task: Task) -> bytes:
         return value() if callable(value) else value  # type: ignore[return-value]
 
-    return lambda parent, name: GenInode(fs, parent, name, content, S_IFREG | mode)
+    return lambda parent, name: GenInode(fs, parent, name, content, S_IFREG | mode, write)

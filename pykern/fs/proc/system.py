@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import functools
 import os
-import uuid
 from typing import TYPE_CHECKING
 
+from pykern.abi import EINVAL
+from pykern.errors import SysError
+from pykern.ipc import ipc_namespace
 from pykern.mm import MMAP_MIN_ADDR
 from pykern.task import TaskState
 
@@ -245,12 +247,23 @@ def show_cpuinfo(kernel: Kernel) -> bytes:
 # --- /proc/sys -------------------------------------------------------------------------------------
 
 
+def random_uuid(kernel: Kernel) -> str:
+    """A random (version 4) UUID as /proc/sys/kernel/random/uuid shows one, as the uuid
+    module's uuid4() makes it (not imported: with platform, about 3 ms of start-up)."""
+    raw = bytearray(kernel.random_bytes(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # RFC 4122 4.4: version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # the variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
 def sysctl_values(kernel: Kernel, boot_id: str) -> dict[bytes, dict[bytes, object]]:
     """/proc/sys's directories: name -> file name -> its content (bytes, or a function
     of nothing for contents computed at open)."""
     host = os.uname()
     threads_max = kernel.options.max_tasks  # copy_process's limit (--max-tasks)
     domainname = read_host("/proc/sys/kernel/domainname").strip() or "(none)"
+    ipc = ipc_namespace(kernel).sysctls()  # shm*, sem, msg*, *_next_id; fs/mqueue (writable)
     return {
         b"kernel": {
             b"ostype": b"Linux\n",
@@ -264,21 +277,32 @@ def sysctl_values(kernel: Kernel, boot_id: str) -> dict[bytes, dict[bytes, objec
             b"cap_last_cap": f"{CAP_LAST_CAP}\n".encode(),
             b"tainted": b"0\n",
             b"randomize_va_space": b"0\n",  # pykern places stacks and mappings at fixed addresses
+            **ipc[b"kernel"],
         },
+        b"fs/mqueue": ipc[b"fs/mqueue"],
         b"kernel/random": {
             b"boot_id": f"{boot_id}\n".encode(),
-            b"uuid": lambda: f"{uuid.UUID(bytes=kernel.random_bytes(16), version=4)}\n".encode(),
+            b"uuid": lambda: f"{random_uuid(kernel)}\n".encode(),
             b"entropy_avail": b"256\n",  # Linux >= 5.18: the pool is always full
             b"poolsize": b"256\n",
         },
         # pykern's memory is host memory reserved with MAP_NORESERVE and committed when
         # touched: a large mmap never fails a commit check, which is Linux's mode 1.
+        # no huge pages: a write asking for some is taken, and the pool stays empty, as
+        # on a Linux that found no memory for them
         b"vm": {b"overcommit_memory": b"1\n", b"max_map_count": b"65530\n",
+                b"nr_hugepages": (lambda: b"0\n", _take_hugepages),
                 b"mmap_min_addr": f"{MMAP_MIN_ADDR}\n".encode()},
         b"fs": {b"pipe-max-size": f"{PIPE_MAX_SIZE}\n".encode(), b"nr_open": b"1048576\n",
                 b"file-max": b"9223372036854775807\n", b"pipe-user-pages-soft": b"16384\n",
                 b"pipe-user-pages-hard": b"0\n", b"lease-break-time": b"45\n"},
     }
+
+
+def _take_hugepages(task: object, data: bytes) -> int:
+    if not data.strip().isdigit():
+        raise SysError(EINVAL)
+    return len(data)
 
 
 HOST_CONFIG_GZ = "/proc/config.gz"

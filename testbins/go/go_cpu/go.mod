@@ -1,0 +1,3 @@
+module pykern/testbins/go/go_cpu
+
+go 1.19

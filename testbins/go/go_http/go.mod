@@ -1,0 +1,3 @@
+module pykern/testbins/go/go_http
+
+go 1.19
