@@ -43,10 +43,10 @@ class EpollFile(File):
     def __init__(self, flags: int) -> None:
         super().__init__(O_RDWR | flags)
         self.interest: dict[tuple[int, File], Interest] = {}
+        self.changed = WaitQueue("epoll_ctl")  # woken by ADD and MOD: waiters look again
 
     def stat(self) -> Stat:
         return anon_inode_stat()  # fstat of an epoll fd: Linux's anon inode
-        self.changed = WaitQueue("epoll_ctl")  # woken by ADD and MOD: waiters look again
 
     def _armed(self) -> list[tuple[Interest, int, tuple[WaitQueue, ...], tuple[tuple[int, str], ...]]]:
         """(entry, ready events, wait queues, host fds) of each armed entry, forgetting the
