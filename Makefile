@@ -14,7 +14,7 @@ PYKERN_ONLY_SRC := $(wildcard testbins/pykern_only/*.c)
 BENCH_SRC := $(wildcard testbins/bench/*.c)
 TESTBINS := $(TESTBIN_SRC:.c=) $(PYKERN_ONLY_SRC:.c=) $(BENCH_SRC:.c=)
 
-.PHONY: all venv testbins go-testbins host-tools test-tools bench-tools run test bench ltp lint clean wheel
+.PHONY: all venv testbins go-testbins host-tools test-tools bench-tools run test bench ltp soak lint clean wheel
 
 all: venv testbins
 
@@ -139,6 +139,14 @@ bench: venv testbins bench-tools
 # folders of testcases/kernel/syscalls (default: issue 10's), LTP_TIMEOUT_MUL= LTP's own.
 ltp: venv
 	LTP_SRC="$(LTP_SRC)" LTP_FOLDERS="$(LTP_FOLDERS)" LTP_TIMEOUT_MUL="$(LTP_TIMEOUT_MUL)" $(PY) tools/ltp.py
+
+# Soak and fuzz runs that look for leaks and tracebacks (tools/soak.py): 1,000 fork/exec
+# cycles with pykern's RSS and host fds sampled, the multi-process syscall fuzzer, a signal
+# storm compared with native, the mutating ELF fuzzer. Not part of make test (minutes).
+# SOAK_SECONDS= the fuzzer's run (default 600), SOAK_ELF_EXAMPLES= (default 1000),
+# SOAK_ONLY= a comma-separated subset of cycles,sysfuzz,sigstorm,elf.
+soak: venv testbins test-tools
+	SOAK_SECONDS="$(SOAK_SECONDS)" SOAK_ELF_EXAMPLES="$(SOAK_ELF_EXAMPLES)" $(PY) tools/soak.py $(if $(SOAK_ONLY),--only $(SOAK_ONLY))
 
 lint: venv
 	$(VENV)/bin/ruff check pykern syscalls loader tests bench tools

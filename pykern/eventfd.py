@@ -11,11 +11,13 @@ import struct
 from typing import TYPE_CHECKING
 
 from pykern.abi import EAGAIN, EINVAL, O_RDWR, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM
+from pykern.anon_inode import anon_inode_stat
 from pykern.errors import Block, SysError
 from pykern.fs.file import File
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:
+    from pykern.fs.stat import Stat
     from pykern.task import Task
 
 EFD_SEMAPHORE = 1
@@ -31,6 +33,9 @@ class EventFd(File):
         self.count = initval
         self.semaphore = semaphore
         self.changed = WaitQueue("eventfd")  # readers and writers sleep here
+
+    def stat(self) -> Stat:
+        return anon_inode_stat()  # fstat of an eventfd or epoll fd: Linux's anon inode
 
     def read(self, task: Task, size: int) -> bytes:
         if size < U64.size:

@@ -14,7 +14,9 @@ while its poller thread sleeps in epoll_pwait).
 from __future__ import annotations
 
 from pykern.abi import O_RDWR, POLLERR, POLLHUP, POLLIN, POLLRDNORM
+from pykern.anon_inode import anon_inode_stat
 from pykern.fs.file import File
+from pykern.fs.stat import Stat
 from pykern.waitqueue import WaitQueue
 
 EPOLLONESHOT = 1 << 30
@@ -42,6 +44,9 @@ class EpollFile(File):
         super().__init__(O_RDWR | flags)
         self.interest: dict[tuple[int, File], Interest] = {}
         self.changed = WaitQueue("epoll_ctl")  # woken by ADD and MOD: waiters look again
+
+    def stat(self) -> Stat:
+        return anon_inode_stat()  # fstat of an epoll fd: Linux's anon inode
 
     def _armed(self) -> list[tuple[Interest, int, tuple[WaitQueue, ...], tuple[tuple[int, str], ...]]]:
         """(entry, ready events, wait queues, host fds) of each armed entry, forgetting the

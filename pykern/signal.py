@@ -168,9 +168,16 @@ class SigAction:
         return cls(*KERNEL_SIGACTION.unpack(data))
 
 
+# A bound on the siginfos one queue holds, for pykern's own memory: past it a real-time
+# signal already pending merges like a standard one (Linux, past RLIMIT_SIGPENDING, keeps
+# the bit and drops the info); sigqueue gets EAGAIN first (syscalls/signal.py).
+QUEUE_BOUND = 1 << 16
+
+
 class SigQueue:
     """Pending signals (Linux's struct sigpending): a mask and the queued siginfos.
-    A standard signal is queued at most once; real-time signals queue every instance."""
+    A standard signal is queued at most once; real-time signals queue every instance
+    (up to QUEUE_BOUND)."""
 
     __slots__ = ("mask", "infos")
 
@@ -180,7 +187,7 @@ class SigQueue:
 
     def add(self, info: SigInfo) -> bool:
         bit = sigbit(info.signo)
-        if info.signo < SIGRTMIN and self.mask & bit:
+        if self.mask & bit and (info.signo < SIGRTMIN or len(self.infos) >= QUEUE_BOUND):
             return False
         self.mask |= bit
         self.infos.append(info)

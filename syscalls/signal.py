@@ -6,14 +6,30 @@ from __future__ import annotations
 import struct
 
 from pykern import uc_const as X
-from pykern.abi import EAGAIN, EINVAL, EPERM, ESRCH, NSEC_PER_SEC, NSIG, SI_TKILL, SIGKILL, SIGSTOP, STACK_T
+from pykern.abi import (
+    EAGAIN,
+    EINVAL,
+    EPERM,
+    ESRCH,
+    NSEC_PER_SEC,
+    NSIG,
+    RLIMIT_SIGPENDING,
+    SI_TKILL,
+    SIGKILL,
+    SIGRTMIN,
+    SIGSTOP,
+    STACK_T,
+)
 from pykern.errors import Block, SysError
+from pykern.rlimit import get_rlimit
 from pykern.signal import (
     KERNEL_SIGACTION,
+    QUEUE_BOUND,
     UNBLOCKABLE,
     AltStack,
     SigAction,
     SigInfo,
+    SigQueue,
     sigbit,
     user_info,
 )
@@ -32,7 +48,7 @@ from pykern.sysent import (
     SIZE,
     TIMESPEC_IN,
 )
-from pykern.task import Task
+from pykern.task import Task, ThreadGroup
 
 SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
 SIGSET_SIZE = 8
@@ -237,6 +253,14 @@ def sys_tkill(task: Task, tid: int, sig: int) -> int:
     return 0
 
 
+def _check_queue_room(target: ThreadGroup, queue: SigQueue, sig: int) -> None:
+    """sigqueue's EAGAIN: the receiver's RLIMIT_SIGPENDING (and pykern's QUEUE_BOUND) is
+    reached. Linux counts a user's signals over all its processes; pykern counts the one
+    queue the signal joins."""
+    if sig >= SIGRTMIN and len(queue.infos) >= min(get_rlimit(target, RLIMIT_SIGPENDING)[0], QUEUE_BOUND):
+        raise SysError(EAGAIN)
+
+
 @syscall("rt_sigqueueinfo", PID, SIGNUM, PTR, classes="signal")
 def sys_rt_sigqueueinfo(task: Task, pid: int, sig: int, info_addr: int) -> int:
     """rt_sigqueueinfo(2) (sigqueue): a signal with the caller's si_code; a process may
@@ -250,5 +274,21 @@ def sys_rt_sigqueueinfo(task: Task, pid: int, sig: int, info_addr: int) -> int:
     if code >= 0 and group is not task.group:
         raise SysError(EPERM)
     _check_permission(task, group.creds.uid)
+    _check_queue_room(group, group.shared_pending, sig)
     task.kernel.signals.send(group, SigInfo(sig, code, errno, pid=pid_field, uid=uid_field, value=value))
+    return 0
+
+
+@syscall("rt_tgsigqueueinfo", PID, PID, SIGNUM, PTR, classes="signal")
+def sys_rt_tgsigqueueinfo(task: Task, tgid: int, tid: int, sig: int, info_addr: int) -> int:
+    """rt_tgsigqueueinfo(2): rt_sigqueueinfo aimed at one thread, as tgkill is kill's."""
+    if tgid <= 0 or tid <= 0 or not 0 <= sig <= NSIG:
+        raise SysError(EINVAL)
+    _, errno, code, pid_field, uid_field, value = struct.unpack("<iii4xiIQ", task.mm.copy_in(info_addr, 32))
+    target = _find_thread(task, tgid, tid)
+    if (code >= 0 or code == SI_TKILL) and target.group is not task.group:
+        raise SysError(EPERM)
+    _check_permission(task, target.group.creds.uid)
+    _check_queue_room(target.group, target.sigpending, sig)
+    task.kernel.signals.send(target.group, SigInfo(sig, code, errno, pid=pid_field, uid=uid_field, value=value), target)
     return 0

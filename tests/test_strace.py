@@ -280,6 +280,9 @@ COMPARE_FLOORS: dict[str, float] = {
     "sysv_shm": 0.95, "sysv_msg": 0.95, "sysv_sem": 0.93, "mqueue": 0.93,
 }
 DEFAULT_FLOOR = 0.5
+# Testbins whose trace is a race by design: not compared line by line (their stdout and
+# status are, by test_testbins' strace run).
+NOT_COMPARED = {"sigstorm": "thousands of signals from 4 processes land at different calls each run"}
 OVERALL_FLOOR = 0.98  # 0.9935-0.9944 measured in 5 runs side by side
 # testbin -> (identical lines, lines) from main, filled by test_same_lines_as_strace
 RESULTS: dict[str, tuple[int, int]] = {}
@@ -362,6 +365,8 @@ def compare_testbin(testbin: str, tmp_path: Path) -> tuple[int, int, str]:
 @pytest.mark.skipif(STRACE is None, reason="strace is not installed")
 def test_same_lines_as_strace(testbin: str, tmp_path: Path, built_testbins: str) -> None:
     """Every testbin: same stdout and status with tracing on, and the trace close to strace's."""
+    if testbin in NOT_COMPARED:
+        pytest.skip(NOT_COMPARED[testbin])
     same, total, report = compare_testbin(testbin, tmp_path)
     RESULTS[testbin] = (same, total)
     print("\n" + report)
@@ -373,7 +378,7 @@ def test_identical_fraction_over_all_testbins(tmp_path: Path, built_testbins: st
                                               capsys: pytest.CaptureFixture[str]) -> None:
     """The report the issue asks for: identical lines over all testbins, in the test output."""
     for testbin in all_testbins():
-        if testbin not in RESULTS:  # run alone: compare here
+        if testbin not in RESULTS and testbin not in NOT_COMPARED:  # run alone: compare here
             same, total, _ = compare_testbin(testbin, tmp_path)
             RESULTS[testbin] = (same, total)
     same = sum(s for s, _ in RESULTS.values())

@@ -14,7 +14,14 @@
  * pipes, sockets and closed fds, non-UTF-8 names) with dirfds, flags and modes from
  * small sets. Blocked calls are interrupted by a repeating 50 ms timer (EINTR). Only
  * under `pykern run --root JAIL` (JAIL/sysfuzz-jail must exist): the calls rename, unlink
- * and chmod what they find, "/" included. */
+ * and chmod what they find, "/" included.
+ *
+ * `sysfuzz --storm SECONDS SEED [DIR [FIRST [-v]]]`: generations of 3 processes with 3 threads each,
+ * every thread making random syscalls with random arguments from SEED while the threads
+ * and the parent send signals to them (with and without SA_RESTART), until SECONDS have
+ * passed; a generation still running after 2 s is killed. FIRST: start at that
+ * generation (its seed), -v: name each generation on stderr. `make soak` runs it (issue 16).
+ * Children inherit SIG_IGN for most signals, as the plain mode's do. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
@@ -267,8 +274,150 @@ static int fuzz_paths(void)
     return 0;
 }
 
+/* --- --storm ------------------------------------------------------------------------------ */
+
+#include <pthread.h>
+
+#define STORM_PROCS 3
+#define STORM_THREADS 3
+#define STORM_CALLS 300
+
+static unsigned long long storm_seed;
+static pid_t storm_pids[STORM_PROCS];
+
+static unsigned long long next_random(unsigned long long *state)
+{
+    *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return *state >> 11;
+}
+
+/* Calls that would reach outside the generation (signals to random pids: kill(-1, SIGKILL)
+ * ends the fuzzer itself), replace the program, or make processes endlessly. */
+static int storm_skipped(long nr)
+{
+    switch (nr) {
+    case SYS_kill: case SYS_tkill: case SYS_tgkill: case SYS_rt_sigqueueinfo: case SYS_rt_tgsigqueueinfo:
+    case 424 /* pidfd_send_signal */: case SYS_execve: case SYS_execveat: case SYS_reboot: case SYS_ptrace:
+    case SYS_process_vm_writev: case SYS_prlimit64: /* prlimit64(2, RLIMIT_CPU, 0): the fuzzer's end */
+        return 1;
+    default:
+        return skipped(nr);
+    }
+}
+
+static void on_storm_signal(int sig) { (void)sig; }
+
+static void *storm_thread(void *arg)
+{
+    unsigned long long state = storm_seed ^ ((unsigned long long)(long)arg * 0x9E3779B97F4A7C15ULL);
+    static const int sigs[] = {SIGUSR1, SIGUSR2, SIGALRM, SIGCHLD, 0};
+    for (int i = 0; i < STORM_CALLS; i++) {
+        unsigned long long r = next_random(&state);
+        if (r % 8 == 0) { /* signal a sibling process or this process's threads */
+            int sig = sigs[(r >> 3) % 5];
+            pid_t target = storm_pids[(r >> 8) % STORM_PROCS];
+            if ((r >> 16) % 2 && target > 0)
+                kill(target, sig);
+            else
+                kill(getpid(), sig);
+            continue;
+        }
+        long nr = (long)((r >> 3) % 460);
+        if (storm_skipped(nr))
+            continue;
+        long a[6];
+        for (int k = 0; k < 6; k++) {
+            unsigned long long bits = next_random(&state);
+            a[k] = bits % 4 == 0 ? (long)(bits << 11) : values((int)((bits >> 2) % 13));
+        }
+        syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    }
+    return NULL;
+}
+
+/* One process of a generation: STORM_THREADS threads of random calls, signals flying. */
+static void storm_child(int index)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    FILE *devnull = fopen("/dev/null", "r+");
+    if (devnull) {
+        dup2(fileno(devnull), 0);
+        dup2(fileno(devnull), 1);
+        dup2(fileno(devnull), 2);
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_storm_signal; /* no SA_RESTART: blocked calls end with EINTR */
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGALRM, &sa, NULL);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGUSR2, &sa, NULL);
+    storm_seed = storm_seed * 31 + (unsigned long long)index + 1;
+    pthread_t threads[STORM_THREADS];
+    for (int t = 1; t < STORM_THREADS; t++)
+        pthread_create(&threads[t], NULL, storm_thread, (void *)(long)t);
+    storm_thread((void *)0L);
+    for (int t = 1; t < STORM_THREADS; t++)
+        pthread_join(threads[t], NULL);
+    _exit(0);
+}
+
+/* Generations of STORM_PROCS processes until `seconds` have passed; each generation gets
+ * 2 s before the rest of it is killed. */
+static int fuzz_storm(int seconds, unsigned long long seed, int first, int verbose)
+{
+    time_t end = time(NULL) + seconds;
+    int generations = first, processes = 0, signalled = 0, killed = 0;
+    while (time(NULL) < end) {
+        if (verbose) /* which generation a hang is in: rerun from it with `first` */
+            fprintf(stderr, "sysfuzz --storm: generation %d\n", generations);
+        storm_seed = seed + (unsigned long long)generations * 1000003ULL;
+        memset(storm_pids, 0, sizeof storm_pids);
+        for (int i = 0; i < STORM_PROCS; i++) {
+            pid_t pid = fork();
+            if (pid < 0) {
+                perror("fork");
+                return 1;
+            }
+            if (pid == 0)
+                storm_child(i);
+            storm_pids[i] = pid;
+            processes++;
+        }
+        for (int i = 0; i < STORM_PROCS; i++) /* the parent's share of the storm */
+            kill(storm_pids[i], i % 2 ? SIGUSR1 : SIGUSR2);
+        for (int i = 0; i < STORM_PROCS; i++) {
+            int status = reap(storm_pids[i]);
+            signalled += WIFSIGNALED(status);
+            killed += WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+        }
+        generations++;
+    }
+    generations -= first;
+    printf("sysfuzz --storm: %d generations, %d processes of %d threads, %d ended by a signal (%d killed)\n",
+           generations, processes, STORM_THREADS, signalled, killed);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 3 && !strcmp(argv[1], "--storm")) {
+        /* argv[2]: seconds, argv[3]: the seed, argv[4], optional: the working directory */
+        if (argc > 4 && chdir(argv[4]) != 0) {
+            perror("chdir");
+            return 1;
+        }
+        for (int sig = 1; sig < 32; sig++)
+            if (sig != SIGCHLD && sig != SIGKILL && sig != SIGSTOP)
+                signal(sig, SIG_IGN);
+        sigset_t chld;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &chld, NULL);
+        return fuzz_storm(atoi(argv[2]), strtoull(argv[3], NULL, 0), argc > 5 ? atoi(argv[5]) : 0, argc > 6);
+    }
     if (argc > 2 && !strcmp(argv[1], "--paths")) {
         /* "/" and ".." are among the paths renamed, removed and chmodded: only in a jail */
         if (access("/sysfuzz-jail", F_OK) != 0) {
