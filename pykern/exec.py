@@ -46,7 +46,7 @@ from pykern.loader import (
     script_argv,
 )
 from pykern.mm import MM, STACK_SIZE, STACK_TOP, ImageLayout
-from pykern.signal import AltStack
+from pykern.sigtypes import AltStack
 from pykern.task import GPRS
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from pykern.futex import futex_exit_release
 from pykern.ipc.sem import exit_ipc
 from pykern.ipc.shm import shm_exit
 from pykern.rusage import reaped_usage
-from pykern.signal import SigInfo
+from pykern.sigtypes import SigInfo
 from pykern.task import Task, TaskState, ThreadGroup
 
 if TYPE_CHECKING:

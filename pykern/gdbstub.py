@@ -63,7 +63,7 @@ from pykern.abi import (
     TRAP_HWBKPT,
 )
 from pykern.errors import Fault, SysError
-from pykern.signal import SigInfo
+from pykern.sigtypes import SigInfo
 from pykern.task import PendingSyscall, TaskState
 
 if TYPE_CHECKING:

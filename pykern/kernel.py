@@ -19,7 +19,8 @@ from pykern.hostsig import HostSignals
 from pykern.mm import MM, MMPool
 from pykern.oom import OomKiller
 from pykern.sched import Scheduler
-from pykern.signal import CORE_SIGNALS, SigInfo, Signals, user_info
+from pykern.signal import Signals
+from pykern.sigtypes import CORE_SIGNALS, SigInfo, user_info
 from pykern.task import Creds, Task, TaskState, ThreadGroup
 from pykern.trap import Trap
 from pykern.tty import TtyTable

@@ -8,7 +8,7 @@ import struct
 from pykern import uc_const as X
 from pykern.abi import EAGAIN, EINVAL, EPERM, ESRCH, NSEC_PER_SEC, NSIG, SI_TKILL, SIGKILL, SIGSTOP, STACK_T
 from pykern.errors import Block, SysError
-from pykern.signal import (
+from pykern.sigtypes import (
     KERNEL_SIGACTION,
     UNBLOCKABLE,
     AltStack,
