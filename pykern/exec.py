@@ -292,7 +292,7 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
     group.did_exec = True
     group.creds.exec_caps()
     task.comm = filename.rstrip(b"/").rpartition(b"/")[2][:15]  # begin_new_exec: the name asked for
-    task.kernel.reset_signal_handlers(group)
+    task.kernel.signals.flush_handlers(group)
     task.altstack = AltStack()  # no alternate stack in the new image
     task.sigframes.clear()
     for reg in GPRS:

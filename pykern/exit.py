@@ -91,9 +91,9 @@ def exit_notify(kernel: Kernel, group: ThreadGroup, status: int) -> None:
         return
     # SIGCHLD ignored or SA_NOCLDWAIT: the child reaps itself (a waiting wait4 then finds
     # no children: ECHILD). The signal is still sent unless the action is SIG_IGN.
-    autoreap = kernel.parent_ignores_children(parent)
+    autoreap = kernel.signals.ignores_children(parent)
     if not (autoreap and kernel.signals.is_ignored(parent, group.exit_signal)):
-        kernel.notify_parent(group)
+        kernel.signals.notify_parent(group)
     if autoreap:
         release_task(kernel, group)
     parent.child_events.wake_all()
@@ -123,10 +123,10 @@ def forget_children(kernel: Kernel, group: ThreadGroup) -> list[ThreadGroup]:
         child.parent = init
         init.children.append(child)
         if child.is_zombie:
-            if init is kernel.init or kernel.parent_ignores_children(init):
+            if init is kernel.init or kernel.signals.ignores_children(init):
                 release_task(kernel, child)
             else:
-                kernel.notify_parent(child)
+                kernel.signals.notify_parent(child)
                 init.child_events.wake_all()
     group.children.clear()
     return children

@@ -157,14 +157,6 @@ class Kernel:
     def live_tasks(self) -> list[Task]:
         return [t for t in self.tasks.values() if t.state is not TaskState.DEAD]
 
-    def wake(self, task: Task) -> None:
-        self.sched.wake(task)
-
-    def yield_task(self, task: Task) -> None:
-        """sched_yield: go to the back of the run queue once this syscall returns."""
-        self.sched.need_resched = True
-        self.sched.yielded = True
-
     def random_bytes(self, n: int) -> bytes:
         return os.urandom(n)
 
@@ -285,26 +277,8 @@ class Kernel:
         while self.dead_mms:
             self.dead_mms.pop().destroy()
 
-    def parent_ignores_children(self, parent: ThreadGroup) -> bool:
-        """SIGCHLD set to SIG_IGN or SA_NOCLDWAIT: children are reaped at exit."""
-        return self.signals.ignores_children(parent)
-
-    def notify_parent(self, child: ThreadGroup) -> None:
-        """do_notify_parent: SIGCHLD (or the clone exit signal) to the parent."""
-        if child.parent is not None and child.exit_signal:
-            self.signals.notify_parent(child)
-
-    def reset_signal_handlers(self, group: ThreadGroup) -> None:
-        self.signals.flush_handlers(group)
-
     def futex_wake(self, mm: MM, addr: int, count: int) -> int:
         return self.futexes.wake(mm, addr, count) if self.futexes else 0
-
-    # --- the way back to user mode ----------------------------------------------------------
-
-    def return_to_user(self, task: Task) -> None:
-        """Deliver pending signals before the task runs user code again."""
-        self.signals.do_signal(task)
 
     # --- fatal signals --------------------------------------------------------------------
 

@@ -143,6 +143,7 @@ class Signals:
         return group.sigactions.get(sig) or SigAction()
 
     def ignores_children(self, parent: ThreadGroup) -> bool:
+        """SIGCHLD set to SIG_IGN or SA_NOCLDWAIT: children are reaped at exit."""
         action = self.action(parent, SIGCHLD)
         return action.handler == SIG_IGN or bool(action.flags & SA_NOCLDWAIT)
 
