@@ -306,7 +306,8 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
     task.set_reg(X.UC_X86_REG_FPSW, 0)  # no exception flags (a pooled MM's last process may have left some)
     task.set_reg(X.UC_X86_REG_FPTAG, FPU_TAGS_EMPTY)
     task.set_reg(X.UC_X86_REG_MXCSR, MXCSR_DEFAULT)
-    task.kernel.tracer_exec(task, host_path, argv)
+    if task.kernel.tracer is not None:
+        task.kernel.tracer.exec(task, host_path, argv)
     if task.vfork_parent is not None:
         task.kernel.vfork_done(task)
     if not first:

@@ -258,7 +258,8 @@ class Signals:
         for thread in group.live_tasks:
             sched.forget(thread)
             thread.state = TaskState.STOPPED
-            self.kernel.tracer_stopped(thread, sig)
+            if self.kernel.tracer is not None:
+                self.kernel.tracer.stopped(thread, sig)
         sched.need_resched = True
         self._notify_parent_stop(group, CLD_STOPPED, sig)
 
@@ -333,7 +334,8 @@ class Signals:
                     continue  # suppressed (gdb's c instead of C<sig>)
             sig = info.signo
             action = self.action(group, sig)
-            self.kernel.tracer_signal(task, info)
+            if self.kernel.tracer is not None:
+                self.kernel.tracer.signal(task, info)
             if action.handler == SIG_IGN:
                 continue
             if action.handler != SIG_DFL:
@@ -378,7 +380,8 @@ class Signals:
         if code >= 0 or code in (-EFAULT, -EINTR):  # it ends here, no restart
             self._finish_call(task, code)
         else:
-            self.kernel.tracer_exit(task, pending.entry, pending.args, code)
+            if self.kernel.tracer is not None:
+                self.kernel.tracer.exit(task, pending.entry, pending.args, code)
         return code
 
     def _finish_call(self, task: Task, result: int) -> None:
@@ -386,7 +389,8 @@ class Signals:
         assert pending is not None
         self._cancel_call(task)
         self.kernel.trap.registers.set_return(task.mm.uc, result)
-        self.kernel.tracer_exit(task, pending.entry, pending.args, result)
+        if self.kernel.tracer is not None:
+            self.kernel.tracer.exit(task, pending.entry, pending.args, result)
 
     def _cancel_call(self, task: Task) -> None:
         cancel = task.restart_block.get("cancel")
@@ -409,7 +413,8 @@ class Signals:
         try:
             self._setup_frame(task, info, action)
         except Fault:  # no room for the frame: Linux's force_sigsegv
-            self.kernel.tracer_signal(task, SigInfo(SIGSEGV, SI_KERNEL))
+            if self.kernel.tracer is not None:
+                self.kernel.tracer.signal(task, SigInfo(SIGSEGV, SI_KERNEL))
             self.kernel.kill_group(task.group, SIGSEGV)
 
     def _setup_frame(self, task: Task, info: SigInfo, action: SigAction) -> None:
@@ -545,7 +550,8 @@ class Signals:
         return True
 
     def force_sigsegv(self, task: Task) -> None:
-        self.kernel.tracer_signal(task, SigInfo(SIGSEGV, SI_KERNEL))
+        if self.kernel.tracer is not None:
+            self.kernel.tracer.signal(task, SigInfo(SIGSEGV, SI_KERNEL))
         self.kernel.kill_group(task.group, SIGSEGV)
 
     # --- sigaltstack ---------------------------------------------------------------------------

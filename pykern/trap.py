@@ -128,7 +128,8 @@ class Trap:
         if entry is None:
             self.unsupported(nr)
             self.registers.set_return(uc, -ENOSYS)
-            self.kernel.tracer_nosys(task, nr, raw)
+            if self.kernel.tracer is not None:
+                self.kernel.tracer.nosys(task, nr, raw)
             return
         debugger = self.sched.debugger
         if debugger is not None and debugger.syscall_entry_stop(task, nr, entry, raw):
@@ -187,12 +188,14 @@ class Trap:
             if self.kernel.signals.deliverable(task) and not task.restart_block.get("uninterruptible"):
                 return False  # don't sleep: the signal's delivery interrupts the call
             self.sched.sleep(task, block)
-            self.kernel.tracer_block(task, entry)
+            if self.kernel.tracer is not None:
+                self.kernel.tracer.block(task, entry)
             return False
         except ExecImage:
             task.restart_block.clear()
             task.pending = None
-            self.kernel.tracer_exit(task, entry, raw, 0)
+            if self.kernel.tracer is not None:
+                self.kernel.tracer.exit(task, entry, raw, 0)
             return False
         except Exception as error:  # a pykern bug: stop, keep the guest context
             self.bug, self.bug_task = error, task
