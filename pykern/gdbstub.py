@@ -951,7 +951,7 @@ class GdbStub:
         group = self.group
         self.detach()
         if group is not None and group.live_tasks:
-            self.kernel.kill_group(group, SIGKILL)
+            self.kernel.signals.kill_group(group, SIGKILL)
 
     # --- resuming -------------------------------------------------------------------------
 

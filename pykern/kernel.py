@@ -13,14 +13,14 @@ import sys
 from typing import TYPE_CHECKING, TextIO
 
 from pykern import uc_const as X
-from pykern.abi import RLIMIT_CORE, SIGPIPE, signal_name
+from pykern.abi import SIGPIPE, signal_name
 from pykern.clock import Clock
 from pykern.hostsig import HostSignals
 from pykern.mm import MM, MMPool
 from pykern.oom import OomKiller
 from pykern.sched import Scheduler
 from pykern.signal import Signals
-from pykern.sigtypes import CORE_SIGNALS, SigInfo, user_info
+from pykern.sigtypes import user_info
 from pykern.task import Creds, Task, TaskState, ThreadGroup
 from pykern.trap import Trap
 from pykern.tty import TtyTable
@@ -281,28 +281,6 @@ class Kernel:
         return self.futexes.wake(mm, addr, count) if self.futexes else 0
 
     # --- fatal signals --------------------------------------------------------------------
-
-    def force_signal(self, task: Task, sig: int, code: int, addr: int, rip: int) -> None:
-        """A synchronous CPU fault: the task's handler runs (at the faulting instruction,
-        as Linux restarts it), or with none, or the signal blocked or ignored, the
-        process dies and `--report-crashes` says where."""
-        info = SigInfo(sig, code, addr=addr)
-        if self.signals.force(task, info):
-            return
-        if self.tracer is not None:
-            self.tracer.signal(task, info)
-        if self.options.report_crashes:
-            self.report_crash(task, sig, code, addr, rip)
-        self.kill_group(task.group, sig)
-
-    def kill_group(self, group: ThreadGroup, sig: int) -> None:
-        """Default action of a fatal signal sent to a process."""
-        from pykern.exit import do_group_exit
-
-        victim = group.live_tasks[0] if group.live_tasks else None
-        if victim is not None:
-            core = sig in CORE_SIGNALS and group.rlimits.get(RLIMIT_CORE, (0, 0))[0] != 0
-            do_group_exit(victim, sig | (0x80 if core else 0))
 
     def send_sigpipe(self, task: Task) -> None:
         self.signals.send(task.group, user_info(task, SIGPIPE), task)

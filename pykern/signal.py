@@ -42,6 +42,7 @@ from pykern.abi import (
     ERESTARTNOINTR,
     ERESTARTSYS,
     NSIG,
+    RLIMIT_CORE,
     SI_KERNEL,
     SIGBUS,
     SIGCHLD,
@@ -57,6 +58,7 @@ from pykern.abi import (
 )
 from pykern.errors import Fault, SysError
 from pykern.sigtypes import (
+    CORE_SIGNALS,
     FAULT_SIGNALS,
     IGNORED_BY_DEFAULT,
     MINSIGSTKSZ,
@@ -165,7 +167,7 @@ class Signals:
         if sig == 0 or group.is_zombie or not group.live_tasks:
             return
         if sig == SIGKILL:
-            self.kernel.kill_group(group, SIGKILL)
+            self.kill_group(group, SIGKILL)
             return
         if sig in STOP_SIGNALS:
             self.discard(group, sigbit(SIGCONT))
@@ -349,7 +351,7 @@ class Signals:
                     continue  # an orphaned process group may not be stopped by the terminal
                 self.stop_group(task, sig)
                 return
-            self.kernel.kill_group(group, sig)
+            self.kill_group(group, sig)
             return
         if task.pending is None:
             # A call that waited with a temporary mask (epoll_pwait, ppoll) ended and no
@@ -415,7 +417,7 @@ class Signals:
         except Fault:  # no room for the frame: Linux's force_sigsegv
             if self.kernel.tracer is not None:
                 self.kernel.tracer.signal(task, SigInfo(SIGSEGV, SI_KERNEL))
-            self.kernel.kill_group(task.group, SIGSEGV)
+            self.kill_group(task.group, SIGSEGV)
 
     def _setup_frame(self, task: Task, info: SigInfo, action: SigAction) -> None:
         """Build the rt_sigframe (x86-64 setup_rt_frame) and enter the handler."""
@@ -549,10 +551,32 @@ class Signals:
         self.kernel.sched.need_resched = True
         return True
 
+    def force_signal(self, task: Task, sig: int, code: int, addr: int, rip: int) -> None:
+        """A synchronous CPU fault: the task's handler runs (at the faulting instruction,
+        as Linux restarts it), or with none, or the signal blocked or ignored, the
+        process dies and `--report-crashes` says where."""
+        info = SigInfo(sig, code, addr=addr)
+        if self.force(task, info):
+            return
+        if self.kernel.tracer is not None:
+            self.kernel.tracer.signal(task, info)
+        if self.kernel.options.report_crashes:
+            self.kernel.report_crash(task, sig, code, addr, rip)
+        self.kill_group(task.group, sig)
+
+    def kill_group(self, group: ThreadGroup, sig: int) -> None:
+        """Default action of a fatal signal sent to a process."""
+        from pykern.exit import do_group_exit
+
+        victim = group.live_tasks[0] if group.live_tasks else None
+        if victim is not None:
+            core = sig in CORE_SIGNALS and group.rlimits.get(RLIMIT_CORE, (0, 0))[0] != 0
+            do_group_exit(victim, sig | (0x80 if core else 0))
+
     def force_sigsegv(self, task: Task) -> None:
         if self.kernel.tracer is not None:
             self.kernel.tracer.signal(task, SigInfo(SIGSEGV, SI_KERNEL))
-        self.kernel.kill_group(task.group, SIGSEGV)
+        self.kill_group(task.group, SIGSEGV)
 
     # --- sigaltstack ---------------------------------------------------------------------------
 

@@ -303,7 +303,7 @@ class Trap:
         mm = task.mm
         if error.errno == X.UC_ERR_INSN_INVALID:
             rip = task.reg(RIP)
-            self.kernel.force_signal(task, SIGILL, ILL_ILLOPN, rip, rip)
+            self.kernel.signals.force_signal(task, SIGILL, ILL_ILLOPN, rip, rip)
             return
         signal, code = _MEMORY_ERRORS.get(error.errno, (SIGSEGV, SI_KERNEL))
         addr = mm.fault[1] if mm.fault else 0
@@ -311,20 +311,20 @@ class Trap:
             code = SEGV_ACCERR
         rip = self.kernel.locate_fault(task, addr, error.errno == X.UC_ERR_FETCH_UNMAPPED
                                        or error.errno == X.UC_ERR_FETCH_PROT)
-        self.kernel.force_signal(task, signal, code, addr, rip)
+        self.kernel.signals.force_signal(task, signal, code, addr, rip)
 
     def _cpu_interrupt(self, task: Task, intno: int) -> None:
         rip = task.reg(RIP)
         if intno == 0:  # #DE divide error: rip is the faulting div
-            self.kernel.force_signal(task, SIGFPE, FPE_INTDIV, rip, rip)
+            self.kernel.signals.force_signal(task, SIGFPE, FPE_INTDIV, rip, rip)
         elif intno == 3:  # int3: rip is after the instruction, as on Linux
-            self.kernel.force_signal(task, SIGTRAP, TRAP_BRKPT, 0, rip)
+            self.kernel.signals.force_signal(task, SIGTRAP, TRAP_BRKPT, 0, rip)
         elif intno == 6:
-            self.kernel.force_signal(task, SIGILL, ILL_ILLOPN, rip, rip)
+            self.kernel.signals.force_signal(task, SIGILL, ILL_ILLOPN, rip, rip)
         elif intno in (X86_TRAP_MF, X86_TRAP_XF):  # rip is the instruction that trapped
-            self.kernel.force_signal(task, SIGFPE, fpu_exception_code(task.mm.uc, intno), rip, rip)
+            self.kernel.signals.force_signal(task, SIGFPE, fpu_exception_code(task.mm.uc, intno), rip, rip)
         else:  # #GP and the rest: privileged instructions, bad segment use
-            self.kernel.force_signal(task, SIGSEGV, SI_KERNEL, 0, rip)
+            self.kernel.signals.force_signal(task, SIGSEGV, SI_KERNEL, 0, rip)
 
 
 def fpu_exception_code(uc: Uc, intno: int) -> int:
