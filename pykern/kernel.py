@@ -285,22 +285,6 @@ class Kernel:
     def send_sigpipe(self, task: Task) -> None:
         self.signals.send(task.group, user_info(task, SIGPIPE), task)
 
-    def locate_fault(self, task: Task, addr: int, fetch: bool) -> int:
-        from pykern.crash import locate_faulting_instruction
-
-        rip = task.reg(X.UC_X86_REG_RIP)
-        if fetch:
-            return addr
-        precise = locate_faulting_instruction(task, rip, addr)
-        if precise != rip:
-            task.set_reg(X.UC_X86_REG_RIP, precise)
-        return precise
-
-    def report_crash(self, task: Task, sig: int, code: int, addr: int, rip: int) -> None:
-        from pykern.crash import crash_report
-
-        print(crash_report(task, sig, code, addr, rip), file=self.options.crash_stream)
-
     def describe_guest(self, task: Task) -> str:
         try:
             rip = task.reg(X.UC_X86_REG_RIP)

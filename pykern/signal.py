@@ -561,7 +561,9 @@ class Signals:
         if self.kernel.tracer is not None:
             self.kernel.tracer.signal(task, info)
         if self.kernel.options.report_crashes:
-            self.kernel.report_crash(task, sig, code, addr, rip)
+            from pykern.crash import report_crash
+
+            report_crash(task, sig, code, addr, rip)
         self.kill_group(task.group, sig)
 
     def kill_group(self, group: ThreadGroup, sig: int) -> None:

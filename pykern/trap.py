@@ -38,6 +38,7 @@ from pykern.abi import (
     SYSCALL_NAMES,
     TRAP_BRKPT,
 )
+from pykern.crash import locate_fault
 from pykern.errors import Block, ExecImage, Fault, SysError
 from pykern.task import PendingSyscall, Task, TaskState
 from pykern.ucbind import HAS_BUDGET, NO_BUDGET, RegisterBatch, Uc, UcError
@@ -309,7 +310,7 @@ class Trap:
         addr = mm.fault[1] if mm.fault else 0
         if code == SEGV_MAPERR and mm.find_vma(addr) is not None:  # PROT_NONE: not in Unicorn (mm.py)
             code = SEGV_ACCERR
-        rip = self.kernel.locate_fault(task, addr, error.errno == X.UC_ERR_FETCH_UNMAPPED
+        rip = locate_fault(task, addr, error.errno == X.UC_ERR_FETCH_UNMAPPED
                                        or error.errno == X.UC_ERR_FETCH_PROT)
         self.kernel.signals.force_signal(task, signal, code, addr, rip)
 
