@@ -29,6 +29,7 @@ from pykern.abi import (
     X_OK,
 )
 from pykern.errors import ExecImage, SysError
+from pykern.exit import retire_mm, vfork_done
 from pykern.fs.file import HostFile
 from pykern.fs.namei import d_path, lookup
 from pykern.fs.proc.task_mmu import mapped_file_name
@@ -309,9 +310,9 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
     if task.kernel.tracer is not None:
         task.kernel.tracer.exec(task, host_path, argv)
     if task.vfork_parent is not None:
-        task.kernel.vfork_done(task)
+        vfork_done(task)
     if not first:
-        task.kernel.retire_mm(old_mm, task)
+        retire_mm(old_mm, task)
         if old_mm in task.kernel.dead_mms:
             shm_exit(task.kernel, old_mm, group.tgid)  # exec detaches System V shared memory
         raise ExecImage()

@@ -19,6 +19,22 @@ from pykern.task import Task, TaskState, ThreadGroup
 
 if TYPE_CHECKING:
     from pykern.kernel import Kernel
+    from pykern.mm import MM
+
+
+def vfork_done(child: Task) -> None:
+    """The vfork child exec'd or exited: its parent may run again (mm_release)."""
+    child.vfork_parent = None
+    child.vfork_done_queue.wake_all()
+
+
+def retire_mm(mm: MM, task: Task) -> None:
+    """`task` stopped using `mm`; free it once no live task does. Freed later, from
+    the scheduler loop (Kernel.free_dead_mms): we may be inside one of its hooks right now."""
+    mm.users -= 1
+    dead_mms = task.kernel.dead_mms
+    if mm.users <= 0 and mm not in dead_mms:
+        dead_mms.append(mm)
 
 
 def exit_status(code: int) -> int:
@@ -46,11 +62,11 @@ def do_exit(task: Task, status: int) -> None:
             pass
         kernel.futex_wake(task.mm, task.tid_address, 1)
     if task.vfork_parent is not None:
-        kernel.vfork_done(task)
+        vfork_done(task)
     group = task.group
     if not group.live_tasks:
         exit_notify(kernel, group, status)
-    kernel.retire_mm(task.mm, task)
+    retire_mm(task.mm, task)
     if task.mm in kernel.dead_mms:
         shm_exit(kernel, task.mm, group.tgid)  # the last user of the address space: shm detaches
 

@@ -261,18 +261,6 @@ class Kernel:
 
     # --- process lifecycle helpers (used by fork.py, exec.py, exit.py) ---------------------
 
-    def vfork_done(self, child: Task) -> None:
-        """The vfork child exec'd or exited: its parent may run again (mm_release)."""
-        child.vfork_parent = None
-        child.vfork_done_queue.wake_all()
-
-    def retire_mm(self, mm: MM, task: Task) -> None:
-        """`task` stopped using `mm`; free it once no live task does. Freed later, from
-        the scheduler loop: we may be inside one of its hooks right now."""
-        mm.users -= 1
-        if mm.users <= 0 and mm not in self.dead_mms:
-            self.dead_mms.append(mm)
-
     def free_dead_mms(self) -> None:
         while self.dead_mms:
             self.dead_mms.pop().destroy()
