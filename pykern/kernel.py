@@ -268,7 +268,7 @@ class Kernel:
     def futex_wake(self, mm: MM, addr: int, count: int) -> int:
         return self.futexes.wake(mm, addr, count) if self.futexes else 0
 
-    # --- fatal signals --------------------------------------------------------------------
+    # --- signals and crashes ---------------------------------------------------------------
 
     def send_sigpipe(self, task: Task) -> None:
         self.signals.send(task.group, user_info(task, SIGPIPE), task)
@@ -288,7 +288,6 @@ class Kernel:
         # process's end from exit_notify, not from its exit call.
         if self.tracer is not None:
             self.tracer.process_exit(group, status)
-
 
 
 def shell_status(wait_status: int) -> int:

@@ -381,9 +381,8 @@ class Signals:
             code = -ERESTARTSYS
         if code >= 0 or code in (-EFAULT, -EINTR):  # it ends here, no restart
             self._finish_call(task, code)
-        else:
-            if self.kernel.tracer is not None:
-                self.kernel.tracer.exit(task, pending.entry, pending.args, code)
+        elif self.kernel.tracer is not None:
+            self.kernel.tracer.exit(task, pending.entry, pending.args, code)
         return code
 
     def _finish_call(self, task: Task, result: int) -> None:
