@@ -140,6 +140,23 @@ def _symbols(path: str) -> tuple[tuple[int, int, str], ...]:
         return ()
 
 
+def locate_fault(task: Task, addr: int, fetch: bool) -> int:
+    """The rip of the instruction that faulted on `addr` (the fetch address itself when the
+    fetch faulted); the task's rip is set to it."""
+    rip = task.reg(X.UC_X86_REG_RIP)
+    if fetch:
+        return addr
+    precise = locate_faulting_instruction(task, rip, addr)
+    if precise != rip:
+        task.set_reg(X.UC_X86_REG_RIP, precise)
+    return precise
+
+
+def report_crash(task: Task, sig: int, code: int, addr: int, rip: int) -> None:
+    """--report-crashes: where the process died, on the kernel's crash stream."""
+    print(crash_report(task, sig, code, addr, rip), file=task.kernel.options.crash_stream)
+
+
 def crash_report(task: Task, sig: int, code: int, addr: int, rip: int) -> str:
     """A few lines for stderr: what killed the guest, where, and its registers."""
     group = task.group

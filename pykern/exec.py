@@ -29,6 +29,7 @@ from pykern.abi import (
     X_OK,
 )
 from pykern.errors import ExecImage, SysError
+from pykern.exit import retire_mm, vfork_done
 from pykern.fs.file import HostFile
 from pykern.fs.namei import d_path, lookup
 from pykern.fs.proc.task_mmu import mapped_file_name
@@ -46,7 +47,7 @@ from pykern.loader import (
     script_argv,
 )
 from pykern.mm import MM, STACK_SIZE, STACK_TOP, ImageLayout
-from pykern.signal import AltStack
+from pykern.sigtypes import AltStack
 from pykern.task import GPRS
 
 if TYPE_CHECKING:
@@ -293,7 +294,7 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
     group.did_exec = True
     group.creds.exec_caps()
     task.comm = filename.rstrip(b"/").rpartition(b"/")[2][:15]  # begin_new_exec: the name asked for
-    task.kernel.reset_signal_handlers(group)
+    task.kernel.signals.flush_handlers(group)
     task.altstack = AltStack()  # no alternate stack in the new image
     task.sigframes.clear()
     for reg in GPRS:
@@ -307,11 +308,12 @@ def do_execve(task: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
     task.set_reg(X.UC_X86_REG_FPSW, 0)  # no exception flags (a pooled MM's last process may have left some)
     task.set_reg(X.UC_X86_REG_FPTAG, FPU_TAGS_EMPTY)
     task.set_reg(X.UC_X86_REG_MXCSR, MXCSR_DEFAULT)
-    task.kernel.tracer_exec(task, host_path, argv)
+    if task.kernel.tracer is not None:
+        task.kernel.tracer.exec(task, host_path, argv)
     if task.vfork_parent is not None:
-        task.kernel.vfork_done(task)
+        vfork_done(task)
     if not first:
-        task.kernel.retire_mm(old_mm, task)
+        retire_mm(old_mm, task)
         if old_mm in task.kernel.dead_mms:
             shm_exit(task.kernel, old_mm, group.tgid)  # exec detaches System V shared memory
         raise ExecImage()

@@ -14,11 +14,27 @@ from pykern.futex import futex_exit_release
 from pykern.ipc.sem import exit_ipc
 from pykern.ipc.shm import shm_exit
 from pykern.rusage import reaped_usage
-from pykern.signal import SigInfo
+from pykern.sigtypes import SigInfo
 from pykern.task import Task, TaskState, ThreadGroup
 
 if TYPE_CHECKING:
     from pykern.kernel import Kernel
+    from pykern.mm import MM
+
+
+def vfork_done(child: Task) -> None:
+    """The vfork child exec'd or exited: its parent may run again (mm_release)."""
+    child.vfork_parent = None
+    child.vfork_done_queue.wake_all()
+
+
+def retire_mm(mm: MM, task: Task) -> None:
+    """`task` stopped using `mm`; free it once no live task does. Freed later, from
+    the scheduler loop (Kernel.free_dead_mms): we may be inside one of its hooks right now."""
+    mm.users -= 1
+    dead_mms = task.kernel.dead_mms
+    if mm.users <= 0 and mm not in dead_mms:
+        dead_mms.append(mm)
 
 
 def exit_status(code: int) -> int:
@@ -46,11 +62,11 @@ def do_exit(task: Task, status: int) -> None:
             pass
         kernel.futex_wake(task.mm, task.tid_address, 1)
     if task.vfork_parent is not None:
-        kernel.vfork_done(task)
+        vfork_done(task)
     group = task.group
     if not group.live_tasks:
         exit_notify(kernel, group, status)
-    kernel.retire_mm(task.mm, task)
+    retire_mm(task.mm, task)
     if task.mm in kernel.dead_mms:
         shm_exit(kernel, task.mm, group.tgid)  # the last user of the address space: shm detaches
 
@@ -91,9 +107,9 @@ def exit_notify(kernel: Kernel, group: ThreadGroup, status: int) -> None:
         return
     # SIGCHLD ignored or SA_NOCLDWAIT: the child reaps itself (a waiting wait4 then finds
     # no children: ECHILD). The signal is still sent unless the action is SIG_IGN.
-    autoreap = kernel.parent_ignores_children(parent)
+    autoreap = kernel.signals.ignores_children(parent)
     if not (autoreap and kernel.signals.is_ignored(parent, group.exit_signal)):
-        kernel.notify_parent(group)
+        kernel.signals.notify_parent(group)
     if autoreap:
         release_task(kernel, group)
     parent.child_events.wake_all()
@@ -123,10 +139,10 @@ def forget_children(kernel: Kernel, group: ThreadGroup) -> list[ThreadGroup]:
         child.parent = init
         init.children.append(child)
         if child.is_zombie:
-            if init is kernel.init or kernel.parent_ignores_children(init):
+            if init is kernel.init or kernel.signals.ignores_children(init):
                 release_task(kernel, child)
             else:
-                kernel.notify_parent(child)
+                kernel.signals.notify_parent(child)
                 init.child_events.wake_all()
     group.children.clear()
     return children

@@ -104,7 +104,8 @@ def copy_process(parent: Task, flags: int, child_stack: int, parent_tid_addr: in
     if flags & CLONE_VFORK:
         child.vfork_parent = parent
     kernel.sched.enqueue(child)
-    kernel.tracer_fork(parent, child, flags)
+    if kernel.tracer is not None:
+        kernel.tracer.fork(parent, child, flags)
     return child
 
 

@@ -63,7 +63,7 @@ from pykern.abi import (
     TRAP_HWBKPT,
 )
 from pykern.errors import Fault, SysError
-from pykern.signal import SigInfo
+from pykern.sigtypes import SigInfo
 from pykern.task import PendingSyscall, TaskState
 
 if TYPE_CHECKING:
@@ -951,7 +951,7 @@ class GdbStub:
         group = self.group
         self.detach()
         if group is not None and group.live_tasks:
-            self.kernel.kill_group(group, SIGKILL)
+            self.kernel.signals.kill_group(group, SIGKILL)
 
     # --- resuming -------------------------------------------------------------------------
 

@@ -42,7 +42,7 @@ from pykern.abi import (
     SIGTTOU,
     SIGWINCH,
 )
-from pykern.signal import SigInfo
+from pykern.sigtypes import SigInfo
 
 if TYPE_CHECKING:
     from pykern.kernel import Kernel

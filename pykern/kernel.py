@@ -13,13 +13,14 @@ import sys
 from typing import TYPE_CHECKING, TextIO
 
 from pykern import uc_const as X
-from pykern.abi import RLIMIT_CORE, SIGPIPE, signal_name
+from pykern.abi import SIGPIPE, signal_name
 from pykern.clock import Clock
 from pykern.hostsig import HostSignals
 from pykern.mm import MM, MMPool
 from pykern.oom import OomKiller
 from pykern.sched import Scheduler
-from pykern.signal import CORE_SIGNALS, SigInfo, Signals, user_info
+from pykern.signal import Signals
+from pykern.sigtypes import user_info
 from pykern.task import Creds, Task, TaskState, ThreadGroup
 from pykern.trap import Trap
 from pykern.tty import TtyTable
@@ -156,14 +157,6 @@ class Kernel:
     def live_tasks(self) -> list[Task]:
         return [t for t in self.tasks.values() if t.state is not TaskState.DEAD]
 
-    def wake(self, task: Task) -> None:
-        self.sched.wake(task)
-
-    def yield_task(self, task: Task) -> None:
-        """sched_yield: go to the back of the run queue once this syscall returns."""
-        self.sched.need_resched = True
-        self.sched.yielded = True
-
     def random_bytes(self, n: int) -> bytes:
         return os.urandom(n)
 
@@ -268,84 +261,17 @@ class Kernel:
 
     # --- process lifecycle helpers (used by fork.py, exec.py, exit.py) ---------------------
 
-    def vfork_done(self, child: Task) -> None:
-        """The vfork child exec'd or exited: its parent may run again (mm_release)."""
-        child.vfork_parent = None
-        child.vfork_done_queue.wake_all()
-
-    def retire_mm(self, mm: MM, task: Task) -> None:
-        """`task` stopped using `mm`; free it once no live task does. Freed later, from
-        the scheduler loop: we may be inside one of its hooks right now."""
-        mm.users -= 1
-        if mm.users <= 0 and mm not in self.dead_mms:
-            self.dead_mms.append(mm)
-
     def free_dead_mms(self) -> None:
         while self.dead_mms:
             self.dead_mms.pop().destroy()
 
-    def parent_ignores_children(self, parent: ThreadGroup) -> bool:
-        """SIGCHLD set to SIG_IGN or SA_NOCLDWAIT: children are reaped at exit."""
-        return self.signals.ignores_children(parent)
-
-    def notify_parent(self, child: ThreadGroup) -> None:
-        """do_notify_parent: SIGCHLD (or the clone exit signal) to the parent."""
-        if child.parent is not None and child.exit_signal:
-            self.signals.notify_parent(child)
-
-    def reset_signal_handlers(self, group: ThreadGroup) -> None:
-        self.signals.flush_handlers(group)
-
     def futex_wake(self, mm: MM, addr: int, count: int) -> int:
         return self.futexes.wake(mm, addr, count) if self.futexes else 0
 
-    # --- the way back to user mode ----------------------------------------------------------
-
-    def return_to_user(self, task: Task) -> None:
-        """Deliver pending signals before the task runs user code again."""
-        self.signals.do_signal(task)
-
-    # --- fatal signals --------------------------------------------------------------------
-
-    def force_signal(self, task: Task, sig: int, code: int, addr: int, rip: int) -> None:
-        """A synchronous CPU fault: the task's handler runs (at the faulting instruction,
-        as Linux restarts it), or with none, or the signal blocked or ignored, the
-        process dies and `--report-crashes` says where."""
-        info = SigInfo(sig, code, addr=addr)
-        if self.signals.force(task, info):
-            return
-        self.tracer_signal(task, info)
-        if self.options.report_crashes:
-            self.report_crash(task, sig, code, addr, rip)
-        self.kill_group(task.group, sig)
-
-    def kill_group(self, group: ThreadGroup, sig: int) -> None:
-        """Default action of a fatal signal sent to a process."""
-        from pykern.exit import do_group_exit
-
-        victim = group.live_tasks[0] if group.live_tasks else None
-        if victim is not None:
-            core = sig in CORE_SIGNALS and group.rlimits.get(RLIMIT_CORE, (0, 0))[0] != 0
-            do_group_exit(victim, sig | (0x80 if core else 0))
+    # --- signals and crashes ---------------------------------------------------------------
 
     def send_sigpipe(self, task: Task) -> None:
         self.signals.send(task.group, user_info(task, SIGPIPE), task)
-
-    def locate_fault(self, task: Task, addr: int, fetch: bool) -> int:
-        from pykern.crash import locate_faulting_instruction
-
-        rip = task.reg(X.UC_X86_REG_RIP)
-        if fetch:
-            return addr
-        precise = locate_faulting_instruction(task, rip, addr)
-        if precise != rip:
-            task.set_reg(X.UC_X86_REG_RIP, precise)
-        return precise
-
-    def report_crash(self, task: Task, sig: int, code: int, addr: int, rip: int) -> None:
-        from pykern.crash import crash_report
-
-        print(crash_report(task, sig, code, addr, rip), file=self.options.crash_stream)
 
     def describe_guest(self, task: Task) -> str:
         try:
@@ -355,47 +281,13 @@ class Kernel:
         pending = f" in {task.pending.entry.name}()" if task.pending else ""
         return f"pid {task.group.tgid} tid {task.tid} at rip={rip:#x}{pending} ({task.group.exe_path})"
 
-    # --- tracing (a flag check when off) -------------------------------------------------------
-
-    def tracer_enter(self, task: Task, entry: SyscallEntry, raw: list[int]) -> None:
-        if self.tracer is not None:
-            self.tracer.enter(task, entry, raw)
-
-    def tracer_exit(self, task: Task, entry: SyscallEntry, raw: list[int], result: int) -> None:
-        if self.tracer is not None:
-            self.tracer.exit(task, entry, raw, result)
+    # --- tracing ---------------------------------------------------------------------------
 
     def tracer_process_exit(self, group: ThreadGroup, status: int) -> None:
+        # Kept while pykern/strace.py probes for it (hasattr): with it, strace reports a
+        # process's end from exit_notify, not from its exit call.
         if self.tracer is not None:
             self.tracer.process_exit(group, status)
-
-    def tracer_fork(self, parent: Task, child: Task, flags: int) -> None:
-        if self.tracer is not None:
-            self.tracer.fork(parent, child, flags)
-
-    def tracer_exec(self, task: Task, path: str, argv: list[bytes]) -> None:
-        if self.tracer is not None:
-            self.tracer.exec(task, path, argv)
-
-    def tracer_nosys(self, task: Task, nr: int, raw: list[int]) -> None:
-        """A call with no handler (it returned ENOSYS): strace still shows it."""
-        if self.tracer is not None:
-            self.tracer.nosys(task, nr, raw)
-
-    def tracer_block(self, task: Task, entry: SyscallEntry) -> None:
-        if self.tracer is not None:
-            self.tracer.block(task, entry)
-
-    def tracer_signal(self, task: Task, info: SigInfo) -> None:
-        """A signal is being delivered to `task` (strace's `--- SIGCHLD {...} ---`)."""
-        if self.tracer is not None:
-            self.tracer.signal(task, info)
-
-    def tracer_stopped(self, task: Task, sig: int) -> None:
-        """`task` entered group stop (strace's `--- stopped by SIGSTOP ---`)."""
-        if self.tracer is not None:
-            self.tracer.stopped(task, sig)
-
 
 
 def shell_status(wait_status: int) -> int:

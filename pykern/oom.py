@@ -20,7 +20,7 @@ import time
 from typing import TYPE_CHECKING
 
 from pykern.abi import OOM_SCORE_ADJ_MIN, PAGE_SIZE, SI_KERNEL, SIGKILL
-from pykern.signal import SigInfo
+from pykern.sigtypes import SigInfo
 
 if TYPE_CHECKING:
     from pykern.kernel import Kernel

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from pykern.abi import NSEC_PER_SEC, SI_TIMER, SIGEV_NONE
 from pykern.sched import Timer
-from pykern.signal import SigInfo
+from pykern.sigtypes import SigInfo
 
 if TYPE_CHECKING:
     from pykern.kernel import Kernel

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pykern.abi import NSEC_PER_SEC, RLIM_INFINITY, RLIMIT_CPU, SI_KERNEL, SIGKILL, SIGXCPU
-from pykern.signal import SigInfo
+from pykern.sigtypes import SigInfo
 
 if TYPE_CHECKING:
     from pykern.task import ThreadGroup

@@ -99,6 +99,11 @@ class Scheduler:
         self.host_waiters.discard(task)
         self.enqueue(task)
 
+    def yield_current(self) -> None:
+        """sched_yield: the running task goes to the back of the run queue once its call returns."""
+        self.need_resched = True
+        self.yielded = True
+
     def forget(self, task: Task) -> None:
         """A task is dying: take it off every queue."""
         for queue in task.wait_queues:
@@ -269,7 +274,7 @@ class Scheduler:
                 kernel.host_signals.deliver()
             if task.signals_first:  # continued from a stop: it was in the middle of delivery
                 task.signals_first = False
-                kernel.return_to_user(task)
+                kernel.signals.do_signal(task)
                 if task.state is not TaskState.RUNNABLE:
                     return
             if task.pending is not None and not kernel.trap.retry(task) and task.state is not TaskState.RUNNABLE:
@@ -279,7 +284,7 @@ class Scheduler:
                 if task.state is not TaskState.RUNNABLE:
                     return
             if kernel.signals.deliverable(task):
-                kernel.return_to_user(task)
+                kernel.signals.do_signal(task)
                 if task.state is not TaskState.RUNNABLE:
                     return
                 if task.pending is not None:

@@ -42,9 +42,8 @@ from pykern.abi import (
     ERESTARTNOINTR,
     ERESTARTSYS,
     NSIG,
+    RLIMIT_CORE,
     SI_KERNEL,
-    SI_USER,
-    SIGABRT,
     SIGBUS,
     SIGCHLD,
     SIGCONT,
@@ -52,175 +51,46 @@ from pykern.abi import (
     SIGHUP,
     SIGILL,
     SIGKILL,
-    SIGQUIT,
-    SIGRTMIN,
     SIGSEGV,
     SIGSTOP,
-    SIGSYS,
     SIGTRAP,
-    SIGTSTP,
-    SIGTTIN,
-    SIGTTOU,
-    SIGURG,
-    SIGWINCH,
-    SIGXCPU,
-    SIGXFSZ,
     STACK_T,
-    signal_name,
 )
 from pykern.errors import Fault, SysError
+from pykern.sigtypes import (
+    CORE_SIGNALS,
+    FAULT_SIGNALS,
+    IGNORED_BY_DEFAULT,
+    MINSIGSTKSZ,
+    SA_NOCLDSTOP,
+    SA_NOCLDWAIT,
+    SA_NODEFER,
+    SA_ONSTACK,
+    SA_RESETHAND,
+    SA_RESTART,
+    SA_RESTORER,
+    SIG_DFL,
+    SIG_IGN,
+    SIGINFO_SIZE,
+    SS_AUTODISARM,
+    SS_DISABLE,
+    SS_ONSTACK,
+    STOP_MASK,
+    STOP_SIGNALS,
+    UNBLOCKABLE,
+    AltStack,
+    SigAction,
+    SigInfo,
+    sigbit,
+)
 from pykern.task import TaskState
 
 if TYPE_CHECKING:
     from pykern.kernel import Kernel
     from pykern.task import Task, ThreadGroup
 
-SIG_DFL = 0
-SIG_IGN = 1
-SA_NOCLDSTOP = 0x00000001
-SA_NOCLDWAIT = 0x00000002
-SA_SIGINFO = 0x00000004
-SA_RESTORER = 0x04000000
-SA_ONSTACK = 0x08000000
-SA_RESTART = 0x10000000
-SA_NODEFER = 0x40000000
-SA_RESETHAND = 0x80000000
-
-# struct kernel_sigaction on x86-64: handler, flags, restorer, mask (8 bytes)
-KERNEL_SIGACTION = struct.Struct("<QQQQ")
-
-IGNORED_BY_DEFAULT = frozenset({SIGCHLD, SIGCONT, SIGURG, SIGWINCH})
-STOP_SIGNALS = frozenset({SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU})
-CORE_SIGNALS = frozenset({SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGXCPU, SIGXFSZ, SIGSYS})
-FAULT_SIGNALS = frozenset({SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP})
 SYSCALL_INSN_LEN = 2
 TICK_NS = 10_000_000  # clock_t: USER_HZ = 100
-UNBLOCKABLE = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1))
-
-
-def sigbit(sig: int) -> int:
-    return 1 << (sig - 1)
-
-
-SIGINFO_SIZE = 128
-
-
-class SigInfo:
-    """A queued signal's siginfo_t: who sent it and why (the fields per si_code family).
-
-    - kill/tkill/sigqueue (SI_USER, SI_TKILL, SI_QUEUE): pid, uid (and sigqueue's value)
-    - SIGCHLD (CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_CONTINUED): pid, uid,
-      status (exit code or signal number), utime, stime (clock ticks)
-    - faults (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP): addr
-    - the kernel's own (SI_KERNEL): nothing else
-    """
-
-    __slots__ = ("signo", "code", "errno", "pid", "uid", "status", "utime", "stime", "addr", "value")
-
-    def __init__(self, signo: int, code: int, errno: int = 0, pid: int = 0, uid: int = 0, status: int = 0,
-                 utime: int = 0, stime: int = 0, addr: int = 0, value: int = 0) -> None:
-        self.signo = signo
-        self.code = code
-        self.errno = errno
-        self.pid = pid
-        self.uid = uid
-        self.status = status
-        self.utime = utime
-        self.stime = stime
-        self.addr = addr
-        self.value = value  # si_value (sigqueue)
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)}" for name in self.__slots__[2:] if getattr(self, name))
-        return f"SigInfo({signal_name(self.signo)}, code={self.code}{', ' + fields if fields else ''})"
-
-    def pack(self) -> bytes:
-        """The 128-byte siginfo_t as x86-64 lays it out."""
-        head = struct.pack("<iii4x", self.signo, self.errno, self.code)
-        if self.signo in FAULT_SIGNALS and self.code > 0:
-            body = struct.pack("<Q", self.addr)
-        elif self.signo == SIGCHLD and self.code > 0:
-            body = struct.pack("<iIi4xqq", self.pid, self.uid, self.status, self.utime, self.stime)
-        else:
-            body = struct.pack("<iIQ", self.pid, self.uid, self.value)
-        return (head + body).ljust(SIGINFO_SIZE, b"\0")
-
-    # A signal that must be dropped when dequeued instead of taken: a POSIX timer's, once
-    # the timer was re-armed or deleted (pykern.posix_timers.TimerSigInfo, Linux 6.13's
-    # posixtimer_deliver_signal).
-    stale = False
-
-
-class SigAction:
-    __slots__ = ("handler", "flags", "restorer", "mask")
-
-    def __init__(self, handler: int = SIG_DFL, flags: int = 0, restorer: int = 0, mask: int = 0) -> None:
-        self.handler = handler
-        self.flags = flags
-        self.restorer = restorer
-        self.mask = mask
-
-    def pack(self) -> bytes:
-        return KERNEL_SIGACTION.pack(self.handler, self.flags, self.restorer, self.mask)
-
-    @classmethod
-    def unpack(cls, data: bytes) -> SigAction:
-        return cls(*KERNEL_SIGACTION.unpack(data))
-
-
-# A bound on the siginfos one queue holds, for pykern's own memory: past it a real-time
-# signal already pending merges like a standard one (Linux, past RLIMIT_SIGPENDING, keeps
-# the bit and drops the info); sigqueue gets EAGAIN first (syscalls/signal.py).
-QUEUE_BOUND = 1 << 16
-
-
-class SigQueue:
-    """Pending signals (Linux's struct sigpending): a mask and the queued siginfos.
-    A standard signal is queued at most once; real-time signals queue every instance
-    (up to QUEUE_BOUND)."""
-
-    __slots__ = ("mask", "infos")
-
-    def __init__(self) -> None:
-        self.mask = 0
-        self.infos: list[SigInfo] = []
-
-    def add(self, info: SigInfo) -> bool:
-        bit = sigbit(info.signo)
-        if self.mask & bit and (info.signo < SIGRTMIN or len(self.infos) >= QUEUE_BOUND):
-            return False
-        self.mask |= bit
-        self.infos.append(info)
-        return True
-
-    def take(self, allowed: int) -> SigInfo | None:
-        """Dequeue the next signal in `allowed`: synchronous faults first, then the
-        lowest number (Linux's next_signal). Stale ones are dropped on the way."""
-        while True:
-            ready = self.mask & allowed
-            if not ready:
-                return None
-            ready = (ready & SYNCHRONOUS_MASK) or ready
-            sig = (ready & -ready).bit_length()
-            index = next(i for i, info in enumerate(self.infos) if info.signo == sig)
-            info = self.infos.pop(index)
-            if not any(other.signo == sig for other in self.infos):
-                self.mask &= ~sigbit(sig)
-            if not info.stale:
-                return info
-
-    def discard(self, mask: int) -> None:
-        if self.mask & mask:
-            self.infos = [info for info in self.infos if not sigbit(info.signo) & mask]
-            self.mask &= ~mask
-
-
-SYNCHRONOUS_MASK = 0
-for _sig in (SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE, SIGSYS):
-    SYNCHRONOUS_MASK |= sigbit(_sig)
-STOP_MASK = 0
-for _sig in STOP_SIGNALS:
-    STOP_MASK |= sigbit(_sig)
 
 
 # --- the signal frame (arch/x86/include/uapi/asm/sigcontext.h, ucontext.h) ----------------------
@@ -254,11 +124,6 @@ FPU_INIT_STATE = (0x37F, 0, 0x1F80)  # as after FNINIT, and Linux's MXCSR_DEFAUL
 TRAPNO = {SIGSEGV: 14, SIGBUS: 14, SIGFPE: 0, SIGILL: 6, SIGTRAP: 3}
 MAX_SAVED_FRAMES = 64
 
-SS_ONSTACK = 1
-SS_DISABLE = 2
-SS_AUTODISARM = 1 << 31
-MINSIGSTKSZ = 2048
-
 # Calls that a handled signal always ends with EINTR, SA_RESTART or not (they return
 # ERESTARTNOHAND in Linux); every other blocking call returns ERESTARTSYS.
 NO_RESTART_CALLS = frozenset({"pause", "rt_sigsuspend", "rt_sigtimedwait", "poll", "ppoll", "select",
@@ -266,37 +131,6 @@ NO_RESTART_CALLS = frozenset({"pause", "rt_sigsuspend", "rt_sigtimedwait", "poll
 # Calls any signal ends with EINTR, handler or not, stop/continue included (Linux's
 # epoll_wait returns -EINTR itself, never a restart code).
 EINTR_CALLS = frozenset({"epoll_wait", "epoll_pwait", "epoll_pwait2"})
-
-
-class AltStack:
-    """sigaltstack(2)'s stack_t for one thread."""
-
-    __slots__ = ("sp", "flags", "size")
-
-    def __init__(self, sp: int = 0, flags: int = SS_DISABLE, size: int = 0) -> None:
-        self.sp = sp
-        self.flags = flags
-        self.size = size
-
-    def contains(self, sp: int) -> bool:
-        return not self.flags & SS_AUTODISARM and self.sp < sp <= self.sp + self.size
-
-    def state(self, sp: int) -> int:
-        """ss_flags as sigaltstack reports them for a thread whose stack pointer is `sp`."""
-        if not self.size or self.flags & SS_DISABLE:
-            return SS_DISABLE | (self.flags & SS_AUTODISARM)
-        return (SS_ONSTACK if self.contains(sp) else 0) | (self.flags & SS_AUTODISARM)
-
-
-class GroupStop:
-    """Job control state of a process (Linux's SIGNAL_STOP_* flags and group_exit_code)."""
-
-    __slots__ = ("stopped", "signal", "report")
-
-    def __init__(self, stopped: bool = False, signal: int = 0, report: tuple[int, int] | None = None) -> None:
-        self.stopped = stopped
-        self.signal = signal
-        self.report = report  # (CLD_STOPPED | CLD_CONTINUED, signal) for wait
 
 
 class Signals:
@@ -311,6 +145,7 @@ class Signals:
         return group.sigactions.get(sig) or SigAction()
 
     def ignores_children(self, parent: ThreadGroup) -> bool:
+        """SIGCHLD set to SIG_IGN or SA_NOCLDWAIT: children are reaped at exit."""
         action = self.action(parent, SIGCHLD)
         return action.handler == SIG_IGN or bool(action.flags & SA_NOCLDWAIT)
 
@@ -332,7 +167,7 @@ class Signals:
         if sig == 0 or group.is_zombie or not group.live_tasks:
             return
         if sig == SIGKILL:
-            self.kernel.kill_group(group, SIGKILL)
+            self.kill_group(group, SIGKILL)
             return
         if sig in STOP_SIGNALS:
             self.discard(group, sigbit(SIGCONT))
@@ -425,7 +260,8 @@ class Signals:
         for thread in group.live_tasks:
             sched.forget(thread)
             thread.state = TaskState.STOPPED
-            self.kernel.tracer_stopped(thread, sig)
+            if self.kernel.tracer is not None:
+                self.kernel.tracer.stopped(thread, sig)
         sched.need_resched = True
         self._notify_parent_stop(group, CLD_STOPPED, sig)
 
@@ -500,7 +336,8 @@ class Signals:
                     continue  # suppressed (gdb's c instead of C<sig>)
             sig = info.signo
             action = self.action(group, sig)
-            self.kernel.tracer_signal(task, info)
+            if self.kernel.tracer is not None:
+                self.kernel.tracer.signal(task, info)
             if action.handler == SIG_IGN:
                 continue
             if action.handler != SIG_DFL:
@@ -514,7 +351,7 @@ class Signals:
                     continue  # an orphaned process group may not be stopped by the terminal
                 self.stop_group(task, sig)
                 return
-            self.kernel.kill_group(group, sig)
+            self.kill_group(group, sig)
             return
         if task.pending is None:
             # A call that waited with a temporary mask (epoll_pwait, ppoll) ended and no
@@ -544,8 +381,8 @@ class Signals:
             code = -ERESTARTSYS
         if code >= 0 or code in (-EFAULT, -EINTR):  # it ends here, no restart
             self._finish_call(task, code)
-        else:
-            self.kernel.tracer_exit(task, pending.entry, pending.args, code)
+        elif self.kernel.tracer is not None:
+            self.kernel.tracer.exit(task, pending.entry, pending.args, code)
         return code
 
     def _finish_call(self, task: Task, result: int) -> None:
@@ -553,7 +390,8 @@ class Signals:
         assert pending is not None
         self._cancel_call(task)
         self.kernel.trap.registers.set_return(task.mm.uc, result)
-        self.kernel.tracer_exit(task, pending.entry, pending.args, result)
+        if self.kernel.tracer is not None:
+            self.kernel.tracer.exit(task, pending.entry, pending.args, result)
 
     def _cancel_call(self, task: Task) -> None:
         cancel = task.restart_block.get("cancel")
@@ -576,8 +414,9 @@ class Signals:
         try:
             self._setup_frame(task, info, action)
         except Fault:  # no room for the frame: Linux's force_sigsegv
-            self.kernel.tracer_signal(task, SigInfo(SIGSEGV, SI_KERNEL))
-            self.kernel.kill_group(task.group, SIGSEGV)
+            if self.kernel.tracer is not None:
+                self.kernel.tracer.signal(task, SigInfo(SIGSEGV, SI_KERNEL))
+            self.kill_group(task.group, SIGSEGV)
 
     def _setup_frame(self, task: Task, info: SigInfo, action: SigAction) -> None:
         """Build the rt_sigframe (x86-64 setup_rt_frame) and enter the handler."""
@@ -711,9 +550,34 @@ class Signals:
         self.kernel.sched.need_resched = True
         return True
 
+    def force_signal(self, task: Task, sig: int, code: int, addr: int, rip: int) -> None:
+        """A synchronous CPU fault: the task's handler runs (at the faulting instruction,
+        as Linux restarts it), or with none, or the signal blocked or ignored, the
+        process dies and `--report-crashes` says where."""
+        info = SigInfo(sig, code, addr=addr)
+        if self.force(task, info):
+            return
+        if self.kernel.tracer is not None:
+            self.kernel.tracer.signal(task, info)
+        if self.kernel.options.report_crashes:
+            from pykern.crash import report_crash
+
+            report_crash(task, sig, code, addr, rip)
+        self.kill_group(task.group, sig)
+
+    def kill_group(self, group: ThreadGroup, sig: int) -> None:
+        """Default action of a fatal signal sent to a process."""
+        from pykern.exit import do_group_exit
+
+        victim = group.live_tasks[0] if group.live_tasks else None
+        if victim is not None:
+            core = sig in CORE_SIGNALS and group.rlimits.get(RLIMIT_CORE, (0, 0))[0] != 0
+            do_group_exit(victim, sig | (0x80 if core else 0))
+
     def force_sigsegv(self, task: Task) -> None:
-        self.kernel.tracer_signal(task, SigInfo(SIGSEGV, SI_KERNEL))
-        self.kernel.kill_group(task.group, SIGSEGV)
+        if self.kernel.tracer is not None:
+            self.kernel.tracer.signal(task, SigInfo(SIGSEGV, SI_KERNEL))
+        self.kill_group(task.group, SIGSEGV)
 
     # --- sigaltstack ---------------------------------------------------------------------------
 
@@ -730,11 +594,6 @@ class Signals:
         if new.size < MINSIGSTKSZ:
             raise SysError(ENOMEM)
         task.altstack = AltStack(new.sp, new.flags & SS_AUTODISARM, new.size)
-
-
-def user_info(sender: Task, sig: int, code: int = SI_USER) -> SigInfo:
-    """The siginfo of kill(2) (SI_USER) and tgkill(2) (SI_TKILL): who sent it."""
-    return SigInfo(sig, code, pid=sender.group.tgid, uid=sender.group.creds.uid)
 
 
 def valid_signal(sig: int) -> bool:

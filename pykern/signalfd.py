@@ -28,7 +28,7 @@ from pykern.anon_inode import anon_inode_stat
 from pykern.errors import Block, SysError
 from pykern.fs.file import File
 from pykern.fs.stat import Stat
-from pykern.signal import FAULT_SIGNALS, UNBLOCKABLE, SigInfo
+from pykern.sigtypes import FAULT_SIGNALS, UNBLOCKABLE, SigInfo
 
 if TYPE_CHECKING:
     from pykern.kernel import Kernel

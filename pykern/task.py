@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pykern import uc_const as X
 from pykern.abi import CAP_LAST_CAP
 from pykern.rusage import Usage
+from pykern.sigtypes import AltStack, GroupStop, SigQueue
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:
@@ -121,8 +122,6 @@ GPRS = (
 
 class Task:
     def __init__(self, kernel: Kernel, tid: int, group: ThreadGroup, mm: MM) -> None:
-        from pykern.signal import AltStack, SigQueue  # (pykern.signal imports TaskState from here)
-
         self.kernel = kernel
         self.tid = tid
         self.group = group
@@ -211,8 +210,6 @@ class ThreadGroup:
         creds: Creds,
         rlimits: dict[int, tuple[int, int]],
     ) -> None:
-        from pykern.signal import GroupStop, SigQueue
-
         self.tgid = tgid
         self.parent = parent
         self.children: list[ThreadGroup] = []

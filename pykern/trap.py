@@ -38,6 +38,7 @@ from pykern.abi import (
     SYSCALL_NAMES,
     TRAP_BRKPT,
 )
+from pykern.crash import locate_fault
 from pykern.errors import Block, ExecImage, Fault, SysError
 from pykern.task import PendingSyscall, Task, TaskState
 from pykern.ucbind import HAS_BUDGET, NO_BUDGET, RegisterBatch, Uc, UcError
@@ -128,7 +129,8 @@ class Trap:
         if entry is None:
             self.unsupported(nr)
             self.registers.set_return(uc, -ENOSYS)
-            self.kernel.tracer_nosys(task, nr, raw)
+            if self.kernel.tracer is not None:
+                self.kernel.tracer.nosys(task, nr, raw)
             return
         debugger = self.sched.debugger
         if debugger is not None and debugger.syscall_entry_stop(task, nr, entry, raw):
@@ -187,12 +189,14 @@ class Trap:
             if self.kernel.signals.deliverable(task) and not task.restart_block.get("uninterruptible"):
                 return False  # don't sleep: the signal's delivery interrupts the call
             self.sched.sleep(task, block)
-            self.kernel.tracer_block(task, entry)
+            if self.kernel.tracer is not None:
+                self.kernel.tracer.block(task, entry)
             return False
         except ExecImage:
             task.restart_block.clear()
             task.pending = None
-            self.kernel.tracer_exit(task, entry, raw, 0)
+            if self.kernel.tracer is not None:
+                self.kernel.tracer.exit(task, entry, raw, 0)
             return False
         except Exception as error:  # a pykern bug: stop, keep the guest context
             self.bug, self.bug_task = error, task
@@ -300,28 +304,28 @@ class Trap:
         mm = task.mm
         if error.errno == X.UC_ERR_INSN_INVALID:
             rip = task.reg(RIP)
-            self.kernel.force_signal(task, SIGILL, ILL_ILLOPN, rip, rip)
+            self.kernel.signals.force_signal(task, SIGILL, ILL_ILLOPN, rip, rip)
             return
         signal, code = _MEMORY_ERRORS.get(error.errno, (SIGSEGV, SI_KERNEL))
         addr = mm.fault[1] if mm.fault else 0
         if code == SEGV_MAPERR and mm.find_vma(addr) is not None:  # PROT_NONE: not in Unicorn (mm.py)
             code = SEGV_ACCERR
-        rip = self.kernel.locate_fault(task, addr, error.errno == X.UC_ERR_FETCH_UNMAPPED
+        rip = locate_fault(task, addr, error.errno == X.UC_ERR_FETCH_UNMAPPED
                                        or error.errno == X.UC_ERR_FETCH_PROT)
-        self.kernel.force_signal(task, signal, code, addr, rip)
+        self.kernel.signals.force_signal(task, signal, code, addr, rip)
 
     def _cpu_interrupt(self, task: Task, intno: int) -> None:
         rip = task.reg(RIP)
         if intno == 0:  # #DE divide error: rip is the faulting div
-            self.kernel.force_signal(task, SIGFPE, FPE_INTDIV, rip, rip)
+            self.kernel.signals.force_signal(task, SIGFPE, FPE_INTDIV, rip, rip)
         elif intno == 3:  # int3: rip is after the instruction, as on Linux
-            self.kernel.force_signal(task, SIGTRAP, TRAP_BRKPT, 0, rip)
+            self.kernel.signals.force_signal(task, SIGTRAP, TRAP_BRKPT, 0, rip)
         elif intno == 6:
-            self.kernel.force_signal(task, SIGILL, ILL_ILLOPN, rip, rip)
+            self.kernel.signals.force_signal(task, SIGILL, ILL_ILLOPN, rip, rip)
         elif intno in (X86_TRAP_MF, X86_TRAP_XF):  # rip is the instruction that trapped
-            self.kernel.force_signal(task, SIGFPE, fpu_exception_code(task.mm.uc, intno), rip, rip)
+            self.kernel.signals.force_signal(task, SIGFPE, fpu_exception_code(task.mm.uc, intno), rip, rip)
         else:  # #GP and the rest: privileged instructions, bad segment use
-            self.kernel.force_signal(task, SIGSEGV, SI_KERNEL, 0, rip)
+            self.kernel.signals.force_signal(task, SIGSEGV, SI_KERNEL, 0, rip)
 
 
 def fpu_exception_code(uc: Uc, intno: int) -> int:

@@ -185,7 +185,7 @@ from pykern.errors import Block, SysError
 from pykern.fs.file import File
 from pykern.fs.hostio import file_status_flags
 from pykern.fs.stat import Stat
-from pykern.signal import SIG_IGN, SigInfo, sigbit
+from pykern.sigtypes import SIG_IGN, SigInfo, sigbit
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:

@@ -32,14 +32,14 @@ class WaitQueue:
         self.wakeups += 1
         waiters, self.waiters = self.waiters, {}
         for task in waiters:
-            task.kernel.wake(task)
+            task.kernel.sched.wake(task)
 
     def wake_one(self) -> None:
         self.wakeups += 1
         if self.waiters:
             task = next(iter(self.waiters))
             del self.waiters[task]
-            task.kernel.wake(task)
+            task.kernel.sched.wake(task)
 
     def __repr__(self) -> str:
         return f"<WaitQueue {self.name} {len(self.waiters)} waiting>"

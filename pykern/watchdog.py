@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from pykern.abi import SI_KERNEL, SIGCONT, SIGKILL, SIGTERM
 from pykern.sched import Timer
-from pykern.signal import SigInfo
+from pykern.sigtypes import SigInfo
 
 if TYPE_CHECKING:
     from pykern.kernel import Kernel

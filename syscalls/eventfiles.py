@@ -30,8 +30,8 @@ from pykern.abi import (
 from pykern.errors import SysError
 from pykern.fs.procfs import ProcFS
 from pykern.pidfd import PidFd
-from pykern.signal import SigInfo, user_info
 from pykern.signalfd import SignalFd
+from pykern.sigtypes import SigInfo, user_info
 from pykern.syscalls.table import syscall
 from pykern.syscalls.time import ns_to_timespec, timespec_to_ns
 from pykern.sysent import CLOCKID, FD, INT, PID, PTR, SIGNUM, SIZE, UINT

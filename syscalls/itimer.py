@@ -18,7 +18,7 @@ from __future__ import annotations
 from pykern.abi import EINVAL, ITIMERVAL, SI_KERNEL, SIGALRM, SIGPROF, SIGVTALRM
 from pykern.errors import SysError
 from pykern.sched import Timer
-from pykern.signal import SigInfo
+from pykern.sigtypes import SigInfo
 from pykern.syscalls.table import syscall
 from pykern.sysent import INT, PTR, UINT
 from pykern.task import Task

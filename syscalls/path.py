@@ -105,7 +105,7 @@ from pykern.fs.namei import LAST_DOT, LAST_DOTDOT, LAST_NORM, Found, d_path, par
 from pykern.fs.stat import Stat, pack_stat, pack_statx
 from pykern.pipe import PipeEnd
 from pykern.rlimit import get_rlimit
-from pykern.signal import user_info
+from pykern.sigtypes import user_info
 from pykern.syscalls.table import syscall
 from pykern.sysent import (
     ACCESS_MODE,

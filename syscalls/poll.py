@@ -34,7 +34,7 @@ from pykern.abi import (
     TIMEVAL,
 )
 from pykern.errors import Block, Fault, SysError
-from pykern.signal import UNBLOCKABLE
+from pykern.sigtypes import UNBLOCKABLE
 from pykern.syscalls.table import syscall
 from pykern.syscalls.time import copy_in_timespec_ns
 from pykern.sysent import INT, PTR, SIZE, UINT

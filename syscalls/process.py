@@ -49,7 +49,7 @@ from pykern.exit import do_exit, do_group_exit, exit_status, release_task, waita
 from pykern.fork import copy_process
 from pykern.loader import ExecFormatError
 from pykern.rusage import reaped_usage
-from pykern.signal import SigInfo
+from pykern.sigtypes import SigInfo
 from pykern.syscalls.eventfiles import new_pidfd, pidfd_group
 from pykern.syscalls.table import syscall
 from pykern.sysent import (

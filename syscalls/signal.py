@@ -22,7 +22,7 @@ from pykern.abi import (
 )
 from pykern.errors import Block, SysError
 from pykern.rlimit import get_rlimit
-from pykern.signal import (
+from pykern.sigtypes import (
     KERNEL_SIGACTION,
     QUEUE_BOUND,
     UNBLOCKABLE,

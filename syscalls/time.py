@@ -294,5 +294,5 @@ def sys_clock_nanosleep(task: Task, clockid: int, flags: int, req_addr: int, rem
 @syscall("sched_yield", classes="process")
 def sys_sched_yield(task: Task) -> int:
     """sched_yield(2)."""
-    task.kernel.yield_task(task)
+    task.kernel.sched.yield_current()
     return 0

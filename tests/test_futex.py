@@ -61,7 +61,7 @@ class World:
     def __init__(self) -> None:
         self.mm = Memory()
         self.kernel = SimpleNamespace(tasks={}, woken=[])
-        self.kernel.wake = self.kernel.woken.append
+        self.kernel.sched = SimpleNamespace(wake=self.kernel.woken.append)
         self.table = FutexTable()
 
     def task(self, tid: int) -> FakeTask:

@@ -16,14 +16,12 @@ from pykern.abi import (
     SIGUSR1,
     SIGUSR2,
 )
-from pykern.signal import (
-    FRAME_INFO_OFFSET,
-    FRAME_SIZE,
+from pykern.signal import FRAME_INFO_OFFSET, FRAME_SIZE, UCONTEXT_SIZE
+from pykern.sigtypes import (
     SIGINFO_SIZE,
     SS_AUTODISARM,
     SS_DISABLE,
     SS_ONSTACK,
-    UCONTEXT_SIZE,
     AltStack,
     SigInfo,
     SigQueue,

@@ -538,7 +538,7 @@ def test_termios_and_winsize() -> None:
 
 def test_siginfo_lines() -> None:
     """The `--- SIG... ---` formats strace 6.1 printed for small C programs."""
-    from pykern.signal import SigInfo
+    from pykern.sigtypes import SigInfo
 
     assert st.signal_line(SigInfo(abi.SIGUSR1, abi.SI_USER, pid=1234, uid=0)) == \
         "--- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_USER, si_pid=1234, si_uid=0} ---"
@@ -646,7 +646,7 @@ def test_tracer_T_spans_a_blocking_call() -> None:
 def test_status_failed_prints_whole_lines() -> None:
     """-e status=failed: only failed calls, each printed whole at its exit (no
     <unfinished ...> pairs), with the timestamp of its entry; signals and exits stay."""
-    from pykern.signal import SigInfo
+    from pykern.sigtypes import SigInfo
 
     tracer, out = make_tracer(status=frozenset({"failed"}), timestamps=2)
     parent, child = fake_task(2, FakeMemory({0x2000: struct.pack("<i", 0)})), fake_task(3)
@@ -670,7 +670,7 @@ def test_status_failed_prints_whole_lines() -> None:
 
 
 def test_signal_and_stop_lines_and_json() -> None:
-    from pykern.signal import SigInfo
+    from pykern.sigtypes import SigInfo
 
     json_out = io.StringIO()
     tracer, out = make_tracer(json_stream=json_out)
@@ -937,7 +937,7 @@ def test_thread_exit_and_exec_in_a_thread() -> None:
 
 
 def test_signal_filter_and_relative_timestamps(tmp_path: Path) -> None:
-    from pykern.signal import SigInfo
+    from pykern.sigtypes import SigInfo
 
     assert st.parse_signal_expr([]) is None
     assert st.parse_signal_expr(["signal=SIGUSR1,CHLD,2"]) == {abi.SIGUSR1, abi.SIGCHLD, 2}

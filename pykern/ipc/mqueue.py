@@ -54,7 +54,7 @@ from pykern.fs.file import File
 from pykern.fs.libfs import PathFile
 from pykern.fs.stat import Stat
 from pykern.fs.tmpfs import TmpDir, TmpFS, TmpInode
-from pykern.signal import SigInfo
+from pykern.sigtypes import SigInfo
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:

@@ -42,7 +42,7 @@ from pykern.strace.timeline import Timeline
 
 if TYPE_CHECKING:
     from pykern.clock import Clock
-    from pykern.signal import SigInfo
+    from pykern.sigtypes import SigInfo
     from pykern.sysent import SyscallEntry
     from pykern.task import Task, ThreadGroup
 

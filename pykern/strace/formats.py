@@ -11,7 +11,7 @@ from pykern import abi
 from pykern.abi import errno_name, signal_name
 
 if TYPE_CHECKING:
-    from pykern.signal import SigInfo
+    from pykern.sigtypes import SigInfo
 
 ALIGN_COLUMN = 40  # strace's -a default: "= ret" starts at this column
 DEFAULT_STRSIZE = 32
