@@ -203,6 +203,12 @@ def futex_lock_pi(task: Task, uaddr: int, private: bool, deadline: float | None,
         waiter = table.enqueue(task, key, FUTEX_BITSET_MATCH_ANY)
         table.wait_pi(waiter, uaddr)
         _sleep(task, [waiter], deadline, -ERESTARTNOINTR)
+    return _until_granted(table, task, resumed)
+
+
+def _until_granted(table, task: Task, resumed: tuple) -> int:
+    """A PI waiter woken: 0 once the lock was handed to it, ETIMEDOUT past its deadline
+    (it leaves the queue), else back to sleep."""
     waiters, deadline = resumed
     if waiters[0].granted:
         return 0
@@ -232,13 +238,7 @@ def futex_wait_requeue_pi(task: Task, uaddr: int, private: bool, val: int, deadl
         waiter.requeue_pi_key = key2
         waiter.uaddr = uaddr2
         _sleep(task, [waiter], deadline, -ERESTARTNOINTR)
-    waiters, deadline = resumed
-    if waiters[0].granted:
-        return 0
-    if _expired(task, deadline):
-        table.dequeue(waiters[0])
-        raise SysError(ETIMEDOUT)
-    raise Block(waiters[0].queue, deadline=deadline)
+    return _until_granted(table, task, resumed)
 
 
 def futex_cmp_requeue_pi(task: Task, uaddr: int, private: bool, nr_wake: int, nr_requeue: int, uaddr2: int,
