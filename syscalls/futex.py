@@ -206,7 +206,7 @@ def futex_lock_pi(task: Task, uaddr: int, private: bool, deadline: float | None,
     return _until_granted(table, task, resumed)
 
 
-def _until_granted(table, task: Task, resumed: tuple) -> int:
+def _until_granted(table: FutexTable, task: Task, resumed: tuple) -> int:
     """A PI waiter woken: 0 once the lock was handed to it, ETIMEDOUT past its deadline
     (it leaves the queue), else back to sleep."""
     waiters, deadline = resumed
