@@ -96,6 +96,7 @@ testbins/files_shm: testbins/files.c
 testbins/fifo testbins/fifo_shm testbins/paths testbins/paths_shm testbins/pykern_only/rocheck: testbins/errcheck.h testbins/rmtree.h
 testbins/files testbins/files_shm: testbins/rmtree.h
 testbins/rlimit_nproc testbins/pykern_only/forkbomb: testbins/waiters.h
+testbins/futex_ops testbins/futex_waitv: testbins/deadline.h
 
 # Host programs the tests and benchmarks compare against: strace (tests/test_strace.py), gdb
 # (tests/test_gdb.py drives it against --gdb),

@@ -16,36 +16,13 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "deadline.h"
 
 static long futex(uint32_t *uaddr, int op, uint32_t val, const void *timeout, uint32_t *uaddr2, uint32_t val3)
 {
     return syscall(SYS_futex, uaddr, op, val, timeout, uaddr2, val3);
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static struct timespec in_ms(clockid_t clock, long ms)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    ts.tv_nsec += ms * 1000000L;
-    while (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
-static int reached(clockid_t clock, struct timespec deadline)
-{
-    struct timespec now;
-    clock_gettime(clock, &now);
-    return now.tv_sec > deadline.tv_sec || (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec);
-}
 
 /* Waiter threads: each waits on a word (with a bitset) and records its result. */
 struct waiter {
