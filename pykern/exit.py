@@ -60,7 +60,7 @@ def do_exit(task: Task, status: int) -> None:
             task.mm.copy_out_u32(task.tid_address, 0)
         except Exception:
             pass
-        kernel.futex_wake(task.mm, task.tid_address, 1)
+        kernel.futexes.wake(task.mm, task.tid_address, 1)
     if task.vfork_parent is not None:
         vfork_done(task)
     group = task.group

@@ -49,11 +49,10 @@ from pykern.task import TaskState
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:
-    from pykern.kernel import Kernel
     from pykern.mm import MM
     from pykern.task import Task
 
-__all__ = ["FUTEX_BITSET_MATCH_ANY", "FutexTable", "FutexWaiter", "PiState", "futex_exit_release", "futex_table"]
+__all__ = ["FUTEX_BITSET_MATCH_ANY", "FutexTable", "FutexWaiter", "PiState", "futex_exit_release"]
 
 
 class FutexWaiter:
@@ -387,15 +386,7 @@ class FutexTable:
         self.exit_pi_state_list(task)
 
 
-def futex_table(kernel: Kernel) -> FutexTable:
-    """The kernel's futex table, made on first use."""
-    if kernel.futexes is None:
-        kernel.futexes = FutexTable()
-    return kernel.futexes
-
-
 def futex_exit_release(task: Task) -> None:
     """A thread exits or execs: its robust list is walked (even if no futex call was ever
     made: a lock taken without contention never enters the kernel), then its PI locks go."""
-    if task.robust_list[0] or task.kernel.futexes is not None:
-        futex_table(task.kernel).exit_release(task)
+    task.kernel.futexes.exit_release(task)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 from pykern import uc_const as X
 from pykern.abi import SIGPIPE, signal_name
 from pykern.clock import Clock
+from pykern.futex import FutexTable
 from pykern.hostsig import HostSignals
 from pykern.mm import MM, MMPool
 from pykern.oom import OomKiller
@@ -90,7 +91,7 @@ class Kernel:
         self.mm_pool = MMPool()  # address spaces of dead processes, recycled by fork and exec
         self.signals = Signals(self)
         self.host_signals = HostSignals(self)  # installed by the CLI, not by tests
-        self.futexes = None  # pykern.futex's table, when futexes exist
+        self.futexes = FutexTable()  # every futex waiter and PI lock (pykern.futex)
         self.detached = False  # this pykern runs the orphans of a first process that exited
         self.oom = None if self.options.max_memory is None else OomKiller(self, self.options.max_memory)
 
@@ -264,9 +265,6 @@ class Kernel:
     def free_dead_mms(self) -> None:
         while self.dead_mms:
             self.dead_mms.pop().destroy()
-
-    def futex_wake(self, mm: MM, addr: int, count: int) -> int:
-        return self.futexes.wake(mm, addr, count) if self.futexes else 0
 
     # --- signals and crashes ---------------------------------------------------------------
 

@@ -47,7 +47,6 @@ from pykern.abi import (
 )
 from pykern.errors import Block, SysError
 from pykern.futex import FutexTable, FutexWaiter, PiState
-from pykern.futex import futex_table as kernel_futex_table
 from pykern.syscalls.table import syscall
 from pykern.syscalls.time import copy_in_timespec_ns
 from pykern.sysent import CLOCKID, FUTEX_OP, PTR, UINT
@@ -61,7 +60,7 @@ CLOCK_REALTIME_OK = frozenset({FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI, FUTEX_L
 
 
 def futex_table(task: Task) -> FutexTable:
-    return task.kernel.futexes or kernel_futex_table(task.kernel)
+    return task.kernel.futexes
 
 
 def _s32(value: int) -> int:
