@@ -153,6 +153,21 @@ def signal_name(sig: int) -> str:
     return str(sig)
 
 
+# sigaction(2): the handler's special values and sa_flags (asm-generic/signal-defs.h, asm/signal.h)
+SIG_DFL = 0
+SIG_IGN = 1
+SA_NOCLDSTOP = 0x00000001
+SA_NOCLDWAIT = 0x00000002
+SA_SIGINFO = 0x00000004
+SA_RESTORER = 0x04000000
+SA_ONSTACK = 0x08000000
+SA_RESTART = 0x10000000
+SA_INTERRUPT = 0x20000000  # historical, no effect: strace still names it
+SA_NODEFER = 0x40000000
+SA_RESETHAND = 0x80000000
+SIGSET_SIZE = 8  # the kernel's sigset_t (64 signals): the sigsetsize the rt_sig* calls accept
+SYSCALL_INSN_LEN = 2  # `syscall` (0f 05): a restarted call backs rip up by this much
+
 # si_code values
 SI_USER = 0
 SI_KERNEL = 0x80
@@ -423,6 +438,10 @@ MREMAP_MAYMOVE = 1
 MREMAP_FIXED = 2
 MREMAP_DONTUNMAP = 4
 
+# arch/x86/include/asm/page_64_types.h TASK_SIZE_MAX with 4-level paging: the highest
+# user address + 1 (one guard page below the canonical hole).
+TASK_SIZE = (1 << 47) - PAGE_SIZE
+
 MADV_NORMAL = 0
 MADV_RANDOM = 1
 MADV_SEQUENTIAL = 2
@@ -440,6 +459,9 @@ MADV_DONTDUMP = 16
 MADV_DODUMP = 17
 
 # --- processes -------------------------------------------------------------------------
+MAX_ARG_STRLEN = 32 * PAGE_SIZE  # include/uapi/linux/binfmts.h: one argv/envp string, NUL included
+MAX_RW_COUNT = 0x7FFFF000  # INT_MAX & PAGE_MASK: the most one read/write-like call moves
+NR_OPEN = 1 << 20  # fs.nr_open's default: RLIMIT_NOFILE's hard limit may not exceed it
 CSIGNAL = 0x000000FF
 CLONE_VM = 0x00000100
 CLONE_FS = 0x00000200

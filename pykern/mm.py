@@ -56,6 +56,7 @@ from pykern.abi import (
     PROT_EXEC,
     PROT_READ,
     PROT_WRITE,
+    TASK_SIZE,
     page_up,
 )
 from pykern.errors import Fault, SysError
@@ -66,7 +67,6 @@ from pykern.ucbind import Uc, UcError
 if TYPE_CHECKING:
     from pykern.task import Task
 
-TASK_SIZE = 0x7FFFFFFFF000  # top of user space (x86-64, 4-level paging)
 STACK_TOP = TASK_SIZE
 STACK_SIZE = 8 << 20  # RLIMIT_STACK's default
 MMAP_BASE = STACK_TOP - STACK_SIZE - (128 << 20)  # Linux leaves a gap below the stack

@@ -43,25 +43,6 @@ from pykern.abi import (
     ERESTARTSYS,
     NSIG,
     RLIMIT_CORE,
-    SI_KERNEL,
-    SIGBUS,
-    SIGCHLD,
-    SIGCONT,
-    SIGFPE,
-    SIGHUP,
-    SIGILL,
-    SIGKILL,
-    SIGSEGV,
-    SIGSTOP,
-    SIGTRAP,
-    STACK_T,
-)
-from pykern.errors import Fault, SysError
-from pykern.sigtypes import (
-    CORE_SIGNALS,
-    FAULT_SIGNALS,
-    IGNORED_BY_DEFAULT,
-    MINSIGSTKSZ,
     SA_NOCLDSTOP,
     SA_NOCLDWAIT,
     SA_NODEFER,
@@ -69,9 +50,29 @@ from pykern.sigtypes import (
     SA_RESETHAND,
     SA_RESTART,
     SA_RESTORER,
+    SI_KERNEL,
     SIG_DFL,
     SIG_IGN,
+    SIGBUS,
+    SIGCHLD,
+    SIGCONT,
+    SIGFPE,
+    SIGHUP,
+    SIGILL,
     SIGINFO_SIZE,
+    SIGKILL,
+    SIGSEGV,
+    SIGSTOP,
+    SIGTRAP,
+    STACK_T,
+    SYSCALL_INSN_LEN,
+)
+from pykern.errors import Fault, SysError
+from pykern.sigtypes import (
+    CORE_SIGNALS,
+    FAULT_SIGNALS,
+    IGNORED_BY_DEFAULT,
+    MINSIGSTKSZ,
     SS_AUTODISARM,
     SS_DISABLE,
     SS_ONSTACK,
@@ -89,7 +90,6 @@ if TYPE_CHECKING:
     from pykern.kernel import Kernel
     from pykern.task import Task, ThreadGroup
 
-SYSCALL_INSN_LEN = 2
 TICK_NS = 10_000_000  # clock_t: USER_HZ = 100
 
 

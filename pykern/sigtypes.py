@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING
 
 from pykern.abi import (
     SI_USER,
+    SIG_DFL,
     SIGABRT,
     SIGBUS,
     SIGCHLD,
     SIGCONT,
     SIGFPE,
     SIGILL,
+    SIGINFO_SIZE,
     SIGKILL,
     SIGQUIT,
     SIGRTMIN,
@@ -40,17 +42,6 @@ from pykern.abi import (
 if TYPE_CHECKING:
     from pykern.task import Task
 
-SIG_DFL = 0
-SIG_IGN = 1
-SA_NOCLDSTOP = 0x00000001
-SA_NOCLDWAIT = 0x00000002
-SA_SIGINFO = 0x00000004
-SA_RESTORER = 0x04000000
-SA_ONSTACK = 0x08000000
-SA_RESTART = 0x10000000
-SA_NODEFER = 0x40000000
-SA_RESETHAND = 0x80000000
-
 # struct kernel_sigaction on x86-64: handler, flags, restorer, mask (8 bytes)
 KERNEL_SIGACTION = struct.Struct("<QQQQ")
 
@@ -63,9 +54,6 @@ UNBLOCKABLE = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1))
 
 def sigbit(sig: int) -> int:
     return 1 << (sig - 1)
-
-
-SIGINFO_SIZE = 128
 
 
 class SigInfo:

@@ -35,6 +35,7 @@ from pykern.abi import (
     SIGILL,
     SIGSEGV,
     SIGTRAP,
+    SYSCALL_INSN_LEN,
     SYSCALL_NAMES,
     TRAP_BRKPT,
 )
@@ -55,7 +56,6 @@ SYSCALL_REGS = (
 RAX = X.UC_X86_REG_RAX
 RIP = X.UC_X86_REG_RIP
 UNTIL_NEVER = 0xFFFF_FFFF_FFFF_FFFF
-SYSCALL_INSN_LEN = 2
 UNBOUNDED_COUNT = 1 << 62  # emu_start's count for a lone task in a counted address space
 X86_TRAP_MF = 16  # x87 floating-point error, raised at the next waiting x87 instruction
 X86_TRAP_XF = 19  # SIMD floating-point exception, raised by the faulting SSE instruction

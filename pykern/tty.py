@@ -105,6 +105,7 @@ from pykern.abi import (
     POLLWRNORM,
     S_IFCHR,
     SI_KERNEL,
+    SIG_IGN,
     SIGCONT,
     SIGHUP,
     SIGINT,
@@ -185,7 +186,7 @@ from pykern.errors import Block, SysError
 from pykern.fs.file import File
 from pykern.fs.hostio import file_status_flags
 from pykern.fs.stat import Stat
-from pykern.sigtypes import SIG_IGN, SigInfo, sigbit
+from pykern.sigtypes import SigInfo, sigbit
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:

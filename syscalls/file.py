@@ -41,13 +41,13 @@ from pykern.abi import (
     IN_ATTRIB,
     IN_MODIFY,
     IOVEC,
+    MAX_RW_COUNT,
     O_CLOEXEC,
     O_NONBLOCK,
     O_PATH,
 )
 from pykern.errors import SysError
 from pykern.fs.file import File, vfs_fchmod
-from pykern.fs.hostio import MAX_RW_COUNT
 from pykern.fs.inotify import WATCHES, fsnotify_access, fsnotify_change, fsnotify_modify
 from pykern.fs.stat import pack_stat
 from pykern.syscalls.path import check_file_size

@@ -21,6 +21,7 @@ from pykern.abi import (
     GRND_INSECURE,
     GRND_NONBLOCK,
     GRND_RANDOM,
+    MAX_RW_COUNT,
     NSIG,
     PAGE_SIZE,
     SYSINFO,
@@ -47,7 +48,6 @@ SUID_DUMP_DISABLE = 0
 SUID_DUMP_USER = 1
 TASK_COMM_LEN = 16
 SI_LOAD_SHIFT = 16
-MAX_RW_COUNT = 0x7FFFF000  # INT_MAX & PAGE_MASK: the most one read/write-like call moves
 GRND_FLAGS = GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE
 RANDOM_CHUNK = 1 << 20  # getrandom fills guest memory this much at a time
 

@@ -30,6 +30,7 @@ from pykern.abi import (
     POLLWRBAND,
     POLLWRNORM,
     SIGSET_ARG,
+    SIGSET_SIZE,
     TIMESPEC,
     TIMEVAL,
 )
@@ -40,7 +41,6 @@ from pykern.syscalls.time import copy_in_timespec_ns
 from pykern.sysent import INT, PTR, SIZE, UINT
 from pykern.task import Task
 
-SIGSET_SIZE = 8
 # select's sets as poll events (fs/select.c POLLIN_SET, POLLOUT_SET, POLLEX_SET)
 POLLIN_SET = POLLRDNORM | POLLRDBAND | POLLIN | POLLHUP | POLLERR
 POLLOUT_SET = POLLWRBAND | POLLWRNORM | POLLOUT | POLLERR

@@ -17,6 +17,7 @@ from pykern.abi import (
     SI_TKILL,
     SIGKILL,
     SIGRTMIN,
+    SIGSET_SIZE,
     SIGSTOP,
     STACK_T,
 )
@@ -51,7 +52,6 @@ from pykern.sysent import (
 from pykern.task import Task, ThreadGroup
 
 SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
-SIGSET_SIZE = 8
 
 
 @syscall("rt_sigaction", SIGNUM, SIGACTION_IN, SIGACTION_OUT, SIZE, classes="signal")

@@ -35,6 +35,7 @@ from pykern.abi import (
     FALLOC_FL_PUNCH_HOLE,
     FALLOC_FL_UNSHARE_RANGE,
     FALLOC_FL_ZERO_RANGE,
+    MAX_RW_COUNT,
     MSG_PEEK,
     O_APPEND,
     OFFSET_MAX,
@@ -46,7 +47,6 @@ from pykern.abi import (
 from pykern.af_unix import UnixSocket
 from pykern.errors import Block, SysError
 from pykern.fs.file import File, HostFile
-from pykern.fs.hostio import MAX_RW_COUNT
 from pykern.fs.inotify import WATCHES, fsnotify_access, fsnotify_modify
 from pykern.pipe import Pipe, PipeEnd
 from pykern.syscalls.file import iovecs, scatter

@@ -11,6 +11,7 @@ from pykern.abi import (
     SI_QUEUE,
     SI_USER,
     SIGCHLD,
+    SIGINFO_SIZE,
     SIGRTMIN,
     SIGSEGV,
     SIGUSR1,
@@ -18,7 +19,6 @@ from pykern.abi import (
 )
 from pykern.signal import FRAME_INFO_OFFSET, FRAME_SIZE, UCONTEXT_SIZE
 from pykern.sigtypes import (
-    SIGINFO_SIZE,
     SS_AUTODISARM,
     SS_DISABLE,
     SS_ONSTACK,

@@ -29,6 +29,7 @@ from pykern.abi import (
     RLIMIT_NOFILE,
     RLIMIT_STACK,
     SYSINFO,
+    TASK_SIZE,
     TIMER_ABSTIME,
     TIMESPEC,
 )
@@ -350,7 +351,7 @@ def test_arch_prctl():
     assert identity.sys_arch_prctl(task, identity.ARCH_SET_FS, 0x7000) == 0
     assert identity.sys_arch_prctl(task, identity.ARCH_GET_FS, BASE) == 0
     assert task.mm.copy_in_u64(BASE) == 0x7000
-    assert errno_of(identity.sys_arch_prctl, task, identity.ARCH_SET_FS, identity.TASK_SIZE_MAX) == EPERM
+    assert errno_of(identity.sys_arch_prctl, task, identity.ARCH_SET_FS, TASK_SIZE) == EPERM
     assert identity.sys_arch_prctl(task, identity.ARCH_GET_CPUID, 0) == 1
     assert errno_of(identity.sys_arch_prctl, task, identity.ARCH_SET_CPUID, 0) == identity.ENODEV
     assert errno_of(identity.sys_arch_prctl, task, 0x9999, 0) == EINVAL

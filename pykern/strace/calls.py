@@ -9,13 +9,13 @@ import time
 from collections.abc import Callable
 
 from pykern import abi
+from pykern.abi import FUTEX_PRIVATE_FLAG
 from pykern.strace.formats import (
     CLOCK_NAMES,
     CLONE_BITS,
     FCNTL_LOCK_CMDS,
     FCNTL_NO_ARG,
     FLOCK_TYPE_NAMES,
-    FUTEX_PRIVATE_FLAG,
     IOCTL_NAMES,
     S_IFMT_NAMES,
     TERMIOS_HEAD,

@@ -8,7 +8,12 @@ import struct
 from typing import TYPE_CHECKING
 
 from pykern import abi
-from pykern.abi import errno_name, signal_name
+from pykern.abi import (
+    FUTEX_CLOCK_REALTIME,
+    FUTEX_PRIVATE_FLAG,
+    errno_name,
+    signal_name,
+)
 
 if TYPE_CHECKING:
     from pykern.sigtypes import SigInfo
@@ -96,7 +101,6 @@ TERMIOS_HEAD = struct.Struct("<IIII")  # c_iflag, c_oflag, c_cflag, c_lflag: the
 WHENCE_NAMES = {0: "SEEK_SET", 1: "SEEK_CUR", 2: "SEEK_END", 3: "SEEK_DATA", 4: "SEEK_HOLE"}
 CLOCK_NAMES = {v: n for v, n in _names("CLOCK_").items()}
 CLOCK_NAMES.update({10: "CLOCK_SGI_CYCLE", 11: "CLOCK_TAI"})
-TIMER_ABSTIME = 1
 ARCH_PRCTL_NAMES = _names("ARCH_")
 RLIMIT_NAMES = {v: n for v, n in _names("RLIMIT_").items()}
 SIGHOW_NAMES = {0: "SIG_BLOCK", 1: "SIG_UNBLOCK", 2: "SIG_SETMASK"}
@@ -109,13 +113,10 @@ FUTEX_OPS = {0: "FUTEX_WAIT", 1: "FUTEX_WAKE", 2: "FUTEX_FD", 3: "FUTEX_REQUEUE"
              5: "FUTEX_WAKE_OP", 6: "FUTEX_LOCK_PI", 7: "FUTEX_UNLOCK_PI", 8: "FUTEX_TRYLOCK_PI",
              9: "FUTEX_WAIT_BITSET", 10: "FUTEX_WAKE_BITSET", 11: "FUTEX_WAIT_REQUEUE_PI",
              12: "FUTEX_CMP_REQUEUE_PI", 13: "FUTEX_LOCK_PI2"}
-FUTEX_PRIVATE_FLAG = 128
-FUTEX_CLOCK_REALTIME = 256
 # in strace's order (sigact_flags.in)
-SA_BITS = [(0x04000000, "SA_RESTORER"), (0x08000000, "SA_ONSTACK"), (0x10000000, "SA_RESTART"),
-           (0x20000000, "SA_INTERRUPT"), (0x40000000, "SA_NODEFER"), (0x80000000, "SA_RESETHAND"),
-           (0x00000004, "SA_SIGINFO"), (0x00000001, "SA_NOCLDSTOP"), (0x00000002, "SA_NOCLDWAIT")]
-SA_RESTORER = 0x04000000
+SA_BITS = [(getattr(abi, n), n) for n in (
+    "SA_RESTORER", "SA_ONSTACK", "SA_RESTART", "SA_INTERRUPT", "SA_NODEFER", "SA_RESETHAND",
+    "SA_SIGINFO", "SA_NOCLDSTOP", "SA_NOCLDWAIT")]
 RLIM64_INFINITY = (1 << 64) - 1
 
 

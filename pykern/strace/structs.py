@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from pykern import abi
+from pykern.abi import SA_RESTORER
 from pykern.errors import Fault, SysError
 from pykern.strace.formats import (
     AT_FLAG_BITS,
@@ -17,7 +18,6 @@ from pykern.strace.formats import (
     MAX_ERRNO,
     S_IFMT_NAMES,
     SA_BITS,
-    SA_RESTORER,
     flags,
     makedev,
     octal,

@@ -18,7 +18,7 @@ import functools
 import os
 from typing import TYPE_CHECKING
 
-from pykern.abi import EINVAL
+from pykern.abi import EINVAL, NR_OPEN
 from pykern.errors import SysError
 from pykern.ipc import ipc_namespace
 from pykern.mm import MMAP_MIN_ADDR
@@ -293,7 +293,7 @@ def sysctl_values(kernel: Kernel, boot_id: str) -> dict[bytes, dict[bytes, objec
         b"vm": {b"overcommit_memory": b"1\n", b"max_map_count": b"65530\n",
                 b"nr_hugepages": (lambda: b"0\n", _take_hugepages),
                 b"mmap_min_addr": f"{MMAP_MIN_ADDR}\n".encode()},
-        b"fs": {b"pipe-max-size": f"{PIPE_MAX_SIZE}\n".encode(), b"nr_open": b"1048576\n",
+        b"fs": {b"pipe-max-size": f"{PIPE_MAX_SIZE}\n".encode(), b"nr_open": f"{NR_OPEN}\n".encode(),
                 b"file-max": b"9223372036854775807\n", b"pipe-user-pages-soft": b"16384\n",
                 b"pipe-user-pages-hard": b"0\n", b"lease-break-time": b"45\n"},
     }
