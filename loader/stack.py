@@ -47,6 +47,7 @@ from pykern.abi import (
     E2BIG,
     MAX_ARG_STRLEN,
     PAGE_SIZE,
+    USER_HZ,
 )
 
 from .elf import LoadPlan
@@ -82,7 +83,7 @@ def make_auxv(
     egid: int,
     hwcap: int,
     hwcap2: int = 0,
-    clktck: int = 100,
+    clktck: int = USER_HZ,
     secure: int = 0,
     minsigstksz: int | None = None,
     base: int = 0,

@@ -16,6 +16,7 @@ SYSCALL_NUMBERS: dict[str, int] = {name: nr for nr, name in SYSCALL_NAMES.items(
 PAGE_SIZE = 4096
 OOM_SCORE_ADJ_MIN, OOM_SCORE_ADJ_MAX = -1000, 1000  # /proc/PID/oom_score_adj
 PAGE_MASK = ~(PAGE_SIZE - 1)
+INT_MAX = (1 << 31) - 1
 
 
 def page_down(addr: int) -> int:
@@ -292,6 +293,7 @@ F_GETOWN = 9
 F_DUPFD_CLOEXEC = 1030
 F_GETPIPE_SZ = 1032
 F_SETPIPE_SZ = 1031
+PIPE_MAX_SIZE = 1048576  # fs.pipe-max-size's default: the most without CAP_SYS_RESOURCE
 F_CREATED_QUERY = 1024 + 4  # F_LINUX_SPECIFIC_BASE + 4 (Linux 6.12)
 FD_CLOEXEC = 1
 
@@ -460,8 +462,11 @@ MADV_DODUMP = 17
 
 # --- processes -------------------------------------------------------------------------
 MAX_ARG_STRLEN = 32 * PAGE_SIZE  # include/uapi/linux/binfmts.h: one argv/envp string, NUL included
-MAX_RW_COUNT = 0x7FFFF000  # INT_MAX & PAGE_MASK: the most one read/write-like call moves
+MAX_RW_COUNT = INT_MAX & PAGE_MASK  # the most one read/write-like call moves
 NR_OPEN = 1 << 20  # fs.nr_open's default: RLIMIT_NOFILE's hard limit may not exceed it
+NGROUPS_MAX = 65536  # linux/limits.h: the most supplementary groups
+TASK_COMM_LEN = 16  # a thread's name (comm) with its NUL
+USER_HZ = 100  # clock_t ticks (times(2), AT_CLKTCK, /proc/PID/stat)
 CSIGNAL = 0x000000FF
 CLONE_VM = 0x00000100
 CLONE_FS = 0x00000200
@@ -722,7 +727,6 @@ POLLFD = struct.Struct("<ihh")  # struct pollfd: fd, events, revents
 EPOLL_EVENT = struct.Struct("<IQ")  # struct epoll_event is packed on x86-64: 12 bytes
 SIGSET_ARG = struct.Struct("<QQ")  # pselect6's last argument: {const sigset_t *ss; size_t ss_len}
 RLIMIT = struct.Struct("<QQ")  # struct rlimit: rlim_cur, rlim_max
-WINSIZE = struct.Struct("<HHHH")  # struct winsize
 IOVEC = struct.Struct("<QQ")  # struct iovec: iov_base, iov_len
 # struct stat (x86-64): dev, ino, nlink, mode, uid, gid, pad, rdev, size, blksize, blocks,
 # atime, atime_ns, mtime, mtime_ns, ctime, ctime_ns, 3 reserved -> 144 bytes
@@ -734,6 +738,7 @@ STATX_TS = struct.Struct("<qIi")  # tv_sec, tv_nsec, reserved
 STATX_SIZE = 256
 STATX_BASIC_STATS = 0x7FF
 STATX_MNT_ID = 0x1000
+STATX__RESERVED = 0x80000000  # a mask bit statx refuses (EINVAL)
 # struct statfs (x86-64): type bsize blocks bfree bavail files ffree fsid[2] namelen frsize
 # flags spare[4] -> 120 bytes
 STATFS = struct.Struct("<7q2i3q4q")

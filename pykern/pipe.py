@@ -27,6 +27,7 @@ from pykern.abi import (
     O_RDONLY,
     O_WRONLY,
     PAGE_SIZE,
+    PIPE_MAX_SIZE,
     POLLERR,
     POLLHUP,
     POLLIN,
@@ -189,9 +190,6 @@ def make_pipe(flags: int) -> tuple[PipeReader, PipeWriter]:
     if flags & O_DIRECT:
         pipe.packets = []
     return PipeReader(pipe, flags), PipeWriter(pipe, flags)
-
-
-PIPE_MAX_SIZE = 1048576  # fs.pipe-max-size's default: the most without CAP_SYS_RESOURCE
 
 
 def pipe_set_size(task: Task, pipe: Pipe, size: int) -> int:

@@ -41,6 +41,7 @@ from pykern.abi import (
     ERESTARTNOHAND,
     ERESTARTNOINTR,
     ERESTARTSYS,
+    NSEC_PER_SEC,
     NSIG,
     RLIMIT_CORE,
     SA_NOCLDSTOP,
@@ -66,6 +67,7 @@ from pykern.abi import (
     SIGTRAP,
     STACK_T,
     SYSCALL_INSN_LEN,
+    USER_HZ,
 )
 from pykern.errors import Fault, SysError
 from pykern.sigtypes import (
@@ -90,7 +92,7 @@ if TYPE_CHECKING:
     from pykern.kernel import Kernel
     from pykern.task import Task, ThreadGroup
 
-TICK_NS = 10_000_000  # clock_t: USER_HZ = 100
+TICK_NS = NSEC_PER_SEC // USER_HZ  # one clock_t tick
 
 
 # --- the signal frame (arch/x86/include/uapi/asm/sigcontext.h, ucontext.h) ----------------------

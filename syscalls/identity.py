@@ -32,6 +32,7 @@ from pykern.abi import (
     LINUX_CAPABILITY_VERSION_1,
     LINUX_CAPABILITY_VERSION_2,
     LINUX_CAPABILITY_VERSION_3,
+    NGROUPS_MAX,
     NR_OPEN,
     PR_CAPBSET_DROP,
     PR_CAPBSET_READ,
@@ -43,6 +44,7 @@ from pykern.abi import (
     RLIMIT,
     RLIMIT_CPU,
     RLIMIT_NOFILE,
+    ROBUST_LIST_HEAD_SIZE,
     TASK_SIZE,
 )
 from pykern.errors import SysError
@@ -65,10 +67,8 @@ from pykern.task import CAP_FULL_SET, TaskState
 if TYPE_CHECKING:
     from pykern.task import Creds, Task, ThreadGroup
 
-# Not in pykern.abi yet (linux/uidgid.h, linux/limits.h, linux/futex.h, arch/x86 processor.h).
+# Not in pykern.abi yet (linux/uidgid.h).
 INVALID_ID = 0xFFFFFFFF  # (uid_t)-1: "leave unchanged" for setre*/setres*, invalid for setuid
-NGROUPS_MAX = 65536
-ROBUST_LIST_HEAD_SIZE = 24  # sizeof(struct robust_list_head) on x86-64
 
 
 # --- ids ---------------------------------------------------------------------------------

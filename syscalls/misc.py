@@ -25,6 +25,7 @@ from pykern.abi import (
     NSIG,
     PAGE_SIZE,
     SYSINFO,
+    TASK_COMM_LEN,
     UTSNAME_FIELD,
 )
 from pykern.errors import Fault, SysError
@@ -46,7 +47,6 @@ PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
 SUID_DUMP_DISABLE = 0
 SUID_DUMP_USER = 1
-TASK_COMM_LEN = 16
 SI_LOAD_SHIFT = 16
 GRND_FLAGS = GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE
 RANDOM_CHUNK = 1 << 20  # getrandom fills guest memory this much at a time

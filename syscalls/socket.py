@@ -33,6 +33,7 @@ from pykern.abi import (
     EOPNOTSUPP,
     EPROTONOSUPPORT,
     ESOCKTNOSUPPORT,
+    INT_MAX,
     MSG_CMSG_CLOEXEC,
     MSG_DONTWAIT,
     MSG_WAITFORONE,
@@ -63,7 +64,6 @@ from pykern.task import Task
 NPROTO = 46  # address families Linux knows (AF_MAX)
 SOCK_MAX = 11  # socket types Linux knows (SOCK_PACKET + 1)
 SOCKADDR_STORAGE_SIZE = 128  # the longest address a call copies in
-INT_MAX = 0x7FFFFFFF
 MMSGHDR_SIZE = MSGHDR.size + 8  # struct mmsghdr: msg_hdr, msg_len, (pad)
 
 

@@ -35,6 +35,7 @@ from pykern.abi import (
     TIMESPEC,
     TIMEVAL,
     TMS,
+    USER_HZ,
 )
 from pykern.clock import jiffy_ns, tai_offset_ns
 from pykern.errors import Block, Fault, SysError
@@ -51,7 +52,6 @@ CPUCLOCK_PROF = 0
 CPUCLOCK_VIRT = 1
 CPUCLOCK_SCHED = 2
 CLOCKFD = 3  # a negative clockid with (id & 7) == 3 names a posix clock device fd
-USER_HZ = 100  # clock_t ticks (times(2), AT_CLKTCK)
 
 HIRES_CLOCKS = frozenset(
     {

@@ -11,7 +11,16 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from pykern.abi import NSIG, PAGE_SIZE, RLIM_INFINITY, RLIMIT_RSS, RLIMIT_SIGPENDING, SIG_DFL, SIG_IGN
+from pykern.abi import (
+    NSIG,
+    PAGE_SIZE,
+    RLIM_INFINITY,
+    RLIMIT_RSS,
+    RLIMIT_SIGPENDING,
+    SIG_DFL,
+    SIG_IGN,
+    USER_HZ,
+)
 from pykern.fs.proc.common import comm_of, is_init, live_mm, state_of
 from pykern.fs.proc.task_mmu import MemCounters, mem_counters
 from pykern.task import TaskState
@@ -21,7 +30,6 @@ if TYPE_CHECKING:
     from pykern.kernel import Kernel
     from pykern.task import Task, ThreadGroup
 
-USER_HZ = 100
 PF_FORKNOEXEC = 0x40  # forked but did not exec
 PF_RANDOMIZE = 0x400000
 MAX_NUMNODES = 1024  # Mems_allowed is printed at this width (CONFIG_NODES_SHIFT=10)

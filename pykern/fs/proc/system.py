@@ -18,7 +18,7 @@ import functools
 import os
 from typing import TYPE_CHECKING
 
-from pykern.abi import EINVAL, NR_OPEN
+from pykern.abi import CAP_LAST_CAP, EINVAL, NGROUPS_MAX, NR_OPEN, PIPE_MAX_SIZE
 from pykern.errors import SysError
 from pykern.ipc import ipc_namespace
 from pykern.mm import MMAP_MIN_ADDR
@@ -28,9 +28,6 @@ if TYPE_CHECKING:
     from pykern.kernel import Kernel
 
 PID_MAX = 4194304  # PID_MAX_LIMIT on 64-bit: pykern's pids never wrap
-PIPE_MAX_SIZE = 1048576  # fs.pipe-max-size's default
-NGROUPS_MAX = 65536
-CAP_LAST_CAP = 40
 # Host file systems backed by a device (listed without "nodev" in /proc/filesystems).
 DEVICE_FILESYSTEMS = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "vfat", "exfat", "f2fs", "iso9660",
                                 "squashfs", "fuseblk", "jfs", "reiserfs", "ntfs3"})
