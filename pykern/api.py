@@ -150,7 +150,7 @@ def run(argv: list[str] | tuple[str, ...], *, stdin: bytes = b"", env: dict[str,
             watchdog = Watchdog(kernel, timeout)
         kernel.run()
         result.timed_out = watchdog is not None and watchdog.fired
-        status = kernel.first.exit_code or 0 if kernel.first is not None else 0
+        status = kernel.first.wait_status or 0 if kernel.first is not None else 0
         result.exit_status = shell_status(status)
         if status & 0x7F:
             result.signal = status & 0x7F

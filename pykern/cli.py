@@ -231,7 +231,7 @@ def run(options: argparse.Namespace) -> int:
         if watchdog is not None and watchdog.fired:
             print(watchdog.message(), file=sys.stderr)
             return TIMED_OUT_STATUS
-        death = (kernel.first.exit_code or 0) & 0x7F if kernel.first is not None else 0
+        death = (kernel.first.wait_status or 0) & 0x7F if kernel.first is not None else 0
         if death and status == 128 + death:
             options.killed_by = death  # entry() ends pykern by the same signal
         return status

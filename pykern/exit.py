@@ -74,8 +74,8 @@ def do_exit(task: Task, status: int) -> None:
 def do_group_exit(task: Task, status: int) -> None:
     """exit_group(2) and fatal signals: every thread of the process dies with `status`."""
     group = task.group
-    if group.exit_code is None:
-        group.exit_code = status
+    if group.wait_status is None:
+        group.wait_status = status
     for other in group.live_tasks:
         if other is not task:
             do_exit(other, status)
@@ -85,9 +85,9 @@ def do_group_exit(task: Task, status: int) -> None:
 def exit_notify(kernel: Kernel, group: ThreadGroup, status: int) -> None:
     """The process is dead: release what it held, give its children to init, and tell
     its parent (which reaps it, or init does)."""
-    if group.exit_code is None:
-        group.exit_code = status
-    kernel.tracer_process_exit(group, group.exit_code)
+    if group.wait_status is None:
+        group.wait_status = status
+    kernel.tracer_process_exit(group, group.wait_status)
     if group.real_timer is not None:
         group.real_timer.cancel()  # alarm(2) and setitimer(2): a dead process gets no SIGALRM
     group.cpu_timers.clear()

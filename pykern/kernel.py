@@ -217,7 +217,7 @@ class Kernel:
             if self.detached:
                 self.end_detached()
             return 125
-        return shell_status(first.exit_code or 0)
+        return shell_status(first.wait_status or 0)
 
     def shutdown(self) -> None:
         """After run(), for a caller that goes on (pykern.api): give back what the

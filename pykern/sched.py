@@ -258,7 +258,7 @@ class Scheduler:
                     self.idle()
                 continue
             self.current = task
-            task.loaded()
+            task.load_context()
             self._run_slice(task)
             self.current = None
 

@@ -230,7 +230,7 @@ class Signals:
         parent = child.parent
         if parent is None or not child.exit_signal:
             return
-        status = child.exit_code or 0
+        status = child.wait_status or 0
         if status & 0x7F:
             code, value = (CLD_DUMPED if status & 0x80 else CLD_KILLED), status & 0x7F
         else:

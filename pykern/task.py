@@ -5,8 +5,10 @@
 - `ThreadGroup`: a process: tgid, parent and children, exit status, the things threads
   share (fd table, fs context, credentials, rlimits, signal actions).
 
-Who touches what: only the kernel (kernel.py) changes `state`, the run queue and the
-parent/child links; handlers read them and call kernel functions to change them.
+Who touches what (each field says who writes it): `state` is written by sched.py
+(RUNNABLE, SLEEPING), signal.py (STOPPED) and exit.py (DEAD); the run queue by sched.py;
+the parent/child links by fork.py, exit.py (reparenting, reaping) and kernel.py (init).
+Handlers read them and call those modules to change them.
 """
 
 from __future__ import annotations
@@ -121,42 +123,51 @@ GPRS = (
 
 
 class Task:
+    """One thread. Who writes the fields of the blocking machinery: `pending`,
+    `wait_queues`, `wake_deadline`, `host_fds` and `signals_first` trap.py (a call blocks or
+    ends), sched.py (sleep, wake, retry) and signal.py (a signal interrupts a call);
+    `restart_block` those and the handlers of calls that keep progress across a sleep;
+    `context` load_context (below), fork.py and exec.py."""
+
     def __init__(self, kernel: Kernel, tid: int, group: ThreadGroup, mm: MM) -> None:
         self.kernel = kernel
-        self.tid = tid
-        self.group = group
-        self.mm = mm
-        self.state = TaskState.RUNNABLE
+        self.tid = tid  # fork.py; exec.py's de_thread gives the exec'ing thread the leader's
+        self.group = group  # fork.py, for life
+        self.mm = mm  # fork.py (shared or copied), exec.py (a new one)
+        self.state = TaskState.RUNNABLE  # sched.py, signal.py (STOPPED), exit.py (DEAD)
         self.context: Any = None  # saved Unicorn context while another task is loaded
         self.pending: PendingSyscall | None = None
         self.restart_block: dict[str, Any] = {}
         self.wait_queues: tuple[WaitQueue, ...] = ()
         self.wake_deadline: float | None = None
         self.host_fds: tuple[tuple[int, str], ...] = ()
-        self.tid_address = 0  # set_child_tid / clear_child_tid (CLONE_CHILD_CLEARTID)
-        self.robust_list = (0, 0)
-        self.comm = b""
-        self.sigmask = 0  # blocked signals
-        self.sigpending = SigQueue()  # signals sent to this thread
-        self.saved_sigmask: int | None = None  # rt_sigsuspend's mask to restore after a handler
-        self.real_blocked = 0  # in sigtimedwait: the mask it lifted (still "blocked" for ignoring)
-        self.altstack = AltStack()
+        self.tid_address = 0  # clear_child_tid: fork.py (CLONE_CHILD_CLEARTID), set_tid_address
+        self.robust_list = (0, 0)  # set_robust_list; futex.py clears it at exit
+        self.comm = b""  # fork.py, exec.py, prctl(PR_SET_NAME), /proc/PID/comm
+        self.sigmask = 0  # blocked signals: signal.py, rt_sigprocmask and the calls with a mask, fork.py
+        self.sigpending = SigQueue()  # signals sent to this thread: queued and taken by signal.py
+        # rt_sigsuspend's, ppoll's, pselect6's mask to restore after a handler (signal.py restores)
+        self.saved_sigmask: int | None = None
+        self.real_blocked = 0  # in sigtimedwait (syscalls/signal.py): the mask it lifted
+        self.altstack = AltStack()  # sigaltstack; signal.py (SS_AUTODISARM), exec.py resets
         self.signals_first = False  # continued from a stop: deliver before re-running its call
-        self.sigframes: dict[int, Any] = {}  # frame address -> registers saved when a handler began
-        self.vfork_parent: Task | None = None  # the parent sleeping until we exec or exit
+        # frame address -> registers saved when a handler began: signal.py; exec.py clears
+        self.sigframes: dict[int, Any] = {}
+        self.vfork_parent: Task | None = None  # fork.py; exit.py's vfork_done (exec or exit) clears
         self.vfork_done_queue = WaitQueue(f"vfork_done({tid})")
-        self.cpu_ns = 0
-        self.nvcsw = 0  # slept in a call (getrusage's voluntary context switches)
-        self.nivcsw = 0  # preempted at the end of a quantum
-        self.running_since = 0  # perf_counter_ns when its current slice began, 0 if not running
-        self.cpu_affinity: bytes | None = None  # sched_setaffinity mask; None = the host's
-        self.pdeath_signal = 0  # prctl(PR_SET_PDEATHSIG)
+        self.cpu_ns = 0  # sched.py: the CPU time of its slices
+        self.nvcsw = 0  # sched.py: slept in a call (getrusage's voluntary context switches)
+        self.nivcsw = 0  # sched.py: preempted at the end of a quantum
+        self.running_since = 0  # sched.py: perf_counter_ns when its current slice began, 0 if not running
+        self.cpu_affinity: bytes | None = None  # sched_setaffinity, fork.py; None = the host's
+        self.pdeath_signal = 0  # prctl(PR_SET_PDEATHSIG); a credentials change clears it
         self.start_time_ns = kernel.clock.boottime_ns()  # /proc/PID/stat's starttime
 
     # --- registers (valid while this task is loaded in its MM's instance) ---------------
 
-    def loaded(self) -> None:
-        """Make this task's registers the ones in its Unicorn instance."""
+    def load_context(self) -> None:
+        """Make this task's registers the ones in its Unicorn instance, first saving those
+        of the thread that had them (context switch between threads of one MM)."""
         mm = self.mm
         if mm.loaded_task is self:
             return
@@ -169,11 +180,11 @@ class Task:
         mm.loaded_task = self
 
     def reg(self, reg: int) -> int:
-        self.loaded()
+        self.load_context()
         return self.mm.uc.reg_read(reg)
 
     def set_reg(self, reg: int, value: int) -> None:
-        self.loaded()
+        self.load_context()
         self.mm.uc.reg_write(reg, value & 0xFFFFFFFFFFFFFFFF)
 
     @property
@@ -211,33 +222,34 @@ class ThreadGroup:
         rlimits: dict[int, tuple[int, int]],
     ) -> None:
         self.tgid = tgid
-        self.parent = parent
-        self.children: list[ThreadGroup] = []
-        self.tasks: list[Task] = []
-        self.files = files
-        self.fs = fs
-        self.creds = creds
-        self.rlimits = rlimits
-        self.pgid = tgid
-        self.sid = tgid
-        self.exe_path = ""  # a host path to the image's file (crash reports read its symbols)
-        self.exe_location: Location | None = None  # the image in the guest's tree (/proc/PID/exe)
-        self.exit_code: int | None = None  # the wait status once a zombie
-        self.is_zombie = False
-        self.reaped = False
-        self.did_exec = False  # setpgid on a child fails with EACCES after it exec'd
-        self.exit_signal = 17  # SIGCHLD: what the parent is sent when we die
+        self.parent = parent  # fork.py; exit.py reparents orphans
+        self.children: list[ThreadGroup] = []  # fork.py adds, exit.py reparents and reaps; kernel.py (init)
+        self.tasks: list[Task] = []  # fork.py and kernel.py add; exec.py's de_thread leaves one
+        self.files = files  # fork.py; exec.py and unshare(CLONE_FILES) take a table of their own
+        self.fs = fs  # fork.py
+        self.creds = creds  # fork.py; the set*id and capset calls change it in place
+        self.rlimits = rlimits  # fork.py; setrlimit/prlimit64, rlimit.py
+        self.pgid = tgid  # fork.py, kernel.py; setpgid, setsid
+        self.sid = tgid  # fork.py, kernel.py; setsid
+        # fork.py, exec.py: a host path to the image's file (crash reports read its symbols)
+        self.exe_path = ""
+        self.exe_location: Location | None = None  # fork.py, exec.py: /proc/PID/exe's image
+        self.wait_status: int | None = None  # once a zombie (exit.py): what wait4 reports
+        self.is_zombie = False  # exit.py
+        self.reaped = False  # exit.py
+        self.did_exec = False  # exec.py: setpgid on a child fails with EACCES after it exec'd
+        self.exit_signal = 17  # fork.py (CSIGNAL; SIGCHLD): what the parent is sent when we die
         self.child_events = WaitQueue(f"child_events({tgid})")  # wait4 sleeps here
-        self.sigactions: dict[int, Any] = {}
-        self.shared_pending = SigQueue()  # signals sent to the process
-        self.job = GroupStop()  # stopped/continued, for wait's WUNTRACED/WCONTINUED
+        self.sigactions: dict[int, Any] = {}  # fork.py (shared under CLONE_SIGHAND), rt_sigaction, signal.py
+        self.shared_pending = SigQueue()  # signals sent to the process: queued and taken by signal.py
+        self.job = GroupStop()  # signal.py, wait: stopped/continued, for wait's WUNTRACED/WCONTINUED
         self.real_timer: Any = None  # ITIMER_REAL (pykern.syscalls.itimer), made on first use
         self.nice = 0  # setpriority; inherited by fork
         self.personality = 0  # personality(2): PER_LINUX; inherited by fork
         # ITIMER_VIRTUAL, ITIMER_PROF, RLIMIT_CPU's (pykern.rlimit): checked by the scheduler
         self.cpu_timers: dict[int | str, Any] = {}
-        self.cpu_ns = 0
-        self.children_usage = Usage()  # reaped children's (pykern.rusage), theirs included
+        self.cpu_ns = 0  # threads no longer in `tasks` (nobody adds yet: de_thread drops theirs)
+        self.children_usage = Usage()  # exit.py: reaped children's (pykern.rusage), theirs included
         self.oom_score_adj = 0  # /proc/PID/oom_score_adj; inherited by fork
         self.oom_score_adj_min = 0  # the lowest an unprivileged writer may set (Linux's signal->oom_score_adj_min)
         self.child_subreaper = False  # prctl(PR_SET_CHILD_SUBREAPER): orphans below come here

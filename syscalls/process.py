@@ -210,7 +210,7 @@ def _wait_event(child: ThreadGroup, options: int) -> tuple[int, int] | None:
     if child.is_zombie:
         if not options & WEXITED:
             return None
-        status = child.exit_code or 0
+        status = child.wait_status or 0
         if status & 0x7F:
             return (CLD_DUMPED if status & 0x80 else CLD_KILLED), status & 0x7F
         return CLD_EXITED, (status >> 8) & 0xFF
@@ -231,7 +231,7 @@ def _wait_status(code: int, value: int, child: ThreadGroup) -> int:
         return (value << 8) | 0x7F
     if code == CLD_CONTINUED:
         return 0xFFFF
-    return child.exit_code or 0
+    return child.wait_status or 0
 
 
 def _find_event(task: Task, children: list[ThreadGroup], options: int) -> tuple[ThreadGroup, int, int] | None:

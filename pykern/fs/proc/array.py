@@ -239,7 +239,7 @@ def show_stat(kernel: Kernel, group: ThreadGroup, task: Task | None, whole: bool
     start_ns = task.start_time_ns if task is not None and hasattr(task, "start_time_ns") else 0
     flags = PF_RANDOMIZE | (0 if group.did_exec or is_init(group) else PF_FORKNOEXEC)
     sleeping = task is not None and task.state is not TaskState.RUNNABLE
-    exit_code = (group.exit_code or 0) if group.is_zombie else 0
+    exit_code = (group.wait_status or 0) if group.is_zombie else 0
     affinity = task_affinity(task)
 
     def at(name: str) -> int:
