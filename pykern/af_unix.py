@@ -282,7 +282,7 @@ class UnixSocket(Socket):
 
     def _broken(self, task: Task, flags: int) -> SysError:
         if not flags & MSG_NOSIGNAL:
-            task.kernel.send_sigpipe(task)
+            task.kernel.signals.send_sigpipe(task)
         return SysError(EPIPE)
 
     def send(self, task: Task, data: bytes, flags: int, extra: Message | None = None,

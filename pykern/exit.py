@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pykern.abi import SI_USER
+from pykern.errors import Fault
 from pykern.futex import futex_exit_release
 from pykern.ipc.sem import exit_ipc
 from pykern.ipc.shm import shm_exit
@@ -58,8 +59,8 @@ def do_exit(task: Task, status: int) -> None:
     if task.tid_address:  # CLONE_CHILD_CLEARTID: zero the tid and wake a futex waiter
         try:
             task.mm.copy_out_u32(task.tid_address, 0)
-        except Exception:
-            pass
+        except Fault:
+            pass  # an unmapped clear_child_tid: Linux ignores the failed put_user too
         kernel.futexes.wake(task.mm, task.tid_address, 1)
     if task.vfork_parent is not None:
         vfork_done(task)
@@ -87,7 +88,8 @@ def exit_notify(kernel: Kernel, group: ThreadGroup, status: int) -> None:
     its parent (which reaps it, or init does)."""
     if group.wait_status is None:
         group.wait_status = status
-    kernel.tracer_process_exit(group, group.wait_status)
+    if kernel.tracer is not None:
+        kernel.tracer.process_exit(group, group.wait_status)
     if group.real_timer is not None:
         group.real_timer.cancel()  # alarm(2) and setitimer(2): a dead process gets no SIGALRM
     group.cpu_timers.clear()

@@ -1014,7 +1014,7 @@ class GdbStub:
         for task, sig in list(resume.signals.items()):
             if stop is None or task is not stop.task or stop.info is None:
                 del resume.signals[task]
-                self.kernel.signals.send_to_task(task, sig)
+                self.kernel.signals.send(task.group, SigInfo(sig, abi.SI_KERNEL), task)
         self.resume = resume
         self.stepping = {task: False for task in resume.step}
         self.skip = {}

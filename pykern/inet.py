@@ -336,7 +336,7 @@ class InetSocket(Socket):
             if error.errno == EAGAIN:
                 raise self._wait(task, "w", flags, self.sndtimeo) from None
             if error.errno == EPIPE and self.type == SOCK_STREAM and not flags & MSG_NOSIGNAL:
-                task.kernel.send_sigpipe(task)  # sk_stream_error
+                task.kernel.signals.send_sigpipe(task)  # sk_stream_error
             raise SysError(error.errno) from None
         done += sent
         if self.type == SOCK_STREAM and done < len(data) and not nonblocking:

@@ -1,5 +1,7 @@
-"""The Kernel: the task and pid tables, init, and the entry points that tie the core
-together (spawn the first process, run the scheduler, deliver fatal signals).
+"""The Kernel: the task and pid tables, init, the subsystems (sched, signals, trap,
+futexes, clock ...), and the entry points that tie the core together (spawn the first
+process, run the scheduler). Callers name the subsystem that does the work
+(`kernel.sched.wake`, `kernel.signals.send`): Kernel holds tables, not forwarders.
 
 Process lifecycle lives beside it, each in the file a Linux reader would look in:
 fork.py (copy_process), exec.py (do_execve), exit.py (do_exit, wait, reparenting).
@@ -12,8 +14,7 @@ import resource
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from pykern import uc_const as X
-from pykern.abi import SIGPIPE, signal_name
+from pykern.abi import signal_name
 from pykern.clock import Clock
 from pykern.futex import FutexTable
 from pykern.hostsig import HostSignals
@@ -21,7 +22,6 @@ from pykern.mm import MM, MMPool
 from pykern.oom import OomKiller
 from pykern.sched import Scheduler
 from pykern.signal import Signals
-from pykern.sigtypes import user_info
 from pykern.task import Creds, Task, TaskState, ThreadGroup
 from pykern.trap import Trap
 from pykern.tty import TtyTable
@@ -37,11 +37,11 @@ MAX_TASKS = 4096  # --max-tasks' default: a fork bomb gets EAGAIN long before th
 
 
 class Options:
-    __slots__ = ("report_crashes", "crash_stream", "tracer", "extra", "root", "binds", "max_tasks",
+    __slots__ = ("report_crashes", "crash_stream", "tracer", "root", "binds", "max_tasks",
                  "detach_orphans", "max_memory", "stdio", "cwd", "console")
 
     def __init__(self, report_crashes: bool = False, crash_stream: TextIO = sys.stderr,
-                 tracer: object | None = None, extra: dict | None = None, root: str = "/",
+                 tracer: object | None = None, root: str = "/",
                  binds: tuple = (), max_tasks: int = MAX_TASKS,
                  detach_orphans: bool = False, max_memory: int | None = None,
                  stdio: tuple[int, int, int] = (0, 1, 2), cwd: str | None = None,
@@ -49,7 +49,6 @@ class Options:
         self.report_crashes = report_crashes
         self.crash_stream = crash_stream
         self.tracer = tracer  # pykern.strace.Tracer when tracing
-        self.extra = {} if extra is None else extra
         self.root = root  # the host directory that is the guest's / (--root)
         self.binds = binds  # pykern.fs.namespace.Bind: --mount HOST:GUEST[:ro]
         self.max_tasks = max_tasks  # --max-tasks: Linux's threads-max, for the whole guest
@@ -265,27 +264,6 @@ class Kernel:
     def free_dead_mms(self) -> None:
         while self.dead_mms:
             self.dead_mms.pop().destroy()
-
-    # --- signals and crashes ---------------------------------------------------------------
-
-    def send_sigpipe(self, task: Task) -> None:
-        self.signals.send(task.group, user_info(task, SIGPIPE), task)
-
-    def describe_guest(self, task: Task) -> str:
-        try:
-            rip = task.reg(X.UC_X86_REG_RIP)
-        except Exception:
-            rip = 0
-        pending = f" in {task.pending.entry.name}()" if task.pending else ""
-        return f"pid {task.group.tgid} tid {task.tid} at rip={rip:#x}{pending} ({task.group.exe_path})"
-
-    # --- tracing ---------------------------------------------------------------------------
-
-    def tracer_process_exit(self, group: ThreadGroup, status: int) -> None:
-        # Kept while pykern/strace.py probes for it (hasattr): with it, strace reports a
-        # process's end from exit_notify, not from its exit call.
-        if self.tracer is not None:
-            self.tracer.process_exit(group, status)
 
 
 def shell_status(wait_status: int) -> int:

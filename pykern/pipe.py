@@ -142,7 +142,7 @@ class PipeWriter(PipeEnd):
         pipe = self.pipe
         done = task.restart_block.get("pipe_written", 0)
         if pipe.readers == 0:
-            task.kernel.send_sigpipe(task)
+            task.kernel.signals.send_sigpipe(task)
             if done:
                 return done
             raise SysError(EPIPE)

@@ -42,7 +42,6 @@ from pykern.abi import (
     ERESTARTNOINTR,
     ERESTARTSYS,
     NSEC_PER_SEC,
-    NSIG,
     RLIMIT_CORE,
     SA_NOCLDSTOP,
     SA_NOCLDWAIT,
@@ -62,6 +61,7 @@ from pykern.abi import (
     SIGILL,
     SIGINFO_SIZE,
     SIGKILL,
+    SIGPIPE,
     SIGSEGV,
     SIGSTOP,
     SIGTRAP,
@@ -85,6 +85,7 @@ from pykern.sigtypes import (
     SigAction,
     SigInfo,
     sigbit,
+    user_info,
 )
 from pykern.task import TaskState
 
@@ -194,11 +195,9 @@ class Signals:
                 self.wake_for_signal(target)
                 break
 
-    def send_to_group(self, group: ThreadGroup, sig: int, info: SigInfo | None = None) -> None:
-        self.send(group, info or SigInfo(sig, SI_KERNEL))
-
-    def send_to_task(self, task: Task, sig: int, info: SigInfo | None = None) -> None:
-        self.send(task.group, info or SigInfo(sig, SI_KERNEL), task)
+    def send_sigpipe(self, task: Task) -> None:
+        """A write to a pipe or socket nobody reads: SIGPIPE to the writing thread (then EPIPE)."""
+        self.send(task.group, user_info(task, SIGPIPE), task)
 
     def discard(self, group: ThreadGroup, mask: int) -> None:
         group.shared_pending.discard(mask)
@@ -596,7 +595,3 @@ class Signals:
         if new.size < MINSIGSTKSZ:
             raise SysError(ENOMEM)
         task.altstack = AltStack(new.sp, new.flags & SS_AUTODISARM, new.size)
-
-
-def valid_signal(sig: int) -> bool:
-    return 0 <= sig <= NSIG

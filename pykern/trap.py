@@ -39,7 +39,7 @@ from pykern.abi import (
     SYSCALL_NAMES,
     TRAP_BRKPT,
 )
-from pykern.crash import locate_fault
+from pykern.crash import describe_guest, locate_fault
 from pykern.errors import Block, ExecImage, Fault, SysError
 from pykern.task import PendingSyscall, Task, TaskState
 from pykern.ucbind import HAS_BUDGET, NO_BUDGET, RegisterBatch, Uc, UcError
@@ -286,7 +286,7 @@ class Trap:
     def _raise_bug(self) -> None:
         error, task = self.bug, self.bug_task
         self.bug = self.bug_task = None
-        where = self.kernel.describe_guest(task) if task is not None else ""
+        where = describe_guest(task) if task is not None else ""
         raise KernelBug(f"pykern bug while serving {where}: {error!r}") from error
 
     # --- CPU exceptions -------------------------------------------------------------------------

@@ -171,7 +171,7 @@ def _wait_for_data(pipe: Pipe, nonblock: bool) -> bool:
 def _wait_for_space(task: Task, pipe: Pipe, nonblock: bool) -> int:
     """wait_for_space / opipe_prep: the room left; EPIPE (and SIGPIPE) with no reader."""
     if pipe.readers == 0:
-        task.kernel.send_sigpipe(task)
+        task.kernel.signals.send_sigpipe(task)
         raise SysError(EPIPE)
     space = pipe.capacity - len(pipe.buffer)
     if space == 0:
@@ -334,7 +334,7 @@ def _pipe_to_pipe(task: Task, ipipe: Pipe, opipe: Pipe, length: int, nonblock: b
             raise SysError(EAGAIN)
         raise Block(opipe.writable)
     if opipe.readers == 0:
-        task.kernel.send_sigpipe(task)
+        task.kernel.signals.send_sigpipe(task)
         raise SysError(EPIPE)
     data = bytes(ipipe.buffer[:min(length, opipe.capacity - len(opipe.buffer))])
     opipe.buffer += data

@@ -381,7 +381,7 @@ class HostFile(File):
         try:
             return os.write(self.host_fd, data)
         except BrokenPipeError:
-            task.kernel.send_sigpipe(task)  # pipe_write: SIGPIPE, then EPIPE
+            task.kernel.signals.send_sigpipe(task)  # pipe_write: SIGPIPE, then EPIPE
             raise SysError(EPIPE) from None
         except OSError as error:
             raise host_error(error) from None

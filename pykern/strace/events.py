@@ -32,7 +32,6 @@ from pykern.strace.sinks import (
     Stats,
     _aligned,
     duration,
-    exit_status_of,
     relative_stamp,
     summary_table,
     timestamp,
@@ -295,12 +294,6 @@ class Tracer:
                 # leader, and the last thread, are reported when the process dies)
                 self._event(task.tid, f"+++ exited with {args[0] & 0xFF} +++")
                 self.live.discard(task.tid)
-            if not hasattr(task.kernel, "tracer_process_exit"):
-                # no process-exit hook in this kernel: derive it from the exit call
-                others = [t for t in task.group.live_tasks if t is not task]
-                if entry.name == "exit_group" or not others:
-                    self._exited(task.group.tasks if entry.name == "exit_group" else [task],
-                                 exit_status_of(args[0]), task.group.tgid)
             return
         self.pending[task.tid] = pending
         if self.status is None:  # with a status filter the line waits for the result
@@ -437,7 +430,7 @@ class Tracer:
 
     def process_exit(self, group: ThreadGroup, status: int) -> None:
         """The last thread of `group` is gone; `status` is its wait status. Called by
-        the kernel's `tracer_process_exit` (exit_notify)."""
+        exit.py's exit_notify."""
         for task in group.tasks:
             pending = self.pending.pop(task.tid, None)
             if pending is not None:  # died inside a call (killed while blocked)
