@@ -750,8 +750,15 @@ SYSINFO = struct.Struct("<q3Q6QH6xQQI4x")
 UTSNAME_FIELD = 65
 # struct rusage: two timevals then 14 longs -> 144 bytes
 RUSAGE_SIZE = 144
-# siginfo_t is always 128 bytes
+# siginfo_t is always 128 bytes: a head, then a union at SIGINFO_UNION_OFFSET whose part
+# the signal and si_code choose (asm-generic/siginfo.h)
 SIGINFO_SIZE = 128
+SIGINFO_HEAD = struct.Struct("<iii4x")  # si_signo, si_errno, si_code, (pad)
+SIGINFO_UNION_OFFSET = SIGINFO_HEAD.size
+SIGINFO_KILL = struct.Struct("<iIQ")  # kill, tkill, sigqueue: si_pid, si_uid, si_value
+SIGINFO_TIMER = struct.Struct("<iiQ")  # POSIX timers: si_tid (the timer id), si_overrun, si_value
+SIGINFO_CHLD = struct.Struct("<iIi4xqq")  # SIGCHLD: si_pid, si_uid, si_status, si_utime, si_stime
+SIGINFO_FAULT = struct.Struct("<Q")  # SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP: si_addr
 # struct linux_dirent64 header: d_ino, d_off, d_reclen, d_type
 DIRENT64_HEAD = struct.Struct("<QqHB")
 # struct linux_dirent (getdents(2)): d_ino, d_off, d_reclen, then the name; d_type is the

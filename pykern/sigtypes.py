@@ -21,6 +21,10 @@ from pykern.abi import (
     SIGCONT,
     SIGFPE,
     SIGILL,
+    SIGINFO_CHLD,
+    SIGINFO_FAULT,
+    SIGINFO_HEAD,
+    SIGINFO_KILL,
     SIGINFO_SIZE,
     SIGKILL,
     SIGQUIT,
@@ -87,13 +91,13 @@ class SigInfo:
 
     def pack(self) -> bytes:
         """The 128-byte siginfo_t as x86-64 lays it out."""
-        head = struct.pack("<iii4x", self.signo, self.errno, self.code)
+        head = SIGINFO_HEAD.pack(self.signo, self.errno, self.code)
         if self.signo in FAULT_SIGNALS and self.code > 0:
-            body = struct.pack("<Q", self.addr)
+            body = SIGINFO_FAULT.pack(self.addr)
         elif self.signo == SIGCHLD and self.code > 0:
-            body = struct.pack("<iIi4xqq", self.pid, self.uid, self.status, self.utime, self.stime)
+            body = SIGINFO_CHLD.pack(self.pid, self.uid, self.status, self.utime, self.stime)
         else:
-            body = struct.pack("<iIQ", self.pid, self.uid, self.value)
+            body = SIGINFO_KILL.pack(self.pid, self.uid, self.value)
         return (head + body).ljust(SIGINFO_SIZE, b"\0")
 
     # A signal that must be dropped when dequeued instead of taken: a POSIX timer's, once

@@ -3,8 +3,6 @@ from a handler (rt_sigreturn). The machinery itself is pykern.signal."""
 
 from __future__ import annotations
 
-import struct
-
 from pykern import uc_const as X
 from pykern.abi import (
     EAGAIN,
@@ -15,6 +13,9 @@ from pykern.abi import (
     NSIG,
     RLIMIT_SIGPENDING,
     SI_TKILL,
+    SIGINFO_HEAD,
+    SIGINFO_KILL,
+    SIGINFO_UNION_OFFSET,
     SIGKILL,
     SIGRTMIN,
     SIGSET_SIZE,
@@ -261,13 +262,20 @@ def _check_queue_room(target: ThreadGroup, queue: SigQueue, sig: int) -> None:
         raise SysError(EAGAIN)
 
 
+def _copy_in_queued_info(task: Task, info_addr: int) -> tuple[int, int, int, int, int]:
+    """si_errno, si_code, si_pid, si_uid, si_value of the siginfo_t a sigqueue caller gives."""
+    data = task.mm.copy_in(info_addr, SIGINFO_UNION_OFFSET + SIGINFO_KILL.size)
+    _, errno, code = SIGINFO_HEAD.unpack_from(data)
+    return (errno, code, *SIGINFO_KILL.unpack_from(data, SIGINFO_UNION_OFFSET))
+
+
 @syscall("rt_sigqueueinfo", PID, SIGNUM, PTR, classes="signal")
 def sys_rt_sigqueueinfo(task: Task, pid: int, sig: int, info_addr: int) -> int:
     """rt_sigqueueinfo(2) (sigqueue): a signal with the caller's si_code; a process may
     not pretend to be the kernel (si_code >= 0) when signalling another."""
     if not 0 <= sig <= NSIG:
         raise SysError(EINVAL)
-    _, errno, code, pid_field, uid_field, value = struct.unpack("<iii4xiIQ", task.mm.copy_in(info_addr, 32))
+    errno, code, pid_field, uid_field, value = _copy_in_queued_info(task, info_addr)
     group = task.kernel.groups.get(pid)
     if group is None or group.reaped or pid == 1:
         raise SysError(ESRCH)
@@ -284,7 +292,7 @@ def sys_rt_tgsigqueueinfo(task: Task, tgid: int, tid: int, sig: int, info_addr: 
     """rt_tgsigqueueinfo(2): rt_sigqueueinfo aimed at one thread, as tgkill is kill's."""
     if tgid <= 0 or tid <= 0 or not 0 <= sig <= NSIG:
         raise SysError(EINVAL)
-    _, errno, code, pid_field, uid_field, value = struct.unpack("<iii4xiIQ", task.mm.copy_in(info_addr, 32))
+    errno, code, pid_field, uid_field, value = _copy_in_queued_info(task, info_addr)
     target = _find_thread(task, tgid, tid)
     if (code >= 0 or code == SI_TKILL) and target.group is not task.group:
         raise SysError(EPERM)

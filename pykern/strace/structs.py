@@ -4,7 +4,6 @@ rlimit, sigset, sigaction, iovec, dirents, utsname, siginfo, stack_t, rusage."""
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
@@ -295,17 +294,18 @@ def fmt_utsname(call: Call, value: int) -> str:
 
 def unpack_siginfo(data: bytes) -> SimpleNamespace:
     """A guest siginfo_t as the fields `siginfo` reads (x86-64 layout)."""
-    signo, errno_, code = struct.unpack_from("<iii", data)
+    signo, errno_, code = abi.SIGINFO_HEAD.unpack_from(data)
     info = SimpleNamespace(signo=signo, errno=errno_, code=code, pid=0, uid=0, status=0, utime=0, stime=0,
                            addr=0, value=0)
+    at = abi.SIGINFO_UNION_OFFSET
     if signo in FAULT_ADDR_SIGNALS and code > 0:
-        info.addr = struct.unpack_from("<Q", data, 16)[0]
+        info.addr = abi.SIGINFO_FAULT.unpack_from(data, at)[0]
     elif signo == abi.SIGCHLD and code > 0:
-        info.pid, info.uid, info.status, info.utime, info.stime = struct.unpack_from("<iIi4xqq", data, 16)
+        info.pid, info.uid, info.status, info.utime, info.stime = abi.SIGINFO_CHLD.unpack_from(data, at)
     elif code == abi.SI_TIMER:
-        info.timerid, info.overrun, info.value = struct.unpack_from("<iiQ", data, 16)
+        info.timerid, info.overrun, info.value = abi.SIGINFO_TIMER.unpack_from(data, at)
     else:
-        info.pid, info.uid, info.value = struct.unpack_from("<iIQ", data, 16)
+        info.pid, info.uid, info.value = abi.SIGINFO_KILL.unpack_from(data, at)
     return info
 
 
