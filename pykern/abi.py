@@ -723,6 +723,13 @@ SIGEVENT = struct.Struct("<QiiI44x")  # sigev_value, sigev_signo, sigev_notify, 
 ITIMERVAL = struct.Struct("<qqqq")  # it_interval {tv_sec, tv_usec}, it_value {tv_sec, tv_usec}
 TMS = struct.Struct("<qqqq")  # struct tms: utime, stime, cutime, cstime in clock_t
 STACK_T = struct.Struct("<Qi4xQ")  # stack_t: ss_sp, ss_flags, (pad), ss_size
+# struct sigcontext: r8-r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags; cs, gs,
+# fs, ss (u16 each); err, trapno, oldmask, cr2, the fpstate pointer; 8 reserved words: 256 bytes
+SIGCONTEXT = struct.Struct("<18Q4H5Q64x")
+# struct ucontext: uc_flags, uc_link, uc_stack (stack_t), uc_mcontext (sigcontext), uc_sigmask
+UCONTEXT_HEAD = struct.Struct("<QQ")  # uc_flags, uc_link
+UC_SIGMASK_OFFSET = UCONTEXT_HEAD.size + STACK_T.size + SIGCONTEXT.size
+UCONTEXT_SIZE = UC_SIGMASK_OFFSET + 8  # 304
 POLLFD = struct.Struct("<ihh")  # struct pollfd: fd, events, revents
 EPOLL_EVENT = struct.Struct("<IQ")  # struct epoll_event is packed on x86-64: 12 bytes
 SIGSET_ARG = struct.Struct("<QQ")  # pselect6's last argument: {const sigset_t *ss; size_t ss_len}

@@ -56,6 +56,7 @@ from pykern.abi import (
     SIGBUS,
     SIGCHLD,
     SIGCONT,
+    SIGCONTEXT,
     SIGFPE,
     SIGHUP,
     SIGILL,
@@ -67,6 +68,8 @@ from pykern.abi import (
     SIGTRAP,
     STACK_T,
     SYSCALL_INSN_LEN,
+    UCONTEXT_HEAD,
+    UCONTEXT_SIZE,
     USER_HZ,
 )
 from pykern.errors import Fault, SysError
@@ -107,9 +110,6 @@ SIGCONTEXT_REGS = (
     X.UC_X86_REG_RDX, X.UC_X86_REG_RAX, X.UC_X86_REG_RCX, X.UC_X86_REG_RSP,
     X.UC_X86_REG_RIP, X.UC_X86_REG_EFLAGS,
 )
-SIGCONTEXT = struct.Struct("<18Q4H5Q64x")
-UCONTEXT_HEAD = struct.Struct("<QQ")  # uc_flags, uc_link
-UCONTEXT_SIZE = UCONTEXT_HEAD.size + STACK_T.size + SIGCONTEXT.size + 8  # + uc_sigmask: 304
 FRAME_INFO_OFFSET = 8 + UCONTEXT_SIZE  # after pretcode and the ucontext: 312
 FRAME_SIZE = FRAME_INFO_OFFSET + SIGINFO_SIZE
 FXSAVE_SIZE = 512

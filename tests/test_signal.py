@@ -16,8 +16,9 @@ from pykern.abi import (
     SIGSEGV,
     SIGUSR1,
     SIGUSR2,
+    UCONTEXT_SIZE,
 )
-from pykern.signal import FRAME_INFO_OFFSET, FRAME_SIZE, UCONTEXT_SIZE
+from pykern.signal import FRAME_INFO_OFFSET, FRAME_SIZE
 from pykern.sigtypes import (
     SS_AUTODISARM,
     SS_DISABLE,
