@@ -157,6 +157,7 @@ def signal_name(sig: int) -> str:
 # sigaction(2): the handler's special values and sa_flags (asm-generic/signal-defs.h, asm/signal.h)
 SIG_DFL = 0
 SIG_IGN = 1
+SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2  # rt_sigprocmask's how
 SA_NOCLDSTOP = 0x00000001
 SA_NOCLDWAIT = 0x00000002
 SA_SIGINFO = 0x00000004

@@ -13,6 +13,9 @@ from pykern.abi import (
     NSIG,
     RLIMIT_SIGPENDING,
     SI_TKILL,
+    SIG_BLOCK,
+    SIG_SETMASK,
+    SIG_UNBLOCK,
     SIGINFO_HEAD,
     SIGINFO_KILL,
     SIGINFO_UNION_OFFSET,
@@ -51,8 +54,6 @@ from pykern.sysent import (
     TIMESPEC_IN,
 )
 from pykern.task import Task, ThreadGroup
-
-SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
 
 
 @syscall("rt_sigaction", SIGNUM, SIGACTION_IN, SIGACTION_OUT, SIZE, classes="signal")

@@ -98,21 +98,20 @@ TERM_LFLAG_BITS = [(0o1, "ISIG"), (0o2, "ICANON"), (0o4, "XCASE"), (0o10, "ECHO"
                    (0o1000, "ECHOCTL"), (0o2000, "ECHOPRT"), (0o4000, "ECHOKE"), (0o10000, "FLUSHO"),
                    (0o40000, "PENDIN"), (0o400, "TOSTOP"), (0o200000, "EXTPROC")]
 TERMIOS_HEAD = struct.Struct("<IIII")  # c_iflag, c_oflag, c_cflag, c_lflag: the rest is "..."
-WHENCE_NAMES = {0: "SEEK_SET", 1: "SEEK_CUR", 2: "SEEK_END", 3: "SEEK_DATA", 4: "SEEK_HOLE"}
+WHENCE_NAMES = {getattr(abi, n): n for n in ("SEEK_SET", "SEEK_CUR", "SEEK_END", "SEEK_DATA", "SEEK_HOLE")}
 CLOCK_NAMES = {v: n for v, n in _names("CLOCK_").items()}
 CLOCK_NAMES.update({10: "CLOCK_SGI_CYCLE", 11: "CLOCK_TAI"})
 ARCH_PRCTL_NAMES = _names("ARCH_")
 RLIMIT_NAMES = {v: n for v, n in _names("RLIMIT_").items()}
-SIGHOW_NAMES = {0: "SIG_BLOCK", 1: "SIG_UNBLOCK", 2: "SIG_SETMASK"}
+SIGHOW_NAMES = {abi.SIG_BLOCK: "SIG_BLOCK", abi.SIG_UNBLOCK: "SIG_UNBLOCK", abi.SIG_SETMASK: "SIG_SETMASK"}
 GRND_BITS = [(abi.GRND_NONBLOCK, "GRND_NONBLOCK"), (abi.GRND_RANDOM, "GRND_RANDOM"),
              (abi.GRND_INSECURE, "GRND_INSECURE")]
 S_IFMT_NAMES = {abi.S_IFSOCK: "S_IFSOCK", abi.S_IFLNK: "S_IFLNK", abi.S_IFREG: "S_IFREG",
                 abi.S_IFBLK: "S_IFBLK", abi.S_IFDIR: "S_IFDIR", abi.S_IFCHR: "S_IFCHR", abi.S_IFIFO: "S_IFIFO"}
-# linux/futex.h and asm/signal.h: only needed to print them, so they live here
-FUTEX_OPS = {0: "FUTEX_WAIT", 1: "FUTEX_WAKE", 2: "FUTEX_FD", 3: "FUTEX_REQUEUE", 4: "FUTEX_CMP_REQUEUE",
-             5: "FUTEX_WAKE_OP", 6: "FUTEX_LOCK_PI", 7: "FUTEX_UNLOCK_PI", 8: "FUTEX_TRYLOCK_PI",
-             9: "FUTEX_WAIT_BITSET", 10: "FUTEX_WAKE_BITSET", 11: "FUTEX_WAIT_REQUEUE_PI",
-             12: "FUTEX_CMP_REQUEUE_PI", 13: "FUTEX_LOCK_PI2"}
+FUTEX_OPS = {getattr(abi, n): n for n in (
+    "FUTEX_WAIT", "FUTEX_WAKE", "FUTEX_FD", "FUTEX_REQUEUE", "FUTEX_CMP_REQUEUE", "FUTEX_WAKE_OP",
+    "FUTEX_LOCK_PI", "FUTEX_UNLOCK_PI", "FUTEX_TRYLOCK_PI", "FUTEX_WAIT_BITSET", "FUTEX_WAKE_BITSET",
+    "FUTEX_WAIT_REQUEUE_PI", "FUTEX_CMP_REQUEUE_PI", "FUTEX_LOCK_PI2")}
 # in strace's order (sigact_flags.in)
 SA_BITS = [(getattr(abi, n), n) for n in (
     "SA_RESTORER", "SA_ONSTACK", "SA_RESTART", "SA_INTERRUPT", "SA_NODEFER", "SA_RESETHAND",
@@ -194,8 +193,8 @@ def _futex_op_names() -> dict[int, str]:
     FUTEX_CLOCK_REALTIME only with the waits that take it; any other value is unknown."""
     names = dict(FUTEX_OPS)
     for cmd, name in FUTEX_OPS.items():
-        names[cmd | FUTEX_PRIVATE_FLAG] = name + ("|FUTEX_PRIVATE_FLAG" if cmd == 2 else "_PRIVATE")
-    for cmd in (0, 9, 11):  # WAIT, WAIT_BITSET, WAIT_REQUEUE_PI
+        names[cmd | FUTEX_PRIVATE_FLAG] = name + ("|FUTEX_PRIVATE_FLAG" if cmd == abi.FUTEX_FD else "_PRIVATE")
+    for cmd in (abi.FUTEX_WAIT, abi.FUTEX_WAIT_BITSET, abi.FUTEX_WAIT_REQUEUE_PI):
         for private in (0, FUTEX_PRIVATE_FLAG):
             names[cmd | private | FUTEX_CLOCK_REALTIME] = names[cmd | private] + "|FUTEX_CLOCK_REALTIME"
     return names

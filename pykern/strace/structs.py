@@ -218,7 +218,7 @@ def fmt_sigaction(call: Call, value: int) -> str:
     if data is None:
         return hex(value)
     handler, sa_flags, restorer, mask = (int.from_bytes(data[i:i + 8], "little") for i in (0, 8, 16, 24))
-    shown = {0: "SIG_DFL", 1: "SIG_IGN"}.get(handler, hex(handler))
+    shown = {abi.SIG_DFL: "SIG_DFL", abi.SIG_IGN: "SIG_IGN"}.get(handler, hex(handler))
     text = f"{{sa_handler={shown}, sa_mask={sigset(mask)}, sa_flags={flags(sa_flags, SA_BITS)}"
     if sa_flags & SA_RESTORER:
         text += f", sa_restorer={hex(restorer)}"
