@@ -167,6 +167,13 @@ SA_RESTART = 0x10000000
 SA_INTERRUPT = 0x20000000  # historical, no effect: strace still names it
 SA_NODEFER = 0x40000000
 SA_RESETHAND = 0x80000000
+# struct kernel_sigaction on x86-64: handler, flags, restorer, mask (8 bytes)
+KERNEL_SIGACTION = struct.Struct("<QQQQ")
+# sigaltstack(2): ss_flags, and the smallest stack it accepts
+SS_ONSTACK = 1
+SS_DISABLE = 2
+SS_AUTODISARM = 1 << 31
+MINSIGSTKSZ = 2048
 SIGSET_SIZE = 8  # the kernel's sigset_t (64 signals): the sigsetsize the rt_sig* calls accept
 SYSCALL_INSN_LEN = 2  # `syscall` (0f 05): a restarted call backs rip up by this much
 

@@ -9,10 +9,10 @@ sigaltstack's stack_t and a process's job-control state.
 
 from __future__ import annotations
 
-import struct
 from typing import TYPE_CHECKING
 
 from pykern.abi import (
+    KERNEL_SIGACTION,
     SI_USER,
     SIG_DFL,
     SIGABRT,
@@ -40,14 +40,15 @@ from pykern.abi import (
     SIGWINCH,
     SIGXCPU,
     SIGXFSZ,
+    SS_AUTODISARM,
+    SS_DISABLE,
+    SS_ONSTACK,
     signal_name,
 )
 
 if TYPE_CHECKING:
     from pykern.task import Task
 
-# struct kernel_sigaction on x86-64: handler, flags, restorer, mask (8 bytes)
-KERNEL_SIGACTION = struct.Struct("<QQQQ")
 
 IGNORED_BY_DEFAULT = frozenset({SIGCHLD, SIGCONT, SIGURG, SIGWINCH})
 STOP_SIGNALS = frozenset({SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU})
@@ -178,10 +179,6 @@ for _sig in STOP_SIGNALS:
     STOP_MASK |= sigbit(_sig)
 
 
-SS_ONSTACK = 1
-SS_DISABLE = 2
-SS_AUTODISARM = 1 << 31
-MINSIGSTKSZ = 2048
 
 class AltStack:
     """sigaltstack(2)'s stack_t for one thread."""

@@ -9,6 +9,7 @@ from pykern.abi import (
     EINVAL,
     EPERM,
     ESRCH,
+    KERNEL_SIGACTION,
     NSEC_PER_SEC,
     NSIG,
     RLIMIT_SIGPENDING,
@@ -28,7 +29,6 @@ from pykern.abi import (
 from pykern.errors import Block, SysError
 from pykern.rlimit import get_rlimit
 from pykern.sigtypes import (
-    KERNEL_SIGACTION,
     QUEUE_BOUND,
     UNBLOCKABLE,
     AltStack,

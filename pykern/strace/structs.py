@@ -205,7 +205,7 @@ def fmt_rlimit(call: Call, value: int) -> str:
 def fmt_sigset(call: Call, value: int) -> str:
     if value == 0:
         return "NULL"
-    data = call.read(value, 8)
+    data = call.read(value, abi.SIGSET_SIZE)
     if data is None:
         return hex(value)
     return sigset(int.from_bytes(data, "little"))
@@ -214,10 +214,10 @@ def fmt_sigset(call: Call, value: int) -> str:
 def fmt_sigaction(call: Call, value: int) -> str:
     if value == 0:
         return "NULL"
-    data = call.read(value, 32)
+    data = call.read(value, abi.KERNEL_SIGACTION.size)
     if data is None:
         return hex(value)
-    handler, sa_flags, restorer, mask = (int.from_bytes(data[i:i + 8], "little") for i in (0, 8, 16, 24))
+    handler, sa_flags, restorer, mask = abi.KERNEL_SIGACTION.unpack(data)
     shown = {abi.SIG_DFL: "SIG_DFL", abi.SIG_IGN: "SIG_IGN"}.get(handler, hex(handler))
     text = f"{{sa_handler={shown}, sa_mask={sigset(mask)}, sa_flags={flags(sa_flags, SA_BITS)}"
     if sa_flags & SA_RESTORER:
@@ -322,7 +322,7 @@ def fmt_siginfo(call: Call, value: int, out: bool = True) -> str:
     return "{}" if info.signo == 0 else siginfo(info)
 
 
-SS_FLAG_BITS = [(1, "SS_ONSTACK"), (2, "SS_DISABLE"), (1 << 31, "SS_AUTODISARM")]
+SS_FLAG_BITS = [(abi.SS_ONSTACK, "SS_ONSTACK"), (abi.SS_DISABLE, "SS_DISABLE"), (abi.SS_AUTODISARM, "SS_AUTODISARM")]
 
 
 def fmt_stack_t(call: Call, value: int, out: bool) -> str:
