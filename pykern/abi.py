@@ -401,6 +401,7 @@ TABDLY, XTABS = 0o14000, 0o14000
 # c_cflag
 CBAUD, B38400, CSIZE, CS8, CSTOPB, CREAD, PARENB, PARODD, HUPCL, CLOCAL = (
     0o10017, 0o17, 0o60, 0o60, 0o100, 0o200, 0o400, 0o1000, 0o2000, 0o4000)
+CMSPAR, CRTSCTS = 0o10000000000, 0o20000000000
 # c_lflag
 ISIG, ICANON, XCASE, ECHO, ECHOE, ECHOK, ECHONL, NOFLSH, TOSTOP = (
     0o1, 0o2, 0o4, 0o10, 0o20, 0o40, 0o100, 0o200, 0o400)
@@ -470,6 +471,7 @@ MADV_DODUMP = 17
 
 # --- processes -------------------------------------------------------------------------
 MAX_ARG_STRLEN = 32 * PAGE_SIZE  # include/uapi/linux/binfmts.h: one argv/envp string, NUL included
+MAX_ARG_STRINGS = 0x7FFFFFFF  # binfmts.h: the most argv or envp strings
 MAX_RW_COUNT = INT_MAX & PAGE_MASK  # the most one read/write-like call moves
 NR_OPEN = 1 << 20  # fs.nr_open's default: RLIMIT_NOFILE's hard limit may not exceed it
 NGROUPS_MAX = 65536  # linux/limits.h: the most supplementary groups

@@ -30,6 +30,7 @@ from pykern.abi import (
     ENAMETOOLONG,
     EPERM,
     ESRCH,
+    MAX_ARG_STRINGS,
     MAX_ARG_STRLEN,
     P_ALL,
     P_PGID,
@@ -71,7 +72,6 @@ from pykern.task import Task, ThreadGroup
 
 WAIT4_OPTIONS = WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE
 WAITID_OPTIONS = WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | __WNOTHREAD | __WALL | __WCLONE
-MAX_ARG_STRINGS = 0x7FFFFFFF
 
 
 @syscall("exit", INT, ret=RET_NONE, classes="process")

@@ -71,32 +71,29 @@ IOCTL_NAMES = {v: n for n in ("TCGETS", "TCSETS", "TCSETSW", "TCSETSF", "TIOCGPG
 IOCTL_NAMES.update({abi.TCSETS: "SNDCTL_TMR_START or TCSETS", abi.TCSETSW: "SNDCTL_TMR_STOP or TCSETSW",
                     abi.TCSETSF: "SNDCTL_TMR_CONTINUE or TCSETSF"})
 # asm-generic/termbits.h, in strace's xlat order (term_*flags.in)
-TERM_IFLAG_BITS = [(0o1, "IGNBRK"), (0o2, "BRKINT"), (0o4, "IGNPAR"), (0o10, "PARMRK"), (0o20, "INPCK"),
-                   (0o40, "ISTRIP"), (0o100, "INLCR"), (0o200, "IGNCR"), (0o400, "ICRNL"), (0o1000, "IUCLC"),
-                   (0o2000, "IXON"), (0o4000, "IXANY"), (0o10000, "IXOFF"), (0o20000, "IMAXBEL"),
-                   (0o40000, "IUTF8")]
-TERM_OFLAG_BITS = [(0o1, "OPOST"), (0o2, "OLCUC"), (0o4, "ONLCR"), (0o10, "OCRNL"), (0o20, "ONOCR"),
-                   (0o40, "ONLRET"), (0o100, "OFILL"), (0o200, "OFDEL")]
+TERM_IFLAG_BITS = [(getattr(abi, n), n) for n in (
+    "IGNBRK", "BRKINT", "IGNPAR", "PARMRK", "INPCK", "ISTRIP", "INLCR", "IGNCR", "ICRNL", "IUCLC", "IXON",
+    "IXANY", "IXOFF", "IMAXBEL", "IUTF8")]
+TERM_OFLAG_BITS = [(getattr(abi, n), n) for n in (
+    "OPOST", "OLCUC", "ONLCR", "OCRNL", "ONOCR", "ONLRET", "OFILL", "OFDEL")]
 # the output delay fields: (mask, names by value), printed before the flag bits
 TERM_ODELAYS = [(0o400, {0: "NL0", 0o400: "NL1"}),
                 (0o3000, {0: "CR0", 0o1000: "CR1", 0o2000: "CR2", 0o3000: "CR3"}),
                 (0o14000, {0: "TAB0", 0o4000: "TAB1", 0o10000: "TAB2", 0o14000: "TAB3"}),
                 (0o20000, {0: "BS0", 0o20000: "BS1"}), (0o40000, {0: "VT0", 0o40000: "VT1"}),
                 (0o100000, {0: "FF0", 0o100000: "FF1"})]
-TERM_CFLAG_BITS = [(0o100, "CSTOPB"), (0o200, "CREAD"), (0o400, "PARENB"), (0o1000, "PARODD"),
-                   (0o2000, "HUPCL"), (0o4000, "CLOCAL"), (0o10000000000, "CMSPAR"),
-                   (0o20000000000, "CRTSCTS")]
-TERM_CBAUD = 0o10017
+TERM_CFLAG_BITS = [(getattr(abi, n), n) for n in (
+    "CSTOPB", "CREAD", "PARENB", "PARODD", "HUPCL", "CLOCAL", "CMSPAR", "CRTSCTS")]
+TERM_CBAUD = abi.CBAUD
 TERM_BAUDS = {i: f"B{rate}" for i, rate in enumerate(
     (0, 50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 19200, 38400))}
 TERM_BAUDS.update({0o10000 + i: f"B{rate}" for i, rate in enumerate(
     (57600, 115200, 230400, 460800, 500000, 576000, 921600, 1000000, 1152000, 1500000, 2000000, 2500000,
      3000000, 3500000, 4000000), start=1)})
 TERM_CSIZE = {0: "CS5", 0o20: "CS6", 0o40: "CS7", 0o60: "CS8"}
-TERM_LFLAG_BITS = [(0o1, "ISIG"), (0o2, "ICANON"), (0o4, "XCASE"), (0o10, "ECHO"), (0o20, "ECHOE"),
-                   (0o40, "ECHOK"), (0o100, "ECHONL"), (0o200, "NOFLSH"), (0o100000, "IEXTEN"),
-                   (0o1000, "ECHOCTL"), (0o2000, "ECHOPRT"), (0o4000, "ECHOKE"), (0o10000, "FLUSHO"),
-                   (0o40000, "PENDIN"), (0o400, "TOSTOP"), (0o200000, "EXTPROC")]
+TERM_LFLAG_BITS = [(getattr(abi, n), n) for n in (
+    "ISIG", "ICANON", "XCASE", "ECHO", "ECHOE", "ECHOK", "ECHONL", "NOFLSH", "IEXTEN", "ECHOCTL", "ECHOPRT",
+    "ECHOKE", "FLUSHO", "PENDIN", "TOSTOP", "EXTPROC")]
 TERMIOS_HEAD = struct.Struct("<IIII")  # c_iflag, c_oflag, c_cflag, c_lflag: the rest is "..."
 WHENCE_NAMES = {getattr(abi, n): n for n in ("SEEK_SET", "SEEK_CUR", "SEEK_END", "SEEK_DATA", "SEEK_HOLE")}
 CLOCK_NAMES = {v: n for v, n in _names("CLOCK_").items()}
@@ -116,7 +113,7 @@ FUTEX_OPS = {getattr(abi, n): n for n in (
 SA_BITS = [(getattr(abi, n), n) for n in (
     "SA_RESTORER", "SA_ONSTACK", "SA_RESTART", "SA_INTERRUPT", "SA_NODEFER", "SA_RESETHAND",
     "SA_SIGINFO", "SA_NOCLDSTOP", "SA_NOCLDWAIT")]
-RLIM64_INFINITY = (1 << 64) - 1
+RLIM64_INFINITY = abi.RLIM_INFINITY  # strace's name for it
 
 
 def flags(value: int, bits: list[tuple[int, str]], zero: str = "0", unknown: str = "") -> str:
