@@ -42,6 +42,10 @@ def _aligned(line: str, ret: str) -> str:
     return line.ljust(ALIGN_COLUMN) + f"= {ret}" if len(line) < ALIGN_COLUMN else line + f" = {ret}"
 
 
+def exit_status_of(code: int) -> int:
+    return (code & 0xFF) << 8
+
+
 def summary_table(stats: dict[str, Stats]) -> str:
     """strace -c's table, sorted by time (then calls, then name)."""
     total_ns = sum(s.ns for s in stats.values())
