@@ -245,8 +245,8 @@ class Scheduler:
             pass
         finally:
             self.idle_waiting = False
-        if virtual is not None and deadline is not None and not self.runqueue:
-            virtual.advance_to(deadline)  # (a host fd, waited for in real time, did not come first)
+        if virtual is not None and deadline is not None and not self.runqueue and not self.kernel.host_signals.pending:
+            virtual.advance_to(deadline)  # (a host fd or signal, waited for in real time, did not come first)
         self.fire_timers(self.now())
 
     def _awaiting_signals(self) -> bool:
