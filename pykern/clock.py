@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import math
 import mmap
 import os
 import time
@@ -217,3 +218,82 @@ class Clock:
         """Guest time the task has run, including the slice it is in now."""
         running = time.perf_counter_ns() - task.running_since if task.running_since else 0
         return task.cpu_ns + running
+
+
+# --- --deterministic: a virtual clock ------------------------------------------------------
+
+INSN_NS = 1  # virtual time one guest instruction takes: a 1 GHz CPU doing one instruction a cycle
+TSC_HZ = 1_000_000_000  # the virtual TSC (rdtsc) counts virtual nanoseconds since boot
+BOOT_NS = 10 * NSEC_PER_SEC  # CLOCK_MONOTONIC when the first process starts: booting took 10 s
+DEFAULT_START_TIME = 946_684_800  # CLOCK_REALTIME at boot: 2000-01-01 00:00:00 UTC
+
+
+class VirtualClock(Clock):
+    """The clock of a deterministic run (--deterministic). Time is what the guest did:
+    INSN_NS per guest instruction executed (by any task: one virtual CPU), plus the
+    sleeps the scheduler skips (`advance_to`: when every task sleeps, time jumps to the
+    next timer). Nothing here reads the host. The instruction count inside a running
+    slice is the JIT's budget counter (pykern.ucbind.Uc.budget), charged per translation
+    block: a read from a syscall counts its whole block, the same on every run.
+
+    There is no TSC formula (`timekeeping` is None): the vDSO makes the syscall, so the
+    vDSO, clock_gettime and gettimeofday read the one virtual clock. rdtsc is trapped and
+    answered from it (Trap: CR4.TSD)."""
+
+    def __init__(self, start_time: int = DEFAULT_START_TIME) -> None:
+        """`start_time`: CLOCK_REALTIME at boot, in seconds since the epoch (--start-time)."""
+        self._read_tsc = None
+        self._tk = None
+        self._boot_offset = 0  # the guest machine never suspends: BOOTTIME = MONOTONIC
+        self._update_cycles = 0
+        self._cycle_last = self._mult = self._base = 0
+        self._wall_offset = start_time * NSEC_PER_SEC - BOOT_NS
+        self.publish = None
+        self._calibration = (0, 0, 0)
+        self._ns = BOOT_NS  # CLOCK_MONOTONIC when no slice runs
+        self._uc = None  # the engine running a slice (its budget counts the slice's instructions)
+        self._budget = 0  # its budget when the slice began
+
+    def calibrate(self) -> Timekeeping | None:
+        return None
+
+    def monotonic_ns(self) -> int:
+        uc = self._uc
+        if uc is None:
+            return self._ns
+        return self._ns + (self._budget - uc.budget()) * INSN_NS
+
+    def realtime_ns(self) -> int:
+        return self.monotonic_ns() + self._wall_offset
+
+    def seconds(self) -> float:
+        """CLOCK_MONOTONIC in seconds: the scheduler's timer deadlines."""
+        return self.monotonic_ns() / NSEC_PER_SEC
+
+    def tsc(self) -> int:
+        """What rdtsc reads."""
+        return self.monotonic_ns() * TSC_HZ // NSEC_PER_SEC
+
+    def enter_user(self, uc: object, budget: int) -> None:
+        """A slice begins with `budget` on `uc`'s counter (Trap.run_user)."""
+        self._uc, self._budget = uc, budget
+
+    def leave_user(self, executed: int) -> int:
+        """A slice of `executed` instructions ended: returns the virtual ns it took."""
+        self._uc = None
+        took = executed * INSN_NS
+        self._ns += took
+        return took
+
+    def advance_to(self, deadline: float) -> None:
+        """Every task sleeps: skip to `deadline` (monotonic seconds), never back."""
+        ns = math.ceil(deadline * NSEC_PER_SEC)
+        while ns / NSEC_PER_SEC < deadline:  # the timer must be due at the new time
+            ns += 1
+        if ns > self._ns:
+            self._ns = ns
+
+    def thread_cpu_ns(self, task: Task) -> int:
+        if task.running_since and self._uc is not None:
+            return task.cpu_ns + (self._budget - self._uc.budget()) * INSN_NS
+        return task.cpu_ns

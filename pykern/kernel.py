@@ -8,13 +8,14 @@ fork.py (copy_process), exec.py (do_execve), exit.py (do_exit, wait, reparenting
 from __future__ import annotations
 
 import os
+import random
 import resource
 import sys
 from typing import TYPE_CHECKING, TextIO
 
 from pykern import uc_const as X
 from pykern.abi import SIGPIPE, signal_name
-from pykern.clock import Clock
+from pykern.clock import DEFAULT_START_TIME, Clock, VirtualClock
 from pykern.futex import FutexTable
 from pykern.hostsig import HostSignals
 from pykern.mm import MM, MMPool
@@ -38,14 +39,15 @@ MAX_TASKS = 4096  # --max-tasks' default: a fork bomb gets EAGAIN long before th
 
 class Options:
     __slots__ = ("report_crashes", "crash_stream", "tracer", "extra", "root", "binds", "max_tasks",
-                 "detach_orphans", "max_memory", "stdio", "cwd", "console")
+                 "detach_orphans", "max_memory", "stdio", "cwd", "console", "deterministic", "seed", "start_time")
 
     def __init__(self, report_crashes: bool = False, crash_stream: TextIO = sys.stderr,
                  tracer: object | None = None, extra: dict | None = None, root: str = "/",
                  binds: tuple = (), max_tasks: int = MAX_TASKS,
                  detach_orphans: bool = False, max_memory: int | None = None,
                  stdio: tuple[int, int, int] = (0, 1, 2), cwd: str | None = None,
-                 console: bool = True) -> None:  # fmt: skip
+                 console: bool = True, deterministic: bool = False, seed: int = 0,
+                 start_time: int = DEFAULT_START_TIME) -> None:  # fmt: skip
         self.report_crashes = report_crashes
         self.crash_stream = crash_stream
         self.tracer = tracer  # pykern.strace.Tracer when tracing
@@ -60,11 +62,22 @@ class Options:
         self.stdio = stdio  # the host fds that become the first process's 0, 1 and 2 (dup'ed)
         self.cwd = cwd  # where the first process starts (None: pykern's own cwd)
         self.console = console  # pykern's controlling terminal is the guest's console (pykern.tty)
+        # --deterministic: virtual time, seeded randomness, a schedule chosen by `seed`
+        # (--seed); `start_time` is CLOCK_REALTIME at boot (--start-time, epoch seconds)
+        self.deterministic = deterministic
+        self.seed = seed
+        self.start_time = start_time
 
 
 class Kernel:
     def __init__(self, table: list[SyscallEntry | None], options: Options | None = None) -> None:
         self.options = options or Options()
+        if self.options.deterministic:
+            self.clock: Clock = VirtualClock(self.options.start_time)
+            self.random: random.Random | None = random.Random(f"pykern random {self.options.seed}")
+        else:
+            self.clock = Clock()
+            self.random = None  # the host's: os.urandom
         from pykern.fs.hostio import raise_host_nofile
 
         raise_host_nofile()
@@ -76,9 +89,10 @@ class Kernel:
         self.mounts = initial_mounts(self, self.options.root, self.options.binds)  # ValueError: bad --root
         self.fifos: dict = {}  # FIFO inode key -> its kernel pipe (pykern.fs.fifo)
         self.unix_names: dict = {}  # a bound Unix socket's name -> the socket (pykern.af_unix)
-        self.clock = Clock()
         self.vdso = Vdso(self.clock)  # the one vDSO image and data page every process maps
         self.sched = Scheduler(self)
+        if self.options.deterministic:
+            self.sched.make_deterministic(self.clock, self.options.seed)
         self.trap = Trap(self, table)
         self.tasks: dict[int, Task] = {}  # tid -> task, live and zombie leaders
         self.nr_threads = 0  # tasks not DEAD (Linux's nr_threads): the scheduler runs while any is
@@ -159,7 +173,17 @@ class Kernel:
         return [t for t in self.tasks.values() if t.state is not TaskState.DEAD]
 
     def random_bytes(self, n: int) -> bytes:
-        return os.urandom(n)
+        """The one source of the guest's random bytes (getrandom, AT_RANDOM, /dev/urandom):
+        the host's, or under --deterministic a generator seeded by --seed."""
+        if self.random is None:
+            return os.urandom(n)
+        return self.random.randbytes(n)
+
+    def not_deterministic(self, what: str) -> None:
+        """The guest uses something a deterministic run cannot make repeatable (a host
+        socket's peer, a terminal, a host fd it waits on): said once, on stderr."""
+        if self.options.deterministic:
+            self.trap.unsupported_use(f"deterministic {what}", f"--deterministic: {what} is not deterministic")
 
     # --- the first process ----------------------------------------------------------------
 

@@ -105,6 +105,9 @@ class Trap:
         self.running: MM | None = None  # the address space in the JIT (for interrupt)
         self.registers = SyscallRegisters()
         self.sched = kernel.sched
+        self.virtual = kernel.sched.virtual  # --deterministic: the VirtualClock counts each slice
+        # --deterministic: the seed may preempt a task right after a system call
+        self.preempt = kernel.sched.preempt_after_syscall if kernel.sched.chaos is not None else None
 
     def install(self, uc: Uc, mm: MM) -> None:
         """Give a new address space's Unicorn instance its hooks. An exception escaping
@@ -140,7 +143,7 @@ class Trap:
         self.in_syscall_hook = True
         completed = self.invoke(task, entry, raw)
         self.in_syscall_hook = False
-        if not completed or self.sched.need_resched:
+        if not completed or self.sched.need_resched or (self.preempt is not None and self.preempt()):
             self.stopped = True
             uc.emu_stop()
 
@@ -253,6 +256,8 @@ class Trap:
         try:
             if HAS_BUDGET:
                 uc.set_budget(start)
+                if self.virtual is not None:
+                    self.virtual.enter_user(uc, start)
                 uc.emu_start(rip, UNTIL_NEVER)
             else:
                 if budget:
@@ -282,6 +287,8 @@ class Trap:
             self.executed = start - uc.budget()
         else:
             self.executed = 0 if self.stopped else start
+        if self.virtual is not None:
+            self.virtual.leave_user(self.executed)
 
     def _raise_bug(self) -> None:
         error, task = self.bug, self.bug_task

@@ -230,7 +230,7 @@ class Tracer:
         """One event record, for the JSON-lines stream and the timeline (`task`: whose
         track and clock, `start_ns`: a syscall_exit's entry time on that clock)."""
         if self.json_stream is not None:
-            record["time"] = round(time.monotonic() - self.clock0, 9)
+            record["time"] = round(self.mono_ns() / 1e9 - self.clock0, 9)
             self.json_stream.write(json.dumps(record) + "\n")
         if self.timeline is not None:
             if task is not None:
