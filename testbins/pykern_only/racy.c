@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #define THREADS 2
-#define ITERATIONS 500000L
+#define ITERATIONS 100000L
 #define WORK 12 /* the loop's other blocks: the larger, the rarer a preemption in the window */
 #define TICKS 3
 
