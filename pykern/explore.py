@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -55,21 +54,38 @@ def configure(parser: argparse.ArgumentParser) -> None:
 # --- one run ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class Outcome:
     """What a run ended with: the shell's exit status (128 + signal when pykern was killed),
-    or TIMED_OUT, and its output's digests."""
-    status: int | str
-    stdout_digest: str
-    stderr_digest: str
+    or TIMED_OUT, and its output's digests. Runs with equal outcomes agreed.
+
+    (Plain classes here, not dataclasses: pykern.cli imports this module for every command
+    line: with four dataclasses, importing it took 1.5 ms of `pykern run`'s start-up; now 0.25 ms.)"""
+
+    __slots__ = ("status", "stdout_digest", "stderr_digest")
+
+    def __init__(self, status: int | str, stdout: bytes, stderr: bytes) -> None:
+        import hashlib
+
+        self.status = status
+        self.stdout_digest = hashlib.sha256(stdout).hexdigest()
+        self.stderr_digest = hashlib.sha256(stderr).hexdigest()
+
+    def _key(self) -> tuple:
+        return (self.status, self.stdout_digest, self.stderr_digest)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Outcome) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
 
-@dataclass
 class Run:
-    seed: int
-    outcome: Outcome
-    stdout: bytes
-    stderr: bytes
+    __slots__ = ("seed", "outcome", "stdout", "stderr")
+
+    def __init__(self, seed: int, status: int | str, stdout: bytes, stderr: bytes) -> None:
+        self.seed, self.stdout, self.stderr = seed, stdout, stderr
+        self.outcome = Outcome(status, stdout, stderr)
 
 
 def run_command(seed: int, prog: str, args: Sequence[str]) -> list[str]:
@@ -90,18 +106,18 @@ def replay_text(seed: int, prog: str, args: Sequence[str], stdin: str | None) ->
     return command + (f" < {shlex.quote(stdin)}" if stdin else "")
 
 
-@dataclass
 class Child:
     """A run under way: its pid, its time limit, and the read ends of its stdout and stderr
     pipes with what came through them (a pipe leaves `open` at EOF)."""
-    seed: int
-    pid: int
-    deadline: float
-    stdout_fd: int
-    stderr_fd: int
-    output: dict[int, bytearray]
-    open: set[int]
-    timed_out: bool = False
+
+    __slots__ = ("seed", "pid", "deadline", "stdout_fd", "stderr_fd", "output", "open", "timed_out")
+
+    def __init__(self, seed: int, pid: int, deadline: float, stdout_fd: int, stderr_fd: int) -> None:
+        self.seed, self.pid, self.deadline = seed, pid, deadline
+        self.stdout_fd, self.stderr_fd = stdout_fd, stderr_fd
+        self.output = {stdout_fd: bytearray(), stderr_fd: bytearray()}
+        self.open = {stdout_fd, stderr_fd}
+        self.timed_out = False
 
 
 class Runner:
@@ -147,8 +163,7 @@ class Runner:
             self._child(seed, stdin, stdout_w, stderr_w, (stdout_r, stderr_r, *self.parent_fds))
         for fd in (stdin, stdout_w, stderr_w):
             os.close(fd)
-        child = Child(seed, pid, time.monotonic() + self.timeout, stdout_r, stderr_r,
-                      {stdout_r: bytearray(), stderr_r: bytearray()}, {stdout_r, stderr_r})
+        child = Child(seed, pid, time.monotonic() + self.timeout, stdout_r, stderr_r)
         for fd in (stdout_r, stderr_r):
             self.selector.register(fd, selectors.EVENT_READ, child)
             self.parent_fds.add(fd)
@@ -189,7 +204,6 @@ class Runner:
     def collect(self) -> list[Run]:
         """Wait a little for the live runs: read their output, kill those past their time
         limit; return the runs that ended (every pipe at EOF and the process reaped)."""
-        import hashlib
         import time
 
         now = time.monotonic()
@@ -216,9 +230,8 @@ class Runner:
             del self.live[child.pid]
             code = os.waitstatus_to_exitcode(wait_status)
             status: int | str = TIMED_OUT if child.timed_out else 128 - code if code < 0 else code
-            stdout, stderr = bytes(child.output[child.stdout_fd]), bytes(child.output[child.stderr_fd])
-            outcome = Outcome(status, hashlib.sha256(stdout).hexdigest(), hashlib.sha256(stderr).hexdigest())
-            ended.append(Run(child.seed, outcome, stdout, stderr))
+            ended.append(Run(child.seed, status, bytes(child.output[child.stdout_fd]),
+                             bytes(child.output[child.stderr_fd])))
         return ended
 
     def _close(self, child: Child, fd: int) -> None:
@@ -259,11 +272,14 @@ def fresh_std_streams() -> None:
 # --- grouping and the table -------------------------------------------------------------------
 
 
-@dataclass
 class Group:
     """The runs that ended with one outcome; the first (lowest seed) keeps its output."""
-    first: Run
-    seeds: list[int] = field(default_factory=list)
+
+    __slots__ = ("first", "seeds")
+
+    def __init__(self, first: Run) -> None:
+        self.first = first
+        self.seeds: list[int] = []
 
 
 def group_runs(runs: Sequence[Run]) -> list[Group]:
