@@ -374,8 +374,10 @@ def explore(options: argparse.Namespace) -> int:
     if options.prog is None:
         print("pykern explore: error: the following arguments are required: PROG", file=sys.stderr)
         return TROUBLE_EXIT
-    if find_program(options.prog) is None:
-        print(f"pykern explore: {options.prog}: command not found", file=sys.stderr)
+    path = find_program(options.prog)
+    if path is None or not os.path.exists(path):
+        problem = "command not found" if path is None else "No such file or directory"
+        print(f"pykern explore: {options.prog}: {problem}", file=sys.stderr)
         return TROUBLE_EXIT
     if options.stdin is not None:
         try:
