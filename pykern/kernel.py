@@ -7,6 +7,7 @@ fork.py (copy_process), exec.py (do_execve), exit.py (do_exit, wait, reparenting
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import resource
@@ -72,6 +73,8 @@ class Options:
 class Kernel:
     def __init__(self, table: list[SyscallEntry | None], options: Options | None = None) -> None:
         self.options = options or Options()
+        if self.options.deterministic:
+            restart_numbering()
         if self.options.deterministic:
             self.clock: Clock = VirtualClock(self.options.start_time)
             self.random: random.Random | None = random.Random(f"pykern random {self.options.seed}")
@@ -310,6 +313,22 @@ class Kernel:
         # process's end from exit_notify, not from its exit call.
         if self.tracer is not None:
             self.tracer.process_exit(group, status)
+
+
+def restart_numbering() -> None:
+    """--deterministic: the numbers some modules hand out from a counter of their own
+    (pipe and socket inode numbers, mount ids, tmpfs devices, autobind names, inotify
+    cookies) start again, so that a second kernel in one process (pykern.api, pykern
+    explore) numbers its objects as the first did. Two kernels alive at once share them."""
+    from pykern import af_unix, net, pipe
+    from pykern.fs import inotify, mount, tmpfs
+
+    pipe._inode_numbers = itertools.count(100000)
+    net._inode_numbers = iter(range(200000, 1 << 62))
+    af_unix._autobind_numbers = itertools.count(0x10000)
+    mount._mount_ids = itertools.count(21)
+    inotify._cookies = itertools.count(1)
+    tmpfs._tmpfs_devs = itertools.count(0x2E)
 
 
 def shell_status(wait_status: int) -> int:

@@ -992,7 +992,7 @@ class Pty(Tty):
         self.slave_opened = False  # the master reads EIO once every slave is closed again
         self.uid = uid
         self.gid = gid
-        self.created_ns = time.time_ns()
+        self.created_ns = table.kernel.clock.realtime_ns()
         self.slave_read = WaitQueue(f"pts{index}_read")
         self.slave_write = WaitQueue(f"pts{index}_write")
         self.master_read = WaitQueue(f"ptm{index}_read")

@@ -27,6 +27,7 @@ from pykern.abi import (
     UTSNAME_FIELD,
 )
 from pykern.errors import Fault, SysError
+from pykern.fs.proc.system import host_loadavg, host_meminfo
 from pykern.syscalls.identity import find_task, may_access, prctl_creds
 from pykern.syscalls.table import syscall
 from pykern.sysent import BUF_OUT, INT, PID, PTR, SIZE, UINT, ULONG, UTSNAME_OUT
@@ -98,8 +99,8 @@ def load_to_fixed(load: float) -> int:
 def sys_sysinfo(task: Task, info_addr: int) -> int:
     """sysinfo(2): the host's memory and load; procs counts the guest's tasks."""
     uptime_seconds, uptime_ns = divmod(task.kernel.clock.boottime_ns(), 1_000_000_000)
-    memory = parse_meminfo(read_host_text("/proc/meminfo", ""))
-    loads = [load_to_fixed(load) for load in os.getloadavg()]
+    memory = parse_meminfo(host_meminfo(task.kernel))
+    loads = [load_to_fixed(load) for load in host_loadavg(task.kernel)]
     info = SYSINFO.pack(
         uptime_seconds + (1 if uptime_ns else 0),
         *loads,

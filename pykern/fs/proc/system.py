@@ -47,10 +47,27 @@ def read_host(path: str, default: str = "") -> str:
 
 # --- meminfo, uptime, loadavg, stat, version ----------------------------------------------------------
 
+# --deterministic: the host's free memory and load change from run to run, so the guest
+# sees a machine whose numbers are fixed (4 GiB, 3 GiB of it free, idle).
+FIXED_MEMINFO_KB = (("MemTotal", 4 << 20), ("MemFree", 3 << 20), ("MemAvailable", 3 << 20), ("Buffers", 0),
+                    ("Cached", 0), ("SwapCached", 0), ("Shmem", 0), ("SwapTotal", 0), ("SwapFree", 0))
+
+
+def host_meminfo(kernel: Kernel) -> str:
+    """/proc/meminfo's text: the host's, or under --deterministic FIXED_MEMINFO_KB."""
+    if kernel.options.deterministic:
+        return "".join(f"{name + ':':<16}{kb:8d} kB\n" for name, kb in FIXED_MEMINFO_KB)
+    return read_host("/proc/meminfo")
+
+
+def host_loadavg(kernel: Kernel) -> tuple[float, float, float]:
+    """The load averages: the host's, or under --deterministic an idle machine's."""
+    return (0.0, 0.0, 0.0) if kernel.options.deterministic else os.getloadavg()
+
 
 def show_meminfo(kernel: Kernel) -> bytes:
     """The host's memory, the same source as sysinfo(2)."""
-    return read_host("/proc/meminfo").encode(errors="surrogateescape")
+    return host_meminfo(kernel).encode(errors="surrogateescape")
 
 
 def show_swaps(kernel: Kernel) -> bytes:
@@ -61,7 +78,7 @@ def show_swaps(kernel: Kernel) -> bytes:
 
 def show_uptime(kernel: Kernel) -> bytes:
     uptime_ns = kernel.clock.boottime_ns()
-    fields = read_host("/proc/uptime").split()
+    fields = [] if kernel.options.deterministic else read_host("/proc/uptime").split()
     idle = fields[1] if len(fields) > 1 else "0.00"
     seconds, rest = divmod(uptime_ns, 1_000_000_000)
     return f"{seconds}.{rest // 10_000_000:02d} {idle}\n".encode()
@@ -76,7 +93,7 @@ def last_pid(kernel: Kernel) -> int:
 
 
 def show_loadavg(kernel: Kernel) -> bytes:
-    loads = os.getloadavg()
+    loads = host_loadavg(kernel)
     tasks = guest_tasks(kernel)
     running = sum(task.state is TaskState.RUNNABLE for task in tasks)
     head = " ".join(f"{load:.2f}" for load in loads)
@@ -84,7 +101,8 @@ def show_loadavg(kernel: Kernel) -> bytes:
 
 
 def show_stat(kernel: Kernel) -> bytes:
-    cpu_lines = [line for line in read_host("/proc/stat").splitlines() if line.startswith("cpu")]
+    cpu_lines = [] if kernel.options.deterministic else \
+        [line for line in read_host("/proc/stat").splitlines() if line.startswith("cpu")]
     if not cpu_lines:
         cpu_lines = ["cpu  0 0 0 0 0 0 0 0 0 0"]
     boot = (kernel.clock.realtime_ns() - kernel.clock.boottime_ns()) // 1_000_000_000
