@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from typing import TYPE_CHECKING
 
@@ -24,13 +25,13 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 TROUBLE_EXIT = 2
-INTERRUPTED_EXIT = 130
 DEFAULT_RUN_TIMEOUT = 60.0
 MAX_ROWS = 10  # outcomes shown in the table; the rest are summed up in one line
 EXCERPT_CHARS = 60
 DIGEST_CHARS = 8
 PROGRESS_WIDTH = 30
 TIMED_OUT = "timeout"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # explore kills its runs and stops
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -158,23 +159,31 @@ class Runner:
         stderr_r, stderr_w = os.pipe()
         sys.stdout.flush()  # (or the child would write this process's buffered output too)
         sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            self._child(seed, stdin, stdout_w, stderr_w, (stdout_r, stderr_r, *self.parent_fds))
-        for fd in (stdin, stdout_w, stderr_w):
-            os.close(fd)
-        child = Child(seed, pid, time.monotonic() + self.timeout, stdout_r, stderr_r)
-        for fd in (stdout_r, stderr_r):
-            self.selector.register(fd, selectors.EVENT_READ, child)
-            self.parent_fds.add(fd)
-        self.live[pid] = child
+        # No interruption between the fork and `live`: a run started must be one stop() kills.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            pid = os.fork()
+            if pid == 0:
+                self._child(seed, mask, stdin, stdout_w, stderr_w, (stdout_r, stderr_r, *self.parent_fds))
+            for fd in (stdin, stdout_w, stderr_w):
+                os.close(fd)
+            child = Child(seed, pid, time.monotonic() + self.timeout, stdout_r, stderr_r)
+            for fd in (stdout_r, stderr_r):
+                self.selector.register(fd, selectors.EVENT_READ, child)
+                self.parent_fds.add(fd)
+            self.live[pid] = child
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
-    def _child(self, seed: int, stdin: int, stdout: int, stderr: int, inherited: Sequence[int]) -> None:
+    def _child(self, seed: int, mask: set, stdin: int, stdout: int, stderr: int, inherited: Sequence[int]) -> None:
         """In the forked child: become `pykern run --deterministic --seed SEED PROG ARGS`.
         Never returns."""
         status = 1
         try:
             os.setsid()
+            for sig in STOP_SIGNALS:
+                signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             for fd in inherited:
                 os.close(fd)
             for fd, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
@@ -398,14 +407,14 @@ def explore(options: argparse.Namespace) -> int:
     except BrokenPipeError:  # (explore ... | head): the reader has seen enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if interrupted:
-        return INTERRUPTED_EXIT
+        return 128 + interrupted  # (130 for Ctrl-C, as a shell reports it)
     if not groups:
         return TROUBLE_EXIT
     agreed = len(groups) == 1 and groups[0].first.outcome.status != TIMED_OUT
     return 0 if agreed else 1
 
 
-def report(groups: Sequence[Group], seeds: range, done: int, interrupted: bool,
+def report(groups: Sequence[Group], seeds: range, done: int, interrupted: int,
            options: argparse.Namespace) -> list[str]:
     """The summary line, the table, and the command that replays an outcome: the one that
     differs from the most common, or the only one."""
@@ -423,13 +432,27 @@ def report(groups: Sequence[Group], seeds: range, done: int, interrupted: bool,
     return lines
 
 
-def run_all(runner: Runner, seeds: range, jobs: int) -> tuple[list[Run], bool]:
-    """Every seed's run, `jobs` at a time; stops early (interrupted True) on Ctrl-C."""
+class Interrupted(Exception):
+    """Ctrl-C, SIGTERM or SIGHUP reached explore."""
+
+    def __init__(self, sig: int) -> None:
+        super().__init__(sig)
+        self.signal = sig
+
+
+def interrupt(sig: int, frame: object) -> None:
+    raise Interrupted(sig)
+
+
+def run_all(runner: Runner, seeds: range, jobs: int) -> tuple[list[Run], int]:
+    """Every seed's run, `jobs` at a time. Ctrl-C, SIGTERM or SIGHUP stop it early: the
+    runs under way are killed, and the signal's number returned (else 0)."""
     progress = Progress(len(seeds))
     runs: list[Run] = []
     outcomes: set[Outcome] = set()
     to_start = iter(seeds)
-    interrupted = False
+    interrupted = 0
+    handlers = {sig: signal.signal(sig, interrupt) for sig in STOP_SIGNALS}
     try:
         runner.warm_up()
         progress.update(0, 0)
@@ -444,9 +467,11 @@ def run_all(runner: Runner, seeds: range, jobs: int) -> tuple[list[Run], bool]:
                 outcomes.add(run.outcome)
             if ended:
                 progress.update(len(runs), len(outcomes))
-    except KeyboardInterrupt:
-        interrupted = True
+    except Interrupted as stop:
+        interrupted = stop.signal
         runner.stop()
     finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
         progress.clear()
     return runs, interrupted

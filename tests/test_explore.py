@@ -185,17 +185,18 @@ def test_usage_errors(args, message):
     assert done.stdout == b""
 
 
-def test_ctrl_c_kills_every_run():
-    """Ctrl-C: explore kills the runs under way (and the pykern processes they are), prints
-    what it has, and exits 130."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_kills_every_run(sig):
+    """Ctrl-C (or SIGTERM): explore kills the runs under way (and the pykern processes they
+    are), prints what it has, and exits 128 + the signal."""
     marker = f"explore-test-{uuid.uuid4()}"
     process = subprocess.Popen([sys.executable, "-m", "pykern", "explore", "-n", "4", "-j", "2", SPIN, "loop",
                                 marker], cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)
     time.sleep(2)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(sig)
     stdout, stderr = process.communicate(timeout=30)
-    assert process.returncode == 130, stdout.decode() + stderr.decode()
+    assert process.returncode == 128 + sig, stdout.decode() + stderr.decode()
     assert b"interrupted after 0 of 4 runs" in stdout and b"Traceback" not in stderr
     time.sleep(0.2)
     left = [pid for pid in os.listdir("/proc") if pid.isdigit() and marker.encode() in cmdline(pid)]
