@@ -1,16 +1,16 @@
 """`pykern explore -n RUNS [--jobs J] [--seed-from K] PROG [ARGS...]`: schedule exploration.
 
 Runs `pykern run --deterministic --seed S PROG ARGS...` for RUNS seeds S = K, K+1, ...,
-J child processes at a time (see Runner), each with the same stdin (a file, or /dev/null) and a time
-limit. A deterministic run is a function of its inputs and its seed, so two seeds whose
+J child processes at a time (see Runner), each with the same stdin (a file, or
+/dev/null) and a time limit. A deterministic run is a function of its inputs and its seed, so two seeds whose
 runs differ have found two schedules that give different results: a race. The runs are
 grouped by outcome (exit status, and digests of stdout and stderr), and the table shows
 each outcome with its count, its first seed and a short excerpt, followed by the command
 that replays it. Exit status, as diff(1)'s: 0 when every run agreed, 1 when outcomes
 differ (or a run did not finish), 2 for trouble (usage, no such program).
 
-Imported by pykern.cli for every command line, so the module itself imports only what
-argparse needs; the rest comes when explore runs.
+Imported by pykern.cli for every command line (for its arguments), so the module itself
+imports little; the rest comes when explore runs.
 """
 
 from __future__ import annotations
@@ -82,6 +82,8 @@ class Outcome:
 
 
 class Run:
+    """A run that ended: its seed, outcome and output."""
+
     __slots__ = ("seed", "outcome", "stdout", "stderr")
 
     def __init__(self, seed: int, status: int | str, stdout: bytes, stderr: bytes) -> None:
@@ -261,8 +263,6 @@ class Runner:
 
 def kill_session(pid: int) -> None:
     """SIGKILL to the run's process group (its session: pykern and its detached copy)."""
-    import signal
-
     try:
         os.killpg(pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -468,6 +468,8 @@ def run_all(runner: Runner, seeds: range, jobs: int) -> tuple[list[Run], int]:
             if ended:
                 progress.update(len(runs), len(outcomes))
     except Interrupted as stop:
+        for sig in STOP_SIGNALS:  # (a second Ctrl-C must not interrupt the clean-up)
+            signal.signal(sig, signal.SIG_IGN)
         interrupted = stop.signal
         runner.stop()
     finally:
