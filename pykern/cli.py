@@ -237,10 +237,11 @@ def run(options: argparse.Namespace) -> int:
         limits.update(determinism_options(options))
         # Orphans outlive the first process in a detached pykern, as they outlive the
         # program natively; but strace -f waits for every traced process, and so does
-        # pykern when it traces or gdb debugs.
+        # pykern when it traces or gdb debugs, or runs deterministically (what the
+        # orphans write would race with whoever reads pykern's output).
+        detach = tracer is None and options.gdb is None and not limits.get("deterministic")
         kernel = Kernel(table, Options(report_crashes=options.report_crashes or options.strace, tracer=tracer,
-                                       root=options.root, binds=binds, detach_orphans=tracer is None and options.gdb is None,
-                                       **limits))
+                                       root=options.root, binds=binds, detach_orphans=detach, **limits))
     except ValueError as error:  # a bad --root or --mount
         print(f"pykern: {error}", file=sys.stderr)
         return USAGE_EXIT

@@ -36,6 +36,7 @@ from pykern.abi import CLOCK_MONOTONIC_COARSE, CLOCK_REALTIME, CLOCK_TAI, NSEC_P
 
 if TYPE_CHECKING:
     from pykern.task import Task, ThreadGroup
+    from pykern.ucbind import Uc
 
 SHIFT = 32  # mult is ns per cycle in 32.32 fixed point
 UPDATE_NS = 10_000_000  # re-anchor and re-measure the rate at most this often
@@ -222,7 +223,9 @@ class Clock:
 
 # --- --deterministic: a virtual clock ------------------------------------------------------
 
-INSN_NS = 1  # virtual time one guest instruction takes: a 1 GHz CPU doing one instruction a cycle
+# Virtual time one guest instruction takes: a 1 GHz CPU doing one instruction a cycle. The
+# virtual TSC of pykern's libunicorn counts one tick per instruction: INSN_NS * TSC_HZ = 1e9.
+INSN_NS = 1
 TSC_HZ = 1_000_000_000  # the virtual TSC (rdtsc) counts virtual nanoseconds since boot
 BOOT_NS = 10 * NSEC_PER_SEC  # CLOCK_MONOTONIC when the first process starts: booting took 10 s
 DEFAULT_START_TIME = 946_684_800  # CLOCK_REALTIME at boot: 2000-01-01 00:00:00 UTC
@@ -236,26 +239,32 @@ class VirtualClock(Clock):
     slice is the JIT's budget counter (pykern.ucbind.Uc.budget), charged per translation
     block: a read from a syscall counts its whole block, the same on every run.
 
-    There is no TSC formula (`timekeeping` is None): the vDSO makes the syscall, so the
-    vDSO, clock_gettime and gettimeofday read the one virtual clock. rdtsc is trapped and
-    answered from it (Trap: CR4.TSD)."""
+    The guest's rdtsc reads the same count (pykern's libunicorn, the virtual TSC:
+    tools/build_unicorn.py), a TSC of TSC_HZ that reads CLOCK_MONOTONIC's nanoseconds,
+    so the vDSO computes every clock from it with the identity formula (mult 1 in
+    32.32, cycle_last 0, base 0) and agrees with the syscalls to the instruction. With
+    another libunicorn `timekeeping` is None: the vDSO makes the syscall, and rdtsc
+    reads the host's TSC (not deterministic)."""
 
     def __init__(self, start_time: int = DEFAULT_START_TIME) -> None:
         """`start_time`: CLOCK_REALTIME at boot, in seconds since the epoch (--start-time)."""
+        from pykern.ucbind import HAS_VIRTUAL_TSC
+
         self._read_tsc = None
-        self._tk = None
         self._boot_offset = 0  # the guest machine never suspends: BOOTTIME = MONOTONIC
         self._update_cycles = 0
         self._cycle_last = self._mult = self._base = 0
         self._wall_offset = start_time * NSEC_PER_SEC - BOOT_NS
+        self._tk = Timekeeping(0, 1 << SHIFT, SHIFT, 0, self._wall_offset, 0, tai_offset_ns(),
+                               jiffy_ns()) if HAS_VIRTUAL_TSC else None
         self.publish = None
         self._calibration = (0, 0, 0)
         self._ns = BOOT_NS  # CLOCK_MONOTONIC when no slice runs
-        self._uc = None  # the engine running a slice (its budget counts the slice's instructions)
+        self._uc: Uc | None = None  # the engine running a slice (its budget counts the slice's instructions)
         self._budget = 0  # its budget when the slice began
 
     def calibrate(self) -> Timekeeping | None:
-        return None
+        return self._tk
 
     def monotonic_ns(self) -> int:
         uc = self._uc
@@ -274,9 +283,11 @@ class VirtualClock(Clock):
         """What rdtsc reads."""
         return self.monotonic_ns() * TSC_HZ // NSEC_PER_SEC
 
-    def enter_user(self, uc: object, budget: int) -> None:
-        """A slice begins with `budget` on `uc`'s counter (Trap.run_user)."""
+    def enter_user(self, uc: Uc, budget: int) -> None:
+        """A slice begins with `budget` on `uc`'s counter (Trap.run_user, after set_budget)."""
         self._uc, self._budget = uc, budget
+        if self._tk is not None:
+            uc.set_tsc(self._ns * TSC_HZ // NSEC_PER_SEC)
 
     def leave_user(self, executed: int) -> int:
         """A slice of `executed` instructions ended: returns the virtual ns it took."""

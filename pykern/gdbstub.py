@@ -468,9 +468,9 @@ class GdbStub:
         a guest that sleeps for ever is seen (no deadlock report while gdb is attached)."""
         timeout = IDLE_POLL_SECONDS
         if deadline is not None:
-            timeout = max(0.0, min(timeout, deadline - time.monotonic()))
+            timeout = max(0.0, min(timeout, deadline - sched.now()))
         sched.poll_host(timeout)
-        sched.fire_timers(time.monotonic())
+        sched.fire_timers(sched.now())
 
     def syscall_entry_stop(self, task: Task, nr: int, entry: SyscallEntry, raw: list[int]) -> bool:
         """In the syscall hook: stop for `catch syscall` before the call, which is left

@@ -220,6 +220,11 @@ class Scheduler:
         from pykern.hostsig import HostSignalArrived
 
         deadline = self._next_deadline()
+        virtual = self.virtual
+        if virtual is not None and deadline is not None and not self.host_waiters and not self.kernel.host_signals.pending:
+            virtual.advance_to(deadline)  # every task sleeps: skip the wait
+            self.fire_timers(self.now())
+            return
         if self.debugger is not None:  # gdb may interrupt a guest that sleeps for ever
             self.debugger.idle(self, deadline)
             return
@@ -227,11 +232,6 @@ class Scheduler:
             if self.kernel.host_signals.suspend_stopped_guest():
                 return  # pykern itself was stopped (the guest's job, on a terminal) and continued
             raise Deadlock()
-        virtual = self.virtual
-        if virtual is not None and deadline is not None and not self.host_waiters and not self.kernel.host_signals.pending:
-            virtual.advance_to(deadline)  # every task sleeps: skip the wait
-            self.fire_timers(self.now())
-            return
         timeout = None if deadline is None else max(0.0, deadline - self.now())
         self.idle_waiting = True
         try:
