@@ -190,25 +190,34 @@ def test_ctrl_c_kills_every_run(sig):
     """Ctrl-C (or SIGTERM): explore kills the runs under way (and the pykern processes they
     are), prints what it has, and exits 128 + the signal."""
     marker = f"explore-test-{uuid.uuid4()}"
+
+    def marked() -> list[str]:
+        return processes_with(marker)
+
     process = subprocess.Popen([sys.executable, "-m", "pykern", "explore", "-n", "4", "-j", "2", SPIN, "loop",
                                 marker], cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)
-    time.sleep(2)
+    deadline = time.monotonic() + 60
+    while len(marked()) < 3 and time.monotonic() < deadline:  # explore and its two runs
+        time.sleep(0.1)
     process.send_signal(sig)
     stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == 128 + sig, stdout.decode() + stderr.decode()
     assert b"interrupted after 0 of 4 runs" in stdout and b"Traceback" not in stderr
-    time.sleep(0.2)
-    left = [pid for pid in os.listdir("/proc") if pid.isdigit() and marker.encode() in cmdline(pid)]
-    assert not left, f"processes left behind: {left}"
+    assert not marked(), "processes left behind"
 
 
-def cmdline(pid: str) -> bytes:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
+def processes_with(marker: str) -> list[str]:
+    """The host's processes with `marker` in their command line (a forked run keeps explore's)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if marker.encode() in f.read():
+                    found.append(pid)
+        except (OSError, NotADirectoryError):
+            pass
+    return found
 
 
 def test_progress_bar_on_a_terminal():
