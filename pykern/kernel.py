@@ -75,7 +75,6 @@ class Kernel:
         self.options = options or Options()
         if self.options.deterministic:
             restart_numbering()
-        if self.options.deterministic:
             self.clock: Clock = VirtualClock(self.options.start_time)
             self.random: random.Random | None = random.Random(f"pykern random {self.options.seed}")
         else:
@@ -317,11 +316,11 @@ class Kernel:
 
 def restart_numbering() -> None:
     """--deterministic: the numbers some modules hand out from a counter of their own
-    (pipe and socket inode numbers, mount ids, tmpfs devices, autobind names, inotify
+    (pipe, socket and memfd inode numbers, mount ids, tmpfs devices, autobind names, inotify
     cookies) start again, so that a second kernel in one process (pykern.api, pykern
     explore) numbers its objects as the first did. Two kernels alive at once share them."""
     from pykern import af_unix, net, pipe
-    from pykern.fs import inotify, mount, tmpfs
+    from pykern.fs import file, inotify, mount, tmpfs
 
     pipe._inode_numbers = itertools.count(100000)
     net._inode_numbers = iter(range(200000, 1 << 62))
@@ -329,6 +328,7 @@ def restart_numbering() -> None:
     mount._mount_ids = itertools.count(21)
     inotify._cookies = itertools.count(1)
     tmpfs._tmpfs_devs = itertools.count(0x2E)
+    file._stamped_inodes = iter(range(300000, 1 << 62))
 
 
 def shell_status(wait_status: int) -> int:
