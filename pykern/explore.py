@@ -48,6 +48,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="kill a run after SECONDS of real time; it counts as an outcome of its own "
                              f"(default {DEFAULT_RUN_TIMEOUT:g})")
     parser.add_argument("--stdin", metavar="FILE", help="every run reads FILE as its stdin (default /dev/null)")
+    parser.add_argument("--start-time", type=non_negative_int, default=None, metavar="EPOCH_SECONDS",
+                        help="passed on to every run (pykern run --start-time)")
     parser.add_argument("prog", nargs="?", metavar="PROG", help="the program (a path, or a name looked up in PATH)")
     parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments for PROG")
 
@@ -91,9 +93,10 @@ class Run:
         self.outcome = Outcome(status, stdout, stderr)
 
 
-def run_command(seed: int, prog: str, args: Sequence[str]) -> list[str]:
+def run_command(seed: int, options: argparse.Namespace) -> list[str]:
     """The replay command's argv after `pykern`."""
-    return ["run", "--deterministic", "--seed", str(seed), prog, *args]
+    start_time = [] if options.start_time is None else ["--start-time", str(options.start_time)]
+    return ["run", "--deterministic", "--seed", str(seed), *start_time, options.prog, *options.args]
 
 
 def program_text(prog: str, args: Sequence[str]) -> str:
@@ -102,11 +105,11 @@ def program_text(prog: str, args: Sequence[str]) -> str:
     return " ".join(map(shlex.quote, [prog, *args]))
 
 
-def replay_text(seed: int, prog: str, args: Sequence[str], stdin: str | None) -> str:
+def replay_text(seed: int, options: argparse.Namespace) -> str:
     import shlex
 
-    command = " ".join(map(shlex.quote, ["pykern", *run_command(seed, prog, args)]))
-    return command + (f" < {shlex.quote(stdin)}" if stdin else "")
+    command = " ".join(map(shlex.quote, ["pykern", *run_command(seed, options)]))
+    return command + (f" < {shlex.quote(options.stdin)}" if options.stdin else "")
 
 
 class Child:
@@ -136,10 +139,10 @@ class Runner:
     pykern and every process it made at once. This process has no
     threads (forking a threaded process is unsafe): one loop waits on all the pipes."""
 
-    def __init__(self, prog: str, args: Sequence[str], stdin: str | None, timeout: float) -> None:
+    def __init__(self, options: argparse.Namespace) -> None:
         import selectors
 
-        self.prog, self.args, self.stdin, self.timeout = prog, list(args), stdin, timeout
+        self.options = options
         self.selector = selectors.DefaultSelector()
         self.live: dict[int, Child] = {}  # pid -> child
         self.parent_fds: set[int] = set()  # the pipes' read ends, which no child may keep open
@@ -157,7 +160,7 @@ class Runner:
         import selectors
         import time
 
-        stdin = os.open(self.stdin or os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        stdin = os.open(self.options.stdin or os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         stdout_r, stdout_w = os.pipe()
         stderr_r, stderr_w = os.pipe()
         sys.stdout.flush()  # (or the child would write this process's buffered output too)
@@ -170,7 +173,7 @@ class Runner:
                 self._child(seed, mask, stdin, stdout_w, stderr_w, (stdout_r, stderr_r, *self.parent_fds))
             for fd in (stdin, stdout_w, stderr_w):
                 os.close(fd)
-            child = Child(seed, pid, time.monotonic() + self.timeout, stdout_r, stderr_r)
+            child = Child(seed, pid, time.monotonic() + self.options.timeout, stdout_r, stderr_r)
             for fd in (stdout_r, stderr_r):
                 self.selector.register(fd, selectors.EVENT_READ, child)
                 self.parent_fds.add(fd)
@@ -193,7 +196,7 @@ class Runner:
                 os.dup2(fd, target)
                 os.close(fd)
             fresh_std_streams()
-            sys.argv = ["pykern", *run_command(seed, self.prog, self.args)]
+            sys.argv = ["pykern", *run_command(seed, self.options)]
             from pykern.cli import entry
 
             entry()  # ends the process
@@ -398,7 +401,7 @@ def explore(options: argparse.Namespace) -> int:
             return TROUBLE_EXIT
     jobs = options.jobs or len(os.sched_getaffinity(0))
     seeds = range(options.seed_from, options.seed_from + options.runs)
-    runner = Runner(options.prog, options.args, options.stdin, options.timeout)
+    runner = Runner(options)
     runs, interrupted = run_all(runner, seeds, jobs)
     groups = group_runs(runs)
     try:
@@ -428,7 +431,7 @@ def report(groups: Sequence[Group], seeds: range, done: int, interrupted: int,
         return lines
     lines += ["", *format_table(groups), ""]
     number = 1 if len(groups) == 1 else 2
-    command = replay_text(groups[number - 1].first.seed, options.prog, options.args, options.stdin)
+    command = replay_text(groups[number - 1].first.seed, options)
     lines.append(f"replay: {command}" if number == 1 else f"replay outcome 2: {command}")
     return lines
 

@@ -158,6 +158,15 @@ def test_every_run_reads_the_same_stdin(tmp_path):
     assert output.splitlines()[-1].endswith(f"./testbins/stdin_echo < {data}")
 
 
+def test_start_time_reaches_every_run():
+    done = pykern("explore", "-n", "2", "--start-time", "86400", "date", "-u", "+%F")
+    output = done.stdout.decode()
+    assert done.returncode == 0, output + done.stderr.decode()
+    (row,) = table_rows(output)
+    assert row["output"] == "1970-01-02"
+    assert output.splitlines()[-1] == "replay: pykern run --deterministic --seed 0 --start-time 86400 date -u +%F"
+
+
 def test_a_run_past_its_time_limit():
     """A run that never ends is killed at --timeout and counts as an outcome of its own,
     which is never an agreement: exit 1."""
@@ -271,12 +280,13 @@ def test_table_format():
 
 
 def test_report_names_the_replay_command():
-    options = Namespace(prog="./my prog", args=["--flag", "it's"], stdin=None)
+    options = Namespace(prog="./my prog", args=["--flag", "it's"], stdin=None, start_time=None)
     groups = group_runs([Run(4, 0, b"ok\n", b""), Run(5, 0, b"ok\n", b""), Run(6, 1, b"bad\n", b"")])
     lines = report(groups, range(4, 7), 3, False, options)
     assert lines[0] == "pykern explore: 3 runs of './my prog' --flag 'it'\"'\"'s', seeds 4 to 6: 2 outcomes"
     assert lines[-1] == ("replay outcome 2: pykern run --deterministic --seed 6 './my prog' --flag 'it'\"'\"'s'")
     assert shlex.split(lines[-1].split(": ", 1)[1])[-2:] == ["--flag", "it's"]
-    interrupted = report(groups[:1], range(0, 10), 2, True, Namespace(prog="p", args=[], stdin="in put"))
+    options = Namespace(prog="p", args=[], stdin="in put", start_time=86400)
+    interrupted = report(groups[:1], range(0, 10), 2, 2, options)
     assert interrupted[1] == "pykern explore: interrupted after 2 of 10 runs"
-    assert interrupted[-1] == "replay: pykern run --deterministic --seed 4 p < 'in put'"
+    assert interrupted[-1] == "replay: pykern run --deterministic --seed 4 --start-time 86400 p < 'in put'"
