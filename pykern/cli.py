@@ -170,8 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     explore.configure(commands.add_parser(
         "explore", help="run a program under many seeds and group the runs by outcome",
         description="Run PROG with ARGS under --deterministic with RUNS seeds, group the runs by outcome "
-                    "(exit status, stdout, stderr) and show how to replay each; exit 0 when every run agreed, "
-                    "1 when they differ.", formatter_class=help_formatter))
+                    "(exit status, stdout, stderr) and show how to replay one; exit 0 when every run agreed, "
+                    "1 when they differ, 2 for trouble.", formatter_class=help_formatter))
     return parser
 
 
