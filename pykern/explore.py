@@ -436,6 +436,19 @@ def report(groups: Sequence[Group], seeds: range, done: int, interrupted: int,
     return lines
 
 
+def keep_first_output(firsts: dict[Outcome, Run], run: Run) -> None:
+    """Of the runs with one outcome, only the lowest seed's keeps its output (the table's
+    excerpt): 10000 runs that print a megabyte each need not hold 10 GB."""
+    first = firsts.setdefault(run.outcome, run)
+    if run is first:
+        return
+    if run.seed < first.seed:
+        firsts[run.outcome] = run
+        first.stdout = first.stderr = b""
+    else:
+        run.stdout = run.stderr = b""
+
+
 class Interrupted(Exception):
     """Ctrl-C, SIGTERM or SIGHUP reached explore."""
 
@@ -453,7 +466,7 @@ def run_all(runner: Runner, seeds: range, jobs: int) -> tuple[list[Run], int]:
     runs under way are killed, and the signal's number returned (else 0)."""
     progress = Progress(len(seeds))
     runs: list[Run] = []
-    outcomes: set[Outcome] = set()
+    firsts: dict[Outcome, Run] = {}  # each outcome's run of the lowest seed, which keeps its output
     to_start = iter(seeds)
     interrupted = 0
     handlers = {sig: signal.signal(sig, interrupt) for sig in STOP_SIGNALS}
@@ -468,9 +481,9 @@ def run_all(runner: Runner, seeds: range, jobs: int) -> tuple[list[Run], int]:
             ended = runner.collect()
             for run in ended:
                 runs.append(run)
-                outcomes.add(run.outcome)
+                keep_first_output(firsts, run)
             if ended:
-                progress.update(len(runs), len(outcomes))
+                progress.update(len(runs), len(firsts))
     except Interrupted as stop:
         for sig in STOP_SIGNALS:  # (a second Ctrl-C must not interrupt the clean-up)
             signal.signal(sig, signal.SIG_IGN)

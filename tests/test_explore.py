@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import REPO_ROOT
-from pykern.explore import TIMED_OUT, Run, format_table, group_runs, report
+from pykern.explore import TIMED_OUT, Run, format_table, group_runs, keep_first_output, report
 
 RACY = "./testbins/pykern_only/racy"
 SPIN = "./testbins/pykern_only/spin"
@@ -290,3 +290,15 @@ def test_report_names_the_replay_command():
     interrupted = report(groups[:1], range(0, 10), 2, 2, options)
     assert interrupted[1] == "pykern explore: interrupted after 2 of 10 runs"
     assert interrupted[-1] == "replay: pykern run --deterministic --seed 4 --start-time 86400 p < 'in put'"
+
+
+def test_only_the_first_seed_keeps_its_output():
+    """Runs end out of order; of each outcome, the lowest seed's run keeps the output the
+    excerpt is taken from, the others drop theirs."""
+    firsts = {}
+    runs = [Run(seed, 0, b"same\n", b"") for seed in (5, 2, 9)]
+    for run in runs:
+        keep_first_output(firsts, run)
+    assert [run.stdout for run in runs] == [b"", b"same\n", b""]
+    (group,) = group_runs(runs)
+    assert group.first is runs[1] and group.seeds == [2, 5, 9]
