@@ -165,6 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
                             "a slice per system call")
     run.add_argument("prog", nargs="?", metavar="PROG", help="the program (a path, or a name looked up in PATH)")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments for PROG")
+    from pykern import explore
+
+    explore.configure(commands.add_parser(
+        "explore", help="run a program under many seeds and group the runs by outcome",
+        description="Run PROG with ARGS under --deterministic with RUNS seeds, group the runs by outcome "
+                    "(exit status, stdout, stderr) and show how to replay one; exit 0 when every run agreed, "
+                    "1 when they differ, 2 for trouble.", formatter_class=help_formatter))
     return parser
 
 
@@ -356,6 +363,10 @@ def execute(options: argparse.Namespace) -> int:
         status = run(options)
         sys.stdout.flush()
         return status
+    if options.command == "explore":
+        from pykern.explore import explore
+
+        return explore(options)
     return USAGE_EXIT
 
 
