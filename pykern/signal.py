@@ -405,7 +405,7 @@ class Signals:
         uc.reg_write(X.UC_X86_REG_RDI, sig)
         uc.reg_write(X.UC_X86_REG_RSI, frame + FRAME_INFO_OFFSET)
         uc.reg_write(X.UC_X86_REG_RDX, frame + 8)
-        uc.reg_write(X.UC_X86_REG_RAX, 0)
+        uc.reg_write(X.UC_X86_REG_RAX, 0)  # the handler's rax (setup_rt_frame), not a call's result
         uc.reg_write(X.UC_X86_REG_EFLAGS, regs[17] & ~(EFLAGS_DF | EFLAGS_TF | EFLAGS_RF))
         if altstack.flags & SS_AUTODISARM:
             task.altstack = AltStack()

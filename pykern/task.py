@@ -12,7 +12,7 @@ parent/child links; handlers read them and call kernel functions to change them.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pykern import uc_const as X
@@ -128,74 +128,63 @@ class RestartBlock:
     top after each wakeup; Linux keeps such things on the sleeping task's kernel stack, and
     in struct restart_block for restart_syscall (nanosleep's target time, a futex wait's
     deadline, poll's). Made on the call's first need (`Task.restart_state`), dropped when
-    the call ends (pykern.trap); each kind of call uses its own fields."""
+    the call ends (pykern.trap); each kind of call uses its own fields. The defaults are
+    class attributes: a new block costs no more than the dict it replaces."""
 
-    __slots__ = (
-        "pipe_written", "unix_sent", "inet_sent", "tty_written",
-        "inet_deadline", "inet_connecting", "inet_received", "tty_waiting", "tty_deadline",
-        "mmsg_started", "mmsg_deadline", "mmsg_done",
-        "fifo_end", "fifo_seen", "sem_set", "sem_sops", "sem_deadline", "msg_queue", "msg_sent",
-        "mq_waiting", "mq_deadline", "mq_data", "vfork_child",
-        "poll_waiting", "poll_deadline", "temporary_mask", "suspended", "wait_set", "wait_deadline", "wait_mask",
-        "futex_waiters", "futex_deadline", "futex_restart",
-        "sleep_read", "target_ns", "rem_addr", "cpu_clock",
-    )
-
-    def __init__(self) -> None:
-        # A write that goes in as room appears: the bytes already written (a signal ends it
-        # with that count): a pipe, an AF_UNIX or TCP stream, a terminal.
-        self.pipe_written = 0
-        self.unix_sent = 0
-        self.inet_sent = 0
-        self.tty_written = 0
-        # Host sockets (pykern.inet): the timeout's end (monotonic ns), a connect under way,
-        # what a MSG_WAITALL receive has gathered.
-        self.inet_deadline: int | None = None
-        self.inet_connecting = False
-        self.inet_received = b""
-        # A terminal read: it has slept (a hang-up meanwhile is EIO), VTIME's end (seconds).
-        self.tty_waiting = False
-        self.tty_deadline: float | None = None
-        # sendmmsg, recvmmsg: the messages done, and recvmmsg's timeout (monotonic ns).
-        self.mmsg_started = False
-        self.mmsg_deadline: int | None = None
-        self.mmsg_done = 0
-        # A FIFO open waiting for its other side: the end made, the partner count seen.
-        self.fifo_end: PipeEnd | None = None
-        self.fifo_seen = 0
-        # semtimedop: the set, its operations, the deadline (monotonic seconds).
-        self.sem_set: SemSet | None = None
-        self.sem_sops: list[tuple[int, int, int]] = []
-        self.sem_deadline: float | None = None
-        # msgsnd, msgrcv: the queue slept on, msgsnd's message (type, text).
-        self.msg_queue: MsgQueue | None = None
-        self.msg_sent: tuple[int, bytes] | None = None
-        # mq_timedsend, mq_timedreceive: the absolute timeout (monotonic seconds), the message.
-        self.mq_waiting = False
-        self.mq_deadline: float | None = None
-        self.mq_data = b""
-        # vfork: the child the parent waits for.
-        self.vfork_child: Task | None = None
-        # poll, select, epoll_wait: the deadline (monotonic ns; None: none), and whether
-        # a temporary signal mask is in place (ppoll, pselect6, epoll_pwait).
-        self.poll_waiting = False
-        self.poll_deadline: int | None = None
-        self.temporary_mask = False
-        # sigsuspend's mask is in place; rt_sigtimedwait's set, deadline (ns) and old mask.
-        self.suspended = False
-        self.wait_set: int | None = None
-        self.wait_deadline: int | None = None
-        self.wait_mask = 0
-        # A futex wait: its queue entries, deadline (monotonic seconds), restart code.
-        self.futex_waiters: list[FutexWaiter] | None = None
-        self.futex_deadline: float | None = None
-        self.futex_restart = Restart.ERESTARTSYS
-        # nanosleep, clock_nanosleep (Linux's restart_block.nanosleep): the clock, the
-        # target on it, where the time left goes, and whether it is a CPU clock.
-        self.sleep_read: Callable[[], int] | None = None
-        self.target_ns: int | None = None
-        self.rem_addr = 0
-        self.cpu_clock = False
+    # A write that goes in as room appears: the bytes already written (a signal ends it
+    # with that count): a pipe, an AF_UNIX or TCP stream, a terminal.
+    pipe_written: int = 0
+    unix_sent: int = 0
+    inet_sent: int = 0
+    tty_written: int = 0
+    # Host sockets (pykern.inet): the timeout's end (monotonic ns), a connect under way,
+    # what a MSG_WAITALL receive has gathered.
+    inet_deadline: int | None = None
+    inet_connecting: bool = False
+    inet_received: bytes = b""
+    # A terminal read: it has slept (a hang-up meanwhile is EIO), VTIME's end (seconds).
+    tty_waiting: bool = False
+    tty_deadline: float | None = None
+    # sendmmsg, recvmmsg: the messages done, and recvmmsg's timeout (monotonic ns).
+    mmsg_started: bool = False
+    mmsg_deadline: int | None = None
+    mmsg_done: int = 0
+    # A FIFO open waiting for its other side: the end made, the partner count seen.
+    fifo_end: PipeEnd | None = None
+    fifo_seen: int = 0
+    # semtimedop: the set, its operations, the deadline (monotonic seconds).
+    sem_set: SemSet | None = None
+    sem_sops: Sequence[tuple[int, int, int]] = ()
+    sem_deadline: float | None = None
+    # msgsnd, msgrcv: the queue slept on, msgsnd's message (type, text).
+    msg_queue: MsgQueue | None = None
+    msg_sent: tuple[int, bytes] | None = None
+    # mq_timedsend, mq_timedreceive: the absolute timeout (monotonic seconds), the message.
+    mq_waiting: bool = False
+    mq_deadline: float | None = None
+    mq_data: bytes = b""
+    # vfork: the child the parent waits for.
+    vfork_child: Task | None = None
+    # poll, select, epoll_wait: the deadline (monotonic ns; None: none), and whether
+    # a temporary signal mask is in place (ppoll, pselect6, epoll_pwait).
+    poll_waiting: bool = False
+    poll_deadline: int | None = None
+    temporary_mask: bool = False
+    # sigsuspend's mask is in place; rt_sigtimedwait's set, deadline (ns) and old mask.
+    suspended: bool = False
+    wait_set: int | None = None
+    wait_deadline: int | None = None
+    wait_mask: int = 0
+    # A futex wait: its queue entries, deadline (monotonic seconds), restart code.
+    futex_waiters: list[FutexWaiter] | None = None
+    futex_deadline: float | None = None
+    futex_restart: Restart = Restart.ERESTARTSYS
+    # nanosleep, clock_nanosleep (Linux's restart_block.nanosleep): the clock, the
+    # target on it, where the time left goes, and whether it is a CPU clock.
+    sleep_read: Callable[[], int] | None = None
+    target_ns: int | None = None
+    rem_addr: int = 0
+    cpu_clock: bool = False
 
 
 # General-purpose registers in the order a context switch or a fork copies them.
