@@ -4,9 +4,9 @@ interrupted at once, by the restart policy its Block declared.
 
 testbins/eintr_once makes a pipe read, a futex wait, a nanosleep and a wait4 that a
 SIGALRM handler without SA_RESTART interrupts (compared with Linux in test_testbins).
-Here it runs in this process with "inject": the four calls' handlers are wrapped to send
-the signal as the call starts (as a signal from another CPU comes while the call is
-being made), and to count how often each handler runs.
+Here it runs in this process with the four calls' handlers wrapped to count how often
+each runs; with "inject", the wrapper also sends the signal as the call starts (as a
+signal from another CPU comes while the call is being made).
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from pykern.sysent import SyscallEntry
 INJECTED = ("read", "futex", "nanosleep", "wait4")
 
 
-def _signalling(entry: SyscallEntry, runs: Counter) -> SyscallEntry:
-    """`entry` with a handler that counts its runs and, on its first, sends the task
-    SIGALRM before the real handler runs (which then blocks with the signal pending)."""
-    sent = False
+def _signalling(entry: SyscallEntry, runs: Counter, inject: bool) -> SyscallEntry:
+    """`entry` with a handler that counts its runs and, with `inject`, on its first sends
+    the task SIGALRM before the real handler runs (which then blocks with it pending)."""
+    sent = not inject
 
     def handler(task, *args: int) -> int:  # noqa: ANN001 - a pykern.task.Task
         nonlocal sent
@@ -42,14 +42,14 @@ def _signalling(entry: SyscallEntry, runs: Counter) -> SyscallEntry:
     return SyscallEntry(entry.number, entry.name, handler, entry.args, entry.ret, entry.note, entry.classes)
 
 
-def _table_with(runs: Counter) -> Callable[[], list[SyscallEntry | None]]:
+def _table_with(runs: Counter, inject: bool = True) -> Callable[[], list[SyscallEntry | None]]:
     build = syscall_table.build_table
 
     def build_table() -> list[SyscallEntry | None]:
         table = build()
         for name in INJECTED:
             entry = syscall_table.REGISTRY[name]
-            table[entry.number] = _signalling(entry, runs)
+            table[entry.number] = _signalling(entry, runs, inject)
         return table
 
     return build_table
@@ -74,3 +74,15 @@ def test_a_blocked_call_with_a_signal_pending_runs_its_handler_once(monkeypatch:
         assert {name: entries[name] for name in INJECTED} == {"read": 1, "futex": 1, "nanosleep": 1, "wait4": 2}
         assert "read(3, 0x" in result.strace and "= ? ERESTARTSYS" in result.strace
         assert "= ? ERESTART_RESTARTBLOCK (Interrupted by signal)" in result.strace
+
+
+@pytest.mark.usefixtures("built_testbins")
+def test_a_sleeping_call_woken_by_a_signal_runs_once_more(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The signal comes while the call sleeps (SIGALRM from the interval timer): the call
+    runs once more, from the top (its condition may have come true meanwhile, and Linux's
+    wait loop checks it before the signal), then is interrupted: two runs, never three."""
+    runs: Counter = Counter()
+    monkeypatch.setattr(syscall_table, "build_table", _table_with(runs, inject=False))
+    result = pykern.run(["./testbins/eintr_once"], cwd=str(REPO_ROOT), timeout=60)
+    result.check()
+    assert runs == {"read": 2, "futex": 2, "nanosleep": 2, "wait4": 3}
