@@ -50,9 +50,9 @@ def do_exit(task: Task, status: int) -> None:
     kernel.sched.forget(task)
     task.state = TaskState.DEAD
     kernel.nr_threads -= 1
-    cancel = task.restart_block.get("cancel")
-    if task.pending is not None and cancel is not None:
-        cancel(task)  # e.g. leave the futex queue it slept on
+    pending = task.pending
+    if pending is not None and pending.block is not None and pending.block.cancel is not None:
+        pending.block.cancel(task)  # e.g. leave the futex queue it slept on
     task.pending = None
     kernel.sched.need_resched = True
     futex_exit_release(task)  # robust and PI locks it holds: FUTEX_OWNER_DIED, a waiter wakes

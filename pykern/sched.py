@@ -42,7 +42,6 @@ QUANTUM_INSNS = 5_000_000
 # A task alone runs unbounded, or, with the OOM killer on, for about 50 ms between checks
 # of pykern's memory (pykern.oom).
 LONE_QUANTUM_INSNS = 50_000_000
-SIGNAL_WAITS = frozenset({"pause", "rt_sigsuspend", "rt_sigtimedwait"})  # a few ms, as Linux's minimum granularity is
 
 
 class Deadlock(Exception):
@@ -250,10 +249,12 @@ class Scheduler:
         self.fire_timers(self.now())
 
     def _awaiting_signals(self) -> bool:
-        """Does a task sleep in pause, sigsuspend or sigwait? Then a signal sent to pykern
-        (Ctrl-C, kill) can still wake it: waiting is not a deadlock, as on Linux."""
+        """Does a task sleep until a signal comes (pause, sigsuspend, sigwait: its Block
+        says `until_signal`)? Then a signal sent to pykern (Ctrl-C, kill) can still wake
+        it: waiting is not a deadlock, as on Linux."""
         return any(task.state is TaskState.SLEEPING and task.pending is not None
-                   and task.pending.entry.name in SIGNAL_WAITS for task in self.kernel.live_tasks)
+                   and task.pending.block is not None and task.pending.block.until_signal
+                   for task in self.kernel.live_tasks)
 
     def pick_next(self) -> Task | None:
         chaos = self.chaos
@@ -329,8 +330,9 @@ class Scheduler:
         budget = self.quantum()
         kernel.vdso.vvar.set_cpu(task.cpu_affinity)  # the vDSO's getcpu answers for this task
         while True:
-            # Back to user mode: finish a woken call, then deliver signals (a call that
-            # blocks again with a signal pending is interrupted by the delivery).
+            # Back to user mode: finish a woken call, then deliver signals. (A call that
+            # blocks with a signal pending is interrupted instead (pykern.trap): it is
+            # made again only once its signals were taken and none ran a handler.)
             if kernel.host_signals.pending:  # Ctrl-C and friends (pykern.hostsig)
                 kernel.host_signals.deliver()
             if task.signals_first:  # continued from a stop: it was in the middle of delivery
@@ -338,7 +340,9 @@ class Scheduler:
                 kernel.signals.do_signal(task)
                 if task.state is not TaskState.RUNNABLE:
                     return
-            if task.pending is not None and not kernel.trap.retry(task) and task.state is not TaskState.RUNNABLE:
+            pending = task.pending
+            if pending is not None and (pending.interrupted is None or not kernel.signals.deliverable(task)) \
+                    and not kernel.trap.retry(task) and task.state is not TaskState.RUNNABLE:
                 return  # asleep again, stopped, or exited
             if self.debugger is not None:  # gdb: a caught syscall's return
                 self.debugger.check_stop(task)

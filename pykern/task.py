@@ -14,20 +14,27 @@ Handlers read them and call those modules to change them.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pykern import uc_const as X
 from pykern.abi import CAP_LAST_CAP
+from pykern.errors import Restart
 from pykern.rusage import Usage
 from pykern.sigtypes import AltStack, GroupStop, SigQueue
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:
+    from pykern.errors import Block
     from pykern.fs.fdtable import FdTable
     from pykern.fs.fs_struct import FsContext
     from pykern.fs.mount import Location
+    from pykern.futex import FutexWaiter
+    from pykern.ipc.msg import MsgQueue
+    from pykern.ipc.sem import SemSet
     from pykern.kernel import Kernel
     from pykern.mm import MM
+    from pykern.pipe import PipeEnd
     from pykern.sysent import SyscallEntry
 
 
@@ -103,14 +110,83 @@ class Creds:
 
 
 class PendingSyscall:
-    """A call that raised Block: re-run from the top when the task is woken."""
+    """A call that could not finish yet. It raised `block`, and sleeps (re-run from the
+    top when woken: the same call, not a new entry), or a signal interrupted it:
+    `interrupted` is then the restart code it ended with, and if no handler ends it with
+    EINTR, its next run is the call made again. With no `block`, gdb caught the call
+    before it was made (pykern.gdbstub)."""
 
-    __slots__ = ("entry", "args", "interrupted")
+    __slots__ = ("entry", "args", "block", "interrupted")
 
-    def __init__(self, entry: SyscallEntry, args: list[int], interrupted: int | None = None) -> None:
+    def __init__(self, entry: SyscallEntry, args: list[int], block: Block | None = None) -> None:
         self.entry = entry
         self.args = args
-        self.interrupted = interrupted  # the code a signal ended its sleep with (shown once)
+        self.block = block  # what it sleeps on, and what a signal makes of the sleep
+        self.interrupted: int | None = None  # the restart code a signal ended its sleep with
+
+
+class RestartBlock:
+    """What a blocked call keeps from one run to the next. pykern re-runs a call from the
+    top after each wakeup; Linux keeps such things on the sleeping task's kernel stack, and
+    in struct restart_block for restart_syscall (nanosleep's target time, a futex wait's
+    deadline, poll's). Made on the call's first need (`Task.restart_state`), dropped when
+    the call ends (pykern.trap); each kind of call uses its own fields. The defaults are
+    class attributes: a new block costs no more than the dict it replaces."""
+
+    # A write that goes in as room appears: the bytes already written (a signal ends it
+    # with that count): a pipe, an AF_UNIX or TCP stream, a terminal.
+    pipe_written: int = 0
+    unix_sent: int = 0
+    inet_sent: int = 0
+    tty_written: int = 0
+    # Host sockets (pykern.inet): the timeout's end (monotonic ns), a connect under way,
+    # what a MSG_WAITALL receive has gathered.
+    inet_deadline: int | None = None
+    inet_connecting: bool = False
+    inet_received: bytes = b""
+    # A terminal read: it has slept (a hang-up meanwhile is EIO), VTIME's end (seconds).
+    tty_waiting: bool = False
+    tty_deadline: float | None = None
+    # sendmmsg, recvmmsg: the messages done, and recvmmsg's timeout (monotonic ns).
+    mmsg_started: bool = False
+    mmsg_deadline: int | None = None
+    mmsg_done: int = 0
+    # A FIFO open waiting for its other side: the end made, the partner count seen.
+    fifo_end: PipeEnd | None = None
+    fifo_seen: int = 0
+    # semtimedop: the set, its operations, the deadline (monotonic seconds).
+    sem_set: SemSet | None = None
+    sem_sops: Sequence[tuple[int, int, int]] = ()
+    sem_deadline: float | None = None
+    # msgsnd, msgrcv: the queue slept on, msgsnd's message (type, text).
+    msg_queue: MsgQueue | None = None
+    msg_sent: tuple[int, bytes] | None = None
+    # mq_timedsend, mq_timedreceive: the absolute timeout (monotonic seconds), the message.
+    mq_waiting: bool = False
+    mq_deadline: float | None = None
+    mq_data: bytes = b""
+    # vfork: the child the parent waits for.
+    vfork_child: Task | None = None
+    # poll, select, epoll_wait: the deadline (monotonic ns; None: none), and whether
+    # a temporary signal mask is in place (ppoll, pselect6, epoll_pwait).
+    poll_waiting: bool = False
+    poll_deadline: int | None = None
+    temporary_mask: bool = False
+    # sigsuspend's mask is in place; rt_sigtimedwait's set, deadline (ns) and old mask.
+    suspended: bool = False
+    wait_set: int | None = None
+    wait_deadline: int | None = None
+    wait_mask: int = 0
+    # A futex wait: its queue entries, deadline (monotonic seconds), restart code.
+    futex_waiters: list[FutexWaiter] | None = None
+    futex_deadline: float | None = None
+    futex_restart: Restart = Restart.ERESTARTSYS
+    # nanosleep, clock_nanosleep (Linux's restart_block.nanosleep): the clock, the
+    # target on it, where the time left goes, and whether it is a CPU clock.
+    sleep_read: Callable[[], int] | None = None
+    target_ns: int | None = None
+    rem_addr: int = 0
+    cpu_clock: bool = False
 
 
 # General-purpose registers in the order a context switch or a fork copies them.
@@ -137,7 +213,7 @@ class Task:
         self.state = TaskState.RUNNABLE  # sched.py, signal.py (STOPPED), exit.py (DEAD)
         self.context: Any = None  # saved Unicorn context while another task is loaded
         self.pending: PendingSyscall | None = None
-        self.restart_block: dict[str, Any] = {}
+        self.restart_block: RestartBlock | None = None  # the blocked call's state: restart_state()
         self.wait_queues: tuple[WaitQueue, ...] = ()
         self.wake_deadline: float | None = None
         self.host_fds: tuple[tuple[int, str], ...] = ()
@@ -162,6 +238,13 @@ class Task:
         self.cpu_affinity: bytes | None = None  # sched_setaffinity, fork.py; None = the host's
         self.pdeath_signal = 0  # prctl(PR_SET_PDEATHSIG); a credentials change clears it
         self.start_time_ns = kernel.clock.boottime_ns()  # /proc/PID/stat's starttime
+
+    def restart_state(self) -> RestartBlock:
+        """The running call's restart block, made on first use (Linux: current->restart_block)."""
+        block = self.restart_block
+        if block is None:
+            block = self.restart_block = RestartBlock()
+        return block
 
     # --- registers (valid while this task is loaded in its MM's instance) ---------------
 

@@ -182,7 +182,7 @@ from pykern.abi import (
     WINSIZE,
     XTABS,
 )
-from pykern.errors import Block, SysError
+from pykern.errors import Block, SysError, ends_with
 from pykern.fs.file import File
 from pykern.fs.hostio import file_status_flags
 from pykern.fs.stat import Stat
@@ -724,12 +724,12 @@ class Tty:
 
     # --- job control (tty_jobctrl.c) -------------------------------------------------------------
 
-    def check_change(self, task: Task, sig: int = SIGTTOU) -> None:
+    def check_change(self, task: Task, sig: int = SIGTTOU, done: int = 0) -> None:
         """__tty_check_change: a process of a background group of this terminal's session
         that reads it (SIGTTIN) or changes it (SIGTTOU) gets the signal, sent to its
-        whole group, and the call waits for it to be delivered (ERESTARTSYS). Ignored or
-        blocked: SIGTTOU lets the change through, SIGTTIN fails with EIO; an orphaned
-        group cannot be stopped: EIO."""
+        whole group, and the call waits for it to be delivered (ERESTARTSYS; a write that
+        already wrote `done` bytes ends with that count). Ignored or blocked: SIGTTOU lets
+        the change through, SIGTTIN fails with EIO; an orphaned group cannot be stopped: EIO."""
         group = task.group
         if not self.is_ctty_of(group):
             return
@@ -744,7 +744,7 @@ class Tty:
         if signals.orphaned_pgrp(group):
             raise SysError(EIO)
         self.kill_pgrp(group.pgid, sig)
-        raise Block(self.job_wait)
+        raise Block(self.job_wait, on_signal=ends_with(done))
 
     def kill_pgrp(self, pgid: int, sig: int) -> None:
         for target in list(self.kernel.groups.values()):
@@ -1176,7 +1176,8 @@ class PtySlave(TtyFile):
         """n_tty_read: a line in canonical mode, else VMIN/VTIME's rules."""
         pty = self.pty
         if self.hung_up:
-            if task.restart_block.get("tty_waiting"):
+            block = task.restart_block
+            if block is not None and block.tty_waiting:
                 raise SysError(EIO)  # slept through the hang-up (TTY_OTHER_CLOSED)
             return b""
         pty.check_change(task, SIGTTIN)
@@ -1194,7 +1195,10 @@ class PtySlave(TtyFile):
         if vmin == 0:
             if available or vtime == 0:
                 return self._take(size)
-            deadline = task.restart_block.setdefault("tty_deadline", time.monotonic() + vtime / 10)
+            block = task.restart_state()
+            if block.tty_deadline is None:
+                block.tty_deadline = time.monotonic() + vtime / 10
+            deadline = block.tty_deadline
             if time.monotonic() >= deadline:
                 return b""
         elif available >= min(vmin, size):
@@ -1213,7 +1217,7 @@ class PtySlave(TtyFile):
     def _wait(self, task: Task, deadline: float | None = None) -> bytes:
         if self.nonblocking:
             raise SysError(EAGAIN)
-        task.restart_block["tty_waiting"] = True
+        task.restart_state().tty_waiting = True
         raise Block(self.pty.slave_read, deadline=deadline)
 
     def write(self, task: Task, data: bytes) -> int:
@@ -1222,9 +1226,10 @@ class PtySlave(TtyFile):
         if self.hung_up:
             raise SysError(EIO)
         ldisc = pty.ldisc
+        block = task.restart_block
+        done = block.tty_written if block is not None else 0
         if ldisc.termios.lflag & TOSTOP:
-            pty.check_change(task, SIGTTOU)
-        done = task.restart_block.get("tty_written", 0)
+            pty.check_change(task, SIGTTOU, done)
         room = pty.slave_room()
         if room > 0 and done < len(data):
             chunk = data[done : done + room]
@@ -1297,7 +1302,8 @@ class PtyMaster(TtyFile):
         """Input for the slave: what the line discipline cannot take yet waits (up to
         the flip buffer's limit; then the writer waits)."""
         pty = self.pty
-        done = task.restart_block.get("tty_written", 0)
+        block = task.restart_block
+        done = block.tty_written if block is not None else 0
         room = pty.master_room()
         if room > 0 and done < len(data):
             chunk = data[done : done + room]
@@ -1365,14 +1371,8 @@ def _finish_write(task: Task, file: File, data: bytes, done: int, queue: WaitQue
         return done
     if file.nonblocking:
         raise SysError(EAGAIN)
-    task.restart_block["tty_written"] = done
-    if done:
-        task.restart_block["interrupted"] = _bytes_written
-    raise Block(queue)
-
-
-def _bytes_written(task: Task) -> int:
-    return task.restart_block["tty_written"]
+    task.restart_state().tty_written = done
+    raise Block(queue, on_signal=ends_with(done))  # a signal: return the count
 
 
 def pty_ioctl(task: Task, file: File, pty: Pty, request: int, arg: int, is_master: bool) -> int:

@@ -96,7 +96,7 @@ def _fork_and_maybe_wait(task: Task, flags: int, stack: int, parent_tid: int, ch
     """Create the child; with CLONE_VFORK the parent sleeps until the child execs or exits.
     Restartable: the second and later runs only check whether the child let go.
     CLONE_PIDFD stores a pidfd for the child at `pidfd_addr` (an int)."""
-    child = task.restart_block.get("vfork_child")
+    child = task.restart_block.vfork_child if task.restart_block is not None else None
     if child is None:
         if flags & CLONE_PIDFD:
             if flags & (CLONE_THREAD | CLONE_DETACHED):
@@ -107,10 +107,9 @@ def _fork_and_maybe_wait(task: Task, flags: int, stack: int, parent_tid: int, ch
             task.mm.copy_out_u32(pidfd_addr, new_pidfd(task, child.group))
         if not flags & CLONE_VFORK:
             return child.tid
-        task.restart_block["vfork_child"] = child
-        task.restart_block["uninterruptible"] = True  # killable only, as Linux's vfork wait
+        task.restart_state().vfork_child = child
     if child.vfork_parent is task:
-        raise Block(child.vfork_done_queue)
+        raise Block(child.vfork_done_queue, killable=True)  # killable only, as Linux's vfork wait
     return child.tid
 
 

@@ -26,7 +26,7 @@ from pykern.abi import (
     SIGSTOP,
     STACK_T,
 )
-from pykern.errors import Block, SysError
+from pykern.errors import Block, Restart, SysError
 from pykern.rlimit import get_rlimit
 from pykern.sigtypes import (
     QUEUE_BOUND,
@@ -114,41 +114,40 @@ def sys_rt_sigpending(task: Task, set_addr: int, sigsetsize: int) -> int:
 def sys_rt_sigsuspend(task: Task, mask_addr: int, sigsetsize: int) -> int:
     """rt_sigsuspend(2): wait for a signal with `mask` blocked; the old mask comes back
     when the handler returns. Always ends with EINTR."""
-    if "suspended" not in task.restart_block:
+    if task.restart_block is None or not task.restart_block.suspended:
         if sigsetsize != SIGSET_SIZE:
             raise SysError(EINVAL)
         mask = task.mm.copy_in_u64(mask_addr)
         task.saved_sigmask = task.sigmask
         task.sigmask = mask & ~UNBLOCKABLE
-        task.restart_block["suspended"] = True
-    raise Block()
+        task.restart_state().suspended = True
+    raise Block(restart=Restart.ERESTARTNOHAND, until_signal=True)
 
 
 @syscall("pause", classes="signal")
 def sys_pause(task: Task) -> int:
     """pause(2): sleep until a signal is delivered. Always ends with EINTR."""
-    raise Block()
+    raise Block(restart=Restart.ERESTARTNOHAND, until_signal=True)
 
 
 @syscall("rt_sigtimedwait", SIGSET_IN, SIGINFO_OUT, TIMESPEC_IN, SIZE, ret=SIGNUM, classes="signal")
 def sys_rt_sigtimedwait(task: Task, set_addr: int, info_addr: int, timeout_addr: int, sigsetsize: int) -> int:
     """rt_sigtimedwait(2) (sigwait, sigwaitinfo, sigtimedwait): take a signal from `set`
     without running its handler; EAGAIN when the timeout passes."""
-    block = task.restart_block
-    if "wait_set" not in block:
+    block = task.restart_state()
+    if block.wait_set is None:
         if sigsetsize != SIGSET_SIZE:
             raise SysError(EINVAL)
         wanted = task.mm.copy_in_u64(set_addr) & ~UNBLOCKABLE
         deadline = None
         if timeout_addr:
             deadline = task.kernel.clock.monotonic_ns() + copy_in_timespec_ns(task, timeout_addr)
-        block["wait_set"], block["wait_deadline"] = wanted, deadline
+        block.wait_set, block.wait_deadline = wanted, deadline
         # While it waits, the wanted signals are unblocked, so that sending one wakes it.
-        block["wait_mask"] = task.sigmask
-        block["cancel"] = _end_sigwait
+        block.wait_mask = task.sigmask
         task.real_blocked = task.sigmask  # (a blocked signal is queued even if ignored)
         task.sigmask &= ~wanted
-    wanted, deadline = block["wait_set"], block["wait_deadline"]
+    wanted, deadline = block.wait_set, block.wait_deadline
     info = task.sigpending.take(wanted) or task.group.shared_pending.take(wanted)
     if info is not None:
         _end_sigwait(task)
@@ -158,11 +157,12 @@ def sys_rt_sigtimedwait(task: Task, set_addr: int, info_addr: int, timeout_addr:
     if deadline is not None and task.kernel.clock.monotonic_ns() >= deadline:
         _end_sigwait(task)
         raise SysError(EAGAIN)
-    raise Block(deadline=None if deadline is None else deadline / NSEC_PER_SEC)
+    raise Block(deadline=None if deadline is None else deadline / NSEC_PER_SEC, restart=Restart.ERESTARTNOHAND,
+                cancel=_end_sigwait, until_signal=True)
 
 
 def _end_sigwait(task: Task) -> None:
-    task.sigmask = task.restart_block["wait_mask"]
+    task.sigmask = task.restart_state().wait_mask
     task.real_blocked = 0
 
 

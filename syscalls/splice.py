@@ -134,10 +134,9 @@ def _write_out(task: Task, out: File, data: bytes, source: _Source, out_offset: 
     else:
         try:
             written = out.write(task, data)
-        except Block:
-            interrupted = task.restart_block.get("interrupted")
-            if interrupted is not None:
-                task.restart_block["interrupted"] = _consuming(interrupted, source)
+        except Block as block:
+            if block.on_signal is not None:
+                block.on_signal = _consuming(block.on_signal, source)
             raise
     source.consume(written)
     if WATCHES and written:

@@ -245,9 +245,6 @@ class Tracer:
 
     def enter(self, task: Task, entry: SyscallEntry, raw: list[int]) -> None:
         self._see(task)
-        known = self.pending.get(task.tid)
-        if known is not None and known.entry is entry and known.raw == list(raw):
-            return  # a blocked call being retried: its entry is already shown
         if not self.wants(entry):
             return
         args = entry.decode_args(raw)
