@@ -597,7 +597,7 @@ def fake_task(tid: int, memory: FakeMemory | None = None) -> SimpleNamespace:
 
 
 WRITE = SyscallEntry(1, "write", lambda *a: 0, (sysent.FD, sysent.BUF_IN, sysent.SIZE))
-WAIT4 = SyscallEntry(61, "wait4", lambda *a: 0, (sysent.PID, sysent.INT_OUT, sysent.WAIT_OPTIONS, sysent.PTR))
+WAIT4 = SyscallEntry(61, "wait4", lambda *a: 0, (sysent.PID, sysent.WSTATUS_OUT, sysent.WAIT_OPTIONS, sysent.PTR))
 CLOSE = SyscallEntry(3, "close", lambda *a: 0, (sysent.FD,))
 EXIT_GROUP = SyscallEntry(231, "exit_group", lambda *a: 0, (sysent.INT,), ret=sysent.RET_NONE)
 

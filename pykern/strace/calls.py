@@ -36,7 +36,7 @@ from pykern.strace.formats import (
     termios,
     winsize,
 )
-from pykern.strace.kinds import SPECIAL, _dirfd, _lookup, fmt_arg
+from pykern.strace.kinds import RETURNS, SPECIAL, SPLIT_SPECIAL, _dirfd, _lookup, fmt_arg
 from pykern.strace.structs import Call, _timeval_at, fmt_path, fmt_siginfo, fmt_stack_t, fmt_timespec
 from pykern.uc_const import UC_X86_REG_RSP as X86_REG_RSP
 
@@ -630,4 +630,26 @@ SPECIAL.update({
     "mknod": lambda call: _mknod_args(call, 0),
     "mknodat": lambda call: _mknod_args(call, 1),
     "prctl": _prctl_args,
+})
+
+
+def _fcntl_return(call: Call) -> str | None:
+    cmd, result = call.args[1], call.result
+    if cmd == abi.F_GETFL:
+        return f"{_hex0(result)} (flags {open_flags(result)})"
+    if cmd == abi.F_GETFD:
+        return f"{result:#x} (flags {flags(result, [(abi.FD_CLOEXEC, 'FD_CLOEXEC')])})" if result else "0"
+    return None
+
+
+# rt_sigreturn shows the mask it is about to restore, at entry (nothing at exit)
+SPLIT_SPECIAL["rt_sigreturn"] = (_sigreturn_mask, lambda call: "")
+
+# Results strace decodes (after errors, which format_return shows itself)
+RETURNS.update({
+    "time": lambda call: f"{call.result} ({_utc(call.result)})",
+    "fcntl": _fcntl_return,
+    "umask": lambda call: octal(call.result),
+    "prctl": lambda call: f"{call.result} ({DUMPABLE_NAMES[call.result]})"
+    if call.args[0] & 0xFFFFFFFF == 3 and call.result in DUMPABLE_NAMES else None,
 })

@@ -11,23 +11,18 @@ from typing import TYPE_CHECKING, TextIO
 
 from pykern import abi
 from pykern.abi import errno_name, strerror
-from pykern.strace.calls import DUMPABLE_NAMES, _hex0, _sigreturn_mask, _utc
-from pykern.strace.files import SCHED_NAMES, _personality, poll_result
+from pykern.strace.calls import _sigreturn_mask
 from pykern.strace.formats import (
     DEFAULT_STRSIZE,
     MAX_ERRNO,
     clone_flags,
-    flags,
-    octal,
-    open_flags,
-    ptr,
     quote,
     si_code_name,
     siginfo,
     signal_line,
     signame,
 )
-from pykern.strace.kinds import ENTRY_CAPTURE, ERESTART_ERRNOS, SPECIAL, SPLIT_SPECIAL, fmt_arg
+from pykern.strace.kinds import ENTRY_CAPTURE, SPECIAL, SPLIT_SPECIAL, fmt_arg, format_return
 from pykern.strace.sinks import (
     Stats,
     _aligned,
@@ -45,46 +40,6 @@ if TYPE_CHECKING:
     from pykern.sigtypes import SigInfo
     from pykern.sysent import SyscallEntry
     from pykern.task import Task, ThreadGroup
-
-
-def format_return(call: Call) -> str:
-    result = call.result
-    assert result is not None
-    name = call.entry.name
-    if name == "rt_sigreturn":  # the restored rax: an error code, or any 64-bit value
-        signed = result - (1 << 64) if result >= 1 << 63 else result
-        if -MAX_ERRNO <= signed < 0:
-            result = signed
-        else:
-            return str(result & ((1 << 64) - 1))
-    if -MAX_ERRNO <= result < 0:
-        err = -result
-        if err in ERESTART_ERRNOS:
-            return "? {} ({})".format(*ERESTART_ERRNOS[err])
-        return f"-1 {errno_name(err)} ({strerror(err)})"
-    if name in ("poll", "ppoll", "select", "pselect6"):
-        return f"{result}{poll_result(call)}"
-    if name == "sched_getscheduler" and result >= 0:
-        return f"{result} ({SCHED_NAMES.get(result, '?')})"
-    if name == "personality" and result >= 0:
-        return f"{ptr(result) if result else 0} ({_personality(result)})"
-    if call.entry.ret.name == "signum" and result > 0:
-        return f"{result} ({signame(result)})"
-    if name == "time":
-        return f"{result} ({_utc(result)})"
-    if name == "fcntl":
-        cmd = call.args[1]
-        if cmd == abi.F_GETFL:
-            return f"{_hex0(result)} (flags {open_flags(result)})"
-        if cmd == abi.F_GETFD:
-            return f"{result:#x} (flags {flags(result, [(abi.FD_CLOEXEC, 'FD_CLOEXEC')])})" if result else "0"
-    if name == "umask":
-        return octal(result)
-    if name == "prctl" and call.args[0] & 0xFFFFFFFF == 3 and result in DUMPABLE_NAMES:
-        return f"{result} ({DUMPABLE_NAMES[result]})"
-    if call.entry.ret.name == "ret_hex":
-        return hex(result & ((1 << 64) - 1))
-    return str(result)
 
 
 # --- the tracer -------------------------------------------------------------------------
@@ -254,8 +209,8 @@ class Tracer:
         args = entry.decode_args(raw)
         call = Call(task, entry, args, self.strsize)
         split = next((i for i, kind in enumerate(entry.args) if kind.out), len(entry.args))
-        if entry.name in SPECIAL or entry.name in SPLIT_SPECIAL or entry.name == "execve":
-            split = len(entry.args) if entry.name == "execve" else 0
+        if entry.name in SPECIAL or entry.name in SPLIT_SPECIAL:
+            split = 0
         shown = ", ".join(fmt_arg(call, i) for i in range(split))
         if entry.name == "rt_sigreturn":
             shown = _sigreturn_mask(call)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pykern import abi
 from pykern.strace.calls import _fmt_array, _hex0, _s32
 from pykern.strace.formats import AT_FLAG_BITS, flags, ptr
-from pykern.strace.kinds import SPECIAL, _dirfd, fmt_arg
+from pykern.strace.kinds import RETURNS, SPECIAL, _dirfd, fmt_arg
 from pykern.strace.structs import Call, fmt_buffer, fmt_path, fmt_sigset, fmt_str, fmt_timespec
 
 # --- poll, ppoll, select, pselect6: the request at entry, what is ready in the result ---
@@ -67,26 +67,38 @@ def _select_entry(call: Call) -> str:
     return f"{nfds}, {sets}, {fmt_timespec(call, call.args[4])}, {shown}"
 
 
-def poll_result(call: Call) -> str:
-    """The ready part of a poll-family result: ` (Timeout)` or ` ([{fd=.., revents=..}], left ...)`."""
-    result = call.result
-    if result == 0:
-        return " (Timeout)"
-    name = call.entry.name
-    if name in ("poll", "ppoll"):
-        entries = _pollfds(call) or []
-        ready = [f"{{fd={fd}, revents={flags(revents & 0xFFFF, POLL_BITS)}}}" for fd, _, revents in entries
-                 if fd >= 0 and revents]
-        parts = ["[" + ", ".join(ready) + "]"]
-        timeout = call.args[2] if name == "ppoll" else 0
-    else:
-        nfds = max(_s32(call.args[0]), 0)
-        parts = [f"{label} {_fd_set(call, call.args[i], nfds)}" for i, label in ((1, "in"), (2, "out"), (3, "except"))
-                 if call.args[i] and _fd_set(call, call.args[i], nfds) != "[]"]
-        timeout = call.args[4]
+def _poll_ready(call: Call, timeout_index: int | None) -> str:
+    """poll's and ppoll's result: ` (Timeout)` or `1 ([{fd=3, revents=POLLIN}], left ...)`."""
+    if call.result == 0:
+        return "0 (Timeout)"
+    entries = _pollfds(call) or []
+    ready = [f"{{fd={fd}, revents={flags(revents & 0xFFFF, POLL_BITS)}}}" for fd, _, revents in entries
+             if fd >= 0 and revents]
+    parts = ["[" + ", ".join(ready) + "]"]
+    timeout = call.args[timeout_index] if timeout_index is not None else 0
     if timeout:
-        parts.append(f"left {fmt_timespec(call, timeout, usec=name == 'select')}")
-    return f" ({', '.join(parts)})"
+        parts.append(f"left {fmt_timespec(call, timeout)}")
+    return f"{call.result} ({', '.join(parts)})"
+
+
+def _select_ready(call: Call, usec: bool) -> str:
+    """select's and pselect6's result: ` (Timeout)` or `1 (in [3], left ...)`."""
+    if call.result == 0:
+        return "0 (Timeout)"
+    nfds = max(_s32(call.args[0]), 0)
+    parts = [f"{label} {_fd_set(call, call.args[i], nfds)}" for i, label in ((1, "in"), (2, "out"), (3, "except"))
+             if call.args[i] and _fd_set(call, call.args[i], nfds) != "[]"]
+    if call.args[4]:
+        parts.append(f"left {fmt_timespec(call, call.args[4], usec=usec)}")
+    return f"{call.result} ({', '.join(parts)})"
+
+
+RETURNS.update({
+    "poll": lambda call: _poll_ready(call, None),
+    "ppoll": lambda call: _poll_ready(call, 2),
+    "select": lambda call: _select_ready(call, usec=True),
+    "pselect6": lambda call: _select_ready(call, usec=False),
+})
 
 
 # --- epoll and eventfd ---
@@ -187,6 +199,12 @@ SPECIAL.update({
     "fchownat": lambda call: [_dirfd(_s32(call.args[0])), fmt_path(call, call.args[1]), str(_s32(call.args[2])),
                               str(_s32(call.args[3])), flags(call.args[4] & 0xFFFFFFFF, AT_FLAG_BITS, unknown="AT_???")],
     "personality": _personality_args,
+})
+RETURNS.update({
+    "sched_getscheduler": lambda call: f"{call.result} ({SCHED_NAMES.get(call.result, '?')})"
+    if call.result >= 0 else None,
+    "personality": lambda call: f"{ptr(call.result) if call.result else 0} ({_personality(call.result)})"
+    if call.result >= 0 else None,
 })
 
 
