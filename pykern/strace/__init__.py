@@ -6,8 +6,8 @@ block, nosys, fork, exec, signal, stopped, process_exit: pykern.strace.events); 
 Tracer decodes each call's arguments by their declared kind (`Kind.name`,
 pykern.sysent), follows each task's pending call, and hands one event object per thing
 that happened (SyscallEnter, SyscallExit, Signal, Forked, TaskExited ...) to every sink:
-strace's text (text), the --trace-json lines and the -c table (sinks), the --timeline
-file (timeline). Adding a sink is one more object in `Tracer.sinks`; adding how a call
+strace's text (text), the --trace-json lines (jsonl), the -c table (summary), the
+--timeline file (timeline). Adding a sink is one more object in `Tracer.sinks`; adding how a call
 is shown is a kind (kinds) or one entry in a per-call table (SPECIAL, SPLIT_SPECIAL,
 RETURNS ...), never a check of the call's name in the generic code.
 
@@ -22,9 +22,9 @@ The package, by layer (each module imports only from those above it):
 formats (symbolic tables, plain values), structs (Call and the struct decoders), kinds
 (arguments and results by kind, and the per-call tables the next five fill), calls,
 files, net, fdcalls, ipc (strace's per-call decoders), filters (-e expressions), sinks
-(the Sink base, the JSON lines and the -c table), text (strace's lines: stamps,
-alignment, <unfinished ...>), timeline (--timeline's Chrome trace-event file), events
-(the event types and the Tracer the kernel calls).
+(what a sink is), then the sinks: text (strace's lines: stamps, alignment,
+<unfinished ...>), jsonl (--trace-json), summary (-c), timeline (--timeline's Chrome
+trace-event file); last events (the event types and the Tracer the kernel calls).
 """
 
 from pykern.strace import calls, fdcalls, files, ipc, net  # noqa: F401  (they fill kinds.SPECIAL and friends)
@@ -55,8 +55,10 @@ from pykern.strace.formats import (
     winsize,
 )
 from pykern.strace.ipc import IPC_GET_BITS, SHMCTL_CMDS, ipc_cmd, ipc_get_flags, ipc_key
-from pykern.strace.sinks import JsonSink, Sink, Stats, SummarySink, summary_table
+from pykern.strace.jsonl import JsonSink
+from pykern.strace.sinks import Sink
 from pykern.strace.structs import Call, fmt_siginfo
+from pykern.strace.summary import Stats, SummarySink, summary_table
 from pykern.strace.text import TextSink, duration, timestamp
 from pykern.strace.timeline import Timeline
 

@@ -4,9 +4,9 @@ The kernel calls the Tracer's hooks: `enter` before a handler runs, `exit` after
 completed (or exec'd), `block` when it went to sleep, `nosys` for a call without a
 handler, `fork`, `exec`, `signal`, `stopped`, and `process_exit` when a process died. The
 Tracer turns each into one event object (the classes below) and hands it to every sink in
-turn: strace's text (pykern.strace.text), the JSON lines and the -c summary
-(pykern.strace.sinks), the --timeline file (pykern.strace.timeline). A sink is any object
-with `handle(event)` and `close()`; adding one touches only the list `Tracer.sinks`.
+turn: strace's text (pykern.strace.text), the JSON lines (jsonl), the -c summary
+(summary), the --timeline file (timeline). A sink is any object with `handle(event)` and
+`close()` (pykern.strace.sinks); adding one touches only the list `Tracer.sinks`.
 
 What the Tracer owns: decoding (arguments at entry, before the call can change memory;
 outputs at exit, by kind: pykern.strace.kinds), each task's pending call (a blocked call
@@ -34,9 +34,11 @@ from typing import TYPE_CHECKING, ClassVar, TextIO
 
 from pykern import abi
 from pykern.strace.formats import DEFAULT_STRSIZE, quote
+from pykern.strace.jsonl import JsonSink
 from pykern.strace.kinds import ENTRY_CAPTURE, SPECIAL, SPLIT_SPECIAL, fmt_arg, format_return
-from pykern.strace.sinks import JsonSink, Sink, SummarySink, exit_status_of
+from pykern.strace.sinks import Sink, exit_status_of
 from pykern.strace.structs import Call
+from pykern.strace.summary import SummarySink
 from pykern.strace.text import TextSink
 from pykern.strace.timeline import Timeline
 

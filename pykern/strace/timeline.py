@@ -1,7 +1,7 @@
 """--timeline FILE: the traced run as a Chrome trace-event file (Perfetto, chrome://tracing).
 
 A sink of the tracer's events (pykern.strace.events), made from the same records as the
---trace-json stream (pykern.strace.sinks.record), each stamped with the guest's
+--trace-json stream (pykern.strace.jsonl.record), each stamped with the guest's
 CLOCK_MONOTONIC (pykern.clock) when it happened. One track per task:
 pid is the guest tgid, tid the guest tid, named by the task's comm through "M"
 (metadata) events. Each completed system call is a complete ("X") slice from its entry
@@ -18,7 +18,8 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
-from pykern.strace.sinks import Sink, record
+from pykern.strace.jsonl import record
+from pykern.strace.sinks import Sink
 
 if TYPE_CHECKING:
     from pykern.clock import Clock
