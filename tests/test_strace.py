@@ -1090,3 +1090,19 @@ def test_every_sink_gets_the_same_events() -> None:
         ["3", "[{WIFEXITED(s) && WEXITSTATUS(s) == 7}]", "0", "NULL"]
     assert out.getvalue().splitlines()[-1] == \
         "[pid     2] <... wait4 resumed>[{WIFEXITED(s) && WEXITSTATUS(s) == 7}], 0, NULL) = 3"
+
+
+def test_sinks_read_the_tracers_clocks_when_they_write() -> None:
+    """Clocks set on the Tracer after it is made (a virtual clock, as --deterministic
+    does once the kernel exists) are the ones -t, -T and the JSON times show."""
+    json_out = io.StringIO()
+    tracer, out = make_tracer(timestamps=3, syscall_times=True, json_stream=json_out)
+    ticks = iter(range(5_000_000_000, 10**12, 1_000_000))
+    tracer.wall_ns, tracer.mono_ns, tracer.clock0 = (lambda: 946_684_800_000_000_000), (lambda: next(ticks)), 5.0
+    task = fake_task(2, FakeMemory({0x1000: b"hi\n"}))
+    tracer.enter(task, WRITE, [1, 0x1000, 3])
+    tracer.exit(task, WRITE, [1, 0x1000, 3], 3)
+    # readings: the entry, the JSON entry record, the exit (-T: 2 ms after the entry), the JSON exit
+    assert out.getvalue().splitlines() == ['946684800.000000 write(1, "hi\\n", 3)    = 3 <0.002000>']
+    times = [json.loads(line)["time"] for line in json_out.getvalue().splitlines()]
+    assert times == [0.001, 0.003]

@@ -36,7 +36,7 @@ from pykern import abi
 from pykern.strace.formats import DEFAULT_STRSIZE, quote
 from pykern.strace.jsonl import JsonSink
 from pykern.strace.kinds import ENTRY_CAPTURE, SPECIAL, SPLIT_SPECIAL, fmt_arg, format_return
-from pykern.strace.sinks import Sink, exit_status_of
+from pykern.strace.sinks import Sink
 from pykern.strace.structs import Call
 from pykern.strace.summary import SummarySink
 from pykern.strace.text import TextSink
@@ -269,8 +269,10 @@ class Tracer:
     2, 3; `relative` -r; `syscall_times` -T; `signals` -e signal=; `pid_prefix_always`
     -f -o FILE), or with `summary` (-c) the summary table instead; `json_stream`
     (--trace-json) and `timeline` (--timeline). `selected` (-e trace=) is which calls
-    make events at all. `wall_ns` and `mono_ns` are the clocks (for -t and for -T, -r,
-    -c); tests replace them.
+    make events at all. `wall_ns`, `mono_ns` and `clock0` are the trace's clocks (for -t;
+    for -T, -r, -c and the JSON times), which the sinks read through the Tracer when they
+    write (pykern.strace.sinks.Clocks): tests, and a virtual clock, replace them, also
+    after the Tracer is made.
     """
 
     stream: TextIO | None
@@ -288,6 +290,7 @@ class Tracer:
     syscall_times: bool = False  # -T
     wall_ns: Callable[[], int] = time.time_ns
     mono_ns: Callable[[], int] = time.perf_counter_ns
+    clock0: float = field(default_factory=lambda: time.perf_counter_ns() / 1e9)  # the JSON times' zero
     sinks: list[Sink] = field(default_factory=list)  # besides the ones the options make
     pending: dict[int, SyscallEnter] = field(default_factory=dict)  # tid -> its call not yet returned
     live: set[int] = field(default_factory=set)  # the traced tasks
@@ -300,11 +303,11 @@ class Tracer:
             made.append(TextSink(self.stream, status=self.status, signals=self.signals,
                                  timestamps=self.timestamps, relative=self.relative,
                                  syscall_times=self.syscall_times, pid_prefix_always=self.pid_prefix_always,
-                                 wall_ns=self.wall_ns, mono_ns=self.mono_ns))
+                                 clocks=self))
         if self.summary:
-            made.append(SummarySink(self.stream, mono_ns=self.mono_ns))
+            made.append(SummarySink(self.stream, clocks=self))
         if self.json_stream is not None:
-            made.append(JsonSink(self.json_stream))
+            made.append(JsonSink(self.json_stream, clocks=self))
         if self.timeline is not None:
             made.append(self.timeline)
         self.sinks[:0] = made
@@ -370,14 +373,8 @@ class Tracer:
                     t is not task for t in task.group.live_tasks):
                 # a thread that is not the last one: strace reports it gone at once (the
                 # leader, and the last thread, are reported when the process dies)
-                self._emit(TaskExited(task, len(self.live), exit_status_of(args[0])))
+                self._emit(TaskExited(task, len(self.live), (args[0] & 0xFF) << 8))  # a wait status
                 self.live.discard(task.tid)
-            if not hasattr(task.kernel, "tracer_process_exit"):
-                # no process-exit hook in this kernel: derive it from the exit call
-                others = [t for t in task.group.live_tasks if t is not task]
-                if entry.name == "exit_group" or not others:
-                    self._exited(task.group.tasks if entry.name == "exit_group" else [task],
-                                 exit_status_of(args[0]), task.group.tgid)
             return
         self.pending[task.tid] = event
 
@@ -464,7 +461,7 @@ class Tracer:
 
     def process_exit(self, group: ThreadGroup, status: int) -> None:
         """The last thread of `group` is gone; `status` is its wait status. Called by
-        the kernel's `tracer_process_exit` (exit_notify)."""
+        exit.py's exit_notify."""
         for task in group.tasks:
             pending = self.pending.pop(task.tid, None)
             if pending is not None:  # died inside a call (killed while blocked)

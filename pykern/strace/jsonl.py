@@ -5,14 +5,13 @@ timeline (pykern.strace.timeline) is made of."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
 from pykern.abi import ENOSYS, errno_name
 from pykern.strace.formats import clone_flags, si_code_name, siginfo, signame
-from pykern.strace.sinks import Sink, is_error
+from pykern.strace.sinks import Clocks, Sink, is_error
 
 if TYPE_CHECKING:
     from pykern.strace.events import Event
@@ -74,12 +73,12 @@ class JsonSink(Sink):
     """--trace-json: one JSON object per line and event, with the seconds since the start."""
 
     stream: TextIO
-    clock0: float = field(default_factory=time.monotonic)
+    clocks: Clocks = field(default_factory=Clocks)
 
     def handle(self, event: Event) -> None:
         made = record(event)
         if made is not None:
-            made["time"] = round(time.monotonic() - self.clock0, 9)
+            made["time"] = round(self.clocks.mono_ns() / 1e9 - self.clocks.clock0, 9)
             self.stream.write(json.dumps(made) + "\n")
 
     def close(self) -> None:

@@ -8,6 +8,9 @@ the --timeline file (timeline).
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pykern.strace.formats import MAX_ERRNO
@@ -28,9 +31,16 @@ class Sink:
         pass
 
 
+@dataclass
+class Clocks:
+    """The trace's clocks, read by the sinks when they write: `wall_ns` for -t, `mono_ns`
+    for -T, -r, -c and the JSON times (in seconds since `clock0`). The Tracer is one, and
+    passes itself: tests, and --deterministic's virtual time, replace its clocks."""
+
+    wall_ns: Callable[[], int] = time.time_ns
+    mono_ns: Callable[[], int] = time.perf_counter_ns
+    clock0: float = field(default_factory=lambda: time.perf_counter_ns() / 1e9)
+
+
 def is_error(result: int) -> bool:
     return -MAX_ERRNO <= result < 0
-
-
-def exit_status_of(code: int) -> int:
-    return (code & 0xFF) << 8

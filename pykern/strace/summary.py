@@ -3,13 +3,11 @@ run; a sink of the tracer's events (pykern.strace.events)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from pykern.abi import ENOSYS
-from pykern.strace.sinks import Sink, is_error
+from pykern.strace.sinks import Clocks, Sink, is_error
 
 
 @dataclass
@@ -24,13 +22,13 @@ class SummarySink(Sink):
     """The counts per syscall name, written to `stream` as strace's table by `close`."""
 
     stream: TextIO | None
-    mono_ns: Callable[[], int] = time.perf_counter_ns
+    clocks: Clocks = field(default_factory=Clocks)
     stats: dict[str, Stats] = field(default_factory=dict)
 
     def _count(self, name: str, result: int, start_ns: int) -> None:
         stats = self.stats.setdefault(name, Stats())
         stats.calls += 1
-        stats.ns += self.mono_ns() - start_ns
+        stats.ns += self.clocks.mono_ns() - start_ns
         if is_error(result):
             stats.errors += 1
 

@@ -11,13 +11,12 @@ the -t/-tt/-ttt and -r line prefixes, -T's durations, and strace's alignment of 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from pykern.abi import ENOSYS, strerror
 from pykern.strace.formats import ALIGN_COLUMN, signal_line, signame
-from pykern.strace.sinks import Sink, is_error
+from pykern.strace.sinks import Clocks, Sink, is_error
 
 
 def timestamp(ns: int, style: int) -> str:
@@ -61,7 +60,7 @@ class TextSink(Sink):
     """strace's lines to `stream`. Options as strace's: `status` (-e status=),
     `signals` (-e signal=), `timestamps` (-t, -tt, -ttt: 1, 2, 3), `relative` (-r),
     `syscall_times` (-T), `pid_prefix_always` (-f -o FILE: "PID " on every line).
-    `wall_ns` and `mono_ns` are the clocks of -t and -r."""
+    `clocks` are those of -t, -r and -T (pykern.strace.sinks.Clocks)."""
 
     stream: TextIO
     status: frozenset[str] | None = None
@@ -70,8 +69,7 @@ class TextSink(Sink):
     relative: bool = False
     syscall_times: bool = False
     pid_prefix_always: bool = False
-    wall_ns: Callable[[], int] = time.time_ns
-    mono_ns: Callable[[], int] = time.perf_counter_ns
+    clocks: Clocks = field(default_factory=Clocks)
     pending: dict[int, _Line] = field(default_factory=dict)  # tid -> its open call
     open_tid: int | None = None  # the task whose entry line is printed but not ended
     last_stamp_ns: int | None = None  # -r: when the previous line started
@@ -88,13 +86,13 @@ class TextSink(Sink):
     def _lead(self, tid: int, tracees: int) -> str:
         """What starts a line: the pid prefix, then the -t timestamp (or -r's delta)."""
         if self.relative:
-            now = self.mono_ns()
+            now = self.clocks.mono_ns()
             delta = 0 if self.last_stamp_ns is None else now - self.last_stamp_ns
             self.last_stamp_ns = now
             return self._prefix(tid, tracees) + relative_stamp(delta)
         if not self.timestamps:
             return self._prefix(tid, tracees)
-        return self._prefix(tid, tracees) + timestamp(self.wall_ns(), self.timestamps)
+        return self._prefix(tid, tracees) + timestamp(self.clocks.wall_ns(), self.timestamps)
 
     def _shows(self, how: str) -> bool:
         return self.status is None or how in self.status
@@ -188,7 +186,7 @@ class TextSink(Sink):
     def on_nosys(self, event: Any) -> None:
         if self._shows("failed"):
             self._line(event, f"{event.name}({', '.join(event.decoded)})", f"-1 ENOSYS ({strerror(ENOSYS)})",
-                       suffix=self._took(self.mono_ns() - event.start_ns))
+                       suffix=self._took(self.clocks.mono_ns() - event.start_ns))
 
     def on_signal(self, event: Any) -> None:
         if self.signals is None or event.info.signo in self.signals:
