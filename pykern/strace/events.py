@@ -9,11 +9,11 @@ turn: strace's text (pykern.strace.text), the JSON lines (jsonl), the -c summary
 `close()` (pykern.strace.sinks); adding one touches only the list `Tracer.sinks`.
 
 What the Tracer owns: decoding (arguments at entry, before the call can change memory;
-outputs at exit, by kind: pykern.strace.kinds), each task's pending call (a blocked call
-is retried from the top and `enter` runs again: the retry is one call, and makes no
-event), the -e trace= selection, and the set of traced tasks (`live`: strace prints the
-`[pid N]` prefix once there are two). Each event carries the number of traced tasks when
-it happened (`tracees`), so a sink never needs the Tracer.
+outputs at exit, by kind: pykern.strace.kinds), each task's pending call (one entry
+event and one exit event per call, however often a blocked call is re-run), the -e
+trace= selection, and the set of traced tasks (`live`: strace prints the `[pid N]`
+prefix once there are two). Each event carries the number of traced tasks when it
+happened (`tracees`), so a sink needs nothing of the Tracer but its clocks.
 
 Interrupted calls end with the kernel's restart codes, which the sinks show by strace's
 names. Linux resumes a call that ended with ERESTART_RESTARTBLOCK through
@@ -70,7 +70,7 @@ class Event:
 
 @dataclass(eq=False, slots=True)
 class SyscallEnter(Event):
-    """A call entered (once, however often a blocked call is retried). `shown` is its
+    """A call entered (once, however often a blocked call is re-run). `shown` is its
     entry arguments as strace prints them (with the ", " when more follow at exit),
     `decoded` the same one by one."""
 
