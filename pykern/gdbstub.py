@@ -7,7 +7,9 @@ Fork, vfork and exec are reported as gdbserver reports them, when gdb asked for 
 qSupported (fork-events+, vfork-events+, exec-events+): a T stop reply with fork:,
 vfork: (then vforkdone: when the parent runs again) or exec:, so `catch fork` and `catch
 exec` work and gdb reads the new program's symbols after an exec. gdb then detaches the
-child (D;pid): it was never traced here and simply runs on.
+child (D;pid): it was never traced here and simply runs on. Under `set follow-fork-mode
+child` gdb detaches the parent instead (or, after a vfork, resumes the child alone): the
+stub then debugs the child, and the parent runs on.
 
 All-stop, and the whole guest stops: while gdb looks at a stopped thread, the stub
 serves its socket from pykern's own loop (`serve`), so nothing else runs, neither the
@@ -344,6 +346,7 @@ class GdbStub:
         self.multiprocess = False
         self.fork_events = self.vfork_events = self.exec_events = False  # what gdb's qSupported asked
         self.fork_children: dict[int, Task] = {}  # fork and vfork events reported: child tgid -> child, until D;pid
+        self.released: set[int] = set()  # processes the stub debugged before it followed a fork child
         self.vfork_parents: set[Task] = set()  # vfork events reported: vforkdone when the call returns
         self.resume = Resume()
         self.interrupt_requested = False
@@ -545,6 +548,32 @@ class GdbStub:
             self.vfork_parents.add(parent)
         self.pending = Stop(parent, SIGTRAP, f"{'vfork' if vfork else 'fork'}:{self.thread_id(child)};")
         self.kernel.sched.need_resched = True  # the trap leaves the JIT after the call; check_stop serves it
+
+    def _follow_child(self, child: Task) -> None:
+        """`set follow-fork-mode child`: gdb detaches the parent of a fork event (D;pid)
+        or, after a vfork, resumes the child alone (the parent is detached once the child
+        has exec'd). The parent runs on untraced; the stub serves the child from here on.
+        A forked child's image has no hooks; a vforked one shares the parent's address
+        space and its hooks, which now answer for the child."""
+        self.fork_children.clear()
+        if self.group is not None:
+            self.released.add(self.group.tgid)
+        mm = self.mm
+        if mm is not None and child.mm is not mm:
+            for handle in [*self.breakpoints.values(), *self.watchpoints.values()]:
+                mm.uc.hook_del(handle)
+            self.breakpoints.clear()
+            self.watchpoints.clear()
+            self._set_step_hook(False)
+        self.vfork_parents.clear()
+        self.syscall_returns.clear()
+        self.stepping.clear()
+        self.skip.clear()
+        self.watch_hit = None
+        self.group = child.group
+        self._sync_mm()
+        self.stop = Stop(child, SIGTRAP)
+        self.g_task = child
 
     def _exec_stop(self) -> Stop | None:
         """The traced process runs a new image (an exec since the last look): the hooks move
@@ -933,6 +962,11 @@ class GdbStub:
             if pid is not None and pid in self.fork_children:
                 del self.fork_children[pid]  # a fork child gdb does not follow: never traced, it runs on
                 return "OK"
+            if pid is not None and self.group is not None and pid == self.group.tgid and self.fork_children:
+                self._follow_child(list(self.fork_children.values())[-1])  # follow-fork-mode child
+                return "OK"
+            if pid is not None and pid in self.released:
+                return "OK"  # a vfork parent gdb lets go once its followed child has exec'd
             if pid is not None and (self.group is None or pid != self.group.tgid):
                 return ERROR_GENERIC
             self._send("OK")
@@ -1071,6 +1105,9 @@ class GdbStub:
     def _resume(self, actions: list[tuple[str, int, object]]) -> object:
         """Apply each thread's leftmost matching action; threads no action names run on
         too (pykern stops and resumes the whole guest together)."""
+        followed = next((t for _, _, t in actions if not isinstance(t, str) and not self.traces(t)), None)
+        if followed is not None:  # a fork event's child, resumed by gdb: it follows the child
+            self._follow_child(followed)
         resume = Resume()
         decided: set[Task] = set()
         for kind, sig, target in actions:

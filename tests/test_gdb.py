@@ -262,6 +262,35 @@ def test_catch_vfork_and_breakpoints_after_vfork_done() -> None:
     compare_with_native(program, commands, output, ("vfork",))
 
 
+@pytest.mark.parametrize("args", [(), ("vfork",)], ids=["fork", "vfork"])
+def test_follow_fork_mode_child(args: tuple[str, ...]) -> None:
+    """`set follow-fork-mode child`: gdb debugs the child and lets the parent go, after a
+    fork at once (D;pid), after a vfork once the child has exec'd (gdb resumes the child
+    alone, then hears of its exec)."""
+    if args:
+        program = program_path("gdb_exec")
+        program_path("gdb_basic")
+        commands = ["set follow-fork-mode child", "catch exec", "continue", "bt", "break leaf", "continue", "bt",
+                    "continue"]
+    else:
+        program = program_path("gdb_fork")
+        commands = ["set follow-fork-mode child", "break child_work", "break parent_work", "continue", "bt",
+                    "continue"]
+    output, status, stdout, _ = under_pykern(program, commands, args)
+    if args:
+        assert "[Detaching vfork parent process " in output
+        assert re.search(r"hit Catchpoint 1 \(exec'd \S+/testbins/gdb_basic\), 0x[0-9a-f]+ in _start \(\)", output)
+        assert re.search(r"hit Breakpoint 2, leaf \(x=1\) at testbins/gdb_basic.c:12", output)
+        assert stdout.endswith("hello from gdb_basic\ntotal 23 counter 6\ngdb_exec: child exited with 0\n")
+    else:
+        assert "[Detaching after fork from parent process " in output
+        assert re.search(r"hit Breakpoint 1, child_work \(n=5\) at testbins/gdb_fork.c:14", output)
+        assert "Breakpoint 2, parent_work" not in output
+        assert sorted(stdout.splitlines()) == ["child 15", "parent 6"]
+    assert status == 0
+    compare_with_native(program, commands, output, args)
+
+
 @pytest.mark.parametrize("args", [(), ("vfork",)], ids=["exec", "vfork"])
 def test_without_fork_and_exec_events(args: tuple[str, ...]) -> None:
     """A gdb that does not ask for fork, vfork and exec events hears of none: the
