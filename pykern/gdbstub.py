@@ -341,6 +341,7 @@ class GdbStub:
         self.syscall_returns: dict[Task, int] = {}  # entry reported: report the return too
         self.stop: Stop | None = None  # the stop gdb sees now (or is about to)
         self.pending: Stop | None = None  # recorded in a hook, served by check_stop
+        self.later: list[Stop] = []  # stops recorded while one was pending, served right after it
         self.passed: SigInfo | None = None  # the signal gdb let through: do_signal delivers it without a stop
         self.g_task: Task | None = None  # Hg: registers and memory
         self.multiprocess = False
@@ -415,6 +416,7 @@ class GdbStub:
         self.catch_syscalls = None
         self.fork_children.clear()
         self.vfork_parents.clear()
+        self.later.clear()
         for file in self.files.values():
             file.fput()
         self.files.clear()
@@ -452,6 +454,9 @@ class GdbStub:
             stop, self.pending = self.pending, None
             self.serve(stop)
             served = True
+            while self.later and self.conn is not None:  # (a fork event, then the caught clone's return)
+                self.serve(self.later.pop(0))
+            self.later.clear()
         if self.interrupt_requested:
             self.interrupt_requested = False
             conn = self.conn
@@ -507,14 +512,22 @@ class GdbStub:
     def syscall_exit_stop(self, task: Task) -> None:
         """A pending call completed outside the JIT: its return is the next stop (or,
         first, the end of a reported vfork: the parent runs again)."""
+        if self.conn is None or task.state is not TaskState.RUNNABLE:
+            return
         if task in self.vfork_parents:
             self.vfork_parents.discard(task)
-            if self.conn is not None and task.state is TaskState.RUNNABLE:
-                self.pending = Stop(task, SIGTRAP, "vforkdone:;")
-                return
+            self._post(Stop(task, SIGTRAP, "vforkdone:;"))
         nr = self.syscall_returns.pop(task, None)
-        if nr is not None and self.conn is not None and task.state is TaskState.RUNNABLE:
-            self.pending = Stop(task, SIGTRAP, f"syscall_return:{nr:x};", syscall=nr)
+        if nr is not None:
+            self._post(Stop(task, SIGTRAP, f"syscall_return:{nr:x};", syscall=nr))
+
+    def _post(self, stop: Stop) -> None:
+        """A stop for check_stop to serve; one already pending comes first (as ptrace
+        reports a fork event before the syscall-exit stop of the call that made it)."""
+        if self.pending is None:
+            self.pending = stop
+        else:
+            self.later.append(stop)
 
     def signal_stop(self, task: Task, info: SigInfo) -> SigInfo | None:
         """Before `info` is delivered to the traced `task`: gdb sees the stop, then says
@@ -546,7 +559,7 @@ class GdbStub:
         self.fork_children[child.group.tgid] = child
         if vfork:
             self.vfork_parents.add(parent)
-        self.pending = Stop(parent, SIGTRAP, f"{'vfork' if vfork else 'fork'}:{self.thread_id(child)};")
+        self._post(Stop(parent, SIGTRAP, f"{'vfork' if vfork else 'fork'}:{self.thread_id(child)};"))
         self.kernel.sched.need_resched = True  # the trap leaves the JIT after the call; check_stop serves it
 
     def _follow_child(self, child: Task) -> None:

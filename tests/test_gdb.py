@@ -223,6 +223,21 @@ def test_catch_fork() -> None:
     compare_with_native(program, commands, output)
 
 
+def test_catch_fork_and_syscall_clone() -> None:
+    """Both caught: the clone's entry, the fork event, then the clone's return (ptrace's
+    order), with the child's pid in rax."""
+    program = program_path("gdb_fork")
+    commands = ["catch syscall clone", "catch fork", "continue", "continue", "continue", "print $rax > 0", "continue"]
+    output, status, stdout, _ = under_pykern(program, commands)
+    stops = re.findall(r"Catchpoint \d \((call to syscall clone|forked process \d+|returned from syscall clone)\)",
+                       output)
+    assert [re.sub(r"\d+", "N", stop) for stop in stops] == [
+        "call to syscall clone", "forked process N", "returned from syscall clone"]
+    assert "$1 = 1" in output
+    assert status == 0 and stdout == "child 15\nparent 6\n"
+    compare_with_native(program, commands, output)
+
+
 def test_catch_exec_then_the_new_programs_symbols() -> None:
     """`catch exec`: the process stops at the new program's first instruction with gdb
     told of the exec (exec: in the stop reply); gdb loads gdb_basic's symbols, so
