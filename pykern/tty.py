@@ -271,7 +271,8 @@ class LineDiscipline:
         self.lnext = False  # the next character is literal (VLNEXT)
         self.stopped = False  # output stopped by VSTOP or TCOOFF (tty->flow.stopped)
         self.tco_stopped = False  # ... by TCOOFF: only TCOON restarts it
-        self.last_input_ns = 0  # when input last arrived (VTIME's inter-byte timer)
+        self.last_input = 0.0  # when input last arrived, on `now`'s clock (VTIME's inter-byte timer)
+        self.now: Callable[[], float] = time.monotonic  # the scheduler's timer clock (Pty sets it)
         self.on_stop_change: Callable[[bool], None] | None = None  # packet mode's STOP/START
         self._specials: frozenset[int] = frozenset()
         self.set_termios(termios, None)
@@ -469,7 +470,7 @@ class LineDiscipline:
             self.receive_char(c)
             taken += 1
         if taken:
-            self.last_input_ns = time.monotonic_ns()
+            self.last_input = self.now()
         return taken
 
     def receive_char(self, c: int) -> None:
@@ -982,6 +983,7 @@ class Pty(Tty):
         self.table = table
         self.ldisc = LineDiscipline(Termios.pty_slave(), self.signal_foreground)
         self.ldisc.on_stop_change = self._packet_stop_change
+        self.ldisc.now = lambda: table.kernel.sched.now()  # VTIME: virtual under --deterministic
         self.input = bytearray()  # master writes not yet taken by the line discipline
         self.winsize = bytes(WINSIZE.size)
         self.locked = True  # TIOCSPTLCK: the slave cannot be opened
@@ -1197,15 +1199,15 @@ class PtySlave(TtyFile):
                 return self._take(size)
             block = task.restart_state()
             if block.tty_deadline is None:
-                block.tty_deadline = time.monotonic() + vtime / 10
+                block.tty_deadline = ldisc.now() + vtime / 10
             deadline = block.tty_deadline
-            if time.monotonic() >= deadline:
+            if ldisc.now() >= deadline:
                 return b""
         elif available >= min(vmin, size):
             return self._take(size)
         elif available and vtime:
-            deadline = ldisc.last_input_ns / 1e9 + vtime / 10
-            if time.monotonic() >= deadline:
+            deadline = ldisc.last_input + vtime / 10
+            if ldisc.now() >= deadline:
                 return self._take(size)
         return self._wait(task, deadline)
 
