@@ -214,7 +214,7 @@ def run(options: argparse.Namespace) -> int:
     library, patched = library_description()
     if not patched:
         print(f"pykern: warning: libunicorn {library}", file=sys.stderr)
-    from pykern.syscalls.table import build_table
+    from pykern.syscalls.table import build_table, lazy_table
 
     try:
         binds = tuple(Bind.parse(text) for text in options.mount)
@@ -226,7 +226,11 @@ def run(options: argparse.Namespace) -> int:
         print(f"pykern: {options.prog}: command not found", file=sys.stderr)
         return 127
     argv = [os.fsencode(options.prog)] + [os.fsencode(a) for a in options.args]
-    table = build_table()
+    load_syscall = None
+    if tracing(options) or options.gdb is not None:
+        table = build_table()  # the tracer and gdb know every call by name from the start
+    else:
+        table, load_syscall = lazy_table()  # a family is imported at its first call
     tracer = make_tracer(options, table, os.fsencode(path), argv, len(guest_environment(options)))
     # --strace also reports crashes (to stderr, even when the trace goes to -o FILE)
     try:
@@ -241,7 +245,8 @@ def run(options: argparse.Namespace) -> int:
         # orphans write would race with whoever reads pykern's output).
         detach = tracer is None and options.gdb is None and not limits.get("deterministic")
         kernel = Kernel(table, Options(report_crashes=options.report_crashes or options.strace, tracer=tracer,
-                                       root=options.root, binds=binds, detach_orphans=detach, **limits))
+                                       root=options.root, binds=binds, detach_orphans=detach, **limits),
+                        load_syscall)
     except ValueError as error:  # a bad --root or --mount
         print(f"pykern: {error}", file=sys.stderr)
         return USAGE_EXIT
@@ -296,9 +301,14 @@ def run(options: argparse.Namespace) -> int:
             tracer.close()
 
 
+def tracing(options: argparse.Namespace) -> bool:
+    """--strace, -c, --trace-json or --timeline: the run has a pykern.strace.Tracer."""
+    return bool(options.strace or options.trace_summary or options.trace_json or options.timeline)
+
+
 def make_tracer(options: argparse.Namespace, table: list, path: bytes, argv: list[bytes], nenv: int):
     """A pykern.strace.Tracer when --strace, -c, --trace-json or --timeline asks for one; else None."""
-    if not (options.strace or options.trace_summary or options.trace_json or options.timeline):
+    if not tracing(options):
         return None
     from pykern.strace import Timeline, Tracer, parse_signal_expr, parse_status_expr, parse_trace_expr
 
