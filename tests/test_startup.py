@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO_ROOT
 from pykern.syscalls import table as syscall_table
 
@@ -37,3 +39,26 @@ def test_lazy_table_imports_no_family_up_front():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_plain_run_command_line_parses_as_argparse_does():
+    from pykern.cli import build_parser, parse_command_line
+
+    for argv in (["run", "p"], ["run", "./testbins/hello", "a", "b c"], ["run", "p", "-h"],
+                 ["run", "p", "--strace", "x"], ["run", "p", "-E", "A=1", "-"], ["run", "p", "-x=1", ""],
+                 ["run", "p", "--", "x"], ["run", "p", "a", "--", "b"], ["run", "--strace", "p"],
+                 ["run", "-E", "A=1", "p", "q"]):
+        assert vars(parse_command_line(argv)) == vars(build_parser().parse_args(argv)), argv
+
+
+@pytest.mark.usefixtures("built_testbins")
+def test_pykern_run_of_a_program_imports_no_argparse_and_no_unused_family():
+    code = ("import os, sys\nfrom pykern import cli\nexit = os._exit\n"
+            "def report(status):\n"
+            "    sys.stdout.flush()\n"
+            "    print(sorted(m for m in ('argparse', 'pykern.syscalls.socket', 'pykern.syscalls.ipc') if m in sys.modules))\n"
+            "    exit(status)\n"
+            "os._exit = report\nsys.argv = ['pykern', 'run', './testbins/hello']\ncli.entry()\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "[]"
