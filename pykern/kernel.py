@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import random
 import resource
 import sys
 from typing import TYPE_CHECKING, TextIO
@@ -30,6 +29,7 @@ from pykern.tty import TtyTable
 from pykern.vdso import Vdso
 
 if TYPE_CHECKING:
+    import random
     from collections.abc import Callable
 
     from pykern.sysent import SyscallEntry
@@ -80,6 +80,8 @@ class Kernel:
         if self.options.deterministic:
             restart_numbering()
             self.clock: Clock = VirtualClock(self.options.start_time)
+            import random  # only a deterministic run seeds its own
+
             self.random: random.Random | None = random.Random(f"pykern random {self.options.seed}")
         else:
             self.clock = Clock()
