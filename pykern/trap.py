@@ -140,14 +140,15 @@ class Trap:
             entry = self.table[nr]
         except IndexError:
             entry = None
-        if entry is None and self.load_syscall is not None and 0 <= nr < len(self.table):
-            entry = self.load_syscall(nr)
         if entry is None:
-            self.unsupported(nr)
-            self.registers.set_return(uc, -ENOSYS)
-            if self.kernel.tracer is not None:
-                self.kernel.tracer.nosys(task, nr, raw)
-            return
+            if self.load_syscall is not None and nr < len(self.table):
+                entry = self.load_syscall(nr)  # its family's first call (a lazy table)
+            if entry is None:
+                self.unsupported(nr)
+                self.registers.set_return(uc, -ENOSYS)
+                if self.kernel.tracer is not None:
+                    self.kernel.tracer.nosys(task, nr, raw)
+                return
         debugger = self.sched.debugger
         if debugger is not None and debugger.syscall_entry_stop(task, nr, entry, raw):
             self.stopped = True  # gdb's `catch syscall`: stop first, the call is made on resume
