@@ -7,11 +7,13 @@ PROG cannot be found or executed.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
 
 USAGE_EXIT = 2
 
@@ -27,10 +29,14 @@ def help_formatter(prog: str) -> argparse.HelpFormatter:
             columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
         except (AttributeError, ValueError, OSError):
             columns = 80
+    import argparse
+
     return argparse.HelpFormatter(prog, width=columns - 2)
 
 
 def positive_int(text: str) -> int:
+    import argparse
+
     try:
         value = int(text, 0)
     except ValueError:
@@ -41,6 +47,8 @@ def positive_int(text: str) -> int:
 
 
 def positive_float(text: str) -> float:
+    import argparse
+
     try:
         value = float(text)
     except ValueError:
@@ -51,6 +59,8 @@ def positive_float(text: str) -> float:
 
 
 def memory_size(text: str) -> int:
+    import argparse
+
     from pykern.oom import parse_size
 
     try:
@@ -60,6 +70,8 @@ def memory_size(text: str) -> int:
 
 
 def non_negative_int(text: str) -> int:
+    import argparse
+
     try:
         value = int(text, 0)
     except ValueError:
@@ -101,10 +113,13 @@ def trace_on_clock(tracer: Any, clock: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(prog="pykern", description="Run x86-64 Linux programs on a Python kernel.",
                                      formatter_class=help_formatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("version", help="show pykern's version and the libunicorn it uses")
+    commands.add_parser("version", help="show pykern's version and the libunicorn it uses",
+                        formatter_class=help_formatter)
     run = commands.add_parser("run", help="run a program", description="Run PROG with ARGS under pykern.",
                               formatter_class=help_formatter)
     run.add_argument("--version", action="store_true", help="show pykern's version and libunicorn, and exit")
@@ -214,7 +229,7 @@ def run(options: argparse.Namespace) -> int:
     library, patched = library_description()
     if not patched:
         print(f"pykern: warning: libunicorn {library}", file=sys.stderr)
-    from pykern.syscalls.table import build_table
+    from pykern.syscalls.table import build_table, lazy_table
 
     try:
         binds = tuple(Bind.parse(text) for text in options.mount)
@@ -226,7 +241,11 @@ def run(options: argparse.Namespace) -> int:
         print(f"pykern: {options.prog}: command not found", file=sys.stderr)
         return 127
     argv = [os.fsencode(options.prog)] + [os.fsencode(a) for a in options.args]
-    table = build_table()
+    load_syscall = None
+    if tracing(options) or options.gdb is not None:
+        table = build_table()  # the tracer and gdb know every call by name from the start
+    else:
+        table, load_syscall = lazy_table()  # a family is imported at its first call
     tracer = make_tracer(options, table, os.fsencode(path), argv, len(guest_environment(options)))
     # --strace also reports crashes (to stderr, even when the trace goes to -o FILE)
     try:
@@ -241,7 +260,8 @@ def run(options: argparse.Namespace) -> int:
         # orphans write would race with whoever reads pykern's output).
         detach = tracer is None and options.gdb is None and not limits.get("deterministic")
         kernel = Kernel(table, Options(report_crashes=options.report_crashes or options.strace, tracer=tracer,
-                                       root=options.root, binds=binds, detach_orphans=detach, **limits))
+                                       root=options.root, binds=binds, detach_orphans=detach, **limits),
+                        load_syscall)
     except ValueError as error:  # a bad --root or --mount
         print(f"pykern: {error}", file=sys.stderr)
         return USAGE_EXIT
@@ -296,9 +316,14 @@ def run(options: argparse.Namespace) -> int:
             tracer.close()
 
 
+def tracing(options: argparse.Namespace) -> bool:
+    """--strace, -c, --trace-json or --timeline: the run has a pykern.strace.Tracer."""
+    return bool(options.strace or options.trace_summary or options.trace_json or options.timeline)
+
+
 def make_tracer(options: argparse.Namespace, table: list, path: bytes, argv: list[bytes], nenv: int):
     """A pykern.strace.Tracer when --strace, -c, --trace-json or --timeline asks for one; else None."""
-    if not (options.strace or options.trace_summary or options.trace_json or options.timeline):
+    if not tracing(options):
         return None
     from pykern.strace import Timeline, Tracer, parse_signal_expr, parse_status_expr, parse_trace_expr
 
@@ -324,8 +349,34 @@ def make_tracer(options: argparse.Namespace, table: list, path: bytes, argv: lis
                   relative=options.trace_relative, signals=signals)
 
 
+# `pykern run`'s options as argparse leaves them when none is given (parse_command_line).
+RUN_DEFAULTS = {
+    "command": "run", "version": False, "env": [], "unset_env": [], "clear_env": False, "root": "/", "mount": [],
+    "max_tasks": None, "max_memory": None, "timeout": None, "kill_after": 2.0, "gdb": None, "report_crashes": False,
+    "deterministic": False, "seed": None, "start_time": None, "strace": False, "trace_output": None,
+    "trace_strsize": 32, "trace_expr": [], "trace_timestamps": 0, "trace_relative": False,
+    "trace_syscall_times": False, "trace_follow": False, "trace_summary": False, "trace_json": None,
+    "timeline": None,
+}
+
+
+def parse_command_line(argv: list[str] | None = None) -> argparse.Namespace:
+    """The parsed command line. `pykern run PROG [ARGS...]` with no option (and no `--`, which
+    argparse drops in one place only) is parsed here, giving the namespace argparse would
+    (tests/test_startup.py compares them), without building the parser: importing argparse
+    and building it is about 5 ms of a hello world's start-up. Everything else goes to argparse."""
+    if argv is None:
+        argv = sys.argv[1:]
+    if len(argv) >= 2 and argv[0] == "run" and argv[1] and not argv[1].startswith("-") and "--" not in argv:
+        from types import SimpleNamespace
+
+        defaults = {name: list(value) if isinstance(value, list) else value for name, value in RUN_DEFAULTS.items()}
+        return SimpleNamespace(**defaults, prog=argv[1], args=argv[2:])  # type: ignore[return-value]
+    return build_parser().parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
-    return execute(build_parser().parse_args(argv))
+    return execute(parse_command_line(argv))
 
 
 def library_description() -> tuple[str, bool]:
@@ -372,7 +423,7 @@ def execute(options: argparse.Namespace) -> int:
 
 def entry() -> None:
     gc.disable()  # until the guest runs (see run): start-up's collections found nothing to free
-    options = build_parser().parse_args()
+    options = parse_command_line()
     status = execute(options)
     try:
         sys.stdout.flush()

@@ -88,8 +88,8 @@ _tsc_code: mmap.mmap | None = None
 
 def host_clocksource() -> str:
     try:
-        with open("/sys/devices/system/clocksource/clocksource0/current_clocksource", encoding="ascii") as f:
-            return f.read().strip()
+        with open("/sys/devices/system/clocksource/clocksource0/current_clocksource", "rb") as f:
+            return f.read().decode("ascii", "replace").strip()  # (bytes: no text codec to look up)
     except OSError:
         return ""
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import random
 import resource
 import sys
 from typing import TYPE_CHECKING, TextIO
@@ -30,6 +29,9 @@ from pykern.tty import TtyTable
 from pykern.vdso import Vdso
 
 if TYPE_CHECKING:
+    import random
+    from collections.abc import Callable
+
     from pykern.sysent import SyscallEntry
 
 INIT_PID = 1
@@ -70,11 +72,16 @@ class Options:
 
 
 class Kernel:
-    def __init__(self, table: list[SyscallEntry | None], options: Options | None = None) -> None:
+    def __init__(self, table: list[SyscallEntry | None], options: Options | None = None,
+                 load_syscall: Callable[[int], SyscallEntry | None] | None = None) -> None:
+        """`table` is indexed by syscall number; with `load_syscall` (pykern.syscalls.table's
+        lazy_table) an empty slot is first offered to it, which fills the table."""
         self.options = options or Options()
         if self.options.deterministic:
             restart_numbering()
             self.clock: Clock = VirtualClock(self.options.start_time)
+            import random  # only a deterministic run seeds its own
+
             self.random: random.Random | None = random.Random(f"pykern random {self.options.seed}")
         else:
             self.clock = Clock()
@@ -94,7 +101,7 @@ class Kernel:
         self.sched = Scheduler(self)
         if self.options.deterministic:
             self.sched.make_deterministic(self.clock, self.options.seed)
-        self.trap = Trap(self, table)
+        self.trap = Trap(self, table, load_syscall)
         self.tasks: dict[int, Task] = {}  # tid -> task, live and zombie leaders
         self.nr_threads = 0  # tasks not DEAD (Linux's nr_threads): the scheduler runs while any is
         self.groups: dict[int, ThreadGroup] = {}  # tgid -> process, until reaped

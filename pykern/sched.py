@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import random
 import select
 import signal
 import time
@@ -31,6 +30,8 @@ from pykern.errors import Block
 from pykern.task import Task, TaskState
 
 if TYPE_CHECKING:
+    import random
+
     from pykern.clock import VirtualClock
     from pykern.gdbstub import GdbStub
     from pykern.kernel import Kernel
@@ -86,6 +87,8 @@ class Scheduler:
         the schedule closest to a normal run's."""
         self.virtual = clock
         self.now = clock.seconds
+        import random  # only a deterministic run needs it
+
         self.chaos = random.Random(f"pykern schedule {seed}")
         if seed != 0:
             self.max_quantum = self.chaos.choice((QUANTUM_INSNS, QUANTUM_INSNS // 8, QUANTUM_INSNS // 64))

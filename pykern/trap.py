@@ -52,6 +52,8 @@ from pykern.task import PendingSyscall, Task, TaskState
 from pykern.ucbind import HAS_BUDGET, NO_BUDGET, RegisterBatch, Uc, UcError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pykern.kernel import Kernel
     from pykern.mm import MM
     from pykern.sysent import SyscallEntry
@@ -100,9 +102,11 @@ class KernelBug(Exception):
 
 
 class Trap:
-    def __init__(self, kernel: Kernel, table: list[SyscallEntry | None]) -> None:
+    def __init__(self, kernel: Kernel, table: list[SyscallEntry | None],
+                 load_syscall: Callable[[int], SyscallEntry | None] | None = None) -> None:
         self.kernel = kernel
         self.table = table
+        self.load_syscall = load_syscall  # an empty slot's first call: import its family (lazy_table)
         self.warned: set[int | str] = set()
         self.bug: BaseException | None = None
         self.bug_task: Task | None = None
@@ -137,11 +141,14 @@ class Trap:
         except IndexError:
             entry = None
         if entry is None:
-            self.unsupported(nr)
-            self.registers.set_return(uc, -ENOSYS)
-            if self.kernel.tracer is not None:
-                self.kernel.tracer.nosys(task, nr, raw)
-            return
+            if self.load_syscall is not None and nr < len(self.table):
+                entry = self.load_syscall(nr)  # its family's first call (a lazy table)
+            if entry is None:
+                self.unsupported(nr)
+                self.registers.set_return(uc, -ENOSYS)
+                if self.kernel.tracer is not None:
+                    self.kernel.tracer.nosys(task, nr, raw)
+                return
         debugger = self.sched.debugger
         if debugger is not None and debugger.syscall_entry_stop(task, nr, entry, raw):
             self.stopped = True  # gdb's `catch syscall`: stop first, the call is made on resume

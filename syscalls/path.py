@@ -87,7 +87,6 @@ from pykern.abi import (
     VALID_RESOLVE_FLAGS,
 )
 from pykern.errors import SysError
-from pykern.fs.fifo import open_pipe_end
 from pykern.fs.file import File, HostFile
 from pykern.fs.hostfs import HostInode
 from pykern.fs.hostio import host_errors
@@ -104,7 +103,6 @@ from pykern.fs.libfs import PathFile
 from pykern.fs.mount import Location
 from pykern.fs.namei import LAST_DOT, LAST_DOTDOT, LAST_NORM, Found, d_path, parent_walk, path_walk, reachable
 from pykern.fs.stat import Stat, pack_stat, pack_statx
-from pykern.pipe import PipeEnd
 from pykern.rlimit import get_rlimit
 from pykern.sigtypes import user_info
 from pykern.syscalls.table import syscall
@@ -224,6 +222,9 @@ def reopen(task: Task, file: File, flags: int) -> File:
         opened = HostFile.wrap(fd, flags)
         opened.location = file.location
         return opened
+    from pykern.fs.fifo import open_pipe_end  # (pipes: imported when one is reopened)
+    from pykern.pipe import PipeEnd
+
     if isinstance(file, PipeEnd):
         return open_pipe_end(task, file.pipe, flags)
     raise SysError(ENXIO)

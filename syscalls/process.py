@@ -52,7 +52,6 @@ from pykern.fork import copy_process
 from pykern.loader import ExecFormatError
 from pykern.rusage import reaped_usage
 from pykern.sigtypes import SigInfo
-from pykern.syscalls.eventfiles import new_pidfd, pidfd_group
 from pykern.syscalls.table import syscall
 from pykern.sysent import (
     CLONE_FLAGS,
@@ -105,6 +104,8 @@ def _fork_and_maybe_wait(task: Task, flags: int, stack: int, parent_tid: int, ch
             task.group.files.lowest_free()  # EMFILE before the child exists
         child = copy_process(task, flags, stack, parent_tid, child_tid, tls)
         if flags & CLONE_PIDFD:
+            from pykern.syscalls.eventfiles import new_pidfd  # (with its family: at first use)
+
             task.mm.copy_out_u32(pidfd_addr, new_pidfd(task, child.group))
         if not flags & CLONE_VFORK:
             return child.tid
@@ -290,6 +291,8 @@ def sys_waitid(task: Task, idtype: int, id: int, infop_addr: int, options: int, 
     elif idtype == P_PIDFD:
         if id < 0:
             raise SysError(EINVAL)
+        from pykern.syscalls.eventfiles import pidfd_group
+
         pidfd = pidfd_group(task, id)
         children = [child for child in task.group.children if child is pidfd]
         nonblocking = task.group.files.get(id).nonblocking

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING
 from pykern.abi import ENOENT, S_IFDIR, S_IFREG
 from pykern.errors import SysError
 from pykern.fs.libfs import DirInode, GenInode, LinkInode, SimpleFS, SimpleInode
-from pykern.fs.proc import system, sysvipc
-from pykern.fs.proc.base import PidDir
+from pykern.fs.proc import system
 from pykern.fs.proc.common import group_alive
 from pykern.task import TaskState
 
@@ -97,12 +96,16 @@ class ProcRoot(DirInode):
 
     def _sysvipc_dir(self, parent: DirInode, name: bytes) -> Inode:
         """/proc/sysvipc: the System V IPC objects (pykern.fs.proc.sysvipc)."""
+        from pykern.fs.proc import sysvipc
+
         kernel = self.fs.kernel
         entries = {file_name: self._file(lambda task, show=show: show(kernel))
                    for file_name, show in sysvipc.SHOWS.items()}
         return DirInode(self.fs, parent, name, entries)
 
     def children(self, task: Task) -> dict[bytes, Factory]:
+        from pykern.fs.proc.base import PidDir  # (a process's files: imported when /proc is read)
+
         entries = dict(self.fixed)
         kernel = self.fs.kernel
         for tgid in sorted(kernel.groups):
@@ -117,6 +120,8 @@ class ProcRoot(DirInode):
             return factory(self, name)
         if not name.isdigit() or name.startswith(b"0"):
             raise SysError(ENOENT)
+        from pykern.fs.proc.base import PidDir
+
         kernel = self.fs.kernel
         pid = int(name)
         group = kernel.groups.get(pid)
