@@ -133,7 +133,11 @@ run: venv testbins
 test: venv testbins test-tools
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
+# compileall first: start-up is measured with the .pyc files an installed pykern has, even
+# where PYTHONDONTWRITEBYTECODE=1 keeps Python from writing them (hello costs ~190 ms of CPU
+# when every module is compiled from source).
 bench: venv testbins bench-tools
+	$(PY) -m compileall -q pykern syscalls loader
 	$(PY) bench/run.py
 
 # The Linux Test Project's syscall tests natively and under pykern (tools/ltp.py): a table,
