@@ -13,7 +13,7 @@ from pykern.abi import SI_USER
 from pykern.futex import futex_exit_release
 from pykern.ipc.sem import exit_ipc
 from pykern.ipc.shm import shm_exit
-from pykern.rusage import reaped_usage
+from pykern.rusage import reaped_usage, retire_mm_usage
 from pykern.sigtypes import SigInfo
 from pykern.task import Task, TaskState, ThreadGroup
 
@@ -34,6 +34,7 @@ def retire_mm(mm: MM, task: Task) -> None:
     mm.users -= 1
     dead_mms = task.kernel.dead_mms
     if mm.users <= 0 and mm not in dead_mms:
+        retire_mm_usage(task.group, mm)  # its faults and peak RSS stay with the process
         dead_mms.append(mm)
 
 

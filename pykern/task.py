@@ -146,6 +146,7 @@ class Task:
         self.vfork_parent: Task | None = None  # the parent sleeping until we exec or exit
         self.vfork_done_queue = WaitQueue(f"vfork_done({tid})")
         self.cpu_ns = 0
+        self.stime_ns = 0  # the part of cpu_ns spent in its syscalls (pykern.trap; rusage)
         self.nvcsw = 0  # slept in a call (getrusage's voluntary context switches)
         self.nivcsw = 0  # preempted at the end of a quantum
         self.running_since = 0  # perf_counter_ns when its current slice began, 0 if not running
@@ -238,6 +239,7 @@ class ThreadGroup:
         self.cpu_timers: dict[int | str, Any] = {}
         self.cpu_ns = 0
         self.children_usage = Usage()  # reaped children's (pykern.rusage), theirs included
+        self.mm_usage = Usage()  # faults and peak RSS of the address spaces it left (exec, exit)
         self.oom_score_adj = 0  # /proc/PID/oom_score_adj; inherited by fork
         self.oom_score_adj_min = 0  # the lowest an unprivileged writer may set (Linux's signal->oom_score_adj_min)
         self.child_subreaper = False  # prctl(PR_SET_CHILD_SUBREAPER): orphans below come here

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import sys
+from time import perf_counter_ns
 from typing import TYPE_CHECKING
 
 from pykern import uc_const as X
@@ -138,7 +139,9 @@ class Trap:
             uc.emu_stop()
             return
         self.in_syscall_hook = True
+        entered = perf_counter_ns()
         completed = self.invoke(task, entry, raw)
+        task.stime_ns += perf_counter_ns() - entered  # system time (pykern.rusage)
         self.in_syscall_hook = False
         if not completed or self.sched.need_resched:
             self.stopped = True
@@ -219,7 +222,11 @@ class Trap:
         """Re-run a woken task's pending call from the top (outside the JIT)."""
         pending = task.pending
         assert pending is not None
+        entered = perf_counter_ns()
         completed = self.invoke(task, pending.entry, pending.args)
+        spent = perf_counter_ns() - entered  # outside a slice: system time and CPU time (pykern.rusage)
+        task.stime_ns += spent
+        task.cpu_ns += spent
         if self.bug is not None:
             self._raise_bug()
         if completed and self.sched.debugger is not None:

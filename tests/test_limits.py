@@ -4,10 +4,13 @@ process. pykern-only behaviour; where Linux has an answer, it is asked."""
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
 import time
+
+import pytest
 
 from conftest import REPO_ROOT
 
@@ -142,3 +145,21 @@ def test_bad_max_memory_is_a_usage_error() -> None:
     for size in ("0", "-5M", "lots", "12Q"):
         done = pykern("--max-memory", size, "/bin/true")
         assert done.returncode == 2 and b"Traceback" not in done.stderr, size
+
+
+def test_gnu_time_sees_real_use(built_testbins) -> None:
+    """GNU time (wait4's rusage) shows what the guest used: CPU time split into user and
+    system, the peak RSS and the minor faults, close to the native run's (ranges: the
+    JIT is slower, and pykern reads a program's text in whole)."""
+    time_cmd = ["/usr/bin/time", "-f", "%U %S %M %R", "./testbins/accounting"]
+    if not shutil.which(time_cmd[0]):
+        pytest.skip("GNU time is not installed")
+    native = subprocess.run(time_cmd, cwd=REPO_ROOT, capture_output=True, timeout=TIMEOUT, check=True)
+    done = pykern(*time_cmd, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == native.stdout
+    user, system, maxrss, minflt = (float(x) for x in done.stderr.split())
+    _, _, native_maxrss, native_minflt = (float(x) for x in native.stderr.split())
+    assert user >= 0.08 and system >= 0.02  # the program burns 80 ms in user mode, 20 ms in syscalls
+    assert 0.9 * native_maxrss <= maxrss <= 1.5 * native_maxrss + 4096
+    assert 0.9 * native_minflt <= minflt <= 1.5 * native_minflt + 1000
