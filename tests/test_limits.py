@@ -163,3 +163,25 @@ def test_gnu_time_sees_real_use(built_testbins) -> None:
     assert user >= 0.08 and system >= 0.02  # the program burns 80 ms in user mode, 20 ms in syscalls
     assert 0.9 * native_maxrss <= maxrss <= 1.5 * native_maxrss + 4096
     assert 0.9 * native_minflt <= minflt <= 1.5 * native_minflt + 1000
+
+
+def test_overcommit_never_fails_up_front(built_testbins) -> None:
+    """vm.overcommit_memory=2: mmap, brk, mprotect and fork past CommitLimit (half of
+    --max-memory) fail with ENOMEM at once, and Committed_AS follows; modes 1 and 0 as
+    Linux (testbins/pykern_only/overcommit checks itself)."""
+    done = pykern("--max-memory", "256M", "./testbins/pykern_only/overcommit")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stderr == b""
+    assert b"ok mode 2: fork fails (ENOMEM)" in done.stdout and done.stdout.endswith(b"ok mode 0: smaller ones succeed\n")
+
+
+def test_meminfo_commit_lines_are_the_guests() -> None:
+    done = pykern("--max-memory", "1G", "/bin/sh", "-c",
+                  "grep -E '^(CommitLimit|Committed_AS):' /proc/meminfo; echo 25 > /proc/sys/vm/overcommit_ratio; "
+                  "grep CommitLimit /proc/meminfo; echo 1000 > /proc/sys/vm/overcommit_kbytes; "
+                  "cat /proc/sys/vm/overcommit_ratio; grep CommitLimit /proc/meminfo")
+    lines = done.stdout.decode().split("\n")
+    assert lines[0] == "CommitLimit:      524288 kB", done.stdout
+    assert lines[1].startswith("Committed_AS:") and 0 < int(lines[1].split()[1]) < 65536
+    assert lines[2] == "CommitLimit:      262144 kB"
+    assert lines[3:5] == ["0", "CommitLimit:        1000 kB"]  # kbytes and ratio exclude each other
