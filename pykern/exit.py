@@ -159,6 +159,11 @@ def release_task(kernel: Kernel, group: ThreadGroup) -> None:
     group.pidfd_wait.wake_all()  # (POLLHUP too once reaped)
     for task in group.tasks:
         kernel.tasks.pop(task.tid, None)
+    # A process is a knot of reference cycles (its tasks and it, its children and it):
+    # what holds host fds (its image's and its directories' O_PATH fds) goes now, not
+    # when Python's cyclic collector runs.
+    group.exe_location = None
+    group.fs = kernel.init.fs
 
 
 def waitable_children(group: ThreadGroup, pid: int) -> list[ThreadGroup]:
