@@ -60,7 +60,7 @@ from pykern.abi import (
 )
 from pykern.errors import Fault, SysError
 from pykern.hostmem import Backing, disable_transparent_hugepages
-from pykern.rusage import release_pages
+from pykern.rusage import fork_base, release_pages
 from pykern.uc_const import UC_ARCH_X86, UC_MODE_64, UC_PROT_EXEC, UC_X86_REG_CR4
 from pykern.ucbind import Uc, UcError
 
@@ -718,7 +718,7 @@ class MM(UserAccess):
         child.start_brk, child.brk, child.exe_path = self.start_brk, self.brk, self.exe_path
         child.dumpable = self.dumpable
         child.layout = self.layout
-        child.rss_base = copied
+        child.rss_base = fork_base(child, copied)
         if self.heap is not None:
             child.heap = copies.get(id(self.heap)) or Backing(self.heap.size, label="heap")
         return child

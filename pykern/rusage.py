@@ -14,8 +14,9 @@ report (Linux's k_getrusage and the signal struct's c* counters).
   it gave back (`released`: munmap, MADV_DONTNEED, a shrinking brk, exec, exit). The
   peak (ru_maxrss, VmHWM) is sampled where the resident set can only go down, before
   pages are given back (as Linux's update_hiwater_rss), when it is asked for, and now
-  and then between slices (OomKiller.check). Differences from Linux: a fork child's
-  copied pages are not faults (Linux counts its copy-on-write faults); a private file
+  and then between slices (OomKiller.check). Differences from Linux: what a fork child
+  starts with is not its faults (Linux counts its copy-on-write faults, and its first
+  touches of the text it shares); a private file
   mapping is resident whole from the start (pykern reads it in); faults belong to the
   process, so RUSAGE_THREAD shows the process's; there are no major faults.
 - A process's reaped children add their totals, and those of their own reaped children,
@@ -142,6 +143,13 @@ def maybe_sample_rss(mm: MM) -> None:
         sample_rss(mm)
 
 
+def fork_base(child: MM, copied: int) -> int:
+    """The resident bytes a forked MM starts with, which are not its faults: the private
+    pages fork copied (`copied`), and the frozen and shared ones it maps as its parent
+    does (Linux's child faults only on the few of those it touches)."""
+    return copied + sum(vma_resident(vma) for vma in child.vmas if vma.shared or vma.backing.frozen)
+
+
 def mm_faults(mm: MM, rss: int) -> int:
     """Minor faults of `mm` so far, given its resident bytes now."""
     return max(rss - mm.rss_base + mm.rss_released, 0) // PAGE_SIZE
@@ -211,5 +219,5 @@ def reaped_usage(clock: Clock, group: ThreadGroup) -> Usage:
     return total
 
 
-__all__ = ["RUSAGE", "Usage", "maybe_sample_rss", "mm_faults", "process_usage", "reaped_usage",
+__all__ = ["RUSAGE", "Usage", "fork_base", "maybe_sample_rss", "mm_faults", "process_usage", "reaped_usage",
            "release_pages", "retire_mm_usage", "sample_rss", "thread_usage", "vma_resident"]
