@@ -149,12 +149,15 @@ def forget_children(kernel: Kernel, group: ThreadGroup) -> list[ThreadGroup]:
     return children
 
 
-def release_task(kernel: Kernel, group: ThreadGroup) -> None:
-    """Reap a zombie: it disappears from the tables and its parent's children."""
+def release_task(kernel: Kernel, group: ThreadGroup, waited: bool = False) -> None:
+    """Reap a zombie: it disappears from the tables and its parent's children. Only a
+    parent that `waited` for it adds its usage to RUSAGE_CHILDREN's (wait_task_zombie;
+    one that ignores SIGCHLD does not)."""
     group.reaped = True
     if group.parent is not None and group in group.parent.children:
         group.parent.children.remove(group)
-        group.parent.children_usage.add(reaped_usage(kernel.clock, group))
+        if waited:
+            group.parent.children_usage.add(reaped_usage(kernel.clock, group))
     kernel.groups.pop(group.tgid, None)
     group.pidfd_wait.wake_all()  # (POLLHUP too once reaped)
     for task in group.tasks:

@@ -2,6 +2,7 @@
  * user time for computing, system time for syscalls, page faults and the peak resident set
  * for touched memory, voluntary context switches for sleeping, and a reaped child's totals
  * (its peak the largest) in RUSAGE_CHILDREN. Ranges, not values: it runs natively too. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,5 +182,19 @@ int main(void)
     times(&tms);
     CHECK(tms.tms_cutime >= 2 * hz / 100, "times(): the children's user time");
     CHECK(stat_field(11) == two.ru_minflt, "/proc/self/stat's cminflt");
+
+    /* a child nobody waits for (SIGCHLD ignored: it reaps itself) adds nothing */
+    signal(SIGCHLD, SIG_IGN);
+    pid = fork();
+    if (pid == 0) {
+        touch(64 * MB);
+        burn_user(30000);
+        _exit(0);
+    }
+    CHECK(waitpid(pid, &status, 0) == -1 && errno == ECHILD, "SIGCHLD ignored: the child reaps itself");
+    struct rusage three;
+    getrusage(RUSAGE_CHILDREN, &three);
+    CHECK(three.ru_maxrss == two.ru_maxrss && three.ru_minflt == two.ru_minflt
+          && usec(three.ru_utime) == usec(two.ru_utime), "RUSAGE_CHILDREN: only children waited for");
     return 0;
 }
