@@ -60,7 +60,7 @@ from pykern.abi import (
 )
 from pykern.errors import Fault, SysError
 from pykern.hostmem import Backing, disable_transparent_hugepages
-from pykern.rusage import fork_base, release_pages
+from pykern.rusage import faultable, fork_base, release_pages
 from pykern.uc_const import UC_ARCH_X86, UC_MODE_64, UC_PROT_EXEC, UC_X86_REG_CR4
 from pykern.ucbind import Uc, UcError
 
@@ -677,7 +677,8 @@ class MM(UserAccess):
         ranges: dict[int, list[tuple[int, int]]] = {}
         writable = {id(vma.backing) for vma in self.vmas if vma.prot & PROT_WRITE and not vma.shared}
         copies: dict[int, Backing] = {}
-        copied = 0  # bytes of resident private pages the child gets: not its page faults (rusage)
+        copied = 0  # resident bytes of faultable VMAs the child gets: not its page faults (rusage)
+        counted: set[int] = set()  # copies whose pages are such
         vmas = []
         for vma in self.vmas:
             backing = vma.backing
@@ -695,19 +696,24 @@ class MM(UserAccess):
                         copy = backing
                         backing.frozen = True
                     copies[id(backing)] = copy
+                if faultable(vma):
+                    counted.add(id(copy))
                 if id(copy) in ranges:
                     ranges[id(copy)].append((vma.offset, vma.end - vma.start))
                 elif copy is not backing:
                     for offset, length in backing.resident_runs(vma.offset, vma.end - vma.start):
                         copy.copy_from(backing, offset, length)
-                        copied += length
+                        if id(copy) in counted:
+                            copied += length
                 backing = copy
             vmas.append(VMA(vma.start, vma.end, vma.prot, vma.flags, backing, vma.offset, vma.name,
                             vma.file_offset))
         for source_id, copy in copies.items():
             if id(copy) in ranges:
                 source = next(v.backing for v in self.vmas if id(v.backing) == source_id)
-                copied += copy.refill_from(source, sorted(ranges[id(copy)]))
+                refilled = copy.refill_from(source, sorted(ranges[id(copy)]))
+                if id(copy) in counted:
+                    copied += refilled
         wanted = {self._mapping_key(vma) for vma in vmas}
         if child is not None and pool is not None and child._unmap_cost(wanted) > pool.max_unmap:
             child._close()
@@ -899,13 +905,14 @@ class MM(UserAccess):
 
     def _reset_usage(self) -> None:
         """pykern.rusage's counters of this address space (as Linux's mm counters)."""
-        self.rss_base = 0  # resident bytes it started with (a fork's copies)
-        self.rss_released = 0  # resident bytes it has given back
+        self.rss_base = 0  # resident bytes of faultable VMAs it started with (a fork's copies)
+        self.rss_released = 0  # resident bytes of faultable VMAs it has given back
         self.hiwater_rss = 0  # the peak of its resident bytes seen so far
         self.rss_sampled_ns = 0  # when the peak was last sampled (time.monotonic_ns)
         self.private_rss: int | None = None  # resident bytes in private backings when it was retired
         self.map_generation = 0  # changes with every change of the VMA list
-        self.rss_sample: tuple[int, int, int] | None = None  # (rss, map_generation, host faults) then
+        # the last sample: (rss, of it in faultable VMAs, map_generation, pykern's host faults)
+        self.rss_sample: tuple[int, int, int, int] | None = None
 
     def locked_bytes(self) -> int:
         """VmLck: the bytes of mlock'ed ranges that are mapped."""

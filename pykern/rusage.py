@@ -9,16 +9,17 @@ report (Linux's k_getrusage and the signal struct's c* counters).
   involuntary one.
 - Memory, per address space (an MM): its resident set is the host pages that back its
   VMAs (pykern never sees a page fault: the host serves the first touch of a page, inside
-  the JIT). A page fault is a page becoming resident, so an MM's minor faults are its
-  resident pages now, less those a fork gave it already copied (`rss_base`), plus those
-  it gave back (`released`: munmap, MADV_DONTNEED, a shrinking brk, exec, exit). The
+  the JIT). A page fault is a page of memory that starts empty (anonymous, heap, stack;
+  not a file's, which pykern reads in whole) becoming resident, so an MM's minor faults
+  are those resident pages now, less those a fork gave it already copied (`rss_base`),
+  plus those it gave back (`rss_released`: munmap, MADV_DONTNEED, a shrinking brk). The
   peak (ru_maxrss, VmHWM) is sampled where the resident set can only go down, before
   pages are given back (as Linux's update_hiwater_rss), when it is asked for, and now
   and then between slices (OomKiller.check). Differences from Linux: what a fork child
-  starts with is not its faults (Linux counts its copy-on-write faults, and its first
-  touches of the text it shares); a private file
-  mapping is resident whole from the start (pykern reads it in); faults belong to the
-  process, so RUSAGE_THREAD shows the process's; there are no major faults.
+  starts with is not its faults (Linux counts its copy-on-write faults); touching a
+  file's pages is no fault, and a private file mapping is resident whole from the start
+  (pykern reads it in); faults belong to the process, so RUSAGE_THREAD shows the
+  process's; there are no major faults.
 - A process's reaped children add their totals, and those of their own reaped children,
   to its `children_usage` (the peak: the largest, as Linux's cmaxrss).
 """
@@ -29,6 +30,7 @@ import resource
 import struct
 import time
 import weakref
+from time import perf_counter_ns
 from typing import TYPE_CHECKING
 
 from pykern.abi import PAGE_SIZE
@@ -99,15 +101,25 @@ def vma_resident(vma: VMA) -> int:
         return length
 
 
-def _resident(mm: MM) -> tuple[int, int]:
-    """(resident bytes of the MM, the part of them in its own private backings)."""
-    rss = private = 0
+def faultable(vma: VMA) -> bool:
+    """Does a page of `vma` become resident by the guest's first touch? Not a file's
+    (pykern reads a private file mapping in whole when it maps it, and the host's page
+    cache serves a shared one) nor the vDSO's: only memory that starts empty."""
+    return not vma.name or vma.name.startswith("[") and vma.name not in ("[vdso]", "[vvar]")
+
+
+def _resident(mm: MM) -> tuple[int, int, int]:
+    """(resident bytes of the MM, the part in faultable VMAs, the part in its own
+    private backings)."""
+    rss = touched = private = 0
     for vma in mm.vmas:
         resident = vma_resident(vma)
         rss += resident
+        if faultable(vma):
+            touched += resident
         if not vma.shared and not vma.backing.frozen:
             private += resident
-    return rss, private
+    return rss, touched, private
 
 
 def host_faults() -> int:
@@ -116,25 +128,26 @@ def host_faults() -> int:
     return usage.ru_minflt + usage.ru_majflt
 
 
-def sample_rss(mm: MM) -> int:
-    """The MM's resident bytes now; the peak follows. Asking the host costs some
-    microseconds a VMA, so when neither the VMA list has changed nor the host has faulted
-    in a page for pykern since the last sample, that sample is still the answer."""
+def sample_rss(mm: MM) -> tuple[int, int]:
+    """(resident bytes of the MM now, the part in faultable VMAs); the peak follows.
+    Asking the host costs some microseconds a VMA, so when neither the VMA list has
+    changed nor the host has faulted in a page for pykern since the last sample, that
+    sample is still the answer."""
     faults = host_faults()
     last = mm.rss_sample
-    if last is not None and last[1] == mm.map_generation and last[2] == faults:
-        rss = last[0]
+    if last is not None and last[2] == mm.map_generation and last[3] == faults:
+        rss, touched = last[0], last[1]
     else:
-        rss = _resident(mm)[0]
-    _sampled(mm, rss, faults)
-    return rss
+        rss, touched, _ = _resident(mm)
+    _sampled(mm, rss, touched, faults)
+    return rss, touched
 
 
-def _sampled(mm: MM, rss: int, faults: int) -> None:
+def _sampled(mm: MM, rss: int, touched: int, faults: int) -> None:
     if rss > mm.hiwater_rss:
         mm.hiwater_rss = rss
     mm.rss_sampled_ns = time.monotonic_ns()
-    mm.rss_sample = (rss, mm.map_generation, faults)
+    mm.rss_sample = (rss, touched, mm.map_generation, faults)
 
 
 def maybe_sample_rss(mm: MM) -> None:
@@ -144,46 +157,52 @@ def maybe_sample_rss(mm: MM) -> None:
 
 
 def fork_base(child: MM, copied: int) -> int:
-    """The resident bytes a forked MM starts with, which are not its faults: the private
-    pages fork copied (`copied`), and the frozen and shared ones it maps as its parent
-    does (Linux's child faults only on the few of those it touches)."""
-    return copied + sum(vma_resident(vma) for vma in child.vmas if vma.shared or vma.backing.frozen)
+    """The resident bytes of faultable VMAs a forked MM starts with, which are not its
+    faults: the private pages fork copied (`copied`, of faultable VMAs), and the shared
+    ones it maps as its parent does."""
+    return copied + sum(vma_resident(vma) for vma in child.vmas
+                        if faultable(vma) and (vma.shared or vma.backing.frozen))
 
 
-def mm_faults(mm: MM, rss: int) -> int:
-    """Minor faults of `mm` so far, given its resident bytes now."""
-    return max(rss - mm.rss_base + mm.rss_released, 0) // PAGE_SIZE
+def mm_faults(mm: MM, touched: int) -> int:
+    """Minor faults of `mm` so far, given its faultable resident bytes now."""
+    return max(touched - mm.rss_base + mm.rss_released, 0) // PAGE_SIZE
 
 
 def release_pages(mm: MM, vmas: list[VMA]) -> None:
     """`vmas` (pieces of the MM's) are about to be unmapped or zeroed: what of them is
     resident was faulted in, and the peak may be now."""
-    released = sum(vma_resident(vma) for vma in vmas)
+    released = touched = 0
+    for vma in vmas:
+        resident = vma_resident(vma)
+        released += resident
+        if faultable(vma):
+            touched += resident
     if not released:
         return
     mm.rss_sample = None  # (MADV_DONTNEED gives pages back without changing a VMA)
     if released >= BIG_RELEASE or time.monotonic_ns() - mm.rss_sampled_ns >= SAMPLE_NS // 10:
         sample_rss(mm)
-    mm.rss_released += released
+    mm.rss_released += touched
 
 
 def retire_mm_usage(group: ThreadGroup, mm: MM) -> None:
     """The process leaves `mm` for good (exec, exit): its faults and peak stay with the
     process (Linux keeps min_flt per task and the old mm's hiwater in signal->maxrss)."""
-    rss, private = _resident(mm)
-    _sampled(mm, rss, host_faults())
+    rss, touched, private = _resident(mm)
+    _sampled(mm, rss, touched, host_faults())
     mm.private_rss = private  # MM.destroy weighs it when it pools the MM: not asked twice
     usage = group.mm_usage
-    usage.minflt += mm_faults(mm, rss)
+    usage.minflt += mm_faults(mm, touched)
     usage.maxrss = max(usage.maxrss, mm.hiwater_rss)
-    mm.rss_base, mm.rss_released = rss, 0  # counted: nothing is counted twice
+    mm.rss_base, mm.rss_released = touched, 0  # counted: nothing is counted twice
 
 
 def _memory_usage(group: ThreadGroup, mm: MM | None, usage: Usage) -> None:
     usage.minflt += group.mm_usage.minflt
     usage.maxrss = max(usage.maxrss, group.mm_usage.maxrss)
     if mm is not None and mm.uc is not None:
-        usage.minflt += mm_faults(mm, sample_rss(mm))
+        usage.minflt += mm_faults(mm, sample_rss(mm)[1])
         usage.maxrss = max(usage.maxrss, mm.hiwater_rss)
 
 
@@ -195,18 +214,53 @@ def _live_mm(group: ThreadGroup) -> MM | None:
     return live[0].mm if live else None
 
 
+def thread_stime_ns(task: Task) -> int:
+    """The task's system time, the call it is in now included (so that its user time,
+    CPU time less system time, never goes back between two asks)."""
+    stime = task.stime_ns
+    trap = task.kernel.trap
+    running = trap.running
+    if trap.retrying is task or (trap.in_syscall_hook and running is not None and running.loaded_task is task):
+        stime += perf_counter_ns() - trap.entered
+    return stime
+
+
+def _cpu_usage(clock: Clock, task: Task) -> Usage:
+    """The thread's times, neither of which goes back between two asks (Linux's
+    cputime_adjust and its prev_cputime: the CPU time and the system time are read at
+    two instants, and a host that preempts pykern between them would move time from one
+    to the other)."""
+    cpu = clock.thread_cpu_ns(task)
+    stime = min(thread_stime_ns(task), cpu)
+    prev_utime, prev_stime = task.prev_cputime
+    if prev_utime + prev_stime >= cpu:
+        utime, stime = prev_utime, prev_stime
+    else:
+        stime = max(stime, prev_stime)
+        utime = max(cpu - stime, prev_utime)
+        stime = cpu - utime
+        task.prev_cputime = (utime, stime)
+    return Usage(utime + stime, task.nvcsw, task.nivcsw, stime)
+
+
 def thread_usage(clock: Clock, task: Task) -> Usage:
     """RUSAGE_THREAD (faults and peak: the process's, see the module's text)."""
-    usage = Usage(clock.thread_cpu_ns(task), task.nvcsw, task.nivcsw, task.stime_ns)
+    usage = _cpu_usage(clock, task)
     _memory_usage(task.group, _live_mm(task.group), usage)
     return usage
 
 
-def process_usage(clock: Clock, group: ThreadGroup) -> Usage:
-    """RUSAGE_SELF: every thread the process has had, every address space it has used."""
+def process_cpu_usage(clock: Clock, group: ThreadGroup) -> Usage:
+    """The CPU times and context switches of every thread the process has had (times(2))."""
     total = Usage(group.cpu_ns)
     for task in group.tasks:
-        total.add(Usage(clock.thread_cpu_ns(task), task.nvcsw, task.nivcsw, task.stime_ns))
+        total.add(_cpu_usage(clock, task))
+    return total
+
+
+def process_usage(clock: Clock, group: ThreadGroup) -> Usage:
+    """RUSAGE_SELF: every thread the process has had, every address space it has used."""
+    total = process_cpu_usage(clock, group)
     _memory_usage(group, _live_mm(group), total)
     return total
 
@@ -219,5 +273,6 @@ def reaped_usage(clock: Clock, group: ThreadGroup) -> Usage:
     return total
 
 
-__all__ = ["RUSAGE", "Usage", "fork_base", "maybe_sample_rss", "mm_faults", "process_usage", "reaped_usage",
-           "release_pages", "retire_mm_usage", "sample_rss", "thread_usage", "vma_resident"]
+__all__ = ["RUSAGE", "Usage", "faultable", "fork_base", "maybe_sample_rss", "mm_faults", "process_cpu_usage", "process_usage",
+           "reaped_usage", "release_pages", "retire_mm_usage", "sample_rss", "thread_stime_ns", "thread_usage",
+           "vma_resident"]

@@ -147,6 +147,7 @@ class Task:
         self.vfork_done_queue = WaitQueue(f"vfork_done({tid})")
         self.cpu_ns = 0
         self.stime_ns = 0  # the part of cpu_ns spent in its syscalls (pykern.trap; rusage)
+        self.prev_cputime = (0, 0)  # (user, system) ns last reported: neither goes back (rusage)
         self.nvcsw = 0  # slept in a call (getrusage's voluntary context switches)
         self.nivcsw = 0  # preempted at the end of a quantum
         self.running_since = 0  # perf_counter_ns when its current slice began, 0 if not running

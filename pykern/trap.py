@@ -103,6 +103,8 @@ class Trap:
         self.stopped = False  # the kernel asked Unicorn to stop (vs. the quantum ran out)
         self.executed = 0  # guest instructions the last run_user was charged
         self.in_syscall_hook = False
+        self.entered = 0  # perf_counter_ns when the call being served began (pykern.rusage)
+        self.retrying: Task | None = None  # the task whose call retry() is making
         self.running: MM | None = None  # the address space in the JIT (for interrupt)
         self.registers = SyscallRegisters()
         self.sched = kernel.sched
@@ -139,9 +141,9 @@ class Trap:
             uc.emu_stop()
             return
         self.in_syscall_hook = True
-        entered = perf_counter_ns()
+        self.entered = perf_counter_ns()
         completed = self.invoke(task, entry, raw)
-        task.stime_ns += perf_counter_ns() - entered  # system time (pykern.rusage)
+        task.stime_ns += perf_counter_ns() - self.entered  # system time (pykern.rusage)
         self.in_syscall_hook = False
         if not completed or self.sched.need_resched:
             self.stopped = True
@@ -222,11 +224,13 @@ class Trap:
         """Re-run a woken task's pending call from the top (outside the JIT)."""
         pending = task.pending
         assert pending is not None
-        entered = perf_counter_ns()
+        self.retrying = task
+        self.entered = perf_counter_ns()
         completed = self.invoke(task, pending.entry, pending.args)
-        spent = perf_counter_ns() - entered  # outside a slice: system time and CPU time (pykern.rusage)
+        spent = perf_counter_ns() - self.entered  # outside a slice: system time and CPU time (pykern.rusage)
         task.stime_ns += spent
         task.cpu_ns += spent
+        self.retrying = None
         if self.bug is not None:
             self._raise_bug()
         if completed and self.sched.debugger is not None:

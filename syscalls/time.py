@@ -38,6 +38,7 @@ from pykern.abi import (
 )
 from pykern.clock import jiffy_ns, tai_offset_ns
 from pykern.errors import Block, Fault, SysError
+from pykern.rusage import process_cpu_usage
 from pykern.syscalls.table import syscall
 from pykern.sysent import CLOCKID, INT, PTR, TIMESPEC_IN, TIMESPEC_OUT, TIMEVAL_OUT
 
@@ -199,11 +200,9 @@ def sys_times(task: Task, buf_addr: int) -> int:
     clock = task.kernel.clock
     if buf_addr:
         ticks = NSEC_PER_SEC // USER_HZ
-        group = task.group
-        cpu_ns = clock.process_cpu_ns(group)
-        stime_ns = min(sum(thread.stime_ns for thread in group.tasks), cpu_ns)
-        children = group.children_usage
-        task.mm.copy_out(buf_addr, TMS.pack((cpu_ns - stime_ns) // ticks, stime_ns // ticks,
+        usage = process_cpu_usage(clock, task.group)
+        children = task.group.children_usage
+        task.mm.copy_out(buf_addr, TMS.pack(usage.utime_ns // ticks, usage.stime_ns // ticks,
                                             children.utime_ns // ticks, children.stime_ns // ticks))
     return jiffies_to_clock_t(clock.monotonic_ns())
 
