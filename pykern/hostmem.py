@@ -162,42 +162,6 @@ def _scan_runs(addr: int, length: int) -> list[tuple[int, int]] | None:
         arg.start = arg.walk_end
 
 
-_scan_arg: _PmScanArg | None = None  # resident_size's: made once, reused (pykern scans from one thread)
-_scan_regions = (_PageRegion * _SCAN_REGIONS)()
-
-
-def _scan_size(addr: int, length: int) -> int | None:
-    """The populated bytes of [addr, addr+length) by PAGEMAP_SCAN, or None without it:
-    _scan_runs counting only, on buffers made once (a few microseconds a call, where
-    building the runs took about 12)."""
-    global _scan_arg, _pagemap_fd
-    if _pagemap_fd is None:
-        try:
-            _pagemap_fd = os.open("/proc/self/pagemap", os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            _pagemap_fd = -1
-    if _pagemap_fd < 0:
-        return None
-    arg = _scan_arg
-    if arg is None:
-        arg = _scan_arg = _PmScanArg(size=ctypes.sizeof(_PmScanArg), vec=ctypes.addressof(_scan_regions),
-                                     vec_len=_SCAN_REGIONS,
-                                     category_anyof_mask=_HOST_PAGE_IS_PRESENT | _HOST_PAGE_IS_SWAPPED,
-                                     return_mask=_HOST_PAGE_IS_PRESENT | _HOST_PAGE_IS_SWAPPED)
-    end = addr + length
-    arg.start, arg.end = addr, end
-    total = 0
-    while True:
-        found = _libc.ioctl(_pagemap_fd, _HOST_PAGEMAP_SCAN, ctypes.byref(arg))
-        if found < 0:
-            return None
-        for region in _scan_regions[:found]:
-            total += region.end - region.start
-        if found < _SCAN_REGIONS or arg.walk_end >= end or arg.walk_end <= arg.start:
-            return total
-        arg.start = arg.walk_end
-
-
 class Backing:
     """A host mapping of `size` bytes at host address `ptr`; freed when unreferenced."""
 
@@ -276,13 +240,9 @@ class Backing:
         return runs
 
     def resident_size(self, offset: int, length: int) -> int:
-        """Bytes of [offset, offset+length) the host has populated (resident_runs' total)."""
-        if not length:
-            return 0
-        size = _scan_size(self.ptr + offset, length)
-        if size is None:
-            size = sum(run for _, run in self.resident_runs(offset, length))
-        return size
+        """Bytes of [offset, offset+length) the host has populated (a few microseconds:
+        the host's page-table walk, whatever the length)."""
+        return sum(run for _, run in self.resident_runs(offset, length))
 
     def refill_from(self, source: Backing, ranges: list[tuple[int, int]]) -> int:
         """Make this backing a copy of `source` over `ranges` (sorted (offset, length))
