@@ -11,13 +11,12 @@ errno execve(2) returns.
 from .elf import ET_DYN, ET_EXEC, FileCopy, LoadPlan, Mapping, plan_elf
 from .errors import ExecFormatError
 from .script import BINPRM_BUF_SIZE, parse_shebang, script_argv
-from .stack import MAX_ARG_STRLEN, StackImage, build_stack, check_arg_limits, make_auxv
+from .stack import StackImage, build_stack, check_arg_limits, make_auxv
 
 __all__ = [
     "BINPRM_BUF_SIZE",
     "ET_DYN",
     "ET_EXEC",
-    "MAX_ARG_STRLEN",
     "ExecFormatError",
     "FileCopy",
     "LoadPlan",

@@ -24,7 +24,17 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
-from pykern.abi import ENOEXEC, PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE, page_down, page_up
+from pykern.abi import (
+    ENOEXEC,
+    PAGE_SIZE,
+    PATH_MAX,
+    PROT_EXEC,
+    PROT_READ,
+    PROT_WRITE,
+    TASK_SIZE,
+    page_down,
+    page_up,
+)
 
 from .errors import ExecFormatError
 
@@ -51,11 +61,6 @@ ELF64_PHDR = struct.Struct("<IIQQQQQQ")
 
 # fs/binfmt_elf.c load_elf_phdrs(): the program header table may not exceed 64 KiB.
 MAX_PHDR_TABLE = 65536
-# include/uapi/linux/limits.h: PT_INTERP longer than this is refused.
-PATH_MAX = 4096
-# arch/x86/include/asm/page_64_types.h TASK_SIZE_MAX with 4-level paging: the highest
-# user address + 1 (one guard page below the canonical hole).
-TASK_SIZE = (1 << 47) - PAGE_SIZE
 ADDRESS_LIMIT = 1 << 64
 
 DEFAULT_PIE_BASE = 0x555555554000  # ELF_ET_DYN_BASE on x86-64 without randomisation

@@ -45,14 +45,14 @@ from pykern.abi import (
     AT_SECURE,
     AT_UID,
     E2BIG,
+    MAX_ARG_STRLEN,
     PAGE_SIZE,
+    USER_HZ,
 )
 
 from .elf import LoadPlan
 from .errors import ExecFormatError
 
-# include/uapi/linux/binfmts.h: the longest single argv/envp string, NUL included.
-MAX_ARG_STRLEN = 32 * PAGE_SIZE
 # include/uapi/linux/limits.h ARG_MAX: the floor of the argv+envp budget.
 ARG_MAX = 131072
 # include/uapi/linux/resource.h _STK_LIM: the default RLIMIT_STACK soft limit (8 MiB).
@@ -83,7 +83,7 @@ def make_auxv(
     egid: int,
     hwcap: int,
     hwcap2: int = 0,
-    clktck: int = 100,
+    clktck: int = USER_HZ,
     secure: int = 0,
     minsigstksz: int | None = None,
     base: int = 0,

@@ -16,6 +16,7 @@ SYSCALL_NUMBERS: dict[str, int] = {name: nr for nr, name in SYSCALL_NAMES.items(
 PAGE_SIZE = 4096
 OOM_SCORE_ADJ_MIN, OOM_SCORE_ADJ_MAX = -1000, 1000  # /proc/PID/oom_score_adj
 PAGE_MASK = ~(PAGE_SIZE - 1)
+INT_MAX = (1 << 31) - 1
 
 
 def page_down(addr: int) -> int:
@@ -153,6 +154,29 @@ def signal_name(sig: int) -> str:
     return str(sig)
 
 
+# sigaction(2): the handler's special values and sa_flags (asm-generic/signal-defs.h, asm/signal.h)
+SIG_DFL = 0
+SIG_IGN = 1
+SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2  # rt_sigprocmask's how
+SA_NOCLDSTOP = 0x00000001
+SA_NOCLDWAIT = 0x00000002
+SA_SIGINFO = 0x00000004
+SA_RESTORER = 0x04000000
+SA_ONSTACK = 0x08000000
+SA_RESTART = 0x10000000
+SA_INTERRUPT = 0x20000000  # historical, no effect: strace still names it
+SA_NODEFER = 0x40000000
+SA_RESETHAND = 0x80000000
+# struct kernel_sigaction on x86-64: handler, flags, restorer, mask (8 bytes)
+KERNEL_SIGACTION = struct.Struct("<QQQQ")
+# sigaltstack(2): ss_flags, and the smallest stack it accepts
+SS_ONSTACK = 1
+SS_DISABLE = 2
+SS_AUTODISARM = 1 << 31
+MINSIGSTKSZ = 2048
+SIGSET_SIZE = 8  # the kernel's sigset_t (64 signals): the sigsetsize the rt_sig* calls accept
+SYSCALL_INSN_LEN = 2  # `syscall` (0f 05): a restarted call backs rip up by this much
+
 # si_code values
 SI_USER = 0
 SI_KERNEL = 0x80
@@ -277,6 +301,7 @@ F_GETOWN = 9
 F_DUPFD_CLOEXEC = 1030
 F_GETPIPE_SZ = 1032
 F_SETPIPE_SZ = 1031
+PIPE_MAX_SIZE = 1048576  # fs.pipe-max-size's default: the most without CAP_SYS_RESOURCE
 F_CREATED_QUERY = 1024 + 4  # F_LINUX_SPECIFIC_BASE + 4 (Linux 6.12)
 FD_CLOEXEC = 1
 
@@ -376,6 +401,7 @@ TABDLY, XTABS = 0o14000, 0o14000
 # c_cflag
 CBAUD, B38400, CSIZE, CS8, CSTOPB, CREAD, PARENB, PARODD, HUPCL, CLOCAL = (
     0o10017, 0o17, 0o60, 0o60, 0o100, 0o200, 0o400, 0o1000, 0o2000, 0o4000)
+CMSPAR, CRTSCTS = 0o10000000000, 0o20000000000
 # c_lflag
 ISIG, ICANON, XCASE, ECHO, ECHOE, ECHOK, ECHONL, NOFLSH, TOSTOP = (
     0o1, 0o2, 0o4, 0o10, 0o20, 0o40, 0o100, 0o200, 0o400)
@@ -423,6 +449,10 @@ MREMAP_MAYMOVE = 1
 MREMAP_FIXED = 2
 MREMAP_DONTUNMAP = 4
 
+# arch/x86/include/asm/page_64_types.h TASK_SIZE_MAX with 4-level paging: the highest
+# user address + 1 (one guard page below the canonical hole).
+TASK_SIZE = (1 << 47) - PAGE_SIZE
+
 MADV_NORMAL = 0
 MADV_RANDOM = 1
 MADV_SEQUENTIAL = 2
@@ -440,6 +470,13 @@ MADV_DONTDUMP = 16
 MADV_DODUMP = 17
 
 # --- processes -------------------------------------------------------------------------
+MAX_ARG_STRLEN = 32 * PAGE_SIZE  # include/uapi/linux/binfmts.h: one argv/envp string, NUL included
+MAX_ARG_STRINGS = 0x7FFFFFFF  # binfmts.h: the most argv or envp strings
+MAX_RW_COUNT = INT_MAX & PAGE_MASK  # the most one read/write-like call moves
+NR_OPEN = 1 << 20  # fs.nr_open's default: RLIMIT_NOFILE's hard limit may not exceed it
+NGROUPS_MAX = 65536  # linux/limits.h: the most supplementary groups
+TASK_COMM_LEN = 16  # a thread's name (comm) with its NUL
+USER_HZ = 100  # clock_t ticks (times(2), AT_CLKTCK, /proc/PID/stat)
 CSIGNAL = 0x000000FF
 CLONE_VM = 0x00000100
 CLONE_FS = 0x00000200
@@ -696,11 +733,17 @@ SIGEVENT = struct.Struct("<QiiI44x")  # sigev_value, sigev_signo, sigev_notify, 
 ITIMERVAL = struct.Struct("<qqqq")  # it_interval {tv_sec, tv_usec}, it_value {tv_sec, tv_usec}
 TMS = struct.Struct("<qqqq")  # struct tms: utime, stime, cutime, cstime in clock_t
 STACK_T = struct.Struct("<Qi4xQ")  # stack_t: ss_sp, ss_flags, (pad), ss_size
+# struct sigcontext: r8-r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags; cs, gs,
+# fs, ss (u16 each); err, trapno, oldmask, cr2, the fpstate pointer; 8 reserved words: 256 bytes
+SIGCONTEXT = struct.Struct("<18Q4H5Q64x")
+# struct ucontext: uc_flags, uc_link, uc_stack (stack_t), uc_mcontext (sigcontext), uc_sigmask
+UCONTEXT_HEAD = struct.Struct("<QQ")  # uc_flags, uc_link
+UC_SIGMASK_OFFSET = UCONTEXT_HEAD.size + STACK_T.size + SIGCONTEXT.size
+UCONTEXT_SIZE = UC_SIGMASK_OFFSET + 8  # 304
 POLLFD = struct.Struct("<ihh")  # struct pollfd: fd, events, revents
 EPOLL_EVENT = struct.Struct("<IQ")  # struct epoll_event is packed on x86-64: 12 bytes
 SIGSET_ARG = struct.Struct("<QQ")  # pselect6's last argument: {const sigset_t *ss; size_t ss_len}
 RLIMIT = struct.Struct("<QQ")  # struct rlimit: rlim_cur, rlim_max
-WINSIZE = struct.Struct("<HHHH")  # struct winsize
 IOVEC = struct.Struct("<QQ")  # struct iovec: iov_base, iov_len
 # struct stat (x86-64): dev, ino, nlink, mode, uid, gid, pad, rdev, size, blksize, blocks,
 # atime, atime_ns, mtime, mtime_ns, ctime, ctime_ns, 3 reserved -> 144 bytes
@@ -712,6 +755,7 @@ STATX_TS = struct.Struct("<qIi")  # tv_sec, tv_nsec, reserved
 STATX_SIZE = 256
 STATX_BASIC_STATS = 0x7FF
 STATX_MNT_ID = 0x1000
+STATX__RESERVED = 0x80000000  # a mask bit statx refuses (EINVAL)
 # struct statfs (x86-64): type bsize blocks bfree bavail files ffree fsid[2] namelen frsize
 # flags spare[4] -> 120 bytes
 STATFS = struct.Struct("<7q2i3q4q")
@@ -723,8 +767,15 @@ SYSINFO = struct.Struct("<q3Q6QH6xQQI4x")
 UTSNAME_FIELD = 65
 # struct rusage: two timevals then 14 longs -> 144 bytes
 RUSAGE_SIZE = 144
-# siginfo_t is always 128 bytes
+# siginfo_t is always 128 bytes: a head, then a union at SIGINFO_UNION_OFFSET whose part
+# the signal and si_code choose (asm-generic/siginfo.h)
 SIGINFO_SIZE = 128
+SIGINFO_HEAD = struct.Struct("<iii4x")  # si_signo, si_errno, si_code, (pad)
+SIGINFO_UNION_OFFSET = SIGINFO_HEAD.size
+SIGINFO_KILL = struct.Struct("<iIQ")  # kill, tkill, sigqueue: si_pid, si_uid, si_value
+SIGINFO_TIMER = struct.Struct("<iiQ")  # POSIX timers: si_tid (the timer id), si_overrun, si_value
+SIGINFO_CHLD = struct.Struct("<iIi4xqq")  # SIGCHLD: si_pid, si_uid, si_status, si_utime, si_stime
+SIGINFO_FAULT = struct.Struct("<Q")  # SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP: si_addr
 # struct linux_dirent64 header: d_ino, d_off, d_reclen, d_type
 DIRENT64_HEAD = struct.Struct("<QqHB")
 # struct linux_dirent (getdents(2)): d_ino, d_off, d_reclen, then the name; d_type is the

@@ -49,7 +49,7 @@ import select
 import socket as host_socket
 import struct
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
 
 from pykern.abi import (
@@ -112,7 +112,7 @@ from pykern.abi import (
     UCRED,
     W_OK,
 )
-from pykern.errors import Block, SysError
+from pykern.errors import Block, SysError, ends_with
 from pykern.fs.file import File
 from pykern.fs.hostfs import HostInode
 from pykern.fs.hostio import host_error
@@ -282,7 +282,7 @@ class UnixSocket(Socket):
 
     def _broken(self, task: Task, flags: int) -> SysError:
         if not flags & MSG_NOSIGNAL:
-            task.kernel.send_sigpipe(task)
+            task.kernel.signals.send_sigpipe(task)
         return SysError(EPIPE)
 
     def send(self, task: Task, data: bytes, flags: int, extra: Message | None = None,
@@ -293,7 +293,8 @@ class UnixSocket(Socket):
         if self.host is not None:
             return self._host_send(task, data, flags, extra)
         peer = self.peer if target is None else target
-        done = task.restart_block.get("unix_sent", 0)
+        block = task.restart_block
+        done = block.unix_sent if block is not None else 0
         if self.type == SOCK_STREAM:
             if peer is None or self.state != TCP_ESTABLISHED:
                 raise SysError(ENOTCONN)
@@ -351,7 +352,7 @@ class UnixSocket(Socket):
                 if done:
                     return done
                 raise SysError(EAGAIN)
-            raise Block(peer.room)
+            raise Block(peer.room, on_signal=ends_with(done))  # a signal: return the count
         chunk = remaining[:room]
         peer.stream += chunk
         mark = Message(b"", None, extra.rights, extra.creds)  # the files go with the first chunk
@@ -361,9 +362,8 @@ class UnixSocket(Socket):
         peer.data_ready.wake_all()
         done += len(chunk)
         if done < len(data) and not nonblocking:
-            task.restart_block["unix_sent"] = done
-            task.restart_block["interrupted"] = _bytes_sent  # a signal: return the count
-            raise Block(peer.room)
+            task.restart_state().unix_sent = done
+            raise Block(peer.room, on_signal=ends_with(done))
         return done
 
     # --- names and connections -------------------------------------------------------------
@@ -620,10 +620,11 @@ class UnixSocket(Socket):
             if not self.connection_oriented:
                 self.state = TCP_CLOSE
 
-    def _host_wait(self, mode: str, flags: int) -> Block | SysError:
+    def _host_wait(self, mode: str, flags: int,
+                   on_signal: Callable[[Task], int] | None = None) -> Block | SysError:
         if self.nonblocking or flags & MSG_DONTWAIT:
             return SysError(EAGAIN)
-        return Block(host_fds=((self.host.fileno(), mode),))  # type: ignore[union-attr]
+        return Block(host_fds=((self.host.fileno(), mode),), on_signal=on_signal)  # type: ignore[union-attr]
 
     def _host_recv(self, size: int, flags: int) -> tuple[bytes, int, Message | None]:
         if self.state != TCP_ESTABLISHED:
@@ -646,16 +647,15 @@ class UnixSocket(Socket):
             raise SysError(EOPNOTSUPP)  # files are guest objects: the host peer cannot take them
         host = self.host
         assert host is not None
-        done = task.restart_block.get("unix_sent", 0)
+        block = task.restart_block
+        done = block.unix_sent if block is not None else 0
         remaining = data[done:]
         try:
             sent = host.send(remaining, host_socket.MSG_DONTWAIT | host_socket.MSG_NOSIGNAL) if remaining else 0
         except BlockingIOError:
-            if done:
-                task.restart_block["interrupted"] = _bytes_sent
             if done and (self.nonblocking or flags & MSG_DONTWAIT):
                 return done
-            raise self._host_wait("w", flags) from None
+            raise self._host_wait("w", flags, on_signal=ends_with(done)) from None
         except BrokenPipeError:
             if done:
                 return done
@@ -664,9 +664,8 @@ class UnixSocket(Socket):
             raise host_error(error) from None
         done += sent
         if self.type == SOCK_STREAM and done < len(data) and not (self.nonblocking or flags & MSG_DONTWAIT):
-            task.restart_block["unix_sent"] = done
-            task.restart_block["interrupted"] = _bytes_sent
-            raise Block(host_fds=((host.fileno(), "w"),))
+            task.restart_state().unix_sent = done
+            raise Block(host_fds=((host.fileno(), "w"),), on_signal=ends_with(done))
         return done
 
     def _host_poll(self, events: int) -> tuple[int, tuple[WaitQueue, ...], tuple[tuple[int, str], ...]]:
@@ -904,10 +903,6 @@ def _retry_deadline(task: Task) -> float:
 
 def _dup(files: list[File]) -> list[File]:
     return [file.get_file() for file in files]
-
-
-def _bytes_sent(task: Task) -> int:
-    return task.restart_block["unix_sent"]
 
 
 def make_pair(task: Task, sock_type: int, flags: int) -> tuple[UnixSocket, UnixSocket]:

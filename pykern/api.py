@@ -95,17 +95,18 @@ def _read_all(fd: int) -> bytes:
 
 def run(argv: list[str] | tuple[str, ...], *, stdin: bytes = b"", env: dict[str, str] | None = None,
         cwd: str | None = None, timeout: float | None = None, strace: bool = False, deterministic: bool = False,
-        seed: int | None = None, root: str | None = None) -> Result:  # fmt: skip
+        seed: int | None = None, start_time: int | None = None, root: str | None = None) -> Result:  # fmt: skip
     """Run `argv` (argv[0] a path, or a name looked up in PATH) under pykern, in this
     process. `env` replaces the environment (default: this process's); `cwd` is where
     the guest starts; `timeout` ends the guest as --timeout does (Result.timed_out);
-    `strace` fills Result.strace and Result.events; `root` is --root. Raises
+    `strace` fills Result.strace and Result.events; `root` is --root; `deterministic`,
+    `seed` and `start_time` are --deterministic, --seed and --start-time (a seed or a
+    start time implies deterministic; the seed defaults to 0). Raises
     FileNotFoundError / PermissionError / ValueError for a program that cannot be run,
     as subprocess does."""
-    if deterministic or seed is not None:
-        raise NotImplementedError("deterministic runs do not exist yet (pykern issue 14)")
     from pykern.abi import ENOENT, strerror
-    from pykern.cli import find_program
+    from pykern.cli import find_program, trace_on_clock
+    from pykern.clock import DEFAULT_START_TIME
     from pykern.errors import SysError
     from pykern.kernel import Kernel, Options, shell_status
     from pykern.loader import ExecFormatError
@@ -135,8 +136,13 @@ def run(argv: list[str] | tuple[str, ...], *, stdin: bytes = b"", env: dict[str,
     kernel = None
     start = time.monotonic()
     try:
+        deterministic = deterministic or seed is not None or start_time is not None
         kernel = Kernel(table, Options(report_crashes=True, crash_stream=crashes, tracer=tracer, root=root,
-                                       stdio=tuple(fds), cwd=cwd, console=False))
+                                       stdio=tuple(fds), cwd=cwd, console=False, deterministic=deterministic,
+                                       seed=seed or 0,
+                                       start_time=DEFAULT_START_TIME if start_time is None else start_time))
+        if tracer is not None and deterministic:
+            trace_on_clock(tracer, kernel.clock)
         try:
             kernel.spawn(os.fsencode(path), guest_argv, envp)
         except (SysError, ExecFormatError) as error:
@@ -150,7 +156,7 @@ def run(argv: list[str] | tuple[str, ...], *, stdin: bytes = b"", env: dict[str,
             watchdog = Watchdog(kernel, timeout)
         kernel.run()
         result.timed_out = watchdog is not None and watchdog.fired
-        status = kernel.first.exit_code or 0 if kernel.first is not None else 0
+        status = kernel.first.wait_status or 0 if kernel.first is not None else 0
         result.exit_status = shell_status(status)
         if status & 0x7F:
             result.signal = status & 0x7F

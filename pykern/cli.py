@@ -11,6 +11,7 @@ import argparse
 import gc
 import os
 import sys
+from typing import Any
 
 USAGE_EXIT = 2
 
@@ -58,6 +59,47 @@ def memory_size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a size (like 512M or 2G): {text!r}") from None
 
 
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
+    return value
+
+
+def add_determinism_arguments(parser: argparse.ArgumentParser) -> None:
+    """--deterministic, --seed, --start-time (`pykern run`; `pykern explore` shares them)."""
+    group = parser.add_argument_group("deterministic runs")
+    group.add_argument("--deterministic", action="store_true",
+                       help="make every run with the same inputs identical: virtual time (advanced by executed "
+                            "instructions and sleeps, which take no real time), seeded randomness, a schedule "
+                            "chosen by the seed")
+    group.add_argument("--seed", type=non_negative_int, default=None, metavar="N",
+                       help="with --deterministic (implied): another seed, another schedule (default 0)")
+    group.add_argument("--start-time", type=non_negative_int, default=None, metavar="EPOCH_SECONDS",
+                       help="with --deterministic (implied): CLOCK_REALTIME at boot (default 946684800, 2000-01-01)")
+
+
+def determinism_options(options: argparse.Namespace) -> dict:
+    """The Kernel Options keywords for --deterministic/--seed/--start-time ({} when none is given)."""
+    from pykern.clock import DEFAULT_START_TIME
+
+    if not (options.deterministic or options.seed is not None or options.start_time is not None):
+        return {}
+    start_time = DEFAULT_START_TIME if options.start_time is None else options.start_time
+    return {"deterministic": True, "seed": options.seed or 0, "start_time": start_time}
+
+
+def trace_on_clock(tracer: Any, clock: Any) -> None:
+    """--deterministic: the trace's timestamps (-t, -r, -T, --trace-json, --timeline) are
+    the guest's virtual time, so that two runs give the same trace."""
+    tracer.wall_ns = clock.realtime_ns
+    tracer.mono_ns = clock.monotonic_ns
+    tracer.clock0 = clock.monotonic_ns() / 1e9
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pykern", description="Run x86-64 Linux programs on a Python kernel.",
                                      formatter_class=help_formatter)
@@ -93,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "the GDB remote protocol, as qemu-user's -g")
     run.add_argument("--report-crashes", action="store_true",
                      help="on a fatal signal, print the signal, address, registers and faulting instruction")
+    add_determinism_arguments(run)
     trace = run.add_argument_group("tracing (strace-compatible)")
     trace.add_argument("--strace", action="store_true", help="print each system call to stderr, as strace -f does")
     trace.add_argument("-o", dest="trace_output", metavar="FILE", help="write the --strace trace to FILE")
@@ -122,6 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
                             "a slice per system call")
     run.add_argument("prog", nargs="?", metavar="PROG", help="the program (a path, or a name looked up in PATH)")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments for PROG")
+    from pykern import explore
+
+    explore.configure(commands.add_parser(
+        "explore", help="run a program under many seeds and group the runs by outcome",
+        description="Run PROG with ARGS under --deterministic with RUNS seeds, group the runs by outcome "
+                    "(exit status, stdout, stderr) and show how to replay one; exit 0 when every run agreed, "
+                    "1 when they differ, 2 for trouble.", formatter_class=help_formatter))
     return parser
 
 
@@ -184,15 +234,19 @@ def run(options: argparse.Namespace) -> int:
 
         limits = {} if options.max_tasks is None else {"max_tasks": options.max_tasks}
         limits["max_memory"] = options.max_memory or int(host_ram_bytes() * DEFAULT_FRACTION)
+        limits.update(determinism_options(options))
         # Orphans outlive the first process in a detached pykern, as they outlive the
         # program natively; but strace -f waits for every traced process, and so does
-        # pykern when it traces or gdb debugs.
+        # pykern when it traces or gdb debugs, or runs deterministically (what the
+        # orphans write would race with whoever reads pykern's output).
+        detach = tracer is None and options.gdb is None and not limits.get("deterministic")
         kernel = Kernel(table, Options(report_crashes=options.report_crashes or options.strace, tracer=tracer,
-                                       root=options.root, binds=binds, detach_orphans=tracer is None and options.gdb is None,
-                                       **limits))
+                                       root=options.root, binds=binds, detach_orphans=detach, **limits))
     except ValueError as error:  # a bad --root or --mount
         print(f"pykern: {error}", file=sys.stderr)
         return USAGE_EXIT
+    if tracer is not None and kernel.options.deterministic:
+        trace_on_clock(tracer, kernel.clock)
     stub = None
     if options.gdb is not None:
         from pykern.gdbstub import GdbStub
@@ -231,7 +285,7 @@ def run(options: argparse.Namespace) -> int:
         if watchdog is not None and watchdog.fired:
             print(watchdog.message(), file=sys.stderr)
             return TIMED_OUT_STATUS
-        death = (kernel.first.exit_code or 0) & 0x7F if kernel.first is not None else 0
+        death = (kernel.first.wait_status or 0) & 0x7F if kernel.first is not None else 0
         if death and status == 128 + death:
             options.killed_by = death  # entry() ends pykern by the same signal
         return status
@@ -309,6 +363,10 @@ def execute(options: argparse.Namespace) -> int:
         status = run(options)
         sys.stdout.flush()
         return status
+    if options.command == "explore":
+        from pykern.explore import explore
+
+        return explore(options)
     return USAGE_EXIT
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import math
 import mmap
 import os
 import time
@@ -35,6 +36,7 @@ from pykern.abi import CLOCK_MONOTONIC_COARSE, CLOCK_REALTIME, CLOCK_TAI, NSEC_P
 
 if TYPE_CHECKING:
     from pykern.task import Task, ThreadGroup
+    from pykern.ucbind import Uc
 
 SHIFT = 32  # mult is ns per cycle in 32.32 fixed point
 UPDATE_NS = 10_000_000  # re-anchor and re-measure the rate at most this often
@@ -217,3 +219,92 @@ class Clock:
         """Guest time the task has run, including the slice it is in now."""
         running = time.perf_counter_ns() - task.running_since if task.running_since else 0
         return task.cpu_ns + running
+
+
+# --- --deterministic: a virtual clock ------------------------------------------------------
+
+# Virtual time one guest instruction takes: a 1 GHz CPU doing one instruction a cycle. The
+# virtual TSC of pykern's libunicorn counts one tick per instruction: INSN_NS * TSC_HZ = 1e9.
+INSN_NS = 1
+TSC_HZ = 1_000_000_000  # the virtual TSC (rdtsc) counts virtual nanoseconds since boot
+BOOT_NS = 10 * NSEC_PER_SEC  # CLOCK_MONOTONIC when the first process starts: booting took 10 s
+DEFAULT_START_TIME = 946_684_800  # CLOCK_REALTIME at boot: 2000-01-01 00:00:00 UTC
+
+
+class VirtualClock(Clock):
+    """The clock of a deterministic run (--deterministic). Time is what the guest did:
+    INSN_NS per guest instruction executed (by any task: one virtual CPU), plus the
+    sleeps the scheduler skips (`advance_to`: when every task sleeps, time jumps to the
+    next timer). Nothing here reads the host. The instruction count inside a running
+    slice is the JIT's budget counter (pykern.ucbind.Uc.budget), charged per translation
+    block: a read from a syscall counts its whole block, the same on every run.
+
+    The guest's rdtsc reads the same count (pykern's libunicorn, the virtual TSC:
+    tools/build_unicorn.py), a TSC of TSC_HZ that reads CLOCK_MONOTONIC's nanoseconds,
+    so the vDSO computes every clock from it with the identity formula (mult 1 in
+    32.32, cycle_last 0, base 0) and agrees with the syscalls to the instruction. With
+    another libunicorn `timekeeping` is None: the vDSO makes the syscall, and rdtsc
+    reads the host's TSC (not deterministic)."""
+
+    def __init__(self, start_time: int = DEFAULT_START_TIME) -> None:
+        """`start_time`: CLOCK_REALTIME at boot, in seconds since the epoch (--start-time)."""
+        from pykern.ucbind import HAS_VIRTUAL_TSC
+
+        self._read_tsc = None
+        self._boot_offset = 0  # the guest machine never suspends: BOOTTIME = MONOTONIC
+        self._update_cycles = 0
+        self._cycle_last = self._mult = self._base = 0
+        self._wall_offset = start_time * NSEC_PER_SEC - BOOT_NS
+        self._tk = Timekeeping(0, 1 << SHIFT, SHIFT, 0, self._wall_offset, 0, tai_offset_ns(),
+                               jiffy_ns()) if HAS_VIRTUAL_TSC else None
+        self.publish = None
+        self._calibration = (0, 0, 0)
+        self._ns = BOOT_NS  # CLOCK_MONOTONIC when no slice runs
+        self._uc: Uc | None = None  # the engine running a slice (its budget counts the slice's instructions)
+        self._budget = 0  # its budget when the slice began
+
+    def calibrate(self) -> Timekeeping | None:
+        return self._tk
+
+    def monotonic_ns(self) -> int:
+        uc = self._uc
+        if uc is None:
+            return self._ns
+        return self._ns + (self._budget - uc.budget()) * INSN_NS
+
+    def realtime_ns(self) -> int:
+        return self.monotonic_ns() + self._wall_offset
+
+    def seconds(self) -> float:
+        """CLOCK_MONOTONIC in seconds: the scheduler's timer deadlines."""
+        return self.monotonic_ns() / NSEC_PER_SEC
+
+    def tsc(self) -> int:
+        """What rdtsc reads."""
+        return self.monotonic_ns() * TSC_HZ // NSEC_PER_SEC
+
+    def enter_user(self, uc: Uc, budget: int) -> None:
+        """A slice begins with `budget` on `uc`'s counter (Trap.run_user, after set_budget)."""
+        self._uc, self._budget = uc, budget
+        if self._tk is not None:
+            uc.set_tsc(self._ns * TSC_HZ // NSEC_PER_SEC)
+
+    def leave_user(self, executed: int) -> int:
+        """A slice of `executed` instructions ended: returns the virtual ns it took."""
+        self._uc = None
+        took = executed * INSN_NS
+        self._ns += took
+        return took
+
+    def advance_to(self, deadline: float) -> None:
+        """Every task sleeps: skip to `deadline` (monotonic seconds), never back."""
+        ns = math.ceil(deadline * NSEC_PER_SEC)
+        while ns / NSEC_PER_SEC < deadline:  # the timer must be due at the new time
+            ns += 1
+        if ns > self._ns:
+            self._ns = ns
+
+    def thread_cpu_ns(self, task: Task) -> int:
+        if task.running_since and self._uc is not None:
+            return task.cpu_ns + (self._budget - self._uc.budget()) * INSN_NS
+        return task.cpu_ns

@@ -140,6 +140,16 @@ def _symbols(path: str) -> tuple[tuple[int, int, str], ...]:
         return ()
 
 
+def describe_guest(task: Task) -> str:
+    """Where a task is, for the report of a kernel bug met while serving it."""
+    try:
+        rip = task.reg(X.UC_X86_REG_RIP)
+    except Exception:  # the report must not fail on a task whose instance is gone
+        rip = 0
+    pending = f" in {task.pending.entry.name}()" if task.pending else ""
+    return f"pid {task.group.tgid} tid {task.tid} at rip={rip:#x}{pending} ({task.group.exe_path})"
+
+
 def locate_fault(task: Task, addr: int, fetch: bool) -> int:
     """The rip of the instruction that faulted on `addr` (the fetch address itself when the
     fetch faulted); the task's rip is set to it."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pykern.abi import SI_USER
+from pykern.errors import Fault
 from pykern.futex import futex_exit_release
 from pykern.ipc.sem import exit_ipc
 from pykern.ipc.shm import shm_exit
@@ -50,17 +51,17 @@ def do_exit(task: Task, status: int) -> None:
     kernel.sched.forget(task)
     task.state = TaskState.DEAD
     kernel.nr_threads -= 1
-    cancel = task.restart_block.get("cancel")
-    if task.pending is not None and cancel is not None:
-        cancel(task)  # e.g. leave the futex queue it slept on
+    pending = task.pending
+    if pending is not None and pending.block is not None and pending.block.cancel is not None:
+        pending.block.cancel(task)  # e.g. leave the futex queue it slept on
     task.pending = None
     kernel.sched.need_resched = True
     futex_exit_release(task)  # robust and PI locks it holds: FUTEX_OWNER_DIED, a waiter wakes
     if task.tid_address:  # CLONE_CHILD_CLEARTID: zero the tid and wake a futex waiter
         try:
             task.mm.copy_out_u32(task.tid_address, 0)
-        except Exception:
-            pass
+        except Fault:
+            pass  # an unmapped clear_child_tid: Linux ignores the failed put_user too
         kernel.futexes.wake(task.mm, task.tid_address, 1)
     if task.vfork_parent is not None:
         vfork_done(task)
@@ -75,8 +76,8 @@ def do_exit(task: Task, status: int) -> None:
 def do_group_exit(task: Task, status: int) -> None:
     """exit_group(2) and fatal signals: every thread of the process dies with `status`."""
     group = task.group
-    if group.exit_code is None:
-        group.exit_code = status
+    if group.wait_status is None:
+        group.wait_status = status
     for other in group.live_tasks:
         if other is not task:
             do_exit(other, status)
@@ -86,9 +87,10 @@ def do_group_exit(task: Task, status: int) -> None:
 def exit_notify(kernel: Kernel, group: ThreadGroup, status: int) -> None:
     """The process is dead: release what it held, give its children to init, and tell
     its parent (which reaps it, or init does)."""
-    if group.exit_code is None:
-        group.exit_code = status
-    kernel.tracer_process_exit(group, group.exit_code)
+    if group.wait_status is None:
+        group.wait_status = status
+    if kernel.tracer is not None:
+        kernel.tracer.process_exit(group, group.wait_status)
     if group.real_timer is not None:
         group.real_timer.cancel()  # alarm(2) and setitimer(2): a dead process gets no SIGALRM
     group.cpu_timers.clear()

@@ -30,13 +30,12 @@ from pykern.abi import (
     RLIM_INFINITY,
     RLIMIT_CPU,
     RLIMIT_NPROC,
+    SYSCALL_INSN_LEN,
 )
 from pykern.errors import SysError
 from pykern.ipc.shm import shm_fork
 from pykern.rlimit import update_cpu_limit
 from pykern.task import Task, ThreadGroup
-
-SYSCALL_INSN_LEN = 2
 
 
 def copy_process(parent: Task, flags: int, child_stack: int, parent_tid_addr: int, child_tid_addr: int,

@@ -423,7 +423,7 @@ class GdbStub:
             return False
         group = self.group
         assert group is not None
-        if group.exit_code is not None:
+        if group.wait_status is not None:
             self.report_exit()
             return True
         served = False
@@ -468,9 +468,9 @@ class GdbStub:
         a guest that sleeps for ever is seen (no deadlock report while gdb is attached)."""
         timeout = IDLE_POLL_SECONDS
         if deadline is not None:
-            timeout = max(0.0, min(timeout, deadline - time.monotonic()))
+            timeout = max(0.0, min(timeout, deadline - sched.now()))
         sched.poll_host(timeout)
-        sched.fire_timers(time.monotonic())
+        sched.fire_timers(sched.now())
 
     def syscall_entry_stop(self, task: Task, nr: int, entry: SyscallEntry, raw: list[int]) -> bool:
         """In the syscall hook: stop for `catch syscall` before the call, which is left
@@ -643,7 +643,7 @@ class GdbStub:
             self.detach()
         finally:
             if current is not None and current.state is not TaskState.DEAD:
-                current.loaded()  # the registers of the task the scheduler runs
+                current.load_context()  # the registers of the task the scheduler runs
         if self.conn is not None:
             self.running.set()
 
@@ -665,7 +665,7 @@ class GdbStub:
         if self.exit_reported or group is None or conn is None:
             return
         self.exit_reported = True
-        status = group.exit_code or 0
+        status = group.wait_status or 0
         suffix = f";process:{group.tgid:x}" if self.multiprocess else ""
         reply = f"X{gdb_signal(status & 0x7F):02x}{suffix}" if status & 0x7F else f"W{(status >> 8) & 0xFF:02x}{suffix}"
         try:
@@ -676,7 +676,7 @@ class GdbStub:
 
     def finish(self) -> None:
         """The kernel's loop ended: report the exit gdb has not heard of yet."""
-        if self.conn is not None and self.group is not None and self.group.exit_code is not None:
+        if self.conn is not None and self.group is not None and self.group.wait_status is not None:
             self.report_exit()
         self.detach()
 
@@ -740,7 +740,7 @@ class GdbStub:
         elif number < REG_ST0:
             value = _SEGMENT_VALUES[number - REG_CS]
         elif number < REG_FCTRL:
-            task.loaded()
+            task.load_context()
             return task.mm.uc.reg_read_bytes(X.UC_X86_REG_ST0 + number - REG_ST0)[:10].ljust(10, b"\0")
         elif number < REG_XMM0:
             reg = _FPU_IDS[number - REG_FCTRL]
@@ -768,14 +768,14 @@ class GdbStub:
         elif number == REG_EFLAGS:
             task.set_reg(X.UC_X86_REG_EFLAGS, value)
         elif REG_ST0 <= number < REG_FCTRL:
-            task.loaded()
+            task.load_context()
             task.mm.uc.reg_write_bytes(X.UC_X86_REG_ST0 + number - REG_ST0, data)
         elif REG_FCTRL <= number < REG_XMM0:
             reg = _FPU_IDS[number - REG_FCTRL]
             if reg is not None:
                 task.set_reg(reg, value)
         elif REG_XMM0 <= number < REG_MXCSR:
-            task.loaded()
+            task.load_context()
             task.mm.uc.reg_write(X.UC_X86_REG_XMM0 + number - REG_XMM0, value)
         elif number == REG_MXCSR:
             task.set_reg(X.UC_X86_REG_MXCSR, value)
@@ -1014,7 +1014,7 @@ class GdbStub:
         for task, sig in list(resume.signals.items()):
             if stop is None or task is not stop.task or stop.info is None:
                 del resume.signals[task]
-                self.kernel.signals.send_to_task(task, sig)
+                self.kernel.signals.send(task.group, SigInfo(sig, abi.SI_KERNEL), task)
         self.resume = resume
         self.stepping = {task: False for task in resume.step}
         self.skip = {}

@@ -33,6 +33,7 @@ from __future__ import annotations
 import ctypes
 import os
 import select
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pykern.abi import (
@@ -44,7 +45,6 @@ from pykern.abi import (
     EAGAIN,
     EALREADY,
     EINPROGRESS,
-    EINTR,
     EOPNOTSUPP,
     EPERM,
     EPIPE,
@@ -75,7 +75,7 @@ from pykern.abi import (
     TIMEVAL,
     TIOCOUTQ,
 )
-from pykern.errors import Block, Fault, SysError
+from pykern.errors import Block, Fault, Restart, SysError, ends_with
 from pykern.fs.hostio import guest_errno
 from pykern.net import Delivery, Received, Socket
 from pykern.waitqueue import WaitQueue
@@ -213,22 +213,27 @@ class InetSocket(Socket):
 
     # --- waiting ---------------------------------------------------------------------------
 
-    def _wait(self, task: Task, mode: str, flags: int, timeout_ns: int, timed_out: int = EAGAIN) -> Block:
+    def _wait(self, task: Task, mode: str, flags: int, timeout_ns: int, timed_out: int = EAGAIN,
+              on_signal: Callable[[Task], int] | None = None) -> Block:
         """The host would block: EAGAIN for a non-blocking call, else a sleep on the host
         fd, bounded by the socket's timeout (then `timed_out`; a signal then ends the
-        call with EINTR, as sock_intr_errno does for a timed wait)."""
+        call with EINTR, as sock_intr_errno does for a timed wait, unless `on_signal`
+        gives the call's own answer: what it sent or received so far)."""
         self.edges |= POLLIN | POLLRDNORM if mode == "r" else POLLOUT | POLLWRNORM
         if self.nonblocking or flags & MSG_DONTWAIT:
             raise SysError(EAGAIN)
         deadline = None
         if timeout_ns:
             now = task.kernel.clock.monotonic_ns()
-            deadline = task.restart_block.setdefault("inet_deadline", now + timeout_ns)
+            block = task.restart_state()
+            if block.inet_deadline is None:
+                block.inet_deadline = now + timeout_ns
+            deadline = block.inet_deadline
             if now >= deadline:
                 raise SysError(timed_out)
-            task.restart_block.setdefault("interrupted", _eintr)
         return Block(host_fds=((self.host_fd, mode),),
-                     deadline=None if deadline is None else deadline / NSEC_PER_SEC)
+                     deadline=None if deadline is None else deadline / NSEC_PER_SEC,
+                     restart=Restart.EINTR if timeout_ns else Restart.ERESTARTSYS, on_signal=on_signal)
 
     def poll(self, events: int) -> tuple[int, tuple[WaitQueue, ...], tuple[tuple[int, str], ...]]:
         """The host's readiness (its bits are Linux's, as the guest's); sleep on the fd."""
@@ -275,14 +280,14 @@ class InetSocket(Socket):
 
     def connect(self, task: Task, address: bytes) -> None:
         """A blocking connect sleeps until the host's handshake ends, then asks again."""
-        retry = task.restart_block.get("inet_connecting", False)
+        retry = task.restart_block is not None and task.restart_block.inet_connecting
         try:
             _host("connect", self.host_fd, address, len(address))
         except HostErrno as error:
             if error.errno in (EINPROGRESS, EALREADY) and (retry or error.errno == EINPROGRESS):
                 if self.nonblocking:
                     raise SysError(error.errno) from None
-                task.restart_block["inet_connecting"] = True
+                task.restart_state().inet_connecting = True
                 raise self._wait(task, "w", 0, self.sndtimeo, EINPROGRESS) from None
             raise SysError(error.errno) from None
 
@@ -324,25 +329,24 @@ class InetSocket(Socket):
 
     def sendmsg(self, task: Task, data: bytes, flags: int, address: bytes, control: bytes | None) -> int:
         """inet_sendmsg through the host; a blocking stream send sends it all."""
-        done = task.restart_block.get("inet_sent", 0)
+        done = task.restart_block.inet_sent if task.restart_block is not None else 0
         nonblocking = self.nonblocking or flags & MSG_DONTWAIT
         try:
             sent = self._host_sendmsg(data[done:], flags & ~MSG_DONTWAIT, address, control or b"")
         except HostErrno as error:
             if done:
                 if error.errno == EAGAIN and not nonblocking:
-                    raise self._wait(task, "w", flags, self.sndtimeo) from None
+                    raise self._wait(task, "w", flags, self.sndtimeo, on_signal=ends_with(done)) from None
                 return done  # a partial send ends with its count
             if error.errno == EAGAIN:
                 raise self._wait(task, "w", flags, self.sndtimeo) from None
             if error.errno == EPIPE and self.type == SOCK_STREAM and not flags & MSG_NOSIGNAL:
-                task.kernel.send_sigpipe(task)  # sk_stream_error
+                task.kernel.signals.send_sigpipe(task)  # sk_stream_error
             raise SysError(error.errno) from None
         done += sent
         if self.type == SOCK_STREAM and done < len(data) and not nonblocking:
-            task.restart_block["inet_sent"] = done
-            task.restart_block["interrupted"] = _sent_count
-            raise self._wait(task, "w", flags, self.sndtimeo)
+            task.restart_state().inet_sent = done
+            raise self._wait(task, "w", flags, self.sndtimeo, on_signal=ends_with(done))
         return done
 
     def _host_recvmsg(self, size: int, flags: int, controllen: int) -> tuple[int, bytes, bytes, bytes, int]:
@@ -361,8 +365,7 @@ class InetSocket(Socket):
     def recvmsg(self, task: Task, size: int, flags: int, controllen: int | None, deliver: Delivery) -> Received:
         """inet_recvmsg through the host. MSG_WAITALL on a blocking stream gathers until
         `size` bytes, EOF, an error or a signal (which returns what came)."""
-        block = task.restart_block
-        have = block.get("inet_received", b"")
+        have = task.restart_block.inet_received if task.restart_block is not None else b""
         want = min(size, RECV_CHUNK) - len(have)
         try:
             count, data, name, control, msg_flags = self._host_recvmsg(want, flags & ~MSG_DONTWAIT,
@@ -374,7 +377,7 @@ class InetSocket(Socket):
                 raise SysError(error.errno) from None
             if error.errno == EAGAIN:
                 try:
-                    raise self._wait(task, "r", flags, self.rcvtimeo) from None
+                    raise self._wait(task, "r", flags, self.rcvtimeo, on_signal=_delivering(deliver, have)) from None
                 except SysError:
                     pass  # timed out: what came is the result
             deliver(have)
@@ -385,9 +388,8 @@ class InetSocket(Socket):
         data = have + data
         if (flags & MSG_WAITALL and not flags & MSG_PEEK and self.type == SOCK_STREAM and count
                 and len(data) < min(size, RECV_CHUNK) and not (self.nonblocking or flags & MSG_DONTWAIT)):
-            block["inet_received"] = data
-            block["interrupted"] = _delivering(deliver, data)
-            raise self._wait(task, "r", flags, self.rcvtimeo)
+            task.restart_state().inet_received = data
+            raise self._wait(task, "r", flags, self.rcvtimeo, on_signal=_delivering(deliver, data))
         deliver(data)
         result = count if flags & MSG_TRUNC and self.type != SOCK_STREAM else len(data)
         return Received(result, name, control, msg_flags)
@@ -453,15 +455,7 @@ class InetSocket(Socket):
         return super().ioctl(task, request, arg_addr)
 
 
-def _eintr(task: Task) -> int:
-    return -EINTR
-
-
-def _sent_count(task: Task) -> int:
-    return task.restart_block["inet_sent"]
-
-
-def _delivering(deliver: Delivery, data: bytes):  # noqa: ANN202 - a restart_block callback
+def _delivering(deliver: Delivery, data: bytes):  # noqa: ANN202 - a Block's on_signal
     """A MSG_WAITALL receive interrupted by a signal: what came is the result."""
     def interrupted(task: Task) -> int:
         deliver(data)

@@ -1,5 +1,7 @@
-"""The Kernel: the task and pid tables, init, and the entry points that tie the core
-together (spawn the first process, run the scheduler, deliver fatal signals).
+"""The Kernel: the task and pid tables, init, the subsystems (sched, signals, trap,
+futexes, clock ...), and the entry points that tie the core together (spawn the first
+process, run the scheduler). Callers name the subsystem that does the work
+(`kernel.sched.wake`, `kernel.signals.send`): Kernel holds tables, not forwarders.
 
 Process lifecycle lives beside it, each in the file a Linux reader would look in:
 fork.py (copy_process), exec.py (do_execve), exit.py (do_exit, wait, reparenting).
@@ -7,14 +9,15 @@ fork.py (copy_process), exec.py (do_execve), exit.py (do_exit, wait, reparenting
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import resource
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from pykern import uc_const as X
-from pykern.abi import SIGPIPE, signal_name
-from pykern.clock import Clock
+from pykern.abi import signal_name
+from pykern.clock import DEFAULT_START_TIME, Clock, VirtualClock
 from pykern.futex import FutexTable
 from pykern.hostsig import HostSignals
 from pykern.mm import MM, MMPool
@@ -22,7 +25,6 @@ from pykern.oom import OomKiller
 from pykern.overcommit import Overcommit
 from pykern.sched import Scheduler
 from pykern.signal import Signals
-from pykern.sigtypes import user_info
 from pykern.task import Creds, Task, TaskState, ThreadGroup
 from pykern.trap import Trap
 from pykern.tty import TtyTable
@@ -38,19 +40,19 @@ MAX_TASKS = 4096  # --max-tasks' default: a fork bomb gets EAGAIN long before th
 
 
 class Options:
-    __slots__ = ("report_crashes", "crash_stream", "tracer", "extra", "root", "binds", "max_tasks",
-                 "detach_orphans", "max_memory", "stdio", "cwd", "console")
+    __slots__ = ("report_crashes", "crash_stream", "tracer", "root", "binds", "max_tasks",
+                 "detach_orphans", "max_memory", "stdio", "cwd", "console", "deterministic", "seed", "start_time")
 
     def __init__(self, report_crashes: bool = False, crash_stream: TextIO = sys.stderr,
-                 tracer: object | None = None, extra: dict | None = None, root: str = "/",
+                 tracer: object | None = None, root: str = "/",
                  binds: tuple = (), max_tasks: int = MAX_TASKS,
                  detach_orphans: bool = False, max_memory: int | None = None,
                  stdio: tuple[int, int, int] = (0, 1, 2), cwd: str | None = None,
-                 console: bool = True) -> None:  # fmt: skip
+                 console: bool = True, deterministic: bool = False, seed: int = 0,
+                 start_time: int = DEFAULT_START_TIME) -> None:  # fmt: skip
         self.report_crashes = report_crashes
         self.crash_stream = crash_stream
         self.tracer = tracer  # pykern.strace.Tracer when tracing
-        self.extra = {} if extra is None else extra
         self.root = root  # the host directory that is the guest's / (--root)
         self.binds = binds  # pykern.fs.namespace.Bind: --mount HOST:GUEST[:ro]
         self.max_tasks = max_tasks  # --max-tasks: Linux's threads-max, for the whole guest
@@ -61,11 +63,23 @@ class Options:
         self.stdio = stdio  # the host fds that become the first process's 0, 1 and 2 (dup'ed)
         self.cwd = cwd  # where the first process starts (None: pykern's own cwd)
         self.console = console  # pykern's controlling terminal is the guest's console (pykern.tty)
+        # --deterministic: virtual time, seeded randomness, a schedule chosen by `seed`
+        # (--seed); `start_time` is CLOCK_REALTIME at boot (--start-time, epoch seconds)
+        self.deterministic = deterministic
+        self.seed = seed
+        self.start_time = start_time
 
 
 class Kernel:
     def __init__(self, table: list[SyscallEntry | None], options: Options | None = None) -> None:
         self.options = options or Options()
+        if self.options.deterministic:
+            restart_numbering()
+            self.clock: Clock = VirtualClock(self.options.start_time)
+            self.random: random.Random | None = random.Random(f"pykern random {self.options.seed}")
+        else:
+            self.clock = Clock()
+            self.random = None  # the host's: os.urandom
         from pykern.fs.hostio import raise_host_nofile
 
         raise_host_nofile()
@@ -77,9 +91,10 @@ class Kernel:
         self.mounts = initial_mounts(self, self.options.root, self.options.binds)  # ValueError: bad --root
         self.fifos: dict = {}  # FIFO inode key -> its kernel pipe (pykern.fs.fifo)
         self.unix_names: dict = {}  # a bound Unix socket's name -> the socket (pykern.af_unix)
-        self.clock = Clock()
         self.vdso = Vdso(self.clock)  # the one vDSO image and data page every process maps
         self.sched = Scheduler(self)
+        if self.options.deterministic:
+            self.sched.make_deterministic(self.clock, self.options.seed)
         self.trap = Trap(self, table)
         self.tasks: dict[int, Task] = {}  # tid -> task, live and zombie leaders
         self.nr_threads = 0  # tasks not DEAD (Linux's nr_threads): the scheduler runs while any is
@@ -161,7 +176,17 @@ class Kernel:
         return [t for t in self.tasks.values() if t.state is not TaskState.DEAD]
 
     def random_bytes(self, n: int) -> bytes:
-        return os.urandom(n)
+        """The one source of the guest's random bytes (getrandom, AT_RANDOM, /dev/urandom):
+        the host's, or under --deterministic a generator seeded by --seed."""
+        if self.random is None:
+            return os.urandom(n)
+        return self.random.randbytes(n)
+
+    def not_deterministic(self, what: str) -> None:
+        """The guest uses something a deterministic run cannot make repeatable (a host
+        socket's peer, a terminal, a host fd it waits on): said once, on stderr."""
+        if self.options.deterministic:
+            self.trap.unsupported_use(f"deterministic {what}", f"--deterministic: {what} is not deterministic")
 
     # --- the first process ----------------------------------------------------------------
 
@@ -219,7 +244,7 @@ class Kernel:
             if self.detached:
                 self.end_detached()
             return 125
-        return shell_status(first.exit_code or 0)
+        return shell_status(first.wait_status or 0)
 
     def shutdown(self) -> None:
         """After run(), for a caller that goes on (pykern.api): give back what the
@@ -268,26 +293,22 @@ class Kernel:
         while self.dead_mms:
             self.dead_mms.pop().destroy()
 
-    # --- signals and crashes ---------------------------------------------------------------
 
-    def send_sigpipe(self, task: Task) -> None:
-        self.signals.send(task.group, user_info(task, SIGPIPE), task)
+def restart_numbering() -> None:
+    """--deterministic: the numbers some modules hand out from a counter of their own
+    (pipe, socket and memfd inode numbers, mount ids, tmpfs devices, autobind names, inotify
+    cookies) start again, so that a second kernel in one process (pykern.api, pykern
+    explore) numbers its objects as the first did. Two kernels alive at once share them."""
+    from pykern import af_unix, net, pipe
+    from pykern.fs import file, inotify, mount, tmpfs
 
-    def describe_guest(self, task: Task) -> str:
-        try:
-            rip = task.reg(X.UC_X86_REG_RIP)
-        except Exception:
-            rip = 0
-        pending = f" in {task.pending.entry.name}()" if task.pending else ""
-        return f"pid {task.group.tgid} tid {task.tid} at rip={rip:#x}{pending} ({task.group.exe_path})"
-
-    # --- tracing ---------------------------------------------------------------------------
-
-    def tracer_process_exit(self, group: ThreadGroup, status: int) -> None:
-        # Kept while pykern/strace.py probes for it (hasattr): with it, strace reports a
-        # process's end from exit_notify, not from its exit call.
-        if self.tracer is not None:
-            self.tracer.process_exit(group, status)
+    pipe._inode_numbers = itertools.count(100000)
+    net._inode_numbers = iter(range(200000, 1 << 62))
+    af_unix._autobind_numbers = itertools.count(0x10000)
+    mount._mount_ids = itertools.count(21)
+    inotify._cookies = itertools.count(1)
+    tmpfs._tmpfs_devs = itertools.count(0x2E)
+    file._stamped_inodes = iter(range(300000, 1 << 62))
 
 
 def shell_status(wait_status: int) -> int:

@@ -17,7 +17,7 @@ pykern's own files).
 - F_SETLKW sleeps on the file's wait queue ("raise Block, be retried"); what a blocked
   POSIX owner waits for is recorded so that a request that would close a cycle fails with
   EDEADLK (posix_locks_deadlock; OFD locks are not checked, as on Linux). The record goes
-  when the call ends, is interrupted or the task exits (restart_block's "cancel").
+  when the call ends, is interrupted or the task exits (its Block's `cancel`).
 
 Ranges are inclusive [start, end] as in Linux; end == OFFSET_MAX means "to EOF and beyond".
 """
@@ -201,10 +201,11 @@ def set_lock(task: Task, file: File, request: FileLock, wait: bool) -> None:
                 raise SysError(EAGAIN)
             if not request.ofd and _deadlocks(request.owner, conflict):
                 raise SysError(EDEADLK)
+            cancel = None
             if not request.ofd:
                 _blocked[request.owner] = (ctx, conflict)
-                task.restart_block["cancel"] = _cancel_wait(request.owner)
-            raise Block(ctx.waiters)
+                cancel = _cancel_wait(request.owner)
+            raise Block(ctx.waiters, cancel=cancel)
     if ctx is None:
         if request.type == F_UNLCK:
             return
@@ -256,7 +257,7 @@ def _unblock(owner: object) -> None:
     _blocked.pop(owner, None)
 
 
-def _cancel_wait(owner: object):  # noqa: ANN202 - a restart_block callback
+def _cancel_wait(owner: object):  # noqa: ANN202 - a Block's cancel
     def cancel(task: Task) -> None:
         _unblock(owner)
 

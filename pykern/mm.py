@@ -56,6 +56,7 @@ from pykern.abi import (
     PROT_EXEC,
     PROT_READ,
     PROT_WRITE,
+    TASK_SIZE,
     page_up,
 )
 from pykern.errors import Fault, SysError
@@ -67,7 +68,6 @@ from pykern.ucbind import Uc, UcError
 if TYPE_CHECKING:
     from pykern.task import Task
 
-TASK_SIZE = 0x7FFFFFFFF000  # top of user space (x86-64, 4-level paging)
 STACK_TOP = TASK_SIZE
 STACK_SIZE = 8 << 20  # RLIMIT_STACK's default
 MMAP_BASE = STACK_TOP - STACK_SIZE - (128 << 20)  # Linux leaves a gap below the stack
@@ -308,19 +308,21 @@ class MM(UserAccess):
         # exec into a recycled MM (MMPool.take(keep_code=True)): the stale mappings of
         # frozen backings, by mapping key, that a new mapping may take over with their code
         self._reuse: dict[tuple[int, int, int, int], VMA] = {}
-        self.vmas: list[VMA] = []
+        self.vmas: list[VMA] = []  # this class's mapping methods (mmap, munmap, mprotect, brk, fork)
         self._starts: list[int] = []
-        self.start_brk = 0
-        self.brk = 0
-        self.heap: Backing | None = None
-        self.loaded_task: Task | None = None
-        self.exe_path = ""
-        self.layout: ImageLayout | None = None  # set by execve
-        self.counted = False  # has run a counted slice: Unicorn's count hook is installed
-        self.users = 0  # live tasks using it (Linux's mm_users): Kernel.retire_mm frees it at 0
-        self.dumpable = 1  # prctl(PR_SET_DUMPABLE); copied by fork, 1 again after exec
-        self.fault: tuple[int, int, int] | None = None  # (access, address, size) of the last bad access
-        self.interrupt: int | None = None  # the last CPU interrupt number
+        self.start_brk = 0  # init_brk (exec), fork
+        self.brk = 0  # set_brk (brk(2)), init_brk, fork
+        self.heap: Backing | None = None  # init_brk, fork
+        self.loaded_task: Task | None = None  # Task.load_context: whose registers `uc` holds
+        self.exe_path = ""  # exec.py, fork
+        self.layout: ImageLayout | None = None  # exec.py, fork
+        self.counted = False  # trap.py: has run a counted slice, Unicorn's count hook is installed
+        # live tasks using it (Linux's mm_users): fork.py, exec.py, kernel.py add; exit.py's
+        # retire_mm takes away and frees it at 0
+        self.users = 0
+        self.dumpable = 1  # prctl(PR_SET_DUMPABLE), set*id; copied by fork, 1 again after exec
+        self.fault: tuple[int, int, int] | None = None  # trap.py: (access, address, size) of a bad access
+        self.interrupt: int | None = None  # trap.py: the last CPU interrupt number
         # mlock(2): locked page ranges, sorted and disjoint (syscalls/memory.py keeps them;
         # locked_bytes() is /proc/PID/status's VmLck); mlockall(MCL_FUTURE) locks new maps.
         self.mlocked: list[tuple[int, int]] = []

@@ -27,6 +27,7 @@ from pykern.abi import (
     O_RDONLY,
     O_WRONLY,
     PAGE_SIZE,
+    PIPE_MAX_SIZE,
     POLLERR,
     POLLHUP,
     POLLIN,
@@ -35,7 +36,7 @@ from pykern.abi import (
     POLLWRNORM,
     S_IFIFO,
 )
-from pykern.errors import Block, SysError
+from pykern.errors import Block, SysError, ends_with
 from pykern.fs.file import File
 from pykern.fs.stat import Stat
 from pykern.waitqueue import WaitQueue
@@ -139,9 +140,10 @@ class PipeWriter(PipeEnd):
 
     def write(self, task: Task, data: bytes) -> int:
         pipe = self.pipe
-        done = task.restart_block.get("pipe_written", 0)
+        block = task.restart_block
+        done = block.pipe_written if block is not None else 0
         if pipe.readers == 0:
-            task.kernel.send_sigpipe(task)
+            task.kernel.signals.send_sigpipe(task)
             if done:
                 return done
             raise SysError(EPIPE)
@@ -154,7 +156,7 @@ class PipeWriter(PipeEnd):
                 if done:
                     return done
                 raise SysError(EAGAIN)
-            raise Block(pipe.writable)
+            raise Block(pipe.writable, on_signal=ends_with(done))  # a signal: return the count
         chunk = remaining[:space]
         pipe.buffer += chunk
         if pipe.packets is not None:  # a packet per write, at most a page each (pipe_write)
@@ -162,9 +164,8 @@ class PipeWriter(PipeEnd):
         pipe.readable.wake_all()
         done += len(chunk)
         if done < len(data) and not self.nonblocking:
-            task.restart_block["pipe_written"] = done
-            task.restart_block["interrupted"] = _bytes_written  # a signal: return the count
-            raise Block(pipe.writable)
+            task.restart_state().pipe_written = done
+            raise Block(pipe.writable, on_signal=ends_with(done))
         return done
 
     def poll(self, events: int) -> tuple[int, tuple[WaitQueue, ...], tuple[tuple[int, str], ...]]:
@@ -179,19 +180,12 @@ class PipeWriter(PipeEnd):
             self.pipe.readable.wake_all()
 
 
-def _bytes_written(task: Task) -> int:
-    return task.restart_block["pipe_written"]
-
-
 def make_pipe(flags: int) -> tuple[PipeReader, PipeWriter]:
     """pipe2's pair; O_DIRECT makes a packet-mode pipe (F_GETFL shows it)."""
     pipe = Pipe()
     if flags & O_DIRECT:
         pipe.packets = []
     return PipeReader(pipe, flags), PipeWriter(pipe, flags)
-
-
-PIPE_MAX_SIZE = 1048576  # fs.pipe-max-size's default: the most without CAP_SYS_RESOURCE
 
 
 def pipe_set_size(task: Task, pipe: Pipe, size: int) -> int:

@@ -23,11 +23,10 @@ sigpending still shows it, nothing receives it.
 from __future__ import annotations
 
 import itertools
-import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from pykern.abi import NSEC_PER_SEC, SI_TIMER, SIGEV_NONE
+from pykern.abi import NSEC_PER_SEC, SI_TIMER, SIGEV_NONE, SIGINFO_HEAD, SIGINFO_SIZE, SIGINFO_TIMER
 from pykern.sched import Timer
 from pykern.sigtypes import SigInfo
 
@@ -122,8 +121,9 @@ class TimerSigInfo(SigInfo):
         return self.timer.deleted or self.seq != self.timer.signal_seq
 
     def pack(self) -> bytes:
-        head = struct.pack("<iii4xiiQ", self.signo, self.errno, self.code, self.timerid, self.overrun, self.value)
-        return head.ljust(128, b"\0")
+        head = SIGINFO_HEAD.pack(self.signo, self.errno, self.code) + SIGINFO_TIMER.pack(
+            self.timerid, self.overrun, self.value)
+        return head.ljust(SIGINFO_SIZE, b"\0")
 
 
 class PosixTimer:

@@ -4,7 +4,8 @@ report (Linux's k_getrusage and the signal struct's c* counters).
 - CPU time, as gVisor keeps it: the wall time a thread spends running, split by where it
   runs. System time is the time in its syscall handlers (the trap times each one; a
   woken call's retry counts too); user time is the rest of its slices, the JIT's. It is
-  wall time: on a host with more runnable threads than CPUs both run long.
+  wall time: on a host with more runnable threads than CPUs both run long. Under
+  --deterministic CPU time is virtual (the instructions run) and all of it is user time.
 - Context switches: sleeping in a call is a voluntary switch, the end of a quantum an
   involuntary one.
 - Memory, per address space (an MM): its resident set is the host pages that back its
@@ -216,7 +217,10 @@ def _live_mm(group: ThreadGroup) -> MM | None:
 
 def thread_stime_ns(task: Task) -> int:
     """The task's system time, the call it is in now included (so that its user time,
-    CPU time less system time, never goes back between two asks)."""
+    CPU time less system time, never goes back between two asks). None under
+    --deterministic, where CPU time is the instructions run, all of it user time."""
+    if task.kernel.sched.virtual is not None:
+        return 0
     stime = task.stime_ns
     trap = task.kernel.trap
     running = trap.running

@@ -6,12 +6,19 @@ task gets a quantum of `QUANTUM_INSNS` guest instructions (counted by the JIT, s
 Trap.run_user), spread over as many `emu_start`s as its system calls need; a lone task
 runs until it blocks or exits. Sleeping tasks are woken by `wake` (a hint: they re-run
 their pending call from the top), by their deadline, or by host fd readiness.
+
+Under --deterministic (`make_deterministic`) time is the kernel's VirtualClock: timers
+fire at virtual times, and when every task sleeps the clock jumps to the next timer
+instead of waiting for it. The scheduling choices a real CPU's timing would make are made
+here, by a generator seeded with --seed: the length of each quantum, which runnable task
+goes next (so also the order of wake-ups), and a preemption right after a system call.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import random
 import select
 import signal
 import time
@@ -19,10 +26,12 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from pykern.clock import INSN_NS
 from pykern.errors import Block
 from pykern.task import Task, TaskState
 
 if TYPE_CHECKING:
+    from pykern.clock import VirtualClock
     from pykern.gdbstub import GdbStub
     from pykern.kernel import Kernel
 
@@ -33,7 +42,6 @@ QUANTUM_INSNS = 5_000_000
 # A task alone runs unbounded, or, with the OOM killer on, for about 50 ms between checks
 # of pykern's memory (pykern.oom).
 LONE_QUANTUM_INSNS = 50_000_000
-SIGNAL_WAITS = frozenset({"pause", "rt_sigsuspend", "rt_sigtimedwait"})  # a few ms, as Linux's minimum granularity is
 
 
 class Deadlock(Exception):
@@ -65,6 +73,39 @@ class Scheduler:
         self.idle_waiting = False  # in idle()'s wait for timers and host fds
         self.current: Task | None = None
         self.debugger: GdbStub | None = None  # --gdb: its hooks below are one check when None
+        self.now: Callable[[], float] = time.monotonic  # timer deadlines' clock, in seconds
+        self.virtual: VirtualClock | None = None  # --deterministic: the kernel's clock
+        self.chaos: random.Random | None = None  # --deterministic: the seeded scheduling choices
+        self.max_quantum = QUANTUM_INSNS
+        self.preempt_chance = 0.0  # of a preemption right after a system call
+
+    def make_deterministic(self, clock: VirtualClock, seed: int) -> None:
+        """--deterministic --seed N: timers on the virtual clock, choices from the seed.
+        Each seed also picks how hard it shakes the schedule (shorter quanta, more
+        preemptions after system calls); seed 0 keeps full quanta and no extra preemption,
+        the schedule closest to a normal run's."""
+        self.virtual = clock
+        self.now = clock.seconds
+        self.chaos = random.Random(f"pykern schedule {seed}")
+        if seed != 0:
+            self.max_quantum = self.chaos.choice((QUANTUM_INSNS, QUANTUM_INSNS // 8, QUANTUM_INSNS // 64))
+            self.preempt_chance = self.chaos.choice((0.0, 1 / 64, 1 / 8, 1 / 2))
+
+    def quantum(self) -> int:
+        """A new quantum, in guest instructions."""
+        if self.chaos is None:
+            return QUANTUM_INSNS
+        return self.chaos.randint(self.max_quantum // 4, self.max_quantum)
+
+    def preempt_after_syscall(self) -> bool:
+        """--deterministic: does the seed preempt the running task after this system call
+        (only when another task is runnable)? Trap's syscall hook asks, after the call."""
+        chaos = self.chaos
+        if self.runqueue and self.preempt_chance and chaos is not None and chaos.random() < self.preempt_chance:
+            self.yielded = True
+            self.need_resched = True
+            return True
+        return False
 
     # --- sleep / wake ----------------------------------------------------------------------
 
@@ -85,6 +126,8 @@ class Scheduler:
         task.host_fds = block.host_fds
         if block.host_fds:
             self.host_waiters.add(task)
+            if self.chaos is not None:
+                self.kernel.not_deterministic("waiting for a host file descriptor (a terminal, a host pipe or socket)")
         task.nvcsw += 1
         self.need_resched = True
 
@@ -176,6 +219,11 @@ class Scheduler:
         from pykern.hostsig import HostSignalArrived
 
         deadline = self._next_deadline()
+        virtual = self.virtual
+        if virtual is not None and deadline is not None and not self.host_waiters and not self.kernel.host_signals.pending:
+            virtual.advance_to(deadline)  # every task sleeps: skip the wait
+            self.fire_timers(self.now())
+            return
         if self.debugger is not None:  # gdb may interrupt a guest that sleeps for ever
             self.debugger.idle(self, deadline)
             return
@@ -183,7 +231,7 @@ class Scheduler:
             if self.kernel.host_signals.suspend_stopped_guest():
                 return  # pykern itself was stopped (the guest's job, on a terminal) and continued
             raise Deadlock()
-        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        timeout = None if deadline is None else max(0.0, deadline - self.now())
         self.idle_waiting = True
         try:
             if self.kernel.host_signals.pending:
@@ -196,15 +244,29 @@ class Scheduler:
             pass
         finally:
             self.idle_waiting = False
-        self.fire_timers(time.monotonic())
+        if virtual is not None and deadline is not None and not self.runqueue and not self.kernel.host_signals.pending:
+            virtual.advance_to(deadline)  # (a host fd or signal, waited for in real time, did not come first)
+        self.fire_timers(self.now())
 
     def _awaiting_signals(self) -> bool:
-        """Does a task sleep in pause, sigsuspend or sigwait? Then a signal sent to pykern
-        (Ctrl-C, kill) can still wake it: waiting is not a deadlock, as on Linux."""
+        """Does a task sleep until a signal comes (pause, sigsuspend, sigwait: its Block
+        says `until_signal`)? Then a signal sent to pykern (Ctrl-C, kill) can still wake
+        it: waiting is not a deadlock, as on Linux."""
         return any(task.state is TaskState.SLEEPING and task.pending is not None
-                   and task.pending.entry.name in SIGNAL_WAITS for task in self.kernel.live_tasks)
+                   and task.pending.block is not None and task.pending.block.until_signal
+                   for task in self.kernel.live_tasks)
 
     def pick_next(self) -> Task | None:
+        chaos = self.chaos
+        if chaos is not None:
+            runqueue = self.runqueue
+            while runqueue:
+                index = chaos.randrange(len(runqueue)) if len(runqueue) > 1 else 0
+                task = runqueue[index]
+                del runqueue[index]
+                if task.state is TaskState.RUNNABLE:
+                    return task
+            return None
         while self.runqueue:
             task = self.runqueue.popleft()
             if task.state is TaskState.RUNNABLE:
@@ -247,7 +309,7 @@ class Scheduler:
             if kernel.dead_mms:
                 kernel.free_dead_mms()
             if self.timers:
-                self.fire_timers(time.monotonic())
+                self.fire_timers(self.now())
             if self.host_waiters:
                 self.poll_host(0)
             if kernel.host_signals.pending:
@@ -258,18 +320,19 @@ class Scheduler:
                     self.idle()
                 continue
             self.current = task
-            task.loaded()
+            task.load_context()
             self._run_slice(task)
             self.current = None
 
     def _run_slice(self, task: Task) -> None:
         """Run `task` in the JIT for one quantum (or unbounded if it is alone)."""
         kernel = self.kernel
-        budget = QUANTUM_INSNS
+        budget = self.quantum()
         kernel.vdso.vvar.set_cpu(task.cpu_affinity)  # the vDSO's getcpu answers for this task
         while True:
-            # Back to user mode: finish a woken call, then deliver signals (a call that
-            # blocks again with a signal pending is interrupted by the delivery).
+            # Back to user mode: finish a woken call, then deliver signals. (A call that
+            # blocks with a signal pending is interrupted instead (pykern.trap): it is
+            # made again only once its signals were taken and none ran a handler.)
             if kernel.host_signals.pending:  # Ctrl-C and friends (pykern.hostsig)
                 kernel.host_signals.deliver()
             if task.signals_first:  # continued from a stop: it was in the middle of delivery
@@ -277,7 +340,9 @@ class Scheduler:
                 kernel.signals.do_signal(task)
                 if task.state is not TaskState.RUNNABLE:
                     return
-            if task.pending is not None and not kernel.trap.retry(task) and task.state is not TaskState.RUNNABLE:
+            pending = task.pending
+            if pending is not None and (pending.interrupted is None or not kernel.signals.deliverable(task)) \
+                    and not kernel.trap.retry(task) and task.state is not TaskState.RUNNABLE:
                 return  # asleep again, stopped, or exited
             if self.debugger is not None:  # gdb: a caught syscall's return
                 self.debugger.check_stop(task)
@@ -291,9 +356,14 @@ class Scheduler:
                     continue  # restarted with no handler run: make the call again
             self.need_resched = False
             trap = kernel.trap
-            started = task.running_since = time.perf_counter_ns()
-            expired = trap.run_user(task, self.slice_budget(budget))
-            task.cpu_ns += time.perf_counter_ns() - started
+            if self.virtual is None:
+                started = task.running_since = time.perf_counter_ns()
+                expired = trap.run_user(task, self.slice_budget(budget))
+                task.cpu_ns += time.perf_counter_ns() - started
+            else:  # CPU time is virtual too: the instructions the slice ran
+                task.running_since = 1
+                expired = trap.run_user(task, self.slice_budget(budget))
+                task.cpu_ns += trap.executed * INSN_NS
             task.running_since = 0
             if task.group.cpu_timers:
                 self.check_cpu_timers(task)
@@ -310,6 +380,6 @@ class Scheduler:
                 self.runqueue.append(task)  # quantum used up: to the back of the queue
                 return
             if self.timers:
-                self.fire_timers(time.monotonic())
+                self.fire_timers(self.now())
             if self.host_waiters:
                 self.poll_host(0)

@@ -10,8 +10,9 @@ The life of a signal, as in Linux:
   signal the thread does not block and takes its action: ignore, stop the process,
   terminate it (with a core-dump flag), or run the user's handler on an
   `rt_sigframe` built on the user stack (or the alternate signal stack). A blocking
-  call the signal interrupted ends with EINTR, or is restarted (SA_RESTART, or no
-  handler ran).
+  call the signal interrupted (pykern.trap's `interrupt_call`, by the policy its Block
+  declared) ends with EINTR, or is restarted (SA_RESTART, or no handler ran): this module
+  decides, the trap writes the registers.
 - return (`sigreturn`): the handler returns into its sa_restorer, which calls
   rt_sigreturn; the registers and mask saved in the frame come back.
 
@@ -33,35 +34,14 @@ from pykern.abi import (
     CLD_EXITED,
     CLD_KILLED,
     CLD_STOPPED,
-    EFAULT,
-    EINTR,
     EINVAL,
     ENOMEM,
     EPERM,
-    ERESTARTNOHAND,
     ERESTARTNOINTR,
     ERESTARTSYS,
-    NSIG,
-    RLIMIT_CORE,
-    SI_KERNEL,
-    SIGBUS,
-    SIGCHLD,
-    SIGCONT,
-    SIGFPE,
-    SIGHUP,
-    SIGILL,
-    SIGKILL,
-    SIGSEGV,
-    SIGSTOP,
-    SIGTRAP,
-    STACK_T,
-)
-from pykern.errors import Fault, SysError
-from pykern.sigtypes import (
-    CORE_SIGNALS,
-    FAULT_SIGNALS,
-    IGNORED_BY_DEFAULT,
     MINSIGSTKSZ,
+    NSEC_PER_SEC,
+    RLIMIT_CORE,
     SA_NOCLDSTOP,
     SA_NOCLDWAIT,
     SA_NODEFER,
@@ -69,12 +49,35 @@ from pykern.sigtypes import (
     SA_RESETHAND,
     SA_RESTART,
     SA_RESTORER,
+    SI_KERNEL,
     SIG_DFL,
     SIG_IGN,
+    SIGBUS,
+    SIGCHLD,
+    SIGCONT,
+    SIGCONTEXT,
+    SIGFPE,
+    SIGHUP,
+    SIGILL,
     SIGINFO_SIZE,
+    SIGKILL,
+    SIGPIPE,
+    SIGSEGV,
+    SIGSTOP,
+    SIGTRAP,
     SS_AUTODISARM,
     SS_DISABLE,
     SS_ONSTACK,
+    STACK_T,
+    UCONTEXT_HEAD,
+    UCONTEXT_SIZE,
+    USER_HZ,
+)
+from pykern.errors import Fault, SysError
+from pykern.sigtypes import (
+    CORE_SIGNALS,
+    FAULT_SIGNALS,
+    IGNORED_BY_DEFAULT,
     STOP_MASK,
     STOP_SIGNALS,
     UNBLOCKABLE,
@@ -82,6 +85,7 @@ from pykern.sigtypes import (
     SigAction,
     SigInfo,
     sigbit,
+    user_info,
 )
 from pykern.task import TaskState
 
@@ -89,8 +93,7 @@ if TYPE_CHECKING:
     from pykern.kernel import Kernel
     from pykern.task import Task, ThreadGroup
 
-SYSCALL_INSN_LEN = 2
-TICK_NS = 10_000_000  # clock_t: USER_HZ = 100
+TICK_NS = NSEC_PER_SEC // USER_HZ  # one clock_t tick
 
 
 # --- the signal frame (arch/x86/include/uapi/asm/sigcontext.h, ucontext.h) ----------------------
@@ -104,9 +107,6 @@ SIGCONTEXT_REGS = (
     X.UC_X86_REG_RDX, X.UC_X86_REG_RAX, X.UC_X86_REG_RCX, X.UC_X86_REG_RSP,
     X.UC_X86_REG_RIP, X.UC_X86_REG_EFLAGS,
 )
-SIGCONTEXT = struct.Struct("<18Q4H5Q64x")
-UCONTEXT_HEAD = struct.Struct("<QQ")  # uc_flags, uc_link
-UCONTEXT_SIZE = UCONTEXT_HEAD.size + STACK_T.size + SIGCONTEXT.size + 8  # + uc_sigmask: 304
 FRAME_INFO_OFFSET = 8 + UCONTEXT_SIZE  # after pretcode and the ucontext: 312
 FRAME_SIZE = FRAME_INFO_OFFSET + SIGINFO_SIZE
 FXSAVE_SIZE = 512
@@ -123,14 +123,6 @@ FPU_STATE_REGS = (X.UC_X86_REG_FPCW, X.UC_X86_REG_FPSW, X.UC_X86_REG_MXCSR)
 FPU_INIT_STATE = (0x37F, 0, 0x1F80)  # as after FNINIT, and Linux's MXCSR_DEFAULT
 TRAPNO = {SIGSEGV: 14, SIGBUS: 14, SIGFPE: 0, SIGILL: 6, SIGTRAP: 3}
 MAX_SAVED_FRAMES = 64
-
-# Calls that a handled signal always ends with EINTR, SA_RESTART or not (they return
-# ERESTARTNOHAND in Linux); every other blocking call returns ERESTARTSYS.
-NO_RESTART_CALLS = frozenset({"pause", "rt_sigsuspend", "rt_sigtimedwait", "poll", "ppoll", "select",
-                              "pselect6"})
-# Calls any signal ends with EINTR, handler or not, stop/continue included (Linux's
-# epoll_wait returns -EINTR itself, never a restart code).
-EINTR_CALLS = frozenset({"epoll_wait", "epoll_pwait", "epoll_pwait2"})
 
 
 class Signals:
@@ -192,11 +184,9 @@ class Signals:
                 self.wake_for_signal(target)
                 break
 
-    def send_to_group(self, group: ThreadGroup, sig: int, info: SigInfo | None = None) -> None:
-        self.send(group, info or SigInfo(sig, SI_KERNEL))
-
-    def send_to_task(self, task: Task, sig: int, info: SigInfo | None = None) -> None:
-        self.send(task.group, info or SigInfo(sig, SI_KERNEL), task)
+    def send_sigpipe(self, task: Task) -> None:
+        """A write to a pipe or socket nobody reads: SIGPIPE to the writing thread (then EPIPE)."""
+        self.send(task.group, user_info(task, SIGPIPE), task)
 
     def discard(self, group: ThreadGroup, mask: int) -> None:
         group.shared_pending.discard(mask)
@@ -228,7 +218,7 @@ class Signals:
         parent = child.parent
         if parent is None or not child.exit_signal:
             return
-        status = child.exit_code or 0
+        status = child.wait_status or 0
         if status & 0x7F:
             code, value = (CLD_DUMPED if status & 0x80 else CLD_KILLED), status & 0x7F
         else:
@@ -316,14 +306,12 @@ class Signals:
         the way back to user mode). The task is loaded."""
         if not self.deliverable(task):
             return
-        if task.pending is not None and task.restart_block.get("uninterruptible"):
-            return  # a killable-only wait (vfork): only SIGKILL ends it
-        code = None
         pending = task.pending
         if pending is not None:
-            if pending.interrupted is None:  # (a call stopped mid-sleep was, before its stop)
-                pending.interrupted = self._interrupt(task)  # (which may complete it instead)
-            code = pending.interrupted
+            if pending.block is not None and pending.block.killable:
+                return  # a killable-only wait (vfork): only SIGKILL ends it
+            if pending.interrupted is None:  # a thread stopped mid-sleep by its process's stop
+                self.kernel.trap.interrupt_call(task)  # (which may complete the call instead)
         group = task.group
         while task.state is TaskState.RUNNABLE:
             info = task.sigpending.take(~task.sigmask) or group.shared_pending.take(~task.sigmask)
@@ -341,8 +329,7 @@ class Signals:
             if action.handler == SIG_IGN:
                 continue
             if action.handler != SIG_DFL:
-                self._handle(task, info, action, code)
-                code = None
+                self._handle(task, info, action)
                 continue
             if sig in IGNORED_BY_DEFAULT:
                 continue
@@ -364,53 +351,14 @@ class Signals:
         if task.saved_sigmask is not None:
             task.sigmask, task.saved_sigmask = task.saved_sigmask, None
 
-    def _interrupt(self, task: Task) -> int:
-        """A signal arrived while `task` slept in a call: end the call's sleep, and return
-        the code Linux's call would have returned (ERESTARTSYS, ERESTARTNOHAND,
-        ERESTART_RESTARTBLOCK), or the value it completes with. The tracer sees it."""
+    def _handle(self, task: Task, info: SigInfo, action: SigAction) -> None:
+        """handle_signal: end an interrupted call (EINTR, or a restart after the handler:
+        always for ERESTARTNOINTR, under SA_RESTART for ERESTARTSYS), then build the frame."""
         pending = task.pending
-        assert pending is not None
-        interrupted = task.restart_block.get("interrupted")
-        if interrupted is not None:
-            code = interrupted(task)
-        elif pending.entry.name in NO_RESTART_CALLS:
-            code = -ERESTARTNOHAND
-        elif pending.entry.name in EINTR_CALLS:
-            code = -EINTR
-        else:
-            code = -ERESTARTSYS
-        if code >= 0 or code in (-EFAULT, -EINTR):  # it ends here, no restart
-            self._finish_call(task, code)
-        elif self.kernel.tracer is not None:
-            self.kernel.tracer.exit(task, pending.entry, pending.args, code)
-        return code
-
-    def _finish_call(self, task: Task, result: int) -> None:
-        pending = task.pending
-        assert pending is not None
-        self._cancel_call(task)
-        self.kernel.trap.registers.set_return(task.mm.uc, result)
-        if self.kernel.tracer is not None:
-            self.kernel.tracer.exit(task, pending.entry, pending.args, result)
-
-    def _cancel_call(self, task: Task) -> None:
-        cancel = task.restart_block.get("cancel")
-        if cancel is not None:
-            cancel(task)
-        task.restart_block.clear()
-        task.pending = None
-
-    def _handle(self, task: Task, info: SigInfo, action: SigAction, code: int | None) -> None:
-        """handle_signal: end an interrupted call (EINTR or restart), then build the frame."""
-        uc = task.mm.uc
-        if code is not None and code < 0 and code != -EFAULT and task.pending is not None:
-            restart = code == -ERESTARTNOINTR or (code == -ERESTARTSYS and action.flags & SA_RESTART)
-            if restart:  # back to the syscall instruction, to be made again after the handler
-                uc.reg_write(X.UC_X86_REG_RIP, uc.reg_read(X.UC_X86_REG_RIP) - SYSCALL_INSN_LEN)
-                uc.reg_write(X.UC_X86_REG_RAX, task.pending.entry.number)
-            else:
-                uc.reg_write(X.UC_X86_REG_RAX, -EINTR & 0xFFFFFFFFFFFFFFFF)
-            self._cancel_call(task)
+        if pending is not None and pending.interrupted is not None:
+            code = pending.interrupted
+            restart = code == -ERESTARTNOINTR or (code == -ERESTARTSYS and bool(action.flags & SA_RESTART))
+            self.kernel.trap.end_interrupted(task, restart)
         try:
             self._setup_frame(task, info, action)
         except Fault:  # no room for the frame: Linux's force_sigsegv
@@ -458,7 +406,7 @@ class Signals:
         uc.reg_write(X.UC_X86_REG_RDI, sig)
         uc.reg_write(X.UC_X86_REG_RSI, frame + FRAME_INFO_OFFSET)
         uc.reg_write(X.UC_X86_REG_RDX, frame + 8)
-        uc.reg_write(X.UC_X86_REG_RAX, 0)
+        uc.reg_write(X.UC_X86_REG_RAX, 0)  # the handler's rax (setup_rt_frame), not a call's result
         uc.reg_write(X.UC_X86_REG_EFLAGS, regs[17] & ~(EFLAGS_DF | EFLAGS_TF | EFLAGS_RF))
         if altstack.flags & SS_AUTODISARM:
             task.altstack = AltStack()
@@ -594,7 +542,3 @@ class Signals:
         if new.size < MINSIGSTKSZ:
             raise SysError(ENOMEM)
         task.altstack = AltStack(new.sp, new.flags & SS_AUTODISARM, new.size)
-
-
-def valid_signal(sig: int) -> bool:
-    return 0 <= sig <= NSIG

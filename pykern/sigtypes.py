@@ -9,17 +9,23 @@ sigaltstack's stack_t and a process's job-control state.
 
 from __future__ import annotations
 
-import struct
 from typing import TYPE_CHECKING
 
 from pykern.abi import (
+    KERNEL_SIGACTION,
     SI_USER,
+    SIG_DFL,
     SIGABRT,
     SIGBUS,
     SIGCHLD,
     SIGCONT,
     SIGFPE,
     SIGILL,
+    SIGINFO_CHLD,
+    SIGINFO_FAULT,
+    SIGINFO_HEAD,
+    SIGINFO_KILL,
+    SIGINFO_SIZE,
     SIGKILL,
     SIGQUIT,
     SIGRTMIN,
@@ -34,25 +40,15 @@ from pykern.abi import (
     SIGWINCH,
     SIGXCPU,
     SIGXFSZ,
+    SS_AUTODISARM,
+    SS_DISABLE,
+    SS_ONSTACK,
     signal_name,
 )
 
 if TYPE_CHECKING:
     from pykern.task import Task
 
-SIG_DFL = 0
-SIG_IGN = 1
-SA_NOCLDSTOP = 0x00000001
-SA_NOCLDWAIT = 0x00000002
-SA_SIGINFO = 0x00000004
-SA_RESTORER = 0x04000000
-SA_ONSTACK = 0x08000000
-SA_RESTART = 0x10000000
-SA_NODEFER = 0x40000000
-SA_RESETHAND = 0x80000000
-
-# struct kernel_sigaction on x86-64: handler, flags, restorer, mask (8 bytes)
-KERNEL_SIGACTION = struct.Struct("<QQQQ")
 
 IGNORED_BY_DEFAULT = frozenset({SIGCHLD, SIGCONT, SIGURG, SIGWINCH})
 STOP_SIGNALS = frozenset({SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU})
@@ -63,9 +59,6 @@ UNBLOCKABLE = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1))
 
 def sigbit(sig: int) -> int:
     return 1 << (sig - 1)
-
-
-SIGINFO_SIZE = 128
 
 
 class SigInfo:
@@ -99,13 +92,13 @@ class SigInfo:
 
     def pack(self) -> bytes:
         """The 128-byte siginfo_t as x86-64 lays it out."""
-        head = struct.pack("<iii4x", self.signo, self.errno, self.code)
+        head = SIGINFO_HEAD.pack(self.signo, self.errno, self.code)
         if self.signo in FAULT_SIGNALS and self.code > 0:
-            body = struct.pack("<Q", self.addr)
+            body = SIGINFO_FAULT.pack(self.addr)
         elif self.signo == SIGCHLD and self.code > 0:
-            body = struct.pack("<iIi4xqq", self.pid, self.uid, self.status, self.utime, self.stime)
+            body = SIGINFO_CHLD.pack(self.pid, self.uid, self.status, self.utime, self.stime)
         else:
-            body = struct.pack("<iIQ", self.pid, self.uid, self.value)
+            body = SIGINFO_KILL.pack(self.pid, self.uid, self.value)
         return (head + body).ljust(SIGINFO_SIZE, b"\0")
 
     # A signal that must be dropped when dequeued instead of taken: a POSIX timer's, once
@@ -186,10 +179,6 @@ for _sig in STOP_SIGNALS:
     STOP_MASK |= sigbit(_sig)
 
 
-SS_ONSTACK = 1
-SS_DISABLE = 2
-SS_AUTODISARM = 1 << 31
-MINSIGSTKSZ = 2048
 
 class AltStack:
     """sigaltstack(2)'s stack_t for one thread."""

@@ -47,7 +47,7 @@ MODE = Kind("mode", 32)  # octal
 SIGNUM = Kind("signum", 32, True)
 # Flag words, decoded symbolically by the tracer
 OPEN_FLAGS = Kind("open_flags", 32, True)
-AT_FLAGS = Kind("at_flags", 32, True)
+AT_FLAGS_ARG = Kind("at_flags", 32, True)  # AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH... (abi.AT_FLAGS is an auxv tag)
 PROT = Kind("prot", 64)
 MMAP_FLAGS = Kind("mmap_flags", 64)
 MREMAP_FLAGS = Kind("mremap_flags", 64)

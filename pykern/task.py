@@ -5,27 +5,36 @@
 - `ThreadGroup`: a process: tgid, parent and children, exit status, the things threads
   share (fd table, fs context, credentials, rlimits, signal actions).
 
-Who touches what: only the kernel (kernel.py) changes `state`, the run queue and the
-parent/child links; handlers read them and call kernel functions to change them.
+Who touches what (each field says who writes it): `state` is written by sched.py
+(RUNNABLE, SLEEPING), signal.py (STOPPED) and exit.py (DEAD); the run queue by sched.py;
+the parent/child links by fork.py, exit.py (reparenting, reaping) and kernel.py (init).
+Handlers read them and call those modules to change them.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pykern import uc_const as X
 from pykern.abi import CAP_LAST_CAP
+from pykern.errors import Restart
 from pykern.rusage import Usage
 from pykern.sigtypes import AltStack, GroupStop, SigQueue
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:
+    from pykern.errors import Block
     from pykern.fs.fdtable import FdTable
     from pykern.fs.fs_struct import FsContext
     from pykern.fs.mount import Location
+    from pykern.futex import FutexWaiter
+    from pykern.ipc.msg import MsgQueue
+    from pykern.ipc.sem import SemSet
     from pykern.kernel import Kernel
     from pykern.mm import MM
+    from pykern.pipe import PipeEnd
     from pykern.sysent import SyscallEntry
 
 
@@ -101,14 +110,83 @@ class Creds:
 
 
 class PendingSyscall:
-    """A call that raised Block: re-run from the top when the task is woken."""
+    """A call that could not finish yet. It raised `block`, and sleeps (re-run from the
+    top when woken: the same call, not a new entry), or a signal interrupted it:
+    `interrupted` is then the restart code it ended with, and if no handler ends it with
+    EINTR, its next run is the call made again. With no `block`, gdb caught the call
+    before it was made (pykern.gdbstub)."""
 
-    __slots__ = ("entry", "args", "interrupted")
+    __slots__ = ("entry", "args", "block", "interrupted")
 
-    def __init__(self, entry: SyscallEntry, args: list[int], interrupted: int | None = None) -> None:
+    def __init__(self, entry: SyscallEntry, args: list[int], block: Block | None = None) -> None:
         self.entry = entry
         self.args = args
-        self.interrupted = interrupted  # the code a signal ended its sleep with (shown once)
+        self.block = block  # what it sleeps on, and what a signal makes of the sleep
+        self.interrupted: int | None = None  # the restart code a signal ended its sleep with
+
+
+class RestartBlock:
+    """What a blocked call keeps from one run to the next. pykern re-runs a call from the
+    top after each wakeup; Linux keeps such things on the sleeping task's kernel stack, and
+    in struct restart_block for restart_syscall (nanosleep's target time, a futex wait's
+    deadline, poll's). Made on the call's first need (`Task.restart_state`), dropped when
+    the call ends (pykern.trap); each kind of call uses its own fields. The defaults are
+    class attributes: a new block costs no more than the dict it replaces."""
+
+    # A write that goes in as room appears: the bytes already written (a signal ends it
+    # with that count): a pipe, an AF_UNIX or TCP stream, a terminal.
+    pipe_written: int = 0
+    unix_sent: int = 0
+    inet_sent: int = 0
+    tty_written: int = 0
+    # Host sockets (pykern.inet): the timeout's end (monotonic ns), a connect under way,
+    # what a MSG_WAITALL receive has gathered.
+    inet_deadline: int | None = None
+    inet_connecting: bool = False
+    inet_received: bytes = b""
+    # A terminal read: it has slept (a hang-up meanwhile is EIO), VTIME's end (seconds).
+    tty_waiting: bool = False
+    tty_deadline: float | None = None
+    # sendmmsg, recvmmsg: the messages done, and recvmmsg's timeout (monotonic ns).
+    mmsg_started: bool = False
+    mmsg_deadline: int | None = None
+    mmsg_done: int = 0
+    # A FIFO open waiting for its other side: the end made, the partner count seen.
+    fifo_end: PipeEnd | None = None
+    fifo_seen: int = 0
+    # semtimedop: the set, its operations, the deadline (monotonic seconds).
+    sem_set: SemSet | None = None
+    sem_sops: Sequence[tuple[int, int, int]] = ()
+    sem_deadline: float | None = None
+    # msgsnd, msgrcv: the queue slept on, msgsnd's message (type, text).
+    msg_queue: MsgQueue | None = None
+    msg_sent: tuple[int, bytes] | None = None
+    # mq_timedsend, mq_timedreceive: the absolute timeout (monotonic seconds), the message.
+    mq_waiting: bool = False
+    mq_deadline: float | None = None
+    mq_data: bytes = b""
+    # vfork: the child the parent waits for.
+    vfork_child: Task | None = None
+    # poll, select, epoll_wait: the deadline (monotonic ns; None: none), and whether
+    # a temporary signal mask is in place (ppoll, pselect6, epoll_pwait).
+    poll_waiting: bool = False
+    poll_deadline: int | None = None
+    temporary_mask: bool = False
+    # sigsuspend's mask is in place; rt_sigtimedwait's set, deadline (ns) and old mask.
+    suspended: bool = False
+    wait_set: int | None = None
+    wait_deadline: int | None = None
+    wait_mask: int = 0
+    # A futex wait: its queue entries, deadline (monotonic seconds), restart code.
+    futex_waiters: list[FutexWaiter] | None = None
+    futex_deadline: float | None = None
+    futex_restart: Restart = Restart.ERESTARTSYS
+    # nanosleep, clock_nanosleep (Linux's restart_block.nanosleep): the clock, the
+    # target on it, where the time left goes, and whether it is a CPU clock.
+    sleep_read: Callable[[], int] | None = None
+    target_ns: int | None = None
+    rem_addr: int = 0
+    cpu_clock: bool = False
 
 
 # General-purpose registers in the order a context switch or a fork copies them.
@@ -121,44 +199,60 @@ GPRS = (
 
 
 class Task:
+    """One thread. Who writes the fields of the blocking machinery: `pending`,
+    `wait_queues`, `wake_deadline`, `host_fds` and `signals_first` trap.py (a call blocks or
+    ends), sched.py (sleep, wake, retry) and signal.py (a signal interrupts a call);
+    `restart_block` those and the handlers of calls that keep progress across a sleep;
+    `context` load_context (below), fork.py and exec.py."""
+
     def __init__(self, kernel: Kernel, tid: int, group: ThreadGroup, mm: MM) -> None:
         self.kernel = kernel
-        self.tid = tid
-        self.group = group
-        self.mm = mm
-        self.state = TaskState.RUNNABLE
+        self.tid = tid  # fork.py; exec.py's de_thread gives the exec'ing thread the leader's
+        self.group = group  # fork.py, for life
+        self.mm = mm  # fork.py (shared or copied), exec.py (a new one)
+        self.state = TaskState.RUNNABLE  # sched.py, signal.py (STOPPED), exit.py (DEAD)
         self.context: Any = None  # saved Unicorn context while another task is loaded
         self.pending: PendingSyscall | None = None
-        self.restart_block: dict[str, Any] = {}
+        self.restart_block: RestartBlock | None = None  # the blocked call's state: restart_state()
         self.wait_queues: tuple[WaitQueue, ...] = ()
         self.wake_deadline: float | None = None
         self.host_fds: tuple[tuple[int, str], ...] = ()
-        self.tid_address = 0  # set_child_tid / clear_child_tid (CLONE_CHILD_CLEARTID)
-        self.robust_list = (0, 0)
-        self.comm = b""
-        self.sigmask = 0  # blocked signals
-        self.sigpending = SigQueue()  # signals sent to this thread
-        self.saved_sigmask: int | None = None  # rt_sigsuspend's mask to restore after a handler
-        self.real_blocked = 0  # in sigtimedwait: the mask it lifted (still "blocked" for ignoring)
-        self.altstack = AltStack()
+        self.tid_address = 0  # clear_child_tid: fork.py (CLONE_CHILD_CLEARTID), set_tid_address
+        self.robust_list = (0, 0)  # set_robust_list; futex.py clears it at exit
+        self.comm = b""  # fork.py, exec.py, prctl(PR_SET_NAME), /proc/PID/comm
+        self.sigmask = 0  # blocked signals: signal.py, rt_sigprocmask and the calls with a mask, fork.py
+        self.sigpending = SigQueue()  # signals sent to this thread: queued and taken by signal.py
+        # rt_sigsuspend's, ppoll's, pselect6's mask to restore after a handler (signal.py restores)
+        self.saved_sigmask: int | None = None
+        self.real_blocked = 0  # in sigtimedwait (syscalls/signal.py): the mask it lifted
+        self.altstack = AltStack()  # sigaltstack; signal.py (SS_AUTODISARM), exec.py resets
         self.signals_first = False  # continued from a stop: deliver before re-running its call
-        self.sigframes: dict[int, Any] = {}  # frame address -> registers saved when a handler began
-        self.vfork_parent: Task | None = None  # the parent sleeping until we exec or exit
+        # frame address -> registers saved when a handler began: signal.py; exec.py clears
+        self.sigframes: dict[int, Any] = {}
+        self.vfork_parent: Task | None = None  # fork.py; exit.py's vfork_done (exec or exit) clears
         self.vfork_done_queue = WaitQueue(f"vfork_done({tid})")
-        self.cpu_ns = 0
-        self.stime_ns = 0  # the part of cpu_ns spent in its syscalls (pykern.trap; rusage)
-        self.prev_cputime = (0, 0)  # (user, system) ns last reported: neither goes back (rusage)
-        self.nvcsw = 0  # slept in a call (getrusage's voluntary context switches)
-        self.nivcsw = 0  # preempted at the end of a quantum
-        self.running_since = 0  # perf_counter_ns when its current slice began, 0 if not running
-        self.cpu_affinity: bytes | None = None  # sched_setaffinity mask; None = the host's
-        self.pdeath_signal = 0  # prctl(PR_SET_PDEATHSIG)
+        self.cpu_ns = 0  # sched.py: the CPU time of its slices
+        self.stime_ns = 0  # trap.py: the part of cpu_ns spent in its syscalls (pykern.rusage)
+        self.prev_cputime = (0, 0)  # rusage.py: (user, system) ns last reported, neither goes back
+        self.nvcsw = 0  # sched.py: slept in a call (getrusage's voluntary context switches)
+        self.nivcsw = 0  # sched.py: preempted at the end of a quantum
+        self.running_since = 0  # sched.py: perf_counter_ns when its current slice began, 0 if not running
+        self.cpu_affinity: bytes | None = None  # sched_setaffinity, fork.py; None = the host's
+        self.pdeath_signal = 0  # prctl(PR_SET_PDEATHSIG); a credentials change clears it
         self.start_time_ns = kernel.clock.boottime_ns()  # /proc/PID/stat's starttime
+
+    def restart_state(self) -> RestartBlock:
+        """The running call's restart block, made on first use (Linux: current->restart_block)."""
+        block = self.restart_block
+        if block is None:
+            block = self.restart_block = RestartBlock()
+        return block
 
     # --- registers (valid while this task is loaded in its MM's instance) ---------------
 
-    def loaded(self) -> None:
-        """Make this task's registers the ones in its Unicorn instance."""
+    def load_context(self) -> None:
+        """Make this task's registers the ones in its Unicorn instance, first saving those
+        of the thread that had them (context switch between threads of one MM)."""
         mm = self.mm
         if mm.loaded_task is self:
             return
@@ -171,11 +265,11 @@ class Task:
         mm.loaded_task = self
 
     def reg(self, reg: int) -> int:
-        self.loaded()
+        self.load_context()
         return self.mm.uc.reg_read(reg)
 
     def set_reg(self, reg: int, value: int) -> None:
-        self.loaded()
+        self.load_context()
         self.mm.uc.reg_write(reg, value & 0xFFFFFFFFFFFFFFFF)
 
     @property
@@ -213,34 +307,35 @@ class ThreadGroup:
         rlimits: dict[int, tuple[int, int]],
     ) -> None:
         self.tgid = tgid
-        self.parent = parent
-        self.children: list[ThreadGroup] = []
-        self.tasks: list[Task] = []
-        self.files = files
-        self.fs = fs
-        self.creds = creds
-        self.rlimits = rlimits
-        self.pgid = tgid
-        self.sid = tgid
-        self.exe_path = ""  # a host path to the image's file (crash reports read its symbols)
-        self.exe_location: Location | None = None  # the image in the guest's tree (/proc/PID/exe)
-        self.exit_code: int | None = None  # the wait status once a zombie
-        self.is_zombie = False
-        self.reaped = False
-        self.did_exec = False  # setpgid on a child fails with EACCES after it exec'd
-        self.exit_signal = 17  # SIGCHLD: what the parent is sent when we die
+        self.parent = parent  # fork.py; exit.py reparents orphans
+        self.children: list[ThreadGroup] = []  # fork.py adds, exit.py reparents and reaps; kernel.py (init)
+        self.tasks: list[Task] = []  # fork.py and kernel.py add; exec.py's de_thread leaves one
+        self.files = files  # fork.py; exec.py and unshare(CLONE_FILES) take a table of their own
+        self.fs = fs  # fork.py
+        self.creds = creds  # fork.py; the set*id and capset calls change it in place
+        self.rlimits = rlimits  # fork.py; setrlimit/prlimit64, rlimit.py
+        self.pgid = tgid  # fork.py, kernel.py; setpgid, setsid
+        self.sid = tgid  # fork.py, kernel.py; setsid
+        # fork.py, exec.py: a host path to the image's file (crash reports read its symbols)
+        self.exe_path = ""
+        self.exe_location: Location | None = None  # fork.py, exec.py: /proc/PID/exe's image
+        self.wait_status: int | None = None  # once a zombie (exit.py): what wait4 reports
+        self.is_zombie = False  # exit.py
+        self.reaped = False  # exit.py
+        self.did_exec = False  # exec.py: setpgid on a child fails with EACCES after it exec'd
+        self.exit_signal = 17  # fork.py (CSIGNAL; SIGCHLD): what the parent is sent when we die
         self.child_events = WaitQueue(f"child_events({tgid})")  # wait4 sleeps here
-        self.sigactions: dict[int, Any] = {}
-        self.shared_pending = SigQueue()  # signals sent to the process
-        self.job = GroupStop()  # stopped/continued, for wait's WUNTRACED/WCONTINUED
+        self.sigactions: dict[int, Any] = {}  # fork.py (shared under CLONE_SIGHAND), rt_sigaction, signal.py
+        self.shared_pending = SigQueue()  # signals sent to the process: queued and taken by signal.py
+        self.job = GroupStop()  # signal.py, wait: stopped/continued, for wait's WUNTRACED/WCONTINUED
         self.real_timer: Any = None  # ITIMER_REAL (pykern.syscalls.itimer), made on first use
         self.nice = 0  # setpriority; inherited by fork
         self.personality = 0  # personality(2): PER_LINUX; inherited by fork
         # ITIMER_VIRTUAL, ITIMER_PROF, RLIMIT_CPU's (pykern.rlimit): checked by the scheduler
         self.cpu_timers: dict[int | str, Any] = {}
-        self.cpu_ns = 0
-        self.children_usage = Usage()  # reaped children's (pykern.rusage), theirs included
-        self.mm_usage = Usage()  # faults and peak RSS of the address spaces it left (exec, exit)
+        self.cpu_ns = 0  # threads no longer in `tasks` (nobody adds yet: de_thread drops theirs)
+        self.children_usage = Usage()  # exit.py: reaped children's (pykern.rusage), theirs included
+        self.mm_usage = Usage()  # exit.py: faults and peak RSS of the address spaces it left (exec, exit)
         self.oom_score_adj = 0  # /proc/PID/oom_score_adj; inherited by fork
         self.oom_score_adj_min = 0  # the lowest an unprivileged writer may set (Linux's signal->oom_score_adj_min)
         self.child_subreaper = False  # prctl(PR_SET_CHILD_SUBREAPER): orphans below come here

@@ -4,6 +4,12 @@
   read, one list index, the handler, one register write. The fast path never leaves the
   JIT; only a call that changed who runs (blocked, exited, exec'd, woke someone) stops
   emulation so the scheduler can act.
+- Blocking: a handler that raises Block leaves its call pending on the task, asleep; the
+  scheduler re-runs it from the top after a wakeup (`retry`). If a signal is pending when
+  the call blocks, it does not sleep and is not run again: `interrupt_call` ends it at
+  once with its own answer or EINTR, or keeps its restart code for signal delivery,
+  which then asks the trap to end it with EINTR or to make it again
+  (`end_interrupted`). Only the trap writes a call's result register.
 - CPU exceptions (bad memory access, #DE, #UD, int3, #GP, and the floating-point #MF and
   #XM that pykern's libunicorn raises for unmasked exceptions) become synchronous signals.
 - A Python exception in a handler is a pykern bug: emulation stops and it is re-raised
@@ -20,6 +26,7 @@ from pykern import uc_const as X
 from pykern.abi import (
     BUS_ADRERR,
     EFAULT,
+    EINTR,
     ENOSYS,
     FPE_FLTDIV,
     FPE_FLTINV,
@@ -36,11 +43,12 @@ from pykern.abi import (
     SIGILL,
     SIGSEGV,
     SIGTRAP,
+    SYSCALL_INSN_LEN,
     SYSCALL_NAMES,
     TRAP_BRKPT,
 )
-from pykern.crash import locate_fault
-from pykern.errors import Block, ExecImage, Fault, SysError
+from pykern.crash import describe_guest, locate_fault
+from pykern.errors import Block, ExecImage, Fault, Restart, SysError
 from pykern.task import PendingSyscall, Task, TaskState
 from pykern.ucbind import HAS_BUDGET, NO_BUDGET, RegisterBatch, Uc, UcError
 
@@ -56,7 +64,6 @@ SYSCALL_REGS = (
 RAX = X.UC_X86_REG_RAX
 RIP = X.UC_X86_REG_RIP
 UNTIL_NEVER = 0xFFFF_FFFF_FFFF_FFFF
-SYSCALL_INSN_LEN = 2
 UNBOUNDED_COUNT = 1 << 62  # emu_start's count for a lone task in a counted address space
 X86_TRAP_MF = 16  # x87 floating-point error, raised at the next waiting x87 instruction
 X86_TRAP_XF = 19  # SIMD floating-point exception, raised by the faulting SSE instruction
@@ -108,6 +115,9 @@ class Trap:
         self.running: MM | None = None  # the address space in the JIT (for interrupt)
         self.registers = SyscallRegisters()
         self.sched = kernel.sched
+        self.virtual = kernel.sched.virtual  # --deterministic: the VirtualClock counts each slice
+        # --deterministic: the seed may preempt a task right after a system call
+        self.preempt = kernel.sched.preempt_after_syscall if kernel.sched.chaos is not None else None
 
     def install(self, uc: Uc, mm: MM) -> None:
         """Give a new address space's Unicorn instance its hooks. An exception escaping
@@ -145,7 +155,7 @@ class Trap:
         completed = self.invoke(task, entry, raw)
         task.stime_ns += perf_counter_ns() - self.entered  # system time (pykern.rusage)
         self.in_syscall_hook = False
-        if not completed or self.sched.need_resched:
+        if not completed or self.sched.need_resched or (self.preempt is not None and self.preempt()):
             self.stopped = True
             uc.emu_stop()
 
@@ -176,12 +186,13 @@ class Trap:
             self.warned.add(key)
             print(f"pykern: warning: {message}", file=sys.stderr)
 
-    def invoke(self, task: Task, entry: SyscallEntry, raw: list[int]) -> bool:
+    def invoke(self, task: Task, entry: SyscallEntry, raw: list[int], entering: bool = True) -> bool:
         """Run one handler. True if it completed (rax written) and the task goes on;
-        False if it blocked, exited, exec'd, or hit a pykern bug. The fast path is a
-        flag check for the tracer, the handler, and the result's register write."""
+        False if it blocked, was interrupted, exited, exec'd, or hit a pykern bug. The fast
+        path is a flag check for the tracer, the handler, and the result's register write.
+        `entering` is False when a sleeping call runs again after a wakeup: the same call."""
         tracer = self.kernel.tracer
-        if tracer is not None:
+        if tracer is not None and entering:
             tracer.enter(task, entry, raw)
         try:
             result = entry.handler(task, *entry.decode_args(raw))
@@ -190,15 +201,10 @@ class Trap:
         except Fault:
             result = -EFAULT
         except Block as block:
-            task.pending = PendingSyscall(entry, raw)
-            if self.kernel.signals.deliverable(task) and not task.restart_block.get("uninterruptible"):
-                return False  # don't sleep: the signal's delivery interrupts the call
-            self.sched.sleep(task, block)
-            if self.kernel.tracer is not None:
-                self.kernel.tracer.block(task, entry)
+            self._block(task, entry, raw, block)
             return False
         except ExecImage:
-            task.restart_block.clear()
+            task.restart_block = None
             task.pending = None
             if self.kernel.tracer is not None:
                 self.kernel.tracer.exit(task, entry, raw, 0)
@@ -210,8 +216,8 @@ class Trap:
             return False
         if task.pending is not None:
             task.pending = None
-        if task.restart_block:
-            task.restart_block.clear()
+        if task.restart_block is not None:
+            task.restart_block = None
         state = task.state
         if state is _DEAD:
             return False
@@ -221,21 +227,96 @@ class Trap:
         return state is _RUNNABLE
 
     def retry(self, task: Task) -> bool:
-        """Re-run a woken task's pending call from the top (outside the JIT)."""
+        """Run a task's pending call again (outside the JIT): from the top after a wakeup,
+        or, after a signal interrupted it and no handler ran, made again (a new entry, as
+        Linux restarts it; strace shows it again). Also gdb's caught call, made now."""
         pending = task.pending
         assert pending is not None
+        again = pending.interrupted is not None or pending.block is None
         self.retrying = task
         self.entered = perf_counter_ns()
-        completed = self.invoke(task, pending.entry, pending.args)
+        completed = self.invoke(task, pending.entry, pending.args, entering=again)
         spent = perf_counter_ns() - self.entered  # outside a slice: system time and CPU time (pykern.rusage)
         task.stime_ns += spent
-        task.cpu_ns += spent
+        if self.sched.virtual is None:  # (--deterministic: CPU time is the instructions run)
+            task.cpu_ns += spent
         self.retrying = None
         if self.bug is not None:
             self._raise_bug()
         if completed and self.sched.debugger is not None:
             self.sched.debugger.syscall_exit_stop(task)
         return completed
+
+    # --- blocked calls and signals ---------------------------------------------------------------
+
+    def _block(self, task: Task, entry: SyscallEntry, raw: list[int], block: Block) -> None:
+        """The handler raised Block: the call sleeps, or, with a signal already pending
+        (Linux's signal_pending check before schedule()), is interrupted without sleeping;
+        the signal is delivered next, on the way back to user mode."""
+        block.__traceback__ = None  # kept with the pending call: not the handler's frames
+        task.pending = PendingSyscall(entry, raw, block)
+        if not block.killable and self.kernel.signals.deliverable(task):
+            self.interrupt_call(task)
+            return
+        self.sched.sleep(task, block)
+        if self.kernel.tracer is not None:
+            self.kernel.tracer.block(task, entry)
+
+    def interrupt_call(self, task: Task) -> None:
+        """A signal ends the sleep of `task`'s pending call. The call's own answer (its
+        Block's `on_signal`) or its restart policy gives the code: a result or EINTR ends
+        the call here; a restart code stays in `pending.interrupted` (and is traced), for
+        signal delivery to turn into EINTR or a restart (`end_interrupted`), or, if no
+        handler runs, for the scheduler to make the call again."""
+        pending = task.pending
+        assert pending is not None
+        block = pending.block
+        if block is None:  # gdb's caught call, not made yet
+            code = -Restart.ERESTARTSYS
+        elif block.on_signal is not None:
+            code = block.on_signal(task)
+        else:
+            code = -block.restart
+        if code >= 0 or code in (-EFAULT, -EINTR):
+            self.finish(task, code)
+            return
+        pending.interrupted = code
+        if self.kernel.tracer is not None:
+            self.kernel.tracer.exit(task, pending.entry, pending.args, code)
+
+    def end_interrupted(self, task: Task, restart: bool) -> None:
+        """A handler is about to run for the signal that interrupted `task`'s pending call
+        (signal delivery decided, by the call's code and SA_RESTART): the call ends with
+        EINTR, or, to `restart`, is made again when the handler returns: rip back on the
+        `syscall` instruction and rax its number (Linux's orig_rax)."""
+        pending = task.pending
+        assert pending is not None
+        self.abandon(task)
+        uc = task.mm.uc
+        if restart:
+            uc.reg_write(RIP, uc.reg_read(RIP) - SYSCALL_INSN_LEN)
+            uc.reg_write(RAX, pending.entry.number)
+        else:
+            self.registers.set_return(uc, -EINTR)
+
+    def finish(self, task: Task, result: int) -> None:
+        """End `task`'s pending call with `result` (a signal ended its sleep)."""
+        pending = task.pending
+        assert pending is not None
+        self.abandon(task)
+        self.registers.set_return(task.mm.uc, result)
+        if self.kernel.tracer is not None:
+            self.kernel.tracer.exit(task, pending.entry, pending.args, result)
+
+    @staticmethod
+    def abandon(task: Task) -> None:
+        """`task`'s pending call ends without completing: undo its sleep's bookkeeping
+        (its Block's `cancel`, which may read the restart block), then forget the call."""
+        pending = task.pending
+        if pending is not None and pending.block is not None and pending.block.cancel is not None:
+            pending.block.cancel(task)
+        task.restart_block = None
+        task.pending = None
 
     # --- running user code ------------------------------------------------------------------
 
@@ -264,6 +345,8 @@ class Trap:
         try:
             if HAS_BUDGET:
                 uc.set_budget(start)
+                if self.virtual is not None:
+                    self.virtual.enter_user(uc, start)
                 uc.emu_start(rip, UNTIL_NEVER)
             else:
                 if budget:
@@ -293,11 +376,13 @@ class Trap:
             self.executed = start - uc.budget()
         else:
             self.executed = 0 if self.stopped else start
+        if self.virtual is not None:
+            self.virtual.leave_user(self.executed)
 
     def _raise_bug(self) -> None:
         error, task = self.bug, self.bug_task
         self.bug = self.bug_task = None
-        where = self.kernel.describe_guest(task) if task is not None else ""
+        where = describe_guest(task) if task is not None else ""
         raise KernelBug(f"pykern bug while serving {where}: {error!r}") from error
 
     # --- CPU exceptions -------------------------------------------------------------------------

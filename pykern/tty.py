@@ -105,6 +105,7 @@ from pykern.abi import (
     POLLWRNORM,
     S_IFCHR,
     SI_KERNEL,
+    SIG_IGN,
     SIGCONT,
     SIGHUP,
     SIGINT,
@@ -181,11 +182,11 @@ from pykern.abi import (
     WINSIZE,
     XTABS,
 )
-from pykern.errors import Block, SysError
+from pykern.errors import Block, SysError, ends_with
 from pykern.fs.file import File
 from pykern.fs.hostio import file_status_flags
 from pykern.fs.stat import Stat
-from pykern.sigtypes import SIG_IGN, SigInfo, sigbit
+from pykern.sigtypes import SigInfo, sigbit
 from pykern.waitqueue import WaitQueue
 
 if TYPE_CHECKING:
@@ -723,12 +724,12 @@ class Tty:
 
     # --- job control (tty_jobctrl.c) -------------------------------------------------------------
 
-    def check_change(self, task: Task, sig: int = SIGTTOU) -> None:
+    def check_change(self, task: Task, sig: int = SIGTTOU, done: int = 0) -> None:
         """__tty_check_change: a process of a background group of this terminal's session
         that reads it (SIGTTIN) or changes it (SIGTTOU) gets the signal, sent to its
-        whole group, and the call waits for it to be delivered (ERESTARTSYS). Ignored or
-        blocked: SIGTTOU lets the change through, SIGTTIN fails with EIO; an orphaned
-        group cannot be stopped: EIO."""
+        whole group, and the call waits for it to be delivered (ERESTARTSYS; a write that
+        already wrote `done` bytes ends with that count). Ignored or blocked: SIGTTOU lets
+        the change through, SIGTTIN fails with EIO; an orphaned group cannot be stopped: EIO."""
         group = task.group
         if not self.is_ctty_of(group):
             return
@@ -743,7 +744,7 @@ class Tty:
         if signals.orphaned_pgrp(group):
             raise SysError(EIO)
         self.kill_pgrp(group.pgid, sig)
-        raise Block(self.job_wait)
+        raise Block(self.job_wait, on_signal=ends_with(done))
 
     def kill_pgrp(self, pgid: int, sig: int) -> None:
         for target in list(self.kernel.groups.values()):
@@ -992,7 +993,7 @@ class Pty(Tty):
         self.slave_opened = False  # the master reads EIO once every slave is closed again
         self.uid = uid
         self.gid = gid
-        self.created_ns = time.time_ns()
+        self.created_ns = table.kernel.clock.realtime_ns()
         self.slave_read = WaitQueue(f"pts{index}_read")
         self.slave_write = WaitQueue(f"pts{index}_write")
         self.master_read = WaitQueue(f"ptm{index}_read")
@@ -1175,7 +1176,8 @@ class PtySlave(TtyFile):
         """n_tty_read: a line in canonical mode, else VMIN/VTIME's rules."""
         pty = self.pty
         if self.hung_up:
-            if task.restart_block.get("tty_waiting"):
+            block = task.restart_block
+            if block is not None and block.tty_waiting:
                 raise SysError(EIO)  # slept through the hang-up (TTY_OTHER_CLOSED)
             return b""
         pty.check_change(task, SIGTTIN)
@@ -1193,7 +1195,10 @@ class PtySlave(TtyFile):
         if vmin == 0:
             if available or vtime == 0:
                 return self._take(size)
-            deadline = task.restart_block.setdefault("tty_deadline", time.monotonic() + vtime / 10)
+            block = task.restart_state()
+            if block.tty_deadline is None:
+                block.tty_deadline = time.monotonic() + vtime / 10
+            deadline = block.tty_deadline
             if time.monotonic() >= deadline:
                 return b""
         elif available >= min(vmin, size):
@@ -1212,7 +1217,7 @@ class PtySlave(TtyFile):
     def _wait(self, task: Task, deadline: float | None = None) -> bytes:
         if self.nonblocking:
             raise SysError(EAGAIN)
-        task.restart_block["tty_waiting"] = True
+        task.restart_state().tty_waiting = True
         raise Block(self.pty.slave_read, deadline=deadline)
 
     def write(self, task: Task, data: bytes) -> int:
@@ -1221,9 +1226,10 @@ class PtySlave(TtyFile):
         if self.hung_up:
             raise SysError(EIO)
         ldisc = pty.ldisc
+        block = task.restart_block
+        done = block.tty_written if block is not None else 0
         if ldisc.termios.lflag & TOSTOP:
-            pty.check_change(task, SIGTTOU)
-        done = task.restart_block.get("tty_written", 0)
+            pty.check_change(task, SIGTTOU, done)
         room = pty.slave_room()
         if room > 0 and done < len(data):
             chunk = data[done : done + room]
@@ -1296,7 +1302,8 @@ class PtyMaster(TtyFile):
         """Input for the slave: what the line discipline cannot take yet waits (up to
         the flip buffer's limit; then the writer waits)."""
         pty = self.pty
-        done = task.restart_block.get("tty_written", 0)
+        block = task.restart_block
+        done = block.tty_written if block is not None else 0
         room = pty.master_room()
         if room > 0 and done < len(data):
             chunk = data[done : done + room]
@@ -1364,14 +1371,8 @@ def _finish_write(task: Task, file: File, data: bytes, done: int, queue: WaitQue
         return done
     if file.nonblocking:
         raise SysError(EAGAIN)
-    task.restart_block["tty_written"] = done
-    if done:
-        task.restart_block["interrupted"] = _bytes_written
-    raise Block(queue)
-
-
-def _bytes_written(task: Task) -> int:
-    return task.restart_block["tty_written"]
+    task.restart_state().tty_written = done
+    raise Block(queue, on_signal=ends_with(done))  # a signal: return the count
 
 
 def pty_ioctl(task: Task, file: File, pty: Pty, request: int, arg: int, is_master: bool) -> int:

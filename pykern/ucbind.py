@@ -161,6 +161,11 @@ try:
 except AttributeError:  # another libunicorn ($LIBUNICORN_PATH, the unicorn wheel's)
     _uc_pykern_set_budget = _uc_pykern_budget = None
 HAS_BUDGET = _uc_pykern_set_budget is not None
+try:  # the virtual TSC on the budget (tools/build_unicorn.py; --deterministic)
+    _uc_pykern_set_tsc = _prototype("uc_pykern_set_tsc", _c_void_p, _c_uint64)
+except AttributeError:
+    _uc_pykern_set_tsc = None
+HAS_VIRTUAL_TSC = _uc_pykern_set_tsc is not None
 try:  # a batch of mappings under one commit of the memory map (tools/build_unicorn.py)
     _uc_pykern_map_batch = _prototype("uc_pykern_map_batch", _c_void_p, _c_int)
 except AttributeError:
@@ -346,6 +351,11 @@ class Uc(_Registers):
         left = self._budget_left
         _check(_uc_pykern_budget(self._uch, self._budget_left_ref))
         return left.value
+
+    def set_tsc(self, tsc: int) -> None:
+        """After set_budget: rdtsc reads `tsc` now, plus the instructions charged to the
+        budget from here on (the virtual TSC of --deterministic). Only when HAS_VIRTUAL_TSC."""
+        _check(_uc_pykern_set_tsc(self._uch, tsc))
 
     def map_batch(self, begin: bool) -> None:
         """Open (True) or end (False) a batch of mem_map_ptr calls: the memory map is

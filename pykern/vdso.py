@@ -39,6 +39,7 @@ from pykern.abi import (
     CLOCK_TAI,
     MAP_PRIVATE,
     MAP_SHARED,
+    NSEC_PER_SEC,
     PAGE_SIZE,
     PROT_EXEC,
     PROT_READ,
@@ -46,6 +47,18 @@ from pykern.abi import (
     page_up,
 )
 from pykern.hostmem import Backing
+from pykern.loader.elf import (
+    ELF64_EHDR,
+    ELF64_PHDR,
+    ELF_MAGIC,
+    ELFCLASS64,
+    ELFDATA2LSB,
+    EM_X86_64,
+    ET_DYN,
+    PF_R,
+    PF_X,
+    PT_LOAD,
+)
 
 if TYPE_CHECKING:
     from pykern.clock import Clock, Timekeeping
@@ -80,7 +93,6 @@ _OFFSETS = struct.Struct(f"<{MAX_CLOCKS}Q")
 
 HRES_CLOCKS = (CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_BOOTTIME, CLOCK_TAI)
 COARSE_CLOCKS = (CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE)
-NSEC_PER_SEC = 1_000_000_000
 
 
 def _mask(clocks: tuple[int, ...]) -> int:
@@ -327,10 +339,9 @@ def prebuilt_code() -> list[tuple[str, bytes]]:
 
 # --- the ELF image ---------------------------------------------------------------------------
 
-# ELF constants (elf.h) the image needs
-ET_DYN, EM_X86_64, EV_CURRENT = 3, 62, 1
-PT_LOAD, PT_DYNAMIC, PT_NOTE = 1, 2, 4
-PF_X, PF_R = 1, 4
+# ELF constants (elf.h) the image needs beyond the loader's (pykern.loader.elf)
+EV_CURRENT = 1
+PT_DYNAMIC, PT_NOTE = 2, 4
 SHT_PROGBITS, SHT_STRTAB, SHT_DYNAMIC, SHT_HASH, SHT_NOTE, SHT_DYNSYM = 1, 3, 6, 5, 7, 11
 SHT_GNU_HASH, SHT_GNU_VERDEF, SHT_GNU_VERSYM = 0x6FFFFFF6, 0x6FFFFFFD, 0x6FFFFFFF
 SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 1, 2, 4
@@ -343,8 +354,6 @@ DF_SYMBOLIC, DF_BIND_NOW, DF_1_NOW = 2, 8, 1
 VER_FLG_BASE = 1
 NT_LINUX_VERSION = 0  # the "Linux" note carrying LINUX_VERSION_CODE
 
-EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
-PHDR = struct.Struct("<IIQQQQQQ")
 SHDR = struct.Struct("<IIQQQQIIQQ")
 SYM = struct.Struct("<IBBHQQ")
 DYN = struct.Struct("<qQ")
@@ -433,7 +442,7 @@ def build_image(code: list[tuple[str, bytes]], release: str = "") -> Image:
     for symbol in symbols[1:]:
         string(symbol.name)
 
-    image = bytearray(EHDR.size + 3 * PHDR.size)
+    image = bytearray(ELF64_EHDR.size + 3 * ELF64_PHDR.size)
     sections: list[tuple[str, int, int, int, int, int, int, int, int]] = []  # name, type, flags, addr, size, link, info, align, entsize
 
     def section(name: str, kind: int, flags: int, data: bytes, align: int, link: int = 0, info: int = 0,
@@ -505,13 +514,14 @@ def build_image(code: list[tuple[str, bytes]], release: str = "") -> Image:
                                align, entsize))
     image.extend(b"".join(shdrs))
 
-    ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
-    image[:EHDR.size] = EHDR.pack(ident, ET_DYN, EM_X86_64, EV_CURRENT, 0, EHDR.size, shoff, 0, EHDR.size,
-                                  PHDR.size, 3, SHDR.size, len(shdrs), len(shdrs) - 1)
-    phdrs = (PHDR.pack(PT_LOAD, PF_R | PF_X, 0, 0, 0, load_end, load_end, PAGE_SIZE)
-             + PHDR.pack(PT_DYNAMIC, PF_R, dynamic_at, dynamic_at, dynamic_at, len(dynamic), len(dynamic), 8)
-             + PHDR.pack(PT_NOTE, PF_R, note_at, note_at, note_at, len(note), len(note), 4))
-    image[EHDR.size:EHDR.size + len(phdrs)] = phdrs
+    ident = ELF_MAGIC + bytes([ELFCLASS64, ELFDATA2LSB, EV_CURRENT, 0]) + bytes(8)
+    ehdr_size = ELF64_EHDR.size
+    image[:ehdr_size] = ELF64_EHDR.pack(ident, ET_DYN, EM_X86_64, EV_CURRENT, 0, ehdr_size, shoff, 0, ehdr_size,
+                                        ELF64_PHDR.size, 3, SHDR.size, len(shdrs), len(shdrs) - 1)
+    phdrs = (ELF64_PHDR.pack(PT_LOAD, PF_R | PF_X, 0, 0, 0, load_end, load_end, PAGE_SIZE)
+             + ELF64_PHDR.pack(PT_DYNAMIC, PF_R, dynamic_at, dynamic_at, dynamic_at, len(dynamic), len(dynamic), 8)
+             + ELF64_PHDR.pack(PT_NOTE, PF_R, note_at, note_at, note_at, len(note), len(note), 4))
+    image[ehdr_size:ehdr_size + len(phdrs)] = phdrs
     image.extend(bytes(page_up(len(image)) - len(image)))
     exported = {s.name: s.value for s in symbols if s.type == STT_FUNC}
     return Image(bytes(image), exported)

@@ -34,12 +34,5 @@ class WaitQueue:
         for task in waiters:
             task.kernel.sched.wake(task)
 
-    def wake_one(self) -> None:
-        self.wakeups += 1
-        if self.waiters:
-            task = next(iter(self.waiters))
-            del self.waiters[task]
-            task.kernel.sched.wake(task)
-
     def __repr__(self) -> str:
         return f"<WaitQueue {self.name} {len(self.waiters)} waiting>"

@@ -4,12 +4,13 @@ When the time is up every guest process gets SIGTERM (and SIGCONT, so that a sto
 can act on it); whatever still lives after the grace period gets SIGKILL. pykern then
 prints one line and exits with 124, timeout(1)'s status, whatever the guest's own status
 was. The deadline is a kernel timer on pykern's clock, so it ends a guest that sleeps as
-surely as one that spins: the scheduler checks its timers between slices.
+surely as one that spins: the scheduler checks its timers between slices. Under
+--deterministic that clock is virtual: the timeout counts the guest's seconds, and a run
+that times out does so at the same point every time.
 """
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from pykern.abi import SI_KERNEL, SIGCONT, SIGKILL, SIGTERM
@@ -30,7 +31,7 @@ class Watchdog:
         self.grace = grace
         self.fired = False
         self._timer = Timer(self._expire)
-        kernel.sched.arm(self._timer, time.monotonic() + seconds)
+        kernel.sched.arm(self._timer, kernel.sched.now() + seconds)
 
     def _expire(self) -> None:
         """The time is up: SIGTERM everyone (then SIGCONT), and arm the SIGKILL."""
@@ -38,7 +39,7 @@ class Watchdog:
         self._signal_all(SIGTERM)
         self._signal_all(SIGCONT)
         self._timer = Timer(lambda: self._signal_all(SIGKILL))
-        self.kernel.sched.arm(self._timer, time.monotonic() + self.grace)
+        self.kernel.sched.arm(self._timer, self.kernel.sched.now() + self.grace)
 
     def _signal_all(self, sig: int) -> None:
         kernel = self.kernel

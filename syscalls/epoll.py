@@ -4,7 +4,7 @@ pykern.eventpoll and pykern.eventfd; waiting works as poll's does (pykern.syscal
 from __future__ import annotations
 
 from pykern.abi import EEXIST, EINVAL, ENOENT, EPERM, EPOLL_EVENT, O_CLOEXEC, O_NONBLOCK
-from pykern.errors import SysError
+from pykern.errors import Restart, SysError
 from pykern.eventfd import EFD_SEMAPHORE, EventFd
 from pykern.eventpoll import EPOLLEXCLUSIVE, EpollFile, Interest
 from pykern.fs.file import File, HostFile
@@ -13,6 +13,7 @@ from pykern.syscalls.poll import (
     timespec_ns,
     wait_block,
     wait_expired,
+    wait_started,
     with_mask,
 )
 from pykern.syscalls.table import syscall
@@ -101,7 +102,7 @@ def _do_wait(task: Task, epfd: int, events_addr: int, maxevents: int) -> int:
     if found or wait_expired(task):
         task.mm.copy_out(events_addr, b"".join(EPOLL_EVENT.pack(mask, data) for mask, data in found))
         return len(found)
-    raise wait_block(task, queues, host_fds)
+    raise wait_block(task, queues, host_fds, Restart.EINTR)  # epoll_wait returns EINTR itself
 
 
 @syscall("epoll_wait", FD, PTR, INT, INT, classes="desc")
@@ -113,7 +114,7 @@ def sys_epoll_wait(task: Task, epfd: int, events_addr: int, maxevents: int, time
 
 def _pwait(task: Task, epfd: int, events_addr: int, maxevents: int, timeout_ns: int | None, mask_addr: int,
            mask_size: int) -> int:
-    if "poll_deadline" not in task.restart_block:
+    if not wait_started(task):
         start_wait(task, timeout_ns, mask_addr, mask_size)
     return with_mask(task, lambda: _do_wait(task, epfd, events_addr, maxevents))
 
@@ -130,7 +131,7 @@ def sys_epoll_pwait(task: Task, epfd: int, events_addr: int, maxevents: int, tim
 def sys_epoll_pwait2(task: Task, epfd: int, events_addr: int, maxevents: int, timeout_addr: int, mask_addr: int,
                      mask_size: int) -> int:
     """epoll_pwait2(2): a timespec timeout (NULL: none)."""
-    timeout = timespec_ns(task, timeout_addr) if "poll_deadline" not in task.restart_block else None
+    timeout = timespec_ns(task, timeout_addr) if not wait_started(task) else None
     return _pwait(task, epfd, events_addr, maxevents, timeout, mask_addr, mask_size)
 
 

@@ -22,6 +22,7 @@ from pykern.abi import (
     SFD_CLOEXEC,
     SFD_NONBLOCK,
     SI_TKILL,
+    SIGSET_SIZE,
     TFD_CLOEXEC,
     TFD_NONBLOCK,
     TFD_TIMER_ABSTIME,
@@ -37,8 +38,6 @@ from pykern.syscalls.time import ns_to_timespec, timespec_to_ns
 from pykern.sysent import CLOCKID, FD, INT, PID, PTR, SIGNUM, SIZE, UINT
 from pykern.task import Task, ThreadGroup
 from pykern.timerfd import TimerFd
-
-SIGSET_SIZE = 8
 
 # --- signalfd ----------------------------------------------------------------------------------
 

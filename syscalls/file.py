@@ -41,13 +41,14 @@ from pykern.abi import (
     IN_ATTRIB,
     IN_MODIFY,
     IOVEC,
+    MAX_RW_COUNT,
     O_CLOEXEC,
     O_NONBLOCK,
     O_PATH,
+    UIO_MAXIOV,
 )
 from pykern.errors import SysError
 from pykern.fs.file import File, vfs_fchmod
-from pykern.fs.hostio import MAX_RW_COUNT
 from pykern.fs.inotify import WATCHES, fsnotify_access, fsnotify_change, fsnotify_modify
 from pykern.fs.stat import pack_stat
 from pykern.syscalls.path import check_file_size
@@ -77,11 +78,8 @@ if TYPE_CHECKING:
 
 Addr = int
 
-# Not in pykern.abi: readv/writev's vector limit (UIO_MAXIOV), ssize_t's maximum,
-# statx's reserved mask bit, and the flags each *at() call accepts.
-UIO_MAXIOV = 1024
+# Not in pykern.abi: ssize_t's maximum and the flags each *at() call accepts.
 SSIZE_MAX = (1 << 63) - 1
-STATX__RESERVED = 0x80000000
 STAT_AT_FLAGS = AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE
 ACCESS_AT_FLAGS = AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH
 LOCK_CMDS = frozenset((F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW))

@@ -37,7 +37,7 @@ from pykern.abi import (
     STATFS,
 )
 from pykern.errors import Block, SysError
-from pykern.fs.file import File, HostFile
+from pykern.fs.file import File, HostFile, KernelStampedFile
 from pykern.fs.hostfs import MAY_WRITE, generic_permission
 from pykern.fs.hostio import host_error, host_errors
 from pykern.fs.inotify import WATCHES, fsnotify_change
@@ -460,7 +460,11 @@ def sys_memfd_create(task: Task, name_addr: int, flags: int) -> int:
     with host_errors():
         host_fd = os.memfd_create(os.fsdecode(name), os.MFD_CLOEXEC)
     try:
-        file = HostFile(host_fd, O_RDWR, f"/memfd:{os.fsdecode(name)} (deleted)")
+        path = f"/memfd:{os.fsdecode(name)} (deleted)"
+        if task.kernel.options.deterministic:  # the host's inode number and times are not
+            file = KernelStampedFile(host_fd, O_RDWR, path, task.kernel.clock.realtime_ns())
+        else:
+            file = HostFile(host_fd, O_RDWR, path)
     except BaseException:
         os.close(host_fd)
         raise

@@ -17,9 +17,6 @@ from pykern.abi import (
     EINVAL,
     ENOSYS,
     EPERM,
-    ERESTART_RESTARTBLOCK,
-    ERESTARTNOINTR,
-    ERESTARTSYS,
     ETIMEDOUT,
     FUTEX_32,
     FUTEX_BITSET_MATCH_ANY,
@@ -45,7 +42,7 @@ from pykern.abi import (
     FUTEX_WAKE_OP,
     NSEC_PER_SEC,
 )
-from pykern.errors import Block, SysError
+from pykern.errors import Block, Restart, SysError
 from pykern.futex import FutexTable, FutexWaiter, PiState
 from pykern.syscalls.table import syscall
 from pykern.syscalls.time import copy_in_timespec_ns
@@ -90,31 +87,37 @@ def _expired(task: Task, deadline: float | None) -> bool:
     return deadline is not None and task.kernel.clock.monotonic_ns() / NSEC_PER_SEC >= deadline
 
 
-def _sleep(task: Task, waiters: list[FutexWaiter], deadline: float | None, restart_code: int) -> None:
-    """Record a queued wait in restart_block and sleep. A signal ends it with
-    `restart_code` unless a wakeup (or a lock handed over) came first."""
-    task.restart_block.update(futex_waiters=waiters, futex_deadline=deadline, futex_restart=restart_code,
-                              cancel=_cancel_wait, interrupted=_wait_interrupted)
-    raise Block(waiters[0].queue, deadline=deadline)
+def _sleep(task: Task, waiters: list[FutexWaiter], deadline: float | None, restart: Restart) -> None:
+    """Record a queued wait in restart_block and sleep. A signal ends it with `restart`
+    unless a wakeup (or a lock handed over) came first."""
+    block = task.restart_state()
+    block.futex_waiters, block.futex_deadline, block.futex_restart = waiters, deadline, restart
+    raise _block(waiters, deadline)
+
+
+def _block(waiters: list[FutexWaiter], deadline: float | None) -> Block:
+    """The sleep of a queued wait, first or again: a signal asks _wait_interrupted how it
+    ends; a call that ends without its wakeup leaves the queue."""
+    return Block(waiters[0].queue, deadline=deadline, on_signal=_wait_interrupted, cancel=_cancel_wait)
 
 
 def _cancel_wait(task: Task) -> None:
     """The sleeping call ends without its wakeup (a signal, or the task died): unqueue."""
     table = futex_table(task)
-    for waiter in task.restart_block["futex_waiters"]:
+    for waiter in task.restart_state().futex_waiters or ():
         table.dequeue(waiter)
 
 
 def _wait_interrupted(task: Task) -> int:
-    block = task.restart_block
-    done = [w for w in block["futex_waiters"] if w.woken or w.granted]
-    return done[-1].index if done else block["futex_restart"]
+    block = task.restart_state()
+    done = [w for w in block.futex_waiters or () if w.woken or w.granted]
+    return done[-1].index if done else -block.futex_restart
 
 
 def _resume(task: Task) -> tuple[list[FutexWaiter], float | None] | None:
     block = task.restart_block
-    waiters = block.get("futex_waiters")
-    return None if waiters is None else (waiters, block["futex_deadline"])
+    waiters = block.futex_waiters if block is not None else None
+    return None if block is None or waiters is None else (waiters, block.futex_deadline)
 
 
 # --- FUTEX_WAIT, FUTEX_WAIT_BITSET -------------------------------------------------------
@@ -130,14 +133,14 @@ def futex_wait(task: Task, uaddr: int, private: bool, val: int, deadline: float 
         if task.mm.copy_in_u32(uaddr) != val & 0xFFFFFFFF:
             raise SysError(EAGAIN)
         waiter = table.enqueue(task, key, bitset)
-        _sleep(task, [waiter], deadline, -ERESTARTSYS if deadline is None else -ERESTART_RESTARTBLOCK)
+        _sleep(task, [waiter], deadline, Restart.ERESTARTSYS if deadline is None else Restart.ERESTART_RESTARTBLOCK)
     waiters, deadline = resumed
     if waiters[0].woken:
         return 0
     if _expired(task, deadline):
         table.dequeue(waiters[0])
         raise SysError(ETIMEDOUT)
-    raise Block(waiters[0].queue, deadline=deadline)
+    raise _block(waiters, deadline)
 
 
 # --- FUTEX_WAKE_OP -----------------------------------------------------------------------
@@ -201,7 +204,7 @@ def futex_lock_pi(task: Task, uaddr: int, private: bool, deadline: float | None,
             raise SysError(EAGAIN)
         waiter = table.enqueue(task, key, FUTEX_BITSET_MATCH_ANY)
         table.wait_pi(waiter, uaddr)
-        _sleep(task, [waiter], deadline, -ERESTARTNOINTR)
+        _sleep(task, [waiter], deadline, Restart.ERESTARTNOINTR)
     return _until_granted(table, task, resumed)
 
 
@@ -214,7 +217,7 @@ def _until_granted(table: FutexTable, task: Task, resumed: tuple) -> int:
     if _expired(task, deadline):
         table.dequeue(waiters[0])
         raise SysError(ETIMEDOUT)
-    raise Block(waiters[0].queue, deadline=deadline)
+    raise _block(waiters, deadline)
 
 
 # --- PI requeue: FUTEX_WAIT_REQUEUE_PI, FUTEX_CMP_REQUEUE_PI ------------------------------
@@ -236,7 +239,7 @@ def futex_wait_requeue_pi(task: Task, uaddr: int, private: bool, val: int, deadl
         waiter = table.enqueue(task, key, FUTEX_BITSET_MATCH_ANY)
         waiter.requeue_pi_key = key2
         waiter.uaddr = uaddr2
-        _sleep(task, [waiter], deadline, -ERESTARTNOINTR)
+        _sleep(task, [waiter], deadline, Restart.ERESTARTNOINTR)
     return _until_granted(table, task, resumed)
 
 
@@ -296,7 +299,7 @@ def sys_futex(task: Task, uaddr: int, futex_op: int, val: int, timeout_addr: int
     private = bool(futex_op & FUTEX_PRIVATE_FLAG)
     realtime = bool(futex_op & FUTEX_CLOCK_REALTIME)
     deadline = None
-    if "futex_waiters" not in task.restart_block:
+    if _resume(task) is None:
         if timeout_addr and cmd in HAS_TIMEOUT:
             timeout_ns = copy_in_timespec_ns(task, timeout_addr)  # EFAULT, EINVAL
             if cmd == FUTEX_WAIT:
@@ -383,7 +386,7 @@ def sys_futex_waitv(task: Task, waiters_addr: int, nr_futexes: int, flags: int, 
             waiter = table.enqueue(task, key, FUTEX_BITSET_MATCH_ANY, queue)
             waiter.index = index
             waiters.append(waiter)
-        _sleep(task, waiters, deadline, -ERESTARTSYS)
+        _sleep(task, waiters, deadline, Restart.ERESTARTSYS)
     waiters, deadline = resumed
     woken = [w for w in waiters if w.woken]
     if woken:
@@ -394,4 +397,4 @@ def sys_futex_waitv(task: Task, waiters_addr: int, nr_futexes: int, flags: int, 
         for waiter in waiters:
             table.dequeue(waiter)
         raise SysError(ETIMEDOUT)
-    raise Block(waiters[0].queue, deadline=deadline)
+    raise _block(waiters, deadline)

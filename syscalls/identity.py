@@ -32,6 +32,8 @@ from pykern.abi import (
     LINUX_CAPABILITY_VERSION_1,
     LINUX_CAPABILITY_VERSION_2,
     LINUX_CAPABILITY_VERSION_3,
+    NGROUPS_MAX,
+    NR_OPEN,
     PR_CAPBSET_DROP,
     PR_CAPBSET_READ,
     PR_GET_KEEPCAPS,
@@ -42,6 +44,8 @@ from pykern.abi import (
     RLIMIT,
     RLIMIT_CPU,
     RLIMIT_NOFILE,
+    ROBUST_LIST_HEAD_SIZE,
+    TASK_SIZE,
 )
 from pykern.errors import SysError
 from pykern.rlimit import get_rlimit, update_cpu_limit
@@ -63,12 +67,8 @@ from pykern.task import CAP_FULL_SET, TaskState
 if TYPE_CHECKING:
     from pykern.task import Creds, Task, ThreadGroup
 
-# Not in pykern.abi yet (linux/uidgid.h, linux/limits.h, linux/futex.h, arch/x86 processor.h).
+# Not in pykern.abi yet (linux/uidgid.h).
 INVALID_ID = 0xFFFFFFFF  # (uid_t)-1: "leave unchanged" for setre*/setres*, invalid for setuid
-NGROUPS_MAX = 65536
-ROBUST_LIST_HEAD_SIZE = 24  # sizeof(struct robust_list_head) on x86-64
-TASK_SIZE_MAX = (1 << 47) - 4096  # arch_prctl(ARCH_SET_FS/GS) refuses bases at or above it
-NR_OPEN = 1048576  # fs.nr_open default: RLIMIT_NOFILE's hard limit may not exceed it
 
 
 # --- ids ---------------------------------------------------------------------------------
@@ -379,7 +379,7 @@ def sys_arch_prctl(task: Task, code: int, addr: int) -> int:
     """arch_prctl(2). ARCH_SET_CPUID fails with ENODEV: the emulated CPU has no CPUID
     faulting (Linux's answer on such hardware)."""
     if code in (ARCH_SET_FS, ARCH_SET_GS):
-        if addr >= TASK_SIZE_MAX:
+        if addr >= TASK_SIZE:  # TASK_SIZE_MAX: no base at or above it
             raise SysError(EPERM)
         if code == ARCH_SET_FS:
             task.set_fs_base(addr)

@@ -191,7 +191,7 @@ def sys_semop(task: Task, semid: int, sops_addr: int, nsops: int) -> int:
 @syscall("semtimedop", INT, SEMBUF_IN, UINT, TIMESPEC_IN, classes="ipc")
 def sys_semtimedop(task: Task, semid: int, sops_addr: int, nsops: int, timeout_addr: int) -> int:
     """semtimedop(2): semop with a relative timeout (EAGAIN when it passes)."""
-    if "sem_set" in task.restart_block:  # a retry: the operations and deadline are kept
+    if task.restart_block is not None and task.restart_block.sem_set is not None:  # a retry: kept
         return sems.semtimedop(task, semid, [], None)
     timeout = TIMESPEC.unpack(task.mm.copy_in(timeout_addr, TIMESPEC.size)) if timeout_addr else None
     sops = sems.copy_in_sops(task, semid, sops_addr, nsops)
@@ -284,8 +284,9 @@ def sys_msgget(task: Task, key: int, msgflg: int) -> int:
 @syscall("msgsnd", INT, MSGBUF_IN, SIZE, MSG_FLAGS, classes="ipc")
 def sys_msgsnd(task: Task, msqid: int, msgp_addr: int, msgsz: int, msgflg: int) -> int:
     """msgsnd(2): sleeps while the queue is full."""
-    if "msg_queue" in task.restart_block:
-        mtype, text = task.restart_block["msg_sent"]
+    block = task.restart_block
+    if block is not None and block.msg_queue is not None and block.msg_sent is not None:
+        mtype, text = block.msg_sent
     else:
         mtype = struct.unpack("<q", task.mm.copy_in(msgp_addr, 8))[0]  # read first (ksys_msgsnd)
         if msgsz > ipc_namespace(task.kernel).msg_ctlmax or msgsz >= 1 << 63 or msqid < 0:
@@ -293,7 +294,7 @@ def sys_msgsnd(task: Task, msqid: int, msgp_addr: int, msgsz: int, msgflg: int) 
         if mtype < 1:
             raise SysError(EINVAL)
         text = task.mm.copy_in(msgp_addr + 8, msgsz)
-        task.restart_block["msg_sent"] = (mtype, text)
+        task.restart_state().msg_sent = (mtype, text)
     return msgq.msgsnd(task, msqid, mtype, text, msgflg)
 
 
@@ -303,7 +304,8 @@ def sys_msgrcv(task: Task, msqid: int, msgp_addr: int, msgsz: int, msgtyp: int, 
     nothing matches. A message whose copy-out faults is lost, as on Linux."""
     if msqid < 0 or msgsz >= 1 << 63:
         raise SysError(EINVAL)
-    if msgflg & MSG_COPY and "msg_queue" not in task.restart_block:  # prepare_copy reads the buffer first
+    retry = task.restart_block is not None and task.restart_block.msg_queue is not None
+    if msgflg & MSG_COPY and not retry:  # prepare_copy reads the buffer first
         if msgflg & MSG_EXCEPT or not msgflg & IPC_NOWAIT:
             raise SysError(EINVAL)
         task.mm.copy_in(msgp_addr, min(msgsz, ipc_namespace(task.kernel).msg_ctlmax))

@@ -43,6 +43,7 @@ from pykern.abi import (
     RLIMIT_AS,
     RLIMIT_DATA,
     RLIMIT_MEMLOCK,
+    TASK_SIZE,
     page_up,
 )
 from pykern.errors import SysError
@@ -51,7 +52,7 @@ from pykern.fs.namei import file_path
 from pykern.fs.proc.task_mmu import mapped_file_name
 from pykern.hostmem import Backing, HostMemoryError
 from pykern.ipc import shm
-from pykern.mm import MM, TASK_SIZE
+from pykern.mm import MM
 from pykern.rlimit import get_rlimit
 from pykern.syscalls.table import syscall
 from pykern.sysent import FD, INT, MADVISE, MMAP_FLAGS, MREMAP_FLAGS, OFF, PROT, PTR, RET_HEX, SIZE, UINT

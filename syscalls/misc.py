@@ -21,12 +21,15 @@ from pykern.abi import (
     GRND_INSECURE,
     GRND_NONBLOCK,
     GRND_RANDOM,
+    MAX_RW_COUNT,
     NSIG,
     PAGE_SIZE,
     SYSINFO,
+    TASK_COMM_LEN,
     UTSNAME_FIELD,
 )
 from pykern.errors import Fault, SysError
+from pykern.fs.proc.system import host_loadavg, host_meminfo
 from pykern.syscalls.identity import find_task, may_access, prctl_creds
 from pykern.syscalls.table import syscall
 from pykern.sysent import BUF_OUT, INT, PID, PTR, SIZE, UINT, ULONG, UTSNAME_OUT
@@ -45,9 +48,7 @@ PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
 SUID_DUMP_DISABLE = 0
 SUID_DUMP_USER = 1
-TASK_COMM_LEN = 16
 SI_LOAD_SHIFT = 16
-MAX_RW_COUNT = 0x7FFFF000  # INT_MAX & PAGE_MASK: the most one read/write-like call moves
 GRND_FLAGS = GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE
 RANDOM_CHUNK = 1 << 20  # getrandom fills guest memory this much at a time
 
@@ -98,8 +99,8 @@ def load_to_fixed(load: float) -> int:
 def sys_sysinfo(task: Task, info_addr: int) -> int:
     """sysinfo(2): the host's memory and load; procs counts the guest's tasks."""
     uptime_seconds, uptime_ns = divmod(task.kernel.clock.boottime_ns(), 1_000_000_000)
-    memory = parse_meminfo(read_host_text("/proc/meminfo", ""))
-    loads = [load_to_fixed(load) for load in os.getloadavg()]
+    memory = parse_meminfo(host_meminfo(task.kernel))
+    loads = [load_to_fixed(load) for load in host_loadavg(task.kernel)]
     info = SYSINFO.pack(
         uptime_seconds + (1 if uptime_ns else 0),
         *loads,

@@ -131,8 +131,8 @@ def sys_mq_timedsend(task: Task, mqdes: int, msg_ptr_addr: int, msg_len: int, ms
                      abs_timeout_addr: int) -> int:
     """mq_timedsend(2): sleeps while the queue is full, until the absolute timeout."""
     block = task.restart_block
-    if "mq_deadline" in block:
-        deadline, data = block["mq_deadline"], block["mq_data"]
+    if block is not None and block.mq_waiting:
+        deadline, data = block.mq_deadline, block.mq_data
         file = queue_of(task, mqdes)
     else:
         deadline = _deadline(task, abs_timeout_addr)
@@ -150,7 +150,8 @@ def sys_mq_timedsend(task: Task, mqdes: int, msg_ptr_addr: int, msg_len: int, ms
             raise SysError(EAGAIN)
         if _timed_out(task, deadline):
             raise SysError(ETIMEDOUT)
-        block["mq_deadline"], block["mq_data"] = deadline, data
+        block = task.restart_state()
+        block.mq_waiting, block.mq_deadline, block.mq_data = True, deadline, data
         raise Block(queue.senders, deadline=deadline)
     queue.send(task, data, msg_prio)
     return 0
@@ -162,8 +163,8 @@ def sys_mq_timedreceive(task: Task, mqdes: int, msg_ptr_addr: int, msg_len: int,
     """mq_timedreceive(2): the oldest message of the highest priority; sleeps while the
     queue is empty, until the absolute timeout."""
     block = task.restart_block
-    if "mq_deadline" in block:
-        deadline = block["mq_deadline"]
+    if block is not None and block.mq_waiting:
+        deadline = block.mq_deadline
         file = queue_of(task, mqdes)
         file.queue.receiving.discard(task)
     else:
@@ -179,10 +180,10 @@ def sys_mq_timedreceive(task: Task, mqdes: int, msg_ptr_addr: int, msg_len: int,
             raise SysError(EAGAIN)
         if _timed_out(task, deadline):
             raise SysError(ETIMEDOUT)
-        block["mq_deadline"] = deadline
+        block = task.restart_state()
+        block.mq_waiting, block.mq_deadline = True, deadline
         queue.receiving.add(task)
-        block["cancel"] = lambda task: queue.receiving.discard(task)
-        raise Block(queue.receivers, deadline=deadline)
+        raise Block(queue.receivers, deadline=deadline, cancel=queue.receiving.discard)
     prio, data = queue.receive()
     if msg_prio_addr:
         task.mm.copy_out_u32(msg_prio_addr, prio)

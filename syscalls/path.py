@@ -79,6 +79,7 @@ from pykern.abi import (
     S_IFREG,
     S_IFSOCK,
     SIGXFSZ,
+    STATX__RESERVED,
     TIMESPEC,
     UTIME_NOW,
     UTIME_OMIT,
@@ -109,7 +110,7 @@ from pykern.sigtypes import user_info
 from pykern.syscalls.table import syscall
 from pykern.sysent import (
     ACCESS_MODE,
-    AT_FLAGS,
+    AT_FLAGS_ARG,
     BUF_OUT,
     DIRFD,
     FD,
@@ -131,7 +132,6 @@ if TYPE_CHECKING:
 
 Addr = int
 
-STATX__RESERVED = 0x80000000
 STAT_AT_FLAGS = AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE
 ACCESS_AT_FLAGS = AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH
 
@@ -419,7 +419,7 @@ def sys_lstat(task: Task, pathname_addr: Addr, statbuf_addr: Addr) -> int:
     return 0
 
 
-@syscall("newfstatat", DIRFD, PATH, STAT_OUT, AT_FLAGS, classes="desc file")
+@syscall("newfstatat", DIRFD, PATH, STAT_OUT, AT_FLAGS_ARG, classes="desc file")
 def sys_newfstatat(task: Task, dirfd: int, pathname_addr: Addr, statbuf_addr: Addr, flags: int) -> int:
     """fstatat(2)."""
     st = _stat_at(task, dirfd, pathname_addr, flags)
@@ -427,7 +427,7 @@ def sys_newfstatat(task: Task, dirfd: int, pathname_addr: Addr, statbuf_addr: Ad
     return 0
 
 
-@syscall("statx", DIRFD, PATH, AT_FLAGS, UINT, STATX_OUT, classes="desc file")
+@syscall("statx", DIRFD, PATH, AT_FLAGS_ARG, UINT, STATX_OUT, classes="desc file")
 def sys_statx(task: Task, dirfd: int, pathname_addr: Addr, flags: int, mask: int, statxbuf_addr: Addr) -> int:
     """statx(2). Deviation: stx_mask is STATX_BASIC_STATS (no btime or mnt_id)."""
     if mask & STATX__RESERVED or flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE:
@@ -637,7 +637,7 @@ def sys_unlink(task: Task, pathname_addr: Addr) -> int:
     return do_unlink(task, AT_FDCWD, pathname_addr)
 
 
-@syscall("unlinkat", DIRFD, PATH, AT_FLAGS, classes="desc file")
+@syscall("unlinkat", DIRFD, PATH, AT_FLAGS_ARG, classes="desc file")
 def sys_unlinkat(task: Task, dirfd: int, pathname_addr: Addr, flags: int) -> int:
     """unlinkat(2)."""
     if flags & ~AT_REMOVEDIR:
@@ -757,7 +757,7 @@ def sys_link(task: Task, oldpath_addr: Addr, newpath_addr: Addr) -> int:
     return do_linkat(task, AT_FDCWD, oldpath_addr, AT_FDCWD, newpath_addr, 0)
 
 
-@syscall("linkat", DIRFD, PATH, DIRFD, PATH, AT_FLAGS, classes="desc file")
+@syscall("linkat", DIRFD, PATH, DIRFD, PATH, AT_FLAGS_ARG, classes="desc file")
 def sys_linkat(task: Task, olddirfd: int, oldpath_addr: Addr, newdirfd: int, newpath_addr: Addr,
                flags: int) -> int:  # fmt: skip
     """linkat(2)."""
@@ -796,7 +796,7 @@ def sys_faccessat(task: Task, dirfd: int, pathname_addr: Addr, mode: int) -> int
     return do_faccessat(task, dirfd, pathname_addr, mode, 0)
 
 
-@syscall("faccessat2", DIRFD, PATH, ACCESS_MODE, AT_FLAGS, classes="desc file")
+@syscall("faccessat2", DIRFD, PATH, ACCESS_MODE, AT_FLAGS_ARG, classes="desc file")
 def sys_faccessat2(task: Task, dirfd: int, pathname_addr: Addr, mode: int, flags: int) -> int:
     """faccessat2(2)."""
     return do_faccessat(task, dirfd, pathname_addr, mode, flags)
@@ -865,7 +865,7 @@ def _utime_value(task: Task, sec: int, nsec: int) -> int | None:
     return sec * NSEC_PER_SEC + nsec
 
 
-@syscall("utimensat", DIRFD, PATH, TIMESPEC_IN, AT_FLAGS, classes="desc file")
+@syscall("utimensat", DIRFD, PATH, TIMESPEC_IN, AT_FLAGS_ARG, classes="desc file")
 def sys_utimensat(task: Task, dirfd: int, pathname_addr: Addr, times_addr: Addr, flags: int) -> int:
     """utimensat(2). A NULL pathname means the file dirfd refers to (futimens)."""
     times = None

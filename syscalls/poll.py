@@ -5,7 +5,7 @@ pipes, host fds for terminals and FIFOs, nothing for files that never block). A 
 with nothing ready raises Block on all of them and its deadline, and is re-run from the
 top when any wakes; the absolute deadline is kept in restart_block across retries, so
 a wakeup or a stop never extends the timeout. A signal ends the wait with EINTR when a
-handler runs (ERESTARTNOHAND, see pykern.signal); otherwise the call goes on waiting.
+handler runs (ERESTARTNOHAND, declared by wait_block); otherwise it goes on waiting.
 ppoll and pselect6 wait with a temporary signal mask: restored when the call returns, or,
 if a handler interrupts the wait, when the handler returns (as sigsuspend's is).
 """
@@ -30,17 +30,17 @@ from pykern.abi import (
     POLLWRBAND,
     POLLWRNORM,
     SIGSET_ARG,
+    SIGSET_SIZE,
     TIMESPEC,
     TIMEVAL,
 )
-from pykern.errors import Block, Fault, SysError
+from pykern.errors import Block, Fault, Restart, SysError
 from pykern.sigtypes import UNBLOCKABLE
 from pykern.syscalls.table import syscall
 from pykern.syscalls.time import copy_in_timespec_ns
 from pykern.sysent import INT, PTR, SIZE, UINT
-from pykern.task import Task
+from pykern.task import RestartBlock, Task
 
-SIGSET_SIZE = 8
 # select's sets as poll events (fs/select.c POLLIN_SET, POLLOUT_SET, POLLEX_SET)
 POLLIN_SET = POLLRDNORM | POLLRDBAND | POLLIN | POLLHUP | POLLERR
 POLLOUT_SET = POLLWRBAND | POLLWRNORM | POLLOUT | POLLERR
@@ -50,27 +50,39 @@ POLLEX_SET = POLLPRI
 # --- the deadline and the temporary mask, kept across retries ------------------------------------
 
 
+def wait_started(task: Task) -> bool:
+    """Is the call a retry, its deadline (and mask) set by its first run?"""
+    return task.restart_block is not None and task.restart_block.poll_waiting
+
+
+def _wait_state(task: Task) -> RestartBlock:
+    block = task.restart_block
+    assert block is not None and block.poll_waiting, "start_wait comes first"
+    return block
+
+
 def start_wait(task: Task, timeout_ns: int | None, mask_addr: int = 0, mask_size: int = SIGSET_SIZE) -> None:
     """First entry: the absolute deadline (None: forever) and ppoll/pselect's mask."""
-    block = task.restart_block
-    if "poll_deadline" in block:
+    block = task.restart_state()
+    if block.poll_waiting:
         return
     if mask_addr:
         if mask_size != SIGSET_SIZE:
             raise SysError(EINVAL)
         mask = task.mm.copy_in_u64(mask_addr)
-        block["temporary_mask"] = True  # (a handler's frame saves and restores the old one)
+        block.temporary_mask = True  # (a handler's frame saves and restores the old one)
         task.saved_sigmask = task.sigmask
         task.sigmask = mask & ~UNBLOCKABLE
         task.kernel.signals.mask_changed(task)
     now = task.kernel.clock.monotonic_ns()
-    block["poll_deadline"] = None if timeout_ns is None else now + timeout_ns
+    block.poll_waiting = True
+    block.poll_deadline = None if timeout_ns is None else now + timeout_ns
 
 
 def finish_wait(task: Task) -> None:
     """The call ends without a handler running: the temporary mask goes (what it let
     through is delivered on the way out, as Linux's restore_saved_sigmask does)."""
-    if task.restart_block.get("temporary_mask"):
+    if task.restart_block is not None and task.restart_block.temporary_mask:
         task.kernel.signals.restore_saved_mask(task)
         task.kernel.signals.mask_changed(task)
 
@@ -91,17 +103,20 @@ def with_mask(task: Task, wait: Callable[[], int], tsp_addr: int = 0) -> int:
 
 
 def wait_expired(task: Task) -> bool:
-    deadline = task.restart_block["poll_deadline"]
+    deadline = _wait_state(task).poll_deadline
     return deadline is not None and task.kernel.clock.monotonic_ns() >= deadline
 
 
-def wait_block(task: Task, queues: list, host_fds: list) -> Block:
-    deadline = task.restart_block["poll_deadline"]
-    return Block(*queues, deadline=None if deadline is None else deadline / NSEC_PER_SEC, host_fds=tuple(host_fds))
+def wait_block(task: Task, queues: list, host_fds: list, restart: Restart = Restart.ERESTARTNOHAND) -> Block:
+    """Sleep on what the files named, until the deadline. A signal ends poll and select
+    with EINTR when a handler runs (ERESTARTNOHAND), epoll_wait with EINTR whatever runs."""
+    deadline = _wait_state(task).poll_deadline
+    return Block(*queues, deadline=None if deadline is None else deadline / NSEC_PER_SEC, host_fds=tuple(host_fds),
+                 restart=restart)
 
 
 def wait_remaining_ns(task: Task) -> int:
-    deadline = task.restart_block["poll_deadline"]
+    deadline = _wait_state(task).poll_deadline
     return 0 if deadline is None else max(0, deadline - task.kernel.clock.monotonic_ns())
 
 
@@ -152,7 +167,7 @@ def sys_poll(task: Task, fds_addr: int, nfds: int, timeout_ms: int) -> int:
 def sys_ppoll(task: Task, fds_addr: int, nfds: int, tsp_addr: int, mask_addr: int, mask_size: int) -> int:
     """ppoll(2): a timespec timeout (the time left is written back, as the raw call does)
     and a signal mask to wait with."""
-    if "poll_deadline" not in task.restart_block:
+    if not wait_started(task):
         start_wait(task, timespec_ns(task, tsp_addr), mask_addr, mask_size)
     return with_mask(task, lambda: _do_poll(task, fds_addr, nfds), tsp_addr)
 
@@ -197,7 +212,7 @@ def _do_select(task: Task, nfds: int, sets: tuple[int, int, int]) -> int:
 @syscall("select", INT, PTR, PTR, PTR, PTR, classes="desc")
 def sys_select(task: Task, nfds: int, read_addr: int, write_addr: int, except_addr: int, tv_addr: int) -> int:
     """select(2): the timeval is updated with the time left, as Linux does."""
-    if "poll_deadline" not in task.restart_block:
+    if not wait_started(task):
         timeout = None
         if tv_addr:
             sec, usec = TIMEVAL.unpack(task.mm.copy_in(tv_addr, TIMEVAL.size))
@@ -216,7 +231,7 @@ def sys_select(task: Task, nfds: int, read_addr: int, write_addr: int, except_ad
 def sys_pselect6(task: Task, nfds: int, read_addr: int, write_addr: int, except_addr: int, tsp_addr: int,
                  sig_addr: int) -> int:
     """pselect6(2): a timespec (updated with the time left) and {sigmask, size}."""
-    if "poll_deadline" not in task.restart_block:
+    if not wait_started(task):
         mask_addr, mask_size = SIGSET_ARG.unpack(task.mm.copy_in(sig_addr, SIGSET_ARG.size)) if sig_addr else (0, 8)
         start_wait(task, timespec_ns(task, tsp_addr), mask_addr, mask_size)
     return with_mask(task, lambda: _do_select(task, nfds, (read_addr, write_addr, except_addr)), tsp_addr)

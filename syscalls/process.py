@@ -30,6 +30,8 @@ from pykern.abi import (
     ENAMETOOLONG,
     EPERM,
     ESRCH,
+    MAX_ARG_STRINGS,
+    MAX_ARG_STRLEN,
     P_ALL,
     P_PGID,
     P_PID,
@@ -70,8 +72,6 @@ from pykern.task import Task, ThreadGroup
 
 WAIT4_OPTIONS = WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE
 WAITID_OPTIONS = WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | __WNOTHREAD | __WALL | __WCLONE
-MAX_ARG_STRINGS = 0x7FFFFFFF
-MAX_ARG_STRLEN = 32 * 4096  # include/uapi/linux/binfmts.h
 
 
 @syscall("exit", INT, ret=RET_NONE, classes="process")
@@ -96,7 +96,7 @@ def _fork_and_maybe_wait(task: Task, flags: int, stack: int, parent_tid: int, ch
     """Create the child; with CLONE_VFORK the parent sleeps until the child execs or exits.
     Restartable: the second and later runs only check whether the child let go.
     CLONE_PIDFD stores a pidfd for the child at `pidfd_addr` (an int)."""
-    child = task.restart_block.get("vfork_child")
+    child = task.restart_block.vfork_child if task.restart_block is not None else None
     if child is None:
         if flags & CLONE_PIDFD:
             if flags & (CLONE_THREAD | CLONE_DETACHED):
@@ -107,10 +107,9 @@ def _fork_and_maybe_wait(task: Task, flags: int, stack: int, parent_tid: int, ch
             task.mm.copy_out_u32(pidfd_addr, new_pidfd(task, child.group))
         if not flags & CLONE_VFORK:
             return child.tid
-        task.restart_block["vfork_child"] = child
-        task.restart_block["uninterruptible"] = True  # killable only, as Linux's vfork wait
+        task.restart_state().vfork_child = child
     if child.vfork_parent is task:
-        raise Block(child.vfork_done_queue)
+        raise Block(child.vfork_done_queue, killable=True)  # killable only, as Linux's vfork wait
     return child.tid
 
 
@@ -210,7 +209,7 @@ def _wait_event(child: ThreadGroup, options: int) -> tuple[int, int] | None:
     if child.is_zombie:
         if not options & WEXITED:
             return None
-        status = child.exit_code or 0
+        status = child.wait_status or 0
         if status & 0x7F:
             return (CLD_DUMPED if status & 0x80 else CLD_KILLED), status & 0x7F
         return CLD_EXITED, (status >> 8) & 0xFF
@@ -231,7 +230,7 @@ def _wait_status(code: int, value: int, child: ThreadGroup) -> int:
         return (value << 8) | 0x7F
     if code == CLD_CONTINUED:
         return 0xFFFF
-    return child.exit_code or 0
+    return child.wait_status or 0
 
 
 def _find_event(task: Task, children: list[ThreadGroup], options: int) -> tuple[ThreadGroup, int, int] | None:

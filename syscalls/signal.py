@@ -3,27 +3,32 @@ from a handler (rt_sigreturn). The machinery itself is pykern.signal."""
 
 from __future__ import annotations
 
-import struct
-
 from pykern import uc_const as X
 from pykern.abi import (
     EAGAIN,
     EINVAL,
     EPERM,
     ESRCH,
+    KERNEL_SIGACTION,
     NSEC_PER_SEC,
     NSIG,
     RLIMIT_SIGPENDING,
     SI_TKILL,
+    SIG_BLOCK,
+    SIG_SETMASK,
+    SIG_UNBLOCK,
+    SIGINFO_HEAD,
+    SIGINFO_KILL,
+    SIGINFO_UNION_OFFSET,
     SIGKILL,
     SIGRTMIN,
+    SIGSET_SIZE,
     SIGSTOP,
     STACK_T,
 )
-from pykern.errors import Block, SysError
+from pykern.errors import Block, Restart, SysError
 from pykern.rlimit import get_rlimit
 from pykern.sigtypes import (
-    KERNEL_SIGACTION,
     QUEUE_BOUND,
     UNBLOCKABLE,
     AltStack,
@@ -49,9 +54,6 @@ from pykern.sysent import (
     TIMESPEC_IN,
 )
 from pykern.task import Task, ThreadGroup
-
-SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
-SIGSET_SIZE = 8
 
 
 @syscall("rt_sigaction", SIGNUM, SIGACTION_IN, SIGACTION_OUT, SIZE, classes="signal")
@@ -112,41 +114,40 @@ def sys_rt_sigpending(task: Task, set_addr: int, sigsetsize: int) -> int:
 def sys_rt_sigsuspend(task: Task, mask_addr: int, sigsetsize: int) -> int:
     """rt_sigsuspend(2): wait for a signal with `mask` blocked; the old mask comes back
     when the handler returns. Always ends with EINTR."""
-    if "suspended" not in task.restart_block:
+    if task.restart_block is None or not task.restart_block.suspended:
         if sigsetsize != SIGSET_SIZE:
             raise SysError(EINVAL)
         mask = task.mm.copy_in_u64(mask_addr)
         task.saved_sigmask = task.sigmask
         task.sigmask = mask & ~UNBLOCKABLE
-        task.restart_block["suspended"] = True
-    raise Block()
+        task.restart_state().suspended = True
+    raise Block(restart=Restart.ERESTARTNOHAND, until_signal=True)
 
 
 @syscall("pause", classes="signal")
 def sys_pause(task: Task) -> int:
     """pause(2): sleep until a signal is delivered. Always ends with EINTR."""
-    raise Block()
+    raise Block(restart=Restart.ERESTARTNOHAND, until_signal=True)
 
 
 @syscall("rt_sigtimedwait", SIGSET_IN, SIGINFO_OUT, TIMESPEC_IN, SIZE, ret=SIGNUM, classes="signal")
 def sys_rt_sigtimedwait(task: Task, set_addr: int, info_addr: int, timeout_addr: int, sigsetsize: int) -> int:
     """rt_sigtimedwait(2) (sigwait, sigwaitinfo, sigtimedwait): take a signal from `set`
     without running its handler; EAGAIN when the timeout passes."""
-    block = task.restart_block
-    if "wait_set" not in block:
+    block = task.restart_state()
+    if block.wait_set is None:
         if sigsetsize != SIGSET_SIZE:
             raise SysError(EINVAL)
         wanted = task.mm.copy_in_u64(set_addr) & ~UNBLOCKABLE
         deadline = None
         if timeout_addr:
             deadline = task.kernel.clock.monotonic_ns() + copy_in_timespec_ns(task, timeout_addr)
-        block["wait_set"], block["wait_deadline"] = wanted, deadline
+        block.wait_set, block.wait_deadline = wanted, deadline
         # While it waits, the wanted signals are unblocked, so that sending one wakes it.
-        block["wait_mask"] = task.sigmask
-        block["cancel"] = _end_sigwait
+        block.wait_mask = task.sigmask
         task.real_blocked = task.sigmask  # (a blocked signal is queued even if ignored)
         task.sigmask &= ~wanted
-    wanted, deadline = block["wait_set"], block["wait_deadline"]
+    wanted, deadline = block.wait_set, block.wait_deadline
     info = task.sigpending.take(wanted) or task.group.shared_pending.take(wanted)
     if info is not None:
         _end_sigwait(task)
@@ -156,11 +157,12 @@ def sys_rt_sigtimedwait(task: Task, set_addr: int, info_addr: int, timeout_addr:
     if deadline is not None and task.kernel.clock.monotonic_ns() >= deadline:
         _end_sigwait(task)
         raise SysError(EAGAIN)
-    raise Block(deadline=None if deadline is None else deadline / NSEC_PER_SEC)
+    raise Block(deadline=None if deadline is None else deadline / NSEC_PER_SEC, restart=Restart.ERESTARTNOHAND,
+                cancel=_end_sigwait, until_signal=True)
 
 
 def _end_sigwait(task: Task) -> None:
-    task.sigmask = task.restart_block["wait_mask"]
+    task.sigmask = task.restart_state().wait_mask
     task.real_blocked = 0
 
 
@@ -261,13 +263,20 @@ def _check_queue_room(target: ThreadGroup, queue: SigQueue, sig: int) -> None:
         raise SysError(EAGAIN)
 
 
+def _copy_in_queued_info(task: Task, info_addr: int) -> tuple[int, int, int, int, int]:
+    """si_errno, si_code, si_pid, si_uid, si_value of the siginfo_t a sigqueue caller gives."""
+    data = task.mm.copy_in(info_addr, SIGINFO_UNION_OFFSET + SIGINFO_KILL.size)
+    _, errno, code = SIGINFO_HEAD.unpack_from(data)
+    return (errno, code, *SIGINFO_KILL.unpack_from(data, SIGINFO_UNION_OFFSET))
+
+
 @syscall("rt_sigqueueinfo", PID, SIGNUM, PTR, classes="signal")
 def sys_rt_sigqueueinfo(task: Task, pid: int, sig: int, info_addr: int) -> int:
     """rt_sigqueueinfo(2) (sigqueue): a signal with the caller's si_code; a process may
     not pretend to be the kernel (si_code >= 0) when signalling another."""
     if not 0 <= sig <= NSIG:
         raise SysError(EINVAL)
-    _, errno, code, pid_field, uid_field, value = struct.unpack("<iii4xiIQ", task.mm.copy_in(info_addr, 32))
+    errno, code, pid_field, uid_field, value = _copy_in_queued_info(task, info_addr)
     group = task.kernel.groups.get(pid)
     if group is None or group.reaped or pid == 1:
         raise SysError(ESRCH)
@@ -284,7 +293,7 @@ def sys_rt_tgsigqueueinfo(task: Task, tgid: int, tid: int, sig: int, info_addr: 
     """rt_tgsigqueueinfo(2): rt_sigqueueinfo aimed at one thread, as tgkill is kill's."""
     if tgid <= 0 or tid <= 0 or not 0 <= sig <= NSIG:
         raise SysError(EINVAL)
-    _, errno, code, pid_field, uid_field, value = struct.unpack("<iii4xiIQ", task.mm.copy_in(info_addr, 32))
+    errno, code, pid_field, uid_field, value = _copy_in_queued_info(task, info_addr)
     target = _find_thread(task, tgid, tid)
     if (code >= 0 or code == SI_TKILL) and target.group is not task.group:
         raise SysError(EPERM)

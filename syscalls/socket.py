@@ -33,6 +33,7 @@ from pykern.abi import (
     EOPNOTSUPP,
     EPROTONOSUPPORT,
     ESOCKTNOSUPPORT,
+    INT_MAX,
     MSG_CMSG_CLOEXEC,
     MSG_DONTWAIT,
     MSG_WAITFORONE,
@@ -50,7 +51,7 @@ from pykern.abi import (
     UIO_MAXIOV,
 )
 from pykern.af_unix import SOCK_TYPES, UnixSocket, make_pair
-from pykern.errors import Block, SysError
+from pykern.errors import Block, SysError, ends_with
 from pykern.fs.file import HostFile
 from pykern.net import Socket
 from pykern.syscalls.file import iovecs, scatter
@@ -63,7 +64,6 @@ from pykern.task import Task
 NPROTO = 46  # address families Linux knows (AF_MAX)
 SOCK_MAX = 11  # socket types Linux knows (SOCK_PACKET + 1)
 SOCKADDR_STORAGE_SIZE = 128  # the longest address a call copies in
-INT_MAX = 0x7FFFFFFF
 MMSGHDR_SIZE = MSGHDR.size + 8  # struct mmsghdr: msg_hdr, msg_len, (pad)
 
 
@@ -317,26 +317,22 @@ def sys_recvmsg(task: Task, sockfd: int, msg_addr: int, flags: int) -> int:
     return do_recvmsg(task, sockfd_lookup(task, sockfd, "recvmsg"), msg_addr, flags)
 
 
-def _mmsg_done(task: Task) -> int:
-    return task.restart_block["mmsg_done"]
-
-
 @syscall("sendmmsg", FD, PTR, UINT, UINT, classes="network")
 def sys_sendmmsg(task: Task, sockfd: int, msgvec_addr: int, vlen: int, flags: int) -> int:
     """sendmmsg(2): sendmsg for each entry, msg_len set; the count sent, or the first
     message's error. Messages already sent stay sent across a sleep (restart_block)."""
     sock = sockfd_lookup(task, sockfd, "sendmmsg")
     vlen = min(vlen, UIO_MAXIOV)
-    done = task.restart_block.get("mmsg_done", 0)
+    done = task.restart_block.mmsg_done if task.restart_block is not None else 0
     while done < vlen:
         entry = msgvec_addr + done * MMSGHDR_SIZE
         try:
             sent = do_sendmsg(task, sock, entry, flags)
             task.mm.copy_out_u32(entry + MSGHDR.size, sent)
-        except Block:
+        except Block as block:
             if done:
-                task.restart_block["mmsg_done"] = done
-                task.restart_block["interrupted"] = _mmsg_done
+                task.restart_state().mmsg_done = done
+                block.on_signal = ends_with(done)  # a signal: the messages sent
             raise
         except SysError:
             if done:
@@ -352,23 +348,24 @@ def sys_recvmmsg(task: Task, sockfd: int, msgvec_addr: int, vlen: int, flags: in
     after the first non-blocking. The timeout is checked after each message, as Linux
     does (see its BUGS), and the time left written back."""
     sock = sockfd_lookup(task, sockfd, "recvmmsg")
-    block = task.restart_block
-    if "mmsg_deadline" not in block:
+    block = task.restart_state()
+    if not block.mmsg_started:
         timeout = timespec_ns(task, timeout_addr) if timeout_addr else None
-        block["mmsg_deadline"] = None if timeout is None else task.kernel.clock.monotonic_ns() + timeout
-    deadline = block["mmsg_deadline"]
+        block.mmsg_started = True
+        block.mmsg_deadline = None if timeout is None else task.kernel.clock.monotonic_ns() + timeout
+    deadline = block.mmsg_deadline
     vlen = min(vlen, UIO_MAXIOV)
-    done = block.get("mmsg_done", 0)
+    done = block.mmsg_done
     while done < vlen:
         entry = msgvec_addr + done * MMSGHDR_SIZE
         each = flags & ~MSG_WAITFORONE | (MSG_DONTWAIT if done and flags & MSG_WAITFORONE else 0)
         try:
             got = do_recvmsg(task, sock, entry, each)
             task.mm.copy_out_u32(entry + MSGHDR.size, got)
-        except Block:
+        except Block as sleep:
             if done:
-                block["mmsg_done"] = done
-                block["interrupted"] = _mmsg_done
+                block.mmsg_done = done
+                sleep.on_signal = ends_with(done)  # a signal: the messages received
             raise
         except SysError:
             if done:

@@ -35,6 +35,7 @@ from pykern.abi import (
     FALLOC_FL_PUNCH_HOLE,
     FALLOC_FL_UNSHARE_RANGE,
     FALLOC_FL_ZERO_RANGE,
+    MAX_RW_COUNT,
     MSG_PEEK,
     O_APPEND,
     OFFSET_MAX,
@@ -46,7 +47,6 @@ from pykern.abi import (
 from pykern.af_unix import UnixSocket
 from pykern.errors import Block, SysError
 from pykern.fs.file import File, HostFile
-from pykern.fs.hostio import MAX_RW_COUNT
 from pykern.fs.inotify import WATCHES, fsnotify_access, fsnotify_modify
 from pykern.pipe import Pipe, PipeEnd
 from pykern.syscalls.file import iovecs, scatter
@@ -134,10 +134,9 @@ def _write_out(task: Task, out: File, data: bytes, source: _Source, out_offset: 
     else:
         try:
             written = out.write(task, data)
-        except Block:
-            interrupted = task.restart_block.get("interrupted")
-            if interrupted is not None:
-                task.restart_block["interrupted"] = _consuming(interrupted, source)
+        except Block as block:
+            if block.on_signal is not None:
+                block.on_signal = _consuming(block.on_signal, source)
             raise
     source.consume(written)
     if WATCHES and written:
@@ -171,7 +170,7 @@ def _wait_for_data(pipe: Pipe, nonblock: bool) -> bool:
 def _wait_for_space(task: Task, pipe: Pipe, nonblock: bool) -> int:
     """wait_for_space / opipe_prep: the room left; EPIPE (and SIGPIPE) with no reader."""
     if pipe.readers == 0:
-        task.kernel.send_sigpipe(task)
+        task.kernel.signals.send_sigpipe(task)
         raise SysError(EPIPE)
     space = pipe.capacity - len(pipe.buffer)
     if space == 0:
@@ -334,7 +333,7 @@ def _pipe_to_pipe(task: Task, ipipe: Pipe, opipe: Pipe, length: int, nonblock: b
             raise SysError(EAGAIN)
         raise Block(opipe.writable)
     if opipe.readers == 0:
-        task.kernel.send_sigpipe(task)
+        task.kernel.signals.send_sigpipe(task)
         raise SysError(EPIPE)
     data = bytes(ipipe.buffer[:min(length, opipe.capacity - len(opipe.buffer))])
     opipe.buffer += data

@@ -37,11 +37,7 @@ def build_table() -> list[SyscallEntry | None]:
     import importlib
 
     for family in FAMILIES:
-        try:
-            importlib.import_module(f"pykern.syscalls.{family}")
-        except ModuleNotFoundError as error:
-            if error.name != f"pykern.syscalls.{family}":
-                raise
+        importlib.import_module(f"pykern.syscalls.{family}")
     table: list[SyscallEntry | None] = [None] * (max(SYSCALL_NUMBERS.values()) + 1)
     for entry in REGISTRY.values():
         table[entry.number] = entry

@@ -4,9 +4,9 @@ clock_nanosleep, sched_yield.
 Every reading comes from `task.kernel.clock` (so a deterministic clock can replace it).
 Sleeps never wait here: they record an absolute target in `task.restart_block` on first
 entry and raise Block(deadline=...) until it has passed, so a retry after a spurious
-wakeup, or a restart after a stop, never extends the sleep. On a signal, delivery calls
-`task.restart_block["interrupted"](task)` (if present), which writes the remaining time
-to `rem` as do_nanosleep does.
+wakeup, or a restart after a stop, never extends the sleep. A signal ends the sleep with
+ERESTART_RESTARTBLOCK, after `sleep_interrupted` wrote the remaining time to `rem` as
+do_nanosleep does.
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ from pykern.abi import (
     TIMESPEC,
     TIMEVAL,
     TMS,
+    USER_HZ,
 )
 from pykern.clock import jiffy_ns, tai_offset_ns
-from pykern.errors import Block, Fault, SysError
+from pykern.errors import Block, Fault, Restart, SysError
 from pykern.rusage import process_cpu_usage
 from pykern.syscalls.table import syscall
 from pykern.sysent import CLOCKID, INT, PTR, TIMESPEC_IN, TIMESPEC_OUT, TIMEVAL_OUT
@@ -52,7 +53,6 @@ CPUCLOCK_PROF = 0
 CPUCLOCK_VIRT = 1
 CPUCLOCK_SCHED = 2
 CLOCKFD = 3  # a negative clockid with (id & 7) == 3 names a posix clock device fd
-USER_HZ = 100  # clock_t ticks (times(2), AT_CLKTCK)
 
 HIRES_CLOCKS = frozenset(
     {
@@ -219,7 +219,8 @@ def sleep_until(task: Task, read: Callable[[], int], target_ns: int, cpu_clock: 
     remaining = target_ns - now
     if cpu_clock:
         remaining = min(remaining, jiffy_ns())
-    raise Block(deadline=(task.kernel.clock.monotonic_ns() + remaining) / NSEC_PER_SEC)
+    raise Block(deadline=(task.kernel.clock.monotonic_ns() + remaining) / NSEC_PER_SEC,
+                restart=Restart.ERESTART_RESTARTBLOCK, on_signal=sleep_interrupted)
 
 
 def sleep_interrupted(task: Task) -> int:
@@ -227,13 +228,14 @@ def sleep_interrupted(task: Task) -> int:
     one) and return how the call ends: -ERESTART_RESTARTBLOCK (EINTR when a handler runs,
     a restart with the same deadline otherwise), 0 if the sleep had in fact finished,
     -EFAULT if rem cannot be written."""
-    block = task.restart_block
-    remaining = block["target_ns"] - block["read"]()
+    block = task.restart_state()
+    assert block.sleep_read is not None and block.target_ns is not None, "start_sleep comes first"
+    remaining = block.target_ns - block.sleep_read()
     if remaining <= 0:
         return 0
-    if block["rem_addr"]:
+    if block.rem_addr:
         try:
-            task.mm.copy_out(block["rem_addr"], ns_to_timespec(remaining))
+            task.mm.copy_out(block.rem_addr, ns_to_timespec(remaining))
         except Fault:
             return -EFAULT
     return -ERESTART_RESTARTBLOCK
@@ -241,20 +243,25 @@ def sleep_interrupted(task: Task) -> int:
 
 def start_sleep(task: Task, read: Callable[[], int], target_ns: int, rem_addr: int, cpu_clock: bool) -> None:
     """Record the sleep's absolute target on first entry (restart_block survives retries)."""
-    task.restart_block.update(
-        read=read, target_ns=target_ns, rem_addr=rem_addr, cpu_clock=cpu_clock, interrupted=sleep_interrupted
-    )
+    block = task.restart_state()
+    block.sleep_read, block.target_ns, block.rem_addr, block.cpu_clock = read, target_ns, rem_addr, cpu_clock
+
+
+def sleeping(task: Task) -> bool:
+    """Is the call a retry (or a restart) of a sleep started before?"""
+    return task.restart_block is not None and task.restart_block.target_ns is not None
 
 
 def continue_sleep(task: Task) -> int:
-    block = task.restart_block
-    return sleep_until(task, block["read"], block["target_ns"], block["cpu_clock"])
+    block = task.restart_state()
+    assert block.sleep_read is not None and block.target_ns is not None, "start_sleep comes first"
+    return sleep_until(task, block.sleep_read, block.target_ns, block.cpu_clock)
 
 
 @syscall("nanosleep", TIMESPEC_IN, TIMESPEC_OUT, classes="clock")
 def sys_nanosleep(task: Task, req_addr: int, rem_addr: int) -> int:
     """nanosleep(2): sleeps on CLOCK_MONOTONIC; rem is written only on interruption."""
-    if "target_ns" not in task.restart_block:
+    if not sleeping(task):
         duration = copy_in_timespec_ns(task, req_addr)
         read = task.kernel.clock.monotonic_ns
         start_sleep(task, read, read() + duration, rem_addr, cpu_clock=False)
@@ -277,7 +284,7 @@ def check_sleep_clock(clockid: int) -> None:
 def sys_clock_nanosleep(task: Task, clockid: int, flags: int, req_addr: int, rem_addr: int) -> int:
     """clock_nanosleep(2). Like every raw syscall it fails with -errno (glibc's wrapper
     turns that into a positive return). Unknown flag bits are ignored, as in Linux."""
-    if "target_ns" not in task.restart_block:
+    if not sleeping(task):
         check_sleep_clock(clockid)
         request = copy_in_timespec_ns(task, req_addr)
         if clockid < 0 and clockid & CPUCLOCK_PERTHREAD_MASK and ~(clockid >> 3) in (0, task.tid):

@@ -66,8 +66,8 @@ def test_run_options_and_bad_input(tmp_path: Path) -> None:
     assert slow.timed_out and not slow.ok and "timed out" in slow.report()
     with pytest.raises(FileNotFoundError):
         pykern.run(["/no/such/program"])
-    with pytest.raises(NotImplementedError):
-        pykern.run(["/bin/true"], deterministic=True)
+    first, second = (pykern.run(["/bin/sh", "-c", "date +%s; sleep 2; date +%s"], seed=5) for _ in range(2))
+    assert first.ok and first.stdout == second.stdout == b"946684800\n946684802\n"
 
 
 def test_many_runs_keep_memory_and_fds_flat(built_testbins) -> None:

@@ -5,7 +5,7 @@
 A module may import its own layer and the layers below it, never one above. Every import
 counts, a function-level (lazy) one too: deferring an import hides a loop from Python but
 not the dependency. Only imports under `if TYPE_CHECKING:` are exempt (they never run).
-The top layer is cli, api (pykern.run) and the pytest plugin, which build the kernel from
+The top layer is cli, explore, api (pykern.run) and the pytest plugin, which build the kernel from
 the syscall table, `python -m pykern`, and the package's __init__ (the facade for pykern.run).
 """
 
@@ -19,7 +19,7 @@ PACKAGES = {"pykern": "pykern", "loader": "pykern.loader", "syscalls": "pykern.s
 ABI, LOADER, CORE, SYSCALLS, TOP = range(5)
 LAYER_NAMES = ["abi", "loader", "core", "syscalls", "cli"]
 # pykern/__init__.py is the public facade: its lazy __getattr__ hands out pykern.run from api.
-TOP_MODULES = {"pykern", "pykern.cli", "pykern.api", "pykern.pytest_plugin", "pykern.__main__"}
+TOP_MODULES = {"pykern", "pykern.cli", "pykern.api", "pykern.pytest_plugin", "pykern.__main__", "pykern.explore"}
 
 # Imports that break the rule today: (importer, imported) -> why. Each is a to-do; the
 # test fails when one of them goes away, so the list shrinks with the code.
@@ -170,3 +170,55 @@ def test_signal_types_are_a_leaf():
 
     assert imports_of("pykern.sigtypes") <= {"pykern.abi", "typing", "struct", "__future__"}
     assert "pykern.signal" not in imports_of("pykern.task")
+
+
+def _module_level_names(path):
+    """The names bound by a file's module-level assignments."""
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), path)
+    names = set()
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, ast.AnnAssign) else []
+        names.update(n.id for target in targets for n in ast.walk(target) if isinstance(n, ast.Name))
+    return names
+
+
+def test_guest_constants_have_one_home():
+    """A name pykern.abi defines is not assigned again anywhere else: the other modules
+    import it (SYSCALL_INSN_LEN, SA_RESTORER, TASK_SIZE... once had two or three copies)."""
+    abi_names = _module_level_names(os.path.join(ROOT, "pykern", "abi.py"))
+    copies = sorted(f"{module}: {name}" for module, path, _ in modules()
+                    if module not in ("pykern.abi", "pykern.abi_tables")
+                    for name in _module_level_names(path) & abi_names)
+    assert not copies, "copies of pykern.abi's constants (import them instead):\n  " + "\n  ".join(copies)
+
+
+def _forwards(body):
+    """The body only calls a method of one of self's subsystems (`self.sched.wake(task)`),
+    perhaps under one `if`: a forwarder."""
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # the docstring
+    if len(body) != 1:
+        return False
+    statement = body[0]
+    if isinstance(statement, ast.If) and not statement.orelse:
+        return _forwards(statement.body)
+    call = statement.value if isinstance(statement, (ast.Expr, ast.Return)) else None
+    return (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+            and isinstance(call.func.value, ast.Attribute)
+            and isinstance(call.func.value.value, ast.Name) and call.func.value.value.id == "self")
+
+
+def test_kernel_holds_tables_not_forwarders():
+    """Kernel keeps the tables, init, spawning and the run loop; a caller names the
+    subsystem that does the work (`kernel.sched.wake`, `kernel.signals.send`)."""
+    with open(os.path.join(ROOT, "pykern", "kernel.py"), encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    kernel = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "Kernel")
+    forwarders = [node.name for node in kernel.body
+                  if isinstance(node, ast.FunctionDef) and _forwards(node.body)]
+    assert not forwarders, f"Kernel methods that only forward: {forwarders}"
+    assert _forwards(ast.parse("def f(self, task):\n    self.sched.wake(task)\n").body[0].body)
+    assert _forwards(ast.parse("def f(self, g):\n    if self.tracer:\n        self.tracer.x(g)\n").body[0].body)
+    assert not _forwards(ast.parse("def f(self, n):\n    return os.urandom(n)\n").body[0].body)

@@ -38,10 +38,11 @@ from pykern.abi import (
     PROT_NONE,
     PROT_READ,
     PROT_WRITE,
+    TASK_SIZE,
 )
 from pykern.errors import Fault, SysError
 from pykern.hostmem import Backing
-from pykern.mm import HEAP_RESERVE, MM, MMAP_BASE, MMAP_MIN_ADDR, STACK_TOP, TASK_SIZE, VMA, MMPool, uc_prot
+from pykern.mm import HEAP_RESERVE, MM, MMAP_BASE, MMAP_MIN_ADDR, STACK_TOP, VMA, MMPool, uc_prot
 from pykern.ucbind import Uc, UcError
 
 P = PAGE_SIZE

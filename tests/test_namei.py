@@ -19,6 +19,7 @@ from pykern.fs.hostfs import HostFS
 from pykern.fs.mount import MountTable
 from pykern.fs.namei import d_path, path_walk
 from pykern.fs.tmpfs import TmpFS
+from pykern.task import Task
 
 
 def errno_of(excinfo: pytest.ExceptionInfo) -> int:
@@ -32,7 +33,8 @@ def make_task(root: str, cwd: str = "/") -> SimpleNamespace:
     kernel = SimpleNamespace(mounts=mounts, fifos={})
     creds = SimpleNamespace(uid=0, euid=0, gid=0, egid=0)
     group = SimpleNamespace(fs=FsContext(top, top, 0o022), files=FdTable(), creds=creds, tgid=7)
-    task = SimpleNamespace(kernel=kernel, group=group, restart_block={})
+    task = SimpleNamespace(kernel=kernel, group=group, restart_block=None)
+    task.restart_state = lambda: Task.restart_state(task)
     group.fs.cwd = path_walk(task, AT_FDCWD, cwd.encode()).existing()
     return task
 

@@ -11,14 +11,15 @@ from pykern.abi import (
     SI_QUEUE,
     SI_USER,
     SIGCHLD,
+    SIGINFO_SIZE,
     SIGRTMIN,
     SIGSEGV,
     SIGUSR1,
     SIGUSR2,
+    UCONTEXT_SIZE,
 )
-from pykern.signal import FRAME_INFO_OFFSET, FRAME_SIZE, UCONTEXT_SIZE
+from pykern.signal import FRAME_INFO_OFFSET, FRAME_SIZE
 from pykern.sigtypes import (
-    SIGINFO_SIZE,
     SS_AUTODISARM,
     SS_DISABLE,
     SS_ONSTACK,

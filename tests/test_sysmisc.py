@@ -29,6 +29,7 @@ from pykern.abi import (
     RLIMIT_NOFILE,
     RLIMIT_STACK,
     SYSINFO,
+    TASK_SIZE,
     TIMER_ABSTIME,
     TIMESPEC,
 )
@@ -37,7 +38,7 @@ from pykern.mm import UserAccess
 from pykern.rusage import Usage
 from pykern.syscalls import identity, misc
 from pykern.syscalls import time as systime
-from pykern.task import Creds, TaskState
+from pykern.task import Creds, Task, TaskState
 from pykern.vdso import VvarPage
 
 BASE = 0x10000
@@ -106,12 +107,13 @@ def make_task(euid: int = 1000, tid: int = 42) -> SimpleNamespace:
         tid=tid,
         group=group,
         mm=FakeMM(),
-        restart_block={},
+        restart_block=None,
         comm=b"prog",
         robust_list=(0, 0),
         state=TaskState.RUNNABLE,
         pdeath_signal=0,
     )
+    task.restart_state = lambda: Task.restart_state(task)
     group.tasks.append(task)
     group.live_tasks.append(task)
     kernel.tasks[tid] = task
@@ -198,7 +200,7 @@ def test_nanosleep_errors_and_zero():
     task = make_task()
     task.mm.copy_out(BASE, TIMESPEC.pack(0, 1_000_000_000))
     assert errno_of(systime.sys_nanosleep, task, BASE, 0) == EINVAL
-    assert task.restart_block == {}
+    assert task.restart_block is None
     with pytest.raises(Fault):
         systime.sys_nanosleep(task, 1, 0)
     task.mm.copy_out(BASE, TIMESPEC.pack(0, 0))
@@ -208,15 +210,16 @@ def test_nanosleep_errors_and_zero():
 def test_sleep_interrupted_writes_remaining_time():
     task = make_task()
     task.mm.copy_out(BASE, TIMESPEC.pack(1, 0))
-    with pytest.raises(Block):
+    with pytest.raises(Block) as info:
         systime.sys_nanosleep(task, BASE, BASE + 16)
+    on_signal = info.value.on_signal
     task.kernel.clock.advance(250_000_000)
-    assert task.restart_block["interrupted"](task) == -ERESTART_RESTARTBLOCK
+    assert on_signal(task) == -ERESTART_RESTARTBLOCK
     assert TIMESPEC.unpack(task.mm.copy_in(BASE + 16, 16)) == (0, 750_000_000)
-    task.restart_block["rem_addr"] = 1
-    assert task.restart_block["interrupted"](task) == -EFAULT
+    task.restart_block.rem_addr = 1
+    assert on_signal(task) == -EFAULT
     task.kernel.clock.advance(750_000_000)
-    assert task.restart_block["interrupted"](task) == 0
+    assert on_signal(task) == 0
 
 
 def test_clock_nanosleep_clocks_and_absolute_time():
@@ -350,7 +353,7 @@ def test_arch_prctl():
     assert identity.sys_arch_prctl(task, identity.ARCH_SET_FS, 0x7000) == 0
     assert identity.sys_arch_prctl(task, identity.ARCH_GET_FS, BASE) == 0
     assert task.mm.copy_in_u64(BASE) == 0x7000
-    assert errno_of(identity.sys_arch_prctl, task, identity.ARCH_SET_FS, identity.TASK_SIZE_MAX) == EPERM
+    assert errno_of(identity.sys_arch_prctl, task, identity.ARCH_SET_FS, TASK_SIZE) == EPERM
     assert identity.sys_arch_prctl(task, identity.ARCH_GET_CPUID, 0) == 1
     assert errno_of(identity.sys_arch_prctl, task, identity.ARCH_SET_CPUID, 0) == identity.ENODEV
     assert errno_of(identity.sys_arch_prctl, task, 0x9999, 0) == EINVAL

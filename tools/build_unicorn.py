@@ -14,7 +14,7 @@ Why not the wheel's libunicorn.so.2 (measured with make bench, see the README):
   the system's gcc they are inlined, and fp runs at qemu-user's speed instead of 2x.
 - PATCHES, each with the measurement that justified it: the software TLB's starting
   size; the translated blocks' hash table's starting size; RAM offsets found in one pass; exact stops from another thread; the instruction budget that preemption counts
-  with (Trap.run_user); no whole-TLB walk per translated block; no page-by-page TLB
+  with (Trap.run_user), and a virtual TSC on it (--deterministic); no whole-TLB walk per translated block; no page-by-page TLB
   flush and descriptor lookup when a large region is unmapped; and one behaviour fix, the
   floating-point exception flags and SIGFPE (#XM, #MF) for unmasked exceptions (issue 12).
   Nothing else is changed.
@@ -406,6 +406,85 @@ static void tcg_target_qemu_prologue(TCGContext *s)
         "The flag.",
     ),
     (
+        "qemu/include/hw/core/cpu.h",
+        "    bool pykern_in_jit;  /* pykern: in generated code, where r15 holds the budget */\n",
+        """    bool pykern_in_jit;  /* pykern: in generated code, where r15 holds the budget */
+    bool pykern_tsc_virtual;  /* pykern: rdtsc counts instructions, see tools/build_unicorn.py */
+    uint64_t pykern_tsc_base;  /* what rdtsc reads when the budget is pykern_tsc_budget */
+    int64_t pykern_tsc_budget;
+""",
+        1,
+        """The virtual TSC of pykern's deterministic runs (--deterministic, pykern.clock's
+        VirtualClock): rdtsc reads pykern_tsc_base plus the instructions charged to
+        the budget since it was set (next patches).""",
+    ),
+    (
+        "qemu/target/i386/misc_helper.c",
+        """    val = cpu_get_tsc(env) + env->tsc_offset;
+    env->regs[R_EAX] = (uint32_t)(val);
+""",
+        """    val = cpu_get_tsc(env) + env->tsc_offset;
+    {  /* pykern: the virtual TSC, see tools/build_unicorn.py */
+        CPUState *cs = env_cpu(env);
+
+        if (cs->pykern_tsc_virtual) {
+            int64_t budget = cs->pykern_budget;
+
+            if (cs->pykern_in_jit) {
+                __asm__ volatile("mov %%r15, %0" : "=r"(budget));
+            }
+            val = cs->pykern_tsc_base + (uint64_t)(cs->pykern_tsc_budget - budget);
+        }
+    }
+    env->regs[R_EAX] = (uint32_t)(val);
+""",
+        1,
+        """Under --deterministic the guest's time is its instruction count (pykern.clock,
+        VirtualClock: 1 ns per instruction, a 1 GHz TSC), and rdtsc must read it too,
+        or the vDSO (which computes every clock from rdtsc) and any program timing itself
+        would see the host's time: nothing else differed between two runs of a program
+        that reads the clock. Unicorn 2.1.1 has no rdtsc hook (2.1.2 added one), and a
+        hook into Python would cost a round trip per read; here the value is the
+        budget's count, read from r15 as cpu_loop_exit reads it (helpers are called
+        from generated code, and no C code uses r15). Measured: bench clock_gettime
+        (10M vDSO reads) under --deterministic went from 63 s (the vDSO making the
+        syscall) to the normal run's time.""",
+    ),
+    (
+        "qemu/target/i386/seg_helper.c",
+        """void helper_syscall(CPUX86State *env, int next_eip_addend)
+{
+    // Unicorn: call registered syscall hooks
+    struct hook *hook;
+    uc_engine *uc = env->uc;
+""",
+        """void helper_syscall(CPUX86State *env, int next_eip_addend)
+{
+    // Unicorn: call registered syscall hooks
+    struct hook *hook;
+    uc_engine *uc = env->uc;
+
+    {  /* pykern: the budget where the hook can read it, see tools/build_unicorn.py */
+        CPUState *cs = env_cpu(env);
+
+        if (cs->pykern_in_jit) {
+            int64_t budget;
+
+            __asm__ volatile("mov %%r15, %0" : "=r"(budget));
+            cs->pykern_budget = budget;
+        }
+    }
+""",
+        1,
+        """The syscall hook runs inside this helper, called from generated code, where
+        the budget lives in r15 and CPUState's copy is as old as the last exit from
+        generated code; uc_pykern_budget, called from the hook through Python (which
+        uses r15 itself), reads the copy. Under --deterministic the kernel reads the
+        virtual clock from the budget in every clock_gettime: without this store, a
+        syscall read the clock behind the vDSO's rdtsc (testbins/vdso failed, a read
+        went back by up to 2 us of virtual time). Generated code goes on with r15.""",
+    ),
+    (
         "qemu/accel/tcg/cpu-exec-common.c",
         """void cpu_loop_exit(CPUState *cpu)
 {
@@ -482,12 +561,25 @@ uc_err uc_pykern_budget(uc_engine *uc, int64_t *left)
 }
 
 UNICORN_EXPORT
+uc_err uc_pykern_set_tsc(uc_engine *uc, uint64_t tsc)
+{
+    UC_INIT(uc);
+    uc->cpu->pykern_tsc_virtual = true;
+    uc->cpu->pykern_tsc_base = tsc;
+    uc->cpu->pykern_tsc_budget = uc->cpu->pykern_budget;
+    restore_jit_state(uc);
+    return UC_ERR_OK;
+}
+
+UNICORN_EXPORT
 uc_err uc_emu_stop(uc_engine *uc)
 """,
         1,
         """pykern's API for it: uc_pykern_set_budget before emu_start (INT64_MAX for
         a lone task, in effect no limit), uc_pykern_budget after it: at most 0 when the
-        slice ran out (pykern.ucbind: Uc.set_budget, Uc.budget).""",
+        slice ran out (pykern.ucbind: Uc.set_budget, Uc.budget). uc_pykern_set_tsc,
+        after uc_pykern_set_budget: rdtsc reads `tsc` now and counts the instructions
+        charged from here on (the virtual TSC above; Uc.set_tsc).""",
     ),
     (
         "qemu/include/exec/cpu-all.h",

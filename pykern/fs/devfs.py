@@ -5,6 +5,7 @@ devices, the terminal, the descriptor links, and the directories on which /dev/s
 The memory devices (null, zero, full, random, urandom) and tty open the host's own
 node: the same answers, stat and mmap behaviour (a private mapping of /dev/zero) as a
 native program gets. /dev/tty without a controlling terminal is the host's ENXIO.
+Under --deterministic, reads of random and urandom come from the kernel's seeded source.
 """
 
 from __future__ import annotations
@@ -45,7 +46,20 @@ class HostDevice(SimpleInode):
             return PathFile(self, flags)
         with host_errors():
             fd = os.open(self.host_path, host_open_flags(flags) | os.O_CLOEXEC)
+        if self.name in RANDOM_DEVICES and task.kernel.random is not None:
+            return SeededRandomFile.wrap(fd, flags)
         return HostFile.wrap(fd, flags)
+
+
+RANDOM_DEVICES = (b"random", b"urandom")
+
+
+class SeededRandomFile(HostFile):
+    """--deterministic: /dev/random or /dev/urandom whose reads are Kernel.random_bytes
+    (seeded); stat, writes (entropy the guest adds) and ioctls are the host node's."""
+
+    def read(self, task: Task, size: int) -> bytes:
+        return task.kernel.random_bytes(size)
 
 
 def _device(parent: DirInode, name: bytes) -> SimpleInode:

@@ -92,9 +92,9 @@ def open_pipe_end(task: Task, pipe: Pipe, flags: int) -> PipeEnd:
     named = isinstance(pipe, Fifo)
     flags = file_status_flags(flags)  # an end made by open(2): O_LARGEFILE, as any open file
     block = task.restart_block
-    end = block.get("fifo_end")
+    end = block.fifo_end if block is not None else None
     accmode = flags & O_ACCMODE
-    if end is None:
+    if block is None or end is None:
         if accmode == O_RDONLY:
             alone = named and pipe.writers == 0
             end = FifoReader(pipe, flags) if alone and flags & O_NONBLOCK else PipeReader(pipe, flags)
@@ -116,16 +116,16 @@ def open_pipe_end(task: Task, pipe: Pipe, flags: int) -> PipeEnd:
         pipe.opened.wake_all()
         if not waiting:
             return end
-        block["fifo_end"], block["fifo_seen"] = end, seen
-        block["cancel"] = _release_waiting_end
+        block = task.restart_state()
+        block.fifo_end, block.fifo_seen = end, seen
     counter = pipe.w_counter if accmode == O_RDONLY else pipe.r_counter
-    if counter == block["fifo_seen"]:
-        raise Block(pipe.opened)
+    if counter == block.fifo_seen:
+        raise Block(pipe.opened, cancel=_release_waiting_end)
     return end
 
 
 def _release_waiting_end(task: Task) -> None:
     """A signal (or exit) ended a FIFO open that was waiting for the other side."""
-    end = task.restart_block.get("fifo_end")
+    end = task.restart_block.fifo_end if task.restart_block is not None else None
     if end is not None:
         end.release()

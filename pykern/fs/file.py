@@ -381,7 +381,7 @@ class HostFile(File):
         try:
             return os.write(self.host_fd, data)
         except BrokenPipeError:
-            task.kernel.send_sigpipe(task)  # pipe_write: SIGPIPE, then EPIPE
+            task.kernel.signals.send_sigpipe(task)  # pipe_write: SIGPIPE, then EPIPE
             raise SysError(EPIPE) from None
         except OSError as error:
             raise host_error(error) from None
@@ -565,6 +565,24 @@ _JOB_IOCTLS = frozenset({TIOCSCTTY, TIOCNOTTY, TIOCGPGRP, TIOCSPGRP, TIOCGSID})
 
 
 _CHANGING_IOCTLS = frozenset({TCSETS, TCSETSW, TCSETSF, TCFLSH, TCXONC, TCSBRK})
+
+
+_stamped_inodes = iter(range(300000, 1 << 62))  # KernelStampedFile's inode numbers
+
+
+class KernelStampedFile(HostFile):
+    """--deterministic: a host memfd whose stat shows an inode number and times of the
+    guest machine's (the host numbers memfds with its own counter and stamps them with
+    its own clock). Deviation: its times stay those of its creation."""
+
+    def __init__(self, host_fd: int, flags: int, path: str, now_ns: int) -> None:
+        super().__init__(host_fd, flags, path)
+        self.ino = next(_stamped_inodes)
+        self.created_ns = now_ns
+
+    def stat(self) -> Stat:
+        ns = self.created_ns
+        return super().stat()._replace(ino=self.ino, atime_ns=ns, mtime_ns=ns, ctime_ns=ns)
 
 
 class HostStream(HostFile):

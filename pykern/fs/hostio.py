@@ -20,6 +20,7 @@ from pykern.abi import (
     EINVAL,
     EIO,
     ERRNO_VALUES,
+    NR_OPEN,
     O_ACCMODE,
     O_APPEND,
     O_ASYNC,
@@ -52,16 +53,8 @@ from pykern.errors import SysError
 if TYPE_CHECKING:
     pass
 
-# Not in pykern.abi (yet): the largest read/write count Linux performs (MAX_RW_COUNT,
-# INT_MAX rounded down to a page) and the default open-file limit.
-
-MAX_RW_COUNT = 0x7FFFF000
-
-
 # RLIMIT_NOFILE's soft limit: the guest starts with the one it would have natively, ours
-# (setrlimit updates FdTable.max_fds). fs.nr_open's default caps it on Linux.
-_NR_OPEN = 1 << 20
-
+# (setrlimit updates FdTable.max_fds). fs.nr_open's default (NR_OPEN) caps it on Linux.
 
 GUEST_NOFILE = resource.getrlimit(resource.RLIMIT_NOFILE)  # as pykern was started, before raise_host_nofile
 
@@ -69,7 +62,7 @@ GUEST_NOFILE = resource.getrlimit(resource.RLIMIT_NOFILE)  # as pykern was start
 _nofile = GUEST_NOFILE[0]
 
 
-NOFILE_DEFAULT = _NR_OPEN if _nofile == resource.RLIM_INFINITY else min(_nofile, _NR_OPEN)
+NOFILE_DEFAULT = NR_OPEN if _nofile == resource.RLIM_INFINITY else min(_nofile, NR_OPEN)
 
 
 def raise_host_nofile() -> None:

@@ -50,7 +50,8 @@ def initial_mounts(kernel: Kernel, root: str = "/", binds: tuple[Bind, ...] = ()
     if host.nodev:
         mounts.root.options = "nodev"
     top = mounts.root_location()
-    mounts.attach(top, b"proc", ProcFS(kernel), options="rw,nosuid,nodev,noexec,relatime")
+    proc = ProcFS(kernel)
+    mounts.attach(top, b"proc", proc, options="rw,nosuid,nodev,noexec,relatime")
     dev = DevFS()
     devmount = mounts.attach(top, b"dev", dev, options="rw,nosuid,relatime,mode=755")
     mounts.attach(Location(devmount, dev.root()), b"shm", TmpFS(), options="rw,nosuid,nodev")
@@ -59,6 +60,9 @@ def initial_mounts(kernel: Kernel, root: str = "/", binds: tuple[Bind, ...] = ()
     add_to_dev(dev.root())  # /dev/ptmx and /dev/tty are the tty layer's (pykern.tty)
     mounts.attach(Location(devmount, dev.root()), b"pts", kernel.ttys.devpts,
                   options="rw,nosuid,noexec,relatime,gid=5,mode=620,ptmxmode=000")
+    if kernel.options.deterministic:  # their inodes' times: boot, on the virtual clock
+        for fs in (proc, dev, kernel.ttys.devpts):
+            fs.created_ns = kernel.clock.realtime_ns()
     for bind in binds:
         try:
             source = HostFS(bind.host)

@@ -19,12 +19,18 @@ from typing import TYPE_CHECKING
 from pykern.abi import (
     CAP_IPC_OWNER,
     CAP_SYS_ADMIN,
+    DFLT_MSG,
+    DFLT_MSGMAX,
+    DFLT_MSGSIZE,
+    DFLT_MSGSIZEMAX,
+    DFLT_QUEUESMAX,
     EACCES,
     EEXIST,
     EINVAL,
     ENOENT,
     ENOSPC,
     EPERM,
+    INT_MAX,
     IPC64_PERM,
     IPC_CREAT,
     IPC_EXCL,
@@ -238,9 +244,9 @@ class IpcNamespace:
         self.shm_ctlmax, self.shm_ctlall, self.shm_ctlmni, self.shm_rmid_forced = SHMMAX, SHMALL, SHMMNI, 0
         self.sem_ctls = [SEMMSL, SEMMNS, SEMOPM, SEMMNI]  # semmsl semmns semopm semmni
         self.msg_ctlmax, self.msg_ctlmnb, self.msg_ctlmni = MSGMAX, MSGMNB, MSGMNI
-        self.mq_queues_max = mqueue.QUEUES_MAX
-        self.mq_msg_max, self.mq_msgsize_max = mqueue.MSG_MAX, mqueue.MSGSIZE_MAX
-        self.mq_msg_default, self.mq_msgsize_default = mqueue.MSG_DEFAULT, mqueue.MSGSIZE_DEFAULT
+        self.mq_queues_max = DFLT_QUEUESMAX  # /proc/sys/fs/mqueue/queues_max
+        self.mq_msg_max, self.mq_msgsize_max = DFLT_MSGMAX, DFLT_MSGSIZEMAX  # without CAP_SYS_RESOURCE
+        self.mq_msg_default, self.mq_msgsize_default = DFLT_MSG, DFLT_MSGSIZE  # a queue without attributes
         self.mqueue: MqueueFS = mqueue.MqueueFS(self)
 
     def now(self) -> int:
@@ -293,9 +299,6 @@ class IpcNamespace:
             b"msgsize_default": number("mq_msgsize_default", mqueue.MIN_MSGSIZEMAX, mqueue.HARD_MSGSIZEMAX),
         }
         return {b"kernel": kernel, b"fs/mqueue": fs_mqueue}
-
-
-INT_MAX = (1 << 31) - 1
 
 
 def _parse_ints(data: bytes, count: int, low: int, high: int) -> list[int]:

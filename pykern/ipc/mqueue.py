@@ -32,6 +32,8 @@ from pykern.abi import (
     ENOENT,
     EOVERFLOW,
     EPERM,
+    HARD_MSGMAX,
+    HARD_MSGSIZEMAX,
     NOTIFY_COOKIE_LEN,
     NOTIFY_REMOVED,
     NOTIFY_WOKENUP,
@@ -63,16 +65,8 @@ if TYPE_CHECKING:
     from pykern.task import Task
 
 FILENT_SIZE = 80  # a queue file's st_size (Linux's FILENT_SIZE)
-QUEUES_MAX = 256  # /proc/sys/fs/mqueue/queues_max
-MSG_MAX = 10  # msg_max: the most a queue may hold without CAP_SYS_RESOURCE
-MSGSIZE_MAX = 8192  # msgsize_max
-MSG_DEFAULT = 10  # msg_default: a queue made without attributes
-MSGSIZE_DEFAULT = 8192  # msgsize_default
-HARD_MSGMAX = 65536
 MIN_MSGMAX = 1
 MIN_MSGSIZEMAX = 128
-HARD_MSGSIZEMAX = 16 * 1024 * 1024
-
 
 
 class MqueueFS(TmpFS):

@@ -19,13 +19,12 @@ from pykern.abi import (
     EIDRM,
     EINVAL,
     ENOMSG,
-    ERESTARTNOHAND,
     IPC_NOWAIT,
     MSG_COPY,
     MSG_EXCEPT,
     MSG_NOERROR,
 )
-from pykern.errors import Block, SysError
+from pykern.errors import Block, Restart, SysError
 from pykern.ipc import IpcNamespace, IpcPerm, ipc_namespace, ipcget
 from pykern.waitqueue import WaitQueue
 
@@ -80,19 +79,14 @@ def lookup(task: Task, msqid: int) -> MsgQueue:
     return queue  # type: ignore[return-value]
 
 
-def _interrupted(task: Task) -> int:
-    return -ERESTARTNOHAND  # a handler makes it EINTR, SA_RESTART or not (man 7 signal)
-
-
 def _sleep(task: Task, queue: MsgQueue, wait: WaitQueue) -> Block:
-    task.restart_block["msg_queue"] = queue
-    task.restart_block["interrupted"] = _interrupted
-    return Block(wait)
+    task.restart_state().msg_queue = queue
+    return Block(wait, restart=Restart.ERESTARTNOHAND)  # a handler makes it EINTR, SA_RESTART or not
 
 
 def _queue(task: Task, msqid: int, access: int) -> MsgQueue:
     """The queue of the first run (EINVAL, EACCES), or of the sleep being retried (EIDRM)."""
-    queue = task.restart_block.get("msg_queue")
+    queue = task.restart_block.msg_queue if task.restart_block is not None else None
     if queue is not None:
         if queue.perm.deleted:
             raise SysError(EIDRM)

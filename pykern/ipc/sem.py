@@ -22,7 +22,6 @@ from pykern.abi import (
     EAGAIN,
     EFBIG,
     EIDRM,
-    EINTR,
     EINVAL,
     ENOSPC,
     ERANGE,
@@ -33,7 +32,7 @@ from pykern.abi import (
     SEMBUF,
     SEMVMX,
 )
-from pykern.errors import Block, SysError
+from pykern.errors import Block, Restart, SysError
 from pykern.ipc import IpcNamespace, IpcPerm, ipc_namespace, ipcget
 from pykern.ipc.shm import exit_shm
 from pykern.waitqueue import WaitQueue
@@ -164,8 +163,8 @@ def semtimedop(task: Task, semid: int, sops: list[tuple[int, int, int]], timeout
     """do_semtimedop, re-run from the top after every wakeup (the caller checked and
     copied the operations: copy_in_sops)."""
     block = task.restart_block
-    sem_set: SemSet | None = block.get("sem_set")
-    if sem_set is None:  # the first run: check everything
+    sem_set = block.sem_set if block is not None else None
+    if block is None or sem_set is None:  # the first run: check everything
         deadline = None
         if timeout_ns is not None:
             deadline = (task.kernel.clock.monotonic_ns() + timeout_ns) / NSEC_PER_SEC
@@ -176,7 +175,7 @@ def semtimedop(task: Task, semid: int, sops: list[tuple[int, int, int]], timeout
         if not sem_set.perm.allowed(task, 0o222 if alter else 0o444):
             raise SysError(EACCES)
     else:
-        sops, deadline = block["sem_sops"], block["sem_deadline"]
+        sops, deadline = block.sem_sops, block.sem_deadline
         sem_set.sleepers.pop(task, None)
         if sem_set.perm.deleted:
             raise SysError(EIDRM)
@@ -201,19 +200,15 @@ def semtimedop(task: Task, semid: int, sops: list[tuple[int, int, int]], timeout
         raise SysError(EAGAIN)
     if deadline is not None and task.kernel.clock.monotonic_ns() / NSEC_PER_SEC >= deadline:
         raise SysError(EAGAIN)
-    block["sem_set"], block["sem_sops"], block["sem_deadline"] = sem_set, sops, deadline
-    block["interrupted"] = _interrupted
-    block["cancel"] = _cancel
+    block = task.restart_state()
+    block.sem_set, block.sem_sops, block.sem_deadline = sem_set, sops, deadline
     sem_set.sleepers[task] = blocking
-    raise Block(sem_set.changed, deadline=deadline)
-
-
-def _interrupted(task: Task) -> int:
-    return -EINTR  # semop is never restarted (man 7 signal)
+    # semop is never restarted (man 7 signal)
+    raise Block(sem_set.changed, deadline=deadline, restart=Restart.EINTR, cancel=_cancel)
 
 
 def _cancel(task: Task) -> None:
-    sem_set = task.restart_block.get("sem_set")
+    sem_set = task.restart_block.sem_set if task.restart_block is not None else None
     if sem_set is not None:
         sem_set.sleepers.pop(task, None)
 

@@ -1,10 +1,11 @@
 """
 
 The kernel calls `enter` before a handler runs, `exit` after it completed (or exec'd),
-`block` when it went to sleep, and `process_exit` when a process died. A blocked call is
-retried from the top and `enter` runs again: per-task pending state makes the retry
-silent, so each call prints one line (or an `<unfinished ...>` / `<... resumed>` pair
-when another task's line came in between, as strace -f does).
+`block` when it went to sleep, and `process_exit` when a process died. A blocked call
+re-run after a wakeup is the same call, with no second `enter` (a call interrupted by a
+signal and then made again is a new one, as in strace), so each call prints one line (or
+an `<unfinished ...>` / `<... resumed>` pair when another task's line came in between, as
+strace -f does).
 
 Arguments are formatted by their declared kind (`Kind.name`, pykern.sysent) the way
 strace prints them: input arguments at entry (before the call can change memory), output

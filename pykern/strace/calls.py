@@ -9,13 +9,13 @@ import time
 from collections.abc import Callable
 
 from pykern import abi
+from pykern.abi import FUTEX_PRIVATE_FLAG
 from pykern.strace.formats import (
     CLOCK_NAMES,
     CLONE_BITS,
     FCNTL_LOCK_CMDS,
     FCNTL_NO_ARG,
     FLOCK_TYPE_NAMES,
-    FUTEX_PRIVATE_FLAG,
     IOCTL_NAMES,
     S_IFMT_NAMES,
     TERMIOS_HEAD,
@@ -168,18 +168,13 @@ def _arch_prctl_args(call: Call) -> list[str]:
     return [fmt_arg(call, 0), _hex0(addr)]
 
 
-# rt_sigreturn runs with rsp just past the frame's return address: the ucontext is at
-# rsp, its uc_sigmask after uc_flags, uc_link, uc_stack (24) and uc_mcontext (256)
-UC_SIGMASK_OFFSET = 8 + 8 + 24 + 256
-
-
 def _sigreturn_mask(call: Call) -> str:
     """`{mask=[...]}`: the signal mask rt_sigreturn is about to restore."""
     try:
         rsp = call.task.reg(X86_REG_RSP)
     except Exception:  # a task without registers (tests): nothing to show
         return ""
-    data = call.read(rsp + UC_SIGMASK_OFFSET, 8)
+    data = call.read(rsp + abi.UC_SIGMASK_OFFSET, 8)  # rt_sigreturn's rsp: the ucontext
     return "" if data is None else f"{{mask={sigset(int.from_bytes(data, 'little'))}}}"
 
 

@@ -32,7 +32,6 @@ from pykern.strace.sinks import (
     Stats,
     _aligned,
     duration,
-    exit_status_of,
     relative_stamp,
     summary_table,
     timestamp,
@@ -230,7 +229,7 @@ class Tracer:
         """One event record, for the JSON-lines stream and the timeline (`task`: whose
         track and clock, `start_ns`: a syscall_exit's entry time on that clock)."""
         if self.json_stream is not None:
-            record["time"] = round(time.monotonic() - self.clock0, 9)
+            record["time"] = round(self.mono_ns() / 1e9 - self.clock0, 9)
             self.json_stream.write(json.dumps(record) + "\n")
         if self.timeline is not None:
             if task is not None:
@@ -246,9 +245,6 @@ class Tracer:
 
     def enter(self, task: Task, entry: SyscallEntry, raw: list[int]) -> None:
         self._see(task)
-        known = self.pending.get(task.tid)
-        if known is not None and known.entry is entry and known.raw == list(raw):
-            return  # a blocked call being retried: its entry is already shown
         if not self.wants(entry):
             return
         args = entry.decode_args(raw)
@@ -295,12 +291,6 @@ class Tracer:
                 # leader, and the last thread, are reported when the process dies)
                 self._event(task.tid, f"+++ exited with {args[0] & 0xFF} +++")
                 self.live.discard(task.tid)
-            if not hasattr(task.kernel, "tracer_process_exit"):
-                # no process-exit hook in this kernel: derive it from the exit call
-                others = [t for t in task.group.live_tasks if t is not task]
-                if entry.name == "exit_group" or not others:
-                    self._exited(task.group.tasks if entry.name == "exit_group" else [task],
-                                 exit_status_of(args[0]), task.group.tgid)
             return
         self.pending[task.tid] = pending
         if self.status is None:  # with a status filter the line waits for the result
@@ -437,7 +427,7 @@ class Tracer:
 
     def process_exit(self, group: ThreadGroup, status: int) -> None:
         """The last thread of `group` is gone; `status` is its wait status. Called by
-        the kernel's `tracer_process_exit` (exit_notify)."""
+        exit.py's exit_notify."""
         for task in group.tasks:
             pending = self.pending.pop(task.tid, None)
             if pending is not None:  # died inside a call (killed while blocked)

@@ -53,7 +53,7 @@ def _itimerspec_at(call: Call, addr: int, out: bool) -> str:
 
 def _signalfd_args(call: Call) -> list[str]:
     fd, mask_addr, size = call.args[:3]
-    mask = fmt_sigset(call, mask_addr) if size == 8 else ptr(mask_addr)
+    mask = fmt_sigset(call, mask_addr) if size == abi.SIGSET_SIZE else ptr(mask_addr)
     shown = [str(_s32(fd)), mask, str(size)]
     if call.entry.name == "signalfd4":
         shown.append(flags(call.args[3] & 0xFFFFFFFF, SFD_BITS, "0", "SFD_???"))

@@ -8,7 +8,12 @@ import struct
 from typing import TYPE_CHECKING
 
 from pykern import abi
-from pykern.abi import errno_name, signal_name
+from pykern.abi import (
+    FUTEX_CLOCK_REALTIME,
+    FUTEX_PRIVATE_FLAG,
+    errno_name,
+    signal_name,
+)
 
 if TYPE_CHECKING:
     from pykern.sigtypes import SigInfo
@@ -66,57 +71,49 @@ IOCTL_NAMES = {v: n for n in ("TCGETS", "TCSETS", "TCSETSW", "TCSETSF", "TIOCGPG
 IOCTL_NAMES.update({abi.TCSETS: "SNDCTL_TMR_START or TCSETS", abi.TCSETSW: "SNDCTL_TMR_STOP or TCSETSW",
                     abi.TCSETSF: "SNDCTL_TMR_CONTINUE or TCSETSF"})
 # asm-generic/termbits.h, in strace's xlat order (term_*flags.in)
-TERM_IFLAG_BITS = [(0o1, "IGNBRK"), (0o2, "BRKINT"), (0o4, "IGNPAR"), (0o10, "PARMRK"), (0o20, "INPCK"),
-                   (0o40, "ISTRIP"), (0o100, "INLCR"), (0o200, "IGNCR"), (0o400, "ICRNL"), (0o1000, "IUCLC"),
-                   (0o2000, "IXON"), (0o4000, "IXANY"), (0o10000, "IXOFF"), (0o20000, "IMAXBEL"),
-                   (0o40000, "IUTF8")]
-TERM_OFLAG_BITS = [(0o1, "OPOST"), (0o2, "OLCUC"), (0o4, "ONLCR"), (0o10, "OCRNL"), (0o20, "ONOCR"),
-                   (0o40, "ONLRET"), (0o100, "OFILL"), (0o200, "OFDEL")]
+TERM_IFLAG_BITS = [(getattr(abi, n), n) for n in (
+    "IGNBRK", "BRKINT", "IGNPAR", "PARMRK", "INPCK", "ISTRIP", "INLCR", "IGNCR", "ICRNL", "IUCLC", "IXON",
+    "IXANY", "IXOFF", "IMAXBEL", "IUTF8")]
+TERM_OFLAG_BITS = [(getattr(abi, n), n) for n in (
+    "OPOST", "OLCUC", "ONLCR", "OCRNL", "ONOCR", "ONLRET", "OFILL", "OFDEL")]
 # the output delay fields: (mask, names by value), printed before the flag bits
 TERM_ODELAYS = [(0o400, {0: "NL0", 0o400: "NL1"}),
                 (0o3000, {0: "CR0", 0o1000: "CR1", 0o2000: "CR2", 0o3000: "CR3"}),
                 (0o14000, {0: "TAB0", 0o4000: "TAB1", 0o10000: "TAB2", 0o14000: "TAB3"}),
                 (0o20000, {0: "BS0", 0o20000: "BS1"}), (0o40000, {0: "VT0", 0o40000: "VT1"}),
                 (0o100000, {0: "FF0", 0o100000: "FF1"})]
-TERM_CFLAG_BITS = [(0o100, "CSTOPB"), (0o200, "CREAD"), (0o400, "PARENB"), (0o1000, "PARODD"),
-                   (0o2000, "HUPCL"), (0o4000, "CLOCAL"), (0o10000000000, "CMSPAR"),
-                   (0o20000000000, "CRTSCTS")]
-TERM_CBAUD = 0o10017
+TERM_CFLAG_BITS = [(getattr(abi, n), n) for n in (
+    "CSTOPB", "CREAD", "PARENB", "PARODD", "HUPCL", "CLOCAL", "CMSPAR", "CRTSCTS")]
+TERM_CBAUD = abi.CBAUD
 TERM_BAUDS = {i: f"B{rate}" for i, rate in enumerate(
     (0, 50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 19200, 38400))}
 TERM_BAUDS.update({0o10000 + i: f"B{rate}" for i, rate in enumerate(
     (57600, 115200, 230400, 460800, 500000, 576000, 921600, 1000000, 1152000, 1500000, 2000000, 2500000,
      3000000, 3500000, 4000000), start=1)})
 TERM_CSIZE = {0: "CS5", 0o20: "CS6", 0o40: "CS7", 0o60: "CS8"}
-TERM_LFLAG_BITS = [(0o1, "ISIG"), (0o2, "ICANON"), (0o4, "XCASE"), (0o10, "ECHO"), (0o20, "ECHOE"),
-                   (0o40, "ECHOK"), (0o100, "ECHONL"), (0o200, "NOFLSH"), (0o100000, "IEXTEN"),
-                   (0o1000, "ECHOCTL"), (0o2000, "ECHOPRT"), (0o4000, "ECHOKE"), (0o10000, "FLUSHO"),
-                   (0o40000, "PENDIN"), (0o400, "TOSTOP"), (0o200000, "EXTPROC")]
+TERM_LFLAG_BITS = [(getattr(abi, n), n) for n in (
+    "ISIG", "ICANON", "XCASE", "ECHO", "ECHOE", "ECHOK", "ECHONL", "NOFLSH", "IEXTEN", "ECHOCTL", "ECHOPRT",
+    "ECHOKE", "FLUSHO", "PENDIN", "TOSTOP", "EXTPROC")]
 TERMIOS_HEAD = struct.Struct("<IIII")  # c_iflag, c_oflag, c_cflag, c_lflag: the rest is "..."
-WHENCE_NAMES = {0: "SEEK_SET", 1: "SEEK_CUR", 2: "SEEK_END", 3: "SEEK_DATA", 4: "SEEK_HOLE"}
+WHENCE_NAMES = {getattr(abi, n): n for n in ("SEEK_SET", "SEEK_CUR", "SEEK_END", "SEEK_DATA", "SEEK_HOLE")}
 CLOCK_NAMES = {v: n for v, n in _names("CLOCK_").items()}
 CLOCK_NAMES.update({10: "CLOCK_SGI_CYCLE", 11: "CLOCK_TAI"})
-TIMER_ABSTIME = 1
 ARCH_PRCTL_NAMES = _names("ARCH_")
 RLIMIT_NAMES = {v: n for v, n in _names("RLIMIT_").items()}
-SIGHOW_NAMES = {0: "SIG_BLOCK", 1: "SIG_UNBLOCK", 2: "SIG_SETMASK"}
+SIGHOW_NAMES = {abi.SIG_BLOCK: "SIG_BLOCK", abi.SIG_UNBLOCK: "SIG_UNBLOCK", abi.SIG_SETMASK: "SIG_SETMASK"}
 GRND_BITS = [(abi.GRND_NONBLOCK, "GRND_NONBLOCK"), (abi.GRND_RANDOM, "GRND_RANDOM"),
              (abi.GRND_INSECURE, "GRND_INSECURE")]
 S_IFMT_NAMES = {abi.S_IFSOCK: "S_IFSOCK", abi.S_IFLNK: "S_IFLNK", abi.S_IFREG: "S_IFREG",
                 abi.S_IFBLK: "S_IFBLK", abi.S_IFDIR: "S_IFDIR", abi.S_IFCHR: "S_IFCHR", abi.S_IFIFO: "S_IFIFO"}
-# linux/futex.h and asm/signal.h: only needed to print them, so they live here
-FUTEX_OPS = {0: "FUTEX_WAIT", 1: "FUTEX_WAKE", 2: "FUTEX_FD", 3: "FUTEX_REQUEUE", 4: "FUTEX_CMP_REQUEUE",
-             5: "FUTEX_WAKE_OP", 6: "FUTEX_LOCK_PI", 7: "FUTEX_UNLOCK_PI", 8: "FUTEX_TRYLOCK_PI",
-             9: "FUTEX_WAIT_BITSET", 10: "FUTEX_WAKE_BITSET", 11: "FUTEX_WAIT_REQUEUE_PI",
-             12: "FUTEX_CMP_REQUEUE_PI", 13: "FUTEX_LOCK_PI2"}
-FUTEX_PRIVATE_FLAG = 128
-FUTEX_CLOCK_REALTIME = 256
+FUTEX_OPS = {getattr(abi, n): n for n in (
+    "FUTEX_WAIT", "FUTEX_WAKE", "FUTEX_FD", "FUTEX_REQUEUE", "FUTEX_CMP_REQUEUE", "FUTEX_WAKE_OP",
+    "FUTEX_LOCK_PI", "FUTEX_UNLOCK_PI", "FUTEX_TRYLOCK_PI", "FUTEX_WAIT_BITSET", "FUTEX_WAKE_BITSET",
+    "FUTEX_WAIT_REQUEUE_PI", "FUTEX_CMP_REQUEUE_PI", "FUTEX_LOCK_PI2")}
 # in strace's order (sigact_flags.in)
-SA_BITS = [(0x04000000, "SA_RESTORER"), (0x08000000, "SA_ONSTACK"), (0x10000000, "SA_RESTART"),
-           (0x20000000, "SA_INTERRUPT"), (0x40000000, "SA_NODEFER"), (0x80000000, "SA_RESETHAND"),
-           (0x00000004, "SA_SIGINFO"), (0x00000001, "SA_NOCLDSTOP"), (0x00000002, "SA_NOCLDWAIT")]
-SA_RESTORER = 0x04000000
-RLIM64_INFINITY = (1 << 64) - 1
+SA_BITS = [(getattr(abi, n), n) for n in (
+    "SA_RESTORER", "SA_ONSTACK", "SA_RESTART", "SA_INTERRUPT", "SA_NODEFER", "SA_RESETHAND",
+    "SA_SIGINFO", "SA_NOCLDSTOP", "SA_NOCLDWAIT")]
+RLIM64_INFINITY = abi.RLIM_INFINITY  # strace's name for it
 
 
 def flags(value: int, bits: list[tuple[int, str]], zero: str = "0", unknown: str = "") -> str:
@@ -193,8 +190,8 @@ def _futex_op_names() -> dict[int, str]:
     FUTEX_CLOCK_REALTIME only with the waits that take it; any other value is unknown."""
     names = dict(FUTEX_OPS)
     for cmd, name in FUTEX_OPS.items():
-        names[cmd | FUTEX_PRIVATE_FLAG] = name + ("|FUTEX_PRIVATE_FLAG" if cmd == 2 else "_PRIVATE")
-    for cmd in (0, 9, 11):  # WAIT, WAIT_BITSET, WAIT_REQUEUE_PI
+        names[cmd | FUTEX_PRIVATE_FLAG] = name + ("|FUTEX_PRIVATE_FLAG" if cmd == abi.FUTEX_FD else "_PRIVATE")
+    for cmd in (abi.FUTEX_WAIT, abi.FUTEX_WAIT_BITSET, abi.FUTEX_WAIT_REQUEUE_PI):
         for private in (0, FUTEX_PRIVATE_FLAG):
             names[cmd | private | FUTEX_CLOCK_REALTIME] = names[cmd | private] + "|FUTEX_CLOCK_REALTIME"
     return names

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pykern import abi
+from pykern.abi import TIMER_ABSTIME
 from pykern.strace.formats import (
     ACCESS_BITS,
     ARCH_PRCTL_NAMES,
@@ -23,7 +24,6 @@ from pykern.strace.formats import (
     PROT_BITS,
     RLIMIT_NAMES,
     SIGHOW_NAMES,
-    TIMER_ABSTIME,
     WAIT_BITS,
     WHENCE_NAMES,
     _uid,

@@ -4,12 +4,12 @@ rlimit, sigset, sigaction, iovec, dirents, utsname, siginfo, stack_t, rusage."""
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from pykern import abi
+from pykern.abi import SA_RESTORER
 from pykern.errors import Fault, SysError
 from pykern.strace.formats import (
     AT_FLAG_BITS,
@@ -17,7 +17,6 @@ from pykern.strace.formats import (
     MAX_ERRNO,
     S_IFMT_NAMES,
     SA_BITS,
-    SA_RESTORER,
     flags,
     makedev,
     octal,
@@ -206,7 +205,7 @@ def fmt_rlimit(call: Call, value: int) -> str:
 def fmt_sigset(call: Call, value: int) -> str:
     if value == 0:
         return "NULL"
-    data = call.read(value, 8)
+    data = call.read(value, abi.SIGSET_SIZE)
     if data is None:
         return hex(value)
     return sigset(int.from_bytes(data, "little"))
@@ -215,11 +214,11 @@ def fmt_sigset(call: Call, value: int) -> str:
 def fmt_sigaction(call: Call, value: int) -> str:
     if value == 0:
         return "NULL"
-    data = call.read(value, 32)
+    data = call.read(value, abi.KERNEL_SIGACTION.size)
     if data is None:
         return hex(value)
-    handler, sa_flags, restorer, mask = (int.from_bytes(data[i:i + 8], "little") for i in (0, 8, 16, 24))
-    shown = {0: "SIG_DFL", 1: "SIG_IGN"}.get(handler, hex(handler))
+    handler, sa_flags, restorer, mask = abi.KERNEL_SIGACTION.unpack(data)
+    shown = {abi.SIG_DFL: "SIG_DFL", abi.SIG_IGN: "SIG_IGN"}.get(handler, hex(handler))
     text = f"{{sa_handler={shown}, sa_mask={sigset(mask)}, sa_flags={flags(sa_flags, SA_BITS)}"
     if sa_flags & SA_RESTORER:
         text += f", sa_restorer={hex(restorer)}"
@@ -295,17 +294,18 @@ def fmt_utsname(call: Call, value: int) -> str:
 
 def unpack_siginfo(data: bytes) -> SimpleNamespace:
     """A guest siginfo_t as the fields `siginfo` reads (x86-64 layout)."""
-    signo, errno_, code = struct.unpack_from("<iii", data)
+    signo, errno_, code = abi.SIGINFO_HEAD.unpack_from(data)
     info = SimpleNamespace(signo=signo, errno=errno_, code=code, pid=0, uid=0, status=0, utime=0, stime=0,
                            addr=0, value=0)
+    at = abi.SIGINFO_UNION_OFFSET
     if signo in FAULT_ADDR_SIGNALS and code > 0:
-        info.addr = struct.unpack_from("<Q", data, 16)[0]
+        info.addr = abi.SIGINFO_FAULT.unpack_from(data, at)[0]
     elif signo == abi.SIGCHLD and code > 0:
-        info.pid, info.uid, info.status, info.utime, info.stime = struct.unpack_from("<iIi4xqq", data, 16)
+        info.pid, info.uid, info.status, info.utime, info.stime = abi.SIGINFO_CHLD.unpack_from(data, at)
     elif code == abi.SI_TIMER:
-        info.timerid, info.overrun, info.value = struct.unpack_from("<iiQ", data, 16)
+        info.timerid, info.overrun, info.value = abi.SIGINFO_TIMER.unpack_from(data, at)
     else:
-        info.pid, info.uid, info.value = struct.unpack_from("<iIQ", data, 16)
+        info.pid, info.uid, info.value = abi.SIGINFO_KILL.unpack_from(data, at)
     return info
 
 
@@ -322,7 +322,7 @@ def fmt_siginfo(call: Call, value: int, out: bool = True) -> str:
     return "{}" if info.signo == 0 else siginfo(info)
 
 
-SS_FLAG_BITS = [(1, "SS_ONSTACK"), (2, "SS_DISABLE"), (1 << 31, "SS_AUTODISARM")]
+SS_FLAG_BITS = [(abi.SS_ONSTACK, "SS_ONSTACK"), (abi.SS_DISABLE, "SS_DISABLE"), (abi.SS_AUTODISARM, "SS_AUTODISARM")]
 
 
 def fmt_stack_t(call: Call, value: int, out: bool) -> str:

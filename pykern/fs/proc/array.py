@@ -11,7 +11,16 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from pykern.abi import NSIG, PAGE_SIZE, RLIM_INFINITY, RLIMIT_RSS, RLIMIT_SIGPENDING
+from pykern.abi import (
+    NSIG,
+    PAGE_SIZE,
+    RLIM_INFINITY,
+    RLIMIT_RSS,
+    RLIMIT_SIGPENDING,
+    SIG_DFL,
+    SIG_IGN,
+    USER_HZ,
+)
 from pykern.fs.proc.common import comm_of, is_init, live_mm, state_of
 from pykern.fs.proc.task_mmu import MemCounters, mem_counters
 from pykern.rusage import Usage, process_usage, thread_usage
@@ -22,10 +31,8 @@ if TYPE_CHECKING:
     from pykern.kernel import Kernel
     from pykern.task import Task, ThreadGroup
 
-USER_HZ = 100
 PF_FORKNOEXEC = 0x40  # forked but did not exec
 PF_RANDOMIZE = 0x400000
-SIG_DFL, SIG_IGN = 0, 1
 MAX_NUMNODES = 1024  # Mems_allowed is printed at this width (CONFIG_NODES_SHIFT=10)
 
 
@@ -232,7 +239,7 @@ def show_stat(kernel: Kernel, group: ThreadGroup, task: Task | None, whole: bool
     start_ns = task.start_time_ns if task is not None and hasattr(task, "start_time_ns") else 0
     flags = PF_RANDOMIZE | (0 if group.did_exec or is_init(group) else PF_FORKNOEXEC)
     sleeping = task is not None and task.state is not TaskState.RUNNABLE
-    exit_code = (group.exit_code or 0) if group.is_zombie else 0
+    exit_code = (group.wait_status or 0) if group.is_zombie else 0
     affinity = task_affinity(task)
 
     def at(name: str) -> int:

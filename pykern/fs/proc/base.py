@@ -40,6 +40,7 @@ from pykern.abi import (
     S_IFREG,
     SEEK_CUR,
     SEEK_SET,
+    TASK_COMM_LEN,
 )
 from pykern.errors import Fault, SysError
 from pykern.fs.file import File
@@ -69,8 +70,6 @@ if TYPE_CHECKING:
     from pykern.task import Task, ThreadGroup
 
 Factory = Callable[[DirInode, bytes], "Inode"]
-
-TASK_COMM_LEN = 16
 
 ID_MAP = b"%10u %10u %10u\n" % (0, 0, 4294967295)  # uid_map/gid_map of the initial user namespace
 PROC_NUMBUF = 13  # the longest number a proc write handler reads

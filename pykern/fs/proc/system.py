@@ -18,7 +18,7 @@ import functools
 import os
 from typing import TYPE_CHECKING
 
-from pykern.abi import EINVAL
+from pykern.abi import CAP_LAST_CAP, EINVAL, NGROUPS_MAX, NR_OPEN, PIPE_MAX_SIZE
 from pykern.errors import SysError
 from pykern.ipc import ipc_namespace
 from pykern.mm import MMAP_MIN_ADDR
@@ -28,9 +28,6 @@ if TYPE_CHECKING:
     from pykern.kernel import Kernel
 
 PID_MAX = 4194304  # PID_MAX_LIMIT on 64-bit: pykern's pids never wrap
-PIPE_MAX_SIZE = 1048576  # fs.pipe-max-size's default
-NGROUPS_MAX = 65536
-CAP_LAST_CAP = 40
 # Host file systems backed by a device (listed without "nodev" in /proc/filesystems).
 DEVICE_FILESYSTEMS = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "vfat", "exfat", "f2fs", "iso9660",
                                 "squashfs", "fuseblk", "jfs", "reiserfs", "ntfs3"})
@@ -47,18 +44,36 @@ def read_host(path: str, default: str = "") -> str:
 
 # --- meminfo, uptime, loadavg, stat, version ----------------------------------------------------------
 
+# --deterministic: the host's free memory and load change from run to run, so the guest
+# sees a machine whose numbers are fixed (4 GiB, 3 GiB of it free, idle).
+FIXED_MEMINFO_KB = (("MemTotal", 4 << 20), ("MemFree", 3 << 20), ("MemAvailable", 3 << 20), ("Buffers", 0),
+                    ("Cached", 0), ("SwapCached", 0), ("Shmem", 0), ("SwapTotal", 0), ("SwapFree", 0))
+
+
+def host_meminfo(kernel: Kernel) -> str:
+    """/proc/meminfo's text: the host's, or under --deterministic FIXED_MEMINFO_KB."""
+    if kernel.options.deterministic:
+        return "".join(f"{name + ':':<16}{kb:8d} kB\n" for name, kb in FIXED_MEMINFO_KB)
+    return read_host("/proc/meminfo")
+
+
+def host_loadavg(kernel: Kernel) -> tuple[float, float, float]:
+    """The load averages: the host's, or under --deterministic an idle machine's."""
+    return (0.0, 0.0, 0.0) if kernel.options.deterministic else os.getloadavg()
+
 
 def show_meminfo(kernel: Kernel) -> bytes:
-    """The host's memory, the same source as sysinfo(2), but for the commit lines, which
-    are the guest's (pykern.overcommit: CommitLimit from --max-memory)."""
+    """The host's memory, the same source as sysinfo(2) (host_meminfo), but for the commit
+    lines, which are the guest's (pykern.overcommit: CommitLimit from --max-memory)."""
     overcommit = kernel.overcommit
     ours = {"CommitLimit": overcommit.commit_limit(), "Committed_AS": overcommit.committed()}
     lines = []
-    for line in read_host("/proc/meminfo").splitlines(keepends=True):
+    for line in host_meminfo(kernel).splitlines(keepends=True):
         name = line.partition(":")[0]
         if name in ours:
             line = f"{name}:{ours.pop(name) // 1024:>{23 - len(name)}} kB\n"
         lines.append(line)
+    lines += [f"{name}:{value // 1024:>{23 - len(name)}} kB\n" for name, value in ours.items()]
     return "".join(lines).encode(errors="surrogateescape")
 
 
@@ -70,7 +85,7 @@ def show_swaps(kernel: Kernel) -> bytes:
 
 def show_uptime(kernel: Kernel) -> bytes:
     uptime_ns = kernel.clock.boottime_ns()
-    fields = read_host("/proc/uptime").split()
+    fields = [] if kernel.options.deterministic else read_host("/proc/uptime").split()
     idle = fields[1] if len(fields) > 1 else "0.00"
     seconds, rest = divmod(uptime_ns, 1_000_000_000)
     return f"{seconds}.{rest // 10_000_000:02d} {idle}\n".encode()
@@ -85,7 +100,7 @@ def last_pid(kernel: Kernel) -> int:
 
 
 def show_loadavg(kernel: Kernel) -> bytes:
-    loads = os.getloadavg()
+    loads = host_loadavg(kernel)
     tasks = guest_tasks(kernel)
     running = sum(task.state is TaskState.RUNNABLE for task in tasks)
     head = " ".join(f"{load:.2f}" for load in loads)
@@ -93,7 +108,8 @@ def show_loadavg(kernel: Kernel) -> bytes:
 
 
 def show_stat(kernel: Kernel) -> bytes:
-    cpu_lines = [line for line in read_host("/proc/stat").splitlines() if line.startswith("cpu")]
+    cpu_lines = [] if kernel.options.deterministic else \
+        [line for line in read_host("/proc/stat").splitlines() if line.startswith("cpu")]
     if not cpu_lines:
         cpu_lines = ["cpu  0 0 0 0 0 0 0 0 0 0"]
     boot = (kernel.clock.realtime_ns() - kernel.clock.boottime_ns()) // 1_000_000_000
@@ -301,7 +317,7 @@ def sysctl_values(kernel: Kernel, boot_id: str) -> dict[bytes, dict[bytes, objec
         b"vm": {**kernel.overcommit.sysctls(), b"max_map_count": b"65530\n",
                 b"nr_hugepages": (lambda: b"0\n", _take_hugepages),
                 b"mmap_min_addr": f"{MMAP_MIN_ADDR}\n".encode()},
-        b"fs": {b"pipe-max-size": f"{PIPE_MAX_SIZE}\n".encode(), b"nr_open": b"1048576\n",
+        b"fs": {b"pipe-max-size": f"{PIPE_MAX_SIZE}\n".encode(), b"nr_open": f"{NR_OPEN}\n".encode(),
                 b"file-max": b"9223372036854775807\n", b"pipe-user-pages-soft": b"16384\n",
                 b"pipe-user-pages-hard": b"0\n", b"lease-break-time": b"45\n"},
     }
