@@ -182,12 +182,6 @@ class Kernel:
             return os.urandom(n)
         return self.random.randbytes(n)
 
-    def not_deterministic(self, what: str) -> None:
-        """The guest uses something a deterministic run cannot make repeatable (a host
-        socket's peer, a terminal, a host fd it waits on): said once, on stderr."""
-        if self.options.deterministic:
-            self.trap.unsupported_use(f"deterministic {what}", f"--deterministic: {what} is not deterministic")
-
     # --- the first process ----------------------------------------------------------------
 
     def spawn(self, path: bytes, argv: list[bytes], envp: list[bytes]) -> ThreadGroup:

@@ -126,8 +126,9 @@ class Scheduler:
         task.host_fds = block.host_fds
         if block.host_fds:
             self.host_waiters.add(task)
-            if self.chaos is not None:
-                self.kernel.not_deterministic("waiting for a host file descriptor (a terminal, a host pipe or socket)")
+            if self.chaos is not None:  # --deterministic: said once, on stderr
+                what = "waiting for a host file descriptor (a terminal, a host pipe or socket)"
+                self.kernel.trap.unsupported_use(f"deterministic {what}", f"--deterministic: {what} is not deterministic")
         task.nvcsw += 1
         self.need_resched = True
 

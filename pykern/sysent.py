@@ -89,10 +89,26 @@ SIGINFO_OUT = Kind("siginfo_out", out=True)
 RUSAGE_OUT = Kind("rusage_out", out=True)
 UTSNAME_OUT = Kind("utsname_out", out=True)
 DIRENTS_OUT = Kind("dirents_out", out=True)
+# One call's argument as strace shows it there: decoded as the kind it stands for (the
+# handler sees the same value), printed its own way
+COUNT = Kind("count", 32, True)  # a C int count strace prints unsigned: iovcnt, readlink's bufsiz
+OFF_LENGTH = Kind("off_length", 64, True)  # truncate's off_t length, printed unsigned
+NEW_FD_FLAGS = Kind("new_fd_flags", 32, True)  # pipe2's and dup3's O_* flags: no access mode
+TIMER_FLAGS = Kind("timer_flags", 32, True)  # TIMER_ABSTIME
+GETRANDOM_FLAGS = Kind("getrandom_flags", 32)  # GRND_*
+STATX_MASK = Kind("statx_mask", 32)  # STATX_TYPE|STATX_MODE...
+STATX_FLAGS = Kind("statx_flags", 32, True)  # AT_* and AT_STATX_SYNC_TYPE
+ACCESSAT_FLAGS = Kind("accessat_flags", 32, True)  # faccessat2's: 0x200 is AT_EACCESS there
+ENVP = Kind("envp")  # execve's environment: shown as its size, `0x... /* 5 vars */`
+TIMESPEC_REM_OUT = Kind("timespec_rem_out", out=True)  # nanosleep's rem: written only when interrupted
+WSTATUS_OUT = Kind("wstatus_out", out=True)  # wait4's int *wstatus, a wait status
+CWD_OUT = Kind("cwd_out", out=True)  # getcwd's buffer: the path, its length the result
+RANDOM_OUT = Kind("random_out", out=True)  # getrandom's bytes, in hex
 # Return kinds
 RET_INT = Kind("ret_int", 64, True)
 RET_HEX = Kind("ret_hex", 64)  # mmap, brk: addresses
 RET_NONE = Kind("ret_none", 64, True)  # exit, exit_group: never return ("= ?")
+RET_RESTORED = Kind("ret_restored", 64)  # rt_sigreturn: the restored rax, an error code or any value
 
 
 class SyscallEntry:

@@ -56,16 +56,17 @@ from pykern.syscalls.table import syscall
 from pykern.sysent import (
     BUF_IN,
     BUF_OUT,
+    COUNT,
     DIRENTS_OUT,
     FCNTL_CMD,
     FD,
-    INT,
     IOCTL_REQ,
     IOVEC_IN,
     IOVEC_OUT,
     MODE,
+    NEW_FD_FLAGS,
     OFF,
-    OPEN_FLAGS,
+    OFF_LENGTH,
     SEEK_WHENCE,
     SIZE,
     STAT_OUT,
@@ -176,7 +177,7 @@ def sys_write(task: Task, fd: int, buf_addr: Addr, count: int) -> int:
     return written
 
 
-@syscall("readv", FD, IOVEC_OUT, INT, classes="desc")
+@syscall("readv", FD, IOVEC_OUT, COUNT, classes="desc")
 def sys_readv(task: Task, fd: int, iov_addr: Addr, iovcnt: int) -> int:
     """readv(2): one read, scattered."""
     file = _readable(task, fd)
@@ -199,7 +200,7 @@ def scatter(task: Task, vectors: list[tuple[int, int]], data: bytes) -> None:
         done += length
 
 
-@syscall("writev", FD, IOVEC_IN, INT, classes="desc")
+@syscall("writev", FD, IOVEC_IN, COUNT, classes="desc")
 def sys_writev(task: Task, fd: int, iov_addr: Addr, iovcnt: int) -> int:
     """writev(2): gathered, then one write (atomic as one write(2) is)."""
     file = _writable(task, fd)
@@ -327,7 +328,7 @@ def sys_dup2(task: Task, oldfd: int, newfd: int) -> int:
     return files.install_at(newfd, file)
 
 
-@syscall("dup3", FD, FD, OPEN_FLAGS, classes="desc")
+@syscall("dup3", FD, FD, NEW_FD_FLAGS, classes="desc")
 def sys_dup3(task: Task, oldfd: int, newfd: int, flags: int) -> int:
     """dup3(2)."""
     if flags & ~O_CLOEXEC or oldfd == newfd:
@@ -398,7 +399,7 @@ def sys_umask(task: Task, mask: int) -> int:
     return old
 
 
-@syscall("ftruncate", FD, OFF, classes="desc")
+@syscall("ftruncate", FD, OFF_LENGTH, classes="desc")
 def sys_ftruncate(task: Task, fd: int, length: int) -> int:
     """ftruncate(2)."""
     if length < 0:

@@ -71,6 +71,7 @@ from pykern.task import Task
 # Argument kinds, formatted by pykern.strace as strace does
 IPC_KEY = Kind("ipc_key", 32, True)
 IPC_FLAGS = Kind("ipc_flags", 32, True)  # IPC_CREAT|IPC_EXCL|0600
+SHMGET_FLAGS = Kind("shmget_flags", 32, True)  # and SHM_HUGETLB, SHM_NORESERVE
 SHMAT_FLAGS = Kind("shmat_flags", 32, True)
 SHMCTL_CMD = Kind("shmctl_cmd", 32, True)
 SEMCTL_CMD = Kind("semctl_cmd", 32, True)
@@ -110,7 +111,7 @@ def ns_sem_opm(task: Task) -> int:
 # --- shared memory -----------------------------------------------------------------------------
 
 
-@syscall("shmget", IPC_KEY, SIZE, IPC_FLAGS, classes="ipc")
+@syscall("shmget", IPC_KEY, SIZE, SHMGET_FLAGS, classes="ipc")
 def sys_shmget(task: Task, key: int, size: int, shmflg: int) -> int:
     """shmget(2). SHM_HUGETLB is ENOMEM: pykern reserves no huge pages."""
     return shm.shmget(task, key, size, shmflg)

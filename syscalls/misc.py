@@ -32,7 +32,7 @@ from pykern.errors import Fault, SysError
 from pykern.fs.proc.system import host_loadavg, host_meminfo
 from pykern.syscalls.identity import find_task, may_access, prctl_creds
 from pykern.syscalls.table import syscall
-from pykern.sysent import BUF_OUT, INT, PID, PTR, SIZE, UINT, ULONG, UTSNAME_OUT
+from pykern.sysent import GETRANDOM_FLAGS, INT, PID, PTR, RANDOM_OUT, SIZE, UINT, ULONG, UTSNAME_OUT
 
 if TYPE_CHECKING:
     from pykern.task import Task
@@ -155,7 +155,7 @@ def fill_random_by_page(task: Task, addr: int, size: int) -> int:
     return done
 
 
-@syscall("getrandom", BUF_OUT, SIZE, UINT)
+@syscall("getrandom", RANDOM_OUT, SIZE, GETRANDOM_FLAGS)
 def sys_getrandom(task: Task, buf_addr: int, count: int, flags: int) -> int:
     """getrandom(2). The pool is always initialised, so GRND_NONBLOCK never matters;
     one call returns at most MAX_RW_COUNT bytes, as in Linux >= 5.18."""

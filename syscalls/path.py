@@ -110,18 +110,22 @@ from pykern.sigtypes import user_info
 from pykern.syscalls.table import syscall
 from pykern.sysent import (
     ACCESS_MODE,
+    ACCESSAT_FLAGS,
     AT_FLAGS_ARG,
     BUF_OUT,
+    COUNT,
+    CWD_OUT,
     DIRFD,
     FD,
-    INT,
     MODE,
-    OFF,
+    OFF_LENGTH,
     OPEN_FLAGS,
     PATH,
     PTR,
     SIZE,
     STAT_OUT,
+    STATX_FLAGS,
+    STATX_MASK,
     STATX_OUT,
     TIMESPEC_IN,
     UINT,
@@ -427,7 +431,7 @@ def sys_newfstatat(task: Task, dirfd: int, pathname_addr: Addr, statbuf_addr: Ad
     return 0
 
 
-@syscall("statx", DIRFD, PATH, AT_FLAGS_ARG, UINT, STATX_OUT, classes="desc file")
+@syscall("statx", DIRFD, PATH, STATX_FLAGS, STATX_MASK, STATX_OUT, classes="desc file")
 def sys_statx(task: Task, dirfd: int, pathname_addr: Addr, flags: int, mask: int, statxbuf_addr: Addr) -> int:
     """statx(2). Deviation: stx_mask is STATX_BASIC_STATS (no btime or mnt_id)."""
     if mask & STATX__RESERVED or flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE:
@@ -453,13 +457,13 @@ def do_readlinkat(task: Task, dirfd: int, pathname_addr: Addr, buf_addr: Addr, b
     return len(target)
 
 
-@syscall("readlink", PATH, BUF_OUT, INT, classes="file")
+@syscall("readlink", PATH, BUF_OUT, COUNT, classes="file")
 def sys_readlink(task: Task, pathname_addr: Addr, buf_addr: Addr, bufsiz: int) -> int:
     """readlink(2): no NUL appended; /proc/self/exe is the guest's program."""
     return do_readlinkat(task, AT_FDCWD, pathname_addr, buf_addr, bufsiz)
 
 
-@syscall("readlinkat", DIRFD, PATH, BUF_OUT, INT, classes="desc file")
+@syscall("readlinkat", DIRFD, PATH, BUF_OUT, COUNT, classes="desc file")
 def sys_readlinkat(task: Task, dirfd: int, pathname_addr: Addr, buf_addr: Addr, bufsiz: int) -> int:
     """readlinkat(2)."""
     return do_readlinkat(task, dirfd, pathname_addr, buf_addr, bufsiz)
@@ -468,7 +472,7 @@ def sys_readlinkat(task: Task, dirfd: int, pathname_addr: Addr, buf_addr: Addr, 
 # --- the working directory and the root -------------------------------------------------------------------
 
 
-@syscall("getcwd", BUF_OUT, SIZE, classes="file")
+@syscall("getcwd", CWD_OUT, SIZE, classes="file")
 def sys_getcwd(task: Task, buf_addr: Addr, size: int) -> int:
     """getcwd(2): the length including the NUL (the raw syscall's convention); ENOENT
     once the directory has been removed."""
@@ -796,7 +800,7 @@ def sys_faccessat(task: Task, dirfd: int, pathname_addr: Addr, mode: int) -> int
     return do_faccessat(task, dirfd, pathname_addr, mode, 0)
 
 
-@syscall("faccessat2", DIRFD, PATH, ACCESS_MODE, AT_FLAGS_ARG, classes="desc file")
+@syscall("faccessat2", DIRFD, PATH, ACCESS_MODE, ACCESSAT_FLAGS, classes="desc file")
 def sys_faccessat2(task: Task, dirfd: int, pathname_addr: Addr, mode: int, flags: int) -> int:
     """faccessat2(2)."""
     return do_faccessat(task, dirfd, pathname_addr, mode, flags)
@@ -833,7 +837,7 @@ def check_file_size(task: Task, length: int) -> None:
         raise SysError(EFBIG)
 
 
-@syscall("truncate", PATH, OFF, classes="file")
+@syscall("truncate", PATH, OFF_LENGTH, classes="file")
 def sys_truncate(task: Task, path_addr: Addr, length: int) -> int:
     """truncate(2)."""
     if length < 0:

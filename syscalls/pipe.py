@@ -7,11 +7,11 @@ from pykern.errors import SysError
 from pykern.fs.file import File
 from pykern.pipe import make_pipe
 from pykern.syscalls.table import syscall
-from pykern.sysent import INT_PAIR_OUT, OPEN_FLAGS
+from pykern.sysent import INT_PAIR_OUT, NEW_FD_FLAGS
 from pykern.task import Task
 
 
-@syscall("pipe2", INT_PAIR_OUT, OPEN_FLAGS, classes="desc")
+@syscall("pipe2", INT_PAIR_OUT, NEW_FD_FLAGS, classes="desc")
 def sys_pipe2(task: Task, pipefd_addr: int, flags: int) -> int:
     """pipe2(2): O_CLOEXEC, O_NONBLOCK, O_DIRECT (packet mode)."""
     if flags & ~(O_CLOEXEC | O_NONBLOCK | O_DIRECT):

@@ -56,8 +56,8 @@ from pykern.syscalls.eventfiles import new_pidfd, pidfd_group
 from pykern.syscalls.table import syscall
 from pykern.sysent import (
     CLONE_FLAGS,
+    ENVP,
     INT,
-    INT_OUT,
     PATH,
     PID,
     PTR,
@@ -67,6 +67,7 @@ from pykern.sysent import (
     SIZE,
     STRV,
     WAIT_OPTIONS,
+    WSTATUS_OUT,
 )
 from pykern.task import Task, ThreadGroup
 
@@ -183,7 +184,7 @@ def _copy_strings(task: Task, array_addr: int) -> list[bytes]:
 
 
 
-@syscall("execve", PATH, STRV, STRV, classes="file process")
+@syscall("execve", PATH, STRV, ENVP, classes="file process")
 def sys_execve(task: Task, pathname: int, argv_addr: int, envp_addr: int) -> int:
     """execve(2). On success the new image runs and nothing is returned."""
     filename = task.mm.copy_in_str(pathname)
@@ -249,7 +250,7 @@ def _consume(task: Task, child: ThreadGroup) -> None:
         child.job.report = None
 
 
-@syscall("wait4", PID, INT_OUT, WAIT_OPTIONS, RUSAGE_OUT, ret=PID, classes="process")
+@syscall("wait4", PID, WSTATUS_OUT, WAIT_OPTIONS, RUSAGE_OUT, ret=PID, classes="process")
 def sys_wait4(task: Task, pid: int, wstatus_addr: int, options: int, rusage_addr: int) -> int:
     """wait4(2). Restartable: re-run from the top after every wakeup."""
     if options & ~WAIT4_OPTIONS or pid == -(1 << 31):

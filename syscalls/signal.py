@@ -43,6 +43,7 @@ from pykern.syscalls.time import copy_in_timespec_ns
 from pykern.sysent import (
     PID,
     PTR,
+    RET_RESTORED,
     SIGACTION_IN,
     SIGACTION_OUT,
     SIGHOW,
@@ -182,7 +183,7 @@ def sys_sigaltstack(task: Task, ss_addr: int, old_ss_addr: int) -> int:
     return 0
 
 
-@syscall("rt_sigreturn", classes="signal")
+@syscall("rt_sigreturn", ret=RET_RESTORED, classes="signal")
 def sys_rt_sigreturn(task: Task) -> int:
     """rt_sigreturn(2): back from a handler to the registers its frame saved."""
     return task.kernel.signals.sigreturn(task)

@@ -41,7 +41,7 @@ from pykern.clock import jiffy_ns, tai_offset_ns
 from pykern.errors import Block, Fault, Restart, SysError
 from pykern.rusage import process_cpu_usage
 from pykern.syscalls.table import syscall
-from pykern.sysent import CLOCKID, INT, PTR, TIMESPEC_IN, TIMESPEC_OUT, TIMEVAL_OUT
+from pykern.sysent import CLOCKID, PTR, TIMER_FLAGS, TIMESPEC_IN, TIMESPEC_OUT, TIMESPEC_REM_OUT, TIMEVAL_OUT
 
 if TYPE_CHECKING:
     from pykern.task import Task
@@ -258,7 +258,7 @@ def continue_sleep(task: Task) -> int:
     return sleep_until(task, block.sleep_read, block.target_ns, block.cpu_clock)
 
 
-@syscall("nanosleep", TIMESPEC_IN, TIMESPEC_OUT, classes="clock")
+@syscall("nanosleep", TIMESPEC_IN, TIMESPEC_REM_OUT, classes="clock")
 def sys_nanosleep(task: Task, req_addr: int, rem_addr: int) -> int:
     """nanosleep(2): sleeps on CLOCK_MONOTONIC; rem is written only on interruption."""
     if not sleeping(task):
@@ -280,7 +280,7 @@ def check_sleep_clock(clockid: int) -> None:
         raise SysError(EINVAL)
 
 
-@syscall("clock_nanosleep", CLOCKID, INT, TIMESPEC_IN, TIMESPEC_OUT, classes="clock")
+@syscall("clock_nanosleep", CLOCKID, TIMER_FLAGS, TIMESPEC_IN, TIMESPEC_REM_OUT, classes="clock")
 def sys_clock_nanosleep(task: Task, clockid: int, flags: int, req_addr: int, rem_addr: int) -> int:
     """clock_nanosleep(2). Like every raw syscall it fails with -errno (glibc's wrapper
     turns that into a positive return). Unknown flag bits are ignored, as in Linux."""

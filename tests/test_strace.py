@@ -597,7 +597,7 @@ def fake_task(tid: int, memory: FakeMemory | None = None) -> SimpleNamespace:
 
 
 WRITE = SyscallEntry(1, "write", lambda *a: 0, (sysent.FD, sysent.BUF_IN, sysent.SIZE))
-WAIT4 = SyscallEntry(61, "wait4", lambda *a: 0, (sysent.PID, sysent.INT_OUT, sysent.WAIT_OPTIONS, sysent.PTR))
+WAIT4 = SyscallEntry(61, "wait4", lambda *a: 0, (sysent.PID, sysent.WSTATUS_OUT, sysent.WAIT_OPTIONS, sysent.PTR))
 CLOSE = SyscallEntry(3, "close", lambda *a: 0, (sysent.FD,))
 EXIT_GROUP = SyscallEntry(231, "exit_group", lambda *a: 0, (sysent.INT,), ret=sysent.RET_NONE)
 
@@ -1022,3 +1022,84 @@ def test_mknod_and_long_paths_as_strace_shows_them() -> None:
         'mknod("f", 0644)',
         'mknod("f", 0170644)',
     ]
+
+
+def test_arguments_are_formatted_by_kind_alone() -> None:
+    """fmt_arg looks at an argument's kind, never at the call's name (issue 13): the
+    arguments strace shows its own way have kinds of their own, and the same kinds under
+    another name print the same."""
+    from pykern.strace.kinds import fmt_arg
+
+    memory = FakeMemory({0x1000: b"/tmp\0" + bytes(59), 0x2000: struct.pack("<qq", 1, 500),
+                         0x3000: struct.pack("<i", 3 << 8)})
+    task = fake_task(2, memory)
+    cases = [
+        ("getrandom", [0x1000, 4, 1], 4, ['"\\x2f\\x74\\x6d\\x70"', "4", "GRND_NONBLOCK"]),
+        ("clock_nanosleep", [0, 1, 0x2000, 0x2000], -abi.EINTR,
+         ["CLOCK_REALTIME", "TIMER_ABSTIME", "{tv_sec=1, tv_nsec=500}", "{tv_sec=1, tv_nsec=500}"]),
+        ("nanosleep", [0x2000, 0x2000], 0, ["{tv_sec=1, tv_nsec=500}", "0x2000"]),
+        ("wait4", [-1, 0x3000, 0, 0], 5, ["-1", "[{WIFEXITED(s) && WEXITSTATUS(s) == 3}]", "0", "NULL"]),
+        ("wait4", [-1, 0x3000, abi.WNOHANG, 0], 0, ["-1", "0x3000", "WNOHANG", "NULL"]),
+        ("getcwd", [0x1000, 64], 5, ['"/tmp"', "64"]),
+        ("pipe2", [0x3000, abi.O_CLOEXEC], -abi.EMFILE, ["0x3000", "O_CLOEXEC"]),
+        ("ftruncate", [3, -1], -abi.EINVAL, ["3", str((1 << 64) - 1)]),
+        ("writev", [1, 0, -1], -abi.EINVAL, ["1", "NULL", str((1 << 32) - 1)]),
+        ("faccessat2", [abi.AT_FDCWD, 0x1000, 0, 0x200], 0, ["AT_FDCWD", '"/tmp"', "F_OK", "AT_EACCESS"]),
+        ("statx", [abi.AT_FDCWD, 0x1000, 0, 0x7FF, 0x1000], -abi.ENOENT,
+         ["AT_FDCWD", '"/tmp"', "AT_STATX_SYNC_AS_STAT", "STATX_BASIC_STATS", "0x1000"]),
+    ]
+    for name, args, result, expected in cases:
+        entry = entry_of(name)
+        renamed = SyscallEntry(entry.number, "renamed", entry.handler, entry.args, entry.ret)
+        for each in (entry, renamed):
+            call = st.Call(task, each, each.decode_args(args), 32, result)
+            assert [fmt_arg(call, i) for i in range(len(each.args))] == expected, (name, each.name)
+
+
+def test_every_sink_gets_the_same_events() -> None:
+    """The Tracer is one stream of events: the text, the JSON lines and any other sink get
+    the same event objects, and an exit event carries its entry."""
+
+    class Collect(st.Sink):
+        def __init__(self) -> None:
+            self.events: list = []
+
+        def handle(self, event: object) -> None:
+            self.events.append(event)
+
+    collect, json_out = Collect(), io.StringIO()
+    tracer, out = make_tracer(json_stream=json_out, sinks=[collect])
+    parent, child = fake_task(2, FakeMemory({0x2000: struct.pack("<i", 7 << 8)})), fake_task(3)
+    tracer.live.update({2, 3})
+    tracer.enter(parent, WAIT4, [3, 0x2000, 0, 0])
+    tracer.block(parent, WAIT4)
+    tracer.enter(child, CLOSE, [5])
+    tracer.exit(child, CLOSE, [5], -abi.EBADF)
+    tracer.exit(parent, WAIT4, [3, 0x2000, 0, 0], 3)
+    tracer.close()
+    kinds = [event.kind for event in collect.events]
+    assert kinds == ["syscall_enter", "block", "syscall_enter", "syscall_exit", "syscall_exit"]
+    assert collect.events[-1].enter is collect.events[0] and collect.events[-1].tracees == 2
+    records = [json.loads(line) for line in json_out.getvalue().splitlines()]
+    assert [r["event"] for r in records] == ["syscall_entry", "block", "syscall_entry", "syscall_exit",
+                                            "syscall_exit"]
+    assert records[-1]["decoded"] == collect.events[-1].decoded == \
+        ["3", "[{WIFEXITED(s) && WEXITSTATUS(s) == 7}]", "0", "NULL"]
+    assert out.getvalue().splitlines()[-1] == \
+        "[pid     2] <... wait4 resumed>[{WIFEXITED(s) && WEXITSTATUS(s) == 7}], 0, NULL) = 3"
+
+
+def test_sinks_read_the_tracers_clocks_when_they_write() -> None:
+    """Clocks set on the Tracer after it is made (a virtual clock, as --deterministic
+    does once the kernel exists) are the ones -t, -T and the JSON times show."""
+    json_out = io.StringIO()
+    tracer, out = make_tracer(timestamps=3, syscall_times=True, json_stream=json_out)
+    ticks = iter(range(5_000_000_000, 10**12, 1_000_000))
+    tracer.wall_ns, tracer.mono_ns, tracer.clock0 = (lambda: 946_684_800_000_000_000), (lambda: next(ticks)), 5.0
+    task = fake_task(2, FakeMemory({0x1000: b"hi\n"}))
+    tracer.enter(task, WRITE, [1, 0x1000, 3])
+    tracer.exit(task, WRITE, [1, 0x1000, 3], 3)
+    # readings: the entry, the JSON entry record, the exit (-T: 2 ms after the entry), the JSON exit
+    assert out.getvalue().splitlines() == ['946684800.000000 write(1, "hi\\n", 3)    = 3 <0.002000>']
+    times = [json.loads(line)["time"] for line in json_out.getvalue().splitlines()]
+    assert times == [0.001, 0.003]

@@ -36,7 +36,7 @@ from pykern.strace.formats import (
     termios,
     winsize,
 )
-from pykern.strace.kinds import SPECIAL, _dirfd, _lookup, fmt_arg
+from pykern.strace.kinds import RETURNS, SPECIAL, SPLIT_SPECIAL, _dirfd, _lookup, fmt_arg
 from pykern.strace.structs import Call, _timeval_at, fmt_path, fmt_siginfo, fmt_stack_t, fmt_timespec
 from pykern.uc_const import UC_X86_REG_RSP as X86_REG_RSP
 
@@ -233,8 +233,9 @@ def _sigaltstack_args(call: Call) -> list[str]:
     return [fmt_stack_t(call, call.args[0], False), fmt_stack_t(call, call.args[1], True)]
 
 
-def _sigqueueinfo_args(call: Call) -> list[str]:
-    *ids, info_addr = call.args[:3] if call.entry.name == "rt_sigqueueinfo" else call.args[:4]
+def _sigqueueinfo_args(call: Call, nargs: int = 3) -> list[str]:
+    """rt_sigqueueinfo(tgid, sig, info), rt_tgsigqueueinfo(tgid, tid, sig, info)."""
+    *ids, info_addr = call.args[:nargs]
     shown = [str(_s32(v)) for v in ids[:-1]] + [signame(_s32(ids[-1]))]
     return shown + [fmt_siginfo(call, info_addr, out=False)]
 
@@ -258,9 +259,9 @@ def fmt_itimerval(call: Call, value: int, out: bool) -> str:
     return f"{{it_interval={interval}, it_value={current}}}"
 
 
-def _itimer_args(call: Call) -> list[str]:
+def _itimer_args(call: Call, setting: bool) -> list[str]:
     which = _lookup(ITIMER_NAMES, call.args[0] & 0xFFFFFFFF, "ITIMER_???")
-    if call.entry.name == "getitimer":
+    if not setting:
         return [which, fmt_itimerval(call, call.args[1], True)]
     return [which, fmt_itimerval(call, call.args[1], False), fmt_itimerval(call, call.args[2], True)]
 
@@ -412,10 +413,10 @@ def fmt_cpu_set(call: Call, addr: int, size: int) -> str:
     return "[" + " ".join(str(i) for i in range(size * 8) if mask >> i & 1) + "]"
 
 
-def _affinity_args(call: Call) -> list[str]:
+def _affinity_args(call: Call, getting: bool) -> list[str]:
     pid, size, addr = call.args[:3]
     size &= 0xFFFFFFFF
-    if call.entry.name == "sched_getaffinity":
+    if getting:
         shown = ptr(addr) if call.result is None or call.failed else fmt_cpu_set(call, addr, call.result)
     else:
         shown = fmt_cpu_set(call, addr, min(size, 1024))
@@ -609,12 +610,12 @@ SPECIAL.update({
     "mremap": lambda call: [fmt_arg(call, i) for i in range(4)] + (
         [ptr(call.args[4])] if call.args[3] & (abi.MREMAP_FIXED | abi.MREMAP_DONTUNMAP) else []),
     "rt_sigqueueinfo": _sigqueueinfo_args,
-    "rt_tgsigqueueinfo": _sigqueueinfo_args,
-    "getitimer": _itimer_args,
-    "setitimer": _itimer_args,
+    "rt_tgsigqueueinfo": lambda call: _sigqueueinfo_args(call, 4),
+    "getitimer": lambda call: _itimer_args(call, setting=False),
+    "setitimer": lambda call: _itimer_args(call, setting=True),
     "waitid": _waitid_args,
-    "sched_getaffinity": _affinity_args,
-    "sched_setaffinity": _affinity_args,
+    "sched_getaffinity": lambda call: _affinity_args(call, getting=True),
+    "sched_setaffinity": lambda call: _affinity_args(call, getting=False),
     "getcpu": _getcpu_args,
     "time": _time_args,
     "times": _times_args,
@@ -625,4 +626,26 @@ SPECIAL.update({
     "mknod": lambda call: _mknod_args(call, 0),
     "mknodat": lambda call: _mknod_args(call, 1),
     "prctl": _prctl_args,
+})
+
+
+def _fcntl_return(call: Call) -> str | None:
+    cmd, result = call.args[1], call.result
+    if cmd == abi.F_GETFL:
+        return f"{_hex0(result)} (flags {open_flags(result)})"
+    if cmd == abi.F_GETFD:
+        return f"{result:#x} (flags {flags(result, [(abi.FD_CLOEXEC, 'FD_CLOEXEC')])})" if result else "0"
+    return None
+
+
+# rt_sigreturn shows the mask it is about to restore, at entry (nothing at exit)
+SPLIT_SPECIAL["rt_sigreturn"] = (_sigreturn_mask, lambda call: "")
+
+# Results strace decodes (after errors, which format_return shows itself)
+RETURNS.update({
+    "time": lambda call: f"{call.result} ({_utc(call.result)})",
+    "fcntl": _fcntl_return,
+    "umask": lambda call: octal(call.result),
+    "prctl": lambda call: f"{call.result} ({DUMPABLE_NAMES[call.result]})"
+    if call.args[0] & 0xFFFFFFFF == 3 and call.result in DUMPABLE_NAMES else None,
 })

@@ -1,89 +1,249 @@
-"""The Tracer: the entry points the kernel calls (enter, exit, block, nosys, fork, exec,
-signal, stopped, process_exit) and the strace text and JSON-lines output they make."""
+"""The tracer's events, and the Tracer that makes them.
+
+The kernel calls the Tracer's hooks: `enter` before a handler runs, `exit` after it
+completed (or exec'd), `block` when it went to sleep, `nosys` for a call without a
+handler, `fork`, `exec`, `signal`, `stopped`, and `process_exit` when a process died. The
+Tracer turns each into one event object (the classes below) and hands it to every sink in
+turn: strace's text (pykern.strace.text), the JSON lines (jsonl), the -c summary
+(summary), the --timeline file (timeline). A sink is any object with `handle(event)` and
+`close()` (pykern.strace.sinks); adding one touches only the list `Tracer.sinks`.
+
+What the Tracer owns: decoding (arguments at entry, before the call can change memory;
+outputs at exit, by kind: pykern.strace.kinds), each task's pending call (one entry
+event and one exit event per call, however often a blocked call is re-run), the -e
+trace= selection, and the set of traced tasks (`live`: strace prints the `[pid N]`
+prefix once there are two). Each event carries the number of traced tasks when it
+happened (`tracees`), so a sink needs nothing of the Tracer but its clocks.
+
+Interrupted calls end with the kernel's restart codes, which the sinks show by strace's
+names. Linux resumes a call that ended with ERESTART_RESTARTBLOCK through
+restart_syscall; pykern re-enters the call itself, and the entry event says so
+(`restarted`). A thread's exit makes a TaskExited event at once; an execve in a thread
+that is not the leader ends the leader's pending call (Unfinished) and makes a Superseded
+event, and the execve's pending call moves to the leader's tid, which the thread takes.
+Formatting never raises into the kernel: a guest pointer that cannot be read is shown as
+its address, as strace does.
+"""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, ClassVar, TextIO
 
 from pykern import abi
-from pykern.abi import errno_name, strerror
-from pykern.strace.calls import DUMPABLE_NAMES, _hex0, _sigreturn_mask, _utc
-from pykern.strace.files import SCHED_NAMES, _personality, poll_result
-from pykern.strace.formats import (
-    DEFAULT_STRSIZE,
-    MAX_ERRNO,
-    clone_flags,
-    flags,
-    octal,
-    open_flags,
-    ptr,
-    quote,
-    si_code_name,
-    siginfo,
-    signal_line,
-    signame,
-)
-from pykern.strace.kinds import ENTRY_CAPTURE, ERESTART_ERRNOS, SPECIAL, SPLIT_SPECIAL, fmt_arg
-from pykern.strace.sinks import (
-    Stats,
-    _aligned,
-    duration,
-    relative_stamp,
-    summary_table,
-    timestamp,
-)
+from pykern.strace.formats import DEFAULT_STRSIZE, quote
+from pykern.strace.jsonl import JsonSink
+from pykern.strace.kinds import ENTRY_CAPTURE, SPECIAL, SPLIT_SPECIAL, fmt_arg, format_return
+from pykern.strace.sinks import Sink
 from pykern.strace.structs import Call
+from pykern.strace.summary import SummarySink
+from pykern.strace.text import TextSink
 from pykern.strace.timeline import Timeline
 
 if TYPE_CHECKING:
-    from pykern.clock import Clock
     from pykern.sigtypes import SigInfo
     from pykern.sysent import SyscallEntry
     from pykern.task import Task, ThreadGroup
 
 
-def format_return(call: Call) -> str:
-    result = call.result
-    assert result is not None
-    name = call.entry.name
-    if name == "rt_sigreturn":  # the restored rax: an error code, or any 64-bit value
-        signed = result - (1 << 64) if result >= 1 << 63 else result
-        if -MAX_ERRNO <= signed < 0:
-            result = signed
-        else:
-            return str(result & ((1 << 64) - 1))
-    if -MAX_ERRNO <= result < 0:
-        err = -result
-        if err in ERESTART_ERRNOS:
-            return "? {} ({})".format(*ERESTART_ERRNOS[err])
-        return f"-1 {errno_name(err)} ({strerror(err)})"
-    if name in ("poll", "ppoll", "select", "pselect6"):
-        return f"{result}{poll_result(call)}"
-    if name == "sched_getscheduler" and result >= 0:
-        return f"{result} ({SCHED_NAMES.get(result, '?')})"
-    if name == "personality" and result >= 0:
-        return f"{ptr(result) if result else 0} ({_personality(result)})"
-    if call.entry.ret.name == "signum" and result > 0:
-        return f"{result} ({signame(result)})"
-    if name == "time":
-        return f"{result} ({_utc(result)})"
-    if name == "fcntl":
-        cmd = call.args[1]
-        if cmd == abi.F_GETFL:
-            return f"{_hex0(result)} (flags {open_flags(result)})"
-        if cmd == abi.F_GETFD:
-            return f"{result:#x} (flags {flags(result, [(abi.FD_CLOEXEC, 'FD_CLOEXEC')])})" if result else "0"
-    if name == "umask":
-        return octal(result)
-    if name == "prctl" and call.args[0] & 0xFFFFFFFF == 3 and result in DUMPABLE_NAMES:
-        return f"{result} ({DUMPABLE_NAMES[result]})"
-    if call.entry.ret.name == "ret_hex":
-        return hex(result & ((1 << 64) - 1))
-    return str(result)
+# --- the events -------------------------------------------------------------------------
+
+@dataclass(eq=False, slots=True)
+class Event:
+    """Something that happened to `task`; `tracees`: how many tasks were traced then.
+    `kind` names it for the sinks (a sink's `on_<kind>` method gets it)."""
+
+    kind: ClassVar[str] = ""
+    task: Task
+    tracees: int
+
+    @property
+    def tid(self) -> int:
+        return self.task.tid
+
+    @property
+    def pid(self) -> int:
+        return self.task.group.tgid
+
+
+@dataclass(eq=False, slots=True)
+class SyscallEnter(Event):
+    """A call entered (once, however often a blocked call is re-run). `shown` is its
+    entry arguments as strace prints them (with the ", " when more follow at exit),
+    `decoded` the same one by one."""
+
+    kind: ClassVar[str] = "syscall_enter"
+
+    entry: SyscallEntry
+    raw: list[int]
+    args: list[int]
+    shown: str
+    decoded: list[str]
+    head: str  # `name(entry args` as strace's line starts (restart_syscall's own when restarted)
+    start_ns: int  # the Tracer's call clock (-T, -c)
+    restarted: bool = False  # re-entered after ERESTART_RESTARTBLOCK: strace's restart_syscall
+    split: int = 0  # the first argument shown at exit
+    before: dict[str, int] = field(default_factory=dict)  # Call.before: values read at entry
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+
+
+@dataclass(eq=False, slots=True)
+class SyscallExit(Event):
+    """The call `enter` returned `result`, or never returns (exit, exit_group: None).
+    `rest` is what strace prints after the entry part (the exit arguments and ")"),
+    `ret` what follows " = "."""
+
+    kind: ClassVar[str] = "syscall_exit"
+
+    enter: SyscallEnter
+    result: int | None
+    rest: str
+    ret: str
+    took_ns: int = 0
+    rest_parts: list[str] = field(default_factory=list)
+    strsize: int = DEFAULT_STRSIZE
+    made: list[str] | None = None  # `decoded`, once made
+
+    @property
+    def name(self) -> str:
+        return self.enter.entry.name
+
+    @property
+    def decoded(self) -> list[str]:
+        """All the arguments as shown (for the JSON record: made only when a sink asks,
+        while the guest's memory is as it was at exit)."""
+        if self.made is None:
+            enter = self.enter
+            if self.result is None:
+                self.made = [str(enter.args[0])]
+            elif enter.entry.name in SPECIAL:
+                self.made = self.rest_parts
+            else:
+                call = Call(self.task, enter.entry, enter.args, self.strsize, self.result, enter.before)
+                self.made = [fmt_arg(call, i) for i in range(enter.split)] + self.rest_parts
+        return self.made
+
+
+@dataclass(eq=False, slots=True)
+class NoSys(Event):
+    """A call with no handler: it returned ENOSYS without running. `name` is its Linux
+    name, or strace's `syscall_0x1f3` for numbers Linux lacks; `decoded` its raw args."""
+
+    kind: ClassVar[str] = "nosys"
+
+    nr: int
+    name: str
+    args: list[int]
+    decoded: list[str]
+    start_ns: int
+
+
+@dataclass(eq=False, slots=True)
+class Blocked(Event):
+    """The pending call `enter` went to sleep."""
+
+    kind: ClassVar[str] = "block"
+
+    enter: SyscallEnter
+
+
+@dataclass(eq=False, slots=True)
+class Unfinished(Event):
+    """The task died inside `enter` (killed while blocked, or superseded by an execve)."""
+
+    kind: ClassVar[str] = "unfinished"
+
+    enter: SyscallEnter
+
+
+@dataclass(eq=False, slots=True)
+class Superseded(Event):
+    """execve succeeded in thread `old_tid`, which now has the leader's tid (`task.tid`);
+    its pending call `moved` goes with it."""
+
+    kind: ClassVar[str] = "superseded"
+
+    old_tid: int
+    moved: SyscallEnter
+
+
+@dataclass(eq=False, slots=True)
+class InitialExec(Event):
+    """The CLI's own execve of the program, shown first (strace shows the one it made)."""
+
+    kind: ClassVar[str] = "initial_exec"
+
+    decoded: list[str]  # path, argv, and envp's size
+
+
+@dataclass(eq=False, slots=True)
+class Signal(Event):
+    kind: ClassVar[str] = "signal"
+
+    info: SigInfo
+
+
+@dataclass(eq=False, slots=True)
+class Stopped(Event):
+    """`task` entered group stop because of `signo`."""
+
+    kind: ClassVar[str] = "stopped"
+
+    signo: int
+
+
+@dataclass(eq=False, slots=True)
+class Forked(Event):
+    """`task` created `child` (fork, vfork, clone, clone3)."""
+
+    kind: ClassVar[str] = "fork"
+
+    child: Task
+    flags: int
+
+
+@dataclass(eq=False, slots=True)
+class Exec(Event):
+    kind: ClassVar[str] = "exec"
+
+    path: str
+    argv: list[bytes]
+
+
+@dataclass(eq=False, slots=True)
+class TaskExited(Event):
+    """`task` is gone with wait status `status` (a thread's exit at once; each task of a
+    process when the process dies)."""
+
+    kind: ClassVar[str] = "task_exited"
+
+    status: int
+
+
+@dataclass(eq=False, slots=True)
+class ProcessExit(Event):
+    """The process `tgid` died with wait status `status`; `task` is its first task, or
+    None when it had none left."""
+
+    kind: ClassVar[str] = "process_exit"
+
+    task: Task | None  # type: ignore[assignment]
+    tgid: int
+    status: int
+
+    @property
+    def pid(self) -> int:
+        return self.tgid
+
+    @property
+    def tid(self) -> int:
+        return self.tgid
 
 
 # --- the tracer -------------------------------------------------------------------------
@@ -97,44 +257,27 @@ NOSYS_NARGS = {"socket": 3, "connect": 3, "accept": 3, "sendto": 6, "recvfrom": 
                "sendmmsg": 4, "sendfile": 4, "io_uring_setup": 2, "io_uring_enter": 6,
                "io_uring_register": 4, "clone3": 2, "rseq": 4, "epoll_create1": 1, "eventfd2": 2,
                "inotify_init1": 1, "timerfd_create": 2, "signalfd4": 4, "memfd_create": 2}
-
-
-@dataclass
-class Pending:
-    """A call whose entry was seen and whose exit was not."""
-
-    entry: SyscallEntry
-    raw: list[int]
-    args: list[int]
-    head: str  # "name(in-args" as printed at entry
-    split: int  # index of the first argument printed at exit
-    start_ns: int
-    lead: str = ""  # the "[pid N] 12:00:00.000000 " printed before head
-    task: Task | None = None  # who made the call (its tid changes if it execs from a thread)
-    unfinished: bool = False  # its entry line was ended with " <unfinished ...>"
-    before: dict[str, int] = field(default_factory=dict)  # Call.before, for the exit
-    clock_ns: int | None = None  # the guest's CLOCK_MONOTONIC at entry, for the timeline
-
-
-def is_error(result: int) -> bool:
-    return -MAX_ERRNO <= result < 0
+TASK_CREATING_CALLS = frozenset({"clone", "clone3", "fork", "vfork"})
 
 
 @dataclass
 class Tracer:
-    """Prints every traced call of every task (following forks always) to `stream`.
+    """Follows every task (forks always) and hands each event to `sinks`.
 
-    Options as strace's: `selected` (-e trace=), `status` (-e status=: a line is then
-    printed whole at exit, never split), `timestamps` (-t, -tt, -ttt: 1, 2, 3),
-    `syscall_times` (-T), `summary` (-c). `wall_ns` and `mono_ns` are the clocks (for
-    the -t prefixes and the -T durations); tests replace them. Besides strace's text:
-    `json_stream` (--trace-json, one record per event) and `timeline` (--timeline,
-    pykern.strace.timeline), which gets the same records.
+    The options make the usual sinks: strace's text to `stream` (options as strace's:
+    `status` -e status=, a line then printed whole at exit; `timestamps` -t, -tt, -ttt: 1,
+    2, 3; `relative` -r; `syscall_times` -T; `signals` -e signal=; `pid_prefix_always`
+    -f -o FILE), or with `summary` (-c) the summary table instead; `json_stream`
+    (--trace-json) and `timeline` (--timeline). `selected` (-e trace=) is which calls
+    make events at all. `wall_ns`, `mono_ns` and `clock0` are the trace's clocks (for -t;
+    for -T, -r, -c and the JSON times), which the sinks read through the Tracer when they
+    write (pykern.strace.sinks.Clocks): tests, and a virtual clock, replace them, also
+    after the Tracer is made.
     """
 
     stream: TextIO | None
     strsize: int = DEFAULT_STRSIZE
-    selected: frozenset[str] | None = None  # syscall names to show; None = all
+    selected: frozenset[str] | None = None  # syscall names to trace; None = all
     pid_prefix_always: bool = False  # strace -f -o FILE: "PID " on every line
     json_stream: TextIO | None = None
     timeline: Timeline | None = None
@@ -147,37 +290,35 @@ class Tracer:
     syscall_times: bool = False  # -T
     wall_ns: Callable[[], int] = time.time_ns
     mono_ns: Callable[[], int] = time.perf_counter_ns
-    pending: dict[int, Pending] = field(default_factory=dict)
-    live: set[int] = field(default_factory=set)
-    open_tid: int | None = None  # the task whose entry line is printed but not ended
+    clock0: float = field(default_factory=lambda: time.perf_counter_ns() / 1e9)  # the JSON times' zero
+    sinks: list[Sink] = field(default_factory=list)  # besides the ones the options make
+    pending: dict[int, SyscallEnter] = field(default_factory=dict)  # tid -> its call not yet returned
+    live: set[int] = field(default_factory=set)  # the traced tasks
     restart_blocks: dict[int, SyscallEntry] = field(default_factory=dict)  # ended ERESTART_RESTARTBLOCK
-    stats: dict[str, Stats] = field(default_factory=dict)
-    clock0: float = field(default_factory=time.monotonic)
-    last_stamp_ns: int | None = None  # -r: when the previous line started
-    guest_clock: Clock | None = None  # the traced kernel's pykern.clock, for the timeline
+    routes: dict[str, list[Callable[[Event], None]]] = field(default_factory=dict)  # event kind -> handlers
 
-    # --- output plumbing ---
+    def __post_init__(self) -> None:
+        made: list[Sink] = []
+        if self.stream is not None and not self.summary:
+            made.append(TextSink(self.stream, status=self.status, signals=self.signals,
+                                 timestamps=self.timestamps, relative=self.relative,
+                                 syscall_times=self.syscall_times, pid_prefix_always=self.pid_prefix_always,
+                                 clocks=self))
+        if self.summary:
+            made.append(SummarySink(self.stream, clocks=self))
+        if self.json_stream is not None:
+            made.append(JsonSink(self.json_stream, clocks=self))
+        if self.timeline is not None:
+            made.append(self.timeline)
+        self.sinks[:0] = made
 
-    def _prefix(self, tid: int) -> str:
-        if self.pid_prefix_always:
-            return f"{tid:<5} "
-        if len(self.live) > 1:
-            return f"[pid {tid:5}] "
-        return ""
-
-    def _lead(self, tid: int) -> str:
-        """What starts a line: the pid prefix, then the -t timestamp (or -r's delta)."""
-        if self.relative:
-            now = self.mono_ns()
-            delta = 0 if self.last_stamp_ns is None else now - self.last_stamp_ns
-            self.last_stamp_ns = now
-            return self._prefix(tid) + relative_stamp(delta)
-        if not self.timestamps:
-            return self._prefix(tid)
-        return self._prefix(tid) + timestamp(self.wall_ns(), self.timestamps)
-
-    def _shows(self, how: str) -> bool:
-        return self.status is None or how in self.status
+    def _emit(self, event: Event) -> None:
+        handlers = self.routes.get(event.kind)
+        if handlers is None:  # the first event of its kind: which sinks take it
+            handlers = self.routes[event.kind] = [handler for handler in (_handler(sink, event.kind)
+                                                                          for sink in self.sinks) if handler]
+        for handle in handlers:
+            handle(event)
 
     def _see(self, task: Task) -> None:
         if task.tid not in self.live:
@@ -187,56 +328,9 @@ class Tracer:
                 self.initial_exec = None
                 if self.selected is not None and "execve" not in self.selected:
                     return
-                if self.summary:
-                    self.stats.setdefault("execve", Stats()).calls += 1
-                args = [quote(path, None), "[" + ", ".join(quote(a, self.strsize) for a in argv) + "]",
-                        f"0x7ffc00000000 /* {nenv} var{'' if nenv == 1 else 's'} */"]
-                if self._shows("successful"):
-                    self._line(task.tid, f"execve({', '.join(args)})", "0", suffix=self._took(0))
-
-    def _write(self, text: str) -> None:
-        if self.stream is not None and not self.summary:
-            self.stream.write(text)
-
-    def _interrupt(self, tid: int | None) -> None:
-        """Another line is about to be printed: end the open entry line of any other task
-        (of any task at all when `tid` is None)."""
-        if self.open_tid is not None and self.open_tid != tid:
-            other = self.pending.get(self.open_tid)
-            if other is not None:
-                other.unfinished = True
-                self._write(" <unfinished ...>\n")
-            self.open_tid = None
-
-    def _line(self, tid: int, text: str, ret: str, lead: str | None = None, suffix: str = "") -> None:
-        self._interrupt(tid)
-        line = (self._lead(tid) if lead is None else lead) + text
-        self._write(_aligned(line, ret) + suffix + "\n")
-
-    def _event(self, tid: int, text: str) -> None:
-        """A `--- ... ---` or `+++ ... +++` line."""
-        self._interrupt(None)
-        self._write(self._lead(tid) + text + "\n")
-
-    def _took(self, ns: int) -> str:
-        return duration(ns) if self.syscall_times else ""
-
-    @property
-    def _recording(self) -> bool:
-        return self.json_stream is not None or self.timeline is not None
-
-    def _json(self, record: dict, task: Task | None = None, start_ns: int | None = None) -> None:
-        """One event record, for the JSON-lines stream and the timeline (`task`: whose
-        track and clock, `start_ns`: a syscall_exit's entry time on that clock)."""
-        if self.json_stream is not None:
-            record["time"] = round(self.mono_ns() / 1e9 - self.clock0, 9)
-            self.json_stream.write(json.dumps(record) + "\n")
-        if self.timeline is not None:
-            if task is not None:
-                self.timeline.name(record["pid"], record.get("tid", record["pid"]), task.comm)
-                self.guest_clock = task.kernel.clock
-            if self.guest_clock is not None:
-                self.timeline.add(record, self.guest_clock.monotonic_ns(), start_ns)
+                decoded = [quote(path, None), "[" + ", ".join(quote(a, self.strsize) for a in argv) + "]",
+                           f"0x7ffc00000000 /* {nenv} var{'' if nenv == 1 else 's'} */"]
+                self._emit(InitialExec(task, len(self.live), decoded))
 
     def wants(self, entry: SyscallEntry) -> bool:
         return self.selected is None or entry.name in self.selected
@@ -250,71 +344,50 @@ class Tracer:
         args = entry.decode_args(raw)
         call = Call(task, entry, args, self.strsize)
         split = next((i for i, kind in enumerate(entry.args) if kind.out), len(entry.args))
-        if entry.name in SPECIAL or entry.name in SPLIT_SPECIAL or entry.name == "execve":
-            split = len(entry.args) if entry.name == "execve" else 0
-        shown = ", ".join(fmt_arg(call, i) for i in range(split))
-        if entry.name == "rt_sigreturn":
-            shown = _sigreturn_mask(call)
-            self.restart_blocks.pop(task.tid, None)  # a handler ran: no restart_syscall
+        if entry.name in SPECIAL or entry.name in SPLIT_SPECIAL:
+            split = 0
+        decoded = [fmt_arg(call, i) for i in range(split)]
+        shown = ", ".join(decoded)
         if split < len(entry.args) and shown:
             shown += ", "
         if entry.name in SPLIT_SPECIAL:
             shown = SPLIT_SPECIAL[entry.name][0](call)
-        head = f"{entry.name}({shown}"
-        if self.restart_blocks.pop(task.tid, None) is entry:
-            # ERESTART_RESTARTBLOCK without a handler: Linux resumes the call through
-            # restart_syscall, and strace shows that; pykern re-enters the call itself
-            head = f"restart_syscall(<... resuming interrupted {entry.name} ...>"
+        if entry.name == "rt_sigreturn":
+            self.restart_blocks.pop(task.tid, None)  # a handler ran: no restart_syscall
+        restarted = self.restart_blocks.pop(task.tid, None) is entry
         capture = ENTRY_CAPTURE.get(entry.name)
         if capture is not None:
             capture(call)
-        pending = Pending(entry, list(raw), args, head, split, self.mono_ns(), self._lead(task.tid), task,
-                          before=call.before)
-        if self.timeline is not None:
-            pending.clock_ns = task.kernel.clock.monotonic_ns()
-        if self._recording:
-            self._json({"event": "syscall_entry", "pid": task.group.tgid, "tid": task.tid, "name": entry.name,
-                        "nr": entry.number, "args": list(raw[:len(entry.args)]),
-                        "decoded": [fmt_arg(call, i) for i in range(split)] if entry.name not in SPECIAL else []},
-                       task)
+        head = f"restart_syscall(<... resuming interrupted {entry.name} ...>" if restarted else f"{entry.name}({shown}"
+        event = SyscallEnter(task, len(self.live), entry, list(raw), args, shown,
+                             decoded if entry.name not in SPECIAL else [], head, self.mono_ns(), restarted, split,
+                             call.before)
+        self._emit(event)
         if entry.ret.name == "ret_none":  # exit, exit_group: there is no return to wait for
-            text = pending.head + ", ".join(SPECIAL[entry.name](call)) + ")"
-            if self._shows("unfinished"):
-                self._line(task.tid, text, "?", lead=pending.lead)
-            self._count(entry.name, 0, pending.start_ns)
-            self._json({"event": "syscall_exit", "pid": task.group.tgid, "tid": task.tid, "name": entry.name,
-                        "nr": entry.number, "args": list(raw[:len(entry.args)]),
-                        "decoded": [str(args[0])], "ret": None}, task, pending.clock_ns)
+            rest = ", ".join(SPECIAL[entry.name](call)) + ")"
+            self._emit(SyscallExit(task, len(self.live), event, None, rest, "?"))
             if entry.name == "exit" and task.tid != task.group.tgid and any(
                     t is not task for t in task.group.live_tasks):
                 # a thread that is not the last one: strace reports it gone at once (the
                 # leader, and the last thread, are reported when the process dies)
-                self._event(task.tid, f"+++ exited with {args[0] & 0xFF} +++")
+                self._emit(TaskExited(task, len(self.live), (args[0] & 0xFF) << 8))  # a wait status
                 self.live.discard(task.tid)
             return
-        self.pending[task.tid] = pending
-        if self.status is None:  # with a status filter the line waits for the result
-            self._interrupt(task.tid)
-            self._write(pending.lead + pending.head)
-            self.open_tid = task.tid
+        self.pending[task.tid] = event
 
     def fork(self, parent: Task, child: Task, flags: int) -> None:
-        """A task was created (fork, vfork, clone, clone3): JSON only, strace shows the call."""
-        self._json({"event": "fork", "pid": parent.group.tgid, "tid": parent.tid, "child_pid": child.group.tgid,
-                    "child_tid": child.tid, "flags": clone_flags(flags), "thread": child.group is parent.group},
-                   parent)
+        """A task was created (fork, vfork, clone, clone3)."""
+        self._emit(Forked(parent, len(self.live), child, flags))
 
     def exec(self, task: Task, path: str, argv: list[bytes]) -> None:
-        """A new image replaced the old one: JSON only, strace shows the execve."""
-        self._json({"event": "exec", "pid": task.group.tgid, "tid": task.tid, "path": path,
-                    "argv": [arg.decode(errors="backslashreplace") for arg in argv]}, task)
+        """A new image replaced the old one."""
+        self._emit(Exec(task, len(self.live), path, argv))
 
     def block(self, task: Task, entry: SyscallEntry) -> None:
         pending = self.pending.get(task.tid)
         if pending is None or pending.entry is not entry:
             return
-        self._json({"event": "block", "pid": task.group.tgid, "tid": task.tid, "name": entry.name,
-                    "nr": entry.number, "args": list(pending.raw[:len(entry.args)])}, task)
+        self._emit(Blocked(task, len(self.live), pending))
 
     def exit(self, task: Task, entry: SyscallEntry, raw: list[int], result: int) -> None:
         pending = self.pending.get(task.tid)
@@ -335,59 +408,29 @@ class Tracer:
             else:
                 rest_parts = [fmt_arg(call, i) for i in range(pending.split, len(entry.args))]
             rest = ", ".join(rest_parts) + ")"
-        if pending.head.startswith("restart_syscall("):
+        if pending.restarted:
             rest = ")"
         if result == -abi.ERESTART_RESTARTBLOCK:
             self.restart_blocks[task.tid] = entry
-        ret = format_return(call)
-        if self.status is not None:
-            if self._shows("failed" if is_error(result) else "successful"):
-                self._line(task.tid, pending.head + rest, ret, lead=pending.lead, suffix=self._took(took))
-        elif self.open_tid == task.tid and not pending.unfinished:
-            self.open_tid = None
-            written = len(pending.lead) + len(pending.head)  # the entry line printed so far
-            self._write(_aligned(pending.lead + pending.head + rest, ret)[written:] + self._took(took) + "\n")
-        else:
-            self._line(task.tid, f"<... {entry.name} resumed>{rest}", ret, suffix=self._took(took))
-        self._count(entry.name, result, pending.start_ns)
-        if entry.name in ("clone", "clone3", "fork", "vfork") and result > 0:
+        self._emit(SyscallExit(task, len(self.live), pending, result, rest, format_return(call), took, rest_parts,
+                               self.strsize))
+        if entry.name in TASK_CREATING_CALLS and result > 0:
             self.live.add(result)
-        if self._recording:
-            decoded = ([fmt_arg(call, i) for i in range(pending.split)] if special is None else []) + rest_parts
-            self._json({"event": "syscall_exit", "pid": task.group.tgid, "tid": task.tid, "name": entry.name,
-                        "nr": entry.number, "args": list(pending.raw[:len(entry.args)]), "decoded": decoded,
-                        "ret": result, "error": errno_name(-result) if is_error(result) else None,
-                        "duration": took / 1e9}, task, pending.clock_ns)
 
     def _superseded(self, task: Task) -> None:
         """execve succeeded in a thread that is not the leader: it now has the leader's
         tid. As strace: the leader's call ends `= ?`, `+++ superseded by execve in pid
-        OLD +++`, and the execve's pending entry moves to the new tid."""
+        OLD +++`, and the execve's pending call moves to the new tid."""
         old_tid = next((tid for tid, p in self.pending.items() if p.task is task), None)
         if old_tid is None or old_tid == task.tid:
             return
         leader = self.pending.pop(task.tid, None)
         if leader is not None:
-            self._end_unfinished(task.tid, leader)
-        self._event(task.tid, f"+++ superseded by execve in pid {old_tid} +++")
+            self._emit(Unfinished(task, len(self.live), leader))  # on the tid both now have
         moved = self.pending.pop(old_tid)
-        if self.open_tid == old_tid:
-            self._interrupt(None)
-        moved.unfinished = True
+        self._emit(Superseded(task, len(self.live), old_tid, moved))
         self.pending[task.tid] = moved
         self.live.discard(old_tid)
-
-    def _end_unfinished(self, tid: int, pending: Pending) -> None:
-        """A task died inside a call (killed while blocked): `<... name resumed>) = ?`."""
-        if self.status is not None:
-            if self._shows("unfinished"):
-                self._line(tid, pending.head + "<unfinished ...>)", "?", lead=pending.lead)
-        elif self.open_tid == tid and not pending.unfinished:
-            self.open_tid = None
-            written = len(pending.lead) + len(pending.head)
-            self._write(_aligned(pending.lead + pending.head + ")", "?")[written:] + "\n")
-        else:
-            self._line(tid, f"<... {pending.entry.name} resumed>)", "?")
 
     def nosys(self, task: Task, nr: int, raw: list[int]) -> None:
         """A call with no handler: it returned ENOSYS without running. Shown by its Linux
@@ -401,29 +444,17 @@ class Tracer:
         shown_name = name if name is not None else f"syscall_{nr & (1 << 64) - 1:#x}"
         args = [value & (1 << 64) - 1 for value in raw[:NOSYS_NARGS.get(name or "", 6)]]
         decoded = [hex(value) if value else "0" for value in args]
-        if self._shows("failed"):
-            self._line(task.tid, f"{shown_name}({', '.join(decoded)})",
-                       f"-1 ENOSYS ({strerror(abi.ENOSYS)})", suffix=self._took(self.mono_ns() - start))
-        self._count(shown_name, -abi.ENOSYS, start)
-        self._json({"event": "syscall_exit", "pid": task.group.tgid, "tid": task.tid, "name": shown_name, "nr": nr,
-                    "args": args, "decoded": decoded, "ret": -abi.ENOSYS, "error": "ENOSYS"}, task)
+        self._emit(NoSys(task, len(self.live), nr, shown_name, args, decoded, start))
 
     def signal(self, task: Task, info: SigInfo) -> None:
-        """`info` is being delivered to `task`: strace's `--- SIGCHLD {...} ---`. An entry
-        line still open (this task's or another's) is ended with `<unfinished ...>`."""
+        """`info` is being delivered to `task`."""
         self._see(task)
-        if self.signals is None or info.signo in self.signals:
-            self._event(task.tid, signal_line(info))
-        self._json({"event": "signal", "pid": task.group.tgid, "tid": task.tid, "signo": info.signo,
-                    "signal": signame(info.signo), "code": info.code,
-                    "code_name": si_code_name(info.signo, info.code), "siginfo": siginfo(info)}, task)
+        self._emit(Signal(task, len(self.live), info))
 
     def stopped(self, task: Task, sig: int) -> None:
-        """`task` entered group stop because of `sig`: `--- stopped by SIGSTOP ---`."""
+        """`task` entered group stop because of `sig`."""
         self._see(task)
-        self._event(task.tid, f"--- stopped by {signame(sig)} ---")
-        self._json({"event": "stopped", "pid": task.group.tgid, "tid": task.tid, "signo": sig,
-                    "signal": signame(sig)}, task)
+        self._emit(Stopped(task, len(self.live), sig))
 
     def process_exit(self, group: ThreadGroup, status: int) -> None:
         """The last thread of `group` is gone; `status` is its wait status. Called by
@@ -431,40 +462,25 @@ class Tracer:
         for task in group.tasks:
             pending = self.pending.pop(task.tid, None)
             if pending is not None:  # died inside a call (killed while blocked)
-                self._end_unfinished(task.tid, pending)
+                self._emit(Unfinished(task, len(self.live), pending))
         self._exited(group.tasks, status, group.tgid)
 
     def _exited(self, tasks: list[Task], status: int, tgid: int) -> None:
-        sig = status & 0x7F
-        if sig:
-            core = " (core dumped)" if status & 0x80 else ""
-            text = f"+++ killed by {signame(sig)}{core} +++"
-        else:
-            text = f"+++ exited with {(status >> 8) & 0xFF} +++"
         for task in tasks:
             if task.tid in self.live or task is tasks[0]:
-                self._event(task.tid, text)
+                self._emit(TaskExited(task, len(self.live), status))
                 self.live.discard(task.tid)
-        self._json({"event": "exit", "pid": tgid, "status": status,
-                    "code": None if sig else (status >> 8) & 0xFF, "signal": signame(sig) if sig else None,
-                    "core_dumped": bool(sig and status & 0x80)}, tasks[0] if tasks else None)
-
-    def _count(self, name: str, result: int, start_ns: int) -> None:
-        if not self.summary:
-            return
-        stats = self.stats.setdefault(name, Stats())
-        stats.calls += 1
-        stats.ns += self.mono_ns() - start_ns
-        if is_error(result):
-            stats.errors += 1
+        self._emit(ProcessExit(tasks[0] if tasks else None, len(self.live), tgid, status))
 
     def close(self) -> None:
-        """End of the run: an open line is ended, the -c table printed, streams flushed."""
-        self._interrupt(None)
-        if self.summary and self.stream is not None:
-            self.stream.write(summary_table(self.stats))
-        for stream in (self.stream, self.json_stream):
-            if stream is not None:
-                stream.flush()
-        if self.timeline is not None:
-            self.timeline.close()
+        """End of the run: each sink ends its output (an open line, the -c table ...)."""
+        for sink in self.sinks:
+            sink.close()
+
+
+def _handler(sink: Sink, kind: str) -> Callable[[Event], None] | None:
+    """What of `sink` takes events of `kind`: its `on_<kind>` method (None when it has
+    none), or its own `handle` when it takes every event."""
+    if getattr(type(sink), "handle", None) is Sink.handle:
+        return getattr(sink, "on_" + kind, None)
+    return sink.handle

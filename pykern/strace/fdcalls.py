@@ -12,6 +12,7 @@ from pykern.strace.files import _epoll_wait_exit, _poll_entry, _select_entry
 from pykern.strace.formats import CAP_NAMES, CLOCK_NAMES, flags, octal, open_flags, ptr, quote, signame
 from pykern.strace.kinds import SPECIAL, SPLIT_SPECIAL, _lookup, fmt_arg
 from pykern.strace.net import (
+    _accept4_args,
     _accept_args,
     _bind_args,
     _recvfrom_args,
@@ -51,11 +52,11 @@ def _itimerspec_at(call: Call, addr: int, out: bool) -> str:
             f"it_value={{tv_sec={vsec}, tv_nsec={vnsec & mask}}}}}")
 
 
-def _signalfd_args(call: Call) -> list[str]:
+def _signalfd_args(call: Call, with_flags: bool) -> list[str]:
     fd, mask_addr, size = call.args[:3]
     mask = fmt_sigset(call, mask_addr) if size == abi.SIGSET_SIZE else ptr(mask_addr)
     shown = [str(_s32(fd)), mask, str(size)]
-    if call.entry.name == "signalfd4":
+    if with_flags:  # signalfd4
         shown.append(flags(call.args[3] & 0xFFFFFFFF, SFD_BITS, "0", "SFD_???"))
     return shown
 
@@ -83,8 +84,8 @@ def _sigevent(call: Call, addr: int) -> str:
 
 
 SPECIAL.update({
-    "signalfd4": _signalfd_args,
-    "signalfd": _signalfd_args,
+    "signalfd4": lambda call: _signalfd_args(call, with_flags=True),
+    "signalfd": lambda call: _signalfd_args(call, with_flags=False),
     "timerfd_create": lambda call: [_clockid(call.args[0]), flags(call.args[1] & 0xFFFFFFFF, TFD_BITS, "0",
                                                                   "TFD_???")],
     "timerfd_settime": lambda call: [str(_s32(call.args[0])), flags(call.args[1] & 0xFFFFFFFF, TFD_BITS, "0",
@@ -108,13 +109,13 @@ SPECIAL.update({
 # Calls shown in two parts: (what is printed at entry after "name(", what at exit before ")")
 SPLIT_SPECIAL.update({
     "clone3": (_clone3_entry, _clone3_exit),
-    "poll": (_poll_entry, lambda call: ""),
-    "ppoll": (_poll_entry, lambda call: ""),
-    "select": (_select_entry, lambda call: ""),
-    "pselect6": (_select_entry, lambda call: ""),
-    "epoll_wait": (lambda call: f"{_s32(call.args[0])}, ", _epoll_wait_exit),
-    "epoll_pwait": (lambda call: f"{_s32(call.args[0])}, ", _epoll_wait_exit),
-    "epoll_pwait2": (lambda call: f"{_s32(call.args[0])}, ", _epoll_wait_exit),
+    "poll": (lambda call: _poll_entry(call, ppoll=False), lambda call: ""),
+    "ppoll": (lambda call: _poll_entry(call, ppoll=True), lambda call: ""),
+    "select": (lambda call: _select_entry(call, pselect=False), lambda call: ""),
+    "pselect6": (lambda call: _select_entry(call, pselect=True), lambda call: ""),
+    "epoll_wait": (lambda call: f"{_s32(call.args[0])}, ", lambda call: _epoll_wait_exit(call, pwait=0)),
+    "epoll_pwait": (lambda call: f"{_s32(call.args[0])}, ", lambda call: _epoll_wait_exit(call, pwait=1)),
+    "epoll_pwait2": (lambda call: f"{_s32(call.args[0])}, ", lambda call: _epoll_wait_exit(call, pwait=2)),
 })
 
 # Socket calls that may block, printed as strace prints them when another line comes
@@ -126,7 +127,7 @@ SPLIT_SPECIAL.update({
 })
 SPLIT_SPECIAL.update({
     name: (lambda call: f"{_s32(call.args[0])}, ", lambda call, args=args: ", ".join(args(call)[1:]))
-    for name, args in (("accept", _accept_args), ("accept4", _accept_args), ("recvfrom", _recvfrom_args),
+    for name, args in (("accept", _accept_args), ("accept4", _accept4_args), ("recvfrom", _recvfrom_args),
                        ("recvmsg", _recvmsg_args))
 })
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pykern import abi
 from pykern.strace.calls import _fmt_array, _hex0, _s32
 from pykern.strace.formats import AT_FLAG_BITS, flags, ptr
-from pykern.strace.kinds import SPECIAL, _dirfd, fmt_arg
+from pykern.strace.kinds import RETURNS, SPECIAL, _dirfd, fmt_arg
 from pykern.strace.structs import Call, fmt_buffer, fmt_path, fmt_sigset, fmt_str, fmt_timespec
 
 # --- poll, ppoll, select, pselect6: the request at entry, what is ready in the result ---
@@ -23,7 +23,7 @@ def _pollfds(call: Call) -> list[tuple[int, int, int]] | None:
     return None if data is None else [abi.POLLFD.unpack_from(data, i * abi.POLLFD.size) for i in range(count)]
 
 
-def _poll_entry(call: Call) -> str:
+def _poll_entry(call: Call, ppoll: bool) -> str:
     entries = _pollfds(call)
     if call.args[0] == 0:
         shown = "NULL"
@@ -33,7 +33,7 @@ def _poll_entry(call: Call) -> str:
         shown = "[" + ", ".join(f"{{fd={fd}, events={flags(events & 0xFFFF, POLL_BITS)}}}" if fd >= 0 else f"{{fd={fd}}}"
                                 for fd, events, _ in entries) + "]"
     count = call.args[1] & 0xFFFFFFFF
-    if call.entry.name == "poll":
+    if not ppoll:
         return f"{shown}, {count}, {_s32(call.args[2])}"
     mask = fmt_sigset(call, call.args[3])
     return f"{shown}, {count}, {fmt_timespec(call, call.args[2])}, {mask}, {call.args[4]}"
@@ -50,10 +50,10 @@ def _fd_set(call: Call, addr: int, nfds: int) -> str:
     return "[" + " ".join(str(fd) for fd in range(nfds) if bits >> fd & 1) + "]"
 
 
-def _select_entry(call: Call) -> str:
+def _select_entry(call: Call, pselect: bool) -> str:
     nfds = _s32(call.args[0])
     sets = ", ".join(_fd_set(call, call.args[i], max(nfds, 0)) for i in (1, 2, 3))
-    if call.entry.name == "select":
+    if not pselect:
         return f"{nfds}, {sets}, {fmt_timespec(call, call.args[4], usec=True)}"
     sig_data = call.args[5]
     shown = "NULL"
@@ -67,26 +67,38 @@ def _select_entry(call: Call) -> str:
     return f"{nfds}, {sets}, {fmt_timespec(call, call.args[4])}, {shown}"
 
 
-def poll_result(call: Call) -> str:
-    """The ready part of a poll-family result: ` (Timeout)` or ` ([{fd=.., revents=..}], left ...)`."""
-    result = call.result
-    if result == 0:
-        return " (Timeout)"
-    name = call.entry.name
-    if name in ("poll", "ppoll"):
-        entries = _pollfds(call) or []
-        ready = [f"{{fd={fd}, revents={flags(revents & 0xFFFF, POLL_BITS)}}}" for fd, _, revents in entries
-                 if fd >= 0 and revents]
-        parts = ["[" + ", ".join(ready) + "]"]
-        timeout = call.args[2] if name == "ppoll" else 0
-    else:
-        nfds = max(_s32(call.args[0]), 0)
-        parts = [f"{label} {_fd_set(call, call.args[i], nfds)}" for i, label in ((1, "in"), (2, "out"), (3, "except"))
-                 if call.args[i] and _fd_set(call, call.args[i], nfds) != "[]"]
-        timeout = call.args[4]
+def _poll_ready(call: Call, timeout_index: int | None) -> str:
+    """poll's and ppoll's result: ` (Timeout)` or `1 ([{fd=3, revents=POLLIN}], left ...)`."""
+    if call.result == 0:
+        return "0 (Timeout)"
+    entries = _pollfds(call) or []
+    ready = [f"{{fd={fd}, revents={flags(revents & 0xFFFF, POLL_BITS)}}}" for fd, _, revents in entries
+             if fd >= 0 and revents]
+    parts = ["[" + ", ".join(ready) + "]"]
+    timeout = call.args[timeout_index] if timeout_index is not None else 0
     if timeout:
-        parts.append(f"left {fmt_timespec(call, timeout, usec=name == 'select')}")
-    return f" ({', '.join(parts)})"
+        parts.append(f"left {fmt_timespec(call, timeout)}")
+    return f"{call.result} ({', '.join(parts)})"
+
+
+def _select_ready(call: Call, usec: bool) -> str:
+    """select's and pselect6's result: ` (Timeout)` or `1 (in [3], left ...)`."""
+    if call.result == 0:
+        return "0 (Timeout)"
+    nfds = max(_s32(call.args[0]), 0)
+    parts = [f"{label} {_fd_set(call, call.args[i], nfds)}" for i, label in ((1, "in"), (2, "out"), (3, "except"))
+             if call.args[i] and _fd_set(call, call.args[i], nfds) != "[]"]
+    if call.args[4]:
+        parts.append(f"left {fmt_timespec(call, call.args[4], usec=usec)}")
+    return f"{call.result} ({', '.join(parts)})"
+
+
+RETURNS.update({
+    "poll": lambda call: _poll_ready(call, None),
+    "ppoll": lambda call: _poll_ready(call, 2),
+    "select": lambda call: _select_ready(call, usec=True),
+    "pselect6": lambda call: _select_ready(call, usec=False),
+})
 
 
 # --- epoll and eventfd ---
@@ -115,7 +127,8 @@ def _epoll_ctl_args(call: Call) -> list[str]:
     return [str(_s32(call.args[0])), name, str(_s32(call.args[2])), event]
 
 
-def _epoll_wait_exit(call: Call) -> str:
+def _epoll_wait_exit(call: Call, pwait: int) -> str:
+    """epoll_wait (`pwait` 0), epoll_pwait (1: and a mask), epoll_pwait2 (2: a timespec)."""
     addr, maxevents, timeout = call.args[1], _s32(call.args[2]), _s32(call.args[3])
     if call.failed or call.result is None:
         shown = ptr(addr)
@@ -124,11 +137,11 @@ def _epoll_wait_exit(call: Call) -> str:
         shown = ptr(addr) if data is None else "[" + ", ".join(
             _epoll_event(*abi.EPOLL_EVENT.unpack_from(data, i * abi.EPOLL_EVENT.size)) for i in range(call.result)) + "]"
     rest = f"{shown}, {maxevents}, "
-    if call.entry.name == "epoll_pwait2":
+    if pwait == 2:
         rest += fmt_timespec(call, call.args[3])
     else:
         rest += str(timeout)
-    if call.entry.name != "epoll_wait":  # (strace shows the mask only when the call succeeded)
+    if pwait:  # (strace shows the mask only when the call succeeded)
         mask = ptr(call.args[4]) if call.failed else fmt_sigset(call, call.args[4])
         rest += f", {mask}, {call.args[5]}"
     return rest
@@ -164,9 +177,9 @@ def _getrusage_args(call: Call) -> list[str]:
     return [_named(RUSAGE_WHO, _s32(call.args[0]), "RUSAGE"), fmt_arg(call, 1)]
 
 
-def _priority_args(call: Call) -> list[str]:
+def _priority_args(call: Call, setting: bool) -> list[str]:
     shown = [_named(PRIO_NAMES, _s32(call.args[0]), "PRIO"), str(_s32(call.args[1]))]
-    return shown + ([str(_s32(call.args[2]))] if call.entry.name == "setpriority" else [])
+    return shown + ([str(_s32(call.args[2]))] if setting else [])
 
 
 def _personality_args(call: Call) -> list[str]:
@@ -176,8 +189,8 @@ def _personality_args(call: Call) -> list[str]:
 
 SPECIAL.update({
     "getrusage": _getrusage_args,
-    "getpriority": _priority_args,
-    "setpriority": _priority_args,
+    "getpriority": lambda call: _priority_args(call, setting=False),
+    "setpriority": lambda call: _priority_args(call, setting=True),
     "sched_get_priority_max": lambda call: [_named(SCHED_NAMES, _s32(call.args[0]), "SCHED")],
     "sched_get_priority_min": lambda call: [_named(SCHED_NAMES, _s32(call.args[0]), "SCHED")],
     "sched_getparam": lambda call: [str(_s32(call.args[0])), _fmt_array(call, call.args[1], 1, 4, str)],
@@ -187,6 +200,12 @@ SPECIAL.update({
     "fchownat": lambda call: [_dirfd(_s32(call.args[0])), fmt_path(call, call.args[1]), str(_s32(call.args[2])),
                               str(_s32(call.args[3])), flags(call.args[4] & 0xFFFFFFFF, AT_FLAG_BITS, unknown="AT_???")],
     "personality": _personality_args,
+})
+RETURNS.update({
+    "sched_getscheduler": lambda call: f"{call.result} ({SCHED_NAMES.get(call.result, '?')})"
+    if call.result >= 0 else None,
+    "personality": lambda call: f"{ptr(call.result) if call.result else 0} ({_personality(call.result)})"
+    if call.result >= 0 else None,
 })
 
 
@@ -226,35 +245,35 @@ def _xattr_value(call: Call, addr: int, size: int) -> str:
     return fmt_buffer(call, addr, call.result)
 
 
-def _xattr_target(call: Call) -> str:
+def _xattr_target(call: Call, by_fd: bool) -> str:
     """The first argument of the xattr calls: a path, or an fd for the f* ones."""
-    return str(_s32(call.args[0])) if call.entry.name.startswith("f") else fmt_path(call, call.args[0])
+    return str(_s32(call.args[0])) if by_fd else fmt_path(call, call.args[0])
 
 
-def _getxattr_args(call: Call) -> list[str]:
-    first = _xattr_target(call)
+def _getxattr_args(call: Call, by_fd: bool = False) -> list[str]:
+    first = _xattr_target(call, by_fd)
     return [first, fmt_str(call, call.args[1]), _xattr_value(call, call.args[2], call.args[3]),
             str(call.args[3])]
 
 
-def _listxattr_args(call: Call) -> list[str]:
-    first = _xattr_target(call)
+def _listxattr_args(call: Call, by_fd: bool = False) -> list[str]:
+    first = _xattr_target(call, by_fd)
     return [first, _xattr_value(call, call.args[1], call.args[2]), str(call.args[2])]
 
 
 XATTR_FLAG_BITS = [(1, "XATTR_CREATE"), (2, "XATTR_REPLACE")]
 
 
-def _setxattr_args(call: Call) -> list[str]:
-    first = _xattr_target(call)
+def _setxattr_args(call: Call, by_fd: bool = False) -> list[str]:
+    first = _xattr_target(call, by_fd)
     size = call.args[3]
     value = fmt_buffer(call, call.args[2], size) if size <= 1 << 16 else ptr(call.args[2])  # as strace: E2BIG
     return [first, fmt_str(call, call.args[1]), value, str(size),
             flags(call.args[4] & 0xFFFFFFFF, XATTR_FLAG_BITS, unknown="XATTR_???")]
 
 
-def _removexattr_args(call: Call) -> list[str]:
-    first = _xattr_target(call)
+def _removexattr_args(call: Call, by_fd: bool = False) -> list[str]:
+    first = _xattr_target(call, by_fd)
     return [first, fmt_str(call, call.args[1])]
 
 

@@ -90,8 +90,8 @@ def _mq_attr(call: Call, index: int) -> str:
 
 KIND_FORMATTERS.update({
     "ipc_key": lambda call, i: ipc_key(call.args[i]),
-    "ipc_flags": lambda call, i: ipc_get_flags(call.args[i], SHMGET_BITS if call.entry.name == "shmget"
-                                               else IPC_GET_BITS),
+    "ipc_flags": lambda call, i: ipc_get_flags(call.args[i], IPC_GET_BITS),
+    "shmget_flags": lambda call, i: ipc_get_flags(call.args[i], SHMGET_BITS),
     "shmat_flags": lambda call, i: flags(call.args[i] & 0xFFFFFFFF, SHMAT_BITS, "0", "SHM_???"),
     "msg_flags": lambda call, i: flags(call.args[i] & 0xFFFFFFFF, MSG_FLAG_BITS, "0", "MSG_???"),
     "sembuf_in": _sembuf,

@@ -173,11 +173,12 @@ def _sockname_args(call: Call) -> list[str]:
 
 
 def _accept_args(call: Call) -> list[str]:
-    shown = [str(_s32(call.args[0])), _sockaddr_out(call, call.args[1], call.args[2]),
-             _len_in_out(call, call.args[2])]
-    if call.entry.name == "accept4":
-        shown.append(flags(call.args[3] & 0xFFFFFFFF, SOCK_FLAG_BITS, unknown="SOCK_???"))
-    return shown
+    return [str(_s32(call.args[0])), _sockaddr_out(call, call.args[1], call.args[2]),
+            _len_in_out(call, call.args[2])]
+
+
+def _accept4_args(call: Call) -> list[str]:
+    return _accept_args(call) + [flags(call.args[3] & 0xFFFFFFFF, SOCK_FLAG_BITS, unknown="SOCK_???")]
 
 
 def _socket_args(call: Call) -> list[str]:
@@ -347,7 +348,7 @@ def _sockopt_name(level: int, optname: int) -> str:
     return _named(table[0], optname, table[1])
 
 
-def _sockopt_value(call: Call, level: int, optname: int, addr: int, length: int) -> str:
+def _sockopt_value(call: Call, level: int, optname: int, addr: int, length: int, setting: bool) -> str:
     """An option's value as strace prints it: an int as `[1]` (SO_ERROR's as its errno
     name), struct linger by its fields, the SOL_SOCKET options that are not ints as
     bytes; an int option of another length as the address."""
@@ -358,7 +359,7 @@ def _sockopt_value(call: Call, level: int, optname: int, addr: int, length: int)
             return f"{{l_onoff={onoff}, l_linger={linger}}}"
     if level == abi.SOL_SOCKET and optname in SO_STRUCT_OPTIONS:
         return fmt_buffer(call, addr, length) if length >= 0 else ptr(addr)
-    if length >= 4 and (length == 4 or call.entry.name == "getsockopt"):
+    if length >= 4 and (length == 4 or not setting):
         data = call.read(addr, 4)
         if data is None:
             return ptr(addr)
@@ -366,17 +367,17 @@ def _sockopt_value(call: Call, level: int, optname: int, addr: int, length: int)
         if level == abi.SOL_SOCKET and optname == abi.SO_ERROR and value in abi.ERRNO_NAMES:
             return f"[{abi.ERRNO_NAMES[value]}]"
         return f"[{value}]"
-    if call.entry.name == "setsockopt" and 0 <= length and level not in OPTNAME_TABLES:
+    if setting and 0 <= length and level not in OPTNAME_TABLES:
         return fmt_buffer(call, addr, length)
     return ptr(addr)
 
 
-def _sockopt_args(call: Call) -> list[str]:
+def _sockopt_args(call: Call, setting: bool) -> list[str]:
     level, optname = _s32(call.args[1]), _s32(call.args[2])
     head = [str(_s32(call.args[0])), _named(SOCKOPT_LEVEL_NAMES, level, "SOL").replace("SOL_???", "SOL_??"),
             _sockopt_name(level, optname)]
-    if call.entry.name == "setsockopt":
-        return head + [_sockopt_value(call, level, optname, call.args[3], _s32(call.args[4])),
+    if setting:
+        return head + [_sockopt_value(call, level, optname, call.args[3], _s32(call.args[4]), setting),
                        str(_s32(call.args[4]))]
     if optname == abi.SO_PEERCRED and level == abi.SOL_SOCKET and not call.failed \
             and call.result is not None:
@@ -387,13 +388,13 @@ def _sockopt_args(call: Call) -> list[str]:
     else:
         after = call.read(call.args[4], 4)
         length = _s32(int.from_bytes(after, "little")) if after is not None else 0
-        value = _sockopt_value(call, level, optname, call.args[3], length)
+        value = _sockopt_value(call, level, optname, call.args[3], length, setting)
     return head + [value, _len_in_out(call, call.args[4])]
 
 
-def _mmsg_args(call: Call) -> list[str]:
+def _mmsg_args(call: Call, receiving: bool) -> list[str]:
     """sendmmsg/recvmmsg: the entries the call handled, each `{msg_hdr={...}, msg_len=N}`;
-    the vector's address when it failed."""
+    the vector's address when it failed; recvmmsg's timeout."""
     ok = not (call.failed or call.result is None)
     shown = ptr(call.args[1])
     if ok and call.result > 0:
@@ -404,11 +405,11 @@ def _mmsg_args(call: Call) -> list[str]:
             if length is None:
                 break
             received = int.from_bytes(length, "little")
-            header = fmt_msghdr(call, entry, received if call.entry.name == "recvmmsg" else None)
+            header = fmt_msghdr(call, entry, received if receiving else None)
             items.append(f"{{msg_hdr={header}, msg_len={received}}}")
         shown = "[" + ", ".join(items) + "]"
     args = [str(_s32(call.args[0])), shown, str(call.args[2] & 0xFFFFFFFF), _msg_flags(call.args[3])]
-    if call.entry.name == "recvmmsg":
+    if receiving:
         args.append(fmt_arg(call, 4) if call.args[4] else "NULL")
     return args
 
@@ -432,16 +433,16 @@ SPECIAL.update({
     "fstatfs": lambda call: [str(_s32(call.args[0])), fmt_statfs(call, call.args[1])],
     "getxattr": _getxattr_args,
     "lgetxattr": _getxattr_args,
-    "fgetxattr": _getxattr_args,
+    "fgetxattr": lambda call: _getxattr_args(call, by_fd=True),
     "listxattr": _listxattr_args,
     "llistxattr": _listxattr_args,
-    "flistxattr": _listxattr_args,
+    "flistxattr": lambda call: _listxattr_args(call, by_fd=True),
     "setxattr": _setxattr_args,
     "lsetxattr": _setxattr_args,
-    "fsetxattr": _setxattr_args,
+    "fsetxattr": lambda call: _setxattr_args(call, by_fd=True),
     "removexattr": _removexattr_args,
     "lremovexattr": _removexattr_args,
-    "fremovexattr": _removexattr_args,
+    "fremovexattr": lambda call: _removexattr_args(call, by_fd=True),
     "fadvise64": lambda call: [str(_s32(call.args[0])), str(call.args[1]), str(call.args[2]),
                                _named(FADV_NAMES, _s32(call.args[3]), "POSIX_FADV")],
     "mincore": _mincore_args,
@@ -451,15 +452,15 @@ SPECIAL.update({
     "bind": _bind_args,
     "connect": _bind_args,
     "accept": _accept_args,
-    "accept4": _accept_args,
+    "accept4": _accept4_args,
     "socketpair": _socketpair_args,
     "sendto": _sendto_args,
     "recvfrom": _recvfrom_args,
     "sendmsg": _sendmsg_args,
     "recvmsg": _recvmsg_args,
-    "getsockopt": _sockopt_args,
-    "setsockopt": _sockopt_args,
-    "sendmmsg": _mmsg_args,
-    "recvmmsg": _mmsg_args,
+    "getsockopt": lambda call: _sockopt_args(call, setting=False),
+    "setsockopt": lambda call: _sockopt_args(call, setting=True),
+    "sendmmsg": lambda call: _mmsg_args(call, receiving=False),
+    "recvmmsg": lambda call: _mmsg_args(call, receiving=True),
     "shutdown": lambda call: [str(_s32(call.args[0])), _named(SHUT_NAMES, _s32(call.args[1]), "SHUT")],
 })

@@ -231,10 +231,18 @@ def fmt_int_out(call: Call, value: int) -> str:
     data = call.read(value, 4)
     if data is None:
         return hex(value)
-    number = int.from_bytes(data, "little", signed=True)
-    if call.entry.name == "wait4":
-        return wait_status(number & 0xFFFFFFFF)
-    return f"[{number}]"
+    return f"[{int.from_bytes(data, 'little', signed=True)}]"
+
+
+def fmt_wstatus(call: Call, value: int) -> str:
+    """wait4's status: `[{WIFEXITED(s) && WEXITSTATUS(s) == 0}]`; NULL when WNOHANG found
+    nothing (the call wrote no status)."""
+    if value == 0 or call.result == 0:
+        return ptr(value)
+    data = call.read(value, 4)
+    if data is None:
+        return hex(value)
+    return wait_status(int.from_bytes(data, "little"))
 
 
 def fmt_int_pair(call: Call, value: int) -> str:

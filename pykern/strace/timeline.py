@@ -1,7 +1,8 @@
 """--timeline FILE: the traced run as a Chrome trace-event file (Perfetto, chrome://tracing).
 
-Fed by the same records as the --trace-json stream (the Tracer hands each one over with
-the guest's CLOCK_MONOTONIC reading, pykern.clock, at that moment). One track per task:
+A sink of the tracer's events (pykern.strace.events), made from the same records as the
+--trace-json stream (pykern.strace.jsonl.record), each stamped with the guest's
+CLOCK_MONOTONIC (pykern.clock) when it happened. One track per task:
 pid is the guest tgid, tid the guest tid, named by the task's comm through "M"
 (metadata) events. Each completed system call is a complete ("X") slice from its entry
 to its exit, its decoded arguments and result in "args"; signals, group stops, forks,
@@ -15,7 +16,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+from pykern.strace.jsonl import record
+from pykern.strace.sinks import Sink
+
+if TYPE_CHECKING:
+    from pykern.clock import Clock
+    from pykern.strace.events import Event
 
 # the records that become instant events, and the name each one's event gets
 INSTANT_NAMES = {"signal": lambda r: r["signal"], "stopped": lambda r: f"stopped by {r['signal']}",
@@ -24,10 +32,29 @@ INSTANT_NAMES = {"signal": lambda r: r["signal"], "stopped": lambda r: f"stopped
 
 
 @dataclass
-class Timeline:
+class Timeline(Sink):
     stream: TextIO
     events: list[dict] = field(default_factory=list)
     names: dict[tuple[int, int], str] = field(default_factory=dict)  # (pid, tid) -> comm, the latest
+    starts: dict[Any, int] = field(default_factory=dict)  # a call's entry event -> its guest time
+    guest_clock: Clock | None = None  # the traced kernel's, from the latest event's task
+
+    def handle(self, event: Event) -> None:
+        task = event.task
+        if task is not None:
+            self.guest_clock = task.kernel.clock
+        if event.kind == "syscall_enter":
+            self.starts[event] = self.guest_clock.monotonic_ns()
+        elif event.kind == "unfinished":
+            self.starts.pop(event.enter, None)
+        made = record(event)
+        if made is None:
+            return
+        if task is not None:
+            self.name(made["pid"], made.get("tid", made["pid"]), task.comm)
+        if self.guest_clock is not None:
+            start = self.starts.pop(event.enter, None) if event.kind == "syscall_exit" else None
+            self.add(made, self.guest_clock.monotonic_ns(), start)
 
     def name(self, pid: int, tid: int, comm: bytes) -> None:
         self.names[(pid, tid)] = comm.decode(errors="backslashreplace")
