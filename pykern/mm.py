@@ -61,7 +61,7 @@ from pykern.abi import (
 )
 from pykern.errors import Fault, SysError
 from pykern.hostmem import Backing, disable_transparent_hugepages
-from pykern.rusage import faultable, fork_base, release_pages
+from pykern.rusage import faultable, forked, release_pages
 from pykern.uc_const import UC_ARCH_X86, UC_MODE_64, UC_PROT_EXEC, UC_X86_REG_CR4
 from pykern.ucbind import Uc, UcError
 
@@ -679,8 +679,8 @@ class MM(UserAccess):
         ranges: dict[int, list[tuple[int, int]]] = {}
         writable = {id(vma.backing) for vma in self.vmas if vma.prot & PROT_WRITE and not vma.shared}
         copies: dict[int, Backing] = {}
-        copied = 0  # resident bytes of faultable VMAs the child gets: not its page faults (rusage)
-        counted: set[int] = set()  # copies whose pages are such
+        copied = copied_faultable = 0  # resident bytes the child gets: not its page faults (rusage)
+        counted: set[int] = set()  # copies whose VMAs are faultable (pykern.rusage)
         vmas = []
         for vma in self.vmas:
             backing = vma.backing
@@ -705,8 +705,9 @@ class MM(UserAccess):
                 elif copy is not backing:
                     for offset, length in backing.resident_runs(vma.offset, vma.end - vma.start):
                         copy.copy_from(backing, offset, length)
+                        copied += length
                         if id(copy) in counted:
-                            copied += length
+                            copied_faultable += length
                 backing = copy
             vmas.append(VMA(vma.start, vma.end, vma.prot, vma.flags, backing, vma.offset, vma.name,
                             vma.file_offset))
@@ -714,8 +715,9 @@ class MM(UserAccess):
             if id(copy) in ranges:
                 source = next(v.backing for v in self.vmas if id(v.backing) == source_id)
                 refilled = copy.refill_from(source, sorted(ranges[id(copy)]))
+                copied += refilled
                 if id(copy) in counted:
-                    copied += refilled
+                    copied_faultable += refilled
         wanted = {self._mapping_key(vma) for vma in vmas}
         if child is not None and pool is not None and child._unmap_cost(wanted) > pool.max_unmap:
             child._close()
@@ -726,7 +728,7 @@ class MM(UserAccess):
         child.start_brk, child.brk, child.exe_path = self.start_brk, self.brk, self.exe_path
         child.dumpable = self.dumpable
         child.layout = self.layout
-        child.rss_base = fork_base(child, copied)
+        forked(child, copied, copied_faultable)
         if self.heap is not None:
             child.heap = copies.get(id(self.heap)) or Backing(self.heap.size, label="heap")
         return child
@@ -913,8 +915,9 @@ class MM(UserAccess):
         self.rss_sampled_ns = 0  # when the peak was last sampled (time.monotonic_ns)
         self.private_rss: int | None = None  # resident bytes in private backings when it was retired
         self.map_generation = 0  # changes with every change of the VMA list
-        # the last sample: (rss, of it in faultable VMAs, map_generation, pykern's host faults)
-        self.rss_sample: tuple[int, int, int, int] | None = None
+        # the last sample: (rss, of it in faultable VMAs, in private backings, map_generation,
+        # pykern's host faults then)
+        self.rss_sample: tuple[int, int, int, int, int] | None = None
 
     def locked_bytes(self) -> int:
         """VmLck: the bytes of mlock'ed ranges that are mapped."""

@@ -129,26 +129,27 @@ def host_faults() -> int:
     return usage.ru_minflt + usage.ru_majflt
 
 
-def sample_rss(mm: MM) -> tuple[int, int]:
-    """(resident bytes of the MM now, the part in faultable VMAs); the peak follows.
-    Asking the host costs some microseconds a VMA, so when neither the VMA list has
-    changed nor the host has faulted in a page for pykern since the last sample, that
-    sample is still the answer."""
+def _current(mm: MM) -> tuple[int, int, int]:
+    """_resident(mm) now; the peak follows. Asking the host costs some microseconds a
+    VMA, so when neither the VMA list has changed nor the host has faulted in a page for
+    pykern since the last sample (a fork's, or an ask's), that sample is still the answer."""
     faults = host_faults()
     last = mm.rss_sample
-    if last is not None and last[2] == mm.map_generation and last[3] == faults:
-        rss, touched = last[0], last[1]
+    if last is not None and last[3] == mm.map_generation and last[4] == faults:
+        rss, touched, private = last[0], last[1], last[2]
     else:
-        rss, touched, _ = _resident(mm)
-    _sampled(mm, rss, touched, faults)
-    return rss, touched
-
-
-def _sampled(mm: MM, rss: int, touched: int, faults: int) -> None:
+        rss, touched, private = _resident(mm)
     if rss > mm.hiwater_rss:
         mm.hiwater_rss = rss
     mm.rss_sampled_ns = time.monotonic_ns()
-    mm.rss_sample = (rss, touched, mm.map_generation, faults)
+    mm.rss_sample = (rss, touched, private, mm.map_generation, faults)
+    return rss, touched, private
+
+
+def sample_rss(mm: MM) -> tuple[int, int]:
+    """(resident bytes of the MM now, the part in faultable VMAs); the peak follows."""
+    rss, touched, _ = _current(mm)
+    return rss, touched
 
 
 def maybe_sample_rss(mm: MM) -> None:
@@ -157,12 +158,23 @@ def maybe_sample_rss(mm: MM) -> None:
         sample_rss(mm)
 
 
-def fork_base(child: MM, copied: int) -> int:
-    """The resident bytes of faultable VMAs a forked MM starts with, which are not its
-    faults: the private pages fork copied (`copied`, of faultable VMAs), and the shared
-    ones it maps as its parent does."""
-    return copied + sum(vma_resident(vma) for vma in child.vmas
-                        if faultable(vma) and (vma.shared or vma.backing.frozen))
+def forked(child: MM, copied: int, copied_faultable: int) -> None:
+    """A fork made `child`, copying `copied` resident bytes of private memory into it
+    (`copied_faultable` of them in faultable VMAs). What it starts with is not its faults
+    (`rss_base`: those copies, and the shared pages it maps as its parent does), and is
+    its first sample: a child that exits without the host faulting a page in is not
+    asked again."""
+    rss, touched = copied, copied_faultable
+    for vma in child.vmas:
+        if vma.shared or vma.backing.frozen:
+            resident = vma_resident(vma)
+            rss += resident
+            if faultable(vma):
+                touched += resident
+    child.rss_base = touched
+    child.hiwater_rss = rss
+    child.rss_sampled_ns = time.monotonic_ns()
+    child.rss_sample = (rss, touched, copied, child.map_generation, host_faults())
 
 
 def mm_faults(mm: MM, touched: int) -> int:
@@ -181,17 +193,16 @@ def release_pages(mm: MM, vmas: list[VMA]) -> None:
             touched += resident
     if not released:
         return
-    mm.rss_sample = None  # (MADV_DONTNEED gives pages back without changing a VMA)
     if released >= BIG_RELEASE or time.monotonic_ns() - mm.rss_sampled_ns >= SAMPLE_NS // 10:
         sample_rss(mm)
+    mm.rss_sample = None  # (MADV_DONTNEED gives pages back without changing a VMA)
     mm.rss_released += touched
 
 
 def retire_mm_usage(group: ThreadGroup, mm: MM) -> None:
     """The process leaves `mm` for good (exec, exit): its faults and peak stay with the
     process (Linux keeps min_flt per task and the old mm's hiwater in signal->maxrss)."""
-    rss, touched, private = _resident(mm)
-    _sampled(mm, rss, touched, host_faults())
+    rss, touched, private = _current(mm)
     mm.private_rss = private  # MM.destroy weighs it when it pools the MM: not asked twice
     usage = group.mm_usage
     usage.minflt += mm_faults(mm, touched)
@@ -277,6 +288,6 @@ def reaped_usage(clock: Clock, group: ThreadGroup) -> Usage:
     return total
 
 
-__all__ = ["RUSAGE", "Usage", "faultable", "fork_base", "maybe_sample_rss", "mm_faults", "process_cpu_usage", "process_usage",
+__all__ = ["RUSAGE", "Usage", "faultable", "forked", "maybe_sample_rss", "mm_faults", "process_cpu_usage", "process_usage",
            "reaped_usage", "release_pages", "retire_mm_usage", "sample_rss", "thread_stime_ns", "thread_usage",
            "vma_resident"]
