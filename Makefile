@@ -103,7 +103,8 @@ testbins/futex_ops testbins/futex_waitv: testbins/deadline.h
 # Debian's static busybox (/bin/busybox: tests/test_busybox.py and the busybox_exec and
 # shell_script workloads); for make bench also qemu-user's qemu-x86_64 and GNU time (peak
 # RSS). Installed only when missing (command:package); a failed install (no root, no
-# network) warns and carries on: those comparisons are then skipped.
+# network) warns and carries on: those comparisons are then skipped, except under CI
+# (CI=true), where a missing strace fails them (tests/conftest.py's host_tool).
 TEST_TOOLS := strace:strace busybox:busybox-static gdb:gdb
 BENCH_TOOLS := $(TEST_TOOLS) qemu-x86_64:qemu-user /usr/bin/time:time
 

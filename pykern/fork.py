@@ -107,6 +107,8 @@ def copy_process(parent: Task, flags: int, child_stack: int, parent_tid_addr: in
     kernel.sched.enqueue(child)
     if kernel.tracer is not None:
         kernel.tracer.fork(parent, child, flags)
+    if kernel.sched.debugger is not None:  # gdb: a fork or vfork event (catch fork)
+        kernel.sched.debugger.forked(parent, child, flags)
     return child
 
 

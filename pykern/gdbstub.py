@@ -3,6 +3,13 @@
 Like qemu-user's `-g PORT`, the first process waits for gdb to connect on
 127.0.0.1:PORT before its first instruction. The stub debugs that process (all its
 threads); processes it forks run on untraced (gdb's default follow-fork-mode parent).
+Fork, vfork and exec are reported as gdbserver reports them, when gdb asked for them in
+qSupported (fork-events+, vfork-events+, exec-events+): a T stop reply with fork:,
+vfork: (then vforkdone: when the parent runs again) or exec:, so `catch fork` and `catch
+exec` work and gdb reads the new program's symbols after an exec. gdb then detaches the
+child (D;pid): it was never traced here and simply runs on. Under `set follow-fork-mode
+child` gdb detaches the parent instead (or, after a vfork, resumes the child alone): the
+stub then debugs the child, and the parent runs on.
 
 All-stop, and the whole guest stops: while gdb looks at a stopped thread, the stub
 serves its socket from pykern's own loop (`serve`), so nothing else runs, neither the
@@ -21,6 +28,8 @@ The hooks the rest of the kernel calls, each one attribute check when gdb is abs
   its default action). gdb's C<sig> delivers it, c suppresses it; a suppressed fault
   runs the faulting instruction again, as under ptrace.
 - `idle`: sched.py, instead of an unbounded wait: gdb may interrupt a sleeping guest.
+- `forked`: fork.py, a process made by the traced one (a fork or vfork event). An exec
+  needs no hook: check_stop sees the traced process in a new address space.
 
 Breakpoints are Unicorn code hooks on just their addresses (the translated block that
 holds one is dropped, so it is translated again with the hook); single-stepping is a code
@@ -48,6 +57,8 @@ from pykern import abi
 from pykern import uc_const as X
 from pykern.abi import (
     AT_FDCWD,
+    CLONE_THREAD,
+    CLONE_VFORK,
     EBADF,
     EISDIR,
     ENAMETOOLONG,
@@ -330,9 +341,14 @@ class GdbStub:
         self.syscall_returns: dict[Task, int] = {}  # entry reported: report the return too
         self.stop: Stop | None = None  # the stop gdb sees now (or is about to)
         self.pending: Stop | None = None  # recorded in a hook, served by check_stop
+        self.later: list[Stop] = []  # stops recorded while one was pending, served right after it
         self.passed: SigInfo | None = None  # the signal gdb let through: do_signal delivers it without a stop
         self.g_task: Task | None = None  # Hg: registers and memory
         self.multiprocess = False
+        self.fork_events = self.vfork_events = self.exec_events = False  # what gdb's qSupported asked
+        self.fork_children: dict[int, Task] = {}  # fork and vfork events reported: child tgid -> child, until D;pid
+        self.released: set[int] = set()  # processes the stub debugged before it followed a fork child
+        self.vfork_parents: set[Task] = set()  # vfork events reported: vforkdone when the call returns
         self.resume = Resume()
         self.interrupt_requested = False
         self.running = threading.Event()  # the guest runs: the watcher looks for Ctrl-C
@@ -398,6 +414,9 @@ class GdbStub:
         self.step_hook = None
         self.stepping.clear()
         self.catch_syscalls = None
+        self.fork_children.clear()
+        self.vfork_parents.clear()
+        self.later.clear()
         for file in self.files.values():
             file.fput()
         self.files.clear()
@@ -427,10 +446,17 @@ class GdbStub:
             self.report_exit()
             return True
         served = False
+        execed = self._exec_stop()
+        if execed is not None:  # (before a caught execve's return, as ptrace's PTRACE_EVENT_EXEC)
+            self.serve(execed)
+            served = True
         if self.pending is not None:
             stop, self.pending = self.pending, None
             self.serve(stop)
             served = True
+            while self.later and self.conn is not None:  # (a fork event, then the caught clone's return)
+                self.serve(self.later.pop(0))
+            self.later.clear()
         if self.interrupt_requested:
             self.interrupt_requested = False
             conn = self.conn
@@ -484,10 +510,24 @@ class GdbStub:
         return True
 
     def syscall_exit_stop(self, task: Task) -> None:
-        """A pending call completed outside the JIT: its return is the next stop."""
+        """A pending call completed outside the JIT: its return is the next stop (or,
+        first, the end of a reported vfork: the parent runs again)."""
+        if self.conn is None or task.state is not TaskState.RUNNABLE:
+            return
+        if task in self.vfork_parents:
+            self.vfork_parents.discard(task)
+            self._post(Stop(task, SIGTRAP, "vforkdone:;"))
         nr = self.syscall_returns.pop(task, None)
-        if nr is not None and self.conn is not None and task.state is TaskState.RUNNABLE:
-            self.pending = Stop(task, SIGTRAP, f"syscall_return:{nr:x};", syscall=nr)
+        if nr is not None:
+            self._post(Stop(task, SIGTRAP, f"syscall_return:{nr:x};", syscall=nr))
+
+    def _post(self, stop: Stop) -> None:
+        """A stop for check_stop to serve; one already pending comes first (as ptrace
+        reports a fork event before the syscall-exit stop of the call that made it)."""
+        if self.pending is None:
+            self.pending = stop
+        else:
+            self.later.append(stop)
 
     def signal_stop(self, task: Task, info: SigInfo) -> SigInfo | None:
         """Before `info` is delivered to the traced `task`: gdb sees the stop, then says
@@ -505,6 +545,72 @@ class GdbStub:
             return SigInfo(sig, info.code)
         self.passed = info  # delivered: no second stop for it in do_signal
         return info
+
+    def forked(self, parent: Task, child: Task, flags: int) -> None:
+        """fork.py: `parent` made a process. When gdb asked for fork (vfork) events, the
+        parent stops with fork: (vfork:) once the call is made, like gdbserver's
+        PTRACE_EVENT_FORK stop; gdb then detaches the child (D;pid), which runs on. A new
+        thread is no event (gdb lists threads with qXfer:threads)."""
+        if self.conn is None or flags & CLONE_THREAD or not self.traces(parent):
+            return
+        vfork = bool(flags & CLONE_VFORK)
+        if not (self.vfork_events if vfork else self.fork_events):
+            return
+        self.fork_children[child.group.tgid] = child
+        if vfork:
+            self.vfork_parents.add(parent)
+        self._post(Stop(parent, SIGTRAP, f"{'vfork' if vfork else 'fork'}:{self.thread_id(child)};"))
+        self.kernel.sched.need_resched = True  # the trap leaves the JIT after the call; check_stop serves it
+
+    def _follow_child(self, child: Task) -> None:
+        """`set follow-fork-mode child`: gdb detaches the parent of a fork event (D;pid)
+        or, after a vfork, resumes the child alone (the parent is detached once the child
+        has exec'd). The parent runs on untraced; the stub serves the child from here on.
+        A forked child's image has no hooks; a vforked one shares the parent's address
+        space and its hooks, which now answer for the child."""
+        self.fork_children.clear()
+        if self.group is not None:
+            self.released.add(self.group.tgid)
+        mm = self.mm
+        if mm is not None and child.mm is not mm:
+            for handle in [*self.breakpoints.values(), *self.watchpoints.values()]:
+                mm.uc.hook_del(handle)
+            self.breakpoints.clear()
+            self.watchpoints.clear()
+            self._set_step_hook(False)
+        self.vfork_parents.clear()
+        self.syscall_returns.clear()
+        self.stepping.clear()
+        self.skip.clear()
+        self.watch_hit = None
+        self.group = child.group
+        self._sync_mm()
+        self.stop = Stop(child, SIGTRAP)
+        self.g_task = child
+
+    def _exec_stop(self) -> Stop | None:
+        """The traced process runs a new image (an exec since the last look): the hooks move
+        to its address space, and with exec events gdb hears of it (exec: and the program's
+        path as the process sees it, /proc/PID/exe), then reads the new symbols."""
+        group = self.group
+        leader = group.live_tasks[0] if group is not None and group.live_tasks else None
+        if leader is None or leader.mm is self.mm:
+            return None
+        self._sync_mm()
+        if not self.exec_events:
+            return None
+        return Stop(leader, SIGTRAP, f"exec:{self._exec_path().hex()};")
+
+    def _exec_path(self) -> bytes:
+        """The traced program's path in the guest's tree (gdb opens it with vFile)."""
+        from pykern.fs.namei import d_path
+
+        group = self.group
+        if group is None:
+            return b""
+        if group.exe_location is not None:
+            return d_path(group.exe_location, group.fs.root)
+        return os.fsencode(group.exe_path)
 
     # --- Unicorn hooks (inside the JIT: record, stop, serve later) ---------------------------
 
@@ -552,19 +658,20 @@ class GdbStub:
         uc.emu_stop()
 
     def _sync_mm(self) -> None:
-        """The hooks live in the traced process's address space; after an exec, in the new one."""
+        """The hooks live in the traced process's address space; after an exec, in the new
+        one, which has none of the old image's breakpoints and watchpoints (as an exec
+        leaves no int3 behind under gdbserver): gdb inserts its own again, at once when it
+        heard of the exec, else when it next resumes from a stop."""
         group = self.group
         leader = group.live_tasks[0] if group is not None and group.live_tasks else None
         if leader is None or leader.mm is self.mm:
             return
         self.mm = leader.mm
-        old = list(self.breakpoints)
         self.breakpoints.clear()
-        self.watchpoints.clear()  # (their addresses belonged to the old image)
+        self.watchpoints.clear()
+        self.watch_hit = None
         self.step_hook = None
-        for address in old:
-            self._insert_breakpoint(address)
-        if self.stepping or self.watchpoints:
+        if self.stepping:
             self._set_step_hook(True)
 
     def _insert_breakpoint(self, address: int) -> None:
@@ -701,7 +808,10 @@ class GdbStub:
         if text.startswith("p"):
             pid_text, _, tid_text = text[1:].partition(".")
             if pid_text != "-1" and self.group is not None and _hex_int(pid_text) != self.group.tgid:
-                return None
+                child = self.fork_children.get(_hex_int(pid_text))  # a fork event's child, until gdb detaches it
+                if child is None or tid_text not in ("", "-1", "0") and _hex_int(tid_text) != child.tid:
+                    return None
+                return child
             text = tid_text or "-1"
         if text == "-1":
             return "all"
@@ -861,6 +971,17 @@ class GdbStub:
         if head in "cCsS":
             return self._resume_legacy(head, body)
         if head == "D":
+            pid = _hex_int(body[1:]) if body.startswith(";") else None
+            if pid is not None and pid in self.fork_children:
+                del self.fork_children[pid]  # a fork child gdb does not follow: never traced, it runs on
+                return "OK"
+            if pid is not None and self.group is not None and pid == self.group.tgid and self.fork_children:
+                self._follow_child(list(self.fork_children.values())[-1])  # follow-fork-mode child
+                return "OK"
+            if pid is not None and pid in self.released:
+                return "OK"  # a vfork parent gdb lets go once its followed child has exec'd
+            if pid is not None and (self.group is None or pid != self.group.tgid):
+                return ERROR_GENERIC
             self._send("OK")
             self.detach()
             return _RESUMED
@@ -916,6 +1037,8 @@ class GdbStub:
         kind_text, address_text, *_ = body.split(",") + [""]
         kind = _hex_int(kind_text)
         address = _hex_int(address_text)
+        if self.g_task is not None and not self.traces(self.g_task):
+            return "OK"  # a fork child's (gdb detaches its breakpoints): its image has no hooks
         if kind in _WATCH_KINDS:
             length = _hex_int(body.split(",")[2]) if body.count(",") >= 2 else 1
             if not 0 < length <= 1 << 20:
@@ -995,6 +1118,9 @@ class GdbStub:
     def _resume(self, actions: list[tuple[str, int, object]]) -> object:
         """Apply each thread's leftmost matching action; threads no action names run on
         too (pykern stops and resumes the whole guest together)."""
+        followed = next((t for _, _, t in actions if not isinstance(t, str) and not self.traces(t)), None)
+        if followed is not None:  # a fork event's child, resumed by gdb: it follows the child
+            self._follow_child(followed)
         resume = Resume()
         decided: set[Task] = set()
         for kind, sig, target in actions:
@@ -1080,9 +1206,16 @@ class GdbStub:
         if name == "qSupported":
             features = args.split(";")
             self.multiprocess = "multiprocess+" in features
+            # fork events name the child by pid: only with multiprocess thread ids (gdbserver's rule)
+            self.fork_events = self.multiprocess and "fork-events+" in features
+            self.vfork_events = self.multiprocess and "vfork-events+" in features
+            self.exec_events = "exec-events+" in features
+            events = "".join(f";{name}-events+" for name, on in
+                             (("fork", self.fork_events), ("vfork", self.vfork_events), ("exec", self.exec_events))
+                             if on)
             return (f"PacketSize={PACKET_SIZE:x};QStartNoAckMode+;qXfer:features:read+;qXfer:auxv:read+;"
                     "qXfer:exec-file:read+;qXfer:threads:read+;qXfer:siginfo:read+;QCatchSyscalls+;"
-                    "vContSupported+;swbreak+" + (";multiprocess+" if self.multiprocess else ""))
+                    "vContSupported+;swbreak+" + (";multiprocess+" if self.multiprocess else "") + events)
         if name == "QStartNoAckMode":
             self._send("OK")
             if self.conn is not None:
@@ -1143,7 +1276,7 @@ class GdbStub:
             group = self.group
             if annex and group is not None and _hex_int(annex) != group.tgid:
                 return ERROR_GENERIC
-            data = os.fsencode(group.exe_path if group is not None else "")
+            data = self._exec_path()
         elif obj == "threads":
             data = self._threads_xml().encode()
         elif obj == "siginfo":

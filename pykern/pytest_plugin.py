@@ -8,8 +8,10 @@
   report (a segfault: the signal, the faulting instruction and its symbol).
   `--pykern-compare-native` runs each also natively and fails on any difference in
   stdout, stderr or exit status. `--pykern-timeout SECONDS` bounds each run (60).
-  `--pykern-seeds N` asks for deterministic runs under N seeds, which pykern does not
-  have yet: it is a usage error until it does.
+  `--pykern-seeds N` runs each program deterministically (`pykern run --deterministic`)
+  under seeds 0 to N-1, that is under N different schedules: it fails when one of them
+  fails or when they do not all end alike (status, stdout, stderr), and names the seed
+  and the command that replays it.
 - JUnit XML is pytest's own `--junitxml`; pytest-xdist (`-n auto`) spreads the items.
 """
 
@@ -36,12 +38,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--pykern-timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                     help="the longest one --pykern-bins program may run (default 60)")
     group.addoption("--pykern-seeds", type=int, default=None, metavar="N",
-                    help="run each program under N schedules (needs deterministic runs: not yet in pykern)")
+                    help="run each --pykern-bins program deterministically under N schedules (seeds 0 to N-1); "
+                         "fail when one fails or when they do not all end alike")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if config.getoption("--pykern-seeds") is not None:
-        raise pytest.UsageError("--pykern-seeds needs deterministic runs, which pykern does not have yet")
+    seeds = config.getoption("--pykern-seeds")
+    if seeds is not None and seeds < 1:
+        raise pytest.UsageError(f"--pykern-seeds: {seeds}: at least one seed")
 
 
 # --- the fixture -------------------------------------------------------------------------
@@ -130,11 +134,41 @@ class PykernBinary(pytest.Item):
 
         timeout = self.config.getoption("--pykern-timeout")
         argv = [str(self.program)]
-        result = run(argv, cwd=str(self.program.parent), timeout=timeout, strace=True)
+        seeds = self.config.getoption("--pykern-seeds")
+        if seeds is not None:
+            result = self._run_seeds(seeds, timeout)
+        else:
+            result = run(argv, cwd=str(self.program.parent), timeout=timeout, strace=True)
         if self.config.getoption("--pykern-compare-native"):
             self._compare_native(result, timeout)
         if not result.ok:
             raise PykernFailure(result.report())
+
+    def _run_seeds(self, seeds: int, timeout: float):
+        """Seeds 0 to `seeds`-1, each a deterministic run; the first one's result when
+        every run passed and all ended alike."""
+        from pykern.api import run
+
+        outcomes: dict[tuple, list[int]] = {}  # (status, stdout, stderr) -> the seeds that gave it
+        first = None
+        for seed in range(seeds):
+            result = run([str(self.program)], cwd=str(self.program.parent), timeout=timeout, strace=True, seed=seed)
+            if not result.ok:
+                raise PykernFailure(f"{self.program}: failed under seed {seed} (replay: {self._replay(seed)})"
+                                    "\n\n" + result.report())
+            first = first or result
+            outcomes.setdefault((result.exit_status, result.stdout, result.stderr), []).append(seed)
+        if len(outcomes) > 1:
+            lines = [f"{self.program}: {len(outcomes)} different outcomes under {seeds} schedules"]
+            for (status, stdout, _stderr), which in outcomes.items():
+                last = (stdout.decode(errors="replace").strip().splitlines() or [""])[-1][:60]
+                lines.append(f"  status {status}, {len(which)} run(s), first seed {which[0]}: {last!r}"
+                             f"  (replay: {self._replay(which[0])})")
+            raise PykernFailure("\n".join(lines))
+        return first
+
+    def _replay(self, seed: int) -> str:
+        return f"cd {self.program.parent} && pykern run --deterministic --seed {seed} {self.program}"
 
     def _compare_native(self, result, timeout: float) -> None:
         try:

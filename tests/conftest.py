@@ -8,6 +8,8 @@ or older than its source; a testbin that fails to build fails only its own tests
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -34,6 +36,25 @@ def _stale(name: str) -> bool:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "testbin" in metafunc.fixturenames:
         metafunc.parametrize("testbin", testbin_names())
+
+
+def host_tool(name: str, package: str) -> str:
+    """The path of a host program the tests compare against. Without it the test is
+    skipped, but under CI (CI=true) it fails: there `make test` installs it (make
+    test-tools), and a comparison silently skipped would hide a regression."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (make test-tools installs Debian's {package})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message}; under CI every comparison runs", pytrace=False)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def strace() -> str:
+    """The real strace, the oracle of pykern's tracer."""
+    return host_tool("strace", "strace")
 
 
 @pytest.fixture(scope="session")

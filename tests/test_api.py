@@ -133,7 +133,24 @@ def test_fixture_failure_shows_the_guest(sample_project: pytest.Pytester) -> Non
     assert "last " in output and " syscalls:" in output  # the fixture's runs are traced
 
 
-def test_seeds_wait_for_deterministic_runs(sample_project: pytest.Pytester) -> None:
-    result = sample_project.runpytest_inprocess("--pykern-bins", "*",
-                                                "--pykern-seeds", "3")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
+def test_seeds_run_each_program_under_several_schedules(sample_project: pytest.Pytester) -> None:
+    """--pykern-seeds N: deterministic runs under seeds 0..N-1; a program whose output
+    depends on the interleaving fails, naming a seed of each outcome and its replay."""
+    # a load, a branch and a store: pykern preempts at block boundaries, so the branch
+    # lets a quantum end between the load and the store
+    (sample_project.path / "count.c").write_text(
+        "#include <pthread.h>\n#include <stdio.h>\nstatic volatile long n;\n"
+        "static void *add(void *a) { for (int i = 0; i < 1000000; i++) { long v = n; if (v < 0) break;"
+        " n = v + 1; } return a; }\n"
+        "int main(void) { pthread_t t; pthread_create(&t, 0, add, 0); add(0); pthread_join(t, 0);"
+        ' printf("%ld\\n", n); return 0; }\n')
+    subprocess.run(["gcc", "-O1", "-static", "-pthread", "-o", str(sample_project.path / "count"),
+                    str(sample_project.path / "count.c")], check=True, timeout=120)
+    result = sample_project.runpytest_inprocess("--pykern-bins", "[cp]*[st]", "--pykern-seeds", "8", "-v")
+    result.assert_outcomes(passed=1, failed=1)  # passes: one outcome; count: several
+    output = result.stdout.str()
+    assert "passes PASSED" in output and "count FAILED" in output
+    assert "different outcomes under 8 schedules" in output
+    assert "pykern run --deterministic --seed 0 " in output
+    usage = sample_project.runpytest_inprocess("--pykern-bins", "passes", "--pykern-seeds", "0")
+    assert usage.ret == pytest.ExitCode.USAGE_ERROR

@@ -68,29 +68,32 @@ class Guest:
         return self.process.returncode, stdout.decode(errors="replace"), stderr.decode(errors="replace")
 
 
-def gdb_batch(program: str, start: list[str], commands: list[str]) -> str:
+def gdb_batch(program: str, start: list[str], commands: list[str], program_args: tuple[str, ...] = ()) -> str:
     args = [GDB, "-batch", "-nx", "-ex", "set pagination off", "-ex", "set confirm off"]
     for command in start + commands:
         args += ["-ex", command]
-    args.append(program)
+    args += ["--args", program, *program_args] if program_args else [program]
     result = subprocess.run(args, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
     return result.stdout.decode(errors="replace") + result.stderr.decode(errors="replace")
 
 
-def under_pykern(program: str, commands: list[str]) -> tuple[str, int, str, str]:
-    """gdb's output, and pykern's exit status, stdout and stderr once gdb is done."""
-    guest = Guest(program)
+def under_pykern(program: str, commands: list[str], args: tuple[str, ...] = (), setup: tuple[str, ...] = (),
+                 ) -> tuple[str, int, str, str]:
+    """gdb's output, and pykern's exit status, stdout and stderr once gdb is done. `setup`:
+    gdb commands before it connects (they shape its qSupported)."""
+    guest = Guest(program, *args)
     # gdb waits 2 s for a reply by default; a loaded CI machine can take longer, and a late
     # reply would be taken for the next packet's.
-    output = gdb_batch(program, ["set remotetimeout 30", f"target remote 127.0.0.1:{guest.port}"], commands)
+    output = gdb_batch(program, [*setup, "set remotetimeout 30", f"target remote 127.0.0.1:{guest.port}"],
+                       commands)
     status, stdout, stderr = guest.finish()
     assert "Traceback" not in stderr, stderr
     return output, status, stdout, stderr
 
 
-def natively(program: str, commands: list[str]) -> str | None:
+def natively(program: str, commands: list[str], args: tuple[str, ...] = ()) -> str | None:
     """The same commands on the program under gdb natively; None if ptrace is not allowed here."""
-    output = gdb_batch(program, ["starti"], commands)
+    output = gdb_batch(program, ["starti"], commands, args)
     if "Program stopped." not in output:
         return None
     return output
@@ -98,17 +101,18 @@ def natively(program: str, commands: list[str]) -> str | None:
 
 # Lines that say where the program is and what it holds, comparable between the two runs.
 SOURCE_LINES = re.compile(r"^(#\d+ |Breakpoint \d+, |\d+\t|Value returned|\$\d+ = |Catchpoint \d+ \(|"
-                          r"Program received|Old value|New value|rip |fctrl |0x[0-9a-f]+ <greeting>|Thread \d+ .* hit )")
+                          r"Program received|Old value|New value|rip |fctrl |0x[0-9a-f]+ <greeting>|Thread \d+ .* hit |"
+                          r"process \d+ is executing new program|\[Detaching after|Program stopped at )")
 
 
 def where_lines(output: str) -> list[str]:
-    """(Stack addresses, as in main's argv=0x7ffe..., differ between the two runs.)"""
-    return [re.sub(r"=0x7ff[0-9a-f]+", "=0x7ff...", line.rstrip()) for line in output.splitlines()
-            if SOURCE_LINES.match(line)]
+    """(Stack addresses, as in main's argv=0x7ffe..., and pids differ between the two runs.)"""
+    return [re.sub(r"process \d+", "process PID", re.sub(r"=0x7ff[0-9a-f]+", "=0x7ff...", line.rstrip()))
+            for line in output.splitlines() if SOURCE_LINES.match(line)]
 
 
-def compare_with_native(program: str, commands: list[str], output: str) -> None:
-    native = natively(program, commands)
+def compare_with_native(program: str, commands: list[str], output: str, args: tuple[str, ...] = ()) -> None:
+    native = natively(program, commands, args)
     if native is None:
         return  # no ptrace here (a container without CAP_SYS_PTRACE): the checks above stand alone
     assert where_lines(output) == where_lines(native), native
@@ -199,8 +203,120 @@ def test_fork_parent_is_debugged_child_runs_on() -> None:
     output, status, stdout, _ = under_pykern(program, commands)
     assert "Breakpoint 2, parent_work (n=5) at testbins/gdb_fork.c:19" in output
     assert "Breakpoint 1," not in output
+    assert "[Detaching after fork from child process " in output  # (gdb's fork event, then D;pid)
     assert status == 0 and stdout == "child 15\nparent 6\n"
     compare_with_native(program, commands, output)
+
+
+def test_catch_fork() -> None:
+    """`catch fork`: the parent stops in _Fork once the child exists (gdbserver's fork:
+    stop reply); continuing detaches the child, whose output still appears."""
+    program = program_path("gdb_fork")
+    commands = ["catch fork", "continue", "bt", "info program", "continue"]
+    output, status, stdout, _ = under_pykern(program, commands)
+    assert re.search(r"Catchpoint 1 \(forked process \d+\), 0x[0-9a-f]+ in _Fork \(\)", output)
+    assert re.search(r"#\d +0x[0-9a-f]+ in main \(argc=1, argv=0x[0-9a-f]+\) at testbins/gdb_fork.c:36", output)
+    assert "It stopped at breakpoint 1." in output
+    assert "[Detaching after fork from child process " in output
+    assert "exited normally" in output
+    assert status == 0 and stdout == "child 15\nparent 6\n"
+    compare_with_native(program, commands, output)
+
+
+def test_catch_fork_and_syscall_clone() -> None:
+    """Both caught: the clone's entry, the fork event, then the clone's return (ptrace's
+    order), with the child's pid in rax."""
+    program = program_path("gdb_fork")
+    commands = ["catch syscall clone", "catch fork", "continue", "continue", "continue", "print $rax > 0", "continue"]
+    output, status, stdout, _ = under_pykern(program, commands)
+    stops = re.findall(r"Catchpoint \d \((call to syscall clone|forked process \d+|returned from syscall clone)\)",
+                       output)
+    assert [re.sub(r"\d+", "N", stop) for stop in stops] == [
+        "call to syscall clone", "forked process N", "returned from syscall clone"]
+    assert "$1 = 1" in output
+    assert status == 0 and stdout == "child 15\nparent 6\n"
+    compare_with_native(program, commands, output)
+
+
+def test_catch_exec_then_the_new_programs_symbols() -> None:
+    """`catch exec`: the process stops at the new program's first instruction with gdb
+    told of the exec (exec: in the stop reply); gdb loads gdb_basic's symbols, so
+    `break main` is set again in the new program and `break leaf` can be set."""
+    program = program_path("gdb_exec")
+    program_path("gdb_basic")
+    commands = ["catch exec", "break main", "continue", "continue", "info program", "bt", "break leaf", "continue",
+                "continue", "bt", "continue"]
+    output, status, stdout, _ = under_pykern(program, commands)
+    basic = f"{REPO_ROOT}/testbins/gdb_basic"
+    assert "Breakpoint 2, main (argc=1" in output  # gdb_exec's
+    assert re.search(rf"process \d+ is executing new program: {re.escape(basic)}\n", output)
+    assert re.search(rf"Catchpoint 1 \(exec'd {re.escape(basic)}\), 0x[0-9a-f]+ in _start \(\)", output)
+    assert re.search(r"#0 +0x[0-9a-f]+ in _start \(\)", output)
+    assert "Breakpoint 2, main () at testbins/gdb_basic.c:24" in output  # re-set in the new program
+    assert "Breakpoint 3, leaf (x=1) at testbins/gdb_basic.c:12" in output
+    assert re.search(r"#2 +0x[0-9a-f]+ in main \(\) at testbins/gdb_basic.c:26", output)
+    assert status == 0
+    assert stdout == "gdb_exec: running ./testbins/gdb_basic\nhello from gdb_basic\ntotal 23 counter 6\n"
+    compare_with_native(program, commands, output)
+
+
+def test_catch_vfork_and_breakpoints_after_vfork_done() -> None:
+    """`catch vfork`: the parent stops in vfork; gdb detaches the child, which runs
+    gdb_basic (its output appears), and puts its breakpoints back when the parent runs
+    again (vforkdone:), so after_child stops."""
+    program = program_path("gdb_exec")
+    program_path("gdb_basic")
+    commands = ["catch vfork", "break after_child", "continue", "bt", "continue", "bt", "continue"]
+    output, status, stdout, _ = under_pykern(program, commands, ("vfork",))
+    assert re.search(r"Catchpoint 1 \(vforked process \d+\), 0x[0-9a-f]+ in vfork \(\)", output)
+    assert "[Detaching after vfork from child process " in output
+    assert "Breakpoint 2, after_child (status=0) at testbins/gdb_exec.c:" in output
+    assert status == 0
+    assert stdout == ("gdb_exec: running ./testbins/gdb_basic\nhello from gdb_basic\ntotal 23 counter 6\n"
+                      "gdb_exec: child exited with 0\n")
+    compare_with_native(program, commands, output, ("vfork",))
+
+
+@pytest.mark.parametrize("args", [(), ("vfork",)], ids=["fork", "vfork"])
+def test_follow_fork_mode_child(args: tuple[str, ...]) -> None:
+    """`set follow-fork-mode child`: gdb debugs the child and lets the parent go, after a
+    fork at once (D;pid), after a vfork once the child has exec'd (gdb resumes the child
+    alone, then hears of its exec)."""
+    if args:
+        program = program_path("gdb_exec")
+        program_path("gdb_basic")
+        commands = ["set follow-fork-mode child", "catch exec", "continue", "bt", "break leaf", "continue", "bt",
+                    "continue"]
+    else:
+        program = program_path("gdb_fork")
+        commands = ["set follow-fork-mode child", "break child_work", "break parent_work", "continue", "bt",
+                    "continue"]
+    output, status, stdout, _ = under_pykern(program, commands, args)
+    if args:
+        assert "[Detaching vfork parent process " in output
+        assert re.search(r"hit Catchpoint 1 \(exec'd \S+/testbins/gdb_basic\), 0x[0-9a-f]+ in _start \(\)", output)
+        assert re.search(r"hit Breakpoint 2, leaf \(x=1\) at testbins/gdb_basic.c:12", output)
+        assert stdout.endswith("hello from gdb_basic\ntotal 23 counter 6\ngdb_exec: child exited with 0\n")
+    else:
+        assert "[Detaching after fork from parent process " in output
+        assert re.search(r"hit Breakpoint 1, child_work \(n=5\) at testbins/gdb_fork.c:14", output)
+        assert "Breakpoint 2, parent_work" not in output
+        assert sorted(stdout.splitlines()) == ["child 15", "parent 6"]
+    assert status == 0
+    compare_with_native(program, commands, output, args)
+
+
+@pytest.mark.parametrize("args", [(), ("vfork",)], ids=["exec", "vfork"])
+def test_without_fork_and_exec_events(args: tuple[str, ...]) -> None:
+    """A gdb that does not ask for fork, vfork and exec events hears of none: the
+    program runs on correctly, a breakpoint in the vfork parent still stops."""
+    program = program_path("gdb_exec")
+    program_path("gdb_basic")
+    setup = tuple(f"set remote {kind}-event-feature-packet off" for kind in ("fork", "vfork", "exec"))
+    output, status, stdout, _ = under_pykern(program, ["break after_child", "continue", "continue"], args, setup)
+    assert "is executing new program" not in output and "Detaching after" not in output
+    assert ("Breakpoint 1, after_child (status=0)" in output) == bool(args)
+    assert status == 0 and "hello from gdb_basic\ntotal 23 counter 6\n" in stdout
 
 
 @pytest.mark.parametrize("how", ["spin", "sleep"])
@@ -405,6 +521,44 @@ def test_detach_and_kill() -> None:
     raw.send_raw(b"$k#6b")  # no reply: the program is killed and the session ends
     status, _, stderr = guest.finish()
     assert status in (137, -9) and "Traceback" not in stderr
+
+
+def test_fork_event_by_packets() -> None:
+    """fork-events+ (with multiprocess+, as gdbserver): the parent stops with fork: naming
+    the child; gdb's removal of breakpoints from the child (Hg child, z0) leaves the
+    parent's; D;pid detaches only the child, which runs on."""
+    program = program_path("gdb_fork")
+    guest = Guest(program)
+    raw = Raw(guest.port)
+    features = raw.packet(b"qSupported:multiprocess+;fork-events+;exec-events+")
+    assert b"fork-events+" in features and b"exec-events+" in features and b"vfork-events+" not in features
+    parent_work = int(subprocess.run(["nm", program], cwd=REPO_ROOT, capture_output=True, text=True,
+                                     timeout=TIMEOUT).stdout.split(" T parent_work")[0].split("\n")[-1], 16)
+    assert raw.packet(b"QStartNoAckMode") == b"OK"
+    assert raw.packet(b"Z0,%x,1" % parent_work) == b"OK"
+    raw.send_raw(b"$vCont;c#a8")
+    stop = raw.reply()
+    match = re.match(rb"T05thread:p([0-9a-f]+)\.([0-9a-f]+);fork:p([0-9a-f]+)\.([0-9a-f]+);", stop)
+    assert match, stop
+    parent, child = match.group(1), match.group(3)
+    assert parent != child and match.group(4) == child
+    assert raw.packet(b"Hgp%s.%s" % (child, child)) == b"OK"
+    assert raw.packet(b"z0,%x,1" % parent_work) == b"OK"  # the child's copy: the parent keeps its breakpoint
+    assert raw.packet(b"D;%s" % child) == b"OK"
+    assert raw.packet(b"Hgp%s.%s" % (child, child)) == b"E01"  # detached: no longer known
+    assert raw.packet(b"D;7fffff") == b"E01"  # no such process
+    assert raw.packet(b"Hgp%s.%s" % (parent, parent)) == b"OK"
+    stop = raw.packet(b"vCont;c")
+    while stop.startswith(b"T14"):  # SIGCHLD (the protocol's 20): the child has exited
+        stop = raw.packet(b"vCont;c")
+    assert b"swbreak:" in stop, stop  # parent_work, after the child's output
+    rip = int.from_bytes(bytes.fromhex(raw.packet(b"p10").decode()), "little")
+    assert rip == parent_work
+    assert raw.packet(b"z0,%x,1" % parent_work) == b"OK"
+    raw.send_raw(b"$vCont;c#a8")
+    assert raw.reply() == b"W00;process:%s" % parent
+    status, stdout, _ = guest.finish()
+    assert status == 0 and stdout == "child 15\nparent 6\n"
 
 
 def test_breakpoint_and_step_by_packets() -> None:

@@ -14,7 +14,6 @@ offset + delta, and nothing else is mapped (PROT_NONE VMAs are not).
 from __future__ import annotations
 
 import ctypes
-import time
 
 import pytest
 
@@ -506,12 +505,12 @@ def test_fork_shares_shared_backing(mm: MM) -> None:
 
 
 def test_fork_skips_untouched_pages_of_a_big_reservation(mm: MM) -> None:
+    """The child holds only the page that was touched. (What such a fork costs is
+    measured, not asserted: bench/run.py's fork_bigmap workload.)"""
     size = 1 << 30
     vma = mm.map_anonymous(A, size, PROT_NONE, MAP_PRIVATE)
     fill(vma, A + 5 * P, b"x")
-    t0 = time.perf_counter()
     child = mm.fork()
-    assert time.perf_counter() - t0 < 0.5
     backing = child.vmas[0].backing
     assert backing.resident_runs(0, size) == [(5 * P, P)]
     assert backing.resident_runs(6 * P, size - 6 * P) == []

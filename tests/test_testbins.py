@@ -9,7 +9,6 @@ CLI exits with when its guest is killed.
 
 from __future__ import annotations
 
-import functools
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -108,37 +107,12 @@ def program(testbin: str, built_testbins: str) -> list[str]:
     return [f"./testbins/{testbin}", *CASES.get(testbin, Case()).args]
 
 
-@functools.cache
-def strace_supported() -> bool:
-    done = subprocess.run(
-        pykern_cmd("run", "--help"),
-        check=False,
-        cwd=REPO_ROOT,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=PYKERN_TIMEOUT,
-    )
-    return "--strace" in done.stdout + done.stderr
-
-
 def test_native_vs_pykern(testbin: str, built_testbins: str) -> None:
     argv = program(testbin, built_testbins)
     case = CASES.get(testbin, Case())
     native = run(argv, case, NATIVE_TIMEOUT)
     emulated = run(pykern_cmd("run", *argv), case, PYKERN_TIMEOUT)
     assert_same(argv, native, emulated, ("status", "stdout", "stderr"))
-
-
-def test_strace_same_result(testbin: str, built_testbins: str) -> None:
-    """Tracing must not change behaviour: same stdout and status (the trace may go to stderr)."""
-    if not strace_supported():
-        pytest.skip("tracing: issue 4")
-    argv = program(testbin, built_testbins)
-    case = CASES.get(testbin, Case())
-    native = run(argv, case, NATIVE_TIMEOUT)
-    traced = run(pykern_cmd("run", "--strace", *argv), case, PYKERN_TIMEOUT)
-    assert_same(["--strace", *argv], native, traced, ("status", "stdout"))
 
 
 def bash_status(path: str) -> int:

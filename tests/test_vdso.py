@@ -275,12 +275,11 @@ def test_maps_show_vvar_and_vdso() -> None:
 
 
 @needs_tsc
-@pytest.mark.skipif(not shutil.which("strace"), reason="no strace")
-def test_glibc_uses_the_vdso_no_clock_syscalls() -> None:
+def test_glibc_uses_the_vdso_no_clock_syscalls(strace: str) -> None:
     """A static glibc program's clock_gettime, gettimeofday and time make no syscall."""
     result = run(PYKERN + ["--strace", built("vdso")])
     assert result.returncode == 0, result.stderr
-    native = subprocess.run(["strace", "-f", "-o", "/dev/stderr", built("vdso")], capture_output=True,
+    native = subprocess.run([strace, "-f", "-o", "/dev/stderr", built("vdso")], capture_output=True,
                             text=True, timeout=60)
     assert native.returncode == 0, native.stderr
 
