@@ -28,33 +28,19 @@ static struct rusage self_usage(void)
     return ru;
 }
 
-static double wall(void)
+/* Compute: `millions` million additions (the same syscalls natively and under strace,
+ * whatever the speed). */
+static void burn_user(long millions)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Compute until user time has grown by `us` (at most 60 s of wall time). */
-static void burn_user(long us)
-{
-    long start = usec(self_usage().ru_utime);
-    double deadline = wall() + 60;
     volatile unsigned long x = 0;
-    while (usec(self_usage().ru_utime) - start < us && wall() < deadline)
-        for (long i = 0; i < 1000000; i++)
-            x += i;
+    for (long i = 0; i < millions * 1000000; i++)
+        x += i;
 }
 
-/* Make syscalls until system time has grown by `us` (at most 60 s of wall time). */
-static long burn_system(long us)
+static void burn_system(long calls)
 {
-    long start = usec(self_usage().ru_stime), calls = 0;
-    double deadline = wall() + 60;
-    while (usec(self_usage().ru_stime) - start < us && wall() < deadline)
-        for (int i = 0; i < 1000; i++, calls++)
-            syscall(SYS_getppid);
-    return calls;
+    for (long i = 0; i < calls; i++)
+        syscall(SYS_getppid);
 }
 
 static char *touch(long bytes)
@@ -105,29 +91,28 @@ static long status_kb(const char *name)
 int main(void)
 {
     struct rusage before = self_usage(), after;
-    burn_user(50000);
+    burn_user(150);
     after = self_usage();
     long user = usec(after.ru_utime) - usec(before.ru_utime);
-    long sys = usec(after.ru_stime) - usec(before.ru_stime);
-    CHECK(user >= 50000 && sys >= 0, "computing is user time");
+    CHECK(user >= 10000, "computing is user time");
 
     /* user time never goes back (a call's own time is system time while it runs) */
     int monotonic = 1;
-    for (int i = 0; i < 2000; i++) {
+    for (int i = 0; i < 200; i++) {
         struct rusage a = self_usage(), b = self_usage();
         monotonic &= usec(b.ru_utime) >= usec(a.ru_utime) && usec(b.ru_stime) >= usec(a.ru_stime);
     }
     CHECK(monotonic, "user and system time never go back");
 
     before = self_usage();
-    long calls = burn_system(20000);
+    burn_system(50000);
     after = self_usage();
-    CHECK(usec(after.ru_stime) - usec(before.ru_stime) >= 20000 && calls > 0, "syscalls are system time");
+    CHECK(usec(after.ru_stime) - usec(before.ru_stime) >= 2000, "syscalls are system time");
 
     struct tms tms;
     times(&tms);
     long hz = sysconf(_SC_CLK_TCK);
-    CHECK(tms.tms_utime >= 5 * hz / 100 && tms.tms_stime >= 2 * hz / 100, "times() splits user and system time");
+    CHECK(tms.tms_utime >= hz / 100, "times(): user time");
     long ticks = stat_field(14) + stat_field(15);
     after = self_usage();
     long rusage_ticks = (usec(after.ru_utime) + usec(after.ru_stime)) * hz / 1000000;
@@ -158,7 +143,7 @@ int main(void)
     pid_t pid = fork();
     if (pid == 0) {
         touch(48 * MB);
-        burn_user(30000);
+        burn_user(60);
         struct timespec nap = {0, 20 * 1000 * 1000};
         nanosleep(&nap, NULL);
         _exit(0);
@@ -168,7 +153,7 @@ int main(void)
     CHECK(wait4(pid, &status, 0, &child) == pid && WIFEXITED(status), "wait4 reaps the child");
     CHECK(child.ru_maxrss >= 48 * 1024 && child.ru_maxrss < 200 * 1024, "wait4: the child's peak RSS");
     CHECK(child.ru_minflt >= 48 * MB / 4096 * 9 / 10, "wait4: the child's faults");
-    CHECK(usec(child.ru_utime) >= 30000, "wait4: the child's user time");
+    CHECK(usec(child.ru_utime) >= 5000, "wait4: the child's user time");
     CHECK(child.ru_nvcsw >= 1, "wait4: the child slept (a voluntary switch)");
     CHECK(self_usage().ru_nvcsw > voluntary, "waiting for it was a voluntary switch");
     struct rusage children;
@@ -187,7 +172,7 @@ int main(void)
     CHECK(two.ru_maxrss == children.ru_maxrss, "RUSAGE_CHILDREN's maxrss is the largest child's");
     CHECK(two.ru_minflt >= children.ru_minflt + 4 * MB / 4096 * 9 / 10, "RUSAGE_CHILDREN's faults add up");
     times(&tms);
-    CHECK(tms.tms_cutime >= 2 * hz / 100, "times(): the children's user time");
+    CHECK(tms.tms_cutime >= hz / 100, "times(): the children's user time");
     CHECK(stat_field(11) == two.ru_minflt, "/proc/self/stat's cminflt");
 
     /* a child nobody waits for (SIGCHLD ignored: it reaps itself) adds nothing */
@@ -195,7 +180,7 @@ int main(void)
     pid = fork();
     if (pid == 0) {
         touch(64 * MB);
-        burn_user(30000);
+        burn_user(20);
         _exit(0);
     }
     CHECK(waitpid(pid, &status, 0) == -1 && errno == ECHILD, "SIGCHLD ignored: the child reaps itself");

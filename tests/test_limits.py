@@ -161,7 +161,7 @@ def test_gnu_time_sees_real_use(built_testbins) -> None:
     assert done.stdout == native.stdout
     user, system, maxrss, minflt = (float(x) for x in done.stderr.split())
     _, _, native_maxrss, native_minflt = (float(x) for x in native.stderr.split())
-    assert user >= 0.08 and system >= 0.02  # the program burns 80 ms in user mode, 20 ms in syscalls
+    assert user >= 0.05 and system >= 0.01  # it computes (~60 ms natively) and makes 50,000 getppid calls
     assert 0.9 * native_maxrss <= maxrss <= 1.5 * native_maxrss + 4096
     assert 0.9 * native_minflt <= minflt <= 1.5 * native_minflt + 1000
 
