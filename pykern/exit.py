@@ -14,7 +14,7 @@ from pykern.errors import Fault
 from pykern.futex import futex_exit_release
 from pykern.ipc.sem import exit_ipc
 from pykern.ipc.shm import shm_exit
-from pykern.rusage import reaped_usage
+from pykern.rusage import reaped_usage, retire_mm_usage
 from pykern.sigtypes import SigInfo
 from pykern.task import Task, TaskState, ThreadGroup
 
@@ -35,6 +35,7 @@ def retire_mm(mm: MM, task: Task) -> None:
     mm.users -= 1
     dead_mms = task.kernel.dead_mms
     if mm.users <= 0 and mm not in dead_mms:
+        retire_mm_usage(task.group, mm)  # its faults and peak RSS stay with the process
         dead_mms.append(mm)
 
 
@@ -150,16 +151,24 @@ def forget_children(kernel: Kernel, group: ThreadGroup) -> list[ThreadGroup]:
     return children
 
 
-def release_task(kernel: Kernel, group: ThreadGroup) -> None:
-    """Reap a zombie: it disappears from the tables and its parent's children."""
+def release_task(kernel: Kernel, group: ThreadGroup, waited: bool = False) -> None:
+    """Reap a zombie: it disappears from the tables and its parent's children. Only a
+    parent that `waited` for it adds its usage to RUSAGE_CHILDREN's (wait_task_zombie;
+    one that ignores SIGCHLD does not)."""
     group.reaped = True
     if group.parent is not None and group in group.parent.children:
         group.parent.children.remove(group)
-        group.parent.children_usage.add(reaped_usage(kernel.clock, group))
+        if waited:
+            group.parent.children_usage.add(reaped_usage(kernel.clock, group))
     kernel.groups.pop(group.tgid, None)
     group.pidfd_wait.wake_all()  # (POLLHUP too once reaped)
     for task in group.tasks:
         kernel.tasks.pop(task.tid, None)
+    # A process is a knot of reference cycles (its tasks and it, its children and it):
+    # what holds host fds (its image's and its directories' O_PATH fds) goes now, not
+    # when Python's cyclic collector runs.
+    group.exe_location = None
+    group.fs = kernel.init.fs
 
 
 def waitable_children(group: ThreadGroup, pid: int) -> list[ThreadGroup]:

@@ -51,6 +51,8 @@ def copy_process(parent: Task, flags: int, child_stack: int, parent_tid_addr: in
     pgroup = parent.group
     check_task_limits(parent)
 
+    if not flags & CLONE_VM:
+        kernel.overcommit.check_fork(parent.mm)  # ENOMEM under vm.overcommit_memory=2
     context = parent.mm.uc.context_save()  # the parent is the loaded task: its live registers
     mm = parent.mm if flags & CLONE_VM else parent.mm.fork()
     tid = kernel.alloc_pid()

@@ -239,12 +239,18 @@ class Backing:
                     runs.append((start, size))
         return runs
 
-    def refill_from(self, source: Backing, ranges: list[tuple[int, int]]) -> None:
+    def resident_size(self, offset: int, length: int) -> int:
+        """Bytes of [offset, offset+length) the host has populated (a few microseconds:
+        the host's page-table walk, whatever the length)."""
+        return sum(run for _, run in self.resident_runs(offset, length))
+
+    def refill_from(self, source: Backing, ranges: list[tuple[int, int]]) -> int:
         """Make this backing a copy of `source` over `ranges` (sorted (offset, length))
         and zero elsewhere, without giving back pages that are resident in both: those
         are overwritten in place, with no new host page faults. A recycled address space's
-        backing takes the next fork's copy this way."""
+        backing takes the next fork's copy this way. Returns the bytes copied."""
         at = 0
+        copied = 0
         windows = ((window, min(RESIDENT_WINDOW, offset + length - window))
                    for offset, length in ranges for window in range(offset, offset + length, RESIDENT_WINDOW))
         for offset, length in windows:
@@ -253,6 +259,7 @@ class Backing:
             at = max(at, offset + length)
             mine = self.resident_vector(offset, length)
             theirs = source.resident_vector(offset, length)
+            copied += theirs.count(1) * HOST_PAGE
             for start, size in page_runs(theirs, offset):
                 self.copy_from(source, start, size)
             if mine == theirs:
@@ -263,6 +270,7 @@ class Backing:
                     self.zero(start, size)
         if at < self.size:
             self.zero(at, self.size - at)
+        return copied
 
     def copy_from(self, source: Backing, offset: int, length: int) -> None:
         ctypes.memmove(self.ptr + offset, source.ptr + offset, length)

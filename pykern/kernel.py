@@ -21,6 +21,7 @@ from pykern.futex import FutexTable
 from pykern.hostsig import HostSignals
 from pykern.mm import MM, MMPool
 from pykern.oom import OomKiller
+from pykern.overcommit import Overcommit
 from pykern.sched import Scheduler
 from pykern.signal import Signals
 from pykern.task import Creds, Task, TaskState, ThreadGroup
@@ -116,6 +117,7 @@ class Kernel:
         self.futexes = FutexTable()  # every futex waiter and PI lock (pykern.futex)
         self.detached = False  # this pykern runs the orphans of a first process that exited
         self.oom = None if self.options.max_memory is None else OomKiller(self, self.options.max_memory)
+        self.overcommit = Overcommit(self)  # vm.overcommit_memory and Committed_AS
 
     def _make_init(self) -> ThreadGroup:
         """pid 1 lives inside the kernel: it has no code, it only adopts and reaps orphans."""

@@ -61,6 +61,7 @@ from pykern.abi import (
 )
 from pykern.errors import Fault, SysError
 from pykern.hostmem import Backing, disable_transparent_hugepages
+from pykern.rusage import faultable, forked, release_pages
 from pykern.uc_const import UC_ARCH_X86, UC_MODE_64, UC_PROT_EXEC, UC_X86_REG_CR4
 from pykern.ucbind import Uc, UcError
 
@@ -326,6 +327,7 @@ class MM(UserAccess):
         # locked_bytes() is /proc/PID/status's VmLck); mlockall(MCL_FUTURE) locks new maps.
         self.mlocked: list[tuple[int, int]] = []
         self.lock_future = False
+        self._reset_usage()
         self._hooks = hooks
         hooks(self.uc, self)
 
@@ -347,6 +349,7 @@ class MM(UserAccess):
         return found
 
     def _insert(self, vma: VMA) -> None:
+        self.map_generation += 1
         if vma.prot & PROT_WRITE and not vma.flags & MAP_SHARED and vma.backing.frozen:
             vma.backing = self._own(vma.backing)
         self._uc_map(vma)
@@ -363,14 +366,19 @@ class MM(UserAccess):
         self._starts.insert(i, vma.start)
 
     def _remove(self, vma: VMA) -> None:
+        self.map_generation += 1
         i = self.vmas.index(vma)
         del self.vmas[i]
         del self._starts[i]
 
-    def unmap_range(self, start: int, end: int) -> list[VMA]:
-        """Remove [start, end) from the address space; return the removed pieces."""
+    def unmap_range(self, start: int, end: int, moving: bool = False) -> list[VMA]:
+        """Remove [start, end) from the address space; return the removed pieces (their
+        resident pages were faults, pykern.rusage, unless `moving` maps them elsewhere)."""
         removed = []
-        for vma in self.overlapping(start, end):
+        vmas = self.overlapping(start, end)
+        if vmas and not moving:
+            release_pages(self, [vma.piece(max(start, vma.start), min(end, vma.end)) for vma in vmas])
+        for vma in vmas:
             lo, hi = max(start, vma.start), min(end, vma.end)
             if uc_prot(vma.prot):
                 self.uc.mem_unmap(lo, hi - lo)
@@ -427,6 +435,7 @@ class MM(UserAccess):
 
     def _relink(self, vma: VMA) -> None:
         """Put back a VMA piece whose pages are still mapped in Unicorn."""
+        self.map_generation += 1
         i = bisect.bisect_left(self._starts, vma.start)
         self.vmas.insert(i, vma)
         self._starts.insert(i, vma.start)
@@ -589,7 +598,7 @@ class MM(UserAccess):
         if new_size < old_size:  # the tail beyond new_size goes away, as Linux does first
             self.release_range(old_addr + new_size, old_addr + old_size)
             old_size = new_size
-        moved = self.unmap_range(old_addr, old_addr + old_size)
+        moved = self.unmap_range(old_addr, old_addr + old_size, moving=True)
         self.unmap_range(new_addr, new_addr + new_size)
         for piece in moved:
             self._insert(VMA(piece.start - old_addr + new_addr, piece.end - old_addr + new_addr, piece.prot,
@@ -616,6 +625,9 @@ class MM(UserAccess):
 
     def discard(self, start: int, end: int) -> None:
         """madvise(MADV_DONTNEED): private pages read back as zero; shared keep content."""
+        private = [vma.piece(max(start, vma.start), min(end, vma.end)) for vma in self.overlapping(start, end)
+                   if not vma.shared]
+        release_pages(self, private)
         for vma in self.overlapping(start, end):
             if vma.shared:
                 continue
@@ -667,6 +679,8 @@ class MM(UserAccess):
         ranges: dict[int, list[tuple[int, int]]] = {}
         writable = {id(vma.backing) for vma in self.vmas if vma.prot & PROT_WRITE and not vma.shared}
         copies: dict[int, Backing] = {}
+        copied = copied_faultable = 0  # resident bytes the child gets: not its page faults (rusage)
+        counted: set[int] = set()  # copies whose VMAs are faultable (pykern.rusage)
         vmas = []
         for vma in self.vmas:
             backing = vma.backing
@@ -684,18 +698,26 @@ class MM(UserAccess):
                         copy = backing
                         backing.frozen = True
                     copies[id(backing)] = copy
+                if faultable(vma):
+                    counted.add(id(copy))
                 if id(copy) in ranges:
                     ranges[id(copy)].append((vma.offset, vma.end - vma.start))
                 elif copy is not backing:
                     for offset, length in backing.resident_runs(vma.offset, vma.end - vma.start):
                         copy.copy_from(backing, offset, length)
+                        copied += length
+                        if id(copy) in counted:
+                            copied_faultable += length
                 backing = copy
             vmas.append(VMA(vma.start, vma.end, vma.prot, vma.flags, backing, vma.offset, vma.name,
                             vma.file_offset))
         for source_id, copy in copies.items():
             if id(copy) in ranges:
                 source = next(v.backing for v in self.vmas if id(v.backing) == source_id)
-                copy.refill_from(source, sorted(ranges[id(copy)]))
+                refilled = copy.refill_from(source, sorted(ranges[id(copy)]))
+                copied += refilled
+                if id(copy) in counted:
+                    copied_faultable += refilled
         wanted = {self._mapping_key(vma) for vma in vmas}
         if child is not None and pool is not None and child._unmap_cost(wanted) > pool.max_unmap:
             child._close()
@@ -706,6 +728,7 @@ class MM(UserAccess):
         child.start_brk, child.brk, child.exe_path = self.start_brk, self.brk, self.exe_path
         child.dumpable = self.dumpable
         child.layout = self.layout
+        forked(child, copied, copied_faultable)
         if self.heap is not None:
             child.heap = copies.get(id(self.heap)) or Backing(self.heap.size, label="heap")
         return child
@@ -723,6 +746,7 @@ class MM(UserAccess):
         their mapping keys) this MM's address space, replacing the stale mappings of a
         recycled instance: mappings that already match stay, with their translated code
         if their backing is frozen."""
+        self.map_generation += 1
         uc = self.uc
         key = self._mapping_key
         kept = set()
@@ -843,9 +867,11 @@ class MM(UserAccess):
         if sum(v.end - v.start for v in private) > pool.max_scan:  # (an ASan shadow: 15 TiB)
             self._close()
             return
-        resident = 0
-        for vma in private:  # (outside its VMAs, a private backing's pages are zeroed)
-            resident += sum(length for _, length in vma.backing.resident_runs(vma.offset, vma.end - vma.start))
+        resident = self.private_rss  # the last users left: pykern.rusage has just counted them
+        if resident is None:
+            resident = 0
+            for vma in private:  # (outside its VMAs, a private backing's pages are zeroed)
+                resident += vma.backing.resident_size(vma.offset, vma.end - vma.start)
         if resident > pool.max_idle_resident:
             for vma in private:
                 vma.backing.zero(vma.offset, vma.end - vma.start)
@@ -879,6 +905,19 @@ class MM(UserAccess):
         self.interrupt = None
         self.mlocked = []
         self.lock_future = False
+        self._reset_usage()
+
+    def _reset_usage(self) -> None:
+        """pykern.rusage's counters of this address space (as Linux's mm counters)."""
+        self.rss_base = 0  # resident bytes of faultable VMAs it started with (a fork's copies)
+        self.rss_released = 0  # resident bytes of faultable VMAs it has given back
+        self.hiwater_rss = 0  # the peak of its resident bytes seen so far
+        self.rss_sampled_ns = 0  # when the peak was last sampled (time.monotonic_ns)
+        self.private_rss: int | None = None  # resident bytes in private backings when it was retired
+        self.map_generation = 0  # changes with every change of the VMA list
+        # the last sample: (rss, of it in faultable VMAs, in private backings, map_generation,
+        # pykern's host faults then)
+        self.rss_sample: tuple[int, int, int, int, int] | None = None
 
     def locked_bytes(self) -> int:
         """VmLck: the bytes of mlock'ed ranges that are mapped."""

@@ -20,6 +20,7 @@ import time
 from typing import TYPE_CHECKING
 
 from pykern.abi import OOM_SCORE_ADJ_MIN, PAGE_SIZE, SI_KERNEL, SIGKILL
+from pykern.rusage import maybe_sample_rss
 from pykern.sigtypes import SigInfo
 
 if TYPE_CHECKING:
@@ -84,6 +85,9 @@ class OomKiller:
         if now < self._next_check:
             return
         self._next_check = now + CHECK_SECONDS
+        current = self.kernel.sched.current
+        if current is not None and current.mm.uc is not None:
+            maybe_sample_rss(current.mm)  # ru_maxrss's peak, now and then (pykern.rusage)
         rss = host_rss_bytes()
         if self.baseline is None:
             self.baseline = rss

@@ -232,6 +232,8 @@ class Task:
         self.vfork_parent: Task | None = None  # fork.py; exit.py's vfork_done (exec or exit) clears
         self.vfork_done_queue = WaitQueue(f"vfork_done({tid})")
         self.cpu_ns = 0  # sched.py: the CPU time of its slices
+        self.stime_ns = 0  # trap.py: the part of cpu_ns spent in its syscalls (pykern.rusage)
+        self.prev_cputime = (0, 0)  # rusage.py: (user, system) ns last reported, neither goes back
         self.nvcsw = 0  # sched.py: slept in a call (getrusage's voluntary context switches)
         self.nivcsw = 0  # sched.py: preempted at the end of a quantum
         self.running_since = 0  # sched.py: perf_counter_ns when its current slice began, 0 if not running
@@ -333,6 +335,7 @@ class ThreadGroup:
         self.cpu_timers: dict[int | str, Any] = {}
         self.cpu_ns = 0  # threads no longer in `tasks` (nobody adds yet: de_thread drops theirs)
         self.children_usage = Usage()  # exit.py: reaped children's (pykern.rusage), theirs included
+        self.mm_usage = Usage()  # exit.py: faults and peak RSS of the address spaces it left (exec, exit)
         self.oom_score_adj = 0  # /proc/PID/oom_score_adj; inherited by fork
         self.oom_score_adj_min = 0  # the lowest an unprivileged writer may set (Linux's signal->oom_score_adj_min)
         self.child_subreaper = False  # prctl(PR_SET_CHILD_SUBREAPER): orphans below come here

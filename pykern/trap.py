@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import sys
+from time import perf_counter_ns
 from typing import TYPE_CHECKING
 
 from pykern import uc_const as X
@@ -113,6 +114,8 @@ class Trap:
         self.stopped = False  # the kernel asked Unicorn to stop (vs. the quantum ran out)
         self.executed = 0  # guest instructions the last run_user was charged
         self.in_syscall_hook = False
+        self.entered = 0  # perf_counter_ns when the call being served began (pykern.rusage)
+        self.retrying: Task | None = None  # the task whose call retry() is making
         self.running: MM | None = None  # the address space in the JIT (for interrupt)
         self.registers = SyscallRegisters()
         self.sched = kernel.sched
@@ -155,7 +158,9 @@ class Trap:
             uc.emu_stop()
             return
         self.in_syscall_hook = True
+        self.entered = perf_counter_ns()
         completed = self.invoke(task, entry, raw)
+        task.stime_ns += perf_counter_ns() - self.entered  # system time (pykern.rusage)
         self.in_syscall_hook = False
         if not completed or self.sched.need_resched or (self.preempt is not None and self.preempt()):
             self.stopped = True
@@ -235,7 +240,14 @@ class Trap:
         pending = task.pending
         assert pending is not None
         again = pending.interrupted is not None or pending.block is None
+        self.retrying = task
+        self.entered = perf_counter_ns()
         completed = self.invoke(task, pending.entry, pending.args, entering=again)
+        spent = perf_counter_ns() - self.entered  # outside a slice: system time and CPU time (pykern.rusage)
+        task.stime_ns += spent
+        if self.sched.virtual is None:  # (--deterministic: CPU time is the instructions run)
+            task.cpu_ns += spent
+        self.retrying = None
         if self.bug is not None:
             self._raise_bug()
         if completed and self.sched.debugger is not None:

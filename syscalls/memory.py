@@ -21,6 +21,7 @@ from pykern.abi import (
     MAP_ANONYMOUS,
     MAP_GROWSDOWN,
     MAP_LOCKED,
+    MAP_NORESERVE,
     MAP_PRIVATE,
     MAP_SHARED,
     MAP_SHARED_VALIDATE,
@@ -75,6 +76,7 @@ def sys_brk(task: Task, addr: int) -> int:
             return mm.brk
         try:
             may_expand_vm(task, old_top, new_top - old_top, PROT_READ | PROT_WRITE, MAP_PRIVATE)
+            task.kernel.overcommit.check_grow(task, None, new_top - old_top)
         except SysError:
             return mm.brk
     return mm.set_brk(addr)
@@ -133,8 +135,10 @@ def _do_mmap(task: Task, addr: int, length: int, prot: int, flags: int, fd: int,
     if flags & MAP_ANONYMOUS:
         start = mm.choose_address(addr, length, flags)
         may_expand_vm(task, start, length, prot, share_flag | flags & MAP_GROWSDOWN)
+        overcommit = task.kernel.overcommit
+        overcommit.check_map(task, start, length, prot, share_flag | flags & (MAP_ANONYMOUS | MAP_NORESERVE))
         try:
-            mm.map_anonymous(start, length, prot, share_flag)
+            mm.map_anonymous(start, length, prot, share_flag | overcommit.map_flags(flags))
         except HostMemoryError:
             raise SysError(ENOMEM) from None
         return start
@@ -150,6 +154,8 @@ def _do_mmap(task: Task, addr: int, length: int, prot: int, flags: int, fd: int,
         raise SysError(EACCES)
     start = mm.choose_address(addr, length, flags)
     may_expand_vm(task, start, length, prot, share_flag)
+    overcommit = task.kernel.overcommit
+    overcommit.check_map(task, start, length, prot, share_flag | flags & MAP_NORESERVE)
     if shared:
         try:
             backing = Backing(length, fd=host_fd, offset=offset, writable=bool(file.flags & O_ACCMODE == O_RDWR),
@@ -173,7 +179,8 @@ def _do_mmap(task: Task, addr: int, length: int, prot: int, flags: int, fd: int,
             backing.view(0, len(data))[:] = data
         if key is not None:
             cache.add(key, backing)
-    mm.map_backing(start, length, prot, MAP_PRIVATE, backing, 0, vma_name(task, file), offset)
+    mm.map_backing(start, length, prot, MAP_PRIVATE | overcommit.map_flags(flags), backing, 0, vma_name(task, file),
+                   offset)
     return start
 
 
@@ -220,6 +227,7 @@ def sys_mprotect(task: Task, addr: int, length: int, prot: int) -> int:
         raise SysError(ENOMEM)
     if end == addr:
         return 0
+    task.kernel.overcommit.check_protect(task, addr, end, prot)
     task.mm.protect(addr, end, prot & PROT_ALL)
     return 0
 
@@ -231,6 +239,7 @@ def sys_mremap(task: Task, old_address: int, old_size: int, new_size: int, flags
         vma = task.mm.find_vma(old_address)
         if vma is not None:
             may_expand_vm(task, TASK_SIZE, page_up(new_size) - page_up(old_size), vma.prot, vma.flags)
+            task.kernel.overcommit.check_grow(task, vma, page_up(new_size) - page_up(old_size))
     try:
         return task.mm.remap(old_address, old_size, new_size, flags, new_address)
     except HostMemoryError:

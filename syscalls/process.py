@@ -202,7 +202,7 @@ def sys_execve(task: Task, pathname: int, argv_addr: int, envp_addr: int) -> int
 
 
 def _reap(task: Task, child: ThreadGroup) -> None:
-    release_task(task.kernel, child)
+    release_task(task.kernel, child, waited=True)
 
 
 def _wait_event(child: ThreadGroup, options: int) -> tuple[int, int] | None:

@@ -39,6 +39,7 @@ from pykern.abi import (
 )
 from pykern.clock import jiffy_ns, tai_offset_ns
 from pykern.errors import Block, Fault, Restart, SysError
+from pykern.rusage import process_cpu_usage
 from pykern.syscalls.table import syscall
 from pykern.sysent import CLOCKID, PTR, TIMER_FLAGS, TIMESPEC_IN, TIMESPEC_OUT, TIMESPEC_REM_OUT, TIMEVAL_OUT
 
@@ -193,15 +194,16 @@ def jiffies_to_clock_t(uptime_ns: int) -> int:
     return (initial_jiffies + uptime_ns // jiffy_ns()) * USER_HZ // hz
 
 
-@syscall("times", PTR, classes="clock", note="all CPU time is counted as user time")
+@syscall("times", PTR, classes="clock")
 def sys_times(task: Task, buf_addr: int) -> int:
-    """times(2). Deviation: pykern does not split user from system time; it is all utime."""
+    """times(2): system time is the time in syscalls (pykern.rusage)."""
     clock = task.kernel.clock
     if buf_addr:
         ticks = NSEC_PER_SEC // USER_HZ
-        utime = clock.process_cpu_ns(task.group) // ticks
-        cutime = task.group.children_usage.cpu_ns // ticks
-        task.mm.copy_out(buf_addr, TMS.pack(utime, 0, cutime, 0))
+        usage = process_cpu_usage(clock, task.group)
+        children = task.group.children_usage
+        task.mm.copy_out(buf_addr, TMS.pack(usage.utime_ns // ticks, usage.stime_ns // ticks,
+                                            children.utime_ns // ticks, children.stime_ns // ticks))
     return jiffies_to_clock_t(clock.monotonic_ns())
 
 

@@ -4,10 +4,14 @@ process. pykern-only behaviour; where Linux has an answer, it is asked."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+
+import pytest
 
 from conftest import REPO_ROOT
 
@@ -142,3 +146,71 @@ def test_bad_max_memory_is_a_usage_error() -> None:
     for size in ("0", "-5M", "lots", "12Q"):
         done = pykern("--max-memory", size, "/bin/true")
         assert done.returncode == 2 and b"Traceback" not in done.stderr, size
+
+
+def test_gnu_time_sees_real_use(built_testbins) -> None:
+    """GNU time (wait4's rusage) shows what the guest used: CPU time split into user and
+    system, the peak RSS and the minor faults, close to the native run's (ranges: the
+    JIT is slower, and pykern reads a program's text in whole)."""
+    time_cmd = ["/usr/bin/time", "-f", "%U %S %M %R", "./testbins/accounting"]
+    if not shutil.which(time_cmd[0]):
+        pytest.skip("GNU time is not installed")
+    native = subprocess.run(time_cmd, cwd=REPO_ROOT, capture_output=True, timeout=TIMEOUT, check=True)
+    done = pykern(*time_cmd, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == native.stdout
+    user, system, maxrss, minflt = (float(x) for x in done.stderr.split())
+    _, _, native_maxrss, native_minflt = (float(x) for x in native.stderr.split())
+    assert user >= 0.05 and system >= 0.01  # it computes (~60 ms natively) and makes 50,000 getppid calls
+    assert 0.9 * native_maxrss <= maxrss <= 1.5 * native_maxrss + 4096
+    assert 0.9 * native_minflt <= minflt <= 1.5 * native_minflt + 1000
+
+
+def test_overcommit_never_fails_up_front(built_testbins) -> None:
+    """vm.overcommit_memory=2: mmap, brk, mprotect and fork past CommitLimit (half of
+    --max-memory) fail with ENOMEM at once, and Committed_AS follows; modes 1 and 0 as
+    Linux (testbins/pykern_only/overcommit checks itself)."""
+    done = pykern("--max-memory", "256M", "./testbins/pykern_only/overcommit")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stderr == b""
+    assert b"ok mode 2: fork fails (ENOMEM)" in done.stdout and done.stdout.endswith(b"ok mode 0: smaller ones succeed\n")
+
+
+def test_meminfo_commit_lines_are_the_guests() -> None:
+    done = pykern("--max-memory", "1G", "/bin/sh", "-c",
+                  "grep -E '^(CommitLimit|Committed_AS):' /proc/meminfo; echo 25 > /proc/sys/vm/overcommit_ratio; "
+                  "grep CommitLimit /proc/meminfo; echo 1000 > /proc/sys/vm/overcommit_kbytes; "
+                  "cat /proc/sys/vm/overcommit_ratio; grep CommitLimit /proc/meminfo")
+    lines = done.stdout.decode().split("\n")
+    assert lines[0] == "CommitLimit:      524288 kB", done.stdout
+    assert lines[1].startswith("Committed_AS:") and 0 < int(lines[1].split()[1]) < 65536
+    assert lines[2] == "CommitLimit:      262144 kB"
+    assert lines[3:5] == ["0", "CommitLimit:        1000 kB"]  # kbytes and ratio exclude each other
+
+
+def test_host_fds_return_to_start_after_cycles(built_testbins) -> None:
+    """fork/exec/exit and pipe cycles in one pykern leave its host fd count where it was:
+    a reaped process lets go of its host fds at once, not when Python's cyclic garbage
+    collector happens to run (the soak test's fd count used to wander). Run with the
+    collector off."""
+    cycle = "./testbins/exitcode 0 >/dev/null 2>&1; echo x | cat >/dev/null; (exit 3); i=$((i+1))"
+    script = (f"i=0; while [ $i -lt 10 ]; do {cycle}; done; echo warm; read x; "
+              f"while [ $i -lt 110 ]; do {cycle}; done; echo done; read x")
+    # Python's cyclic collector off: what a reference cycle holds would stay held.
+    without_gc = [sys.executable, "-c", "import gc, sys; gc.set_threshold(0); from pykern.cli import main; "
+                  "sys.exit(main())", "run"]
+    proc = subprocess.Popen([*without_gc, "/bin/sh", "-c", script], cwd=REPO_ROOT, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    counts = []
+    try:
+        for expected in (b"warm\n", b"done\n"):
+            assert proc.stdout.readline() == expected
+            time.sleep(0.2)  # the guest is reading its stdin
+            counts.append(len(os.listdir(f"/proc/{proc.pid}/fd")))
+            proc.stdin.write(b"\n")
+            proc.stdin.flush()
+        proc.wait(timeout=TIMEOUT)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, proc.stderr.read()
+    assert counts[1] == counts[0], counts

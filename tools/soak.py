@@ -9,8 +9,9 @@ checks:
 - cycles: 1,000 fork/exec/exit cycles (busybox sh running testbins/exitcode) inside one
   `pykern run`; pykern's VmRSS and its count of open host fds, read from /proc/PID of the
   pykern process every 100 cycles, must stay flat: RSS at cycle 1000 within 5% of cycle
-  100's, fds at cycle 1000 no more than the most of the first half (they wander by a few
-  with Python's cyclic GC). The guest waits on its stdin at each sample point.
+  100's, the fd count the same at every sample (a reaped process lets go of its host fds
+  at once, pykern.exit.release_task, not when Python's cyclic GC runs). The guest waits
+  on its stdin at each sample point.
 - sysfuzz: testbins/pykern_only/sysfuzz --storm: several processes with several threads
   each making random syscalls with random arguments while others signal them, for the
   given time; pykern must print no Python traceback and exit with the guest's status.
@@ -106,10 +107,8 @@ def soak_cycles(cycles: int = 1000, first: int = 100) -> bool:
         return False
     (rss1, fds1), (rss2, fds2) = samples[first], samples[cycles]
     growth = (rss2 - rss1) / rss1 * 100
-    # Host fds held by dead processes' objects go when Python's cyclic GC runs, so the
-    # count wanders by a few between samples; a leak shows as growth past the early maximum.
     fd_counts = [samples[n][1] for n in sorted(samples)]
-    ok = growth <= 5 and fds2 <= max(fd_counts[: len(fd_counts) // 2])
+    ok = growth <= 5 and len(set(fd_counts)) == 1
     print(
         f"cycles: {'ok' if ok else 'FAILED'}: {cycles} fork/exec/exit cycles in {elapsed:.0f} s; "
         f"pykern RSS {rss1} kB at cycle {first}, {rss2} kB at cycle {cycles} ({growth:+.1f}%); "

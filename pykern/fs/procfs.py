@@ -31,6 +31,7 @@ Factory = Callable[[DirInode, bytes], "Inode"]
 PROC_DEV = os.makedev(0, 22)  # an anonymous device number, as Linux gives proc
 # Files of /proc/sys that only root may write on Linux (0644); the others are 0444.
 SYSCTL_WRITABLE_MODE = {b"hostname", b"domainname", b"pid_max", b"threads-max", b"overcommit_memory",
+                        b"overcommit_ratio", b"overcommit_kbytes",
                         b"max_map_count", b"pipe-max-size", b"nr_open", b"tainted", b"randomize_va_space",
                         b"mmap_min_addr", b"file-max", b"nr_hugepages", b"shmmax", b"shmall", b"shmmni", b"shm_rmid_forced", b"sem",
                         b"msgmax", b"msgmnb", b"msgmni", b"shm_next_id", b"sem_next_id", b"msg_next_id", b"msg_default", b"msg_max", b"msgsize_default",

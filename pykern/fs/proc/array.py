@@ -1,8 +1,8 @@
 """/proc/PID/stat, statm and status (Linux's fs/proc/array.c), from the ThreadGroup and
 its tasks: the same numbers getpid, getppid, getrlimit, sigprocmask and getrusage give.
 
-pykern does not tell user from system time (all CPU time is utime) nor count context
-switches or page faults (0); the peak sizes VmPeak and VmHWM are the current ones.
+The times, faults, context switches and the peak resident set VmHWM are pykern.rusage's,
+as getrusage reports them (no major faults); VmPeak is the current size.
 Capabilities are the credentials' sets, as capget(2) reports them.
 """
 
@@ -23,6 +23,7 @@ from pykern.abi import (
 )
 from pykern.fs.proc.common import comm_of, is_init, live_mm, state_of
 from pykern.fs.proc.task_mmu import MemCounters, mem_counters
+from pykern.rusage import Usage, process_usage, thread_usage
 from pykern.task import TaskState
 from pykern.tty import ctty_numbers
 
@@ -58,13 +59,6 @@ def sig_dispositions(group: ThreadGroup) -> tuple[int, int]:
 
 def rlimit_cur(group: ThreadGroup, resource: int) -> int:
     return group.rlimits.get(resource, (RLIM_INFINITY, RLIM_INFINITY))[0] & RLIM_INFINITY
-
-
-def process_cpu_ns(kernel: Kernel, group: ThreadGroup, task: Task | None) -> int:
-    """CPU time of the thread `task`, or of the whole process when None."""
-    if task is not None:
-        return kernel.clock.thread_cpu_ns(task)
-    return kernel.clock.process_cpu_ns(group)
 
 
 def possible_cpus() -> int:
@@ -142,10 +136,10 @@ def _kb(label: str, value_bytes: int) -> str:
     return f"{label}\t{value_bytes >> 10:>8} kB\n"
 
 
-def _task_mem(counters: MemCounters) -> str:
+def _task_mem(counters: MemCounters, hiwater_rss: int) -> str:
     return "".join((
         _kb("VmPeak:", counters.total), _kb("VmSize:", counters.total), _kb("VmLck:", counters.locked),
-        _kb("VmPin:", 0), _kb("VmHWM:", counters.rss), _kb("VmRSS:", counters.rss),
+        _kb("VmPin:", 0), _kb("VmHWM:", max(hiwater_rss, counters.rss)), _kb("VmRSS:", counters.rss),
         _kb("RssAnon:", counters.rss_anon), _kb("RssFile:", counters.rss_file),
         _kb("RssShmem:", counters.rss_shmem), _kb("VmData:", counters.data), _kb("VmStk:", counters.stack),
         _kb("VmExe:", counters.text), _kb("VmLib:", counters.lib), _kb("VmPTE:", 0), _kb("VmSwap:", 0),
@@ -184,7 +178,9 @@ def show_status(kernel: Kernel, group: ThreadGroup, task: Task | None) -> bytes:
     ]
     mm = live_mm(group)
     if mm is not None:
-        lines.append(_task_mem(mem_counters(mm)))
+        counters = mem_counters(mm)
+        mm.hiwater_rss = max(mm.hiwater_rss, counters.rss)
+        lines.append(_task_mem(counters, mm.hiwater_rss))
         lines.append("CoreDumping:\t0\nTHP_enabled:\t1\nuntag_mask:\t0xffffffffffffffff\n")
     threads = max(len(group.live_tasks), 1)  # a zombie still counts its leader until reaped
     ignored, caught = sig_dispositions(group)
@@ -235,7 +231,11 @@ def show_stat(kernel: Kernel, group: ThreadGroup, task: Task | None, whole: bool
     ignored, caught = sig_dispositions(group)
     pending = (task.sigpending.mask if task is not None else 0) | (group.shared_pending.mask if whole else 0)
     blocked = task.sigmask if task is not None else 0
-    cpu_ns = process_cpu_ns(kernel, group, None if whole else task) if task is not None else 0
+    if task is None:  # pykern's init
+        usage = Usage()
+    else:
+        usage = process_usage(kernel.clock, group) if whole else thread_usage(kernel.clock, task)
+    children = group.children_usage if whole else Usage()
     start_ns = task.start_time_ns if task is not None and hasattr(task, "start_time_ns") else 0
     flags = PF_RANDOMIZE | (0 if group.did_exec or is_init(group) else PF_FORKNOEXEC)
     sleeping = task is not None and task.state is not TaskState.RUNNABLE
@@ -247,8 +247,8 @@ def show_stat(kernel: Kernel, group: ThreadGroup, task: Task | None, whole: bool
 
     fields = [
         group.ppid, group.pgid, group.sid, *ctty_numbers(kernel, group), flags,
-        0, 0, 0, 0,  # minflt cminflt majflt cmajflt
-        ticks(cpu_ns), 0, ticks(group.children_usage.cpu_ns if whole else 0), 0,
+        usage.minflt, children.minflt, usage.majflt, children.majflt,
+        ticks(usage.utime_ns), ticks(usage.stime_ns), ticks(children.utime_ns), ticks(children.stime_ns),
         20 + group.nice, group.nice, max(len(group.live_tasks), 1), 0,
         ticks(start_ns), counters.total, counters.rss // PAGE_SIZE, rlimit_cur(group, RLIMIT_RSS),
         at("start_code"), at("end_code"), at("start_stack"), 0, 0,

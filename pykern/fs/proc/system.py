@@ -63,8 +63,18 @@ def host_loadavg(kernel: Kernel) -> tuple[float, float, float]:
 
 
 def show_meminfo(kernel: Kernel) -> bytes:
-    """The host's memory, the same source as sysinfo(2)."""
-    return host_meminfo(kernel).encode(errors="surrogateescape")
+    """The host's memory, the same source as sysinfo(2) (host_meminfo), but for the commit
+    lines, which are the guest's (pykern.overcommit: CommitLimit from --max-memory)."""
+    overcommit = kernel.overcommit
+    ours = {"CommitLimit": overcommit.commit_limit(), "Committed_AS": overcommit.committed()}
+    lines = []
+    for line in host_meminfo(kernel).splitlines(keepends=True):
+        name = line.partition(":")[0]
+        if name in ours:
+            line = f"{name}:{ours.pop(name) // 1024:>{23 - len(name)}} kB\n"
+        lines.append(line)
+    lines += [f"{name}:{value // 1024:>{23 - len(name)}} kB\n" for name, value in ours.items()]
+    return "".join(lines).encode(errors="surrogateescape")
 
 
 def show_swaps(kernel: Kernel) -> bytes:
@@ -301,11 +311,10 @@ def sysctl_values(kernel: Kernel, boot_id: str) -> dict[bytes, dict[bytes, objec
             b"entropy_avail": b"256\n",  # Linux >= 5.18: the pool is always full
             b"poolsize": b"256\n",
         },
-        # pykern's memory is host memory reserved with MAP_NORESERVE and committed when
-        # touched: a large mmap never fails a commit check, which is Linux's mode 1.
-        # no huge pages: a write asking for some is taken, and the pool stays empty, as
+        # overcommit_memory, _ratio, _kbytes: pykern.overcommit's policy (writable).
+        # No huge pages: a write asking for some is taken, and the pool stays empty, as
         # on a Linux that found no memory for them
-        b"vm": {b"overcommit_memory": b"1\n", b"max_map_count": b"65530\n",
+        b"vm": {**kernel.overcommit.sysctls(), b"max_map_count": b"65530\n",
                 b"nr_hugepages": (lambda: b"0\n", _take_hugepages),
                 b"mmap_min_addr": f"{MMAP_MIN_ADDR}\n".encode()},
         b"fs": {b"pipe-max-size": f"{PIPE_MAX_SIZE}\n".encode(), b"nr_open": f"{NR_OPEN}\n".encode(),
