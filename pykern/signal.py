@@ -226,8 +226,11 @@ class Signals:
         self.send(parent, self._child_info(child, child.exit_signal, code, value))
 
     def _child_info(self, child: ThreadGroup, sig: int, code: int, value: int) -> SigInfo:
-        utime = self.kernel.clock.process_cpu_ns(child) // TICK_NS  # system time is not kept apart
-        return SigInfo(sig, code, pid=child.tgid, uid=child.creds.uid, status=value, utime=utime)
+        from pykern.rusage import process_cpu_usage  # do_notify_parent: the child's own times, its threads'
+
+        usage = process_cpu_usage(self.kernel.clock, child)
+        return SigInfo(sig, code, pid=child.tgid, uid=child.creds.uid, status=value,
+                       utime=usage.utime_ns // TICK_NS, stime=usage.stime_ns // TICK_NS)
 
     def _notify_parent_stop(self, child: ThreadGroup, code: int, sig: int) -> None:
         """do_notify_parent_cldstop: the child stopped or continued."""
