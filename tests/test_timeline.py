@@ -40,7 +40,12 @@ def _run(tmp_path: Path, program: str, *options: str, name: str = "timeline") ->
 
 
 def _ns(microseconds: float) -> int:
-    return round(microseconds * 1000)
+    """A time of the file in nanoseconds, as Perfetto reads it (truncated)."""
+    return int(microseconds * 1000.0)
+
+
+def _end(event: dict) -> int:
+    return _ns(event["ts"]) + _ns(event["dur"])
 
 
 def check_timeline(events: list[dict], records: list[dict]) -> None:
@@ -91,7 +96,7 @@ def check_timeline(events: list[dict], records: list[dict]) -> None:
         for event in track_events:
             if event["ph"] != "X":
                 continue
-            start, end = _ns(event["ts"]), _ns(event["ts"] + event["dur"])
+            start, end = _ns(event["ts"]), _end(event)
             while stack and stack[-1][1] <= start and not (stack[-1][0] == start == stack[-1][1] == end):
                 stack.pop()
             assert not stack or end <= stack[-1][1], (track, event, stack[-1])
@@ -119,7 +124,7 @@ def check_timeline(events: list[dict], records: list[dict]) -> None:
     ends = {e["id"]: e for e in events if e["ph"] == "f"}
     assert starts.keys() == ends.keys()
     sleeps = [e for e in events if e["ph"] == "X" and e["cat"] == "sleep"]
-    woken_sleeps = {(e["pid"], e["tid"], _ns(e["ts"] + e["dur"])) for e in sleeps if "woken_by" in e["args"]}
+    woken_sleeps = {(e["pid"], e["tid"], _end(e)) for e in sleeps if "woken_by" in e["args"]}
     for flow, end in ends.items():
         assert (end["pid"], end["tid"], _ns(end["ts"])) in woken_sleeps, end
         assert _ns(starts[flow]["ts"]) == _ns(end["ts"])
@@ -129,7 +134,7 @@ def _waker_call(events: list[dict], flow: dict) -> str | None:
     """The name of the slice a flow starts in: the innermost one on its track that holds it."""
     at = _ns(flow["ts"])
     holding = [e for e in events if e["ph"] == "X" and (e["pid"], e["tid"]) == (flow["pid"], flow["tid"])
-               and _ns(e["ts"]) <= at <= _ns(e["ts"] + e["dur"])]
+               and _ns(e["ts"]) <= at <= _end(e)]
     if not holding:
         return None
     return min(holding, key=lambda e: (e["dur"], -e["ts"]))["name"]
@@ -138,7 +143,7 @@ def _waker_call(events: list[dict], flow: dict) -> str | None:
 def _wakes(events: list[dict]) -> set[tuple[str, str]]:
     """(the waker's slice, the woken sleep's name) of each flow."""
     ends = {e["id"]: e for e in events if e["ph"] == "f"}
-    sleeps = {(e["pid"], e["tid"], _ns(e["ts"] + e["dur"])): e["name"] for e in events
+    sleeps = {(e["pid"], e["tid"], _end(e)): e["name"] for e in events
               if e["ph"] == "X" and e["cat"] == "sleep"}
     return {(_waker_call(events, start), sleeps[(ends[start["id"]]["pid"], ends[start["id"]]["tid"],
                                                _ns(start["ts"]))])

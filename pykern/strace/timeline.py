@@ -24,7 +24,8 @@ length "timer"/"host fd" slice on the kernel's track), "f" with "bp": "e" on the
 task's track, bound to its sleep slice. Signals, group stops, forks, execs and process
 exits are instant ("i") events.
 
-Timestamps are microseconds (with the nanoseconds as decimals). The events are kept
+Timestamps are microseconds, with the nanoseconds as decimals (`microseconds`: exact as
+Perfetto reads them). The events are kept
 until `close`, then written ordered by time; at one time, flow ends first, then the
 slices, longest first (a parent before its children), then instants and flow starts,
 each kind in the order it happened. Under --deterministic every time is virtual, and the
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -56,6 +58,16 @@ KERNEL_TRACK = (0, 0)  # the kernel's wake-ups: timers, host fds, host signals
 FLOW_END, SLICE, INSTANT = 0, 1, 2
 # of slices that start at one time and last as long: the enclosing one first
 SLICE_ORDER = {"run": 0, "syscall": 1, "kernel": 1, "sleep": 2}
+
+
+def microseconds(ns: int) -> float:
+    """`ns` as the trace's microseconds: the float nearest ns/1000 that gives back `ns` when
+    multiplied by 1000 and truncated, as Perfetto reads a number (so that slices which
+    nest to the nanosecond still nest there)."""
+    value = ns / 1000
+    while int(value * 1000.0) < ns:
+        value = math.nextafter(value, math.inf)
+    return value
 
 
 def sleep_name(block: Block | None) -> tuple[str, dict]:
@@ -244,9 +256,9 @@ class Timeline(Sink):
         self.exiting.clear()
         ordered = []
         for at_ns, *_, event in sorted(self.events, key=lambda entry: entry[:5]):
-            event["ts"] = at_ns / 1000
+            event["ts"] = microseconds(at_ns)
             if "dur" in event:
-                event["dur"] = event["dur"] / 1000
+                event["dur"] = microseconds(event["dur"])
             ordered.append(event)
         tracks = {(event["pid"], event["tid"]) for event in ordered}
         meta = []
