@@ -306,8 +306,10 @@ class Scheduler:
     def check_cpu_timers(self, task: Task) -> None:
         """After a slice: fire the CPU-time interval timers of `task`'s process that are due."""
         now_ns = self.kernel.clock.process_cpu_ns(task.group)
+        self.kernel_wakes = "timer"  # (a signal it sends wakes a sleeper: the timer did, not the task)
         for timer in list(task.group.cpu_timers.values()):
             timer.check(now_ns)
+        self.kernel_wakes = None
 
     # --- the loop ---------------------------------------------------------------------------
 
