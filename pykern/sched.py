@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from pykern.clock import VirtualClock
     from pykern.gdbstub import GdbStub
     from pykern.kernel import Kernel
+    from pykern.strace.events import Tracer
 
 # A quantum, in guest instructions: about 5 ms of a CPU-bound loop at pykern's JIT speed.
 # Counted, not timed, so that where a task is preempted never depends on the host's load
@@ -74,6 +75,10 @@ class Scheduler:
         self.idle_waiting = False  # in idle()'s wait for timers and host fds
         self.current: Task | None = None
         self.debugger: GdbStub | None = None  # --gdb: its hooks below are one check when None
+        # --timeline: the tracer, told of each slice run and each wake-up (one check when None)
+        tracer = kernel.options.tracer
+        self.timeline: Tracer | None = tracer if getattr(tracer, "timeline", None) is not None else None
+        self.kernel_wakes: str | None = None  # --timeline: what of the kernel wakes tasks now (Woken.by)
         self.now: Callable[[], float] = time.monotonic  # timer deadlines' clock, in seconds
         self.virtual: VirtualClock | None = None  # --deterministic: the kernel's clock
         self.chaos: random.Random | None = None  # --deterministic: the seeded scheduling choices
@@ -145,6 +150,8 @@ class Scheduler:
         task.host_fds = ()
         self.host_waiters.discard(task)
         self.enqueue(task)
+        if self.timeline is not None:  # who woke it: the running task's call, or the kernel
+            self.timeline.woken(task, self.kernel_wakes or self.current)
 
     def yield_current(self) -> None:
         """sched_yield: the running task goes to the back of the run queue once its call returns."""
@@ -181,11 +188,15 @@ class Scheduler:
             deadline, _, target = heapq.heappop(self.timers)
             if not self._live(deadline, target):
                 continue
-            if isinstance(target, Timer):
-                target.deadline = None
-                target.fire()
-            else:
-                self.wake(target)
+            self.kernel_wakes = "timer"
+            try:
+                if isinstance(target, Timer):
+                    target.deadline = None
+                    target.fire()
+                else:
+                    self.wake(target)
+            finally:
+                self.kernel_wakes = None
 
     def _next_deadline(self) -> float | None:
         while self.timers:
@@ -210,12 +221,14 @@ class Scheduler:
             ready_r, ready_w, _ = select.select(list(readers), list(writers), [], timeout)
         except (OSError, ValueError):
             ready_r, ready_w = list(readers), list(writers)  # a closed fd: let the call report it
+        self.kernel_wakes = "host fd"
         for fd in ready_r:
             for task in readers[fd]:
                 self.wake(task)
         for fd in ready_w:
             for task in writers[fd]:
                 self.wake(task)
+        self.kernel_wakes = None
 
     def idle(self) -> None:
         """Nothing is runnable: wait for the next timer or host fd (or a signal sent to
@@ -296,8 +309,10 @@ class Scheduler:
     def check_cpu_timers(self, task: Task) -> None:
         """After a slice: fire the CPU-time interval timers of `task`'s process that are due."""
         now_ns = self.kernel.clock.process_cpu_ns(task.group)
+        self.kernel_wakes = "timer"  # (a signal it sends wakes a sleeper: the timer did, not the task)
         for timer in list(task.group.cpu_timers.values()):
             timer.check(now_ns)
+        self.kernel_wakes = None
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -338,7 +353,9 @@ class Scheduler:
             # blocks with a signal pending is interrupted instead (pykern.trap): it is
             # made again only once its signals were taken and none ran a handler.)
             if kernel.host_signals.pending:  # Ctrl-C and friends (pykern.hostsig)
+                self.kernel_wakes = "host signal"
                 kernel.host_signals.deliver()
+                self.kernel_wakes = None
             if task.signals_first:  # continued from a stop: it was in the middle of delivery
                 task.signals_first = False
                 kernel.signals.do_signal(task)
@@ -360,6 +377,8 @@ class Scheduler:
                     continue  # restarted with no handler run: make the call again
             self.need_resched = False
             trap = kernel.trap
+            if self.timeline is not None:
+                ran_from = kernel.clock.monotonic_ns()
             if self.virtual is None:
                 started = task.running_since = time.perf_counter_ns()
                 expired = trap.run_user(task, self.slice_budget(budget))
@@ -369,6 +388,8 @@ class Scheduler:
                 expired = trap.run_user(task, self.slice_budget(budget))
                 task.cpu_ns += trap.executed * INSN_NS
             task.running_since = 0
+            if self.timeline is not None:
+                self.timeline.ran(task, ran_from, kernel.clock.monotonic_ns())
             if task.group.cpu_timers:
                 self.check_cpu_timers(task)
             if kernel.oom is not None:

@@ -43,6 +43,7 @@ from pykern.strace.text import TextSink
 from pykern.strace.timeline import Timeline
 
 if TYPE_CHECKING:
+    from pykern.errors import Block
     from pykern.sigtypes import SigInfo
     from pykern.sysent import SyscallEntry
     from pykern.task import Task, ThreadGroup
@@ -146,11 +147,37 @@ class NoSys(Event):
 
 @dataclass(eq=False, slots=True)
 class Blocked(Event):
-    """The pending call `enter` went to sleep."""
+    """The pending call `enter` went to sleep; `block` says on what (its wait queues,
+    deadline and host fds)."""
 
     kind: ClassVar[str] = "block"
 
     enter: SyscallEnter
+    block: Block | None = None
+
+
+@dataclass(eq=False, slots=True)
+class Woken(Event):
+    """The sleeping `task` was woken: by the system call of `waker` (the task running
+    then), or, when `waker` is None, by the kernel itself: `by` says what ("timer": its
+    deadline or a kernel timer; "host fd": a host file descriptor became ready; "host
+    signal": a signal sent to pykern; "kernel" otherwise). Only the timeline takes it."""
+
+    kind: ClassVar[str] = "wake"
+
+    waker: Task | None
+    by: str
+
+
+@dataclass(eq=False, slots=True)
+class Ran(Event):
+    """`task` ran in the JIT from `start_ns` to `end_ns` (the kernel's CLOCK_MONOTONIC):
+    one of the scheduler's slices. Only the timeline takes it."""
+
+    kind: ClassVar[str] = "ran"
+
+    start_ns: int
+    end_ns: int
 
 
 @dataclass(eq=False, slots=True)
@@ -387,7 +414,22 @@ class Tracer:
         pending = self.pending.get(task.tid)
         if pending is None or pending.entry is not entry:
             return
-        self._emit(Blocked(task, len(self.live), pending))
+        call = getattr(task, "pending", None)  # the PendingSyscall with the Block it sleeps on
+        self._emit(Blocked(task, len(self.live), pending, call.block if call is not None else None))
+
+    # --timeline only: the scheduler calls these when `timeline` is set (Scheduler.timeline)
+
+    def woken(self, task: Task, waker: Task | str | None) -> None:
+        """The sleeping `task` was woken by `waker`: the running task, or what of the
+        kernel woke it (Woken.by), or None (the kernel, no task running)."""
+        if isinstance(waker, str) or waker is None:
+            self._emit(Woken(task, len(self.live), None, waker or "kernel"))
+        else:
+            self._emit(Woken(task, len(self.live), waker, "task"))
+
+    def ran(self, task: Task, start_ns: int, end_ns: int) -> None:
+        """`task` ran in the JIT from `start_ns` to `end_ns`."""
+        self._emit(Ran(task, len(self.live), start_ns, end_ns))
 
     def exit(self, task: Task, entry: SyscallEntry, raw: list[int], result: int) -> None:
         pending = self.pending.get(task.tid)
