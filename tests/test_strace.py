@@ -637,7 +637,7 @@ class FakeMemory:
 def fake_task(tid: int, memory: FakeMemory | None = None) -> SimpleNamespace:
     group = SimpleNamespace(tgid=tid, tasks=[], live_tasks=[])
     task = SimpleNamespace(tid=tid, group=group, mm=memory or FakeMemory({}),
-                           kernel=SimpleNamespace())
+                           kernel=SimpleNamespace(), pending=None)
     group.tasks.append(task)
     group.live_tasks.append(task)
     return task

@@ -414,7 +414,7 @@ class Tracer:
         pending = self.pending.get(task.tid)
         if pending is None or pending.entry is not entry:
             return
-        call = getattr(task, "pending", None)  # the PendingSyscall with the Block it sleeps on
+        call = task.pending  # the PendingSyscall with the Block it sleeps on
         self._emit(Blocked(task, len(self.live), pending, call.block if call is not None else None))
 
     # --timeline only: the scheduler calls these when `timeline` is set (Scheduler.timeline)
