@@ -146,29 +146,36 @@ class PykernBinary(pytest.Item):
 
     def _run_seeds(self, seeds: int, timeout: float):
         """Seeds 0 to `seeds`-1, each a deterministic run; the first one's result when
-        every run passed and all ended alike."""
+        every run passed and all ended alike. Outcomes are grouped and shown as
+        `pykern explore` shows them (pykern.explore)."""
         from pykern.api import run
+        from pykern.explore import Run, format_table, group_runs
 
-        outcomes: dict[tuple, list[int]] = {}  # (status, stdout, stderr) -> the seeds that gave it
-        first = None
+        runs, first = [], None
         for seed in range(seeds):
             result = run([str(self.program)], cwd=str(self.program.parent), timeout=timeout, strace=True, seed=seed)
             if not result.ok:
                 raise PykernFailure(f"{self.program}: failed under seed {seed} (replay: {self._replay(seed)})"
                                     "\n\n" + result.report())
             first = first or result
-            outcomes.setdefault((result.exit_status, result.stdout, result.stderr), []).append(seed)
-        if len(outcomes) > 1:
-            lines = [f"{self.program}: {len(outcomes)} different outcomes under {seeds} schedules"]
-            for (status, stdout, _stderr), which in outcomes.items():
-                last = (stdout.decode(errors="replace").strip().splitlines() or [""])[-1][:60]
-                lines.append(f"  status {status}, {len(which)} run(s), first seed {which[0]}: {last!r}"
-                             f"  (replay: {self._replay(which[0])})")
-            raise PykernFailure("\n".join(lines))
+            runs.append(Run(seed, result.exit_status, result.stdout, result.stderr))
+        groups = group_runs(runs)
+        if len(groups) > 1:
+            raise PykernFailure("\n".join([
+                f"{self.program}: {len(groups)} different outcomes under {seeds} schedules", "",
+                *format_table(groups), "",
+                *(f"replay outcome {number}: {self._replay(group.first.seed)}"
+                  for number, group in enumerate(groups, 1))]))
         return first
 
     def _replay(self, seed: int) -> str:
-        return f"cd {self.program.parent} && pykern run --deterministic --seed {seed} {self.program}"
+        """The command that replays `seed` (pykern.explore's, run where the program is)."""
+        import argparse
+
+        from pykern.explore import replay_text
+
+        where = argparse.Namespace(prog=str(self.program), args=[], start_time=None, stdin=None)
+        return f"cd {self.program.parent} && {replay_text(seed, where)}"
 
     def _compare_native(self, result, timeout: float) -> None:
         try:
