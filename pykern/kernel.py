@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import random
     from collections.abc import Callable
 
+    from pykern.strace import Tracer
     from pykern.sysent import SyscallEntry
 
 INIT_PID = 1
@@ -46,7 +47,7 @@ class Options:
                  "detach_orphans", "max_memory", "stdio", "cwd", "console", "deterministic", "seed", "start_time")
 
     def __init__(self, report_crashes: bool = False, crash_stream: TextIO = sys.stderr,
-                 tracer: object | None = None, root: str = "/",
+                 tracer: Tracer | None = None, root: str = "/",
                  binds: tuple = (), max_tasks: int = MAX_TASKS,
                  detach_orphans: bool = False, max_memory: int | None = None,
                  stdio: tuple[int, int, int] = (0, 1, 2), cwd: str | None = None,

@@ -77,7 +77,7 @@ class Scheduler:
         self.debugger: GdbStub | None = None  # --gdb: its hooks below are one check when None
         # --timeline: the tracer, told of each slice run and each wake-up (one check when None)
         tracer = kernel.options.tracer
-        self.timeline: Tracer | None = tracer if getattr(tracer, "timeline", None) is not None else None
+        self.timeline: Tracer | None = tracer if tracer is not None and tracer.timeline is not None else None
         self.kernel_wakes: str | None = None  # --timeline: what of the kernel wakes tasks now (Woken.by)
         self.now: Callable[[], float] = time.monotonic  # timer deadlines' clock, in seconds
         self.virtual: VirtualClock | None = None  # --deterministic: the kernel's clock
