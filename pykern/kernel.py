@@ -110,6 +110,10 @@ class Kernel:
         self._next_pid = INIT_PID + 1
         self.init = self._make_init()
         self.first: ThreadGroup | None = None
+        # The first process's session is the world outside the guest's (init stands for
+        # it). When pykern's own session leader lies outside pykern's pid namespace (a
+        # container), Linux reads its id as 0, and the guest reads the same.
+        self.outer_sid = INIT_PID if os.getsid(0) else 0
         self.tracer = self.options.tracer
         self.dead_mms: list[MM] = []
         self.mm_pool = MMPool()  # address spaces of dead processes, recycled by fork and exec
@@ -129,6 +133,11 @@ class Kernel:
         init = ThreadGroup(INIT_PID, None, FdTable(), FsContext(top, top), self.host_creds(), {})
         self.groups[INIT_PID] = init
         return init
+
+    def sid_vnr(self, sid: int) -> int:
+        """A session id as the guest reads it (getsid, TIOCGSID, /proc): pid_vnr of the
+        session leader, 0 for the outside world's session when that is hidden."""
+        return self.outer_sid if sid == INIT_PID else sid
 
     @staticmethod
     def host_creds() -> Creds:

@@ -805,7 +805,7 @@ class Tty:
             sid = self.session
             if sid is None:
                 raise SysError(ENOTTY)
-            task.mm.copy_out_i32(arg, sid)
+            task.mm.copy_out_i32(arg, self.kernel.sid_vnr(sid))
             return 0
         if request == TIOCSPGRP:
             return self._tiocspgrp(task, arg)

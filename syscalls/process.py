@@ -382,4 +382,4 @@ def sys_setsid(task: Task) -> int:
 @syscall("getsid", PID, ret=PID, classes="process")
 def sys_getsid(task: Task, pid: int) -> int:
     """getsid(2)."""
-    return _find_group(task, pid).sid
+    return task.kernel.sid_vnr(_find_group(task, pid).sid)

@@ -173,7 +173,7 @@ def show_status(kernel: Kernel, group: ThreadGroup, task: Task | None) -> bytes:
         f"NStgid:\t{group.tgid}\n",
         f"NSpid:\t{tid}\n",
         f"NSpgid:\t{group.pgid}\n",
-        f"NSsid:\t{group.sid}\n",
+        f"NSsid:\t{kernel.sid_vnr(group.sid)}\n",
         "Kthread:\t0\n",
     ]
     mm = live_mm(group)
@@ -246,7 +246,7 @@ def show_stat(kernel: Kernel, group: ThreadGroup, task: Task | None, whole: bool
         return getattr(layout, name) if layout is not None else 0
 
     fields = [
-        group.ppid, group.pgid, group.sid, *ctty_numbers(kernel, group), flags,
+        group.ppid, group.pgid, kernel.sid_vnr(group.sid), *ctty_numbers(kernel, group), flags,
         usage.minflt, children.minflt, usage.majflt, children.majflt,
         ticks(usage.utime_ns), ticks(usage.stime_ns), ticks(children.utime_ns), ticks(children.stime_ns),
         20 + group.nice, group.nice, max(len(group.live_tasks), 1), 0,
