@@ -145,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "pykern then exits with 124, as timeout(1) does")
     limits.add_argument("--kill-after", type=positive_float, default=2.0, metavar="SECONDS",
                         help="with --timeout: the grace between SIGTERM and SIGKILL (default 2)")
+    run.add_argument("--cpus", type=positive_int, default=None, metavar="N",
+                     help="run up to N guest threads at once, one host thread each (default: 2, or 1 on a "
+                          "one-core host; always 1 with --deterministic, --gdb and tracing)")
     run.add_argument("--gdb", type=int, metavar="PORT",
                      help="wait for gdb on 127.0.0.1:PORT (0: any free port, printed) and let it debug PROG: "
                           "the GDB remote protocol, as qemu-user's -g")
@@ -259,8 +262,10 @@ def run(options: argparse.Namespace) -> int:
         # pykern when it traces or gdb debugs, or runs deterministically (what the
         # orphans write would race with whoever reads pykern's output).
         detach = tracer is None and options.gdb is None and not limits.get("deterministic")
+        cpus = 1 if options.gdb is not None else options.cpus or default_cpus()
         kernel = Kernel(table, Options(report_crashes=options.report_crashes or options.strace, tracer=tracer,
-                                       root=options.root, binds=binds, detach_orphans=detach, **limits),
+                                       root=options.root, binds=binds, detach_orphans=detach, cpus=cpus,
+                                       **limits),
                         load_syscall)
     except ValueError as error:  # a bad --root or --mount
         print(f"pykern: {error}", file=sys.stderr)
@@ -352,12 +357,19 @@ def make_tracer(options: argparse.Namespace, table: list, path: bytes, argv: lis
 # `pykern run`'s options as argparse leaves them when none is given (parse_command_line).
 RUN_DEFAULTS = {
     "command": "run", "version": False, "env": [], "unset_env": [], "clear_env": False, "root": "/", "mount": [],
-    "max_tasks": None, "max_memory": None, "timeout": None, "kill_after": 2.0, "gdb": None, "report_crashes": False,
+    "max_tasks": None, "max_memory": None, "timeout": None, "kill_after": 2.0, "cpus": None, "gdb": None,
+    "report_crashes": False,
     "deterministic": False, "seed": None, "start_time": None, "strace": False, "trace_output": None,
     "trace_strsize": 32, "trace_expr": [], "trace_timestamps": 0, "trace_relative": False,
     "trace_syscall_times": False, "trace_follow": False, "trace_summary": False, "trace_json": None,
     "timeline": None,
 }
+
+
+def default_cpus() -> int:
+    """--cpus by default: 2 where the host has two cores for pykern (more host threads
+    than that buy little: the kernel lock serializes every system call)."""
+    return min(2, len(os.sched_getaffinity(0)))
 
 
 def parse_command_line(argv: list[str] | None = None) -> argparse.Namespace:

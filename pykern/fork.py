@@ -53,7 +53,7 @@ def copy_process(parent: Task, flags: int, child_stack: int, parent_tid_addr: in
 
     if not flags & CLONE_VM:
         kernel.overcommit.check_fork(parent.mm)  # ENOMEM under vm.overcommit_memory=2
-    context = parent.mm.uc.context_save()  # the parent is the loaded task: its live registers
+    context = parent.uc.context_save()  # the parent's live registers
     mm = parent.mm if flags & CLONE_VM else parent.mm.fork()
     tid = kernel.alloc_pid()
 
@@ -84,7 +84,7 @@ def copy_process(parent: Task, flags: int, child_stack: int, parent_tid_addr: in
     child.sigmask = parent.sigmask
     child.cpu_affinity = parent.cpu_affinity
     context.reg_write(X.UC_X86_REG_RAX, 0)
-    after_syscall = SYSCALL_INSN_LEN if kernel.trap.in_syscall_hook else 0
+    after_syscall = SYSCALL_INSN_LEN if kernel.smp.this_cpu().in_syscall_hook else 0
     context.reg_write(X.UC_X86_REG_RIP, context.reg_read(X.UC_X86_REG_RIP) + after_syscall)
     if child_stack:
         context.reg_write(X.UC_X86_REG_RSP, child_stack)

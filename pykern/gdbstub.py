@@ -653,7 +653,7 @@ class GdbStub:
 
     def _stop_in_hook(self, uc: Uc, stop: Stop) -> None:
         self.pending = stop
-        self.kernel.trap.stopped = True
+        self.kernel.smp.this_cpu().stopped = True
         self.kernel.sched.need_resched = True
         uc.emu_stop()
 

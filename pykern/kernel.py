@@ -24,9 +24,11 @@ from pykern.oom import OomKiller
 from pykern.overcommit import Overcommit
 from pykern.sched import Scheduler
 from pykern.signal import Signals
+from pykern.smp import Smp
 from pykern.task import Creds, Task, TaskState, ThreadGroup
 from pykern.trap import Trap
 from pykern.tty import TtyTable
+from pykern.ucbind import HAS_BUDGET
 from pykern.vdso import Vdso
 
 if TYPE_CHECKING:
@@ -44,7 +46,8 @@ MAX_TASKS = 4096  # --max-tasks' default: a fork bomb gets EAGAIN long before th
 
 class Options:
     __slots__ = ("report_crashes", "crash_stream", "tracer", "root", "binds", "max_tasks",
-                 "detach_orphans", "max_memory", "stdio", "cwd", "console", "deterministic", "seed", "start_time")
+                 "detach_orphans", "max_memory", "stdio", "cwd", "console", "deterministic", "seed", "start_time",
+                 "cpus")
 
     def __init__(self, report_crashes: bool = False, crash_stream: TextIO = sys.stderr,
                  tracer: Tracer | None = None, root: str = "/",
@@ -52,7 +55,7 @@ class Options:
                  detach_orphans: bool = False, max_memory: int | None = None,
                  stdio: tuple[int, int, int] = (0, 1, 2), cwd: str | None = None,
                  console: bool = True, deterministic: bool = False, seed: int = 0,
-                 start_time: int = DEFAULT_START_TIME) -> None:  # fmt: skip
+                 start_time: int = DEFAULT_START_TIME, cpus: int = 1) -> None:  # fmt: skip
         self.report_crashes = report_crashes
         self.crash_stream = crash_stream
         self.tracer = tracer  # pykern.strace.Tracer when tracing
@@ -69,6 +72,9 @@ class Options:
         # --deterministic: virtual time, seeded randomness, a schedule chosen by `seed`
         # (--seed); `start_time` is CLOCK_REALTIME at boot (--start-time, epoch seconds)
         self.deterministic = deterministic
+        # --cpus: guest threads that run at once (pykern.smp); one under --deterministic
+        # and when tracing, whose output follows one CPU's order
+        self.cpus = cpus
         self.seed = seed
         self.start_time = start_time
 
@@ -100,6 +106,8 @@ class Kernel:
         self.fifos: dict = {}  # FIFO inode key -> its kernel pipe (pykern.fs.fifo)
         self.unix_names: dict = {}  # a bound Unix socket's name -> the socket (pykern.af_unix)
         self.vdso = Vdso(self.clock)  # the one vDSO image and data page every process maps
+        ncpus = self.options.cpus if not self.options.deterministic and self.options.tracer is None else 1
+        self.smp = Smp(ncpus if HAS_BUDGET else 1)  # the CPUs and the kernel lock
         self.sched = Scheduler(self)
         if self.options.deterministic:
             self.sched.make_deterministic(self.clock, self.options.seed)
@@ -186,7 +194,7 @@ class Kernel:
 
     def new_mm(self) -> MM:
         """An empty address space: a recycled one from the pool (see MMPool) if any."""
-        return self.mm_pool.take() or MM(self.trap.install, pool=self.mm_pool)
+        return self.mm_pool.take() or MM(self.trap.install, pool=self.mm_pool, smp=self.smp)
 
     @property
     def live_tasks(self) -> list[Task]:
@@ -301,8 +309,17 @@ class Kernel:
     # --- process lifecycle helpers (used by fork.py, exec.py, exit.py) ---------------------
 
     def free_dead_mms(self) -> None:
+        """Destroy the address spaces no task uses any more, except one still bound by a
+        CPU (its thread was killed while that CPU waited for the kernel lock inside one of
+        its hooks: pykern.smp): that one goes next time."""
+        kept = []
         while self.dead_mms:
-            self.dead_mms.pop().destroy()
+            mm = self.dead_mms.pop()
+            if mm.uc is not None and mm.bound_elsewhere(None):
+                kept.append(mm)
+            else:
+                mm.destroy()
+        self.dead_mms.extend(kept)
 
 
 def restart_numbering() -> None:

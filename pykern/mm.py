@@ -17,8 +17,11 @@ Invariants:
   rodata) and frozen: its content never changes again. An MM that wants to map a frozen
   backing writable, or zero part of it, first takes its own copy (`_own`). So a
   writable private VMA's backing always belongs to this MM alone.
-- Threads and vfork children share one MM and so one Unicorn instance; `loaded_task`
-  is the task whose registers the instance holds.
+- Threads and vfork children share one MM and so its Unicorn instance `uc`, whose
+  `loaded_task` is the task whose registers it holds. While two of its threads run at
+  once on two CPUs (pykern.smp), the second runs in a secondary instance (`extra`) that
+  maps the same host pages: every mapping change is made in all of them (`_all_uc`),
+  after the CPUs running in them have stopped.
 - Translated code: Unicorn drops it when memory is unmapped, and sees guest writes, but
   not host-side changes (a fork's copy, madvise) under a mapping that stays: those call
   `_forget_code`.
@@ -66,6 +69,7 @@ from pykern.uc_const import UC_ARCH_X86, UC_MODE_64, UC_PROT_EXEC, UC_X86_REG_CR
 from pykern.ucbind import Uc, UcError
 
 if TYPE_CHECKING:
+    from pykern.smp import Smp
     from pykern.task import Task
 
 STACK_TOP = TASK_SIZE
@@ -297,10 +301,14 @@ class UserAccess:
 
 class MM(UserAccess):
     def __init__(self, hooks: Callable[[Uc, MM], None],
-                 uc_factory: Callable[[], Uc] = new_unicorn, pool: MMPool | None = None) -> None:
+                 uc_factory: Callable[[], Uc] = new_unicorn, pool: MMPool | None = None,
+                 smp: Smp | None = None) -> None:
         """`uc_factory` makes the CPU; tests pass a recorder to check VMA logic alone.
-        `pool`: where this MM goes when destroyed, and where its forks come from."""
-        self.uc = uc_factory()
+        `pool`: where this MM goes when destroyed, and where its forks come from.
+        `smp`: the CPUs, when there are several (pykern.smp)."""
+        self.smp = smp if smp is not None and smp.multi else None
+        self.uc = self._instance(uc_factory())
+        self.extra: list[Uc] = []  # secondary instances (instance_for), while threads run at once
         self._uc_factory = uc_factory
         self.pool = pool
         self.code_drops = 0  # times a recycled instance dropped translated code (MMPool)
@@ -313,7 +321,6 @@ class MM(UserAccess):
         self.start_brk = 0  # init_brk (exec), fork
         self.brk = 0  # set_brk (brk(2)), init_brk, fork
         self.heap: Backing | None = None  # init_brk, fork
-        self.loaded_task: Task | None = None  # Task.load_context: whose registers `uc` holds
         self.exe_path = ""  # exec.py, fork
         self.layout: ImageLayout | None = None  # exec.py, fork
         self.counted = False  # trap.py: has run a counted slice, Unicorn's count hook is installed
@@ -321,8 +328,6 @@ class MM(UserAccess):
         # retire_mm takes away and frees it at 0
         self.users = 0
         self.dumpable = 1  # prctl(PR_SET_DUMPABLE), set*id; copied by fork, 1 again after exec
-        self.fault: tuple[int, int, int] | None = None  # trap.py: (access, address, size) of a bad access
-        self.interrupt: int | None = None  # trap.py: the last CPU interrupt number
         # mlock(2): locked page ranges, sorted and disjoint (syscalls/memory.py keeps them;
         # locked_bytes() is /proc/PID/status's VmLck); mlockall(MCL_FUTURE) locks new maps.
         self.mlocked: list[tuple[int, int]] = []
@@ -330,6 +335,78 @@ class MM(UserAccess):
         self._reset_usage()
         self._hooks = hooks
         hooks(self.uc, self)
+
+    def _instance(self, uc: Uc) -> Uc:
+        """What pykern keeps on each of its Unicorn instances."""
+        uc.mm = self  # type: ignore[attr-defined]  # (pykern.smp: which address space a CPU runs)
+        uc.cpu = None  # type: ignore[attr-defined]  # the CPU that has it bound (pykern.sched)
+        uc.loaded_task = None  # type: ignore[attr-defined]  # Task.load_context: whose registers it holds
+        uc.fault = None  # type: ignore[attr-defined]  # trap.py: (access, address, size) of a bad access
+        uc.interrupt = None  # type: ignore[attr-defined]  # trap.py: the last CPU interrupt number
+        if self.smp is not None:  # lock-prefixed instructions as host atomics (tools/build_unicorn.py)
+            set_parallel = getattr(uc, "set_parallel", None)
+            if set_parallel is not None:
+                set_parallel(True)
+        return uc
+
+    @property
+    def loaded_task(self) -> Task | None:
+        """The task whose registers the primary instance holds."""
+        return self.uc.loaded_task  # type: ignore[attr-defined]
+
+    def smp_safe(self) -> bool:
+        """May two of its threads run at once, each in its own instance? Only while no
+        executable mapping is writable or shared: each instance drops the code it
+        translated when a page is written through itself, not through another."""
+        if self._safe_generation != self.map_generation:
+            self._safe = not any(vma.prot & PROT_EXEC and (vma.prot & PROT_WRITE or vma.shared) for vma in self.vmas)
+            self._safe_generation = self.map_generation
+        return self._safe
+
+    def has_room(self) -> bool:
+        """May a CPU run one more of its threads now? Yes if none runs, else if smp_safe."""
+        if self.uc.cpu is None and not any(uc.cpu is not None for uc in self.extra):  # type: ignore[attr-defined]
+            return True
+        return self.smp_safe()
+
+    def bound_elsewhere(self, uc: Uc | None) -> bool:
+        """Does a CPU have another of its instances than `uc` bound?"""
+        return any(other.cpu is not None for other in (self.uc, *self.extra) if other is not uc)  # type: ignore[attr-defined]
+
+    def instance_for(self, task: Task) -> Uc | None:
+        """An instance no CPU has bound, for a CPU to run `task` in: the one holding
+        its registers, the primary, a secondary, or a new secondary. None if its threads
+        may not run at once (smp_safe) and another CPU runs one."""
+        loaded = task.loaded_in
+        if loaded is not None and loaded.mm is self and loaded.cpu is None:  # type: ignore[attr-defined]
+            return loaded
+        instances = [self.uc, *self.extra]
+        free = [uc for uc in instances if uc.cpu is None]  # type: ignore[attr-defined]
+        if len(free) < len(instances) and not self.smp_safe():
+            return None
+        if free:
+            return free[0]
+        uc = self._instance(self._uc_factory())
+        self._hooks(uc, self)
+        uc.map_batch(True)
+        try:
+            for vma in self.vmas:
+                prot = uc_prot(vma.prot)
+                if prot:
+                    uc.mem_map_ptr(vma.start, vma.end - vma.start, prot, vma.backing.ptr + vma.offset)
+        finally:
+            uc.map_batch(False)
+        self.extra.append(uc)
+        return uc
+
+    def _all_uc(self) -> list[Uc]:
+        """Every instance of this address space, none running guest code now: a mapping
+        change or a copy of its memory must not race a CPU that runs in one."""
+        if self.smp is not None:
+            self.smp.stop_others(self)
+            if self.extra:
+                return [self.uc, *self.extra]
+        return [self.uc]
 
     # --- VMA bookkeeping ----------------------------------------------------------------
 
@@ -381,7 +458,8 @@ class MM(UserAccess):
         for vma in vmas:
             lo, hi = max(start, vma.start), min(end, vma.end)
             if uc_prot(vma.prot):
-                self.uc.mem_unmap(lo, hi - lo)
+                for uc in self._all_uc():
+                    uc.mem_unmap(lo, hi - lo)
             self._remove(vma)
             if vma.start < lo:
                 self._relink(vma.piece(vma.start, lo))
@@ -396,7 +474,8 @@ class MM(UserAccess):
         if self._stale and self._take_stale(vma):
             return
         if prot:
-            self.uc.mem_map_ptr(vma.start, vma.end - vma.start, prot, vma.backing.ptr + vma.offset)
+            for uc in self._all_uc():
+                uc.mem_map_ptr(vma.start, vma.end - vma.start, prot, vma.backing.ptr + vma.offset)
 
     def _take_stale(self, vma: VMA) -> bool:
         """While an exec builds in a recycled MM: if a stale mapping is exactly `vma`'s
@@ -422,16 +501,17 @@ class MM(UserAccess):
 
     def _uc_unmap(self, vma: VMA) -> None:
         if uc_prot(vma.prot):
-            self.uc.mem_unmap(vma.start, vma.end - vma.start)
+            for uc in self._all_uc():
+                uc.mem_unmap(vma.start, vma.end - vma.start)
 
     def _forget_code(self, start: int, end: int) -> None:
         """Drop QEMU's translations of the executable guest pages in [start, end), which
         stay mapped. Per Unicorn region: the removal looks up the first page and assumes
         the RAM offsets after it are contiguous, true only within one region."""
-        uc = self.uc
-        for begin, last, perms in list(uc.mem_regions()):
-            if perms & UC_PROT_EXEC and begin < end and last >= start:
-                uc.ctl_remove_cache(max(begin, start), min(last + 1, end))
+        for uc in self._all_uc():
+            for begin, last, perms in list(uc.mem_regions()):
+                if perms & UC_PROT_EXEC and begin < end and last >= start:
+                    uc.ctl_remove_cache(max(begin, start), min(last + 1, end))
 
     def _relink(self, vma: VMA) -> None:
         """Put back a VMA piece whose pages are still mapped in Unicorn."""
@@ -536,9 +616,11 @@ class MM(UserAccess):
             self._relink(middle)
             if old and new:
                 if old != new:
-                    self.uc.mem_protect(lo, hi - lo, new)
+                    for uc in self._all_uc():
+                        uc.mem_protect(lo, hi - lo, new)
             elif old:
-                self.uc.mem_unmap(lo, hi - lo)
+                for uc in self._all_uc():
+                    uc.mem_unmap(lo, hi - lo)
             elif new:
                 self._uc_map(middle)
         if prot & PROT_WRITE:
@@ -668,6 +750,7 @@ class MM(UserAccess):
         """dup_mmap: private backings are copied (resident pages only), except those no
         VMA here can write, which are frozen and shared; shared ones are mapped by the same
         host pointer. A recycled child keeps whatever of its old mappings already match."""
+        self._all_uc()  # (no thread of it runs on another CPU while its memory is copied)
         pool = self.pool
         child = pool.take(empty=False) if pool is not None else None
         # The dead process's own private backings can take the copies: where the geometry
@@ -723,7 +806,7 @@ class MM(UserAccess):
             child._close()
             child = None
         if child is None:
-            child = MM(self._hooks, self._uc_factory, pool)
+            child = MM(self._hooks, self._uc_factory, pool, self.smp)
         child._adopt(vmas, wanted)
         child.start_brk, child.brk, child.exe_path = self.start_brk, self.brk, self.exe_path
         child.dumpable = self.dumpable
@@ -820,10 +903,13 @@ class MM(UserAccess):
             ctypes.memmove(vma.backing.ptr + vma.offset + (addr - vma.start), data, len(data))
             return
         self._check_access(addr, len(data), PROT_WRITE, True)
+        instances = self._all_uc()
         try:
             self.uc.mem_write(addr, data)
         except UcError:
             raise Fault(addr, write=True) from None
+        for uc in instances[1:]:  # (the primary's mem_write dropped only its own translations)
+            uc.ctl_remove_cache(addr & ~(PAGE_SIZE - 1), page_up(addr + len(data)))
 
     def _check_access(self, addr: int, size: int, need: int, write: bool) -> None:
         """Fault unless every byte of [addr, addr+size) is mapped with `need` (x86: write
@@ -882,7 +968,16 @@ class MM(UserAccess):
     def _close(self) -> None:
         self._reset()
         self._stale = []
+        if self.uc is not None:
+            self.uc.mm = None  # type: ignore[attr-defined]
         self.uc = None  # type: ignore[assignment]  # breaks uc -> hooks -> mm -> uc
+
+    def _close_extra(self) -> None:
+        """The secondary instances go with the threads that ran at once (not pooled)."""
+        for uc in self.extra:
+            uc.mm = uc.loaded_task = None  # type: ignore[attr-defined]
+            uc.close()
+        self.extra = []
 
     def _drop_stale(self) -> None:
         """Unmap a recycled instance's old mappings (and so their translated code)."""
@@ -897,12 +992,12 @@ class MM(UserAccess):
         self._starts = []
         self.start_brk = self.brk = 0
         self.heap = None
-        self.loaded_task = None
+        if self.uc is not None:
+            self.uc.loaded_task = None  # type: ignore[attr-defined]
+        self._close_extra()
         self.exe_path = ""
         self.layout = None
         self.dumpable = 1
-        self.fault = None
-        self.interrupt = None
         self.mlocked = []
         self.lock_future = False
         self._reset_usage()
@@ -915,6 +1010,7 @@ class MM(UserAccess):
         self.rss_sampled_ns = 0  # when the peak was last sampled (time.monotonic_ns)
         self.private_rss: int | None = None  # resident bytes in private backings when it was retired
         self.map_generation = 0  # changes with every change of the VMA list
+        self._safe, self._safe_generation = True, -1  # smp_safe's answer, for map_generation
         # the last sample: (rss, of it in faultable VMAs, in private backings, map_generation,
         # pykern's host faults then)
         self.rss_sample: tuple[int, int, int, int, int] | None = None

@@ -233,10 +233,9 @@ def thread_stime_ns(task: Task) -> int:
     if task.kernel.sched.virtual is not None:
         return 0
     stime = task.stime_ns
-    trap = task.kernel.trap
-    running = trap.running
-    if trap.retrying is task or (trap.in_syscall_hook and running is not None and running.loaded_task is task):
-        stime += perf_counter_ns() - trap.entered
+    for cpu in task.kernel.smp.cpus:
+        if cpu.retrying is task or (cpu.in_syscall_hook and cpu.current is task):
+            stime += perf_counter_ns() - cpu.entered
     return stime
 
 

@@ -20,6 +20,7 @@ import heapq
 import itertools
 import select
 import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -35,7 +36,9 @@ if TYPE_CHECKING:
     from pykern.clock import VirtualClock
     from pykern.gdbstub import GdbStub
     from pykern.kernel import Kernel
+    from pykern.smp import Cpu
     from pykern.strace.events import Tracer
+    from pykern.ucbind import Uc
 
 # A quantum, in guest instructions: about 5 ms of a CPU-bound loop at pykern's JIT speed.
 # Counted, not timed, so that where a task is preempted never depends on the host's load
@@ -70,10 +73,9 @@ class Scheduler:
         self.timers: list[tuple[float, int, Task | Timer]] = []
         self._seq = itertools.count()
         self.host_waiters: set[Task] = set()
-        self.need_resched = False
-        self.yielded = False  # sched_yield: rotate the current task after its call returns
+        self.smp = kernel.smp  # the CPUs (pykern.smp): each has its current task and flags
+        self.cpu_failure: BaseException | None = None  # a pykern bug on another CPU, raised by CPU 0
         self.idle_waiting = False  # in idle()'s wait for timers and host fds
-        self.current: Task | None = None
         self.debugger: GdbStub | None = None  # --gdb: its hooks below are one check when None
         # --timeline: the tracer, told of each slice run and each wake-up (one check when None)
         tracer = kernel.options.tracer
@@ -84,6 +86,31 @@ class Scheduler:
         self.chaos: random.Random | None = None  # --deterministic: the seeded scheduling choices
         self.max_quantum = QUANTUM_INSNS
         self.preempt_chance = 0.0  # of a preemption right after a system call
+
+    # --- this CPU's (pykern.smp) --------------------------------------------------------
+
+    @property
+    def current(self) -> Task | None:
+        """The task this CPU runs."""
+        return self.smp.this_cpu().current
+
+    @property
+    def need_resched(self) -> bool:
+        """This CPU leaves the JIT after the current call, for the scheduler to look."""
+        return self.smp.this_cpu().need_resched
+
+    @need_resched.setter
+    def need_resched(self, value: bool) -> None:
+        self.smp.this_cpu().need_resched = value
+
+    @property
+    def yielded(self) -> bool:
+        """sched_yield: this CPU's task goes to the back of the run queue after its call."""
+        return self.smp.this_cpu().yielded
+
+    @yielded.setter
+    def yielded(self, value: bool) -> None:
+        self.smp.this_cpu().yielded = value
 
     def make_deterministic(self, clock: VirtualClock, seed: int) -> None:
         """--deterministic --seed N: timers on the virtual clock, choices from the seed.
@@ -119,8 +146,15 @@ class Scheduler:
 
     def enqueue(self, task: Task) -> None:
         task.state = TaskState.RUNNABLE
+        if task.on_cpu is not None:
+            # Woken by another CPU while its own has not yet left the slice in which it
+            # went to sleep (it waits for the kernel lock): that CPU sees it runnable and
+            # runs it on. On the run queue too, another CPU could run it at the same time.
+            return
         self.runqueue.append(task)
         self.need_resched = True
+        if self.smp.online:
+            self.smp.work_arrived()
 
     def sleep(self, task: Task, block: Block) -> None:
         """Put `task` to sleep on everything `block` names (the caller raised Block)."""
@@ -139,6 +173,8 @@ class Scheduler:
                 self.kernel.trap.unsupported_use(f"deterministic {what}", f"--deterministic: {what} is not deterministic")
         task.nvcsw += 1
         self.need_resched = True
+        if self.smp.cpu0_idle and (block.deadline is not None or block.host_fds):
+            self.smp.poke_cpu0()  # (CPU 0's idle wait must now also watch these)
 
     def wake(self, task: Task) -> None:
         if task.state is not TaskState.SLEEPING:
@@ -176,6 +212,8 @@ class Scheduler:
         timer.deadline = deadline
         if deadline is not None:
             heapq.heappush(self.timers, (deadline, next(self._seq), timer))
+            if self.smp.cpu0_idle:
+                self.smp.poke_cpu0()
 
     @staticmethod
     def _live(deadline: float, target: Task | Timer) -> bool:
@@ -206,24 +244,37 @@ class Scheduler:
             heapq.heappop(self.timers)
         return None
 
-    def poll_host(self, timeout: float | None) -> None:
-        """Wait (at most `timeout` seconds; None = forever) for a host fd a task sleeps on."""
+    def poll_host(self, timeout: float | None, idle: bool = False) -> None:
+        """Wait (at most `timeout` seconds; None = forever) for a host fd a task sleeps on.
+        `idle`: CPU 0 waits with nothing to run; with several CPUs it lets go of the
+        kernel lock meanwhile, and another CPU that makes work for it pokes it (pykern.smp)."""
         readers: dict[int, list[Task]] = {}
         writers: dict[int, list[Task]] = {}
         for task in self.host_waiters:
             for fd, mode in task.host_fds:
                 (readers if mode == "r" else writers).setdefault(fd, []).append(task)
-        if not readers and not writers:
+        smp = self.smp
+        poke = idle and smp.online
+        if not readers and not writers and not poke:
             if timeout is not None and timeout > 0:
                 time.sleep(timeout)
             return
+        watched = [*readers, smp.poke_r] if poke else list(readers)
+        if poke:
+            smp.cpu0_idle = True
+            smp.lock.release()
         try:
-            ready_r, ready_w, _ = select.select(list(readers), list(writers), [], timeout)
+            ready_r, ready_w, _ = select.select(watched, list(writers), [], timeout)
         except (OSError, ValueError):
             ready_r, ready_w = list(readers), list(writers)  # a closed fd: let the call report it
+        finally:
+            if poke:
+                smp.lock.acquire()
+                smp.cpu0_idle = False
+                smp.drain_pokes()
         self.kernel_wakes = "host fd"
         for fd in ready_r:
-            for task in readers[fd]:
+            for task in readers.get(fd, ()):
                 self.wake(task)
         for fd in ready_w:
             for task in writers[fd]:
@@ -244,7 +295,8 @@ class Scheduler:
         if self.debugger is not None:  # gdb may interrupt a guest that sleeps for ever
             self.debugger.idle(self, deadline)
             return
-        if deadline is None and not self.host_waiters and not self._awaiting_signals():
+        others_run = self.smp.online and any(cpu.current is not None for cpu in self.smp.cpus)
+        if deadline is None and not self.host_waiters and not self._awaiting_signals() and not others_run:
             if self.kernel.host_signals.suspend_stopped_guest():
                 return  # pykern itself was stopped (the guest's job, on a terminal) and continued
             raise Deadlock()
@@ -253,6 +305,8 @@ class Scheduler:
         try:
             if self.kernel.host_signals.pending:
                 pass
+            elif self.smp.online:
+                self.poll_host(timeout, idle=True)  # another CPU may make work: it pokes us
             elif deadline is None and not self.host_waiters:
                 signal.pause()  # pause() and friends: only a signal sent to pykern can come
             else:
@@ -274,6 +328,9 @@ class Scheduler:
                    for task in self.kernel.live_tasks)
 
     def pick_next(self) -> Task | None:
+        """The next task to run on this CPU: the first on the run queue that may run here
+        (with several CPUs, a thread whose address space cannot run on two CPUs at once
+        waits while another CPU runs one of its siblings: MM.has_room)."""
         chaos = self.chaos
         if chaos is not None:
             runqueue = self.runqueue
@@ -284,11 +341,26 @@ class Scheduler:
                 if task.state is TaskState.RUNNABLE:
                     return task
             return None
-        while self.runqueue:
-            task = self.runqueue.popleft()
-            if task.state is TaskState.RUNNABLE:
-                return task
+        runqueue = self.runqueue
+        if not self.smp.online:
+            while runqueue:
+                task = runqueue.popleft()
+                if task.state is TaskState.RUNNABLE:
+                    return task
+            return None
+        for index, task in enumerate(runqueue):
+            if task.state is not TaskState.RUNNABLE or (task.on_cpu is None and task.mm.has_room()):
+                del runqueue[index]
+                if task.state is TaskState.RUNNABLE:
+                    return task
+                return self.pick_next()
         return None
+
+    def requeue(self, task: Task) -> None:
+        """`task` used up its quantum (or must wait for a CPU): to the back of the queue."""
+        self.runqueue.append(task)
+        if self.smp.online:
+            self.smp.work_arrived()
 
     def others_may_run(self) -> bool:
         """Does the running task need a quantum? Only if another task could want the CPU,
@@ -297,6 +369,26 @@ class Scheduler:
             return True
         current = self.current
         return current is not None and any(t.expires_ns is not None for t in current.group.cpu_timers.values())
+
+    def bind(self, cpu: Cpu, task: Task) -> Uc | None:
+        """The Unicorn instance `cpu` runs `task` in, bound to it with the task's registers
+        loaded (a new instance after an exec). None if the task must wait: another CPU runs
+        one of its siblings in an address space that cannot run on two CPUs at once."""
+        uc = cpu.uc
+        mm = task.mm
+        if uc is not None and uc.mm is mm and uc.loaded_task is task:
+            if not mm.extra or mm.smp_safe() or not mm.bound_elsewhere(uc):
+                return uc
+        if uc is not None:
+            uc.cpu = None
+            cpu.uc = None
+        uc = mm.instance_for(task)
+        if uc is None:
+            return None
+        uc.cpu = cpu
+        cpu.uc = uc
+        task.load_context(uc)
+        return uc
 
     def slice_budget(self, budget: int) -> int:
         """What the next run in the JIT may execute: the rest of the quantum when another
@@ -318,9 +410,27 @@ class Scheduler:
 
     def run(self, until: Callable[[], bool] | None = None) -> None:
         """schedule(): pick -> retry pending call -> run in the JIT -> account, until every
-        task has exited (or `until()` is true)."""
+        task has exited (or `until()` is true). This is CPU 0; with several CPUs it starts
+        the others first and stops them before it returns."""
+        smp = self.smp
+        if not smp.multi:
+            self._run_cpu0(until)
+            return
+        smp.lock.acquire()
+        self.cpu_failure = None
+        self._start_cpus()
+        try:
+            self._run_cpu0(until)
+        finally:
+            self._stop_cpus()
+            smp.lock.release()
+
+    def _run_cpu0(self, until: Callable[[], bool] | None) -> None:
         kernel = self.kernel
+        cpu = self.smp.cpus[0]
         while kernel.nr_threads:
+            if self.smp.online and self.cpu_failure is not None:
+                raise self.cpu_failure
             if until is not None and until():
                 return
             if self.debugger is not None and self.debugger.check_stop(None):
@@ -338,12 +448,76 @@ class Scheduler:
                 if kernel.nr_threads:  # (a timer above may have killed the last ones)
                     self.idle()
                 continue
-            self.current = task
-            task.load_context()
-            self._run_slice(task)
-            self.current = None
+            self._run_task(cpu, task)
 
-    def _run_slice(self, task: Task) -> None:
+    def _run_task(self, cpu: Cpu, task: Task) -> None:
+        cpu.current = task
+        task.on_cpu = cpu
+        try:
+            if self.bind(cpu, task) is None:
+                self.requeue(task)
+                return
+            self._run_slice(cpu, task)
+        finally:
+            uc = cpu.uc
+            if uc is not None:
+                uc.cpu = None
+                cpu.uc = None
+            cpu.current = None
+            task.on_cpu = None
+            cpu.unbounded = False
+            if cpu.index and self.smp.cpu0_idle:
+                self.smp.poke_cpu0()  # (CPU 0 idles: the slice may have ended the last task, or put it to sleep)
+
+    # --- the other CPUs (pykern.smp) ----------------------------------------------------------
+
+    def _start_cpus(self) -> None:
+        smp = self.smp
+        smp.online = True
+        for cpu in smp.cpus[1:]:
+            cpu.thread = threading.Thread(target=self._run_other_cpu, args=(cpu,), name=f"pykern cpu{cpu.index}",
+                                          daemon=True)
+            cpu.thread.start()
+
+    def _stop_cpus(self) -> None:
+        """With the kernel lock held: the other CPUs put their tasks back on the run
+        queue and end (before run() returns: a detach forks pykern, and tests go on)."""
+        smp = self.smp
+        smp.online = False
+        smp.idle.notify_all()
+        for cpu in smp.cpus[1:]:
+            smp.stop_cpu(cpu)
+        smp.lock.release()
+        try:
+            for cpu in smp.cpus[1:]:
+                if cpu.thread is not None:
+                    cpu.thread.join(timeout=30)
+                    cpu.thread = None
+        finally:
+            smp.lock.acquire()
+
+    def _run_other_cpu(self, cpu: Cpu) -> None:
+        """A CPU other than 0: take runnable tasks and run them; CPU 0 keeps the timers,
+        host fds and signals sent to pykern, and idles for all."""
+        smp = self.smp
+        smp.enter(cpu)
+        with smp.lock:
+            try:
+                while smp.online:
+                    task = self.pick_next()
+                    if task is None:
+                        smp.idle.wait(0.05)
+                        continue
+                    self._run_task(cpu, task)
+                    if not smp.online and task.state is TaskState.RUNNABLE and task not in self.runqueue:
+                        self.runqueue.appendleft(task)  # (stopped mid-slice: CPU 0 runs it on)
+            except BaseException as error:  # a pykern bug on this CPU: CPU 0 raises it
+                self.cpu_failure = error
+                smp.online = False
+                self.kernel.trap.interrupt()
+                smp.poke_cpu0()
+
+    def _run_slice(self, cpu: Cpu, task: Task) -> None:
         """Run `task` in the JIT for one quantum (or unbounded if it is alone)."""
         kernel = self.kernel
         budget = self.quantum()
@@ -361,9 +535,11 @@ class Scheduler:
                 kernel.signals.do_signal(task)
                 if task.state is not TaskState.RUNNABLE:
                     return
+            if not self.smp.online and cpu.index:
+                return  # CPU 0 stops the others (its caller puts the task back)
             pending = task.pending
             if pending is not None and (pending.interrupted is None or not kernel.signals.deliverable(task)) \
-                    and not kernel.trap.retry(task) and task.state is not TaskState.RUNNABLE:
+                    and not kernel.trap.retry(cpu, task) and task.state is not TaskState.RUNNABLE:
                 return  # asleep again, stopped, or exited
             if self.debugger is not None:  # gdb: a caught syscall's return
                 self.debugger.check_stop(task)
@@ -375,18 +551,22 @@ class Scheduler:
                     return
                 if task.pending is not None:
                     continue  # restarted with no handler run: make the call again
-            self.need_resched = False
+            cpu.need_resched = False
             trap = kernel.trap
+            if self.bind(cpu, task) is None:  # (an exec gave it a new MM, or its MM went W+X)
+                self.requeue(task)
+                return
             if self.timeline is not None:
                 ran_from = kernel.clock.monotonic_ns()
             if self.virtual is None:
-                started = task.running_since = time.perf_counter_ns()
-                expired = trap.run_user(task, self.slice_budget(budget))
-                task.cpu_ns += time.perf_counter_ns() - started
+                task.running_since = time.perf_counter_ns()
+                expired = trap.run_user(cpu, task, self.slice_budget(budget))
+                if task.running_since:  # (else its exit counted the slice: pykern.exit)
+                    task.cpu_ns += time.perf_counter_ns() - task.running_since
             else:  # CPU time is virtual too: the instructions the slice ran
                 task.running_since = 1
-                expired = trap.run_user(task, self.slice_budget(budget))
-                task.cpu_ns += trap.executed * INSN_NS
+                expired = trap.run_user(cpu, task, self.slice_budget(budget))
+                task.cpu_ns += cpu.executed * INSN_NS
             task.running_since = 0
             if self.timeline is not None:
                 self.timeline.ran(task, ran_from, kernel.clock.monotonic_ns())
@@ -398,11 +578,11 @@ class Scheduler:
                 self.debugger.check_stop(task)
             if task.state is not TaskState.RUNNABLE:
                 return
-            budget -= trap.executed  # stopped early (a wakeup, a fork): keep the rest of the slice
-            if expired or budget <= 0 or self.yielded:
-                self.yielded = False
+            budget -= cpu.executed  # stopped early (a wakeup, a fork): keep the rest of the slice
+            if expired or budget <= 0 or cpu.yielded:
+                cpu.yielded = False
                 task.nivcsw += 1
-                self.runqueue.append(task)  # quantum used up: to the back of the queue
+                self.requeue(task)  # quantum used up: to the back of the queue
                 return
             if self.timers:
                 self.fire_timers(self.now())

@@ -200,7 +200,7 @@ class Signals:
         if task.state is TaskState.SLEEPING:
             sched.wake(task)
         elif task.state is TaskState.RUNNABLE:
-            sched.need_resched = True
+            self.kernel.smp.kick(task)  # (on another CPU: it leaves the JIT now)
 
     def deliverable(self, task: Task) -> int:
         """The pending signals `task` would take now (Linux's signal_pending)."""
@@ -252,6 +252,7 @@ class Signals:
         sched = self.kernel.sched
         for thread in group.live_tasks:
             sched.forget(thread)
+            self.kernel.smp.kick(thread)  # (on another CPU: it leaves the JIT now)
             thread.state = TaskState.STOPPED
             if self.kernel.tracer is not None:
                 self.kernel.tracer.stopped(thread, sig)
@@ -373,7 +374,7 @@ class Signals:
         """Build the rt_sigframe (x86-64 setup_rt_frame) and enter the handler."""
         if not action.flags & SA_RESTORER:
             raise Fault(0)  # x86-64 has no vDSO trampoline here: a restorer is required
-        uc = task.mm.uc
+        uc = task.uc
         regs = list(uc.reg_read_batch(SIGCONTEXT_REGS))
         rsp = regs[15]
         altstack = task.altstack
@@ -432,7 +433,7 @@ class Signals:
 
     def sigreturn(self, task: Task) -> int:
         """rt_sigreturn: restore what the frame at rsp - 8 saved; returns the restored rax."""
-        uc = task.mm.uc
+        uc = task.uc
         frame = uc.reg_read(X.UC_X86_REG_RSP) - 8
         try:
             data = task.mm.copy_in(frame + 8, UCONTEXT_SIZE)
@@ -478,7 +479,7 @@ class Signals:
             return
         fcw, fsw = struct.unpack_from("<HH", header, 0)
         (mxcsr,) = struct.unpack_from("<I", header, 24)
-        uc = task.mm.uc
+        uc = task.uc
         for reg, value, before in zip(FPU_STATE_REGS, (fcw, fsw, mxcsr & 0xFFFF), saved):
             if value != before:
                 uc.reg_write(reg, value)

@@ -35,7 +35,9 @@ if TYPE_CHECKING:
     from pykern.kernel import Kernel
     from pykern.mm import MM
     from pykern.pipe import PipeEnd
+    from pykern.smp import Cpu
     from pykern.sysent import SyscallEntry
+    from pykern.ucbind import Uc
 
 
 class TaskState(enum.Enum):
@@ -211,7 +213,9 @@ class Task:
         self.group = group  # fork.py, for life
         self.mm = mm  # fork.py (shared or copied), exec.py (a new one)
         self.state = TaskState.RUNNABLE  # sched.py, signal.py (STOPPED), exit.py (DEAD)
-        self.context: Any = None  # saved Unicorn context while another task is loaded
+        self.context: Any = None  # saved Unicorn context while it is loaded in no instance
+        self.loaded_in: Uc | None = None  # load_context: the instance holding its registers
+        self.on_cpu: Cpu | None = None  # sched.py: the CPU that runs it (Linux's p->on_cpu)
         self.pending: PendingSyscall | None = None
         self.restart_block: RestartBlock | None = None  # the blocked call's state: restart_state()
         self.wait_queues: tuple[WaitQueue, ...] = ()
@@ -248,29 +252,51 @@ class Task:
             block = self.restart_block = RestartBlock()
         return block
 
-    # --- registers (valid while this task is loaded in its MM's instance) ---------------
+    # --- registers: in one of its MM's instances, or saved in `context` ---------------
 
-    def load_context(self) -> None:
-        """Make this task's registers the ones in its Unicorn instance, first saving those
-        of the thread that had them (context switch between threads of one MM)."""
-        mm = self.mm
-        if mm.loaded_task is self:
-            return
-        previous = mm.loaded_task
-        if previous is not None and previous.state is not TaskState.DEAD and previous.mm is mm:
-            previous.context = mm.uc.context_save()
+    def load_context(self, uc: Uc | None = None) -> Uc:
+        """Make this task's registers the ones in `uc` (an instance of its MM; by default
+        the one holding them already, or the primary), first saving those of the thread
+        that had them (a context switch between threads of one MM). Returns the instance."""
+        loaded = self.loaded_in
+        if uc is None:
+            uc = loaded if loaded is not None and loaded.mm is self.mm else self.mm.uc  # type: ignore[attr-defined]
+        if loaded is uc and uc.loaded_task is self:  # type: ignore[attr-defined]
+            return uc
+        if loaded is not None and loaded.loaded_task is self and loaded.mm is self.mm:  # type: ignore[attr-defined]
+            self.context = loaded.context_save()  # moving to another instance of its MM (pykern.smp)
+            loaded.loaded_task = None  # type: ignore[attr-defined]
+        previous = uc.loaded_task  # type: ignore[attr-defined]
+        if previous is not None and previous is not self:
+            if previous.state is not TaskState.DEAD and previous.mm is self.mm:
+                previous.context = uc.context_save()
+            if previous.loaded_in is uc:
+                previous.loaded_in = None
         if self.context is not None:
-            mm.uc.context_restore(self.context)
+            uc.context_restore(self.context)
             self.context = None
-        mm.loaded_task = self
+        uc.loaded_task = self  # type: ignore[attr-defined]
+        self.loaded_in = uc
+        return uc
+
+    @property
+    def uc(self) -> Uc:
+        """Where this task's registers are read and written: while it runs, the instance
+        its CPU has bound; while it waits, its saved context (which has reg_read and
+        reg_write too). Never loaded into an instance here: another CPU may be running
+        a sibling in it (pykern.smp)."""
+        loaded = self.loaded_in
+        if loaded is not None and loaded.loaded_task is self and loaded.mm is self.mm:  # type: ignore[attr-defined]
+            return loaded
+        if self.context is not None:
+            return self.context  # type: ignore[no-any-return]
+        return self.load_context()  # (just exec'd: its new MM's primary, which only it uses)
 
     def reg(self, reg: int) -> int:
-        self.load_context()
-        return self.mm.uc.reg_read(reg)
+        return self.uc.reg_read(reg)
 
     def set_reg(self, reg: int, value: int) -> None:
-        self.load_context()
-        self.mm.uc.reg_write(reg, value & 0xFFFFFFFFFFFFFFFF)
+        self.uc.reg_write(reg, value & 0xFFFFFFFFFFFFFFFF)
 
     @property
     def rip(self) -> int:

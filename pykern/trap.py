@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 
     from pykern.kernel import Kernel
     from pykern.mm import MM
+    from pykern.smp import Cpu
     from pykern.sysent import SyscallEntry
 
 SYSCALL_REGS = (
@@ -111,14 +112,12 @@ class Trap:
         self.warned: set[int | str] = set()
         self.bug: BaseException | None = None
         self.bug_task: Task | None = None
-        self.stopped = False  # the kernel asked Unicorn to stop (vs. the quantum ran out)
-        self.executed = 0  # guest instructions the last run_user was charged
-        self.in_syscall_hook = False
-        self.entered = 0  # perf_counter_ns when the call being served began (pykern.rusage)
-        self.retrying: Task | None = None  # the task whose call retry() is making
-        self.running: MM | None = None  # the address space in the JIT (for interrupt)
         self.registers = SyscallRegisters()
         self.sched = kernel.sched
+        self.smp = kernel.smp
+        # the kernel lock, when there are several CPUs (pykern.smp): let go while guest
+        # code runs, taken again by the syscall hook
+        self.lock = kernel.smp.lock if kernel.smp.multi else None
         self.virtual = kernel.sched.virtual  # --deterministic: the VirtualClock counts each slice
         # --deterministic: the seed may preempt a task right after a system call
         self.preempt = kernel.sched.preempt_after_syscall if kernel.sched.chaos is not None else None
@@ -133,9 +132,34 @@ class Trap:
     # --- syscalls ------------------------------------------------------------------------------
 
     def _syscall_hook(self, uc: Uc, mm: MM) -> None:
-        """The `syscall` instruction: one batched register read, one list index, the
-        handler, one register write; the JIT is left only when the scheduler must act."""
-        task = mm.loaded_task
+        """The `syscall` instruction. With several CPUs, under the kernel lock: a CPU
+        waiting for it runs no guest code (pykern.smp), and its task may have been
+        stopped or killed meanwhile: then the call is not made now (the `syscall`
+        instruction runs again when the task does), as if the signal came just before it."""
+        cpu = uc.cpu
+        lock = self.lock
+        if lock is None:
+            self._syscall(uc, cpu)
+            return
+        cpu.in_guest = False
+        cpu.left_guest.set()
+        lock.acquire()
+        try:
+            if uc.loaded_task.state is not _RUNNABLE or cpu.current is not uc.loaded_task or not self.smp.online \
+                    or (mm.extra and not mm.smp_safe()):
+                uc.reg_write(RIP, uc.reg_read(RIP) - SYSCALL_INSN_LEN)
+                cpu.stopped = True
+                uc.emu_stop()
+                return
+            self._syscall(uc, cpu)
+        finally:
+            cpu.in_guest = True
+            lock.release()
+
+    def _syscall(self, uc: Uc, cpu: Cpu) -> None:
+        """One batched register read, one list index, the handler, one register write;
+        the JIT is left only when the scheduler must act."""
+        task = uc.loaded_task
         values = self.registers.read(uc)
         nr = values[0]
         raw = values[1:]
@@ -154,29 +178,31 @@ class Trap:
                 return
         debugger = self.sched.debugger
         if debugger is not None and debugger.syscall_entry_stop(task, nr, entry, raw):
-            self.stopped = True  # gdb's `catch syscall`: stop first, the call is made on resume
+            cpu.stopped = True  # gdb's `catch syscall`: stop first, the call is made on resume
             uc.emu_stop()
             return
-        self.in_syscall_hook = True
-        self.entered = perf_counter_ns()
+        cpu.in_syscall_hook = True
+        cpu.entered = perf_counter_ns()
         completed = self.invoke(task, entry, raw)
-        task.stime_ns += perf_counter_ns() - self.entered  # system time (pykern.rusage)
-        self.in_syscall_hook = False
-        if not completed or self.sched.need_resched or (self.preempt is not None and self.preempt()):
-            self.stopped = True
+        task.stime_ns += perf_counter_ns() - cpu.entered  # system time (pykern.rusage)
+        cpu.in_syscall_hook = False
+        if not completed or cpu.need_resched or (self.preempt is not None and self.preempt()):
+            cpu.stopped = True
             uc.emu_stop()
 
     def interrupt(self) -> None:
         """From another thread (pykern.hostsig): leave the JIT soon, whatever is running."""
-        mm = self.running
-        uc = mm.uc if mm is not None else None
-        if uc is not None:
-            uc.emu_stop()
+        for cpu in self.smp.cpus:
+            uc = cpu.uc
+            if uc is not None:
+                uc.emu_stop()
 
-    def set_user_rip(self, uc: Uc, rip: int) -> None:
+    @staticmethod
+    def set_user_rip(uc: Uc, rip: int) -> None:
         """Make `rip` the next instruction the task runs (rt_sigreturn). Inside the syscall
         hook Unicorn still adds the `syscall` instruction's length after we return."""
-        uc.reg_write(RIP, rip - SYSCALL_INSN_LEN if self.in_syscall_hook else rip)
+        cpu = uc.cpu
+        uc.reg_write(RIP, rip - SYSCALL_INSN_LEN if cpu is not None and cpu.in_syscall_hook else rip)
 
     def unsupported(self, nr: int) -> None:
         """ENOSYS. A number Linux also lacks is answered silently, as Linux does; one
@@ -218,8 +244,10 @@ class Trap:
             return False
         except Exception as error:  # a pykern bug: stop, keep the guest context
             self.bug, self.bug_task = error, task
-            self.stopped = True
-            task.mm.uc.emu_stop()
+            uc = task.uc
+            if uc.cpu is not None:
+                uc.cpu.stopped = True
+            uc.emu_stop()
             return False
         if task.pending is not None:
             task.pending = None
@@ -228,26 +256,26 @@ class Trap:
         state = task.state
         if state is _DEAD:
             return False
-        self.registers.set_return(task.mm.uc, result)
+        self.registers.set_return(task.uc, result)
         if tracer is not None:
             tracer.exit(task, entry, raw, result)
         return state is _RUNNABLE
 
-    def retry(self, task: Task) -> bool:
+    def retry(self, cpu: Cpu, task: Task) -> bool:
         """Run a task's pending call again (outside the JIT): from the top after a wakeup,
         or, after a signal interrupted it and no handler ran, made again (a new entry, as
         Linux restarts it; strace shows it again). Also gdb's caught call, made now."""
         pending = task.pending
         assert pending is not None
         again = pending.interrupted is not None or pending.block is None
-        self.retrying = task
-        self.entered = perf_counter_ns()
+        cpu.retrying = task
+        cpu.entered = perf_counter_ns()
         completed = self.invoke(task, pending.entry, pending.args, entering=again)
-        spent = perf_counter_ns() - self.entered  # outside a slice: system time and CPU time (pykern.rusage)
+        spent = perf_counter_ns() - cpu.entered  # outside a slice: system time and CPU time (pykern.rusage)
         task.stime_ns += spent
         if self.sched.virtual is None:  # (--deterministic: CPU time is the instructions run)
             task.cpu_ns += spent
-        self.retrying = None
+        cpu.retrying = None
         if self.bug is not None:
             self._raise_bug()
         if completed and self.sched.debugger is not None:
@@ -299,7 +327,7 @@ class Trap:
         pending = task.pending
         assert pending is not None
         self.abandon(task)
-        uc = task.mm.uc
+        uc = task.uc
         if restart:
             uc.reg_write(RIP, uc.reg_read(RIP) - SYSCALL_INSN_LEN)
             uc.reg_write(RAX, pending.entry.number)
@@ -311,7 +339,7 @@ class Trap:
         pending = task.pending
         assert pending is not None
         self.abandon(task)
-        self.registers.set_return(task.mm.uc, result)
+        self.registers.set_return(task.uc, result)
         if self.kernel.tracer is not None:
             self.kernel.tracer.exit(task, pending.entry, pending.args, result)
 
@@ -327,11 +355,11 @@ class Trap:
 
     # --- running user code ------------------------------------------------------------------
 
-    def run_user(self, task: Task, budget: int) -> bool:
+    def run_user(self, cpu: Cpu, task: Task, budget: int) -> bool:
         """emu_start until the task stops: returns True if its budget ran out.
 
         `budget` is in guest instructions (0: unbounded, a lone task), and
-        `self.executed` is what the run was charged. With pykern's libunicorn the
+        `cpu.executed` is what the run was charged. With pykern's libunicorn the
         budget is charged per translation block in the blocks' own code
         (tools/build_unicorn.py, the instruction budget): the JIT keeps its block
         chaining and lazy flags, and a slice ends at the same block boundary on every
@@ -340,51 +368,67 @@ class Trap:
         flushes all translated code when that hook comes or goes, so once an address
         space has run counted it stays counted. (Never Unicorn's `timeout`: a wall-time
         stop lands anywhere, and the wheel's libunicorn could re-run instructions after
-        one, unicorn-engine/unicorn#1565 and #1105.)"""
+        one, unicorn-engine/unicorn#1565 and #1105.)
+
+        With several CPUs the kernel lock is let go while the guest runs (pykern.smp);
+        the task may have died meanwhile (killed by another CPU): then nothing it did
+        in the JIT matters any more."""
         mm = task.mm
-        uc = mm.uc
-        mm.fault = None
-        mm.interrupt = None
-        self.running = mm
+        uc = task.uc
+        uc.fault = None
+        uc.interrupt = None
         rip = uc.reg_read(RIP)
-        self.stopped = False
+        cpu.stopped = False
+        cpu.unbounded = not budget
         start = budget or NO_BUDGET
+        lock = self.lock
         try:
             if HAS_BUDGET:
                 uc.set_budget(start)
                 if self.virtual is not None:
                     self.virtual.enter_user(uc, start)
-                uc.emu_start(rip, UNTIL_NEVER)
+                if lock is None:
+                    uc.emu_start(rip, UNTIL_NEVER)
+                else:
+                    cpu.in_guest = True
+                    lock.release()
+                    try:
+                        uc.emu_start(rip, UNTIL_NEVER)
+                    finally:
+                        cpu.in_guest = False
+                        cpu.left_guest.set()
+                        lock.acquire()
             else:
                 if budget:
                     mm.counted = True
                 uc.emu_start(rip, UNTIL_NEVER, count=budget or (UNBOUNDED_COUNT if mm.counted else 0))
         except UcError as error:
-            self._charge(uc, start)
+            self._charge(cpu, uc, start)
             if self.bug is not None:
                 self._raise_bug()
-            self._cpu_fault(task, error)
+            if task.state is not _DEAD:
+                self._cpu_fault(task, error)
             return False
         except Exception as error:  # escaped from a hook, outside any handler: a pykern bug
-            self.bug, self.bug_task = error, mm.loaded_task
+            self.bug, self.bug_task = error, uc.loaded_task
             self._raise_bug()
-        self._charge(uc, start)
+        self._charge(cpu, uc, start)
         if self.bug is not None:
             self._raise_bug()
-        if mm.interrupt is not None:
-            self._cpu_interrupt(task, mm.interrupt)
+        if uc.interrupt is not None and task.state is not _DEAD:
+            self._cpu_interrupt(task, uc.interrupt)
             return False
-        return budget > 0 and not self.stopped
+        return budget > 0 and not cpu.stopped
 
-    def _charge(self, uc: Uc, start: int) -> None:
-        """self.executed: the instructions the last run was charged (without a budget,
+    def _charge(self, cpu: Cpu, uc: Uc, start: int) -> None:
+        """cpu.executed: the instructions the last run was charged (without a budget,
         the whole budget when it ran out, else 0: the kernel stopped it)."""
         if HAS_BUDGET:
-            self.executed = start - uc.budget()
+            cpu.executed = start - uc.budget()
         else:
-            self.executed = 0 if self.stopped else start
+            cpu.executed = 0 if cpu.stopped else start
         if self.virtual is not None:
-            self.virtual.leave_user(self.executed)
+            self.virtual.leave_user(cpu.executed)
 
     def _raise_bug(self) -> None:
         error, task = self.bug, self.bug_task
@@ -394,23 +438,26 @@ class Trap:
 
     # --- CPU exceptions -------------------------------------------------------------------------
 
-    def _bad_access_hook(self, uc: Uc, access: int, addr: int, size: int, value: int, mm: MM) -> bool:
-        mm.fault = (access, addr, size)
+    @staticmethod
+    def _bad_access_hook(uc: Uc, access: int, addr: int, size: int, value: int, mm: MM) -> bool:
+        uc.fault = (access, addr, size)
         return False
 
-    def _interrupt_hook(self, uc: Uc, intno: int, mm: MM) -> None:
-        mm.interrupt = intno
-        self.stopped = True
+    @staticmethod
+    def _interrupt_hook(uc: Uc, intno: int, mm: MM) -> None:
+        uc.interrupt = intno
+        uc.cpu.stopped = True
         uc.emu_stop()
 
     def _cpu_fault(self, task: Task, error: UcError) -> None:
         mm = task.mm
+        fault = task.uc.fault
         if error.errno == X.UC_ERR_INSN_INVALID:
             rip = task.reg(RIP)
             self.kernel.signals.force_signal(task, SIGILL, ILL_ILLOPN, rip, rip)
             return
         signal, code = _MEMORY_ERRORS.get(error.errno, (SIGSEGV, SI_KERNEL))
-        addr = mm.fault[1] if mm.fault else 0
+        addr = fault[1] if fault else 0
         if code == SEGV_MAPERR and mm.find_vma(addr) is not None:  # PROT_NONE: not in Unicorn (mm.py)
             code = SEGV_ACCERR
         rip = locate_fault(task, addr, error.errno == X.UC_ERR_FETCH_UNMAPPED
@@ -426,7 +473,7 @@ class Trap:
         elif intno == 6:
             self.kernel.signals.force_signal(task, SIGILL, ILL_ILLOPN, rip, rip)
         elif intno in (X86_TRAP_MF, X86_TRAP_XF):  # rip is the instruction that trapped
-            self.kernel.signals.force_signal(task, SIGFPE, fpu_exception_code(task.mm.uc, intno), rip, rip)
+            self.kernel.signals.force_signal(task, SIGFPE, fpu_exception_code(task.uc, intno), rip, rip)
         else:  # #GP and the rest: privileged instructions, bad segment use
             self.kernel.signals.force_signal(task, SIGSEGV, SI_KERNEL, 0, rip)
 

@@ -1,0 +1,183 @@
+"""Several CPUs: guest threads run at once, one host thread per CPU (Linux's SMP, with
+its first design: a big kernel lock).
+
+- A `Cpu` is a host thread that runs guest tasks, and what the trap keeps for the one
+  task it runs now: the Unicorn instance it has bound (`uc`), whether it may be
+  executing guest code (`in_guest`), and the trap's flags for the current call. CPU 0
+  is the thread that called Scheduler.run; the others are started by it.
+- The big kernel lock (`Smp.lock`): all of pykern's Python code runs under it. A CPU
+  lets go of it only while its Unicorn instance executes guest code (ctypes releases
+  the GIL there too) and while it idles; the syscall hook takes it again. So kernel code
+  never runs on two CPUs at once, and guest code runs on all of them.
+- Each running thread needs its own Unicorn instance: an address space has its primary
+  instance and, while two of its threads run at once, a secondary one over the same host
+  pages (pykern.mm, `MM.instance_for`). Their translated code is each their own, so an
+  address space runs on two CPUs only while no executable mapping is writable or shared
+  (`MM.smp_safe`): then a guest can change code only through mprotect or munmap, and
+  those drop the translations in every instance.
+- Stopping another CPU (`stop_cpu`, Linux's IPI and TLB shootdown): a mapping change,
+  a fork's snapshot of memory, or the death of a task that runs elsewhere first waits
+  until the CPU involved executes no guest code. The kernel lock keeps it so until the
+  lock is let go: a stopped CPU waits for the lock in its syscall hook or after emu_start.
+- `kick` (signal_wake_up's kick_process): a signal for a task running on another CPU,
+  or a task woken while every CPU runs one that has no quantum, makes that CPU leave
+  the JIT soon, without waiting for it.
+
+With one CPU (--deterministic, --gdb, tracing, or `--cpus 1`) none of this costs more
+than an attribute read: the lock is never taken and nothing is stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pykern.mm import MM
+    from pykern.task import Task
+    from pykern.ucbind import Uc
+
+
+class Cpu:
+    """One CPU. Fields written by its own host thread (pykern.sched, pykern.trap) under
+    the kernel lock, except `in_guest`, which it clears without the lock."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.current: Task | None = None  # sched.py: the task it runs
+        self.uc: Uc | None = None  # sched.py (bind): the instance it runs `current` in
+        # may be executing guest code: set under the lock just before the lock is let go
+        # for emu_start (or a syscall hook returns); cleared as soon as it stops
+        self.in_guest = False
+        self.left_guest = threading.Event()
+        self.unbounded = False  # trap.py: its slice has no instruction budget (a lone task)
+        self.need_resched = False  # leave the JIT after the current call (sched, signal, exit)
+        self.yielded = False  # sched_yield: the current task goes to the back of the queue
+        # trap.py: the current call and run
+        self.stopped = False  # the kernel asked Unicorn to stop (vs. the quantum ran out)
+        self.executed = 0  # guest instructions the last run_user was charged
+        self.in_syscall_hook = False
+        self.entered = 0  # perf_counter_ns when the call being served began (pykern.rusage)
+        self.retrying: Task | None = None  # the task whose call retry() is making
+        self.bug: BaseException | None = None
+        self.bug_task: Task | None = None
+        self.thread: threading.Thread | None = None  # CPUs other than 0
+
+    def __repr__(self) -> str:
+        return f"<Cpu {self.index} running {self.current}>"
+
+
+class Smp:
+    """The CPUs, the kernel lock, and how one CPU stops or kicks another."""
+
+    def __init__(self, ncpus: int) -> None:
+        self.cpus = [Cpu(index) for index in range(max(1, ncpus))]
+        self.multi = len(self.cpus) > 1
+        self.lock = threading.Lock()
+        self.idle = threading.Condition(self.lock)  # CPUs other than 0 wait here for work
+        self.online = False  # the CPUs other than 0 are running (Scheduler.run)
+        self._local = threading.local()
+        self._local.cpu = self.cpus[0]
+        # CPU 0's idle wait also watches this pipe: another CPU writes a byte when it
+        # made work for CPU 0 (a task woken, a timer or host fd to wait for).
+        self.poke_r, self.poke_w = os.pipe() if self.multi else (-1, -1)
+        if self.multi:
+            os.set_blocking(self.poke_r, False)
+            os.set_blocking(self.poke_w, False)
+        self.cpu0_idle = False
+
+    def close(self) -> None:
+        for fd in (self.poke_r, self.poke_w):
+            if fd >= 0:
+                os.close(fd)
+        self.poke_r = self.poke_w = -1
+
+    def this_cpu(self) -> Cpu:
+        """The CPU whose host thread runs this code."""
+        if not self.multi:
+            return self.cpus[0]
+        return getattr(self._local, "cpu", self.cpus[0])
+
+    def enter(self, cpu: Cpu) -> None:
+        """A CPU's host thread starts: it is `cpu` from now on."""
+        self._local.cpu = cpu
+
+    # --- stopping and kicking ---------------------------------------------------------
+
+    def stop_cpu(self, cpu: Cpu) -> None:
+        """With the kernel lock held: return once `cpu` executes no guest code (it stays
+        so until the lock is let go)."""
+        while cpu.in_guest:
+            cpu.left_guest.clear()
+            if not cpu.in_guest:
+                break
+            uc = cpu.uc
+            if uc is not None:
+                uc.emu_stop()
+            cpu.left_guest.wait(0.001)  # (an emu_stop just before its emu_start is lost: ask again)
+
+    def stop_others(self, mm: MM) -> None:
+        """Before changing `mm`'s mappings or copying its memory: no other CPU runs in it."""
+        me = self.this_cpu()
+        for cpu in self.cpus:
+            if cpu is not me and cpu.in_guest and cpu.uc is not None and cpu.uc.mm is mm:
+                self.stop_cpu(cpu)
+
+    def cpu_running(self, task: Task) -> Cpu | None:
+        """The CPU other than this one that runs `task` now, if any."""
+        if not self.multi:
+            return None
+        me = self.this_cpu()
+        for cpu in self.cpus:
+            if cpu is not me and cpu.current is task:
+                return cpu
+        return None
+
+    def stop_task(self, task: Task) -> None:
+        """Before `task` dies or changes under another CPU that runs it: stop that CPU."""
+        cpu = self.cpu_running(task)
+        if cpu is not None:
+            cpu.need_resched = True
+            self.stop_cpu(cpu)
+
+    def kick(self, task: Task) -> None:
+        """`task` must leave the JIT soon (a signal came, it was stopped): after its
+        current call if it runs here, at once if it runs on another CPU."""
+        cpu = self.cpu_running(task)
+        if cpu is None:
+            self.this_cpu().need_resched = True
+            return
+        cpu.need_resched = True
+        uc = cpu.uc
+        if cpu.in_guest and uc is not None:
+            uc.emu_stop()
+
+    def work_arrived(self) -> None:
+        """A task became runnable: an idle CPU takes it; else CPUs that run a lone task
+        without a quantum get one (they leave the JIT and come back with a budget)."""
+        if not self.online:
+            return
+        self.idle.notify()
+        if self.cpu0_idle and self.this_cpu().index != 0:
+            self.poke_cpu0()
+        me = self.this_cpu()
+        for cpu in self.cpus:
+            if cpu is not me and cpu.unbounded and cpu.in_guest and cpu.uc is not None:
+                cpu.need_resched = True
+                cpu.uc.emu_stop()
+
+    def poke_cpu0(self) -> None:
+        """CPU 0 may be waiting in idle() for timers and host fds: look again."""
+        if self.cpu0_idle and self.poke_w >= 0:
+            try:
+                os.write(self.poke_w, b"!")
+            except BlockingIOError:
+                pass  # (a byte is already waiting)
+
+    def drain_pokes(self) -> None:
+        try:
+            while os.read(self.poke_r, 256):
+                pass
+        except (BlockingIOError, OSError):
+            pass
