@@ -269,6 +269,7 @@ class Scheduler:
             ready_r, ready_w = list(readers), list(writers)  # a closed fd: let the call report it
         finally:
             if poke:
+                self._end_idle_wait()
                 smp.lock.acquire()
                 smp.cpu0_idle = False
                 smp.drain_pokes()
@@ -280,6 +281,18 @@ class Scheduler:
             for task in writers[fd]:
                 self.wake(task)
         self.kernel_wakes = None
+
+    def _end_idle_wait(self) -> None:
+        """From here on a signal sent to pykern no longer raises HostSignalArrived (whose
+        handler raises only while `idle_waiting`): nothing may interrupt taking the lock."""
+        from pykern.hostsig import HostSignalArrived
+
+        while True:
+            try:
+                self.idle_waiting = False
+                return
+            except HostSignalArrived:
+                pass
 
     def idle(self) -> None:
         """Nothing is runnable: wait for the next timer or host fd (or a signal sent to
