@@ -15,9 +15,10 @@ Why not the wheel's libunicorn.so.2 (measured with make bench, see the README):
 - PATCHES, each with the measurement that justified it: the software TLB's starting
   size; the translated blocks' hash table's starting size; RAM offsets found in one pass; exact stops from another thread; the instruction budget that preemption counts
   with (Trap.run_user), and a virtual TSC on it (--deterministic); no whole-TLB walk per translated block; no page-by-page TLB
-  flush and descriptor lookup when a large region is unmapped; and one behaviour fix, the
-  floating-point exception flags and SIGFPE (#XM, #MF) for unmasked exceptions (issue 12).
-  Nothing else is changed.
+  flush and descriptor lookup when a large region is unmapped; one behaviour fix, the
+  floating-point exception flags and SIGFPE (#XM, #MF) for unmasked exceptions (issue 12);
+  and a parallel mode per instance (uc_pykern_set_parallel: locked instructions as host
+  atomics, for instances running at once over the same memory). Nothing else is changed.
 
 Unicorn 2.1.1 because it measured fastest (2.1.2-2.1.4 were 15-20x slower on guest code
 that writes memory); pyproject.toml pins the same version for the Python package.
@@ -1484,15 +1485,29 @@ static void gen_sse(CPUX86State *env, DisasContext *s, int b,
         with memory, cmpxchg8b/16b) as a plain load and store (tcg-op.c,
         do_nonatomic_op) and fences as nothing. Two instances running at once on host
         threads over the same host memory (uc_mem_map_ptr; the threads of one guest
-        process on two host threads) then lose updates: two threads each running
-        200,000 rounds of `lock xadd`, a `lock cmpxchg` loop and `lock inc` on shared
-        counters ended with MEASURED_LOST, and an `xchg` spin lock deadlocked (an
-        xchg's store overwrote the holder's release). In parallel mode the blocks an
+        process on two host threads) then lose updates. Two threads each running
+        1,000,000 rounds of `lock xadd`, a `lock cmpxchg` loop, `lock inc` and an `xchg`
+        spin lock on shared counters (tests/test_uc_parallel.py), with the library
+        before this patch: 6 races in 10 went wrong (the other 4 ran the engines one
+        after the other, the machine being busy), e.g. 703,749 of 2,000,000 for each
+        counter, or both threads stuck in the spin lock after 3 rounds, taken by no
+        one (an exchange's store overwrote the holder's release). In parallel mode the blocks an
         instance translates carry CF_PARALLEL: locked instructions become host atomics
         (the atomic helpers of cputlb.c, one call each) and fences host barriers;
         ordinary loads and stores are unchanged (x86 on x86: no barrier is needed,
-        tcg_gen_req_mo). Exact totals then (tests/test_uc_parallel.py). Speed:
-        MEASURED_SPEED""",
+        tcg_gen_req_mo). Exact totals then, 10 races in 10 (with the fix of xchg's
+        helper below). Off (the default), generated code is the
+        same as before; CPU seconds of emu_start for single-threaded loops, best of 9
+        runs, library before -> parallel off -> parallel on: an integer and memory
+        loop (150M rounds) 0.332 -> 0.334 -> 0.332 s; calls and returns (50M rounds of
+        two; each ret goes through helper_lookup_tb_ptr, which now reads the flag)
+        0.441 -> 0.420 -> 0.425 s; make bench's cpu_int, mem_pages, threads_cpu and
+        futex_pingpong under pykern (off) within the machine's noise (cpu_int
+        pykern/native 2.23x and 2.34x before, 1.87x and 2.19x after). On, code without
+        locked instructions runs as fast, and each locked instruction or fence costs
+        a helper call and a host locked instruction: a loop of lock xadd, a lock
+        cmpxchg, lock inc, xchg and mfence (20M rounds) 0.162 s before and off, 0.725 s
+        on, about 5.6 ns each.""",
     ),
     (
         "qemu/include/exec/exec-all.h",
@@ -1576,7 +1591,10 @@ uc_err uc_emu_stop(uc_engine *uc)
         instruction alone, without CF_PARALLEL, with every other CPU stopped
         (cpu_exec_step_atomic); Unicorn had no handler at all: cpu_exec returned
         EXCP_ATOMIC, and tcg_cpu_exec, which knows only stops, HLT and errors, ran the
-        same block again, which left again: an endless loop (measured: MEASURED_HANG).
+        same block again, which left again: an endless loop (measured with this patch
+        left out: a loop doing `lock inc` across a page re-entered its block 6.8
+        million times a second, never doing the instruction, until Unicorn's 2 s
+        timeout stopped it, or the budget ran out).
         Now cpu_exec runs the instruction as a one-instruction block translated without
         CF_PARALLEL (next patches), as cpu_exec_step_atomic does, and goes on. Another
         instance running at the same time is NOT stopped meanwhile: such a split-lock
