@@ -14,7 +14,8 @@ method names and meanings for what pykern uses:
   reg_write too;
 - running: emu_start, emu_stop, hook_add for interrupts, invalid memory accesses and the
   `syscall` instruction, ctl_remove_cache, close; and with pykern's own libunicorn
-  (HAS_BUDGET) set_budget / budget, the instruction budget that preemption counts with.
+  (HAS_BUDGET) set_budget / budget, the instruction budget that preemption counts with,
+  and (HAS_PARALLEL) set_parallel, for engines that run at the same time over one memory.
 
 Hook callbacks are called as the official binding calls them: callback(uc, *args,
 user_data). An exception raised in one must not cross into C: it is recorded, emulation
@@ -170,6 +171,11 @@ try:  # a batch of mappings under one commit of the memory map (tools/build_unic
     _uc_pykern_map_batch = _prototype("uc_pykern_map_batch", _c_void_p, _c_int)
 except AttributeError:
     _uc_pykern_map_batch = None
+try:  # parallel mode: locked instructions as host atomics (tools/build_unicorn.py)
+    _uc_pykern_set_parallel = _prototype("uc_pykern_set_parallel", _c_void_p, _c_int)
+except AttributeError:
+    _uc_pykern_set_parallel = None
+HAS_PARALLEL = _uc_pykern_set_parallel is not None
 NO_BUDGET = (1 << 63) - 1  # the budget of an engine nobody limited
 
 
@@ -356,6 +362,19 @@ class Uc(_Registers):
         """After set_budget: rdtsc reads `tsc` now, plus the instructions charged to the
         budget from here on (the virtual TSC of --deterministic). Only when HAS_VIRTUAL_TSC."""
         _check(_uc_pykern_set_tsc(self._uch, tsc))
+
+    def set_parallel(self, on: bool) -> None:
+        """Parallel mode (off by default): the code this engine translates from now on does
+        each locked instruction (lock cmpxchg, lock xadd, lock inc/add/or/and..., xchg with
+        memory, cmpxchg8b/16b) as a host atomic and each fence as a host barrier, so that
+        it may run at the same time as another engine, on another host thread, over the
+        same host memory (mem_map_ptr). Off, they are plain loads and stores: exact, and
+        no slower, for an engine that runs alone. Code translated in the other mode is
+        translated again, not reused. A locked access the host cannot do atomically
+        (misaligned, across a page or a cache line) runs alone, as in QEMU, but is not
+        atomic against another engine running meanwhile (tools/build_unicorn.py,
+        EXCP_ATOMIC). Not while emu_start runs on this engine. Only when HAS_PARALLEL."""
+        _check(_uc_pykern_set_parallel(self._uch, 1 if on else 0))
 
     def map_batch(self, begin: bool) -> None:
         """Open (True) or end (False) a batch of mem_map_ptr calls: the memory map is
