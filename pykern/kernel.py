@@ -28,7 +28,7 @@ from pykern.smp import Smp
 from pykern.task import Creds, Task, TaskState, ThreadGroup
 from pykern.trap import Trap
 from pykern.tty import TtyTable
-from pykern.ucbind import HAS_BUDGET
+from pykern.ucbind import HAS_BUDGET, HAS_PARALLEL
 from pykern.vdso import Vdso
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ class Kernel:
         self.unix_names: dict = {}  # a bound Unix socket's name -> the socket (pykern.af_unix)
         self.vdso = Vdso(self.clock)  # the one vDSO image and data page every process maps
         ncpus = self.options.cpus if not self.options.deterministic and self.options.tracer is None else 1
-        self.smp = Smp(ncpus if HAS_BUDGET else 1)  # the CPUs and the kernel lock
+        self.smp = Smp(ncpus if HAS_BUDGET and HAS_PARALLEL else 1)  # the CPUs and the kernel lock
         self.sched = Scheduler(self)
         if self.options.deterministic:
             self.sched.make_deterministic(self.clock, self.options.seed)

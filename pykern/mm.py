@@ -344,9 +344,7 @@ class MM(UserAccess):
         uc.fault = None  # type: ignore[attr-defined]  # trap.py: (access, address, size) of a bad access
         uc.interrupt = None  # type: ignore[attr-defined]  # trap.py: the last CPU interrupt number
         if self.smp is not None:  # lock-prefixed instructions as host atomics (tools/build_unicorn.py)
-            set_parallel = getattr(uc, "set_parallel", None)
-            if set_parallel is not None:
-                set_parallel(True)
+            uc.set_parallel(True)
         return uc
 
     @property
