@@ -270,6 +270,7 @@ class Kernel:
         kernel still holds on the host — pooled address spaces with their Unicorn
         instances, the page cache, fds of processes nobody reaped."""
         self.free_dead_mms()
+        self.smp.close()
         for mm in self.mm_pool.free:
             mm._close()
         self.mm_pool.free.clear()

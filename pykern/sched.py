@@ -465,6 +465,7 @@ class Scheduler:
 
     def _run_task(self, cpu: Cpu, task: Task) -> None:
         cpu.current = task
+        cpu.slices += 1
         task.on_cpu = cpu
         try:
             if self.bind(cpu, task) is None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -50,7 +51,6 @@ class Cpu:
         # may be executing guest code: set under the lock just before the lock is let go
         # for emu_start (or a syscall hook returns); cleared as soon as it stops
         self.in_guest = False
-        self.left_guest = threading.Event()
         self.unbounded = False  # trap.py: its slice has no instruction budget (a lone task)
         self.need_resched = False  # leave the JIT after the current call (sched, signal, exit)
         self.yielded = False  # sched_yield: the current task goes to the back of the queue
@@ -63,6 +63,7 @@ class Cpu:
         self.bug: BaseException | None = None
         self.bug_task: Task | None = None
         self.thread: threading.Thread | None = None  # CPUs other than 0
+        self.slices = 0  # sched.py: the slices it ran (tests, and who ran what)
 
     def __repr__(self) -> str:
         return f"<Cpu {self.index} running {self.current}>"
@@ -108,14 +109,14 @@ class Smp:
     def stop_cpu(self, cpu: Cpu) -> None:
         """With the kernel lock held: return once `cpu` executes no guest code (it stays
         so until the lock is let go)."""
+        spins = 0
         while cpu.in_guest:
-            cpu.left_guest.clear()
-            if not cpu.in_guest:
-                break
-            uc = cpu.uc
-            if uc is not None:
-                uc.emu_stop()
-            cpu.left_guest.wait(0.001)  # (an emu_stop just before its emu_start is lost: ask again)
+            if spins % 64 == 0:  # (an emu_stop just before its emu_start is lost: ask again now and then)
+                uc = cpu.uc
+                if uc is not None:
+                    uc.emu_stop()
+            spins += 1
+            time.sleep(0.00002)  # (it leaves the JIT at the next block boundary: microseconds)
 
     def stop_others(self, mm: MM) -> None:
         """Before changing `mm`'s mappings or copying its memory: no other CPU runs in it."""

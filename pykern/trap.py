@@ -142,7 +142,6 @@ class Trap:
             self._syscall(uc, cpu)
             return
         cpu.in_guest = False
-        cpu.left_guest.set()
         lock.acquire()
         try:
             if uc.loaded_task.state is not _RUNNABLE or cpu.current is not uc.loaded_task or not self.smp.online \
@@ -396,7 +395,6 @@ class Trap:
                         uc.emu_start(rip, UNTIL_NEVER)
                     finally:
                         cpu.in_guest = False
-                        cpu.left_guest.set()
                         lock.acquire()
             else:
                 if budget:

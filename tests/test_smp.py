@@ -1,0 +1,82 @@
+"""Guest threads on several CPUs (pykern.smp): threads of one process, and processes,
+run at once on host threads, under a big kernel lock, and programs still behave as on
+Linux: the testbins whose threads and processes share memory, locks and signals run
+several times on two CPUs and must match their native runs every time."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO_ROOT, TESTBINS_DIR
+from pykern.kernel import Kernel, Options
+from pykern.syscalls.table import build_table
+from pykern.ucbind import HAS_PARALLEL
+
+TIMEOUT = 120
+ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LC_ALL": "C"}
+# Testbins whose threads or processes share memory and locks, or signal each other.
+SHARED = ["threads", "futex_ops", "futex_pi", "futex_robust", "futex_waitv", "shm_mutex", "pipe_pingpong",
+          "eintr_once", "sigstorm", "mqueue_thread"]
+
+
+def run(cmd: list[str]) -> tuple[int, bytes, bytes]:
+    done = subprocess.run(cmd, cwd=REPO_ROOT, env=ENV, stdin=subprocess.DEVNULL, capture_output=True,
+                          timeout=TIMEOUT, check=False)
+    return done.returncode, done.stdout, done.stderr
+
+
+def kernel_running(argv: list[str], cpus: int, **options: object) -> Kernel:
+    out = os.open(os.devnull, os.O_WRONLY)
+    try:
+        kernel = Kernel(build_table(), Options(cpus=cpus, stdio=(0, out, 2), **options))
+        kernel.spawn(argv[0].encode(), [a.encode() for a in argv], [])
+        assert kernel.run() == 0
+        kernel.shutdown()
+    finally:
+        os.close(out)
+    return kernel
+
+
+def test_pykerns_library_has_parallel_mode() -> None:
+    assert HAS_PARALLEL, "pykern's libunicorn (make venv) runs lock-prefixed instructions as host atomics"
+
+
+def test_two_threads_run_on_two_cpus(built_testbins: str) -> None:
+    """threads_cpu's two threads spin: each CPU runs slices."""
+    kernel = kernel_running([str(TESTBINS_DIR / "bench" / "threads_cpu"), "20", "2"], cpus=2)
+    assert kernel.smp.multi
+    assert all(cpu.slices > 0 for cpu in kernel.smp.cpus), [cpu.slices for cpu in kernel.smp.cpus]
+
+
+@pytest.mark.parametrize("options", [{"deterministic": True}, {"cpus": 1}], ids=["deterministic", "cpus1"])
+def test_one_cpu_when_order_must_be_kept(options: dict, built_testbins: str) -> None:
+    """--deterministic (and tracing, and --gdb) keep one CPU: their output follows one order."""
+    options = {"cpus": 2, **options}
+    cpus = options.pop("cpus")
+    kernel = kernel_running([str(TESTBINS_DIR / "bench" / "threads_cpu"), "5", "2"], cpus=cpus, **options)
+    assert not kernel.smp.multi
+    assert kernel.smp.cpus[0].slices > 0
+
+
+def test_the_cli_takes_cpus(built_testbins: str) -> None:
+    for cpus in ("1", "2", "4"):
+        status, out, err = run([sys.executable, "-m", "pykern", "run", "--cpus", cpus, "./testbins/threads"])
+        assert status == 0, err.decode()
+    status, _, err = run([sys.executable, "-m", "pykern", "run", "--cpus", "0", "./testbins/hello"])
+    assert status == 2 and b"--cpus" in err
+
+
+@pytest.mark.parametrize("name", SHARED)
+def test_shared_state_matches_linux_on_two_cpus(name: str, built_testbins: str) -> None:
+    """Five runs on two CPUs, each the same as the native run."""
+    path = f"./testbins/{name}"
+    if not (REPO_ROOT / path).exists():
+        pytest.fail(f"{path} is not built")
+    native = run([path])
+    for attempt in range(5):
+        under = run([sys.executable, "-m", "pykern", "run", "--cpus", "2", path])
+        assert under == native, f"run {attempt + 1}: {under[2].decode()[-2000:]}"
