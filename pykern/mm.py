@@ -371,10 +371,22 @@ class MM(UserAccess):
         """Does a CPU have another of its instances than `uc` bound?"""
         return any(other.cpu is not None for other in (self.uc, *self.extra) if other is not uc)  # type: ignore[attr-defined]
 
+    def must_yield(self, uc: Uc) -> bool:
+        """Must the CPU running in `uc` stop: its address space stopped being smp_safe
+        while another CPU runs in another instance of it?"""
+        return bool(self.extra) and not self.smp_safe() and self.bound_elsewhere(uc)
+
     def instance_for(self, task: Task) -> Uc | None:
         """An instance no CPU has bound, for a CPU to run `task` in: the one holding
         its registers, the primary, a secondary, or a new secondary. None if its threads
         may not run at once (smp_safe) and another CPU runs one."""
+        if self.extra and not self.smp_safe():
+            # Its code may change under a store now: only the primary may run it (each
+            # instance sees only its own stores), and the secondaries' translations
+            # would be stale by the time it is safe again. They go, once none is bound.
+            if any(uc.cpu is not None for uc in self.extra):  # type: ignore[attr-defined]
+                return None
+            self._close_extra()
         loaded = task.loaded_in
         if loaded is not None and loaded.mm is self and loaded.cpu is None:  # type: ignore[attr-defined]
             return loaded
@@ -971,8 +983,13 @@ class MM(UserAccess):
         self.uc = None  # type: ignore[assignment]  # breaks uc -> hooks -> mm -> uc
 
     def _close_extra(self) -> None:
-        """The secondary instances go with the threads that ran at once (not pooled)."""
+        """The secondary instances go (not pooled); a thread whose registers one holds
+        keeps them in its saved context."""
         for uc in self.extra:
+            task = uc.loaded_task  # type: ignore[attr-defined]
+            if task is not None and task.loaded_in is uc:
+                task.context = uc.context_save()
+                task.loaded_in = None
             uc.mm = uc.loaded_task = None  # type: ignore[attr-defined]
             uc.close()
         self.extra = []

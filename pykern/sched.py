@@ -389,9 +389,8 @@ class Scheduler:
         one of its siblings in an address space that cannot run on two CPUs at once."""
         uc = cpu.uc
         mm = task.mm
-        if uc is not None and uc.mm is mm and uc.loaded_task is task:
-            if not mm.extra or mm.smp_safe() or not mm.bound_elsewhere(uc):
-                return uc
+        if uc is not None and uc.mm is mm and uc.loaded_task is task and not mm.must_yield(uc):
+            return uc
         if uc is not None:
             uc.cpu = None
             cpu.uc = None

@@ -49,6 +49,7 @@ from pykern.abi import (
 )
 from pykern.crash import describe_guest, locate_fault
 from pykern.errors import Block, ExecImage, Fault, Restart, SysError
+from pykern.mm import uc_prot
 from pykern.task import PendingSyscall, Task, TaskState
 from pykern.ucbind import HAS_BUDGET, NO_BUDGET, RegisterBatch, Uc, UcError
 
@@ -72,6 +73,13 @@ X86_TRAP_MF = 16  # x87 floating-point error, raised at the next waiting x87 ins
 X86_TRAP_XF = 19  # SIMD floating-point exception, raised by the faulting SSE instruction
 _DEAD = TaskState.DEAD
 _RUNNABLE = TaskState.RUNNABLE
+
+# The access an invalid-memory hook reports -> the protection that would allow it.
+_ACCESS_PROT = {
+    X.UC_MEM_READ_UNMAPPED: X.UC_PROT_READ, X.UC_MEM_READ_PROT: X.UC_PROT_READ,
+    X.UC_MEM_WRITE_UNMAPPED: X.UC_PROT_WRITE, X.UC_MEM_WRITE_PROT: X.UC_PROT_WRITE,
+    X.UC_MEM_FETCH_UNMAPPED: X.UC_PROT_EXEC, X.UC_MEM_FETCH_PROT: X.UC_PROT_EXEC,
+}
 
 # Unicorn memory errors -> (signal, si_code). Unmapped is SEGV_MAPERR, protection SEGV_ACCERR.
 _MEMORY_ERRORS = {
@@ -145,7 +153,7 @@ class Trap:
         lock.acquire()
         try:
             if uc.loaded_task.state is not _RUNNABLE or cpu.current is not uc.loaded_task or not self.smp.online \
-                    or (mm.extra and not mm.smp_safe()):
+                    or mm.must_yield(uc):
                 uc.reg_write(RIP, uc.reg_read(RIP) - SYSCALL_INSN_LEN)
                 cpu.stopped = True
                 uc.emu_stop()
@@ -436,10 +444,29 @@ class Trap:
 
     # --- CPU exceptions -------------------------------------------------------------------------
 
-    @staticmethod
-    def _bad_access_hook(uc: Uc, access: int, addr: int, size: int, value: int, mm: MM) -> bool:
-        uc.fault = (access, addr, size)
-        return False
+    def _bad_access_hook(self, uc: Uc, access: int, addr: int, size: int, value: int, mm: MM) -> bool:
+        """An access Unicorn's mappings refuse. Whether a VMA is there is decided now, as
+        Linux's fault handler decides it under the mmap lock: with several CPUs, under
+        the kernel lock, where another CPU may just have mapped the page (a MAP_FIXED
+        replacement, mmap after munmap): then the access is made again (True), as a
+        fault that finds the page present returns to the instruction on Linux."""
+        lock = self.lock
+        if lock is None:
+            uc.fault = (access, addr, size, mm.find_vma(addr) is not None)
+            return False
+        cpu = uc.cpu
+        cpu.in_guest = False
+        lock.acquire()
+        try:
+            vma = mm.find_vma(addr)
+            if vma is not None and uc_prot(vma.prot) & _ACCESS_PROT.get(access, 0) and uc.fault != (access, addr, size, True):
+                uc.fault = (access, addr, size, True)  # (once: a second fault at once is a real one)
+                return True
+            uc.fault = (access, addr, size, vma is not None)
+            return False
+        finally:
+            cpu.in_guest = True
+            lock.release()
 
     @staticmethod
     def _interrupt_hook(uc: Uc, intno: int, mm: MM) -> None:
@@ -448,7 +475,6 @@ class Trap:
         uc.emu_stop()
 
     def _cpu_fault(self, task: Task, error: UcError) -> None:
-        mm = task.mm
         fault = task.uc.fault
         if error.errno == X.UC_ERR_INSN_INVALID:
             rip = task.reg(RIP)
@@ -456,7 +482,7 @@ class Trap:
             return
         signal, code = _MEMORY_ERRORS.get(error.errno, (SIGSEGV, SI_KERNEL))
         addr = fault[1] if fault else 0
-        if code == SEGV_MAPERR and mm.find_vma(addr) is not None:  # PROT_NONE: not in Unicorn (mm.py)
+        if code == SEGV_MAPERR and fault and fault[3]:  # PROT_NONE: not in Unicorn (mm.py)
             code = SEGV_ACCERR
         rip = locate_fault(task, addr, error.errno == X.UC_ERR_FETCH_UNMAPPED
                                        or error.errno == X.UC_ERR_FETCH_PROT)
