@@ -1488,8 +1488,8 @@ static void gen_sse(CPUX86State *env, DisasContext *s, int b,
         process on two host threads) then lose updates. Two threads each running
         1,000,000 rounds of `lock xadd`, a `lock cmpxchg` loop, `lock inc` and an `xchg`
         spin lock on shared counters (tests/test_uc_parallel.py), with the library
-        before this patch: 6 races in 10 went wrong (the other 4 ran the engines one
-        after the other, the machine being busy), e.g. 703,749 of 2,000,000 for each
+        before this patch: 6 races in 10 went wrong (in the other 4 the engines
+        seemingly ran one after the other, the machine being busy), e.g. 703,749 of 2,000,000 for each
         counter, or both threads stuck in the spin lock after 3 rounds, taken by no
         one (an exchange's store overwrote the holder's release). In parallel mode the blocks an
         instance translates carry CF_PARALLEL: locked instructions become host atomics
@@ -1600,9 +1600,9 @@ uc_err uc_emu_stop(uc_engine *uc)
         instance running at the same time is NOT stopped meanwhile: such a split-lock
         instruction is atomic against nothing (it is rare: Linux itself can make it
         fault, split_lock_detect). The instruction budget stays exact: the block had
-        charged all its instructions, and the restore (here, via
-        cpu_restore_state_from_tb) tells how many did not run, from the locked one on;
-        they are given back, and the one-instruction block charges its one.""",
+        charged all its instructions; the restore (cpu_restore_state_from_tb, next
+        patch) tells how many did not run, from the locked one on; they are given
+        back, and the one-instruction block charges its one.""",
     ),
     (
         "qemu/accel/tcg/translate-all.c",
