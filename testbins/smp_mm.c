@@ -34,9 +34,9 @@
 #define PAGE_WORDS (PAGE / 8)
 #define DEADLINE_NS 10000000000LL /* a fault that never comes fails the check, not the run */
 
-static __thread sigjmp_buf *jump;
-static __thread void *fault_addr;
-static __thread int fault_code;
+static __thread sigjmp_buf *volatile jump;
+static __thread void *volatile fault_addr;
+static __thread volatile int fault_code;
 
 static void on_segv(int sig, siginfo_t *info, void *uc)
 {
