@@ -10,6 +10,7 @@
  * CPUs loses increments. */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 
 #include "check.h"
@@ -26,6 +27,7 @@ static const char *const names[PHASES] = {
 };
 
 static pthread_barrier_t start;
+static int running; /* the start gate: every thread spins until all have arrived */
 static long fetch_add_count;
 static long cas_count;
 static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -92,6 +94,12 @@ static void *worker(void *arg)
     enum phase phase = (enum phase)(long)arg;
     long torn = 0, reads = 0;
     pthread_barrier_wait(&start);
+    /* A spin, so that the threads start their loops together rather than one by one as
+     * the barrier's futex wakes them (a yield now and then for fewer CPUs than threads). */
+    __atomic_fetch_add(&running, 1, __ATOMIC_ACQ_REL);
+    for (unsigned n = 1; __atomic_load_n(&running, __ATOMIC_ACQUIRE) < THREADS; n++)
+        if (n % 4096 == 0)
+            sched_yield();
     switch (phase) {
     case FETCH_ADD:
         for (int i = 0; i < ITERS; i++)
@@ -146,6 +154,7 @@ static void run_phase(enum phase phase)
 {
     pthread_t t[THREADS];
     pthread_barrier_init(&start, NULL, THREADS);
+    running = 0;
     for (int i = 0; i < THREADS; i++)
         if (pthread_create(&t[i], NULL, worker, (void *)(long)phase) != 0)
             CHECK(0, "pthread_create");

@@ -115,8 +115,9 @@ static void *forker(void *arg)
         /* Let both writers get going again after the last fork. */
         for (int w = 0; w < WRITERS; w++) {
             int seen = __atomic_load_n(&writes_done[w], __ATOMIC_ACQUIRE);
-            while (__atomic_load_n(&writes_done[w], __ATOMIC_ACQUIRE) < seen + 2)
-                sched_yield();
+            for (unsigned n = 1; __atomic_load_n(&writes_done[w], __ATOMIC_ACQUIRE) < seen + 2; n++)
+                if (n % 4096 == 0)
+                    sched_yield();
         }
         pthread_mutex_lock(&lock1);
         pid_t pid = fork();
