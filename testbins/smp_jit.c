@@ -47,8 +47,9 @@ static long wrong_wx, wrong_rwx;
  * must run before the flag can change). */
 static void wait_until(int *flag, int want)
 {
+    sched_yield(); /* one yield a wait whatever the timing, so that strace sees the same calls */
     for (unsigned n = 1; __atomic_load_n(flag, __ATOMIC_ACQUIRE) < want; n++)
-        if (n % 1024 == 0)
+        if (n % 16384 == 0)
             sched_yield();
 }
 

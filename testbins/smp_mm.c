@@ -27,9 +27,9 @@
 #define WORKERS 2
 #define BUF_WORDS (256 * 1024 / 8)
 #define CHURN_ROUNDS 200
-#define FLIP_ROUNDS 50
-#define FAULT_ROUNDS 20
-#define REPLACE_ROUNDS 20
+#define FLIP_ROUNDS 20
+#define FAULT_ROUNDS 10
+#define REPLACE_ROUNDS 10
 #define PAGE 4096
 #define PAGE_WORDS (PAGE / 8)
 #define DEADLINE_NS 10000000000LL /* a fault that never comes fails the check, not the run */
@@ -241,7 +241,7 @@ static void own_regions(void)
         wrong += bad_value[w];
     }
     CHECK(ok && faults == 0 && reads == WORKERS && wrong == 0,
-          "own regions flipped PROT_READ and back 50 times under spinning readers: no fault, contents intact");
+          "own regions flipped PROT_READ and back 20 times under spinning readers: no fault, contents intact");
 
     /* PROT_NONE under readers, PROT_READ under writers: each must fault, once a round. */
     for (int r = 0; r < 2 * FAULT_ROUNDS; r++) {
@@ -373,7 +373,7 @@ static void replace_pages(void)
         wrong += replace_bad_faults[w];
         mapfaults += replace_faults[w];
     }
-    CHECK(ok, "replaced 20 times by mmap(MAP_FIXED) and 20 times by munmap + mmap(MAP_FIXED); every reader read every new page");
+    CHECK(ok, "replaced 10 times by mmap(MAP_FIXED) and 10 times by munmap + mmap(MAP_FIXED); every reader read every new page");
     CHECK(bad == 0, "no reader read an old page after the change had returned");
     CHECK(wrong == 0, "no fault in the MAP_FIXED rounds; in the others only SEGV_MAPERR at the page");
     (void)mapfaults; /* how many depends on the interleaving */
