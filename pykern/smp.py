@@ -118,6 +118,16 @@ class Smp:
             spins += 1
             time.sleep(0.00002)  # (it leaves the JIT at the next block boundary: microseconds)
 
+    def stop_all_others(self) -> None:
+        """Before a read-modify-write of guest memory other guests may change at once
+        (a futex word: Linux does it with an atomic cmpxchg on user memory): every other
+        CPU stops running guest code, until the kernel lock is let go."""
+        if self.multi:
+            me = self.this_cpu()
+            for cpu in self.cpus:
+                if cpu is not me and cpu.in_guest:
+                    self.stop_cpu(cpu)
+
     def stop_others(self, mm: MM) -> None:
         """Before changing `mm`'s mappings or copying its memory: no other CPU runs in it."""
         me = self.this_cpu()
