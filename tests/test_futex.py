@@ -16,6 +16,7 @@ from pykern.abi import FUTEX_OWNER_DIED, FUTEX_WAITERS
 from pykern.errors import Fault, SysError
 from pykern.futex import FutexTable
 from pykern.mm import UserAccess
+from pykern.smp import Smp
 from pykern.task import TaskState
 
 
@@ -60,7 +61,7 @@ class World:
 
     def __init__(self) -> None:
         self.mm = Memory()
-        self.kernel = SimpleNamespace(tasks={}, woken=[])
+        self.kernel = SimpleNamespace(tasks={}, woken=[], smp=Smp(1))
         self.kernel.sched = SimpleNamespace(wake=self.kernel.woken.append)
         self.table = FutexTable()
 
