@@ -1734,6 +1734,60 @@ static inline bool cpu_handle_exception(CPUState *cpu, int *ret)
         a memory read or write hook exists (gdb watchpoints), every locked access
         goes there so that the hooks see it.""",
     ),
+    (
+        "qemu/accel/tcg/cputlb.c",
+        "cpu_loop_exit(uc->cpu);\n",
+        "cpu_loop_exit_restore(uc->cpu, retaddr);  /* pykern: see tools/build_unicorn.py (precise faults) */\n",
+        4,
+        """A load from unmapped or unreadable memory (and a fetch from memory that is
+        not executable) left generated code with cpu_loop_exit, which leaves the
+        guest's pc as it was last stored to env: generated code stores it only where
+        a block leaves through the execution loop or an indirect jump, never when one
+        block jumps straight into the next (QEMU's direct block chaining, goto_tb), and
+        never instruction by instruction. After a fault the pc was therefore the
+        start of the first block of the chain the loop had entered, possibly several
+        blocks and calls before the faulting instruction (measured with
+        testbins/smp_segv_resume: from the second round on, the signal frame's rip
+        was the instruction after an earlier `call mprotect`, the block that
+        returned into the loop, and the handler's return re-ran everything from
+        there), and the lazily computed flags' operation (cc_op) was as stale.
+        pykern.crash re-decoded forward from that pc and could not find the
+        faulting instruction. The exit now restores the exact state of the faulting
+        instruction first, from the host address of the helper call (retaddr) and
+        the search data QEMU keeps for every translated instruction
+        (cpu_loop_exit_restore: the pc and cc_op, as QEMU restores them for a
+        guest page fault); retaddr is 0 for a fetch made by the translator,
+        which then exits as before. A hook that asks for the access to be retried
+        (returns true) is not affected: no exit is taken. The instruction budget is
+        charged as before (a block that faults is charged in full). The four exits
+        of the load helper.""",
+    ),
+    (
+        "qemu/accel/tcg/cputlb.c",
+        "            cpu_loop_exit((uc)->cpu); \\\n",
+        "            cpu_loop_exit_restore((uc)->cpu, retaddr);  /* pykern: precise faults */ \\\n",
+        1,
+        """The same for the store helper's exits (STORE_FAULT_EXIT, above; it is used
+        only in store_helper, where retaddr is the caller's host address).""",
+    ),
+    (
+        "uc.c",
+        "UNICORN_EXPORT\nuc_err uc_emu_stop(uc_engine *uc)\n",
+        """/* pykern: see tools/build_unicorn.py (precise faults) */
+UNICORN_EXPORT
+int uc_pykern_precise_faults(void)
+{
+    return 1;
+}
+
+UNICORN_EXPORT
+uc_err uc_emu_stop(uc_engine *uc)
+""",
+        1,
+        """How pykern knows that a fault's pc is the faulting instruction's
+        (pykern.ucbind.PRECISE_FAULTS): with another libunicorn pykern.crash still
+        looks for the instruction from the block's start.""",
+    ),
 ]
 
 
