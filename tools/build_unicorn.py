@@ -18,7 +18,9 @@ Why not the wheel's libunicorn.so.2 (measured with make bench, see the README):
   flush and descriptor lookup when a large region is unmapped; one behaviour fix, the
   floating-point exception flags and SIGFPE (#XM, #MF) for unmasked exceptions (issue 12);
   and a parallel mode per instance (uc_pykern_set_parallel: locked instructions as host
-  atomics, for instances running at once over the same memory). Nothing else is changed.
+  atomics, for instances running at once over the same memory); and precise faults (a
+  faulting load or store stops with the faulting instruction's rip and flags state,
+  uc_pykern_precise_faults). Nothing else is changed.
 
 Unicorn 2.1.1 because it measured fastest (2.1.2-2.1.4 were 15-20x slower on guest code
 that writes memory); pyproject.toml pins the same version for the Python package.
@@ -1746,11 +1748,16 @@ static inline bool cpu_handle_exception(CPUState *cpu, int *ret)
         block jumps straight into the next (QEMU's direct block chaining, goto_tb), and
         never instruction by instruction. After a fault the pc was therefore the
         start of the first block of the chain the loop had entered, possibly several
-        blocks and calls before the faulting instruction (measured with
-        testbins/smp_segv_resume: from the second round on, the signal frame's rip
-        was the instruction after an earlier `call mprotect`, the block that
-        returned into the loop, and the handler's return re-ran everything from
-        there), and the lazily computed flags' operation (cc_op) was as stale.
+        blocks and calls before the faulting instruction. Measured: a SIGSEGV
+        handler that makes the page readable and returns, around a loop of a load
+        and an mprotect: from the third fault on, the signal frame's rip was the
+        instruction after the loop's `call mprotect` (its `ret` had stored the pc,
+        then the blocks back to the load were chained), so the handler returned
+        there and the load was skipped (testbins/smp_segv_resume failed its first
+        check; 50 of 50 frames right now). The lazily computed flags' operation
+        (cc_op) was as stale: tests/test_uc_faults.py, three chained blocks ending
+        `cmp eax, 3` (eax 2) then a faulting access, gave rip at the chain's start
+        and eflags without CF; now the access's address, CF and SF.
         pykern.crash re-decoded forward from that pc and could not find the
         faulting instruction. The exit now restores the exact state of the faulting
         instruction first, from the host address of the helper call (retaddr) and
@@ -1759,8 +1766,13 @@ static inline bool cpu_handle_exception(CPUState *cpu, int *ret)
         guest page fault); retaddr is 0 for a fetch made by the translator,
         which then exits as before. A hook that asks for the access to be retried
         (returns true) is not affected: no exit is taken. The instruction budget is
-        charged as before (a block that faults is charged in full). The four exits
-        of the load helper.""",
+        charged as before (a block that faults is charged in full). Generated code
+        is unchanged (only the helpers' fault exits are), so nothing else gets
+        slower; a fault costs one walk of its block's search data. Still imprecise:
+        a fetch fault in a block that runs on into a page that cannot be executed
+        leaves rip at the block's start (the signal frame's rip; --report-crashes
+        names the fetch address), as before.
+        The four exits of the load helper.""",
     ),
     (
         "qemu/accel/tcg/cputlb.c",
