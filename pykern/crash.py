@@ -1,10 +1,13 @@
 """Finding and describing the instruction that faulted.
 
-Unicorn reports a bad memory access with rip at the start of the translation block,
-not at the faulting instruction; the registers, though, are exactly those before the
-faulting instruction ran (the ones before it in the block have completed). So the
-faulting instruction is the first one in the block whose memory operand, computed with
-the current registers, touches the faulting address.
+With pykern's libunicorn (ucbind.PRECISE_FAULTS) a bad data access stops with rip at
+the faulting instruction and the registers as they were before it ran: the library
+restores the instruction's state from its translated code, as QEMU does for a guest
+page fault (tools/build_unicorn.py, precise faults). Another libunicorn leaves rip
+wherever the guest's pc was last stored: at best the start of the translation block,
+and after chained blocks an earlier one. There the faulting instruction is looked for
+from rip on: the first one whose memory operand, computed with the current registers,
+touches the faulting address (a guess, kept only for such a library).
 
 The crash report (--report-crashes) names the signal, the address, the instruction
 (disassembled with capstone), the nearest ELF symbol and the registers.
@@ -17,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from pykern import uc_const as X
 from pykern.abi import signal_name
+from pykern.ucbind import PRECISE_FAULTS
 
 if TYPE_CHECKING:
     from pykern.task import Task
@@ -152,10 +156,13 @@ def describe_guest(task: Task) -> str:
 
 def locate_fault(task: Task, addr: int, fetch: bool) -> int:
     """The rip of the instruction that faulted on `addr` (the fetch address itself when the
-    fetch faulted); the task's rip is set to it."""
+    fetch faulted); the task's rip is set to it. With pykern's libunicorn a data access's
+    rip is exact already (PRECISE_FAULTS)."""
     rip = task.reg(X.UC_X86_REG_RIP)
     if fetch:
         return addr
+    if PRECISE_FAULTS:
+        return rip
     precise = locate_faulting_instruction(task, rip, addr)
     if precise != rip:
         task.set_reg(X.UC_X86_REG_RIP, precise)

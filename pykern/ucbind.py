@@ -176,6 +176,9 @@ try:  # parallel mode: locked instructions as host atomics (tools/build_unicorn.
 except AttributeError:
     _uc_pykern_set_parallel = None
 HAS_PARALLEL = _uc_pykern_set_parallel is not None
+# Faults stop at the faulting instruction: after a bad data access, rip is that
+# instruction's (tools/build_unicorn.py, precise faults; pykern.crash).
+PRECISE_FAULTS = hasattr(_lib, "uc_pykern_precise_faults")
 NO_BUDGET = (1 << 63) - 1  # the budget of an engine nobody limited
 
 

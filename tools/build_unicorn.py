@@ -18,7 +18,9 @@ Why not the wheel's libunicorn.so.2 (measured with make bench, see the README):
   flush and descriptor lookup when a large region is unmapped; one behaviour fix, the
   floating-point exception flags and SIGFPE (#XM, #MF) for unmasked exceptions (issue 12);
   and a parallel mode per instance (uc_pykern_set_parallel: locked instructions as host
-  atomics, for instances running at once over the same memory). Nothing else is changed.
+  atomics, for instances running at once over the same memory); and precise faults (a
+  faulting load or store stops with the faulting instruction's rip and flags state,
+  uc_pykern_precise_faults). Nothing else is changed.
 
 Unicorn 2.1.1 because it measured fastest (2.1.2-2.1.4 were 15-20x slower on guest code
 that writes memory); pyproject.toml pins the same version for the Python package.
@@ -1755,6 +1757,70 @@ static inline bool cpu_handle_exception(CPUState *cpu, int *ret)
         helpers raise UC_ERR_WRITE_PROT / UNMAPPED as without parallel mode; and while
         a memory read or write hook exists (gdb watchpoints), every locked access
         goes there so that the hooks see it.""",
+    ),
+    (
+        "qemu/accel/tcg/cputlb.c",
+        "cpu_loop_exit(uc->cpu);\n",
+        "cpu_loop_exit_restore(uc->cpu, retaddr);  /* pykern: see tools/build_unicorn.py (precise faults) */\n",
+        4,
+        """A load from unmapped or unreadable memory (and a fetch from memory that is
+        not executable) left generated code with cpu_loop_exit, which leaves the
+        guest's pc as it was last stored to env: generated code stores it only where
+        a block leaves through the execution loop or an indirect jump, never when one
+        block jumps straight into the next (QEMU's direct block chaining, goto_tb), and
+        never instruction by instruction. After a fault the pc was therefore the
+        start of the first block of the chain the loop had entered, possibly several
+        blocks and calls before the faulting instruction. Measured: a SIGSEGV
+        handler that makes the page readable and returns, around a loop of a load
+        and an mprotect: from the third fault on, the signal frame's rip was the
+        instruction after the loop's `call mprotect` (its `ret` had stored the pc,
+        then the blocks back to the load were chained), so the handler returned
+        there and the load was skipped (testbins/smp_segv_resume failed its first
+        check; 50 of 50 frames right now). The lazily computed flags' operation
+        (cc_op) was as stale: tests/test_uc_faults.py, three chained blocks ending
+        `cmp eax, 3` (eax 2) then a faulting access, gave rip at the chain's start
+        and eflags without CF; now the access's address, CF and SF.
+        pykern.crash re-decoded forward from that pc and could not find the
+        faulting instruction. The exit now restores the exact state of the faulting
+        instruction first, from the host address of the helper call (retaddr) and
+        the search data QEMU keeps for every translated instruction
+        (cpu_loop_exit_restore: the pc and cc_op, as QEMU restores them for a
+        guest page fault); retaddr is 0 for a fetch made by the translator,
+        which then exits as before. A hook that asks for the access to be retried
+        (returns true) is not affected: no exit is taken. The instruction budget is
+        charged as before (a block that faults is charged in full). Generated code
+        is unchanged (only the helpers' fault exits are), so nothing else gets
+        slower; a fault costs one walk of its block's search data. Still imprecise:
+        a fetch fault in a block that runs on into a page that cannot be executed
+        leaves rip at the block's start (the signal frame's rip; --report-crashes
+        names the fetch address), as before.
+        The four exits of the load helper.""",
+    ),
+    (
+        "qemu/accel/tcg/cputlb.c",
+        "            cpu_loop_exit((uc)->cpu); \\\n",
+        "            cpu_loop_exit_restore((uc)->cpu, retaddr);  /* pykern: precise faults */ \\\n",
+        1,
+        """The same for the store helper's exits (STORE_FAULT_EXIT, above; it is used
+        only in store_helper, where retaddr is the caller's host address).""",
+    ),
+    (
+        "uc.c",
+        "UNICORN_EXPORT\nuc_err uc_emu_stop(uc_engine *uc)\n",
+        """/* pykern: see tools/build_unicorn.py (precise faults) */
+UNICORN_EXPORT
+int uc_pykern_precise_faults(void)
+{
+    return 1;
+}
+
+UNICORN_EXPORT
+uc_err uc_emu_stop(uc_engine *uc)
+""",
+        1,
+        """How pykern knows that a fault's pc is the faulting instruction's
+        (pykern.ucbind.PRECISE_FAULTS): with another libunicorn pykern.crash still
+        looks for the instruction from the block's start.""",
     ),
 ]
 
