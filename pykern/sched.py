@@ -44,6 +44,11 @@ if TYPE_CHECKING:
 # Counted, not timed, so that where a task is preempted never depends on the host's load
 # (Trap.run_user).
 QUANTUM_INSNS = 5_000_000
+# A CPU other than 0 takes a task woken on the run queue only once it has waited this
+# long (Linux's wake-affine idea): a task woken by one that is about to sleep (a pipe or
+# futex ping-pong, a parent forking then waiting) runs on the waker's CPU at once, which
+# costs far less than a hand-over between two host threads (about 100 us here).
+STEAL_GRACE_NS = 300_000
 # A task alone runs unbounded, or, with the OOM killer on, for about 50 ms between checks
 # of pykern's memory (pykern.oom).
 LONE_QUANTUM_INSNS = 50_000_000
@@ -151,10 +156,11 @@ class Scheduler:
             # went to sleep (it waits for the kernel lock): that CPU sees it runnable and
             # runs it on. On the run queue too, another CPU could run it at the same time.
             return
+        task.queued_at = time.perf_counter_ns()
         self.runqueue.append(task)
         self.need_resched = True
         if self.smp.online:
-            self.smp.work_arrived()
+            self.smp.work_arrived(urgent=False)
 
     def sleep(self, task: Task, block: Block) -> None:
         """Put `task` to sleep on everything `block` names (the caller raised Block)."""
@@ -340,10 +346,11 @@ class Scheduler:
                    and task.pending.block is not None and task.pending.block.until_signal
                    for task in self.kernel.live_tasks)
 
-    def pick_next(self) -> Task | None:
+    def pick_next(self, steal: bool = False) -> Task | None:
         """The next task to run on this CPU: the first on the run queue that may run here
         (with several CPUs, a thread whose address space cannot run on two CPUs at once
-        waits while another CPU runs one of its siblings: MM.has_room)."""
+        waits while another CPU runs one of its siblings: MM.has_room). `steal`: a CPU
+        other than 0 takes only a task that has waited STEAL_GRACE_NS (Smp.steal_wait)."""
         chaos = self.chaos
         if chaos is not None:
             runqueue = self.runqueue
@@ -361,19 +368,23 @@ class Scheduler:
                 if task.state is TaskState.RUNNABLE:
                     return task
             return None
+        since = time.perf_counter_ns() - STEAL_GRACE_NS if steal else None
         for index, task in enumerate(runqueue):
-            if task.state is not TaskState.RUNNABLE or (task.on_cpu is None and task.mm.has_room()):
+            if task.state is not TaskState.RUNNABLE:
                 del runqueue[index]
-                if task.state is TaskState.RUNNABLE:
-                    return task
-                return self.pick_next()
+                return self.pick_next(steal)
+            if task.on_cpu is None and (since is None or task.queued_at <= since) and task.mm.has_room():
+                del runqueue[index]
+                return task
         return None
 
     def requeue(self, task: Task) -> None:
-        """`task` used up its quantum (or must wait for a CPU): to the back of the queue."""
+        """`task` used up its quantum (or must wait for a CPU): to the back of the queue,
+        where an idle CPU may take it at once."""
+        task.queued_at = 0
         self.runqueue.append(task)
         if self.smp.online:
-            self.smp.work_arrived()
+            self.smp.work_arrived(urgent=True)
 
     def others_may_run(self) -> bool:
         """Does the running task need a quantum? Only if another task could want the CPU,
@@ -460,6 +471,9 @@ class Scheduler:
                 if kernel.nr_threads:  # (a timer above may have killed the last ones)
                     self.idle()
                 continue
+            if self.runqueue and self.smp.online:  # more runnable tasks than this CPU: another takes one now
+                self.runqueue[0].queued_at = 0
+                self.smp.work_arrived(urgent=True)
             self._run_task(cpu, task)
 
     def _run_task(self, cpu: Cpu, task: Task) -> None:
@@ -497,7 +511,7 @@ class Scheduler:
         queue and end (before run() returns: a detach forks pykern, and tests go on)."""
         smp = self.smp
         smp.online = False
-        smp.idle.notify_all()
+        smp.wakeup.set()
         for cpu in smp.cpus[1:]:
             smp.stop_cpu(cpu)
         smp.lock.release()
@@ -517,9 +531,13 @@ class Scheduler:
         with smp.lock:
             try:
                 while smp.online:
-                    task = self.pick_next()
+                    task = self.pick_next(steal=True)
                     if task is None:
-                        smp.idle.wait(0.05)
+                        smp.lock.release()
+                        try:  # (a queue whose tasks cannot run here now: look again in a while)
+                            smp.steal_wait(self.runqueue, 0.001 if self.runqueue else 0.0)
+                        finally:
+                            smp.lock.acquire()
                         continue
                     self._run_task(cpu, task)
                     if not smp.online and task.state is TaskState.RUNNABLE and task not in self.runqueue:

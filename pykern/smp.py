@@ -35,6 +35,8 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections import deque
+
     from pykern.mm import MM
     from pykern.task import Task
     from pykern.ucbind import Uc
@@ -76,7 +78,7 @@ class Smp:
         self.cpus = [Cpu(index) for index in range(max(1, ncpus))]
         self.multi = len(self.cpus) > 1
         self.lock = threading.Lock()
-        self.idle = threading.Condition(self.lock)  # CPUs other than 0 wait here for work
+        self.wakeup = threading.Event()  # CPUs other than 0 wait on it for work (steal_wait)
         self.online = False  # the CPUs other than 0 are running (Scheduler.run)
         self._local = threading.local()
         self._local.cpu = self.cpus[0]
@@ -164,12 +166,15 @@ class Smp:
         if cpu.in_guest and uc is not None:
             uc.emu_stop()
 
-    def work_arrived(self) -> None:
-        """A task became runnable: an idle CPU takes it; else CPUs that run a lone task
+    def work_arrived(self, urgent: bool) -> None:
+        """A task became runnable. `urgent` (it was preempted, or more tasks are runnable
+        than CPUs run): an idle CPU takes it at once; else one takes it only after a grace
+        (steal_wait), unless the waker's CPU runs it first. CPUs that run a lone task
         without a quantum get one (they leave the JIT and come back with a budget)."""
         if not self.online:
             return
-        self.idle.notify()
+        if urgent:
+            self.wakeup.set()
         if self.cpu0_idle and self.this_cpu().index != 0:
             self.poke_cpu0()
         me = self.this_cpu()
@@ -177,6 +182,31 @@ class Smp:
             if cpu is not me and cpu.unbounded and cpu.in_guest and cpu.uc is not None:
                 cpu.need_resched = True
                 cpu.uc.emu_stop()
+
+    def steal_wait(self, runqueue: deque[Task], patience: float) -> None:
+        """A CPU other than 0 with nothing to run, without the kernel lock: wait until
+        the run queue's first task has waited STEAL_GRACE_NS (or is urgent), looking
+        without the lock; at most 2 ms while another CPU runs something, 50 ms when all idle."""
+        from pykern.sched import STEAL_GRACE_NS
+
+        if patience and self.wakeup.wait(patience):
+            self.wakeup.clear()
+            return
+        while self.online:
+            try:
+                head = runqueue[0]
+            except IndexError:
+                head = None
+            if head is not None:
+                waited = time.perf_counter_ns() - head.queued_at
+                if waited >= STEAL_GRACE_NS:
+                    return
+                timeout = (STEAL_GRACE_NS - waited) / 1e9
+            else:
+                timeout = 0.002 if any(cpu.current is not None for cpu in self.cpus) else 0.05
+            if self.wakeup.wait(timeout):
+                self.wakeup.clear()
+                return
 
     def poke_cpu0(self) -> None:
         """CPU 0 may be waiting in idle() for timers and host fds: look again."""

@@ -216,6 +216,7 @@ class Task:
         self.context: Any = None  # saved Unicorn context while it is loaded in no instance
         self.loaded_in: Uc | None = None  # load_context: the instance holding its registers
         self.on_cpu: Cpu | None = None  # sched.py: the CPU that runs it (Linux's p->on_cpu)
+        self.queued_at = 0  # sched.py: perf_counter_ns when woken onto the run queue (0: any CPU at once)
         self.pending: PendingSyscall | None = None
         self.restart_block: RestartBlock | None = None  # the blocked call's state: restart_state()
         self.wait_queues: tuple[WaitQueue, ...] = ()
