@@ -434,26 +434,25 @@ class Scheduler:
     def run(self, until: Callable[[], bool] | None = None) -> None:
         """schedule(): pick -> retry pending call -> run in the JIT -> account, until every
         task has exited (or `until()` is true). This is CPU 0; with several CPUs it starts
-        the others first and stops them before it returns."""
+        the others when two tasks are runnable at once (`_cpus_online`), lets them go
+        when they found nothing to take for a while, and stops them before it returns."""
         smp = self.smp
-        if not smp.multi:
-            self._run_cpu0(until)
-            return
-        smp.lock.acquire()
         self.cpu_failure = None
-        self._start_cpus()
         try:
             self._run_cpu0(until)
         finally:
-            self._stop_cpus()
-            smp.lock.release()
+            if smp.online:
+                self._cpus_offline()
 
     def _run_cpu0(self, until: Callable[[], bool] | None) -> None:
         kernel = self.kernel
         cpu = self.smp.cpus[0]
+        smp = self.smp
         while kernel.nr_threads:
             if self.cpu_failure is not None:  # a pykern bug on another CPU
                 raise self.cpu_failure
+            if smp.online and smp.retired:  # the other CPUs found nothing to do for a while
+                self._cpus_offline()
             if until is not None and until():
                 return
             if self.debugger is not None and self.debugger.check_stop(None):
@@ -471,9 +470,11 @@ class Scheduler:
                 if kernel.nr_threads:  # (a timer above may have killed the last ones)
                     self.idle()
                 continue
-            if self.runqueue and self.smp.online:  # more runnable tasks than this CPU: another takes one now
+            if self.runqueue and smp.multi:  # more runnable tasks than this CPU: another takes one now
+                if not smp.online:
+                    self._cpus_online()
                 self.runqueue[0].queued_at = 0
-                self.smp.work_arrived(urgent=True)
+                smp.work_arrived(urgent=True)
             self._run_task(cpu, task)
 
     def _run_task(self, cpu: Cpu, task: Task) -> None:
@@ -498,30 +499,39 @@ class Scheduler:
 
     # --- the other CPUs (pykern.smp) ----------------------------------------------------------
 
-    def _start_cpus(self) -> None:
+    def _cpus_online(self) -> None:
+        """CPU 0, between slices: the other CPUs start, and from now on kernel code runs
+        under the kernel lock (taken here, let go while guest code runs). Until then CPU 0
+        runs alone and takes no lock: a program with one runnable task at a time (a
+        single-threaded one, a ping-pong) pays nothing for the other CPUs."""
         smp = self.smp
+        smp.lock.acquire()
+        smp.retired = False
         smp.online = True
+        smp.onlines += 1
+        self.kernel.trap.lock = smp.lock
+        smp.wakeup.clear()
         for cpu in smp.cpus[1:]:
             cpu.thread = threading.Thread(target=self._run_other_cpu, args=(cpu,), name=f"pykern cpu{cpu.index}",
                                           daemon=True)
             cpu.thread.start()
 
-    def _stop_cpus(self) -> None:
-        """With the kernel lock held: the other CPUs put their tasks back on the run
-        queue and end (before run() returns: a detach forks pykern, and tests go on)."""
+    def _cpus_offline(self) -> None:
+        """CPU 0, with the kernel lock held: the other CPUs put their tasks back on the
+        run queue and end (when they retired, and before run() returns: a detach forks
+        pykern, and tests go on); CPU 0 runs alone again, without the lock."""
         smp = self.smp
         smp.online = False
         smp.wakeup.set()
         for cpu in smp.cpus[1:]:
             smp.stop_cpu(cpu)
         smp.lock.release()
-        try:
-            for cpu in smp.cpus[1:]:
-                if cpu.thread is not None:
-                    cpu.thread.join(timeout=30)
-                    cpu.thread = None
-        finally:
-            smp.lock.acquire()
+        for cpu in smp.cpus[1:]:
+            if cpu.thread is not None:
+                cpu.thread.join(timeout=30)
+                cpu.thread = None
+        self.kernel.trap.lock = None
+        smp.retired = False
 
     def _run_other_cpu(self, cpu: Cpu) -> None:
         """A CPU other than 0: take runnable tasks and run them; CPU 0 keeps the timers,
@@ -535,9 +545,13 @@ class Scheduler:
                     if task is None:
                         smp.lock.release()
                         try:  # (a queue whose tasks cannot run here now: look again in a while)
-                            smp.steal_wait(self.runqueue, 0.001 if self.runqueue else 0.0)
+                            work = smp.steal_wait(self.runqueue, 0.001 if self.runqueue else 0.0)
                         finally:
                             smp.lock.acquire()
+                        if not work and smp.online:  # nothing to take for a while: CPU 0 lets us go
+                            smp.retired = True
+                            smp.poke_cpu0()
+                            break
                         continue
                     self._run_task(cpu, task)
                     if not smp.online and task.state is TaskState.RUNNABLE and task not in self.runqueue:

@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from pykern.ucbind import Uc
 
 
+RETIRE_S = 0.05  # a CPU other than 0 that found nothing to take for this long goes offline
+
+
 class Cpu:
     """One CPU. Fields written by its own host thread (pykern.sched, pykern.trap) under
     the kernel lock, except `in_guest`, which it clears without the lock."""
@@ -79,7 +82,9 @@ class Smp:
         self.multi = len(self.cpus) > 1
         self.lock = threading.Lock()
         self.wakeup = threading.Event()  # CPUs other than 0 wait on it for work (steal_wait)
-        self.online = False  # the CPUs other than 0 are running (Scheduler.run)
+        self.online = False  # the CPUs other than 0 are running, kernel code under the lock (sched.py)
+        self.retired = False  # they found nothing to take for RETIRE_S: CPU 0 takes them offline
+        self.onlines = 0  # sched.py: how many times they came online (tests)
         self._local = threading.local()
         self._local.cpu = self.cpus[0]
         # CPU 0's idle wait also watches this pipe: another CPU writes a byte when it
@@ -183,30 +188,32 @@ class Smp:
                 cpu.need_resched = True
                 cpu.uc.emu_stop()
 
-    def steal_wait(self, runqueue: deque[Task], patience: float) -> None:
+    def steal_wait(self, runqueue: deque[Task], patience: float) -> bool:
         """A CPU other than 0 with nothing to run, without the kernel lock: wait until
         the run queue's first task has waited STEAL_GRACE_NS (or is urgent), looking
-        without the lock; at most 2 ms while another CPU runs something, 50 ms when all idle."""
+        without the lock every 2 ms while another CPU runs something, 50 ms when all idle.
+        False once it found nothing to take for RETIRE_S."""
         from pykern.sched import STEAL_GRACE_NS
 
         if patience and self.wakeup.wait(patience):
             self.wakeup.clear()
-            return
+            return True
+        give_up = time.monotonic() + RETIRE_S
         while self.online:
             try:
                 head = runqueue[0]
             except IndexError:
                 head = None
-            if head is not None:
-                waited = time.perf_counter_ns() - head.queued_at
-                if waited >= STEAL_GRACE_NS:
-                    return
-                timeout = (STEAL_GRACE_NS - waited) / 1e9
-            else:
-                timeout = 0.002 if any(cpu.current is not None for cpu in self.cpus) else 0.05
+            if head is not None and time.perf_counter_ns() - head.queued_at >= STEAL_GRACE_NS:
+                return True
+            if head is None and time.monotonic() > give_up:
+                return False
+            # (every 2 ms at most: each look needs the GIL, which CPU 0 would rather keep)
+            timeout = 0.002 if head is not None or any(cpu.current is not None for cpu in self.cpus) else 0.05
             if self.wakeup.wait(timeout):
                 self.wakeup.clear()
-                return
+                return True
+        return True
 
     def poke_cpu0(self) -> None:
         """CPU 0 may be waiting in idle() for timers and host fds: look again."""

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from time import perf_counter_ns
 from typing import TYPE_CHECKING
 
@@ -123,9 +124,9 @@ class Trap:
         self.registers = SyscallRegisters()
         self.sched = kernel.sched
         self.smp = kernel.smp
-        # the kernel lock, when there are several CPUs (pykern.smp): let go while guest
-        # code runs, taken again by the syscall hook
-        self.lock = kernel.smp.lock if kernel.smp.multi else None
+        # the kernel lock while other CPUs are online (pykern.smp, sched.py sets it): let
+        # go while guest code runs, taken again by the syscall hook
+        self.lock: threading.Lock | None = None
         self.virtual = kernel.sched.virtual  # --deterministic: the VirtualClock counts each slice
         # --deterministic: the seed may preempt a task right after a system call
         self.preempt = kernel.sched.preempt_after_syscall if kernel.sched.chaos is not None else None

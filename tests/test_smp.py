@@ -54,6 +54,22 @@ def test_two_threads_run_on_two_cpus(built_testbins: str) -> None:
     assert all(cpu.slices > 0 for cpu in kernel.smp.cpus), [cpu.slices for cpu in kernel.smp.cpus]
 
 
+def test_one_runnable_task_at_a_time_keeps_one_cpu(built_testbins: str) -> None:
+    """A pipe ping-pong never has two runnable tasks: the other CPUs never come online,
+    and CPU 0 runs without the kernel lock, as with --cpus 1."""
+    kernel = kernel_running([str(TESTBINS_DIR / "bench" / "pipe_pingpong"), "200"], cpus=2)
+    assert kernel.smp.multi and kernel.smp.onlines == 0 and kernel.smp.cpus[1].slices == 0
+    assert kernel.trap.lock is None
+
+
+def test_other_cpus_come_online_for_threads_and_are_offline_after_the_run(built_testbins: str) -> None:
+    """Two threads spin: the second CPU comes online for them; when run() returns the
+    other CPUs are offline and CPU 0 holds no lock (a detach forks pykern next, and
+    pykern.run's callers go on)."""
+    kernel = kernel_running([str(TESTBINS_DIR / "bench" / "threads_cpu"), "20", "2"], cpus=2)
+    assert kernel.smp.onlines >= 1 and not kernel.smp.online and kernel.trap.lock is None
+
+
 @pytest.mark.parametrize("options", [{"deterministic": True}, {"cpus": 1}], ids=["deterministic", "cpus1"])
 def test_one_cpu_when_order_must_be_kept(options: dict, built_testbins: str) -> None:
     """--deterministic (and tracing, and --gdb) keep one CPU: their output follows one order."""
