@@ -7,7 +7,6 @@ number (| 0x80 for a core dump) for a kill.
 
 from __future__ import annotations
 
-from time import perf_counter_ns
 from typing import TYPE_CHECKING
 
 from pykern.abi import SI_USER
@@ -50,9 +49,7 @@ def do_exit(task: Task, status: int) -> None:
     if task.state is TaskState.DEAD:
         return
     kernel.smp.stop_task(task)  # (it runs on another CPU: stopped there first, pykern.smp)
-    if task.running_since > 1:  # its slice's CPU time, counted now: it may be reaped before that slice's CPU looks
-        task.cpu_ns += perf_counter_ns() - task.running_since
-        task.running_since = 0
+    task.end_slice()  # its slice's CPU time, counted now: it may be reaped before that slice's CPU looks
     kernel.sched.forget(task)
     task.state = TaskState.DEAD
     kernel.nr_threads -= 1

@@ -250,7 +250,7 @@ class FutexTable:
         """futex_lock_pi_atomic for `task`: take the lock when the word names no owner
         (None), else set FUTEX_WAITERS and return the owner's pi_state. EDEADLK when
         `task` owns it already, ESRCH when the owner is gone."""
-        task.kernel.smp.stop_all_others()  # (the read and the write below as one atomic step)
+        task.kernel.smp.stop_others()  # (the read and the write below as one atomic step)
         uval = mm.copy_in_u32(uaddr)
         if uval & FUTEX_TID_MASK == task.tid:
             raise SysError(EDEADLK)
@@ -287,7 +287,7 @@ class FutexTable:
         if self.pi_blocked.get(waiter.task) is waiter:
             del self.pi_blocked[waiter.task]
         newval = waiter.task.tid | FUTEX_WAITERS | (FUTEX_OWNER_DIED if owner_died else 0)
-        waiter.task.kernel.smp.stop_all_others()
+        waiter.task.kernel.smp.stop_others()
         try:
             waiter.mm.copy_out_u32(waiter.uaddr, newval)
         except Fault:
@@ -299,7 +299,7 @@ class FutexTable:
     def unlock_pi(self, task: Task, mm: MM, uaddr: int, key: Hashable) -> None:
         """futex_unlock_pi: EPERM unless `task` is the owner the word names; the lock
         goes to the first PI waiter, or the word becomes 0."""
-        task.kernel.smp.stop_all_others()  # (the read and the write below as one atomic step)
+        task.kernel.smp.stop_others()  # (the read and the write below as one atomic step)
         uval = mm.copy_in_u32(uaddr)
         if uval & FUTEX_TID_MASK != task.tid:
             raise SysError(EPERM)
@@ -329,7 +329,7 @@ class FutexTable:
         if uaddr % 4:
             return False
         mm = task.mm
-        task.kernel.smp.stop_all_others()  # (the read and the write below as one atomic step)
+        task.kernel.smp.stop_others()  # (the read and the write below as one atomic step)
         try:
             uval = mm.copy_in_u32(uaddr)
             if pending and not pi and not uval:

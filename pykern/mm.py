@@ -363,12 +363,10 @@ class MM(UserAccess):
 
     def has_room(self) -> bool:
         """May a CPU run one more of its threads now? Yes if none runs, else if smp_safe."""
-        if self.uc.cpu is None and not any(uc.cpu is not None for uc in self.extra):  # type: ignore[attr-defined]
-            return True
-        return self.smp_safe()
+        return not self.bound_elsewhere(None) or self.smp_safe()
 
     def bound_elsewhere(self, uc: Uc | None) -> bool:
-        """Does a CPU have another of its instances than `uc` bound?"""
+        """Does a CPU have another of its instances than `uc` (None: any) bound?"""
         return any(other.cpu is not None for other in (self.uc, *self.extra) if other is not uc)  # type: ignore[attr-defined]
 
     def must_yield(self, uc: Uc) -> bool:
@@ -380,30 +378,26 @@ class MM(UserAccess):
         """An instance no CPU has bound, for a CPU to run `task` in: the one holding
         its registers, the primary, a secondary, or a new secondary. None if its threads
         may not run at once (smp_safe) and another CPU runs one."""
-        if self.extra and not self.smp_safe():
+        if not self.smp_safe():
             # Its code may change under a store now: only the primary may run it (each
             # instance sees only its own stores), and the secondaries' translations
             # would be stale by the time it is safe again. They go, once none is bound.
-            if any(uc.cpu is not None for uc in self.extra):  # type: ignore[attr-defined]
+            if self.bound_elsewhere(None):
                 return None
             self._close_extra()
+            return self.uc
         loaded = task.loaded_in
         if loaded is not None and loaded.mm is self and loaded.cpu is None:  # type: ignore[attr-defined]
             return loaded
-        instances = [self.uc, *self.extra]
-        free = [uc for uc in instances if uc.cpu is None]  # type: ignore[attr-defined]
-        if len(free) < len(instances) and not self.smp_safe():
-            return None
-        if free:
-            return free[0]
+        for uc in (self.uc, *self.extra):
+            if uc.cpu is None:  # type: ignore[attr-defined]
+                return uc
         uc = self._instance(self._uc_factory())
         self._hooks(uc, self)
         uc.map_batch(True)
         try:
             for vma in self.vmas:
-                prot = uc_prot(vma.prot)
-                if prot:
-                    uc.mem_map_ptr(vma.start, vma.end - vma.start, prot, vma.backing.ptr + vma.offset)
+                self._map_in(uc, vma)
         finally:
             uc.map_batch(False)
         self.extra.append(uc)
@@ -480,12 +474,18 @@ class MM(UserAccess):
 
     def _uc_map(self, vma: VMA) -> None:
         """Map `vma` in Unicorn, unless it has no access (see the module's invariants)."""
-        prot = uc_prot(vma.prot)
         if self._stale and self._take_stale(vma):
             return
-        if prot:
+        if uc_prot(vma.prot):
             for uc in self._all_uc():
-                uc.mem_map_ptr(vma.start, vma.end - vma.start, prot, vma.backing.ptr + vma.offset)
+                self._map_in(uc, vma)
+
+    @staticmethod
+    def _map_in(uc: Uc, vma: VMA) -> None:
+        """Map `vma` in one Unicorn instance, unless it has no access."""
+        prot = uc_prot(vma.prot)
+        if prot:
+            uc.mem_map_ptr(vma.start, vma.end - vma.start, prot, vma.backing.ptr + vma.offset)
 
     def _take_stale(self, vma: VMA) -> bool:
         """While an exec builds in a recycled MM: if a stale mapping is exactly `vma`'s

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from pykern.clock import INSN_NS
 from pykern.errors import Block
+from pykern.smp import STEAL_GRACE_NS
 from pykern.task import Task, TaskState
 
 if TYPE_CHECKING:
@@ -44,11 +45,6 @@ if TYPE_CHECKING:
 # Counted, not timed, so that where a task is preempted never depends on the host's load
 # (Trap.run_user).
 QUANTUM_INSNS = 5_000_000
-# A CPU other than 0 takes a task woken on the run queue only once it has waited this
-# long (Linux's wake-affine idea): a task woken by one that is about to sleep (a pipe or
-# futex ping-pong, a parent forking then waiting) runs on the waker's CPU at once, which
-# costs far less than a hand-over between two host threads (about 100 us here).
-STEAL_GRACE_NS = 300_000
 # A task alone runs unbounded, or, with the OOM killer on, for about 50 ms between checks
 # of pykern's memory (pykern.oom).
 LONE_QUANTUM_INSNS = 50_000_000
@@ -179,8 +175,6 @@ class Scheduler:
                 self.kernel.trap.unsupported_use(f"deterministic {what}", f"--deterministic: {what} is not deterministic")
         task.nvcsw += 1
         self.need_resched = True
-        if self.smp.cpu0_idle and (block.deadline is not None or block.host_fds):
-            self.smp.poke_cpu0()  # (CPU 0's idle wait must now also watch these)
 
     def wake(self, task: Task) -> None:
         if task.state is not TaskState.SLEEPING:
@@ -369,13 +363,16 @@ class Scheduler:
                     return task
             return None
         since = time.perf_counter_ns() - STEAL_GRACE_NS if steal else None
-        for index, task in enumerate(runqueue):
-            if task.state is not TaskState.RUNNABLE:
+        index = 0
+        while index < len(runqueue):
+            task = runqueue[index]
+            if task.state is not TaskState.RUNNABLE:  # (stale: it slept or died since)
                 del runqueue[index]
-                return self.pick_next(steal)
-            if task.on_cpu is None and (since is None or task.queued_at <= since) and task.mm.has_room():
+            elif task.on_cpu is None and (since is None or task.queued_at <= since) and task.mm.has_room():
                 del runqueue[index]
                 return task
+            else:
+                index += 1
         return None
 
     def requeue(self, task: Task) -> None:
@@ -402,9 +399,7 @@ class Scheduler:
         mm = task.mm
         if uc is not None and uc.mm is mm and uc.loaded_task is task and not mm.must_yield(uc):
             return uc
-        if uc is not None:
-            uc.cpu = None
-            cpu.uc = None
+        cpu.unbind()
         uc = mm.instance_for(task)
         if uc is None:
             return None
@@ -487,10 +482,7 @@ class Scheduler:
                 return
             self._run_slice(cpu, task)
         finally:
-            uc = cpu.uc
-            if uc is not None:
-                uc.cpu = None
-                cpu.uc = None
+            cpu.unbind()
             cpu.current = None
             task.on_cpu = None
             cpu.unbounded = False
@@ -606,8 +598,7 @@ class Scheduler:
             if self.virtual is None:
                 task.running_since = time.perf_counter_ns()
                 expired = trap.run_user(cpu, task, self.slice_budget(budget))
-                if task.running_since:  # (else its exit counted the slice: pykern.exit)
-                    task.cpu_ns += time.perf_counter_ns() - task.running_since
+                task.end_slice()  # (unless its exit ended it: pykern.exit)
             else:  # CPU time is virtual too: the instructions the slice ran
                 task.running_since = 1
                 expired = trap.run_user(cpu, task, self.slice_budget(budget))

@@ -43,6 +43,11 @@ if TYPE_CHECKING:
 
 
 RETIRE_S = 0.05  # a CPU other than 0 that found nothing to take for this long goes offline
+# A CPU other than 0 takes a task woken on the run queue only once it has waited this
+# long (Linux's wake-affine idea): a task woken by one that is about to sleep (a pipe or
+# futex ping-pong, a parent forking then waiting) runs on the waker's CPU at once, which
+# costs far less than a hand-over between two host threads (about 100 us here).
+STEAL_GRACE_NS = 300_000
 
 
 class Cpu:
@@ -65,10 +70,15 @@ class Cpu:
         self.in_syscall_hook = False
         self.entered = 0  # perf_counter_ns when the call being served began (pykern.rusage)
         self.retrying: Task | None = None  # the task whose call retry() is making
-        self.bug: BaseException | None = None
-        self.bug_task: Task | None = None
         self.thread: threading.Thread | None = None  # CPUs other than 0
         self.slices = 0  # sched.py: the slices it ran (tests, and who ran what)
+
+    def unbind(self) -> None:
+        """Let go of the Unicorn instance it had bound (sched.py)."""
+        uc = self.uc
+        if uc is not None:
+            uc.cpu = None  # type: ignore[attr-defined]
+            self.uc = None
 
     def __repr__(self) -> str:
         return f"<Cpu {self.index} running {self.current}>"
@@ -125,21 +135,16 @@ class Smp:
             spins += 1
             time.sleep(0.00002)  # (it leaves the JIT at the next block boundary: microseconds)
 
-    def stop_all_others(self) -> None:
-        """Before a read-modify-write of guest memory other guests may change at once
-        (a futex word: Linux does it with an atomic cmpxchg on user memory): every other
-        CPU stops running guest code, until the kernel lock is let go."""
-        if self.multi:
-            me = self.this_cpu()
-            for cpu in self.cpus:
-                if cpu is not me and cpu.in_guest:
-                    self.stop_cpu(cpu)
-
-    def stop_others(self, mm: MM) -> None:
-        """Before changing `mm`'s mappings or copying its memory: no other CPU runs in it."""
+    def stop_others(self, mm: MM | None = None) -> None:
+        """Before changing `mm`'s mappings or copying its memory: no other CPU runs in it.
+        Without `mm`, before a read-modify-write of guest memory other processes may
+        change at once (a futex word: Linux does it with an atomic cmpxchg on user
+        memory): no other CPU runs guest code. Either until the kernel lock is let go."""
+        if not self.multi:
+            return
         me = self.this_cpu()
         for cpu in self.cpus:
-            if cpu is not me and cpu.in_guest and cpu.uc is not None and cpu.uc.mm is mm:
+            if cpu is not me and cpu.in_guest and (mm is None or (cpu.uc is not None and cpu.uc.mm is mm)):
                 self.stop_cpu(cpu)
 
     def cpu_running(self, task: Task) -> Cpu | None:
@@ -193,8 +198,6 @@ class Smp:
         the run queue's first task has waited STEAL_GRACE_NS (or is urgent), looking
         without the lock every 2 ms while another CPU runs something, 50 ms when all idle.
         False once it found nothing to take for RETIRE_S."""
-        from pykern.sched import STEAL_GRACE_NS
-
         if patience and self.wakeup.wait(patience):
             self.wakeup.clear()
             return True

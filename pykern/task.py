@@ -14,6 +14,7 @@ Handlers read them and call those modules to change them.
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -245,6 +246,14 @@ class Task:
         self.cpu_affinity: bytes | None = None  # sched_setaffinity, fork.py; None = the host's
         self.pdeath_signal = 0  # prctl(PR_SET_PDEATHSIG); a credentials change clears it
         self.start_time_ns = kernel.clock.boottime_ns()  # /proc/PID/stat's starttime
+
+    def end_slice(self) -> None:
+        """Its slice in the JIT ends: the host CPU time since `running_since` is its
+        (1 there is --deterministic's mark, whose CPU time is the instructions run).
+        Counted once, by whichever comes first: its CPU after the slice, or its exit."""
+        if self.running_since > 1:
+            self.cpu_ns += time.perf_counter_ns() - self.running_since
+        self.running_since = 0
 
     def restart_state(self) -> RestartBlock:
         """The running call's restart block, made on first use (Linux: current->restart_block)."""

@@ -176,7 +176,7 @@ def futex_wake_op(task: Task, uaddr: int, private: bool, nr_wake: int, nr_wake2:
         oparg = 1 << (oparg & 31)  # (Linux logs a shift outside 0..31 and masks it)
     if op not in _WAKE_OP_ARITH:
         raise SysError(ENOSYS)
-    task.kernel.smp.stop_all_others()  # (the read and the write as one atomic step, pykern.smp)
+    task.kernel.smp.stop_others()  # (the read and the write as one atomic step, pykern.smp)
     old = task.mm.copy_in_u32(uaddr2)
     task.mm.copy_out_u32(uaddr2, _WAKE_OP_ARITH[op](old, oparg) & 0xFFFFFFFF)
     if cmp not in _WAKE_OP_CMP:
