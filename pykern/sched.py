@@ -548,9 +548,8 @@ class Scheduler:
                     self._run_task(cpu, task)
                     if not smp.online and task.state is TaskState.RUNNABLE and task not in self.runqueue:
                         self.runqueue.appendleft(task)  # (stopped mid-slice: CPU 0 runs it on)
-            except BaseException as error:  # a pykern bug on this CPU: CPU 0 raises it
+            except BaseException as error:  # a pykern bug on this CPU: CPU 0 raises it, and takes us offline
                 self.cpu_failure = error
-                smp.online = False
                 self.kernel.trap.interrupt()
                 smp.poke_cpu0()
 

@@ -70,6 +70,33 @@ def test_other_cpus_come_online_for_threads_and_are_offline_after_the_run(built_
     assert kernel.smp.onlines >= 1 and not kernel.smp.online and kernel.trap.lock is None
 
 
+def test_a_pykern_bug_on_another_cpu_is_raised_by_cpu0_with_the_cpus_offline(built_testbins: str, monkeypatch) -> None:
+    """A bug in kernel code on CPU 1 ends the run with that error, raised by CPU 0, and
+    leaves the machine as after any run: the other CPUs offline, no lock held (a caller
+    of pykern.run goes on, and reports the bug)."""
+    from pykern.sched import Scheduler
+
+    run_task = Scheduler._run_task
+
+    def buggy(self, cpu, task):
+        if cpu.index == 1:
+            raise RuntimeError("injected bug on CPU 1")
+        return run_task(self, cpu, task)
+
+    monkeypatch.setattr(Scheduler, "_run_task", buggy)
+    out = os.open(os.devnull, os.O_WRONLY)
+    try:
+        kernel = Kernel(build_table(), Options(cpus=2, stdio=(0, out, 2)))
+        kernel.spawn(str(TESTBINS_DIR / "bench" / "threads_cpu").encode(), [b"threads_cpu", b"20", b"2"], [])
+        with pytest.raises(RuntimeError, match="injected bug on CPU 1"):
+            kernel.run()
+    finally:
+        os.close(out)
+    smp = kernel.smp
+    assert smp.onlines >= 1 and not smp.online and kernel.trap.lock is None and not smp.lock.locked()
+    assert all(cpu.thread is None for cpu in smp.cpus[1:])
+
+
 @pytest.mark.parametrize("options", [{"deterministic": True}, {"cpus": 1}], ids=["deterministic", "cpus1"])
 def test_one_cpu_when_order_must_be_kept(options: dict, built_testbins: str) -> None:
     """--deterministic (and tracing, and --gdb) keep one CPU: their output follows one order."""
