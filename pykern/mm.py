@@ -24,7 +24,9 @@ Invariants:
   after the CPUs running in them have stopped.
 - Translated code: Unicorn drops it when memory is unmapped, and sees guest writes, but
   not host-side changes (a fork's copy, madvise) under a mapping that stays: those call
-  `_forget_code`.
+  `_forget_code`. Nor does it see a write through another mapping of the same memory:
+  where one VMA can write what another executes, the pages are guarded (`aliases`,
+  pykern.codealias) and Unicorn's protection there is the VMA's less write or exec.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from __future__ import annotations
 import bisect
 import collections
 import ctypes
+import functools
 import os
 import stat
 import time
@@ -62,6 +65,7 @@ from pykern.abi import (
     TASK_SIZE,
     page_up,
 )
+from pykern.codealias import CodeAliases
 from pykern.errors import Fault, SysError
 from pykern.hostmem import Backing, disable_transparent_hugepages
 from pykern.rusage import faultable, forked, release_pages
@@ -178,6 +182,7 @@ class MMPool:
         # tells residency page by page: about 0.2 s per TiB)
         self.max_scan = max_scan
         self.page_cache = PageCache()  # (MMPool is the kernel's one place for address-space-wide state)
+        self.code_aliases = CodeAliases()
 
     def take(self, empty: bool = True, keep_code: bool = False) -> MM | None:
         """A recycled MM, emptied of its old mappings unless `empty` is False (fork).
@@ -199,7 +204,8 @@ class MMPool:
         return None
 
     def keeps(self, mm: MM) -> bool:
-        return len(self.free) < self.limit and not mm.counted and mm.code_drops < self.max_code_drops
+        return (len(self.free) < self.limit and not mm.counted and mm.code_drops < self.max_code_drops
+                and not mm.aliases_ever)  # (its mappings' protections were not all the VMAs')
 
 
 class PageCache:
@@ -299,6 +305,19 @@ class UserAccess:
         self.copy_out(addr, value.to_bytes(8, "little", signed=True))
 
 
+def _settles_aliases(method):
+    """A mapping operation: if it changed shared mappings, the pages one mapping writes
+    and another executes are guarded again (pykern.codealias) before the guest runs on."""
+    @functools.wraps(method)
+    def operation(self: MM, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            if self.aliases_dirty:
+                self.aliases.refresh(self)
+    return operation
+
+
 class MM(UserAccess):
     def __init__(self, hooks: Callable[[Uc, MM], None],
                  uc_factory: Callable[[], Uc] = new_unicorn, pool: MMPool | None = None,
@@ -328,6 +347,13 @@ class MM(UserAccess):
         # retire_mm takes away and frees it at 0
         self.users = 0
         self.dumpable = 1  # prctl(PR_SET_DUMPABLE), set*id; copied by fork, 1 again after exec
+        # code written through one mapping and run through another (pykern.codealias; one
+        # for all address spaces, held by the pool): its guards are made again after a
+        # change of shared mappings (aliases_dirty, _settles_aliases); an MM that had
+        # guarded pages is not pooled (aliases_ever: its Unicorn protections were not the VMAs')
+        self.aliases = pool.code_aliases if pool is not None else CodeAliases()
+        self.aliases_dirty = False
+        self.aliases_ever = False
         # mlock(2): locked page ranges, sorted and disjoint (syscalls/memory.py keeps them;
         # locked_bytes() is /proc/PID/status's VmLck); mlockall(MCL_FUTURE) locks new maps.
         self.mlocked: list[tuple[int, int]] = []
@@ -431,6 +457,8 @@ class MM(UserAccess):
 
     def _insert(self, vma: VMA) -> None:
         self.map_generation += 1
+        if vma.flags & MAP_SHARED:
+            self.aliases_dirty = True
         if vma.prot & PROT_WRITE and not vma.flags & MAP_SHARED and vma.backing.frozen:
             vma.backing = self._own(vma.backing)
         self._uc_map(vma)
@@ -448,10 +476,13 @@ class MM(UserAccess):
 
     def _remove(self, vma: VMA) -> None:
         self.map_generation += 1
+        if vma.flags & MAP_SHARED:
+            self.aliases_dirty = True
         i = self.vmas.index(vma)
         del self.vmas[i]
         del self._starts[i]
 
+    @_settles_aliases
     def unmap_range(self, start: int, end: int, moving: bool = False) -> list[VMA]:
         """Remove [start, end) from the address space; return the removed pieces (their
         resident pages were faults, pykern.rusage, unless `moving` maps them elsewhere)."""
@@ -526,6 +557,8 @@ class MM(UserAccess):
     def _relink(self, vma: VMA) -> None:
         """Put back a VMA piece whose pages are still mapped in Unicorn."""
         self.map_generation += 1
+        if vma.flags & MAP_SHARED:
+            self.aliases_dirty = True
         i = bisect.bisect_left(self._starts, vma.start)
         self.vmas.insert(i, vma)
         self._starts.insert(i, vma.start)
@@ -553,6 +586,7 @@ class MM(UserAccess):
 
     # --- mapping operations (the syscalls call these) ----------------------------------
 
+    @_settles_aliases
     def map_anonymous(self, start: int, length: int, prot: int, flags: int, name: str = "") -> VMA:
         backing = Backing(length, label=name or "anon")
         vma = VMA(start, start + length, prot, flags | MAP_ANONYMOUS, backing, 0, name)
@@ -560,6 +594,7 @@ class MM(UserAccess):
         self._insert(vma)
         return vma
 
+    @_settles_aliases
     def map_backing(self, start: int, length: int, prot: int, flags: int, backing: Backing, offset: int,
                     name: str = "", file_offset: int = 0) -> VMA:
         vma = VMA(start, start + length, prot, flags, backing, offset, name, file_offset)
@@ -599,6 +634,7 @@ class MM(UserAccess):
             return bottom
         raise SysError(ENOMEM)
 
+    @_settles_aliases
     def protect(self, start: int, end: int, prot: int) -> None:
         """mprotect: every page in range must be mapped (else ENOMEM)."""
         covered = start
@@ -638,6 +674,7 @@ class MM(UserAccess):
                 if not vma.shared and vma.backing.frozen:
                     self._own(vma.backing)
 
+    @_settles_aliases
     def remap(self, old_addr: int, old_size: int, new_size: int, flags: int, new_addr: int) -> int:
         """mremap(2). Moving re-maps the same host pages at the new address: no copy."""
         if old_addr % PAGE_SIZE or flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP):
@@ -657,9 +694,13 @@ class MM(UserAccess):
                 raise SysError(EINVAL)
             if new_addr < old_addr + old_size and old_addr < new_addr + new_size:
                 raise SysError(EINVAL)
+            if old_size == 0:
+                return self._duplicate(vma, old_addr, new_size, flags, new_addr)
             return self._move(vma, old_addr, old_size, new_size, new_addr, flags)
         if flags & MREMAP_DONTUNMAP:
             return self._move(vma, old_addr, old_size, new_size, self.get_unmapped_area(new_size), flags)
+        if old_size == 0:
+            return self._duplicate(vma, old_addr, new_size, flags)
         if new_size <= old_size:
             if new_size < old_size:
                 self.release_range(old_addr + new_size, old_addr + old_size)
@@ -672,6 +713,25 @@ class MM(UserAccess):
         if not flags & MREMAP_MAYMOVE:
             raise SysError(ENOMEM)
         return self._move(vma, old_addr, old_size, new_size, self.get_unmapped_area(new_size), flags)
+
+    def _duplicate(self, vma: VMA, old_addr: int, new_size: int, flags: int, new_addr: int | None = None) -> int:
+        """mremap with old_size 0: a second mapping of the same shared pages (an old way
+        to map memory twice). Private memory has no pages to share: EINVAL. (Linux maps
+        beyond the memory object too, where an access is SIGBUS; pykern refuses, EFAULT.)"""
+        if not vma.shared:
+            raise SysError(EINVAL)
+        if not flags & MREMAP_MAYMOVE:
+            raise SysError(ENOMEM)
+        delta = old_addr - vma.start
+        if vma.offset + delta + new_size > vma.backing.size:
+            raise SysError(EFAULT)
+        if new_addr is None:
+            new_addr = self.get_unmapped_area(new_size)
+        else:  # MREMAP_FIXED
+            self.unmap_range(new_addr, new_addr + new_size)
+        self._insert(VMA(new_addr, new_addr + new_size, vma.prot, vma.flags, vma.backing, vma.offset + delta,
+                         vma.name, vma.file_offset + delta))
+        return new_addr
 
     def _extend(self, vma: VMA, new_end: int) -> None:
         """Grow `vma` to `new_end`: continue its backing if it has room, else add one."""
@@ -834,6 +894,7 @@ class MM(UserAccess):
         """Bytes of stale mappings that adopting mappings `wanted` would unmap."""
         return sum(v.end - v.start for v in self._stale if uc_prot(v.prot) and self._mapping_key(v) not in wanted)
 
+    @_settles_aliases
     def _adopt(self, vmas: list[VMA], wanted: set[tuple[int, int, int, int]]) -> None:
         """Make `vmas` (sorted, canonical: a fork's copy of another MM's list; `wanted`
         their mapping keys) this MM's address space, replacing the stale mappings of a
@@ -866,6 +927,7 @@ class MM(UserAccess):
             uc.map_batch(False)
         self.vmas = vmas
         self._starts = [vma.start for vma in vmas]
+        self.aliases_dirty = any(vma.flags & MAP_SHARED for vma in vmas)
 
     def _own(self, backing: Backing) -> Backing:
         """This MM's own copy of a frozen private backing (a fork shared it read-only):
@@ -910,6 +972,8 @@ class MM(UserAccess):
         if vma is not None and addr + len(data) <= vma.end and vma.prot & (PROT_WRITE | PROT_EXEC) == PROT_WRITE:
             # Within one writable, non-executable mapping: write its host memory directly.
             # (Through Unicorn when executable: its mem_write drops code translated from it.)
+            if vma.flags & MAP_SHARED and self.aliases:  # (code another mapping runs)
+                self.aliases.written(self, addr, addr + len(data))
             ctypes.memmove(vma.backing.ptr + vma.offset + (addr - vma.start), data, len(data))
             return
         self._check_access(addr, len(data), PROT_WRITE, True)
@@ -954,6 +1018,8 @@ class MM(UserAccess):
         next fork's copy (overwritten in place, no new host page faults) up to the pool's
         budget, and given back to the host beyond it."""
         pool = self.pool
+        if self.aliases.views:  # (before its instance goes: the guards of others' views change)
+            self.aliases.forget(self)
         if self._stale and self.uc is not None:  # an exec that did not finish its build
             self.drop_stale()
         if pool is None or self.uc is None or not pool.keeps(self):

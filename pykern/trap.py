@@ -460,7 +460,8 @@ class Trap:
         lock.acquire()
         try:
             vma = mm.find_vma(addr)
-            if vma is not None and uc_prot(vma.prot) & _ACCESS_PROT.get(access, 0) and uc.fault != (access, addr, size, True):
+            if vma is not None and uc_prot(vma.prot) & _ACCESS_PROT.get(access, 0) and uc.fault != (access, addr, size, True) \
+                    and not (mm.aliases and mm.aliases.guards(mm, addr, size)):  # (the guard's faults flip in _cpu_fault)
                 uc.fault = (access, addr, size, True)  # (once: a second fault at once is a real one)
                 return True
             uc.fault = (access, addr, size, vma is not None)
@@ -477,6 +478,8 @@ class Trap:
 
     def _cpu_fault(self, task: Task, error: UcError) -> None:
         fault = task.uc.fault
+        if fault and task.mm.aliases and task.mm.aliases.fault(task.mm, fault[0], fault[1], fault[2], task.reg(RIP)):
+            return  # a page one mapping writes and another runs changed state: run it again (pykern.codealias)
         if error.errno == X.UC_ERR_INSN_INVALID:
             rip = task.reg(RIP)
             self.kernel.signals.force_signal(task, SIGILL, ILL_ILLOPN, rip, rip)
