@@ -91,9 +91,12 @@ static void init_pi(pthread_mutex_t *m, int robust, int type)
 }
 
 static pthread_mutex_t robust_pi;
+static int held[2]; /* die_holding says it holds the lock (a fixed sleep lost under load) */
+
 static void *die_holding(void *arg)
 {
     pthread_mutex_lock(arg);
+    (void)!write(held[1], "h", 1);
     sleep_ms(50);
     return NULL;
 }
@@ -248,8 +251,10 @@ int main(void)
     /* A robust PI mutex whose owner dies while another thread waits. */
     init_pi(&robust_pi, 1, PTHREAD_MUTEX_NORMAL);
     pthread_t owner, waiter;
+    char token;
+    CHECK(pipe(held) == 0, "pipe");
     pthread_create(&owner, NULL, die_holding, &robust_pi);
-    sleep_ms(10);
+    CHECK(read(held[0], &token, 1) == 1, "the owner holds the robust PI mutex");
     pthread_create(&waiter, NULL, lock_robust_pi, &robust_pi);
     void *r;
     pthread_join(owner, NULL);

@@ -21,7 +21,7 @@ ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LC_ALL": "C"}
 # Testbins whose threads or processes share memory and locks, or signal each other.
 SHARED = [
     "threads", "smp_atomics", "smp_mm", "smp_exit", "smp_signals", "smp_fork", "smp_jit", "futex_ops", "futex_pi",
-    "futex_robust", "futex_waitv", "shm_mutex", "smp_jit_alias", "jit_alias", "pipe_pingpong", "eintr_once", "sigstorm", "mqueue_thread",
+    "futex_robust", "futex_waitv", "shm_mutex", "smp_jit_alias", "jit_alias", "jit_patch", "pipe_pingpong", "eintr_once", "sigstorm", "mqueue_thread",
 ]
 
 

@@ -20,7 +20,9 @@ Why not the wheel's libunicorn.so.2 (measured with make bench, see the README):
   and a parallel mode per instance (uc_pykern_set_parallel: locked instructions as host
   atomics, for instances running at once over the same memory); and precise faults (a
   faulting load or store stops with the faulting instruction's rip and flags state,
-  uc_pykern_precise_faults). Nothing else is changed.
+  uc_pykern_precise_faults); and one more behaviour fix, code rewritten in place is
+  never run stale (stores to a page keep dropping its translations while any are left
+  on it). Nothing else is changed.
 
 Unicorn 2.1.1 because it measured fastest (2.1.2-2.1.4 were 15-20x slower on guest code
 that writes memory); pyproject.toml pins the same version for the Python package.
@@ -1821,6 +1823,63 @@ uc_err uc_emu_stop(uc_engine *uc)
         """How pykern knows that a fault's pc is the faulting instruction's
         (pykern.ucbind.PRECISE_FAULTS): with another libunicorn pykern.crash still
         looks for the instruction from the block's start.""",
+    ),
+    (
+        "qemu/accel/tcg/translate-all.c",
+        """static inline PageDesc *page_find(struct uc_struct *uc, tb_page_addr_t index)
+{
+    return page_find_alloc(uc, index, 0);
+}
+""",
+        """static inline PageDesc *page_find(struct uc_struct *uc, tb_page_addr_t index)
+{
+    return page_find_alloc(uc, index, 0);
+}
+
+/* pykern: does the page still hold translated code? see tools/build_unicorn.py */
+bool pykern_page_has_code(struct uc_struct *uc, tb_page_addr_t ram_addr)
+{
+    PageDesc *p = page_find(uc, ram_addr >> TARGET_PAGE_BITS);
+
+    return p != NULL && p->first_tb != (uintptr_t)NULL;
+}
+""",
+        1,
+        """What notdirty_write (the patch after next) asks before it lets stores to a
+        page take the fast path.""",
+    ),
+    (
+        "qemu/accel/tcg/cputlb.c",
+        "static void notdirty_write(CPUState *cpu, vaddr mem_vaddr, unsigned size,\n",
+        """bool pykern_page_has_code(struct uc_struct *uc, tb_page_addr_t ram_addr);  /* pykern: translate-all.c */
+
+static void notdirty_write(CPUState *cpu, vaddr mem_vaddr, unsigned size,
+""",
+        1,
+        """Its declaration, for the next patch.""",
+    ),
+    (
+        "qemu/accel/tcg/cputlb.c",
+        "        tlb_set_dirty(cpu, mem_vaddr);\n",
+        """        if (!pykern_page_has_code(cpu->uc, ram_addr)) {  /* pykern: see tools/build_unicorn.py */
+            tlb_set_dirty(cpu, mem_vaddr);
+        }
+""",
+        1,
+        """Code rewritten in place ran stale translations. A store to a page that holds
+        translated code goes through notdirty_write, which drops the blocks the store
+        overlaps; then Unicorn marked the page dirty in the TLB whatever code was left
+        on it, so later stores to the page took the fast path and the other blocks on
+        it were never dropped (QEMU marks it dirty only once no code is left:
+        cpu_physical_memory_is_clean, which Unicorn made always true). Measured: two
+        `mov eax, imm; ret` functions 512 bytes apart on one RWX page, both run, then
+        both rewritten, the first then the second: the second returned its old value
+        in 100 of 100 rounds (natively 0; testbins/jit_patch); OpenJDK 17's
+        `javap --version` crashed in 3 of 6 runs (its code cache patches code in
+        place). Now the page stays on the slow path while code is left on it; a page
+        that mixes code and data pays a slow-path store per write, and QEMU's
+        per-page code bitmap (built after a few such writes) skips the invalidation
+        for stores that touch no code.""",
     ),
 ]
 
