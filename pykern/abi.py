@@ -449,6 +449,27 @@ MREMAP_MAYMOVE = 1
 MREMAP_FIXED = 2
 MREMAP_DONTUNMAP = 4
 
+# NUMA memory policies (include/uapi/linux/mempolicy.h)
+MPOL_DEFAULT = 0
+MPOL_PREFERRED = 1
+MPOL_BIND = 2
+MPOL_INTERLEAVE = 3
+MPOL_LOCAL = 4
+MPOL_PREFERRED_MANY = 5
+MPOL_WEIGHTED_INTERLEAVE = 6
+MPOL_MAX = 7
+MPOL_F_NUMA_BALANCING = 1 << 13  # mode flags, or'ed into the mode
+MPOL_F_RELATIVE_NODES = 1 << 14
+MPOL_F_STATIC_NODES = 1 << 15
+MPOL_MODE_FLAGS = MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES | MPOL_F_NUMA_BALANCING
+MPOL_F_NODE = 1 << 0  # get_mempolicy's flags
+MPOL_F_ADDR = 1 << 1
+MPOL_F_MEMS_ALLOWED = 1 << 2
+MPOL_MF_STRICT = 1 << 0  # mbind's flags
+MPOL_MF_MOVE = 1 << 1
+MPOL_MF_MOVE_ALL = 1 << 2
+MPOL_MF_VALID = MPOL_MF_STRICT | MPOL_MF_MOVE | MPOL_MF_MOVE_ALL
+
 # arch/x86/include/asm/page_64_types.h TASK_SIZE_MAX with 4-level paging: the highest
 # user address + 1 (one guard page below the canonical hole).
 TASK_SIZE = (1 << 47) - PAGE_SIZE
@@ -670,6 +691,7 @@ CAP_SETPCAP = 8
 CAP_IPC_LOCK = 14
 CAP_MKNOD = 27
 CAP_SYS_RESOURCE = 24
+CAP_SYS_NICE = 23
 CAP_HEADER = struct.Struct("<Ii")  # cap_user_header_t: version, pid
 CAP_DATA = struct.Struct("<III")  # cap_user_data_t: effective, permitted, inheritable
 # prctl(2) options about privileges (include/uapi/linux/prctl.h)

@@ -83,6 +83,7 @@ def copy_process(parent: Task, flags: int, child_stack: int, parent_tid_addr: in
     child.comm = parent.comm
     child.sigmask = parent.sigmask
     child.cpu_affinity = parent.cpu_affinity
+    child.mempolicy = parent.mempolicy
     context.reg_write(X.UC_X86_REG_RAX, 0)
     after_syscall = SYSCALL_INSN_LEN if kernel.smp.this_cpu().in_syscall_hook else 0
     context.reg_write(X.UC_X86_REG_RIP, context.reg_read(X.UC_X86_REG_RIP) + after_syscall)

@@ -108,11 +108,22 @@ def uc_prot(prot: int) -> int:
     return prot
 
 
+class MemPolicy(NamedTuple):
+    """A NUMA memory policy (set_mempolicy, mbind; syscalls/mempolicy.py): the mode
+    (MPOL_*), its mode flags (MPOL_F_STATIC_NODES ...), the nodes it uses and the nodes
+    the caller named (kept for get_mempolicy when a mode flag asks for them)."""
+
+    mode: int
+    flags: int
+    nodes: int
+    user_nodes: int
+
+
 class VMA:
-    __slots__ = ("start", "end", "prot", "flags", "backing", "offset", "name", "file_offset")
+    __slots__ = ("start", "end", "prot", "flags", "backing", "offset", "name", "file_offset", "policy")
 
     def __init__(self, start: int, end: int, prot: int, flags: int, backing: Backing, offset: int,
-                 name: str = "", file_offset: int = 0) -> None:
+                 name: str = "", file_offset: int = 0, policy: MemPolicy | None = None) -> None:
         self.start = start
         self.end = end
         self.prot = prot
@@ -121,6 +132,7 @@ class VMA:
         self.offset = offset  # guest `start` is backing.ptr + offset
         self.name = name  # "[heap]", "[stack]" or the mapped file's path
         self.file_offset = file_offset
+        self.policy = policy  # mbind(2); None: the task's policy applies
 
     def __repr__(self) -> str:  # (test_mm's assertion messages)
         return (f"VMA({self.start:#x}-{self.end:#x}, prot={self.prot}, flags={self.flags:#x}, "
@@ -133,7 +145,7 @@ class VMA:
     def piece(self, start: int, end: int) -> VMA:
         delta = start - self.start
         return VMA(start, end, self.prot, self.flags, self.backing, self.offset + delta, self.name,
-                   self.file_offset + delta)
+                   self.file_offset + delta, self.policy)
 
 
 CR4_OSFXSR = 1 << 9  # FXSAVE/FXRSTOR include the SSE registers
@@ -468,7 +480,7 @@ class MM(UserAccess):
             below = self.vmas[i - 1]
             if (below.end == vma.start and below.backing is vma.backing and below.prot == vma.prot
                     and below.flags == vma.flags and below.offset + (below.end - below.start) == vma.offset
-                    and below.name == vma.name):
+                    and below.name == vma.name and below.policy == vma.policy):
                 below.end = vma.end
                 return
         self.vmas.insert(i, vma)
@@ -675,6 +687,28 @@ class MM(UserAccess):
                     self._own(vma.backing)
 
     @_settles_aliases
+    def set_policy(self, start: int, end: int, policy: MemPolicy | None) -> None:
+        """mbind's mbind_range: the VMAs of [start, end), split at its ends, take `policy`.
+        EFAULT if a page in the range is not mapped (nothing changes then)."""
+        covered = start
+        vmas = self.overlapping(start, end)
+        for vma in vmas:
+            if vma.start > covered:
+                raise SysError(EFAULT)
+            covered = vma.end
+        if covered < end:
+            raise SysError(EFAULT)
+        for vma in vmas:
+            lo, hi = max(start, vma.start), min(end, vma.end)
+            self._remove(vma)
+            for piece in (vma.piece(vma.start, lo), vma.piece(hi, vma.end)):
+                if piece.end > piece.start:
+                    self._relink(piece)
+            middle = vma.piece(lo, hi)
+            middle.policy = policy
+            self._relink(middle)
+
+    @_settles_aliases
     def remap(self, old_addr: int, old_size: int, new_size: int, flags: int, new_addr: int) -> int:
         """mremap(2). Moving re-maps the same host pages at the new address: no copy."""
         if old_addr % PAGE_SIZE or flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP):
@@ -730,7 +764,7 @@ class MM(UserAccess):
         else:  # MREMAP_FIXED
             self.unmap_range(new_addr, new_addr + new_size)
         self._insert(VMA(new_addr, new_addr + new_size, vma.prot, vma.flags, vma.backing, vma.offset + delta,
-                         vma.name, vma.file_offset + delta))
+                         vma.name, vma.file_offset + delta, vma.policy))
         return new_addr
 
     def _extend(self, vma: VMA, new_end: int) -> None:
@@ -739,7 +773,7 @@ class MM(UserAccess):
         offset = vma.offset + (vma.end - vma.start)
         if offset + length <= vma.backing.size:
             self._insert(VMA(vma.end, new_end, vma.prot, vma.flags, vma.backing, offset, vma.name,
-                             vma.file_offset + (vma.end - vma.start)))
+                             vma.file_offset + (vma.end - vma.start), vma.policy))
         else:
             self.map_anonymous(vma.end, length, vma.prot, vma.flags & ~MAP_ANONYMOUS, vma.name)
 
@@ -754,7 +788,7 @@ class MM(UserAccess):
         self.unmap_range(new_addr, new_addr + new_size)
         for piece in moved:
             self._insert(VMA(piece.start - old_addr + new_addr, piece.end - old_addr + new_addr, piece.prot,
-                             piece.flags, piece.backing, piece.offset, piece.name, piece.file_offset))
+                             piece.flags, piece.backing, piece.offset, piece.name, piece.file_offset, piece.policy))
         if new_size > old_size:
             last = moved[-1]
             self.map_anonymous(new_addr + old_size, new_size - old_size, last.prot,
@@ -863,7 +897,7 @@ class MM(UserAccess):
                             copied_faultable += length
                 backing = copy
             vmas.append(VMA(vma.start, vma.end, vma.prot, vma.flags, backing, vma.offset, vma.name,
-                            vma.file_offset))
+                            vma.file_offset, vma.policy))
         for source_id, copy in copies.items():
             if id(copy) in ranges:
                 source = next(v.backing for v in self.vmas if id(v.backing) == source_id)

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from pykern.ipc.msg import MsgQueue
     from pykern.ipc.sem import SemSet
     from pykern.kernel import Kernel
-    from pykern.mm import MM
+    from pykern.mm import MM, MemPolicy
     from pykern.pipe import PipeEnd
     from pykern.smp import Cpu
     from pykern.sysent import SyscallEntry
@@ -244,6 +244,7 @@ class Task:
         self.nivcsw = 0  # sched.py: preempted at the end of a quantum
         self.running_since = 0  # sched.py: perf_counter_ns when its current slice began, 0 if not running
         self.cpu_affinity: bytes | None = None  # sched_setaffinity, fork.py; None = the host's
+        self.mempolicy: MemPolicy | None = None  # set_mempolicy, fork.py; None: MPOL_DEFAULT
         self.pdeath_signal = 0  # prctl(PR_SET_PDEATHSIG); a credentials change clears it
         self.start_time_ns = kernel.clock.boottime_ns()  # /proc/PID/stat's starttime
 

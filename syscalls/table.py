@@ -24,6 +24,7 @@ FAMILY_SYSCALLS: dict[str, str] = {
     "process": "clone fork vfork execve exit wait4 setpgid getpgrp setsid getpgid getsid exit_group waitid clone3",
     "memory": ("mmap mprotect munmap brk mremap msync mincore madvise mlock munlock mlockall munlockall "
         "remap_file_pages mlock2"),
+    "mempolicy": "mbind set_mempolicy get_mempolicy",
     "file": ("read write close fstat lseek ioctl pread64 pwrite64 readv writev dup dup2 fcntl fsync fdatasync "
         "ftruncate getdents fchmod umask getdents64 dup3 close_range"),
     "path": ("open stat lstat access truncate getcwd chdir fchdir rename mkdir rmdir creat link unlink symlink "

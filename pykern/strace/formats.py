@@ -57,6 +57,25 @@ WAIT_BITS = [(abi.WNOHANG, "WNOHANG"), (abi.WUNTRACED, "WSTOPPED"), (abi.WEXITED
              (abi.__WALL, "__WALL"), (abi.__WCLONE, "__WCLONE")]
 ACCESS_BITS = [(abi.R_OK, "R_OK"), (abi.W_OK, "W_OK"), (abi.X_OK, "X_OK")]
 MADVISE_NAMES = _names("MADV_")
+MPOL_MODE_NAMES = {value: name for name, value in vars(abi).items()
+                   if name.startswith("MPOL_") and isinstance(value, int) and value < abi.MPOL_MAX
+                   and not name.startswith(("MPOL_F_", "MPOL_MF_")) and name != "MPOL_MAX"}
+MPOL_MODE_FLAG_BITS = [(abi.MPOL_F_STATIC_NODES, "MPOL_F_STATIC_NODES"),
+                       (abi.MPOL_F_RELATIVE_NODES, "MPOL_F_RELATIVE_NODES"),
+                       (abi.MPOL_F_NUMA_BALANCING, "MPOL_F_NUMA_BALANCING")]
+MPOL_GET_BITS = [(abi.MPOL_F_NODE, "MPOL_F_NODE"), (abi.MPOL_F_ADDR, "MPOL_F_ADDR"),
+                 (abi.MPOL_F_MEMS_ALLOWED, "MPOL_F_MEMS_ALLOWED")]
+MPOL_MF_BITS = [(abi.MPOL_MF_STRICT, "MPOL_MF_STRICT"), (abi.MPOL_MF_MOVE, "MPOL_MF_MOVE"),
+                (abi.MPOL_MF_MOVE_ALL, "MPOL_MF_MOVE_ALL")]
+
+
+def mpol_mode(value: int) -> str:
+    """set_mempolicy's and mbind's mode: `MPOL_BIND|MPOL_F_STATIC_NODES`."""
+    mode = value & ~abi.MPOL_MODE_FLAGS & 0xFFFFFFFF
+    name = MPOL_MODE_NAMES.get(mode)
+    if name is None:
+        return f"{value & 0xFFFFFFFF:#x} /* MPOL_??? */"
+    return "|".join([name, *(n for bit, n in MPOL_MODE_FLAG_BITS if value & bit)])
 # by name first: F_GETFD and F_SETFD share their values with F_WRLCK and F_UNLCK
 FCNTL_NAMES = {v: n for n, v in vars(abi).items()
                if n.startswith("F_") and isinstance(v, int) and n != "F_OK" and not n.endswith(("_OK", "LCK"))}
