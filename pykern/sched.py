@@ -3,7 +3,8 @@
 A task is RUNNABLE (on `runqueue` or running), SLEEPING (on wait queues, a timer or a
 host fd), STOPPED (job control: until SIGCONT), or DEAD. Preemption is timer driven: when more than one task could run, a
 task gets a quantum of `QUANTUM_INSNS` guest instructions (counted by the JIT, see
-Trap.run_user), spread over as many `emu_start`s as its system calls need; a lone task
+Trap.run_user) and `QUANTUM_SYSCALLS` system calls, spread over as many `emu_start`s as
+its system calls need; a lone task
 runs until it blocks or exits. Sleeping tasks are woken by `wake` (a hint: they re-run
 their pending call from the top), by their deadline, or by host fd readiness.
 
@@ -45,6 +46,11 @@ if TYPE_CHECKING:
 # Counted, not timed, so that where a task is preempted never depends on the host's load
 # (Trap.run_user).
 QUANTUM_INSNS = 5_000_000
+# A quantum also ends after this many system calls made in the JIT: a task that loops on
+# calls that never block runs few instructions per second (each call is Python), and
+# 5 million of them took tens of seconds (LTP's rename14: the other runnable task and
+# the timers, which fire between slices, waited that long). Counted too, so reproducible.
+QUANTUM_SYSCALLS = 1000
 # A task alone runs unbounded, or, with the OOM killer on, for about 50 ms between checks
 # of pykern's memory (pykern.oom).
 LONE_QUANTUM_INSNS = 50_000_000
@@ -557,6 +563,7 @@ class Scheduler:
         """Run `task` in the JIT for one quantum (or unbounded if it is alone)."""
         kernel = self.kernel
         budget = self.quantum()
+        cpu.syscalls_left = QUANTUM_SYSCALLS
         kernel.vdso.vvar.set_cpu(task.cpu_affinity)  # the vDSO's getcpu answers for this task
         while True:
             # Back to user mode: finish a woken call, then deliver signals. (A call that
@@ -614,7 +621,7 @@ class Scheduler:
             if task.state is not TaskState.RUNNABLE:
                 return
             budget -= cpu.executed  # stopped early (a wakeup, a fork): keep the rest of the slice
-            if expired or budget <= 0 or cpu.yielded:
+            if expired or budget <= 0 or cpu.yielded or cpu.syscalls_left <= 0:
                 cpu.yielded = False
                 task.nivcsw += 1
                 self.requeue(task)  # quantum used up: to the back of the queue

@@ -67,6 +67,7 @@ class Cpu:
         # trap.py: the current call and run
         self.stopped = False  # the kernel asked Unicorn to stop (vs. the quantum ran out)
         self.executed = 0  # guest instructions the last run_user was charged
+        self.syscalls_left = 0  # sched.py sets, trap.py counts: calls the quantum may still make
         self.in_syscall_hook = False
         self.entered = 0  # perf_counter_ns when the call being served began (pykern.rusage)
         self.retrying: Task | None = None  # the task whose call retry() is making

@@ -194,6 +194,10 @@ class Trap:
         completed = self.invoke(task, entry, raw)
         task.stime_ns += perf_counter_ns() - cpu.entered  # system time (pykern.rusage)
         cpu.in_syscall_hook = False
+        if not cpu.unbounded:  # a quantum's calls are counted too (sched.QUANTUM_SYSCALLS)
+            cpu.syscalls_left -= 1
+            if cpu.syscalls_left <= 0:
+                cpu.need_resched = True
         if not completed or cpu.need_resched or (self.preempt is not None and self.preempt()):
             cpu.stopped = True
             uc.emu_stop()

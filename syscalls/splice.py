@@ -70,10 +70,22 @@ def _pipe_of(file: File) -> Pipe | None:
     return file.pipe if isinstance(file, PipeEnd) else None
 
 
+# Kernel-made files with neither f_op->splice_read nor f_op->splice_write in Linux:
+# do_splice_read and do_splice_from fail with EINVAL before touching their data (a
+# splice from an empty pipe into an epoll fd does not wait for the pipe; one from an
+# eventfd whose count is 0 does not wait for the count).
+_NO_SPLICE_KINDS = frozenset(("eventpoll", "eventfd", "signalfd", "timerfd", "pidfd", "inotify", "mqueue"))
+
+
+def _no_splice_write(file: File) -> bool:
+    """A file Linux cannot splice into from a pipe (no f_op->splice_write)."""
+    return file.kind in _NO_SPLICE_KINDS
+
+
 def _no_splice_read(file: File) -> bool:
     """A file Linux cannot splice from into a pipe (no f_op->splice_read): a pipe or FIFO
-    (pykern's or the host's, e.g. a shell pipeline's stdin), a directory."""
-    if _pipe_of(file) is not None:
+    (pykern's or the host's, e.g. a shell pipeline's stdin), a directory, an anon file."""
+    if _pipe_of(file) is not None or file.kind in _NO_SPLICE_KINDS:
         return True
     if isinstance(file, HostFile):
         return file.is_dir or host_stat.S_ISFIFO(file.stat().mode)
@@ -185,7 +197,8 @@ def _fill_pipe(task: Task, source: _Source, pipe: Pipe, count: int, nonblock: bo
     space = _wait_for_space(task, pipe, nonblock)
     if count == 0:
         return 0
-    if source.pipe is None and isinstance(source.file, HostFile) and source.file.is_dir:
+    if source.pipe is None and (isinstance(source.file, HostFile) and source.file.is_dir
+                                or source.file.kind in _NO_SPLICE_KINDS):
         raise SysError(EINVAL)  # no splice_read
     data = source.peek(min(count, space))
     if data:
@@ -198,6 +211,8 @@ def _fill_pipe(task: Task, source: _Source, pipe: Pipe, count: int, nonblock: bo
 def _drain_pipe(task: Task, pipe: Pipe, out: File, count: int, out_offset: int | None, nonblock: bool,
                 source: _Source) -> int:
     """splice_from_pipe: the pipe's bytes (at most `count`) to a file that is not a pipe."""
+    if _no_splice_write(out):
+        raise SysError(EINVAL)  # do_splice_from, before the pipe is waited on
     if not _wait_for_data(pipe, nonblock):
         return 0
     return _write_out(task, out, source.peek(count), source, out_offset)
@@ -259,6 +274,8 @@ def _send_direct(task: Task, source: _Source, out: File, count: int) -> int:
         data = source.peek(min(count - done, _STEP))
         if not data:
             break
+        if _no_splice_write(out):
+            raise SysError(EINVAL)  # direct_splice_actor's do_splice_from: only once there is data
         try:
             written = _write_out(task, out, data, source, None)
         except (Block, SysError) as error:

@@ -13,6 +13,7 @@ import pytest
 
 from conftest import REPO_ROOT, TESTBINS_DIR
 from pykern.kernel import Kernel, Options
+from pykern.sched import QUANTUM_SYSCALLS
 from pykern.syscalls.table import build_table
 from pykern.ucbind import HAS_PARALLEL
 
@@ -105,6 +106,19 @@ def test_one_cpu_when_order_must_be_kept(options: dict, built_testbins: str) -> 
     kernel = kernel_running([str(TESTBINS_DIR / "bench" / "threads_cpu"), "5", "2"], cpus=cpus, **options)
     assert not kernel.smp.multi
     assert kernel.smp.cpus[0].slices > 0
+
+
+@pytest.mark.parametrize("cpus", ["1", "2"])
+def test_a_quantum_ends_after_its_system_calls(cpus: str, built_testbins: str) -> None:
+    """A task looping on calls that never block is preempted after QUANTUM_SYSCALLS of
+    them (its quantum of instructions would last hundreds of thousands of calls): the
+    child it forked runs then. With one CPU the count is exact; with two, CPU 0 brings
+    the other CPU online at that quantum's end, and the parent may run a little on."""
+    status, out, err = run([sys.executable, "-m", "pykern", "run", "--cpus", cpus,
+                            "./testbins/pykern_only/syscall_loop"])
+    assert status == 0, err.decode()
+    calls = int(out.decode().rsplit(":", 1)[1])
+    assert 0 < calls <= QUANTUM_SYSCALLS * (1 if cpus == "1" else 10), out.decode()
 
 
 def test_the_cli_takes_cpus(built_testbins: str) -> None:
